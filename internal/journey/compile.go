@@ -1,0 +1,807 @@
+// Package journey reads the marketers' YAML journeys, checks them and
+// compiles them into Plans, the plain values the journey workflow runs. It
+// does no I/O: callers hand it bytes and, optionally, a way to check that
+// templates exist.
+//
+// Every problem is reported as a Diagnostic at file:line:col with a sentence
+// a non-programmer can act on; the compiler reports all problems it finds,
+// not only the first, and never panics on any input.
+package journey
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"gopkg.in/yaml.v3"
+)
+
+// TemplateChecker reports whether a template exists for a channel. Check
+// returns nil when it does, else an error whose text tells the marketer what
+// is missing.
+type TemplateChecker interface {
+	Check(ch Channel, template string) error
+}
+
+// Options tunes compilation.
+type Options struct {
+	// Templates, when set, is consulted for every send step.
+	Templates TemplateChecker
+}
+
+// Compiler compiles journey files. It holds the CEL environment, which is
+// costly to build; one Compiler is safe for concurrent use.
+type Compiler struct {
+	env  *Env
+	opts Options
+}
+
+// NewCompiler returns a Compiler.
+func NewCompiler(opts Options) (*Compiler, error) {
+	env, err := NewEnv()
+	if err != nil {
+		return nil, err
+	}
+	return &Compiler{env: env, opts: opts}, nil
+}
+
+// Env is the compiler's CEL environment, for evaluating the expressions of
+// the plans it compiled.
+func (c *Compiler) Env() *Env { return c.env }
+
+// Limits that keep hostile or broken input from exhausting the compiler.
+const (
+	maxSourceBytes = 1 << 20
+	maxNodes       = 100_000
+	maxNesting     = 16
+)
+
+var (
+	journeyNameRe = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
+	slugRe        = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
+	eventTypeRe   = regexp.MustCompile(`^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$`)
+	yamlLineRe    = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+)
+
+var stepKinds = []string{string(KindSend), string(KindWait), string(KindBranch), string(KindExit)}
+
+// Compile reads one journey file. It returns the plan when the journey has
+// no errors (warnings may still be present), else nil and every problem.
+func (c *Compiler) Compile(file string, src []byte) (*Plan, Diagnostics) {
+	cc := &compilation{c: c, file: file, src: src, ids: map[string]Pos{}}
+	plan := cc.run()
+	cc.diags.Sort()
+	if cc.diags.HasErrors() {
+		return nil, cc.diags
+	}
+	return plan, cc.diags
+}
+
+// compilation is the state of compiling one file.
+type compilation struct {
+	c     *Compiler
+	file  string
+	src   []byte
+	lines [][]rune
+	diags Diagnostics
+	ids   map[string]Pos // step ids written in the file
+	nodes int
+}
+
+func (cc *compilation) run() (plan *Plan) {
+	defer func() {
+		if r := recover(); r != nil {
+			cc.errorAt(Pos{1, 1}, fmt.Sprintf("internal error while reading this journey (%v); please report it with the file", r))
+			plan = nil
+		}
+	}()
+	if len(cc.src) > maxSourceBytes {
+		cc.errorAt(Pos{1, 1}, fmt.Sprintf("this file is %d bytes; a journey must be under %d", len(cc.src), maxSourceBytes))
+		return nil
+	}
+	if !utf8.Valid(cc.src) {
+		cc.errorAt(Pos{1, 1}, "this file is not UTF-8 text; save it as UTF-8")
+		return nil
+	}
+	for _, l := range splitLines(string(cc.src)) {
+		cc.lines = append(cc.lines, []rune(l))
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(cc.src, &doc); err != nil {
+		cc.yamlError(err)
+		return nil
+	}
+	if doc.Kind == 0 || len(doc.Content) == 0 {
+		cc.errorAt(Pos{1, 1}, "this file is empty; a journey needs at least journey, trigger and steps")
+		return nil
+	}
+	return cc.journey(doc.Content[0])
+}
+
+// yamlParserErrors are the yaml.v3 messages that come from its parser
+// rather than its scanner: for these it reports the 0-based line where the
+// enclosing list or mapping starts, so one is added.
+var yamlParserErrors = []string{
+	"did not find expected key", "did not find expected node content",
+	"did not find expected ',' or '}'", "did not find expected ',' or ']'",
+	"did not find expected '-' indicator", "did not find expected <document start>",
+}
+
+// splitLines splits text at YAML line breaks: \r\n, \r or \n.
+func splitLines(s string) []string {
+	return strings.Split(strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\r", "\n"), "\n")
+}
+
+func (cc *compilation) yamlError(err error) {
+	for _, line := range strings.Split(err.Error(), "\n") {
+		line = strings.TrimSpace(line)
+		if m := yamlLineRe.FindStringSubmatch(line); m != nil {
+			n, _ := strconv.Atoi(m[1])
+			msg := "this is not valid YAML: " + m[2]
+			if slices.Contains(yamlParserErrors, m[2]) {
+				n++
+				msg += " in the part that starts here; check indentation, brackets and quotes"
+			}
+			cc.errorAt(Pos{n, 1}, msg)
+			continue
+		}
+		if line != "" && line != "yaml: unmarshal errors:" {
+			cc.errorAt(Pos{1, 1}, "this is not valid YAML: "+strings.TrimPrefix(line, "yaml: "))
+		}
+	}
+}
+
+func (cc *compilation) journey(root *yaml.Node) *Plan {
+	fs := cc.fields(root, "a journey", "journey", "description", "purpose", "topic", "trigger", "exit_when", "steps")
+	if fs == nil {
+		return nil
+	}
+	p := &Plan{Source: cc.file}
+
+	if n := fs.require(cc, root, "journey", "the journey has no name; add `journey: <name>` such as `journey: thank-you`"); n != nil {
+		if name, ok := cc.scalar(n, "journey"); ok {
+			if !journeyNameRe.MatchString(name) || len(name) > 63 {
+				cc.errorf(n, "journey name %q is not allowed; use lowercase letters, digits and single dashes, like thank-you (names appear in workflow ids)", name)
+			}
+			p.Journey = name
+		}
+	}
+	if n := fs.get("description"); n != nil {
+		p.Description, _ = cc.scalar(n, "description")
+	}
+
+	p.Purpose = Marketing
+	if n := fs.get("purpose"); n != nil {
+		p.Purpose = ""
+		if v, ok := cc.scalar(n, "purpose"); ok {
+			switch Purpose(v) {
+			case Marketing, Transactional:
+				p.Purpose = Purpose(v)
+			default:
+				cc.errorf(n, "purpose %q is unknown; use marketing or transactional%s", v, didYouMean(v, []string{"marketing", "transactional"}))
+			}
+		}
+	}
+	if n := fs.get("topic"); n != nil {
+		if v, ok := cc.scalar(n, "topic"); ok {
+			if !slugRe.MatchString(v) {
+				cc.errorf(n, "topic %q is not allowed; use lowercase letters, digits, dashes or underscores, like offers", v)
+			}
+			p.Topic = v
+		}
+	} else if p.Purpose == Marketing {
+		cc.errorf(root, "a marketing journey needs a topic (such as offers or recommendations) so customers can opt out of it; add `topic: <name>`, or `purpose: transactional` for messages about an order")
+	}
+
+	if n := fs.require(cc, root, "trigger", "the journey has no trigger; add `trigger: {event: order.placed}` to say what starts it"); n != nil {
+		p.Trigger = cc.trigger(n)
+	}
+	if n := fs.get("exit_when"); n != nil {
+		p.ExitWhen = cc.expr(n, "exit_when")
+	}
+	if n := fs.require(cc, root, "steps", "the journey has no steps; add `steps:` with what it should do"); n != nil {
+		p.Steps = cc.steps(n, "steps", 0)
+		if len(p.Steps) == 0 && n.Kind == yaml.SequenceNode {
+			cc.errorf(n, "the journey has no steps; add at least one send, wait, branch or exit")
+		}
+	}
+	if cc.diags.HasErrors() {
+		return nil
+	}
+	cc.assignIDs(p)
+	p.Hash = ComputeHash(p)
+	return p
+}
+
+func (cc *compilation) trigger(n *yaml.Node) Trigger {
+	var t Trigger
+	fs := cc.fields(n, "trigger", "event", "when")
+	if fs == nil {
+		return t
+	}
+	if en := fs.require(cc, n, "event", "the trigger needs an event, such as `event: order.placed`"); en != nil {
+		if v, ok := cc.scalar(en, "trigger.event"); ok {
+			if !eventTypeRe.MatchString(v) {
+				cc.errorf(en, "event type %q is not allowed; use lowercase words joined by dots, like order.placed", v)
+			}
+			t.Event = v
+		}
+	}
+	if wn := fs.get("when"); wn != nil {
+		t.When = cc.expr(wn, "trigger.when")
+	}
+	return t
+}
+
+// steps reads a list of steps.
+func (cc *compilation) steps(n *yaml.Node, what string, depth int) []Step {
+	n = cc.resolve(n)
+	if n == nil {
+		return nil
+	}
+	if n.Kind != yaml.SequenceNode {
+		if isNull(n) {
+			return nil
+		}
+		cc.errorf(n, "%s must be a list of steps, each starting with `- `", what)
+		return nil
+	}
+	if depth > maxNesting {
+		cc.errorf(n, "branches are nested more than %d deep here; flatten the journey", maxNesting)
+		return nil
+	}
+	var out []Step
+	exitLine := 0
+	for _, item := range n.Content {
+		if exitLine > 0 {
+			cc.warnf(item, "this step never runs because the journey exits on line %d", exitLine)
+			exitLine = -1
+		}
+		s, ok := cc.step(item, depth)
+		if !ok {
+			continue
+		}
+		if s.Kind == KindExit && exitLine == 0 {
+			exitLine = s.Line
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func (cc *compilation) step(n *yaml.Node, depth int) (Step, bool) {
+	var s Step
+	n = cc.resolve(n)
+	if n == nil {
+		return s, false
+	}
+	if n.Kind != yaml.MappingNode {
+		if n.Kind == yaml.ScalarNode && slices.Contains(stepKinds, n.Value) {
+			cc.errorf(n, "step %q needs settings; write it as `%s: {...}` (see journeys/README.md)", n.Value, n.Value)
+		} else {
+			cc.errorf(n, "a step must be one of send, wait, branch or exit, written as `- send: {...}`")
+		}
+		return s, false
+	}
+	fs := cc.fields(n, "a step", "id", "send", "wait", "branch", "exit")
+	if fs == nil {
+		return s, false
+	}
+	s.Line = n.Line
+	var kindKey *yaml.Node
+	for _, key := range fs.order {
+		if !slices.Contains(stepKinds, key) {
+			continue
+		}
+		if kindKey != nil {
+			cc.errorf(fs.keys[key], "a step does one thing, but this one has both %s and %s; split it into two steps", kindKey.Value, key)
+			continue
+		}
+		kindKey = fs.keys[key]
+	}
+	if kindKey == nil {
+		if fs.unknown == 0 { // else the unknown key (a typo of a kind) was reported
+			cc.errorf(n, "this step does nothing; give it one of send, wait, branch or exit")
+		}
+		return s, false
+	}
+	if idn := fs.get("id"); idn != nil {
+		if id, ok := cc.scalar(idn, "id"); ok {
+			switch {
+			case !slugRe.MatchString(id) || len(id) > 63:
+				cc.errorf(idn, "step id %q is not allowed; use lowercase letters, digits, dashes or underscores, like email_offer", id)
+			case cc.ids[id] != (Pos{}):
+				cc.errorf(idn, "step id %q is already used on line %d; step ids must be unique within a journey", id, cc.ids[id].Line)
+			default:
+				cc.ids[id] = pos(idn)
+				s.ID = id
+			}
+		}
+	}
+	s.Kind = Kind(kindKey.Value)
+	value := fs.get(kindKey.Value)
+	switch s.Kind {
+	case KindSend:
+		s.Send = cc.send(value)
+	case KindWait:
+		s.Wait = cc.wait(value)
+	case KindBranch:
+		s.Branch = cc.branch(value, depth)
+	case KindExit:
+		s.Exit = cc.exit(value)
+	}
+	return s, true
+}
+
+func (cc *compilation) send(n *yaml.Node) *SendStep {
+	out := &SendStep{}
+	fs := cc.fields(n, "send", "channel", "template")
+	if fs == nil {
+		return out
+	}
+	if cn := fs.require(cc, n, "channel", "send needs a channel: email, sms or mail, or a list to try in order, like [email, sms]"); cn != nil {
+		out.Channels = cc.channels(cn)
+	}
+	if tn := fs.require(cc, n, "template", "send needs a template, the name of a folder in journeys/templates"); tn != nil {
+		if v, ok := cc.scalar(tn, "template"); ok {
+			if !slugRe.MatchString(v) {
+				cc.errorf(tn, "template name %q is not allowed; use the name of a folder in journeys/templates, like thank-you", v)
+			} else if cc.c.opts.Templates != nil {
+				for _, ch := range out.Channels {
+					if err := cc.c.opts.Templates.Check(ch, v); err != nil {
+						cc.errorf(tn, "%s", err.Error())
+					}
+				}
+			}
+			out.Template = v
+		}
+	}
+	return out
+}
+
+func (cc *compilation) channels(n *yaml.Node) []Channel {
+	n = cc.resolve(n)
+	if n == nil {
+		return nil
+	}
+	items := []*yaml.Node{n}
+	if n.Kind == yaml.SequenceNode {
+		items = n.Content
+		if len(items) == 0 {
+			cc.errorf(n, "the channel list is empty; name at least one of email, sms or mail")
+		}
+	}
+	names := make([]string, len(Channels))
+	for i, c := range Channels {
+		names[i] = string(c)
+	}
+	var out []Channel
+	for _, item := range items {
+		v, ok := cc.scalar(item, "channel")
+		if !ok {
+			continue
+		}
+		ch := Channel(v)
+		switch {
+		case !slices.Contains(Channels, ch):
+			cc.errorf(item, "%q is not a channel; use email, sms or mail%s", v, didYouMean(v, names))
+		case slices.Contains(out, ch):
+			cc.errorf(item, "channel %s is listed twice; each channel is tried once", v)
+		default:
+			out = append(out, ch)
+		}
+	}
+	return out
+}
+
+func (cc *compilation) wait(n *yaml.Node) *WaitStep {
+	out := &WaitStep{}
+	n = cc.resolve(n)
+	if n == nil {
+		return out
+	}
+	if n.Kind == yaml.ScalarNode && !isNull(n) { // shorthand: wait: 3d
+		out.For = cc.duration(n, "wait")
+		return out
+	}
+	fs := cc.fields(n, "wait", "for", "until_event", "timeout")
+	if fs == nil {
+		return out
+	}
+	forN, untilN, timeoutN := fs.get("for"), fs.get("until_event"), fs.get("timeout")
+	switch {
+	case forN == nil && untilN == nil:
+		cc.errorf(n, "a wait needs `for: <duration>`, or `until_event: <condition>` with a `timeout`")
+	case forN != nil && untilN != nil:
+		cc.errorf(fs.keys["until_event"], "a wait has either for or until_event, not both; use until_event with a timeout to wait for an event at most that long")
+	case forN != nil:
+		out.For = cc.duration(forN, "for")
+		if timeoutN != nil {
+			cc.errorf(fs.keys["timeout"], "timeout only goes with until_event; a wait `for` a fixed time ends by itself")
+		}
+	default:
+		out.UntilEvent = cc.expr(untilN, "until_event")
+		if timeoutN == nil {
+			cc.errorf(n, "a wait until_event needs a timeout, such as `timeout: 14d`, so the journey cannot wait forever")
+		} else {
+			out.Timeout = cc.duration(timeoutN, "timeout")
+		}
+	}
+	return out
+}
+
+func (cc *compilation) duration(n *yaml.Node, what string) Duration {
+	v, ok := cc.scalar(n, what)
+	if !ok {
+		return Duration{}
+	}
+	d, err := ParseDuration(v)
+	if err != nil {
+		cc.errorf(n, "%s: %s", what, err.Error())
+		return Duration{}
+	}
+	if d == 0 {
+		cc.errorf(n, "%s: a duration of %s does nothing; use a positive duration such as 1d", what, v)
+	}
+	return Duration{D: d, Text: v}
+}
+
+func (cc *compilation) branch(n *yaml.Node, depth int) *BranchStep {
+	out := &BranchStep{}
+	n = cc.resolve(n)
+	if n == nil {
+		return out
+	}
+	if n.Kind != yaml.SequenceNode {
+		cc.errorf(n, "branch must be a list of cases: `- when: <condition>` with `steps:`, and optionally a last `- otherwise:`")
+		return out
+	}
+	otherwiseLine := 0
+	for _, item := range n.Content {
+		fs := cc.fields(item, "a branch case", "when", "steps", "otherwise")
+		if fs == nil {
+			continue
+		}
+		item = cc.resolve(item)
+		if otherwiseLine > 0 {
+			cc.errorf(item, "this case comes after `otherwise` on line %d and never runs; otherwise must be the last case", otherwiseLine)
+		}
+		if on := fs.get("otherwise"); on != nil {
+			if fs.get("when") != nil || fs.get("steps") != nil {
+				cc.errorf(fs.keys["otherwise"], "otherwise stands alone: write `- otherwise:` followed by its steps, without when or steps")
+				continue
+			}
+			if otherwiseLine == 0 {
+				otherwiseLine = fs.keys["otherwise"].Line
+			}
+			out.Otherwise = cc.steps(on, "otherwise", depth+1)
+			continue
+		}
+		var c Case
+		if wn := fs.require(cc, item, "when", "a branch case needs `when: <condition>`, or is the last `otherwise:`"); wn != nil {
+			c.When = cc.expr(wn, "when")
+		}
+		if sn := fs.require(cc, item, "steps", "this case has no steps; add `steps:` with what to do when the condition holds (`steps: []` does nothing)"); sn != nil {
+			c.Steps = cc.steps(sn, "steps", depth+1)
+		}
+		out.Cases = append(out.Cases, c)
+	}
+	if len(out.Cases) == 0 && len(n.Content) > 0 && otherwiseLine > 0 {
+		cc.errorf(n, "a branch needs at least one `when` case before otherwise")
+	} else if len(n.Content) == 0 {
+		cc.errorf(n, "a branch needs at least one `when` case")
+	}
+	return out
+}
+
+func (cc *compilation) exit(n *yaml.Node) *ExitStep {
+	out := &ExitStep{}
+	n = cc.resolve(n)
+	if n == nil || isNull(n) {
+		return out
+	}
+	if n.Kind == yaml.ScalarNode {
+		if n.Tag == "!!bool" {
+			if n.Value == "false" || n.Value == "no" {
+				cc.errorf(n, "exit: false does nothing; remove the step")
+			}
+			return out
+		}
+		out.Reason = n.Value
+		return out
+	}
+	fs := cc.fields(n, "exit", "reason")
+	if fs == nil {
+		return out
+	}
+	if rn := fs.get("reason"); rn != nil {
+		out.Reason, _ = cc.scalar(rn, "reason")
+	}
+	return out
+}
+
+// expr reads and type-checks a CEL condition, reporting problems at their
+// place inside the expression.
+func (cc *compilation) expr(n *yaml.Node, what string) string {
+	v, ok := cc.scalar(n, what)
+	if !ok {
+		return ""
+	}
+	if strings.TrimSpace(v) == "" {
+		cc.errorf(n, "%s is empty; write a condition such as event.type == \"order.placed\"", what)
+		return ""
+	}
+	checked := cc.c.env.check(v)
+	if len(checked.issues) > 0 {
+		positions := cc.valuePositions(n)
+		for _, is := range checked.issues {
+			cc.errorAt(exprPos(n, v, positions, is.line, is.col), fmt.Sprintf("%s: %s", what, is.message))
+		}
+		return ""
+	}
+	return v
+}
+
+// assignIDs gives every step without an id one made of its kind and its
+// position in the file (send_1, wait_2, ...), skipping ids already taken.
+func (cc *compilation) assignIDs(p *Plan) {
+	n := 0
+	p.Walk(func(s *Step) {
+		n++
+		if s.ID != "" {
+			return
+		}
+		id := fmt.Sprintf("%s_%d", s.Kind, n)
+		for suffix := 'b'; cc.ids[id] != (Pos{}); suffix++ {
+			id = fmt.Sprintf("%s_%d%c", s.Kind, n, suffix)
+		}
+		cc.ids[id] = Pos{s.Line, 1}
+		s.ID = id
+	})
+}
+
+// --- YAML helpers ---------------------------------------------------------
+
+// fieldSet is a YAML mapping read with its keys checked.
+type fieldSet struct {
+	keys   map[string]*yaml.Node
+	values map[string]*yaml.Node
+	order  []string
+	// unknown counts keys that were reported as unknown.
+	unknown int
+}
+
+func (fs *fieldSet) get(key string) *yaml.Node { return fs.values[key] }
+
+// require returns the value of key, or reports msg at the mapping and
+// returns nil.
+func (fs *fieldSet) require(cc *compilation, at *yaml.Node, key, msg string) *yaml.Node {
+	if v := fs.values[key]; v != nil {
+		return v
+	}
+	cc.errorf(at, "%s", msg)
+	return nil
+}
+
+// fields reads a mapping whose keys must be among allowed, reporting
+// anything else: a value that is not a mapping, unknown keys (with a
+// suggestion), duplicate keys.
+func (cc *compilation) fields(n *yaml.Node, what string, allowed ...string) *fieldSet {
+	n = cc.resolve(n)
+	if n == nil {
+		return nil
+	}
+	if n.Kind != yaml.MappingNode {
+		if isNull(n) {
+			cc.errorf(n, "%s is empty; it needs settings such as %s", what, strings.Join(allowed, ", "))
+		} else {
+			cc.errorf(n, "%s must be a set of `key: value` settings (%s)", what, strings.Join(allowed, ", "))
+		}
+		return nil
+	}
+	fs := &fieldSet{keys: map[string]*yaml.Node{}, values: map[string]*yaml.Node{}}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := cc.resolve(n.Content[i]), n.Content[i+1]
+		if k == nil {
+			continue
+		}
+		if k.Kind != yaml.ScalarNode {
+			cc.errorf(k, "a key in %s must be a plain word", what)
+			continue
+		}
+		if k.Value == "<<" {
+			cc.errorf(k, "merge keys (<<) are not supported in journeys; write the settings out")
+			continue
+		}
+		if prev, dup := fs.keys[k.Value]; dup {
+			cc.errorf(k, "%s is set twice in %s (first on line %d); remove one", k.Value, what, prev.Line)
+			continue
+		}
+		if !slices.Contains(allowed, k.Value) {
+			fs.unknown++
+			if hint := didYouMean(k.Value, allowed); hint != "" {
+				cc.errorf(k, "%s has no setting %q%s", what, k.Value, hint)
+			} else {
+				cc.errorf(k, "%s has no setting %q; it can have %s", what, k.Value, strings.Join(allowed, ", "))
+			}
+			continue
+		}
+		fs.keys[k.Value] = k
+		fs.values[k.Value] = v
+		fs.order = append(fs.order, k.Value)
+	}
+	return fs
+}
+
+// scalar reads a single value (not a list or mapping). An empty value
+// counts as missing.
+func (cc *compilation) scalar(n *yaml.Node, what string) (string, bool) {
+	n = cc.resolve(n)
+	if n == nil {
+		return "", false
+	}
+	switch {
+	case n.Kind != yaml.ScalarNode:
+		cc.errorf(n, "%s must be a single value, not a list or a set of settings", what)
+		return "", false
+	case isNull(n):
+		cc.errorf(n, "%s is empty; give it a value", what)
+		return "", false
+	}
+	return n.Value, true
+}
+
+// resolve follows aliases and counts nodes, so an alias bomb cannot make
+// the compiler walk forever. It returns nil once the budget is spent.
+func (cc *compilation) resolve(n *yaml.Node) *yaml.Node {
+	for depth := 0; n != nil && n.Kind == yaml.AliasNode; depth++ {
+		if depth > 16 {
+			cc.errorf(n, "this alias refers to itself; write the value out")
+			return nil
+		}
+		n = n.Alias
+	}
+	if n == nil {
+		return nil
+	}
+	cc.nodes++
+	if cc.nodes == maxNodes {
+		cc.errorf(n, "this journey is too large (more than %d values, counting aliases); split it into several journeys", maxNodes)
+	}
+	if cc.nodes >= maxNodes {
+		return nil
+	}
+	return n
+}
+
+func isNull(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && n.Tag == "!!null"
+}
+
+func pos(n *yaml.Node) Pos { return Pos{Line: n.Line, Col: n.Column} }
+
+func (cc *compilation) errorf(n *yaml.Node, format string, args ...any) {
+	cc.errorAt(pos(n), fmt.Sprintf(format, args...))
+}
+
+func (cc *compilation) warnf(n *yaml.Node, format string, args ...any) {
+	cc.diags = append(cc.diags, Diagnostic{File: cc.file, Pos: pos(n), Severity: Warning, Message: fmt.Sprintf(format, args...)})
+}
+
+func (cc *compilation) errorAt(p Pos, msg string) {
+	if p.Line < 1 {
+		p.Line = 1
+	}
+	if p.Col < 1 {
+		p.Col = 1
+	}
+	cc.diags = append(cc.diags, Diagnostic{File: cc.file, Pos: p, Severity: Error, Message: msg})
+}
+
+// --- positions inside scalars ---------------------------------------------
+
+// valuePositions maps every rune of a scalar's value to its place in the
+// file, following YAML's quoting, escapes, folding and block indentation.
+// It returns nil when the value cannot be aligned with the source (then
+// positions fall back to the start of the value).
+func (cc *compilation) valuePositions(n *yaml.Node) []Pos {
+	n = cc.resolve(n)
+	if n == nil || n.Line < 1 || n.Line > len(cc.lines) {
+		return nil
+	}
+	line, col := n.Line-1, n.Column-1 // 0-based cursor into cc.lines
+	block := n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0
+	switch {
+	case block:
+		line, col = line+1, 0 // content starts on the line after | or >
+	case n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0:
+		col++
+	}
+	at := func() (rune, bool) {
+		if line >= len(cc.lines) {
+			return 0, false
+		}
+		if col >= len(cc.lines[line]) {
+			return '\n', true
+		}
+		return cc.lines[line][col], true
+	}
+	advance := func(k int) {
+		for ; k > 0; k-- {
+			if col >= len(cc.lines[line]) {
+				line, col = line+1, 0
+			} else {
+				col++
+			}
+		}
+	}
+	isSpace := func(r rune) bool { return r == ' ' || r == '\t' || r == '\n' }
+	value := []rune(n.Value)
+	out := make([]Pos, 0, len(value))
+	for i := 0; i < len(value); {
+		r, ok := at()
+		if !ok || len(out) > 4*len(value)+16 {
+			return nil
+		}
+		v := value[i]
+		switch {
+		case r == v && !(n.Style&yaml.DoubleQuotedStyle != 0 && r == '\\'):
+			out = append(out, Pos{line + 1, col + 1})
+			advance(1)
+			i++
+		case isSpace(v) && isSpace(r): // folded line break or indentation
+			out = append(out, Pos{line + 1, col + 1})
+			for r, ok = at(); ok && isSpace(r); r, ok = at() {
+				advance(1)
+			}
+			i++
+		case isSpace(r): // indentation at the start of a continued line
+			advance(1)
+		case r == '\\' && n.Style&yaml.DoubleQuotedStyle != 0:
+			out = append(out, Pos{line + 1, col + 1})
+			advance(1)
+			e, _ := at()
+			switch e {
+			case 'x':
+				advance(3)
+			case 'u':
+				advance(5)
+			case 'U':
+				advance(9)
+			default:
+				advance(1)
+			}
+			i++
+		case r == '\'' && n.Style&yaml.SingleQuotedStyle != 0 && v == '\'':
+			out = append(out, Pos{line + 1, col + 1})
+			advance(2)
+			i++
+		default:
+			return nil
+		}
+	}
+	return out
+}
+
+// exprPos turns a place inside an expression (1-based line, 0-based rune
+// column of the value) into a place in the file.
+func exprPos(n *yaml.Node, value string, positions []Pos, line, col int) Pos {
+	idx := 0
+	lines := strings.SplitAfter(value, "\n")
+	for i := 0; i < line-1 && i < len(lines); i++ {
+		idx += utf8.RuneCountInString(lines[i])
+	}
+	idx += col
+	switch {
+	case len(positions) == 0:
+		return pos(n)
+	case idx < len(positions):
+		return positions[idx]
+	default:
+		last := positions[len(positions)-1]
+		return Pos{last.Line, last.Col + 1}
+	}
+}

@@ -1,0 +1,352 @@
+package journey
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func newTestCompiler(t testing.TB) *Compiler {
+	t.Helper()
+	c, err := NewCompiler(Options{})
+	require.NoError(t, err)
+	return c
+}
+
+// src joins lines so test inputs show their line numbers plainly.
+func src(lines ...string) []byte { return []byte(strings.Join(lines, "\n") + "\n") }
+
+func TestCompileValidJourney(t *testing.T) {
+	c := newTestCompiler(t)
+	plan, diags := c.Compile("winback.yaml", src(
+		"journey: lapse-winback",
+		"description: Win back customers who stopped ordering.",
+		"purpose: marketing",
+		"topic: offers",
+		"trigger:",
+		"  event: customer.lapsed",
+		"  when: customer.orders_count >= 1",
+		"exit_when: event.type == \"order.placed\"",
+		"steps:",
+		"  - id: email_offer",
+		"    send: {channel: email, template: winback-offer}",
+		"  - wait:",
+		"      until_event: event.type == \"order.placed\"",
+		"      timeout: 14d",
+		"  - branch:",
+		"      - when: customer.has_phone && order.total > 50",
+		"        steps:",
+		"          - send: {channel: [sms, email], template: winback-nudge}",
+		"      - otherwise:",
+		"          - exit: not worth a nudge",
+		"  - wait: 2w",
+	))
+	require.Empty(t, diags)
+	require.NotNil(t, plan)
+
+	assert.Equal(t, "lapse-winback", plan.Journey)
+	assert.Equal(t, Marketing, plan.Purpose)
+	assert.Equal(t, "offers", plan.Topic)
+	assert.Equal(t, Trigger{Event: "customer.lapsed", When: "customer.orders_count >= 1"}, plan.Trigger)
+	assert.Equal(t, `event.type == "order.placed"`, plan.ExitWhen)
+	require.Len(t, plan.Steps, 4)
+
+	assert.Equal(t, "email_offer", plan.Steps[0].ID)
+	assert.Equal(t, &SendStep{Channels: []Channel{Email}, Template: "winback-offer"}, plan.Steps[0].Send)
+
+	wait := plan.Steps[1]
+	assert.Equal(t, "wait_2", wait.ID, "steps without an id get kind_position")
+	assert.Equal(t, 12, wait.Line)
+	assert.Equal(t, Duration{D: 14 * 24 * time.Hour, Text: "14d"}, wait.Wait.Timeout)
+
+	br := plan.Steps[2].Branch
+	require.Len(t, br.Cases, 1)
+	assert.Equal(t, "customer.has_phone && order.total > 50", br.Cases[0].When)
+	assert.Equal(t, []Channel{SMS, Email}, br.Cases[0].Steps[0].Send.Channels)
+	assert.Equal(t, "send_4", br.Cases[0].Steps[0].ID)
+	assert.Equal(t, "not worth a nudge", br.Otherwise[0].Exit.Reason)
+	assert.Equal(t, "exit_5", br.Otherwise[0].ID)
+
+	assert.Equal(t, 14*24*time.Hour, plan.Steps[3].Wait.For.D, "wait: 2w shorthand")
+	assert.Len(t, plan.Hash, 16)
+	assert.Equal(t, plan.Hash, ComputeHash(plan))
+}
+
+func TestCompileHashIgnoresLayoutButNotMeaning(t *testing.T) {
+	c := newTestCompiler(t)
+	base := src(
+		"journey: thanks",
+		"purpose: transactional",
+		"trigger: {event: order.placed}",
+		"steps:",
+		"  - send: {channel: email, template: thank-you}",
+	)
+	a, diags := c.Compile("a.yaml", base)
+	require.Empty(t, diags)
+	reformatted, diags := c.Compile("elsewhere/b.yaml", src(
+		"# same journey, different layout",
+		"journey: thanks",
+		"purpose: transactional",
+		"trigger:",
+		"  event: order.placed",
+		"steps:",
+		"  - send:",
+		"      channel: email",
+		"      template: thank-you",
+	))
+	require.Empty(t, diags)
+	changed, diags := c.Compile("a.yaml", []byte(strings.Replace(string(base), "thank-you", "thanks-again", 1)))
+	require.Empty(t, diags)
+
+	assert.NotEqual(t, a.Hash, changed.Hash)
+	assert.NotEqual(t, a.Steps[0].Line, reformatted.Steps[0].Line)
+	assert.Equal(t, a.Hash, reformatted.Hash, "layout, comments and the file's path are not content")
+}
+
+func TestCompileErrors(t *testing.T) {
+	valid := []string{
+		"journey: thanks",
+		"purpose: transactional",
+		"trigger: {event: order.placed}",
+		"steps:",
+		"  - send: {channel: email, template: thank-you}",
+	}
+	// with replaces line n (1-based) of the valid journey, or appends when n
+	// is past the end.
+	with := func(n int, line ...string) []byte {
+		out := append([]string{}, valid...)
+		if n > len(out) {
+			return src(append(out, line...)...)
+		}
+		out = append(out[:n-1], append(line, out[n:]...)...)
+		return src(out...)
+	}
+
+	tests := []struct {
+		name string
+		src  []byte
+		want []string // "line:col: message fragment"
+	}{
+		{"unknown top-level key with suggestion", with(2, "purpose: transactional", "tpoic: orders"),
+			[]string{`3:1: a journey has no setting "tpoic"; did you mean "topic"?`}},
+		{"unknown key without suggestion", with(2, "purpose: transactional", "colour: blue"),
+			[]string{`3:1: a journey has no setting "colour"; it can have journey, description`}},
+		{"missing name", src(valid[1:]...),
+			[]string{"1:1: the journey has no name"}},
+		{"missing trigger and steps", src(valid[:2]...),
+			[]string{"1:1: the journey has no trigger", "1:1: the journey has no steps"}},
+		{"marketing needs a topic", with(2, "purpose: marketing"),
+			[]string{"1:1: a marketing journey needs a topic"}},
+		{"bad purpose", with(2, "purpose: transactionl"),
+			[]string{`2:10: purpose "transactionl" is unknown; use marketing or transactional; did you mean "transactional"?`}},
+		{"bad journey name", with(1, "journey: Thank You"),
+			[]string{`1:10: journey name "Thank You" is not allowed`}},
+		{"bad event type", with(3, "trigger: {event: Order Placed}"),
+			[]string{`3:18: event type "Order Placed" is not allowed`}},
+		{"trigger without event", with(3, "trigger: {when: 'true'}"),
+			[]string{"3:10: the trigger needs an event"}},
+		{"duplicate key", with(2, "purpose: transactional", "purpose: marketing"),
+			[]string{"3:1: purpose is set twice in a journey (first on line 2)"}},
+		{"bad duration", with(6, "  - wait: {for: 14 days}"),
+			[]string{`6:17: for: "14 days" is not a duration; write a whole number followed by a unit`}},
+		{"zero duration", with(6, "  - wait: 0d"),
+			[]string{"6:11: wait: a duration of 0d does nothing"}},
+		{"wait with neither", with(6, "  - wait: {}"),
+			[]string{"6:11: a wait needs `for: <duration>`, or `until_event: <condition>` with a `timeout`"}},
+		{"wait for and until_event", with(6, "  - wait: {for: 1d, until_event: 'true', timeout: 2d}"),
+			[]string{"6:21: a wait has either for or until_event, not both"}},
+		{"until_event needs timeout", with(6, "  - wait: {until_event: 'event.type == \"x\"'}"),
+			[]string{"6:11: a wait until_event needs a timeout"}},
+		{"timeout without until_event", with(6, "  - wait: {for: 1d, timeout: 2d}"),
+			[]string{"6:21: timeout only goes with until_event"}},
+		{"duplicate step ids", with(6, "  - {id: hello, wait: 1d}", "  - {id: hello, wait: 2d}"),
+			[]string{`7:10: step id "hello" is already used on line 6`}},
+		{"bad step id", with(6, "  - {id: Hello World, wait: 1d}"),
+			[]string{`6:10: step id "Hello World" is not allowed`}},
+		{"step with two kinds", with(6, "  - wait: 1d", "    exit: done"),
+			[]string{"7:5: a step does one thing, but this one has both wait and exit"}},
+		{"step with no kind", with(6, "  - id: lonely"),
+			[]string{"6:5: this step does nothing"}},
+		{"step kind typo", with(6, "  - wiat: 1d"),
+			[]string{`6:5: a step has no setting "wiat"; did you mean "wait"?`}},
+		{"step as a bare word", with(6, "  - exit"),
+			[]string{`6:5: step "exit" needs settings`}},
+		{"unknown channel", with(5, "  - send: {channel: [email, smss], template: thank-you}"),
+			[]string{`5:29: "smss" is not a channel; use email, sms or mail; did you mean "sms"?`}},
+		{"channel twice", with(5, "  - send: {channel: [email, email], template: thank-you}"),
+			[]string{"5:29: channel email is listed twice"}},
+		{"send without template", with(5, "  - send: {channel: email}"),
+			[]string{"5:11: send needs a template"}},
+		{"send as a list", with(5, "  - send: [email]"),
+			[]string{"5:11: send must be a set of `key: value` settings"}},
+		{"steps not a list", src(append(slices.Clone(valid[:3]), "steps: hello")...),
+			[]string{"4:8: steps must be a list of steps"}},
+		{"empty steps", src(append(slices.Clone(valid[:3]), "steps: []")...),
+			[]string{"4:8: the journey has no steps"}},
+		{"branch without when", with(6, "  - branch:", "      - otherwise: []"),
+			[]string{"7:7: a branch needs at least one `when` case before otherwise"}},
+		{"branch case after otherwise", with(6, "  - branch:", "      - when: 'true'", "        steps: []", "      - otherwise: []", "      - when: 'false'", "        steps: []"),
+			[]string{"10:9: this case comes after `otherwise` on line 9 and never runs"}},
+		{"branch case without steps", with(6, "  - branch:", "      - when: order.gift"),
+			[]string{"7:9: this case has no steps"}},
+		{"otherwise mixed with when", with(6, "  - branch:", "      - when: order.gift", "        otherwise: []"),
+			[]string{"8:9: otherwise stands alone"}},
+		{"exit false", with(6, "  - exit: false"),
+			[]string{"6:11: exit: false does nothing"}},
+		{"CEL unknown variable", with(3, "trigger: {event: order.placed, when: custmer.locale == 'en-GB'}"),
+			[]string{`3:38: trigger.when: unknown name "custmer"; expressions can use customer, event and order; did you mean "customer"?`}},
+		{"CEL unknown field", with(3, "trigger: {event: order.placed, when: order.totl > 10}"),
+			[]string{`3:44: trigger.when: there is no field "totl"; did you mean "total"?`}},
+		{"CEL type mismatch", with(3, "exit_when: event.type == 3", "trigger: {event: order.placed}"),
+			[]string{"3:23: exit_when: == cannot be used on (string, int)"}},
+		{"CEL not a condition", with(3, "exit_when: event.type", "trigger: {event: order.placed}"),
+			[]string{"3:12: exit_when: this must be a condition that is true or false, but it gives a text (string)"}},
+		{"CEL syntax error", with(3, "exit_when: 'event.type == \"a\" &&'", "trigger: {event: order.placed}"),
+			[]string{"3:33: exit_when: this is not a valid expression: mismatched input '<EOF>'"}},
+		{"CEL error in double quotes", with(3, `exit_when: "event.type == \"a\" && order.gifts"`, "trigger: {event: order.placed}"),
+			[]string{`3:42: exit_when: there is no field "gifts"; did you mean "gift"?`}},
+		{"CEL error in a block scalar", with(3, "exit_when: |", "  event.type == 'a' &&", "    event.ordr.gift", "trigger: {event: order.placed}"),
+			[]string{`5:11: exit_when: there is no field "ordr"; did you mean "order"?`}},
+		{"CEL error in a folded scalar", with(3, "exit_when: >-", "  event.type == 'a' &&", "  event.order.gfit", "trigger: {event: order.placed}"),
+			[]string{`5:15: exit_when: there is no field "gfit"; did you mean "gift"?`}},
+		{"CEL empty", with(3, "exit_when: ''", "trigger: {event: order.placed}"),
+			[]string{"3:12: exit_when is empty"}},
+		{"scalar expected", with(1, "journey: [a, b]"),
+			[]string{"1:10: journey must be a single value"}},
+		{"invalid YAML", with(5, "  - send: {channel: email, template: thank-you"),
+			[]string{"5:1: this is not valid YAML: did not find expected ',' or '}' in the part that starts here"}},
+		{"invalid YAML, scanner error", with(6, "  - wait: 1d", "    bad: x: y"),
+			[]string{"7:1: this is not valid YAML: mapping values are not allowed in this context"}},
+		{"empty file", []byte(""),
+			[]string{"1:1: this file is empty"}},
+		{"not UTF-8", []byte("journey: \xff\n"),
+			[]string{"1:1: this file is not UTF-8 text"}},
+		{"merge keys", with(2, "purpose: transactional", "<<: {topic: x}"),
+			[]string{"3:1: merge keys (<<) are not supported"}},
+	}
+	c := newTestCompiler(t)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			plan, diags := c.Compile("j.yaml", tt.src)
+			assert.Nil(t, plan, "an invalid journey yields no plan")
+			got := diags.Errors().Error()
+			for _, w := range tt.want {
+				assert.Contains(t, got, "j.yaml:"+w)
+			}
+			assert.Len(t, diags.Errors(), len(tt.want), "every error, and nothing else:\n%s", got)
+		})
+	}
+}
+
+func TestCompileReportsEveryError(t *testing.T) {
+	c := newTestCompiler(t)
+	_, diags := c.Compile("many.yaml", src(
+		"journey: Many",
+		"purpose: promo",
+		"trigger: {event: order.placed, when: order.totl > 1}",
+		"steps:",
+		"  - wait: 3 days",
+		"  - send: {channel: fax, template: x}",
+		"  - {id: a, exit: done}",
+		"  - {id: a, exit: done}",
+	))
+	lines := strings.Split(diags.Error(), "\n")
+	assert.Equal(t, []string{
+		`many.yaml:1:10: journey name "Many" is not allowed; use lowercase letters, digits and single dashes, like thank-you (names appear in workflow ids)`,
+		`many.yaml:2:10: purpose "promo" is unknown; use marketing or transactional`,
+		`many.yaml:3:44: trigger.when: there is no field "totl"; did you mean "total"? (journeys/README.md lists every field)`,
+		`many.yaml:5:11: wait: "3 days" is not a duration; write a whole number followed by a unit, w, d, h, m or s, such as 14d, 36h, 15m or 2w`,
+		`many.yaml:6:21: "fax" is not a channel; use email, sms or mail`,
+		`many.yaml:8:5: warning: this step never runs because the journey exits on line 7`,
+		`many.yaml:8:10: step id "a" is already used on line 7; step ids must be unique within a journey`,
+	}, lines)
+}
+
+func TestCompileWarningsKeepThePlan(t *testing.T) {
+	c := newTestCompiler(t)
+	plan, diags := c.Compile("w.yaml", src(
+		"journey: w",
+		"purpose: transactional",
+		"trigger: {event: order.placed}",
+		"steps:",
+		"  - exit: done",
+		"  - wait: 1d",
+	))
+	require.NotNil(t, plan)
+	require.Len(t, diags, 1)
+	assert.Equal(t, Warning, diags[0].Severity)
+	assert.False(t, diags.HasErrors())
+}
+
+type fakeTemplates map[string]bool
+
+func (f fakeTemplates) Check(ch Channel, name string) error {
+	if f[string(ch)+"/"+name] {
+		return nil
+	}
+	return errors.New("template " + name + " has no " + string(ch) + " version")
+}
+
+func TestCompileChecksTemplates(t *testing.T) {
+	c, err := NewCompiler(Options{Templates: fakeTemplates{"email/thank-you": true}})
+	require.NoError(t, err)
+	_, diags := c.Compile("t.yaml", src(
+		"journey: t",
+		"purpose: transactional",
+		"trigger: {event: order.placed}",
+		"steps:",
+		"  - send: {channel: [email, sms], template: thank-you}",
+		"  - send: {channel: email, template: missing}",
+	))
+	assert.Equal(t, "t.yaml:5:45: template thank-you has no sms version\nt.yaml:6:38: template missing has no email version", diags.Error())
+}
+
+func TestCompileAliasBombIsRefused(t *testing.T) {
+	// Each level is a branch whose case holds ten copies of the level
+	// below: eight levels would be a hundred million steps.
+	var b strings.Builder
+	b.WriteString("l0: &l0 {wait: 1d}\n")
+	for i := 1; i <= 8; i++ {
+		fmt.Fprintf(&b, "l%d: &l%d {branch: [{when: 'true', steps: [", i, i)
+		for j := range 10 {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "*l%d", i-1)
+		}
+		b.WriteString("]}]}\n")
+	}
+	b.WriteString("journey: bomb\npurpose: transactional\ntrigger: {event: x}\nsteps: [*l8]\n")
+	_, diags := newTestCompiler(t).Compile("bomb.yaml", []byte(b.String()))
+	assert.Contains(t, diags.Error(), "this journey is too large")
+}
+
+func TestParseDuration(t *testing.T) {
+	for in, want := range map[string]time.Duration{
+		"90d": 90 * 24 * time.Hour, "36h": 36 * time.Hour, "15m": 15 * time.Minute,
+		"2w": 14 * 24 * time.Hour, "1d12h": 36 * time.Hour, "45s": 45 * time.Second, " 3d ": 72 * time.Hour,
+	} {
+		got, err := ParseDuration(in)
+		require.NoError(t, err, in)
+		assert.Equal(t, want, got, in)
+	}
+	for _, in := range []string{"", "d", "14", "14 d", "1.5d", "-3d", "3y", "10ms", "99999999999999999999d", "600w"} {
+		_, err := ParseDuration(in)
+		assert.Error(t, err, in)
+	}
+	assert.Equal(t, "14d", FormatDuration(14*24*time.Hour))
+	assert.Equal(t, "1d12h", FormatDuration(36*time.Hour))
+	assert.Equal(t, "1h30m", FormatDuration(90*time.Minute))
+}
+
+func TestSuggest(t *testing.T) {
+	assert.Equal(t, "timeout", suggest("timout", []string{"for", "until_event", "timeout"}))
+	assert.Equal(t, "wait", suggest("wiat", []string{"send", "wait"}), "transpositions are one typo")
+	assert.Equal(t, "", suggest("colour", []string{"journey", "topic", "steps"}))
+}

@@ -1,0 +1,65 @@
+package journey
+
+import "time"
+
+// The types in this file are the schema journeys are written against. CEL
+// expressions see them as the variables `customer`, `event` and `order`
+// (field names are the json tags), the interpreter evaluates expressions over
+// them, and the API fills them from what shops post. Contact details (email
+// address, phone number, postal address) are deliberately absent: journeys
+// decide on facts about a customer, and only the send activity ever touches
+// where a message goes.
+
+// Customer is what a journey may know about a customer when it decides.
+type Customer struct {
+	ID                 string         `json:"id"`
+	Locale             string         `json:"locale"`
+	TimeZone           string         `json:"time_zone"`
+	Country            string         `json:"country"`
+	HasEmail           bool           `json:"has_email"`
+	HasPhone           bool           `json:"has_phone"`
+	HasPostalAddress   bool           `json:"has_postal_address"`
+	OrdersCount        int64          `json:"orders_count"`
+	LifetimeValue      float64        `json:"lifetime_value"`
+	DaysSinceLastOrder int64          `json:"days_since_last_order"`
+	Tags               []string       `json:"tags"`
+	Attributes         map[string]any `json:"attributes"`
+}
+
+// Event is something that happened to a customer: an order, a survey answer,
+// a custom event from the shop.
+type Event struct {
+	ID         string         `json:"id"`
+	Type       string         `json:"type"`
+	CustomerID string         `json:"customer_id"`
+	OccurredAt time.Time      `json:"occurred_at"`
+	Data       map[string]any `json:"data"`
+	// Order is filled for order events (data.order), so expressions can say
+	// event.order.total without digging through data.
+	Order Order `json:"order,omitzero"`
+}
+
+// Order is a purchase.
+type Order struct {
+	ID       string    `json:"id"`
+	Total    float64   `json:"total"`
+	Currency string    `json:"currency"`
+	Gift     bool      `json:"gift"`
+	Items    []Item    `json:"items"`
+	PlacedAt time.Time `json:"placed_at"`
+}
+
+// Item is one line of an order.
+type Item struct {
+	ProductID string  `json:"product_id"`
+	Name      string  `json:"name"`
+	Quantity  int64   `json:"quantity"`
+	Price     float64 `json:"price"`
+}
+
+// Vars are the values an expression is evaluated against.
+type Vars struct {
+	Customer Customer
+	Event    Event
+	Order    Order
+}
