@@ -1,0 +1,158 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rapporthq/rapport/internal/journey"
+)
+
+// Customer is a shop's customer, contact details included.
+type Customer struct {
+	ID         string         `json:"id"`
+	Email      string         `json:"email,omitempty"`
+	Phone      string         `json:"phone,omitempty"`
+	Name       string         `json:"name,omitempty"`
+	Locale     string         `json:"locale,omitempty"`
+	TimeZone   string         `json:"time_zone,omitempty"`
+	Address    Address        `json:"address"`
+	Attributes map[string]any `json:"attributes"`
+	CreatedAt  time.Time      `json:"created_at"`
+	UpdatedAt  time.Time      `json:"updated_at"`
+}
+
+// Address is a postal address.
+type Address struct {
+	Line1      string `json:"line1"`
+	Line2      string `json:"line2,omitempty"`
+	City       string `json:"city"`
+	State      string `json:"state,omitempty"`
+	PostalCode string `json:"postal_code"`
+	Country    string `json:"country"`
+}
+
+// Complete reports whether letters can be addressed with it.
+func (a Address) Complete() bool {
+	return a.Line1 != "" && a.City != "" && a.PostalCode != "" && a.Country != ""
+}
+
+// FirstName is the first word of the name, for greetings.
+func (c Customer) FirstName() string {
+	for i, r := range c.Name {
+		if r == ' ' {
+			return c.Name[:i]
+		}
+	}
+	return c.Name
+}
+
+const customerColumns = `id, coalesce(email, ''), coalesce(phone, ''), name, locale, time_zone,
+	address_line1, address_line2, city, region, postal_code, country, attributes, created_at, updated_at`
+
+func scanCustomer(row pgx.Row) (Customer, error) {
+	var c Customer
+	var attrs []byte
+	err := row.Scan(&c.ID, &c.Email, &c.Phone, &c.Name, &c.Locale, &c.TimeZone,
+		&c.Address.Line1, &c.Address.Line2, &c.Address.City, &c.Address.State, &c.Address.PostalCode, &c.Address.Country,
+		&attrs, &c.CreatedAt, &c.UpdatedAt)
+	if err != nil {
+		return c, notFound(err)
+	}
+	if err := json.Unmarshal(attrs, &c.Attributes); err != nil {
+		return c, fmt.Errorf("customer %s attributes: %w", c.ID, err)
+	}
+	return c, nil
+}
+
+func nullIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// UpsertCustomer creates the customer or replaces every field of an
+// existing one. It reports whether the customer was new.
+func (s *Store) UpsertCustomer(ctx context.Context, c Customer) (created bool, err error) {
+	attrs := c.Attributes
+	if attrs == nil {
+		attrs = map[string]any{}
+	}
+	attrJSON, err := json.Marshal(attrs)
+	if err != nil {
+		return false, fmt.Errorf("customer attributes: %w", err)
+	}
+	err = s.pool.QueryRow(ctx, `
+		INSERT INTO customers (id, email, phone, name, locale, time_zone,
+			address_line1, address_line2, city, region, postal_code, country, attributes)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+		ON CONFLICT (id) DO UPDATE SET
+			email = EXCLUDED.email, phone = EXCLUDED.phone, name = EXCLUDED.name,
+			locale = EXCLUDED.locale, time_zone = EXCLUDED.time_zone,
+			address_line1 = EXCLUDED.address_line1, address_line2 = EXCLUDED.address_line2,
+			city = EXCLUDED.city, region = EXCLUDED.region, postal_code = EXCLUDED.postal_code,
+			country = EXCLUDED.country, attributes = EXCLUDED.attributes, updated_at = now()
+		RETURNING (xmax = 0)`,
+		c.ID, nullIfEmpty(c.Email), nullIfEmpty(c.Phone), c.Name, c.Locale, c.TimeZone,
+		c.Address.Line1, c.Address.Line2, c.Address.City, c.Address.State, c.Address.PostalCode, c.Address.Country,
+		attrJSON).Scan(&created)
+	if err != nil {
+		return false, fmt.Errorf("upsert customer %s: %w", c.ID, err)
+	}
+	return created, nil
+}
+
+// GetCustomer returns a customer, or ErrNotFound.
+func (s *Store) GetCustomer(ctx context.Context, id string) (Customer, error) {
+	c, err := scanCustomer(s.pool.QueryRow(ctx, `SELECT `+customerColumns+` FROM customers WHERE id = $1`, id))
+	if err != nil {
+		return c, fmt.Errorf("get customer %s: %w", id, err)
+	}
+	return c, nil
+}
+
+// CustomerFacts returns what journeys may know about a customer at now: no
+// contact details, but whether each channel has one, and order history
+// figures.
+func (s *Store) CustomerFacts(ctx context.Context, id string, now time.Time) (journey.Customer, error) {
+	c, err := s.GetCustomer(ctx, id)
+	if err != nil {
+		return journey.Customer{}, err
+	}
+	f := journey.Customer{
+		ID:               c.ID,
+		Locale:           c.Locale,
+		TimeZone:         c.TimeZone,
+		Country:          c.Address.Country,
+		HasEmail:         c.Email != "",
+		HasPhone:         c.Phone != "",
+		HasPostalAddress: c.Address.Complete(),
+		Attributes:       c.Attributes,
+		Tags:             []string{},
+	}
+	if tags, ok := c.Attributes["tags"].([]any); ok {
+		for _, t := range tags {
+			if s, ok := t.(string); ok {
+				f.Tags = append(f.Tags, s)
+			}
+		}
+	}
+	var last *time.Time
+	err = s.pool.QueryRow(ctx, `
+		SELECT count(*), coalesce(sum(total), 0)::float8, max(placed_at)
+		FROM orders WHERE customer_id = $1 AND placed_at <= $2`, id, now).
+		Scan(&f.OrdersCount, &f.LifetimeValue, &last)
+	if err != nil {
+		return f, fmt.Errorf("customer %s order figures: %w", id, err)
+	}
+	if last != nil {
+		f.DaysSinceLastOrder = int64(now.Sub(*last) / (24 * time.Hour))
+	} else {
+		f.DaysSinceLastOrder = -1
+	}
+	return f, nil
+}

@@ -1,0 +1,163 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Event is something that happened to a customer, as stored.
+type Event struct {
+	ID         string          `json:"id"`
+	Type       string          `json:"type"`
+	CustomerID string          `json:"customer_id"`
+	OccurredAt time.Time       `json:"occurred_at"`
+	ReceivedAt time.Time       `json:"received_at"`
+	Data       json.RawMessage `json:"data"`
+	RoutedAt   *time.Time      `json:"routed_at,omitempty"`
+}
+
+// Order is a purchase with its items.
+type Order struct {
+	ID         string    `json:"id"`
+	CustomerID string    `json:"customer_id"`
+	Total      float64   `json:"total"`
+	Currency   string    `json:"currency"`
+	Gift       bool      `json:"gift"`
+	PlacedAt   time.Time `json:"placed_at"`
+	Items      []Item    `json:"items"`
+}
+
+// Item is one line of an order.
+type Item struct {
+	ProductID string  `json:"product_id"`
+	Name      string  `json:"name"`
+	Quantity  int     `json:"quantity"`
+	Price     float64 `json:"price"`
+}
+
+// RecordEvent stores an event, and the order it carries if any, in one
+// transaction. It is idempotent on the event id: when the id is already
+// stored it changes nothing and returns the stored event with inserted
+// false. An order already stored under the same id is left as it was.
+func (s *Store) RecordEvent(ctx context.Context, e Event, order *Order) (stored Event, inserted bool, err error) {
+	if len(e.Data) == 0 {
+		e.Data = json.RawMessage("{}")
+	}
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `
+			INSERT INTO events (id, type, customer_id, occurred_at, data)
+			VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING`,
+			e.ID, e.Type, e.CustomerID, e.OccurredAt, []byte(e.Data))
+		if err != nil {
+			return err
+		}
+		inserted = tag.RowsAffected() == 1
+		if inserted && order != nil {
+			if err := insertOrder(ctx, tx, *order); err != nil {
+				return err
+			}
+		}
+		stored, err = scanEvent(tx.QueryRow(ctx, `SELECT `+eventColumns+` FROM events WHERE id = $1`, e.ID))
+		return err
+	})
+	if err != nil {
+		return Event{}, false, fmt.Errorf("record event %s: %w", e.ID, err)
+	}
+	return stored, inserted, nil
+}
+
+func insertOrder(ctx context.Context, tx pgx.Tx, o Order) error {
+	tag, err := tx.Exec(ctx, `
+		INSERT INTO orders (id, customer_id, total, currency, gift, placed_at)
+		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING`,
+		o.ID, o.CustomerID, o.Total, o.Currency, o.Gift, o.PlacedAt)
+	if err != nil {
+		return fmt.Errorf("order %s: %w", o.ID, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return nil
+	}
+	rows := make([][]any, len(o.Items))
+	for i, it := range o.Items {
+		rows[i] = []any{o.ID, i + 1, it.ProductID, it.Name, it.Quantity, it.Price}
+	}
+	_, err = tx.CopyFrom(ctx, pgx.Identifier{"order_items"},
+		[]string{"order_id", "line", "product_id", "name", "quantity", "price"}, pgx.CopyFromRows(rows))
+	if err != nil {
+		return fmt.Errorf("order %s items: %w", o.ID, err)
+	}
+	return nil
+}
+
+const eventColumns = `id, type, customer_id, occurred_at, received_at, data, routed_at`
+
+func scanEvent(row pgx.Row) (Event, error) {
+	var e Event
+	var data []byte
+	err := row.Scan(&e.ID, &e.Type, &e.CustomerID, &e.OccurredAt, &e.ReceivedAt, &data, &e.RoutedAt)
+	e.Data = data
+	return e, notFound(err)
+}
+
+// GetEvent returns a stored event, or ErrNotFound.
+func (s *Store) GetEvent(ctx context.Context, id string) (Event, error) {
+	e, err := scanEvent(s.pool.QueryRow(ctx, `SELECT `+eventColumns+` FROM events WHERE id = $1`, id))
+	if err != nil {
+		return e, fmt.Errorf("get event %s: %w", id, err)
+	}
+	return e, nil
+}
+
+// MarkEventRouted records that every journey concerned by the event has
+// been started or told about it.
+func (s *Store) MarkEventRouted(ctx context.Context, id string) error {
+	_, err := s.pool.Exec(ctx, `UPDATE events SET routed_at = now(), routing_error = '' WHERE id = $1 AND routed_at IS NULL`, id)
+	if err != nil {
+		return fmt.Errorf("mark event %s routed: %w", id, err)
+	}
+	return nil
+}
+
+// MarkEventRoutingFailed records why routing an event failed; the sweeper
+// will try again.
+func (s *Store) MarkEventRoutingFailed(ctx context.Context, id string, reason string) error {
+	_, err := s.pool.Exec(ctx, `UPDATE events SET routing_error = $2 WHERE id = $1 AND routed_at IS NULL`, id, reason)
+	if err != nil {
+		return fmt.Errorf("mark event %s routing failure: %w", id, err)
+	}
+	return nil
+}
+
+// UnroutedEvents returns events received before cutoff that are not yet
+// routed, oldest first.
+func (s *Store) UnroutedEvents(ctx context.Context, cutoff time.Time, limit int) ([]Event, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+eventColumns+` FROM events
+		WHERE routed_at IS NULL AND received_at < $1 ORDER BY received_at LIMIT $2`, cutoff, limit)
+	if err != nil {
+		return nil, fmt.Errorf("unrouted events: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Event, error) { return scanEvent(r) })
+}
+
+// GetOrder returns an order with its items, or ErrNotFound.
+func (s *Store) GetOrder(ctx context.Context, id string) (Order, error) {
+	var o Order
+	err := s.pool.QueryRow(ctx, `SELECT id, customer_id, total::float8, currency, gift, placed_at FROM orders WHERE id = $1`, id).
+		Scan(&o.ID, &o.CustomerID, &o.Total, &o.Currency, &o.Gift, &o.PlacedAt)
+	if err != nil {
+		return o, fmt.Errorf("get order %s: %w", id, notFound(err))
+	}
+	rows, err := s.pool.Query(ctx, `SELECT product_id, name, quantity, price::float8 FROM order_items WHERE order_id = $1 ORDER BY line`, id)
+	if err != nil {
+		return o, fmt.Errorf("get order %s items: %w", id, err)
+	}
+	o.Items, err = pgx.CollectRows(rows, pgx.RowToStructByPos[Item])
+	if err != nil {
+		return o, fmt.Errorf("get order %s items: %w", id, err)
+	}
+	return o, nil
+}

@@ -1,0 +1,187 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// MessageStatus is where a message stands in the outbox.
+type MessageStatus string
+
+// Outbox statuses. A message moves pending -> sending -> sent | failed, or
+// back to pending after a retryable provider error. skipped means it was
+// never attempted (no address on that channel, say); unknown means an
+// attempt was interrupted after the provider was called, so whether it went
+// out is not known and it is not sent again.
+const (
+	MessagePending MessageStatus = "pending"
+	MessageSending MessageStatus = "sending"
+	MessageSent    MessageStatus = "sent"
+	MessageFailed  MessageStatus = "failed"
+	MessageSkipped MessageStatus = "skipped"
+	MessageUnknown MessageStatus = "unknown"
+)
+
+// Final reports whether the status is an outcome that must not change by
+// sending again.
+func (s MessageStatus) Final() bool {
+	return s == MessageSent || s == MessageFailed || s == MessageSkipped || s == MessageUnknown
+}
+
+// Message is one row of the outbox.
+type Message struct {
+	ID                string        `json:"id"`
+	IdempotencyKey    string        `json:"idempotency_key"`
+	WorkflowID        string        `json:"workflow_id"`
+	Journey           string        `json:"journey"`
+	StepID            string        `json:"step_id"`
+	CustomerID        string        `json:"customer_id"`
+	Channel           string        `json:"channel"`
+	Template          string        `json:"template"`
+	Purpose           string        `json:"purpose"`
+	Topic             string        `json:"topic"`
+	Status            MessageStatus `json:"status"`
+	Reason            string        `json:"reason,omitempty"`
+	Provider          string        `json:"provider,omitempty"`
+	ProviderMessageID string        `json:"provider_message_id,omitempty"`
+	Recipient         string        `json:"recipient,omitempty"`
+	Subject           string        `json:"subject,omitempty"`
+	Attempts          int           `json:"attempts"`
+	CreatedAt         time.Time     `json:"created_at"`
+	UpdatedAt         time.Time     `json:"updated_at"`
+	SentAt            *time.Time    `json:"sent_at,omitempty"`
+}
+
+const messageColumns = `id::text, idempotency_key, workflow_id, journey, step_id, customer_id, channel, template,
+	purpose, topic, status, reason, provider, provider_message_id, recipient, subject, attempts, created_at, updated_at, sent_at`
+
+func scanMessage(row pgx.Row) (Message, error) {
+	var m Message
+	err := row.Scan(&m.ID, &m.IdempotencyKey, &m.WorkflowID, &m.Journey, &m.StepID, &m.CustomerID, &m.Channel, &m.Template,
+		&m.Purpose, &m.Topic, &m.Status, &m.Reason, &m.Provider, &m.ProviderMessageID, &m.Recipient, &m.Subject,
+		&m.Attempts, &m.CreatedAt, &m.UpdatedAt, &m.SentAt)
+	return m, notFound(err)
+}
+
+// Claim is what BeginSend found.
+type Claim struct {
+	Message Message
+	// Send is true when the caller now owns the attempt and must call the
+	// provider, then FinishSend. When false, Message holds the outcome of an
+	// earlier attempt (sent, failed, skipped or unknown) and nothing may be
+	// sent.
+	Send bool
+}
+
+// BeginSend records the intent to send before the provider is called. The
+// first call for an idempotency key inserts the row; any call then takes
+// the attempt (pending -> sending) only if no earlier attempt reached the
+// provider. A row found in sending belongs to an attempt that was
+// interrupted after it may have called the provider: it is marked unknown
+// and not sent again.
+func (s *Store) BeginSend(ctx context.Context, m Message) (Claim, error) {
+	var claim Claim
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `
+			INSERT INTO messages (idempotency_key, workflow_id, journey, step_id, customer_id, channel, template, purpose, topic, status, recipient, subject)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $10, $11)
+			ON CONFLICT (idempotency_key) DO NOTHING`,
+			m.IdempotencyKey, m.WorkflowID, m.Journey, m.StepID, m.CustomerID, m.Channel, m.Template, m.Purpose, m.Topic, m.Recipient, m.Subject)
+		if err != nil {
+			return err
+		}
+		current, err := scanMessage(tx.QueryRow(ctx, `SELECT `+messageColumns+` FROM messages WHERE idempotency_key = $1 FOR UPDATE`, m.IdempotencyKey))
+		if err != nil {
+			return err
+		}
+		switch current.Status {
+		case MessagePending:
+			claim.Send = true
+			claim.Message, err = scanMessage(tx.QueryRow(ctx, `
+				UPDATE messages SET status = 'sending', attempts = attempts + 1, recipient = $2, subject = $3, updated_at = now()
+				WHERE idempotency_key = $1 RETURNING `+messageColumns, m.IdempotencyKey, m.Recipient, m.Subject))
+			return err
+		case MessageSending:
+			claim.Message, err = scanMessage(tx.QueryRow(ctx, `
+				UPDATE messages SET status = 'unknown', updated_at = now(),
+					reason = 'an earlier attempt was interrupted after calling the provider; not sent again to avoid a duplicate'
+				WHERE idempotency_key = $1 RETURNING `+messageColumns, m.IdempotencyKey))
+			return err
+		default:
+			claim.Message = current
+			return nil
+		}
+	})
+	if err != nil {
+		return Claim{}, fmt.Errorf("outbox: begin send %s: %w", m.IdempotencyKey, err)
+	}
+	return claim, nil
+}
+
+// Outcome is the result of a provider call, for FinishSend.
+type Outcome struct {
+	Status            MessageStatus // sent, failed, or pending (retryable error: try again)
+	Reason            string
+	Provider          string
+	ProviderMessageID string
+}
+
+// FinishSend records the outcome of the attempt BeginSend handed out. It
+// only changes a row still in sending, so a late, superseded attempt cannot
+// overwrite a newer outcome.
+func (s *Store) FinishSend(ctx context.Context, key string, o Outcome) (Message, error) {
+	m, err := scanMessage(s.pool.QueryRow(ctx, `
+		UPDATE messages SET status = $2, reason = $3, provider = $4, provider_message_id = $5,
+			sent_at = CASE WHEN $2 = 'sent' THEN now() END, updated_at = now()
+		WHERE idempotency_key = $1 AND status IN ('sending', 'unknown')
+		RETURNING `+messageColumns, key, o.Status, o.Reason, o.Provider, o.ProviderMessageID))
+	if err != nil {
+		return m, fmt.Errorf("outbox: finish send %s: %w", key, err)
+	}
+	return m, nil
+}
+
+// SkipSend records a message that is not attempted at all, with the reason.
+// A row that already has an outcome keeps it; the row as it stands is
+// returned.
+func (s *Store) SkipSend(ctx context.Context, m Message, reason string) (Message, error) {
+	var out Message
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `
+			INSERT INTO messages (idempotency_key, workflow_id, journey, step_id, customer_id, channel, template, purpose, topic, status, reason)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'skipped', $10)
+			ON CONFLICT (idempotency_key) DO UPDATE SET status = 'skipped', reason = EXCLUDED.reason, updated_at = now()
+				WHERE messages.status = 'pending'`,
+			m.IdempotencyKey, m.WorkflowID, m.Journey, m.StepID, m.CustomerID, m.Channel, m.Template, m.Purpose, m.Topic, reason)
+		if err != nil {
+			return err
+		}
+		out, err = scanMessage(tx.QueryRow(ctx, `SELECT `+messageColumns+` FROM messages WHERE idempotency_key = $1`, m.IdempotencyKey))
+		return err
+	})
+	if err != nil {
+		return out, fmt.Errorf("outbox: skip %s: %w", m.IdempotencyKey, err)
+	}
+	return out, nil
+}
+
+// MessagesFor lists a customer's messages, oldest first.
+func (s *Store) MessagesFor(ctx context.Context, customerID string) ([]Message, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+messageColumns+` FROM messages WHERE customer_id = $1 ORDER BY created_at, id`, customerID)
+	if err != nil {
+		return nil, fmt.Errorf("messages for %s: %w", customerID, err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Message, error) { return scanMessage(r) })
+}
+
+// MessagesOfWorkflow lists a journey run's messages, oldest first.
+func (s *Store) MessagesOfWorkflow(ctx context.Context, workflowID string) ([]Message, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+messageColumns+` FROM messages WHERE workflow_id = $1 ORDER BY created_at, id`, workflowID)
+	if err != nil {
+		return nil, fmt.Errorf("messages of %s: %w", workflowID, err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Message, error) { return scanMessage(r) })
+}

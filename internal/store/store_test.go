@@ -1,0 +1,196 @@
+package store_test
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rapporthq/rapport/internal/store"
+	"github.com/rapporthq/rapport/internal/store/storetest"
+)
+
+func TestCustomersUpsertAndFacts(t *testing.T) {
+	t.Parallel()
+	s, _ := storetest.New(t)
+	ctx := context.Background()
+
+	c := store.Customer{ID: "c_1", Email: "ada@example.com", Name: "Ada Lovelace", Locale: "en-GB", TimeZone: "Europe/London",
+		Address:    store.Address{Line1: "1 St James's Square", City: "London", PostalCode: "SW1Y 4JU", Country: "GB"},
+		Attributes: map[string]any{"tier": "gold", "tags": []any{"vip"}}}
+	created, err := s.UpsertCustomer(ctx, c)
+	require.NoError(t, err)
+	assert.True(t, created)
+	c.Name = "Ada King"
+	created, err = s.UpsertCustomer(ctx, c)
+	require.NoError(t, err)
+	assert.False(t, created)
+
+	got, err := s.GetCustomer(ctx, "c_1")
+	require.NoError(t, err)
+	assert.Equal(t, "Ada King", got.Name)
+	assert.Equal(t, "Ada", got.FirstName())
+	assert.True(t, got.Address.Complete())
+	_, err = s.GetCustomer(ctx, "nobody")
+	assert.ErrorIs(t, err, store.ErrNotFound)
+
+	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	for i, placed := range []time.Time{now.AddDate(0, 0, -100), now.AddDate(0, 0, -30), now.AddDate(0, 0, 5)} {
+		_, _, err := s.RecordEvent(ctx, store.Event{ID: "e" + string(rune('a'+i)), Type: "order.placed", CustomerID: "c_1", OccurredAt: placed},
+			&store.Order{ID: "o" + string(rune('a'+i)), CustomerID: "c_1", Total: 10.5, Currency: "GBP", PlacedAt: placed,
+				Items: []store.Item{{ProductID: "p", Name: "Tea", Quantity: 1, Price: 10.5}}})
+		require.NoError(t, err)
+	}
+	facts, err := s.CustomerFacts(ctx, "c_1", now)
+	require.NoError(t, err)
+	assert.Equal(t, int64(2), facts.OrdersCount, "orders after now do not count")
+	assert.InDelta(t, 21.0, facts.LifetimeValue, 0.001)
+	assert.Equal(t, int64(30), facts.DaysSinceLastOrder)
+	assert.True(t, facts.HasEmail)
+	assert.False(t, facts.HasPhone)
+	assert.True(t, facts.HasPostalAddress)
+	assert.Equal(t, "GB", facts.Country)
+	assert.Equal(t, []string{"vip"}, facts.Tags)
+}
+
+func TestRecordEventIsIdempotent(t *testing.T) {
+	t.Parallel()
+	s, _ := storetest.New(t)
+	ctx := context.Background()
+	_, err := s.UpsertCustomer(ctx, store.Customer{ID: "c_1"})
+	require.NoError(t, err)
+
+	e := store.Event{ID: "evt_1", Type: "order.placed", CustomerID: "c_1", OccurredAt: time.Now(), Data: json.RawMessage(`{"order":{"id":"o1"}}`)}
+	o := &store.Order{ID: "o1", CustomerID: "c_1", Total: 42, Currency: "EUR", Gift: true, PlacedAt: time.Now(),
+		Items: []store.Item{{ProductID: "p1", Name: "Mug", Quantity: 2, Price: 21}}}
+	stored, inserted, err := s.RecordEvent(ctx, e, o)
+	require.NoError(t, err)
+	assert.True(t, inserted)
+	assert.Nil(t, stored.RoutedAt)
+
+	o.Total = 99
+	_, inserted, err = s.RecordEvent(ctx, e, o)
+	require.NoError(t, err)
+	assert.False(t, inserted, "the same event id again is a duplicate")
+	order, err := s.GetOrder(ctx, "o1")
+	require.NoError(t, err)
+	assert.Equal(t, 42.0, order.Total, "a duplicate changes nothing")
+	assert.Equal(t, []store.Item{{ProductID: "p1", Name: "Mug", Quantity: 2, Price: 21}}, order.Items)
+
+	_, _, err = s.RecordEvent(ctx, store.Event{ID: "evt_2", Type: "x", CustomerID: "nobody", OccurredAt: time.Now()}, nil)
+	assert.Error(t, err, "events need a known customer")
+
+	unrouted, err := s.UnroutedEvents(ctx, time.Now().Add(time.Minute), 10)
+	require.NoError(t, err)
+	require.Len(t, unrouted, 1)
+	require.NoError(t, s.MarkEventRouted(ctx, "evt_1"))
+	unrouted, err = s.UnroutedEvents(ctx, time.Now().Add(time.Minute), 10)
+	require.NoError(t, err)
+	assert.Empty(t, unrouted)
+}
+
+func outboxMessage(key string) store.Message {
+	return store.Message{IdempotencyKey: key, WorkflowID: "rapport/j/c_1/e1", Journey: "j", StepID: "s", CustomerID: "c_1",
+		Channel: "email", Template: "t", Purpose: "transactional", Recipient: "a@example.com", Subject: "Hi"}
+}
+
+func TestOutboxSendsOnce(t *testing.T) {
+	t.Parallel()
+	s, _ := storetest.New(t)
+	ctx := context.Background()
+
+	// First attempt claims, a retryable error hands it back, the next
+	// attempt claims again and succeeds; later attempts find it sent.
+	claim, err := s.BeginSend(ctx, outboxMessage("k1"))
+	require.NoError(t, err)
+	require.True(t, claim.Send)
+	_, err = s.FinishSend(ctx, "k1", store.Outcome{Status: store.MessagePending, Reason: "rate limited"})
+	require.NoError(t, err)
+	claim, err = s.BeginSend(ctx, outboxMessage("k1"))
+	require.NoError(t, err)
+	require.True(t, claim.Send)
+	assert.Equal(t, 2, claim.Message.Attempts)
+	m, err := s.FinishSend(ctx, "k1", store.Outcome{Status: store.MessageSent, Provider: "sendgrid", ProviderMessageID: "abc"})
+	require.NoError(t, err)
+	assert.NotNil(t, m.SentAt)
+	claim, err = s.BeginSend(ctx, outboxMessage("k1"))
+	require.NoError(t, err)
+	assert.False(t, claim.Send)
+	assert.Equal(t, store.MessageSent, claim.Message.Status)
+	assert.Equal(t, "abc", claim.Message.ProviderMessageID)
+
+	// An attempt that died after claiming leaves the row in sending: the
+	// next one must not send, and says why.
+	claim, err = s.BeginSend(ctx, outboxMessage("k2"))
+	require.NoError(t, err)
+	require.True(t, claim.Send)
+	claim, err = s.BeginSend(ctx, outboxMessage("k2"))
+	require.NoError(t, err)
+	assert.False(t, claim.Send)
+	assert.Equal(t, store.MessageUnknown, claim.Message.Status)
+	assert.Contains(t, claim.Message.Reason, "not sent again")
+	// ...and if the interrupted attempt reports after all, its outcome wins.
+	m, err = s.FinishSend(ctx, "k2", store.Outcome{Status: store.MessageSent, Provider: "sendgrid", ProviderMessageID: "late"})
+	require.NoError(t, err)
+	assert.Equal(t, store.MessageSent, m.Status)
+
+	// Skips are recorded, but never overwrite an outcome.
+	m, err = s.SkipSend(ctx, outboxMessage("k3"), "no email address")
+	require.NoError(t, err)
+	assert.Equal(t, store.MessageSkipped, m.Status)
+	m, err = s.SkipSend(ctx, outboxMessage("k1"), "no email address")
+	require.NoError(t, err)
+	assert.Equal(t, store.MessageSent, m.Status)
+
+	msgs, err := s.MessagesFor(ctx, "c_1")
+	require.NoError(t, err)
+	assert.Len(t, msgs, 3)
+}
+
+func TestOutboxConcurrentAttemptsSendOnce(t *testing.T) {
+	t.Parallel()
+	s, _ := storetest.New(t)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	claims := 0
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := s.BeginSend(ctx, outboxMessage("race"))
+			if assert.NoError(t, err) && c.Send {
+				mu.Lock()
+				claims++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	assert.Equal(t, 1, claims)
+}
+
+func TestRunRegistry(t *testing.T) {
+	t.Parallel()
+	s, _ := storetest.New(t)
+	ctx := context.Background()
+	require.NoError(t, s.RegisterRun(ctx, store.Run{WorkflowID: "w1", Journey: "a", CustomerID: "c_1", PlanHash: "h", Listens: true}))
+	require.NoError(t, s.RegisterRun(ctx, store.Run{WorkflowID: "w1", Journey: "a", CustomerID: "c_1", PlanHash: "h", Listens: true}))
+	require.NoError(t, s.RegisterRun(ctx, store.Run{WorkflowID: "w2", Journey: "b", CustomerID: "c_1", PlanHash: "h", Listens: false}))
+	runs, err := s.RunningListeners(ctx, "c_1")
+	require.NoError(t, err)
+	require.Len(t, runs, 1)
+	assert.Equal(t, "w1", runs[0].WorkflowID)
+	require.NoError(t, s.FinishRun(ctx, "w1", store.RunExited, "order placed"))
+	runs, err = s.RunningListeners(ctx, "c_1")
+	require.NoError(t, err)
+	assert.Empty(t, runs)
+	r, err := s.GetRun(ctx, "w1")
+	require.NoError(t, err)
+	assert.Equal(t, "order placed", r.Outcome)
+	assert.NotNil(t, r.EndedAt)
+}
