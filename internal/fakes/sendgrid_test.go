@@ -1,0 +1,78 @@
+package fakes
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func post(t *testing.T, h http.Handler, auth, body string) (*http.Response, string) {
+	t.Helper()
+	req := httptest.NewRequest(http.MethodPost, "/v3/mail/send", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	b, _ := io.ReadAll(rec.Result().Body)
+	return rec.Result(), string(b)
+}
+
+func TestSendGridFakeIsStrict(t *testing.T) {
+	f := New(Config{SendGridAPIKey: "SG.k"})
+	ok := `{"personalizations":[{"to":[{"email":"a@example.com"}]}],"from":{"email":"s@shop.example"},"subject":"Hi","content":[{"type":"text/plain","value":"x"},{"type":"text/html","value":"<b>x</b>"}]}`
+	for _, tc := range []struct {
+		name, auth, body string
+		status           int
+		want             string
+	}{
+		{"accepted", "Bearer SG.k", ok, 202, ""},
+		{"no key", "", ok, 401, "authorization required"},
+		{"wrong key", "Bearer nope", ok, 401, "invalid, expired, or revoked"},
+		{"not JSON", "Bearer SG.k", `{`, 400, "Bad Request"},
+		{"no personalizations", "Bearer SG.k", `{"from":{"email":"s@shop.example"},"subject":"Hi","content":[{"type":"text/plain","value":"x"}]}`, 400, "personalizations field is required"},
+		{"no recipient", "Bearer SG.k", `{"personalizations":[{}],"from":{"email":"s@shop.example"},"subject":"Hi","content":[{"type":"text/plain","value":"x"}]}`, 400, "The to array is required"},
+		{"no from", "Bearer SG.k", `{"personalizations":[{"to":[{"email":"a@example.com"}]}],"subject":"Hi","content":[{"type":"text/plain","value":"x"}]}`, 400, "The from object must be provided"},
+		{"no subject", "Bearer SG.k", `{"personalizations":[{"to":[{"email":"a@example.com"}]}],"from":{"email":"s@shop.example"},"content":[{"type":"text/plain","value":"x"}]}`, 400, "The subject is required"},
+		{"template instead of subject and content", "Bearer SG.k", `{"personalizations":[{"to":[{"email":"a@example.com"}]}],"from":{"email":"s@shop.example"},"template_id":"d-1"}`, 202, ""},
+		{"no content", "Bearer SG.k", `{"personalizations":[{"to":[{"email":"a@example.com"}]}],"from":{"email":"s@shop.example"},"subject":"Hi"}`, 400, "the content parameter is required"},
+		{"html before text", "Bearer SG.k", `{"personalizations":[{"to":[{"email":"a@example.com"}]}],"from":{"email":"s@shop.example"},"subject":"Hi","content":[{"type":"text/html","value":"x"},{"type":"text/plain","value":"x"}]}`, 400, "text/plain content must be first"},
+		{"bad recipient", "Bearer SG.k", `{"personalizations":[{"to":[{"email":"nobody"}]}],"from":{"email":"s@shop.example"},"subject":"Hi","content":[{"type":"text/plain","value":"x"}]}`, 400, "Does not contain a valid address"},
+		{"reserved header", "Bearer SG.k", `{"personalizations":[{"to":[{"email":"a@example.com"}]}],"from":{"email":"s@shop.example"},"subject":"Hi","headers":{"Subject":"x"},"content":[{"type":"text/plain","value":"x"}]}`, 400, "reserved"},
+		{"non-string custom arg", "Bearer SG.k", `{"personalizations":[{"to":[{"email":"a@example.com"}],"custom_args":{"n":1}}],"from":{"email":"s@shop.example"},"subject":"Hi","content":[{"type":"text/plain","value":"x"}]}`, 400, "Expected: string"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, body := post(t, f, tc.auth, tc.body)
+			assert.Equal(t, tc.status, resp.StatusCode, body)
+			if tc.status == 202 {
+				assert.NotEmpty(t, resp.Header.Get("X-Message-Id"))
+			} else {
+				assert.Contains(t, body, tc.want)
+				assert.Contains(t, body, `"errors":[`)
+			}
+		})
+	}
+	assert.Len(t, f.Recorder.Messages(), 2, "only accepted messages are recorded")
+
+	f.SendGrid.Failures.Add(500, 2)
+	for range 2 {
+		resp, _ := post(t, f, "Bearer SG.k", ok)
+		assert.Equal(t, 500, resp.StatusCode)
+	}
+	resp, _ := post(t, f, "Bearer SG.k", ok)
+	assert.Equal(t, 202, resp.StatusCode, "forced failures run out")
+
+	req := httptest.NewRequest(http.MethodPost, "/_fakes/sendgrid/fail?status=429&times=1", nil)
+	rec := httptest.NewRecorder()
+	f.ServeHTTP(rec, req)
+	require.Equal(t, http.StatusNoContent, rec.Code)
+	resp, _ = post(t, f, "Bearer SG.k", ok)
+	assert.Equal(t, 429, resp.StatusCode)
+	assert.NotEmpty(t, resp.Header.Get("X-RateLimit-Reset"))
+}
