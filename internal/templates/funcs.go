@@ -1,0 +1,71 @@
+package templates
+
+import (
+	"fmt"
+	"math"
+	"strings"
+)
+
+// funcs are the helpers templates may call.
+var funcs = map[string]any{
+	"money":  money,
+	"list":   list,
+	"plural": plural,
+	"upper":  strings.ToUpper,
+	"lower":  strings.ToLower,
+}
+
+var currencySymbols = map[string]string{
+	"USD": "$", "GBP": "£", "EUR": "€", "JPY": "¥", "CAD": "CA$", "AUD": "A$", "NZD": "NZ$", "INR": "₹",
+}
+
+var zeroDecimal = map[string]bool{"JPY": true, "KRW": true}
+
+// money formats an amount in a currency: money 12.5 "GBP" is £12.50.
+func money(amount float64, currency string) string {
+	currency = strings.ToUpper(currency)
+	format := "%.2f"
+	if zeroDecimal[currency] {
+		format = "%.0f"
+		amount = math.Round(amount)
+	}
+	n := fmt.Sprintf(format, math.Abs(amount))
+	intPart, frac, hasFrac := strings.Cut(n, ".")
+	var b strings.Builder
+	for i, r := range intPart {
+		if i > 0 && (len(intPart)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	if hasFrac {
+		b.WriteString("." + frac)
+	}
+	sign := ""
+	if amount < 0 {
+		sign = "-"
+	}
+	if sym, ok := currencySymbols[currency]; ok {
+		return sign + sym + b.String()
+	}
+	return sign + b.String() + " " + currency
+}
+
+// list joins words for a sentence: "Tea", "Tea and Mug", "Tea, Mug and Pot".
+func list(words []string) string {
+	switch len(words) {
+	case 0:
+		return ""
+	case 1:
+		return words[0]
+	}
+	return strings.Join(words[:len(words)-1], ", ") + " and " + words[len(words)-1]
+}
+
+// plural picks the singular or plural form for n: plural 2 "mug" "mugs".
+func plural(n int, singular, pluralForm string) string {
+	if n == 1 {
+		return singular
+	}
+	return pluralForm
+}
