@@ -1,0 +1,86 @@
+// Package activities holds the journey workflow's activities: thin
+// functions that each do one piece of I/O through a port (the store, an
+// email provider) and make no journey decisions.
+package activities
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/rapporthq/rapport/internal/channels"
+	"github.com/rapporthq/rapport/internal/journey"
+	"github.com/rapporthq/rapport/internal/store"
+	"github.com/rapporthq/rapport/internal/templates"
+	"github.com/rapporthq/rapport/workflows"
+)
+
+// Sender is who messages come from.
+type Sender struct {
+	EmailFrom     string
+	EmailFromName string
+	ReplyTo       string
+	Shop          templates.Shop
+}
+
+// Activities are the journey workflow's activities.
+type Activities struct {
+	Store     *store.Store
+	Email     channels.EmailSender
+	Templates *templates.Set
+	Sender    Sender
+	Log       *slog.Logger
+}
+
+// Register adds the activities to a worker under the names the workflow
+// uses.
+func (a *Activities) Register(w worker.Registry) {
+	w.RegisterActivityWithOptions(a.CustomerFacts, activity.RegisterOptions{Name: workflows.CustomerFactsActivity})
+	w.RegisterActivityWithOptions(a.SendMessage, activity.RegisterOptions{Name: workflows.SendMessageActivity})
+	w.RegisterActivityWithOptions(a.FinishRun, activity.RegisterOptions{Name: workflows.FinishRunActivity})
+}
+
+// CustomerFacts loads what the journey may know about the customer now.
+func (a *Activities) CustomerFacts(ctx context.Context, customerID string) (journey.Customer, error) {
+	facts, err := a.Store.CustomerFacts(ctx, customerID, time.Now())
+	if errors.Is(err, store.ErrNotFound) {
+		return facts, temporal.NewNonRetryableApplicationError("customer "+customerID+" does not exist", workflows.ErrCustomerNotFound, err)
+	}
+	return facts, err
+}
+
+// FinishRun records in the run registry how a journey run ended.
+func (a *Activities) FinishRun(ctx context.Context, req workflows.FinishRunRequest) error {
+	status := store.RunCompleted
+	switch req.Outcome {
+	case workflows.Exited:
+		status = store.RunExited
+	case workflows.Failed:
+		status = store.RunFailed
+	}
+	return a.Store.FinishRun(ctx, req.WorkflowID, status, req.Reason)
+}
+
+func (a *Activities) logger(ctx context.Context) *slog.Logger {
+	l := a.Log
+	if l == nil {
+		l = slog.Default()
+	}
+	info := activity.GetInfo(ctx)
+	return l.With("workflow_id", info.WorkflowExecution.ID, "activity_id", info.ActivityID, "attempt", info.Attempt)
+}
+
+// retryable wraps a provider failure the activity should be retried for,
+// honouring the provider's requested delay.
+func retryable(err error, after time.Duration) error {
+	return temporal.NewApplicationErrorWithOptions(err.Error(), "ProviderUnavailable", temporal.ApplicationErrorOptions{
+		NextRetryDelay: after,
+		Cause:          err,
+	})
+}
+

@@ -1,0 +1,145 @@
+// Package workflows holds the journey workflow: a deterministic interpreter
+// that walks a compiled journey Plan for one customer. It decides; the
+// activities (package activities) do every piece of I/O. This file is the
+// contract between the two: names, inputs and results.
+package workflows
+
+import (
+	"fmt"
+	"regexp"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/rapporthq/rapport/internal/journey"
+)
+
+// TaskQueue is the task queue every Rapport worker polls.
+const TaskQueue = "rapport"
+
+// Names of the workflow, its signal, query and activities.
+const (
+	JourneyWorkflowName = "JourneyWorkflow"
+	EventSignal         = "event"
+	StateQuery          = "state"
+
+	CustomerFactsActivity = "CustomerFacts"
+	SendMessageActivity   = "SendMessage"
+	FinishRunActivity     = "FinishRun"
+)
+
+// Search attributes a journey workflow carries. None holds personal data:
+// customer ids are the shop's opaque ids.
+var (
+	CustomerIDAttr = temporal.NewSearchAttributeKeyKeyword("RapportCustomerId")
+	JourneyAttr    = temporal.NewSearchAttributeKeyKeyword("RapportJourney")
+	StepAttr       = temporal.NewSearchAttributeKeyKeyword("RapportStep")
+	PlanHashAttr   = temporal.NewSearchAttributeKeyKeyword("RapportPlanHash")
+	StatusAttr     = temporal.NewSearchAttributeKeyKeyword("RapportStatus")
+)
+
+// SearchAttributes lists every attribute above, for registration.
+var SearchAttributes = []temporal.SearchAttributeKeyKeyword{CustomerIDAttr, JourneyAttr, StepAttr, PlanHashAttr, StatusAttr}
+
+// JourneyInput starts a journey for one customer. The plan travels with
+// the workflow, so a running journey never changes when its YAML does.
+type JourneyInput struct {
+	Plan       journey.Plan  `json:"plan"`
+	CustomerID string        `json:"customer_id"`
+	EntryKey   string        `json:"entry_key"`
+	Trigger    journey.Event `json:"trigger"`
+}
+
+// Outcome says how a journey run ended.
+type Outcome string
+
+// Outcomes.
+const (
+	Completed Outcome = "completed" // walked every step
+	Exited    Outcome = "exited"    // an exit step, or exit_when matched an event
+	Failed    Outcome = "failed"    // could not run (the customer is gone, say)
+)
+
+// JourneyResult is the workflow's result.
+type JourneyResult struct {
+	Outcome   Outcome  `json:"outcome"`
+	Reason    string   `json:"reason,omitempty"`
+	StepsDone []string `json:"steps_done"`
+}
+
+// SendRequest asks the send activity to deliver one step's message on one
+// channel.
+type SendRequest struct {
+	WorkflowID string          `json:"workflow_id"`
+	Journey    string          `json:"journey"`
+	StepID     string          `json:"step_id"`
+	CustomerID string          `json:"customer_id"`
+	Channel    journey.Channel `json:"channel"`
+	Template   string          `json:"template"`
+	Purpose    journey.Purpose `json:"purpose"`
+	Topic      string          `json:"topic"`
+	// OrderID is the order the journey is about, for the template.
+	OrderID string `json:"order_id,omitempty"`
+}
+
+// IdempotencyKey identifies this send across activity retries (and across
+// workflow replays): workflow, step and channel.
+func (r SendRequest) IdempotencyKey() string {
+	return r.WorkflowID + "#" + r.StepID + "#" + string(r.Channel)
+}
+
+// SendStatus is the outcome of a send attempt on one channel.
+type SendStatus string
+
+// Send statuses, as recorded in the outbox.
+const (
+	SendSent    SendStatus = "sent"
+	SendFailed  SendStatus = "failed"  // permanently refused; the next channel is tried
+	SendSkipped SendStatus = "skipped" // not attempted (no address on this channel)
+	SendUnknown SendStatus = "unknown" // may have gone out; not sent again, not fallen back from
+)
+
+// SendResult is what the send activity reports.
+type SendResult struct {
+	Channel           journey.Channel `json:"channel"`
+	Status            SendStatus      `json:"status"`
+	Reason            string          `json:"reason,omitempty"`
+	MessageID         string          `json:"message_id,omitempty"`
+	Provider          string          `json:"provider,omitempty"`
+	ProviderMessageID string          `json:"provider_message_id,omitempty"`
+}
+
+// FinishRunRequest records how a run ended in the run registry.
+type FinishRunRequest struct {
+	WorkflowID string  `json:"workflow_id"`
+	Outcome    Outcome `json:"outcome"`
+	Reason     string  `json:"reason,omitempty"`
+}
+
+// ErrCustomerNotFound is the error type the facts activity fails with when
+// the customer does not exist.
+const ErrCustomerNotFound = "CustomerNotFound"
+
+// WorkflowID is the deterministic id of a journey run:
+// rapport/<journey>/<customer>/<entry-key>. Starting the same entry twice
+// finds the first run.
+func WorkflowID(journeyName, customerID, entryKey string) string {
+	return fmt.Sprintf("rapport/%s/%s/%s", journeyName, customerID, entryKey)
+}
+
+var idPartRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$`)
+
+// ValidIDPart reports whether s can be a customer id or entry key inside a
+// workflow id: 1-128 letters, digits, _ . : -, starting with a letter or
+// digit. This keeps ids unambiguous and keeps email addresses (which hold
+// an @) out of workflow ids, which Temporal does not encrypt.
+func ValidIDPart(s string) bool {
+	return idPartRe.MatchString(s)
+}
+
+// Activity timeouts and retries used by the interpreter.
+const (
+	sendStartToClose    = 30 * time.Second
+	sendScheduleToClose = 24 * time.Hour
+	localActivityTime   = 10 * time.Second
+)

@@ -1,0 +1,93 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/rapporthq/rapport/internal/journey"
+)
+
+// Interpreter runs journey plans. It holds the CEL environment used to
+// evaluate conditions; evaluation is pure, so it is safe in workflow code.
+type Interpreter struct {
+	env *journey.Env
+}
+
+// NewInterpreter returns an interpreter evaluating conditions in env.
+func NewInterpreter(env *journey.Env) *Interpreter {
+	return &Interpreter{env: env}
+}
+
+// JourneyWorkflow takes one customer through one journey.
+//
+// It learns who the customer is, listens for their events for the whole
+// run (an event matching exit_when ends the journey at once, wherever it
+// is), walks the steps in order, and records how the run ended.
+func (in *Interpreter) JourneyWorkflow(ctx workflow.Context, input JourneyInput) (JourneyResult, error) {
+	run := newRun(ctx, in.env, input)
+	if err := run.expose(ctx); err != nil {
+		return JourneyResult{}, err
+	}
+
+	if err := run.learnAboutTheCustomer(ctx); err != nil {
+		return run.finish(ctx, Failed, err.Error())
+	}
+
+	walking, stopWalking := workflow.WithCancel(ctx)
+	workflow.Go(ctx, func(ctx workflow.Context) { run.listenForEvents(ctx, stopWalking) })
+
+	err := run.walk(walking, input.Plan.Steps)
+
+	var exit *exitError
+	switch {
+	case run.exitReason != "":
+		return run.finish(ctx, Exited, run.exitReason)
+	case errors.As(err, &exit):
+		return run.finish(ctx, Exited, exit.reason)
+	case err != nil:
+		return run.finish(ctx, Failed, err.Error())
+	default:
+		return run.finish(ctx, Completed, "")
+	}
+}
+
+// walk runs steps in order. Branches walk their chosen case's steps and
+// then the journey continues after the branch.
+func (r *run) walk(ctx workflow.Context, steps []journey.Step) error {
+	for _, step := range steps {
+		r.enter(ctx, step)
+		var err error
+		switch step.Kind {
+		case journey.KindSend:
+			err = r.send(ctx, step)
+		case journey.KindWait:
+			err = r.wait(ctx, step)
+		case journey.KindBranch:
+			err = r.branch(ctx, step)
+		case journey.KindExit:
+			err = &exitError{reason: exitReason(step)}
+		default:
+			err = temporal.NewNonRetryableApplicationError(fmt.Sprintf("step %s has unknown kind %q", step.ID, step.Kind), "BadPlan", nil)
+		}
+		if err != nil {
+			return err
+		}
+		r.done(ctx, step)
+	}
+	return nil
+}
+
+// exitError ends the walk because the journey reached an exit step.
+type exitError struct{ reason string }
+
+func (e *exitError) Error() string { return "exit: " + e.reason }
+
+func exitReason(step journey.Step) string {
+	if step.Exit != nil && step.Exit.Reason != "" {
+		return step.Exit.Reason
+	}
+	return "reached exit step " + step.ID
+}

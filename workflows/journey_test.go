@@ -1,0 +1,366 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/require"
+	"github.com/stretchr/testify/suite"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/rapporthq/rapport/internal/journey"
+)
+
+// fakeActivities stands in for package activities: it records sends and
+// answers per channel as told.
+type fakeActivities struct {
+	mu       sync.Mutex
+	facts    journey.Customer
+	missing  bool
+	answers  map[journey.Channel]SendStatus
+	sends    []SendRequest
+	finished []FinishRunRequest
+}
+
+func (f *fakeActivities) CustomerFacts(_ context.Context, id string) (journey.Customer, error) {
+	if f.missing {
+		return journey.Customer{}, temporal.NewNonRetryableApplicationError("no customer", ErrCustomerNotFound, nil)
+	}
+	c := f.facts
+	c.ID = id
+	return c, nil
+}
+
+func (f *fakeActivities) SendMessage(_ context.Context, req SendRequest) (SendResult, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.sends = append(f.sends, req)
+	status := SendSent
+	if s, ok := f.answers[req.Channel]; ok {
+		status = s
+	}
+	return SendResult{Channel: req.Channel, Status: status, Reason: string(status) + " by test", MessageID: req.IdempotencyKey()}, nil
+}
+
+func (f *fakeActivities) FinishRun(_ context.Context, req FinishRunRequest) error {
+	f.finished = append(f.finished, req)
+	return nil
+}
+
+func (f *fakeActivities) sentSteps() []string {
+	var out []string
+	for _, s := range f.sends {
+		if f.answers[s.Channel] == "" || f.answers[s.Channel] == SendSent {
+			out = append(out, s.StepID)
+		}
+	}
+	return out
+}
+
+type JourneySuite struct {
+	suite.Suite
+	testsuite.WorkflowTestSuite
+	env  *testsuite.TestWorkflowEnvironment
+	acts *fakeActivities
+	comp *journey.Compiler
+}
+
+func TestJourneyWorkflow(t *testing.T) { suite.Run(t, new(JourneySuite)) }
+
+func (s *JourneySuite) SetupTest() {
+	var err error
+	s.comp, err = journey.NewCompiler(journey.Options{})
+	s.Require().NoError(err)
+	s.env = s.NewTestWorkflowEnvironment()
+	s.acts = &fakeActivities{answers: map[journey.Channel]SendStatus{}}
+	NewInterpreter(s.comp.Env()).Register(s.env)
+	s.env.RegisterActivityWithOptions(s.acts.CustomerFacts, activity.RegisterOptions{Name: CustomerFactsActivity})
+	s.env.RegisterActivityWithOptions(s.acts.SendMessage, activity.RegisterOptions{Name: SendMessageActivity})
+	s.env.RegisterActivityWithOptions(s.acts.FinishRun, activity.RegisterOptions{Name: FinishRunActivity})
+}
+
+func (s *JourneySuite) plan(yaml string) journey.Plan {
+	p, diags := s.comp.Compile("test.yaml", []byte(yaml))
+	s.Require().False(diags.HasErrors(), diags.Error())
+	return *p
+}
+
+func trigger(order journey.Order) journey.Event {
+	return journey.Event{ID: "evt_trigger", Type: "order.placed", CustomerID: "c_1", OccurredAt: time.Date(2026, 1, 5, 10, 0, 0, 0, time.UTC), Order: order}
+}
+
+func (s *JourneySuite) run(p journey.Plan, order journey.Order) JourneyResult {
+	s.env.ExecuteWorkflow(JourneyWorkflowName, JourneyInput{Plan: p, CustomerID: "c_1", EntryKey: "evt_trigger", Trigger: trigger(order)})
+	s.Require().True(s.env.IsWorkflowCompleted())
+	s.Require().NoError(s.env.GetWorkflowError())
+	var res JourneyResult
+	s.Require().NoError(s.env.GetWorkflowResult(&res))
+	return res
+}
+
+func (s *JourneySuite) signalAt(after time.Duration, ev journey.Event) {
+	s.env.RegisterDelayedCallback(func() { s.env.SignalWorkflow(EventSignal, ev) }, after)
+}
+
+func (s *JourneySuite) state() State {
+	v, err := s.env.QueryWorkflow(StateQuery)
+	s.Require().NoError(err)
+	var st State
+	s.Require().NoError(v.Get(&st))
+	return st
+}
+
+const thankYou = `
+journey: thank-you
+purpose: transactional
+trigger: {event: order.placed}
+steps:
+  - id: thanks
+    send: {channel: email, template: thank-you}
+`
+
+func (s *JourneySuite) TestThankYouSendsOnceAndCompletes() {
+	res := s.run(s.plan(thankYou), journey.Order{ID: "o1", Total: 20})
+	s.Equal(Completed, res.Outcome)
+	s.Equal([]string{"thanks"}, res.StepsDone)
+	s.Require().Len(s.acts.sends, 1)
+	req := s.acts.sends[0]
+	s.Equal("thank-you", req.Template)
+	s.Equal("o1", req.OrderID)
+	s.Equal(journey.Transactional, req.Purpose)
+	s.Equal(journey.Email, req.Channel)
+	s.Equal([]FinishRunRequest{{WorkflowID: req.WorkflowID, Outcome: Completed}}, s.acts.finished)
+	st := s.state()
+	s.Equal("completed", st.Status)
+	s.Require().Len(st.Sends, 1)
+	s.Equal(SendSent, st.Sends[0].Status)
+}
+
+const winback = `
+journey: winback
+topic: offers
+trigger: {event: customer.lapsed}
+exit_when: event.type == "order.placed"
+steps:
+  - id: offer
+    send: {channel: email, template: winback-offer}
+  - id: wait_for_reply
+    wait:
+      until_event: event.type == "survey.answered"
+      timeout: 14d
+  - id: route
+    branch:
+      - when: event.type == "survey.answered" && event.data.score <= 2
+        steps:
+          - {id: sorry, send: {channel: email, template: sorry}}
+      - when: event.type == "survey.answered"
+        steps:
+          - {id: thanks, send: {channel: email, template: thanks}}
+      - otherwise:
+          - {id: nudge, send: {channel: [sms, email], template: nudge}}
+  - id: cool_off
+    wait: {for: 7d}
+  - id: last
+    send: {channel: email, template: last}
+`
+
+func survey(id string, score float64) journey.Event {
+	return journey.Event{ID: id, Type: "survey.answered", CustomerID: "c_1", Data: map[string]any{"score": score}}
+}
+
+func (s *JourneySuite) TestWaitEndsEarlyWhenTheEventArrives() {
+	var waitingAt State
+	s.env.RegisterDelayedCallback(func() { waitingAt = s.state() }, 2*24*time.Hour)
+	s.signalAt(3*24*time.Hour, survey("evt_s", 1))
+	start := s.env.Now()
+	res := s.run(s.plan(winback), journey.Order{})
+
+	s.Equal(Completed, res.Outcome)
+	s.Equal([]string{"offer", "sorry", "last"}, s.acts.sentSteps())
+	s.Equal([]string{"offer", "wait_for_reply", "sorry", "route", "cool_off", "last"}, res.StepsDone)
+	s.WithinDuration(start.Add(10*24*time.Hour), s.env.Now(), time.Minute, "3 days of waiting, then 7")
+
+	s.Equal("wait_for_reply", waitingAt.CurrentStep)
+	s.Require().NotNil(waitingAt.PendingWait)
+	s.Equal(`event.type == "survey.answered"`, waitingAt.PendingWait.ForEvent)
+	s.WithinDuration(start.Add(14*24*time.Hour), waitingAt.PendingWait.Until, time.Minute)
+	s.Equal([]string{"offer"}, waitingAt.StepsDone)
+}
+
+func (s *JourneySuite) TestWaitTimesOutAndTheJourneyGoesOn() {
+	s.acts.answers[journey.SMS] = SendSkipped // no phone number: falls back to email
+	start := s.env.Now()
+	res := s.run(s.plan(winback), journey.Order{})
+
+	s.Equal(Completed, res.Outcome)
+	s.WithinDuration(start.Add(21*24*time.Hour), s.env.Now(), time.Minute, "the full 14 days, then 7")
+	var channels []journey.Channel
+	for _, r := range s.acts.sends {
+		if r.StepID == "nudge" {
+			channels = append(channels, r.Channel)
+		}
+	}
+	s.Equal([]journey.Channel{journey.SMS, journey.Email}, channels, "sms first, then email")
+	s.Equal([]string{"offer", "nudge", "last"}, s.acts.sentSteps())
+	st := s.state()
+	s.Contains(st.Notes, "wait_for_reply: no matching event within 14d")
+}
+
+func (s *JourneySuite) TestExitWhenFiresMidWait() {
+	s.signalAt(5*24*time.Hour, survey("evt_noise", 5))
+	s.signalAt(8*24*time.Hour, journey.Event{ID: "evt_order", Type: "order.placed", CustomerID: "c_1"})
+	p := s.plan(winback)
+	// Make the first wait ignore surveys so the run is still waiting when
+	// the order comes in.
+	p.Steps[1].Wait.UntilEvent = `event.type == "never"`
+	start := s.env.Now()
+	res := s.run(p, journey.Order{})
+
+	s.Equal(Exited, res.Outcome)
+	s.Equal("exit_when matched order.placed event evt_order", res.Reason)
+	s.Equal([]string{"offer"}, s.acts.sentSteps(), "nothing after the purchase")
+	s.WithinDuration(start.Add(8*24*time.Hour), s.env.Now(), time.Minute, "exits the moment the order arrives")
+	s.Require().Len(s.acts.finished, 1)
+	s.Equal(Exited, s.acts.finished[0].Outcome)
+	st := s.state()
+	s.Equal("exited", st.Status)
+	s.Equal(2, st.EventsReceived)
+}
+
+func (s *JourneySuite) TestEventDuringSendCountsForTheNextWait() {
+	// The survey answer arrives at once, before the wait has begun.
+	s.signalAt(time.Millisecond, survey("evt_fast", 5))
+	res := s.run(s.plan(winback), journey.Order{})
+	s.Equal(Completed, res.Outcome)
+	s.Equal([]string{"offer", "thanks", "last"}, s.acts.sentSteps())
+}
+
+func (s *JourneySuite) TestRepeatedAndTriggerEventsAreIgnored() {
+	s.signalAt(time.Hour, trigger(journey.Order{})) // SignalWithStart delivers the trigger too
+	s.signalAt(2*time.Hour, survey("evt_dup", 1))
+	s.signalAt(3*time.Hour, survey("evt_dup", 1))
+	s.run(s.plan(winback), journey.Order{})
+	s.Equal(1, s.state().EventsReceived)
+}
+
+func (s *JourneySuite) TestBranchOnCustomerAndOrder() {
+	p := s.plan(`
+journey: gifts
+purpose: transactional
+trigger: {event: order.placed}
+steps:
+  - branch:
+      - when: order.gift && customer.attributes.tier == "gold"
+        steps: [{id: gold_gift, send: {channel: email, template: a}}]
+      - when: order.gift
+        steps: [{id: gift, send: {channel: email, template: b}}]
+      - otherwise:
+          - exit: not a gift
+  - {id: after, send: {channel: email, template: c}}
+`)
+	for _, tc := range []struct {
+		tier    string
+		gift    bool
+		sent    []string
+		outcome Outcome
+	}{
+		{"gold", true, []string{"gold_gift", "after"}, Completed},
+		{"silver", true, []string{"gift", "after"}, Completed},
+		{"gold", false, nil, Exited},
+	} {
+		s.SetupTest()
+		s.acts.facts.Attributes = map[string]any{"tier": tc.tier}
+		res := s.run(p, journey.Order{ID: "o", Gift: tc.gift})
+		s.Equal(tc.outcome, res.Outcome, "%+v", tc)
+		s.Equal(tc.sent, s.acts.sentSteps(), "%+v", tc)
+	}
+}
+
+func (s *JourneySuite) TestBranchConditionErrorsCountAsFalse() {
+	p := s.plan(`
+journey: attrs
+purpose: transactional
+trigger: {event: order.placed}
+steps:
+  - branch:
+      - when: customer.attributes.missing == "x"
+        steps: [{id: never, send: {channel: email, template: a}}]
+      - otherwise: [{id: fallback, send: {channel: email, template: b}}]
+`)
+	res := s.run(p, journey.Order{})
+	s.Equal(Completed, res.Outcome)
+	s.Equal([]string{"fallback"}, s.acts.sentSteps())
+	s.Contains(s.state().Notes[0], "could not be evaluated")
+}
+
+func (s *JourneySuite) TestNothingSentIsNotedAndTheJourneyGoesOn() {
+	s.acts.answers[journey.Email] = SendFailed
+	s.acts.answers[journey.SMS] = SendSkipped
+	p := s.plan(`
+journey: both
+purpose: transactional
+trigger: {event: order.placed}
+steps:
+  - {id: a, send: {channel: [email, sms], template: t}}
+  - {id: b, wait: 1h}
+`)
+	res := s.run(p, journey.Order{})
+	s.Equal(Completed, res.Outcome)
+	s.Equal([]string{"a", "b"}, res.StepsDone)
+	s.Equal([]string{"a: nothing sent (email failed: failed by test; sms skipped: skipped by test)"}, s.state().Notes)
+}
+
+func (s *JourneySuite) TestUnknownCustomerFailsTheRun() {
+	s.acts.missing = true
+	res := s.run(s.plan(thankYou), journey.Order{})
+	s.Equal(Failed, res.Outcome)
+	s.Equal("customer c_1 does not exist", res.Reason)
+	s.Empty(s.acts.sends)
+}
+
+func (s *JourneySuite) TestSendRetriesThenFallsBack() {
+	attempts := 0
+	s.env.OnActivity(SendMessageActivity, mock.Anything, mock.Anything).Return(func(_ context.Context, req SendRequest) (SendResult, error) {
+		if req.Channel == journey.Email {
+			attempts++
+			return SendResult{}, temporal.NewApplicationError("sendgrid answered 503", "ProviderUnavailable")
+		}
+		return SendResult{Channel: req.Channel, Status: SendSent}, nil
+	})
+	p := s.plan(`
+journey: retry
+purpose: transactional
+trigger: {event: order.placed}
+steps:
+  - {id: a, send: {channel: [email, sms], template: t}}
+`)
+	res := s.run(p, journey.Order{})
+	s.Equal(Completed, res.Outcome)
+	s.Greater(attempts, 5, "retried with backoff for the whole schedule-to-close time")
+	st := s.state()
+	s.Require().Len(st.Sends, 2)
+	s.Equal(SendFailed, st.Sends[0].Status)
+	s.Contains(st.Sends[0].Reason, "gave up")
+	s.Equal(SendSent, st.Sends[1].Status)
+}
+
+func TestWorkflowIDs(t *testing.T) {
+	assert.Equal(t, "rapport/thank-you/c_123/evt_9", WorkflowID("thank-you", "c_123", "evt_9"))
+	assert.True(t, ValidIDPart("c_123"))
+	assert.True(t, ValidIDPart("8f14e45f-ceea-467a-9575-95d16a2bf5e3"))
+	assert.False(t, ValidIDPart("ada@example.com"), "no email addresses in workflow ids")
+	assert.False(t, ValidIDPart("a/b"))
+	assert.False(t, ValidIDPart(""))
+}
+
+func TestRootCause(t *testing.T) {
+	require.Equal(t, "inner", rootCause(fmt.Errorf("outer: %w", errors.New("inner"))))
+}

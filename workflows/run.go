@@ -1,0 +1,247 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/rapporthq/rapport/internal/journey"
+)
+
+// State is what the state query answers: where a run stands and what it
+// has done. It holds no contact details.
+type State struct {
+	Journey        string       `json:"journey"`
+	PlanHash       string       `json:"plan_hash"`
+	CustomerID     string       `json:"customer_id"`
+	Status         string       `json:"status"` // running, completed, exited, failed
+	CurrentStep    string       `json:"current_step,omitempty"`
+	StepsDone      []string     `json:"steps_done"`
+	PendingWait    *PendingWait `json:"pending_wait,omitempty"`
+	Sends          []SendRecord `json:"sends"`
+	Notes          []string     `json:"notes,omitempty"`
+	EventsReceived int          `json:"events_received"`
+	Reason         string       `json:"reason,omitempty"`
+}
+
+// PendingWait is the wait a run is in.
+type PendingWait struct {
+	Step string `json:"step"`
+	// Until is when the wait ends at the latest.
+	Until time.Time `json:"until"`
+	// ForEvent is the condition that ends the wait early, if any.
+	ForEvent string `json:"for_event,omitempty"`
+}
+
+// SendRecord is one channel attempt of a send step.
+type SendRecord struct {
+	Step     string `json:"step"`
+	Template string `json:"template"`
+	SendResult
+	At time.Time `json:"at"`
+}
+
+// maxInbox bounds the events a run keeps for waits that have not started.
+const maxInbox = 100
+
+// run is the state of one journey run while the workflow executes.
+type run struct {
+	env        *journey.Env
+	input      JourneyInput
+	plan       *journey.Plan
+	workflowID string
+	vars       journey.Vars
+	state      State
+	seen       map[string]bool // ids of events received, to ignore repeats
+	inbox      []journey.Event // events received since the last wait ended
+	waiting    *waiter         // the until_event wait in progress
+	exitReason string          // set when exit_when matched an event
+}
+
+type waiter struct {
+	condition string
+	matched   *journey.Event
+}
+
+func newRun(ctx workflow.Context, env *journey.Env, input JourneyInput) *run {
+	r := &run{
+		env:        env,
+		input:      input,
+		plan:       &input.Plan,
+		workflowID: workflow.GetInfo(ctx).WorkflowExecution.ID,
+		seen:       map[string]bool{},
+		vars:       journey.Vars{Event: input.Trigger, Order: input.Trigger.Order},
+		state: State{
+			Journey:    input.Plan.Journey,
+			PlanHash:   input.Plan.Hash,
+			CustomerID: input.CustomerID,
+			Status:     "running",
+			StepsDone:  []string{},
+			Sends:      []SendRecord{},
+		},
+	}
+	if input.Trigger.ID != "" {
+		r.seen[input.Trigger.ID] = true // the trigger also arrives as a signal
+	}
+	return r
+}
+
+// expose registers the state query and marks the run as running in its
+// search attributes.
+func (r *run) expose(ctx workflow.Context) error {
+	if err := workflow.SetQueryHandler(ctx, StateQuery, func() (State, error) { return r.state, nil }); err != nil {
+		return fmt.Errorf("register state query: %w", err)
+	}
+	r.setAttributes(ctx, StatusAttr.ValueSet("running"))
+	r.describe(ctx)
+	return nil
+}
+
+// learnAboutTheCustomer loads the facts conditions are evaluated against.
+func (r *run) learnAboutTheCustomer(ctx workflow.Context) error {
+	facts, err := r.customerFacts(ctx)
+	if err != nil {
+		var appErr *temporal.ApplicationError
+		if errors.As(err, &appErr) && appErr.Type() == ErrCustomerNotFound {
+			return fmt.Errorf("customer %s does not exist", r.input.CustomerID)
+		}
+		return fmt.Errorf("load customer %s: %w", r.input.CustomerID, err)
+	}
+	r.vars.Customer = facts
+	return nil
+}
+
+func (r *run) customerFacts(ctx workflow.Context) (journey.Customer, error) {
+	ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout: localActivityTime,
+		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 5, NonRetryableErrorTypes: []string{ErrCustomerNotFound}},
+	})
+	var facts journey.Customer
+	err := workflow.ExecuteLocalActivity(ctx, CustomerFactsActivity, r.input.CustomerID).Get(ctx, &facts)
+	return facts, err
+}
+
+// listenForEvents receives the customer's events for the whole run. An
+// event matching exit_when stops the walk at once; others are kept for
+// waits. Repeated deliveries of an event are ignored.
+func (r *run) listenForEvents(ctx workflow.Context, stopWalking workflow.CancelFunc) {
+	events := workflow.GetSignalChannel(ctx, EventSignal)
+	for {
+		var ev journey.Event
+		events.Receive(ctx, &ev)
+		if ev.ID != "" && r.seen[ev.ID] {
+			continue
+		}
+		r.seen[ev.ID] = true
+		r.state.EventsReceived++
+
+		if r.plan.ExitWhen != "" && r.exitReason == "" && r.matches(r.plan.ExitWhen, ev) {
+			r.exitReason = fmt.Sprintf("exit_when matched %s event %s", ev.Type, ev.ID)
+			stopWalking()
+			continue
+		}
+		if r.waiting != nil && r.waiting.matched == nil && r.matches(r.waiting.condition, ev) {
+			r.waiting.matched = &ev
+			continue
+		}
+		r.inbox = append(r.inbox, ev)
+		if len(r.inbox) > maxInbox {
+			r.inbox = r.inbox[1:]
+		}
+	}
+}
+
+// matches evaluates a condition over an incoming event. A condition that
+// cannot be evaluated (a missing key in event data, say) does not match;
+// the run notes why.
+func (r *run) matches(condition string, ev journey.Event) bool {
+	vars := r.vars
+	vars.Event = ev
+	ok, err := r.env.Eval(condition, vars)
+	if err != nil {
+		r.note(fmt.Sprintf("event %s: %v", ev.ID, err))
+		return false
+	}
+	return ok
+}
+
+// enter records that a step starts.
+func (r *run) enter(ctx workflow.Context, step journey.Step) {
+	r.state.CurrentStep = step.ID
+	r.setAttributes(ctx, StepAttr.ValueSet(step.ID))
+	r.describe(ctx)
+}
+
+// done records that a step finished.
+func (r *run) done(ctx workflow.Context, step journey.Step) {
+	r.state.StepsDone = append(r.state.StepsDone, step.ID)
+	r.state.PendingWait = nil
+	r.describe(ctx)
+}
+
+func (r *run) note(s string) {
+	r.state.Notes = append(r.state.Notes, s)
+}
+
+func (r *run) setAttributes(ctx workflow.Context, updates ...temporal.SearchAttributeUpdate) {
+	if err := workflow.UpsertTypedSearchAttributes(ctx, updates...); err != nil {
+		workflow.GetLogger(ctx).Warn("could not update search attributes", "error", err)
+	}
+}
+
+// finish records the outcome (search attributes, run registry) and ends
+// the run. It runs on a context the exit cancellation does not reach.
+func (r *run) finish(ctx workflow.Context, outcome Outcome, reason string) (JourneyResult, error) {
+	ctx, _ = workflow.NewDisconnectedContext(ctx)
+	r.state.Status = string(outcome)
+	r.state.Reason = reason
+	r.state.PendingWait = nil
+	r.setAttributes(ctx, StatusAttr.ValueSet(string(outcome)))
+	r.describe(ctx)
+
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout:    10 * time.Second,
+		ScheduleToCloseTimeout: time.Hour,
+		Summary:                "record " + string(outcome),
+	})
+	err := workflow.ExecuteActivity(actx, FinishRunActivity, FinishRunRequest{WorkflowID: r.workflowID, Outcome: outcome, Reason: reason}).Get(ctx, nil)
+	if err != nil {
+		workflow.GetLogger(ctx).Warn("could not record the end of the run", "error", err)
+	}
+	return JourneyResult{Outcome: outcome, Reason: reason, StepsDone: r.state.StepsDone}, nil
+}
+
+// describe writes the run's state as the current details shown in the
+// Temporal UI.
+func (r *run) describe(ctx workflow.Context) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "**%s** for customer `%s` (plan %s): **%s**\n\n", r.plan.Journey, r.input.CustomerID, r.plan.ShortHash(), r.state.Status)
+	if r.state.Status == "running" && r.state.CurrentStep != "" {
+		fmt.Fprintf(&b, "Now at step **%s**", r.state.CurrentStep)
+		if w := r.state.PendingWait; w != nil {
+			fmt.Fprintf(&b, ", waiting until %s UTC", w.Until.UTC().Format("2006-01-02 15:04"))
+			if w.ForEvent != "" {
+				fmt.Fprintf(&b, " or an event where `%s`", w.ForEvent)
+			}
+		}
+		b.WriteString(".\n\n")
+	}
+	if r.state.Reason != "" {
+		fmt.Fprintf(&b, "Ended: %s.\n\n", r.state.Reason)
+	}
+	if len(r.state.StepsDone) > 0 {
+		fmt.Fprintf(&b, "Steps done: %s.\n\n", strings.Join(r.state.StepsDone, ", "))
+	}
+	for _, s := range r.state.Sends {
+		fmt.Fprintf(&b, "- %s: %s %s %s", s.Step, s.Channel, s.Template, s.Status)
+		if s.Reason != "" {
+			fmt.Fprintf(&b, " (%s)", s.Reason)
+		}
+		b.WriteString("\n")
+	}
+	workflow.SetCurrentDetails(ctx, b.String())
+}

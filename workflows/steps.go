@@ -1,0 +1,149 @@
+package workflows
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/rapporthq/rapport/internal/journey"
+)
+
+// send delivers the step's message on the first of its channels that
+// reaches the customer. A channel the customer cannot be reached on
+// (skipped) or that refuses for good (failed) passes to the next; when none
+// works the run notes why and the journey goes on.
+func (r *run) send(ctx workflow.Context, step journey.Step) error {
+	var misses []string
+	for _, ch := range step.Send.Channels {
+		result, err := r.sendOn(ctx, step, ch)
+		if err != nil {
+			if ctx.Err() != nil {
+				return err // the run is exiting
+			}
+			result = SendResult{Channel: ch, Status: SendFailed, Reason: "gave up: " + rootCause(err)}
+		}
+		r.state.Sends = append(r.state.Sends, SendRecord{Step: step.ID, Template: step.Send.Template, SendResult: result, At: workflow.Now(ctx)})
+		r.describe(ctx)
+		if result.Status == SendSent || result.Status == SendUnknown {
+			return nil
+		}
+		misses = append(misses, fmt.Sprintf("%s %s: %s", ch, result.Status, result.Reason))
+	}
+	r.note(fmt.Sprintf("%s: nothing sent (%s)", step.ID, strings.Join(misses, "; ")))
+	return nil
+}
+
+func (r *run) sendOn(ctx workflow.Context, step journey.Step, ch journey.Channel) (SendResult, error) {
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout:    sendStartToClose,
+		ScheduleToCloseTimeout: sendScheduleToClose,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    time.Second,
+			BackoffCoefficient: 2,
+			MaximumInterval:    10 * time.Minute,
+		},
+		Summary: fmt.Sprintf("%s %s", ch, step.Send.Template),
+	})
+	req := SendRequest{
+		WorkflowID: r.workflowID,
+		Journey:    r.plan.Journey,
+		StepID:     step.ID,
+		CustomerID: r.input.CustomerID,
+		Channel:    ch,
+		Template:   step.Send.Template,
+		Purpose:    r.plan.Purpose,
+		Topic:      r.plan.Topic,
+		OrderID:    r.input.Trigger.Order.ID,
+	}
+	var result SendResult
+	err := workflow.ExecuteActivity(ctx, SendMessageActivity, req).Get(ctx, &result)
+	return result, err
+}
+
+// wait pauses the run on a durable timer, or until an event matching the
+// step's condition arrives, whichever comes first. Events that arrived
+// since the previous wait ended count, so an answer that comes in while a
+// message is still being sent is not missed. The matching event becomes
+// `event` for later steps.
+func (r *run) wait(ctx workflow.Context, step journey.Step) error {
+	w := step.Wait
+	if w.UntilEvent == "" {
+		r.state.PendingWait = &PendingWait{Step: step.ID, Until: workflow.Now(ctx).Add(w.For.D)}
+		r.describe(ctx)
+		return workflow.NewTimerWithOptions(ctx, w.For.D, workflow.TimerOptions{Summary: "wait " + w.For.String()}).Get(ctx, nil)
+	}
+
+	r.waiting = &waiter{condition: w.UntilEvent}
+	defer func() { r.waiting, r.inbox = nil, nil }()
+	for i := range r.inbox {
+		if r.matches(w.UntilEvent, r.inbox[i]) {
+			r.waiting.matched = &r.inbox[i]
+			break
+		}
+	}
+	if r.waiting.matched == nil {
+		r.state.PendingWait = &PendingWait{Step: step.ID, Until: workflow.Now(ctx).Add(w.Timeout.D), ForEvent: w.UntilEvent}
+		r.describe(ctx)
+		_, err := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
+			Timeout:      w.Timeout.D,
+			TimerOptions: workflow.TimerOptions{Summary: fmt.Sprintf("wait %s or until %s", w.Timeout, oneLine(w.UntilEvent, 80))},
+		}, func() bool { return r.waiting.matched != nil })
+		if err != nil {
+			return err
+		}
+	}
+	if ev := r.waiting.matched; ev != nil {
+		r.vars.Event = *ev
+		r.note(fmt.Sprintf("%s: ended by %s event %s", step.ID, ev.Type, ev.ID))
+	} else {
+		r.note(fmt.Sprintf("%s: no matching event within %s", step.ID, w.Timeout))
+	}
+	return nil
+}
+
+// branch takes the first case whose condition holds for the customer as
+// they are now, or otherwise; a condition that cannot be evaluated counts
+// as false.
+func (r *run) branch(ctx workflow.Context, step journey.Step) error {
+	facts, err := r.customerFacts(ctx)
+	if err != nil {
+		return fmt.Errorf("refresh customer facts for %s: %w", step.ID, err)
+	}
+	r.vars.Customer = facts
+	for i, c := range step.Branch.Cases {
+		ok, err := r.env.Eval(c.When, r.vars)
+		if err != nil {
+			r.note(fmt.Sprintf("%s: case %d could not be evaluated (%v); treated as false", step.ID, i+1, err))
+			continue
+		}
+		if ok {
+			r.note(fmt.Sprintf("%s: took case %d (%s)", step.ID, i+1, c.When))
+			return r.walk(ctx, c.Steps)
+		}
+	}
+	r.note(fmt.Sprintf("%s: took otherwise", step.ID))
+	return r.walk(ctx, step.Branch.Otherwise)
+}
+
+func oneLine(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > n {
+		return s[:n-1] + "…"
+	}
+	return s
+}
+
+// rootCause is the innermost error message: the provider's words rather
+// than Temporal's wrapping.
+func rootCause(err error) string {
+	for {
+		u, ok := err.(interface{ Unwrap() error })
+		if !ok || u.Unwrap() == nil {
+			return err.Error()
+		}
+		err = u.Unwrap()
+	}
+}
