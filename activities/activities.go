@@ -83,4 +83,3 @@ func retryable(err error, after time.Duration) error {
 		Cause:          err,
 	})
 }
-
