@@ -1,0 +1,76 @@
+package devstack
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/sdk/client"
+)
+
+// TestTemporalWithUIAndFileState starts the server as `rapport dev` does
+// (SQLite file, web UI, search attributes), restarts it on the same file,
+// and adds a search attribute on the second start.
+func TestTemporalWithUIAndFileState(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	dbFile := filepath.Join(t.TempDir(), "state", "temporal.db")
+	attrs := map[string]enumspb.IndexedValueType{"RapportJourney": enumspb.INDEXED_VALUE_TYPE_KEYWORD}
+
+	srv, err := StartTemporal(ctx, TemporalOptions{DatabaseFile: dbFile, SearchAttributes: attrs})
+	require.NoError(t, err)
+	require.NotEmpty(t, srv.UIURL())
+	resp, err := http.Get(srv.UIURL())
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Contains(t, string(body), "<html")
+	addr := srv.Address()
+	srv.Stop()
+
+	attrs["RapportStatus"] = enumspb.INDEXED_VALUE_TYPE_KEYWORD
+	srv, err = StartTemporal(ctx, TemporalOptions{DatabaseFile: dbFile, UIPort: -1, SearchAttributes: attrs})
+	require.NoError(t, err)
+	defer srv.Stop()
+	assert.Empty(t, srv.UIURL())
+	c, err := client.Dial(client.Options{HostPort: srv.Address(), Logger: quietSDKLogger{}})
+	require.NoError(t, err)
+	defer c.Close()
+	list, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: "default"})
+	require.NoError(t, err)
+	assert.Contains(t, list.GetCustomAttributes(), "RapportJourney")
+	assert.Contains(t, list.GetCustomAttributes(), "RapportStatus", "added on a later start")
+	assert.NotEqual(t, "", addr)
+
+	err = EnsureSearchAttributes(ctx, c, "default", map[string]enumspb.IndexedValueType{"RapportJourney": enumspb.INDEXED_VALUE_TYPE_TEXT})
+	assert.ErrorContains(t, err, "exists with type")
+}
+
+func TestPortInUse(t *testing.T) {
+	ctx := context.Background()
+	srv, err := StartTemporal(ctx, TemporalOptions{UIPort: -1})
+	require.NoError(t, err)
+	defer srv.Stop()
+	_, port, _ := splitHostPort(srv.Address())
+	_, err = StartTemporal(ctx, TemporalOptions{FrontendPort: port, UIPort: -1})
+	assert.ErrorContains(t, err, "already in use")
+}
+
+func splitHostPort(addr string) (string, int, error) {
+	host, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, err
+	}
+	port, err := strconv.Atoi(p)
+	return host, port, err
+}
