@@ -11,7 +11,6 @@ import (
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
-	"go.temporal.io/sdk/worker"
 
 	"github.com/rapporthq/rapport/internal/channels"
 	"github.com/rapporthq/rapport/internal/journey"
@@ -37,9 +36,15 @@ type Activities struct {
 	Log       *slog.Logger
 }
 
+// Registry is where activities are registered: a worker, or a test
+// environment.
+type Registry interface {
+	RegisterActivityWithOptions(a any, options activity.RegisterOptions)
+}
+
 // Register adds the activities to a worker under the names the workflow
 // uses.
-func (a *Activities) Register(w worker.Registry) {
+func (a *Activities) Register(w Registry) {
 	w.RegisterActivityWithOptions(a.CustomerFacts, activity.RegisterOptions{Name: workflows.CustomerFactsActivity})
 	w.RegisterActivityWithOptions(a.SendMessage, activity.RegisterOptions{Name: workflows.SendMessageActivity})
 	w.RegisterActivityWithOptions(a.FinishRun, activity.RegisterOptions{Name: workflows.FinishRunActivity})

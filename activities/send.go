@@ -86,7 +86,7 @@ func (a *Activities) sendEmail(ctx context.Context, req workflows.SendRequest, m
 		To: c.Email, ToName: c.Name,
 		From: a.Sender.EmailFrom, FromName: a.Sender.EmailFromName, ReplyTo: a.Sender.ReplyTo,
 		Subject: rendered.Subject, Text: rendered.Text, HTML: rendered.HTML,
-		Categories: []string{req.Journey, req.Template},
+		Categories: []string{"rapport", "journey:" + req.Journey, "template:" + req.Template},
 		CustomArgs: map[string]string{
 			"message_id":  claim.Message.ID,
 			"journey":     req.Journey,

@@ -100,6 +100,9 @@ var nameRe = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
 func Load(fsys fs.FS, dir string) (*Set, error) {
 	s := &Set{dir: dir, emails: map[string]*emailTemplate{}}
 	entries, err := fs.ReadDir(fsys, ".")
+	if errors.Is(err, fs.ErrNotExist) {
+		return s, nil // no templates folder: no templates
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read templates in %s: %w", dir, err)
 	}
