@@ -1,0 +1,151 @@
+// Package api serves Rapport's HTTP API: customers and events from the
+// shop. Requests are validated field by field; an answer of 400 names the
+// field at fault, and nothing is half-written.
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/rapporthq/rapport/internal/router"
+	"github.com/rapporthq/rapport/internal/store"
+)
+
+// Server is the HTTP API.
+type Server struct {
+	Store  *store.Store
+	Router *router.Router
+	Log    *slog.Logger
+}
+
+// maxBody bounds request bodies.
+const maxBody = 1 << 20
+
+// Handler returns the API's routes.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/customers", s.upsertCustomer)
+	mux.HandleFunc("GET /v1/customers/{id}", s.getCustomer)
+	mux.HandleFunc("POST /v1/events", s.postEvent)
+	mux.HandleFunc("GET /v1/events/{id}", s.getEvent)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	return s.logRequests(mux)
+}
+
+// apiError is an error answer: {"error": "...", "field": "..."}.
+type apiError struct {
+	Status  int    `json:"-"`
+	Message string `json:"error"`
+	Field   string `json:"field,omitempty"`
+}
+
+func (e *apiError) Error() string { return e.Message }
+
+func badField(field, format string, args ...any) *apiError {
+	return &apiError{Status: http.StatusBadRequest, Field: field, Message: field + ": " + fmt.Sprintf(format, args...)}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		writeJSON(w, ae.Status, ae)
+		return
+	}
+	s.log().Error("request failed", "method", r.Method, "path", r.URL.Path, "error", err)
+	writeJSON(w, http.StatusInternalServerError, &apiError{Message: "internal error; the request was not applied, try again"})
+}
+
+// decode reads a JSON body strictly: unknown fields are errors (they are
+// usually typos), and type errors name the field.
+func decode(r *http.Request, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		return &apiError{Status: http.StatusUnsupportedMediaType, Message: "send JSON with Content-Type: application/json"}
+	}
+	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody+1))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case err == nil:
+		if dec.More() {
+			return &apiError{Status: http.StatusBadRequest, Message: "the body holds more than one JSON value"}
+		}
+		return nil
+	case errors.Is(err, io.EOF):
+		return &apiError{Status: http.StatusBadRequest, Message: "the body is empty; send a JSON object"}
+	case errors.As(err, &syntax):
+		return &apiError{Status: http.StatusBadRequest, Message: fmt.Sprintf("the body is not valid JSON at byte %d: %v", syntax.Offset, err)}
+	case errors.As(err, &typ):
+		field := typ.Field
+		if field == "" {
+			field = "body"
+		}
+		return badField(field, "must be %s, not %s", describeKind(typ.Type.Kind().String()), typ.Value)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return &apiError{Status: http.StatusBadRequest, Field: name, Message: fmt.Sprintf("unknown field %q; check its spelling against the API reference in README.md", name)}
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return &apiError{Status: http.StatusBadRequest, Message: "the body ends in the middle of a JSON value"}
+	default:
+		return &apiError{Status: http.StatusBadRequest, Message: "could not read the body: " + err.Error()}
+	}
+}
+
+func describeKind(k string) string {
+	switch k {
+	case "string":
+		return "a string"
+	case "float64", "int", "int64":
+		return "a number"
+	case "bool":
+		return "true or false"
+	case "map", "struct":
+		return "an object"
+	case "slice":
+		return "a list"
+	}
+	return k
+}
+
+func (s *Server) log() *slog.Logger {
+	if s.Log == nil {
+		return slog.Default()
+	}
+	return s.Log
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+// logRequests logs each request's method, path and status (no bodies:
+// they hold personal data).
+func (s *Server) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(rec, r)
+		s.log().Debug("request", "method", r.Method, "path", r.URL.Path, "status", rec.status)
+	})
+}

@@ -1,0 +1,117 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"net/mail"
+	"regexp"
+	"time"
+
+	"golang.org/x/text/language"
+
+	"github.com/rapporthq/rapport/internal/store"
+	"github.com/rapporthq/rapport/workflows"
+)
+
+type customerRequest struct {
+	ID         string         `json:"id"`
+	Email      string         `json:"email"`
+	Phone      string         `json:"phone"`
+	Name       string         `json:"name"`
+	Locale     string         `json:"locale"`
+	TimeZone   string         `json:"time_zone"`
+	Address    *addressBody   `json:"address"`
+	Attributes map[string]any `json:"attributes"`
+}
+
+type addressBody struct {
+	Line1      string `json:"line1"`
+	Line2      string `json:"line2"`
+	City       string `json:"city"`
+	State      string `json:"state"`
+	PostalCode string `json:"postal_code"`
+	Country    string `json:"country"`
+}
+
+var (
+	phoneRe   = regexp.MustCompile(`^\+?[0-9][0-9 ().-]{4,24}$`)
+	countryRe = regexp.MustCompile(`^[A-Z]{2}$`)
+)
+
+func (req *customerRequest) validate() (store.Customer, error) {
+	c := store.Customer{ID: req.ID, Email: req.Email, Phone: req.Phone, Name: req.Name, Locale: req.Locale, TimeZone: req.TimeZone, Attributes: req.Attributes}
+	switch {
+	case req.ID == "":
+		return c, badField("id", "is required: the shop's id for this customer")
+	case !workflows.ValidIDPart(req.ID):
+		return c, badField("id", "must be 1-128 letters, digits, _ . : or -; use the shop's opaque id, not an email address (ids appear in workflow ids)")
+	}
+	if req.Email != "" {
+		if a, err := mail.ParseAddress(req.Email); err != nil || a.Address != req.Email {
+			return c, badField("email", "%q is not an email address", req.Email)
+		}
+	}
+	if req.Phone != "" && !phoneRe.MatchString(req.Phone) {
+		return c, badField("phone", "%q is not a phone number; use international form such as +44 20 7946 0958", req.Phone)
+	}
+	if req.Locale != "" {
+		tag, err := language.Parse(req.Locale)
+		if err != nil {
+			return c, badField("locale", "%q is not a language tag such as en-GB", req.Locale)
+		}
+		c.Locale = tag.String()
+	}
+	if req.TimeZone != "" {
+		if _, err := time.LoadLocation(req.TimeZone); err != nil || req.TimeZone == "Local" {
+			return c, badField("time_zone", "%q is not an IANA time zone such as Europe/London", req.TimeZone)
+		}
+	}
+	if a := req.Address; a != nil {
+		if a.Country != "" && !countryRe.MatchString(a.Country) {
+			return c, badField("address.country", "%q is not a two-letter country code such as GB or US", a.Country)
+		}
+		c.Address = store.Address{Line1: a.Line1, Line2: a.Line2, City: a.City, State: a.State, PostalCode: a.PostalCode, Country: a.Country}
+	}
+	return c, nil
+}
+
+func (s *Server) upsertCustomer(w http.ResponseWriter, r *http.Request) {
+	var req customerRequest
+	if err := decode(r, &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	c, err := req.validate()
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	created, err := s.Store.UpsertCustomer(r.Context(), c)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	stored, err := s.Store.GetCustomer(r.Context(), c.ID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	writeJSON(w, status, stored)
+}
+
+func (s *Server) getCustomer(w http.ResponseWriter, r *http.Request) {
+	c, err := s.Store.GetCustomer(r.Context(), r.PathValue("id"))
+	if errors.Is(err, store.ErrNotFound) {
+		writeJSON(w, http.StatusNotFound, &apiError{Message: "no customer " + r.PathValue("id")})
+		return
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, c)
+}

@@ -1,0 +1,69 @@
+package fakes
+
+import (
+	"encoding/json"
+	"html/template"
+	"net/http"
+)
+
+// OutboxHandler serves what the fakes captured: GET /dev/outbox is an HTML
+// page, newest first; GET /dev/outbox.json is the same as a JSON array.
+func OutboxHandler(rec *Recorder) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /dev/outbox.json", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		msgs := rec.Messages()
+		if msgs == nil {
+			msgs = []Message{}
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
+		_ = enc.Encode(msgs)
+	})
+	mux.HandleFunc("GET /dev/outbox", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		if err := outboxPage.Execute(w, rec.Messages()); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+		}
+	})
+	return mux
+}
+
+var outboxPage = template.Must(template.New("outbox").Parse(`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="refresh" content="5">
+<title>Rapport dev outbox</title>
+<style>
+body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 60rem; color: #222; }
+article { border: 1px solid #ccc; border-radius: 6px; margin: 1rem 0; padding: 0.5rem 1rem; }
+dl { display: grid; grid-template-columns: 8rem 1fr; margin: 0; }
+dt { color: #666; }
+pre { white-space: pre-wrap; background: #f6f6f6; padding: 0.5rem; }
+iframe { width: 100%; height: 22rem; border: 1px solid #ddd; }
+</style>
+</head>
+<body>
+<h1>Dev outbox</h1>
+<p>Every message the fake providers accepted, newest first. This page refreshes every 5 seconds; the same list is at <a href="/dev/outbox.json">/dev/outbox.json</a>.</p>
+{{range .}}
+<article>
+<h2>{{if .Subject}}{{.Subject}}{{else}}({{.Channel}}){{end}}</h2>
+<dl>
+<dt>channel</dt><dd>{{.Channel}} via {{.Provider}} ({{.ProviderMessageID}})</dd>
+<dt>to</dt><dd>{{.To}}</dd>
+<dt>customer</dt><dd>{{.CustomerID}}</dd>
+<dt>journey</dt><dd>{{.Journey}}, step {{.Step}}</dd>
+<dt>sent</dt><dd><time datetime="{{.SentAt.Format "2006-01-02T15:04:05Z07:00"}}">{{.SentAt.Format "2006-01-02 15:04:05 MST"}}</time></dd>
+</dl>
+{{if .HTML}}<details open><summary>HTML</summary><iframe sandbox srcdoc="{{.HTML}}" title="HTML version of {{.Subject}}"></iframe></details>{{end}}
+{{if .Text}}<details><summary>Text</summary><pre>{{.Text}}</pre></details>{{end}}
+</article>
+{{else}}
+<p>Nothing yet. Post a customer and an order.placed event to the API (see README.md).</p>
+{{end}}
+</body>
+</html>
+`))
