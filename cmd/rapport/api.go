@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.temporal.io/sdk/client"
+
+	"github.com/rapporthq/rapport/internal/api"
+	"github.com/rapporthq/rapport/internal/router"
+	"github.com/rapporthq/rapport/internal/store"
+)
+
+// sweepInterval is how often the API retries routing events that could not
+// be routed when they arrived.
+const sweepInterval = 15 * time.Second
+
+func newAPICmd() *cobra.Command {
+	journeysDir := env("RAPPORT_JOURNEYS", "journeys")
+	addr := env("RAPPORT_API_ADDR", ":8080")
+	cmd := &cobra.Command{
+		Use:   "api",
+		Short: "Serve the HTTP API (customers, events)",
+		Long: `API serves Rapport's HTTP API: the shop posts customers and events, and
+each event starts the journeys it triggers and reaches the customer's
+running journeys. Events are stored before they are acknowledged; if
+Temporal is unreachable they are routed later by a sweeper.
+
+Configured by the environment: DATABASE_URL, TEMPORAL_ADDRESS,
+TEMPORAL_NAMESPACE, RAPPORT_API_ADDR and RAPPORT_* (see README.md).`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := configFromEnv()
+			if err != nil {
+				return err
+			}
+			if cfg.DatabaseURL == "" {
+				return errors.New("DATABASE_URL is not set")
+			}
+			log := cfg.logger()
+			ctx := cmd.Context()
+			js, err := loadJourneys(journeysDir)
+			if err != nil {
+				return err
+			}
+			s, err := store.Open(ctx, cfg.DatabaseURL)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			if err := s.Migrate(ctx, log); err != nil {
+				return err
+			}
+			c, err := dialTemporal(ctx, cfg.TemporalAddress, cfg.TemporalNamespace, log)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			l, err := net.Listen("tcp", addr)
+			if err != nil {
+				return fmt.Errorf("listen on %s: %w", addr, err)
+			}
+			srv := newAPIServer(ctx, s, c, js, log, sweepInterval, nil)
+			log.Info("API listening", "addr", l.Addr().String())
+			return serveUntilDone(ctx, srv, l, log)
+		},
+	}
+	cmd.Flags().StringVar(&journeysDir, "journeys", journeysDir, "folder of journey files and templates (RAPPORT_JOURNEYS)")
+	cmd.Flags().StringVar(&addr, "addr", addr, "address to listen on (RAPPORT_API_ADDR)")
+	return cmd
+}
+
+// newAPIServer builds the API (plus any extra routes) and starts the
+// routing sweeper, which stops with ctx.
+func newAPIServer(ctx context.Context, s *store.Store, c client.Client, js *journeySet, log *slog.Logger, sweep time.Duration, extra map[string]http.Handler) *http.Server {
+	rt := &router.Router{Store: s, Temporal: c, Catalog: js.catalog, Env: js.compiler.Env(), Log: log}
+	go rt.Sweep(ctx, sweep)
+	a := &api.Server{Store: s, Router: rt, Log: log}
+	mux := http.NewServeMux()
+	for pattern, h := range extra {
+		mux.Handle(pattern, h)
+	}
+	mux.Handle("/", a.Handler())
+	return &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+}
+
+// serveUntilDone serves until ctx ends, then shuts down gracefully.
+func serveUntilDone(ctx context.Context, srv *http.Server, l net.Listener, log *slog.Logger) error {
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(l) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("stopping API")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	return srv.Shutdown(shutdownCtx)
+}

@@ -1,0 +1,339 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/interceptor"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/rapporthq/rapport/internal/channels/sendgrid"
+	"github.com/rapporthq/rapport/internal/devstack"
+	"github.com/rapporthq/rapport/internal/devstack/pglocal"
+	"github.com/rapporthq/rapport/internal/fakes"
+	"github.com/rapporthq/rapport/internal/store"
+	"github.com/rapporthq/rapport/workflows"
+)
+
+// devSendGridKey is the key the dev SendGrid fake accepts.
+const devSendGridKey = "SG.rapport-dev"
+
+// devOptions configures `rapport dev`.
+type devOptions struct {
+	StateDir     string // .rapport: Temporal's SQLite file, a private Postgres cluster
+	JourneysDir  string
+	IP           string
+	TemporalPort int
+	UIPort       int // -1: no UI
+	APIPort      int
+	FakesPort    int
+	// DatabaseURL, when set, is used as is (tests give each run its own
+	// database); otherwise DATABASE_URL, 127.0.0.1:5432 or a private
+	// cluster.
+	DatabaseURL string
+	// InMemory keeps Temporal's state in memory instead of StateDir.
+	InMemory bool
+	NoDemo   bool
+	Sender   *config
+	// SweepInterval is how often unrouted events are retried (default 15s).
+	SweepInterval time.Duration
+	// Interceptors wrap the worker (tests use them to inject faults).
+	Interceptors []interceptor.WorkerInterceptor
+	Log          *slog.Logger
+}
+
+// devStack is everything `rapport dev` runs, in one process.
+type devStack struct {
+	opts     devOptions
+	log      *slog.Logger
+	temporal *devstack.Temporal
+	pg       *pglocal.Server
+	pgSource string
+	store    *store.Store
+	client   client.Client
+	worker   worker.Worker
+	fakes    *fakes.Fakes
+	servers  []*http.Server
+	cancel   context.CancelFunc
+
+	APIURL, FakesURL, UIURL, TemporalAddress string
+}
+
+func newDevCmd() *cobra.Command {
+	opts := devOptions{
+		StateDir:     ".rapport",
+		JourneysDir:  env("RAPPORT_JOURNEYS", "journeys"),
+		IP:           "127.0.0.1",
+		TemporalPort: 7233,
+		UIPort:       8233,
+		APIPort:      8080,
+		FakesPort:    8089,
+	}
+	cmd := &cobra.Command{
+		Use:   "dev",
+		Short: "Run all of Rapport on this machine: Temporal, its UI, Postgres, fake providers, worker and API",
+		Long: `Dev runs everything in one process, with nothing to install but Go and
+PostgreSQL: an embedded Temporal server and its web UI (state in
+.rapport/temporal.db), PostgreSQL (DATABASE_URL, else a server on
+127.0.0.1:5432 with a "rapport" database, else a private cluster in
+.rapport/postgres), fake SendGrid that captures every message (see
+/dev/outbox), the worker, the API, the journeys in journeys/, and a few
+demo customers. Ctrl-C stops it all.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := configFromEnv()
+			if err != nil {
+				return err
+			}
+			opts.Sender = &cfg
+			opts.Log = cfg.logger()
+			d, err := startDev(cmd.Context(), opts)
+			if err != nil {
+				return err
+			}
+			d.printReady(cmd.OutOrStdout())
+			<-cmd.Context().Done()
+			fmt.Fprintln(cmd.OutOrStdout(), "\nstopping Rapport dev...")
+			d.Stop()
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.StateDir, "state", opts.StateDir, "folder for Temporal's database and a private PostgreSQL cluster")
+	f.StringVar(&opts.JourneysDir, "journeys", opts.JourneysDir, "folder of journey files and templates")
+	f.StringVar(&opts.IP, "ip", opts.IP, "address every port listens on")
+	f.IntVar(&opts.TemporalPort, "temporal-port", opts.TemporalPort, "Temporal gRPC port")
+	f.IntVar(&opts.UIPort, "ui-port", opts.UIPort, "Temporal web UI port (-1 for no UI)")
+	f.IntVar(&opts.APIPort, "port", opts.APIPort, "API port (also serves /dev/outbox)")
+	f.IntVar(&opts.FakesPort, "fakes-port", opts.FakesPort, "port of the fake providers")
+	f.BoolVar(&opts.NoDemo, "no-demo", false, "do not create the demo customers")
+	return cmd
+}
+
+// startDev starts the whole stack and returns once it accepts requests.
+func startDev(ctx context.Context, opts devOptions) (_ *devStack, err error) {
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if opts.Sender == nil {
+		cfg, err := configFromEnv()
+		if err != nil {
+			return nil, err
+		}
+		opts.Sender = &cfg
+	}
+	log := opts.Log
+	runCtx, cancel := context.WithCancel(context.Background())
+	d := &devStack{opts: opts, log: log, cancel: cancel}
+	defer func() {
+		if err != nil {
+			d.Stop()
+		}
+	}()
+
+	// Journeys first: a broken journey should fail fast, before anything
+	// slow starts.
+	js, err := loadJourneys(opts.JourneysDir)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(opts.StateDir, 0o755); err != nil {
+		return nil, err
+	}
+
+	dbURL, err := d.startPostgres(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if d.store, err = store.Open(ctx, dbURL); err != nil {
+		return nil, err
+	}
+	if err := d.store.Migrate(ctx, log); err != nil {
+		return nil, err
+	}
+
+	attrs := map[string]enumspb.IndexedValueType{}
+	for _, a := range workflows.SearchAttributes {
+		attrs[a.GetName()] = enumspb.INDEXED_VALUE_TYPE_KEYWORD
+	}
+	topts := devstack.TemporalOptions{
+		IP: opts.IP, FrontendPort: opts.TemporalPort, UIPort: opts.UIPort, Namespace: "default",
+		SearchAttributes: attrs, Logger: log.With("component", "temporal-server"), LogLevel: slog.LevelWarn,
+	}
+	if !opts.InMemory {
+		topts.DatabaseFile = filepath.Join(opts.StateDir, "temporal.db")
+	}
+	log.Info("starting the embedded Temporal server")
+	if d.temporal, err = devstack.StartTemporal(ctx, topts); err != nil {
+		return nil, err
+	}
+	d.TemporalAddress, d.UIURL = d.temporal.Address(), d.temporal.UIURL()
+	if d.client, err = dialTemporal(ctx, d.temporal.Address(), d.temporal.Namespace(), log); err != nil {
+		return nil, err
+	}
+
+	d.fakes = fakes.New(fakes.Config{SendGridAPIKey: devSendGridKey})
+	fakesListener, err := listen(opts.IP, opts.FakesPort, "fake providers")
+	if err != nil {
+		return nil, err
+	}
+	d.FakesURL = "http://" + fakesListener.Addr().String()
+	d.serve(&http.Server{Handler: d.fakes, ReadHeaderTimeout: 10 * time.Second}, fakesListener)
+
+	email := sendgrid.New(sendgrid.Config{APIKey: devSendGridKey, BaseURL: d.FakesURL})
+	d.worker = newWorker(d.client, d.store, js, email, opts.Sender.Sender, log, opts.Interceptors...)
+	if err := d.worker.Start(); err != nil {
+		return nil, fmt.Errorf("start worker: %w", err)
+	}
+
+	apiListener, err := listen(opts.IP, opts.APIPort, "API")
+	if err != nil {
+		return nil, err
+	}
+	d.APIURL = "http://" + apiListener.Addr().String()
+	outbox := fakes.OutboxHandler(d.fakes.Recorder)
+	sweep := opts.SweepInterval
+	if sweep == 0 {
+		sweep = sweepInterval
+	}
+	d.serve(newAPIServer(runCtx, d.store, d.client, js, log, sweep, map[string]http.Handler{"/dev/": outbox}), apiListener)
+
+	if !opts.NoDemo {
+		if err := seedDemo(ctx, d.store); err != nil {
+			return nil, fmt.Errorf("demo customers: %w", err)
+		}
+	}
+	return d, nil
+}
+
+// startPostgres finds the database: the URL given, DATABASE_URL,
+// 127.0.0.1:5432 (with a "rapport" database), or a private cluster.
+func (d *devStack) startPostgres(ctx context.Context) (string, error) {
+	if d.opts.DatabaseURL != "" {
+		d.pgSource = "given database"
+		return d.opts.DatabaseURL, nil
+	}
+	srv, err := pglocal.Find(ctx, pglocal.Options{
+		DataDir: filepath.Join(d.opts.StateDir, "postgres"),
+		Log:     func(f string, a ...any) { d.log.Info(fmt.Sprintf(f, a...)) },
+	})
+	if err != nil {
+		return "", err
+	}
+	d.pg = srv
+	if srv.Source == "DATABASE_URL" {
+		d.pgSource = "DATABASE_URL"
+		return srv.URL, nil
+	}
+	if err := pglocal.EnsureDatabase(ctx, srv.URL, "rapport"); err != nil {
+		return "", fmt.Errorf("create the rapport database: %w", err)
+	}
+	d.pgSource = srv.Source + ", database rapport"
+	return pglocal.WithDatabase(srv.URL, "rapport")
+}
+
+func listen(ip string, port int, what string) (net.Listener, error) {
+	l, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(port)))
+	if err != nil {
+		return nil, fmt.Errorf("%s: port %d is taken (%w); stop what holds it or pick another port with a flag", what, port, err)
+	}
+	return l, nil
+}
+
+func (d *devStack) serve(srv *http.Server, l net.Listener) {
+	d.servers = append(d.servers, srv)
+	go func() {
+		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			d.log.Error("server stopped", "addr", l.Addr().String(), "error", err)
+		}
+	}()
+}
+
+// Stop shuts everything down in reverse order.
+func (d *devStack) Stop() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for i := len(d.servers) - 1; i >= 0; i-- {
+		_ = d.servers[i].Shutdown(ctx)
+	}
+	d.cancel()
+	if d.worker != nil {
+		d.worker.Stop()
+	}
+	if d.client != nil {
+		d.client.Close()
+	}
+	if d.temporal != nil {
+		d.temporal.Stop()
+	}
+	if d.store != nil {
+		d.store.Close()
+	}
+	if d.pg != nil {
+		_ = d.pg.Stop()
+	}
+}
+
+func (d *devStack) printReady(w io.Writer) {
+	fmt.Fprintf(w, `
+Rapport dev is running.
+
+  API              %[1]s        POST /v1/customers, POST /v1/events
+  Dev outbox       %[1]s/dev/outbox   every message the fake providers captured
+  Temporal UI      %[2]s
+  Temporal         %[3]s  (namespace default)
+  PostgreSQL       %[4]s
+  Fake providers   %[5]s  (SendGrid; make it fail: curl -X POST '%[5]s/_fakes/sendgrid/fail?status=500&times=1')
+
+Try it: thank demo customer Ada for an order (change both ids to send another).
+
+  curl -s -X POST %[1]s/v1/events -H 'Content-Type: application/json' -d '{
+    "id": "evt-demo-1", "type": "order.placed", "customer_id": "c_ada",
+    "data": {"order": {"id": "o-demo-1", "total": 42.5, "currency": "GBP",
+      "items": [{"product_id": "tea-earl-grey", "name": "Earl Grey tea", "quantity": 2, "price": 21.25}]}}}'
+
+Then open %[1]s/dev/outbox. Press Ctrl-C to stop.
+`, d.APIURL, orNone(d.UIURL), d.TemporalAddress, d.pgSource, d.FakesURL)
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(disabled)"
+	}
+	return s
+}
+
+// seedDemo creates the demo customers unless they exist (edits made to them
+// are kept).
+func seedDemo(ctx context.Context, s *store.Store) error {
+	for _, c := range []store.Customer{
+		{ID: "c_ada", Email: "ada@example.com", Name: "Ada Lovelace", Locale: "en-GB", TimeZone: "Europe/London",
+			Address:    store.Address{Line1: "12 St James's Square", City: "London", PostalCode: "SW1Y 4LB", Country: "GB"},
+			Attributes: map[string]any{"tier": "gold", "tags": []any{"tea"}}},
+		{ID: "c_grace", Email: "grace@example.com", Phone: "+1 212 555 0142", Name: "Grace Hopper", Locale: "en-US", TimeZone: "America/New_York",
+			Address:    store.Address{Line1: "1 Navy Way", City: "Arlington", State: "VA", PostalCode: "22202", Country: "US"},
+			Attributes: map[string]any{"tier": "silver"}},
+		{ID: "c_alan", Name: "Alan Turing", Locale: "en-GB", TimeZone: "Europe/London", Attributes: map[string]any{}},
+	} {
+		if _, err := s.GetCustomer(ctx, c.ID); err == nil {
+			continue
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if _, err := s.UpsertCustomer(ctx, c); err != nil {
+			return err
+		}
+	}
+	return nil
+}

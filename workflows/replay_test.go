@@ -1,0 +1,32 @@
+package workflows
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/rapporthq/rapport/internal/journey"
+)
+
+// TestReplayRecordedHistories replays histories recorded from real runs on
+// the embedded server (cmd/rapport's integration tests write them when
+// RAPPORT_RECORD_HISTORIES=1). A change to the interpreter that would alter
+// the commands of a run already in flight fails here: guard such changes
+// with workflow.GetVersion, and keep the old histories.
+func TestReplayRecordedHistories(t *testing.T) {
+	files, err := filepath.Glob("testdata/*.json")
+	require.NoError(t, err)
+	require.NotEmpty(t, files, "no recorded histories in testdata")
+	env, err := journey.NewEnv()
+	require.NoError(t, err)
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			r := worker.NewWorkflowReplayer()
+			r.RegisterWorkflowWithOptions(NewInterpreter(env).JourneyWorkflow, workflow.RegisterOptions{Name: JourneyWorkflowName})
+			require.NoError(t, r.ReplayWorkflowHistoryFromJSONFile(nil, f))
+		})
+	}
+}
