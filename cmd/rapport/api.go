@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -39,35 +38,19 @@ TEMPORAL_NAMESPACE, RAPPORT_API_ADDR and RAPPORT_* (see README.md).`,
 			if err != nil {
 				return err
 			}
-			if cfg.DatabaseURL == "" {
-				return errors.New("DATABASE_URL is not set")
-			}
-			log := cfg.logger()
 			ctx := cmd.Context()
-			js, err := loadJourneys(journeysDir)
+			svc, err := connect(ctx, cfg, journeysDir)
 			if err != nil {
 				return err
 			}
-			s, err := store.Open(ctx, cfg.DatabaseURL)
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			if err := s.Migrate(ctx, log); err != nil {
-				return err
-			}
-			c, err := dialTemporal(ctx, cfg.TemporalAddress, cfg.TemporalNamespace, log)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
+			defer svc.Close()
 			l, err := net.Listen("tcp", addr)
 			if err != nil {
 				return fmt.Errorf("listen on %s: %w", addr, err)
 			}
-			srv := newAPIServer(ctx, s, c, js, log, sweepInterval, nil)
-			log.Info("API listening", "addr", l.Addr().String())
-			return serveUntilDone(ctx, srv, l, log)
+			srv := newAPIServer(ctx, svc.store, svc.temporal, svc.journeys, svc.log, sweepInterval, nil)
+			svc.log.Info("API listening", "addr", l.Addr().String())
+			return serveUntilDone(ctx, srv, l, svc.log)
 		},
 	}
 	cmd.Flags().StringVar(&journeysDir, "journeys", journeysDir, "folder of journey files and templates (RAPPORT_JOURNEYS)")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/rapporthq/rapport/activities"
 	"github.com/rapporthq/rapport/internal/journey"
+	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/internal/templates"
 )
 
@@ -82,6 +84,52 @@ func dialTemporal(ctx context.Context, address, namespace string, log *slog.Logg
 		return nil, fmt.Errorf("connect to Temporal at %s (namespace %s): %w; is it running? `rapport dev` starts one", address, namespace, err)
 	}
 	return c, nil
+}
+
+// services are what the worker and the API both need: the journeys, the
+// database (migrated) and a Temporal client.
+type services struct {
+	log      *slog.Logger
+	journeys *journeySet
+	store    *store.Store
+	temporal client.Client
+}
+
+// connect loads the journeys, opens and migrates the database, and dials
+// Temporal, failing with a message that says what to fix.
+func connect(ctx context.Context, cfg config, journeysDir string) (_ *services, err error) {
+	if cfg.DatabaseURL == "" {
+		return nil, errors.New("DATABASE_URL is not set; it names the PostgreSQL database, such as postgres://rapport@localhost:5432/rapport")
+	}
+	svc := &services{log: cfg.logger()}
+	defer func() {
+		if err != nil {
+			svc.Close()
+		}
+	}()
+	if svc.journeys, err = loadJourneys(journeysDir); err != nil {
+		return nil, err
+	}
+	if svc.store, err = store.Open(ctx, cfg.DatabaseURL); err != nil {
+		return nil, err
+	}
+	if err = svc.store.Migrate(ctx, svc.log); err != nil {
+		return nil, err
+	}
+	if svc.temporal, err = dialTemporal(ctx, cfg.TemporalAddress, cfg.TemporalNamespace, svc.log); err != nil {
+		return nil, err
+	}
+	return svc, nil
+}
+
+// Close releases the database and Temporal connections.
+func (s *services) Close() {
+	if s.temporal != nil {
+		s.temporal.Close()
+	}
+	if s.store != nil {
+		s.store.Close()
+	}
 }
 
 // journeySet is the compiled journeys of a folder and their templates.

@@ -148,6 +148,9 @@ func startDev(ctx context.Context, opts devOptions) (_ *devStack, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkPorts(opts); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(opts.StateDir, 0o755); err != nil {
 		return nil, err
 	}
@@ -241,6 +244,29 @@ func (d *devStack) startPostgres(ctx context.Context) (string, error) {
 	}
 	d.pgSource = srv.Source + ", database rapport"
 	return pglocal.WithDatabase(srv.URL, "rapport")
+}
+
+// checkPorts fails early, naming the flag, when a port is taken.
+func checkPorts(opts devOptions) error {
+	for _, p := range []struct {
+		port       int
+		what, flag string
+	}{
+		{opts.TemporalPort, "Temporal", "--temporal-port"},
+		{opts.UIPort, "the Temporal UI", "--ui-port"},
+		{opts.APIPort, "the API", "--port"},
+		{opts.FakesPort, "the fake providers", "--fakes-port"},
+	} {
+		if p.port <= 0 {
+			continue
+		}
+		l, err := net.Listen("tcp", net.JoinHostPort(opts.IP, strconv.Itoa(p.port)))
+		if err != nil {
+			return fmt.Errorf("port %d, for %s, is taken (is another rapport dev or Temporal running?); stop it or choose another port with %s", p.port, p.what, p.flag)
+		}
+		l.Close()
+	}
+	return nil
 }
 
 func listen(ip string, port int, what string) (net.Listener, error) {

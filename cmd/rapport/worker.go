@@ -40,38 +40,23 @@ TEMPORAL_NAMESPACE, SENDGRID_API_KEY, SENDGRID_BASE_URL and RAPPORT_*
 			if err != nil {
 				return err
 			}
-			if cfg.DatabaseURL == "" {
-				return errors.New("DATABASE_URL is not set")
-			}
 			if cfg.SendGridAPIKey == "" {
 				return errors.New("SENDGRID_API_KEY is not set; email cannot be sent without it")
 			}
-			log := cfg.logger()
 			ctx := cmd.Context()
-			js, err := loadJourneys(journeysDir)
+			svc, err := connect(ctx, cfg, journeysDir)
 			if err != nil {
 				return err
 			}
-			s, err := store.Open(ctx, cfg.DatabaseURL)
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			if err := s.Migrate(ctx, log); err != nil {
-				return err
-			}
-			c, err := dialTemporal(ctx, cfg.TemporalAddress, cfg.TemporalNamespace, log)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			w := newWorker(c, s, js, sendgrid.New(sendgrid.Config{APIKey: cfg.SendGridAPIKey, BaseURL: cfg.SendGridBaseURL}), cfg.Sender, log)
+			defer svc.Close()
+			email := sendgrid.New(sendgrid.Config{APIKey: cfg.SendGridAPIKey, BaseURL: cfg.SendGridBaseURL})
+			w := newWorker(svc.temporal, svc.store, svc.journeys, email, cfg.Sender, svc.log)
 			if err := w.Start(); err != nil {
 				return fmt.Errorf("start worker: %w", err)
 			}
-			log.Info("worker running", "task_queue", workflows.TaskQueue, "journeys", len(js.catalog.Plans()))
+			svc.log.Info("worker running", "task_queue", workflows.TaskQueue, "journeys", len(svc.journeys.catalog.Plans()))
 			<-ctx.Done()
-			log.Info("stopping worker; letting running activities finish", "grace", workerDrain)
+			svc.log.Info("stopping worker; letting running activities finish", "grace", workerDrain)
 			w.Stop()
 			return nil
 		},

@@ -169,7 +169,7 @@ func (r *Router) deliver(ctx context.Context, run store.Run, ev journey.Event) (
 			return false, fmt.Errorf("journey %s is registered but not found yet; will retry", run.WorkflowID)
 		}
 		r.log().Warn("running journey not found in Temporal; marking it ended", "workflow_id", run.WorkflowID)
-		return false, r.Store.FinishRun(ctx, run.WorkflowID, store.RunFailed, "workflow not found in Temporal")
+		return false, r.Store.FinishRun(ctx, run.WorkflowID, store.RunFailed, store.RunNotFound)
 	default:
 		return false, fmt.Errorf("deliver to %s: %w", run.WorkflowID, err)
 	}

@@ -38,13 +38,20 @@ func scanRun(row pgx.Row) (Run, error) {
 	return r, notFound(err)
 }
 
+// RunNotFound is the outcome recorded for a registered run that Temporal
+// does not know (its start failed, or it was deleted).
+const RunNotFound = "workflow not found in Temporal"
+
 // RegisterRun records a run as running before its workflow starts, so
 // events that arrive meanwhile find it. Registering the same workflow id
-// again changes nothing.
+// again changes nothing, except for a run given up as not found, which is
+// running again (its start is being retried).
 func (s *Store) RegisterRun(ctx context.Context, r Run) error {
 	_, err := s.pool.Exec(ctx, `
 		INSERT INTO journey_runs (workflow_id, journey, customer_id, plan_hash, listens, status, trigger_event_id)
-		VALUES ($1, $2, $3, $4, $5, 'running', $6) ON CONFLICT (workflow_id) DO NOTHING`,
+		VALUES ($1, $2, $3, $4, $5, 'running', $6)
+		ON CONFLICT (workflow_id) DO UPDATE SET status = 'running', outcome = '', ended_at = NULL, started_at = now()
+			WHERE journey_runs.status = 'failed' AND journey_runs.outcome = '`+RunNotFound+`'`,
 		r.WorkflowID, r.Journey, r.CustomerID, r.PlanHash, r.Listens, r.TriggerEventID)
 	if err != nil {
 		return fmt.Errorf("register run %s: %w", r.WorkflowID, err)

@@ -193,4 +193,14 @@ func TestRunRegistry(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "order placed", r.Outcome)
 	assert.NotNil(t, r.EndedAt)
+	require.NoError(t, s.RegisterRun(ctx, store.Run{WorkflowID: "w1", Journey: "a", CustomerID: "c_1", PlanHash: "h", Listens: true}))
+	r, _ = s.GetRun(ctx, "w1")
+	assert.Equal(t, store.RunExited, r.Status, "an ended run stays ended")
+
+	// A run given up as not found is running again when its start is retried.
+	require.NoError(t, s.FinishRun(ctx, "w2", store.RunFailed, store.RunNotFound))
+	require.NoError(t, s.RegisterRun(ctx, store.Run{WorkflowID: "w2", Journey: "b", CustomerID: "c_1", PlanHash: "h"}))
+	r, _ = s.GetRun(ctx, "w2")
+	assert.Equal(t, store.RunRunning, r.Status)
+	assert.Nil(t, r.EndedAt)
 }
