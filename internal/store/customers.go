@@ -156,3 +156,22 @@ func (s *Store) CustomerFacts(ctx context.Context, id string, now time.Time) (jo
 	}
 	return f, nil
 }
+
+// CustomerIDs returns up to limit customer ids after the given one, in
+// order, for walking every customer page by page.
+func (s *Store) CustomerIDs(ctx context.Context, after string, limit int) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id FROM customers WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list customers: %w", err)
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+// HasRunningRun reports whether the customer is in a running run of the
+// journey.
+func (s *Store) HasRunningRun(ctx context.Context, journeyName, customerID string) (bool, error) {
+	var ok bool
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM journey_runs WHERE journey = $1 AND customer_id = $2 AND status = 'running')`,
+		journeyName, customerID).Scan(&ok)
+	return ok, err
+}

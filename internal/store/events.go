@@ -161,3 +161,46 @@ func (s *Store) GetOrder(ctx context.Context, id string) (Order, error) {
 	}
 	return o, nil
 }
+
+// RecordOrder stores an order without an event (order history loaded from
+// elsewhere). It reports whether the order was new; an order id already
+// stored is left as it was.
+func (s *Store) RecordOrder(ctx context.Context, o Order) (inserted bool, err error) {
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var exists bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM orders WHERE id = $1)`, o.ID).Scan(&exists); err != nil {
+			return err
+		}
+		if exists {
+			return nil
+		}
+		inserted = true
+		return insertOrder(ctx, tx, o)
+	})
+	if err != nil {
+		return false, fmt.Errorf("record order %s: %w", o.ID, err)
+	}
+	return inserted, nil
+}
+
+// RecentOrders returns a customer's latest orders with their items, newest
+// first.
+func (s *Store) RecentOrders(ctx context.Context, customerID string, limit int) ([]Order, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id FROM orders WHERE customer_id = $1 ORDER BY placed_at DESC, id LIMIT $2`, customerID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("recent orders of %s: %w", customerID, err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Order, 0, len(ids))
+	for _, id := range ids {
+		o, err := s.GetOrder(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, o)
+	}
+	return out, nil
+}

@@ -53,16 +53,19 @@ type Message struct {
 	CreatedAt         time.Time     `json:"created_at"`
 	UpdatedAt         time.Time     `json:"updated_at"`
 	SentAt            *time.Time    `json:"sent_at,omitempty"`
+	// Details holds what was chosen for the message: the voucher code, the
+	// recommended products.
+	Details map[string]any `json:"details,omitempty"`
 }
 
 const messageColumns = `id::text, idempotency_key, workflow_id, journey, step_id, customer_id, channel, template,
-	purpose, topic, status, reason, provider, provider_message_id, recipient, subject, attempts, created_at, updated_at, sent_at`
+	purpose, topic, status, reason, provider, provider_message_id, recipient, subject, attempts, created_at, updated_at, sent_at, details`
 
 func scanMessage(row pgx.Row) (Message, error) {
 	var m Message
 	err := row.Scan(&m.ID, &m.IdempotencyKey, &m.WorkflowID, &m.Journey, &m.StepID, &m.CustomerID, &m.Channel, &m.Template,
 		&m.Purpose, &m.Topic, &m.Status, &m.Reason, &m.Provider, &m.ProviderMessageID, &m.Recipient, &m.Subject,
-		&m.Attempts, &m.CreatedAt, &m.UpdatedAt, &m.SentAt)
+		&m.Attempts, &m.CreatedAt, &m.UpdatedAt, &m.SentAt, &m.Details)
 	return m, notFound(err)
 }
 
@@ -86,10 +89,10 @@ func (s *Store) BeginSend(ctx context.Context, m Message) (Claim, error) {
 	var claim Claim
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `
-			INSERT INTO messages (idempotency_key, workflow_id, journey, step_id, customer_id, channel, template, purpose, topic, status, recipient, subject)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $10, $11)
+			INSERT INTO messages (idempotency_key, workflow_id, journey, step_id, customer_id, channel, template, purpose, topic, status, recipient, subject, details)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $10, $11, $12)
 			ON CONFLICT (idempotency_key) DO NOTHING`,
-			m.IdempotencyKey, m.WorkflowID, m.Journey, m.StepID, m.CustomerID, m.Channel, m.Template, m.Purpose, m.Topic, m.Recipient, m.Subject)
+			m.IdempotencyKey, m.WorkflowID, m.Journey, m.StepID, m.CustomerID, m.Channel, m.Template, m.Purpose, m.Topic, m.Recipient, m.Subject, detailsOf(m))
 		if err != nil {
 			return err
 		}
@@ -101,8 +104,8 @@ func (s *Store) BeginSend(ctx context.Context, m Message) (Claim, error) {
 		case MessagePending:
 			claim.Send = true
 			claim.Message, err = scanMessage(tx.QueryRow(ctx, `
-				UPDATE messages SET status = 'sending', attempts = attempts + 1, recipient = $2, subject = $3, updated_at = now()
-				WHERE idempotency_key = $1 RETURNING `+messageColumns, m.IdempotencyKey, m.Recipient, m.Subject))
+				UPDATE messages SET status = 'sending', attempts = attempts + 1, recipient = $2, subject = $3, details = $4, updated_at = now()
+				WHERE idempotency_key = $1 RETURNING `+messageColumns, m.IdempotencyKey, m.Recipient, m.Subject, detailsOf(m)))
 			return err
 		case MessageSending:
 			claim.Message, err = scanMessage(tx.QueryRow(ctx, `
@@ -151,11 +154,11 @@ func (s *Store) SkipSend(ctx context.Context, m Message, reason string) (Message
 	var out Message
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `
-			INSERT INTO messages (idempotency_key, workflow_id, journey, step_id, customer_id, channel, template, purpose, topic, status, reason)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'skipped', $10)
+			INSERT INTO messages (idempotency_key, workflow_id, journey, step_id, customer_id, channel, template, purpose, topic, status, reason, recipient, details)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'skipped', $10, $11, $12)
 			ON CONFLICT (idempotency_key) DO UPDATE SET status = 'skipped', reason = EXCLUDED.reason, updated_at = now()
 				WHERE messages.status = 'pending'`,
-			m.IdempotencyKey, m.WorkflowID, m.Journey, m.StepID, m.CustomerID, m.Channel, m.Template, m.Purpose, m.Topic, reason)
+			m.IdempotencyKey, m.WorkflowID, m.Journey, m.StepID, m.CustomerID, m.Channel, m.Template, m.Purpose, m.Topic, reason, m.Recipient, detailsOf(m))
 		if err != nil {
 			return err
 		}
@@ -184,4 +187,11 @@ func (s *Store) MessagesOfWorkflow(ctx context.Context, workflowID string) ([]Me
 		return nil, fmt.Errorf("messages of %s: %w", workflowID, err)
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Message, error) { return scanMessage(r) })
+}
+
+func detailsOf(m Message) map[string]any {
+	if m.Details == nil {
+		return map[string]any{}
+	}
+	return m.Details
 }

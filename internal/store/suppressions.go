@@ -1,0 +1,37 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Suppression is an address that must not be contacted on a channel.
+type Suppression struct {
+	Channel   string    `json:"channel"`
+	Address   string    `json:"address"`
+	Reason    string    `json:"reason"`
+	Source    string    `json:"source"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Suppress records that an address must not be contacted on a channel. The
+// first reason recorded is kept.
+func (s *Store) Suppress(ctx context.Context, sup Suppression) error {
+	_, err := s.pool.Exec(ctx, `
+		INSERT INTO suppressions (channel, address, reason, source) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (channel, address) DO NOTHING`, sup.Channel, sup.Address, sup.Reason, sup.Source)
+	if err != nil {
+		return fmt.Errorf("suppress %s address: %w", sup.Channel, err)
+	}
+	return nil
+}
+
+// Suppressed returns the suppression of an address on a channel, or
+// ErrNotFound when it may be contacted.
+func (s *Store) Suppressed(ctx context.Context, channel, address string) (Suppression, error) {
+	var sup Suppression
+	err := s.pool.QueryRow(ctx, `SELECT channel, address, reason, source, created_at FROM suppressions WHERE channel = $1 AND address = $2`,
+		channel, address).Scan(&sup.Channel, &sup.Address, &sup.Reason, &sup.Source, &sup.CreatedAt)
+	return sup, notFound(err)
+}
