@@ -205,7 +205,7 @@ func startDev(ctx context.Context, opts devOptions) (_ *devStack, err error) {
 		return nil, err
 	}
 	d.APIURL = "http://" + apiListener.Addr().String()
-	outbox := fakes.OutboxHandler(d.fakes.Recorder)
+	outbox := fakes.OutboxHandler(d.fakes.Recorder, nil)
 	sweep := opts.SweepInterval
 	if sweep == 0 {
 		sweep = sweepInterval

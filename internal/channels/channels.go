@@ -7,6 +7,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"syscall"
 	"time"
 )
 
@@ -39,6 +41,62 @@ type Receipt struct {
 // EmailSender sends email.
 type EmailSender interface {
 	SendEmail(ctx context.Context, e Email) (Receipt, error)
+}
+
+// SMS is one text message to one phone number.
+type SMS struct {
+	// To is the number in E.164 form (+447700900123).
+	To   string
+	Body string
+	// StatusCallback is where the provider reports delivery, if set.
+	StatusCallback string
+}
+
+// SMSSender sends text messages.
+type SMSSender interface {
+	SendSMS(ctx context.Context, m SMS) (Receipt, error)
+}
+
+// MailKind is the kind of printed mail.
+type MailKind string
+
+// Kinds of printed mail.
+const (
+	Letter   MailKind = "letter"
+	Postcard MailKind = "postcard"
+)
+
+// PostalAddress is where printed mail goes, or comes from.
+type PostalAddress struct {
+	Name       string
+	Line1      string
+	Line2      string
+	City       string
+	State      string
+	PostalCode string
+	Country    string // two-letter code
+}
+
+// Mail is one letter or postcard, with its artwork as HTML.
+type Mail struct {
+	Kind        MailKind
+	To          PostalAddress
+	From        PostalAddress
+	Description string
+	// HTML is a letter's content; Front and Back a postcard's sides.
+	HTML, Front, Back string
+	// Marketing selects the provider's marketing use type (else operational).
+	Marketing      bool
+	MergeVariables map[string]any
+	// Metadata travels with the piece and comes back on webhooks.
+	Metadata map[string]string
+	// IdempotencyKey makes a repeated request return the first piece.
+	IdempotencyKey string
+}
+
+// MailSender sends printed mail.
+type MailSender interface {
+	SendMail(ctx context.Context, m Mail) (Receipt, error)
 }
 
 // Kind classifies a provider failure by what the caller should do.
@@ -79,6 +137,9 @@ type Error struct {
 	Message string
 	// RetryAfter is when the provider asked to be called again, if it did.
 	RetryAfter time.Duration
+	// Suppress is set when the provider says the address must never be
+	// contacted again on this channel (an SMS recipient who replied STOP).
+	Suppress bool
 }
 
 func (e *Error) Error() string {
@@ -103,4 +164,29 @@ func KindOf(err error) Kind {
 		return pe.Kind
 	}
 	return InDoubt
+}
+
+// TransportError classifies a failure without a response: only a refused
+// or unresolvable connection proves the provider never saw the request;
+// anything else (a timeout, a dropped connection) is in doubt.
+func TransportError(provider string, err error) error {
+	e := &Error{Provider: provider, Kind: InDoubt, Message: err.Error()}
+	var dnsErr *net.DNSError
+	var opErr *net.OpError
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED), errors.As(err, &dnsErr):
+		e.Kind = Retryable
+	case errors.As(err, &opErr) && opErr.Op == "dial":
+		e.Kind = Retryable
+	}
+	return e
+}
+
+// KindOfStatus classifies an HTTP error status: 429 and 5xx are worth
+// retrying, other statuses are final.
+func KindOfStatus(status int) Kind {
+	if status == 429 || status >= 500 {
+		return Retryable
+	}
+	return Permanent
 }

@@ -1,5 +1,5 @@
 // Package fakes serves HTTP fakes of the providers Rapport calls: SendGrid's
-// mail send API (and, later, Twilio and Lob). They check requests as
+// mail send API, Twilio's Messages API and Lob's letters and postcards. They check requests as
 // strictly as the real APIs, record every accepted message, and can be told
 // to fail, so dev mode and tests exercise the real client libraries over
 // HTTP.
@@ -85,20 +85,38 @@ func (f *Failures) next() (int, bool) {
 type Fakes struct {
 	Recorder *Recorder
 	SendGrid *SendGrid
+	Twilio   *Twilio
+	Lob      *Lob
 	mux      *http.ServeMux
 }
 
 // Config holds the credentials the fakes accept.
 type Config struct {
-	SendGridAPIKey string
+	SendGridAPIKey   string
+	TwilioAccountSID string
+	TwilioAuthToken  string
+	LobAPIKey        string
 }
 
 // New returns the fakes. The handler serves each provider's API paths.
 func New(cfg Config) *Fakes {
 	rec := &Recorder{}
-	f := &Fakes{Recorder: rec, SendGrid: NewSendGrid(cfg.SendGridAPIKey, rec), mux: http.NewServeMux()}
+	f := &Fakes{
+		Recorder: rec,
+		SendGrid: NewSendGrid(cfg.SendGridAPIKey, rec),
+		Twilio:   NewTwilio(cfg.TwilioAccountSID, cfg.TwilioAuthToken, rec),
+		Lob:      NewLob(cfg.LobAPIKey, rec),
+		mux:      http.NewServeMux(),
+	}
 	f.mux.Handle("/v3/mail/send", f.SendGrid)
+	f.mux.Handle("/2010-04-01/Accounts/{sid}/Messages.json", f.Twilio)
+	f.mux.Handle("/v1/letters", f.Lob)
+	f.mux.Handle("/v1/postcards", f.Lob)
 	f.mux.HandleFunc("POST /_fakes/{provider}/fail", f.handleFail)
+	f.mux.HandleFunc("POST /_fakes/twilio/stop", func(w http.ResponseWriter, r *http.Request) {
+		f.Twilio.Stop(r.URL.Query().Get("number"))
+		w.WriteHeader(http.StatusNoContent)
+	})
 	return f
 }
 
@@ -106,7 +124,8 @@ func New(cfg Config) *Fakes {
 func (f *Fakes) ServeHTTP(w http.ResponseWriter, r *http.Request) { f.mux.ServeHTTP(w, r) }
 
 // handleFail lets a person make a fake fail from the command line in dev
-// mode: POST /_fakes/sendgrid/fail?status=500&times=2.
+// mode: POST /_fakes/sendgrid/fail?status=500&times=2 (sendgrid, twilio or
+// lob).
 func (f *Fakes) handleFail(w http.ResponseWriter, r *http.Request) {
 	status, times := atoiOr(r.URL.Query().Get("status"), 500), atoiOr(r.URL.Query().Get("times"), 1)
 	if status < 400 || status > 599 || times < 1 || times > 1000 {
@@ -116,8 +135,12 @@ func (f *Fakes) handleFail(w http.ResponseWriter, r *http.Request) {
 	switch r.PathValue("provider") {
 	case "sendgrid":
 		f.SendGrid.Failures.Add(status, times)
+	case "twilio":
+		f.Twilio.Failures.Add(status, times)
+	case "lob":
+		f.Lob.Failures.Add(status, times)
 	default:
-		http.Error(w, "unknown provider; use sendgrid", http.StatusNotFound)
+		http.Error(w, "unknown provider; use sendgrid, twilio or lob", http.StatusNotFound)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)

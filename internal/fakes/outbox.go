@@ -1,18 +1,35 @@
 package fakes
 
 import (
+	"context"
 	"encoding/json"
 	"html/template"
 	"net/http"
 )
 
+// Enricher fills in what a provider request did not carry (an SMS has no
+// room for journey and customer ids) from Rapport's outbox, by message id.
+type Enricher func(ctx context.Context, m *Message)
+
 // OutboxHandler serves what the fakes captured: GET /dev/outbox is an HTML
 // page, newest first; GET /dev/outbox.json is the same as a JSON array.
-func OutboxHandler(rec *Recorder) http.Handler {
+// enrich may be nil.
+func OutboxHandler(rec *Recorder, enrich Enricher) http.Handler {
+	messages := func(ctx context.Context) []Message {
+		msgs := rec.Messages()
+		if enrich != nil {
+			for i := range msgs {
+				if msgs[i].MessageID != "" && (msgs[i].CustomerID == "" || msgs[i].Journey == "") {
+					enrich(ctx, &msgs[i])
+				}
+			}
+		}
+		return msgs
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /dev/outbox.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		msgs := rec.Messages()
+		msgs := messages(r.Context())
 		if msgs == nil {
 			msgs = []Message{}
 		}
@@ -23,7 +40,7 @@ func OutboxHandler(rec *Recorder) http.Handler {
 	})
 	mux.HandleFunc("GET /dev/outbox", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		if err := outboxPage.Execute(w, rec.Messages()); err != nil {
+		if err := outboxPage.Execute(w, messages(r.Context())); err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 		}
 	})
@@ -50,7 +67,7 @@ iframe { width: 100%; height: 22rem; border: 1px solid #ddd; }
 <p>Every message the fake providers accepted, newest first. This page refreshes every 5 seconds; the same list is at <a href="/dev/outbox.json">/dev/outbox.json</a>.</p>
 {{range .}}
 <article>
-<h2>{{if .Subject}}{{.Subject}}{{else}}({{.Channel}}){{end}}</h2>
+<h2>{{if .Subject}}{{.Subject}}{{else}}{{.Channel}} to {{.To}}{{end}}</h2>
 <dl>
 <dt>channel</dt><dd>{{.Channel}} via {{.Provider}} ({{.ProviderMessageID}})</dd>
 <dt>to</dt><dd>{{.To}}</dd>
@@ -59,7 +76,7 @@ iframe { width: 100%; height: 22rem; border: 1px solid #ddd; }
 <dt>sent</dt><dd><time datetime="{{.SentAt.Format "2006-01-02T15:04:05Z07:00"}}">{{.SentAt.Format "2006-01-02 15:04:05 MST"}}</time></dd>
 </dl>
 {{if .HTML}}<details open><summary>HTML</summary><iframe sandbox srcdoc="{{.HTML}}" title="HTML version of {{.Subject}}"></iframe></details>{{end}}
-{{if .Text}}<details><summary>Text</summary><pre>{{.Text}}</pre></details>{{end}}
+{{if .Text}}<details{{if not .HTML}} open{{end}}><summary>Text</summary><pre>{{.Text}}</pre></details>{{end}}
 </article>
 {{else}}
 <p>Nothing yet. Post a customer and an order.placed event to the API (see README.md).</p>

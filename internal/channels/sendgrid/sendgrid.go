@@ -6,13 +6,10 @@ package sendgrid
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/sendgrid/rest"
@@ -89,7 +86,7 @@ func (c *Client) SendEmail(ctx context.Context, e channels.Email) (channels.Rece
 	req.Body = mail.GetRequestBody(m)
 	resp, err := c.rest.SendWithContext(ctx, req)
 	if err != nil {
-		return channels.Receipt{}, transportError(err)
+		return channels.Receipt{}, fmt.Errorf("send email: %w", channels.TransportError(Provider, err))
 	}
 	if resp.StatusCode == http.StatusAccepted || resp.StatusCode == http.StatusOK {
 		return channels.Receipt{Provider: Provider, MessageID: header(resp.Headers, "X-Message-Id")}, nil
@@ -103,18 +100,13 @@ func header(h map[string][]string, name string) string {
 
 func responseError(resp *rest.Response) error {
 	e := &channels.Error{Provider: Provider, Status: resp.StatusCode, Message: errorMessage(resp.Body)}
-	switch {
-	case resp.StatusCode == http.StatusTooManyRequests:
-		e.Kind = channels.Retryable
+	e.Kind = channels.KindOfStatus(resp.StatusCode)
+	if resp.StatusCode == http.StatusTooManyRequests {
 		if reset, err := strconv.ParseInt(header(resp.Headers, "X-RateLimit-Reset"), 10, 64); err == nil {
 			if d := time.Until(time.Unix(reset, 0)); d > 0 {
 				e.RetryAfter = d
 			}
 		}
-	case resp.StatusCode >= 500:
-		e.Kind = channels.Retryable
-	default:
-		e.Kind = channels.Permanent
 	}
 	return e
 }
@@ -141,19 +133,4 @@ func errorMessage(body string) string {
 		}
 	}
 	return strings.Join(msgs, "; ")
-}
-
-// transportError classifies a failure without a response: only a refused
-// or unresolvable connection proves SendGrid never saw the request.
-func transportError(err error) error {
-	e := &channels.Error{Provider: Provider, Kind: channels.InDoubt, Message: err.Error()}
-	var dnsErr *net.DNSError
-	var opErr *net.OpError
-	switch {
-	case errors.Is(err, syscall.ECONNREFUSED), errors.As(err, &dnsErr):
-		e.Kind = channels.Retryable
-	case errors.As(err, &opErr) && opErr.Op == "dial":
-		e.Kind = channels.Retryable
-	}
-	return fmt.Errorf("send email: %w", e)
 }

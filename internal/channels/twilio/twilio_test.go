@@ -1,0 +1,114 @@
+package twilio_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rapporthq/rapport/internal/channels"
+	"github.com/rapporthq/rapport/internal/channels/twilio"
+	"github.com/rapporthq/rapport/internal/fakes"
+)
+
+const sid = "AC00000000000000000000000000000001"
+
+func setup(t *testing.T) (*fakes.Fakes, *twilio.Client) {
+	f := fakes.New(fakes.Config{TwilioAccountSID: sid, TwilioAuthToken: "token"})
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	c, err := twilio.New(twilio.Config{AccountSID: sid, AuthToken: "token", BaseURL: srv.URL, From: "+15005550006"})
+	require.NoError(t, err)
+	return f, c
+}
+
+func TestSendSMSThroughTheFake(t *testing.T) {
+	f, c := setup(t)
+	r, err := c.SendSMS(context.Background(), channels.SMS{To: "+447911123456", Body: "Hi Ada", StatusCallback: "https://rapport.example/webhooks/twilio/status?message_id=m1"})
+	require.NoError(t, err)
+	assert.Equal(t, "twilio", r.Provider)
+	assert.Regexp(t, `^SM[0-9a-f]{32}$`, r.MessageID)
+	msgs := f.Recorder.Messages()
+	require.Len(t, msgs, 1)
+	assert.Equal(t, "sms", msgs[0].Channel)
+	assert.Equal(t, "+447911123456", msgs[0].To)
+	assert.Equal(t, "Hi Ada", msgs[0].Text)
+	assert.Equal(t, "m1", msgs[0].MessageID)
+}
+
+func TestSendSMSClassifiesTwilioErrors(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		to       string
+		code     string
+		kind     channels.Kind
+		suppress bool
+	}{
+		{"+15005550004", "21610", channels.Permanent, true},
+		{"+15005550001", "21211", channels.Permanent, false},
+		{"+15005550009", "21614", channels.Permanent, false},
+		{"+15005550003", "21408", channels.Permanent, false},
+	} {
+		_, c := setup(t)
+		_, err := c.SendSMS(ctx, channels.SMS{To: tc.to, Body: "x"})
+		var pe *channels.Error
+		require.ErrorAs(t, err, &pe, tc.to)
+		assert.Equal(t, tc.code, pe.Code, tc.to)
+		assert.Equal(t, tc.kind, pe.Kind, tc.to)
+		assert.Equal(t, tc.suppress, pe.Suppress, tc.to)
+	}
+	for _, status := range []int{429, 500, 503} {
+		f, c := setup(t)
+		f.Twilio.Failures.Add(status, 1)
+		_, err := c.SendSMS(ctx, channels.SMS{To: "+447911123456", Body: "x"})
+		assert.Equal(t, channels.Retryable, channels.KindOf(err), "status %d: %v", status, err)
+	}
+	f, c := setup(t)
+	f.Twilio.Stop("+447911123456")
+	_, err := c.SendSMS(ctx, channels.SMS{To: "+447911123456", Body: "x"})
+	var pe *channels.Error
+	require.ErrorAs(t, err, &pe)
+	assert.True(t, pe.Suppress)
+}
+
+func TestSendSMSBadCredentialsAndProxyErrors(t *testing.T) {
+	f := fakes.New(fakes.Config{TwilioAccountSID: sid, TwilioAuthToken: "token"})
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	c, err := twilio.New(twilio.Config{AccountSID: sid, AuthToken: "wrong", BaseURL: srv.URL, MessagingServiceSID: "MG00000000000000000000000000000001"})
+	require.NoError(t, err)
+	_, err = c.SendSMS(context.Background(), channels.SMS{To: "+447911123456", Body: "x"})
+	assert.Equal(t, channels.Permanent, channels.KindOf(err))
+
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusBadGateway)
+		_, _ = w.Write([]byte("<html>bad gateway</html>"))
+	}))
+	defer proxy.Close()
+	c, _ = twilio.New(twilio.Config{AccountSID: sid, AuthToken: "token", BaseURL: proxy.URL, From: "+15005550006"})
+	_, err = c.SendSMS(context.Background(), channels.SMS{To: "+447911123456", Body: "x"})
+	assert.Equal(t, channels.Retryable, channels.KindOf(err), "%v", err)
+
+	_, err = twilio.New(twilio.Config{AccountSID: sid, AuthToken: "t"})
+	assert.ErrorContains(t, err, "TWILIO_MESSAGING_SERVICE_SID or TWILIO_FROM")
+}
+
+func TestNormalize(t *testing.T) {
+	for _, tc := range []struct{ in, country, want string }{
+		{"+44 7911 123456", "", "+447911123456"},
+		{"07911 123456", "GB", "+447911123456"},
+		{"(212) 555-2368", "US", "+12125552368"},
+		{"+1 212 555 2368", "GB", "+12125552368"},
+	} {
+		got, err := twilio.Normalize(tc.in, tc.country)
+		require.NoError(t, err, tc.in)
+		assert.Equal(t, tc.want, got)
+	}
+	for _, bad := range []string{"123", "+44 20 1234", "not a number", "+999 1234567"} {
+		_, err := twilio.Normalize(bad, "GB")
+		assert.Error(t, err, bad)
+	}
+}
