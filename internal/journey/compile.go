@@ -66,7 +66,12 @@ var (
 	yamlLineRe    = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 )
 
-var stepKinds = []string{string(KindSend), string(KindWait), string(KindBranch), string(KindExit)}
+var stepKinds = []string{string(KindSend), string(KindWait), string(KindBranch), string(KindSplit), string(KindTask), string(KindExit)}
+
+var (
+	timeOfDayRe = regexp.MustCompile(`^([01]?[0-9]|2[0-3]):([0-5][0-9])$`)
+	weekdays    = []string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"}
+)
 
 // Compile reads one journey file. It returns the plan when the journey has
 // no errors (warnings may still be present), else nil and every problem.
@@ -218,22 +223,58 @@ func (cc *compilation) journey(root *yaml.Node) *Plan {
 
 func (cc *compilation) trigger(n *yaml.Node) Trigger {
 	var t Trigger
-	fs := cc.fields(n, "trigger", "event", "when")
+	fs := cc.fields(n, "trigger", "event", "when", "max_event_age", "audience")
 	if fs == nil {
 		return t
 	}
-	if en := fs.require(cc, n, "event", "the trigger needs an event, such as `event: order.placed`"); en != nil {
-		if v, ok := cc.scalar(en, "trigger.event"); ok {
-			if !eventTypeRe.MatchString(v) {
-				cc.errorf(en, "event type %q is not allowed; use lowercase words joined by dots, like order.placed", v)
+	en, an := fs.get("event"), fs.get("audience")
+	switch {
+	case en == nil && an == nil:
+		cc.errorf(n, "the trigger needs an event, such as `event: order.placed`, or an audience, such as `audience: days_since_last_order >= 90`")
+		return t
+	case en != nil && an != nil:
+		cc.errorf(fs.keys["audience"], "a trigger has an event or an audience, not both")
+		return t
+	case an != nil:
+		t.Audience = cc.audience(an)
+		for _, k := range []string{"when", "max_event_age"} {
+			if fs.get(k) != nil {
+				cc.errorf(fs.keys[k], "%s only goes with a trigger event; put the condition in the audience", k)
 			}
-			t.Event = v
 		}
+		return t
+	}
+	if v, ok := cc.scalar(en, "trigger.event"); ok {
+		if !eventTypeRe.MatchString(v) {
+			cc.errorf(en, "event type %q is not allowed; use lowercase words joined by dots, like order.placed", v)
+		}
+		t.Event = v
 	}
 	if wn := fs.get("when"); wn != nil {
 		t.When = cc.expr(wn, "trigger.when")
 	}
+	t.MaxEventAge = Duration{D: DefaultMaxEventAge, Text: "24h"}
+	if mn := fs.get("max_event_age"); mn != nil {
+		t.MaxEventAge = cc.duration(mn, "max_event_age")
+	}
 	return t
+}
+
+// audience reads and type-checks an audience condition.
+func (cc *compilation) audience(n *yaml.Node) string {
+	v, ok := cc.scalar(n, "audience")
+	if !ok {
+		return ""
+	}
+	checked := cc.c.env.checkAudience(v)
+	if len(checked.issues) > 0 {
+		positions := cc.valuePositions(n)
+		for _, is := range checked.issues {
+			cc.errorAt(exprPos(n, v, positions, is.line, is.col), "audience: "+is.message)
+		}
+		return ""
+	}
+	return v
 }
 
 // steps reads a list of steps.
@@ -282,11 +323,11 @@ func (cc *compilation) step(n *yaml.Node, depth int) (Step, bool) {
 		if n.Kind == yaml.ScalarNode && slices.Contains(stepKinds, n.Value) {
 			cc.errorf(n, "step %q needs settings; write it as `%s: {...}` (see journeys/README.md)", n.Value, n.Value)
 		} else {
-			cc.errorf(n, "a step must be one of send, wait, branch or exit, written as `- send: {...}`")
+			cc.errorf(n, "a step must be one of send, wait, branch, split, task or exit, written as `- send: {...}`")
 		}
 		return s, false
 	}
-	fs := cc.fields(n, "a step", "id", "send", "wait", "branch", "exit")
+	fs := cc.fields(n, "a step", "id", "send", "wait", "branch", "split", "task", "exit")
 	if fs == nil {
 		return s, false
 	}
@@ -304,7 +345,7 @@ func (cc *compilation) step(n *yaml.Node, depth int) (Step, bool) {
 	}
 	if kindKey == nil {
 		if fs.unknown == 0 { // else the unknown key (a typo of a kind) was reported
-			cc.errorf(n, "this step does nothing; give it one of send, wait, branch or exit")
+			cc.errorf(n, "this step does nothing; give it one of send, wait, branch, split, task or exit")
 		}
 		return s, false
 	}
@@ -332,15 +373,33 @@ func (cc *compilation) step(n *yaml.Node, depth int) (Step, bool) {
 		s.Branch = cc.branch(value, depth)
 	case KindExit:
 		s.Exit = cc.exit(value)
+	case KindTask:
+		s.Task = cc.task(value)
+	case KindSplit:
+		s.Split = cc.split(value, depth)
 	}
 	return s, true
 }
 
 func (cc *compilation) send(n *yaml.Node) *SendStep {
 	out := &SendStep{}
-	fs := cc.fields(n, "send", "channel", "template")
+	fs := cc.fields(n, "send", "channel", "template", "voucher", "recommend", "on_undeliverable")
 	if fs == nil {
 		return out
+	}
+	if vn := fs.get("voucher"); vn != nil {
+		out.Voucher = cc.voucher(vn)
+	}
+	if rn := fs.get("recommend"); rn != nil {
+		out.Recommend = cc.recommend(rn)
+	}
+	if un := fs.get("on_undeliverable"); un != nil {
+		if v, ok := cc.scalar(un, "on_undeliverable"); ok {
+			if v != OverdueContinue && v != OverdueExit {
+				cc.errorf(un, "on_undeliverable %q is unknown; use continue (the default) or exit", v)
+			}
+			out.OnUndeliverable = v
+		}
 	}
 	if cn := fs.require(cc, n, "channel", "send needs a channel: email, sms or mail, or a list to try in order, like [email, sms]"); cn != nil {
 		out.Channels = cc.channels(cn)
@@ -360,6 +419,83 @@ func (cc *compilation) send(n *yaml.Node) *SendStep {
 		}
 	}
 	return out
+}
+
+func (cc *compilation) voucher(n *yaml.Node) *VoucherSpec {
+	out := &VoucherSpec{}
+	fs := cc.fields(n, "voucher", "percent", "amount", "currency", "valid_for")
+	if fs == nil {
+		return out
+	}
+	pn, an := fs.get("percent"), fs.get("amount")
+	switch {
+	case pn == nil && an == nil:
+		cc.errorf(n, "a voucher needs `percent: 15` or `amount: 10`")
+	case pn != nil && an != nil:
+		cc.errorf(fs.keys["amount"], "a voucher is a percent or an amount off, not both")
+	case pn != nil:
+		out.Percent = cc.number(pn, "percent", 0, 100)
+		if fs.get("currency") != nil {
+			cc.errorf(fs.keys["currency"], "currency only goes with amount")
+		}
+	default:
+		out.Amount = cc.number(an, "amount", 0, 1e6)
+	}
+	if cn := fs.get("currency"); cn != nil && an != nil {
+		if v, ok := cc.scalar(cn, "currency"); ok {
+			if len(v) != 3 || strings.ToUpper(v) != v {
+				cc.errorf(cn, "currency %q is not a three-letter code such as EUR", v)
+			}
+			out.Currency = v
+		}
+	}
+	if vn := fs.require(cc, n, "valid_for", "a voucher needs `valid_for`, such as `valid_for: 30d`"); vn != nil {
+		out.ValidFor = cc.duration(vn, "valid_for")
+	}
+	return out
+}
+
+func (cc *compilation) recommend(n *yaml.Node) *RecommendSpec {
+	out := &RecommendSpec{From: "order", Limit: 3}
+	fs := cc.fields(n, "recommend", "from", "limit")
+	if fs == nil {
+		return out
+	}
+	if fn := fs.get("from"); fn != nil {
+		if v, ok := cc.scalar(fn, "from"); ok && v != "order" {
+			cc.errorf(fn, "recommend from %q is unknown; use order (complements of what the triggering order says they like)", v)
+		}
+	}
+	if ln := fs.get("limit"); ln != nil {
+		out.Limit = int(cc.number(ln, "limit", 0, 12))
+		if float64(out.Limit) != cc.numberValue(ln) {
+			cc.errorf(ln, "limit must be a whole number")
+		}
+	}
+	return out
+}
+
+// number reads a number greater than lo and at most hi.
+func (cc *compilation) number(n *yaml.Node, what string, lo, hi float64) float64 {
+	v, ok := cc.scalar(n, what)
+	if !ok {
+		return 0
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || f <= lo || f > hi {
+		cc.errorf(n, "%s must be a number above %s and at most %s, not %q", what, strconv.FormatFloat(lo, 'f', -1, 64), strconv.FormatFloat(hi, 'f', -1, 64), v)
+		return 0
+	}
+	return f
+}
+
+func (cc *compilation) numberValue(n *yaml.Node) float64 {
+	n = cc.resolve(n)
+	if n == nil {
+		return 0
+	}
+	f, _ := strconv.ParseFloat(n.Value, 64)
+	return f
 }
 
 func (cc *compilation) channels(n *yaml.Node) []Channel {
@@ -407,28 +543,232 @@ func (cc *compilation) wait(n *yaml.Node) *WaitStep {
 		out.For = cc.duration(n, "wait")
 		return out
 	}
-	fs := cc.fields(n, "wait", "for", "until_event", "timeout")
+	fs := cc.fields(n, "wait", "for", "until_event", "timeout", "until", "on")
 	if fs == nil {
 		return out
 	}
-	forN, untilN, timeoutN := fs.get("for"), fs.get("until_event"), fs.get("timeout")
+	var forms []string
+	for _, k := range []string{"for", "until_event", "until"} {
+		if fs.get(k) != nil {
+			forms = append(forms, k)
+		}
+	}
 	switch {
-	case forN == nil && untilN == nil:
-		cc.errorf(n, "a wait needs `for: <duration>`, or `until_event: <condition>` with a `timeout`")
-	case forN != nil && untilN != nil:
-		cc.errorf(fs.keys["until_event"], "a wait has either for or until_event, not both; use until_event with a timeout to wait for an event at most that long")
-	case forN != nil:
-		out.For = cc.duration(forN, "for")
-		if timeoutN != nil {
-			cc.errorf(fs.keys["timeout"], "timeout only goes with until_event; a wait `for` a fixed time ends by itself")
+	case len(forms) == 0:
+		cc.errorf(n, "a wait needs `for: <duration>`, `until: \"10:00\"`, or `until_event: <condition>` with a `timeout`")
+		return out
+	case len(forms) > 1:
+		cc.errorf(fs.keys[forms[1]], "a wait has one of for, until and until_event, not %s and %s; use until_event with a timeout to wait for an event at most that long", forms[0], forms[1])
+		return out
+	}
+	if fs.get("timeout") != nil && forms[0] != "until_event" {
+		cc.errorf(fs.keys["timeout"], "timeout only goes with until_event; a wait `%s` ends by itself", forms[0])
+	}
+	if fs.get("on") != nil && forms[0] != "until" {
+		cc.errorf(fs.keys["on"], "on (weekdays) only goes with until")
+	}
+	switch forms[0] {
+	case "for":
+		out.For = cc.duration(fs.get("for"), "for")
+	case "until":
+		un := fs.get("until")
+		if v, ok := cc.scalar(un, "until"); ok {
+			if m := timeOfDayRe.FindStringSubmatch(v); m == nil {
+				cc.errorf(un, "until %q is not a time of day; write hours and minutes on a 24-hour clock, such as \"10:00\" or \"18:30\"", v)
+			} else {
+				out.Until = fmt.Sprintf("%02s:%s", m[1], m[2])
+			}
+		}
+		if on := fs.get("on"); on != nil {
+			out.On = cc.weekdays(on)
 		}
 	default:
-		out.UntilEvent = cc.expr(untilN, "until_event")
-		if timeoutN == nil {
+		out.UntilEvent = cc.expr(fs.get("until_event"), "until_event")
+		if tn := fs.get("timeout"); tn == nil {
 			cc.errorf(n, "a wait until_event needs a timeout, such as `timeout: 14d`, so the journey cannot wait forever")
 		} else {
-			out.Timeout = cc.duration(timeoutN, "timeout")
+			out.Timeout = cc.duration(tn, "timeout")
 		}
+	}
+	return out
+}
+
+// weekdays reads a list of days: mon, tue, ... (or their full names), or
+// the word weekdays.
+func (cc *compilation) weekdays(n *yaml.Node) []string {
+	n = cc.resolve(n)
+	if n == nil {
+		return nil
+	}
+	if n.Kind == yaml.ScalarNode && n.Value == "weekdays" {
+		return weekdays[:5]
+	}
+	if n.Kind != yaml.SequenceNode || len(n.Content) == 0 {
+		cc.errorf(n, "on must be a list of days, such as [mon, wed, fri], or weekdays")
+		return nil
+	}
+	var out []string
+	for _, item := range n.Content {
+		v, ok := cc.scalar(item, "day")
+		if !ok {
+			continue
+		}
+		day := strings.ToLower(v)
+		if len(day) > 3 {
+			day = day[:3]
+		}
+		if !slices.Contains(weekdays, day) || (len(v) > 3 && !strings.HasPrefix(fullDay(day), strings.ToLower(v))) {
+			cc.errorf(item, "%q is not a day; use mon, tue, wed, thu, fri, sat or sun", v)
+			continue
+		}
+		if slices.Contains(out, day) {
+			cc.errorf(item, "%s is listed twice", v)
+			continue
+		}
+		out = append(out, day)
+	}
+	slices.SortFunc(out, func(a, b string) int { return slices.Index(weekdays, a) - slices.Index(weekdays, b) })
+	return out
+}
+
+func fullDay(abbr string) string {
+	return map[string]string{"mon": "monday", "tue": "tuesday", "wed": "wednesday", "thu": "thursday", "fri": "friday", "sat": "saturday", "sun": "sunday"}[abbr]
+}
+
+func (cc *compilation) task(n *yaml.Node) *TaskStep {
+	out := &TaskStep{OnOverdue: OverdueContinue}
+	fs := cc.fields(n, "task", "kind", "queue", "due_in", "brief", "outcomes", "on_overdue")
+	if fs == nil {
+		return out
+	}
+	slug := func(key, example string) string {
+		vn := fs.require(cc, n, key, fmt.Sprintf("a task needs %s, such as `%s: %s`", key, key, example))
+		if vn == nil {
+			return ""
+		}
+		v, ok := cc.scalar(vn, key)
+		if ok && !slugRe.MatchString(v) {
+			cc.errorf(vn, "%s %q is not allowed; use lowercase letters, digits, dashes or underscores, like %s", key, v, example)
+		}
+		return v
+	}
+	out.Kind = slug("kind", "phone_call")
+	out.Queue = slug("queue", "retention")
+	if dn := fs.require(cc, n, "due_in", "a task needs `due_in`, such as `due_in: 3d`: when staff should have done it"); dn != nil {
+		out.DueIn = cc.duration(dn, "due_in")
+	}
+	if bn := fs.get("brief"); bn != nil {
+		out.Brief, _ = cc.scalar(bn, "brief")
+	}
+	out.Outcomes = []string{"done"}
+	if on := fs.get("outcomes"); on != nil {
+		out.Outcomes = nil
+		on = cc.resolve(on)
+		if on != nil && (on.Kind != yaml.SequenceNode || len(on.Content) == 0) {
+			cc.errorf(on, "outcomes must be a list, such as [reached, voicemail, declined]")
+		} else if on != nil {
+			for _, item := range on.Content {
+				v, ok := cc.scalar(item, "outcome")
+				switch {
+				case !ok:
+				case !slugRe.MatchString(v):
+					cc.errorf(item, "outcome %q is not allowed; use lowercase letters, digits, dashes or underscores", v)
+				case slices.Contains(out.Outcomes, v):
+					cc.errorf(item, "outcome %s is listed twice", v)
+				default:
+					out.Outcomes = append(out.Outcomes, v)
+				}
+			}
+		}
+	}
+	if vn := fs.get("on_overdue"); vn != nil {
+		if v, ok := cc.scalar(vn, "on_overdue"); ok {
+			switch {
+			case v == OverdueContinue || v == OverdueExit:
+				out.OnOverdue = v
+			case strings.HasPrefix(v, "escalate to "):
+				q := strings.TrimSpace(strings.TrimPrefix(v, "escalate to "))
+				if !slugRe.MatchString(q) {
+					cc.errorf(vn, "escalate to %q: name a queue, like `escalate to retention-leads`", q)
+				}
+				out.OnOverdue, out.EscalateTo = OverdueEscalate, q
+			default:
+				cc.errorf(vn, "on_overdue %q is unknown; use continue, exit, or escalate to <queue>", v)
+			}
+		}
+	}
+	return out
+}
+
+func (cc *compilation) split(n *yaml.Node, depth int) *SplitStep {
+	out := &SplitStep{}
+	n = cc.resolve(n)
+	if n == nil {
+		return out
+	}
+	if n.Kind != yaml.SequenceNode || len(n.Content) < 2 {
+		cc.errorf(n, "split must be a list of at least two paths, each `- path: <name>` with a `weight` (percent) and `steps`")
+		return out
+	}
+	total, holdouts, weightsOK := 0, 0, true
+	for _, item := range n.Content {
+		fs := cc.fields(item, "a split path", "path", "weight", "holdout", "steps")
+		if fs == nil {
+			continue
+		}
+		item = cc.resolve(item)
+		var p SplitPath
+		if pn := fs.require(cc, item, "path", "a split path needs a name: `path: short-wait`"); pn != nil {
+			if v, ok := cc.scalar(pn, "path"); ok {
+				switch {
+				case !slugRe.MatchString(v):
+					cc.errorf(pn, "path name %q is not allowed; use lowercase letters, digits, dashes or underscores", v)
+				case slices.ContainsFunc(out.Paths, func(o SplitPath) bool { return o.Name == v }):
+					cc.errorf(pn, "path %s is named twice in this split", v)
+				}
+				p.Name = v
+			}
+		}
+		wn := fs.require(cc, item, "weight", "a split path needs a weight: the percentage of customers who take it")
+		if wn == nil {
+			weightsOK = false
+		} else {
+			w := cc.number(wn, "weight", 0, 100)
+			if w == 0 || w != float64(int(w)) {
+				weightsOK = false
+			}
+			if w != float64(int(w)) {
+				cc.errorf(wn, "weight must be a whole percentage")
+			}
+			p.Weight = int(w)
+			total += p.Weight
+		}
+		if hn := fs.get("holdout"); hn != nil {
+			if v, ok := cc.scalar(hn, "holdout"); ok {
+				if v != "true" && v != "false" {
+					cc.errorf(hn, "holdout is true or false")
+				}
+				p.Holdout = v == "true"
+			}
+		}
+		if sn := fs.get("steps"); sn != nil {
+			if p.Holdout {
+				cc.errorf(fs.keys["steps"], "a holdout path receives nothing: it has no steps (the run ends there)")
+			}
+			p.Steps = cc.steps(sn, "steps", depth+1)
+		} else if !p.Holdout {
+			cc.errorf(item, "this path has no steps; add `steps:`, or `holdout: true` for a control group that receives nothing")
+		}
+		if p.Holdout {
+			holdouts++
+		}
+		out.Paths = append(out.Paths, p)
+	}
+	if holdouts > 1 {
+		cc.errorf(n, "a split has at most one holdout path")
+	}
+	if total != 100 && weightsOK {
+		cc.errorf(n, "the split's weights add up to %d; they are percentages and must add up to 100", total)
 	}
 	return out
 }

@@ -53,7 +53,7 @@ func TestCompileValidJourney(t *testing.T) {
 	assert.Equal(t, "lapse-winback", plan.Journey)
 	assert.Equal(t, Marketing, plan.Purpose)
 	assert.Equal(t, "offers", plan.Topic)
-	assert.Equal(t, Trigger{Event: "customer.lapsed", When: "customer.orders_count >= 1"}, plan.Trigger)
+	assert.Equal(t, Trigger{Event: "customer.lapsed", When: "customer.orders_count >= 1", MaxEventAge: Duration{D: DefaultMaxEventAge, Text: "24h"}}, plan.Trigger)
 	assert.Equal(t, `event.type == "order.placed"`, plan.ExitWhen)
 	require.Len(t, plan.Steps, 4)
 
@@ -76,6 +76,91 @@ func TestCompileValidJourney(t *testing.T) {
 	assert.Equal(t, 14*24*time.Hour, plan.Steps[3].Wait.For.D, "wait: 2w shorthand")
 	assert.Len(t, plan.Hash, 16)
 	assert.Equal(t, plan.Hash, ComputeHash(plan))
+}
+
+func TestCompileEveryStepKind(t *testing.T) {
+	c := newTestCompiler(t)
+	plan, diags := c.Compile("winback.yaml", src(
+		"journey: lapse-winback",
+		"topic: offers",
+		"trigger:",
+		"  audience: days_since_last_order >= 90 && orders_count >= 1 && customer.has_email",
+		"exit_when: event.type == 'order.placed'",
+		"steps:",
+		"  - id: offer",
+		"    send:",
+		"      channel: [email, sms]",
+		"      template: winback-offer",
+		"      voucher: {percent: 15, valid_for: 30d}",
+		"      recommend: {limit: 2}",
+		"      on_undeliverable: exit",
+		"  - wait: {until: '9:30', on: [friday, mon]}",
+		"  - id: test",
+		"    split:",
+		"      - {path: postcard, weight: 45, steps: [{send: {channel: mail, template: pc, voucher: {amount: 5, currency: GBP, valid_for: 2w}}}]}",
+		"      - {path: letter, weight: 45, steps: [{send: {channel: mail, template: letter}}]}",
+		"      - {path: control, weight: 10, holdout: true}",
+		"  - id: call",
+		"    task:",
+		"      kind: phone_call",
+		"      queue: retention",
+		"      due_in: 3d",
+		"      brief: Ask why they stopped ordering.",
+		"      outcomes: [reached, voicemail, declined]",
+		"      on_overdue: escalate to retention-leads",
+		"  - branch:",
+		"      - when: task.outcome == 'declined' || task.overdue",
+		"        steps: [{exit: declined}]",
+	))
+	require.Empty(t, diags)
+	assert.Equal(t, "days_since_last_order >= 90 && orders_count >= 1 && customer.has_email", plan.Trigger.Audience)
+	assert.Zero(t, plan.Trigger.MaxEventAge, "audience journeys have no event age")
+	send := plan.Steps[0].Send
+	assert.Equal(t, &VoucherSpec{Percent: 15, ValidFor: Duration{D: 30 * 24 * time.Hour, Text: "30d"}}, send.Voucher)
+	assert.Equal(t, &RecommendSpec{From: "order", Limit: 2}, send.Recommend)
+	assert.Equal(t, "exit", send.OnUndeliverable)
+	assert.Equal(t, &WaitStep{Until: "09:30", On: []string{"mon", "fri"}}, plan.Steps[1].Wait)
+	split := plan.Steps[2].Split
+	require.Len(t, split.Paths, 3)
+	assert.Equal(t, 5.0, split.Paths[0].Steps[0].Send.Voucher.Amount)
+	assert.Equal(t, "GBP", split.Paths[0].Steps[0].Send.Voucher.Currency)
+	assert.True(t, split.Paths[2].Holdout)
+	assert.Equal(t, &TaskStep{Kind: "phone_call", Queue: "retention", DueIn: Duration{D: 72 * time.Hour, Text: "3d"}, Brief: "Ask why they stopped ordering.",
+		Outcomes: []string{"reached", "voicemail", "declined"}, OnOverdue: OverdueEscalate, EscalateTo: "retention-leads"}, plan.Steps[3].Task)
+	var ids []string
+	plan.Walk(func(s *Step) { ids = append(ids, s.ID) })
+	assert.Equal(t, []string{"offer", "wait_2", "test", "send_4", "send_5", "call", "branch_7", "exit_8"}, ids)
+
+	thanks, diags := c.Compile("t.yaml", src("journey: t", "purpose: transactional", "trigger: {event: order.placed, max_event_age: 2d}", "steps: [{wait: 1d}]"))
+	require.Empty(t, diags)
+	assert.Equal(t, 48*time.Hour, thanks.Trigger.MaxEventAge.D)
+	thanks, _ = c.Compile("t.yaml", src("journey: t", "purpose: transactional", "trigger: {event: order.placed}", "steps: [{wait: 1d}]"))
+	assert.Equal(t, DefaultMaxEventAge, thanks.Trigger.MaxEventAge.D, "24h unless the journey says otherwise")
+
+	_ = plan.Mermaid()
+}
+
+func TestScaledPlan(t *testing.T) {
+	c := newTestCompiler(t)
+	plan, diags := c.Compile("s.yaml", src(
+		"journey: s", "purpose: transactional", "trigger: {event: x}",
+		"steps:",
+		"  - {send: {channel: email, template: t, voucher: {percent: 10, valid_for: 30d}}}",
+		"  - wait: 14d",
+		"  - wait: {until_event: 'true', timeout: 2d}",
+		"  - task: {kind: call, queue: q, due_in: 1d}",
+	))
+	require.Empty(t, diags)
+	fast := plan.Scaled(time.Second)
+	assert.InDelta(t, 1.0/86400, fast.Scale, 1e-12)
+	assert.Equal(t, 14*time.Second, fast.Steps[1].Wait.For.D)
+	assert.Equal(t, "14d", fast.Steps[1].Wait.For.Text, "the text keeps the real duration")
+	assert.Equal(t, 2*time.Second, fast.Steps[2].Wait.Timeout.D)
+	assert.Equal(t, time.Second, fast.Steps[3].Task.DueIn.D)
+	assert.Equal(t, 30*24*time.Hour, fast.Steps[0].Send.Voucher.ValidFor.D, "vouchers last in real time")
+	assert.Equal(t, plan.Hash, fast.Hash)
+	assert.Equal(t, 14*24*time.Hour, plan.Steps[1].Wait.For.D, "the original is untouched")
+	assert.Zero(t, plan.Scaled(24*time.Hour).Scale)
 }
 
 func TestCompileHashIgnoresLayoutButNotMeaning(t *testing.T) {
@@ -158,9 +243,9 @@ func TestCompileErrors(t *testing.T) {
 		{"zero duration", with(6, "  - wait: 0d"),
 			[]string{"6:11: wait: a duration of 0d does nothing"}},
 		{"wait with neither", with(6, "  - wait: {}"),
-			[]string{"6:11: a wait needs `for: <duration>`, or `until_event: <condition>` with a `timeout`"}},
+			[]string{"6:11: a wait needs `for: <duration>`, `until: \"10:00\"`, or `until_event: <condition>` with a `timeout`"}},
 		{"wait for and until_event", with(6, "  - wait: {for: 1d, until_event: 'true', timeout: 2d}"),
-			[]string{"6:21: a wait has either for or until_event, not both"}},
+			[]string{"6:21: a wait has one of for, until and until_event, not for and until_event"}},
 		{"until_event needs timeout", with(6, "  - wait: {until_event: 'event.type == \"x\"'}"),
 			[]string{"6:11: a wait until_event needs a timeout"}},
 		{"timeout without until_event", with(6, "  - wait: {for: 1d, timeout: 2d}"),
@@ -200,7 +285,7 @@ func TestCompileErrors(t *testing.T) {
 		{"exit false", with(6, "  - exit: false"),
 			[]string{"6:11: exit: false does nothing"}},
 		{"CEL unknown variable", with(3, "trigger: {event: order.placed, when: custmer.locale == 'en-GB'}"),
-			[]string{`3:38: trigger.when: unknown name "custmer"; expressions can use customer, event and order; did you mean "customer"?`}},
+			[]string{`3:38: trigger.when: unknown name "custmer"; expressions can use customer, event, order and task; did you mean "customer"?`}},
 		{"CEL unknown field", with(3, "trigger: {event: order.placed, when: order.totl > 10}"),
 			[]string{`3:44: trigger.when: there is no field "totl"; did you mean "total"?`}},
 		{"CEL type mismatch", with(3, "exit_when: event.type == 3", "trigger: {event: order.placed}"),
@@ -227,6 +312,46 @@ func TestCompileErrors(t *testing.T) {
 			[]string{"1:1: this file is empty"}},
 		{"not UTF-8", []byte("journey: \xff\n"),
 			[]string{"1:1: this file is not UTF-8 text"}},
+		{"until with timeout", with(6, "  - wait: {until: '10:00', timeout: 1d}"),
+			[]string{"6:28: timeout only goes with until_event; a wait `until` ends by itself"}},
+		{"bad time of day", with(6, "  - wait: {until: '25:00'}"),
+			[]string{`6:19: until "25:00" is not a time of day`}},
+		{"bad weekday", with(6, "  - wait: {until: '10:00', on: [mon, funday]}"),
+			[]string{`6:38: "funday" is not a day`}},
+		{"on without until", with(6, "  - wait: {for: 1d, on: [mon]}"),
+			[]string{"6:21: on (weekdays) only goes with until"}},
+		{"voucher without value", with(5, "  - send: {channel: email, template: t, voucher: {valid_for: 30d}}"),
+			[]string{"5:50: a voucher needs `percent: 15` or `amount: 10`"}},
+		{"voucher percent too big", with(5, "  - send: {channel: email, template: t, voucher: {percent: 150, valid_for: 30d}}"),
+			[]string{`5:60: percent must be a number above 0 and at most 100, not "150"`}},
+		{"voucher without validity", with(5, "  - send: {channel: email, template: t, voucher: {amount: 10, currency: GBP}}"),
+			[]string{"5:50: a voucher needs `valid_for`"}},
+		{"voucher bad currency", with(5, "  - send: {channel: email, template: t, voucher: {amount: 10, currency: pounds, valid_for: 3d}}"),
+			[]string{`5:73: currency "pounds" is not a three-letter code`}},
+		{"recommend from elsewhere", with(5, "  - send: {channel: email, template: t, recommend: {from: wishlist}}"),
+			[]string{`5:59: recommend from "wishlist" is unknown`}},
+		{"bad on_undeliverable", with(5, "  - send: {channel: email, template: t, on_undeliverable: panic}"),
+			[]string{`5:59: on_undeliverable "panic" is unknown`}},
+		{"task without queue", with(6, "  - task: {kind: phone_call, due_in: 3d}"),
+			[]string{"6:11: a task needs queue, such as `queue: retention`"}},
+		{"task bad overdue", with(6, "  - task: {kind: call, queue: q, due_in: 3d, on_overdue: shrug}"),
+			[]string{`6:58: on_overdue "shrug" is unknown; use continue, exit, or escalate to <queue>`}},
+		{"task duplicate outcome", with(6, "  - task: {kind: call, queue: q, due_in: 3d, outcomes: [a, a]}"),
+			[]string{"6:60: outcome a is listed twice"}},
+		{"split weights", with(6, "  - split:", "      - {path: a, weight: 50, steps: []}", "      - {path: b, weight: 40, steps: []}"),
+			[]string{"7:7: the split's weights add up to 90"}},
+		{"split holdout with steps", with(6, "  - split:", "      - {path: a, weight: 50, steps: []}", "      - {path: b, weight: 50, holdout: true, steps: []}"),
+			[]string{"8:46: a holdout path receives nothing"}},
+		{"split one path", with(6, "  - split: [{path: a, weight: 100, steps: []}]"),
+			[]string{"6:12: split must be a list of at least two paths"}},
+		{"trigger with both", with(3, "trigger: {event: x, audience: 'orders_count > 1'}"),
+			[]string{"3:21: a trigger has an event or an audience, not both"}},
+		{"audience unknown field", with(3, "trigger: {audience: 'days_since_last_ordr >= 90'}"),
+			[]string{`3:22: audience: unknown name "days_since_last_ordr"; an audience can use the customer's fields, such as orders_count or days_since_last_order; did you mean "days_since_last_order"?`}},
+		{"audience with when", with(3, "trigger: {audience: 'orders_count > 1', when: 'true'}"),
+			[]string{"3:41: when only goes with a trigger event"}},
+		{"task outcome in a condition", with(6, "  - branch: [{when: 'task.outcom == \"x\"', steps: []}]"),
+			[]string{`6:27: when: there is no field "outcom"; did you mean "outcome"?`}},
 		{"merge keys", with(2, "purpose: transactional", "<<: {topic: x}"),
 			[]string{"3:1: merge keys (<<) are not supported"}},
 	}

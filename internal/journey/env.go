@@ -3,6 +3,7 @@ package journey
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -12,17 +13,19 @@ import (
 )
 
 // Env is the CEL environment journeys are checked and evaluated in: the
-// variables customer, event and order with the types in vars.go. It caches
+// variables customer, event, order and task with the types in vars.go. It caches
 // compiled programs and is safe for concurrent use. Evaluation is pure and
 // deterministic, so workflows may evaluate expressions directly.
 type Env struct {
 	env      *cel.Env
+	audience *cel.Env // customer fields as top-level names, for trigger.audience
 	fields   []string // every field name of the declared types, for suggestions
 	programs sync.Map // expression source -> cel.Program
+	audProgs sync.Map // audience expression source -> cel.Program
 }
 
 // Variables are the names expressions can use.
-var Variables = []string{"customer", "event", "order"}
+var Variables = []string{"customer", "event", "order", "task"}
 
 // maxExprLen bounds an expression's length; journeys hold conditions, not
 // programs.
@@ -36,22 +39,33 @@ const evalCostLimit = 1_000_000
 func NewEnv() (*Env, error) {
 	types := []reflect.Type{
 		reflect.TypeFor[Customer](), reflect.TypeFor[Event](),
-		reflect.TypeFor[Order](), reflect.TypeFor[Item](),
+		reflect.TypeFor[Order](), reflect.TypeFor[Item](), reflect.TypeFor[Task](),
 	}
-	env, err := cel.NewEnv(
-		ext.NativeTypes(types[0], types[1], types[2], types[3], ext.ParseStructTag("json")),
-		cel.Variable("customer", cel.ObjectType(celTypeName(types[0]))),
-		cel.Variable("event", cel.ObjectType(celTypeName(types[1]))),
-		cel.Variable("order", cel.ObjectType(celTypeName(types[2]))),
+	common := []cel.EnvOption{
+		ext.NativeTypes(types[0], types[1], types[2], types[3], types[4], ext.ParseStructTag("json")),
 		cel.CrossTypeNumericComparisons(true),
 		cel.ParserExpressionSizeLimit(maxExprLen),
 		cel.ParserRecursionLimit(64),
 		ext.Strings(),
-	)
+	}
+	env, err := cel.NewEnv(append(common,
+		cel.Variable("customer", cel.ObjectType(celTypeName(types[0]))),
+		cel.Variable("event", cel.ObjectType(celTypeName(types[1]))),
+		cel.Variable("order", cel.ObjectType(celTypeName(types[2]))),
+		cel.Variable("task", cel.ObjectType(celTypeName(types[4]))),
+	)...)
 	if err != nil {
 		return nil, fmt.Errorf("journey: build CEL environment: %w", err)
 	}
-	e := &Env{env: env}
+	audOpts := append(common, cel.Variable("customer", cel.ObjectType(celTypeName(types[0]))))
+	for _, f := range customerFields() {
+		audOpts = append(audOpts, cel.Variable(f.name, f.typ))
+	}
+	audience, err := cel.NewEnv(audOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("journey: build CEL audience environment: %w", err)
+	}
+	e := &Env{env: env, audience: audience}
 	seen := map[string]bool{}
 	for _, t := range types {
 		for i := range t.NumField() {
@@ -70,6 +84,42 @@ func celTypeName(t reflect.Type) string {
 	return "journey." + t.Name()
 }
 
+type customerField struct {
+	name  string
+	index int
+	typ   *cel.Type
+}
+
+// customerFields are the fields of Customer by their json names, with
+// their CEL types: an audience can say days_since_last_order >= 90.
+func customerFields() []customerField {
+	t := reflect.TypeFor[Customer]()
+	var out []customerField
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		var typ *cel.Type
+		switch f.Type.Kind() {
+		case reflect.String:
+			typ = cel.StringType
+		case reflect.Bool:
+			typ = cel.BoolType
+		case reflect.Int64:
+			typ = cel.IntType
+		case reflect.Float64:
+			typ = cel.DoubleType
+		case reflect.Slice:
+			typ = cel.ListType(cel.StringType)
+		case reflect.Map:
+			typ = cel.MapType(cel.StringType, cel.DynType)
+		default:
+			continue
+		}
+		out = append(out, customerField{name: name, index: i, typ: typ})
+	}
+	return out
+}
+
 // checkedExpr is what type-checking an expression yields.
 type checkedExpr struct {
 	ast    *cel.Ast
@@ -85,7 +135,10 @@ type exprIssue struct {
 
 // check parses and type-checks an expression and turns CEL's messages into
 // sentences a marketer can act on. It never panics.
-func (e *Env) check(src string) (out checkedExpr) {
+func (e *Env) check(src string) checkedExpr { return e.checkIn(e.env, src) }
+
+// checkIn parses and type-checks an expression in one of the environments.
+func (e *Env) checkIn(env *cel.Env, src string) (out checkedExpr) {
 	defer func() {
 		if r := recover(); r != nil {
 			out = checkedExpr{issues: []exprIssue{{line: 1, message: fmt.Sprintf("this expression could not be checked (%v); simplify it", r)}}}
@@ -94,14 +147,14 @@ func (e *Env) check(src string) (out checkedExpr) {
 	if len(src) > maxExprLen {
 		return checkedExpr{issues: []exprIssue{{line: 1, message: fmt.Sprintf("this expression is %d characters long; keep conditions under %d", len(src), maxExprLen)}}}
 	}
-	ast, iss := e.env.Compile(src)
+	ast, iss := env.Compile(src)
 	if iss != nil && iss.Err() != nil {
 		lines := strings.Split(src, "\n")
 		for _, ce := range iss.Errors() {
 			is := exprIssue{
 				line:    max(ce.Location.Line(), 1),
 				col:     max(ce.Location.Column(), 0),
-				message: e.friendly(ce.Message),
+				message: e.friendly(ce.Message, env == e.audience),
 			}
 			// CEL places a bad field at the dot before it; point at the name.
 			if strings.HasPrefix(ce.Message, "undefined field") && is.line <= len(lines) {
@@ -139,11 +192,14 @@ var operatorNames = map[string]string{
 }
 
 // friendly rewrites CEL's checker messages in journey terms.
-func (e *Env) friendly(msg string) string {
+func (e *Env) friendly(msg string, audience bool) string {
 	switch {
+	case strings.HasPrefix(msg, "undeclared reference to '") && audience:
+		name := between(msg, "'", "'")
+		return fmt.Sprintf("unknown name %q; an audience can use the customer's fields, such as orders_count or days_since_last_order%s", name, didYouMean(name, e.fields))
 	case strings.HasPrefix(msg, "undeclared reference to '"):
 		name := between(msg, "'", "'")
-		return fmt.Sprintf("unknown name %q; expressions can use customer, event and order%s", name, didYouMean(name, Variables))
+		return fmt.Sprintf("unknown name %q; expressions can use customer, event, order and task%s", name, didYouMean(name, slices.Concat(Variables, e.fields)))
 	case strings.HasPrefix(msg, "undefined field '"):
 		name := between(msg, "'", "'")
 		return fmt.Sprintf("there is no field %q%s (journeys/README.md lists every field)", name, didYouMean(name, e.fields))
@@ -184,6 +240,7 @@ func (e *Env) Eval(expr string, vars Vars) (bool, error) {
 		"customer": vars.Customer,
 		"event":    vars.Event,
 		"order":    vars.Order,
+		"task":     vars.Task,
 	})
 	if err != nil {
 		return false, fmt.Errorf("evaluate %q: %w", expr, err)
@@ -213,4 +270,52 @@ func (e *Env) program(expr string) (cel.Program, error) {
 	}
 	p, _ := e.programs.LoadOrStore(expr, prg)
 	return p.(cel.Program), nil
+}
+
+// checkAudience type-checks an audience condition, where the customer's
+// fields are names of their own (orders_count) as well as customer.*.
+func (e *Env) checkAudience(src string) checkedExpr { return e.checkIn(e.audience, src) }
+
+// EvalAudience evaluates an audience condition for a customer.
+func (e *Env) EvalAudience(expr string, c Customer) (bool, error) {
+	var prg cel.Program
+	if p, ok := e.audProgs.Load(expr); ok {
+		prg = p.(cel.Program)
+	} else {
+		checked := e.checkAudience(expr)
+		if checked.ast == nil {
+			return false, fmt.Errorf("audience %q: %s", expr, checked.issues[0].message)
+		}
+		p, err := e.audience.Program(checked.ast, cel.CostLimit(evalCostLimit))
+		if err != nil {
+			return false, fmt.Errorf("audience %q: %w", expr, err)
+		}
+		e.audProgs.Store(expr, p)
+		prg = p
+	}
+	vars := map[string]any{"customer": c}
+	v := reflect.ValueOf(c)
+	for _, f := range customerFields() {
+		val := v.Field(f.index).Interface()
+		switch x := val.(type) {
+		case []string:
+			if x == nil {
+				val = []string{}
+			}
+		case map[string]any:
+			if x == nil {
+				val = map[string]any{}
+			}
+		}
+		vars[f.name] = val
+	}
+	out, _, err := prg.Eval(vars)
+	if err != nil {
+		return false, fmt.Errorf("evaluate audience %q: %w", expr, err)
+	}
+	b, ok := out.Value().(bool)
+	if !ok {
+		return false, fmt.Errorf("evaluate audience %q: got %v, not true or false", expr, out.Value())
+	}
+	return b, nil
 }

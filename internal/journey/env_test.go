@@ -105,3 +105,22 @@ func TestMermaid(t *testing.T) {
   exit_when{{"at any point:<br/>event.type == #quot;order.refunded#quot;"}} -.-> exited(["exit"])
 `, plan.Mermaid())
 }
+
+func TestEvalAudience(t *testing.T) {
+	env, err := NewEnv()
+	require.NoError(t, err)
+	lapsed := Customer{ID: "c_1", OrdersCount: 3, DaysSinceLastOrder: 120, Country: "GB", HasEmail: true}
+	for expr, want := range map[string]bool{
+		"days_since_last_order >= 90 && orders_count >= 1": true,
+		"customer.days_since_last_order >= 90":             true,
+		`country == "US"`:                                  false,
+		`"vip" in tags`:                                    false,
+		`size(attributes) == 0`:                            true,
+	} {
+		got, err := env.EvalAudience(expr, lapsed)
+		require.NoError(t, err, expr)
+		assert.Equal(t, want, got, expr)
+	}
+	_, err = env.EvalAudience("nonsense >", lapsed)
+	assert.Error(t, err)
+}

@@ -77,6 +77,11 @@ func (g *graph) steps(steps []Step, in []edge) []edge {
 			g.line("  %s([%s])", id, quote(text))
 		case KindBranch:
 			g.line("  %s{%s}", id, quote(s.ID))
+		case KindSplit:
+			g.line("  %s{{%s}}", id, quote(s.ID+"\nsplit"))
+		case KindTask:
+			text := fmt.Sprintf("%s\ntask %s for %s, due in %s", s.ID, s.Task.Kind, s.Task.Queue, s.Task.DueIn)
+			g.line("  %s[[%s]]", id, quote(text))
 		}
 		for _, e := range in {
 			g.connect(e, id)
@@ -90,6 +95,20 @@ func (g *graph) steps(steps []Step, in []edge) []edge {
 				out = append(out, g.steps(c.Steps, []edge{{from: id, label: c.When}})...)
 			}
 			out = append(out, g.steps(s.Branch.Otherwise, []edge{{from: id, label: "otherwise"}})...)
+			in = out
+		case KindSplit:
+			var out []edge
+			for _, p := range s.Split.Paths {
+				label := fmt.Sprintf("%s %d%%", p.Name, p.Weight)
+				if p.Holdout {
+					g.n++
+					hold := fmt.Sprintf("s%d", g.n)
+					g.line("  %s([%s])", hold, quote("holdout: receives nothing"))
+					g.connect(edge{from: id, label: label}, hold)
+					continue
+				}
+				out = append(out, g.steps(p.Steps, []edge{{from: id, label: label}})...)
+			}
 			in = out
 		default:
 			in = []edge{{from: id}}

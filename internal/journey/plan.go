@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"time"
 )
 
 // Purpose says which rules a journey's messages follow.
@@ -40,6 +41,8 @@ const (
 	KindWait   Kind = "wait"
 	KindBranch Kind = "branch"
 	KindExit   Kind = "exit"
+	KindTask   Kind = "task"
+	KindSplit  Kind = "split"
 )
 
 // Plan is a compiled journey: a plain, serialisable value that is the
@@ -58,15 +61,30 @@ type Plan struct {
 	Source string `json:"source,omitempty"`
 	// Hash identifies the plan's content; see ComputeHash.
 	Hash string `json:"hash"`
+	// Scale, when above zero, is how much faster than real time the run
+	// goes (dev mode's --day): every journey duration has been multiplied
+	// by it, and time-of-day waits are too. The durations' text stays as
+	// written.
+	Scale float64 `json:"scale,omitempty"`
 }
 
 // Trigger says what starts a journey.
 type Trigger struct {
 	// Event is the event type that starts the journey, such as order.placed.
-	Event string `json:"event"`
+	Event string `json:"event,omitempty"`
 	// When is an optional CEL condition over event, customer and order.
 	When string `json:"when,omitempty"`
+	// MaxEventAge: an event older than this does not start the journey, so
+	// loading history never thanks anyone for last year's order.
+	MaxEventAge Duration `json:"max_event_age,omitzero"`
+	// Audience is a CEL condition over the customer's fields; customers for
+	// whom it holds are entered by an audience run instead of an event.
+	Audience string `json:"audience,omitempty"`
 }
+
+// DefaultMaxEventAge is how old an event may be and still start a journey,
+// unless the journey says otherwise.
+const DefaultMaxEventAge = 24 * time.Hour
 
 // Step is one thing a journey does. Exactly one of Send, Wait, Branch and
 // Exit is set, as Kind says.
@@ -78,6 +96,8 @@ type Step struct {
 	Wait   *WaitStep   `json:"wait,omitempty"`
 	Branch *BranchStep `json:"branch,omitempty"`
 	Exit   *ExitStep   `json:"exit,omitempty"`
+	Task   *TaskStep   `json:"task,omitempty"`
+	Split  *SplitStep  `json:"split,omitempty"`
 }
 
 // SendStep sends one message through the first channel, in order, that
@@ -85,6 +105,29 @@ type Step struct {
 type SendStep struct {
 	Channels []Channel `json:"channels"`
 	Template string    `json:"template"`
+	// Voucher, when set, issues a voucher with the message.
+	Voucher *VoucherSpec `json:"voucher,omitempty"`
+	// Recommend, when set, picks products to suggest in the message.
+	Recommend *RecommendSpec `json:"recommend,omitempty"`
+	// OnUndeliverable says what happens when no channel works: continue
+	// (the default) or exit.
+	OnUndeliverable string `json:"on_undeliverable,omitempty"`
+}
+
+// VoucherSpec describes the voucher a send step issues: a percentage or an
+// amount off, valid for a while.
+type VoucherSpec struct {
+	Percent  float64  `json:"percent,omitempty"`
+	Amount   float64  `json:"amount,omitempty"`
+	Currency string   `json:"currency,omitempty"`
+	ValidFor Duration `json:"valid_for"`
+}
+
+// RecommendSpec says which products a send step suggests.
+type RecommendSpec struct {
+	// From is where the taste comes from: "order" (the triggering order).
+	From  string `json:"from"`
+	Limit int    `json:"limit"`
 }
 
 // WaitStep pauses the journey for a while (For), or until an event matching
@@ -93,6 +136,10 @@ type WaitStep struct {
 	For        Duration `json:"for,omitzero"`
 	UntilEvent string   `json:"until_event,omitempty"`
 	Timeout    Duration `json:"timeout,omitzero"`
+	// Until is a local time of day ("10:00") in the customer's time zone;
+	// On optionally limits it to some weekdays ("mon", "tue", ...).
+	Until string   `json:"until,omitempty"`
+	On    []string `json:"on,omitempty"`
 }
 
 // BranchStep runs the steps of the first case whose condition holds, or
@@ -111,6 +158,41 @@ type Case struct {
 // ExitStep ends the journey.
 type ExitStep struct {
 	Reason string `json:"reason,omitempty"`
+}
+
+// TaskStep asks staff to do something (call the customer) and waits until
+// they report an outcome, or the task is overdue.
+type TaskStep struct {
+	Kind     string   `json:"kind"`
+	Queue    string   `json:"queue"`
+	DueIn    Duration `json:"due_in"`
+	Brief    string   `json:"brief,omitempty"`
+	Outcomes []string `json:"outcomes"`
+	// OnOverdue is continue, exit or escalate (to EscalateTo).
+	OnOverdue  string `json:"on_overdue"`
+	EscalateTo string `json:"escalate_to,omitempty"`
+}
+
+// Overdue actions.
+const (
+	OverdueContinue = "continue"
+	OverdueExit     = "exit"
+	OverdueEscalate = "escalate"
+)
+
+// SplitStep sends customers down one of several paths, at random but the
+// same path every time for a customer and journey.
+type SplitStep struct {
+	Paths []SplitPath `json:"paths"`
+}
+
+// SplitPath is one path of a split. Weights are percentages. A holdout path
+// receives nothing: the run ends there, as a control group.
+type SplitPath struct {
+	Name    string `json:"name"`
+	Weight  int    `json:"weight"`
+	Holdout bool   `json:"holdout,omitempty"`
+	Steps   []Step `json:"steps,omitempty"`
 }
 
 // ComputeHash returns the content hash of a plan: the first 16 hex digits of
@@ -159,6 +241,11 @@ func walkSteps(steps []Step, fn func(*Step)) {
 			}
 			walkSteps(s.Branch.Otherwise, fn)
 		}
+		if s.Split != nil {
+			for _, p := range s.Split.Paths {
+				walkSteps(p.Steps, fn)
+			}
+		}
 	}
 }
 
@@ -176,4 +263,39 @@ func (p *Plan) ListensForEvents() bool {
 		}
 	})
 	return listens
+}
+
+// Scaled returns a copy of the plan running faster than real time, for
+// demos: a day lasts day, and every wait, timeout and task due time shrinks
+// with it. Voucher validity is real time (it is printed on the message).
+// The hash is the original plan's.
+func (p *Plan) Scaled(day time.Duration) *Plan {
+	b, err := json.Marshal(p)
+	if err != nil {
+		panic("journey: marshal plan: " + err.Error())
+	}
+	var c Plan
+	if err := json.Unmarshal(b, &c); err != nil {
+		panic("journey: copy plan: " + err.Error())
+	}
+	if day <= 0 || day == 24*time.Hour {
+		return &c
+	}
+	c.Scale = float64(day) / float64(24*time.Hour)
+	scale := func(d *Duration) {
+		d.D = time.Duration(float64(d.D) * c.Scale)
+		if d.D < time.Millisecond && d.Text != "" {
+			d.D = time.Millisecond
+		}
+	}
+	c.Walk(func(s *Step) {
+		switch {
+		case s.Wait != nil:
+			scale(&s.Wait.For)
+			scale(&s.Wait.Timeout)
+		case s.Task != nil:
+			scale(&s.Task.DueIn)
+		}
+	})
+	return &c
 }

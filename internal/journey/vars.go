@@ -57,9 +57,22 @@ type Item struct {
 	Price     float64 `json:"price"`
 }
 
+// Task is the outcome of the latest staff task the journey created.
+type Task struct {
+	ID      string `json:"id"`
+	Step    string `json:"step"`
+	Kind    string `json:"kind"`
+	Queue   string `json:"queue"`
+	Outcome string `json:"outcome"`
+	Notes   string `json:"notes"`
+	// Overdue is true when the task was not completed in time.
+	Overdue bool `json:"overdue"`
+}
+
 // Vars are the values an expression is evaluated against.
 type Vars struct {
 	Customer Customer
 	Event    Event
 	Order    Order
+	Task     Task
 }

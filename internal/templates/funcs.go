@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"time"
 )
 
 // funcs are the helpers templates may call.
@@ -13,6 +14,16 @@ var funcs = map[string]any{
 	"plural": plural,
 	"upper":  strings.ToUpper,
 	"lower":  strings.ToLower,
+	"date":   date,
+}
+
+// date formats a day the way the locale writes it: "31 January 2030" for
+// en-GB and most of the world, "January 31, 2030" for en-US.
+func date(t time.Time, locale string) string {
+	if strings.EqualFold(locale, "en-US") || strings.EqualFold(locale, "en") {
+		return t.Format("January 2, 2006")
+	}
+	return t.Format("2 January 2006")
 }
 
 var currencySymbols = map[string]string{

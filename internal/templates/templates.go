@@ -1,8 +1,16 @@
 // Package templates renders the messages journeys send from the files under
-// journeys/templates: one folder per template, holding per channel a text
-// file (for email it starts with a "Subject:" line) and, for email, an
-// optional HTML file. Text uses text/template, HTML uses html/template, so
-// customer-provided values are escaped in HTML.
+// journeys/templates. Each template is a folder holding a file per channel:
+//
+//	email.txt                         email: first line "Subject: ...", then the text
+//	email.html                        email: HTML version (optional)
+//	sms.txt                           text message
+//	letter.html                       printed letter
+//	postcard.front.html, postcard.back.html   printed postcard
+//
+// A subfolder named after a locale (en-GB, en-US, fr) holds the same files
+// for customers of that locale; a file it lacks comes from the folder
+// above. Text uses text/template, HTML uses html/template (which escapes
+// what it inserts).
 package templates
 
 import (
@@ -18,6 +26,8 @@ import (
 	texttemplate "text/template"
 	"time"
 
+	"golang.org/x/text/language"
+
 	"github.com/rapporthq/rapport/internal/journey"
 )
 
@@ -25,10 +35,15 @@ import (
 type Data struct {
 	Customer Customer
 	// Order is the order the journey is about (the triggering order), or nil.
-	Order   *Order
-	Journey string
-	Step    string
-	Shop    Shop
+	Order *Order
+	// Voucher is the voucher the send step issued, or nil.
+	Voucher *Voucher
+	// Products are the products the send step recommends.
+	Products []Product
+	Links    Links
+	Journey  string
+	Step     string
+	Shop     Shop
 }
 
 // Customer is the customer as templates see them.
@@ -67,6 +82,43 @@ type Item struct {
 	Price     float64
 }
 
+// Voucher is a discount code.
+type Voucher struct {
+	Code      string
+	Percent   float64 // set for a percentage off
+	Amount    float64 // set for an amount off
+	Currency  string
+	ExpiresAt time.Time
+}
+
+// Description says what the voucher is worth: "15% off" or "£10.00 off".
+func (v *Voucher) Description() string {
+	if v.Percent > 0 {
+		return fmt.Sprintf("%s%% off", trimZeros(v.Percent))
+	}
+	return money(v.Amount, v.Currency) + " off"
+}
+
+func trimZeros(f float64) string {
+	return strings.TrimSuffix(strings.TrimRight(fmt.Sprintf("%.2f", f), "0"), ".")
+}
+
+// Product is a product to suggest.
+type Product struct {
+	ID       string
+	Name     string
+	Price    float64
+	Currency string
+	URL      string
+	ImageURL string
+}
+
+// Links are signed links for the customer.
+type Links struct {
+	// Survey is the satisfaction survey for this message.
+	Survey string
+}
+
 // Shop describes the sender.
 type Shop struct {
 	Name         string
@@ -81,27 +133,58 @@ type Email struct {
 	HTML    string
 }
 
-type emailTemplate struct {
-	text *texttemplate.Template
-	html *htmltemplate.Template // nil when the template has no HTML part
+// Mail is rendered printed mail: a letter (HTML) or a postcard (Front and
+// Back).
+type Mail struct {
+	Kind  string // "letter" or "postcard"
+	HTML  string
+	Front string
+	Back  string
+}
+
+// smsMaxChars is the longest text message providers accept.
+const smsMaxChars = 1600
+
+// variant is the files of one template folder (or a locale subfolder).
+type variant struct {
+	emailText  *texttemplate.Template
+	emailHTML  *htmltemplate.Template
+	sms        *texttemplate.Template
+	letter     *htmltemplate.Template
+	postFront  *htmltemplate.Template
+	postBack   *htmltemplate.Template
+	folderPath string
+}
+
+func (v *variant) has(ch journey.Channel) bool {
+	switch ch {
+	case journey.Email:
+		return v.emailText != nil
+	case journey.SMS:
+		return v.sms != nil
+	case journey.Mail:
+		return v.letter != nil || v.postFront != nil
+	}
+	return false
 }
 
 // Set is every template found in a folder, parsed and checked.
 type Set struct {
-	dir    string // for messages: the folder as the user knows it
-	emails map[string]*emailTemplate
+	dir       string // for messages: the folder as the user knows it
+	templates map[string]map[string]*variant
 }
 
 var nameRe = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
 
 // Load parses every template under fsys and checks each renders with sample
 // data, so a misspelt field is found before any customer is waiting for
-// the message. dir is how the folder is named in error messages.
+// the message. dir is how the folder is named in error messages. A folder
+// that does not exist holds no templates.
 func Load(fsys fs.FS, dir string) (*Set, error) {
-	s := &Set{dir: dir, emails: map[string]*emailTemplate{}}
+	s := &Set{dir: dir, templates: map[string]map[string]*variant{}}
 	entries, err := fs.ReadDir(fsys, ".")
 	if errors.Is(err, fs.ErrNotExist) {
-		return s, nil // no templates folder: no templates
+		return s, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read templates in %s: %w", dir, err)
@@ -111,9 +194,12 @@ func Load(fsys fs.FS, dir string) (*Set, error) {
 		if !e.IsDir() || !nameRe.MatchString(e.Name()) {
 			continue
 		}
-		if err := s.loadEmail(fsys, e.Name()); err != nil {
+		variants, err := s.loadTemplate(fsys, e.Name())
+		if err != nil {
 			errs = append(errs, err)
+			continue
 		}
+		s.templates[e.Name()] = variants
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -121,115 +207,293 @@ func Load(fsys fs.FS, dir string) (*Set, error) {
 	return s, nil
 }
 
-func (s *Set) loadEmail(fsys fs.FS, name string) error {
-	textFile, htmlFile := path.Join(name, "email.txt"), path.Join(name, "email.html")
-	textSrc, err := fs.ReadFile(fsys, textFile)
-	if errors.Is(err, fs.ErrNotExist) {
-		if _, err := fs.Stat(fsys, htmlFile); err == nil {
-			return fmt.Errorf("%s: an email needs a text version with its subject; add %s", path.Join(s.dir, htmlFile), path.Join(s.dir, textFile))
+func (s *Set) loadTemplate(fsys fs.FS, name string) (map[string]*variant, error) {
+	variants := map[string]*variant{}
+	base, err := s.loadVariant(fsys, name)
+	if err != nil {
+		return nil, err
+	}
+	variants[""] = base
+	entries, err := fs.ReadDir(fsys, name)
+	if err != nil {
+		return nil, err
+	}
+	var errs []error
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
 		}
-		return nil // not an email template
-	}
-	if err != nil {
-		return err
-	}
-	t := &emailTemplate{}
-	if !bytes.HasPrefix(textSrc, []byte("Subject:")) {
-		return fmt.Errorf("%s:1: the first line must be the subject, like `Subject: Thank you, {{.Customer.FirstName}}`", path.Join(s.dir, textFile))
-	}
-	t.text, err = texttemplate.New(textFile).Option("missingkey=error").Funcs(funcs).Parse(string(textSrc))
-	if err != nil {
-		return s.wrap(err)
-	}
-	if htmlSrc, err := fs.ReadFile(fsys, htmlFile); err == nil {
-		t.html, err = htmltemplate.New(htmlFile).Option("missingkey=error").Funcs(htmltemplate.FuncMap(funcs)).Parse(string(htmlSrc))
+		tag, err := language.Parse(e.Name())
 		if err != nil {
-			return s.wrap(err)
+			errs = append(errs, fmt.Errorf("%s: a folder in a template must be named after a locale such as en-GB", path.Join(s.dir, name, e.Name())))
+			continue
 		}
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return err
+		v, err := s.loadVariant(fsys, path.Join(name, e.Name()))
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		variants[strings.ToLower(tag.String())] = v
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	for loc, v := range variants {
+		for _, ch := range journey.Channels {
+			if loc != "" && v.has(ch) && !base.has(ch) {
+				errs = append(errs, fmt.Errorf("%s: has a %s version for %s but none for other customers; add it to %s too",
+					path.Join(s.dir, name), ch, loc, path.Join(s.dir, name)))
+			}
+		}
+	}
+	return variants, errors.Join(errs...)
+}
+
+// loadVariant parses the files of one folder and renders them with the
+// sample data.
+func (s *Set) loadVariant(fsys fs.FS, folder string) (*variant, error) {
+	v := &variant{folderPath: folder}
+	read := func(file string) (string, bool, error) {
+		b, err := fs.ReadFile(fsys, path.Join(folder, file))
+		if errors.Is(err, fs.ErrNotExist) {
+			return "", false, nil
+		}
+		return string(b), err == nil, err
+	}
+	parseText := func(file string) (*texttemplate.Template, error) {
+		src, ok, err := read(file)
+		if err != nil || !ok {
+			return nil, err
+		}
+		t, err := texttemplate.New(path.Join(folder, file)).Option("missingkey=error").Funcs(funcs).Parse(src)
+		return t, s.wrap(err)
+	}
+	parseHTML := func(file string) (*htmltemplate.Template, error) {
+		src, ok, err := read(file)
+		if err != nil || !ok {
+			return nil, err
+		}
+		t, err := htmltemplate.New(path.Join(folder, file)).Option("missingkey=error").Funcs(htmltemplate.FuncMap(funcs)).Parse(src)
+		return t, s.wrap(err)
+	}
+	var errs []error
+	collect := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	var err error
+	v.emailText, err = parseText("email.txt")
+	collect(err)
+	v.emailHTML, err = parseHTML("email.html")
+	collect(err)
+	v.sms, err = parseText("sms.txt")
+	collect(err)
+	v.letter, err = parseHTML("letter.html")
+	collect(err)
+	v.postFront, err = parseHTML("postcard.front.html")
+	collect(err)
+	v.postBack, err = parseHTML("postcard.back.html")
+	collect(err)
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	where := func(file string) string { return path.Join(s.dir, folder, file) }
+	if v.emailHTML != nil && v.emailText == nil {
+		return nil, fmt.Errorf("%s: an email needs a text version with its subject; add %s", where("email.html"), where("email.txt"))
+	}
+	if (v.postFront == nil) != (v.postBack == nil) {
+		return nil, fmt.Errorf("%s: a postcard needs both postcard.front.html and postcard.back.html", path.Join(s.dir, folder))
+	}
+	if v.letter != nil && v.postFront != nil {
+		return nil, fmt.Errorf("%s: a template is a letter or a postcard, not both", path.Join(s.dir, folder))
+	}
+	if v.emailText != nil {
+		if src, _, _ := read("email.txt"); !strings.HasPrefix(src, "Subject:") {
+			return nil, fmt.Errorf("%s:1: the first line must be the subject, like `Subject: Thank you, {{.Customer.FirstName}}`", where("email.txt"))
+		}
 	}
 	for _, sample := range samples() {
-		if _, err := t.render(sample); err != nil {
-			return s.wrap(err)
+		if v.emailText != nil {
+			if _, err := v.renderEmail(sample); err != nil {
+				return nil, s.wrap(err)
+			}
+		}
+		if v.sms != nil {
+			body, err := v.renderSMS(sample)
+			if err != nil {
+				return nil, s.wrap(err)
+			}
+			if n := len([]rune(body)); n > smsMaxChars {
+				return nil, fmt.Errorf("%s: renders to %d characters; a text message can be at most %d", where("sms.txt"), n, smsMaxChars)
+			}
+		}
+		if v.has(journey.Mail) {
+			if _, err := v.renderMail(sample); err != nil {
+				return nil, s.wrap(err)
+			}
 		}
 	}
-	s.emails[name] = t
-	return nil
+	return v, nil
 }
 
 // wrap turns "template: thank-you/email.txt:3:5: ..." into a message that
 // names the file as the user sees it.
 func (s *Set) wrap(err error) error {
+	if err == nil {
+		return nil
+	}
 	msg := strings.TrimPrefix(err.Error(), "template: ")
 	return errors.New(path.Join(s.dir, msg))
+}
+
+// channelFiles says which files make a channel's version, for messages.
+var channelFiles = map[journey.Channel]string{
+	journey.Email: "email.txt",
+	journey.SMS:   "sms.txt",
+	journey.Mail:  "letter.html (or postcard.front.html and postcard.back.html)",
 }
 
 // Check reports whether a template exists for a channel; it makes a Set a
 // journey.TemplateChecker.
 func (s *Set) Check(ch journey.Channel, name string) error {
-	switch ch {
-	case journey.Email:
-		if _, ok := s.emails[name]; ok {
-			return nil
-		}
-		return fmt.Errorf("template %q has no email version; add %s", name, path.Join(s.dir, name, "email.txt"))
-	default:
-		return fmt.Errorf("channel %s has no templates yet; only email can be sent", ch)
+	if v, ok := s.templates[name]; ok && v[""].has(ch) {
+		return nil
 	}
+	return fmt.Errorf("template %q has no %s version; add %s", name, ch, path.Join(s.dir, name, channelFiles[ch]))
 }
 
-// Names lists the email templates, sorted.
+// Names lists the templates, sorted.
 func (s *Set) Names() []string {
-	out := make([]string, 0, len(s.emails))
-	for n := range s.emails {
+	out := make([]string, 0, len(s.templates))
+	for n := range s.templates {
 		out = append(out, n)
 	}
 	sort.Strings(out)
 	return out
 }
 
-// RenderEmail renders an email template.
-func (s *Set) RenderEmail(name string, d Data) (Email, error) {
-	t, ok := s.emails[name]
+// pick returns the variant of a template with a channel for a locale: the
+// locale's own (en-gb), else its language's (en), else the default.
+func (s *Set) pick(name string, ch journey.Channel, locale string) (*variant, error) {
+	variants, ok := s.templates[name]
 	if !ok {
-		return Email{}, fmt.Errorf("no email template %q in %s", name, s.dir)
+		return nil, fmt.Errorf("no template %q in %s", name, s.dir)
 	}
-	return t.render(d)
+	if locale != "" {
+		if tag, err := language.Parse(locale); err == nil {
+			base, _ := tag.Base()
+			for _, key := range []string{strings.ToLower(tag.String()), base.String()} {
+				if v, ok := variants[key]; ok && v.has(ch) {
+					return v, nil
+				}
+			}
+		}
+	}
+	if v := variants[""]; v.has(ch) {
+		return v, nil
+	}
+	return nil, s.Check(ch, name)
 }
 
-func (t *emailTemplate) render(d Data) (Email, error) {
-	var text bytes.Buffer
-	if err := t.text.Execute(&text, d); err != nil {
+// RenderEmail renders an email template in the customer's locale.
+func (s *Set) RenderEmail(name string, d Data) (Email, error) {
+	v, err := s.pick(name, journey.Email, d.Customer.Locale)
+	if err != nil {
 		return Email{}, err
 	}
-	subject, body, _ := strings.Cut(text.String(), "\n")
+	return v.renderEmail(d)
+}
+
+// RenderSMS renders a text message in the customer's locale.
+func (s *Set) RenderSMS(name string, d Data) (string, error) {
+	v, err := s.pick(name, journey.SMS, d.Customer.Locale)
+	if err != nil {
+		return "", err
+	}
+	return v.renderSMS(d)
+}
+
+// RenderMail renders a letter or postcard in the customer's locale.
+func (s *Set) RenderMail(name string, d Data) (Mail, error) {
+	v, err := s.pick(name, journey.Mail, d.Customer.Locale)
+	if err != nil {
+		return Mail{}, err
+	}
+	return v.renderMail(d)
+}
+
+func (v *variant) renderEmail(d Data) (Email, error) {
+	text, err := execText(v.emailText, d)
+	if err != nil {
+		return Email{}, err
+	}
+	subject, body, _ := strings.Cut(text, "\n")
 	out := Email{
 		Subject: strings.TrimSpace(strings.TrimPrefix(subject, "Subject:")),
 		Text:    strings.TrimLeft(body, "\r\n"),
 	}
 	if out.Subject == "" {
-		return Email{}, fmt.Errorf("%s: the subject is empty", t.text.Name())
+		return Email{}, fmt.Errorf("%s: the subject is empty", v.emailText.Name())
 	}
-	if t.html != nil {
-		var html bytes.Buffer
-		if err := t.html.Execute(&html, d); err != nil {
+	if v.emailHTML != nil {
+		if out.HTML, err = execHTML(v.emailHTML, d); err != nil {
 			return Email{}, err
 		}
-		out.HTML = html.String()
 	}
 	return out, nil
 }
 
+func (v *variant) renderSMS(d Data) (string, error) {
+	body, err := execText(v.sms, d)
+	return strings.TrimSpace(body), err
+}
+
+func (v *variant) renderMail(d Data) (Mail, error) {
+	var err error
+	if v.letter != nil {
+		m := Mail{Kind: "letter"}
+		m.HTML, err = execHTML(v.letter, d)
+		return m, err
+	}
+	m := Mail{Kind: "postcard"}
+	if m.Front, err = execHTML(v.postFront, d); err != nil {
+		return m, err
+	}
+	m.Back, err = execHTML(v.postBack, d)
+	return m, err
+}
+
+func execText(t *texttemplate.Template, d Data) (string, error) {
+	var b bytes.Buffer
+	err := t.Execute(&b, d)
+	return b.String(), err
+}
+
+func execHTML(t *htmltemplate.Template, d Data) (string, error) {
+	var b bytes.Buffer
+	err := t.Execute(&b, d)
+	return b.String(), err
+}
+
 // samples are the shapes of data a template must cope with: with and
-// without an order, gift or not, one item or several.
+// without an order, gift or not, one item or several, with and without a
+// voucher, products and links.
 func samples() []Data {
 	shop := Shop{Name: "Sample Shop", URL: "https://shop.example", SupportEmail: "help@shop.example"}
 	c := Customer{ID: "c_sample", Name: "Sam Sample", FirstName: "Sam", Email: "sam@example.com", Locale: "en-US"}
 	items := []Item{{ProductID: "p1", Name: "Tea", Quantity: 2, Price: 4.5}, {ProductID: "p2", Name: "Mug", Quantity: 1, Price: 9}}
+	products := []Product{{ID: "p3", Name: "Teapot", Price: 25, Currency: "USD", URL: "https://shop.example/p3"}, {ID: "p4", Name: "Honey", Price: 6, Currency: "USD"}}
+	expires := time.Date(2030, 1, 31, 0, 0, 0, 0, time.UTC)
 	return []Data{
-		{Customer: c, Shop: shop, Journey: "sample", Step: "s", Order: &Order{ID: "o1", Total: 18, Currency: "USD", Items: items, PlacedAt: time.Unix(0, 0)}},
-		{Customer: c, Shop: shop, Journey: "sample", Step: "s", Order: &Order{ID: "o2", Total: 9, Currency: "EUR", Gift: true, Items: items[1:], PlacedAt: time.Unix(0, 0)}},
+		{Customer: c, Shop: shop, Journey: "sample", Step: "s",
+			Order:   &Order{ID: "o1", Total: 18, Currency: "USD", Items: items, PlacedAt: time.Unix(0, 0)},
+			Voucher: &Voucher{Code: "ABCD-EFGH-JKMN-PQRS", Percent: 15, ExpiresAt: expires}, Products: products,
+			Links: Links{Survey: "https://shop.example/survey/token"}},
+		{Customer: c, Shop: shop, Journey: "sample", Step: "s",
+			Order:   &Order{ID: "o2", Total: 9, Currency: "EUR", Gift: true, Items: items[1:], PlacedAt: time.Unix(0, 0)},
+			Voucher: &Voucher{Code: "ABCD-EFGH-JKMN-PQRS", Amount: 10, Currency: "EUR", ExpiresAt: expires}, Products: products[:1],
+			Links: Links{Survey: "https://shop.example/survey/token"}},
 		{Customer: Customer{ID: "c_anon", Locale: "en-GB"}, Shop: shop, Journey: "sample", Step: "s"},
 	}
 }

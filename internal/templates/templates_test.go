@@ -2,8 +2,10 @@ package templates
 
 import (
 	"os"
+	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -74,4 +76,81 @@ func TestFuncs(t *testing.T) {
 	assert.Equal(t, "a, b and c", list([]string{"a", "b", "c"}))
 	assert.Equal(t, "", list(nil))
 	assert.Equal(t, "mug", plural(1, "mug", "mugs"))
+}
+
+func TestChannelsAndLocales(t *testing.T) {
+	set, err := Load(fstest.MapFS{
+		"offer/email.txt":           {Data: []byte("Subject: Your favorite tea{{with .Voucher}}, {{.Description}}{{end}}\nColor me happy.")},
+		"offer/en-GB/email.txt":     {Data: []byte("Subject: Your favourite tea{{with .Voucher}}, {{.Description}}{{end}}\nColour me happy.")},
+		"offer/sms.txt":             {Data: []byte("{{.Shop.Name}}: {{with .Voucher}}{{.Code}} gives {{.Description}} until {{date .ExpiresAt $.Customer.Locale}}{{end}}")},
+		"offer/postcard.front.html": {Data: []byte("<h1>We miss you, {{.Customer.FirstName}}</h1>")},
+		"offer/postcard.back.html":  {Data: []byte("<p>{{with .Voucher}}{{.Code}}{{end}}</p>")},
+		"letter/letter.html":        {Data: []byte("<p>Dear {{.Customer.Name}}</p>")},
+		"picks/email.txt":           {Data: []byte("Subject: For you\n{{range .Products}}- {{.Name}} {{money .Price .Currency}}\n{{end}}")},
+		"survey/email.txt":          {Data: []byte("Subject: How did we do?\n{{.Links.Survey}}")},
+	}, "t")
+	require.NoError(t, err)
+	for _, ch := range []journey.Channel{journey.Email, journey.SMS, journey.Mail} {
+		assert.NoError(t, set.Check(ch, "offer"), ch)
+	}
+	assert.NoError(t, set.Check(journey.Mail, "letter"))
+	assert.EqualError(t, set.Check(journey.SMS, "letter"), `template "letter" has no sms version; add t/letter/sms.txt`)
+
+	v := &Voucher{Code: "AAAA-BBBB", Percent: 15, ExpiresAt: time.Date(2030, 1, 31, 0, 0, 0, 0, time.UTC)}
+	d := Data{Customer: Customer{FirstName: "Ada", Name: "Ada Lovelace", Locale: "en-GB"}, Voucher: v, Shop: Shop{Name: "Teapot"}}
+	e, err := set.RenderEmail("offer", d)
+	require.NoError(t, err)
+	assert.Equal(t, "Your favourite tea, 15% off", e.Subject, "en-GB gets its own spelling")
+	d.Customer.Locale = "en-US"
+	e, err = set.RenderEmail("offer", d)
+	require.NoError(t, err)
+	assert.Equal(t, "Your favorite tea, 15% off", e.Subject)
+	d.Customer.Locale = "fr-FR"
+	e, _ = set.RenderEmail("offer", d)
+	assert.Equal(t, "Your favorite tea, 15% off", e.Subject, "other locales fall back to the default")
+
+	d.Customer.Locale = "en-GB"
+	sms, err := set.RenderSMS("offer", d)
+	require.NoError(t, err)
+	assert.Equal(t, "Teapot: AAAA-BBBB gives 15% off until 31 January 2030", sms, "en-GB has no sms.txt: the default is used")
+	d.Customer.Locale = "en-US"
+	sms, _ = set.RenderSMS("offer", d)
+	assert.Contains(t, sms, "January 31, 2030")
+
+	m, err := set.RenderMail("offer", d)
+	require.NoError(t, err)
+	assert.Equal(t, "postcard", m.Kind)
+	assert.Equal(t, "<h1>We miss you, Ada</h1>", m.Front)
+	assert.Equal(t, "<p>AAAA-BBBB</p>", m.Back)
+	m, err = set.RenderMail("letter", d)
+	require.NoError(t, err)
+	assert.Equal(t, "letter", m.Kind)
+	assert.Equal(t, "<p>Dear Ada Lovelace</p>", m.HTML)
+
+	e, err = set.RenderEmail("picks", Data{Products: []Product{{Name: "Teapot", Price: 25, Currency: "GBP"}}})
+	require.NoError(t, err)
+	assert.Equal(t, "- Teapot £25.00\n", e.Text)
+
+	assert.Equal(t, "£10.00 off", (&Voucher{Amount: 10, Currency: "GBP"}).Description())
+	assert.Equal(t, "12.5% off", (&Voucher{Percent: 12.5}).Description())
+}
+
+func TestLoadRejectsBadChannelFiles(t *testing.T) {
+	long := strings.Repeat("x", 1700)
+	for name, tc := range map[string]struct {
+		files fstest.MapFS
+		want  string
+	}{
+		"half a postcard":        {fstest.MapFS{"a/postcard.front.html": {Data: []byte("x")}}, "t/a: a postcard needs both"},
+		"letter and postcard":    {fstest.MapFS{"a/letter.html": {Data: []byte("x")}, "a/postcard.front.html": {Data: []byte("x")}, "a/postcard.back.html": {Data: []byte("x")}}, "a letter or a postcard, not both"},
+		"sms too long":           {fstest.MapFS{"a/sms.txt": {Data: []byte(long)}}, "t/a/sms.txt: renders to 1700 characters"},
+		"locale only":            {fstest.MapFS{"a/email.txt": {Data: []byte("Subject: x\n")}, "a/en-GB/sms.txt": {Data: []byte("x")}}, "has a sms version for en-gb but none for other customers"},
+		"not a locale":           {fstest.MapFS{"a/email.txt": {Data: []byte("Subject: x\n")}, "a/drafts/email.txt": {Data: []byte("Subject: x\n")}}, "t/a/drafts: a folder in a template must be named after a locale"},
+		"unguarded voucher":      {fstest.MapFS{"a/sms.txt": {Data: []byte("{{.Voucher.Code}}")}}, "nil pointer"},
+		"broken html in variant": {fstest.MapFS{"a/letter.html": {Data: []byte("x")}, "a/en-GB/letter.html": {Data: []byte("{{.Nope}}")}}, "t/a/en-GB/letter.html:1:"},
+	} {
+		_, err := Load(tc.files, "t")
+		require.Error(t, err, name)
+		assert.Contains(t, err.Error(), tc.want, name)
+	}
 }
