@@ -14,6 +14,7 @@ import (
 
 	"github.com/rapporthq/rapport/internal/channels"
 	"github.com/rapporthq/rapport/internal/journey"
+	"github.com/rapporthq/rapport/internal/links"
 	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/internal/templates"
 	"github.com/rapporthq/rapport/workflows"
@@ -27,13 +28,28 @@ type Sender struct {
 	Shop          templates.Shop
 }
 
-// Activities are the journey workflow's activities.
+// Activities are the journey workflow's activities. A nil sender means
+// that channel is not configured: its messages are skipped with that
+// reason.
 type Activities struct {
 	Store     *store.Store
 	Email     channels.EmailSender
+	SMS       channels.SMSSender
+	Mail      channels.MailSender
 	Templates *templates.Set
 	Sender    Sender
-	Log       *slog.Logger
+	// ReturnAddress is printed mail's sender.
+	ReturnAddress channels.PostalAddress
+	// Links signs the links put in messages (the survey); PublicURL is
+	// where the API is reached from outside, for those links and for
+	// provider callbacks.
+	Links     *links.Signer
+	PublicURL string
+	// DefaultTimeZone is used for customers without one; DefaultCurrency
+	// for amount vouchers when neither the journey nor an order says.
+	DefaultTimeZone string
+	DefaultCurrency string
+	Log             *slog.Logger
 }
 
 // Registry is where activities are registered: a worker, or a test
@@ -48,6 +64,10 @@ func (a *Activities) Register(w Registry) {
 	w.RegisterActivityWithOptions(a.CustomerFacts, activity.RegisterOptions{Name: workflows.CustomerFactsActivity})
 	w.RegisterActivityWithOptions(a.SendMessage, activity.RegisterOptions{Name: workflows.SendMessageActivity})
 	w.RegisterActivityWithOptions(a.FinishRun, activity.RegisterOptions{Name: workflows.FinishRunActivity})
+	w.RegisterActivityWithOptions(a.CreateTask, activity.RegisterOptions{Name: workflows.CreateTaskActivity})
+	w.RegisterActivityWithOptions(a.UpdateTask, activity.RegisterOptions{Name: workflows.UpdateTaskActivity})
+	w.RegisterActivityWithOptions(a.RecordSplit, activity.RegisterOptions{Name: workflows.RecordSplitActivity})
+	w.RegisterActivityWithOptions(a.NextLocalTime, activity.RegisterOptions{Name: workflows.NextLocalTimeActivity})
 }
 
 // CustomerFacts loads what the journey may know about the customer now.

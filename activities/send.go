@@ -2,11 +2,16 @@ package activities
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/rapporthq/rapport/internal/channels"
+	"github.com/rapporthq/rapport/internal/channels/twilio"
 	"github.com/rapporthq/rapport/internal/journey"
 	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/internal/templates"
@@ -15,12 +20,14 @@ import (
 
 // SendMessage delivers one message on one channel, effectively once.
 //
-// It reads the customer as they are now, renders the template, records the
-// intent in the outbox and only then calls the provider, recording the
-// outcome after. A retry finds the recorded outcome and does not send
-// again. Permanent refusals come back as a failed result (so the workflow
-// can fall back to another channel); temporary ones as an error, so
-// Temporal retries with backoff.
+// It reads the customer as they are now, finds their address on the
+// channel (skipping when there is none or it is suppressed), issues the
+// step's voucher and picks its products, renders the template in the
+// customer's locale, records the intent in the outbox and only then calls
+// the provider, recording the outcome after. A retry finds the recorded
+// outcome and does not send again. Permanent refusals come back as a failed
+// result (so the workflow can fall back to another channel); temporary ones
+// as an error, so Temporal retries with backoff.
 func (a *Activities) SendMessage(ctx context.Context, req workflows.SendRequest) (workflows.SendResult, error) {
 	msg := store.Message{
 		IdempotencyKey: req.IdempotencyKey(),
@@ -32,26 +39,77 @@ func (a *Activities) SendMessage(ctx context.Context, req workflows.SendRequest)
 		Template:       req.Template,
 		Purpose:        string(req.Purpose),
 		Topic:          req.Topic,
+		Details:        map[string]any{},
 	}
-	customer, err := a.Store.GetCustomer(ctx, req.CustomerID)
+	c, err := a.Store.GetCustomer(ctx, req.CustomerID)
 	if errors.Is(err, store.ErrNotFound) {
 		return a.skip(ctx, msg, "the customer no longer exists")
 	}
 	if err != nil {
 		return workflows.SendResult{}, err
 	}
+
+	// Where the message goes on this channel, if anywhere.
+	var address string
 	switch req.Channel {
 	case journey.Email:
-		return a.sendEmail(ctx, req, msg, customer)
+		if a.Email == nil {
+			return a.skip(ctx, msg, "email is not configured (SENDGRID_API_KEY)")
+		}
+		if address = c.Email; address == "" {
+			return a.skip(ctx, msg, "no email address")
+		}
+	case journey.SMS:
+		if a.SMS == nil {
+			return a.skip(ctx, msg, "SMS is not configured (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN)")
+		}
+		if c.Phone == "" {
+			return a.skip(ctx, msg, "no phone number")
+		}
+		if address, err = twilio.Normalize(c.Phone, c.Address.Country); err != nil {
+			msg.Recipient = c.Phone
+			return a.fail(ctx, msg, "invalid phone number: "+err.Error())
+		}
+	case journey.Mail:
+		if a.Mail == nil {
+			return a.skip(ctx, msg, "print mail is not configured (LOB_API_KEY)")
+		}
+		if !c.Address.Complete() {
+			return a.skip(ctx, msg, "no complete postal address (it needs a street, city, postal code and country, and a state in the US)")
+		}
+		address = formatAddress(c)
 	default:
-		return a.skip(ctx, msg, fmt.Sprintf("channel %s is not available yet", req.Channel))
+		return a.skip(ctx, msg, fmt.Sprintf("unknown channel %s", req.Channel))
+	}
+	msg.Recipient = address
+	if sup, err := a.Store.Suppressed(ctx, msg.Channel, address); err == nil {
+		return a.skip(ctx, msg, fmt.Sprintf("the address is suppressed on %s: %s", msg.Channel, sup.Reason))
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return workflows.SendResult{}, err
+	}
+
+	data, reason, err := a.templateData(ctx, req, c, msg.Details)
+	if err != nil {
+		return workflows.SendResult{}, err
+	}
+	if reason != "" {
+		return a.skip(ctx, msg, reason)
+	}
+
+	switch req.Channel {
+	case journey.Email:
+		return a.sendEmail(ctx, req, msg, c, data)
+	case journey.SMS:
+		return a.sendSMS(ctx, req, msg, data)
+	default:
+		return a.sendMail(ctx, req, msg, c, data)
 	}
 }
 
-func (a *Activities) sendEmail(ctx context.Context, req workflows.SendRequest, msg store.Message, c store.Customer) (workflows.SendResult, error) {
-	if c.Email == "" {
-		return a.skip(ctx, msg, "no email address")
-	}
+// templateData gathers what the template may use, issuing the voucher and
+// picking products as the step asks. A non-empty reason means there is
+// nothing worth sending (no products to recommend).
+func (a *Activities) templateData(ctx context.Context, req workflows.SendRequest, c store.Customer, details map[string]any) (templates.Data, string, error) {
 	data := templates.Data{
 		Customer: templates.Customer{ID: c.ID, Name: c.Name, FirstName: c.FirstName(), Email: c.Email, Locale: c.Locale},
 		Journey:  req.Journey,
@@ -64,24 +122,129 @@ func (a *Activities) sendEmail(ctx context.Context, req workflows.SendRequest, m
 		case err == nil:
 			data.Order = templateOrder(o)
 		case !errors.Is(err, store.ErrNotFound):
-			return workflows.SendResult{}, err
+			return data, "", err
 		}
 	}
+	if spec := req.Voucher; spec != nil {
+		v, err := a.issueVoucher(ctx, req, data.Order, spec)
+		if err != nil {
+			return data, "", err
+		}
+		data.Voucher = &templates.Voucher{Code: v.Code, Currency: v.Currency, ExpiresAt: v.ExpiresAt}
+		if v.Kind == "percent" {
+			data.Voucher.Percent = v.Value
+		} else {
+			data.Voucher.Amount = v.Value
+		}
+		details["voucher"] = v.Code
+	}
+	if spec := req.Recommend; spec != nil {
+		basis, err := a.Store.TasteBasis(ctx, c.ID, req.OrderID)
+		if err != nil {
+			return data, "", err
+		}
+		products, err := a.Store.Recommend(ctx, c.ID, basis, spec.Limit)
+		if err != nil {
+			return data, "", err
+		}
+		if len(products) == 0 {
+			return data, "nothing to recommend: no complements of what they like that they have not bought", nil
+		}
+		ids := make([]string, len(products))
+		for i, p := range products {
+			ids[i] = p.ID
+			data.Products = append(data.Products, templates.Product{ID: p.ID, Name: p.Name, Price: p.Price, Currency: p.Currency, URL: p.URL, ImageURL: p.ImageURL})
+		}
+		details["products"] = ids
+	}
+	if a.Links != nil {
+		link, err := a.surveyLink(req)
+		if err != nil {
+			return data, "", err
+		}
+		data.Links.Survey = link
+	}
+	return data, "", nil
+}
+
+// voucherAlphabet leaves out 0, 1, I and O, which people misread.
+const voucherAlphabet = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+
+// newVoucherCode returns 16 characters (80 random bits) in groups of four.
+func newVoucherCode() (string, error) {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	var code strings.Builder
+	for i, x := range b {
+		if i > 0 && i%4 == 0 {
+			code.WriteByte('-')
+		}
+		code.WriteByte(voucherAlphabet[int(x)%len(voucherAlphabet)])
+	}
+	return code.String(), nil
+}
+
+// issueVoucher issues the step's voucher, once per run and step: a retry or
+// a fallback to another channel gets the same code.
+func (a *Activities) issueVoucher(ctx context.Context, req workflows.SendRequest, order *templates.Order, spec *journey.VoucherSpec) (store.Voucher, error) {
+	code, err := newVoucherCode()
+	if err != nil {
+		return store.Voucher{}, err
+	}
+	v := store.Voucher{Code: code, CustomerID: req.CustomerID, WorkflowID: req.WorkflowID, StepID: req.StepID,
+		ExpiresAt: time.Now().Add(spec.ValidFor.D).UTC()}
+	if spec.Percent > 0 {
+		v.Kind, v.Value = "percent", spec.Percent
+	} else {
+		v.Kind, v.Value, v.Currency = "amount", spec.Amount, spec.Currency
+		if v.Currency == "" && order != nil {
+			v.Currency = order.Currency
+		}
+		if v.Currency == "" {
+			v.Currency = a.DefaultCurrency
+		}
+	}
+	return a.Store.IssueVoucher(ctx, v)
+}
+
+// SurveyClaims are what a survey link carries.
+type SurveyClaims struct {
+	SurveyID   string `json:"sv"`
+	CustomerID string `json:"cu"`
+	WorkflowID string `json:"wf"`
+	StepID     string `json:"st"`
+}
+
+// surveyLinkLifetime is how long a survey link works.
+const surveyLinkLifetime = 30 * 24 * time.Hour
+
+// SurveyID identifies the survey a run sends at a step.
+func SurveyID(workflowID, stepID string) string {
+	sum := sha256.Sum256([]byte("survey#" + workflowID + "#" + stepID))
+	return hex.EncodeToString(sum[:10])
+}
+
+func (a *Activities) surveyLink(req workflows.SendRequest) (string, error) {
+	tok, err := a.Links.Sign("survey", SurveyClaims{SurveyID: SurveyID(req.WorkflowID, req.StepID), CustomerID: req.CustomerID,
+		WorkflowID: req.WorkflowID, StepID: req.StepID}, time.Now().Add(surveyLinkLifetime))
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimRight(a.PublicURL, "/") + "/survey/" + tok, nil
+}
+
+func (a *Activities) sendEmail(ctx context.Context, req workflows.SendRequest, msg store.Message, c store.Customer, data templates.Data) (workflows.SendResult, error) {
 	rendered, err := a.Templates.RenderEmail(req.Template, data)
 	if err != nil {
 		return a.fail(ctx, msg, "template "+req.Template+": "+err.Error())
 	}
-	msg.Recipient, msg.Subject = c.Email, rendered.Subject
-
-	claim, err := a.Store.BeginSend(ctx, msg)
-	if err != nil {
-		return workflows.SendResult{}, err
+	msg.Subject = rendered.Subject
+	claim, err := a.Store.BeginSend(ctx, msg, false)
+	if err != nil || !claim.Send {
+		return a.handled(ctx, claim, err)
 	}
-	if !claim.Send {
-		a.logger(ctx).Info("message already handled", "message_id", claim.Message.ID, "status", claim.Message.Status)
-		return result(claim.Message), nil
-	}
-
 	receipt, err := a.Email.SendEmail(ctx, channels.Email{
 		To: c.Email, ToName: c.Name,
 		From: a.Sender.EmailFrom, FromName: a.Sender.EmailFromName, ReplyTo: a.Sender.ReplyTo,
@@ -95,28 +258,112 @@ func (a *Activities) sendEmail(ctx context.Context, req workflows.SendRequest, m
 			"workflow_id": req.WorkflowID,
 		},
 	})
-	return a.finish(ctx, msg.IdempotencyKey, receipt, err)
+	return a.finish(ctx, msg, receipt, err, false)
+}
+
+func (a *Activities) sendSMS(ctx context.Context, req workflows.SendRequest, msg store.Message, data templates.Data) (workflows.SendResult, error) {
+	body, err := a.Templates.RenderSMS(req.Template, data)
+	if err != nil {
+		return a.fail(ctx, msg, "template "+req.Template+": "+err.Error())
+	}
+	msg.Subject = firstLine(body, 60)
+	claim, err := a.Store.BeginSend(ctx, msg, false)
+	if err != nil || !claim.Send {
+		return a.handled(ctx, claim, err)
+	}
+	sms := channels.SMS{To: msg.Recipient, Body: body}
+	if a.PublicURL != "" {
+		sms.StatusCallback = strings.TrimRight(a.PublicURL, "/") + "/webhooks/twilio/status?message_id=" + claim.Message.ID
+	}
+	receipt, err := a.SMS.SendSMS(ctx, sms)
+	return a.finish(ctx, msg, receipt, err, false)
+}
+
+func (a *Activities) sendMail(ctx context.Context, req workflows.SendRequest, msg store.Message, c store.Customer, data templates.Data) (workflows.SendResult, error) {
+	rendered, err := a.Templates.RenderMail(req.Template, data)
+	if err != nil {
+		return a.fail(ctx, msg, "template "+req.Template+": "+err.Error())
+	}
+	msg.Subject = rendered.Kind + ": " + req.Template
+	// Lob deduplicates by idempotency key, so an attempt interrupted
+	// mid-call may safely be made again: it returns the first piece.
+	claim, err := a.Store.BeginSend(ctx, msg, true)
+	if err != nil || !claim.Send {
+		return a.handled(ctx, claim, err)
+	}
+	merge := map[string]any{"first_name": c.FirstName()}
+	if data.Voucher != nil {
+		merge["voucher_code"] = data.Voucher.Code
+	}
+	receipt, err := a.Mail.SendMail(ctx, channels.Mail{
+		Kind:        channels.MailKind(rendered.Kind),
+		To:          postalAddress(c),
+		From:        a.ReturnAddress,
+		Description: fmt.Sprintf("%s %s for %s", req.Journey, req.StepID, req.CustomerID),
+		HTML:        rendered.HTML, Front: rendered.Front, Back: rendered.Back,
+		Marketing:      req.Purpose == journey.Marketing,
+		MergeVariables: merge,
+		Metadata: map[string]string{
+			"message_id":  claim.Message.ID,
+			"journey":     req.Journey,
+			"step":        req.StepID,
+			"customer_id": req.CustomerID,
+		},
+		IdempotencyKey: mailIdempotencyKey(msg.IdempotencyKey),
+	})
+	return a.finish(ctx, msg, receipt, err, true)
+}
+
+// mailIdempotencyKey is the outbox key, or its digest when it is longer than
+// the 256 characters Lob accepts.
+func mailIdempotencyKey(key string) string {
+	if len(key) <= 256 {
+		return key
+	}
+	sum := sha256.Sum256([]byte(key))
+	return "rapport-" + hex.EncodeToString(sum[:])
+}
+
+// handled turns a claim that may not send into the activity's result.
+func (a *Activities) handled(ctx context.Context, claim store.Claim, err error) (workflows.SendResult, error) {
+	if err != nil {
+		return workflows.SendResult{}, err
+	}
+	a.logger(ctx).Info("message already handled", "message_id", claim.Message.ID, "status", claim.Message.Status)
+	return result(claim.Message), nil
 }
 
 // finish records the provider's answer and turns it into the activity's
 // result: sent and permanent failures are results; retryable failures are
 // errors (the row goes back to pending); failures in doubt are recorded as
-// unknown and not retried, since the provider may have the message.
-func (a *Activities) finish(ctx context.Context, key string, receipt channels.Receipt, sendErr error) (workflows.SendResult, error) {
+// unknown and not retried, since the provider may have the message, unless
+// the provider deduplicates (resumable), when they are retried too. An
+// answer saying the address must not be contacted again suppresses it.
+func (a *Activities) finish(ctx context.Context, msg store.Message, receipt channels.Receipt, sendErr error, resumable bool) (workflows.SendResult, error) {
 	var outcome store.Outcome
 	var pe *channels.Error
 	errors.As(sendErr, &pe)
+	kind := channels.KindOf(sendErr)
+	if kind == channels.InDoubt && resumable {
+		kind = channels.Retryable
+	}
 	switch {
 	case sendErr == nil:
 		outcome = store.Outcome{Status: store.MessageSent, Provider: receipt.Provider, ProviderMessageID: receipt.MessageID}
-	case channels.KindOf(sendErr) == channels.Permanent:
+	case kind == channels.Permanent:
 		outcome = store.Outcome{Status: store.MessageFailed, Reason: sendErr.Error(), Provider: providerOf(pe)}
-	case channels.KindOf(sendErr) == channels.Retryable:
+	case kind == channels.Retryable:
 		outcome = store.Outcome{Status: store.MessagePending, Reason: sendErr.Error(), Provider: providerOf(pe)}
 	default:
 		outcome = store.Outcome{Status: store.MessageUnknown, Reason: "may or may not have been accepted, so not sent again: " + sendErr.Error(), Provider: providerOf(pe)}
 	}
-	m, err := a.recordOutcome(ctx, key, outcome)
+	if pe != nil && pe.Suppress {
+		err := a.Store.Suppress(ctx, store.Suppression{Channel: msg.Channel, Address: msg.Recipient, Reason: pe.Message, Source: pe.Provider + " " + pe.Code})
+		if err != nil {
+			return workflows.SendResult{}, err
+		}
+	}
+	m, err := a.recordOutcome(ctx, msg.IdempotencyKey, outcome)
 	if err != nil {
 		return workflows.SendResult{}, err
 	}
@@ -161,10 +408,10 @@ func (a *Activities) skip(ctx context.Context, msg store.Message, reason string)
 	return result(m), nil
 }
 
-// fail records a message that cannot be sent on this channel at all (its
-// template does not render, say).
+// fail records a message that cannot be sent on this channel at all (an
+// invalid number, a template that does not render).
 func (a *Activities) fail(ctx context.Context, msg store.Message, reason string) (workflows.SendResult, error) {
-	claim, err := a.Store.BeginSend(ctx, msg)
+	claim, err := a.Store.BeginSend(ctx, msg, false)
 	if err != nil {
 		return workflows.SendResult{}, err
 	}
@@ -175,6 +422,7 @@ func (a *Activities) fail(ctx context.Context, msg store.Message, reason string)
 	if err != nil {
 		return workflows.SendResult{}, err
 	}
+	a.logger(ctx).Info("message failed", "message_id", m.ID, "channel", m.Channel, "reason", reason)
 	return result(m), nil
 }
 
@@ -202,4 +450,28 @@ func templateOrder(o store.Order) *templates.Order {
 		t.Items = append(t.Items, templates.Item{ProductID: it.ProductID, Name: it.Name, Quantity: it.Quantity, Price: it.Price})
 	}
 	return t
+}
+
+func postalAddress(c store.Customer) channels.PostalAddress {
+	a := c.Address
+	return channels.PostalAddress{Name: c.Name, Line1: a.Line1, Line2: a.Line2, City: a.City, State: a.State, PostalCode: a.PostalCode, Country: a.Country}
+}
+
+func formatAddress(c store.Customer) string {
+	a := c.Address
+	var parts []string
+	for _, p := range []string{a.Line1, a.Line2, a.City, a.State, a.PostalCode, a.Country} {
+		if p != "" {
+			parts = append(parts, p)
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+func firstLine(s string, n int) string {
+	s, _, _ = strings.Cut(s, "\n")
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http/httptest"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,9 +15,12 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/rapporthq/rapport/internal/channels"
+	"github.com/rapporthq/rapport/internal/channels/printmail"
 	"github.com/rapporthq/rapport/internal/channels/sendgrid"
+	"github.com/rapporthq/rapport/internal/channels/twilio"
 	"github.com/rapporthq/rapport/internal/fakes"
 	"github.com/rapporthq/rapport/internal/journey"
+	"github.com/rapporthq/rapport/internal/links"
 	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/internal/store/storetest"
 	"github.com/rapporthq/rapport/internal/templates"
@@ -35,28 +39,41 @@ type harness struct {
 func newHarness(t *testing.T) *harness {
 	t.Helper()
 	s, _ := storetest.New(t)
-	f := fakes.New(fakes.Config{SendGridAPIKey: "SG.test"})
+	f := fakes.New(fakes.Config{SendGridAPIKey: "SG.test", TwilioAccountSID: twilioSID, TwilioAuthToken: "token", LobAPIKey: "lob_key"})
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
 	tmpl, err := templates.Load(os.DirFS("../journeys/templates"), "journeys/templates")
 	require.NoError(t, err)
 	h := &harness{store: s, fakes: f}
+	sms, err := twilio.New(twilio.Config{AccountSID: twilioSID, AuthToken: "token", BaseURL: srv.URL, From: "+15005550006"})
+	require.NoError(t, err)
+	mail, err := printmail.New(printmail.Config{APIKey: "lob_key", BaseURL: srv.URL})
+	require.NoError(t, err)
+	signer, err := links.NewSigner([]byte(strings.Repeat("s", 32)))
+	require.NoError(t, err)
 	h.acts = &Activities{
 		Store: s, Templates: tmpl,
-		Email:  sendgrid.New(sendgrid.Config{APIKey: "SG.test", BaseURL: srv.URL}),
-		Sender: Sender{EmailFrom: "hello@shop.example", EmailFromName: "Shop", Shop: templates.Shop{Name: "Teapot & Co", SupportEmail: "care@shop.example"}},
+		Email:         sendgrid.New(sendgrid.Config{APIKey: "SG.test", BaseURL: srv.URL}),
+		SMS:           sms,
+		Mail:          mail,
+		Sender:        Sender{EmailFrom: "hello@shop.example", EmailFromName: "Shop", Shop: templates.Shop{Name: "Teapot & Co", SupportEmail: "care@shop.example"}},
+		ReturnAddress: channels.PostalAddress{Name: "Teapot & Co", Line1: "185 Berry St", City: "San Francisco", State: "CA", PostalCode: "94107", Country: "US"},
+		Links:         signer, PublicURL: "https://rapport.example", DefaultCurrency: "USD", DefaultTimeZone: "UTC",
 	}
 	var ts testsuite.WorkflowTestSuite
 	h.env = ts.NewTestActivityEnvironment()
 	h.acts.Register(h.env)
 	ctx := context.Background()
-	_, err = s.UpsertCustomer(ctx, store.Customer{ID: "c_1", Email: "ada@example.com", Name: "Ada Lovelace", Locale: "en-GB"})
+	_, err = s.UpsertCustomer(ctx, store.Customer{ID: "c_1", Email: "ada@example.com", Phone: "07911 123456", Name: "Ada Lovelace", Locale: "en-GB",
+		Address: store.Address{Line1: "12 St James's Square", City: "London", PostalCode: "SW1Y 4LB", Country: "GB"}})
 	require.NoError(t, err)
 	_, _, err = s.RecordEvent(ctx, store.Event{ID: "e1", Type: "order.placed", CustomerID: "c_1", OccurredAt: time.Now()},
 		&store.Order{ID: "o1", CustomerID: "c_1", Total: 8.5, Currency: "GBP", Items: []store.Item{{ProductID: "p", Name: "Earl Grey", Quantity: 2, Price: 4.25}}})
 	require.NoError(t, err)
 	return h
 }
+
+const twilioSID = "AC00000000000000000000000000000001"
 
 func request() workflows.SendRequest {
 	return workflows.SendRequest{WorkflowID: "rapport/thank-you/c_1/e1", Journey: "thank-you", StepID: "thank_you", CustomerID: "c_1",

@@ -5,6 +5,8 @@
 package workflows
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"regexp"
 	"time"
@@ -26,6 +28,14 @@ const (
 	CustomerFactsActivity = "CustomerFacts"
 	SendMessageActivity   = "SendMessage"
 	FinishRunActivity     = "FinishRun"
+	CreateTaskActivity    = "CreateTask"
+	UpdateTaskActivity    = "UpdateTask"
+	RecordSplitActivity   = "RecordSplit"
+	NextLocalTimeActivity = "NextLocalTime"
+
+	// CompleteTaskUpdate is the update staff (through the API or the
+	// Temporal UI) send when a task is done.
+	CompleteTaskUpdate = "complete-task"
 )
 
 // Search attributes a journey workflow carries. None holds personal data:
@@ -80,6 +90,9 @@ type SendRequest struct {
 	Topic      string          `json:"topic"`
 	// OrderID is the order the journey is about, for the template.
 	OrderID string `json:"order_id,omitempty"`
+	// Voucher and Recommend are the step's options, if any.
+	Voucher   *journey.VoucherSpec   `json:"voucher,omitempty"`
+	Recommend *journey.RecommendSpec `json:"recommend,omitempty"`
 }
 
 // IdempotencyKey identifies this send across activity retries (and across
@@ -114,6 +127,72 @@ type FinishRunRequest struct {
 	WorkflowID string  `json:"workflow_id"`
 	Outcome    Outcome `json:"outcome"`
 	Reason     string  `json:"reason,omitempty"`
+}
+
+// CreateTaskRequest asks for a staff task to be created (once).
+type CreateTaskRequest struct {
+	TaskID     string        `json:"task_id"`
+	WorkflowID string        `json:"workflow_id"`
+	Journey    string        `json:"journey"`
+	StepID     string        `json:"step_id"`
+	CustomerID string        `json:"customer_id"`
+	Kind       string        `json:"kind"`
+	Queue      string        `json:"queue"`
+	Brief      string        `json:"brief"`
+	Outcomes   []string      `json:"outcomes"`
+	DueAt      time.Time     `json:"due_at"`
+	LastEvent  journey.Event `json:"last_event"`
+}
+
+// UpdateTaskRequest changes a task: completed with an outcome, moved to
+// another queue, marked overdue or cancelled.
+type UpdateTaskRequest struct {
+	TaskID  string    `json:"task_id"`
+	Status  string    `json:"status"` // completed, escalated, overdue or cancelled
+	Outcome string    `json:"outcome,omitempty"`
+	Notes   string    `json:"notes,omitempty"`
+	Queue   string    `json:"queue,omitempty"`
+	DueAt   time.Time `json:"due_at,omitzero"`
+}
+
+// CompleteTask is the complete-task update's argument.
+type CompleteTask struct {
+	TaskID  string `json:"task_id"`
+	Outcome string `json:"outcome"`
+	Notes   string `json:"notes,omitempty"`
+	// By names who did the task, for the record.
+	By string `json:"by,omitempty"`
+}
+
+// RecordSplitRequest records the path a run took at a split.
+type RecordSplitRequest struct {
+	WorkflowID string `json:"workflow_id"`
+	StepID     string `json:"step_id"`
+	Journey    string `json:"journey"`
+	CustomerID string `json:"customer_id"`
+	Path       string `json:"path"`
+	Holdout    bool   `json:"holdout"`
+}
+
+// NextLocalTimeRequest asks when a time of day next comes in the customer's
+// time zone, after a moment, on the given weekdays (any day when empty).
+type NextLocalTimeRequest struct {
+	CustomerID string    `json:"customer_id"`
+	At         string    `json:"at"` // "10:00"
+	On         []string  `json:"on,omitempty"`
+	After      time.Time `json:"after"`
+}
+
+// NextLocalTime is that moment, and the zone it was computed in.
+type NextLocalTime struct {
+	Time time.Time `json:"time"`
+	Zone string    `json:"zone"`
+}
+
+// TaskID is the deterministic id of the task a run creates at a step.
+func TaskID(workflowID, stepID string) string {
+	sum := sha256.Sum256([]byte(workflowID + "#" + stepID))
+	return "task_" + hex.EncodeToString(sum[:10])
 }
 
 // ErrCustomerNotFound is the error type the facts activity fails with when

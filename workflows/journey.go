@@ -67,6 +67,10 @@ func (r *run) walk(ctx workflow.Context, steps []journey.Step) error {
 			err = r.wait(ctx, step)
 		case journey.KindBranch:
 			err = r.branch(ctx, step)
+		case journey.KindSplit:
+			err = r.split(ctx, step)
+		case journey.KindTask:
+			err = r.task(ctx, step)
 		case journey.KindExit:
 			err = &exitError{reason: exitReason(step)}
 		default:

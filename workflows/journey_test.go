@@ -28,6 +28,29 @@ type fakeActivities struct {
 	answers  map[journey.Channel]SendStatus
 	sends    []SendRequest
 	finished []FinishRunRequest
+	tasks    []CreateTaskRequest
+	updates  []UpdateTaskRequest
+	splits   []RecordSplitRequest
+	nextAt   time.Duration // NextLocalTime answers After + nextAt
+}
+
+func (f *fakeActivities) CreateTask(_ context.Context, req CreateTaskRequest) error {
+	f.tasks = append(f.tasks, req)
+	return nil
+}
+
+func (f *fakeActivities) UpdateTask(_ context.Context, req UpdateTaskRequest) error {
+	f.updates = append(f.updates, req)
+	return nil
+}
+
+func (f *fakeActivities) RecordSplit(_ context.Context, req RecordSplitRequest) error {
+	f.splits = append(f.splits, req)
+	return nil
+}
+
+func (f *fakeActivities) NextLocalTime(_ context.Context, req NextLocalTimeRequest) (NextLocalTime, error) {
+	return NextLocalTime{Time: req.After.Add(f.nextAt), Zone: "Europe/London"}, nil
 }
 
 func (f *fakeActivities) CustomerFacts(_ context.Context, id string) (journey.Customer, error) {
@@ -85,6 +108,10 @@ func (s *JourneySuite) SetupTest() {
 	s.env.RegisterActivityWithOptions(s.acts.CustomerFacts, activity.RegisterOptions{Name: CustomerFactsActivity})
 	s.env.RegisterActivityWithOptions(s.acts.SendMessage, activity.RegisterOptions{Name: SendMessageActivity})
 	s.env.RegisterActivityWithOptions(s.acts.FinishRun, activity.RegisterOptions{Name: FinishRunActivity})
+	s.env.RegisterActivityWithOptions(s.acts.CreateTask, activity.RegisterOptions{Name: CreateTaskActivity})
+	s.env.RegisterActivityWithOptions(s.acts.UpdateTask, activity.RegisterOptions{Name: UpdateTaskActivity})
+	s.env.RegisterActivityWithOptions(s.acts.RecordSplit, activity.RegisterOptions{Name: RecordSplitActivity})
+	s.env.RegisterActivityWithOptions(s.acts.NextLocalTime, activity.RegisterOptions{Name: NextLocalTimeActivity})
 }
 
 func (s *JourneySuite) plan(yaml string) journey.Plan {

@@ -26,6 +26,10 @@ type State struct {
 	Notes          []string     `json:"notes,omitempty"`
 	EventsReceived int          `json:"events_received"`
 	Reason         string       `json:"reason,omitempty"`
+	// OpenTask is the staff task the run waits for, if any.
+	OpenTask *OpenTask `json:"open_task,omitempty"`
+	// Splits lists the path taken at each split ("step: path").
+	Splits []string `json:"splits,omitempty"`
 }
 
 // PendingWait is the wait a run is in.
@@ -60,6 +64,9 @@ type run struct {
 	inbox      []journey.Event // events received since the last wait ended
 	waiting    *waiter         // the until_event wait in progress
 	exitReason string          // set when exit_when matched an event
+
+	pendingTask *pendingTask      // the staff task the run waits for
+	completed   map[string]string // task id -> outcome, for tasks done
 }
 
 type waiter struct {
@@ -74,6 +81,7 @@ func newRun(ctx workflow.Context, env *journey.Env, input JourneyInput) *run {
 		plan:       &input.Plan,
 		workflowID: workflow.GetInfo(ctx).WorkflowExecution.ID,
 		seen:       map[string]bool{},
+		completed:  map[string]string{},
 		vars:       journey.Vars{Event: input.Trigger, Order: input.Trigger.Order},
 		state: State{
 			Journey:    input.Plan.Journey,
@@ -95,6 +103,9 @@ func newRun(ctx workflow.Context, env *journey.Env, input JourneyInput) *run {
 func (r *run) expose(ctx workflow.Context) error {
 	if err := workflow.SetQueryHandler(ctx, StateQuery, func() (State, error) { return r.state, nil }); err != nil {
 		return fmt.Errorf("register state query: %w", err)
+	}
+	if err := r.acceptTaskCompletions(ctx); err != nil {
+		return fmt.Errorf("register %s update: %w", CompleteTaskUpdate, err)
 	}
 	r.setAttributes(ctx, StatusAttr.ValueSet("running"))
 	r.describe(ctx)
@@ -203,6 +214,13 @@ func (r *run) finish(ctx workflow.Context, outcome Outcome, reason string) (Jour
 	r.setAttributes(ctx, StatusAttr.ValueSet(string(outcome)))
 	r.describe(ctx)
 
+	if t := r.pendingTask; t != nil && !t.done {
+		// The run ends while staff still have its task: take it off their list.
+		if err := r.taskActivity(ctx, UpdateTaskActivity, "cancel task", UpdateTaskRequest{TaskID: t.id, Status: "cancelled"}); err != nil {
+			workflow.GetLogger(ctx).Warn("could not cancel the open task", "task_id", t.id, "error", err)
+		}
+	}
+
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout:    10 * time.Second,
 		ScheduleToCloseTimeout: time.Hour,
@@ -220,6 +238,9 @@ func (r *run) finish(ctx workflow.Context, outcome Outcome, reason string) (Jour
 func (r *run) describe(ctx workflow.Context) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "**%s** for customer `%s` (plan %s): **%s**\n\n", r.plan.Journey, r.input.CustomerID, r.plan.ShortHash(), r.state.Status)
+	if r.plan.Scale > 0 {
+		fmt.Fprintf(&b, "_Dev time: a day lasts %s; durations below are as written._\n\n", time.Duration(float64(24*time.Hour)*r.plan.Scale))
+	}
 	if r.state.Status == "running" && r.state.CurrentStep != "" {
 		fmt.Fprintf(&b, "Now at step **%s**", r.state.CurrentStep)
 		if w := r.state.PendingWait; w != nil {
@@ -229,6 +250,9 @@ func (r *run) describe(ctx workflow.Context) {
 			}
 		}
 		b.WriteString(".\n\n")
+	}
+	if t := r.state.OpenTask; t != nil {
+		fmt.Fprintf(&b, "Open task `%s`: %s for the %s queue, due %s UTC.\n\n", t.ID, t.Kind, t.Queue, t.DueAt.UTC().Format("2006-01-02 15:04"))
 	}
 	if r.state.Reason != "" {
 		fmt.Fprintf(&b, "Ended: %s.\n\n", r.state.Reason)

@@ -32,7 +32,11 @@ func (r *run) send(ctx workflow.Context, step journey.Step) error {
 		}
 		misses = append(misses, fmt.Sprintf("%s %s: %s", ch, result.Status, result.Reason))
 	}
-	r.note(fmt.Sprintf("%s: nothing sent (%s)", step.ID, strings.Join(misses, "; ")))
+	why := fmt.Sprintf("%s: nothing sent (%s)", step.ID, strings.Join(misses, "; "))
+	r.note(why)
+	if step.Send.OnUndeliverable == journey.OverdueExit {
+		return &exitError{reason: why}
+	}
 	return nil
 }
 
@@ -57,6 +61,8 @@ func (r *run) sendOn(ctx workflow.Context, step journey.Step, ch journey.Channel
 		Purpose:    r.plan.Purpose,
 		Topic:      r.plan.Topic,
 		OrderID:    r.input.Trigger.Order.ID,
+		Voucher:    step.Send.Voucher,
+		Recommend:  step.Send.Recommend,
 	}
 	var result SendResult
 	err := workflow.ExecuteActivity(ctx, SendMessageActivity, req).Get(ctx, &result)
@@ -70,6 +76,9 @@ func (r *run) sendOn(ctx workflow.Context, step journey.Step, ch journey.Channel
 // `event` for later steps.
 func (r *run) wait(ctx workflow.Context, step journey.Step) error {
 	w := step.Wait
+	if w.Until != "" {
+		return r.waitUntil(ctx, step)
+	}
 	if w.UntilEvent == "" {
 		r.state.PendingWait = &PendingWait{Step: step.ID, Until: workflow.Now(ctx).Add(w.For.D)}
 		r.describe(ctx)
@@ -102,6 +111,32 @@ func (r *run) wait(ctx workflow.Context, step journey.Step) error {
 		r.note(fmt.Sprintf("%s: no matching event within %s", step.ID, w.Timeout))
 	}
 	return nil
+}
+
+// waitUntil sleeps until the next time of day (on the given weekdays) in
+// the customer's time zone. The moment is computed by a local activity
+// (time zone rules are data), so replays see the same moment.
+func (r *run) waitUntil(ctx workflow.Context, step journey.Step) error {
+	w := step.Wait
+	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{StartToCloseTimeout: localActivityTime})
+	var next NextLocalTime
+	err := workflow.ExecuteLocalActivity(lctx, NextLocalTimeActivity, NextLocalTimeRequest{
+		CustomerID: r.input.CustomerID, At: w.Until, On: w.On, After: workflow.Now(ctx),
+	}).Get(ctx, &next)
+	if err != nil {
+		return fmt.Errorf("%s: when is the next %s: %w", step.ID, w.Until, err)
+	}
+	d := next.Time.Sub(workflow.Now(ctx))
+	if r.plan.Scale > 0 {
+		d = time.Duration(float64(d) * r.plan.Scale)
+	}
+	summary := fmt.Sprintf("wait until %s %s", w.Until, next.Zone)
+	if len(w.On) > 0 {
+		summary += " on " + strings.Join(w.On, ", ")
+	}
+	r.state.PendingWait = &PendingWait{Step: step.ID, Until: workflow.Now(ctx).Add(d)}
+	r.describe(ctx)
+	return workflow.NewTimerWithOptions(ctx, max(d, time.Millisecond), workflow.TimerOptions{Summary: summary}).Get(ctx, nil)
 }
 
 // branch takes the first case whose condition holds for the customer as

@@ -35,9 +35,14 @@ type Address struct {
 	Country    string `json:"country"`
 }
 
-// Complete reports whether letters can be addressed with it.
+// Complete reports whether letters can be addressed with it: a street,
+// a city, a postal code and a country, and for the US a state.
 func (a Address) Complete() bool {
-	return a.Line1 != "" && a.City != "" && a.PostalCode != "" && a.Country != ""
+	ok := a.Line1 != "" && a.City != "" && a.PostalCode != "" && a.Country != ""
+	if a.Country == "US" {
+		ok = ok && a.State != ""
+	}
+	return ok
 }
 
 // FirstName is the first word of the name, for greetings.

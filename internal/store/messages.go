@@ -83,9 +83,11 @@ type Claim struct {
 // first call for an idempotency key inserts the row; any call then takes
 // the attempt (pending -> sending) only if no earlier attempt reached the
 // provider. A row found in sending belongs to an attempt that was
-// interrupted after it may have called the provider: it is marked unknown
-// and not sent again.
-func (s *Store) BeginSend(ctx context.Context, m Message) (Claim, error) {
+// interrupted after it may have called the provider: unless the provider
+// deduplicates requests by idempotency key (resumable), it is marked
+// unknown and not sent again; if it does, the attempt is taken again and
+// the provider returns the first piece.
+func (s *Store) BeginSend(ctx context.Context, m Message, resumable bool) (Claim, error) {
 	var claim Claim
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `
@@ -100,14 +102,14 @@ func (s *Store) BeginSend(ctx context.Context, m Message) (Claim, error) {
 		if err != nil {
 			return err
 		}
-		switch current.Status {
-		case MessagePending:
+		switch {
+		case current.Status == MessagePending || (current.Status == MessageSending && resumable):
 			claim.Send = true
 			claim.Message, err = scanMessage(tx.QueryRow(ctx, `
 				UPDATE messages SET status = 'sending', attempts = attempts + 1, recipient = $2, subject = $3, details = $4, updated_at = now()
 				WHERE idempotency_key = $1 RETURNING `+messageColumns, m.IdempotencyKey, m.Recipient, m.Subject, detailsOf(m)))
 			return err
-		case MessageSending:
+		case current.Status == MessageSending:
 			claim.Message, err = scanMessage(tx.QueryRow(ctx, `
 				UPDATE messages SET status = 'unknown', updated_at = now(),
 					reason = 'an earlier attempt was interrupted after calling the provider; not sent again to avoid a duplicate'

@@ -105,19 +105,19 @@ func TestOutboxSendsOnce(t *testing.T) {
 
 	// First attempt claims, a retryable error hands it back, the next
 	// attempt claims again and succeeds; later attempts find it sent.
-	claim, err := s.BeginSend(ctx, outboxMessage("k1"))
+	claim, err := s.BeginSend(ctx, outboxMessage("k1"), false)
 	require.NoError(t, err)
 	require.True(t, claim.Send)
 	_, err = s.FinishSend(ctx, "k1", store.Outcome{Status: store.MessagePending, Reason: "rate limited"})
 	require.NoError(t, err)
-	claim, err = s.BeginSend(ctx, outboxMessage("k1"))
+	claim, err = s.BeginSend(ctx, outboxMessage("k1"), false)
 	require.NoError(t, err)
 	require.True(t, claim.Send)
 	assert.Equal(t, 2, claim.Message.Attempts)
 	m, err := s.FinishSend(ctx, "k1", store.Outcome{Status: store.MessageSent, Provider: "sendgrid", ProviderMessageID: "abc"})
 	require.NoError(t, err)
 	assert.NotNil(t, m.SentAt)
-	claim, err = s.BeginSend(ctx, outboxMessage("k1"))
+	claim, err = s.BeginSend(ctx, outboxMessage("k1"), false)
 	require.NoError(t, err)
 	assert.False(t, claim.Send)
 	assert.Equal(t, store.MessageSent, claim.Message.Status)
@@ -125,10 +125,10 @@ func TestOutboxSendsOnce(t *testing.T) {
 
 	// An attempt that died after claiming leaves the row in sending: the
 	// next one must not send, and says why.
-	claim, err = s.BeginSend(ctx, outboxMessage("k2"))
+	claim, err = s.BeginSend(ctx, outboxMessage("k2"), false)
 	require.NoError(t, err)
 	require.True(t, claim.Send)
-	claim, err = s.BeginSend(ctx, outboxMessage("k2"))
+	claim, err = s.BeginSend(ctx, outboxMessage("k2"), false)
 	require.NoError(t, err)
 	assert.False(t, claim.Send)
 	assert.Equal(t, store.MessageUnknown, claim.Message.Status)
@@ -137,6 +137,15 @@ func TestOutboxSendsOnce(t *testing.T) {
 	m, err = s.FinishSend(ctx, "k2", store.Outcome{Status: store.MessageSent, Provider: "sendgrid", ProviderMessageID: "late"})
 	require.NoError(t, err)
 	assert.Equal(t, store.MessageSent, m.Status)
+
+	// A provider that deduplicates by key (Lob) may be called again.
+	claim, err = s.BeginSend(ctx, outboxMessage("k4"), true)
+	require.NoError(t, err)
+	require.True(t, claim.Send)
+	claim, err = s.BeginSend(ctx, outboxMessage("k4"), true)
+	require.NoError(t, err)
+	assert.True(t, claim.Send, "resumed with the same key")
+	assert.Equal(t, 2, claim.Message.Attempts)
 
 	// Skips are recorded, but never overwrite an outcome.
 	m, err = s.SkipSend(ctx, outboxMessage("k3"), "no email address")
@@ -148,7 +157,7 @@ func TestOutboxSendsOnce(t *testing.T) {
 
 	msgs, err := s.MessagesFor(ctx, "c_1")
 	require.NoError(t, err)
-	assert.Len(t, msgs, 3)
+	assert.Len(t, msgs, 4)
 }
 
 func TestOutboxConcurrentAttemptsSendOnce(t *testing.T) {
@@ -162,7 +171,7 @@ func TestOutboxConcurrentAttemptsSendOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c, err := s.BeginSend(ctx, outboxMessage("race"))
+			c, err := s.BeginSend(ctx, outboxMessage("race"), false)
 			if assert.NoError(t, err) && c.Send {
 				mu.Lock()
 				claims++

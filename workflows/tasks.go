@@ -1,0 +1,136 @@
+package workflows
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/rapporthq/rapport/internal/journey"
+)
+
+// pendingTask is the staff task a run is waiting for.
+type pendingTask struct {
+	id       string
+	step     journey.Step
+	queue    string
+	done     bool
+	result   CompleteTask
+	outcomes []string
+}
+
+// OpenTask is a task in the state query.
+type OpenTask struct {
+	ID    string    `json:"id"`
+	Step  string    `json:"step"`
+	Kind  string    `json:"kind"`
+	Queue string    `json:"queue"`
+	DueAt time.Time `json:"due_at"`
+}
+
+// acceptTaskCompletions registers the complete-task update. Its validator
+// turns away an outcome the task does not list, a task this run is not
+// waiting for, and a task already completed, so nothing invalid reaches
+// the history.
+func (r *run) acceptTaskCompletions(ctx workflow.Context) error {
+	return workflow.SetUpdateHandlerWithOptions(ctx, CompleteTaskUpdate,
+		func(ctx workflow.Context, c CompleteTask) (CompleteTask, error) {
+			t := r.pendingTask
+			t.done, t.result = true, c
+			if c.TaskID == "" {
+				t.result.TaskID = t.id
+			}
+			r.completed[t.id] = c.Outcome
+			return t.result, nil
+		},
+		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, c CompleteTask) error {
+			if outcome, ok := r.completed[c.TaskID]; ok {
+				return fmt.Errorf("task %s is already completed (outcome %s)", c.TaskID, outcome)
+			}
+			t := r.pendingTask
+			if t == nil || t.done {
+				return fmt.Errorf("this journey is not waiting for a task now")
+			}
+			if c.TaskID != "" && c.TaskID != t.id {
+				return fmt.Errorf("this journey is waiting for task %s, not %s", t.id, c.TaskID)
+			}
+			if !slices.Contains(t.outcomes, c.Outcome) {
+				return fmt.Errorf("unknown outcome %q; this task's outcomes are %s", c.Outcome, strings.Join(t.outcomes, ", "))
+			}
+			return nil
+		}})
+}
+
+// task creates a task for staff and waits until they complete it or it is
+// overdue. Overdue, it is escalated once to another queue (with a new due
+// time), or the journey goes on, or it exits, as the step says. The outcome
+// becomes `task` for later conditions.
+func (r *run) task(ctx workflow.Context, step journey.Step) error {
+	spec := step.Task
+	t := &pendingTask{id: TaskID(r.workflowID, step.ID), step: step, queue: spec.Queue, outcomes: spec.Outcomes}
+	due := workflow.Now(ctx).Add(spec.DueIn.D)
+	err := r.taskActivity(ctx, CreateTaskActivity, fmt.Sprintf("task %s for %s", spec.Kind, spec.Queue), CreateTaskRequest{
+		TaskID: t.id, WorkflowID: r.workflowID, Journey: r.plan.Journey, StepID: step.ID, CustomerID: r.input.CustomerID,
+		Kind: spec.Kind, Queue: spec.Queue, Brief: spec.Brief, Outcomes: spec.Outcomes, DueAt: due, LastEvent: r.vars.Event,
+	})
+	if err != nil {
+		return err
+	}
+	// The run forgets the task once it is settled; if the run is stopped
+	// while waiting (exit_when), finish finds it and cancels it.
+	r.pendingTask = t
+	settled := func() { r.pendingTask, r.state.OpenTask = nil, nil }
+	escalated := false
+	for {
+		r.state.OpenTask = &OpenTask{ID: t.id, Step: step.ID, Kind: spec.Kind, Queue: t.queue, DueAt: due}
+		r.state.PendingWait = &PendingWait{Step: step.ID, Until: due, ForEvent: "task " + t.id + " completed"}
+		r.describe(ctx)
+		done, err := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
+			Timeout:      due.Sub(workflow.Now(ctx)),
+			TimerOptions: workflow.TimerOptions{Summary: fmt.Sprintf("task %s for %s, due in %s", spec.Kind, t.queue, spec.DueIn)},
+		}, func() bool { return t.done })
+		if err != nil {
+			return err
+		}
+		if done {
+			settled()
+			c := t.result
+			r.vars.Task = journey.Task{ID: t.id, Step: step.ID, Kind: spec.Kind, Queue: t.queue, Outcome: c.Outcome, Notes: c.Notes}
+			r.note(fmt.Sprintf("%s: task %s completed: %s", step.ID, t.id, c.Outcome))
+			return r.taskActivity(ctx, UpdateTaskActivity, "record outcome "+c.Outcome,
+				UpdateTaskRequest{TaskID: t.id, Status: "completed", Outcome: c.Outcome, Notes: c.Notes})
+		}
+		if spec.OnOverdue == journey.OverdueEscalate && !escalated {
+			escalated, t.queue = true, spec.EscalateTo
+			due = workflow.Now(ctx).Add(spec.DueIn.D)
+			r.note(fmt.Sprintf("%s: task %s overdue; escalated to %s", step.ID, t.id, t.queue))
+			if err := r.taskActivity(ctx, UpdateTaskActivity, "escalate to "+t.queue, UpdateTaskRequest{TaskID: t.id, Status: "escalated", Queue: t.queue, DueAt: due}); err != nil {
+				return err
+			}
+			continue
+		}
+		settled()
+		r.vars.Task = journey.Task{ID: t.id, Step: step.ID, Kind: spec.Kind, Queue: t.queue, Overdue: true}
+		if spec.OnOverdue == journey.OverdueExit {
+			if err := r.taskActivity(ctx, UpdateTaskActivity, "cancel overdue task", UpdateTaskRequest{TaskID: t.id, Status: "cancelled"}); err != nil {
+				return err
+			}
+			return &exitError{reason: fmt.Sprintf("task %s was not done in time", t.id)}
+		}
+		r.note(fmt.Sprintf("%s: task %s overdue; the journey goes on", step.ID, t.id))
+		return r.taskActivity(ctx, UpdateTaskActivity, "mark task overdue", UpdateTaskRequest{TaskID: t.id, Status: "overdue"})
+	}
+}
+
+func (r *run) taskActivity(ctx workflow.Context, name, summary string, req any) error {
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout:    30 * time.Second,
+		ScheduleToCloseTimeout: sendScheduleToClose,
+		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 5 * time.Minute},
+		Summary:                summary,
+	})
+	return workflow.ExecuteActivity(ctx, name, req).Get(ctx, nil)
+}
