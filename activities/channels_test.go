@@ -206,10 +206,10 @@ func TestNextOccurrence(t *testing.T) {
 		days            []string
 		want            string
 	}{
-		{"2026-03-28T12:00:00Z", "Europe/London", "10:00", nil, "2026-03-29T09:00:00Z"}, // clocks go forward that night
-		{"2026-10-24T12:00:00Z", "Europe/London", "10:00", nil, "2026-10-25T10:00:00Z"}, // and back
-		{"2026-06-01T08:59:00Z", "Europe/London", "10:00", nil, "2026-06-01T09:00:00Z"}, // later today
-		{"2026-06-01T09:00:00Z", "Europe/London", "10:00", nil, "2026-06-02T09:00:00Z"}, // not the same instant
+		{"2026-03-28T12:00:00Z", "Europe/London", "10:00", nil, "2026-03-29T09:00:00Z"},                       // clocks go forward that night
+		{"2026-10-24T12:00:00Z", "Europe/London", "10:00", nil, "2026-10-25T10:00:00Z"},                       // and back
+		{"2026-06-01T08:59:00Z", "Europe/London", "10:00", nil, "2026-06-01T09:00:00Z"},                       // later today
+		{"2026-06-01T09:00:00Z", "Europe/London", "10:00", nil, "2026-06-02T09:00:00Z"},                       // not the same instant
 		{"2026-06-05T12:00:00Z", "America/New_York", "09:30", []string{"mon", "wed"}, "2026-06-08T13:30:00Z"}, // Friday -> Monday
 		{"2026-06-05T12:00:00Z", "Asia/Tokyo", "08:00", []string{"sat"}, "2026-06-05T23:00:00Z"},
 	} {
