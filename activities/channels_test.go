@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rapporthq/rapport/internal/journey"
+	"github.com/rapporthq/rapport/internal/links"
 	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/internal/templates"
 	"github.com/rapporthq/rapport/workflows"
@@ -190,9 +191,9 @@ func TestSurveyLinkIsSigned(t *testing.T) {
 	require.NoError(t, err)
 	body := h.fakes.Recorder.Messages()[0].Text
 	require.True(t, strings.HasPrefix(body, "https://rapport.example/survey/"), body)
-	var claims SurveyClaims
-	require.NoError(t, h.acts.Links.Verify(strings.TrimPrefix(strings.TrimSpace(body), "https://rapport.example/survey/"), "survey", time.Now(), &claims))
-	assert.Equal(t, SurveyClaims{SurveyID: SurveyID(req.WorkflowID, "ask"), CustomerID: "c_1", WorkflowID: req.WorkflowID, StepID: "ask"}, claims)
+	var claims links.Survey
+	require.NoError(t, h.acts.Links.Verify(strings.TrimPrefix(strings.TrimSpace(body), "https://rapport.example/survey/"), links.SurveyPurpose, time.Now(), &claims))
+	assert.Equal(t, links.Survey{SurveyID: links.SurveyID(req.WorkflowID, "ask"), CustomerID: "c_1", WorkflowID: req.WorkflowID, StepID: "ask", OrderID: "o1"}, claims)
 }
 
 func TestNextOccurrence(t *testing.T) {

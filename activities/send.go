@@ -13,6 +13,7 @@ import (
 	"github.com/rapporthq/rapport/internal/channels"
 	"github.com/rapporthq/rapport/internal/channels/twilio"
 	"github.com/rapporthq/rapport/internal/journey"
+	"github.com/rapporthq/rapport/internal/links"
 	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/internal/templates"
 	"github.com/rapporthq/rapport/workflows"
@@ -209,26 +210,12 @@ func (a *Activities) issueVoucher(ctx context.Context, req workflows.SendRequest
 	return a.Store.IssueVoucher(ctx, v)
 }
 
-// SurveyClaims are what a survey link carries.
-type SurveyClaims struct {
-	SurveyID   string `json:"sv"`
-	CustomerID string `json:"cu"`
-	WorkflowID string `json:"wf"`
-	StepID     string `json:"st"`
-}
-
 // surveyLinkLifetime is how long a survey link works.
 const surveyLinkLifetime = 30 * 24 * time.Hour
 
-// SurveyID identifies the survey a run sends at a step.
-func SurveyID(workflowID, stepID string) string {
-	sum := sha256.Sum256([]byte("survey#" + workflowID + "#" + stepID))
-	return hex.EncodeToString(sum[:10])
-}
-
 func (a *Activities) surveyLink(req workflows.SendRequest) (string, error) {
-	tok, err := a.Links.Sign("survey", SurveyClaims{SurveyID: SurveyID(req.WorkflowID, req.StepID), CustomerID: req.CustomerID,
-		WorkflowID: req.WorkflowID, StepID: req.StepID}, time.Now().Add(surveyLinkLifetime))
+	tok, err := a.Links.Sign(links.SurveyPurpose, links.Survey{SurveyID: links.SurveyID(req.WorkflowID, req.StepID), CustomerID: req.CustomerID,
+		WorkflowID: req.WorkflowID, StepID: req.StepID, OrderID: req.OrderID}, time.Now().Add(surveyLinkLifetime))
 	if err != nil {
 		return "", err
 	}

@@ -98,7 +98,7 @@ func TestSendEmailRecordsAndSendsOnce(t *testing.T) {
 
 	msgs := h.fakes.Recorder.Messages()
 	require.Len(t, msgs, 1)
-	assert.Equal(t, "Thank you for your order, Ada!", msgs[0].Subject)
+	assert.Equal(t, "Thank you for your order, Ada", msgs[0].Subject, "British copy for an en-GB customer")
 	assert.Contains(t, msgs[0].Text, "Earl Grey")
 	assert.Equal(t, res.MessageID, msgs[0].MessageID, "custom_args carry the outbox id")
 	assert.Equal(t, "thank-you", msgs[0].Journey)

@@ -45,6 +45,7 @@ func (a *Activities) CreateTask(ctx context.Context, req workflows.CreateTaskReq
 	for _, m := range sent {
 		messages = append(messages, map[string]any{
 			"step": m.StepID, "channel": m.Channel, "template": m.Template, "status": m.Status, "reason": m.Reason, "at": m.UpdatedAt,
+			"details": m.Details,
 		})
 	}
 	taskContext := map[string]any{

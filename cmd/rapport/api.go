@@ -9,11 +9,10 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"go.temporal.io/sdk/client"
 
 	"github.com/rapporthq/rapport/internal/api"
 	"github.com/rapporthq/rapport/internal/router"
-	"github.com/rapporthq/rapport/internal/store"
+	"github.com/rapporthq/rapport/internal/links"
 )
 
 // sweepInterval is how often the API retries routing events that could not
@@ -32,9 +31,14 @@ running journeys. Events are stored before they are acknowledged; if
 Temporal is unreachable they are routed later by a sweeper.
 
 Configured by the environment: DATABASE_URL, TEMPORAL_ADDRESS,
-TEMPORAL_NAMESPACE, RAPPORT_API_ADDR and RAPPORT_* (see README.md).`,
+TEMPORAL_NAMESPACE, RAPPORT_SECRET, RAPPORT_API_ADDR and RAPPORT_* (see
+README.md).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := configFromEnv()
+			if err != nil {
+				return err
+			}
+			signer, err := cfg.signer()
 			if err != nil {
 				return err
 			}
@@ -48,7 +52,7 @@ TEMPORAL_NAMESPACE, RAPPORT_API_ADDR and RAPPORT_* (see README.md).`,
 			if err != nil {
 				return fmt.Errorf("listen on %s: %w", addr, err)
 			}
-			srv := newAPIServer(ctx, svc.store, svc.temporal, svc.journeys, svc.log, sweepInterval, nil)
+			srv := newAPIServer(ctx, apiDeps{svc: svc, signer: signer, sweep: sweepInterval})
 			svc.log.Info("API listening", "addr", l.Addr().String())
 			return serveUntilDone(ctx, srv, l, svc.log)
 		},
@@ -58,14 +62,26 @@ TEMPORAL_NAMESPACE, RAPPORT_API_ADDR and RAPPORT_* (see README.md).`,
 	return cmd
 }
 
+// apiDeps are what the API server is built from.
+type apiDeps struct {
+	svc    *services
+	signer *links.Signer
+	sweep  time.Duration
+	// dayLength is dev mode's --day (0 in production).
+	dayLength time.Duration
+	// extra routes (dev mode's /dev/outbox).
+	extra map[string]http.Handler
+}
+
 // newAPIServer builds the API (plus any extra routes) and starts the
 // routing sweeper, which stops with ctx.
-func newAPIServer(ctx context.Context, s *store.Store, c client.Client, js *journeySet, log *slog.Logger, sweep time.Duration, extra map[string]http.Handler) *http.Server {
-	rt := &router.Router{Store: s, Temporal: c, Catalog: js.catalog, Env: js.compiler.Env(), Log: log}
-	go rt.Sweep(ctx, sweep)
-	a := &api.Server{Store: s, Router: rt, Log: log}
+func newAPIServer(ctx context.Context, d apiDeps) *http.Server {
+	rt := &router.Router{Store: d.svc.store, Temporal: d.svc.temporal, Catalog: d.svc.journeys.catalog,
+		Env: d.svc.journeys.compiler.Env(), Log: d.svc.log, DayLength: d.dayLength}
+	go rt.Sweep(ctx, d.sweep)
+	a := &api.Server{Store: d.svc.store, Router: rt, Temporal: d.svc.temporal, Links: d.signer, Log: d.svc.log}
 	mux := http.NewServeMux()
-	for pattern, h := range extra {
+	for pattern, h := range d.extra {
 		mux.Handle(pattern, h)
 	}
 	mux.Handle("/", a.Handler())

@@ -8,11 +8,17 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 
 	"github.com/rapporthq/rapport/activities"
+	"github.com/rapporthq/rapport/internal/channels"
+	"github.com/rapporthq/rapport/internal/channels/printmail"
+	"github.com/rapporthq/rapport/internal/channels/sendgrid"
+	"github.com/rapporthq/rapport/internal/channels/twilio"
+	"github.com/rapporthq/rapport/internal/links"
 	"github.com/rapporthq/rapport/internal/journey"
 	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/internal/templates"
@@ -26,7 +32,15 @@ type config struct {
 	TemporalNamespace string
 	SendGridAPIKey    string
 	SendGridBaseURL   string
+	Twilio            twilio.Config
+	LobAPIKey         string
+	LobBaseURL        string
+	ReturnAddress     channels.PostalAddress
 	Sender            activities.Sender
+	Secret            string
+	PublicURL         string
+	DefaultTimeZone   string
+	DefaultCurrency   string
 	LogLevel          slog.Level
 	LogFormat         string
 }
@@ -55,7 +69,32 @@ func configFromEnv() (config, error) {
 				SupportEmail: env("RAPPORT_SUPPORT_EMAIL", "help@shop.example"),
 			},
 		},
-		LogFormat: env("RAPPORT_LOG_FORMAT", "text"),
+		Twilio: twilio.Config{
+			AccountSID:          os.Getenv("TWILIO_ACCOUNT_SID"),
+			AuthToken:           os.Getenv("TWILIO_AUTH_TOKEN"),
+			From:                os.Getenv("TWILIO_FROM"),
+			MessagingServiceSID: os.Getenv("TWILIO_MESSAGING_SERVICE_SID"),
+			BaseURL:             os.Getenv("TWILIO_BASE_URL"),
+		},
+		LobAPIKey:  os.Getenv("LOB_API_KEY"),
+		LobBaseURL: os.Getenv("LOB_BASE_URL"),
+		ReturnAddress: channels.PostalAddress{
+			Name:       env("RAPPORT_MAIL_FROM_NAME", "The Shop"),
+			Line1:      os.Getenv("RAPPORT_MAIL_FROM_LINE1"),
+			Line2:      os.Getenv("RAPPORT_MAIL_FROM_LINE2"),
+			City:       os.Getenv("RAPPORT_MAIL_FROM_CITY"),
+			State:      os.Getenv("RAPPORT_MAIL_FROM_STATE"),
+			PostalCode: os.Getenv("RAPPORT_MAIL_FROM_POSTAL_CODE"),
+			Country:    env("RAPPORT_MAIL_FROM_COUNTRY", "US"),
+		},
+		Secret:          os.Getenv("RAPPORT_SECRET"),
+		PublicURL:       env("RAPPORT_PUBLIC_URL", "http://127.0.0.1:8080"),
+		DefaultTimeZone: env("RAPPORT_DEFAULT_TIME_ZONE", "UTC"),
+		DefaultCurrency: env("RAPPORT_DEFAULT_CURRENCY", "USD"),
+		LogFormat:       env("RAPPORT_LOG_FORMAT", "text"),
+	}
+	if _, err := time.LoadLocation(c.DefaultTimeZone); err != nil {
+		return c, fmt.Errorf("RAPPORT_DEFAULT_TIME_ZONE: %q is not an IANA time zone", c.DefaultTimeZone)
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(env("RAPPORT_LOG_LEVEL", "info"))); err != nil {
 		return c, fmt.Errorf("RAPPORT_LOG_LEVEL: %w", err)
@@ -64,6 +103,49 @@ func configFromEnv() (config, error) {
 		return c, fmt.Errorf("RAPPORT_LOG_FORMAT must be text or json, not %q", c.LogFormat)
 	}
 	return c, nil
+}
+
+// signer returns the link signer for RAPPORT_SECRET.
+func (c config) signer() (*links.Signer, error) {
+	if c.Secret == "" {
+		return nil, errors.New("RAPPORT_SECRET is not set; it signs the links in messages (surveys): use 32 or more random characters, the same for every worker and API, such as the output of `openssl rand -hex 32`")
+	}
+	return links.NewSigner([]byte(c.Secret))
+}
+
+// senders builds the provider clients that are configured. A channel
+// without configuration is nil: its messages are skipped with that reason.
+func (c config) senders(log *slog.Logger) (channels.EmailSender, channels.SMSSender, channels.MailSender, error) {
+	var email channels.EmailSender
+	var sms channels.SMSSender
+	var mail channels.MailSender
+	if c.SendGridAPIKey != "" {
+		email = sendgrid.New(sendgrid.Config{APIKey: c.SendGridAPIKey, BaseURL: c.SendGridBaseURL})
+	} else {
+		log.Warn("email is not configured (SENDGRID_API_KEY); email messages will be skipped")
+	}
+	if c.Twilio.AccountSID != "" {
+		t, err := twilio.New(c.Twilio)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		sms = t
+	} else {
+		log.Warn("SMS is not configured (TWILIO_ACCOUNT_SID); text messages will be skipped")
+	}
+	if c.LobAPIKey != "" {
+		if c.ReturnAddress.Line1 == "" || c.ReturnAddress.City == "" {
+			return nil, nil, nil, errors.New("LOB_API_KEY is set but the return address is not: set RAPPORT_MAIL_FROM_LINE1, _CITY, _STATE, _POSTAL_CODE (a US address)")
+		}
+		p, err := printmail.New(printmail.Config{APIKey: c.LobAPIKey, BaseURL: c.LobBaseURL})
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		mail = p
+	} else {
+		log.Warn("print mail is not configured (LOB_API_KEY); letters and postcards will be skipped")
+	}
+	return email, sms, mail, nil
 }
 
 func (c config) logger() *slog.Logger {

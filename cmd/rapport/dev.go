@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -19,16 +21,31 @@ import (
 	"go.temporal.io/sdk/interceptor"
 	"go.temporal.io/sdk/worker"
 
+	"github.com/rapporthq/rapport/internal/channels"
+	"github.com/rapporthq/rapport/internal/channels/printmail"
 	"github.com/rapporthq/rapport/internal/channels/sendgrid"
+	"github.com/rapporthq/rapport/internal/channels/twilio"
 	"github.com/rapporthq/rapport/internal/devstack"
 	"github.com/rapporthq/rapport/internal/devstack/pglocal"
 	"github.com/rapporthq/rapport/internal/fakes"
+	"github.com/rapporthq/rapport/internal/links"
 	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/workflows"
 )
 
-// devSendGridKey is the key the dev SendGrid fake accepts.
-const devSendGridKey = "SG.rapport-dev"
+// Credentials the dev fakes accept.
+const (
+	devSendGridKey   = "SG.rapport-dev"
+	devTwilioSID     = "AC00000000000000000000000000000dev"
+	devTwilioToken   = "rapport-dev-token"
+	devTwilioFrom    = "+15005550006"
+	devLobKey        = "test_rapport_dev"
+	devSecretFile    = "secret"
+	devSecretEnvName = "RAPPORT_SECRET"
+)
+
+// devReturnAddress is where dev mode's letters come from.
+var devReturnAddress = channels.PostalAddress{Name: "The Shop", Line1: "185 Berry St", Line2: "Suite 6100", City: "San Francisco", State: "CA", PostalCode: "94107", Country: "US"}
 
 // devOptions configures `rapport dev`.
 type devOptions struct {
@@ -46,7 +63,9 @@ type devOptions struct {
 	// InMemory keeps Temporal's state in memory instead of StateDir.
 	InMemory bool
 	NoDemo   bool
-	Sender   *config
+	// DayLength makes journeys run faster: a day lasts this long (--day).
+	DayLength time.Duration
+	Sender    *config
 	// SweepInterval is how often unrouted events are retried (default 15s).
 	SweepInterval time.Duration
 	// Interceptors wrap the worker (tests use them to inject faults).
@@ -117,7 +136,8 @@ demo customers. Ctrl-C stops it all.`,
 	f.IntVar(&opts.UIPort, "ui-port", opts.UIPort, "Temporal web UI port (-1 for no UI)")
 	f.IntVar(&opts.APIPort, "port", opts.APIPort, "API port (also serves /dev/outbox)")
 	f.IntVar(&opts.FakesPort, "fakes-port", opts.FakesPort, "port of the fake providers")
-	f.BoolVar(&opts.NoDemo, "no-demo", false, "do not create the demo customers")
+	f.BoolVar(&opts.NoDemo, "no-demo", false, "do not create the demo customers, orders and products")
+	f.DurationVar(&opts.DayLength, "day", 0, "run journeys faster: a day lasts this long (such as 2s); waits, timeouts and task due times shrink with it")
 	return cmd
 }
 
@@ -186,7 +206,7 @@ func startDev(ctx context.Context, opts devOptions) (_ *devStack, err error) {
 		return nil, err
 	}
 
-	d.fakes = fakes.New(fakes.Config{SendGridAPIKey: devSendGridKey})
+	d.fakes = fakes.New(fakes.Config{SendGridAPIKey: devSendGridKey, TwilioAccountSID: devTwilioSID, TwilioAuthToken: devTwilioToken, LobAPIKey: devLobKey})
 	fakesListener, err := listen(opts.IP, opts.FakesPort, "fake providers")
 	if err != nil {
 		return nil, err
@@ -194,23 +214,41 @@ func startDev(ctx context.Context, opts devOptions) (_ *devStack, err error) {
 	d.FakesURL = "http://" + fakesListener.Addr().String()
 	d.serve(&http.Server{Handler: d.fakes, ReadHeaderTimeout: 10 * time.Second}, fakesListener)
 
-	email := sendgrid.New(sendgrid.Config{APIKey: devSendGridKey, BaseURL: d.FakesURL})
-	d.worker = newWorker(d.client, d.store, js, email, opts.Sender.Sender, log, opts.Interceptors...)
-	if err := d.worker.Start(); err != nil {
-		return nil, fmt.Errorf("start worker: %w", err)
-	}
-
 	apiListener, err := listen(opts.IP, opts.APIPort, "API")
 	if err != nil {
 		return nil, err
 	}
 	d.APIURL = "http://" + apiListener.Addr().String()
-	outbox := fakes.OutboxHandler(d.fakes.Recorder, nil)
+
+	signer, err := d.signer()
+	if err != nil {
+		return nil, err
+	}
+	svc := &services{log: log, journeys: js, store: d.store, temporal: d.client}
+	cfg := *opts.Sender
+	cfg.PublicURL = d.APIURL
+	cfg.ReturnAddress = devReturnAddress
+	sms, err := twilio.New(twilio.Config{AccountSID: devTwilioSID, AuthToken: devTwilioToken, From: devTwilioFrom, BaseURL: d.FakesURL})
+	if err != nil {
+		return nil, err
+	}
+	mail, err := printmail.New(printmail.Config{APIKey: devLobKey, BaseURL: d.FakesURL})
+	if err != nil {
+		return nil, err
+	}
+	email := sendgrid.New(sendgrid.Config{APIKey: devSendGridKey, BaseURL: d.FakesURL})
+	d.worker = newWorker(d.client, cfg.activities(svc, email, sms, mail, signer), js, opts.Interceptors...)
+	if err := d.worker.Start(); err != nil {
+		return nil, fmt.Errorf("start worker: %w", err)
+	}
+
+	outbox := fakes.OutboxHandler(d.fakes.Recorder, d.enrich)
 	sweep := opts.SweepInterval
 	if sweep == 0 {
 		sweep = sweepInterval
 	}
-	d.serve(newAPIServer(runCtx, d.store, d.client, js, log, sweep, map[string]http.Handler{"/dev/": outbox}), apiListener)
+	d.serve(newAPIServer(runCtx, apiDeps{svc: svc, signer: signer, sweep: sweep, dayLength: opts.DayLength,
+		extra: map[string]http.Handler{"/dev/": outbox}}), apiListener)
 
 	if !opts.NoDemo {
 		if err := seedDemo(ctx, d.store); err != nil {
@@ -218,6 +256,40 @@ func startDev(ctx context.Context, opts devOptions) (_ *devStack, err error) {
 		}
 	}
 	return d, nil
+}
+
+// signer signs links with RAPPORT_SECRET, or with a secret kept in the
+// state folder (made on first use), so links in dev messages keep working
+// across restarts.
+func (d *devStack) signer() (*links.Signer, error) {
+	if s := os.Getenv(devSecretEnvName); s != "" {
+		return links.NewSigner([]byte(s))
+	}
+	path := filepath.Join(d.opts.StateDir, devSecretFile)
+	secret, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		b := make([]byte, 32)
+		if _, err := rand.Read(b); err != nil {
+			return nil, err
+		}
+		secret = []byte(hex.EncodeToString(b))
+		if err := os.WriteFile(path, secret, 0o600); err != nil {
+			return nil, fmt.Errorf("keep the dev link secret: %w", err)
+		}
+	} else if err != nil {
+		return nil, err
+	}
+	return links.NewSigner(secret)
+}
+
+// enrich fills in the customer, journey and step of a captured message
+// (an SMS carries only the outbox id) from the outbox.
+func (d *devStack) enrich(ctx context.Context, m *fakes.Message) {
+	row, err := d.store.GetMessage(ctx, m.MessageID)
+	if err != nil {
+		return
+	}
+	m.CustomerID, m.Journey, m.Step = row.CustomerID, row.Journey, row.StepID
 }
 
 // startPostgres finds the database: the URL given, DATABASE_URL,
@@ -340,14 +412,18 @@ func orNone(s string) string {
 	return s
 }
 
-// seedDemo creates the demo customers unless they exist (edits made to them
-// are kept).
+// seedDemo creates the demo data unless it exists (edits made to it are
+// kept): customers, their order history (no journeys start for it), and a
+// small tea catalog with the products that go together.
 func seedDemo(ctx context.Context, s *store.Store) error {
 	for _, c := range []store.Customer{
-		{ID: "c_ada", Email: "ada@example.com", Name: "Ada Lovelace", Locale: "en-GB", TimeZone: "Europe/London",
+		{ID: "c_ada", Email: "ada@example.com", Phone: "+44 7911 123456", Name: "Ada Lovelace", Locale: "en-GB", TimeZone: "Europe/London",
 			Address:    store.Address{Line1: "12 St James's Square", City: "London", PostalCode: "SW1Y 4LB", Country: "GB"},
 			Attributes: map[string]any{"tier": "gold", "tags": []any{"tea"}}},
-		{ID: "c_grace", Email: "grace@example.com", Phone: "+1 212 555 0142", Name: "Grace Hopper", Locale: "en-US", TimeZone: "America/New_York",
+		{ID: "c_linus", Email: "linus@example.com", Name: "Linus Pauling", Locale: "en-US", TimeZone: "America/Los_Angeles",
+			Address:    store.Address{Line1: "1 Dolores St", City: "San Francisco", State: "CA", PostalCode: "94110", Country: "US"},
+			Attributes: map[string]any{}},
+		{ID: "c_grace", Email: "grace@example.com", Phone: "+1 212 555 2368", Name: "Grace Hopper", Locale: "en-US", TimeZone: "America/New_York",
 			Address:    store.Address{Line1: "1 Navy Way", City: "Arlington", State: "VA", PostalCode: "22202", Country: "US"},
 			Attributes: map[string]any{"tier": "silver"}},
 		{ID: "c_alan", Name: "Alan Turing", Locale: "en-GB", TimeZone: "Europe/London", Attributes: map[string]any{}},
@@ -358,6 +434,36 @@ func seedDemo(ctx context.Context, s *store.Store) error {
 			return err
 		}
 		if _, err := s.UpsertCustomer(ctx, c); err != nil {
+			return err
+		}
+	}
+	p := func(id, name string, price float64, comps map[string]float64) store.Product {
+		return store.Product{ID: id, Name: name, Price: price, Currency: "GBP", URL: "https://shop.example/p/" + id, Active: true, Complements: comps}
+	}
+	if err := s.UpsertProducts(ctx, []store.Product{
+		p("tea-earl-grey", "Earl Grey tea", 8.5, map[string]float64{"teapot-blue": 0.9, "cup-stoneware": 0.6, "biscuits-shortbread": 0.5, "honey-wildflower": 0.3}),
+		p("tea-sencha", "Sencha green tea", 9.5, map[string]float64{"strainer": 0.8, "cup-stoneware": 0.6, "honey-wildflower": 0.4}),
+		p("teapot-blue", "Blue stoneware teapot", 32, map[string]float64{"tea-cosy": 0.9, "strainer": 0.7, "cup-stoneware": 0.5}),
+		p("cup-stoneware", "Stoneware cup", 12, map[string]float64{"teapot-blue": 0.4, "biscuits-shortbread": 0.5}),
+		p("honey-wildflower", "Wildflower honey", 7, map[string]float64{"biscuits-shortbread": 0.3}),
+		p("tea-cosy", "Knitted tea cosy", 18, nil),
+		p("strainer", "Tea strainer", 6, nil),
+		p("biscuits-shortbread", "Shortbread biscuits", 5, nil),
+	}); err != nil {
+		return err
+	}
+	now := time.Now().UTC()
+	for _, o := range []store.Order{
+		{ID: "o-ada-1", CustomerID: "c_ada", Total: 22, Currency: "GBP", PlacedAt: now.AddDate(0, 0, -120),
+			Items: []store.Item{{ProductID: "tea-earl-grey", Name: "Earl Grey tea", Quantity: 2, Price: 8.5}, {ProductID: "biscuits-shortbread", Name: "Shortbread biscuits", Quantity: 1, Price: 5}}},
+		{ID: "o-linus-1", CustomerID: "c_linus", Total: 9.5, Currency: "USD", PlacedAt: now.AddDate(0, 0, -200),
+			Items: []store.Item{{ProductID: "tea-sencha", Name: "Sencha green tea", Quantity: 1, Price: 9.5}}},
+		{ID: "o-grace-1", CustomerID: "c_grace", Total: 8.5, Currency: "USD", PlacedAt: now.AddDate(0, 0, -40),
+			Items: []store.Item{{ProductID: "tea-earl-grey", Name: "Earl Grey tea", Quantity: 1, Price: 8.5}}},
+		{ID: "o-grace-2", CustomerID: "c_grace", Total: 32, Currency: "USD", Gift: true, PlacedAt: now.AddDate(0, 0, -10),
+			Items: []store.Item{{ProductID: "teapot-blue", Name: "Blue stoneware teapot", Quantity: 1, Price: 32}}},
+	} {
+		if _, err := s.RecordOrder(ctx, o); err != nil {
 			return err
 		}
 	}

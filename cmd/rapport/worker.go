@@ -1,9 +1,7 @@
 package main
 
 import (
-	"errors"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -13,8 +11,7 @@ import (
 
 	"github.com/rapporthq/rapport/activities"
 	"github.com/rapporthq/rapport/internal/channels"
-	"github.com/rapporthq/rapport/internal/channels/sendgrid"
-	"github.com/rapporthq/rapport/internal/store"
+	"github.com/rapporthq/rapport/internal/links"
 	"github.com/rapporthq/rapport/workflows"
 )
 
@@ -27,21 +24,24 @@ func newWorkerCmd() *cobra.Command {
 		Use:   "worker",
 		Short: "Run journey workflows and their activities",
 		Long: `Worker polls Temporal for journey workflows and activities and runs them:
-it sends email through SendGrid and keeps the outbox in PostgreSQL. Run as
+it sends email through SendGrid, SMS through Twilio and letters and
+postcards through Lob, creates staff tasks, and keeps the outbox in
+PostgreSQL. Run as
 many workers as you like; they share the work. It migrates the database
 when it starts and stops cleanly on SIGTERM, letting running activities
 finish.
 
 Configured by the environment: DATABASE_URL, TEMPORAL_ADDRESS,
-TEMPORAL_NAMESPACE, SENDGRID_API_KEY, SENDGRID_BASE_URL and RAPPORT_*
-(see README.md).`,
+TEMPORAL_NAMESPACE, RAPPORT_SECRET, SENDGRID_*, TWILIO_*, LOB_* and
+RAPPORT_* (see README.md). A channel without configuration is skipped.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := configFromEnv()
 			if err != nil {
 				return err
 			}
-			if cfg.SendGridAPIKey == "" {
-				return errors.New("SENDGRID_API_KEY is not set; email cannot be sent without it")
+			signer, err := cfg.signer()
+			if err != nil {
+				return err
 			}
 			ctx := cmd.Context()
 			svc, err := connect(ctx, cfg, journeysDir)
@@ -49,8 +49,12 @@ TEMPORAL_NAMESPACE, SENDGRID_API_KEY, SENDGRID_BASE_URL and RAPPORT_*
 				return err
 			}
 			defer svc.Close()
-			email := sendgrid.New(sendgrid.Config{APIKey: cfg.SendGridAPIKey, BaseURL: cfg.SendGridBaseURL})
-			w := newWorker(svc.temporal, svc.store, svc.journeys, email, cfg.Sender, svc.log)
+			email, sms, mail, err := cfg.senders(svc.log)
+			if err != nil {
+				return err
+			}
+			acts := cfg.activities(svc, email, sms, mail, signer)
+			w := newWorker(svc.temporal, acts, svc.journeys)
 			if err := w.Start(); err != nil {
 				return fmt.Errorf("start worker: %w", err)
 			}
@@ -67,10 +71,22 @@ TEMPORAL_NAMESPACE, SENDGRID_API_KEY, SENDGRID_BASE_URL and RAPPORT_*
 
 // newWorker builds a worker that runs the journey workflow and its
 // activities.
-func newWorker(c client.Client, s *store.Store, js *journeySet, email channels.EmailSender, sender activities.Sender, log *slog.Logger, interceptors ...interceptor.WorkerInterceptor) worker.Worker {
+func newWorker(c client.Client, acts *activities.Activities, js *journeySet, interceptors ...interceptor.WorkerInterceptor) worker.Worker {
 	w := worker.New(c, workflows.TaskQueue, worker.Options{WorkerStopTimeout: workerDrain, Interceptors: interceptors})
 	workflows.NewInterpreter(js.compiler.Env()).Register(w)
-	acts := &activities.Activities{Store: s, Email: email, Templates: js.templates, Sender: sender, Log: log}
 	acts.Register(w)
 	return w
+}
+
+// activities wires the activities to the database, the providers and the
+// configuration.
+func (c config) activities(svc *services, email channels.EmailSender, sms channels.SMSSender, mail channels.MailSender, signer *links.Signer) *activities.Activities {
+	return &activities.Activities{
+		Store: svc.store, Templates: svc.journeys.templates,
+		Email: email, SMS: sms, Mail: mail,
+		Sender: c.Sender, ReturnAddress: c.ReturnAddress,
+		Links: signer, PublicURL: c.PublicURL,
+		DefaultTimeZone: c.DefaultTimeZone, DefaultCurrency: c.DefaultCurrency,
+		Log: svc.log,
+	}
 }

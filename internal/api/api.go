@@ -12,15 +12,21 @@ import (
 	"net/http"
 	"strings"
 
+	"go.temporal.io/sdk/client"
+
+	"github.com/rapporthq/rapport/internal/links"
 	"github.com/rapporthq/rapport/internal/router"
 	"github.com/rapporthq/rapport/internal/store"
 )
 
 // Server is the HTTP API.
 type Server struct {
-	Store  *store.Store
-	Router *router.Router
-	Log    *slog.Logger
+	Store    *store.Store
+	Router   *router.Router
+	Temporal client.Client
+	// Links checks the signed links in messages (surveys).
+	Links *links.Signer
+	Log   *slog.Logger
 }
 
 // maxBody bounds request bodies.
@@ -33,6 +39,17 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/customers/{id}", s.getCustomer)
 	mux.HandleFunc("POST /v1/events", s.postEvent)
 	mux.HandleFunc("GET /v1/events/{id}", s.getEvent)
+	mux.HandleFunc("POST /v1/orders", s.postOrder)
+	mux.HandleFunc("POST /v1/products", s.postProducts)
+	mux.HandleFunc("GET /v1/tasks", s.listTasks)
+	mux.HandleFunc("GET /v1/tasks/{id}", s.getTask)
+	mux.HandleFunc("POST /v1/tasks/{id}/claim", s.claimTask)
+	mux.HandleFunc("POST /v1/tasks/{id}/complete", s.completeTask)
+	mux.HandleFunc("GET /v1/vouchers/{code}", s.getVoucher)
+	mux.HandleFunc("POST /v1/vouchers/{code}/redeem", s.redeemVoucher)
+	mux.HandleFunc("POST /v1/journeys/{name}/audience-runs", s.runAudience)
+	mux.HandleFunc("GET /survey/{token}", s.surveyPage)
+	mux.HandleFunc("POST /survey/{token}", s.answerSurvey)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -121,6 +138,11 @@ func describeKind(k string) string {
 		return "a list"
 	}
 	return k
+}
+
+// notFound answers 404 with a sentence.
+func notFound(w http.ResponseWriter, what, id string) {
+	writeJSON(w, http.StatusNotFound, &apiError{Message: fmt.Sprintf("no %s %s", what, id)})
 }
 
 func (s *Server) log() *slog.Logger {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -121,21 +122,26 @@ func validateOrder(raw json.RawMessage, e store.Event) (*store.Order, error) {
 		}
 		return nil, badField("data.order", "must be an object: %v", err)
 	}
+	return checkOrder(ob, "data.order.", e.CustomerID, e.OccurredAt)
+}
+
+// checkOrder validates an order's fields; prefix names them in errors.
+func checkOrder(ob orderBody, prefix, customerID string, placedAt time.Time) (*store.Order, error) {
 	switch {
 	case ob.ID == "":
-		return nil, badField("data.order.id", "is required")
+		return nil, badField(prefix+"id", "is required")
 	case ob.Total == nil:
-		return nil, badField("data.order.total", "is required")
+		return nil, badField(prefix+"total", "is required")
 	case *ob.Total < 0 || math.IsInf(*ob.Total, 0) || *ob.Total > 1e12:
-		return nil, badField("data.order.total", "must be an amount of zero or more")
+		return nil, badField(prefix+"total", "must be an amount of zero or more")
 	case !currencyRe.MatchString(ob.Currency):
-		return nil, badField("data.order.currency", "must be a three-letter currency code such as EUR, not %q", ob.Currency)
+		return nil, badField(prefix+"currency", "must be a three-letter currency code such as EUR, not %q", ob.Currency)
 	case len(ob.Items) == 0:
-		return nil, badField("data.order.items", "must list at least one item")
+		return nil, badField(prefix+"items", "must list at least one item")
 	}
-	o := &store.Order{ID: ob.ID, CustomerID: e.CustomerID, Total: *ob.Total, Currency: ob.Currency, Gift: ob.Gift, PlacedAt: e.OccurredAt}
+	o := &store.Order{ID: ob.ID, CustomerID: customerID, Total: *ob.Total, Currency: ob.Currency, Gift: ob.Gift, PlacedAt: placedAt}
 	for i, it := range ob.Items {
-		field := fmt.Sprintf("data.order.items[%d]", i)
+		field := fmt.Sprintf("%sitems[%d]", prefix, i)
 		switch {
 		case it.ProductID == "":
 			return nil, badField(field+".product_id", "is required")
@@ -187,35 +193,43 @@ func (s *Server) postEvent(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	stored, inserted, err := s.Store.RecordEvent(r.Context(), e, order)
+	resp, err := s.recordAndRoute(r.Context(), e, order)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
+	status := http.StatusAccepted
+	if resp.Status == "duplicate" {
+		status = http.StatusOK
+	}
+	writeJSON(w, status, resp)
+}
+
+// recordAndRoute stores an event (idempotently), then routes it unless it
+// was already routed. A routing failure leaves the event for the sweeper.
+func (s *Server) recordAndRoute(ctx context.Context, e store.Event, order *store.Order) (eventResponse, error) {
 	resp := eventResponse{ID: e.ID, Status: "accepted", Routing: "done", Result: router.Result{Started: []string{}, Delivered: []string{}}}
+	stored, inserted, err := s.Store.RecordEvent(ctx, e, order)
+	if err != nil {
+		return resp, err
+	}
 	if !inserted {
 		resp.Status = "duplicate"
 		if stored.Type != e.Type || stored.CustomerID != e.CustomerID {
-			s.fail(w, r, &apiError{Status: http.StatusConflict, Field: "id",
-				Message: fmt.Sprintf("id: event %s was already received with a different type or customer; event ids must be unique", e.ID)})
-			return
+			return resp, &apiError{Status: http.StatusConflict, Field: "id",
+				Message: fmt.Sprintf("id: event %s was already received with a different type or customer; event ids must be unique", e.ID)}
 		}
 		if stored.RoutedAt != nil {
-			writeJSON(w, http.StatusOK, resp)
-			return
+			return resp, nil
 		}
 	}
-	res, err := s.Router.Route(r.Context(), stored)
+	res, err := s.Router.Route(ctx, stored)
 	resp.Result = res
 	if err != nil {
 		s.log().Warn("event stored, routing deferred", "event_id", e.ID, "error", err)
 		resp.Routing = "pending"
 	}
-	status := http.StatusAccepted
-	if !inserted {
-		status = http.StatusOK
-	}
-	writeJSON(w, status, resp)
+	return resp, nil
 }
 
 func (s *Server) getEvent(w http.ResponseWriter, r *http.Request) {

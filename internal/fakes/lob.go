@@ -26,6 +26,16 @@ type Lob struct {
 	mu       sync.Mutex
 	seen     map[string][]byte // resource + idempotency key -> first answer
 	created  int
+	lose     int
+}
+
+// LoseAnswers makes the next n requests create their piece but answer 502,
+// as when the answer is lost on the way back: only the Idempotency-Key
+// saves the retry from printing a second piece.
+func (f *Lob) LoseAnswers(n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.lose += n
 }
 
 // NewLob returns a Lob fake accepting apiKey.
@@ -157,6 +167,10 @@ func (f *Lob) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.seen[kind+"\x00"+key] = answer
 	}
 	f.created++
+	lose := f.lose > 0
+	if lose {
+		f.lose--
+	}
 	f.mu.Unlock()
 	f.rec.add(Message{
 		Channel: "mail", To: formatLobAddress(req.To), Subject: kind + ": " + req.Description,
@@ -164,6 +178,10 @@ func (f *Lob) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Provider: "lob", ProviderMessageID: id,
 		CustomerID: req.Metadata["customer_id"], Journey: req.Metadata["journey"], Step: req.Metadata["step"], MessageID: req.Metadata["message_id"],
 	})
+	if lose {
+		http.Error(w, "<html>502 Bad Gateway</html>", http.StatusBadGateway)
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(answer)
 }

@@ -8,6 +8,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -87,4 +88,24 @@ func (s *Signer) mac(payload string) []byte {
 	m.Write([]byte("rapport-link-v1\x00"))
 	m.Write([]byte(payload))
 	return m.Sum(nil)
+}
+
+// SurveyPurpose is the purpose of satisfaction survey links.
+const SurveyPurpose = "survey"
+
+// Survey is what a survey link carries: which survey, for whom, sent by
+// which journey run and step.
+type Survey struct {
+	SurveyID   string `json:"sv"`
+	CustomerID string `json:"cu"`
+	WorkflowID string `json:"wf"`
+	StepID     string `json:"st"`
+	// OrderID is the order the survey asks about, if any.
+	OrderID string `json:"or,omitempty"`
+}
+
+// SurveyID identifies the survey a journey run sends at a step.
+func SurveyID(workflowID, stepID string) string {
+	sum := sha256.Sum256([]byte("survey#" + workflowID + "#" + stepID))
+	return hex.EncodeToString(sum[:10])
 }

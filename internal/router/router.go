@@ -33,6 +33,9 @@ type Router struct {
 	// StartGrace is how long a registered run may take to appear in
 	// Temporal before a "not found" means it is gone. Default 2 minutes.
 	StartGrace time.Duration
+	// DayLength, in dev mode, makes journeys run faster than real time: a
+	// day lasts this long. Zero (production) is real time.
+	DayLength time.Duration
 }
 
 // Result says what routing an event did.
@@ -74,6 +77,10 @@ func (r *Router) route(ctx context.Context, e store.Event) (Result, error) {
 		}
 		vars := journey.Vars{Customer: facts, Event: ev, Order: ev.Order}
 		for _, plan := range plans {
+			if age := plan.Trigger.MaxEventAge.D; age > 0 && time.Since(ev.OccurredAt) > age {
+				res.Skipped = append(res.Skipped, fmt.Sprintf("%s: the event is older than max_event_age %s", plan.Journey, plan.Trigger.MaxEventAge))
+				continue
+			}
 			if plan.Trigger.When != "" {
 				ok, err := r.Env.Eval(plan.Trigger.When, vars)
 				if err != nil || !ok {
@@ -116,39 +123,121 @@ func (r *Router) route(ctx context.Context, e store.Event) (Result, error) {
 // start registers the run and starts its workflow with the event as its
 // first signal. Starting an entry that already ran is a no-op.
 func (r *Router) start(ctx context.Context, plan *journey.Plan, ev journey.Event) (string, error) {
-	id := workflows.WorkflowID(plan.Journey, ev.CustomerID, ev.ID)
-	err := r.Store.RegisterRun(ctx, store.Run{
-		WorkflowID: id, Journey: plan.Journey, CustomerID: ev.CustomerID, PlanHash: plan.Hash,
+	id, _, err := r.startRun(ctx, plan, ev.CustomerID, ev.ID, ev, true)
+	return id, err
+}
+
+// startRun registers a run and starts its workflow, with the trigger event
+// as its first signal when signal is set. started is false when the entry
+// already ran.
+func (r *Router) startRun(ctx context.Context, plan *journey.Plan, customerID, entryKey string, ev journey.Event, signal bool) (id string, started bool, err error) {
+	id = workflows.WorkflowID(plan.Journey, customerID, entryKey)
+	err = r.Store.RegisterRun(ctx, store.Run{
+		WorkflowID: id, Journey: plan.Journey, CustomerID: customerID, PlanHash: plan.Hash,
 		Listens: plan.ListensForEvents(), TriggerEventID: ev.ID,
 	})
 	if err != nil {
-		return id, err
+		return id, false, err
+	}
+	if r.DayLength > 0 {
+		plan = plan.Scaled(r.DayLength)
 	}
 	opts := client.StartWorkflowOptions{
 		ID:                    id,
 		TaskQueue:             workflows.TaskQueue,
 		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		TypedSearchAttributes: temporal.NewSearchAttributes(
-			workflows.CustomerIDAttr.ValueSet(ev.CustomerID),
+			workflows.CustomerIDAttr.ValueSet(customerID),
 			workflows.JourneyAttr.ValueSet(plan.Journey),
 			workflows.PlanHashAttr.ValueSet(plan.Hash),
 			workflows.StatusAttr.ValueSet("running"),
 		),
-		StaticSummary: fmt.Sprintf("%s for customer %s, plan %s", plan.Journey, ev.CustomerID, plan.ShortHash()),
-		StaticDetails: fmt.Sprintf("Started by %s event `%s`.\n\n%s", ev.Type, ev.ID, plan.Description),
+		StaticSummary: fmt.Sprintf("%s for customer %s, plan %s", plan.Journey, customerID, plan.ShortHash()),
+		StaticDetails: fmt.Sprintf("Started by %s `%s`.\n\n%s", ev.Type, ev.ID, plan.Description),
 	}
-	input := workflows.JourneyInput{Plan: *plan, CustomerID: ev.CustomerID, EntryKey: ev.ID, Trigger: ev}
-	_, err = r.Temporal.SignalWithStartWorkflow(ctx, id, workflows.EventSignal, ev, opts, workflows.JourneyWorkflowName, input)
+	input := workflows.JourneyInput{Plan: *plan, CustomerID: customerID, EntryKey: entryKey, Trigger: ev}
+	if signal {
+		_, err = r.Temporal.SignalWithStartWorkflow(ctx, id, workflows.EventSignal, ev, opts, workflows.JourneyWorkflowName, input)
+	} else {
+		_, err = r.Temporal.ExecuteWorkflow(ctx, opts, workflows.JourneyWorkflowName, input)
+	}
 	var already *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &already) {
 		r.log().Info("journey entry already ran", "workflow_id", id)
-		return id, nil
+		return id, false, nil
 	}
 	if err != nil {
-		return id, fmt.Errorf("start %s: %w", id, err)
+		return id, false, fmt.Errorf("start %s: %w", id, err)
 	}
-	r.log().Info("journey started", "workflow_id", id, "journey", plan.Journey, "event_id", ev.ID)
-	return id, nil
+	r.log().Info("journey started", "workflow_id", id, "journey", plan.Journey, "trigger", ev.ID)
+	return id, true, nil
+}
+
+// AudienceResult counts what an audience run did.
+type AudienceResult struct {
+	Journey  string   `json:"journey"`
+	EntryKey string   `json:"entry_key"`
+	Scanned  int      `json:"scanned"`
+	Matched  int      `json:"matched"`
+	Started  []string `json:"started"`
+	// Skipped counts matching customers not entered: already in a running
+	// run of the journey, or already entered under this entry key.
+	Skipped int `json:"skipped"`
+}
+
+// RunAudience enters every customer who matches a journey's audience now
+// and is not already in it. The entry key is the day (audience-20261122),
+// so running it twice in a day enters nobody twice.
+func (r *Router) RunAudience(ctx context.Context, plan *journey.Plan, now time.Time) (AudienceResult, error) {
+	res := AudienceResult{Journey: plan.Journey, EntryKey: "audience-" + now.UTC().Format("20060102"), Started: []string{}}
+	if plan.Trigger.Audience == "" {
+		return res, fmt.Errorf("journey %s has no trigger.audience", plan.Journey)
+	}
+	after := ""
+	for {
+		ids, err := r.Store.CustomerIDs(ctx, after, 500)
+		if err != nil {
+			return res, err
+		}
+		if len(ids) == 0 {
+			return res, nil
+		}
+		after = ids[len(ids)-1]
+		for _, id := range ids {
+			res.Scanned++
+			facts, err := r.Store.CustomerFacts(ctx, id, now)
+			if err != nil {
+				return res, err
+			}
+			ok, err := r.Env.EvalAudience(plan.Trigger.Audience, facts)
+			if err != nil {
+				r.log().Warn("audience could not be evaluated for a customer; left out", "journey", plan.Journey, "customer_id", id, "error", err)
+				continue
+			}
+			if !ok {
+				continue
+			}
+			res.Matched++
+			running, err := r.Store.HasRunningRun(ctx, plan.Journey, id)
+			if err != nil {
+				return res, err
+			}
+			if running {
+				res.Skipped++
+				continue
+			}
+			ev := journey.Event{ID: res.EntryKey, Type: "audience", CustomerID: id, OccurredAt: now.UTC(), Data: map[string]any{}}
+			wid, started, err := r.startRun(ctx, plan, id, res.EntryKey, ev, false)
+			if err != nil {
+				return res, err
+			}
+			if started {
+				res.Started = append(res.Started, wid)
+			} else {
+				res.Skipped++
+			}
+		}
+	}
 }
 
 // deliver signals a running journey. A journey Temporal no longer knows is

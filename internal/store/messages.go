@@ -173,6 +173,15 @@ func (s *Store) SkipSend(ctx context.Context, m Message, reason string) (Message
 	return out, nil
 }
 
+// GetMessage returns an outbox row by its id, or ErrNotFound.
+func (s *Store) GetMessage(ctx context.Context, id string) (Message, error) {
+	m, err := scanMessage(s.pool.QueryRow(ctx, `SELECT `+messageColumns+` FROM messages WHERE id::text = $1`, id))
+	if err != nil {
+		return m, fmt.Errorf("get message %s: %w", id, err)
+	}
+	return m, nil
+}
+
 // MessagesFor lists a customer's messages, oldest first.
 func (s *Store) MessagesFor(ctx context.Context, customerID string) ([]Message, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+messageColumns+` FROM messages WHERE customer_id = $1 ORDER BY created_at, id`, customerID)

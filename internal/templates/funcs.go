@@ -15,6 +15,24 @@ var funcs = map[string]any{
 	"upper":  strings.ToUpper,
 	"lower":  strings.ToLower,
 	"date":   date,
+	"season": season,
+}
+
+// season names the (northern) season of a day in the locale's words:
+// "autumn" for en-GB and most of the world, "fall" for en-US.
+func season(t time.Time, locale string) string {
+	switch t.Month() {
+	case time.December, time.January, time.February:
+		return "winter"
+	case time.March, time.April, time.May:
+		return "spring"
+	case time.June, time.July, time.August:
+		return "summer"
+	}
+	if strings.EqualFold(locale, "en-US") || strings.EqualFold(locale, "en") {
+		return "fall"
+	}
+	return "autumn"
 }
 
 // date formats a day the way the locale writes it: "31 January 2030" for

@@ -238,6 +238,13 @@ func (s *Set) loadTemplate(fsys fs.FS, name string) (map[string]*variant, error)
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+	// A file a locale folder lacks comes from the folder above: an en-GB
+	// email.txt with the default email.html.
+	for loc, v := range variants {
+		if loc != "" && v.emailText != nil && v.emailHTML == nil {
+			v.emailHTML = base.emailHTML
+		}
+	}
 	for loc, v := range variants {
 		for _, ch := range journey.Channels {
 			if loc != "" && v.has(ch) && !base.has(ch) {

@@ -26,9 +26,10 @@ func TestThankYouIsPersonal(t *testing.T) {
 	}
 	e, err := set.RenderEmail("thank-you", d)
 	require.NoError(t, err)
-	assert.Equal(t, "Thank you for your order, Ada!", e.Subject)
+	assert.Equal(t, "Thank you for your order, Ada", e.Subject, "en-GB copy")
 	assert.Contains(t, e.Text, "Hi Ada,")
-	assert.Contains(t, e.Text, "Thank you for ordering Earl Grey and Blue Teapot from Teapot & Co. We are getting them ready")
+	assert.Contains(t, e.Text, "Thank you for ordering Earl Grey and Blue Teapot from Teapot & Co. We're getting them ready")
+	assert.Contains(t, e.Text, "cosy winter afternoon with your favourite cuppa", "seasonal copy in British English")
 	assert.Contains(t, e.Text, "comes to £1,234.50")
 	assert.NotContains(t, e.Text, "gift")
 	assert.Contains(t, e.HTML, "Teapot &amp; Co", "HTML escapes")
@@ -38,9 +39,18 @@ func TestThankYouIsPersonal(t *testing.T) {
 	d.Order.Items = d.Order.Items[:1]
 	e, err = set.RenderEmail("thank-you", d)
 	require.NoError(t, err)
-	assert.Contains(t, e.Text, "ordering Earl Grey from Teapot & Co. We are getting it ready")
+	assert.Contains(t, e.Text, "ordering Earl Grey from Teapot & Co. We're getting it ready")
 	assert.Contains(t, e.Text, "this one is a gift")
 	assert.Contains(t, e.HTML, "this one is a gift")
+
+	d.Customer.Locale = "en-US"
+	d.Order.PlacedAt = time.Date(2026, 10, 3, 0, 0, 0, 0, time.UTC)
+	e, err = set.RenderEmail("thank-you", d)
+	require.NoError(t, err)
+	assert.Equal(t, "Thank you for your order, Ada!", e.Subject)
+	assert.Contains(t, e.Text, "We are getting it ready")
+	assert.Contains(t, e.Text, "cozy fall afternoon with your favorite cup")
+	assert.Contains(t, e.HTML, "cozy fall afternoon")
 }
 
 func TestLoadReportsBrokenTemplates(t *testing.T) {

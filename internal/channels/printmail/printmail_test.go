@@ -69,6 +69,17 @@ func TestIdempotencyKeyCreatesOnePiece(t *testing.T) {
 	assert.Len(t, f.Recorder.Messages(), 1)
 }
 
+func TestLostAnswerRetriedWithTheKey(t *testing.T) {
+	f, c := setup(t)
+	f.Lob.LoseAnswers(1)
+	_, err := c.SendMail(context.Background(), postcard("k"))
+	assert.Equal(t, channels.Retryable, channels.KindOf(err), "a 502 is worth retrying")
+	r, err := c.SendMail(context.Background(), postcard("k"))
+	require.NoError(t, err)
+	assert.Regexp(t, `^psc_`, r.MessageID)
+	assert.Equal(t, 1, f.Lob.Created(), "one postcard despite two requests")
+}
+
 func TestMailFailures(t *testing.T) {
 	ctx := context.Background()
 	for _, tc := range []struct {

@@ -1,0 +1,282 @@
+package main
+
+import (
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+// csvFile reads a CSV file with a header row into records keyed by column.
+type csvFile struct {
+	name   string
+	header map[string]int
+	rows   [][]string
+	lines  []int // file line of each row
+}
+
+func readCSV(path string, required ...string) (*csvFile, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	r := csv.NewReader(f)
+	r.FieldsPerRecord = -1
+	head, err := r.Read()
+	if err != nil {
+		return nil, fmt.Errorf("%s: cannot read the header row: %w", path, err)
+	}
+	c := &csvFile{name: path, header: map[string]int{}}
+	for i, h := range head {
+		c.header[strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))] = i
+	}
+	for _, col := range required {
+		if _, ok := c.header[col]; !ok {
+			return nil, fmt.Errorf("%s:1: the header has no %q column; it needs %s", path, col, strings.Join(required, ", "))
+		}
+	}
+	for {
+		line, _ := r.FieldPos(0)
+		rec, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			return c, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		c.rows = append(c.rows, rec)
+		c.lines = append(c.lines, line+1)
+	}
+}
+
+func (c *csvFile) get(row int, col string) string {
+	i, ok := c.header[col]
+	if !ok || i >= len(c.rows[row]) {
+		return ""
+	}
+	return strings.TrimSpace(c.rows[row][i])
+}
+
+func (c *csvFile) errorf(row int, format string, args ...any) error {
+	return fmt.Errorf("%s:%d: %s", c.name, c.lines[row], fmt.Sprintf(format, args...))
+}
+
+func newCatalogCmd() *cobra.Command {
+	var base string
+	cmd := &cobra.Command{Use: "catalog", Short: "Manage the product catalog used for recommendations"}
+	addAPIFlag(cmd, &base)
+	cmd.AddCommand(&cobra.Command{
+		Use:   "import FILE.csv",
+		Short: "Load products and which products complement them",
+		Long: `Import loads products from a CSV file with the columns
+product_id, name, price, currency, url, image_url, active, complements
+(only product_id and name are required). complements lists the products
+that go well with this one and how well, from 0 to 1:
+"teapot:0.9;cup:0.5". Products are updated in place; a product's
+complements are replaced by the file's.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f, err := readCSV(args[0], "product_id", "name")
+			if err != nil {
+				return err
+			}
+			type product struct {
+				ID          string             `json:"id"`
+				Name        string             `json:"name"`
+				Price       float64            `json:"price"`
+				Currency    string             `json:"currency,omitempty"`
+				URL         string             `json:"url,omitempty"`
+				ImageURL    string             `json:"image_url,omitempty"`
+				Active      *bool              `json:"active,omitempty"`
+				Complements map[string]float64 `json:"complements,omitempty"`
+			}
+			var products []product
+			for i := range f.rows {
+				p := product{ID: f.get(i, "product_id"), Name: f.get(i, "name"), Currency: f.get(i, "currency"), URL: f.get(i, "url"), ImageURL: f.get(i, "image_url")}
+				if v := f.get(i, "price"); v != "" {
+					if p.Price, err = strconv.ParseFloat(v, 64); err != nil {
+						return f.errorf(i, "price %q is not a number", v)
+					}
+				}
+				if v := f.get(i, "active"); v != "" {
+					b, err := strconv.ParseBool(v)
+					if err != nil {
+						return f.errorf(i, "active %q is not true or false", v)
+					}
+					p.Active = &b
+				}
+				if v := f.get(i, "complements"); v != "" {
+					p.Complements = map[string]float64{}
+					for _, part := range strings.Split(v, ";") {
+						id, w, ok := strings.Cut(strings.TrimSpace(part), ":")
+						weight, err := strconv.ParseFloat(w, 64)
+						if !ok || err != nil || weight <= 0 {
+							return f.errorf(i, "complement %q is not product:weight, such as teapot:0.9", part)
+						}
+						p.Complements[id] = weight
+					}
+				}
+				products = append(products, p)
+			}
+			api := newAPIClient(base)
+			// First every product, then the complements, so complements may
+			// name products anywhere in the file.
+			bare := make([]product, len(products))
+			for i, p := range products {
+				bare[i] = p
+				bare[i].Complements = nil
+			}
+			for _, batch := range [][]product{bare, products} {
+				for start := 0; start < len(batch); start += 1000 {
+					end := min(start+1000, len(batch))
+					if _, err := api.do(cmd.Context(), "POST", "/v1/products", nil, map[string]any{"products": batch[start:end]}, nil); err != nil {
+						return fmt.Errorf("%s: %w", args[0], err)
+					}
+				}
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "imported %s from %s\n", plural(len(products), "product", "products"), args[0])
+			return nil
+		},
+	})
+	return cmd
+}
+
+func newImportCmd() *cobra.Command {
+	var base string
+	cmd := &cobra.Command{Use: "import", Short: "Load history from files"}
+	addAPIFlag(cmd, &base)
+	cmd.AddCommand(&cobra.Command{
+		Use:   "orders FILE.csv",
+		Short: "Load past orders without starting any journey",
+		Long: `Import orders loads order history from a CSV file with a row per order
+line and the columns order_id, customer_id, placed_at (RFC 3339, such as
+2025-11-02T14:00:00Z), currency, product_id, name, quantity, price, and
+optionally gift and total (else the sum of the lines). No journey starts
+for these orders: they only tell Rapport what customers bought and when.
+Orders already loaded are left as they are.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f, err := readCSV(args[0], "order_id", "customer_id", "placed_at", "currency", "product_id", "name", "quantity", "price")
+			if err != nil {
+				return err
+			}
+			type item struct {
+				ProductID string  `json:"product_id"`
+				Name      string  `json:"name"`
+				Quantity  float64 `json:"quantity"`
+				Price     float64 `json:"price"`
+			}
+			type order struct {
+				ID         string    `json:"id"`
+				CustomerID string    `json:"customer_id"`
+				PlacedAt   time.Time `json:"placed_at"`
+				Total      float64   `json:"total"`
+				Currency   string    `json:"currency"`
+				Gift       bool      `json:"gift"`
+				Items      []item    `json:"items"`
+				line       int
+				explicit   bool
+			}
+			var orders []*order
+			byID := map[string]*order{}
+			for i := range f.rows {
+				id := f.get(i, "order_id")
+				o, ok := byID[id]
+				if !ok {
+					placed, err := time.Parse(time.RFC3339, f.get(i, "placed_at"))
+					if err != nil {
+						return f.errorf(i, "placed_at %q is not a time like 2025-11-02T14:00:00Z", f.get(i, "placed_at"))
+					}
+					o = &order{ID: id, CustomerID: f.get(i, "customer_id"), PlacedAt: placed, Currency: f.get(i, "currency"), line: f.lines[i]}
+					o.Gift, _ = strconv.ParseBool(f.get(i, "gift"))
+					if v := f.get(i, "total"); v != "" {
+						if o.Total, err = strconv.ParseFloat(v, 64); err != nil {
+							return f.errorf(i, "total %q is not a number", v)
+						}
+						o.explicit = true
+					}
+					byID[id] = o
+					orders = append(orders, o)
+				}
+				q, errQ := strconv.ParseFloat(f.get(i, "quantity"), 64)
+				p, errP := strconv.ParseFloat(f.get(i, "price"), 64)
+				if errQ != nil || errP != nil {
+					return f.errorf(i, "quantity and price must be numbers")
+				}
+				o.Items = append(o.Items, item{ProductID: f.get(i, "product_id"), Name: f.get(i, "name"), Quantity: q, Price: p})
+				if !o.explicit {
+					o.Total += q * p
+				}
+			}
+			api := newAPIClient(base)
+			created, existing, failed := 0, 0, 0
+			for n, o := range orders {
+				status, err := api.do(cmd.Context(), "POST", "/v1/orders", nil, o, nil)
+				switch {
+				case err != nil && status >= 400 && status < 500:
+					failed++
+					fmt.Fprintf(cmd.ErrOrStderr(), "%s:%d: order %s: %v\n", args[0], o.line, o.ID, err)
+				case err != nil:
+					return err
+				case status == http.StatusCreated:
+					created++
+				default:
+					existing++
+				}
+				if (n+1)%100 == 0 || n+1 == len(orders) {
+					fmt.Fprintf(cmd.ErrOrStderr(), "\rorders: %d/%d", n+1, len(orders))
+				}
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "\n")
+			fmt.Fprintf(cmd.OutOrStdout(), "imported %s (%d already there, %d refused) from %s\n", plural(created, "order", "orders"), existing, failed, args[0])
+			if failed > 0 {
+				return &exitError{code: 1}
+			}
+			return nil
+		},
+	})
+	return cmd
+}
+
+func newAudienceCmd() *cobra.Command {
+	var base string
+	cmd := &cobra.Command{Use: "audience", Short: "Enter the customers who match a journey's audience"}
+	addAPIFlag(cmd, &base)
+	cmd.AddCommand(&cobra.Command{
+		Use:   "run JOURNEY",
+		Short: "Enter every matching customer now",
+		Long: `Run evaluates the journey's trigger.audience for every customer and enters
+those who match and are not already in it. The entry is keyed by the day,
+so running it twice on one day enters nobody twice.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var res struct {
+				Journey  string   `json:"journey"`
+				EntryKey string   `json:"entry_key"`
+				Scanned  int      `json:"scanned"`
+				Matched  int      `json:"matched"`
+				Started  []string `json:"started"`
+				Skipped  int      `json:"skipped"`
+			}
+			if _, err := newAPIClient(base).do(cmd.Context(), "POST", "/v1/journeys/"+url.PathEscape(args[0])+"/audience-runs", nil, nil, &res); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: %d customers scanned, %d match, %d entered, %d already in it\n",
+				res.Journey, res.Scanned, res.Matched, len(res.Started), res.Skipped)
+			for _, id := range res.Started {
+				fmt.Fprintln(cmd.OutOrStdout(), "  "+id)
+			}
+			return nil
+		},
+	})
+	return cmd
+}

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rapporthq/rapport/internal/store"
+)
+
+func newTasksCmd() *cobra.Command {
+	var base string
+	cmd := &cobra.Command{
+		Use:   "tasks",
+		Short: "List, claim and complete the tasks journeys give staff",
+		Long: `Journeys give staff tasks, such as calling a customer who has not ordered
+for a while. These commands talk to the Rapport API (RAPPORT_API_URL).`,
+	}
+	addAPIFlag(cmd, &base)
+
+	var queue, status, customer string
+	var asJSON bool
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List tasks still to do (or --status)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			q := url.Values{}
+			for k, v := range map[string]string{"queue": queue, "status": status, "customer_id": customer} {
+				if v != "" {
+					q.Set(k, v)
+				}
+			}
+			var out struct {
+				Tasks []store.Task `json:"tasks"`
+			}
+			if _, err := newAPIClient(base).do(cmd.Context(), "GET", "/v1/tasks", q, nil, &out); err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(cmd, out.Tasks)
+			}
+			if len(out.Tasks) == 0 {
+				fmt.Fprintln(cmd.OutOrStdout(), "no tasks")
+				return nil
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tQUEUE\tKIND\tCUSTOMER\tDUE\tSTATUS\tBRIEF")
+			for _, t := range out.Tasks {
+				who := t.Status
+				if t.Assignee != "" {
+					who += " by " + t.Assignee
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Queue, t.Kind, t.CustomerID, due(t.DueAt), who, oneLine(t.Brief, 60))
+			}
+			return tw.Flush()
+		},
+	}
+	list.Flags().StringVar(&queue, "queue", "", "only this queue")
+	list.Flags().StringVar(&status, "status", "", "open, claimed, completed, overdue, cancelled (comma-separated) or all")
+	list.Flags().StringVar(&customer, "customer", "", "only this customer's tasks")
+	list.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+
+	show := &cobra.Command{
+		Use:   "show ID",
+		Short: "Show a task with what staff need to act: contact details, orders, messages sent",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var t store.Task
+			if _, err := newAPIClient(base).do(cmd.Context(), "GET", "/v1/tasks/"+url.PathEscape(args[0]), nil, nil, &t); err != nil {
+				return err
+			}
+			return printJSON(cmd, t)
+		},
+	}
+
+	var assignee string
+	claim := &cobra.Command{
+		Use:   "claim ID",
+		Short: "Take a task",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var t store.Task
+			if _, err := newAPIClient(base).do(cmd.Context(), "POST", "/v1/tasks/"+url.PathEscape(args[0])+"/claim", nil, map[string]string{"assignee": assignee}, &t); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "task %s is yours, %s (due %s)\n", t.ID, t.Assignee, due(t.DueAt))
+			return nil
+		},
+	}
+	claim.Flags().StringVar(&assignee, "as", os.Getenv("USER"), "who takes the task")
+
+	var outcome, notes string
+	complete := &cobra.Command{
+		Use:   "complete ID",
+		Short: "Report a task's outcome; the journey goes on from there",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var t store.Task
+			body := map[string]string{"outcome": outcome, "notes": notes, "by": assignee}
+			if _, err := newAPIClient(base).do(cmd.Context(), "POST", "/v1/tasks/"+url.PathEscape(args[0])+"/complete", nil, body, &t); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "task %s completed: %s\n", t.ID, t.Outcome)
+			return nil
+		},
+	}
+	complete.Flags().StringVar(&outcome, "outcome", "", "what happened (one of the task's outcomes)")
+	complete.Flags().StringVar(&notes, "notes", "", "notes for the record")
+	complete.Flags().StringVar(&assignee, "as", os.Getenv("USER"), "who did the task")
+	_ = complete.MarkFlagRequired("outcome")
+
+	cmd.AddCommand(list, show, claim, complete)
+	return cmd
+}
+
+func due(t time.Time) string {
+	d := time.Until(t).Round(time.Minute)
+	switch {
+	case d < 0:
+		return fmt.Sprintf("%s (overdue)", t.Local().Format("2006-01-02 15:04"))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%s (in %s)", t.Local().Format("2006-01-02 15:04"), d)
+	}
+	return t.Local().Format("2006-01-02 15:04")
+}
+
+func oneLine(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
+}
+
+func printJSON(cmd *cobra.Command, v any) error {
+	enc := json.NewEncoder(cmd.OutOrStdout())
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

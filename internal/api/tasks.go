@@ -1,0 +1,165 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+
+	"github.com/rapporthq/rapport/internal/store"
+	"github.com/rapporthq/rapport/workflows"
+)
+
+// listTasks: GET /v1/tasks?queue=&status=&customer_id= (status: open,
+// claimed, completed, overdue, cancelled, comma-separated, or all; the
+// default is what is still to do: open and claimed).
+func (s *Server) listTasks(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	statuses, err := store.ParseTaskStatuses(q.Get("status"))
+	if err != nil {
+		s.fail(w, r, badField("status", "%v", err))
+		return
+	}
+	tasks, err := s.Store.ListTasks(r.Context(), store.TaskFilter{Queue: q.Get("queue"), CustomerID: q.Get("customer_id"), Statuses: statuses})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if tasks == nil {
+		tasks = []store.Task{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"tasks": tasks})
+}
+
+func (s *Server) getTask(w http.ResponseWriter, r *http.Request) {
+	t, err := s.Store.GetTask(r.Context(), r.PathValue("id"))
+	if errors.Is(err, store.ErrNotFound) {
+		notFound(w, "task", r.PathValue("id"))
+		return
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, t)
+}
+
+type claimRequest struct {
+	Assignee string `json:"assignee"`
+}
+
+func (s *Server) claimTask(w http.ResponseWriter, r *http.Request) {
+	var req claimRequest
+	if err := decode(r, &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if strings.TrimSpace(req.Assignee) == "" {
+		s.fail(w, r, badField("assignee", "is required: who takes the task"))
+		return
+	}
+	t, err := s.Store.ClaimTask(r.Context(), r.PathValue("id"), req.Assignee)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		notFound(w, "task", r.PathValue("id"))
+	case errors.Is(err, store.ErrConflict):
+		s.fail(w, r, &apiError{Status: http.StatusConflict, Message: conflictMessage(err)})
+	case err != nil:
+		s.fail(w, r, err)
+	default:
+		writeJSON(w, http.StatusOK, t)
+	}
+}
+
+type completeRequest struct {
+	Outcome string `json:"outcome"`
+	Notes   string `json:"notes"`
+	By      string `json:"by"`
+}
+
+// completeTask reports a task's outcome to the journey that asked for it
+// (a Temporal update, whose validator has the last word), then records it.
+func (s *Server) completeTask(w http.ResponseWriter, r *http.Request) {
+	var req completeRequest
+	if err := decode(r, &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	t, err := s.Store.GetTask(r.Context(), r.PathValue("id"))
+	if errors.Is(err, store.ErrNotFound) {
+		notFound(w, "task", r.PathValue("id"))
+		return
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	switch {
+	case t.Status == store.TaskCompleted:
+		s.fail(w, r, &apiError{Status: http.StatusConflict, Message: fmt.Sprintf("task %s is already completed (outcome %s)", t.ID, t.Outcome)})
+		return
+	case t.Status == store.TaskCancelled:
+		s.fail(w, r, &apiError{Status: http.StatusConflict, Message: fmt.Sprintf("task %s was cancelled: the journey no longer needs it", t.ID)})
+		return
+	case !slices.Contains(t.Outcomes, req.Outcome):
+		s.fail(w, r, badField("outcome", "%q is not one of this task's outcomes: %s", req.Outcome, strings.Join(t.Outcomes, ", ")))
+		return
+	case len(req.Notes) > 10000:
+		s.fail(w, r, badField("notes", "must be at most 10,000 characters"))
+		return
+	}
+	handle, err := s.Temporal.UpdateWorkflow(r.Context(), client.UpdateWorkflowOptions{
+		WorkflowID:   t.WorkflowID,
+		UpdateName:   workflows.CompleteTaskUpdate,
+		Args:         []any{workflows.CompleteTask{TaskID: t.ID, Outcome: req.Outcome, Notes: req.Notes, By: req.By}},
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	if err == nil {
+		err = handle.Get(r.Context(), nil)
+	}
+	var nf *serviceerror.NotFound
+	switch {
+	case errors.As(err, &nf):
+		s.fail(w, r, &apiError{Status: http.StatusConflict, Message: fmt.Sprintf("task %s: the journey that asked for it has ended", t.ID)})
+		return
+	case err != nil && isRejection(err):
+		s.fail(w, r, &apiError{Status: http.StatusConflict, Message: fmt.Sprintf("task %s: %s", t.ID, rejectionMessage(err))})
+		return
+	case err != nil:
+		s.fail(w, r, err)
+		return
+	}
+	done, err := s.Store.CompleteTask(r.Context(), t.ID, req.Outcome, req.Notes)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, done)
+}
+
+// isRejection tells an update validator's refusal from a failure to reach
+// Temporal.
+func isRejection(err error) bool {
+	var sErr serviceerror.ServiceError
+	return !errors.As(err, &sErr)
+}
+
+func rejectionMessage(err error) string {
+	msg := err.Error()
+	if i := strings.LastIndex(msg, ": "); i >= 0 && strings.Contains(msg, "(type: ") {
+		msg = msg[:strings.Index(msg, " (type: ")]
+	}
+	return msg
+}
+
+func conflictMessage(err error) string {
+	msg := err.Error()
+	if i := strings.Index(msg, "conflict: "); i >= 0 {
+		return msg[i+len("conflict: "):]
+	}
+	return msg
+}
