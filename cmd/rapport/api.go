@@ -11,8 +11,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rapporthq/rapport/internal/api"
-	"github.com/rapporthq/rapport/internal/router"
 	"github.com/rapporthq/rapport/internal/links"
+	"github.com/rapporthq/rapport/internal/router"
 )
 
 // sweepInterval is how often the API retries routing events that could not

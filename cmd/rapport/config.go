@@ -18,8 +18,8 @@ import (
 	"github.com/rapporthq/rapport/internal/channels/printmail"
 	"github.com/rapporthq/rapport/internal/channels/sendgrid"
 	"github.com/rapporthq/rapport/internal/channels/twilio"
-	"github.com/rapporthq/rapport/internal/links"
 	"github.com/rapporthq/rapport/internal/journey"
+	"github.com/rapporthq/rapport/internal/links"
 	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/internal/templates"
 )
