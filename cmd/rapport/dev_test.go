@@ -40,16 +40,32 @@ type stack struct {
 	t *testing.T
 }
 
-func startStack(t *testing.T, journeysDir string, interceptors ...interceptor.WorkerInterceptor) *stack {
+// option changes how a test stack runs.
+type option func(*devOptions)
+
+func withInterceptors(i ...interceptor.WorkerInterceptor) option {
+	return func(o *devOptions) { o.Interceptors = i }
+}
+
+// withDay makes journeys run fast: a day lasts d.
+func withDay(d time.Duration) option {
+	return func(o *devOptions) { o.DayLength = d }
+}
+
+func startStack(t *testing.T, journeysDir string, opts ...option) *stack {
 	t.Helper()
 	_, dbURL := storetest.New(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	d, err := startDev(ctx, devOptions{
+	o := devOptions{
 		StateDir: t.TempDir(), JourneysDir: journeysDir, IP: "127.0.0.1",
 		UIPort: -1, DatabaseURL: dbURL, InMemory: true, NoDemo: true,
-		SweepInterval: 300 * time.Millisecond, Interceptors: interceptors,
-	})
+		SweepInterval: 300 * time.Millisecond,
+	}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	d, err := startDev(ctx, o)
 	require.NoError(t, err)
 	t.Cleanup(d.Stop)
 	return &stack{devStack: d, t: t}
@@ -229,7 +245,7 @@ func (c *crashingActivity) ExecuteActivity(ctx context.Context, in *interceptor.
 }
 
 func TestRetryAfterTheProviderAcceptedSendsOnce(t *testing.T) {
-	s := startStack(t, "../../journeys", &crashAfterSend{})
+	s := startStack(t, "../../journeys", withInterceptors(&crashAfterSend{}))
 	s.post("/v1/customers", customer("c_1", "ada@example.com"))
 	s.post("/v1/events", orderPlaced("evt-1", "c_1", false))
 	assert.Equal(t, workflows.Completed, s.waitForRun("rapport/thank-you/c_1/evt-1").Outcome)

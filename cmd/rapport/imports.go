@@ -270,8 +270,8 @@ so running it twice on one day enters nobody twice.`,
 			if _, err := newAPIClient(base).do(cmd.Context(), "POST", "/v1/journeys/"+url.PathEscape(args[0])+"/audience-runs", nil, nil, &res); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: %d customers scanned, %d match, %d entered, %d already in it\n",
-				res.Journey, res.Scanned, res.Matched, len(res.Started), res.Skipped)
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: %s scanned, %d match, %d entered, %d already in it\n",
+				res.Journey, plural(res.Scanned, "customer", "customers"), res.Matched, len(res.Started), res.Skipped)
 			for _, id := range res.Started {
 				fmt.Fprintln(cmd.OutOrStdout(), "  "+id)
 			}

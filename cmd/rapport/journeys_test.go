@@ -1,0 +1,368 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rapporthq/rapport/internal/fakes"
+	"github.com/rapporthq/rapport/internal/store"
+	"github.com/rapporthq/rapport/workflows"
+)
+
+// The four seed journeys end to end, on the embedded server with real
+// PostgreSQL and the real provider clients talking to the fakes, at dev
+// time scale so weeks pass in seconds.
+
+func (s *stack) get(path string, out any) int {
+	s.t.Helper()
+	resp, err := http.Get(s.APIURL + path)
+	require.NoError(s.t, err)
+	defer resp.Body.Close()
+	if out != nil {
+		raw, _ := io.ReadAll(resp.Body)
+		require.NoError(s.t, json.Unmarshal(raw, out), string(raw))
+	}
+	return resp.StatusCode
+}
+
+// waitFor polls until cond holds.
+func (s *stack) waitFor(what string, timeout time.Duration, cond func() bool) {
+	s.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			s.t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// messagesTo returns what the fakes accepted for a customer, oldest first.
+func (s *stack) messagesTo(customerID string) []fakes.Message {
+	var out []fakes.Message
+	msgs := s.outbox()
+	for i := len(msgs) - 1; i >= 0; i-- {
+		if msgs[i].CustomerID == customerID {
+			out = append(out, msgs[i])
+		}
+	}
+	return out
+}
+
+func (s *stack) tasks(query string) []store.Task {
+	var out struct {
+		Tasks []store.Task `json:"tasks"`
+	}
+	require.Equal(s.t, http.StatusOK, s.get("/v1/tasks?"+query, &out))
+	return out.Tasks
+}
+
+func lapsedCustomer(id, email string) map[string]any {
+	return map[string]any{"id": id, "email": email, "phone": "+44 7911 123456", "name": "Ada Lovelace", "locale": "en-GB",
+		"time_zone": "Europe/London",
+		"address": map[string]any{"line1": "12 St James's Square", "city": "London", "postal_code": "SW1Y 4LB", "country": "GB"}}
+}
+
+func pastOrder(id, customerID string, daysAgo int) map[string]any {
+	return map[string]any{"id": id, "customer_id": customerID, "placed_at": time.Now().AddDate(0, 0, -daysAgo).UTC().Format(time.RFC3339),
+		"total": 17, "currency": "GBP", "items": []any{map[string]any{"product_id": "tea", "name": "Earl Grey tea", "quantity": 2, "price": 8.5}}}
+}
+
+// TestWinback takes a lapsed customer through lapse-winback: the voucher
+// email, then the postcard (through a Lob answer lost on the way, retried
+// with the same idempotency key), then the phone task, completed through
+// the API, which ends the journey. A second customer orders after the
+// email and gets nothing more from it.
+func TestWinback(t *testing.T) {
+	s := startStack(t, "../../journeys", withDay(250*time.Millisecond))
+	for _, c := range []string{"c_1", "c_2"} {
+		status, body := s.post("/v1/customers", lapsedCustomer(c, c+"@example.com"))
+		require.Equal(t, http.StatusCreated, status, body)
+		status, body = s.post("/v1/orders", pastOrder("o-old-"+c, c, 120))
+		require.Equal(t, http.StatusCreated, status, body)
+	}
+	s.post("/v1/customers", customer("c_recent", "recent@example.com"))
+	s.post("/v1/orders", pastOrder("o-recent", "c_recent", 10))
+	s.fakes.Lob.LoseAnswers(1)
+
+	status, run := s.post("/v1/journeys/lapse-winback/audience-runs", nil)
+	require.Equal(t, http.StatusOK, status, run)
+	assert.ElementsMatch(t, []any{"rapport/lapse-winback/c_1/" + run["entry_key"].(string), "rapport/lapse-winback/c_2/" + run["entry_key"].(string)}, run["started"],
+		"the two lapsed customers, not the recent one")
+	_, again := s.post("/v1/journeys/lapse-winback/audience-runs", nil)
+	assert.Empty(t, again["started"], "running it again enters nobody twice")
+	wid1 := "rapport/lapse-winback/c_1/" + run["entry_key"].(string)
+	wid2 := "rapport/lapse-winback/c_2/" + run["entry_key"].(string)
+
+	// Both get the voucher email at once.
+	s.waitFor("the voucher emails", 10*time.Second, func() bool { return len(s.messagesTo("c_1")) == 1 && len(s.messagesTo("c_2")) == 1 })
+	email := s.messagesTo("c_1")[0]
+	assert.Equal(t, "email", email.Channel)
+	assert.Equal(t, "We miss you, Ada: 15% off your next order", email.Subject)
+	code := regexp.MustCompile(`code ([2-9A-Z-]{19})`).FindStringSubmatch(email.Text)
+	require.NotNil(t, code, email.Text)
+
+	// c_2 orders: the win-back ends at once.
+	status, body := s.post("/v1/events", orderPlaced("evt-c2-order", "c_2", false))
+	require.Equal(t, http.StatusAccepted, status, body)
+	assert.Contains(t, body["delivered"], wid2)
+	res := s.waitForRun(wid2)
+	assert.Equal(t, workflows.Exited, res.Outcome)
+	assert.Equal(t, "exit_when matched order.placed event evt-c2-order", res.Reason)
+
+	// Two weeks later (3.5s), c_1 gets a postcard.
+	s.waitFor("the postcard", 15*time.Second, func() bool { return len(s.messagesTo("c_1")) == 2 })
+	postcard := s.messagesTo("c_1")[1]
+	assert.Equal(t, "mail", postcard.Channel)
+	assert.Contains(t, postcard.To, "12 St James's Square")
+	assert.Contains(t, postcard.HTML, "We miss you")
+	assert.Contains(t, postcard.HTML, "20% off", "a better offer on the postcard")
+	assert.Equal(t, 1, s.fakes.Lob.Created(), "the lost answer was retried with the same key: one postcard")
+
+	// Three weeks later (5.25s), a phone task in the retention queue.
+	var task store.Task
+	s.waitFor("the phone task", 15*time.Second, func() bool {
+		ts := s.tasks("queue=retention&customer_id=c_1")
+		if len(ts) == 1 {
+			task = ts[0]
+		}
+		return len(ts) == 1
+	})
+	assert.Equal(t, "phone_call", task.Kind)
+	assert.Equal(t, wid1, task.WorkflowID)
+	ctxCustomer := task.Context["customer"].(map[string]any)
+	assert.Equal(t, "+44 7911 123456", ctxCustomer["phone"], "staff see how to reach the customer")
+	assert.Len(t, task.Context["sent"], 2, "and what the journey already sent")
+	assert.Len(t, task.Context["recent_orders"], 1)
+
+	status, body = s.post("/v1/tasks/"+task.ID+"/complete", map[string]any{"outcome": "sent-flowers"})
+	assert.Equal(t, http.StatusBadRequest, status, "an outcome the task does not list")
+	assert.Equal(t, "outcome", body["field"])
+	status, body = s.post("/v1/tasks/"+task.ID+"/claim", map[string]any{"assignee": "sam"})
+	require.Equal(t, http.StatusOK, status, body)
+	status, body = s.post("/v1/tasks/"+task.ID+"/complete", map[string]any{"outcome": "reached", "notes": "Moved house; will order again."})
+	require.Equal(t, http.StatusOK, status, body)
+	assert.Equal(t, "completed", body["status"])
+	status, _ = s.post("/v1/tasks/"+task.ID+"/complete", map[string]any{"outcome": "reached"})
+	assert.Equal(t, http.StatusConflict, status, "completing twice")
+
+	res = s.waitForRun(wid1)
+	assert.Equal(t, workflows.Completed, res.Outcome)
+	assert.Equal(t, []string{"email_offer", "wait_for_return", "postcard", "wait_after_postcard", "call", "call_if_we_can", "after_the_call"}, res.StepsDone)
+
+	// c_2 got nothing more from the win-back; the recent customer nothing.
+	for _, m := range s.messagesTo("c_2") {
+		assert.NotEqual(t, "mail", m.Channel)
+		if m.Journey == "lapse-winback" {
+			assert.Equal(t, "email_offer", m.Step)
+		}
+	}
+	assert.Empty(t, s.tasks("customer_id=c_2&status=all"))
+	assert.Empty(t, s.messagesTo("c_recent"))
+
+	// The voucher can be redeemed once.
+	status, _ = s.post("/v1/vouchers/"+code[1]+"/redeem", map[string]any{"order_id": "o-next"})
+	assert.Equal(t, http.StatusOK, status)
+	status, _ = s.post("/v1/vouchers/"+code[1]+"/redeem", map[string]any{"order_id": "o-next"})
+	assert.Equal(t, http.StatusConflict, status)
+
+	rows, err := s.store.MessagesOfWorkflow(context.Background(), wid1)
+	require.NoError(t, err)
+	require.Len(t, rows, 2)
+	assert.Equal(t, 2, rows[1].Attempts, "the postcard took two attempts")
+}
+
+// TestSatisfactionUnhappyCustomerGetsAPerson: the survey goes by SMS, but
+// the number is invalid, so it falls back to email; a score of 1 opens a
+// care task carrying the comment.
+func TestSatisfactionUnhappyCustomerGetsAPerson(t *testing.T) {
+	s := startStack(t, "../../journeys", withDay(100*time.Millisecond))
+	c := customer("c_1", "ada@example.com")
+	c["phone"] = "+44 20 1234"
+	status, body := s.post("/v1/customers", c)
+	require.Equal(t, http.StatusCreated, status, body)
+	s.post("/v1/events", orderPlaced("evt-1", "c_1", false))
+	s.post("/v1/events", map[string]any{"id": "evt-2", "type": "order.delivered", "customer_id": "c_1", "data": map[string]any{"order_id": "o-evt-1"}})
+
+	var survey fakes.Message
+	s.waitFor("the survey", 10*time.Second, func() bool {
+		for _, m := range s.messagesTo("c_1") {
+			if m.Journey == "satisfaction-check" {
+				survey = m
+				return true
+			}
+		}
+		return false
+	})
+	assert.Equal(t, "email", survey.Channel, "the invalid number falls back to email")
+	rows, err := s.store.MessagesOfWorkflow(context.Background(), "rapport/satisfaction-check/c_1/evt-1")
+	require.NoError(t, err)
+	require.Len(t, rows, 2)
+	assert.Equal(t, store.MessageFailed, rows[0].Status)
+	assert.Equal(t, "sms", rows[0].Channel)
+	assert.Contains(t, rows[0].Reason, "invalid phone number")
+	assert.Equal(t, store.MessageSent, rows[1].Status)
+
+	link := regexp.MustCompile(`http://\S+/survey/\S+`).FindString(survey.Text)
+	require.NotEmpty(t, link, survey.Text)
+	resp, err := http.Get(link)
+	require.NoError(t, err)
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Contains(t, string(page), `<input type="radio" name="score" value="1"`)
+
+	resp, err = http.PostForm(link+"x", url.Values{"score": {"5"}})
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusForbidden, resp.StatusCode, "a forged link changes nothing")
+
+	resp, err = http.PostForm(link, url.Values{"score": {"1"}, "comment": {"The teapot arrived broken."}})
+	require.NoError(t, err)
+	page, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(page))
+	assert.Contains(t, string(page), "Someone from our team will read your comment")
+
+	var task store.Task
+	s.waitFor("the care task", 10*time.Second, func() bool {
+		ts := s.tasks("queue=care")
+		if len(ts) == 1 {
+			task = ts[0]
+		}
+		return len(ts) == 1
+	})
+	last := task.Context["last_event"].(map[string]any)
+	assert.Equal(t, "survey.answered", last["type"])
+	assert.Equal(t, "The teapot arrived broken.", last["data"].(map[string]any)["comment"])
+	assert.Contains(t, task.Brief, "unhappy")
+
+	// Answering again changes nothing.
+	resp, err = http.PostForm(link, url.Values{"score": {"5"}})
+	require.NoError(t, err)
+	page, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Contains(t, string(page), "You gave us 1 out of 5", "the first answer stands")
+	assert.Len(t, s.tasks("queue=care&status=all"), 1, "one task, one answer")
+}
+
+// TestComplementaryProducts suggests what goes with the order once it has
+// arrived, leaving out what the customer already has.
+func TestComplementaryProducts(t *testing.T) {
+	s := startStack(t, "../../journeys", withDay(100*time.Millisecond))
+	status, body := s.post("/v1/products", map[string]any{"products": []any{
+		map[string]any{"id": "tea", "name": "Earl Grey tea", "price": 8.5, "currency": "GBP"},
+		map[string]any{"id": "pot", "name": "Blue teapot", "price": 32, "currency": "GBP", "url": "https://shop.example/pot"},
+		map[string]any{"id": "cup", "name": "Stoneware cup", "price": 12, "currency": "GBP"},
+		map[string]any{"id": "honey", "name": "Wildflower honey", "price": 7, "currency": "GBP"},
+	}})
+	require.Equal(t, http.StatusOK, status, body)
+	status, body = s.post("/v1/products", map[string]any{"products": []any{
+		map[string]any{"id": "tea", "name": "Earl Grey tea", "complements": map[string]any{"pot": 0.9, "cup": 0.6, "honey": 0.3}},
+	}})
+	require.Equal(t, http.StatusOK, status, body)
+	s.post("/v1/customers", customer("c_1", "ada@example.com"))
+	// Ada already has a cup.
+	s.post("/v1/orders", map[string]any{"id": "o-old", "customer_id": "c_1", "placed_at": time.Now().AddDate(0, -1, 0).UTC().Format(time.RFC3339),
+		"total": 12, "currency": "GBP", "items": []any{map[string]any{"product_id": "cup", "name": "Stoneware cup", "quantity": 1, "price": 12}}})
+	s.post("/v1/events", map[string]any{"id": "evt-1", "type": "order.placed", "customer_id": "c_1",
+		"data": map[string]any{"order": map[string]any{"id": "o-1", "total": 8.5, "currency": "GBP",
+			"items": []any{map[string]any{"product_id": "tea", "name": "Earl Grey tea", "quantity": 1, "price": 8.5}}}}})
+	s.post("/v1/events", map[string]any{"id": "evt-2", "type": "order.delivered", "customer_id": "c_1", "data": map[string]any{"order_id": "o-1"}})
+
+	res := s.waitForRun("rapport/complementary-products/c_1/evt-1")
+	assert.Equal(t, workflows.Completed, res.Outcome)
+	var m fakes.Message
+	for _, x := range s.messagesTo("c_1") {
+		if x.Journey == "complementary-products" {
+			m = x
+		}
+	}
+	assert.Equal(t, "Ada, a few things that go with your Earl Grey tea", m.Subject)
+	assert.Contains(t, m.Text, "- Blue teapot, £32.00: https://shop.example/pot\n- Wildflower honey, £7.00")
+	assert.NotContains(t, m.Text, "Stoneware cup", "she already has one")
+}
+
+// TestOldEventsDoNotStartJourneys: loading history never thanks anyone for
+// last year's order.
+func TestOldEventsDoNotStartJourneys(t *testing.T) {
+	s := startStack(t, "../../journeys")
+	s.post("/v1/customers", customer("c_1", "ada@example.com"))
+	ev := orderPlaced("evt-old", "c_1", false)
+	ev["occurred_at"] = time.Now().AddDate(0, 0, -3).UTC().Format(time.RFC3339)
+	status, body := s.post("/v1/events", ev)
+	require.Equal(t, http.StatusAccepted, status, body)
+	assert.Empty(t, body["started"])
+	assert.Contains(t, body["skipped"], "thank-you: the event is older than max_event_age 24h")
+}
+
+// TestStaffAndImportCommands drives the CLI against a running API.
+func TestStaffAndImportCommands(t *testing.T) {
+	s := startStack(t, "../../journeys")
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := dir + "/" + name
+		require.NoError(t, os.WriteFile(p, []byte(content), 0o644))
+		return p
+	}
+	api := "--api=" + s.APIURL
+
+	out, errOut, err := run("catalog", "import", api, write("catalog.csv",
+		"product_id,name,price,currency,complements\npot,Blue teapot,32,GBP,cup:0.5\ncup,Stoneware cup,12,GBP,\n"))
+	require.NoError(t, err, errOut)
+	assert.Equal(t, "imported 2 products from "+dir+"/catalog.csv\n", out)
+	_, errOut, err = run("catalog", "import", api, write("bad.csv", "product_id,name,complements\npot,Pot,cup=0.5\n"))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "bad.csv:2: complement \"cup=0.5\" is not product:weight")
+	_ = errOut
+
+	s.post("/v1/customers", customer("c_1", "ada@example.com"))
+	orders := write("orders.csv", "order_id,customer_id,placed_at,currency,product_id,name,quantity,price\n"+
+		"o-1,c_1,2026-01-10T10:00:00Z,GBP,pot,Blue teapot,1,32\n"+
+		"o-1,c_1,2026-01-10T10:00:00Z,GBP,cup,Stoneware cup,2,12\n"+
+		"o-2,c_nobody,2026-01-11T10:00:00Z,GBP,cup,Stoneware cup,1,12\n")
+	out, errOut, err = run("import", "orders", api, orders)
+	var exit *exitError
+	require.ErrorAs(t, err, &exit, "one order was refused")
+	assert.Contains(t, out, "imported 1 order (0 already there, 1 refused)")
+	assert.Contains(t, errOut, "orders.csv:4: order o-2: customer_id: no customer c_nobody")
+	o, err := s.store.GetOrder(context.Background(), "o-1")
+	require.NoError(t, err)
+	assert.Equal(t, 56.0, o.Total)
+	assert.Len(t, o.Items, 2)
+	assert.Empty(t, s.outbox(), "history starts no journey")
+
+	out, _, err = run("audience", "run", api, "lapse-winback")
+	require.NoError(t, err)
+	assert.Contains(t, out, "lapse-winback: 1 customer scanned, 1 match, 1 entered")
+	_, _, err = run("audience", "run", api, "thank-you")
+	assert.ErrorContains(t, err, "is started by order.placed events, not by an audience")
+
+	_, err = s.store.CreateTask(context.Background(), store.Task{ID: "task_x", WorkflowID: "rapport/gone/c_1/x", Journey: "gone", StepID: "call",
+		CustomerID: "c_1", Kind: "phone_call", Queue: "retention", Brief: "Call Ada", Outcomes: []string{"reached"}, DueAt: time.Now().Add(time.Hour)})
+	require.NoError(t, err)
+	out, _, err = run("tasks", "list", api, "--queue", "retention")
+	require.NoError(t, err)
+	assert.Contains(t, out, "task_x")
+	assert.Contains(t, out, "Call Ada")
+	out, _, err = run("tasks", "claim", api, "task_x", "--as", "sam")
+	require.NoError(t, err)
+	assert.Contains(t, out, "task task_x is yours, sam")
+	out, _, err = run("tasks", "show", api, "task_x")
+	require.NoError(t, err)
+	assert.Contains(t, out, `"assignee": "sam"`)
+	_, _, err = run("tasks", "complete", api, "task_x", "--outcome", "reached")
+	assert.ErrorContains(t, err, "the journey that asked for it has ended")
+	_, _, err = run("tasks", "list", "--api=http://127.0.0.1:1")
+	assert.ErrorContains(t, err, "cannot reach the Rapport API")
+}
