@@ -70,7 +70,7 @@ func (s *stack) tasks(query string) []store.Task {
 func lapsedCustomer(id, email string) map[string]any {
 	return map[string]any{"id": id, "email": email, "phone": "+44 7911 123456", "name": "Ada Lovelace", "locale": "en-GB",
 		"time_zone": "Europe/London",
-		"address": map[string]any{"line1": "12 St James's Square", "city": "London", "postal_code": "SW1Y 4LB", "country": "GB"}}
+		"address":   map[string]any{"line1": "12 St James's Square", "city": "London", "postal_code": "SW1Y 4LB", "country": "GB"}}
 }
 
 func pastOrder(id, customerID string, daysAgo int) map[string]any {
