@@ -107,9 +107,11 @@ func newDevCmd() *cobra.Command {
 PostgreSQL: an embedded Temporal server and its web UI (state in
 .rapport/temporal.db), PostgreSQL (DATABASE_URL, else a server on
 127.0.0.1:5432 with a "rapport" database, else a private cluster in
-.rapport/postgres), fake SendGrid that captures every message (see
-/dev/outbox), the worker, the API, the journeys in journeys/, and a few
-demo customers. Ctrl-C stops it all.`,
+.rapport/postgres), fake SendGrid, Twilio and Lob that capture every
+message (see /dev/outbox), the worker, the API, the journeys in journeys/,
+and demo customers, orders and products. With --day=2s a day of journey
+time lasts two seconds, so a five-week win-back plays out in a minute and
+a half. Ctrl-C stops it all.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := configFromEnv()
 			if err != nil {
@@ -384,25 +386,36 @@ func (d *devStack) Stop() {
 }
 
 func (d *devStack) printReady(w io.Writer) {
+	speed := ""
+	if d.opts.DayLength > 0 {
+		speed = fmt.Sprintf("\n  Dev time         a day lasts %s: journey waits, timeouts and task due times shrink with it\n", d.opts.DayLength)
+	}
 	fmt.Fprintf(w, `
 Rapport dev is running.
 
-  API              %[1]s        POST /v1/customers, POST /v1/events
-  Dev outbox       %[1]s/dev/outbox   every message the fake providers captured
+  API              %[1]s        POST /v1/customers, POST /v1/events, GET /v1/tasks
+  Dev outbox       %[1]s/dev/outbox   every email, SMS, letter and postcard the fakes captured
   Temporal UI      %[2]s
   Temporal         %[3]s  (namespace default)
   PostgreSQL       %[4]s
-  Fake providers   %[5]s  (SendGrid; make it fail: curl -X POST '%[5]s/_fakes/sendgrid/fail?status=500&times=1')
+  Fake providers   %[5]s  (SendGrid, Twilio, Lob; make one fail: curl -X POST '%[5]s/_fakes/sendgrid/fail?status=500&times=1')
+%[6]s
+Demo customers: c_ada and c_linus (lapsed), c_grace, c_alan; a small tea catalog.
 
-Try it: thank demo customer Ada for an order (change both ids to send another).
+Try it: thank Ada for an order (change both ids to send another):
 
   curl -s -X POST %[1]s/v1/events -H 'Content-Type: application/json' -d '{
     "id": "evt-demo-1", "type": "order.placed", "customer_id": "c_ada",
     "data": {"order": {"id": "o-demo-1", "total": 42.5, "currency": "GBP",
       "items": [{"product_id": "tea-earl-grey", "name": "Earl Grey tea", "quantity": 2, "price": 21.25}]}}}'
 
+Or win back the lapsed customers (email, postcard, then a phone task):
+
+  go run ./cmd/rapport audience run lapse-winback
+  go run ./cmd/rapport tasks list --queue retention
+
 Then open %[1]s/dev/outbox. Press Ctrl-C to stop.
-`, d.APIURL, orNone(d.UIURL), d.TemporalAddress, d.pgSource, d.FakesURL)
+`, d.APIURL, orNone(d.UIURL), d.TemporalAddress, d.pgSource, d.FakesURL, speed)
 }
 
 func orNone(s string) string {

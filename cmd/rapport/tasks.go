@@ -122,6 +122,9 @@ for a while. These commands talk to the Rapport API (RAPPORT_API_URL).`,
 
 func due(t time.Time) string {
 	d := time.Until(t).Round(time.Minute)
+	if time.Until(t).Abs() < time.Minute {
+		d = time.Until(t).Round(time.Second)
+	}
 	switch {
 	case d < 0:
 		return fmt.Sprintf("%s (overdue)", t.Local().Format("2006-01-02 15:04"))
