@@ -368,9 +368,13 @@ func TestAPIRejectsBadInput(t *testing.T) {
 }
 
 // recordHistory writes a run's history to workflows/testdata when
-// RAPPORT_RECORD_HISTORIES is set, for the replay test there.
+// RAPPORT_RECORD_HISTORIES is set, for the replay test there. Histories
+// already recorded are kept (they are what runs in flight look like),
+// unless it is set to "overwrite".
 func recordHistory(t *testing.T, c client.Client, workflowID, file string) {
-	if os.Getenv("RAPPORT_RECORD_HISTORIES") == "" {
+	mode := os.Getenv("RAPPORT_RECORD_HISTORIES")
+	path := filepath.Join("../../workflows/testdata", file)
+	if _, err := os.Stat(path); mode == "" || (err == nil && mode != "overwrite") {
 		return
 	}
 	ctx := context.Background()
@@ -383,6 +387,6 @@ func recordHistory(t *testing.T, c client.Client, workflowID, file string) {
 	}
 	b, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(hist)
 	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join("../../workflows/testdata", file), b, 0o644))
+	require.NoError(t, os.WriteFile(path, b, 0o644))
 	t.Logf("recorded %s", file)
 }

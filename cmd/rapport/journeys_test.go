@@ -180,6 +180,9 @@ func TestWinback(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, rows, 2)
 	assert.Equal(t, 2, rows[1].Attempts, "the postcard took two attempts")
+
+	recordHistory(t, s.client, wid1, "lapse-winback-completed.json")
+	recordHistory(t, s.client, wid2, "lapse-winback-purchase.json")
 }
 
 // TestSatisfactionUnhappyCustomerGetsAPerson: the survey goes by SMS, but
@@ -254,6 +257,11 @@ func TestSatisfactionUnhappyCustomerGetsAPerson(t *testing.T) {
 	resp.Body.Close()
 	assert.Contains(t, string(page), "You gave us 1 out of 5", "the first answer stands")
 	assert.Len(t, s.tasks("queue=care&status=all"), 1, "one task, one answer")
+
+	status, body = s.post("/v1/tasks/"+task.ID+"/complete", map[string]any{"outcome": "refunded", "notes": "Sent a new teapot."})
+	require.Equal(t, http.StatusOK, status, body)
+	assert.Equal(t, workflows.Completed, s.waitForRun("rapport/satisfaction-check/c_1/evt-1").Outcome)
+	recordHistory(t, s.client, "rapport/satisfaction-check/c_1/evt-1", "satisfaction-care-task.json")
 }
 
 // TestComplementaryProducts suggests what goes with the order once it has
