@@ -36,8 +36,8 @@ import (
 // Credentials the dev fakes accept.
 const (
 	devSendGridKey   = "SG.rapport-dev"
-	devTwilioSID     = "AC00000000000000000000000000000dev"
-	devTwilioToken   = "rapport-dev-token"
+	devTwilioSID     = "ACdeadbeefdeadbeefdeadbeefdeadbeef"
+	devTwilioToken   = "rapportdevtoken"
 	devTwilioFrom    = "+15005550006"
 	devLobKey        = "test_rapport_dev"
 	devSecretFile    = "secret"

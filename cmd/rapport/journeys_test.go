@@ -374,3 +374,31 @@ func TestStaffAndImportCommands(t *testing.T) {
 	_, _, err = run("tasks", "list", "--api=http://127.0.0.1:1")
 	assert.ErrorContains(t, err, "cannot reach the Rapport API")
 }
+
+// TestSurveyBySMS: a customer with a mobile number gets the survey as a
+// text; the dev outbox names the customer and journey (read from the
+// outbox, since an SMS carries only the message id).
+func TestSurveyBySMS(t *testing.T) {
+	s := startStack(t, "../../journeys", withDay(100*time.Millisecond))
+	c := customer("c_1", "ada@example.com")
+	c["phone"] = "07911 123456"
+	c["address"] = map[string]any{"country": "GB"}
+	s.post("/v1/customers", c)
+	s.post("/v1/events", orderPlaced("evt-1", "c_1", false))
+	s.post("/v1/events", map[string]any{"id": "evt-2", "type": "order.delivered", "customer_id": "c_1", "data": map[string]any{"order_id": "o-evt-1"}})
+	var sms fakes.Message
+	s.waitFor("the survey text", 10*time.Second, func() bool {
+		for _, m := range s.outbox() {
+			if m.Channel == "sms" {
+				sms = m
+				return true
+			}
+		}
+		return false
+	})
+	assert.Equal(t, "+447911123456", sms.To)
+	assert.Equal(t, "c_1", sms.CustomerID)
+	assert.Equal(t, "satisfaction-check", sms.Journey)
+	assert.Equal(t, "ask", sms.Step)
+	assert.Regexp(t, `^The Shop: hi Ada, how did your order go\? 10 seconds: http://\S+/survey/\S+$`, sms.Text)
+}

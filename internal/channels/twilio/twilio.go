@@ -54,6 +54,8 @@ func New(cfg Config) (*Client, error) {
 		return nil, errors.New("twilio: TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are required")
 	case cfg.MessagingServiceSID == "" && cfg.From == "":
 		return nil, errors.New("twilio: set TWILIO_MESSAGING_SERVICE_SID or TWILIO_FROM to say where messages come from")
+	case !alphanumeric.MatchString(cfg.AccountSID) || !alphanumeric.MatchString(cfg.AuthToken):
+		return nil, errors.New("twilio: TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN may hold only letters and digits; check for stray quotes or spaces")
 	}
 	if cfg.BaseURL == "" {
 		cfg.BaseURL = DefaultBaseURL
@@ -122,6 +124,8 @@ const (
 	codeRegionDisabled  = 21408
 	codeTooManyRequests = 20429
 )
+
+var alphanumeric = regexp.MustCompile(`^[a-zA-Z0-9]+$`)
 
 var statusInDecodeError = regexp.MustCompile(`HTTP error code: (\d{3})`)
 

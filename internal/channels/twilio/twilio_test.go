@@ -94,6 +94,8 @@ func TestSendSMSBadCredentialsAndProxyErrors(t *testing.T) {
 
 	_, err = twilio.New(twilio.Config{AccountSID: sid, AuthToken: "t"})
 	assert.ErrorContains(t, err, "TWILIO_MESSAGING_SERVICE_SID or TWILIO_FROM")
+	_, err = twilio.New(twilio.Config{AccountSID: sid, AuthToken: "my-token", From: "+15005550006"})
+	assert.ErrorContains(t, err, "only letters and digits")
 }
 
 func TestNormalize(t *testing.T) {
