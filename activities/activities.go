@@ -15,6 +15,7 @@ import (
 	"github.com/rapporthq/rapport/internal/channels"
 	"github.com/rapporthq/rapport/internal/journey"
 	"github.com/rapporthq/rapport/internal/links"
+	"github.com/rapporthq/rapport/internal/policy"
 	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/internal/templates"
 	"github.com/rapporthq/rapport/workflows"
@@ -45,9 +46,13 @@ type Activities struct {
 	// provider callbacks.
 	Links     *links.Signer
 	PublicURL string
-	// DefaultTimeZone is used for customers without one; DefaultCurrency
-	// for amount vouchers when neither the journey nor an order says.
-	DefaultTimeZone string
+	// Rules are the contact rules where a customer has not chosen
+	// (quiet hours, frequency caps, opt-in, the default time zone).
+	Rules policy.Rules
+	// UnsubscribeMailto is the address of the mailto List-Unsubscribe.
+	UnsubscribeMailto string
+	// DefaultCurrency is for amount vouchers when neither the journey nor
+	// an order says.
 	DefaultCurrency string
 	Log             *slog.Logger
 }

@@ -20,7 +20,7 @@ import (
 // testTemplates has a version of "offer" for every channel.
 func (h *harness) useTestTemplates(t *testing.T) {
 	set, err := templates.Load(fstest.MapFS{
-		"offer/email.txt":           {Data: []byte("Subject: For you{{with .Voucher}}: {{.Description}}{{end}}\n{{with .Voucher}}Code {{.Code}}{{end}}\n{{range .Products}}* {{.Name}}\n{{end}}")},
+		"offer/email.txt":           {Data: []byte("Subject: For you{{with .Voucher}}: {{.Description}}{{end}}\nHello.\n{{with .Voucher}}Code {{.Code}}{{end}}\n{{range .Products}}* {{.Name}}\n{{end}}")},
 		"offer/sms.txt":             {Data: []byte("{{.Shop.Name}}: {{with .Voucher}}{{.Code}} for {{.Description}}{{else}}hello{{end}}")},
 		"offer/postcard.front.html": {Data: []byte("<h1>We miss you, {{.Customer.FirstName}}</h1>")},
 		"offer/postcard.back.html":  {Data: []byte("<p>{{with .Voucher}}{{.Code}}{{end}}</p>")},
@@ -108,8 +108,9 @@ func TestSendPostcardWithVoucher(t *testing.T) {
 	assert.Equal(t, 15.0, v.Value)
 	assert.WithinDuration(t, time.Now().Add(30*24*time.Hour), v.ExpiresAt, time.Minute)
 
-	// Falling back to email in the same step gives the same voucher.
-	req.Channel = journey.Email
+	// Falling back to email in the same step gives the same voucher. (As
+	// marketing, the postcard would hold it back under the daily cap.)
+	req.Channel, req.Purpose = journey.Email, journey.Transactional
 	_, err = h.send(req)
 	require.NoError(t, err)
 	msgs = h.fakes.Recorder.Messages()

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"html/template"
 	"strings"
 	"time"
 
@@ -83,11 +84,6 @@ func (a *Activities) SendMessage(ctx context.Context, req workflows.SendRequest)
 		return a.skip(ctx, msg, fmt.Sprintf("unknown channel %s", req.Channel))
 	}
 	msg.Recipient = address
-	if sup, err := a.Store.Suppressed(ctx, msg.Channel, address); err == nil {
-		return a.skip(ctx, msg, fmt.Sprintf("the address is suppressed on %s: %s", msg.Channel, sup.Reason))
-	} else if !errors.Is(err, store.ErrNotFound) {
-		return workflows.SendResult{}, err
-	}
 
 	data, reason, err := a.templateData(ctx, req, c, msg.Details)
 	if err != nil {
@@ -101,7 +97,7 @@ func (a *Activities) SendMessage(ctx context.Context, req workflows.SendRequest)
 	case journey.Email:
 		return a.sendEmail(ctx, req, msg, c, data)
 	case journey.SMS:
-		return a.sendSMS(ctx, req, msg, data)
+		return a.sendSMS(ctx, req, msg, c, data)
 	default:
 		return a.sendMail(ctx, req, msg, c, data)
 	}
@@ -159,11 +155,20 @@ func (a *Activities) templateData(ctx context.Context, req workflows.SendRequest
 		details["products"] = ids
 	}
 	if a.Links != nil {
-		link, err := a.surveyLink(req)
-		if err != nil {
+		var err error
+		if data.Links.Survey, err = a.link(links.SurveyPurpose, links.Survey{SurveyID: links.SurveyID(req.WorkflowID, req.StepID),
+			CustomerID: req.CustomerID, WorkflowID: req.WorkflowID, StepID: req.StepID, OrderID: req.OrderID}, surveyLinkLifetime, "/survey/"); err != nil {
 			return data, "", err
 		}
-		data.Links.Survey = link
+		if data.Links.Preferences, err = a.link(links.PreferencesPurpose, links.PreferenceCenter{CustomerID: req.CustomerID}, preferenceLinkLifetime, "/preferences/"); err != nil {
+			return data, "", err
+		}
+		if req.Topic != "" {
+			if data.Links.Unsubscribe, err = a.link(links.UnsubscribePurpose, links.Unsubscribe{CustomerID: req.CustomerID, Topic: req.Topic,
+				Channel: string(req.Channel), WorkflowID: req.WorkflowID}, preferenceLinkLifetime, "/unsubscribe/"); err != nil {
+				return data, "", err
+			}
+		}
 	}
 	return data, "", nil
 }
@@ -210,16 +215,19 @@ func (a *Activities) issueVoucher(ctx context.Context, req workflows.SendRequest
 	return a.Store.IssueVoucher(ctx, v)
 }
 
-// surveyLinkLifetime is how long a survey link works.
-const surveyLinkLifetime = 30 * 24 * time.Hour
+// How long the links in messages work.
+const (
+	surveyLinkLifetime     = 30 * 24 * time.Hour
+	preferenceLinkLifetime = 90 * 24 * time.Hour
+)
 
-func (a *Activities) surveyLink(req workflows.SendRequest) (string, error) {
-	tok, err := a.Links.Sign(links.SurveyPurpose, links.Survey{SurveyID: links.SurveyID(req.WorkflowID, req.StepID), CustomerID: req.CustomerID,
-		WorkflowID: req.WorkflowID, StepID: req.StepID, OrderID: req.OrderID}, time.Now().Add(surveyLinkLifetime))
+// link makes a signed link to one of the API's pages.
+func (a *Activities) link(purpose string, claims any, lifetime time.Duration, path string) (string, error) {
+	tok, err := a.Links.Sign(purpose, claims, time.Now().Add(lifetime))
 	if err != nil {
 		return "", err
 	}
-	return strings.TrimRight(a.PublicURL, "/") + "/survey/" + tok, nil
+	return strings.TrimRight(a.PublicURL, "/") + path + tok, nil
 }
 
 func (a *Activities) sendEmail(ctx context.Context, req workflows.SendRequest, msg store.Message, c store.Customer, data templates.Data) (workflows.SendResult, error) {
@@ -228,14 +236,27 @@ func (a *Activities) sendEmail(ctx context.Context, req workflows.SendRequest, m
 		return a.fail(ctx, msg, "template "+req.Template+": "+err.Error())
 	}
 	msg.Subject = rendered.Subject
-	claim, err := a.Store.BeginSend(ctx, msg, false)
-	if err != nil || !claim.Send {
-		return a.handled(ctx, claim, err)
+	claim, done, err := a.claim(ctx, req, msg, c, false)
+	if err != nil || done != nil {
+		return deref(done), err
+	}
+	headers := map[string]string{}
+	if marketing(req) && data.Links.Preferences != "" {
+		rendered.Text, rendered.HTML = withPreferencesFooter(rendered.Text, rendered.HTML, data.Links)
+		if data.Links.Unsubscribe != "" {
+			unsubscribe := "<" + data.Links.Unsubscribe + ">"
+			if a.UnsubscribeMailto != "" {
+				unsubscribe += ", <mailto:" + a.UnsubscribeMailto + "?subject=unsubscribe%20" + claim.Message.ID + ">"
+			}
+			headers["List-Unsubscribe"] = unsubscribe
+			headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+		}
 	}
 	receipt, err := a.Email.SendEmail(ctx, channels.Email{
 		To: c.Email, ToName: c.Name,
 		From: a.Sender.EmailFrom, FromName: a.Sender.EmailFromName, ReplyTo: a.Sender.ReplyTo,
 		Subject: rendered.Subject, Text: rendered.Text, HTML: rendered.HTML,
+		Headers:    headers,
 		Categories: []string{"rapport", "journey:" + req.Journey, "template:" + req.Template},
 		CustomArgs: map[string]string{
 			"message_id":  claim.Message.ID,
@@ -248,15 +269,18 @@ func (a *Activities) sendEmail(ctx context.Context, req workflows.SendRequest, m
 	return a.finish(ctx, msg, receipt, err, false)
 }
 
-func (a *Activities) sendSMS(ctx context.Context, req workflows.SendRequest, msg store.Message, data templates.Data) (workflows.SendResult, error) {
+func (a *Activities) sendSMS(ctx context.Context, req workflows.SendRequest, msg store.Message, c store.Customer, data templates.Data) (workflows.SendResult, error) {
 	body, err := a.Templates.RenderSMS(req.Template, data)
 	if err != nil {
 		return a.fail(ctx, msg, "template "+req.Template+": "+err.Error())
 	}
+	if marketing(req) && !strings.Contains(strings.ToUpper(body), "STOP") {
+		body += " Reply STOP to opt out."
+	}
 	msg.Subject = firstLine(body, 60)
-	claim, err := a.Store.BeginSend(ctx, msg, false)
-	if err != nil || !claim.Send {
-		return a.handled(ctx, claim, err)
+	claim, done, err := a.claim(ctx, req, msg, c, false)
+	if err != nil || done != nil {
+		return deref(done), err
 	}
 	sms := channels.SMS{To: msg.Recipient, Body: body}
 	if a.PublicURL != "" {
@@ -274,9 +298,9 @@ func (a *Activities) sendMail(ctx context.Context, req workflows.SendRequest, ms
 	msg.Subject = rendered.Kind + ": " + req.Template
 	// Lob deduplicates by idempotency key, so an attempt interrupted
 	// mid-call may safely be made again: it returns the first piece.
-	claim, err := a.Store.BeginSend(ctx, msg, true)
-	if err != nil || !claim.Send {
-		return a.handled(ctx, claim, err)
+	claim, done, err := a.claim(ctx, req, msg, c, true)
+	if err != nil || done != nil {
+		return deref(done), err
 	}
 	merge := map[string]any{"first_name": c.FirstName()}
 	if data.Voucher != nil {
@@ -311,13 +335,36 @@ func mailIdempotencyKey(key string) string {
 	return "rapport-" + hex.EncodeToString(sum[:])
 }
 
-// handled turns a claim that may not send into the activity's result.
-func (a *Activities) handled(ctx context.Context, claim store.Claim, err error) (workflows.SendResult, error) {
-	if err != nil {
-		return workflows.SendResult{}, err
+func deref(r *workflows.SendResult) workflows.SendResult {
+	if r == nil {
+		return workflows.SendResult{}
 	}
-	a.logger(ctx).Info("message already handled", "message_id", claim.Message.ID, "status", claim.Message.Status)
-	return result(claim.Message), nil
+	return *r
+}
+
+// withPreferencesFooter ends a marketing email with the links to the
+// preference center and to unsubscribe, unless the template already has
+// them.
+func withPreferencesFooter(text, html string, l templates.Links) (string, string) {
+	if !strings.Contains(text, l.Preferences) {
+		text = strings.TrimRight(text, "\n") + "\n\n--\nChoose what we send you, and how often: " + l.Preferences + "\n"
+		if l.Unsubscribe != "" {
+			text += "Unsubscribe: " + l.Unsubscribe + "\n"
+		}
+	}
+	if html != "" && !strings.Contains(html, template.HTMLEscapeString(l.Preferences)) {
+		footer := `<p style="color:#666;font-size:small">Choose <a href="` + template.HTMLEscapeString(l.Preferences) + `">what we send you, and how often</a>`
+		if l.Unsubscribe != "" {
+			footer += ` or <a href="` + template.HTMLEscapeString(l.Unsubscribe) + `">unsubscribe</a>`
+		}
+		footer += ".</p>"
+		if i := strings.LastIndex(strings.ToLower(html), "</body>"); i >= 0 {
+			html = html[:i] + footer + html[i:]
+		} else {
+			html += footer
+		}
+	}
+	return text, html
 }
 
 // finish records the provider's answer and turns it into the activity's

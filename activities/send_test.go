@@ -21,6 +21,7 @@ import (
 	"github.com/rapporthq/rapport/internal/fakes"
 	"github.com/rapporthq/rapport/internal/journey"
 	"github.com/rapporthq/rapport/internal/links"
+	"github.com/rapporthq/rapport/internal/policy"
 	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/internal/store/storetest"
 	"github.com/rapporthq/rapport/internal/templates"
@@ -58,7 +59,7 @@ func newHarness(t *testing.T) *harness {
 		Mail:          mail,
 		Sender:        Sender{EmailFrom: "hello@shop.example", EmailFromName: "Shop", Shop: templates.Shop{Name: "Teapot & Co", SupportEmail: "care@shop.example"}},
 		ReturnAddress: channels.PostalAddress{Name: "Teapot & Co", Line1: "185 Berry St", City: "San Francisco", State: "CA", PostalCode: "94107", Country: "US"},
-		Links:         signer, PublicURL: "https://rapport.example", DefaultCurrency: "USD", DefaultTimeZone: "UTC",
+		Links:         signer, PublicURL: "https://rapport.example", DefaultCurrency: "USD", Rules: policy.DefaultRules(),
 	}
 	var ts testsuite.WorkflowTestSuite
 	h.env = ts.NewTestActivityEnvironment()

@@ -11,6 +11,7 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/rapporthq/rapport/internal/policy"
 	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/workflows"
 )
@@ -18,18 +19,34 @@ import (
 // CreateTask stores a staff task with what staff need to act: who the
 // customer is and how to reach them, their recent orders, what this journey
 // already sent them, and the latest event (a survey answer, say).
-func (a *Activities) CreateTask(ctx context.Context, req workflows.CreateTaskRequest) error {
+// A phone call is not asked for when the customer opted out of phone
+// calls or their number is suppressed.
+func (a *Activities) CreateTask(ctx context.Context, req workflows.CreateTaskRequest) (workflows.CreateTaskResult, error) {
 	c, err := a.Store.GetCustomer(ctx, req.CustomerID)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return err
+		return workflows.CreateTaskResult{}, err
+	}
+	if strings.Contains(req.Kind, "call") || strings.Contains(req.Kind, "phone") {
+		prefs, err := a.Store.GetPreferences(ctx, req.CustomerID)
+		if err != nil {
+			return workflows.CreateTaskResult{}, err
+		}
+		if consent := prefs.Consent[string(policy.Phone)]; consent.State == string(policy.OptedOut) {
+			return workflows.CreateTaskResult{Reason: fmt.Sprintf("the customer opted out of phone calls (%s, %s)", consent.Source, consent.RecordedAt.Format("2006-01-02"))}, nil
+		}
+		if c.PhoneE164 != "" {
+			if sup, err := a.Store.Suppressed(ctx, string(policy.Phone), c.PhoneE164); err == nil {
+				return workflows.CreateTaskResult{Reason: "the phone number is suppressed: " + sup.Reason}, nil
+			}
+		}
 	}
 	orders, err := a.Store.RecentOrders(ctx, req.CustomerID, 3)
 	if err != nil {
-		return err
+		return workflows.CreateTaskResult{}, err
 	}
 	sent, err := a.Store.MessagesOfWorkflow(ctx, req.WorkflowID)
 	if err != nil {
-		return err
+		return workflows.CreateTaskResult{}, err
 	}
 	orderSummaries := make([]map[string]any, 0, len(orders))
 	for _, o := range orders {
@@ -63,10 +80,11 @@ func (a *Activities) CreateTask(ctx context.Context, req workflows.CreateTaskReq
 		ID: req.TaskID, WorkflowID: req.WorkflowID, Journey: req.Journey, StepID: req.StepID, CustomerID: req.CustomerID,
 		Kind: req.Kind, Queue: req.Queue, Brief: req.Brief, Outcomes: req.Outcomes, DueAt: req.DueAt, Context: taskContext,
 	})
-	if err == nil {
-		a.logger(ctx).Info("task created", "task_id", req.TaskID, "queue", req.Queue, "kind", req.Kind)
+	if err != nil {
+		return workflows.CreateTaskResult{}, err
 	}
-	return err
+	a.logger(ctx).Info("task created", "task_id", req.TaskID, "queue", req.Queue, "kind", req.Kind)
+	return workflows.CreateTaskResult{Created: true}, nil
 }
 
 // UpdateTask records what happened to a task: its outcome, an escalation to
@@ -104,7 +122,7 @@ func (a *Activities) RecordSplit(ctx context.Context, req workflows.RecordSplitR
 // they have none), on one of req.On's weekdays. Days are built from the
 // calendar date, so the answer is right across daylight saving changes.
 func (a *Activities) NextLocalTime(ctx context.Context, req workflows.NextLocalTimeRequest) (workflows.NextLocalTime, error) {
-	zone := a.DefaultTimeZone
+	zone := a.Rules.DefaultZone
 	c, err := a.Store.GetCustomer(ctx, req.CustomerID)
 	switch {
 	case err == nil && c.TimeZone != "":

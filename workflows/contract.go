@@ -93,6 +93,13 @@ type SendRequest struct {
 	// Voucher and Recommend are the step's options, if any.
 	Voucher   *journey.VoucherSpec   `json:"voucher,omitempty"`
 	Recommend *journey.RecommendSpec `json:"recommend,omitempty"`
+	// OnCap is the step's on_cap (delay or skip); Caps the journey's own
+	// frequency caps.
+	OnCap string                 `json:"on_cap,omitempty"`
+	Caps  []journey.FrequencyCap `json:"caps,omitempty"`
+	// PolicyAt is the journey clock when it runs faster than real time
+	// (dev mode); zero means now.
+	PolicyAt time.Time `json:"policy_at,omitzero"`
 }
 
 // IdempotencyKey identifies this send across activity retries (and across
@@ -110,6 +117,7 @@ const (
 	SendFailed  SendStatus = "failed"  // permanently refused; the next channel is tried
 	SendSkipped SendStatus = "skipped" // not attempted (no address on this channel)
 	SendUnknown SendStatus = "unknown" // may have gone out; not sent again, not fallen back from
+	SendHeld    SendStatus = "held"    // the contact rules hold it until HeldUntil (quiet hours, a cap)
 )
 
 // SendResult is what the send activity reports.
@@ -120,6 +128,8 @@ type SendResult struct {
 	MessageID         string          `json:"message_id,omitempty"`
 	Provider          string          `json:"provider,omitempty"`
 	ProviderMessageID string          `json:"provider_message_id,omitempty"`
+	// HeldUntil is when a held message may go (in journey time).
+	HeldUntil time.Time `json:"held_until,omitzero"`
 }
 
 // FinishRunRequest records how a run ended in the run registry.
@@ -142,6 +152,13 @@ type CreateTaskRequest struct {
 	Outcomes   []string      `json:"outcomes"`
 	DueAt      time.Time     `json:"due_at"`
 	LastEvent  journey.Event `json:"last_event"`
+}
+
+// CreateTaskResult says whether the task was created: a call is not asked
+// of staff for a customer who opted out of phone calls.
+type CreateTaskResult struct {
+	Created bool   `json:"created"`
+	Reason  string `json:"reason,omitempty"`
 }
 
 // UpdateTaskRequest changes a task: completed with an outcome, moved to

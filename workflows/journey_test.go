@@ -32,11 +32,16 @@ type fakeActivities struct {
 	updates  []UpdateTaskRequest
 	splits   []RecordSplitRequest
 	nextAt   time.Duration // NextLocalTime answers After + nextAt
+	noCalls  bool          // CreateTask declines
+	holds    map[journey.Channel][]time.Duration // SendMessage holds for these, in turn
 }
 
-func (f *fakeActivities) CreateTask(_ context.Context, req CreateTaskRequest) error {
+func (f *fakeActivities) CreateTask(_ context.Context, req CreateTaskRequest) (CreateTaskResult, error) {
 	f.tasks = append(f.tasks, req)
-	return nil
+	if f.noCalls {
+		return CreateTaskResult{Reason: "opted out of phone"}, nil
+	}
+	return CreateTaskResult{Created: true}, nil
 }
 
 func (f *fakeActivities) UpdateTask(_ context.Context, req UpdateTaskRequest) error {
@@ -66,6 +71,12 @@ func (f *fakeActivities) SendMessage(_ context.Context, req SendRequest) (SendRe
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.sends = append(f.sends, req)
+	if hs := f.holds[req.Channel]; len(hs) > 0 {
+		f.holds[req.Channel] = hs[1:]
+		// Tests that hold use a scaled plan, whose requests carry the
+		// journey clock.
+		return SendResult{Channel: req.Channel, Status: SendHeld, Reason: "quiet hours (21:00-08:00) until 08:00 Europe/London", HeldUntil: req.PolicyAt.Add(hs[0])}, nil
+	}
 	status := SendSent
 	if s, ok := f.answers[req.Channel]; ok {
 		status = s

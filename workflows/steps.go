@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -17,8 +18,8 @@ import (
 // works the run notes why and the journey goes on.
 func (r *run) send(ctx workflow.Context, step journey.Step) error {
 	var misses []string
-	for _, ch := range step.Send.Channels {
-		result, err := r.sendOn(ctx, step, ch)
+	for _, ch := range r.channelOrder(step.Send.Channels) {
+		result, err := r.sendHonouringHolds(ctx, step, ch)
 		if err != nil {
 			if ctx.Err() != nil {
 				return err // the run is exiting
@@ -38,6 +39,51 @@ func (r *run) send(ctx workflow.Context, step journey.Step) error {
 		return &exitError{reason: why}
 	}
 	return nil
+}
+
+// maxHolds bounds how often one message may be held back in a row.
+const maxHolds = 50
+
+// sendHonouringHolds sends on a channel; when the contact rules hold the
+// message (quiet hours where the customer lives, a frequency cap), it
+// waits on a durable timer until the moment they allow, then asks again:
+// the customer may have changed their mind meanwhile.
+func (r *run) sendHonouringHolds(ctx workflow.Context, step journey.Step, ch journey.Channel) (SendResult, error) {
+	for range maxHolds {
+		result, err := r.sendOn(ctx, step, ch)
+		if err != nil || result.Status != SendHeld {
+			return result, err
+		}
+		r.note(fmt.Sprintf("%s: %s held: %s", step.ID, ch, result.Reason))
+		wait := r.plan.WallDuration(result.HeldUntil.Sub(r.plan.DevTime(workflow.Now(ctx))))
+		r.state.PendingWait = &PendingWait{Step: step.ID, Until: workflow.Now(ctx).Add(wait)}
+		r.describe(ctx)
+		err = workflow.NewTimerWithOptions(ctx, max(wait, time.Millisecond), workflow.TimerOptions{Summary: oneLine("held: "+result.Reason, 120)}).Get(ctx, nil)
+		r.state.PendingWait = nil
+		if err != nil {
+			return SendResult{}, err
+		}
+	}
+	return SendResult{Channel: ch, Status: SendSkipped, Reason: fmt.Sprintf("held back %d times in a row; given up", maxHolds)}, nil
+}
+
+// channelOrder puts a step's channels in the customer's preferred order
+// (channels they did not rank keep the journey's order, after those they
+// did).
+func (r *run) channelOrder(channels []journey.Channel) []journey.Channel {
+	pref := r.vars.Customer.PreferredChannels
+	if len(pref) == 0 || len(channels) < 2 {
+		return channels
+	}
+	out := slices.Clone(channels)
+	rank := func(c journey.Channel) int {
+		if i := slices.Index(pref, string(c)); i >= 0 {
+			return i
+		}
+		return len(pref)
+	}
+	slices.SortStableFunc(out, func(a, b journey.Channel) int { return rank(a) - rank(b) })
+	return out
 }
 
 func (r *run) sendOn(ctx workflow.Context, step journey.Step, ch journey.Channel) (SendResult, error) {
@@ -63,6 +109,11 @@ func (r *run) sendOn(ctx workflow.Context, step journey.Step, ch journey.Channel
 		OrderID:    r.input.Trigger.Order.ID,
 		Voucher:    step.Send.Voucher,
 		Recommend:  step.Send.Recommend,
+		OnCap:      step.Send.OnCap,
+		Caps:       r.plan.Frequency,
+	}
+	if r.plan.Scale > 0 && !r.plan.ScaleEpoch.IsZero() {
+		req.PolicyAt = r.plan.DevTime(workflow.Now(ctx))
 	}
 	var result SendResult
 	err := workflow.ExecuteActivity(ctx, SendMessageActivity, req).Get(ctx, &result)
@@ -120,16 +171,14 @@ func (r *run) waitUntil(ctx workflow.Context, step journey.Step) error {
 	w := step.Wait
 	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{StartToCloseTimeout: localActivityTime})
 	var next NextLocalTime
+	now := r.plan.DevTime(workflow.Now(ctx))
 	err := workflow.ExecuteLocalActivity(lctx, NextLocalTimeActivity, NextLocalTimeRequest{
-		CustomerID: r.input.CustomerID, At: w.Until, On: w.On, After: workflow.Now(ctx),
+		CustomerID: r.input.CustomerID, At: w.Until, On: w.On, After: now,
 	}).Get(ctx, &next)
 	if err != nil {
 		return fmt.Errorf("%s: when is the next %s: %w", step.ID, w.Until, err)
 	}
-	d := next.Time.Sub(workflow.Now(ctx))
-	if r.plan.Scale > 0 {
-		d = time.Duration(float64(d) * r.plan.Scale)
-	}
+	d := r.plan.WallDuration(next.Time.Sub(now))
 	summary := fmt.Sprintf("wait until %s %s", w.Until, next.Zone)
 	if len(w.On) > 0 {
 		summary += " on " + strings.Join(w.On, ", ")

@@ -198,7 +198,7 @@ steps:
 	s.SetupTest()
 	s.acts.nextAt = 19 * time.Hour
 	start = s.env.Now()
-	s.run(*p.Scaled(time.Hour), journey.Order{}) // a day lasts an hour
+	s.run(*p.Scaled(time.Hour, s.env.Now()), journey.Order{}) // a day lasts an hour
 	s.WithinDuration(start.Add(19*time.Hour/24), s.env.Now(), time.Minute, "time-of-day waits shrink with dev time")
 }
 
@@ -231,4 +231,47 @@ steps:
 	s.Equal(10.0, s.acts.sends[0].Voucher.Percent)
 	s.Equal(2, s.acts.sends[0].Recommend.Limit)
 	s.Equal("o1", s.acts.sends[0].OrderID)
+}
+
+func (s *JourneySuite) TestHeldMessagesWaitThenSend() {
+	// A day lasts 12 hours: the plan runs at twice real speed.
+	plan := s.plan(`
+journey: held
+purpose: transactional
+trigger: {event: order.placed}
+steps:
+  - {id: text, send: {channel: sms, template: t}}
+`)
+	p := plan.Scaled(12*time.Hour, s.env.Now())
+	s.acts.holds = map[journey.Channel][]time.Duration{journey.SMS: {10 * time.Hour, 2 * time.Hour}}
+	start := s.env.Now()
+	res := s.run(*p, journey.Order{})
+	s.Equal(Completed, res.Outcome)
+	s.Require().Len(s.acts.sends, 3, "held twice, then sent")
+	s.WithinDuration(start.Add(6*time.Hour), s.env.Now(), time.Minute, "12 journey hours of holds at twice real speed")
+	s.False(s.acts.sends[1].PolicyAt.IsZero())
+	s.True(s.acts.sends[2].PolicyAt.After(s.acts.sends[1].PolicyAt))
+	s.Contains(s.state().Notes[0], "text: sms held: quiet hours")
+}
+
+func (s *JourneySuite) TestPreferredChannelOrder() {
+	s.acts.facts.PreferredChannels = []string{"sms"}
+	p := s.plan(`
+journey: order
+purpose: transactional
+trigger: {event: order.placed}
+steps:
+  - {id: hello, send: {channel: [email, mail, sms], template: t}}
+`)
+	s.run(p, journey.Order{})
+	s.Equal(journey.SMS, s.acts.sends[0].Channel, "the customer prefers texts")
+}
+
+func (s *JourneySuite) TestNoCallForCustomersWhoOptedOut() {
+	s.acts.noCalls = true
+	res := s.run(s.plan(fmt.Sprintf(callJourney, "continue")), journey.Order{})
+	s.Equal(Completed, res.Outcome)
+	s.Empty(s.acts.updates, "no task to update")
+	s.Equal([]string{"thanks"}, s.acts.sentSteps(), "task.skipped is neither declined nor overdue")
+	s.Contains(s.state().Notes, "call: no task: opted out of phone")
 }

@@ -72,12 +72,20 @@ func (r *run) task(ctx workflow.Context, step journey.Step) error {
 	spec := step.Task
 	t := &pendingTask{id: TaskID(r.workflowID, step.ID), step: step, queue: spec.Queue, outcomes: spec.Outcomes}
 	due := workflow.Now(ctx).Add(spec.DueIn.D)
-	err := r.taskActivity(ctx, CreateTaskActivity, fmt.Sprintf("task %s for %s", spec.Kind, spec.Queue), CreateTaskRequest{
+	var created CreateTaskResult
+	err := r.taskActivityResult(ctx, CreateTaskActivity, fmt.Sprintf("task %s for %s", spec.Kind, spec.Queue), CreateTaskRequest{
 		TaskID: t.id, WorkflowID: r.workflowID, Journey: r.plan.Journey, StepID: step.ID, CustomerID: r.input.CustomerID,
 		Kind: spec.Kind, Queue: spec.Queue, Brief: spec.Brief, Outcomes: spec.Outcomes, DueAt: due, LastEvent: r.vars.Event,
-	})
+	}, &created)
 	if err != nil {
 		return err
+	}
+	// Runs recorded before CreateTask could decline (a customer who opted
+	// out of calls) have no result to read: the task was created.
+	if workflow.GetVersion(ctx, "task-consent", workflow.DefaultVersion, 1) == 1 && !created.Created {
+		r.vars.Task = journey.Task{ID: t.id, Step: step.ID, Kind: spec.Kind, Queue: spec.Queue, Skipped: true}
+		r.note(fmt.Sprintf("%s: no task: %s", step.ID, created.Reason))
+		return nil
 	}
 	// The run forgets the task once it is settled; if the run is stopped
 	// while waiting (exit_when), finish finds it and cancels it.
@@ -126,11 +134,15 @@ func (r *run) task(ctx workflow.Context, step journey.Step) error {
 }
 
 func (r *run) taskActivity(ctx workflow.Context, name, summary string, req any) error {
+	return r.taskActivityResult(ctx, name, summary, req, nil)
+}
+
+func (r *run) taskActivityResult(ctx workflow.Context, name, summary string, req, result any) error {
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout:    30 * time.Second,
 		ScheduleToCloseTimeout: sendScheduleToClose,
 		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 5 * time.Minute},
 		Summary:                summary,
 	})
-	return workflow.ExecuteActivity(ctx, name, req).Get(ctx, nil)
+	return workflow.ExecuteActivity(ctx, name, req).Get(ctx, result)
 }

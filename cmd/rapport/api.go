@@ -67,8 +67,9 @@ type apiDeps struct {
 	svc    *services
 	signer *links.Signer
 	sweep  time.Duration
-	// dayLength is dev mode's --day (0 in production).
+	// dayLength is dev mode's --day (0 in production), from dayEpoch.
 	dayLength time.Duration
+	dayEpoch  time.Time
 	// extra routes (dev mode's /dev/outbox).
 	extra map[string]http.Handler
 }
@@ -77,7 +78,7 @@ type apiDeps struct {
 // routing sweeper, which stops with ctx.
 func newAPIServer(ctx context.Context, d apiDeps) *http.Server {
 	rt := &router.Router{Store: d.svc.store, Temporal: d.svc.temporal, Catalog: d.svc.journeys.catalog,
-		Env: d.svc.journeys.compiler.Env(), Log: d.svc.log, DayLength: d.dayLength}
+		Env: d.svc.journeys.compiler.Env(), Log: d.svc.log, DayLength: d.dayLength, DayEpoch: d.dayEpoch}
 	go rt.Sweep(ctx, d.sweep)
 	a := &api.Server{Store: d.svc.store, Router: rt, Temporal: d.svc.temporal, Links: d.signer, Log: d.svc.log}
 	mux := http.NewServeMux()

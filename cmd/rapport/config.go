@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/rapporthq/rapport/internal/channels/twilio"
 	"github.com/rapporthq/rapport/internal/journey"
 	"github.com/rapporthq/rapport/internal/links"
+	"github.com/rapporthq/rapport/internal/policy"
 	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/internal/templates"
 )
@@ -39,8 +41,12 @@ type config struct {
 	Sender            activities.Sender
 	Secret            string
 	PublicURL         string
-	DefaultTimeZone   string
+	Rules             policy.Rules
+	UnsubscribeMailto string
 	DefaultCurrency   string
+	// SendGrid's webhook public key, Lob's webhook secret.
+	SendGridWebhookKey string
+	LobWebhookSecret   string
 	LogLevel          slog.Level
 	LogFormat         string
 }
@@ -87,14 +93,44 @@ func configFromEnv() (config, error) {
 			PostalCode: os.Getenv("RAPPORT_MAIL_FROM_POSTAL_CODE"),
 			Country:    env("RAPPORT_MAIL_FROM_COUNTRY", "US"),
 		},
-		Secret:          os.Getenv("RAPPORT_SECRET"),
-		PublicURL:       env("RAPPORT_PUBLIC_URL", "http://127.0.0.1:8080"),
-		DefaultTimeZone: env("RAPPORT_DEFAULT_TIME_ZONE", "UTC"),
-		DefaultCurrency: env("RAPPORT_DEFAULT_CURRENCY", "USD"),
-		LogFormat:       env("RAPPORT_LOG_FORMAT", "text"),
+		Secret:             os.Getenv("RAPPORT_SECRET"),
+		PublicURL:          env("RAPPORT_PUBLIC_URL", "http://127.0.0.1:8080"),
+		Rules:              policy.DefaultRules(),
+		UnsubscribeMailto:  os.Getenv("RAPPORT_UNSUBSCRIBE_MAILTO"),
+		DefaultCurrency:    env("RAPPORT_DEFAULT_CURRENCY", "USD"),
+		SendGridWebhookKey: os.Getenv("SENDGRID_WEBHOOK_PUBLIC_KEY"),
+		LobWebhookSecret:   os.Getenv("LOB_WEBHOOK_SECRET"),
+		LogFormat:          env("RAPPORT_LOG_FORMAT", "text"),
 	}
-	if _, err := time.LoadLocation(c.DefaultTimeZone); err != nil {
-		return c, fmt.Errorf("RAPPORT_DEFAULT_TIME_ZONE: %q is not an IANA time zone", c.DefaultTimeZone)
+	c.Rules.DefaultZone = env("RAPPORT_DEFAULT_TIME_ZONE", "UTC")
+	if _, err := time.LoadLocation(c.Rules.DefaultZone); err != nil {
+		return c, fmt.Errorf("RAPPORT_DEFAULT_TIME_ZONE: %q is not an IANA time zone", c.Rules.DefaultZone)
+	}
+	if v, ok := os.LookupEnv("RAPPORT_QUIET_HOURS"); ok {
+		quiet, err := policy.ParseQuiet(v)
+		if err != nil {
+			return c, fmt.Errorf("RAPPORT_QUIET_HOURS: %w", err)
+		}
+		c.Rules.Quiet = quiet
+	}
+	if v, ok := os.LookupEnv("RAPPORT_FREQUENCY_CAPS"); ok {
+		caps, err := policy.ParseCaps(v)
+		if err != nil {
+			return c, fmt.Errorf("RAPPORT_FREQUENCY_CAPS: %w", err)
+		}
+		c.Rules.Caps = caps
+	}
+	if v, ok := os.LookupEnv("RAPPORT_REQUIRE_OPT_IN"); ok {
+		c.Rules.RequireOptIn = map[policy.Channel]bool{}
+		for _, ch := range strings.Split(v, ",") {
+			if ch = strings.TrimSpace(ch); ch == "" {
+				continue
+			}
+			if !slices.Contains(policy.Channels, policy.Channel(ch)) {
+				return c, fmt.Errorf("RAPPORT_REQUIRE_OPT_IN: %q is not a channel (email, sms, mail, phone)", ch)
+			}
+			c.Rules.RequireOptIn[policy.Channel(ch)] = true
+		}
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(env("RAPPORT_LOG_LEVEL", "info"))); err != nil {
 		return c, fmt.Errorf("RAPPORT_LOG_LEVEL: %w", err)

@@ -249,7 +249,7 @@ func startDev(ctx context.Context, opts devOptions) (_ *devStack, err error) {
 	if sweep == 0 {
 		sweep = sweepInterval
 	}
-	d.serve(newAPIServer(runCtx, apiDeps{svc: svc, signer: signer, sweep: sweep, dayLength: opts.DayLength,
+	d.serve(newAPIServer(runCtx, apiDeps{svc: svc, signer: signer, sweep: sweep, dayLength: opts.DayLength, dayEpoch: time.Now(),
 		extra: map[string]http.Handler{"/dev/": outbox}}), apiListener)
 
 	if !opts.NoDemo {

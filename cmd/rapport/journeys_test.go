@@ -384,6 +384,8 @@ func TestSurveyBySMS(t *testing.T) {
 	c["phone"] = "07911 123456"
 	c["address"] = map[string]any{"country": "GB"}
 	s.post("/v1/customers", c)
+	_, err := s.store.RecordConsent(context.Background(), "c_1", "sms", "opted_in", "test", store.Evidence{})
+	require.NoError(t, err)
 	s.post("/v1/events", orderPlaced("evt-1", "c_1", false))
 	s.post("/v1/events", map[string]any{"id": "evt-2", "type": "order.delivered", "customer_id": "c_1", "data": map[string]any{"order_id": "o-evt-1"}})
 	var sms fakes.Message
@@ -400,5 +402,5 @@ func TestSurveyBySMS(t *testing.T) {
 	assert.Equal(t, "c_1", sms.CustomerID)
 	assert.Equal(t, "satisfaction-check", sms.Journey)
 	assert.Equal(t, "ask", sms.Step)
-	assert.Regexp(t, `^The Shop: hi Ada, how did your order go\? 10 seconds: http://\S+/survey/\S+$`, sms.Text)
+	assert.Regexp(t, `^The Shop: hi Ada, how did your order go\? 10 seconds: http://\S+/survey/\S+ Reply STOP to opt out\.$`, sms.Text)
 }

@@ -86,7 +86,7 @@ func (c config) activities(svc *services, email channels.EmailSender, sms channe
 		Email: email, SMS: sms, Mail: mail,
 		Sender: c.Sender, ReturnAddress: c.ReturnAddress,
 		Links: signer, PublicURL: c.PublicURL,
-		DefaultTimeZone: c.DefaultTimeZone, DefaultCurrency: c.DefaultCurrency,
+		Rules: c.Rules, UnsubscribeMailto: c.UnsubscribeMailto, DefaultCurrency: c.DefaultCurrency,
 		Log: svc.log,
 	}
 }

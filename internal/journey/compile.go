@@ -160,7 +160,7 @@ func (cc *compilation) yamlError(err error) {
 }
 
 func (cc *compilation) journey(root *yaml.Node) *Plan {
-	fs := cc.fields(root, "a journey", "journey", "description", "purpose", "topic", "trigger", "exit_when", "steps")
+	fs := cc.fields(root, "a journey", "journey", "description", "purpose", "topic", "trigger", "exit_when", "frequency", "steps")
 	if fs == nil {
 		return nil
 	}
@@ -206,6 +206,9 @@ func (cc *compilation) journey(root *yaml.Node) *Plan {
 	}
 	if n := fs.get("exit_when"); n != nil {
 		p.ExitWhen = cc.expr(n, "exit_when")
+	}
+	if n := fs.get("frequency"); n != nil {
+		p.Frequency = cc.frequency(n)
 	}
 	if n := fs.require(cc, root, "steps", "the journey has no steps; add `steps:` with what it should do"); n != nil {
 		p.Steps = cc.steps(n, "steps", 0)
@@ -383,7 +386,7 @@ func (cc *compilation) step(n *yaml.Node, depth int) (Step, bool) {
 
 func (cc *compilation) send(n *yaml.Node) *SendStep {
 	out := &SendStep{}
-	fs := cc.fields(n, "send", "channel", "template", "voucher", "recommend", "on_undeliverable")
+	fs := cc.fields(n, "send", "channel", "template", "voucher", "recommend", "on_undeliverable", "on_cap")
 	if fs == nil {
 		return out
 	}
@@ -392,6 +395,14 @@ func (cc *compilation) send(n *yaml.Node) *SendStep {
 	}
 	if rn := fs.get("recommend"); rn != nil {
 		out.Recommend = cc.recommend(rn)
+	}
+	if on := fs.get("on_cap"); on != nil {
+		if v, ok := cc.scalar(on, "on_cap"); ok {
+			if v != "delay" && v != "skip" {
+				cc.errorf(on, "on_cap %q is unknown; use delay (the default: wait until the frequency cap allows it) or skip", v)
+			}
+			out.OnCap = v
+		}
 	}
 	if un := fs.get("on_undeliverable"); un != nil {
 		if v, ok := cc.scalar(un, "on_undeliverable"); ok {
@@ -417,6 +428,45 @@ func (cc *compilation) send(n *yaml.Node) *SendStep {
 			}
 			out.Template = v
 		}
+	}
+	return out
+}
+
+// frequency reads the journey's caps: a list of {max, per, channel}.
+func (cc *compilation) frequency(n *yaml.Node) []FrequencyCap {
+	n = cc.resolve(n)
+	if n == nil {
+		return nil
+	}
+	if n.Kind != yaml.SequenceNode || len(n.Content) == 0 {
+		cc.errorf(n, "frequency must be a list of caps, such as `- {max: 1, per: 7d}`")
+		return nil
+	}
+	var out []FrequencyCap
+	for _, item := range n.Content {
+		fs := cc.fields(item, "a frequency cap", "max", "per", "channel")
+		if fs == nil {
+			continue
+		}
+		item = cc.resolve(item)
+		var c FrequencyCap
+		if mn := fs.require(cc, item, "max", "a frequency cap needs max: how many messages at most"); mn != nil {
+			c.Max = int(cc.number(mn, "max", 0, 1000))
+			if float64(c.Max) != cc.numberValue(mn) {
+				cc.errorf(mn, "max must be a whole number")
+			}
+		}
+		if pn := fs.require(cc, item, "per", "a frequency cap needs per: the period, such as 7d"); pn != nil {
+			c.Per = cc.duration(pn, "per")
+		}
+		if chn := fs.get("channel"); chn != nil {
+			if chs := cc.channels(chn); len(chs) == 1 {
+				c.Channel = chs[0]
+			} else if len(chs) > 1 {
+				cc.errorf(chn, "a frequency cap is for one channel, or all when channel is left out")
+			}
+		}
+		out = append(out, c)
 	}
 	return out
 }

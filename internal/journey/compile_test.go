@@ -151,7 +151,8 @@ func TestScaledPlan(t *testing.T) {
 		"  - task: {kind: call, queue: q, due_in: 1d}",
 	))
 	require.Empty(t, diags)
-	fast := plan.Scaled(time.Second)
+	epoch := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	fast := plan.Scaled(time.Second, epoch)
 	assert.InDelta(t, 1.0/86400, fast.Scale, 1e-12)
 	assert.Equal(t, 14*time.Second, fast.Steps[1].Wait.For.D)
 	assert.Equal(t, "14d", fast.Steps[1].Wait.For.Text, "the text keeps the real duration")
@@ -160,7 +161,9 @@ func TestScaledPlan(t *testing.T) {
 	assert.Equal(t, 30*24*time.Hour, fast.Steps[0].Send.Voucher.ValidFor.D, "vouchers last in real time")
 	assert.Equal(t, plan.Hash, fast.Hash)
 	assert.Equal(t, 14*24*time.Hour, plan.Steps[1].Wait.For.D, "the original is untouched")
-	assert.Zero(t, plan.Scaled(24*time.Hour).Scale)
+	assert.Zero(t, plan.Scaled(24*time.Hour, epoch).Scale)
+	assert.Equal(t, epoch.Add(48*time.Hour), fast.DevTime(epoch.Add(2*time.Second)), "two seconds of dev time are two days")
+	assert.Equal(t, time.Second, fast.WallDuration(24*time.Hour))
 }
 
 func TestCompileHashIgnoresLayoutButNotMeaning(t *testing.T) {
@@ -474,4 +477,29 @@ func TestSuggest(t *testing.T) {
 	assert.Equal(t, "timeout", suggest("timout", []string{"for", "until_event", "timeout"}))
 	assert.Equal(t, "wait", suggest("wiat", []string{"send", "wait"}), "transpositions are one typo")
 	assert.Equal(t, "", suggest("colour", []string{"journey", "topic", "steps"}))
+}
+
+func TestCompileFrequencyAndOnCap(t *testing.T) {
+	c := newTestCompiler(t)
+	plan, diags := c.Compile("f.yaml", src(
+		"journey: f", "topic: offers", "trigger: {event: x}",
+		"frequency:",
+		"  - {max: 1, per: 7d}",
+		"  - {max: 2, per: 30d, channel: sms}",
+		"steps:",
+		"  - {send: {channel: email, template: t, on_cap: skip}}",
+	))
+	require.Empty(t, diags)
+	assert.Equal(t, []FrequencyCap{{Max: 1, Per: Duration{D: 7 * 24 * time.Hour, Text: "7d"}}, {Channel: SMS, Max: 2, Per: Duration{D: 30 * 24 * time.Hour, Text: "30d"}}}, plan.Frequency)
+	assert.Equal(t, "skip", plan.Steps[0].Send.OnCap)
+
+	_, diags = c.Compile("f.yaml", src(
+		"journey: f", "topic: offers", "trigger: {event: x}",
+		"frequency: [{max: 0, per: 7d}, {per: 1d}]",
+		"steps:",
+		"  - {send: {channel: email, template: t, on_cap: later}}",
+	))
+	assert.Contains(t, diags.Error(), `f.yaml:4:19: max must be a number above 0`)
+	assert.Contains(t, diags.Error(), `f.yaml:4:32: a frequency cap needs max`)
+	assert.Contains(t, diags.Error(), `f.yaml:6:50: on_cap "later" is unknown`)
 }

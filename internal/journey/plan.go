@@ -55,7 +55,10 @@ type Plan struct {
 	Topic       string  `json:"topic,omitempty"`
 	Trigger     Trigger `json:"trigger"`
 	ExitWhen    string  `json:"exit_when,omitempty"`
-	Steps       []Step  `json:"steps"`
+	// Frequency are the journey's own limits on how often its marketing
+	// messages may go, on top of each customer's.
+	Frequency []FrequencyCap `json:"frequency,omitempty"`
+	Steps     []Step         `json:"steps"`
 	// Source is the file the plan was compiled from. It is not part of the
 	// hash: moving a file does not make a new plan.
 	Source string `json:"source,omitempty"`
@@ -66,6 +69,17 @@ type Plan struct {
 	// by it, and time-of-day waits are too. The durations' text stays as
 	// written.
 	Scale float64 `json:"scale,omitempty"`
+	// ScaleEpoch is when dev time started: dev time at a wall-clock moment
+	// t is ScaleEpoch + (t - ScaleEpoch) / Scale, the same for every run.
+	ScaleEpoch time.Time `json:"scale_epoch,omitzero"`
+}
+
+// FrequencyCap limits a journey's marketing messages: at most Max per Per,
+// on a channel or (empty) on all.
+type FrequencyCap struct {
+	Channel Channel  `json:"channel,omitempty"`
+	Max     int      `json:"max"`
+	Per     Duration `json:"per"`
 }
 
 // Trigger says what starts a journey.
@@ -112,6 +126,9 @@ type SendStep struct {
 	// OnUndeliverable says what happens when no channel works: continue
 	// (the default) or exit.
 	OnUndeliverable string `json:"on_undeliverable,omitempty"`
+	// OnCap says what a frequency cap does to the message: delay it (the
+	// default) until the cap allows it, or skip it.
+	OnCap string `json:"on_cap,omitempty"`
 }
 
 // VoucherSpec describes the voucher a send step issues: a percentage or an
@@ -269,7 +286,7 @@ func (p *Plan) ListensForEvents() bool {
 // demos: a day lasts day, and every wait, timeout and task due time shrinks
 // with it. Voucher validity is real time (it is printed on the message).
 // The hash is the original plan's.
-func (p *Plan) Scaled(day time.Duration) *Plan {
+func (p *Plan) Scaled(day time.Duration, epoch time.Time) *Plan {
 	b, err := json.Marshal(p)
 	if err != nil {
 		panic("journey: marshal plan: " + err.Error())
@@ -282,6 +299,7 @@ func (p *Plan) Scaled(day time.Duration) *Plan {
 		return &c
 	}
 	c.Scale = float64(day) / float64(24*time.Hour)
+	c.ScaleEpoch = epoch.UTC()
 	scale := func(d *Duration) {
 		d.D = time.Duration(float64(d.D) * c.Scale)
 		if d.D < time.Millisecond && d.Text != "" {
@@ -298,4 +316,22 @@ func (p *Plan) Scaled(day time.Duration) *Plan {
 		}
 	})
 	return &c
+}
+
+// DevTime is the journey clock at wall-clock time now: now itself in real
+// time, or the faster dev clock of a scaled plan.
+func (p *Plan) DevTime(now time.Time) time.Time {
+	if p.Scale <= 0 || p.ScaleEpoch.IsZero() { // plans scaled before dev time had an epoch run on the wall clock
+		return now
+	}
+	return p.ScaleEpoch.Add(time.Duration(float64(now.Sub(p.ScaleEpoch)) / p.Scale))
+}
+
+// WallDuration turns a span of journey time into wall-clock time: itself,
+// or shrunk for a scaled plan.
+func (p *Plan) WallDuration(d time.Duration) time.Duration {
+	if p.Scale <= 0 {
+		return d
+	}
+	return time.Duration(float64(d) * p.Scale)
 }

@@ -24,6 +24,9 @@ type Customer struct {
 	DaysSinceLastOrder int64          `json:"days_since_last_order"`
 	Tags               []string       `json:"tags"`
 	Attributes         map[string]any `json:"attributes"`
+	// PreferredChannels is the customer's own order of channels, if they
+	// gave one.
+	PreferredChannels []string `json:"preferred_channels"`
 }
 
 // Event is something that happened to a customer: an order, a survey answer,
@@ -67,6 +70,9 @@ type Task struct {
 	Notes   string `json:"notes"`
 	// Overdue is true when the task was not completed in time.
 	Overdue bool `json:"overdue"`
+	// Skipped is true when no task was made: the customer opted out of
+	// being called.
+	Skipped bool `json:"skipped"`
 }
 
 // Vars are the values an expression is evaluated against.

@@ -109,3 +109,23 @@ func SurveyID(workflowID, stepID string) string {
 	sum := sha256.Sum256([]byte("survey#" + workflowID + "#" + stepID))
 	return hex.EncodeToString(sum[:10])
 }
+
+// PreferencesPurpose is the purpose of preference center links.
+const PreferencesPurpose = "preferences"
+
+// PreferenceCenter is what a preference center link carries.
+type PreferenceCenter struct {
+	CustomerID string `json:"cu"`
+}
+
+// UnsubscribePurpose is the purpose of unsubscribe links.
+const UnsubscribePurpose = "unsubscribe"
+
+// Unsubscribe is what an unsubscribe link carries: who leaves which topic,
+// from a message on which channel, sent by which run.
+type Unsubscribe struct {
+	CustomerID string `json:"cu"`
+	Topic      string `json:"to"`
+	Channel    string `json:"ch"`
+	WorkflowID string `json:"wf,omitempty"`
+}

@@ -34,8 +34,10 @@ type Router struct {
 	// Temporal before a "not found" means it is gone. Default 2 minutes.
 	StartGrace time.Duration
 	// DayLength, in dev mode, makes journeys run faster than real time: a
-	// day lasts this long. Zero (production) is real time.
+	// day lasts this long, counted from DayEpoch. Zero (production) is real
+	// time.
 	DayLength time.Duration
+	DayEpoch  time.Time
 }
 
 // Result says what routing an event did.
@@ -140,7 +142,7 @@ func (r *Router) startRun(ctx context.Context, plan *journey.Plan, customerID, e
 		return id, false, err
 	}
 	if r.DayLength > 0 {
-		plan = plan.Scaled(r.DayLength)
+		plan = plan.Scaled(r.DayLength, r.DayEpoch)
 	}
 	opts := client.StartWorkflowOptions{
 		ID:                    id,

@@ -13,9 +13,11 @@ import (
 
 // Customer is a shop's customer, contact details included.
 type Customer struct {
-	ID         string         `json:"id"`
-	Email      string         `json:"email,omitempty"`
-	Phone      string         `json:"phone,omitempty"`
+	ID    string `json:"id"`
+	Email string `json:"email,omitempty"`
+	Phone string `json:"phone,omitempty"`
+	// PhoneE164 is the phone number in E.164 form, when it is a valid one.
+	PhoneE164  string         `json:"phone_e164,omitempty"`
 	Name       string         `json:"name,omitempty"`
 	Locale     string         `json:"locale,omitempty"`
 	TimeZone   string         `json:"time_zone,omitempty"`
@@ -55,13 +57,13 @@ func (c Customer) FirstName() string {
 	return c.Name
 }
 
-const customerColumns = `id, coalesce(email, ''), coalesce(phone, ''), name, locale, time_zone,
+const customerColumns = `id, coalesce(email, ''), coalesce(phone, ''), coalesce(phone_e164, ''), name, locale, time_zone,
 	address_line1, address_line2, city, region, postal_code, country, attributes, created_at, updated_at`
 
 func scanCustomer(row pgx.Row) (Customer, error) {
 	var c Customer
 	var attrs []byte
-	err := row.Scan(&c.ID, &c.Email, &c.Phone, &c.Name, &c.Locale, &c.TimeZone,
+	err := row.Scan(&c.ID, &c.Email, &c.Phone, &c.PhoneE164, &c.Name, &c.Locale, &c.TimeZone,
 		&c.Address.Line1, &c.Address.Line2, &c.Address.City, &c.Address.State, &c.Address.PostalCode, &c.Address.Country,
 		&attrs, &c.CreatedAt, &c.UpdatedAt)
 	if err != nil {
@@ -93,10 +95,10 @@ func (s *Store) UpsertCustomer(ctx context.Context, c Customer) (created bool, e
 	}
 	err = s.pool.QueryRow(ctx, `
 		INSERT INTO customers (id, email, phone, name, locale, time_zone,
-			address_line1, address_line2, city, region, postal_code, country, attributes)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+			address_line1, address_line2, city, region, postal_code, country, attributes, phone_e164)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 		ON CONFLICT (id) DO UPDATE SET
-			email = EXCLUDED.email, phone = EXCLUDED.phone, name = EXCLUDED.name,
+			email = EXCLUDED.email, phone = EXCLUDED.phone, phone_e164 = EXCLUDED.phone_e164, name = EXCLUDED.name,
 			locale = EXCLUDED.locale, time_zone = EXCLUDED.time_zone,
 			address_line1 = EXCLUDED.address_line1, address_line2 = EXCLUDED.address_line2,
 			city = EXCLUDED.city, region = EXCLUDED.region, postal_code = EXCLUDED.postal_code,
@@ -104,7 +106,7 @@ func (s *Store) UpsertCustomer(ctx context.Context, c Customer) (created bool, e
 		RETURNING (xmax = 0)`,
 		c.ID, nullIfEmpty(c.Email), nullIfEmpty(c.Phone), c.Name, c.Locale, c.TimeZone,
 		c.Address.Line1, c.Address.Line2, c.Address.City, c.Address.State, c.Address.PostalCode, c.Address.Country,
-		attrJSON).Scan(&created)
+		attrJSON, nullIfEmpty(c.PhoneE164)).Scan(&created)
 	if err != nil {
 		return false, fmt.Errorf("upsert customer %s: %w", c.ID, err)
 	}
@@ -145,6 +147,9 @@ func (s *Store) CustomerFacts(ctx context.Context, id string, now time.Time) (jo
 				f.Tags = append(f.Tags, s)
 			}
 		}
+	}
+	if err := s.pool.QueryRow(ctx, `SELECT channel_order FROM customer_settings WHERE customer_id = $1`, id).Scan(&f.PreferredChannels); err != nil && err != pgx.ErrNoRows {
+		return f, fmt.Errorf("customer %s channel order: %w", id, err)
 	}
 	var last *time.Time
 	err = s.pool.QueryRow(ctx, `

@@ -15,9 +15,12 @@ type MessageStatus string
 // back to pending after a retryable provider error. skipped means it was
 // never attempted (no address on that channel, say); unknown means an
 // attempt was interrupted after the provider was called, so whether it went
-// out is not known and it is not sent again.
+// out is not known and it is not sent again. held means the contact rules
+// hold it back for now (quiet hours, a frequency cap): it is decided again
+// later.
 const (
 	MessagePending MessageStatus = "pending"
+	MessageHeld    MessageStatus = "held"
 	MessageSending MessageStatus = "sending"
 	MessageSent    MessageStatus = "sent"
 	MessageFailed  MessageStatus = "failed"
@@ -53,19 +56,23 @@ type Message struct {
 	CreatedAt         time.Time     `json:"created_at"`
 	UpdatedAt         time.Time     `json:"updated_at"`
 	SentAt            *time.Time    `json:"sent_at,omitempty"`
+	PolicyAt          *time.Time    `json:"policy_at,omitempty"`
+	ClaimedAt         *time.Time    `json:"claimed_at,omitempty"`
+	DeliveryStatus    string        `json:"delivery_status,omitempty"`
 	// Details holds what was chosen for the message: the voucher code, the
 	// recommended products.
 	Details map[string]any `json:"details,omitempty"`
 }
 
 const messageColumns = `id::text, idempotency_key, workflow_id, journey, step_id, customer_id, channel, template,
-	purpose, topic, status, reason, provider, provider_message_id, recipient, subject, attempts, created_at, updated_at, sent_at, details`
+	purpose, topic, status, reason, provider, provider_message_id, recipient, subject, attempts, created_at, updated_at, sent_at, details,
+	policy_at, claimed_at, delivery_status`
 
 func scanMessage(row pgx.Row) (Message, error) {
 	var m Message
 	err := row.Scan(&m.ID, &m.IdempotencyKey, &m.WorkflowID, &m.Journey, &m.StepID, &m.CustomerID, &m.Channel, &m.Template,
 		&m.Purpose, &m.Topic, &m.Status, &m.Reason, &m.Provider, &m.ProviderMessageID, &m.Recipient, &m.Subject,
-		&m.Attempts, &m.CreatedAt, &m.UpdatedAt, &m.SentAt, &m.Details)
+		&m.Attempts, &m.CreatedAt, &m.UpdatedAt, &m.SentAt, &m.Details, &m.PolicyAt, &m.ClaimedAt, &m.DeliveryStatus)
 	return m, notFound(err)
 }
 
@@ -103,7 +110,7 @@ func (s *Store) BeginSend(ctx context.Context, m Message, resumable bool) (Claim
 			return err
 		}
 		switch {
-		case current.Status == MessagePending || (current.Status == MessageSending && resumable):
+		case current.Status == MessagePending || current.Status == MessageHeld || (current.Status == MessageSending && resumable):
 			claim.Send = true
 			claim.Message, err = scanMessage(tx.QueryRow(ctx, `
 				UPDATE messages SET status = 'sending', attempts = attempts + 1, recipient = $2, subject = $3, details = $4, updated_at = now()
@@ -124,6 +131,117 @@ func (s *Store) BeginSend(ctx context.Context, m Message, resumable bool) (Claim
 		return Claim{}, fmt.Errorf("outbox: begin send %s: %w", m.IdempotencyKey, err)
 	}
 	return claim, nil
+}
+
+// GateInput is what the contact rules need, read in the claim's
+// transaction: the customer's preferences, the suppression of the address,
+// and their marketing messages in the last 60 days (the policy time of
+// each), not counting this one.
+type GateInput struct {
+	Preferences Preferences
+	// Suppression is the address's suppression reason, or "".
+	Suppression string
+	Recent      []RecentSend
+}
+
+// RecentSend is a marketing message sent (or being sent) to the customer.
+type RecentSend struct {
+	Channel string
+	At      time.Time
+}
+
+// Gate is the contact rules' verdict on a message.
+type Gate struct {
+	// Allow lets the message go now.
+	Allow bool
+	// Hold keeps it for later (Until), with Reason; else, when not
+	// allowed, it is skipped for Reason.
+	Hold   bool
+	Until  time.Time
+	Reason string
+}
+
+// ClaimWithGate is BeginSend with the contact rules applied in the same
+// transaction, under a per-customer lock: the rules see every message
+// being sent to the customer at this moment, so two journeys sending at
+// once cannot together exceed a frequency cap. policyAt is the moment the
+// rules are applied at; it is recorded with the message and is what later
+// decisions count by. A held message is left held with the reason; a
+// denied one is skipped with it.
+func (s *Store) ClaimWithGate(ctx context.Context, m Message, resumable bool, policyAt time.Time, gate func(GateInput) Gate) (Claim, Gate, error) {
+	var claim Claim
+	var verdict Gate
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `
+			INSERT INTO messages (idempotency_key, workflow_id, journey, step_id, customer_id, channel, template, purpose, topic, status, recipient, subject, details)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $10, $11, $12)
+			ON CONFLICT (idempotency_key) DO NOTHING`,
+			m.IdempotencyKey, m.WorkflowID, m.Journey, m.StepID, m.CustomerID, m.Channel, m.Template, m.Purpose, m.Topic, m.Recipient, m.Subject, detailsOf(m))
+		if err != nil {
+			return err
+		}
+		current, err := scanMessage(tx.QueryRow(ctx, `SELECT `+messageColumns+` FROM messages WHERE idempotency_key = $1 FOR UPDATE`, m.IdempotencyKey))
+		if err != nil {
+			return err
+		}
+		claimable := current.Status == MessagePending || current.Status == MessageHeld || (current.Status == MessageSending && resumable)
+		if !claimable {
+			if current.Status == MessageSending {
+				claim.Message, err = scanMessage(tx.QueryRow(ctx, `
+					UPDATE messages SET status = 'unknown', updated_at = now(),
+						reason = 'an earlier attempt was interrupted after calling the provider; not sent again to avoid a duplicate'
+					WHERE idempotency_key = $1 RETURNING `+messageColumns, m.IdempotencyKey))
+				return err
+			}
+			claim.Message = current
+			return nil
+		}
+		// One decision at a time per customer.
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('rapport-contact:' || $1, 0))`, m.CustomerID); err != nil {
+			return err
+		}
+		in := GateInput{}
+		if in.Preferences, err = getPreferences(ctx, tx, m.CustomerID); err != nil {
+			return err
+		}
+		if m.Recipient != "" {
+			err := tx.QueryRow(ctx, `SELECT reason FROM suppressions WHERE channel = $1 AND address = $2`, m.Channel, m.Recipient).Scan(&in.Suppression)
+			if err != nil && err != pgx.ErrNoRows {
+				return err
+			}
+		}
+		rows, err := tx.Query(ctx, `SELECT channel, policy_at FROM messages
+			WHERE customer_id = $1 AND purpose = 'marketing' AND status IN ('sending', 'sent', 'unknown')
+			  AND policy_at > $2::timestamptz - interval '60 days' AND idempotency_key <> $3`, m.CustomerID, policyAt, m.IdempotencyKey)
+		if err != nil {
+			return err
+		}
+		if in.Recent, err = pgx.CollectRows(rows, pgx.RowToStructByPos[RecentSend]); err != nil {
+			return err
+		}
+		verdict = gate(in)
+		switch {
+		case verdict.Allow:
+			claim.Send = true
+			claim.Message, err = scanMessage(tx.QueryRow(ctx, `
+				UPDATE messages SET status = 'sending', attempts = attempts + 1, recipient = $2, subject = $3, details = $4,
+					reason = '', policy_at = $5, claimed_at = now(), updated_at = now()
+				WHERE idempotency_key = $1 RETURNING `+messageColumns, m.IdempotencyKey, m.Recipient, m.Subject, detailsOf(m), policyAt))
+		case verdict.Hold:
+			claim.Message, err = scanMessage(tx.QueryRow(ctx, `
+				UPDATE messages SET status = 'held', reason = $2, recipient = $3, policy_at = $4, updated_at = now()
+				WHERE idempotency_key = $1 RETURNING `+messageColumns, m.IdempotencyKey, verdict.Reason, m.Recipient, policyAt))
+		default:
+			claim.Message, err = scanMessage(tx.QueryRow(ctx, `
+				UPDATE messages SET status = 'skipped', reason = $2, recipient = $3, policy_at = $4, claimed_at = now(), updated_at = now()
+				WHERE idempotency_key = $1 RETURNING `+messageColumns, m.IdempotencyKey, verdict.Reason, m.Recipient, policyAt))
+		}
+		return err
+	})
+	if err != nil {
+		return Claim{}, Gate{}, fmt.Errorf("outbox: claim %s: %w", m.IdempotencyKey, err)
+	}
+	return claim, verdict, nil
 }
 
 // Outcome is the result of a provider call, for FinishSend.
@@ -159,7 +277,7 @@ func (s *Store) SkipSend(ctx context.Context, m Message, reason string) (Message
 			INSERT INTO messages (idempotency_key, workflow_id, journey, step_id, customer_id, channel, template, purpose, topic, status, reason, recipient, details)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'skipped', $10, $11, $12)
 			ON CONFLICT (idempotency_key) DO UPDATE SET status = 'skipped', reason = EXCLUDED.reason, updated_at = now()
-				WHERE messages.status = 'pending'`,
+				WHERE messages.status IN ('pending', 'held')`,
 			m.IdempotencyKey, m.WorkflowID, m.Journey, m.StepID, m.CustomerID, m.Channel, m.Template, m.Purpose, m.Topic, reason, m.Recipient, detailsOf(m))
 		if err != nil {
 			return err

@@ -117,6 +117,10 @@ type Product struct {
 type Links struct {
 	// Survey is the satisfaction survey for this message.
 	Survey string
+	// Preferences is the customer's preference center.
+	Preferences string
+	// Unsubscribe leaves the message's topic in one click.
+	Unsubscribe string
 }
 
 // Shop describes the sender.
@@ -496,7 +500,7 @@ func samples() []Data {
 		{Customer: c, Shop: shop, Journey: "sample", Step: "s",
 			Order:   &Order{ID: "o1", Total: 18, Currency: "USD", Items: items, PlacedAt: time.Unix(0, 0)},
 			Voucher: &Voucher{Code: "ABCD-EFGH-JKMN-PQRS", Percent: 15, ExpiresAt: expires}, Products: products,
-			Links: Links{Survey: "https://shop.example/survey/token"}},
+			Links: Links{Survey: "https://shop.example/survey/token", Preferences: "https://shop.example/preferences/token", Unsubscribe: "https://shop.example/unsubscribe/token"}},
 		{Customer: c, Shop: shop, Journey: "sample", Step: "s",
 			Order:   &Order{ID: "o2", Total: 9, Currency: "EUR", Gift: true, Items: items[1:], PlacedAt: time.Unix(0, 0)},
 			Voucher: &Voucher{Code: "ABCD-EFGH-JKMN-PQRS", Amount: 10, Currency: "EUR", ExpiresAt: expires}, Products: products[:1],

@@ -1,0 +1,130 @@
+package activities
+
+import (
+	"context"
+	"time"
+
+	"github.com/rapporthq/rapport/internal/journey"
+	"github.com/rapporthq/rapport/internal/policy"
+	"github.com/rapporthq/rapport/internal/store"
+	"github.com/rapporthq/rapport/workflows"
+)
+
+// claim takes the message's attempt if the contact rules allow it now.
+// They are applied at send time, in the claim's transaction, so a customer
+// who opted out during a two-week wait is honoured, and frequency caps hold
+// across journeys sending at once. When the message may not go, the result
+// to return is given instead: held (with the moment it may go), skipped
+// (with why), or an earlier attempt's outcome.
+func (a *Activities) claim(ctx context.Context, req workflows.SendRequest, msg store.Message, c store.Customer, resumable bool) (store.Claim, *workflows.SendResult, error) {
+	at := req.PolicyAt
+	if at.IsZero() {
+		at = time.Now()
+	}
+	claim, gate, err := a.Store.ClaimWithGate(ctx, msg, resumable, at, func(in store.GateInput) store.Gate {
+		return a.gate(req, c, in, at)
+	})
+	if err != nil {
+		return claim, nil, err
+	}
+	if claim.Send {
+		return claim, nil, nil
+	}
+	res := result(claim.Message)
+	switch {
+	case gate.Hold:
+		res.Status, res.HeldUntil = workflows.SendHeld, gate.Until
+		a.logger(ctx).Info("message held", "message_id", claim.Message.ID, "channel", msg.Channel, "until", gate.Until, "reason", gate.Reason)
+	case claim.Message.Status == store.MessageSkipped:
+		a.logger(ctx).Info("message not allowed", "message_id", claim.Message.ID, "channel", msg.Channel, "reason", claim.Message.Reason)
+	default:
+		a.logger(ctx).Info("message already handled", "message_id", claim.Message.ID, "status", claim.Message.Status)
+	}
+	return claim, &res, nil
+}
+
+// gate applies the contact rules (package policy) to what the claim read.
+func (a *Activities) gate(req workflows.SendRequest, c store.Customer, in store.GateInput, at time.Time) store.Gate {
+	prefs := policyPreferences(a.Rules, in.Preferences, c)
+	ch := policy.Channel(req.Channel)
+	if in.Suppression != "" {
+		prefs.Suppressed = map[policy.Channel]string{ch: in.Suppression}
+	}
+	m := policy.Message{Channel: ch, Purpose: policy.Purpose(req.Purpose), Topic: req.Topic}
+	for _, fc := range req.Caps {
+		m.Caps = append(m.Caps, policy.Cap{Channel: policy.Channel(fc.Channel), Max: fc.Max, Per: fc.Per.D})
+	}
+	recent := make([]policy.Sent, len(in.Recent))
+	for i, s := range in.Recent {
+		recent[i] = policy.Sent{Channel: policy.Channel(s.Channel), At: s.At}
+	}
+	d := policy.Decide(prefs, m, at, recent)
+	switch {
+	case d.Verdict == policy.Allow:
+		return store.Gate{Allow: true}
+	case d.Verdict == policy.Delay && d.Capped && req.OnCap == "skip":
+		return store.Gate{Reason: d.Reason + " (the step says on_cap: skip)"}
+	case d.Verdict == policy.Delay:
+		return store.Gate{Hold: true, Until: d.Until, Reason: d.Reason}
+	default:
+		return store.Gate{Reason: d.Reason}
+	}
+}
+
+// appliesTo says whether marketing extras (unsubscribe links, STOP lines)
+// belong on a message.
+func marketing(req workflows.SendRequest) bool { return req.Purpose == journey.Marketing }
+
+// describeChannel names a channel for messages to people.
+func describeChannel(ch journey.Channel) string {
+	return map[journey.Channel]string{journey.Email: "email", journey.SMS: "text messages", journey.Mail: "post"}[ch]
+}
+
+// Preferences turns a customer's stored preferences into the decision's
+// input: their consent and topics, their own quiet hours and caps where
+// they set them and the rules' defaults elsewhere, and their time zone
+// (theirs, else their country's, else the default).
+func policyPreferences(r policy.Rules, p store.Preferences, c store.Customer) policy.Preferences {
+	loc, _ := policy.ResolveZone(c.TimeZone, c.Address.Country, r.DefaultZone)
+	out := policy.Preferences{
+		Location:     loc,
+		Consent:      map[policy.Channel]policy.ConsentRecord{},
+		Topics:       map[string]bool{},
+		Quiet:        map[policy.Channel]policy.Window{},
+		Caps:         r.Caps,
+		RequireOptIn: r.RequireOptIn,
+	}
+	for ch, ev := range p.Consent {
+		out.Consent[policy.Channel(ch)] = policy.ConsentRecord{State: policy.Consent(ev.State), Source: ev.Source, At: ev.RecordedAt}
+	}
+	for topic, ev := range p.Topics {
+		out.Topics[topic] = ev.Subscribed
+	}
+	for ch, w := range r.Quiet {
+		out.Quiet[ch] = w
+	}
+	for ch, q := range p.QuietHours {
+		start, err1 := policy.ParseClock(q.Start)
+		end, err2 := policy.ParseClock(q.End)
+		if err1 != nil || err2 != nil {
+			out.Quiet[policy.Channel(ch)] = policy.Window{} // no quiet hours, as the customer chose
+			continue
+		}
+		out.Quiet[policy.Channel(ch)] = policy.Window{Start: start, End: end}
+	}
+	if p.Frequency != nil {
+		out.Caps = nil
+		for _, cs := range p.Frequency {
+			per, err := journey.ParseDuration(cs.Per)
+			if err != nil || cs.Max < 1 {
+				continue
+			}
+			c := policy.Cap{Max: cs.Max, Per: per}
+			if cs.Channel != "all" {
+				c.Channel = policy.Channel(cs.Channel)
+			}
+			out.Caps = append(out.Caps, c)
+		}
+	}
+	return out
+}
