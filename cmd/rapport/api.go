@@ -6,11 +6,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/rapporthq/rapport/internal/api"
+	"github.com/rapporthq/rapport/internal/journey"
 	"github.com/rapporthq/rapport/internal/links"
 	"github.com/rapporthq/rapport/internal/router"
 )
@@ -52,7 +54,11 @@ README.md).`,
 			if err != nil {
 				return fmt.Errorf("listen on %s: %w", addr, err)
 			}
-			srv := newAPIServer(ctx, apiDeps{svc: svc, signer: signer, sweep: sweepInterval})
+			hooks, err := cfg.webhookKeys()
+			if err != nil {
+				return err
+			}
+			srv := newAPIServer(ctx, apiDeps{svc: svc, cfg: cfg, signer: signer, hooks: hooks, sweep: sweepInterval})
 			svc.log.Info("API listening", "addr", l.Addr().String())
 			return serveUntilDone(ctx, srv, l, svc.log)
 		},
@@ -65,7 +71,9 @@ README.md).`,
 // apiDeps are what the API server is built from.
 type apiDeps struct {
 	svc    *services
+	cfg    config
 	signer *links.Signer
+	hooks  api.WebhookKeys
 	sweep  time.Duration
 	// dayLength is dev mode's --day (0 in production), from dayEpoch.
 	dayLength time.Duration
@@ -80,13 +88,27 @@ func newAPIServer(ctx context.Context, d apiDeps) *http.Server {
 	rt := &router.Router{Store: d.svc.store, Temporal: d.svc.temporal, Catalog: d.svc.journeys.catalog,
 		Env: d.svc.journeys.compiler.Env(), Log: d.svc.log, DayLength: d.dayLength, DayEpoch: d.dayEpoch}
 	go rt.Sweep(ctx, d.sweep)
-	a := &api.Server{Store: d.svc.store, Router: rt, Temporal: d.svc.temporal, Links: d.signer, Log: d.svc.log}
+	a := &api.Server{Store: d.svc.store, Router: rt, Temporal: d.svc.temporal, Links: d.signer, Log: d.svc.log,
+		Rules: d.cfg.Rules, Topics: marketingTopics(d.svc.journeys.catalog), ShopName: d.cfg.Sender.Shop.Name, Webhooks: d.hooks}
 	mux := http.NewServeMux()
 	for pattern, h := range d.extra {
 		mux.Handle(pattern, h)
 	}
 	mux.Handle("/", a.Handler())
 	return &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+}
+
+// marketingTopics are the topics of the marketing journeys: what the
+// preference center offers to leave.
+func marketingTopics(cat *journey.Catalog) []string {
+	var out []string
+	for _, p := range cat.Plans() {
+		if p.Purpose == journey.Marketing && p.Topic != "" && !slices.Contains(out, p.Topic) {
+			out = append(out, p.Topic)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // serveUntilDone serves until ctx ends, then shuts down gracefully.

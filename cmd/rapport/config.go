@@ -15,6 +15,7 @@ import (
 	sdklog "go.temporal.io/sdk/log"
 
 	"github.com/rapporthq/rapport/activities"
+	"github.com/rapporthq/rapport/internal/api"
 	"github.com/rapporthq/rapport/internal/channels"
 	"github.com/rapporthq/rapport/internal/channels/printmail"
 	"github.com/rapporthq/rapport/internal/channels/sendgrid"
@@ -47,8 +48,8 @@ type config struct {
 	// SendGrid's webhook public key, Lob's webhook secret.
 	SendGridWebhookKey string
 	LobWebhookSecret   string
-	LogLevel          slog.Level
-	LogFormat         string
+	LogLevel           slog.Level
+	LogFormat          string
 }
 
 func env(name, def string) string {
@@ -147,6 +148,19 @@ func (c config) signer() (*links.Signer, error) {
 		return nil, errors.New("RAPPORT_SECRET is not set; it signs the links in messages (surveys): use 32 or more random characters, the same for every worker and API, such as the output of `openssl rand -hex 32`")
 	}
 	return links.NewSigner([]byte(c.Secret))
+}
+
+// webhookKeys are the keys that verify provider callbacks.
+func (c config) webhookKeys() (api.WebhookKeys, error) {
+	k := api.WebhookKeys{TwilioAuthToken: c.Twilio.AuthToken, LobSecret: c.LobWebhookSecret, PublicURL: c.PublicURL}
+	if c.SendGridWebhookKey != "" {
+		key, err := api.ParseSendGridKey(c.SendGridWebhookKey)
+		if err != nil {
+			return k, fmt.Errorf("SENDGRID_WEBHOOK_PUBLIC_KEY: %w", err)
+		}
+		k.SendGrid = key
+	}
+	return k, nil
 }
 
 // senders builds the provider clients that are configured. A channel

@@ -35,13 +35,14 @@ import (
 
 // Credentials the dev fakes accept.
 const (
-	devSendGridKey   = "SG.rapport-dev"
-	devTwilioSID     = "ACdeadbeefdeadbeefdeadbeefdeadbeef"
-	devTwilioToken   = "rapportdevtoken"
-	devTwilioFrom    = "+15005550006"
-	devLobKey        = "test_rapport_dev"
-	devSecretFile    = "secret"
-	devSecretEnvName = "RAPPORT_SECRET"
+	devSendGridKey      = "SG.rapport-dev"
+	devTwilioSID        = "ACdeadbeefdeadbeefdeadbeefdeadbeef"
+	devTwilioToken      = "rapportdevtoken"
+	devTwilioFrom       = "+15005550006"
+	devLobKey           = "test_rapport_dev"
+	devLobWebhookSecret = "rapport-dev-lob-webhooks"
+	devSecretFile       = "secret"
+	devSecretEnvName    = "RAPPORT_SECRET"
 )
 
 // devReturnAddress is where dev mode's letters come from.
@@ -249,7 +250,15 @@ func startDev(ctx context.Context, opts devOptions) (_ *devStack, err error) {
 	if sweep == 0 {
 		sweep = sweepInterval
 	}
-	d.serve(newAPIServer(runCtx, apiDeps{svc: svc, signer: signer, sweep: sweep, dayLength: opts.DayLength, dayEpoch: time.Now(),
+	hooks, err := cfg.webhookKeys()
+	if err != nil {
+		return nil, err
+	}
+	hooks.TwilioAuthToken, hooks.PublicURL = devTwilioToken, d.APIURL
+	if hooks.LobSecret == "" {
+		hooks.LobSecret = devLobWebhookSecret
+	}
+	d.serve(newAPIServer(runCtx, apiDeps{svc: svc, cfg: cfg, signer: signer, hooks: hooks, sweep: sweep, dayLength: opts.DayLength, dayEpoch: time.Now(),
 		extra: map[string]http.Handler{"/dev/": outbox}}), apiListener)
 
 	if !opts.NoDemo {
@@ -446,8 +455,19 @@ func seedDemo(ctx context.Context, s *store.Store) error {
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
+		if c.Phone != "" {
+			c.PhoneE164, _ = twilio.Normalize(c.Phone, c.Address.Country)
+		}
 		if _, err := s.UpsertCustomer(ctx, c); err != nil {
 			return err
+		}
+		// Ada and Grace said yes to texts and calls when they signed up.
+		if c.Phone != "" {
+			for _, ch := range []string{"sms", "phone"} {
+				if _, err := s.RecordConsent(ctx, c.ID, ch, "opted_in", "demo", store.Evidence{Shown: "sign-up form: texts and calls about offers"}); err != nil {
+					return err
+				}
+			}
 		}
 	}
 	p := func(id, name string, price float64, comps map[string]float64) store.Product {

@@ -56,6 +56,7 @@ Start everything on one machine with:  rapport dev`,
 		newCatalogCmd(),
 		newImportCmd(),
 		newAudienceCmd(),
+		newCustomersCmd(),
 	)
 	return root
 }

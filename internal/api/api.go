@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/rapporthq/rapport/internal/links"
+	"github.com/rapporthq/rapport/internal/policy"
 	"github.com/rapporthq/rapport/internal/router"
 	"github.com/rapporthq/rapport/internal/store"
 )
@@ -24,9 +25,19 @@ type Server struct {
 	Store    *store.Store
 	Router   *router.Router
 	Temporal client.Client
-	// Links checks the signed links in messages (surveys).
+	// Links checks the signed links in messages (surveys, the preference
+	// center, unsubscribe).
 	Links *links.Signer
-	Log   *slog.Logger
+	// Rules are the contact rules where customers have not chosen.
+	Rules policy.Rules
+	// Topics are the marketing topics the journeys use, offered in the
+	// preference center.
+	Topics []string
+	// ShopName is how the shop calls itself on its pages.
+	ShopName string
+	// Webhooks verifies provider callbacks.
+	Webhooks WebhookKeys
+	Log      *slog.Logger
 }
 
 // maxBody bounds request bodies.
@@ -48,6 +59,16 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/vouchers/{code}", s.getVoucher)
 	mux.HandleFunc("POST /v1/vouchers/{code}/redeem", s.redeemVoucher)
 	mux.HandleFunc("POST /v1/journeys/{name}/audience-runs", s.runAudience)
+	mux.HandleFunc("GET /v1/customers/{id}/preferences", s.getPreferences)
+	mux.HandleFunc("PUT /v1/customers/{id}/preferences", s.putPreferences)
+	mux.HandleFunc("GET /preferences/{token}", s.preferenceCenter)
+	mux.HandleFunc("POST /preferences/{token}", s.savePreferenceCenter)
+	mux.HandleFunc("GET /unsubscribe/{token}", s.unsubscribePage)
+	mux.HandleFunc("POST /unsubscribe/{token}", s.unsubscribe)
+	mux.HandleFunc("POST /webhooks/sendgrid", s.sendgridWebhook)
+	mux.HandleFunc("POST /webhooks/twilio/inbound", s.twilioInbound)
+	mux.HandleFunc("POST /webhooks/twilio/status", s.twilioStatus)
+	mux.HandleFunc("POST /webhooks/lob", s.lobWebhook)
 	mux.HandleFunc("GET /survey/{token}", s.surveyPage)
 	mux.HandleFunc("POST /survey/{token}", s.answerSurvey)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {

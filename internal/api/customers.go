@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/text/language"
 
+	"github.com/rapporthq/rapport/internal/channels/twilio"
 	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/workflows"
 )
@@ -71,6 +72,10 @@ func (req *customerRequest) validate() (store.Customer, error) {
 			return c, badField("address.country", "%q is not a two-letter country code such as GB or US", a.Country)
 		}
 		c.Address = store.Address{Line1: a.Line1, Line2: a.Line2, City: a.City, State: a.State, PostalCode: a.PostalCode, Country: a.Country}
+	}
+	if req.Phone != "" {
+		// Kept in E.164 form, to find the customer an SMS reply comes from.
+		c.PhoneE164, _ = twilio.Normalize(req.Phone, c.Address.Country)
 	}
 	return c, nil
 }

@@ -1,0 +1,444 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"html/template"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/text/language"
+
+	"github.com/rapporthq/rapport/internal/links"
+	"github.com/rapporthq/rapport/internal/policy"
+	"github.com/rapporthq/rapport/internal/store"
+)
+
+// The preference center: a server-rendered page, in the customer's
+// language, that works without JavaScript, reached through a signed,
+// expiring link in every marketing message.
+
+// words holds the page's text per language.
+var words = map[string]map[string]string{
+	"en": {
+		"title": "Your preferences", "hello": "Hello %s. Choose how you would like to hear from %s, about what, and how often.",
+		"channels": "How may we reach you?", "email": "Email", "sms": "Text messages", "mail": "Post (letters and postcards)", "phone": "Phone calls",
+		"topics": "What would you like to hear about?", "orders": "Your orders (thank-you notes, delivery news)",
+		"recommendations": "Suggestions for things that go with what you bought", "offers": "Offers and vouchers", "surveys": "Quick questions about how we did",
+		"quiet": "Quiet hours for texts and calls", "quiet_help": "We will not text or call you between these times, where you live.",
+		"from": "From", "to": "until", "none": "No quiet hours",
+		"frequency": "How often?", "freq_default": "Whenever there is something worth saying (at most %s)", "freq_week": "At most once a week", "freq_month": "At most once a month",
+		"zone": "Your time zone", "save": "Save my preferences", "saved": "Saved. Thank you: we will stick to this.",
+		"forged": "This link is not valid. Please use the link from one of our messages as it is.", "expired": "This link has expired. The link in our latest message will work.",
+		"unsub_title": "Unsubscribe", "unsub_ask": "Stop emails about %s?", "unsub_topic": "Unsubscribe from %s", "unsub_all": "Leave all marketing",
+		"unsub_done": "Done: you will get no more %s from us.", "unsub_all_done": "Done: you will get no more marketing from us. We will still write about your orders.",
+		"manage": "Choose exactly what you get instead", "legal": "We keep a record of your choices, and when and where you made them.",
+	},
+	"fr": {
+		"title": "Vos préférences", "hello": "Bonjour %s. Choisissez comment %s peut vous écrire, à quel sujet et à quelle fréquence.",
+		"channels": "Comment pouvons-nous vous joindre ?", "email": "E-mail", "sms": "SMS", "mail": "Courrier (lettres et cartes postales)", "phone": "Appels",
+		"topics": "De quoi souhaitez-vous entendre parler ?", "orders": "Vos commandes (remerciements, livraison)",
+		"recommendations": "Des idées qui vont avec vos achats", "offers": "Offres et bons de réduction", "surveys": "Petites questions sur notre service",
+		"quiet": "Heures de tranquillité pour les SMS et les appels", "quiet_help": "Nous ne vous écrirons ni n'appellerons entre ces heures, chez vous.",
+		"from": "De", "to": "à", "none": "Pas d'heures de tranquillité",
+		"frequency": "À quelle fréquence ?", "freq_default": "Quand nous avons quelque chose à dire (au plus %s)", "freq_week": "Au plus une fois par semaine", "freq_month": "Au plus une fois par mois",
+		"zone": "Votre fuseau horaire", "save": "Enregistrer mes préférences", "saved": "Enregistré. Merci : nous nous y tiendrons.",
+		"forged": "Ce lien n'est pas valide. Utilisez le lien de l'un de nos messages tel quel.", "expired": "Ce lien a expiré. Le lien de notre dernier message fonctionnera.",
+		"unsub_title": "Se désabonner", "unsub_ask": "Ne plus recevoir d'e-mails sur le thème « %s » ?", "unsub_topic": "Me désabonner de « %s »", "unsub_all": "Ne plus recevoir aucun message commercial",
+		"unsub_done": "C'est fait : vous ne recevrez plus de messages sur « %s ».", "unsub_all_done": "C'est fait : vous ne recevrez plus de messages commerciaux. Nous vous écrirons encore au sujet de vos commandes.",
+		"manage": "Choisir précisément ce que vous recevez", "legal": "Nous conservons une trace de vos choix, de leur date et de leur origine.",
+	},
+}
+
+// tr returns the words for a locale: its language's, else English.
+func tr(locale string) map[string]string {
+	if tag, err := language.Parse(locale); err == nil {
+		base, _ := tag.Base()
+		if w, ok := words[base.String()]; ok {
+			return w
+		}
+	}
+	return words["en"]
+}
+
+// centerShown is what the page shows, recorded as consent evidence (with a
+// version, so the exact wording can be found later).
+const centerShown = "preference center v1: channels (email, sms, mail, phone), topics, quiet hours, frequency"
+
+// zoneChoices are the time zones offered (plus the customer's own).
+var zoneChoices = []string{"Europe/London", "Europe/Dublin", "Europe/Paris", "Europe/Berlin", "Europe/Madrid", "Europe/Rome",
+	"America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles", "America/Toronto",
+	"Australia/Sydney", "Asia/Tokyo", "Asia/Singapore", "UTC"}
+
+type centerView struct {
+	W        map[string]string
+	Lang     string
+	Name     string
+	Shop     string
+	Channels []centerChannel
+	Topics   []centerTopic
+	Hours    []string
+	QuietOn  bool
+	QuietFrom, QuietTo string
+	Frequency          string
+	DefaultCaps        string
+	Zones              []string
+	Zone               string
+	Saved              bool
+	Error              string
+}
+
+type centerChannel struct {
+	Name, Label string
+	On          bool
+}
+
+type centerTopic struct {
+	Name, Label string
+	On          bool
+}
+
+// centerCustomer checks a preference center link and finds its customer;
+// a forged or expired link gets a 403 page and changes nothing.
+func (s *Server) centerCustomer(w http.ResponseWriter, r *http.Request, purpose string, claims any, customerID func() string) (store.Customer, bool) {
+	err := errors.New("no link signer")
+	if s.Links != nil {
+		err = s.Links.Verify(r.PathValue("token"), purpose, time.Now(), claims)
+	}
+	if err != nil {
+		key := "forged"
+		if errors.Is(err, links.ErrExpired) {
+			key = "expired"
+		}
+		s.render(w, http.StatusForbidden, centerPage, centerView{W: words["en"], Lang: "en", Error: words["en"][key]})
+		return store.Customer{}, false
+	}
+	c, err := s.Store.GetCustomer(r.Context(), customerID())
+	if err != nil {
+		s.render(w, http.StatusForbidden, centerPage, centerView{W: words["en"], Lang: "en", Error: words["en"]["forged"]})
+		return c, false
+	}
+	return c, true
+}
+
+func (s *Server) preferenceCenter(w http.ResponseWriter, r *http.Request) {
+	var claims links.PreferenceCenter
+	c, ok := s.centerCustomer(w, r, links.PreferencesPurpose, &claims, func() string { return claims.CustomerID })
+	if !ok {
+		return
+	}
+	v, err := s.centerView(r, c)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	v.Saved = r.URL.Query().Get("saved") == "1"
+	s.render(w, http.StatusOK, centerPage, v)
+}
+
+func (s *Server) centerView(r *http.Request, c store.Customer) (centerView, error) {
+	pv, err := s.view(r.Context(), c, false)
+	if err != nil {
+		return centerView{}, err
+	}
+	lang := "en"
+	if tag, err := language.Parse(c.Locale); err == nil {
+		if base, _ := tag.Base(); words[base.String()] != nil {
+			lang = base.String()
+		}
+	}
+	w := tr(c.Locale)
+	v := centerView{W: w, Lang: lang, Name: c.FirstName(), Shop: s.ShopName, Zone: pv.TimeZone, Zones: slices.Clone(zoneChoices)}
+	if !slices.Contains(v.Zones, v.Zone) {
+		v.Zones = append([]string{v.Zone}, v.Zones...)
+	}
+	for _, ch := range policy.Channels {
+		cv := pv.Channels[string(ch)]
+		// Unknown shows as on where marketing needs no opt-in, as it is sent.
+		on := cv.Consent == string(policy.OptedIn) || (cv.Consent == string(policy.Unknown) && !s.Rules.RequireOptIn[ch])
+		v.Channels = append(v.Channels, centerChannel{Name: string(ch), Label: w[string(ch)], On: on})
+	}
+	for _, t := range sortedKeys((pv.Topics)) {
+		label := w[t]
+		if label == "" {
+			label = strings.ReplaceAll(t, "-", " ")
+		}
+		v.Topics = append(v.Topics, centerTopic{Name: t, Label: label, On: pv.Topics[t]})
+	}
+	for h := 0; h < 24; h++ {
+		v.Hours = append(v.Hours, fmt.Sprintf("%02d:00", h))
+	}
+	if q := pv.Channels["sms"].QuietHours; q != nil {
+		v.QuietOn, v.QuietFrom, v.QuietTo = true, q.Start, q.End
+	} else {
+		v.QuietFrom, v.QuietTo = "21:00", "08:00"
+	}
+	v.Frequency = "default"
+	if pv.Frequency.Source == "customer" && len(pv.Frequency.Caps) == 1 {
+		switch pv.Frequency.Caps[0] {
+		case store.CapSetting{Channel: "all", Max: 1, Per: "7d"}:
+			v.Frequency = "week"
+		case store.CapSetting{Channel: "all", Max: 1, Per: "30d"}:
+			v.Frequency = "month"
+		}
+	}
+	var parts []string
+	for _, c := range s.Rules.Caps {
+		if c.Channel == "" {
+			parts = append(parts, fmt.Sprintf("%d / %s", c.Max, strings.TrimPrefix(fmtPer(c.Per), "1 ")))
+		}
+	}
+	v.DefaultCaps = strings.Join(parts, ", ")
+	return v, nil
+}
+
+func fmtPer(d time.Duration) string {
+	switch {
+	case d%(7*24*time.Hour) == 0:
+		return fmt.Sprintf("%d w", d/(7*24*time.Hour))
+	case d%(24*time.Hour) == 0:
+		return fmt.Sprintf("%d d", d/(24*time.Hour))
+	}
+	return d.String()
+}
+
+// savePreferenceCenter stores what the customer chose, with the evidence:
+// what the page showed, their IP address and browser.
+func (s *Server) savePreferenceCenter(w http.ResponseWriter, r *http.Request) {
+	var claims links.PreferenceCenter
+	c, ok := s.centerCustomer(w, r, links.PreferencesPurpose, &claims, func() string { return claims.CustomerID })
+	if !ok {
+		return
+	}
+	if err := r.ParseForm(); err != nil {
+		s.fail(w, r, &apiError{Status: http.StatusBadRequest, Message: "the form could not be read"})
+		return
+	}
+	f := r.PostForm
+	ch := change{consent: map[string]string{}, topics: map[string]bool{}, quiet: map[string]store.QuietHours{},
+		source: "preference_center", evidence: store.Evidence{Shown: centerShown, IP: clientIP(r), UserAgent: r.UserAgent()}}
+	for _, name := range policy.Channels {
+		state := policy.OptedOut
+		if f.Get("channel_"+string(name)) == "on" {
+			state = policy.OptedIn
+		}
+		ch.consent[string(name)] = string(state)
+	}
+	for _, t := range s.Topics {
+		ch.topics[t] = f.Get("topic_"+t) == "on"
+	}
+	quiet := store.QuietHours{}
+	if f.Get("quiet") == "on" {
+		start, end := f.Get("quiet_from"), f.Get("quiet_to")
+		if _, err := policy.ParseClock(start); err != nil {
+			start = "21:00"
+		}
+		if _, err := policy.ParseClock(end); err != nil {
+			end = "08:00"
+		}
+		quiet = store.QuietHours{Start: start, End: end}
+	}
+	ch.quiet["sms"], ch.quiet["phone"] = quiet, quiet
+	caps := []store.CapSetting{}
+	switch f.Get("frequency") {
+	case "week":
+		caps = []store.CapSetting{{Channel: "all", Max: 1, Per: "7d"}}
+	case "month":
+		caps = []store.CapSetting{{Channel: "all", Max: 1, Per: "30d"}}
+	}
+	ch.caps = &caps
+	if z := f.Get("time_zone"); z != "" {
+		if _, err := time.LoadLocation(z); err == nil && z != "Local" {
+			ch.zone = &z
+		}
+	}
+	if err := s.apply(r.Context(), c, ch); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, r.URL.Path+"?saved=1", http.StatusSeeOther)
+}
+
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+type unsubscribeView struct {
+	W       map[string]string
+	Lang    string
+	Topic   string
+	Ask     string
+	Done    string
+	Manage  string
+	Buttons bool
+}
+
+// unsubscribePage asks to confirm: a GET never unsubscribes (mail scanners
+// follow links), so the page has a button for the topic and one to leave
+// all marketing.
+func (s *Server) unsubscribePage(w http.ResponseWriter, r *http.Request) {
+	var claims links.Unsubscribe
+	c, ok := s.centerCustomer(w, r, links.UnsubscribePurpose, &claims, func() string { return claims.CustomerID })
+	if !ok {
+		return
+	}
+	v := s.unsubscribeView(c, claims)
+	v.Buttons = true
+	s.render(w, http.StatusOK, unsubscribePageTmpl, v)
+}
+
+func (s *Server) unsubscribeView(c store.Customer, claims links.Unsubscribe) unsubscribeView {
+	w := tr(c.Locale)
+	topic := w[claims.Topic]
+	if topic == "" {
+		topic = claims.Topic
+	}
+	v := unsubscribeView{W: w, Lang: "en", Topic: topic, Ask: fmt.Sprintf(w["unsub_ask"], strings.ToLower(topic))}
+	if tag, err := language.Parse(c.Locale); err == nil {
+		if base, _ := tag.Base(); words[base.String()] != nil {
+			v.Lang = base.String()
+		}
+	}
+	if s.Links != nil {
+		if tok, err := s.Links.Sign(links.PreferencesPurpose, links.PreferenceCenter{CustomerID: c.ID}, time.Now().Add(24*time.Hour)); err == nil {
+			v.Manage = "/preferences/" + tok
+		}
+	}
+	return v
+}
+
+// unsubscribe is both RFC 8058 one-click (a POST with the form body
+// List-Unsubscribe=One-Click, from the mailbox provider, no login) and the
+// confirmation page's buttons. It answers 200.
+func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request) {
+	var claims links.Unsubscribe
+	c, ok := s.centerCustomer(w, r, links.UnsubscribePurpose, &claims, func() string { return claims.CustomerID })
+	if !ok {
+		return
+	}
+	if err := r.ParseForm(); err != nil {
+		s.fail(w, r, &apiError{Status: http.StatusBadRequest, Message: "the form could not be read"})
+		return
+	}
+	ev := store.Evidence{Shown: "unsubscribe from " + claims.Topic, IP: clientIP(r), UserAgent: r.UserAgent(), Note: "from a " + claims.Channel + " message of " + claims.WorkflowID}
+	oneClick := r.PostForm.Get("List-Unsubscribe") == "One-Click"
+	if oneClick {
+		ev.Shown = "RFC 8058 one-click unsubscribe"
+	}
+	v := s.unsubscribeView(c, claims)
+	topics := []string{claims.Topic}
+	v.Done = fmt.Sprintf(v.W["unsub_done"], strings.ToLower(v.Topic))
+	if !oneClick && r.PostForm.Get("action") == "all" {
+		topics = s.Topics
+		v.Done = v.W["unsub_all_done"]
+	}
+	for _, t := range topics {
+		if _, err := s.Store.RecordTopic(r.Context(), c.ID, t, false, "unsubscribe", ev); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	if oneClick {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusOK)
+		fmt.Fprintln(w, v.Done)
+		return
+	}
+	s.render(w, http.StatusOK, unsubscribePageTmpl, v)
+}
+
+func (s *Server) render(w http.ResponseWriter, status int, t *template.Template, v any) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Referrer-Policy", "no-referrer") // the link is a credential
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'")
+	w.WriteHeader(status)
+	if err := t.Execute(w, v); err != nil {
+		s.log().Error("render page", "error", err)
+	}
+}
+
+const pageStyle = `<style>
+body { font-family: system-ui, sans-serif; max-width: 38rem; margin: 2rem auto; padding: 0 1rem; color: #222; line-height: 1.5; }
+fieldset { border: 1px solid #ccc; border-radius: 6px; margin: 1.2rem 0; padding: 0.6rem 1rem; }
+legend { font-weight: 600; padding: 0 0.3rem; }
+label { display: block; margin: 0.35rem 0; }
+input[type=checkbox], input[type=radio] { width: 1.1rem; height: 1.1rem; vertical-align: -0.15rem; margin-right: 0.4rem; }
+select, button { font: inherit; padding: 0.35rem 0.6rem; }
+button { background: #1a5fb4; color: #fff; border: 0; border-radius: 4px; padding: 0.6rem 1.2rem; cursor: pointer; }
+button.secondary { background: #fff; color: #1a5fb4; border: 1px solid #1a5fb4; }
+:focus-visible { outline: 3px solid #e66100; outline-offset: 2px; }
+.note { color: #555; font-size: 0.9rem; }
+.saved { background: #e6f4ea; border-left: 4px solid #2e7d32; padding: 0.6rem 1rem; }
+.error { background: #fdecea; border-left: 4px solid #b00020; padding: 0.6rem 1rem; }
+</style>`
+
+var centerPage = template.Must(template.New("center").Parse(`<!doctype html>
+<html lang="{{.Lang}}">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>{{.W.title}}</title>` + pageStyle + `</head>
+<body>
+<main>
+<h1>{{.W.title}}</h1>
+{{if .Error}}<p class="error" role="alert">{{.Error}}</p>{{else}}
+{{if .Saved}}<p class="saved" role="status">{{.W.saved}}</p>{{end}}
+<p>{{printf .W.hello .Name .Shop}}</p>
+<form method="post">
+<fieldset>
+<legend>{{.W.channels}}</legend>
+{{range .Channels}}<label><input type="checkbox" name="channel_{{.Name}}" id="channel_{{.Name}}"{{if .On}} checked{{end}}>{{.Label}}</label>
+{{end}}</fieldset>
+<fieldset>
+<legend>{{.W.topics}}</legend>
+{{range .Topics}}<label><input type="checkbox" name="topic_{{.Name}}" id="topic_{{.Name}}"{{if .On}} checked{{end}}>{{.Label}}</label>
+{{end}}</fieldset>
+<fieldset>
+<legend>{{.W.quiet}}</legend>
+<p class="note" id="quiet_help">{{.W.quiet_help}}</p>
+<label><input type="checkbox" name="quiet" id="quiet"{{if .QuietOn}} checked{{end}} aria-describedby="quiet_help">{{.W.from}}
+<select name="quiet_from" aria-label="{{.W.from}}">{{range .Hours}}<option{{if eq . $.QuietFrom}} selected{{end}}>{{.}}</option>{{end}}</select>
+{{.W.to}}
+<select name="quiet_to" aria-label="{{.W.to}}">{{range .Hours}}<option{{if eq . $.QuietTo}} selected{{end}}>{{.}}</option>{{end}}</select></label>
+</fieldset>
+<fieldset>
+<legend>{{.W.frequency}}</legend>
+<label><input type="radio" name="frequency" value="default"{{if eq .Frequency "default"}} checked{{end}}>{{printf .W.freq_default .DefaultCaps}}</label>
+<label><input type="radio" name="frequency" value="week"{{if eq .Frequency "week"}} checked{{end}}>{{.W.freq_week}}</label>
+<label><input type="radio" name="frequency" value="month"{{if eq .Frequency "month"}} checked{{end}}>{{.W.freq_month}}</label>
+</fieldset>
+<p><label for="time_zone">{{.W.zone}}</label>
+<select name="time_zone" id="time_zone">{{range .Zones}}<option{{if eq . $.Zone}} selected{{end}}>{{.}}</option>{{end}}</select></p>
+<p><button type="submit" id="save">{{.W.save}}</button></p>
+</form>
+<p class="note">{{.W.legal}}</p>
+{{end}}
+</main>
+</body>
+</html>
+`))
+
+var unsubscribePageTmpl = template.Must(template.New("unsubscribe").Parse(`<!doctype html>
+<html lang="{{.Lang}}">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>{{.W.unsub_title}}</title>` + pageStyle + `</head>
+<body>
+<main>
+<h1>{{.W.unsub_title}}</h1>
+{{if .Done}}<p class="saved" role="status">{{.Done}}</p>{{end}}
+{{if .Buttons}}
+<p>{{.Ask}}</p>
+<form method="post"><p>
+<button type="submit" name="action" value="topic">{{printf .W.unsub_topic .Topic}}</button>
+<button type="submit" name="action" value="all" class="secondary">{{.W.unsub_all}}</button>
+</p></form>
+{{end}}
+{{if .Manage}}<p><a href="{{.Manage}}">{{.W.manage}}</a></p>{{end}}
+</main>
+</body>
+</html>
+`))

@@ -1,0 +1,345 @@
+package api
+
+import (
+	"context"
+	"maps"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/rapporthq/rapport/internal/journey"
+	"github.com/rapporthq/rapport/internal/policy"
+	"github.com/rapporthq/rapport/internal/store"
+)
+
+// preferencesView is GET /v1/customers/{id}/preferences: what the customer
+// chose, what applies where they chose nothing, and where each came from.
+type preferencesView struct {
+	CustomerID     string                 `json:"customer_id"`
+	Channels       map[string]channelView `json:"channels"`
+	Topics         map[string]bool        `json:"topics"`
+	ChannelOrder   []string               `json:"channel_order"`
+	TimeZone       string                 `json:"time_zone"`
+	TimeZoneSource string                 `json:"time_zone_source"`
+	Frequency      frequencyView          `json:"frequency"`
+	Suppressions   []store.Suppression    `json:"suppressions"`
+	History        *historyView           `json:"history,omitempty"`
+}
+
+type channelView struct {
+	Consent     string            `json:"consent"`
+	Source      string            `json:"source,omitempty"`
+	RecordedAt  *time.Time        `json:"recorded_at,omitempty"`
+	Evidence    *store.Evidence   `json:"evidence,omitempty"`
+	QuietHours  *store.QuietHours `json:"quiet_hours"`
+	QuietSource string            `json:"quiet_hours_source"`
+}
+
+type frequencyView struct {
+	Caps   []store.CapSetting `json:"caps"`
+	Source string             `json:"source"`
+}
+
+type historyView struct {
+	Consent []store.ConsentEvent `json:"consent"`
+	Topics  []store.TopicEvent   `json:"topics"`
+}
+
+// view assembles the preferences of a customer.
+func (s *Server) view(ctx context.Context, c store.Customer, withHistory bool) (preferencesView, error) {
+	p, err := s.Store.GetPreferences(ctx, c.ID)
+	if err != nil {
+		return preferencesView{}, err
+	}
+	rules := s.Rules
+	loc, zoneSource := policy.ResolveZone(c.TimeZone, c.Address.Country, rules.DefaultZone)
+	v := preferencesView{CustomerID: c.ID, Channels: map[string]channelView{}, Topics: map[string]bool{},
+		ChannelOrder: p.ChannelOrder, TimeZone: loc.String(), TimeZoneSource: string(zoneSource), Suppressions: []store.Suppression{}}
+	for _, ch := range policy.Channels {
+		cv := channelView{Consent: string(policy.Unknown), QuietSource: "default"}
+		if ev, ok := p.Consent[string(ch)]; ok {
+			ev := ev
+			cv.Consent, cv.Source, cv.RecordedAt, cv.Evidence = ev.State, ev.Source, &ev.RecordedAt, &ev.Evidence
+		}
+		if w, ok := rules.Quiet[ch]; ok && w.Start != w.End {
+			cv.QuietHours = &store.QuietHours{Start: w.Start.String(), End: w.End.String()}
+		}
+		if q, ok := p.QuietHours[string(ch)]; ok {
+			cv.QuietSource = "customer"
+			cv.QuietHours = nil
+			if q.Start != "" {
+				q := q
+				cv.QuietHours = &q
+			}
+		}
+		v.Channels[string(ch)] = cv
+	}
+	for _, t := range s.Topics {
+		v.Topics[t] = true
+	}
+	for t, ev := range p.Topics {
+		v.Topics[t] = ev.Subscribed
+	}
+	if p.Frequency != nil {
+		v.Frequency = frequencyView{Caps: p.Frequency, Source: "customer"}
+	} else {
+		v.Frequency = frequencyView{Caps: capSettings(rules.Caps), Source: "default"}
+	}
+	sups, err := s.Store.SuppressionsFor(ctx, map[string]string{"email": c.Email, "sms": c.PhoneE164, "phone": c.PhoneE164})
+	if err != nil {
+		return v, err
+	}
+	if sups != nil {
+		v.Suppressions = sups
+	}
+	if withHistory {
+		h := &historyView{}
+		if h.Consent, err = s.Store.ConsentHistory(ctx, c.ID); err != nil {
+			return v, err
+		}
+		if h.Topics, err = s.Store.TopicHistory(ctx, c.ID); err != nil {
+			return v, err
+		}
+		v.History = h
+	}
+	return v, nil
+}
+
+func capSettings(caps []policy.Cap) []store.CapSetting {
+	out := []store.CapSetting{}
+	for _, c := range caps {
+		ch := string(c.Channel)
+		if ch == "" {
+			ch = "all"
+		}
+		out = append(out, store.CapSetting{Channel: ch, Max: c.Max, Per: journey.FormatDuration(c.Per)})
+	}
+	return out
+}
+
+func (s *Server) getPreferences(w http.ResponseWriter, r *http.Request) {
+	c, err := s.Store.GetCustomer(r.Context(), r.PathValue("id"))
+	if errors.Is(err, store.ErrNotFound) {
+		notFound(w, "customer", r.PathValue("id"))
+		return
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	v, err := s.view(r.Context(), c, r.URL.Query().Get("history") != "")
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+// preferencesUpdate is PUT /v1/customers/{id}/preferences: every part is
+// optional; what is given replaces what stood.
+type preferencesUpdate struct {
+	Channels     map[string]channelUpdate `json:"channels"`
+	Topics       map[string]bool          `json:"topics"`
+	ChannelOrder []string                 `json:"channel_order"`
+	TimeZone     *string                  `json:"time_zone"`
+	Frequency    *struct {
+		Caps []store.CapSetting `json:"caps"`
+	} `json:"frequency"`
+	Evidence evidenceBody `json:"evidence"`
+}
+
+type channelUpdate struct {
+	Consent string `json:"consent"`
+	// QuietHours: {start, end}; null or "none" for no quiet hours; absent
+	// to leave as is.
+	QuietHours json.RawMessage `json:"quiet_hours"`
+}
+
+type evidenceBody struct {
+	Source    string `json:"source"`
+	Shown     string `json:"shown"`
+	IP        string `json:"ip"`
+	UserAgent string `json:"user_agent"`
+	Note      string `json:"note"`
+}
+
+// change is one checked preferences update, ready to apply.
+type change struct {
+	consent  map[string]string
+	topics   map[string]bool
+	quiet    map[string]store.QuietHours // "" start: none
+	order    []string
+	zone     *string
+	caps     *[]store.CapSetting
+	source   string
+	evidence store.Evidence
+}
+
+func (u preferencesUpdate) check() (change, error) {
+	ch := change{consent: map[string]string{}, topics: u.Topics, quiet: map[string]store.QuietHours{}, order: u.ChannelOrder, zone: u.TimeZone}
+	for name, cu := range u.Channels {
+		if !slices.Contains(policy.Channels, policy.Channel(name)) {
+			return ch, badField("channels."+name, "is not a channel; use email, sms, mail or phone")
+		}
+		if cu.Consent != "" {
+			switch policy.Consent(cu.Consent) {
+			case policy.OptedIn, policy.OptedOut, policy.Unknown:
+				ch.consent[name] = cu.Consent
+			default:
+				return ch, badField("channels."+name+".consent", "must be opted_in, opted_out or unknown")
+			}
+		}
+		switch raw := string(cu.QuietHours); raw {
+		case "":
+		case "null", `"none"`:
+			ch.quiet[name] = store.QuietHours{}
+		default:
+			var q store.QuietHours
+			if err := json.Unmarshal(cu.QuietHours, &q); err != nil {
+				return ch, badField("channels."+name+".quiet_hours", `must be {"start": "21:00", "end": "08:00"}, or null for none`)
+			}
+			if _, err := policy.ParseClock(q.Start); err != nil {
+				return ch, badField("channels."+name+".quiet_hours.start", "%v", err)
+			}
+			if _, err := policy.ParseClock(q.End); err != nil {
+				return ch, badField("channels."+name+".quiet_hours.end", "%v", err)
+			}
+			ch.quiet[name] = q
+		}
+	}
+	for t := range u.Topics {
+		if !slugOK(t) {
+			return ch, badField("topics."+t, "is not a topic name")
+		}
+	}
+	for i, c := range u.ChannelOrder {
+		if !slices.Contains(policy.Channels, policy.Channel(c)) || slices.Contains(u.ChannelOrder[:i], c) {
+			return ch, badField(fmt.Sprintf("channel_order[%d]", i), "must list channels (email, sms, mail, phone) once each")
+		}
+	}
+	if u.TimeZone != nil && *u.TimeZone != "" {
+		if _, err := time.LoadLocation(*u.TimeZone); err != nil || *u.TimeZone == "Local" {
+			return ch, badField("time_zone", "%q is not an IANA time zone such as Europe/London", *u.TimeZone)
+		}
+	}
+	if u.Frequency != nil {
+		for i, c := range u.Frequency.Caps {
+			field := fmt.Sprintf("frequency.caps[%d]", i)
+			if c.Channel != "all" && !slices.Contains(policy.Channels, policy.Channel(c.Channel)) {
+				return ch, badField(field+".channel", "must be all, email, sms, mail or phone")
+			}
+			if c.Max < 1 {
+				return ch, badField(field+".max", "must be 1 or more")
+			}
+			if d, err := journey.ParseDuration(c.Per); err != nil || d <= 0 {
+				return ch, badField(field+".per", "must be a duration such as 7d")
+			}
+		}
+		caps := u.Frequency.Caps
+		ch.caps = &caps
+	}
+	ch.source = u.Evidence.Source
+	if ch.source == "" {
+		ch.source = "api"
+	}
+	ch.evidence = store.Evidence{Shown: u.Evidence.Shown, IP: u.Evidence.IP, UserAgent: u.Evidence.UserAgent, Note: u.Evidence.Note}
+	return ch, nil
+}
+
+// apply stores a change: consent and topic changes as history, settings
+// as they now stand.
+func (s *Server) apply(ctx context.Context, c store.Customer, ch change) error {
+	for _, name := range sortedKeys((ch.consent)) {
+		if _, err := s.Store.RecordConsent(ctx, c.ID, name, ch.consent[name], ch.source, ch.evidence); err != nil {
+			return err
+		}
+	}
+	for _, t := range sortedKeys((ch.topics)) {
+		if _, err := s.Store.RecordTopic(ctx, c.ID, t, ch.topics[t], ch.source, ch.evidence); err != nil {
+			return err
+		}
+	}
+	if len(ch.quiet) > 0 || ch.order != nil || ch.caps != nil {
+		cur, err := s.Store.GetPreferences(ctx, c.ID)
+		if err != nil {
+			return err
+		}
+		for k, q := range ch.quiet {
+			cur.QuietHours[k] = q
+		}
+		if ch.order != nil {
+			cur.ChannelOrder = ch.order
+		}
+		if ch.caps != nil {
+			cur.Frequency = *ch.caps
+			if len(*ch.caps) == 0 {
+				cur.Frequency = nil // back to the defaults
+			}
+		}
+		if err := s.Store.SaveSettings(ctx, c.ID, cur.ChannelOrder, cur.QuietHours, cur.Frequency); err != nil {
+			return err
+		}
+	}
+	if ch.zone != nil && *ch.zone != c.TimeZone {
+		c.TimeZone = *ch.zone
+		if _, err := s.Store.UpsertCustomer(ctx, c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	return slices.Sorted(maps.Keys(m))
+}
+
+func slugOK(s string) bool {
+	if s == "" || len(s) > 63 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Server) putPreferences(w http.ResponseWriter, r *http.Request) {
+	var u preferencesUpdate
+	if err := decode(r, &u); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	c, err := s.Store.GetCustomer(r.Context(), r.PathValue("id"))
+	if errors.Is(err, store.ErrNotFound) {
+		notFound(w, "customer", r.PathValue("id"))
+		return
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	ch, err := u.check()
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := s.apply(r.Context(), c, ch); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if c, err = s.Store.GetCustomer(r.Context(), c.ID); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	v, err := s.view(r.Context(), c, false)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}

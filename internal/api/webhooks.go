@@ -1,0 +1,373 @@
+package api
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sendgrid/sendgrid-go/helpers/eventwebhook"
+	"github.com/twilio/twilio-go/client"
+
+	"github.com/rapporthq/rapport/internal/store"
+)
+
+// WebhookKeys verify the providers' callbacks. A provider without a key
+// has its callbacks refused: nothing unverified changes anything.
+type WebhookKeys struct {
+	// SendGrid is the event webhook's verification key.
+	SendGrid *ecdsa.PublicKey
+	// TwilioAuthToken signs Twilio's requests.
+	TwilioAuthToken string
+	// LobSecret signs Lob's webhooks.
+	LobSecret string
+	// PublicURL is the API's address as the providers call it: Twilio
+	// signs the full URL.
+	PublicURL string
+}
+
+// ParseSendGridKey reads SendGrid's base64 verification key (a P-256
+// public key in PKIX form).
+func ParseSendGridKey(b64 string) (*ecdsa.PublicKey, error) {
+	der, err := base64.StdEncoding.DecodeString(strings.TrimSpace(b64))
+	if err != nil {
+		return nil, fmt.Errorf("SendGrid webhook key: not base64: %w", err)
+	}
+	key, err := x509.ParsePKIXPublicKey(der)
+	if err != nil {
+		return nil, fmt.Errorf("SendGrid webhook key: %w", err)
+	}
+	ec, ok := key.(*ecdsa.PublicKey)
+	if !ok {
+		return nil, errors.New("SendGrid webhook key: not an ECDSA key")
+	}
+	return ec, nil
+}
+
+// webhookMaxAge refuses signed requests older than this: a captured
+// request replayed later is turned away.
+const webhookMaxAge = 10 * time.Minute
+
+const maxWebhookBody = 5 << 20
+
+func (s *Server) refuse(w http.ResponseWriter, provider, why string) {
+	s.log().Warn("webhook refused", "provider", provider, "reason", why)
+	writeJSON(w, http.StatusUnauthorized, &apiError{Message: "the request's signature does not verify"})
+}
+
+// sendgridWebhook takes SendGrid's event webhook: signed with ECDSA over
+// the timestamp and the raw body. Bounces, drops and spam reports suppress
+// the address; unsubscribes leave the message's topic; deliveries, opens
+// and clicks are noted on the message.
+func (s *Server) sendgridWebhook(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxWebhookBody))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	sig, ts := r.Header.Get(eventwebhook.VerificationHTTPHeader), r.Header.Get(eventwebhook.TimestampHTTPHeader)
+	if s.Webhooks.SendGrid == nil {
+		s.refuse(w, "sendgrid", "no SENDGRID_WEBHOOK_PUBLIC_KEY configured")
+		return
+	}
+	if ok, err := eventwebhook.VerifySignature(s.Webhooks.SendGrid, body, sig, ts); err != nil || !ok {
+		s.refuse(w, "sendgrid", "bad signature")
+		return
+	}
+	if !fresh(ts) {
+		s.refuse(w, "sendgrid", "stale timestamp")
+		return
+	}
+	var events []map[string]any
+	if err := json.Unmarshal(body, &events); err != nil {
+		s.fail(w, r, &apiError{Status: http.StatusBadRequest, Message: "the body is not a JSON array of events"})
+		return
+	}
+	ctx := r.Context()
+	for _, e := range events {
+		id, _ := e["sg_event_id"].(string)
+		kind, _ := e["event"].(string)
+		email, _ := e["email"].(string)
+		messageID, _ := e["message_id"].(string)
+		if id == "" {
+			continue
+		}
+		first, err := s.Store.FirstWebhookDelivery(ctx, "sendgrid", id)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		if !first {
+			continue
+		}
+		at := time.Now()
+		if n, ok := e["timestamp"].(float64); ok {
+			at = time.Unix(int64(n), 0)
+		}
+		switch kind {
+		case "bounce", "dropped", "spamreport":
+			bounceType, _ := e["type"].(string)
+			if kind == "bounce" && bounceType == "blocked" {
+				err = s.noteDelivery(ctx, messageID, "blocked", at) // a soft bounce: the address is fine
+				break
+			}
+			reason := map[string]string{"bounce": "hard bounce", "dropped": "dropped by SendGrid", "spamreport": "spam report"}[kind]
+			if why, _ := e["reason"].(string); why != "" {
+				reason += ": " + why
+			}
+			if email != "" {
+				err = s.Store.Suppress(ctx, store.Suppression{Channel: "email", Address: email, Reason: reason, Source: "sendgrid " + kind})
+			}
+			if err == nil {
+				err = s.noteDelivery(ctx, messageID, kind, at)
+			}
+		case "unsubscribe", "group_unsubscribe":
+			err = s.leaveFromEmail(ctx, messageID, email, "sendgrid_"+kind)
+		case "delivered":
+			err = s.noteDelivery(ctx, messageID, "delivered", at)
+		case "open":
+			err = s.noteDelivery(ctx, messageID, "opened", at)
+		case "click":
+			err = s.noteDelivery(ctx, messageID, "clicked", at)
+		}
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+func (s *Server) noteDelivery(ctx context.Context, messageID, status string, at time.Time) error {
+	if messageID == "" {
+		return nil
+	}
+	return s.Store.RecordDelivery(ctx, messageID, status, at)
+}
+
+// leaveFromEmail honours an unsubscribe from the provider: the message's
+// topic when the message is known, else email marketing altogether.
+func (s *Server) leaveFromEmail(ctx context.Context, messageID, email, source string) error {
+	ev := store.Evidence{Note: "reported by SendGrid"}
+	if messageID != "" {
+		if m, err := s.Store.GetMessage(ctx, messageID); err == nil && m.Topic != "" {
+			_, err := s.Store.RecordTopic(ctx, m.CustomerID, m.Topic, false, source, ev)
+			return err
+		}
+	}
+	customers, err := s.Store.CustomersWithEmail(ctx, email)
+	if err != nil {
+		return err
+	}
+	for _, c := range customers {
+		if _, err := s.Store.RecordConsent(ctx, c.ID, "email", "opted_out", source, ev); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func fresh(ts string) bool {
+	n, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil {
+		return false
+	}
+	age := time.Since(time.Unix(n, 0))
+	return age < webhookMaxAge && age > -webhookMaxAge
+}
+
+// verifyTwilio checks X-Twilio-Signature over the URL Twilio called and
+// the form parameters.
+func (s *Server) verifyTwilio(r *http.Request) bool {
+	if s.Webhooks.TwilioAuthToken == "" {
+		return false
+	}
+	if err := r.ParseForm(); err != nil {
+		return false
+	}
+	params := map[string]string{}
+	for k, v := range r.PostForm {
+		params[k] = v[0]
+	}
+	u := strings.TrimRight(s.Webhooks.PublicURL, "/") + r.URL.RequestURI()
+	v := client.NewRequestValidator(s.Webhooks.TwilioAuthToken)
+	return v.Validate(u, params, r.Header.Get("X-Twilio-Signature"))
+}
+
+var (
+	stopWords  = []string{"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPT OUT", "OPTOUT"}
+	startWords = []string{"START", "UNSTOP", "YES"}
+)
+
+// twilioInbound takes text messages customers send. STOP and its synonyms
+// opt the number out of SMS (and suppress it); START, UNSTOP and YES opt it
+// back in; anything else is an sms.replied event for the customer's
+// journeys.
+func (s *Server) twilioInbound(w http.ResponseWriter, r *http.Request) {
+	if !s.verifyTwilio(r) {
+		s.refuse(w, "twilio", "bad signature")
+		return
+	}
+	ctx := r.Context()
+	from, body, sid := r.PostForm.Get("From"), strings.TrimSpace(r.PostForm.Get("Body")), r.PostForm.Get("MessageSid")
+	first, err := s.Store.FirstWebhookDelivery(ctx, "twilio", "inbound:"+sid)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if first {
+		if err := s.inboundSMS(ctx, from, body, sid); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	w.Header().Set("Content-Type", "text/xml")
+	fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><Response></Response>`)
+}
+
+func (s *Server) inboundSMS(ctx context.Context, from, body, sid string) error {
+	word := strings.ToUpper(strings.Join(strings.Fields(body), " "))
+	customers, err := s.Store.CustomersWithPhone(ctx, from)
+	if err != nil {
+		return err
+	}
+	ev := store.Evidence{Shown: "SMS reply: " + body, Note: "Twilio message " + sid}
+	switch {
+	case slices.Contains(stopWords, word):
+		if err := s.Store.Suppress(ctx, store.Suppression{Channel: "sms", Address: from, Reason: "replied " + word, Source: "twilio inbound"}); err != nil {
+			return err
+		}
+		for _, c := range customers {
+			if _, err := s.Store.RecordConsent(ctx, c.ID, "sms", "opted_out", "sms_reply", ev); err != nil {
+				return err
+			}
+		}
+	case slices.Contains(startWords, word):
+		if err := s.Store.Unsuppress(ctx, "sms", from); err != nil {
+			return err
+		}
+		for _, c := range customers {
+			if _, err := s.Store.RecordConsent(ctx, c.ID, "sms", "opted_in", "sms_reply", ev); err != nil {
+				return err
+			}
+		}
+	default:
+		for _, c := range customers {
+			data, _ := json.Marshal(map[string]any{"body": body, "message_sid": sid})
+			e := store.Event{ID: "sms-" + sid + "-" + c.ID, Type: "sms.replied", CustomerID: c.ID, OccurredAt: time.Now().UTC(), Data: data}
+			if _, err := s.recordAndRoute(ctx, e, nil); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// twilioStatus takes Twilio's delivery reports for the messages Rapport
+// sent (the outbox id is in the callback URL).
+func (s *Server) twilioStatus(w http.ResponseWriter, r *http.Request) {
+	if !s.verifyTwilio(r) {
+		s.refuse(w, "twilio", "bad signature")
+		return
+	}
+	status, sid := r.PostForm.Get("MessageStatus"), r.PostForm.Get("MessageSid")
+	first, err := s.Store.FirstWebhookDelivery(r.Context(), "twilio", "status:"+sid+":"+status)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if first && status != "" {
+		if err := s.noteDelivery(r.Context(), r.URL.Query().Get("message_id"), status, time.Now()); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// lobWebhook takes Lob's tracking events, signed with HMAC-SHA256 over
+// "timestamp.body". A piece returned to sender suppresses the address.
+func (s *Server) lobWebhook(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxWebhookBody))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	ts, sig := r.Header.Get("Lob-Signature-Timestamp"), r.Header.Get("Lob-Signature")
+	if s.Webhooks.LobSecret == "" {
+		s.refuse(w, "lob", "no LOB_WEBHOOK_SECRET configured")
+		return
+	}
+	mac := hmac.New(sha256.New, []byte(s.Webhooks.LobSecret))
+	mac.Write([]byte(ts + "." + string(body)))
+	want := hex.EncodeToString(mac.Sum(nil))
+	if !hmac.Equal([]byte(want), []byte(sig)) {
+		s.refuse(w, "lob", "bad signature")
+		return
+	}
+	if !freshLob(ts) {
+		s.refuse(w, "lob", "stale timestamp")
+		return
+	}
+	var e struct {
+		ID        string `json:"id"`
+		EventType struct {
+			ID string `json:"id"`
+		} `json:"event_type"`
+		Body struct {
+			ID       string            `json:"id"`
+			Metadata map[string]string `json:"metadata"`
+		} `json:"body"`
+	}
+	if err := json.Unmarshal(body, &e); err != nil || e.ID == "" {
+		s.fail(w, r, &apiError{Status: http.StatusBadRequest, Message: "the body is not a Lob event"})
+		return
+	}
+	ctx := r.Context()
+	first, err := s.Store.FirstWebhookDelivery(ctx, "lob", e.ID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if first {
+		messageID := e.Body.Metadata["message_id"]
+		_, status, _ := strings.Cut(e.EventType.ID, ".") // letter.delivered -> delivered
+		if err := s.noteDelivery(ctx, messageID, status, time.Now()); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		if status == "returned_to_sender" && messageID != "" {
+			if m, err := s.Store.GetMessage(ctx, messageID); err == nil && m.Recipient != "" {
+				if err := s.Store.Suppress(ctx, store.Suppression{Channel: "mail", Address: m.Recipient, Reason: "returned to sender", Source: "lob"}); err != nil {
+					s.fail(w, r, err)
+					return
+				}
+			}
+		}
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+// freshLob reads Lob's timestamp (milliseconds or seconds, or RFC 3339).
+func freshLob(ts string) bool {
+	if n, err := strconv.ParseInt(ts, 10, 64); err == nil {
+		if n > 1e12 {
+			n /= 1000
+		}
+		return fresh(strconv.FormatInt(n, 10))
+	}
+	t, err := time.Parse(time.RFC3339, ts)
+	return err == nil && fresh(strconv.FormatInt(t.Unix(), 10))
+}
