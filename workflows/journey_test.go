@@ -31,8 +31,8 @@ type fakeActivities struct {
 	tasks    []CreateTaskRequest
 	updates  []UpdateTaskRequest
 	splits   []RecordSplitRequest
-	nextAt   time.Duration // NextLocalTime answers After + nextAt
-	noCalls  bool          // CreateTask declines
+	nextAt   time.Duration                       // NextLocalTime answers After + nextAt
+	noCalls  bool                                // CreateTask declines
 	holds    map[journey.Channel][]time.Duration // SendMessage holds for these, in turn
 }
 

@@ -74,14 +74,14 @@ var zoneChoices = []string{"Europe/London", "Europe/Dublin", "Europe/Paris", "Eu
 	"Australia/Sydney", "Asia/Tokyo", "Asia/Singapore", "UTC"}
 
 type centerView struct {
-	W        map[string]string
-	Lang     string
-	Name     string
-	Shop     string
-	Channels []centerChannel
-	Topics   []centerTopic
-	Hours    []string
-	QuietOn  bool
+	W                  map[string]string
+	Lang               string
+	Name               string
+	Shop               string
+	Channels           []centerChannel
+	Topics             []centerTopic
+	Hours              []string
+	QuietOn            bool
 	QuietFrom, QuietTo string
 	Frequency          string
 	DefaultCaps        string
