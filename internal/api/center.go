@@ -217,40 +217,55 @@ func (s *Server) savePreferenceCenter(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, &apiError{Status: http.StatusBadRequest, Message: "the form could not be read"})
 		return
 	}
+	// Only what the customer changed is recorded: a box left as it was
+	// shown invents no consent, and untouched settings keep following the
+	// shop's defaults.
+	shown, err := s.centerView(r, c)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	f := r.PostForm
 	ch := change{consent: map[string]string{}, topics: map[string]bool{}, quiet: map[string]store.QuietHours{},
 		source: "preference_center", evidence: store.Evidence{Shown: centerShown, IP: clientIP(r), UserAgent: r.UserAgent()}}
-	for _, name := range policy.Channels {
-		state := policy.OptedOut
-		if f.Get("channel_"+string(name)) == "on" {
-			state = policy.OptedIn
+	for _, sc := range shown.Channels {
+		if on := f.Get("channel_"+sc.Name) == "on"; on != sc.On {
+			ch.consent[sc.Name] = string(policy.OptedOut)
+			if on {
+				ch.consent[sc.Name] = string(policy.OptedIn)
+			}
 		}
-		ch.consent[string(name)] = string(state)
 	}
-	for _, t := range s.Topics {
-		ch.topics[t] = f.Get("topic_"+t) == "on"
-	}
-	quiet := store.QuietHours{}
-	if f.Get("quiet") == "on" {
-		start, end := f.Get("quiet_from"), f.Get("quiet_to")
-		if _, err := policy.ParseClock(start); err != nil {
-			start = "21:00"
+	for _, st := range shown.Topics {
+		if on := f.Get("topic_"+st.Name) == "on"; on != st.On {
+			ch.topics[st.Name] = on
 		}
-		if _, err := policy.ParseClock(end); err != nil {
-			end = "08:00"
+	}
+	quietOn, start, end := f.Get("quiet") == "on", f.Get("quiet_from"), f.Get("quiet_to")
+	if _, err := policy.ParseClock(start); err != nil {
+		start = shown.QuietFrom
+	}
+	if _, err := policy.ParseClock(end); err != nil {
+		end = shown.QuietTo
+	}
+	if quietOn != shown.QuietOn || (quietOn && (start != shown.QuietFrom || end != shown.QuietTo)) {
+		quiet := store.QuietHours{}
+		if quietOn {
+			quiet = store.QuietHours{Start: start, End: end}
 		}
-		quiet = store.QuietHours{Start: start, End: end}
+		ch.quiet["sms"], ch.quiet["phone"] = quiet, quiet
 	}
-	ch.quiet["sms"], ch.quiet["phone"] = quiet, quiet
-	caps := []store.CapSetting{}
-	switch f.Get("frequency") {
-	case "week":
-		caps = []store.CapSetting{{Channel: "all", Max: 1, Per: "7d"}}
-	case "month":
-		caps = []store.CapSetting{{Channel: "all", Max: 1, Per: "30d"}}
+	if freq := f.Get("frequency"); freq != shown.Frequency {
+		caps := []store.CapSetting{}
+		switch freq {
+		case "week":
+			caps = []store.CapSetting{{Channel: "all", Max: 1, Per: "7d"}}
+		case "month":
+			caps = []store.CapSetting{{Channel: "all", Max: 1, Per: "30d"}}
+		}
+		ch.caps = &caps
 	}
-	ch.caps = &caps
-	if z := f.Get("time_zone"); z != "" {
+	if z := f.Get("time_zone"); z != "" && z != shown.Zone {
 		if _, err := time.LoadLocation(z); err == nil && z != "Local" {
 			ch.zone = &z
 		}
