@@ -334,3 +334,62 @@ func twilioSign(token, u string, form url.Values) string {
 	mac.Write([]byte(b.String()))
 	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
 }
+
+// TestEmailOptOutMidWait: two lapsed customers opt out of email while the
+// win-back waits its two weeks. Ada gets the postcard and no more email;
+// Linus's address cannot take post, and the postcard's email fallback is
+// refused, with the reason recorded, rather than sent.
+func TestEmailOptOutMidWait(t *testing.T) {
+	s := startStack(t, "../../journeys", withDay(250*time.Millisecond))
+	ada := lapsedCustomer("c_ada", "ada@example.com")
+	linus := lapsedCustomer("c_linus", "linus@example.com")
+	linus["address"].(map[string]any)["line1"] = "1 Undeliverable Lane"
+	for _, c := range []map[string]any{ada, linus} {
+		status, body := s.post("/v1/customers", c)
+		require.Equal(t, http.StatusCreated, status, body)
+		s.post("/v1/orders", pastOrder("o-old-"+c["id"].(string), c["id"].(string), 120))
+	}
+	_, run := s.post("/v1/journeys/lapse-winback/audience-runs", nil)
+	require.Len(t, run["started"], 2)
+	s.waitFor("the voucher emails", 10*time.Second, func() bool {
+		return len(s.messagesTo("c_ada")) == 1 && len(s.messagesTo("c_linus")) == 1
+	})
+	for _, id := range []string{"c_ada", "c_linus"} {
+		status, body := s.put("/v1/customers/"+id+"/preferences", map[string]any{
+			"channels": map[string]any{"email": map[string]any{"consent": "opted_out"}},
+			"evidence": map[string]any{"source": "support", "note": "asked on the phone: no more email"},
+		})
+		require.Equal(t, http.StatusOK, status, body)
+	}
+
+	s.waitFor("the postcard", 15*time.Second, func() bool { return len(s.messagesTo("c_ada")) == 2 })
+	assert.Equal(t, "mail", s.messagesTo("c_ada")[1].Channel)
+
+	wid := "rapport/lapse-winback/c_linus/" + run["entry_key"].(string)
+	var rows []store.Message
+	s.waitFor("Linus's postcard step", 15*time.Second, func() bool {
+		rows, _ = s.store.MessagesOfWorkflow(context.Background(), wid)
+		return len(rows) == 3
+	})
+	assert.Equal(t, "email_offer", rows[0].StepID)
+	assert.Equal(t, store.MessageSent, rows[0].Status)
+	assert.Equal(t, "mail", rows[1].Channel)
+	assert.Equal(t, store.MessageFailed, rows[1].Status)
+	assert.Contains(t, rows[1].Reason, "undeliverable")
+	assert.Equal(t, "email", rows[2].Channel)
+	assert.Equal(t, store.MessageSkipped, rows[2].Status)
+	assert.Regexp(t, `^opted out of email \(support, \d{4}-\d\d-\d\d\)$`, rows[2].Reason)
+
+	// The journeys go on to the phone task; a purchase ends them.
+	s.post("/v1/events", orderPlaced("evt-ada", "c_ada", false))
+	s.post("/v1/events", orderPlaced("evt-linus", "c_linus", false))
+	s.waitForRun(wid)
+	s.waitForRun("rapport/lapse-winback/c_ada/" + run["entry_key"].(string))
+	for _, id := range []string{"c_ada", "c_linus"} {
+		for i, m := range s.messagesTo(id) {
+			if i > 0 {
+				assert.NotEqual(t, "email", m.Channel, "%s got email after opting out: %s", id, m.Subject)
+			}
+		}
+	}
+}
