@@ -26,18 +26,30 @@ func (a *Activities) CreateTask(ctx context.Context, req workflows.CreateTaskReq
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return workflows.CreateTaskResult{}, err
 	}
+	var callWindow string
 	if strings.Contains(req.Kind, "call") || strings.Contains(req.Kind, "phone") {
 		prefs, err := a.Store.GetPreferences(ctx, req.CustomerID)
 		if err != nil {
 			return workflows.CreateTaskResult{}, err
 		}
-		if consent := prefs.Consent[string(policy.Phone)]; consent.State == string(policy.OptedOut) {
-			return workflows.CreateTaskResult{Reason: fmt.Sprintf("the customer opted out of phone calls (%s, %s)", consent.Source, consent.RecordedAt.Format("2006-01-02"))}, nil
-		}
+		p := policyPreferences(a.Rules, prefs, c)
 		if c.PhoneE164 != "" {
 			if sup, err := a.Store.Suppressed(ctx, string(policy.Phone), c.PhoneE164); err == nil {
-				return workflows.CreateTaskResult{Reason: "the phone number is suppressed: " + sup.Reason}, nil
+				p.Suppressed = map[policy.Channel]string{policy.Phone: sup.Reason}
+			} else if !errors.Is(err, store.ErrNotFound) {
+				return workflows.CreateTaskResult{}, err
 			}
+		}
+		// Staff call when they can: the quiet hours become the window to
+		// call in, and caps do not apply to a person's call. Consent,
+		// opt-in, topics and suppression do.
+		if q, ok := p.Quiet[policy.Phone]; ok && q != (policy.Window{}) {
+			callWindow = fmt.Sprintf("%s-%s %s (their time)", q.End, q.Start, p.Location)
+		}
+		p.Quiet, p.Caps = nil, nil
+		d := policy.Decide(p, policy.Message{Channel: policy.Phone, Purpose: policy.Purpose(req.Purpose), Topic: req.Topic}, time.Now(), nil)
+		if d.Verdict == policy.Deny {
+			return workflows.CreateTaskResult{Reason: "no call: " + d.Reason}, nil
 		}
 	}
 	orders, err := a.Store.RecentOrders(ctx, req.CustomerID, 3)
@@ -72,6 +84,9 @@ func (a *Activities) CreateTask(ctx context.Context, req workflows.CreateTaskReq
 		},
 		"recent_orders": orderSummaries,
 		"sent":          messages,
+	}
+	if callWindow != "" {
+		taskContext["call_window"] = callWindow
 	}
 	if req.LastEvent.ID != "" {
 		taskContext["last_event"] = map[string]any{"id": req.LastEvent.ID, "type": req.LastEvent.Type, "data": req.LastEvent.Data}

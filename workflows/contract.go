@@ -148,6 +148,10 @@ type CreateTaskRequest struct {
 	CustomerID string        `json:"customer_id"`
 	Kind       string        `json:"kind"`
 	Queue      string        `json:"queue"`
+	// Purpose and Topic are the journey's: a marketing call honours the
+	// customer's phone consent and topics as a message would.
+	Purpose journey.Purpose `json:"purpose,omitempty"`
+	Topic   string          `json:"topic,omitempty"`
 	Brief      string        `json:"brief"`
 	Outcomes   []string      `json:"outcomes"`
 	DueAt      time.Time     `json:"due_at"`

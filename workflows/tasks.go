@@ -75,7 +75,7 @@ func (r *run) task(ctx workflow.Context, step journey.Step) error {
 	var created CreateTaskResult
 	err := r.taskActivityResult(ctx, CreateTaskActivity, fmt.Sprintf("task %s for %s", spec.Kind, spec.Queue), CreateTaskRequest{
 		TaskID: t.id, WorkflowID: r.workflowID, Journey: r.plan.Journey, StepID: step.ID, CustomerID: r.input.CustomerID,
-		Kind: spec.Kind, Queue: spec.Queue, Brief: spec.Brief, Outcomes: spec.Outcomes, DueAt: due, LastEvent: r.vars.Event,
+		Kind: spec.Kind, Queue: spec.Queue, Purpose: r.plan.Purpose, Topic: r.plan.Topic, Brief: spec.Brief, Outcomes: spec.Outcomes, DueAt: due, LastEvent: r.vars.Event,
 	}, &created)
 	if err != nil {
 		return err

@@ -90,6 +90,11 @@ func TestWinback(t *testing.T) {
 		require.Equal(t, http.StatusCreated, status, body)
 		status, body = s.post("/v1/orders", pastOrder("o-old-"+c, c, 120))
 		require.Equal(t, http.StatusCreated, status, body)
+		// A marketing call needs the customer's yes to calls.
+		status, body = s.put("/v1/customers/"+c+"/preferences", map[string]any{
+			"channels": map[string]any{"phone": map[string]any{"consent": "opted_in"}},
+			"evidence": map[string]any{"source": "checkout", "shown": "You may call me about offers"}})
+		require.Equal(t, http.StatusOK, status, body)
 	}
 	s.post("/v1/customers", customer("c_recent", "recent@example.com"))
 	s.post("/v1/orders", pastOrder("o-recent", "c_recent", 10))

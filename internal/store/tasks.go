@@ -67,6 +67,9 @@ func (s *Store) CreateTask(ctx context.Context, t Task) (Task, error) {
 	if t.Context == nil {
 		t.Context = map[string]any{}
 	}
+	if t.Outcomes == nil {
+		t.Outcomes = []string{}
+	}
 	_, err := s.pool.Exec(ctx, `
 		INSERT INTO tasks (id, workflow_id, journey, step_id, customer_id, kind, queue, status, brief, outcomes, due_at, context)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', $8, $9, $10, $11)
