@@ -141,21 +141,21 @@ type FinishRunRequest struct {
 
 // CreateTaskRequest asks for a staff task to be created (once).
 type CreateTaskRequest struct {
-	TaskID     string        `json:"task_id"`
-	WorkflowID string        `json:"workflow_id"`
-	Journey    string        `json:"journey"`
-	StepID     string        `json:"step_id"`
-	CustomerID string        `json:"customer_id"`
-	Kind       string        `json:"kind"`
-	Queue      string        `json:"queue"`
+	TaskID     string `json:"task_id"`
+	WorkflowID string `json:"workflow_id"`
+	Journey    string `json:"journey"`
+	StepID     string `json:"step_id"`
+	CustomerID string `json:"customer_id"`
+	Kind       string `json:"kind"`
+	Queue      string `json:"queue"`
 	// Purpose and Topic are the journey's: a marketing call honours the
 	// customer's phone consent and topics as a message would.
-	Purpose journey.Purpose `json:"purpose,omitempty"`
-	Topic   string          `json:"topic,omitempty"`
-	Brief      string        `json:"brief"`
-	Outcomes   []string      `json:"outcomes"`
-	DueAt      time.Time     `json:"due_at"`
-	LastEvent  journey.Event `json:"last_event"`
+	Purpose   journey.Purpose `json:"purpose,omitempty"`
+	Topic     string          `json:"topic,omitempty"`
+	Brief     string          `json:"brief"`
+	Outcomes  []string        `json:"outcomes"`
+	DueAt     time.Time       `json:"due_at"`
+	LastEvent journey.Event   `json:"last_event"`
 }
 
 // CreateTaskResult says whether the task was created: a call is not asked
