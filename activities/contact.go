@@ -22,7 +22,7 @@ func (a *Activities) claim(ctx context.Context, req workflows.SendRequest, msg s
 		at = time.Now()
 	}
 	claim, gate, err := a.Store.ClaimWithGate(ctx, msg, resumable, at, func(in store.GateInput) store.Gate {
-		return a.gate(req, c, in, at)
+		return a.gate(req, c, in)
 	})
 	if err != nil {
 		return claim, nil, err
@@ -44,7 +44,7 @@ func (a *Activities) claim(ctx context.Context, req workflows.SendRequest, msg s
 }
 
 // gate applies the contact rules (package policy) to what the claim read.
-func (a *Activities) gate(req workflows.SendRequest, c store.Customer, in store.GateInput, at time.Time) store.Gate {
+func (a *Activities) gate(req workflows.SendRequest, c store.Customer, in store.GateInput) store.Gate {
 	prefs := policyPreferences(a.Rules, in.Preferences, c)
 	ch := policy.Channel(req.Channel)
 	if in.Suppression != "" {
@@ -58,7 +58,7 @@ func (a *Activities) gate(req workflows.SendRequest, c store.Customer, in store.
 	for i, s := range in.Recent {
 		recent[i] = policy.Sent{Channel: policy.Channel(s.Channel), At: s.At}
 	}
-	d := policy.Decide(prefs, m, at, recent)
+	d := policy.Decide(prefs, m, in.At, recent)
 	switch {
 	case d.Verdict == policy.Allow:
 		return store.Gate{Allow: true}

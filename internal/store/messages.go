@@ -138,6 +138,9 @@ func (s *Store) BeginSend(ctx context.Context, m Message, resumable bool) (Claim
 // and their marketing messages in the last 60 days (the policy time of
 // each), not counting this one.
 type GateInput struct {
+	// At is the moment to decide at: the policy time asked for, or the
+	// latest one already used for the customer when that is later.
+	At          time.Time
 	Preferences Preferences
 	// Suppression is the address's suppression reason, or "".
 	Suppression string
@@ -196,11 +199,29 @@ func (s *Store) ClaimWithGate(ctx context.Context, m Message, resumable bool, po
 			claim.Message = current
 			return nil
 		}
-		// One decision at a time per customer.
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('rapport-contact:' || $1, 0))`, m.CustomerID); err != nil {
+		// One decision at a time per customer and address, none while
+		// what it reads is changing (see locks.go).
+		if err := lockCustomer(ctx, tx, m.CustomerID); err != nil {
 			return err
 		}
-		in := GateInput{}
+		if m.Recipient != "" {
+			if err := lockAddress(ctx, tx, m.Channel, m.Recipient); err != nil {
+				return err
+			}
+		}
+		// Policy time never runs backwards for a customer: a decision
+		// taken at an earlier moment than one already sent (a workflow
+		// that computed its time a little before another's claim won the
+		// lock) is taken at the later one, so caps count every send.
+		var latest *time.Time
+		if err := tx.QueryRow(ctx, `SELECT max(policy_at) FROM messages WHERE customer_id = $1 AND status IN ('sending', 'sent', 'unknown')`,
+			m.CustomerID).Scan(&latest); err != nil {
+			return err
+		}
+		if latest != nil && latest.After(policyAt) {
+			policyAt = *latest
+		}
+		in := GateInput{At: policyAt}
 		if in.Preferences, err = getPreferences(ctx, tx, m.CustomerID); err != nil {
 			return err
 		}
@@ -225,15 +246,19 @@ func (s *Store) ClaimWithGate(ctx context.Context, m Message, resumable bool, po
 			claim.Send = true
 			claim.Message, err = scanMessage(tx.QueryRow(ctx, `
 				UPDATE messages SET status = 'sending', attempts = attempts + 1, recipient = $2, subject = $3, details = $4,
-					reason = '', policy_at = $5, claimed_at = now(), updated_at = now()
+					reason = '', policy_at = $5, claimed_at = clock_timestamp(), updated_at = now()
 				WHERE idempotency_key = $1 RETURNING `+messageColumns, m.IdempotencyKey, m.Recipient, m.Subject, detailsOf(m), policyAt))
 		case verdict.Hold:
 			claim.Message, err = scanMessage(tx.QueryRow(ctx, `
 				UPDATE messages SET status = 'held', reason = $2, recipient = $3, policy_at = $4, updated_at = now()
 				WHERE idempotency_key = $1 RETURNING `+messageColumns, m.IdempotencyKey, verdict.Reason, m.Recipient, policyAt))
+			if err == nil {
+				_, err = tx.Exec(ctx, `INSERT INTO message_holds (message_id, policy_at, held_until, reason) VALUES ($1, $2, $3, $4)`,
+					claim.Message.ID, policyAt, verdict.Until, verdict.Reason)
+			}
 		default:
 			claim.Message, err = scanMessage(tx.QueryRow(ctx, `
-				UPDATE messages SET status = 'skipped', reason = $2, recipient = $3, policy_at = $4, claimed_at = now(), updated_at = now()
+				UPDATE messages SET status = 'skipped', reason = $2, recipient = $3, policy_at = $4, claimed_at = clock_timestamp(), updated_at = now()
 				WHERE idempotency_key = $1 RETURNING `+messageColumns, m.IdempotencyKey, verdict.Reason, m.Recipient, policyAt))
 		}
 		return err

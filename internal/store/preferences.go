@@ -132,29 +132,45 @@ func scanTopic(r pgx.CollectableRow) (TopicEvent, error) {
 // RecordConsent adds a consent change to the history, unless the consent
 // already stands as given. It reports whether it changed anything.
 func (s *Store) RecordConsent(ctx context.Context, customerID, channel, state, source string, ev Evidence) (bool, error) {
-	tag, err := s.pool.Exec(ctx, `
-		INSERT INTO consent_events (customer_id, channel, state, source, evidence)
-		SELECT $1, $2, $3, $4, $5
-		WHERE coalesce((SELECT state FROM consent_events WHERE customer_id = $1 AND channel = $2 ORDER BY id DESC LIMIT 1), '') <> $3`,
-		customerID, channel, state, source, ev)
+	changed := false
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := lockCustomer(ctx, tx, customerID); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `
+			INSERT INTO consent_events (customer_id, channel, state, source, evidence)
+			SELECT $1, $2, $3, $4, $5
+			WHERE coalesce((SELECT state FROM consent_events WHERE customer_id = $1 AND channel = $2 ORDER BY id DESC LIMIT 1), '') <> $3`,
+			customerID, channel, state, source, ev)
+		changed = tag.RowsAffected() == 1
+		return err
+	})
 	if err != nil {
 		return false, fmt.Errorf("record %s consent of %s: %w", channel, customerID, err)
 	}
-	return tag.RowsAffected() == 1, nil
+	return changed, nil
 }
 
 // RecordTopic adds a topic choice to the history, unless it already
 // stands. It reports whether it changed anything.
 func (s *Store) RecordTopic(ctx context.Context, customerID, topic string, subscribed bool, source string, ev Evidence) (bool, error) {
-	tag, err := s.pool.Exec(ctx, `
-		INSERT INTO topic_events (customer_id, topic, subscribed, source, evidence)
-		SELECT $1, $2, $3, $4, $5
-		WHERE (SELECT subscribed FROM topic_events WHERE customer_id = $1 AND topic = $2 ORDER BY id DESC LIMIT 1) IS DISTINCT FROM $3`,
-		customerID, topic, subscribed, source, ev)
+	changed := false
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := lockCustomer(ctx, tx, customerID); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `
+			INSERT INTO topic_events (customer_id, topic, subscribed, source, evidence)
+			SELECT $1, $2, $3, $4, $5
+			WHERE (SELECT subscribed FROM topic_events WHERE customer_id = $1 AND topic = $2 ORDER BY id DESC LIMIT 1) IS DISTINCT FROM $3`,
+			customerID, topic, subscribed, source, ev)
+		changed = tag.RowsAffected() == 1
+		return err
+	})
 	if err != nil {
 		return false, fmt.Errorf("record topic %s of %s: %w", topic, customerID, err)
 	}
-	return tag.RowsAffected() == 1, nil
+	return changed, nil
 }
 
 // SaveSettings stores a customer's channel order, quiet hours and caps
@@ -166,10 +182,21 @@ func (s *Store) SaveSettings(ctx context.Context, customerID string, order []str
 	if quiet == nil {
 		quiet = map[string]QuietHours{}
 	}
-	_, err := s.pool.Exec(ctx, `
-		INSERT INTO customer_settings (customer_id, channel_order, quiet_hours, frequency) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (customer_id) DO UPDATE SET channel_order = EXCLUDED.channel_order, quiet_hours = EXCLUDED.quiet_hours,
-			frequency = EXCLUDED.frequency, updated_at = now()`, customerID, order, quiet, caps)
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := lockCustomer(ctx, tx, customerID); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `
+			INSERT INTO customer_settings (customer_id, channel_order, quiet_hours, frequency) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (customer_id) DO UPDATE SET channel_order = EXCLUDED.channel_order, quiet_hours = EXCLUDED.quiet_hours,
+				frequency = EXCLUDED.frequency, updated_at = now()`, customerID, order, quiet, caps)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO settings_events (customer_id, channel_order, quiet_hours, frequency) VALUES ($1, $2, $3, $4)`,
+			customerID, order, quiet, caps)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("save settings of %s: %w", customerID, err)
 	}
@@ -217,7 +244,17 @@ func (s *Store) SuppressionsFor(ctx context.Context, addresses map[string]string
 
 // Unsuppress lifts a suppression (an SMS number that texted START).
 func (s *Store) Unsuppress(ctx context.Context, channel, address string) error {
-	_, err := s.pool.Exec(ctx, `DELETE FROM suppressions WHERE channel = $1 AND address = $2`, channel, address)
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := lockAddress(ctx, tx, channel, address); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `DELETE FROM suppressions WHERE channel = $1 AND address = $2`, channel, address)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO suppression_events (channel, address, action) VALUES ($1, $2, 'lift')`, channel, address)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("lift %s suppression: %w", channel, err)
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // Suppression is an address that must not be contacted on a channel.
@@ -18,9 +20,20 @@ type Suppression struct {
 // Suppress records that an address must not be contacted on a channel. The
 // first reason recorded is kept.
 func (s *Store) Suppress(ctx context.Context, sup Suppression) error {
-	_, err := s.pool.Exec(ctx, `
-		INSERT INTO suppressions (channel, address, reason, source) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (channel, address) DO NOTHING`, sup.Channel, sup.Address, sup.Reason, sup.Source)
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := lockAddress(ctx, tx, sup.Channel, sup.Address); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `
+			INSERT INTO suppressions (channel, address, reason, source, created_at) VALUES ($1, $2, $3, $4, clock_timestamp())
+			ON CONFLICT (channel, address) DO NOTHING`, sup.Channel, sup.Address, sup.Reason, sup.Source)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO suppression_events (channel, address, action, reason, source) VALUES ($1, $2, 'suppress', $3, $4)`,
+			sup.Channel, sup.Address, sup.Reason, sup.Source)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("suppress %s address: %w", sup.Channel, err)
 	}
