@@ -2,10 +2,17 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/rapporthq/rapport/internal/audit"
+	"github.com/rapporthq/rapport/internal/store"
+	"github.com/rapporthq/rapport/internal/store/storetest"
 )
 
 func run(args ...string) (stdout, stderr string, err error) {
@@ -54,4 +61,42 @@ func TestGraph(t *testing.T) {
 	_, errOut, err := run("graph", "testdata/broken/winback.yaml")
 	require.Error(t, err)
 	assert.Contains(t, errOut, "testdata/broken/winback.yaml:7:17:")
+}
+
+func TestAuditCommand(t *testing.T) {
+	s, url := storetest.New(t)
+	t.Setenv("DATABASE_URL", url)
+	ctx := context.Background()
+	_, err := s.UpsertCustomer(ctx, store.Customer{ID: "c_1", Email: "ada@example.com", TimeZone: "Europe/London"})
+	require.NoError(t, err)
+	msg := store.Message{IdempotencyKey: "k1", WorkflowID: "rapport/thank-you/c_1/e1", Journey: "thank-you", StepID: "thank_you", CustomerID: "c_1",
+		Channel: "email", Template: "thank-you", Purpose: "transactional", Recipient: "ada@example.com"}
+	allow := func(store.GateInput) store.Gate { return store.Gate{Allow: true} }
+	_, _, err = s.ClaimWithGate(ctx, msg, false, time.Now(), allow)
+	require.NoError(t, err)
+
+	out, _, err := run("audit")
+	require.NoError(t, err)
+	assert.Contains(t, out, "checked 1 message to 1 customer: 0 sent, 0 held, 0 skipped, 0 failed; 0 holds on record")
+	assert.Contains(t, out, "no message broke a rule")
+
+	// A send after an opt-out, as a broken decision would make.
+	_, err = s.RecordConsent(ctx, "c_1", "email", "opted_out", "preference_center", store.Evidence{})
+	require.NoError(t, err)
+	msg.IdempotencyKey, msg.StepID = "k2", "second"
+	_, _, err = s.ClaimWithGate(ctx, msg, false, time.Now(), allow)
+	require.NoError(t, err)
+	out, _, err = run("audit", "--customer", "c_1")
+	var exit *exitError
+	require.ErrorAs(t, err, &exit)
+	assert.Equal(t, 1, exit.code)
+	assert.Regexp(t, `rapport/thank-you/c_1/e1/second \(email, sending\): consent: the customer opted out of email \(preference_center\) at `, out)
+	assert.Contains(t, out, "1 violation")
+
+	out, _, err = run("audit", "--json")
+	require.ErrorAs(t, err, &exit)
+	var rep audit.Report
+	require.NoError(t, json.Unmarshal([]byte(out), &rep))
+	require.Len(t, rep.Violations, 1)
+	assert.Equal(t, audit.Consent, rep.Violations[0].Rule)
 }

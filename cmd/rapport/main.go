@@ -57,6 +57,7 @@ Start everything on one machine with:  rapport dev`,
 		newImportCmd(),
 		newAudienceCmd(),
 		newCustomersCmd(),
+		newAuditCmd(),
 	)
 	return root
 }

@@ -393,3 +393,60 @@ func TestEmailOptOutMidWait(t *testing.T) {
 		}
 	}
 }
+
+func (s *stack) delete(path string) int {
+	s.t.Helper()
+	req, err := http.NewRequest(http.MethodDelete, s.APIURL+path, nil)
+	require.NoError(s.t, err)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(s.t, err)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// TestManualSuppression: support puts an address on the suppression list;
+// even an order's thank-you is then not sent to it, until it is lifted.
+func TestManualSuppression(t *testing.T) {
+	s := startStack(t, "../../journeys")
+	s.post("/v1/customers", customer("c_1", "Ada@Example.com"))
+	status, body := s.post("/v1/suppressions", map[string]any{"channel": "email", "address": "ada@example.COM", "reason": "asked on the phone never to be emailed"})
+	require.Equal(t, http.StatusCreated, status, body)
+	assert.Equal(t, "ada@example.com", body["address"])
+	assert.Equal(t, "manual: asked on the phone never to be emailed", body["reason"])
+	status, _ = s.post("/v1/suppressions", map[string]any{"channel": "email", "address": "ada@example.com", "reason": "again"})
+	assert.Equal(t, http.StatusOK, status, "already there")
+	var sup map[string]any
+	assert.Equal(t, http.StatusOK, s.get("/v1/suppressions/email/ADA@example.com", &sup))
+	assert.Equal(t, "manual: asked on the phone never to be emailed", sup["reason"], "the first reason is kept")
+
+	s.post("/v1/events", orderPlaced("evt-1", "c_1", false))
+	s.waitForRun("rapport/thank-you/c_1/evt-1")
+	assert.Empty(t, s.outbox())
+	msgs, _ := s.store.MessagesFor(context.Background(), "c_1")
+	require.Len(t, msgs, 1)
+	assert.Equal(t, store.MessageSkipped, msgs[0].Status)
+	assert.Equal(t, "the email address is suppressed: manual: asked on the phone never to be emailed", msgs[0].Reason)
+
+	assert.Equal(t, http.StatusNoContent, s.delete("/v1/suppressions/email/ada@example.com"))
+	assert.Equal(t, http.StatusNotFound, s.get("/v1/suppressions/email/ada@example.com", nil))
+	s.post("/v1/events", orderPlaced("evt-2", "c_1", false))
+	s.waitForRun("rapport/thank-you/c_1/evt-2")
+	assert.Len(t, s.outbox(), 1, "sent once lifted")
+
+	status, body = s.post("/v1/suppressions", map[string]any{"channel": "sms", "address": "07911 123456", "country": "GB", "reason": "wrong number"})
+	require.Equal(t, http.StatusCreated, status, body)
+	assert.Equal(t, "+447911123456", body["address"])
+	for _, bad := range []struct {
+		body  map[string]any
+		field string
+	}{
+		{map[string]any{"channel": "fax", "address": "x", "reason": "r"}, "channel"},
+		{map[string]any{"channel": "email", "address": "not an address", "reason": "r"}, "address"},
+		{map[string]any{"channel": "sms", "address": "12", "reason": "r"}, "address"},
+		{map[string]any{"channel": "email", "address": "a@example.com"}, "reason"},
+	} {
+		status, body := s.post("/v1/suppressions", bad.body)
+		assert.Equal(t, http.StatusBadRequest, status, "%v", bad.body)
+		assert.Equal(t, bad.field, body["field"])
+	}
+}

@@ -31,6 +31,8 @@ type Message struct {
 	ProviderMessageID string            `json:"provider_message_id"`
 	// MessageID is Rapport's outbox id, when the request carried it.
 	MessageID string `json:"message_id,omitempty"`
+	// Seq numbers the messages in the order the fakes accepted them, from 1.
+	Seq int `json:"seq"`
 }
 
 // Recorder keeps what the fakes accepted. It is safe for concurrent use.
@@ -42,14 +44,19 @@ type Recorder struct {
 func (r *Recorder) add(m Message) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	m.Seq = len(r.messages) + 1
 	r.messages = append(r.messages, m)
 }
 
 // Messages returns every accepted message, newest first.
-func (r *Recorder) Messages() []Message {
+func (r *Recorder) Messages() []Message { return r.After(0) }
+
+// After returns the messages accepted after the one numbered seq, newest
+// first.
+func (r *Recorder) After(seq int) []Message {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out := slices.Clone(r.messages)
+	out := slices.Clone(r.messages[min(max(seq, 0), len(r.messages)):])
 	slices.Reverse(out)
 	return out
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"html/template"
 	"net/http"
+	"strconv"
 )
 
 // Enricher fills in what a provider request did not carry (an SMS has no
@@ -12,11 +13,12 @@ import (
 type Enricher func(ctx context.Context, m *Message)
 
 // OutboxHandler serves what the fakes captured: GET /dev/outbox is an HTML
-// page, newest first; GET /dev/outbox.json is the same as a JSON array.
-// enrich may be nil.
+// page, newest first; GET /dev/outbox.json is the same as a JSON array,
+// and with ?after=N only the messages after the one whose seq is N (to
+// follow the outbox without reading it all each time). enrich may be nil.
 func OutboxHandler(rec *Recorder, enrich Enricher) http.Handler {
-	messages := func(ctx context.Context) []Message {
-		msgs := rec.Messages()
+	messages := func(ctx context.Context, after int) []Message {
+		msgs := rec.After(after)
 		if enrich != nil {
 			for i := range msgs {
 				if msgs[i].MessageID != "" && (msgs[i].CustomerID == "" || msgs[i].Journey == "") {
@@ -28,8 +30,17 @@ func OutboxHandler(rec *Recorder, enrich Enricher) http.Handler {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /dev/outbox.json", func(w http.ResponseWriter, r *http.Request) {
+		after := 0
+		if a := r.URL.Query().Get("after"); a != "" {
+			n, err := strconv.Atoi(a)
+			if err != nil || n < 0 {
+				http.Error(w, "after: give the seq of the last message you have, such as after=42", http.StatusBadRequest)
+				return
+			}
+			after = n
+		}
 		w.Header().Set("Content-Type", "application/json")
-		msgs := messages(r.Context())
+		msgs := messages(r.Context(), after)
 		if msgs == nil {
 			msgs = []Message{}
 		}
@@ -40,7 +51,7 @@ func OutboxHandler(rec *Recorder, enrich Enricher) http.Handler {
 	})
 	mux.HandleFunc("GET /dev/outbox", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		if err := outboxPage.Execute(w, messages(r.Context())); err != nil {
+		if err := outboxPage.Execute(w, messages(r.Context(), 0)); err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 		}
 	})

@@ -205,7 +205,7 @@ func (s *Store) ClaimWithGate(ctx context.Context, m Message, resumable bool, po
 			return err
 		}
 		if m.Recipient != "" {
-			if err := lockAddress(ctx, tx, m.Channel, m.Recipient); err != nil {
+			if err := lockAddress(ctx, tx, m.Channel, AddressKey(m.Channel, m.Recipient)); err != nil {
 				return err
 			}
 		}
@@ -226,7 +226,7 @@ func (s *Store) ClaimWithGate(ctx context.Context, m Message, resumable bool, po
 			return err
 		}
 		if m.Recipient != "" {
-			err := tx.QueryRow(ctx, `SELECT reason FROM suppressions WHERE channel = $1 AND address = $2`, m.Channel, m.Recipient).Scan(&in.Suppression)
+			err := tx.QueryRow(ctx, `SELECT reason FROM suppressions WHERE channel = $1 AND address = $2`, m.Channel, AddressKey(m.Channel, m.Recipient)).Scan(&in.Suppression)
 			if err != nil && err != pgx.ErrNoRows {
 				return err
 			}

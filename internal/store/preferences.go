@@ -244,6 +244,7 @@ func (s *Store) SuppressionsFor(ctx context.Context, addresses map[string]string
 
 // Unsuppress lifts a suppression (an SMS number that texted START).
 func (s *Store) Unsuppress(ctx context.Context, channel, address string) error {
+	address = AddressKey(channel, address)
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if err := lockAddress(ctx, tx, channel, address); err != nil {
 			return err

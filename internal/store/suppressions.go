@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -17,9 +18,20 @@ type Suppression struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
+// AddressKey is how an address is kept on the suppression list: email
+// addresses in lower case (providers report them so), others as given
+// (phone numbers are E.164 already).
+func AddressKey(channel, address string) string {
+	if channel == "email" {
+		return strings.ToLower(strings.TrimSpace(address))
+	}
+	return strings.TrimSpace(address)
+}
+
 // Suppress records that an address must not be contacted on a channel. The
 // first reason recorded is kept.
 func (s *Store) Suppress(ctx context.Context, sup Suppression) error {
+	sup.Address = AddressKey(sup.Channel, sup.Address)
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if err := lockAddress(ctx, tx, sup.Channel, sup.Address); err != nil {
 			return err
@@ -43,6 +55,7 @@ func (s *Store) Suppress(ctx context.Context, sup Suppression) error {
 // Suppressed returns the suppression of an address on a channel, or
 // ErrNotFound when it may be contacted.
 func (s *Store) Suppressed(ctx context.Context, channel, address string) (Suppression, error) {
+	address = AddressKey(channel, address)
 	var sup Suppression
 	err := s.pool.QueryRow(ctx, `SELECT channel, address, reason, source, created_at FROM suppressions WHERE channel = $1 AND address = $2`,
 		channel, address).Scan(&sup.Channel, &sup.Address, &sup.Reason, &sup.Source, &sup.CreatedAt)

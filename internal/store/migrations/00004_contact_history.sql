@@ -16,6 +16,11 @@ CREATE TABLE suppression_events (
     recorded_at timestamptz NOT NULL DEFAULT clock_timestamp()
 );
 CREATE INDEX suppression_events_address ON suppression_events (channel, address, id);
+-- Email addresses are kept in lower case, as providers report them.
+DELETE FROM suppressions a USING suppressions b
+    WHERE a.channel = 'email' AND b.channel = 'email' AND lower(a.address) = lower(b.address)
+      AND (a.created_at, a.address) > (b.created_at, b.address);
+UPDATE suppressions SET address = lower(address) WHERE channel = 'email' AND address <> lower(address);
 INSERT INTO suppression_events (channel, address, action, reason, source, recorded_at)
     SELECT channel, address, 'suppress', reason, source, created_at FROM suppressions;
 
