@@ -58,6 +58,7 @@ Start everything on one machine with:  rapport dev`,
 		newAudienceCmd(),
 		newCustomersCmd(),
 		newAuditCmd(),
+		newSimulateCmd(),
 	)
 	return root
 }

@@ -88,9 +88,12 @@ type Cap struct {
 }
 
 func (c Cap) String() string {
-	on := "messages"
+	on := "message"
 	if c.Channel != "" {
-		on = string(c.Channel) + " messages"
+		on = string(c.Channel) + " message"
+	}
+	if c.Max != 1 {
+		on += "s"
 	}
 	return fmt.Sprintf("at most %d marketing %s per %s", c.Max, on, formatDuration(c.Per))
 }

@@ -231,7 +231,7 @@ func TestDecideExamples(t *testing.T) {
 	assert.Equal(t, Delay, d.Verdict)
 	assert.True(t, d.Capped)
 	assert.Equal(t, noon.Add(4*time.Hour), d.Until)
-	assert.Contains(t, d.Reason, "frequency cap (at most 1 marketing messages per 1d)")
+	assert.Contains(t, d.Reason, "frequency cap (at most 1 marketing message per 1d)")
 
 	// The cap frees at 21:00, when quiet hours begin: the first allowed
 	// moment is 08:00 the next day.

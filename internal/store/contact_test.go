@@ -86,3 +86,24 @@ func TestPolicyTimeNeverRunsBackwards(t *testing.T) {
 	assert.Equal(t, "frequency cap (1 per 1d)", reason)
 	assert.Equal(t, t0.Add(time.Minute+time.Hour), until.UTC())
 }
+
+// TestEndingARunSkipsWhatItHeld: a message held back when its journey ends
+// will not go; it is skipped with the reason, not left held.
+func TestEndingARunSkipsWhatItHeld(t *testing.T) {
+	t.Parallel()
+	s, _ := storetest.New(t)
+	ctx := context.Background()
+	m := outboxMessage("k1")
+	require.NoError(t, s.RegisterRun(ctx, store.Run{WorkflowID: m.WorkflowID, Journey: "j", CustomerID: "c_1", PlanHash: "h"}))
+	at := time.Date(2026, 11, 22, 23, 0, 0, 0, time.UTC)
+	_, _, err := s.ClaimWithGate(ctx, m, false, at, func(store.GateInput) store.Gate {
+		return store.Gate{Hold: true, Until: at.Add(9 * time.Hour), Reason: "quiet hours (21:00-08:00) until 08:00 Europe/London"}
+	})
+	require.NoError(t, err)
+	require.NoError(t, s.FinishRun(ctx, m.WorkflowID, store.RunExited, "exit_when matched order.placed event e2"))
+	got, err := s.MessagesOfWorkflow(ctx, m.WorkflowID)
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	assert.Equal(t, store.MessageSkipped, got[0].Status)
+	assert.Equal(t, "the journey ended (exit_when matched order.placed event e2) while it was held back: quiet hours (21:00-08:00) until 08:00 Europe/London", got[0].Reason)
+}

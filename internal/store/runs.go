@@ -61,9 +61,25 @@ func (s *Store) RegisterRun(ctx context.Context, r Run) error {
 
 // FinishRun records how a run ended.
 func (s *Store) FinishRun(ctx context.Context, workflowID, status, outcome string) error {
-	_, err := s.pool.Exec(ctx, `
-		UPDATE journey_runs SET status = $2, outcome = $3, ended_at = coalesce(ended_at, now())
-		WHERE workflow_id = $1`, workflowID, status, outcome)
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `
+			UPDATE journey_runs SET status = $2, outcome = $3, ended_at = coalesce(ended_at, now())
+			WHERE workflow_id = $1`, workflowID, status, outcome)
+		if err != nil {
+			return err
+		}
+		// A message still held back (or never attempted) will not go now:
+		// it is skipped, saying why, so nothing is left pending.
+		ended := "the journey ended"
+		if outcome != "" {
+			ended += " (" + outcome + ")"
+		}
+		_, err = tx.Exec(ctx, `
+			UPDATE messages SET status = 'skipped', updated_at = now(),
+				reason = CASE WHEN status = 'held' THEN $2 || ' while it was held back: ' || reason ELSE $2 || ' before it was sent' END
+			WHERE workflow_id = $1 AND status IN ('held', 'pending')`, workflowID, ended)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("finish run %s: %w", workflowID, err)
 	}
@@ -88,4 +104,26 @@ func (s *Store) GetRun(ctx context.Context, workflowID string) (Run, error) {
 		return r, fmt.Errorf("get run %s: %w", workflowID, err)
 	}
 	return r, nil
+}
+
+// RunCounts counts the journey runs by journey and status.
+func (s *Store) RunCounts(ctx context.Context) (map[string]map[string]int, error) {
+	rows, err := s.pool.Query(ctx, `SELECT journey, status, count(*) FROM journey_runs GROUP BY journey, status`)
+	if err != nil {
+		return nil, fmt.Errorf("count runs: %w", err)
+	}
+	out := map[string]map[string]int{}
+	var journey, status string
+	var n int
+	_, err = pgx.ForEachRow(rows, []any{&journey, &status, &n}, func() error {
+		if out[journey] == nil {
+			out[journey] = map[string]int{}
+		}
+		out[journey][status] = n
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("count runs: %w", err)
+	}
+	return out, nil
 }
