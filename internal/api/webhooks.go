@@ -104,50 +104,64 @@ func (s *Server) sendgridWebhook(w http.ResponseWriter, r *http.Request) {
 		if id == "" {
 			continue
 		}
-		first, err := s.Store.FirstWebhookDelivery(ctx, "sendgrid", id)
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		if !first {
-			continue
-		}
-		at := time.Now()
-		if n, ok := e["timestamp"].(float64); ok {
-			at = time.Unix(int64(n), 0)
-		}
-		switch kind {
-		case "bounce", "dropped", "spamreport":
-			bounceType, _ := e["type"].(string)
-			if kind == "bounce" && bounceType == "blocked" {
-				err = s.noteDelivery(ctx, messageID, "blocked", at) // a soft bounce: the address is fine
-				break
-			}
-			reason := map[string]string{"bounce": "hard bounce", "dropped": "dropped by SendGrid", "spamreport": "spam report"}[kind]
-			if why, _ := e["reason"].(string); why != "" {
-				reason += ": " + why
-			}
-			if email != "" {
-				err = s.Store.Suppress(ctx, store.Suppression{Channel: "email", Address: email, Reason: reason, Source: "sendgrid " + kind})
-			}
-			if err == nil {
-				err = s.noteDelivery(ctx, messageID, kind, at)
-			}
-		case "unsubscribe", "group_unsubscribe":
-			err = s.leaveFromEmail(ctx, messageID, email, "sendgrid_"+kind)
-		case "delivered":
-			err = s.noteDelivery(ctx, messageID, "delivered", at)
-		case "open":
-			err = s.noteDelivery(ctx, messageID, "opened", at)
-		case "click":
-			err = s.noteDelivery(ctx, messageID, "clicked", at)
-		}
+		err := s.once(ctx, "sendgrid", id, func() error { return s.sendgridEvent(ctx, e, kind, email, messageID) })
 		if err != nil {
 			s.fail(w, r, err)
 			return
 		}
 	}
 	w.WriteHeader(http.StatusOK)
+}
+
+// sendgridEvent applies one event of SendGrid's event webhook.
+func (s *Server) sendgridEvent(ctx context.Context, e map[string]any, kind, email, messageID string) error {
+	var err error
+	at := time.Now()
+	if n, ok := e["timestamp"].(float64); ok {
+		at = time.Unix(int64(n), 0)
+	}
+	switch kind {
+	case "bounce", "dropped", "spamreport":
+		bounceType, _ := e["type"].(string)
+		if kind == "bounce" && bounceType == "blocked" {
+			err = s.noteDelivery(ctx, messageID, "blocked", at) // a soft bounce: the address is fine
+			break
+		}
+		reason := map[string]string{"bounce": "hard bounce", "dropped": "dropped by SendGrid", "spamreport": "spam report"}[kind]
+		if why, _ := e["reason"].(string); why != "" {
+			reason += ": " + why
+		}
+		if email != "" {
+			err = s.Store.Suppress(ctx, store.Suppression{Channel: "email", Address: email, Reason: reason, Source: "sendgrid " + kind})
+		}
+		if err == nil {
+			err = s.noteDelivery(ctx, messageID, kind, at)
+		}
+	case "unsubscribe", "group_unsubscribe":
+		err = s.leaveFromEmail(ctx, messageID, email, "sendgrid_"+kind)
+	case "delivered":
+		err = s.noteDelivery(ctx, messageID, "delivered", at)
+	case "open":
+		err = s.noteDelivery(ctx, messageID, "opened", at)
+	case "click":
+		err = s.noteDelivery(ctx, messageID, "clicked", at)
+	}
+	return err
+}
+
+// once applies a webhook event's effects unless they were applied
+// already, then notes that they were. Noting it after the effects means a
+// failure in between leaves the event to the provider's retry (every
+// effect is idempotent) rather than losing it.
+func (s *Server) once(ctx context.Context, provider, id string, effects func() error) error {
+	seen, err := s.Store.WebhookSeen(ctx, provider, id)
+	if err != nil || seen {
+		return err
+	}
+	if err := effects(); err != nil {
+		return err
+	}
+	return s.Store.RecordWebhook(ctx, provider, id)
 }
 
 func (s *Server) noteDelivery(ctx context.Context, messageID, status string, at time.Time) error {
@@ -222,16 +236,9 @@ func (s *Server) twilioInbound(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	from, body, sid := r.PostForm.Get("From"), strings.TrimSpace(r.PostForm.Get("Body")), r.PostForm.Get("MessageSid")
-	first, err := s.Store.FirstWebhookDelivery(ctx, "twilio", "inbound:"+sid)
-	if err != nil {
+	if err := s.once(ctx, "twilio", "inbound:"+sid, func() error { return s.inboundSMS(ctx, from, body, sid) }); err != nil {
 		s.fail(w, r, err)
 		return
-	}
-	if first {
-		if err := s.inboundSMS(ctx, from, body, sid); err != nil {
-			s.fail(w, r, err)
-			return
-		}
 	}
 	w.Header().Set("Content-Type", "text/xml")
 	fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><Response></Response>`)
@@ -283,16 +290,15 @@ func (s *Server) twilioStatus(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	status, sid := r.PostForm.Get("MessageStatus"), r.PostForm.Get("MessageSid")
-	first, err := s.Store.FirstWebhookDelivery(r.Context(), "twilio", "status:"+sid+":"+status)
+	err := s.once(r.Context(), "twilio", "status:"+sid+":"+status, func() error {
+		if status == "" {
+			return nil
+		}
+		return s.noteDelivery(r.Context(), r.URL.Query().Get("message_id"), status, time.Now())
+	})
 	if err != nil {
 		s.fail(w, r, err)
 		return
-	}
-	if first && status != "" {
-		if err := s.noteDelivery(r.Context(), r.URL.Query().Get("message_id"), status, time.Now()); err != nil {
-			s.fail(w, r, err)
-			return
-		}
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
@@ -336,26 +342,22 @@ func (s *Server) lobWebhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	first, err := s.Store.FirstWebhookDelivery(ctx, "lob", e.ID)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if first {
+	err = s.once(ctx, "lob", e.ID, func() error {
 		messageID := e.Body.Metadata["message_id"]
 		_, status, _ := strings.Cut(e.EventType.ID, ".") // letter.delivered -> delivered
 		if err := s.noteDelivery(ctx, messageID, status, time.Now()); err != nil {
-			s.fail(w, r, err)
-			return
+			return err
 		}
 		if status == "returned_to_sender" && messageID != "" {
 			if m, err := s.Store.GetMessage(ctx, messageID); err == nil && m.Recipient != "" {
-				if err := s.Store.Suppress(ctx, store.Suppression{Channel: "mail", Address: m.Recipient, Reason: "returned to sender", Source: "lob"}); err != nil {
-					s.fail(w, r, err)
-					return
-				}
+				return s.Store.Suppress(ctx, store.Suppression{Channel: "mail", Address: m.Recipient, Reason: "returned to sender", Source: "lob"})
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		s.fail(w, r, err)
+		return
 	}
 	w.WriteHeader(http.StatusOK)
 }

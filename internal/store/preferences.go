@@ -280,14 +280,26 @@ func (s *Store) CustomersWithEmail(ctx context.Context, email string) ([]Custome
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Customer, error) { return scanCustomer(r) })
 }
 
-// FirstWebhookDelivery records a webhook event id, reporting whether it is
-// seen for the first time; a repeat delivery should change nothing.
-func (s *Store) FirstWebhookDelivery(ctx context.Context, provider, eventID string) (bool, error) {
-	tag, err := s.pool.Exec(ctx, `INSERT INTO webhook_events (provider, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, provider, eventID)
+// WebhookSeen reports whether a webhook event was already processed.
+func (s *Store) WebhookSeen(ctx context.Context, provider, eventID string) (bool, error) {
+	var seen bool
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM webhook_events WHERE provider = $1 AND event_id = $2)`, provider, eventID).Scan(&seen)
 	if err != nil {
 		return false, fmt.Errorf("webhook event %s/%s: %w", provider, eventID, err)
 	}
-	return tag.RowsAffected() == 1, nil
+	return seen, nil
+}
+
+// RecordWebhook notes that a webhook event was processed, so a repeat
+// delivery changes nothing. It is recorded after the event's effects: a
+// failure in between leaves it to be processed again when the provider
+// retries (the effects are idempotent), rather than lost.
+func (s *Store) RecordWebhook(ctx context.Context, provider, eventID string) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO webhook_events (provider, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, provider, eventID)
+	if err != nil {
+		return fmt.Errorf("webhook event %s/%s: %w", provider, eventID, err)
+	}
+	return nil
 }
 
 // RecordDelivery updates a message from a provider's report: the delivery
