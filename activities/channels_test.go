@@ -135,8 +135,9 @@ func TestLobRetryWithTheSameKeyMakesOnePiece(t *testing.T) {
 	h.useTestTemplates(t)
 	// An attempt that died after calling Lob left the row in sending.
 	req := offer(journey.Mail)
-	claim, err := h.store.BeginSend(context.Background(), store.Message{IdempotencyKey: req.IdempotencyKey(), WorkflowID: req.WorkflowID,
-		Journey: req.Journey, StepID: req.StepID, CustomerID: req.CustomerID, Channel: "mail", Template: "offer", Purpose: "transactional"}, true)
+	claim, _, err := h.store.ClaimWithGate(context.Background(), store.Message{IdempotencyKey: req.IdempotencyKey(), WorkflowID: req.WorkflowID,
+		Journey: req.Journey, StepID: req.StepID, CustomerID: req.CustomerID, Channel: "mail", Template: "offer", Purpose: "transactional"}, true,
+		time.Now(), func(store.GateInput) store.Gate { return store.Gate{Allow: true} })
 	require.NoError(t, err)
 	require.True(t, claim.Send)
 	first, err := h.send(req)

@@ -445,14 +445,7 @@ func (a *Activities) skip(ctx context.Context, msg store.Message, reason string)
 // fail records a message that cannot be sent on this channel at all (an
 // invalid number, a template that does not render).
 func (a *Activities) fail(ctx context.Context, msg store.Message, reason string) (workflows.SendResult, error) {
-	claim, err := a.Store.BeginSend(ctx, msg, false)
-	if err != nil {
-		return workflows.SendResult{}, err
-	}
-	if !claim.Send {
-		return result(claim.Message), nil
-	}
-	m, err := a.recordOutcome(ctx, msg.IdempotencyKey, store.Outcome{Status: store.MessageFailed, Reason: reason})
+	m, err := a.Store.FailUnsent(ctx, msg, reason)
 	if err != nil {
 		return workflows.SendResult{}, err
 	}

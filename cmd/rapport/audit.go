@@ -67,6 +67,9 @@ The exit status is 0 when nothing broke a rule and 1 otherwise.`,
 				fmt.Fprintf(out, "checked %s to %s: %d sent, %d held, %d skipped, %d failed; %s on record\n",
 					plural(rep.Messages, "message", "messages"), plural(rep.Customers, "customer", "customers"),
 					rep.ByStatus["sent"], rep.ByStatus["held"], rep.ByStatus["skipped"], rep.ByStatus["failed"], plural(rep.Holds, "hold", "holds"))
+				if rep.Legacy > 0 {
+					fmt.Fprintf(out, "%s sent before Rapport recorded contact decisions: not checked\n", plural(rep.Legacy, "message", "messages"))
+				}
 				for _, v := range rep.Violations {
 					fmt.Fprintln(out, v)
 				}

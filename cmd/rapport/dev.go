@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -89,6 +90,8 @@ type devStack struct {
 	cancel   context.CancelFunc
 
 	APIURL, FakesURL, UIURL, TemporalAddress string
+	// DatabaseURL is the PostgreSQL database the stack uses.
+	DatabaseURL string
 }
 
 func newDevCmd() *cobra.Command {
@@ -182,6 +185,7 @@ func startDev(ctx context.Context, opts devOptions) (_ *devStack, err error) {
 	if err != nil {
 		return nil, err
 	}
+	d.DatabaseURL = dbURL
 	if d.store, err = store.Open(ctx, dbURL); err != nil {
 		return nil, err
 	}
@@ -407,6 +411,7 @@ Rapport dev is running.
   Temporal UI      %[2]s
   Temporal         %[3]s  (namespace default)
   PostgreSQL       %[4]s
+                   %[7]s  (DATABASE_URL for rapport audit)
   Fake providers   %[5]s  (SendGrid, Twilio, Lob; make one fail: curl -X POST '%[5]s/_fakes/sendgrid/fail?status=500&times=1')
 %[6]s
 Demo customers: c_ada and c_linus (lapsed), c_grace, c_alan; a small tea catalog.
@@ -424,7 +429,15 @@ Or win back the lapsed customers (email, postcard, then a phone task):
   go run ./cmd/rapport tasks list --queue retention
 
 Then open %[1]s/dev/outbox. Press Ctrl-C to stop.
-`, d.APIURL, orNone(d.UIURL), d.TemporalAddress, d.pgSource, d.FakesURL, speed)
+`, d.APIURL, orNone(d.UIURL), d.TemporalAddress, d.pgSource, d.FakesURL, speed, redacted(d.DatabaseURL))
+}
+
+// redacted hides a URL's password.
+func redacted(u string) string {
+	if p, err := url.Parse(u); err == nil && p.Scheme != "" {
+		return p.Redacted()
+	}
+	return u
 }
 
 func orNone(s string) string {

@@ -59,11 +59,14 @@ func (v Violation) String() string {
 
 // Report is what a check found.
 type Report struct {
-	Customers  int            `json:"customers"`
-	Messages   int            `json:"messages"`
-	ByStatus   map[string]int `json:"by_status"`
-	Holds      int            `json:"holds"`
-	Violations []Violation    `json:"violations"`
+	Customers int            `json:"customers"`
+	Messages  int            `json:"messages"`
+	ByStatus  map[string]int `json:"by_status"`
+	Holds     int            `json:"holds"`
+	// Legacy counts messages sent before Rapport recorded contact
+	// decisions (schema version 3): there is nothing to check them by.
+	Legacy     int         `json:"legacy"`
+	Violations []Violation `json:"violations"`
 }
 
 // Options limit a check.
@@ -94,11 +97,18 @@ func Check(ctx context.Context, db *pgxpool.Pool, rules policy.Rules, opts Optio
 	if batch <= 0 {
 		batch = 500
 	}
+	// When contact decisions began to be recorded (the migration that
+	// added them); a database without the migration table has no legacy.
+	var epoch *time.Time
+	if err := db.QueryRow(ctx, `SELECT min(tstamp)::timestamptz FROM goose_db_version WHERE version_id = 3 AND is_applied`).Scan(&epoch); err != nil {
+		epoch = nil
+	}
 	for chunk := range slices.Chunk(ids, batch) {
 		h, err := load(ctx, db, chunk, opts.Since)
 		if err != nil {
 			return rep, err
 		}
+		h.epoch = epoch
 		for _, id := range chunk {
 			rep.Customers++
 			h.check(rules, id, &rep)
@@ -111,6 +121,7 @@ func Check(ctx context.Context, db *pgxpool.Pool, rules policy.Rules, opts Optio
 type message struct {
 	ID, CustomerID, WorkflowID, Step, Channel, Purpose, Topic, Status, Reason, Recipient string
 	PolicyAt, ClaimedAt                                                                  *time.Time
+	CreatedAt                                                                            time.Time
 	Holds, HoldsWithoutReason                                                            int
 }
 
@@ -151,6 +162,7 @@ type history struct {
 	settings     map[string][]settingsEvent
 	customers    map[string]customer
 	suppressions map[string][]suppressionEvent // by channel + " " + address
+	epoch        *time.Time
 }
 
 func load(ctx context.Context, db *pgxpool.Pool, ids []string, since time.Time) (*history, error) {
@@ -158,7 +170,7 @@ func load(ctx context.Context, db *pgxpool.Pool, ids []string, since time.Time) 
 		settings: map[string][]settingsEvent{}, customers: map[string]customer{}, suppressions: map[string][]suppressionEvent{}}
 	rows, err := db.Query(ctx, `
 		SELECT m.id::text, m.customer_id, m.workflow_id, m.step_id, m.channel, m.purpose, m.topic, m.status, m.reason, m.recipient,
-			m.policy_at, m.claimed_at,
+			m.policy_at, m.claimed_at, m.created_at,
 			(SELECT count(*) FROM message_holds h WHERE h.message_id = m.id),
 			(SELECT count(*) FROM message_holds h WHERE h.message_id = m.id AND trim(h.reason) = '')
 		FROM messages m WHERE m.customer_id = ANY($1) AND m.created_at >= $2 ORDER BY m.customer_id, m.policy_at NULLS FIRST, m.id`, ids, since)
@@ -168,7 +180,7 @@ func load(ctx context.Context, db *pgxpool.Pool, ids []string, since time.Time) 
 	var addresses []string
 	var m message
 	_, err = pgx.ForEachRow(rows, []any{&m.ID, &m.CustomerID, &m.WorkflowID, &m.Step, &m.Channel, &m.Purpose, &m.Topic, &m.Status, &m.Reason, &m.Recipient,
-		&m.PolicyAt, &m.ClaimedAt, &m.Holds, &m.HoldsWithoutReason}, func() error {
+		&m.PolicyAt, &m.ClaimedAt, &m.CreatedAt, &m.Holds, &m.HoldsWithoutReason}, func() error {
 		h.messages[m.CustomerID] = append(h.messages[m.CustomerID], m)
 		if m.Recipient != "" {
 			addresses = append(addresses, addressKey(m.Channel, m.Recipient))
@@ -292,6 +304,10 @@ func (h *history) check(rules policy.Rules, customerID string, rep *Report) {
 		}
 		decided := contacted(m.Status) || (m.Status == "failed" && m.ClaimedAt != nil)
 		if !decided {
+			continue
+		}
+		if m.ClaimedAt == nil && h.epoch != nil && m.CreatedAt.Before(*h.epoch) {
+			rep.Legacy++
 			continue
 		}
 		if m.ClaimedAt == nil || m.PolicyAt == nil {

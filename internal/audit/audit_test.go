@@ -164,3 +164,27 @@ func TestAuditReadsHoldReasons(t *testing.T) {
 	require.Len(t, rep.Violations, 1)
 	assert.Equal(t, audit.Reason, rep.Violations[0].Rule)
 }
+
+// TestAuditLegacyAndUndecidedSends: a message sent before Rapport recorded
+// contact decisions is counted, not judged; one sent since without a
+// decision is a violation.
+func TestAuditLegacyAndUndecidedSends(t *testing.T) {
+	t.Parallel()
+	s, _ := storetest.New(t)
+	ctx := context.Background()
+	o := &outbox{t: t, s: s}
+	o.customer("c", "Europe/Paris")
+	insert := func(key string, created time.Time) {
+		_, err := s.Pool().Exec(ctx, `INSERT INTO messages (idempotency_key, workflow_id, journey, step_id, customer_id, channel, template, purpose, status, created_at)
+			VALUES ($1, 'w', 'j', $1, 'c', 'email', 't', 'marketing', 'sent', $2)`, key, created)
+		require.NoError(t, err)
+	}
+	insert("old", time.Now().Add(-24*time.Hour))
+	insert("new", time.Now())
+	rep, err := audit.Check(ctx, s.Pool(), policy.DefaultRules(), audit.Options{})
+	require.NoError(t, err)
+	assert.Equal(t, 1, rep.Legacy)
+	require.Len(t, rep.Violations, 1)
+	assert.Equal(t, audit.Decision, rep.Violations[0].Rule)
+	assert.Equal(t, "new", rep.Violations[0].Step)
+}

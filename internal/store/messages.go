@@ -76,7 +76,7 @@ func scanMessage(row pgx.Row) (Message, error) {
 	return m, notFound(err)
 }
 
-// Claim is what BeginSend found.
+// Claim is what ClaimWithGate found.
 type Claim struct {
 	Message Message
 	// Send is true when the caller now owns the attempt and must call the
@@ -84,53 +84,6 @@ type Claim struct {
 	// earlier attempt (sent, failed, skipped or unknown) and nothing may be
 	// sent.
 	Send bool
-}
-
-// BeginSend records the intent to send before the provider is called. The
-// first call for an idempotency key inserts the row; any call then takes
-// the attempt (pending -> sending) only if no earlier attempt reached the
-// provider. A row found in sending belongs to an attempt that was
-// interrupted after it may have called the provider: unless the provider
-// deduplicates requests by idempotency key (resumable), it is marked
-// unknown and not sent again; if it does, the attempt is taken again and
-// the provider returns the first piece.
-func (s *Store) BeginSend(ctx context.Context, m Message, resumable bool) (Claim, error) {
-	var claim Claim
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `
-			INSERT INTO messages (idempotency_key, workflow_id, journey, step_id, customer_id, channel, template, purpose, topic, status, recipient, subject, details)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $10, $11, $12)
-			ON CONFLICT (idempotency_key) DO NOTHING`,
-			m.IdempotencyKey, m.WorkflowID, m.Journey, m.StepID, m.CustomerID, m.Channel, m.Template, m.Purpose, m.Topic, m.Recipient, m.Subject, detailsOf(m))
-		if err != nil {
-			return err
-		}
-		current, err := scanMessage(tx.QueryRow(ctx, `SELECT `+messageColumns+` FROM messages WHERE idempotency_key = $1 FOR UPDATE`, m.IdempotencyKey))
-		if err != nil {
-			return err
-		}
-		switch {
-		case current.Status == MessagePending || current.Status == MessageHeld || (current.Status == MessageSending && resumable):
-			claim.Send = true
-			claim.Message, err = scanMessage(tx.QueryRow(ctx, `
-				UPDATE messages SET status = 'sending', attempts = attempts + 1, recipient = $2, subject = $3, details = $4, updated_at = now()
-				WHERE idempotency_key = $1 RETURNING `+messageColumns, m.IdempotencyKey, m.Recipient, m.Subject, detailsOf(m)))
-			return err
-		case current.Status == MessageSending:
-			claim.Message, err = scanMessage(tx.QueryRow(ctx, `
-				UPDATE messages SET status = 'unknown', updated_at = now(),
-					reason = 'an earlier attempt was interrupted after calling the provider; not sent again to avoid a duplicate'
-				WHERE idempotency_key = $1 RETURNING `+messageColumns, m.IdempotencyKey))
-			return err
-		default:
-			claim.Message = current
-			return nil
-		}
-	})
-	if err != nil {
-		return Claim{}, fmt.Errorf("outbox: begin send %s: %w", m.IdempotencyKey, err)
-	}
-	return claim, nil
 }
 
 // GateInput is what the contact rules need, read in the claim's
@@ -164,13 +117,24 @@ type Gate struct {
 	Reason string
 }
 
-// ClaimWithGate is BeginSend with the contact rules applied in the same
-// transaction, under a per-customer lock: the rules see every message
-// being sent to the customer at this moment, so two journeys sending at
-// once cannot together exceed a frequency cap. policyAt is the moment the
-// rules are applied at; it is recorded with the message and is what later
-// decisions count by. A held message is left held with the reason; a
-// denied one is skipped with it.
+// ClaimWithGate records the intent to send before the provider is called,
+// and decides, in the same transaction, whether the contact rules let the
+// message go. The first call for an idempotency key inserts the row; a
+// call then takes the attempt (pending or held -> sending) only if no
+// earlier attempt reached the provider and gate allows it. A row found in
+// sending belongs to an attempt that was interrupted after it may have
+// called the provider: unless the provider deduplicates requests by
+// idempotency key (resumable), it is marked unknown and not sent again; if
+// it does, the attempt is taken again and the provider returns the first
+// piece.
+//
+// The rules are applied under per-customer and per-address locks (see
+// locks.go): they see every message being sent to the customer at this
+// moment, so two journeys sending at once cannot together exceed a
+// frequency cap. policyAt is the moment the rules are applied at; it is
+// recorded with the message and is what later decisions count by. A held
+// message is left held with the reason; a denied one is skipped with it.
+// This is the only way a message can reach the sending state.
 func (s *Store) ClaimWithGate(ctx context.Context, m Message, resumable bool, policyAt time.Time, gate func(GateInput) Gate) (Claim, Gate, error) {
 	var claim Claim
 	var verdict Gate
@@ -296,14 +260,26 @@ func (s *Store) FinishSend(ctx context.Context, key string, o Outcome) (Message,
 // A row that already has an outcome keeps it; the row as it stands is
 // returned.
 func (s *Store) SkipSend(ctx context.Context, m Message, reason string) (Message, error) {
+	return s.settleUnsent(ctx, m, MessageSkipped, reason)
+}
+
+// FailUnsent records a message that cannot be sent on its channel at all
+// (an invalid number, a template that does not render), without calling
+// the provider. Like SkipSend, it leaves a row that has an outcome alone.
+func (s *Store) FailUnsent(ctx context.Context, m Message, reason string) (Message, error) {
+	return s.settleUnsent(ctx, m, MessageFailed, reason)
+}
+
+func (s *Store) settleUnsent(ctx context.Context, m Message, status MessageStatus, reason string) (Message, error) {
 	var out Message
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `
-			INSERT INTO messages (idempotency_key, workflow_id, journey, step_id, customer_id, channel, template, purpose, topic, status, reason, recipient, details)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'skipped', $10, $11, $12)
-			ON CONFLICT (idempotency_key) DO UPDATE SET status = 'skipped', reason = EXCLUDED.reason, updated_at = now()
+			INSERT INTO messages (idempotency_key, workflow_id, journey, step_id, customer_id, channel, template, purpose, topic, status, reason, recipient, details, attempts)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $13, $10, $11, $12, CASE WHEN $13 = 'failed' THEN 1 ELSE 0 END)
+			ON CONFLICT (idempotency_key) DO UPDATE SET status = EXCLUDED.status, reason = EXCLUDED.reason,
+				attempts = messages.attempts + EXCLUDED.attempts, updated_at = now()
 				WHERE messages.status IN ('pending', 'held')`,
-			m.IdempotencyKey, m.WorkflowID, m.Journey, m.StepID, m.CustomerID, m.Channel, m.Template, m.Purpose, m.Topic, reason, m.Recipient, detailsOf(m))
+			m.IdempotencyKey, m.WorkflowID, m.Journey, m.StepID, m.CustomerID, m.Channel, m.Template, m.Purpose, m.Topic, reason, m.Recipient, detailsOf(m), status)
 		if err != nil {
 			return err
 		}
@@ -311,7 +287,7 @@ func (s *Store) SkipSend(ctx context.Context, m Message, reason string) (Message
 		return err
 	})
 	if err != nil {
-		return out, fmt.Errorf("outbox: skip %s: %w", m.IdempotencyKey, err)
+		return out, fmt.Errorf("outbox: %s %s: %w", status, m.IdempotencyKey, err)
 	}
 	return out, nil
 }

@@ -98,6 +98,12 @@ func outboxMessage(key string) store.Message {
 		Channel: "email", Template: "t", Purpose: "transactional", Recipient: "a@example.com", Subject: "Hi"}
 }
 
+// begin claims a message with rules that allow everything.
+func begin(ctx context.Context, s *store.Store, m store.Message, resumable bool) (store.Claim, error) {
+	c, _, err := s.ClaimWithGate(ctx, m, resumable, time.Now(), func(store.GateInput) store.Gate { return store.Gate{Allow: true} })
+	return c, err
+}
+
 func TestOutboxSendsOnce(t *testing.T) {
 	t.Parallel()
 	s, _ := storetest.New(t)
@@ -105,19 +111,19 @@ func TestOutboxSendsOnce(t *testing.T) {
 
 	// First attempt claims, a retryable error hands it back, the next
 	// attempt claims again and succeeds; later attempts find it sent.
-	claim, err := s.BeginSend(ctx, outboxMessage("k1"), false)
+	claim, err := begin(ctx, s, outboxMessage("k1"), false)
 	require.NoError(t, err)
 	require.True(t, claim.Send)
 	_, err = s.FinishSend(ctx, "k1", store.Outcome{Status: store.MessagePending, Reason: "rate limited"})
 	require.NoError(t, err)
-	claim, err = s.BeginSend(ctx, outboxMessage("k1"), false)
+	claim, err = begin(ctx, s, outboxMessage("k1"), false)
 	require.NoError(t, err)
 	require.True(t, claim.Send)
 	assert.Equal(t, 2, claim.Message.Attempts)
 	m, err := s.FinishSend(ctx, "k1", store.Outcome{Status: store.MessageSent, Provider: "sendgrid", ProviderMessageID: "abc"})
 	require.NoError(t, err)
 	assert.NotNil(t, m.SentAt)
-	claim, err = s.BeginSend(ctx, outboxMessage("k1"), false)
+	claim, err = begin(ctx, s, outboxMessage("k1"), false)
 	require.NoError(t, err)
 	assert.False(t, claim.Send)
 	assert.Equal(t, store.MessageSent, claim.Message.Status)
@@ -125,10 +131,10 @@ func TestOutboxSendsOnce(t *testing.T) {
 
 	// An attempt that died after claiming leaves the row in sending: the
 	// next one must not send, and says why.
-	claim, err = s.BeginSend(ctx, outboxMessage("k2"), false)
+	claim, err = begin(ctx, s, outboxMessage("k2"), false)
 	require.NoError(t, err)
 	require.True(t, claim.Send)
-	claim, err = s.BeginSend(ctx, outboxMessage("k2"), false)
+	claim, err = begin(ctx, s, outboxMessage("k2"), false)
 	require.NoError(t, err)
 	assert.False(t, claim.Send)
 	assert.Equal(t, store.MessageUnknown, claim.Message.Status)
@@ -139,10 +145,10 @@ func TestOutboxSendsOnce(t *testing.T) {
 	assert.Equal(t, store.MessageSent, m.Status)
 
 	// A provider that deduplicates by key (Lob) may be called again.
-	claim, err = s.BeginSend(ctx, outboxMessage("k4"), true)
+	claim, err = begin(ctx, s, outboxMessage("k4"), true)
 	require.NoError(t, err)
 	require.True(t, claim.Send)
-	claim, err = s.BeginSend(ctx, outboxMessage("k4"), true)
+	claim, err = begin(ctx, s, outboxMessage("k4"), true)
 	require.NoError(t, err)
 	assert.True(t, claim.Send, "resumed with the same key")
 	assert.Equal(t, 2, claim.Message.Attempts)
@@ -171,7 +177,7 @@ func TestOutboxConcurrentAttemptsSendOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c, err := s.BeginSend(ctx, outboxMessage("race"), false)
+			c, err := begin(ctx, s, outboxMessage("race"), false)
 			if assert.NoError(t, err) && c.Send {
 				mu.Lock()
 				claims++
