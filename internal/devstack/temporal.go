@@ -9,10 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	uiserver "github.com/temporalio/ui-server/v2/server"
@@ -81,12 +83,11 @@ func StartTemporal(ctx context.Context, opts TemporalOptions) (*Temporal, error)
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	var err error
-	if opts.FrontendPort == 0 {
-		if opts.FrontendPort, err = freePort(opts.IP); err != nil {
-			return nil, err
+	autoFrontend := opts.FrontendPort == 0
+	if !autoFrontend {
+		if err := checkPortFree(opts.IP, opts.FrontendPort); err != nil {
+			return nil, fmt.Errorf("temporal frontend: %w", err)
 		}
-	} else if err := checkPortFree(opts.IP, opts.FrontendPort); err != nil {
-		return nil, fmt.Errorf("temporal frontend: %w", err)
 	}
 	if opts.UIPort == 0 {
 		if opts.UIPort, err = freePort(opts.IP); err != nil {
@@ -98,44 +99,25 @@ func StartTemporal(ctx context.Context, opts TemporalOptions) (*Temporal, error)
 		}
 	}
 
-	conf, err := serverConfig(opts)
-	if err != nil {
-		return nil, err
-	}
-	level := &slog.LevelVar{}
-	level.Set(opts.LogLevel)
-	logger := slogLogger{log: opts.Logger, level: level}
-	authorizer, err := authorization.GetAuthorizerFromConfig(&conf.Global.Authorization)
-	if err != nil {
-		return nil, fmt.Errorf("temporal authorizer: %w", err)
-	}
-	claimMapper, err := authorization.GetClaimMapperFromConfig(&conf.Global.Authorization, logger)
-	if err != nil {
-		return nil, fmt.Errorf("temporal claim mapper: %w", err)
-	}
-	hosts := map[primitives.ServiceName]static.Hosts{}
-	for _, svc := range []primitives.ServiceName{primitives.FrontendService, primitives.HistoryService, primitives.MatchingService, primitives.WorkerService} {
-		hosts[svc] = static.SingleLocalHost(net.JoinHostPort(opts.IP, strconv.Itoa(conf.Services[string(svc)].RPC.GRPCPort)))
-	}
-	dyn := dynamicconfig.StaticClient{
-		dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key():      true,
-		dynamicconfig.FrontendMaxNamespaceVisibilityRPSPerInstance.Key(): 1000,
-		dynamicconfig.HistoryCacheHostLevelMaxSize.Key():                 8096,
-	}
-	server, err := temporal.NewServer(
-		temporal.WithConfig(conf),
-		temporal.ForServices(temporal.DefaultServices),
-		temporal.WithStaticHosts(hosts),
-		temporal.WithLogger(logger),
-		temporal.WithAuthorizer(authorizer),
-		temporal.WithClaimMapper(func(*config.Config) authorization.ClaimMapper { return claimMapper }),
-		temporal.WithDynamicConfigClient(dyn),
-	)
-	if err != nil {
-		return nil, fmt.Errorf("build temporal server: %w", err)
-	}
-	if err := server.Start(); err != nil {
-		return nil, fmt.Errorf("start temporal server: %w", err)
+	// The services' ports are chosen free, then bound by the server a
+	// moment later; should another process take one in between, start
+	// again with other ports.
+	var server temporal.Server
+	var level *slog.LevelVar
+	for attempt := 1; ; attempt++ {
+		if autoFrontend {
+			if opts.FrontendPort, err = freePort(opts.IP); err != nil {
+				return nil, err
+			}
+		}
+		server, level, err = startServer(opts)
+		if err == nil {
+			break
+		}
+		if attempt == 5 || !strings.Contains(err.Error(), "address already in use") {
+			return nil, err
+		}
+		opts.Logger.Warn("a port was taken while the Temporal server started; trying other ports", "error", err)
 	}
 	t := &Temporal{
 		server:    server,
@@ -168,6 +150,50 @@ func StartTemporal(ctx context.Context, opts TemporalOptions) (*Temporal, error)
 		t.uiURL = fmt.Sprintf("http://%s", net.JoinHostPort(opts.IP, strconv.Itoa(opts.UIPort)))
 	}
 	return t, nil
+}
+
+// startServer builds and starts the server with the ports in opts.
+func startServer(opts TemporalOptions) (temporal.Server, *slog.LevelVar, error) {
+	conf, err := serverConfig(opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	level := &slog.LevelVar{}
+	level.Set(opts.LogLevel)
+	logger := slogLogger{log: opts.Logger, level: level}
+	authorizer, err := authorization.GetAuthorizerFromConfig(&conf.Global.Authorization)
+	if err != nil {
+		return nil, nil, fmt.Errorf("temporal authorizer: %w", err)
+	}
+	claimMapper, err := authorization.GetClaimMapperFromConfig(&conf.Global.Authorization, logger)
+	if err != nil {
+		return nil, nil, fmt.Errorf("temporal claim mapper: %w", err)
+	}
+	hosts := map[primitives.ServiceName]static.Hosts{}
+	for _, svc := range []primitives.ServiceName{primitives.FrontendService, primitives.HistoryService, primitives.MatchingService, primitives.WorkerService} {
+		hosts[svc] = static.SingleLocalHost(net.JoinHostPort(opts.IP, strconv.Itoa(conf.Services[string(svc)].RPC.GRPCPort)))
+	}
+	dyn := dynamicconfig.StaticClient{
+		dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key():      true,
+		dynamicconfig.FrontendMaxNamespaceVisibilityRPSPerInstance.Key(): 1000,
+		dynamicconfig.HistoryCacheHostLevelMaxSize.Key():                 8096,
+	}
+	server, err := temporal.NewServer(
+		temporal.WithConfig(conf),
+		temporal.ForServices(temporal.DefaultServices),
+		temporal.WithStaticHosts(hosts),
+		temporal.WithLogger(logger),
+		temporal.WithAuthorizer(authorizer),
+		temporal.WithClaimMapper(func(*config.Config) authorization.ClaimMapper { return claimMapper }),
+		temporal.WithDynamicConfigClient(dyn),
+	)
+	if err != nil {
+		return nil, nil, fmt.Errorf("build temporal server: %w", err)
+	}
+	if err := server.Start(); err != nil {
+		return nil, nil, fmt.Errorf("start temporal server: %w", err)
+	}
+	return server, level, nil
 }
 
 // Address is the frontend's host:port, for client.Dial.
@@ -322,7 +348,25 @@ func serverConfig(opts TemporalOptions) (*config.Config, error) {
 	return &conf, nil
 }
 
+// freePort finds a port nothing listens on, outside the range the kernel
+// hands out for outgoing connections (so a busy client cannot take it
+// before the server binds it), at random so parallel stacks rarely meet.
 func freePort(ip string) (int, error) {
+	low, high := 10000, 32767
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		var from, to int
+		if _, err := fmt.Sscan(string(b), &from, &to); err == nil && from > low+1000 {
+			high = from - 1
+		}
+	}
+	for range 50 {
+		port := low + rand.IntN(high-low+1)
+		l, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(port)))
+		if err == nil {
+			l.Close()
+			return port, nil
+		}
+	}
 	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
 	if err != nil {
 		return 0, fmt.Errorf("find a free port: %w", err)
