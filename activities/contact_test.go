@@ -65,7 +65,7 @@ func TestQuietHoursHoldAText(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, workflows.SendHeld, res.Status)
 	assert.Equal(t, time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC), res.HeldUntil)
-	assert.Contains(t, res.Reason, "quiet hours (21:00-08:00) until 08:00 Europe/London")
+	assert.Equal(t, "quiet hours (21:00-08:00) until Mon 23 Nov 08:00 Europe/London", res.Reason)
 	rows, _ := h.store.MessagesFor(context.Background(), "c_1")
 	assert.Equal(t, store.MessageHeld, rows[0].Status, "held, with the reason on record")
 	assert.Contains(t, rows[0].Reason, "quiet hours")
@@ -75,7 +75,8 @@ func TestQuietHoursHoldAText(t *testing.T) {
 	res, err = h.send(req)
 	require.NoError(t, err)
 	assert.Equal(t, workflows.SendSent, res.Status)
-	assert.Equal(t, "Teapot & Co: hello Reply STOP to opt out.", h.fakes.Recorder.Messages()[0].Text)
+	assert.Regexp(t, `^Teapot & Co: hello Choose what we send: https://rapport\.example/preferences/[\w-]+\.[0-9a-z]+\.[\w-]{16} Reply STOP to opt out\.$`,
+		h.fakes.Recorder.Messages()[0].Text, "a marketing text links the preference center, briefly, and says how to stop")
 }
 
 func TestMarketingSMSNeedsOptIn(t *testing.T) {

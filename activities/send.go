@@ -160,9 +160,8 @@ func (a *Activities) templateData(ctx context.Context, req workflows.SendRequest
 			CustomerID: req.CustomerID, WorkflowID: req.WorkflowID, StepID: req.StepID, OrderID: req.OrderID}, surveyLinkLifetime, "/survey/"); err != nil {
 			return data, "", err
 		}
-		if data.Links.Preferences, err = a.link(links.PreferencesPurpose, links.PreferenceCenter{CustomerID: req.CustomerID}, preferenceLinkLifetime, "/preferences/"); err != nil {
-			return data, "", err
-		}
+		data.Links.Preferences = strings.TrimRight(a.PublicURL, "/") + "/preferences/" +
+			a.Links.SignSubject(links.PreferencesPurpose, req.CustomerID, time.Now().Add(preferenceLinkLifetime))
 		if req.Topic != "" {
 			if data.Links.Unsubscribe, err = a.link(links.UnsubscribePurpose, links.Unsubscribe{CustomerID: req.CustomerID, Topic: req.Topic,
 				Channel: string(req.Channel), WorkflowID: req.WorkflowID}, preferenceLinkLifetime, "/unsubscribe/"); err != nil {
@@ -274,8 +273,15 @@ func (a *Activities) sendSMS(ctx context.Context, req workflows.SendRequest, msg
 	if err != nil {
 		return a.fail(ctx, msg, "template "+req.Template+": "+err.Error())
 	}
-	if marketing(req) && !strings.Contains(strings.ToUpper(body), "STOP") {
-		body += " Reply STOP to opt out."
+	if marketing(req) {
+		// Every marketing text says how to choose what comes and how to
+		// stop, unless the template already does.
+		if data.Links.Preferences != "" && !strings.Contains(body, data.Links.Preferences) {
+			body += " Choose what we send: " + data.Links.Preferences
+		}
+		if !strings.Contains(strings.ToUpper(body), "STOP") {
+			body += " Reply STOP to opt out."
+		}
 	}
 	msg.Subject = firstLine(body, 60)
 	claim, done, err := a.claim(ctx, req, msg, c, false)
@@ -296,6 +302,15 @@ func (a *Activities) sendMail(ctx context.Context, req workflows.SendRequest, ms
 		return a.fail(ctx, msg, "template "+req.Template+": "+err.Error())
 	}
 	msg.Subject = rendered.Kind + ": " + req.Template
+	if marketing(req) && data.Links.Preferences != "" {
+		// Printed marketing says where to choose what comes, unless the
+		// template places the link itself.
+		if rendered.Kind == "postcard" {
+			rendered.Back = withMailFooter(rendered.Back, data.Links.Preferences)
+		} else {
+			rendered.HTML = withMailFooter(rendered.HTML, data.Links.Preferences)
+		}
+	}
 	// Lob deduplicates by idempotency key, so an attempt interrupted
 	// mid-call may safely be made again: it returns the first piece.
 	claim, done, err := a.claim(ctx, req, msg, c, true)
@@ -340,6 +355,20 @@ func deref(r *workflows.SendResult) workflows.SendResult {
 		return workflows.SendResult{}
 	}
 	return *r
+}
+
+// withMailFooter adds the preference center's address to a letter or a
+// postcard's back, in small print at the bottom left, unless it is there.
+func withMailFooter(html, link string) string {
+	if strings.Contains(html, link) {
+		return html
+	}
+	footer := `<p style="position:absolute;left:0.3in;bottom:0.2in;width:2.8in;margin:0;font-size:7pt;font-family:sans-serif">Choose what we send you: ` +
+		template.HTMLEscapeString(link) + `</p>`
+	if i := strings.LastIndex(strings.ToLower(html), "</body>"); i >= 0 {
+		return html[:i] + footer + html[i:]
+	}
+	return html + footer
 }
 
 // withPreferencesFooter ends a marketing email with the links to the

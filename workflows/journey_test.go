@@ -75,7 +75,7 @@ func (f *fakeActivities) SendMessage(_ context.Context, req SendRequest) (SendRe
 		f.holds[req.Channel] = hs[1:]
 		// Tests that hold use a scaled plan, whose requests carry the
 		// journey clock.
-		return SendResult{Channel: req.Channel, Status: SendHeld, Reason: "quiet hours (21:00-08:00) until 08:00 Europe/London", HeldUntil: req.PolicyAt.Add(hs[0])}, nil
+		return SendResult{Channel: req.Channel, Status: SendHeld, Reason: "quiet hours (21:00-08:00) until Mon 23 Nov 08:00 Europe/London", HeldUntil: req.PolicyAt.Add(hs[0])}, nil
 	}
 	status := SendSent
 	if s, ok := f.answers[req.Channel]; ok {

@@ -132,6 +132,7 @@ func TestWinback(t *testing.T) {
 	assert.Contains(t, postcard.To, "12 St James's Square")
 	assert.Contains(t, postcard.HTML, "We miss you")
 	assert.Contains(t, postcard.HTML, "20% off", "a better offer on the postcard")
+	assert.Regexp(t, `Choose what we send you, and how often: http://\S+/preferences/[\w-]+\.[0-9a-z]+\.[\w-]{16}<`, postcard.HTML, "printed marketing says where to choose")
 	assert.Equal(t, 1, s.fakes.Lob.Created(), "the lost answer was retried with the same key: one postcard")
 
 	// Three weeks later (5.25s), a phone task in the retention queue.
@@ -407,5 +408,5 @@ func TestSurveyBySMS(t *testing.T) {
 	assert.Equal(t, "c_1", sms.CustomerID)
 	assert.Equal(t, "satisfaction-check", sms.Journey)
 	assert.Equal(t, "ask", sms.Step)
-	assert.Regexp(t, `^The Shop: hi Ada, how did your order go\? 10 seconds: http://\S+/survey/\S+ Reply STOP to opt out\.$`, sms.Text)
+	assert.Regexp(t, `^The Shop: hi Ada, how did your order go\? 10 seconds: http://\S+/survey/\S+ Choose what we send: http://\S+/preferences/\S+ Reply STOP to opt out\.$`, sms.Text)
 }

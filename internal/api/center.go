@@ -101,12 +101,13 @@ type centerTopic struct {
 	On          bool
 }
 
-// centerCustomer checks a preference center link and finds its customer;
-// a forged or expired link gets a 403 page and changes nothing.
-func (s *Server) centerCustomer(w http.ResponseWriter, r *http.Request, purpose string, claims any, customerID func() string) (store.Customer, bool) {
+// centerCustomer checks a link with verify and finds its customer; a
+// forged or expired link gets a 403 page and changes nothing.
+func (s *Server) centerCustomer(w http.ResponseWriter, r *http.Request, verify func(token string) (string, error)) (store.Customer, bool) {
 	err := errors.New("no link signer")
+	var id string
 	if s.Links != nil {
-		err = s.Links.Verify(r.PathValue("token"), purpose, time.Now(), claims)
+		id, err = verify(r.PathValue("token"))
 	}
 	if err != nil {
 		key := "forged"
@@ -116,7 +117,7 @@ func (s *Server) centerCustomer(w http.ResponseWriter, r *http.Request, purpose 
 		s.render(w, http.StatusForbidden, centerPage, centerView{W: words["en"], Lang: "en", Error: words["en"][key]})
 		return store.Customer{}, false
 	}
-	c, err := s.Store.GetCustomer(r.Context(), customerID())
+	c, err := s.Store.GetCustomer(r.Context(), id)
 	if err != nil {
 		s.render(w, http.StatusForbidden, centerPage, centerView{W: words["en"], Lang: "en", Error: words["en"]["forged"]})
 		return c, false
@@ -124,9 +125,27 @@ func (s *Server) centerCustomer(w http.ResponseWriter, r *http.Request, purpose 
 	return c, true
 }
 
-func (s *Server) preferenceCenter(w http.ResponseWriter, r *http.Request) {
+// preferenceLink checks a preference center link, short (SignSubject) or
+// long (Sign, as older messages have), and returns its customer id.
+func (s *Server) preferenceLink(token string) (string, error) {
+	if strings.Count(token, ".") == 2 {
+		return s.Links.VerifySubject(token, links.PreferencesPurpose, time.Now())
+	}
 	var claims links.PreferenceCenter
-	c, ok := s.centerCustomer(w, r, links.PreferencesPurpose, &claims, func() string { return claims.CustomerID })
+	err := s.Links.Verify(token, links.PreferencesPurpose, time.Now(), &claims)
+	return claims.CustomerID, err
+}
+
+// unsubscribeLink checks an unsubscribe link into claims.
+func (s *Server) unsubscribeLink(claims *links.Unsubscribe) func(string) (string, error) {
+	return func(token string) (string, error) {
+		err := s.Links.Verify(token, links.UnsubscribePurpose, time.Now(), claims)
+		return claims.CustomerID, err
+	}
+}
+
+func (s *Server) preferenceCenter(w http.ResponseWriter, r *http.Request) {
+	c, ok := s.centerCustomer(w, r, s.preferenceLink)
 	if !ok {
 		return
 	}
@@ -208,8 +227,7 @@ func fmtPer(d time.Duration) string {
 // savePreferenceCenter stores what the customer chose, with the evidence:
 // what the page showed, their IP address and browser.
 func (s *Server) savePreferenceCenter(w http.ResponseWriter, r *http.Request) {
-	var claims links.PreferenceCenter
-	c, ok := s.centerCustomer(w, r, links.PreferencesPurpose, &claims, func() string { return claims.CustomerID })
+	c, ok := s.centerCustomer(w, r, s.preferenceLink)
 	if !ok {
 		return
 	}
@@ -300,7 +318,7 @@ type unsubscribeView struct {
 // all marketing.
 func (s *Server) unsubscribePage(w http.ResponseWriter, r *http.Request) {
 	var claims links.Unsubscribe
-	c, ok := s.centerCustomer(w, r, links.UnsubscribePurpose, &claims, func() string { return claims.CustomerID })
+	c, ok := s.centerCustomer(w, r, s.unsubscribeLink(&claims))
 	if !ok {
 		return
 	}
@@ -322,9 +340,7 @@ func (s *Server) unsubscribeView(c store.Customer, claims links.Unsubscribe) uns
 		}
 	}
 	if s.Links != nil {
-		if tok, err := s.Links.Sign(links.PreferencesPurpose, links.PreferenceCenter{CustomerID: c.ID}, time.Now().Add(24*time.Hour)); err == nil {
-			v.Manage = "/preferences/" + tok
-		}
+		v.Manage = "/preferences/" + s.Links.SignSubject(links.PreferencesPurpose, c.ID, time.Now().Add(24*time.Hour))
 	}
 	return v
 }
@@ -334,7 +350,7 @@ func (s *Server) unsubscribeView(c store.Customer, claims links.Unsubscribe) uns
 // confirmation page's buttons. It answers 200.
 func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request) {
 	var claims links.Unsubscribe
-	c, ok := s.centerCustomer(w, r, links.UnsubscribePurpose, &claims, func() string { return claims.CustomerID })
+	c, ok := s.centerCustomer(w, r, s.unsubscribeLink(&claims))
 	if !ok {
 		return
 	}

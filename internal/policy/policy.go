@@ -213,7 +213,7 @@ func Decide(p Preferences, m Message, now time.Time, recent []Sent) Decision {
 	for range 100 {
 		if hasQuiet && quiet.Contains(clockAt(t, loc)) {
 			t = quietEnd(t, quiet, loc)
-			reasons = appendOnce(reasons, fmt.Sprintf("quiet hours (%s) until %s %s", quiet, quiet.End, loc))
+			reasons = appendOnce(reasons, fmt.Sprintf("quiet hours (%s)", quiet))
 			continue
 		}
 		if free, c, ok := capFree(t, caps, m.Channel, recent); !ok {
@@ -228,7 +228,7 @@ func Decide(p Preferences, m Message, now time.Time, recent []Sent) Decision {
 		return Decision{Verdict: Allow}
 	}
 	return Decision{Verdict: Delay, Until: t.UTC(), Capped: capped,
-		Reason: strings.Join(reasons, "; ") + " until " + t.In(loc).Format("2006-01-02 15:04 MST")}
+		Reason: strings.Join(reasons, "; ") + " until " + t.In(loc).Format("Mon 2 Jan 15:04") + " " + loc.String()}
 }
 
 // String renders the decision for logs.

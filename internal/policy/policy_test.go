@@ -217,7 +217,7 @@ func TestDecideExamples(t *testing.T) {
 	d := Decide(p, Message{Channel: SMS, Purpose: Transactional}, night, nil)
 	assert.Equal(t, Delay, d.Verdict)
 	assert.Equal(t, time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC), d.Until)
-	assert.Equal(t, "quiet hours (21:00-08:00) until 08:00 Europe/London until 2026-11-23 08:00 GMT", d.Reason)
+	assert.Equal(t, "quiet hours (21:00-08:00) until Mon 23 Nov 08:00 Europe/London", d.Reason)
 
 	d = Decide(p, Message{Channel: Email, Purpose: Transactional}, night, nil)
 	assert.Equal(t, Deny, d.Verdict)

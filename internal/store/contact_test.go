@@ -97,7 +97,7 @@ func TestEndingARunSkipsWhatItHeld(t *testing.T) {
 	require.NoError(t, s.RegisterRun(ctx, store.Run{WorkflowID: m.WorkflowID, Journey: "j", CustomerID: "c_1", PlanHash: "h"}))
 	at := time.Date(2026, 11, 22, 23, 0, 0, 0, time.UTC)
 	_, _, err := s.ClaimWithGate(ctx, m, false, at, func(store.GateInput) store.Gate {
-		return store.Gate{Hold: true, Until: at.Add(9 * time.Hour), Reason: "quiet hours (21:00-08:00) until 08:00 Europe/London"}
+		return store.Gate{Hold: true, Until: at.Add(9 * time.Hour), Reason: "quiet hours (21:00-08:00) until Mon 23 Nov 08:00 Europe/London"}
 	})
 	require.NoError(t, err)
 	require.NoError(t, s.FinishRun(ctx, m.WorkflowID, store.RunExited, "exit_when matched order.placed event e2"))
@@ -105,5 +105,5 @@ func TestEndingARunSkipsWhatItHeld(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, got, 1)
 	assert.Equal(t, store.MessageSkipped, got[0].Status)
-	assert.Equal(t, "the journey ended (exit_when matched order.placed event e2) while it was held back: quiet hours (21:00-08:00) until 08:00 Europe/London", got[0].Reason)
+	assert.Equal(t, "the journey ended (exit_when matched order.placed event e2) while it was held back: quiet hours (21:00-08:00) until Mon 23 Nov 08:00 Europe/London", got[0].Reason)
 }
