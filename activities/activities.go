@@ -16,6 +16,7 @@ import (
 	"github.com/rapporthq/rapport/internal/journey"
 	"github.com/rapporthq/rapport/internal/links"
 	"github.com/rapporthq/rapport/internal/policy"
+	"github.com/rapporthq/rapport/internal/router"
 	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/internal/templates"
 	"github.com/rapporthq/rapport/workflows"
@@ -54,7 +55,10 @@ type Activities struct {
 	// DefaultCurrency is for amount vouchers when neither the journey nor
 	// an order says.
 	DefaultCurrency string
-	Log             *slog.Logger
+	// Router enters audiences (the audience workflow's activity); nil on a
+	// worker that runs no audiences.
+	Router *router.Router
+	Log    *slog.Logger
 }
 
 // Registry is where activities are registered: a worker, or a test
@@ -73,6 +77,7 @@ func (a *Activities) Register(w Registry) {
 	w.RegisterActivityWithOptions(a.UpdateTask, activity.RegisterOptions{Name: workflows.UpdateTaskActivity})
 	w.RegisterActivityWithOptions(a.RecordSplit, activity.RegisterOptions{Name: workflows.RecordSplitActivity})
 	w.RegisterActivityWithOptions(a.NextLocalTime, activity.RegisterOptions{Name: workflows.NextLocalTimeActivity})
+	w.RegisterActivityWithOptions(a.EnterAudience, activity.RegisterOptions{Name: workflows.EnterAudienceActivity})
 }
 
 // CustomerFacts loads what the journey may know about the customer now.

@@ -58,7 +58,29 @@ type JourneyInput struct {
 	CustomerID string        `json:"customer_id"`
 	EntryKey   string        `json:"entry_key"`
 	Trigger    journey.Event `json:"trigger"`
+	// Backlog are the customer's events stored after the entry decision
+	// and before the run was registered: the run receives them first, as
+	// if they had been signalled. Some may arrive as signals too; a run
+	// ignores an event it has seen.
+	Backlog []journey.Event `json:"backlog,omitempty"`
+	// Revision is the interpreter revision the run was started under
+	// (Revision when started now; 0 for runs started before revisions
+	// existed). Changes to the commands the interpreter issues that do not
+	// need a GetVersion marker (and its search attribute upsert) are keyed
+	// on it; see README.md, "Changing the interpreter".
+	Revision int `json:"revision,omitempty"`
 }
+
+// Revision is the current interpreter revision, given to runs started
+// now:
+//
+//  1. The run takes in its backlog and already-signalled events before its
+//     first step (so a purchase that raced the start ends a win-back before
+//     it sends anything); it no longer sets RapportStatus=running, which
+//     its start sets; and it records RapportStep when it comes to rest on a
+//     step (a wait, a held message, a task) or ends, not on every step;
+//     and it records its end in the run registry with a local activity.
+const Revision = 1
 
 // Outcome says how a journey run ended.
 type Outcome string

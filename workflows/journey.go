@@ -37,9 +37,13 @@ func (in *Interpreter) JourneyWorkflow(ctx workflow.Context, input JourneyInput)
 	}
 
 	walking, stopWalking := workflow.WithCancel(ctx)
+	run.catchUp(ctx, stopWalking)
 	workflow.Go(ctx, func(ctx workflow.Context) { run.listenForEvents(ctx, stopWalking) })
 
-	err := run.walk(walking, input.Plan.Steps)
+	var err error
+	if run.exitReason == "" {
+		err = run.walk(walking, input.Plan.Steps)
+	}
 
 	var exit *exitError
 	switch {

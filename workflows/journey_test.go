@@ -135,8 +135,10 @@ func trigger(order journey.Order) journey.Event {
 	return journey.Event{ID: "evt_trigger", Type: "order.placed", CustomerID: "c_1", OccurredAt: time.Date(2026, 1, 5, 10, 0, 0, 0, time.UTC), Order: order}
 }
 
-func (s *JourneySuite) run(p journey.Plan, order journey.Order) JourneyResult {
-	s.env.ExecuteWorkflow(JourneyWorkflowName, JourneyInput{Plan: p, CustomerID: "c_1", EntryKey: "evt_trigger", Trigger: trigger(order)})
+// run runs a plan as runs start now (the current interpreter revision);
+// replay_test.go covers runs started under earlier ones.
+func (s *JourneySuite) run(p journey.Plan, order journey.Order, backlog ...journey.Event) JourneyResult {
+	s.env.ExecuteWorkflow(JourneyWorkflowName, JourneyInput{Plan: p, CustomerID: "c_1", EntryKey: "evt_trigger", Trigger: trigger(order), Backlog: backlog, Revision: Revision})
 	s.Require().True(s.env.IsWorkflowCompleted())
 	s.Require().NoError(s.env.GetWorkflowError())
 	var res JourneyResult
@@ -401,4 +403,26 @@ func TestWorkflowIDs(t *testing.T) {
 
 func TestRootCause(t *testing.T) {
 	require.Equal(t, "inner", rootCause(fmt.Errorf("outer: %w", errors.New("inner"))))
+}
+
+// A purchase stored while the win-back was being entered reaches it as
+// backlog: the run ends before its first send.
+func (s *JourneySuite) TestBacklogEndsTheRunBeforeItSends() {
+	purchase := journey.Event{ID: "evt_order", Type: "order.placed", CustomerID: "c_1", OccurredAt: time.Date(2026, 1, 5, 10, 1, 0, 0, time.UTC)}
+	res := s.run(s.plan(winback), journey.Order{}, purchase)
+	s.Equal(Exited, res.Outcome)
+	s.Equal("exit_when matched order.placed event evt_order", res.Reason)
+	s.Empty(s.acts.sends, "nothing is sent to a customer who just bought")
+	s.Equal([]FinishRunRequest{{WorkflowID: "default-test-workflow-id", Outcome: Exited, Reason: res.Reason}}, s.acts.finished)
+	s.Equal(1, s.state().EventsReceived)
+}
+
+// An event in the backlog that is also signalled counts once.
+func (s *JourneySuite) TestBacklogAndSignalCountOnce() {
+	answer := journey.Event{ID: "evt_answer", Type: "survey.answered", CustomerID: "c_1", Data: map[string]any{"score": 5}}
+	s.signalAt(time.Minute, answer)
+	res := s.run(s.plan(winback), journey.Order{}, answer)
+	s.Equal(Completed, res.Outcome)
+	s.Equal(1, s.state().EventsReceived)
+	s.Contains(s.state().Notes, "wait_for_reply: ended by survey.answered event evt_answer")
 }

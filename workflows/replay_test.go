@@ -14,8 +14,9 @@ import (
 // TestReplayRecordedHistories replays histories recorded from real runs on
 // the embedded server (cmd/rapport's integration tests write them when
 // RAPPORT_RECORD_HISTORIES=1). A change to the interpreter that would alter
-// the commands of a run already in flight fails here: guard such changes
-// with workflow.GetVersion, and keep the old histories.
+// the commands of a run already in flight fails here: key such changes on
+// a new Revision (or guard them with workflow.GetVersion), and keep the old
+// histories; files ending -r1 were recorded at revision 1.
 func TestReplayRecordedHistories(t *testing.T) {
 	files, err := filepath.Glob("testdata/*.json")
 	require.NoError(t, err)
@@ -26,6 +27,7 @@ func TestReplayRecordedHistories(t *testing.T) {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			r := worker.NewWorkflowReplayer()
 			r.RegisterWorkflowWithOptions(NewInterpreter(env).JourneyWorkflow, workflow.RegisterOptions{Name: JourneyWorkflowName})
+			r.RegisterWorkflowWithOptions(AudienceWorkflow, workflow.RegisterOptions{Name: AudienceWorkflowName})
 			require.NoError(t, r.ReplayWorkflowHistoryFromJSONFile(nil, f))
 		})
 	}

@@ -64,6 +64,8 @@ type run struct {
 	inbox      []journey.Event // events received since the last wait ended
 	waiting    *waiter         // the until_event wait in progress
 	exitReason string          // set when exit_when matched an event
+	// unsavedStep is set while RapportStep lags the current step (see rest).
+	unsavedStep bool
 
 	pendingTask *pendingTask      // the staff task the run waits for
 	completed   map[string]string // task id -> outcome, for tasks done
@@ -107,7 +109,11 @@ func (r *run) expose(ctx workflow.Context) error {
 	if err := r.acceptTaskCompletions(ctx); err != nil {
 		return fmt.Errorf("register %s update: %w", CompleteTaskUpdate, err)
 	}
-	r.setAttributes(ctx, StatusAttr.ValueSet("running"))
+	// Runs started at revision 1 or later carry RapportStatus=running from
+	// their start; older ones set it here.
+	if r.input.Revision < 1 {
+		r.setAttributes(ctx, StatusAttr.ValueSet("running"))
+	}
 	r.describe(ctx)
 	return nil
 }
@@ -144,25 +150,50 @@ func (r *run) listenForEvents(ctx workflow.Context, stopWalking workflow.CancelF
 	for {
 		var ev journey.Event
 		events.Receive(ctx, &ev)
-		if ev.ID != "" && r.seen[ev.ID] {
-			continue
-		}
-		r.seen[ev.ID] = true
-		r.state.EventsReceived++
+		r.receive(ev, stopWalking)
+	}
+}
 
-		if r.plan.ExitWhen != "" && r.exitReason == "" && r.matches(r.plan.ExitWhen, ev) {
-			r.exitReason = fmt.Sprintf("exit_when matched %s event %s", ev.Type, ev.ID)
-			stopWalking()
-			continue
+// catchUp takes in, before the first step, the backlog the run started
+// with and the events already signalled, so an event that ends the
+// journey (a purchase, for a win-back) stops it before it sends anything.
+func (r *run) catchUp(ctx workflow.Context, stopWalking workflow.CancelFunc) {
+	if r.input.Revision < 1 {
+		return // runs started before: they received these in listenForEvents
+	}
+	for _, ev := range r.input.Backlog {
+		r.receive(ev, stopWalking)
+	}
+	events := workflow.GetSignalChannel(ctx, EventSignal)
+	for {
+		var ev journey.Event
+		if !events.ReceiveAsync(&ev) {
+			return
 		}
-		if r.waiting != nil && r.waiting.matched == nil && r.matches(r.waiting.condition, ev) {
-			r.waiting.matched = &ev
-			continue
-		}
-		r.inbox = append(r.inbox, ev)
-		if len(r.inbox) > maxInbox {
-			r.inbox = r.inbox[1:]
-		}
+		r.receive(ev, stopWalking)
+	}
+}
+
+// receive takes in one of the customer's events.
+func (r *run) receive(ev journey.Event, stopWalking workflow.CancelFunc) {
+	if ev.ID != "" && r.seen[ev.ID] {
+		return
+	}
+	r.seen[ev.ID] = true
+	r.state.EventsReceived++
+
+	if r.plan.ExitWhen != "" && r.exitReason == "" && r.matches(r.plan.ExitWhen, ev) {
+		r.exitReason = fmt.Sprintf("exit_when matched %s event %s", ev.Type, ev.ID)
+		stopWalking()
+		return
+	}
+	if r.waiting != nil && r.waiting.matched == nil && r.matches(r.waiting.condition, ev) {
+		r.waiting.matched = &ev
+		return
+	}
+	r.inbox = append(r.inbox, ev)
+	if len(r.inbox) > maxInbox {
+		r.inbox = r.inbox[1:]
 	}
 }
 
@@ -180,11 +211,28 @@ func (r *run) matches(condition string, ev journey.Event) bool {
 	return ok
 }
 
-// enter records that a step starts.
+// enter records that a step starts. Runs from revision 1 record the step
+// in RapportStep when they come to rest on it (see rest), not on every
+// step they pass through.
 func (r *run) enter(ctx workflow.Context, step journey.Step) {
 	r.state.CurrentStep = step.ID
-	r.setAttributes(ctx, StepAttr.ValueSet(step.ID))
+	if r.input.Revision < 1 {
+		r.setAttributes(ctx, StepAttr.ValueSet(step.ID))
+	} else {
+		r.unsavedStep = true
+	}
 	r.describe(ctx)
+}
+
+// rest records the current step in RapportStep before the run waits (a
+// timer, an event, a task), so staff searching by step find the runs that
+// rest there; steps passed through without waiting cost no search
+// attribute update.
+func (r *run) rest(ctx workflow.Context) {
+	if r.unsavedStep {
+		r.unsavedStep = false
+		r.setAttributes(ctx, StepAttr.ValueSet(r.state.CurrentStep))
+	}
 }
 
 // done records that a step finished.
@@ -211,7 +259,12 @@ func (r *run) finish(ctx workflow.Context, outcome Outcome, reason string) (Jour
 	r.state.Status = string(outcome)
 	r.state.Reason = reason
 	r.state.PendingWait = nil
-	r.setAttributes(ctx, StatusAttr.ValueSet(string(outcome)))
+	if r.unsavedStep {
+		r.unsavedStep = false
+		r.setAttributes(ctx, StatusAttr.ValueSet(string(outcome)), StepAttr.ValueSet(r.state.CurrentStep))
+	} else {
+		r.setAttributes(ctx, StatusAttr.ValueSet(string(outcome)))
+	}
 	r.describe(ctx)
 
 	if t := r.pendingTask; t != nil && !t.done {
@@ -221,12 +274,25 @@ func (r *run) finish(ctx workflow.Context, outcome Outcome, reason string) (Jour
 		}
 	}
 
-	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout:    10 * time.Second,
-		ScheduleToCloseTimeout: time.Hour,
-		Summary:                "record " + string(outcome),
-	})
-	err := workflow.ExecuteActivity(actx, FinishRunActivity, FinishRunRequest{WorkflowID: r.workflowID, Outcome: outcome, Reason: reason}).Get(ctx, nil)
+	req := FinishRunRequest{WorkflowID: r.workflowID, Outcome: outcome, Reason: reason}
+	var err error
+	if r.input.Revision >= 1 {
+		// A quick write to the registry: a local activity saves a round
+		// trip through the server.
+		lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+			StartToCloseTimeout:    localActivityTime,
+			ScheduleToCloseTimeout: time.Hour,
+			Summary:                "record " + string(outcome),
+		})
+		err = workflow.ExecuteLocalActivity(lctx, FinishRunActivity, req).Get(ctx, nil)
+	} else {
+		actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+			StartToCloseTimeout:    10 * time.Second,
+			ScheduleToCloseTimeout: time.Hour,
+			Summary:                "record " + string(outcome),
+		})
+		err = workflow.ExecuteActivity(actx, FinishRunActivity, req).Get(ctx, nil)
+	}
 	if err != nil {
 		workflow.GetLogger(ctx).Warn("could not record the end of the run", "error", err)
 	}

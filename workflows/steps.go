@@ -58,6 +58,7 @@ func (r *run) sendHonouringHolds(ctx workflow.Context, step journey.Step, ch jou
 		wait := r.plan.WallDuration(result.HeldUntil.Sub(r.plan.DevTime(workflow.Now(ctx))))
 		r.state.PendingWait = &PendingWait{Step: step.ID, Until: workflow.Now(ctx).Add(wait)}
 		r.describe(ctx)
+		r.rest(ctx)
 		err = workflow.NewTimerWithOptions(ctx, max(wait, time.Millisecond), workflow.TimerOptions{Summary: oneLine("held: "+result.Reason, 120)}).Get(ctx, nil)
 		r.state.PendingWait = nil
 		if err != nil {
@@ -133,6 +134,7 @@ func (r *run) wait(ctx workflow.Context, step journey.Step) error {
 	if w.UntilEvent == "" {
 		r.state.PendingWait = &PendingWait{Step: step.ID, Until: workflow.Now(ctx).Add(w.For.D)}
 		r.describe(ctx)
+		r.rest(ctx)
 		return workflow.NewTimerWithOptions(ctx, w.For.D, workflow.TimerOptions{Summary: "wait " + w.For.String()}).Get(ctx, nil)
 	}
 
@@ -147,6 +149,7 @@ func (r *run) wait(ctx workflow.Context, step journey.Step) error {
 	if r.waiting.matched == nil {
 		r.state.PendingWait = &PendingWait{Step: step.ID, Until: workflow.Now(ctx).Add(w.Timeout.D), ForEvent: w.UntilEvent}
 		r.describe(ctx)
+		r.rest(ctx)
 		_, err := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
 			Timeout:      w.Timeout.D,
 			TimerOptions: workflow.TimerOptions{Summary: fmt.Sprintf("wait %s or until %s", w.Timeout, oneLine(w.UntilEvent, 80))},
@@ -185,6 +188,7 @@ func (r *run) waitUntil(ctx workflow.Context, step journey.Step) error {
 	}
 	r.state.PendingWait = &PendingWait{Step: step.ID, Until: workflow.Now(ctx).Add(d)}
 	r.describe(ctx)
+	r.rest(ctx)
 	return workflow.NewTimerWithOptions(ctx, max(d, time.Millisecond), workflow.TimerOptions{Summary: summary}).Get(ctx, nil)
 }
 

@@ -96,6 +96,7 @@ func (r *run) task(ctx workflow.Context, step journey.Step) error {
 		r.state.OpenTask = &OpenTask{ID: t.id, Step: step.ID, Kind: spec.Kind, Queue: t.queue, DueAt: due}
 		r.state.PendingWait = &PendingWait{Step: step.ID, Until: due, ForEvent: "task " + t.id + " completed"}
 		r.describe(ctx)
+		r.rest(ctx)
 		done, err := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
 			Timeout:      due.Sub(workflow.Now(ctx)),
 			TimerOptions: workflow.TimerOptions{Summary: fmt.Sprintf("task %s for %s, due in %s", spec.Kind, t.queue, spec.DueIn)},

@@ -85,8 +85,8 @@ type apiDeps struct {
 // newAPIServer builds the API (plus any extra routes) and starts the
 // routing sweeper, which stops with ctx.
 func newAPIServer(ctx context.Context, d apiDeps) *http.Server {
-	rt := &router.Router{Store: d.svc.store, Temporal: d.svc.temporal, Catalog: d.svc.journeys.catalog,
-		Env: d.svc.journeys.compiler.Env(), Log: d.svc.log, DayLength: d.dayLength, DayEpoch: d.dayEpoch}
+	rt := newRouter(d.svc, d.dayLength, d.dayEpoch)
+	rt.RunQueue(ctx, routingShards)
 	go rt.Sweep(ctx, d.sweep)
 	a := &api.Server{Store: d.svc.store, Router: rt, Temporal: d.svc.temporal, Links: d.signer, Log: d.svc.log,
 		Rules: d.cfg.Rules, Topics: marketingTopics(d.svc.journeys.catalog), ShopName: d.cfg.Sender.Shop.Name, Webhooks: d.hooks}
@@ -124,4 +124,14 @@ func serveUntilDone(ctx context.Context, srv *http.Server, l net.Listener, log *
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	return srv.Shutdown(shutdownCtx)
+}
+
+// routingShards is how many goroutines route batches of events.
+const routingShards = 8
+
+// newRouter builds the router that starts journeys and delivers events.
+// dayLength is dev mode's --day (0 in production), from dayEpoch.
+func newRouter(svc *services, dayLength time.Duration, dayEpoch time.Time) *router.Router {
+	return &router.Router{Store: svc.store, Temporal: svc.temporal, Catalog: svc.journeys.catalog,
+		Env: svc.journeys.compiler.Env(), Log: svc.log, DayLength: dayLength, DayEpoch: dayEpoch}
 }

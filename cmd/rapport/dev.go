@@ -72,7 +72,13 @@ type devOptions struct {
 	SweepInterval time.Duration
 	// Interceptors wrap the worker (tests use them to inject faults).
 	Interceptors []interceptor.WorkerInterceptor
-	Log          *slog.Logger
+	// Register adds workflows and activities to the worker (the bench's
+	// hand-written workflow).
+	Register func(worker.Registry)
+	// ParkAudienceJourneys makes audience runs start journeys on a task
+	// queue no worker polls (the bench measures starts, not journeys).
+	ParkAudienceJourneys bool
+	Log                  *slog.Logger
 }
 
 // devStack is everything `rapport dev` runs, in one process.
@@ -244,10 +250,19 @@ func startDev(ctx context.Context, opts devOptions) (_ *devStack, err error) {
 		return nil, err
 	}
 	email := sendgrid.New(sendgrid.Config{APIKey: devSendGridKey, BaseURL: d.FakesURL})
-	d.worker = newWorker(d.client, cfg.activities(svc, email, sms, mail, signer), js, opts.Interceptors...)
+	dayEpoch := time.Now()
+	audienceRouter := newRouter(svc, opts.DayLength, dayEpoch)
+	if opts.ParkAudienceJourneys {
+		audienceRouter.TaskQueue = parkedTaskQueue
+	}
+	d.worker = newWorker(d.client, cfg.activities(svc, email, sms, mail, signer, audienceRouter), js, opts.Interceptors...)
+	if opts.Register != nil {
+		opts.Register(d.worker)
+	}
 	if err := d.worker.Start(); err != nil {
 		return nil, fmt.Errorf("start worker: %w", err)
 	}
+	syncSchedules(ctx, svc)
 
 	outbox := fakes.OutboxHandler(d.fakes.Recorder, d.enrich)
 	sweep := opts.SweepInterval
@@ -262,7 +277,7 @@ func startDev(ctx context.Context, opts devOptions) (_ *devStack, err error) {
 	if hooks.LobSecret == "" {
 		hooks.LobSecret = devLobWebhookSecret
 	}
-	d.serve(newAPIServer(runCtx, apiDeps{svc: svc, cfg: cfg, signer: signer, hooks: hooks, sweep: sweep, dayLength: opts.DayLength, dayEpoch: time.Now(),
+	d.serve(newAPIServer(runCtx, apiDeps{svc: svc, cfg: cfg, signer: signer, hooks: hooks, sweep: sweep, dayLength: opts.DayLength, dayEpoch: dayEpoch,
 		extra: map[string]http.Handler{"/dev/": outbox}}), apiListener)
 
 	if !opts.NoDemo {

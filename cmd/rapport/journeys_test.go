@@ -102,10 +102,13 @@ func TestWinback(t *testing.T) {
 
 	status, run := s.post("/v1/journeys/lapse-winback/audience-runs", nil)
 	require.Equal(t, http.StatusOK, status, run)
-	assert.ElementsMatch(t, []any{"rapport/lapse-winback/c_1/" + run["entry_key"].(string), "rapport/lapse-winback/c_2/" + run["entry_key"].(string)}, run["started"],
+	assert.Equal(t, "done", run["status"])
+	assert.ElementsMatch(t, []any{"rapport/lapse-winback/c_1/" + run["entry_key"].(string), "rapport/lapse-winback/c_2/" + run["entry_key"].(string)}, run["runs"],
 		"the two lapsed customers, not the recent one")
+	assert.EqualValues(t, 2, run["counts"].(map[string]any)["started"])
 	_, again := s.post("/v1/journeys/lapse-winback/audience-runs", nil)
-	assert.Empty(t, again["started"], "running it again enters nobody twice")
+	assert.EqualValues(t, 0, again["counts"].(map[string]any)["started"], "running it again enters nobody twice")
+	assert.EqualValues(t, 2, again["counts"].(map[string]any)["skipped"])
 	wid1 := "rapport/lapse-winback/c_1/" + run["entry_key"].(string)
 	wid2 := "rapport/lapse-winback/c_2/" + run["entry_key"].(string)
 
@@ -187,8 +190,8 @@ func TestWinback(t *testing.T) {
 	require.Len(t, rows, 2)
 	assert.Equal(t, 2, rows[1].Attempts, "the postcard took two attempts")
 
-	recordHistory(t, s.client, wid1, "lapse-winback-completed.json")
-	recordHistory(t, s.client, wid2, "lapse-winback-purchase.json")
+	recordHistory(t, s.client, wid1, "lapse-winback-completed-r1.json")
+	recordHistory(t, s.client, wid2, "lapse-winback-purchase-r1.json")
 }
 
 // TestSatisfactionUnhappyCustomerGetsAPerson: the survey goes by SMS, but
@@ -267,7 +270,7 @@ func TestSatisfactionUnhappyCustomerGetsAPerson(t *testing.T) {
 	status, body = s.post("/v1/tasks/"+task.ID+"/complete", map[string]any{"outcome": "refunded", "notes": "Sent a new teapot."})
 	require.Equal(t, http.StatusOK, status, body)
 	assert.Equal(t, workflows.Completed, s.waitForRun("rapport/satisfaction-check/c_1/evt-1").Outcome)
-	recordHistory(t, s.client, "rapport/satisfaction-check/c_1/evt-1", "satisfaction-care-task.json")
+	recordHistory(t, s.client, "rapport/satisfaction-check/c_1/evt-1", "satisfaction-care-task-r1.json")
 }
 
 // TestComplementaryProducts suggests what goes with the order once it has

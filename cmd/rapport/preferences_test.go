@@ -350,7 +350,7 @@ func TestEmailOptOutMidWait(t *testing.T) {
 		s.post("/v1/orders", pastOrder("o-old-"+c["id"].(string), c["id"].(string), 120))
 	}
 	_, run := s.post("/v1/journeys/lapse-winback/audience-runs", nil)
-	require.Len(t, run["started"], 2)
+	require.Len(t, run["runs"], 2)
 	s.waitFor("the voucher emails", 10*time.Second, func() bool {
 		return len(s.messagesTo("c_ada")) == 1 && len(s.messagesTo("c_linus")) == 1
 	})

@@ -197,29 +197,13 @@ database is dropped afterwards unless --keep is given.`,
 				return err
 			}
 			defer os.RemoveAll(stateDir)
-			srv, err := pglocal.Find(ctx, pglocal.Options{DataDir: filepath.Join(stateDir, "postgres")})
+			dbURL, cleanup, err := privateDatabase(ctx, stateDir, fmt.Sprintf("rapport_simulation_%d", seed))
 			if err != nil {
 				return err
 			}
-			defer srv.Stop()
-			suffix := make([]byte, 4)
-			_, _ = rand.Read(suffix)
-			name := fmt.Sprintf("rapport_simulation_%d_%s", seed, hex.EncodeToString(suffix))
-			if err := pglocal.EnsureDatabase(ctx, srv.URL, name); err != nil {
-				return fmt.Errorf("create the simulation database: %w", err)
-			}
-			dbURL, err := pglocal.WithDatabase(srv.URL, name)
-			if err != nil {
-				return err
-			}
+			defer cleanup(keep)
 			if keep {
 				fmt.Fprintf(out, "simulate: database %s (kept)\n", dbURL)
-			} else {
-				defer func() {
-					ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-					defer cancel()
-					_ = pglocal.DropDatabase(ctx, srv.URL, name)
-				}()
 			}
 			log := slog.New(slog.NewTextHandler(io.Discard, nil))
 			if verbose {
@@ -252,4 +236,35 @@ database is dropped afterwards unless --keep is given.`,
 	f.BoolVar(&keep, "keep", false, "keep the simulation's database (its URL is printed) to look at with rapport audit or SQL")
 	f.BoolVar(&verbose, "verbose", false, "print the worker's and the server's logs")
 	return cmd
+}
+
+// privateDatabase creates a fresh database, named prefix plus a random
+// suffix, on the PostgreSQL server rapport dev would use (a private
+// cluster under stateDir if there is none), for a run of its own.
+// cleanup drops it unless keep is set, and stops a private cluster.
+func privateDatabase(ctx context.Context, stateDir, prefix string) (url string, cleanup func(keep bool), err error) {
+	srv, err := pglocal.Find(ctx, pglocal.Options{DataDir: filepath.Join(stateDir, "postgres")})
+	if err != nil {
+		return "", nil, err
+	}
+	suffix := make([]byte, 4)
+	_, _ = rand.Read(suffix)
+	name := prefix + "_" + hex.EncodeToString(suffix)
+	if err := pglocal.EnsureDatabase(ctx, srv.URL, name); err != nil {
+		srv.Stop()
+		return "", nil, fmt.Errorf("create database %s: %w", name, err)
+	}
+	url, err = pglocal.WithDatabase(srv.URL, name)
+	if err != nil {
+		srv.Stop()
+		return "", nil, err
+	}
+	return url, func(keep bool) {
+		if !keep {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			_ = pglocal.DropDatabase(ctx, srv.URL, name)
+		}
+		srv.Stop()
+	}, nil
 }

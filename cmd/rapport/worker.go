@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -12,6 +13,8 @@ import (
 	"github.com/rapporthq/rapport/activities"
 	"github.com/rapporthq/rapport/internal/channels"
 	"github.com/rapporthq/rapport/internal/links"
+	"github.com/rapporthq/rapport/internal/router"
+	"github.com/rapporthq/rapport/internal/schedules"
 	"github.com/rapporthq/rapport/workflows"
 )
 
@@ -53,11 +56,12 @@ RAPPORT_* (see README.md). A channel without configuration is skipped.`,
 			if err != nil {
 				return err
 			}
-			acts := cfg.activities(svc, email, sms, mail, signer)
+			acts := cfg.activities(svc, email, sms, mail, signer, newRouter(svc, 0, time.Time{}))
 			w := newWorker(svc.temporal, acts, svc.journeys)
 			if err := w.Start(); err != nil {
 				return fmt.Errorf("start worker: %w", err)
 			}
+			syncSchedules(ctx, svc)
 			svc.log.Info("worker running", "task_queue", workflows.TaskQueue, "journeys", len(svc.journeys.catalog.Plans()))
 			<-ctx.Done()
 			svc.log.Info("stopping worker; letting running activities finish", "grace", workerDrain)
@@ -80,13 +84,25 @@ func newWorker(c client.Client, acts *activities.Activities, js *journeySet, int
 
 // activities wires the activities to the database, the providers and the
 // configuration.
-func (c config) activities(svc *services, email channels.EmailSender, sms channels.SMSSender, mail channels.MailSender, signer *links.Signer) *activities.Activities {
+func (c config) activities(svc *services, email channels.EmailSender, sms channels.SMSSender, mail channels.MailSender, signer *links.Signer, rt *router.Router) *activities.Activities {
 	return &activities.Activities{
 		Store: svc.store, Templates: svc.journeys.templates,
 		Email: email, SMS: sms, Mail: mail,
 		Sender: c.Sender, ReturnAddress: c.ReturnAddress,
 		Links: signer, PublicURL: c.PublicURL,
 		Rules: c.Rules, UnsubscribeMailto: c.UnsubscribeMailto, DefaultCurrency: c.DefaultCurrency,
-		Log: svc.log,
+		Router: rt, Log: svc.log,
 	}
+}
+
+// syncSchedules makes the audience schedules match the journeys, as
+// `rapport schedules sync` does. A failure is logged, not fatal: the
+// worker still runs journeys, and the next start (or the command) syncs.
+func syncSchedules(ctx context.Context, svc *services) {
+	rep, err := schedules.Sync(ctx, svc.temporal, svc.journeys.catalog)
+	if err != nil {
+		svc.log.Error("could not sync audience schedules; run `rapport schedules sync`", "error", err)
+		return
+	}
+	svc.log.Info("audience schedules in sync", "created", rep.Created, "updated", rep.Updated, "unchanged", rep.Unchanged, "deleted", rep.Deleted)
 }

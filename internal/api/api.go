@@ -59,6 +59,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/vouchers/{code}", s.getVoucher)
 	mux.HandleFunc("POST /v1/vouchers/{code}/redeem", s.redeemVoucher)
 	mux.HandleFunc("POST /v1/journeys/{name}/audience-runs", s.runAudience)
+	mux.HandleFunc("GET /v1/journeys/{name}/audience", s.previewAudience)
 	mux.HandleFunc("GET /v1/customers/{id}/preferences", s.getPreferences)
 	mux.HandleFunc("PUT /v1/customers/{id}/preferences", s.putPreferences)
 	mux.HandleFunc("POST /v1/suppressions", s.postSuppression)
@@ -117,7 +118,12 @@ func decode(r *http.Request, v any) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
 		return &apiError{Status: http.StatusUnsupportedMediaType, Message: "send JSON with Content-Type: application/json"}
 	}
-	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody+1))
+	return decodeJSON(io.LimitReader(r.Body, maxBody+1), v)
+}
+
+// decodeJSON reads one JSON value strictly, as decode does.
+func decodeJSON(rd io.Reader, v any) error {
+	dec := json.NewDecoder(rd)
 	dec.DisallowUnknownFields()
 	err := dec.Decode(v)
 	var syntax *json.SyntaxError

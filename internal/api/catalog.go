@@ -1,13 +1,18 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
 
+	"github.com/rapporthq/rapport/internal/journey"
 	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/workflows"
 )
@@ -130,21 +135,111 @@ func (s *Server) postProducts(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]int{"stored": len(products)})
 }
 
-// runAudience enters the customers who match a journey's audience now.
+// audienceWait is how long POST /v1/journeys/{name}/audience-runs waits
+// for the run to finish before answering 202 (?wait= changes it).
+const audienceWait = time.Minute
+
+// audienceRunResponse answers an audience run.
+type audienceRunResponse struct {
+	Journey    string `json:"journey"`
+	EntryKey   string `json:"entry_key"`
+	WorkflowID string `json:"workflow_id"`
+	// Status is done, or running when the run outlasted the wait (follow
+	// it in the Temporal UI by its workflow id).
+	Status string                   `json:"status"`
+	Counts workflows.AudienceCounts `json:"counts"`
+	// Runs are journey runs entered under this entry key, the first 100.
+	Runs []string `json:"runs"`
+}
+
+// runAudience starts an audience workflow that enters the customers who
+// match a journey's audience now, keyed by the day: a second run on the
+// same day enters nobody twice. It waits for the run to finish, up to
+// ?wait= (default a minute).
 func (s *Server) runAudience(w http.ResponseWriter, r *http.Request) {
-	plan, ok := s.Router.Catalog.Get(r.PathValue("name"))
+	plan, ok := s.audiencePlan(w, r)
 	if !ok {
-		notFound(w, "journey", r.PathValue("name"))
 		return
 	}
-	if plan.Trigger.Audience == "" {
-		s.fail(w, r, &apiError{Status: http.StatusBadRequest, Message: fmt.Sprintf("journey %s is started by %s events, not by an audience", plan.Journey, plan.Trigger.Event)})
+	wait := audienceWait
+	if v := r.URL.Query().Get("wait"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 || d > 10*time.Minute {
+			s.fail(w, r, badField("wait", "must be a duration up to 10m, such as 30s"))
+			return
+		}
+		wait = d
+	}
+	now := time.Now().UTC()
+	key := "audience-" + now.Format("20060102")
+	// Each run by hand is a workflow of its own; their entries share the
+	// day's key, so a second run enters nobody the first one did.
+	id := workflows.AudienceWorkflowID(plan.Journey, key+"/"+now.Format("150405.000000"))
+	run, err := s.Temporal.ExecuteWorkflow(r.Context(), client.StartWorkflowOptions{
+		ID:                    id,
+		TaskQueue:             workflows.TaskQueue,
+		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		StaticSummary:         fmt.Sprintf("%s audience run %s, started by hand", plan.Journey, key),
+	}, workflows.AudienceWorkflowName, workflows.AudienceInput{Journey: plan.Journey, EntryKey: key, AsOf: now})
+	if err != nil {
+		s.fail(w, r, fmt.Errorf("start audience run %s: %w", id, err))
 		return
 	}
-	res, err := s.Router.RunAudience(r.Context(), plan, time.Now())
+	resp := audienceRunResponse{Journey: plan.Journey, EntryKey: key, WorkflowID: id, Status: "running", Runs: []string{}}
+	ctx, cancel := context.WithTimeout(r.Context(), wait)
+	defer cancel()
+	var res workflows.AudienceResult
+	if err := run.Get(ctx, &res); err != nil {
+		if ctx.Err() != nil && r.Context().Err() == nil {
+			writeJSON(w, http.StatusAccepted, resp)
+			return
+		}
+		s.fail(w, r, fmt.Errorf("audience run %s: %w", id, err))
+		return
+	}
+	resp.Status, resp.Counts = "done", res.Counts
+	if resp.Runs, err = s.Store.RunsEntered(r.Context(), plan.Journey, key, 100); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// previewAudience counts who a journey's audience selects now and shows a
+// random sample, entering nobody.
+func (s *Server) previewAudience(w http.ResponseWriter, r *http.Request) {
+	plan, ok := s.audiencePlan(w, r)
+	if !ok {
+		return
+	}
+	sample := 10
+	if v := r.URL.Query().Get("sample"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 1000 {
+			s.fail(w, r, badField("sample", "must be a number from 0 to 1000"))
+			return
+		}
+		sample = n
+	}
+	res, err := s.Router.PreviewAudience(r.Context(), plan, time.Now().UTC(), sample)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, res)
+}
+
+// audiencePlan finds the journey named in the path, which must have an
+// audience; otherwise it answers and returns false.
+func (s *Server) audiencePlan(w http.ResponseWriter, r *http.Request) (*journey.Plan, bool) {
+	plan, ok := s.Router.Catalog.Get(r.PathValue("name"))
+	if !ok {
+		notFound(w, "journey", r.PathValue("name"))
+		return nil, false
+	}
+	if plan.Trigger.Audience == "" {
+		s.fail(w, r, &apiError{Status: http.StatusBadRequest, Message: fmt.Sprintf("journey %s is started by %s events, not by an audience", plan.Journey, plan.Trigger.Event)})
+		return nil, false
+	}
+	return plan, true
 }

@@ -1,10 +1,12 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"regexp"
@@ -171,12 +173,44 @@ func canonicalOrder(o *store.Order) map[string]any {
 	return map[string]any{"id": o.ID, "total": o.Total, "currency": o.Currency, "gift": o.Gift, "items": items}
 }
 
-// postEvent stores an event, then routes it. The event is stored before it
-// is acknowledged; a repeat of an event id changes nothing (and finishes
-// routing if the first attempt could not).
+// MaxBatch is the most events one POST /v1/events may carry.
+const MaxBatch = 1000
+
+// maxBatchBody bounds the body of a batch of events.
+const maxBatchBody = 16 << 20
+
+// postEvent takes one event, or a batch of up to MaxBatch as
+// {"events": [...]}. A single event is stored, then routed before the
+// answer, which says what it started. A batch is stored in one
+// transaction before the answer, which has a line per event; routing
+// follows in the background, in order for each customer.
 func (s *Server) postEvent(w http.ResponseWriter, r *http.Request) {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		s.fail(w, r, &apiError{Status: http.StatusUnsupportedMediaType, Message: "send JSON with Content-Type: application/json"})
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBatchBody+1))
+	if err != nil {
+		s.fail(w, r, &apiError{Status: http.StatusBadRequest, Message: "could not read the body: " + err.Error()})
+		return
+	}
+	if len(body) > maxBatchBody {
+		s.fail(w, r, &apiError{Status: http.StatusRequestEntityTooLarge, Message: fmt.Sprintf("the body is over %d MiB; send at most %d events at a time", maxBatchBody>>20, MaxBatch)})
+		return
+	}
+	var probe map[string]json.RawMessage
+	if json.Unmarshal(body, &probe) == nil {
+		if raw, ok := probe["events"]; ok && len(probe) == 1 {
+			s.postEvents(w, r, raw)
+			return
+		}
+	}
+	if len(body) > maxBody {
+		s.fail(w, r, &apiError{Status: http.StatusRequestEntityTooLarge, Message: fmt.Sprintf("an event is limited to %d KiB", maxBody>>10)})
+		return
+	}
 	var req eventRequest
-	if err := decode(r, &req); err != nil {
+	if err := decodeJSON(bytes.NewReader(body), &req); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -186,8 +220,7 @@ func (s *Server) postEvent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if _, err := s.Store.GetCustomer(r.Context(), e.CustomerID); errors.Is(err, store.ErrNotFound) {
-		s.fail(w, r, &apiError{Status: http.StatusUnprocessableEntity, Field: "customer_id",
-			Message: fmt.Sprintf("customer_id: no customer %s; create it with POST /v1/customers first", e.CustomerID)})
+		s.fail(w, r, noCustomer(e.CustomerID))
 		return
 	} else if err != nil {
 		s.fail(w, r, err)
@@ -203,6 +236,153 @@ func (s *Server) postEvent(w http.ResponseWriter, r *http.Request) {
 		status = http.StatusOK
 	}
 	writeJSON(w, status, resp)
+}
+
+func noCustomer(id string) *apiError {
+	return &apiError{Status: http.StatusUnprocessableEntity, Field: "customer_id",
+		Message: fmt.Sprintf("customer_id: no customer %s; create it with POST /v1/customers first", id)}
+}
+
+// batchResponse answers a batch of events.
+type batchResponse struct {
+	Accepted   int           `json:"accepted"`
+	Duplicates int           `json:"duplicates"`
+	Rejected   int           `json:"rejected"`
+	Results    []batchResult `json:"results"`
+}
+
+// batchResult is what became of one event of a batch, in the batch's
+// order.
+type batchResult struct {
+	Index  int    `json:"index"`
+	ID     string `json:"id,omitempty"`
+	Status string `json:"status"` // accepted, duplicate or rejected
+	Error  string `json:"error,omitempty"`
+	Field  string `json:"field,omitempty"`
+}
+
+// postEvents stores a batch: each event is checked on its own (a bad one
+// is rejected with the field at fault, the others go on), the good ones
+// are stored in one transaction, and the answer comes once they are
+// stored. Routing is queued; the sweeper catches what the queue drops.
+func (s *Server) postEvents(w http.ResponseWriter, r *http.Request, raw json.RawMessage) {
+	var items []json.RawMessage
+	if err := json.Unmarshal(raw, &items); err != nil {
+		s.fail(w, r, badField("events", "must be a list of events"))
+		return
+	}
+	switch {
+	case len(items) == 0:
+		s.fail(w, r, badField("events", "is empty; send between 1 and %d events", MaxBatch))
+		return
+	case len(items) > MaxBatch:
+		s.fail(w, r, badField("events", "holds %d events; send at most %d at a time", len(items), MaxBatch))
+		return
+	}
+	now := time.Now().UTC()
+	resp := batchResponse{Results: make([]batchResult, len(items))}
+	var batch []store.NewEvent
+	var where []int // index in items of each batch entry
+	seen := map[string]bool{}
+	for i, item := range items {
+		res := &resp.Results[i]
+		res.Index = i
+		var req eventRequest
+		err := decodeJSON(bytes.NewReader(item), &req)
+		var e store.Event
+		var order *store.Order
+		if err == nil {
+			res.ID = req.ID
+			e, order, err = req.validate(now)
+		}
+		if err == nil && seen[e.ID] {
+			res.Status = "duplicate"
+			resp.Duplicates++
+			continue
+		}
+		if err != nil {
+			reject(res, err)
+			resp.Rejected++
+			continue
+		}
+		seen[e.ID] = true
+		batch = append(batch, store.NewEvent{Event: e, Order: order})
+		where = append(where, i)
+	}
+	if err := s.checkCustomers(r.Context(), batch, where, &resp); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	kept := batch[:0]
+	keptWhere := where[:0]
+	for j, ne := range batch {
+		if resp.Results[where[j]].Status == "" {
+			kept = append(kept, ne)
+			keptWhere = append(keptWhere, where[j])
+		}
+	}
+	var recorded []store.Recorded
+	if len(kept) > 0 {
+		var err error
+		if recorded, err = s.Store.RecordEvents(r.Context(), kept); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	var toRoute []store.Event
+	for j, rec := range recorded {
+		res := &resp.Results[keptWhere[j]]
+		switch {
+		case !rec.Inserted && (rec.Event.Type != kept[j].Event.Type || rec.Event.CustomerID != kept[j].Event.CustomerID):
+			res.Status, res.Field = "rejected", "id"
+			res.Error = fmt.Sprintf("id: event %s was already received with a different type or customer; event ids must be unique", rec.Event.ID)
+			resp.Rejected++
+			continue
+		case rec.Inserted:
+			res.Status = "accepted"
+			resp.Accepted++
+		default:
+			res.Status = "duplicate"
+			resp.Duplicates++
+		}
+		if rec.Event.RoutedAt == nil {
+			toRoute = append(toRoute, rec.Event)
+		}
+	}
+	for _, e := range toRoute {
+		s.Router.Enqueue(e)
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// checkCustomers rejects the events of a batch whose customer does not
+// exist, with one query.
+func (s *Server) checkCustomers(ctx context.Context, batch []store.NewEvent, where []int, resp *batchResponse) error {
+	ids := make([]string, len(batch))
+	for i, ne := range batch {
+		ids[i] = ne.Event.CustomerID
+	}
+	known, err := s.Store.KnownCustomers(ctx, ids)
+	if err != nil {
+		return err
+	}
+	for j, ne := range batch {
+		if !known[ne.Event.CustomerID] {
+			reject(&resp.Results[where[j]], noCustomer(ne.Event.CustomerID))
+			resp.Rejected++
+		}
+	}
+	return nil
+}
+
+func reject(res *batchResult, err error) {
+	res.Status = "rejected"
+	var ae *apiError
+	if errors.As(err, &ae) {
+		res.Error, res.Field = ae.Message, ae.Field
+		return
+	}
+	res.Error = err.Error()
 }
 
 // recordAndRoute stores an event (idempotently), then routes it unless it

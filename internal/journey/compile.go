@@ -14,8 +14,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
+	"github.com/robfig/cron/v3"
 	"gopkg.in/yaml.v3"
 )
 
@@ -226,7 +228,8 @@ func (cc *compilation) journey(root *yaml.Node) *Plan {
 
 func (cc *compilation) trigger(n *yaml.Node) Trigger {
 	var t Trigger
-	fs := cc.fields(n, "trigger", "event", "when", "max_event_age", "audience")
+	fs := cc.fields(n, "trigger", "event", "when", "max_event_age", "audience", "schedule", "time_zone",
+		"entry", "key", "reentry", "max_active")
 	if fs == nil {
 		return t
 	}
@@ -238,14 +241,32 @@ func (cc *compilation) trigger(n *yaml.Node) Trigger {
 	case en != nil && an != nil:
 		cc.errorf(fs.keys["audience"], "a trigger has an event or an audience, not both")
 		return t
-	case an != nil:
+	}
+	cc.entryRules(fs, &t)
+	if an != nil {
 		t.Audience = cc.audience(an)
 		for _, k := range []string{"when", "max_event_age"} {
 			if fs.get(k) != nil {
 				cc.errorf(fs.keys[k], "%s only goes with a trigger event; put the condition in the audience", k)
 			}
 		}
+		if fs.get("key") != nil {
+			cc.errorf(fs.keys["key"], "key only goes with a trigger event; an audience run enters each customer once per run")
+		}
+		cc.schedule(fs, &t)
 		return t
+	}
+	for _, k := range []string{"schedule", "time_zone"} {
+		if fs.get(k) != nil {
+			cc.errorf(fs.keys[k], "%s only goes with an audience: an event trigger starts the journey when the event arrives", k)
+		}
+	}
+	if kn := fs.get("key"); kn != nil {
+		if t.EntryMode() != EntryOncePerEventKey {
+			cc.errorf(fs.keys["key"], "key only goes with `entry: once_per_event_key`; with `entry: %s` it would not be used", t.Entry)
+		} else {
+			t.Key = cc.keyExpr(kn)
+		}
 	}
 	if v, ok := cc.scalar(en, "trigger.event"); ok {
 		if !eventTypeRe.MatchString(v) {
@@ -261,6 +282,84 @@ func (cc *compilation) trigger(n *yaml.Node) Trigger {
 		t.MaxEventAge = cc.duration(mn, "max_event_age")
 	}
 	return t
+}
+
+// entryRules reads how often a customer may enter: entry, reentry and
+// max_active.
+func (cc *compilation) entryRules(fs *fieldSet, t *Trigger) {
+	if en := fs.get("entry"); en != nil {
+		if v, ok := cc.scalar(en, "entry"); ok {
+			mode := EntryMode(v)
+			if !slices.Contains(EntryModes, mode) {
+				cc.errorf(en, "entry must be once, once_per_event_key or always, not %q", v)
+			} else if mode != EntryOncePerEventKey {
+				t.Entry = mode // the default stays implicit, so plans keep their hash
+			}
+		}
+	}
+	if rn := fs.get("reentry"); rn != nil {
+		t.Reentry = cc.duration(rn, "reentry")
+		if t.Entry == EntryOnce {
+			cc.errorf(fs.keys["reentry"], "reentry has no effect with `entry: once`: a customer never enters again")
+		}
+	}
+	if mn := fs.get("max_active"); mn != nil {
+		t.MaxActive = int(cc.number(mn, "max_active", 0, 1000))
+		if float64(t.MaxActive) != cc.numberValue(mn) {
+			cc.errorf(mn, "max_active must be a whole number of runs, such as 1")
+		}
+	}
+}
+
+// schedule reads when an audience is evaluated: a cron expression and the
+// time zone it is read in.
+func (cc *compilation) schedule(fs *fieldSet, t *Trigger) {
+	if zn := fs.get("time_zone"); zn != nil {
+		if v, ok := cc.scalar(zn, "time_zone"); ok {
+			if _, err := time.LoadLocation(v); err != nil || v == "" || v == "Local" {
+				cc.errorf(zn, "time_zone %q is not an IANA time zone such as Europe/London or America/New_York", v)
+			} else {
+				t.TimeZone = v
+			}
+		}
+		if fs.get("schedule") == nil {
+			cc.errorf(fs.keys["time_zone"], "time_zone says how to read the schedule, but there is no schedule")
+		}
+	}
+	sn := fs.get("schedule")
+	if sn == nil {
+		return
+	}
+	v, ok := cc.scalar(sn, "schedule")
+	if !ok {
+		return
+	}
+	if _, err := cronParser.Parse(v); err != nil {
+		cc.errorf(sn, "schedule %q is not a cron expression (minute hour day-of-month month day-of-week, such as \"0 9 * * *\" for 09:00 every day): %v", v, err)
+		return
+	}
+	t.Schedule = v
+}
+
+// cronParser reads the five-field cron expressions Temporal schedules
+// accept, and the @daily-style descriptors.
+var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+// keyExpr reads and type-checks an entry key expression, which gives text.
+func (cc *compilation) keyExpr(n *yaml.Node) string {
+	v, ok := cc.scalar(n, "key")
+	if !ok {
+		return ""
+	}
+	checked := cc.c.env.checkKey(v)
+	if len(checked.issues) > 0 {
+		positions := cc.valuePositions(n)
+		for _, is := range checked.issues {
+			cc.errorAt(exprPos(n, v, positions, is.line, is.col), "key: "+is.message)
+		}
+		return ""
+	}
+	return v
 }
 
 // audience reads and type-checks an audience condition.

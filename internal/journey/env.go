@@ -138,7 +138,17 @@ type exprIssue struct {
 func (e *Env) check(src string) checkedExpr { return e.checkIn(e.env, src) }
 
 // checkIn parses and type-checks an expression in one of the environments.
-func (e *Env) checkIn(env *cel.Env, src string) (out checkedExpr) {
+func (e *Env) checkIn(env *cel.Env, src string) checkedExpr {
+	return e.checkTyped(env, src, cel.BoolType)
+}
+
+// checkKey parses and type-checks an entry key expression, which gives
+// text.
+func (e *Env) checkKey(src string) checkedExpr { return e.checkTyped(e.env, src, cel.StringType) }
+
+// checkTyped parses and type-checks an expression that must give a value
+// of type want.
+func (e *Env) checkTyped(env *cel.Env, src string, want *cel.Type) (out checkedExpr) {
 	defer func() {
 		if r := recover(); r != nil {
 			out = checkedExpr{issues: []exprIssue{{line: 1, message: fmt.Sprintf("this expression could not be checked (%v); simplify it", r)}}}
@@ -166,9 +176,12 @@ func (e *Env) checkIn(env *cel.Env, src string) (out checkedExpr) {
 		}
 		return out
 	}
-	if !ast.OutputType().IsExactType(cel.BoolType) && !ast.OutputType().IsExactType(cel.DynType) {
-		out.issues = append(out.issues, exprIssue{line: 1, message: fmt.Sprintf(
-			"this must be a condition that is true or false, but it gives a %s", describeType(ast.OutputType()))})
+	if !ast.OutputType().IsExactType(want) && !ast.OutputType().IsExactType(cel.DynType) {
+		msg := fmt.Sprintf("this must be a condition that is true or false, but it gives a %s", describeType(ast.OutputType()))
+		if want == cel.StringType {
+			msg = fmt.Sprintf("this must give text (a string), such as order.id, but it gives a %s", describeType(ast.OutputType()))
+		}
+		out.issues = append(out.issues, exprIssue{line: 1, message: msg})
 		return out
 	}
 	out.ast = ast
@@ -318,4 +331,34 @@ func (e *Env) EvalAudience(expr string, c Customer) (bool, error) {
 		return false, fmt.Errorf("evaluate audience %q: got %v, not true or false", expr, out.Value())
 	}
 	return b, nil
+}
+
+// EvalKey evaluates an entry key expression (trigger.key), which gives
+// text.
+func (e *Env) EvalKey(expr string, vars Vars) (string, error) {
+	cacheKey := "key:" + expr // not valid CEL, so never an expression's own text
+	var prg cel.Program
+	if p, ok := e.programs.Load(cacheKey); ok {
+		prg = p.(cel.Program)
+	} else {
+		checked := e.checkKey(expr)
+		if checked.ast == nil {
+			return "", fmt.Errorf("key %q: %s", expr, checked.issues[0].message)
+		}
+		p, err := e.env.Program(checked.ast, cel.CostLimit(evalCostLimit))
+		if err != nil {
+			return "", fmt.Errorf("key %q: %w", expr, err)
+		}
+		prg = p
+		e.programs.Store(cacheKey, p)
+	}
+	out, _, err := prg.Eval(map[string]any{"customer": vars.Customer, "event": vars.Event, "order": vars.Order, "task": vars.Task})
+	if err != nil {
+		return "", fmt.Errorf("evaluate key %q: %w", expr, err)
+	}
+	s, ok := out.Value().(string)
+	if !ok {
+		return "", fmt.Errorf("evaluate key %q: got %v, not text", expr, out.Value())
+	}
+	return s, nil
 }

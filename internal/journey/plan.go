@@ -94,6 +94,60 @@ type Trigger struct {
 	// Audience is a CEL condition over the customer's fields; customers for
 	// whom it holds are entered by an audience run instead of an event.
 	Audience string `json:"audience,omitempty"`
+	// Schedule is when audience runs happen: a cron expression
+	// (minute hour day-of-month month day-of-week) read in TimeZone.
+	Schedule string `json:"schedule,omitempty"`
+	// TimeZone is the IANA zone the schedule is read in; empty is UTC.
+	TimeZone string `json:"time_zone,omitempty"`
+
+	// Entry says how often a customer may enter; empty is
+	// EntryOncePerEventKey.
+	Entry EntryMode `json:"entry,omitempty"`
+	// Key is a CEL expression giving the entry key of an event trigger
+	// under EntryOncePerEventKey; empty is the event's id.
+	Key string `json:"key,omitempty"`
+	// Reentry is how long after entering a customer may enter again.
+	Reentry Duration `json:"reentry,omitzero"`
+	// MaxActive caps the runs of this journey a customer may be in at
+	// once. Zero is no cap for event triggers and 1 for audiences; see
+	// ActiveCap.
+	MaxActive int `json:"max_active,omitempty"`
+}
+
+// EntryMode says how often a customer may enter a journey.
+type EntryMode string
+
+// Entry modes.
+const (
+	// EntryOnce: a customer enters the journey at most once, ever.
+	EntryOnce EntryMode = "once"
+	// EntryOncePerEventKey: once per entry key: the trigger's key (the
+	// event id unless the journey names another), or the audience run.
+	EntryOncePerEventKey EntryMode = "once_per_event_key"
+	// EntryAlways: every trigger event enters, even while the customer is
+	// in the journey already (a repeated delivery of one event still
+	// enters once).
+	EntryAlways EntryMode = "always"
+)
+
+// EntryModes lists the entry modes, for messages.
+var EntryModes = []EntryMode{EntryOnce, EntryOncePerEventKey, EntryAlways}
+
+// ActiveCap is how many runs of the journey a customer may be in at once;
+// zero is no cap.
+func (t Trigger) ActiveCap() int {
+	if t.MaxActive == 0 && t.Audience != "" {
+		return 1
+	}
+	return t.MaxActive
+}
+
+// EntryMode returns the entry mode, with the default filled in.
+func (t Trigger) EntryMode() EntryMode {
+	if t.Entry == "" {
+		return EntryOncePerEventKey
+	}
+	return t.Entry
 }
 
 // DefaultMaxEventAge is how old an event may be and still start a journey,

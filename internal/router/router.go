@@ -6,11 +6,15 @@
 package router
 
 import (
+	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -38,6 +42,10 @@ type Router struct {
 	// time.
 	DayLength time.Duration
 	DayEpoch  time.Time
+	// TaskQueue is where journeys start; empty is workflows.TaskQueue.
+	TaskQueue string
+
+	queue []chan store.Event // see RunQueue
 }
 
 // Result says what routing an event did.
@@ -94,9 +102,13 @@ func (r *Router) route(ctx context.Context, e store.Event) (Result, error) {
 					continue
 				}
 			}
-			id, err := r.start(ctx, plan, ev)
+			id, refused, err := r.start(ctx, plan, ev, vars, e.Seq)
 			if err != nil {
 				return res, err
+			}
+			if refused != "" {
+				res.Skipped = append(res.Skipped, plan.Journey+": "+refused)
+				continue
 			}
 			started[id] = true
 			res.Started = append(res.Started, id)
@@ -122,32 +134,42 @@ func (r *Router) route(ctx context.Context, e store.Event) (Result, error) {
 	return res, nil
 }
 
-// start registers the run and starts its workflow with the event as its
-// first signal. Starting an entry that already ran is a no-op.
-func (r *Router) start(ctx context.Context, plan *journey.Plan, ev journey.Event) (string, error) {
-	id, _, err := r.startRun(ctx, plan, ev.CustomerID, ev.ID, ev, true)
-	return id, err
+// start enters the customer into a journey the event triggers, under the
+// entry key the journey's entry rules give, with the event as the run's
+// first signal. It returns the workflow id, or why the customer did not
+// enter.
+func (r *Router) start(ctx context.Context, plan *journey.Plan, ev journey.Event, vars journey.Vars, seq int64) (string, string, error) {
+	key := ev.ID
+	switch plan.Trigger.EntryMode() {
+	case journey.EntryOnce:
+		key = "once"
+	case journey.EntryOncePerEventKey:
+		if plan.Trigger.Key != "" {
+			k, err := r.Env.EvalKey(plan.Trigger.Key, vars)
+			if err != nil {
+				return "", "trigger.key could not be evaluated: " + err.Error(), nil
+			}
+			key = EntryKey(k)
+		}
+	}
+	id, started, refused, err := r.enter(ctx, plan, ev.CustomerID, key, ev, seq, true)
+	if err == nil && !started && refused == "" {
+		refused = fmt.Sprintf("already entered under the key %s", key)
+	}
+	return id, refused, err
 }
 
-// startRun registers a run and starts its workflow, with the trigger event
-// as its first signal when signal is set. started is false when the entry
-// already ran.
-func (r *Router) startRun(ctx context.Context, plan *journey.Plan, customerID, entryKey string, ev journey.Event, signal bool) (id string, started bool, err error) {
-	id = workflows.WorkflowID(plan.Journey, customerID, entryKey)
-	err = r.Store.RegisterRun(ctx, store.Run{
-		WorkflowID: id, Journey: plan.Journey, CustomerID: customerID, PlanHash: plan.Hash,
-		Listens: plan.ListensForEvents(), TriggerEventID: ev.ID,
-	})
-	if err != nil {
-		return id, false, err
-	}
-	if r.DayLength > 0 {
-		plan = plan.Scaled(r.DayLength, r.DayEpoch)
-	}
-	opts := client.StartWorkflowOptions{
+// StartOptions are the options a journey run starts with: its id, the
+// search attributes staff find it by (RapportStatus=running included) and
+// what the Temporal UI shows of it.
+func StartOptions(id string, plan *journey.Plan, customerID string, ev journey.Event) client.StartWorkflowOptions {
+	return client.StartWorkflowOptions{
 		ID:                    id,
 		TaskQueue:             workflows.TaskQueue,
 		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		// A start retried for a run already under way is told so, not
+		// handed the run.
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
 		TypedSearchAttributes: temporal.NewSearchAttributes(
 			workflows.CustomerIDAttr.ValueSet(customerID),
 			workflows.JourneyAttr.ValueSet(plan.Journey),
@@ -157,7 +179,54 @@ func (r *Router) startRun(ctx context.Context, plan *journey.Plan, customerID, e
 		StaticSummary: fmt.Sprintf("%s for customer %s, plan %s", plan.Journey, customerID, plan.ShortHash()),
 		StaticDetails: fmt.Sprintf("Started by %s `%s`.\n\n%s", ev.Type, ev.ID, plan.Description),
 	}
-	input := workflows.JourneyInput{Plan: *plan, CustomerID: customerID, EntryKey: entryKey, Trigger: ev}
+}
+
+// EntryKey turns a value into an entry key that fits a workflow id: the
+// value itself when it can, else a digest of it (so a key holding an email
+// address never shows in Temporal).
+func EntryKey(v string) string {
+	if workflows.ValidIDPart(v) && !strings.Contains(v, "@") {
+		return v
+	}
+	sum := sha256.Sum256([]byte(v))
+	return "k-" + hex.EncodeToString(sum[:10])
+}
+
+// enter registers a run under the journey's entry rules and starts its
+// workflow, with the trigger event as its first signal when signal is set
+// and the events stored after fromSeq as its backlog. started is false
+// when the entry already ran; refused says why the customer may not enter.
+func (r *Router) enter(ctx context.Context, plan *journey.Plan, customerID, entryKey string, ev journey.Event, fromSeq int64, signal bool) (id string, started bool, refused string, err error) {
+	id = workflows.WorkflowID(plan.Journey, customerID, entryKey)
+	entered, err := r.Store.EnterRun(ctx, store.Entry{
+		Run: store.Run{
+			WorkflowID: id, Journey: plan.Journey, CustomerID: customerID, PlanHash: plan.Hash,
+			Listens: plan.ListensForEvents(), TriggerEventID: ev.ID, EntryKey: entryKey, FromSeq: fromSeq,
+		},
+		Once:      plan.Trigger.EntryMode() == journey.EntryOnce,
+		Reentry:   plan.Trigger.Reentry.D,
+		MaxActive: plan.Trigger.ActiveCap(),
+	})
+	if err != nil {
+		return id, false, "", err
+	}
+	if !entered.Start {
+		return id, false, entered.Refused, nil
+	}
+	backlog := make([]journey.Event, 0, len(entered.Backlog))
+	for _, e := range entered.Backlog {
+		jev, err := JourneyEvent(e)
+		if err != nil {
+			return id, false, "", err
+		}
+		backlog = append(backlog, jev)
+	}
+	if r.DayLength > 0 {
+		plan = plan.Scaled(r.DayLength, r.DayEpoch)
+	}
+	opts := StartOptions(id, plan, customerID, ev)
+	opts.TaskQueue = cmp.Or(r.TaskQueue, workflows.TaskQueue)
+	input := workflows.JourneyInput{Plan: *plan, CustomerID: customerID, EntryKey: entryKey, Trigger: ev, Backlog: backlog, Revision: workflows.Revision}
 	if signal {
 		_, err = r.Temporal.SignalWithStartWorkflow(ctx, id, workflows.EventSignal, ev, opts, workflows.JourneyWorkflowName, input)
 	} else {
@@ -165,104 +234,62 @@ func (r *Router) startRun(ctx context.Context, plan *journey.Plan, customerID, e
 	}
 	var already *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &already) {
-		r.log().Info("journey entry already ran", "workflow_id", id)
-		return id, false, nil
+		r.log().Debug("journey entry already started", "workflow_id", id)
+		return id, false, "", nil
 	}
 	if err != nil {
-		return id, false, fmt.Errorf("start %s: %w", id, err)
+		return id, false, "", fmt.Errorf("start %s: %w", id, err)
 	}
-	r.log().Info("journey started", "workflow_id", id, "journey", plan.Journey, "trigger", ev.ID)
-	return id, true, nil
+	if !entered.New {
+		// A repeated trigger reached the run it had started (SignalWithStart
+		// signals a run under way), or a start cut short was completed.
+		return id, false, "", nil
+	}
+	r.log().Debug("journey started", "workflow_id", id, "journey", plan.Journey, "trigger", ev.ID, "backlog", len(backlog))
+	return id, true, "", nil
 }
 
-// AudienceResult counts what an audience run did.
-type AudienceResult struct {
-	Journey  string   `json:"journey"`
-	EntryKey string   `json:"entry_key"`
-	Scanned  int      `json:"scanned"`
-	Matched  int      `json:"matched"`
-	Started  []string `json:"started"`
-	// Skipped counts matching customers not entered: already in a running
-	// run of the journey, or already entered under this entry key.
-	Skipped int `json:"skipped"`
-}
-
-// RunAudience enters every customer who matches a journey's audience now
-// and is not already in it. The entry key is the day (audience-20261122),
-// so running it twice in a day enters nobody twice.
-func (r *Router) RunAudience(ctx context.Context, plan *journey.Plan, now time.Time) (AudienceResult, error) {
-	res := AudienceResult{Journey: plan.Journey, EntryKey: "audience-" + now.UTC().Format("20060102"), Started: []string{}}
-	if plan.Trigger.Audience == "" {
-		return res, fmt.Errorf("journey %s has no trigger.audience", plan.Journey)
-	}
-	after := ""
-	for {
-		ids, err := r.Store.CustomerIDs(ctx, after, 500)
-		if err != nil {
-			return res, err
-		}
-		if len(ids) == 0 {
-			return res, nil
-		}
-		after = ids[len(ids)-1]
-		for _, id := range ids {
-			res.Scanned++
-			facts, err := r.Store.CustomerFacts(ctx, id, now)
-			if err != nil {
-				return res, err
-			}
-			ok, err := r.Env.EvalAudience(plan.Trigger.Audience, facts)
-			if err != nil {
-				r.log().Warn("audience could not be evaluated for a customer; left out", "journey", plan.Journey, "customer_id", id, "error", err)
-				continue
-			}
-			if !ok {
-				continue
-			}
-			res.Matched++
-			running, err := r.Store.HasRunningRun(ctx, plan.Journey, id)
-			if err != nil {
-				return res, err
-			}
-			if running {
-				res.Skipped++
-				continue
-			}
-			ev := journey.Event{ID: res.EntryKey, Type: "audience", CustomerID: id, OccurredAt: now.UTC(), Data: map[string]any{}}
-			wid, started, err := r.startRun(ctx, plan, id, res.EntryKey, ev, false)
-			if err != nil {
-				return res, err
-			}
-			if started {
-				res.Started = append(res.Started, wid)
-			} else {
-				res.Skipped++
-			}
-		}
-	}
-}
-
-// deliver signals a running journey. A journey Temporal no longer knows is
-// marked gone, unless it was registered so recently that its start may
-// still be on its way (then routing fails and is retried).
+// deliver signals a running journey. A run registered a moment ago may
+// not be started yet (its entry is on its way): delivery is tried again
+// for a few seconds, then left to the sweeper. A run Temporal has closed
+// without recording its end, or never heard of after StartGrace, is
+// marked ended.
 func (r *Router) deliver(ctx context.Context, run store.Run, ev journey.Event) (bool, error) {
-	err := r.Temporal.SignalWorkflow(ctx, run.WorkflowID, "", workflows.EventSignal, ev)
-	var notFound *serviceerror.NotFound
-	switch {
-	case err == nil:
-		return true, nil
-	case errors.As(err, &notFound):
-		grace := r.StartGrace
-		if grace == 0 {
-			grace = 2 * time.Minute
+	grace := r.StartGrace
+	if grace == 0 {
+		grace = 2 * time.Minute
+	}
+	wait := 20 * time.Millisecond
+	for {
+		err := r.Temporal.SignalWorkflow(ctx, run.WorkflowID, "", workflows.EventSignal, ev)
+		var notFound *serviceerror.NotFound
+		if err == nil {
+			return true, nil
 		}
-		if time.Since(run.StartedAt) < grace {
-			return false, fmt.Errorf("journey %s is registered but not found yet; will retry", run.WorkflowID)
+		if !errors.As(err, &notFound) {
+			return false, fmt.Errorf("deliver to %s: %w", run.WorkflowID, err)
 		}
-		r.log().Warn("running journey not found in Temporal; marking it ended", "workflow_id", run.WorkflowID)
-		return false, r.Store.FinishRun(ctx, run.WorkflowID, store.RunFailed, store.RunNotFound)
-	default:
-		return false, fmt.Errorf("deliver to %s: %w", run.WorkflowID, err)
+		// Not running: closed, or not started yet.
+		if d, derr := r.Temporal.DescribeWorkflowExecution(ctx, run.WorkflowID, ""); derr == nil {
+			// Runs record their end before they close; this one was
+			// terminated, or timed out.
+			status := d.GetWorkflowExecutionInfo().GetStatus().String()
+			r.log().Warn("journey closed without recording its end; marking it ended", "workflow_id", run.WorkflowID, "status", status)
+			return false, r.Store.GiveUpRun(ctx, run.WorkflowID, "closed in Temporal: "+strings.ToLower(status))
+		}
+		if time.Since(run.StartedAt) >= grace {
+			r.log().Warn("running journey not found in Temporal; marking it ended", "workflow_id", run.WorkflowID)
+			return false, r.Store.GiveUpRun(ctx, run.WorkflowID, store.RunNotFound)
+		}
+		if wait > 2*time.Second {
+			return false, fmt.Errorf("journey %s is registered but not started yet; will retry", run.WorkflowID)
+		}
+		select {
+		case <-ctx.Done():
+			return false, ctx.Err()
+		case <-time.After(wait):
+		}
+		wait *= 2
 	}
 }
 

@@ -109,13 +109,15 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	defer func() { stopWatching(); bg.Wait() }()
 
 	var entered struct {
-		Started []string `json:"started"`
+		Counts struct {
+			Started int `json:"started"`
+		} `json:"counts"`
 	}
-	if err := s.do(ctx, http.MethodPost, "/v1/journeys/lapse-winback/audience-runs", nil, &entered, http.StatusOK); err != nil {
+	if err := s.do(ctx, http.MethodPost, "/v1/journeys/lapse-winback/audience-runs?wait=5m", nil, &entered, http.StatusOK); err != nil {
 		return s.summary(start), fmt.Errorf("simulation: audience run: %w", err)
 	}
 	s.mu.Lock()
-	s.sum.WinbackEntered = len(entered.Started)
+	s.sum.WinbackEntered = entered.Counts.Started
 	s.mu.Unlock()
 
 	var lives sync.WaitGroup

@@ -139,14 +139,7 @@ func (s *Store) CustomerFacts(ctx context.Context, id string, now time.Time) (jo
 		HasPhone:         c.Phone != "",
 		HasPostalAddress: c.Address.Complete(),
 		Attributes:       c.Attributes,
-		Tags:             []string{},
-	}
-	if tags, ok := c.Attributes["tags"].([]any); ok {
-		for _, t := range tags {
-			if s, ok := t.(string); ok {
-				f.Tags = append(f.Tags, s)
-			}
-		}
+		Tags:             tagsOf(c.Attributes),
 	}
 	if err := s.pool.QueryRow(ctx, `SELECT channel_order FROM customer_settings WHERE customer_id = $1`, id).Scan(&f.PreferredChannels); err != nil && err != pgx.ErrNoRows {
 		return f, fmt.Errorf("customer %s channel order: %w", id, err)
@@ -159,29 +152,21 @@ func (s *Store) CustomerFacts(ctx context.Context, id string, now time.Time) (jo
 	if err != nil {
 		return f, fmt.Errorf("customer %s order figures: %w", id, err)
 	}
-	if last != nil {
-		f.DaysSinceLastOrder = int64(now.Sub(*last) / (24 * time.Hour))
-	} else {
-		f.DaysSinceLastOrder = -1
-	}
+	f.DaysSinceLastOrder = daysSince(last, now)
 	return f, nil
 }
 
-// CustomerIDs returns up to limit customer ids after the given one, in
-// order, for walking every customer page by page.
-func (s *Store) CustomerIDs(ctx context.Context, after string, limit int) ([]string, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id FROM customers WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
+// KnownCustomers reports which of the ids are customers.
+func (s *Store) KnownCustomers(ctx context.Context, ids []string) (map[string]bool, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id FROM customers WHERE id = ANY($1)`, ids)
 	if err != nil {
-		return nil, fmt.Errorf("list customers: %w", err)
+		return nil, fmt.Errorf("look up %d customers: %w", len(ids), err)
 	}
-	return pgx.CollectRows(rows, pgx.RowTo[string])
-}
-
-// HasRunningRun reports whether the customer is in a running run of the
-// journey.
-func (s *Store) HasRunningRun(ctx context.Context, journeyName, customerID string) (bool, error) {
-	var ok bool
-	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM journey_runs WHERE journey = $1 AND customer_id = $2 AND status = 'running')`,
-		journeyName, customerID).Scan(&ok)
-	return ok, err
+	known := make(map[string]bool, len(ids))
+	var id string
+	_, err = pgx.ForEachRow(rows, []any{&id}, func() error { known[id] = true; return nil })
+	if err != nil {
+		return nil, fmt.Errorf("look up %d customers: %w", len(ids), err)
+	}
+	return known, nil
 }

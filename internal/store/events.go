@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -18,6 +19,9 @@ type Event struct {
 	ReceivedAt time.Time       `json:"received_at"`
 	Data       json.RawMessage `json:"data"`
 	RoutedAt   *time.Time      `json:"routed_at,omitempty"`
+	// Seq numbers the event among those stored: a customer's events are
+	// numbered in the order they were stored.
+	Seq int64 `json:"seq"`
 }
 
 // Order is a purchase with its items.
@@ -44,30 +48,108 @@ type Item struct {
 // stored it changes nothing and returns the stored event with inserted
 // false. An order already stored under the same id is left as it was.
 func (s *Store) RecordEvent(ctx context.Context, e Event, order *Order) (stored Event, inserted bool, err error) {
-	if len(e.Data) == 0 {
-		e.Data = json.RawMessage("{}")
-	}
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `
-			INSERT INTO events (id, type, customer_id, occurred_at, data)
-			VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING`,
-			e.ID, e.Type, e.CustomerID, e.OccurredAt, []byte(e.Data))
-		if err != nil {
+		if err := lockRouting(ctx, tx, e.CustomerID); err != nil {
 			return err
 		}
-		inserted = tag.RowsAffected() == 1
-		if inserted && order != nil {
-			if err := insertOrder(ctx, tx, *order); err != nil {
-				return err
-			}
-		}
-		stored, err = scanEvent(tx.QueryRow(ctx, `SELECT `+eventColumns+` FROM events WHERE id = $1`, e.ID))
+		stored, inserted, err = recordEvent(ctx, tx, e, order)
 		return err
 	})
 	if err != nil {
 		return Event{}, false, fmt.Errorf("record event %s: %w", e.ID, err)
 	}
 	return stored, inserted, nil
+}
+
+// NewEvent is an event to store with the order it carries, if any.
+type NewEvent struct {
+	Event Event
+	Order *Order
+}
+
+// Recorded is what storing one event of a batch did.
+type Recorded struct {
+	Event    Event
+	Inserted bool
+}
+
+// RecordEvents stores a batch of events in one transaction, each as
+// RecordEvent does: all are stored, or none is. Events with an id already
+// stored (or repeated in the batch) change nothing and come back with
+// Inserted false.
+func (s *Store) RecordEvents(ctx context.Context, batch []NewEvent) ([]Recorded, error) {
+	out := make([]Recorded, len(batch))
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// Lock every customer of the batch, in one order, so concurrent
+		// batches cannot deadlock.
+		customers := make([]string, 0, len(batch))
+		for _, ne := range batch {
+			customers = append(customers, ne.Event.CustomerID)
+		}
+		slices.Sort(customers)
+		for _, c := range slices.Compact(customers) {
+			if err := lockRouting(ctx, tx, c); err != nil {
+				return err
+			}
+		}
+		for i, ne := range batch {
+			stored, inserted, err := recordEvent(ctx, tx, ne.Event, ne.Order)
+			if err != nil {
+				return fmt.Errorf("event %s: %w", ne.Event.ID, err)
+			}
+			out[i] = Recorded{Event: stored, Inserted: inserted}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("record %d events: %w", len(batch), err)
+	}
+	return out, nil
+}
+
+// recordEvent stores an event and its order inside a transaction holding
+// the customer's routing lock.
+func recordEvent(ctx context.Context, tx pgx.Tx, e Event, order *Order) (stored Event, inserted bool, err error) {
+	if len(e.Data) == 0 {
+		e.Data = json.RawMessage("{}")
+	}
+	tag, err := tx.Exec(ctx, `
+		INSERT INTO events (id, type, customer_id, occurred_at, data)
+		VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING`,
+		e.ID, e.Type, e.CustomerID, e.OccurredAt, []byte(e.Data))
+	if err != nil {
+		return Event{}, false, err
+	}
+	inserted = tag.RowsAffected() == 1
+	if inserted && order != nil {
+		if err := insertOrder(ctx, tx, *order); err != nil {
+			return Event{}, false, err
+		}
+	}
+	stored, err = scanEvent(tx.QueryRow(ctx, `SELECT `+eventColumns+` FROM events WHERE id = $1`, e.ID))
+	return stored, inserted, err
+}
+
+// EventsAfter returns the customer's events stored after the one numbered
+// seq, oldest first, at most limit.
+func (s *Store) EventsAfter(ctx context.Context, customerID string, seq int64, limit int) ([]Event, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+eventColumns+` FROM events
+		WHERE customer_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`, customerID, seq, limit)
+	if err != nil {
+		return nil, fmt.Errorf("events of %s after %d: %w", customerID, seq, err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Event, error) { return scanEvent(r) })
+}
+
+// LastEventSeq returns the number of the customer's latest stored event,
+// or 0 when there is none.
+func (s *Store) LastEventSeq(ctx context.Context, customerID string) (int64, error) {
+	var seq int64
+	err := s.pool.QueryRow(ctx, `SELECT coalesce(max(seq), 0) FROM events WHERE customer_id = $1`, customerID).Scan(&seq)
+	if err != nil {
+		return 0, fmt.Errorf("last event of %s: %w", customerID, err)
+	}
+	return seq, nil
 }
 
 func insertOrder(ctx context.Context, tx pgx.Tx, o Order) error {
@@ -81,6 +163,13 @@ func insertOrder(ctx context.Context, tx pgx.Tx, o Order) error {
 	if tag.RowsAffected() == 0 {
 		return nil
 	}
+	_, err = tx.Exec(ctx, `
+		UPDATE customers SET orders_count = orders_count + 1, lifetime_value = lifetime_value + $2,
+			last_order_at = greatest(last_order_at, $3)
+		WHERE id = $1`, o.CustomerID, o.Total, o.PlacedAt)
+	if err != nil {
+		return fmt.Errorf("order %s: customer figures: %w", o.ID, err)
+	}
 	rows := make([][]any, len(o.Items))
 	for i, it := range o.Items {
 		rows[i] = []any{o.ID, i + 1, it.ProductID, it.Name, it.Quantity, it.Price}
@@ -93,12 +182,12 @@ func insertOrder(ctx context.Context, tx pgx.Tx, o Order) error {
 	return nil
 }
 
-const eventColumns = `id, type, customer_id, occurred_at, received_at, data, routed_at`
+const eventColumns = `id, type, customer_id, occurred_at, received_at, data, routed_at, seq`
 
 func scanEvent(row pgx.Row) (Event, error) {
 	var e Event
 	var data []byte
-	err := row.Scan(&e.ID, &e.Type, &e.CustomerID, &e.OccurredAt, &e.ReceivedAt, &data, &e.RoutedAt)
+	err := row.Scan(&e.ID, &e.Type, &e.CustomerID, &e.OccurredAt, &e.ReceivedAt, &data, &e.RoutedAt, &e.Seq)
 	e.Data = data
 	return e, notFound(err)
 }

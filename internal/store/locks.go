@@ -23,3 +23,12 @@ func lockAddress(ctx context.Context, tx pgx.Tx, channel, address string) error 
 	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('rapport-address:' || $1 || ':' || $2, 0))`, channel, address)
 	return err
 }
+
+// Storing a customer's event and registering a run of theirs take the
+// customer's routing lock, so the two are ordered: a run registered first
+// is found by the event's routing; an event stored first is in the run's
+// start backlog. See EnterRun.
+func lockRouting(ctx context.Context, tx pgx.Tx, customerID string) error {
+	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('rapport-route:' || $1, 0))`, customerID)
+	return err
+}

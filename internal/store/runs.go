@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -20,6 +21,10 @@ type Run struct {
 	StartedAt      time.Time  `json:"started_at"`
 	EndedAt        *time.Time `json:"ended_at,omitempty"`
 	Outcome        string     `json:"outcome,omitempty"`
+	EntryKey       string     `json:"entry_key,omitempty"`
+	// FromSeq is the number of the last of the customer's events the entry
+	// decision saw; every later event reaches the run.
+	FromSeq int64 `json:"from_seq"`
 }
 
 // Run statuses.
@@ -30,11 +35,11 @@ const (
 	RunFailed    = "failed"
 )
 
-const runColumns = `workflow_id, journey, customer_id, plan_hash, listens, status, trigger_event_id, started_at, ended_at, outcome`
+const runColumns = `workflow_id, journey, customer_id, plan_hash, listens, status, trigger_event_id, started_at, ended_at, outcome, entry_key, from_seq`
 
 func scanRun(row pgx.Row) (Run, error) {
 	var r Run
-	err := row.Scan(&r.WorkflowID, &r.Journey, &r.CustomerID, &r.PlanHash, &r.Listens, &r.Status, &r.TriggerEventID, &r.StartedAt, &r.EndedAt, &r.Outcome)
+	err := row.Scan(&r.WorkflowID, &r.Journey, &r.CustomerID, &r.PlanHash, &r.Listens, &r.Status, &r.TriggerEventID, &r.StartedAt, &r.EndedAt, &r.Outcome, &r.EntryKey, &r.FromSeq)
 	return r, notFound(err)
 }
 
@@ -42,19 +47,153 @@ func scanRun(row pgx.Row) (Run, error) {
 // does not know (its start failed, or it was deleted).
 const RunNotFound = "workflow not found in Temporal"
 
-// RegisterRun records a run as running before its workflow starts, so
-// events that arrive meanwhile find it. Registering the same workflow id
-// again changes nothing, except for a run given up as not found, which is
-// running again (its start is being retried).
+// RegisterRun records a run as running before its workflow starts, with
+// no entry rules; see EnterRun.
 func (s *Store) RegisterRun(ctx context.Context, r Run) error {
-	_, err := s.pool.Exec(ctx, `
-		INSERT INTO journey_runs (workflow_id, journey, customer_id, plan_hash, listens, status, trigger_event_id)
-		VALUES ($1, $2, $3, $4, $5, 'running', $6)
-		ON CONFLICT (workflow_id) DO UPDATE SET status = 'running', outcome = '', ended_at = NULL, started_at = now()
-			WHERE journey_runs.status = 'failed' AND journey_runs.outcome = '`+RunNotFound+`'`,
-		r.WorkflowID, r.Journey, r.CustomerID, r.PlanHash, r.Listens, r.TriggerEventID)
+	_, err := s.EnterRun(ctx, Entry{Run: r})
+	return err
+}
+
+// Entry is a run about to start, with the rules its journey sets on
+// entering.
+type Entry struct {
+	Run
+	// Once: the customer may never enter the journey again.
+	Once bool
+	// Reentry: the customer may enter again only this long after their
+	// last entry.
+	Reentry time.Duration
+	// MaxActive caps the customer's running runs of the journey; 0 is no
+	// cap.
+	MaxActive int
+	// BacklogLimit caps the events returned as backlog (default 100).
+	BacklogLimit int
+}
+
+// Entered says what EnterRun did.
+type Entered struct {
+	// Start is true when the workflow should be started (or its start
+	// retried): the run is registered and running.
+	Start bool
+	// New is true when this call registered the run; false when it was
+	// registered before (a repeated trigger, or a start being retried).
+	New bool
+	// Refused says why the customer did not enter, when Start is false.
+	Refused string
+	// Backlog are the customer's events stored after Run.FromSeq, for the
+	// run to receive first: they may have been routed before the run was
+	// registered. Only for runs that listen.
+	Backlog []Event
+}
+
+// EnterRun registers a run as running before its workflow starts, so
+// events that arrive meanwhile find it, unless the journey's entry rules
+// refuse it. It holds the customer's routing lock, the one storing an
+// event takes: an event stored before the run is registered is in the
+// backlog, one stored after finds the run among RunningListeners.
+//
+// Entering the same workflow id again for the same trigger event starts
+// it again while it runs (a crash may have come between registering and
+// starting; Temporal rejects a second start); another trigger under the
+// same key, or a run that ended, is refused. A run given up as not found
+// in Temporal is running again.
+func (s *Store) EnterRun(ctx context.Context, e Entry) (Entered, error) {
+	var out Entered
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := lockRouting(ctx, tx, e.CustomerID); err != nil {
+			return err
+		}
+		existing, err := scanRun(tx.QueryRow(ctx, `SELECT `+runColumns+` FROM journey_runs WHERE workflow_id = $1`, e.WorkflowID))
+		switch {
+		case err == nil && existing.Status == RunFailed && existing.Outcome == RunNotFound:
+			_, err = tx.Exec(ctx, `UPDATE journey_runs SET status = 'running', outcome = '', ended_at = NULL, started_at = now()
+				WHERE workflow_id = $1`, e.WorkflowID)
+			if err != nil {
+				return err
+			}
+			e.FromSeq = existing.FromSeq
+		case err == nil && existing.Status == RunRunning && existing.TriggerEventID == e.TriggerEventID:
+			e.FromSeq = existing.FromSeq // the same trigger again: its start may have been cut short
+		case err == nil && e.Once:
+			out.Refused = fmt.Sprintf("entry: once, and the customer entered on %s", existing.StartedAt.UTC().Format("2006-01-02 15:04 UTC"))
+			return nil
+		case err == nil && existing.Status == RunRunning:
+			out.Refused = fmt.Sprintf("already entered under the key %s on %s", existing.EntryKey, existing.StartedAt.UTC().Format("2006-01-02 15:04 UTC"))
+			return nil
+		case err == nil:
+			out.Refused = fmt.Sprintf("this entry (%s) already ran: %s", existing.EntryKey, existing.Status)
+			return nil
+		case errors.Is(err, ErrNotFound):
+			if out.Refused, err = refusal(ctx, tx, e); err != nil || out.Refused != "" {
+				return err
+			}
+			_, err = tx.Exec(ctx, `
+				INSERT INTO journey_runs (workflow_id, journey, customer_id, plan_hash, listens, status, trigger_event_id, entry_key, from_seq)
+				VALUES ($1, $2, $3, $4, $5, 'running', $6, $7, $8)`,
+				e.WorkflowID, e.Journey, e.CustomerID, e.PlanHash, e.Listens, e.TriggerEventID, e.EntryKey, e.FromSeq)
+			if err != nil {
+				return err
+			}
+			out.New = true
+		default:
+			return err
+		}
+		out.Start = true
+		if !e.Listens {
+			return nil
+		}
+		limit := e.BacklogLimit
+		if limit <= 0 {
+			limit = 100
+		}
+		rows, err := tx.Query(ctx, `SELECT `+eventColumns+` FROM events
+			WHERE customer_id = $1 AND seq > $2 AND id <> $3 ORDER BY seq LIMIT $4`, e.CustomerID, e.FromSeq, e.TriggerEventID, limit)
+		if err != nil {
+			return err
+		}
+		out.Backlog, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Event, error) { return scanEvent(r) })
+		return err
+	})
 	if err != nil {
-		return fmt.Errorf("register run %s: %w", r.WorkflowID, err)
+		return Entered{}, fmt.Errorf("enter run %s: %w", e.WorkflowID, err)
+	}
+	return out, nil
+}
+
+// refusal checks the entry rules for a new run; it returns why the
+// customer may not enter, or "".
+func refusal(ctx context.Context, tx pgx.Tx, e Entry) (string, error) {
+	if !e.Once && e.Reentry <= 0 && e.MaxActive <= 0 {
+		return "", nil
+	}
+	var last *time.Time
+	var active int
+	var now time.Time
+	err := tx.QueryRow(ctx, `
+		SELECT max(started_at), count(*) FILTER (WHERE status = 'running'), now()
+		FROM journey_runs WHERE customer_id = $1 AND journey = $2`, e.CustomerID, e.Journey).Scan(&last, &active, &now)
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case e.Once && last != nil:
+		return fmt.Sprintf("entry: once, and the customer entered on %s", last.UTC().Format("2006-01-02 15:04 UTC")), nil
+	case e.Reentry > 0 && last != nil && now.Sub(*last) < e.Reentry:
+		return fmt.Sprintf("reentry: the customer entered on %s, less than %s ago", last.UTC().Format("2006-01-02 15:04 UTC"), days(e.Reentry)), nil
+	case e.MaxActive > 0 && active >= e.MaxActive:
+		return fmt.Sprintf("max_active: the customer is in %d running run(s) of this journey already", active), nil
+	}
+	return "", nil
+}
+
+// GiveUpRun records that a run Temporal does not know has ended, unless
+// the run already recorded how it ended.
+func (s *Store) GiveUpRun(ctx context.Context, workflowID, outcome string) error {
+	_, err := s.pool.Exec(ctx, `
+		UPDATE journey_runs SET status = 'failed', outcome = $2, ended_at = now()
+		WHERE workflow_id = $1 AND status = 'running'`, workflowID, outcome)
+	if err != nil {
+		return fmt.Errorf("give up run %s: %w", workflowID, err)
 	}
 	return nil
 }
@@ -126,4 +265,24 @@ func (s *Store) RunCounts(ctx context.Context) (map[string]map[string]int, error
 		return nil, fmt.Errorf("count runs: %w", err)
 	}
 	return out, nil
+}
+
+// days writes a duration in days when it is whole days (180d), else as Go
+// does.
+func days(d time.Duration) string {
+	if d%(24*time.Hour) == 0 {
+		return fmt.Sprintf("%dd", d/(24*time.Hour))
+	}
+	return d.String()
+}
+
+// RunsEntered returns the workflow ids of the journey's runs entered under
+// an entry key, at most limit, in id order.
+func (s *Store) RunsEntered(ctx context.Context, journeyName, entryKey string, limit int) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT workflow_id FROM journey_runs WHERE journey = $1 AND entry_key = $2 ORDER BY workflow_id LIMIT $3`,
+		journeyName, entryKey, limit)
+	if err != nil {
+		return nil, fmt.Errorf("runs of %s entered under %s: %w", journeyName, entryKey, err)
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
 }

@@ -1,0 +1,534 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/spf13/cobra"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/rapporthq/rapport/internal/bench"
+	"github.com/rapporthq/rapport/internal/journey"
+	"github.com/rapporthq/rapport/internal/router"
+	"github.com/rapporthq/rapport/internal/store"
+	"github.com/rapporthq/rapport/workflows"
+)
+
+// parkedTaskQueue is a task queue no worker polls: the bench starts
+// audience journeys there, to measure starting them and nothing else.
+const parkedTaskQueue = "rapport-bench-parked"
+
+// benchOptions says what `rapport bench` runs.
+type benchOptions struct {
+	Journeys    int     // thank-you journeys per kind (a)
+	Customers   int     // customers generated for the audience (b)
+	LapsedShare float64 // share of them the lapse audience selects
+	Events      int     // events posted (c)
+	EventBatch  int     // events per request
+	Senders     int     // requests in flight (c)
+	Concurrency int     // workflow starts in flight
+	Skip        []string
+}
+
+func newBenchCmd() *cobra.Command {
+	o := benchOptions{}
+	var journeysDir string
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Measure Rapport against bare Temporal on this machine",
+		Long: `Bench starts a private Rapport in this process (embedded Temporal, fake
+providers, a fresh PostgreSQL database on the server rapport dev would
+use) and measures:
+
+  (a) thank-you journeys, from start to email captured by the SendGrid fake
+      (real sendgrid-go client, outbox in Postgres), interpreted from
+      journeys/thank-you.yaml and written by hand in Go with the same
+      activities: journeys per second for each, and their ratio;
+  (b) the lapse-winback audience over generated customers (100,000, then
+      all of them): SQL scan time, rows per second, journeys started per
+      second next to the server's raw start rate, and peak heap;
+  (c) events posted to POST /v1/events in batches: events per second,
+      request latency p50/p99, and time until every event is routed.
+
+The last line is "ratio interpreted/hand-written: X.XX". Figures depend on
+the machine; README.md quotes a run.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runBench(cmd.Context(), cmd.OutOrStdout(), journeysDir, o)
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&o.Journeys, "journeys", 1000, "(a) thank-you journeys of each kind")
+	f.IntVar(&o.Customers, "customers", 1_000_000, "(b) customers to generate")
+	f.Float64Var(&o.LapsedShare, "lapsed", 0.01, "(b) share of customers the lapse audience selects")
+	f.IntVar(&o.Events, "events", 10_000, "(c) events to post")
+	f.IntVar(&o.EventBatch, "batch", 250, "(c) events per request")
+	f.IntVar(&o.Senders, "senders", 4, "(c) requests in flight")
+	f.IntVar(&o.Concurrency, "concurrency", 32, "workflow starts in flight (a, and the raw start rate)")
+	f.StringSliceVar(&o.Skip, "skip", nil, "parts to leave out: a, b, c")
+	f.StringVar(&journeysDir, "journeys-dir", env("RAPPORT_JOURNEYS", "journeys"), "folder of journey files and templates")
+	return cmd
+}
+
+func runBench(ctx context.Context, out io.Writer, journeysDir string, o benchOptions) error {
+	cfg, err := configFromEnv()
+	if err != nil {
+		return err
+	}
+	js, err := loadJourneys(journeysDir)
+	if err != nil {
+		return err
+	}
+	stateDir, err := os.MkdirTemp("", "rapport-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(stateDir)
+	dbURL, cleanup, err := privateDatabase(ctx, stateDir, "rapport_bench")
+	if err != nil {
+		return err
+	}
+	defer cleanup(false)
+	fmt.Fprintf(out, "bench: %s, %d CPUs, %s\n", runtime.Version(), runtime.NumCPU(), time.Now().UTC().Format(time.DateOnly))
+	d, err := startDev(ctx, devOptions{StateDir: stateDir, JourneysDir: journeysDir, IP: "127.0.0.1", UIPort: -1,
+		DatabaseURL: dbURL, InMemory: true, NoDemo: true, Sender: &cfg, ParkAudienceJourneys: true,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Register: func(w worker.Registry) {
+			w.RegisterWorkflowWithOptions(bench.ThankYouWorkflow, workflow.RegisterOptions{Name: bench.ThankYouWorkflowName})
+		}})
+	if err != nil {
+		return err
+	}
+	defer d.Stop()
+	b := &benchRun{d: d, js: js, o: o, out: out}
+	ratio := 0.0
+	if !slices.Contains(o.Skip, "a") {
+		if ratio, err = b.thankYou(ctx); err != nil {
+			return fmt.Errorf("bench (a): %w", err)
+		}
+	}
+	if !slices.Contains(o.Skip, "b") {
+		if err := b.audience(ctx); err != nil {
+			return fmt.Errorf("bench (b): %w", err)
+		}
+	}
+	if !slices.Contains(o.Skip, "c") {
+		if err := b.events(ctx); err != nil {
+			return fmt.Errorf("bench (c): %w", err)
+		}
+	}
+	if slices.Contains(o.Skip, "a") {
+		fmt.Fprintln(out, "ratio interpreted/hand-written: n/a (skipped)")
+		return nil
+	}
+	fmt.Fprintf(out, "ratio interpreted/hand-written: %.2f\n", ratio)
+	return nil
+}
+
+type benchRun struct {
+	d         *devStack
+	js        *journeySet
+	o         benchOptions
+	out       io.Writer
+	rawRounds int // raw start rate measurements so far, for unique ids
+}
+
+// thankYou runs (a): the same number of interpreted and hand-written
+// thank-you journeys, in alternating rounds, and returns the ratio of
+// their throughputs.
+func (b *benchRun) thankYou(ctx context.Context) (float64, error) {
+	plan, ok := b.js.catalog.Get("thank-you")
+	if !ok {
+		return 0, fmt.Errorf("no thank-you journey in the journeys folder")
+	}
+	n := b.o.Journeys
+	if err := b.seedBuyers(ctx, n); err != nil {
+		return 0, err
+	}
+	sentBefore := len(b.d.fakes.Recorder.Messages())
+	// A short warm-up of each, then two rounds of each, alternating.
+	kinds := []string{"interpreted", "hand-written"}
+	elapsed := map[string]time.Duration{}
+	done := map[string]int{}
+	for round, size := range []int{min(50, n), n / 2, n - n/2} {
+		for _, kind := range kinds {
+			took, err := b.startAndWait(ctx, kind, plan, round, size)
+			if err != nil {
+				return 0, err
+			}
+			if round > 0 {
+				elapsed[kind] += took
+				done[kind] += size
+			}
+		}
+	}
+	rate := func(kind string) float64 { return float64(done[kind]) / elapsed[kind].Seconds() }
+	fmt.Fprintf(b.out, "(a) thank-you journeys, start to email sent, %d of each at %d in flight:\n", n, b.o.Concurrency)
+	fmt.Fprintf(b.out, "    interpreted  %8.1f journeys/s\n", rate("interpreted"))
+	fmt.Fprintf(b.out, "    hand-written %8.1f journeys/s\n", rate("hand-written"))
+	want := 2 * (min(50, n) + n)
+	if got := len(b.d.fakes.Recorder.Messages()) - sentBefore; got != want {
+		return 0, fmt.Errorf("the SendGrid fake received %d emails, not %d", got, want)
+	}
+	fmt.Fprintf(b.out, "    %d emails received by the SendGrid fake, one per journey\n", want)
+	return rate("interpreted") / rate("hand-written"), nil
+}
+
+// seedBuyers creates n customers with an order each.
+func (b *benchRun) seedBuyers(ctx context.Context, n int) error {
+	for i := range n {
+		id := fmt.Sprintf("buyer-%06d", i)
+		if _, err := b.d.store.UpsertCustomer(ctx, store.Customer{ID: id, Email: id + "@example.com", Name: "Ada Buyer", Locale: "en-GB", TimeZone: "Europe/London"}); err != nil {
+			return err
+		}
+		o := store.Order{ID: "order-" + id, CustomerID: id, Total: 23.5, Currency: "GBP", PlacedAt: time.Now(),
+			Items: []store.Item{{ProductID: "tea", Name: "Earl Grey tea", Quantity: 2, Price: 4.25}, {ProductID: "pot", Name: "Blue teapot", Quantity: 1, Price: 15}}}
+		if _, err := b.d.store.RecordOrder(ctx, o); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// startAndWait starts size journeys of a kind, Concurrency at a time, and
+// waits for them all to finish.
+func (b *benchRun) startAndWait(ctx context.Context, kind string, plan *journey.Plan, round, size int) (time.Duration, error) {
+	began := time.Now()
+	sem := make(chan struct{}, b.o.Concurrency)
+	errs := make(chan error, size)
+	var wg sync.WaitGroup
+	for i := range size {
+		customerID := fmt.Sprintf("buyer-%06d", i)
+		orderID := "order-" + customerID
+		id := fmt.Sprintf("bench/%s/%d/%s", kind, round, customerID)
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			// Both start as the router starts journeys: the same search
+			// attributes for staff, the same summary.
+			ev := journey.Event{ID: "bench-" + id, Type: "order.placed", CustomerID: customerID, OccurredAt: time.Now().UTC(),
+				Order: journey.Order{ID: orderID}, Data: map[string]any{}}
+			opts := router.StartOptions(id, plan, customerID, ev)
+			var run client.WorkflowRun
+			var err error
+			if kind == "interpreted" {
+				run, err = b.d.client.ExecuteWorkflow(ctx, opts, workflows.JourneyWorkflowName,
+					workflows.JourneyInput{Plan: *plan, CustomerID: customerID, EntryKey: ev.ID, Trigger: ev, Revision: workflows.Revision})
+			} else {
+				run, err = b.d.client.ExecuteWorkflow(ctx, opts, bench.ThankYouWorkflowName, bench.ThankYouInput{CustomerID: customerID, OrderID: orderID})
+			}
+			if err == nil {
+				var res workflows.JourneyResult
+				if err = run.Get(ctx, &res); err == nil && res.Outcome != workflows.Completed {
+					err = fmt.Errorf("%s: %s %s", id, res.Outcome, res.Reason)
+				}
+			}
+			if err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return 0, err
+	}
+	return time.Since(began), nil
+}
+
+// audience runs (b): generate customers, measure the server's raw start
+// rate, then run the lapse audience over the first 100,000 customers and
+// over all of them, sampling the heap.
+func (b *benchRun) audience(ctx context.Context) error {
+	plan, ok := b.js.catalog.Get("lapse-winback")
+	if !ok {
+		return fmt.Errorf("no lapse-winback journey in the journeys folder")
+	}
+	first := min(100_000, b.o.Customers)
+	fmt.Fprintf(b.out, "(b) lapse-winback audience (%s), %.1f%% of customers lapsed:\n", plan.Trigger.Audience, 100*b.o.LapsedShare)
+	generated := 0
+	for _, size := range []int{first, b.o.Customers} {
+		if size <= generated {
+			continue
+		}
+		began := time.Now()
+		if err := b.generateCustomers(ctx, generated, size); err != nil {
+			return err
+		}
+		fmt.Fprintf(b.out, "    %d customers generated in %s\n", size-generated, time.Since(began).Round(time.Millisecond))
+		generated = size
+		// The server slows as it fills, so its raw rate is measured
+		// right before each run.
+		n := max(500, min(2000, int(float64(size)*b.o.LapsedShare)))
+		bare, err := b.rawStartRate(ctx, n, nil)
+		if err != nil {
+			return err
+		}
+		raw, err := b.rawStartRate(ctx, n, plan)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(b.out, "    raw start rate of the server now (%d in flight): %.0f workflows/s bare, %.0f/s with a journey's search attributes and plan\n", b.o.Concurrency, bare, raw)
+		if err := b.audienceRun(ctx, plan, size, bare, raw); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// generateCustomers COPYs customers [from, to) into the database:
+// LapsedShare of them last ordered 91 to 400 days ago, the others within
+// the last 89 days or never.
+func (b *benchRun) generateCustomers(ctx context.Context, from, to int) error {
+	rng := rand.New(rand.NewPCG(uint64(from), uint64(to)))
+	countries := []string{"GB", "FR", "DE", "US", "NL"}
+	now := time.Now().UTC()
+	i := from
+	_, err := b.d.store.Pool().CopyFrom(ctx, pgx.Identifier{"customers"},
+		[]string{"id", "email", "name", "locale", "time_zone", "country", "orders_count", "lifetime_value", "last_order_at"},
+		pgx.CopyFromFunc(func() ([]any, error) {
+			if i >= to {
+				return nil, nil
+			}
+			id := fmt.Sprintf("cust-%07d", i)
+			i++
+			var last *time.Time
+			orders := 0
+			switch r := rng.Float64(); {
+			case r < b.o.LapsedShare:
+				t := now.Add(-time.Duration(91+rng.IntN(310)) * 24 * time.Hour)
+				last, orders = &t, 1+rng.IntN(8)
+			case r < 0.9:
+				t := now.Add(-time.Duration(rng.IntN(89*24)) * time.Hour)
+				last, orders = &t, 1+rng.IntN(12)
+			}
+			return []any{id, id + "@example.com", "Customer " + id, "en-GB", "Europe/London",
+				countries[rng.IntN(len(countries))], orders, float64(orders) * 31.5, last}, nil
+		}))
+	if err != nil {
+		return fmt.Errorf("generate customers: %w", err)
+	}
+	_, err = b.d.store.Pool().Exec(ctx, "ANALYZE customers")
+	return err
+}
+
+// rawStartRate starts n workflows on the parked task queue, Concurrency
+// at a time, and returns starts per second: the ceiling for audience
+// starts. Without a plan they are bare; with one they carry what a
+// journey start carries (search attributes, summary, the plan as input),
+// without Rapport's registry.
+func (b *benchRun) rawStartRate(ctx context.Context, n int, plan *journey.Plan) (float64, error) {
+	b.rawRounds++
+	round := b.rawRounds
+	began := time.Now()
+	sem := make(chan struct{}, b.o.Concurrency)
+	var failed atomic.Int64
+	var wg sync.WaitGroup
+	for i := range n {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			opts := client.StartWorkflowOptions{ID: fmt.Sprintf("bench/raw/%d-%d", round, i), TaskQueue: parkedTaskQueue}
+			var args []any
+			if plan != nil {
+				customerID := fmt.Sprintf("raw-%d-%d", round, i)
+				ev := journey.Event{ID: "raw", Type: "audience", CustomerID: customerID, OccurredAt: time.Now().UTC()}
+				opts = router.StartOptions("bench/raw-journey/"+customerID, plan, customerID, ev)
+				opts.TaskQueue = parkedTaskQueue
+				args = append(args, workflows.JourneyInput{Plan: *plan, CustomerID: customerID, EntryKey: "raw", Trigger: ev, Revision: workflows.Revision})
+			}
+			_, err := b.d.client.ExecuteWorkflow(ctx, opts, "BenchNothing", args...)
+			if err != nil {
+				failed.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if failed.Load() > 0 {
+		return 0, fmt.Errorf("%d of %d raw starts failed", failed.Load(), n)
+	}
+	return float64(n) / time.Since(began).Seconds(), nil
+}
+
+// audienceRun previews the lapse audience over the size customers there
+// are (the scan alone: its heap is the scan's), then runs the audience
+// workflow and reports its figures.
+func (b *benchRun) audienceRun(ctx context.Context, plan *journey.Plan, size int, bare, raw float64) error {
+	runtime.GC()
+	var base runtime.MemStats
+	runtime.ReadMemStats(&base)
+	peak := sampleHeap(ctx)
+	rt := newRouter(&services{store: b.d.store, temporal: b.d.client, journeys: b.js, log: slog.New(slog.NewTextHandler(io.Discard, nil))}, 0, time.Time{})
+	pre, err := rt.PreviewAudience(ctx, plan, time.Now(), 10)
+	if err != nil {
+		return err
+	}
+	scanHeap := peak()
+	fmt.Fprintf(b.out, "    %d customers: preview (scan only) %d match in %s, heap %d MiB at most (%+d MiB)\n", pre.Customers, pre.Matched,
+		(time.Duration(pre.ScanMillis) * time.Millisecond).Round(time.Millisecond), scanHeap>>20, (int64(scanHeap)-int64(base.HeapInuse))>>20)
+	peak = sampleHeap(ctx)
+	began := time.Now()
+	key := fmt.Sprintf("bench-%d", size)
+	run, err := b.d.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: workflows.AudienceWorkflowID(plan.Journey, key), TaskQueue: workflows.TaskQueue},
+		workflows.AudienceWorkflowName, workflows.AudienceInput{Journey: plan.Journey, EntryKey: key, AsOf: time.Now().UTC()})
+	if err != nil {
+		return err
+	}
+	var res workflows.AudienceResult
+	if err := run.Get(ctx, &res); err != nil {
+		return err
+	}
+	wall := time.Since(began)
+	heap := peak()
+	c := res.Counts
+	sql := time.Duration(c.ScanMillis) * time.Millisecond
+	startTime := wall - sql
+	fmt.Fprintf(b.out, "      audience run: %d match, %d started, %d skipped in %s\n", c.Matched, c.Started, c.Skipped, wall.Round(time.Millisecond))
+	rate := float64(c.Started) / startTime.Seconds()
+	fmt.Fprintf(b.out, "      SQL scan %s (%.0f rows/s); starts %.0f/s outside the scan: %.0f%% of the raw rate with a journey's start options, %.0f%% of the bare rate\n",
+		sql.Round(time.Millisecond), float64(c.Scanned)/sql.Seconds(), rate, 100*rate/raw, 100*rate/bare)
+	fmt.Fprintf(b.out, "      peak heap %d MiB (the in-memory server holds the new runs)\n", heap>>20)
+	return nil
+}
+
+// sampleHeap samples the Go heap in use every 50ms until the returned
+// function is called, which returns the peak.
+func sampleHeap(ctx context.Context) func() uint64 {
+	ctx, stop := context.WithCancel(ctx)
+	var peak atomic.Uint64
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		var ms runtime.MemStats
+		for {
+			runtime.ReadMemStats(&ms)
+			if ms.HeapInuse > peak.Load() {
+				peak.Store(ms.HeapInuse)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() uint64 { stop(); <-done; return peak.Load() }
+}
+
+// events runs (c): post Events events in batches through the API,
+// Concurrency requests at a time, then wait until every one is routed.
+func (b *benchRun) events(ctx context.Context) error {
+	const customers = 1000
+	for i := range customers {
+		id := fmt.Sprintf("viewer-%04d", i)
+		if _, err := b.d.store.UpsertCustomer(ctx, store.Customer{ID: id, Email: id + "@example.com"}); err != nil {
+			return err
+		}
+	}
+	var bodies [][]byte
+	for start := 0; start < b.o.Events; start += b.o.EventBatch {
+		var batch []map[string]any
+		for i := start; i < min(start+b.o.EventBatch, b.o.Events); i++ {
+			batch = append(batch, map[string]any{"id": fmt.Sprintf("bench-view-%06d", i), "type": "product.viewed",
+				"customer_id": fmt.Sprintf("viewer-%04d", i%customers), "data": map[string]any{"product_id": fmt.Sprintf("p-%d", i%97)}})
+		}
+		body, err := json.Marshal(map[string]any{"events": batch})
+		if err != nil {
+			return err
+		}
+		bodies = append(bodies, body)
+	}
+	latencies := make([]time.Duration, len(bodies))
+	var accepted atomic.Int64
+	began := time.Now()
+	sem := make(chan struct{}, b.o.Senders)
+	errs := make(chan error, len(bodies))
+	var wg sync.WaitGroup
+	for i, body := range bodies {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			t := time.Now()
+			resp, err := http.Post(b.d.APIURL+"/v1/events", "application/json", bytes.NewReader(body))
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer resp.Body.Close()
+			var res struct {
+				Accepted int `json:"accepted"`
+			}
+			if err := json.NewDecoder(resp.Body).Decode(&res); err != nil || resp.StatusCode != http.StatusOK {
+				errs <- fmt.Errorf("batch %d: %s %v", i, resp.Status, err)
+				return
+			}
+			latencies[i] = time.Since(t)
+			accepted.Add(int64(res.Accepted))
+		})
+	}
+	wg.Wait()
+	acceptedIn := time.Since(began)
+	close(errs)
+	if err := <-errs; err != nil {
+		return err
+	}
+	if int(accepted.Load()) != b.o.Events {
+		return fmt.Errorf("%d of %d events accepted", accepted.Load(), b.o.Events)
+	}
+	var stored, routed int
+	for {
+		err := b.d.store.Pool().QueryRow(ctx, `SELECT count(*), count(routed_at) FROM events WHERE id LIKE 'bench-view-%'`).Scan(&stored, &routed)
+		if err != nil {
+			return err
+		}
+		if routed == b.o.Events || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	routedIn := time.Since(began)
+	var p50, p99 float64
+	err := b.d.store.Pool().QueryRow(ctx, `
+		SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM routed_at - received_at)),
+		       percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM routed_at - received_at))
+		FROM events WHERE id LIKE 'bench-view-%'`).Scan(&p50, &p99)
+	if err != nil {
+		return err
+	}
+	slices.Sort(latencies)
+	fmt.Fprintf(b.out, "(c) %d events in batches of %d, %d requests in flight:\n", b.o.Events, b.o.EventBatch, b.o.Senders)
+	fmt.Fprintf(b.out, "    accepted (stored) in %s: %.0f events/s; request latency p50 %s, p99 %s\n",
+		acceptedIn.Round(time.Millisecond), float64(b.o.Events)/acceptedIn.Seconds(),
+		percentile(latencies, 0.5).Round(time.Millisecond), percentile(latencies, 0.99).Round(time.Millisecond))
+	fmt.Fprintf(b.out, "    %d stored, %d routed after %s; stored to routed p50 %s, p99 %s\n", stored, routed, routedIn.Round(time.Millisecond),
+		time.Duration(p50*float64(time.Second)).Round(time.Millisecond), time.Duration(p99*float64(time.Second)).Round(time.Millisecond))
+	if stored != b.o.Events || routed != b.o.Events {
+		return fmt.Errorf("lost events: %d stored, %d routed of %d", stored, routed, b.o.Events)
+	}
+	return nil
+}
+
+// percentile returns the p-th quantile of sorted durations.
+func percentile(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	return sorted[min(len(sorted)-1, int(p*float64(len(sorted))))]
+}

@@ -1,0 +1,362 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	sdkpb "go.temporal.io/api/sdk/v1"
+	"go.temporal.io/api/workflowservice/v1"
+
+	"github.com/rapporthq/rapport/internal/store"
+	"github.com/rapporthq/rapport/workflows"
+)
+
+// TestNoEventIsLost races an audience run that enters thousands of lapsed
+// customers into a win-back against purchases by half of them, posted in
+// batches and one by one while the win-backs start. A purchase must end
+// the customer's win-back wherever it is, however the two interleave:
+// every customer who bought is either not entered (the audience saw the
+// purchase) or exited by it; every customer who did not buy is still in
+// the win-back. Run it repeatedly with -count.
+func TestNoEventIsLost(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts thousands of workflows; skipped with -short")
+	}
+	s := startStack(t, "testdata/triggers")
+	ctx := context.Background()
+	const customers = 2000
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
+	buyers := map[string]bool{}
+	var ids []string
+	for i := range customers {
+		id := fmt.Sprintf("c_%04d", i)
+		ids = append(ids, id)
+		_, err := s.store.UpsertCustomer(ctx, store.Customer{ID: id, Email: id + "@example.com"})
+		require.NoError(t, err)
+		_, err = s.store.RecordOrder(ctx, store.Order{ID: "old-" + id, CustomerID: id, Total: 20, Currency: "GBP",
+			PlacedAt: time.Now().Add(-120 * 24 * time.Hour), Items: []store.Item{{ProductID: "tea", Name: "Tea", Quantity: 1, Price: 20}}})
+		require.NoError(t, err)
+		if rng.IntN(2) == 0 {
+			buyers[id] = true
+		}
+	}
+	purchase := func(id string) map[string]any {
+		return map[string]any{"id": "buy-" + id, "type": "order.placed", "customer_id": id,
+			"data": map[string]any{"order": map[string]any{"id": "new-" + id, "total": 12, "currency": "GBP",
+				"items": []any{map[string]any{"product_id": "pot", "name": "Teapot", "quantity": 1, "price": 12}}}}}
+	}
+	var order []string
+	for _, id := range ids {
+		if buyers[id] {
+			order = append(order, id)
+		}
+	}
+	rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+
+	// Some buy before the audience runs: it must not enter them.
+	post := func(batch []string) {
+		var events []any
+		for _, id := range batch {
+			events = append(events, purchase(id))
+		}
+		status, body := s.post("/v1/events", map[string]any{"events": events})
+		require.Equal(t, http.StatusOK, status, body)
+		require.EqualValues(t, len(events), body["accepted"], body)
+	}
+	early := order[:len(order)/10]
+	order = order[len(order)/10:]
+	post(early)
+	began := time.Now()
+	var wg sync.WaitGroup
+	var audience map[string]any
+	wg.Go(func() {
+		status, body := s.post("/v1/journeys/quiet-winback/audience-runs?wait=5m", nil)
+		assert.Equal(t, http.StatusOK, status, body)
+		audience = body
+	})
+	// Purchases arrive while the audience runs: in batches of 25, with a
+	// single event now and then, spread over a few seconds.
+	for len(order) > 0 {
+		n := min(len(order), 25)
+		batch := order[:n]
+		order = order[n:]
+		if rng.IntN(4) == 0 {
+			status, body := s.post("/v1/events", purchase(batch[0]))
+			require.Equal(t, http.StatusAccepted, status, body)
+			batch = batch[1:]
+		}
+		if len(batch) > 0 {
+			post(batch)
+		}
+		time.Sleep(time.Duration(rng.IntN(60)) * time.Millisecond)
+	}
+	t.Logf("purchases posted after %s", time.Since(began))
+	wg.Wait()
+	t.Logf("audience run done after %s", time.Since(began))
+	require.NotNil(t, audience)
+	counts := audience["counts"].(map[string]any)
+	t.Logf("audience: %v", counts)
+	require.EqualValues(t, customers, counts["scanned"])
+
+	// Every event is routed, and every run a purchase reaches has ended.
+	s.waitFor("every purchase routed", 2*time.Minute, func() bool {
+		var unrouted int
+		require.NoError(t, s.store.Pool().QueryRow(ctx, `SELECT count(*) FROM events WHERE routed_at IS NULL`).Scan(&unrouted))
+		return unrouted == 0
+	})
+	t.Logf("every event routed after %s", time.Since(began))
+	s.waitFor("buyers' win-backs ended", 2*time.Minute, func() bool {
+		var running int
+		require.NoError(t, s.store.Pool().QueryRow(ctx, `SELECT count(*) FROM journey_runs
+			WHERE journey = 'quiet-winback' AND status = 'running' AND customer_id IN (SELECT customer_id FROM events WHERE type = 'order.placed')`).Scan(&running))
+		return running == 0
+	})
+
+	t.Logf("win-backs ended after %s", time.Since(began))
+	rows, err := s.store.Pool().Query(ctx, `SELECT customer_id, status, outcome FROM journey_runs WHERE journey = 'quiet-winback'`)
+	require.NoError(t, err)
+	runs := map[string]store.Run{}
+	for rows.Next() {
+		var r store.Run
+		require.NoError(t, rows.Scan(&r.CustomerID, &r.Status, &r.Outcome))
+		runs[r.CustomerID] = r
+	}
+	require.NoError(t, rows.Err())
+	var entered, exited, missed, wrong, notEntered int
+	for _, id := range ids {
+		r, in := runs[id]
+		switch {
+		case !in && buyers[id]:
+			notEntered++ // the audience saw the purchase first
+		case !in:
+			wrong++
+			t.Errorf("%s did not buy but was not entered", id)
+		case buyers[id] && r.Status == store.RunExited && strings.HasPrefix(r.Outcome, "exit_when matched order.placed event buy-"+id):
+			entered++
+			exited++
+		case buyers[id]:
+			missed++
+			t.Errorf("%s bought, but the win-back is %s (%s)", id, r.Status, r.Outcome)
+		case r.Status != store.RunRunning:
+			wrong++
+			t.Errorf("%s did not buy, but the win-back is %s (%s)", id, r.Status, r.Outcome)
+		default:
+			entered++
+		}
+	}
+	t.Logf("%d customers, %d buyers: %d entered, %d exited by their purchase, %d bought before the audience reached them; %d missed, %d wrong",
+		customers, len(buyers), entered, exited, notEntered, missed, wrong)
+	assert.Greater(t, exited, 0, "some purchases raced running win-backs")
+	assert.GreaterOrEqual(t, notEntered, len(early), "customers who bought first are not entered")
+}
+
+// TestEntryRules: once, a key of the journey's choosing, max_active and
+// reentry, each through events posted to the API.
+func TestEntryRules(t *testing.T) {
+	s := startStack(t, "testdata/triggers")
+	s.post("/v1/customers", customer("c_1", "ada@example.com"))
+	event := func(id, typ string, data map[string]any) map[string]any {
+		_, body := s.post("/v1/events", map[string]any{"id": id, "type": typ, "customer_id": "c_1", "data": data})
+		return body
+	}
+	order := func(id string) map[string]any {
+		return map[string]any{"order": map[string]any{"id": id, "total": 10, "currency": "GBP",
+			"items": []any{map[string]any{"product_id": "tea", "name": "Tea", "quantity": 1, "price": 10}}}}
+	}
+
+	// entry: once
+	assert.Equal(t, []any{"rapport/welcome/c_1/once"}, event("signup-1", "customer.signed_up", nil)["started"])
+	body := event("signup-2", "customer.signed_up", nil)
+	assert.Empty(t, body["started"])
+	assert.Contains(t, fmt.Sprint(body["skipped"]), "welcome: entry: once, and the customer entered on")
+
+	// key: event.order.id, max_active: 2
+	assert.Equal(t, []any{"rapport/order-care/c_1/o-1"}, event("buy-1", "order.placed", order("o-1"))["started"])
+	body = event("buy-1-again", "order.placed", order("o-1"))
+	assert.Empty(t, body["started"], "the same order under another event id")
+	assert.Contains(t, fmt.Sprint(body["skipped"]), "order-care: already entered under the key o-1")
+	assert.Equal(t, []any{"rapport/order-care/c_1/o-2"}, event("buy-2", "order.placed", order("o-2"))["started"])
+	body = event("buy-3", "order.placed", order("o-3"))
+	assert.Empty(t, body["started"])
+	assert.Contains(t, fmt.Sprint(body["skipped"]), "order-care: max_active: the customer is in 2 running run(s) of this journey already")
+	// o-1 is delivered: its run ends, and a new order may enter.
+	body = event("delivered-1", "order.delivered", map[string]any{"order_id": "o-1"})
+	assert.ElementsMatch(t, []any{"rapport/order-care/c_1/o-1", "rapport/order-care/c_1/o-2"}, body["delivered"])
+	res := s.waitForRun("rapport/order-care/c_1/o-1")
+	assert.Equal(t, "exit_when matched order.delivered event delivered-1", res.Reason)
+	assert.Equal(t, []any{"rapport/order-care/c_1/o-4"}, event("buy-4", "order.placed", order("o-4"))["started"])
+
+	// entry: always, reentry: 7d
+	assert.Equal(t, []any{"rapport/weekly-survey/c_1/survey-1"}, event("survey-1", "survey.requested", nil)["started"])
+	body = event("survey-2", "survey.requested", nil)
+	assert.Empty(t, body["started"])
+	assert.Contains(t, fmt.Sprint(body["skipped"]), "weekly-survey: reentry: the customer entered on")
+	assert.Contains(t, fmt.Sprint(body["skipped"]), "less than 7d ago")
+}
+
+// TestEventBatches: a batch is checked event by event, stored, answered
+// line by line, and routed in the background; `rapport events send`
+// streams a file through it.
+func TestEventBatches(t *testing.T) {
+	s := startStack(t, "testdata/triggers")
+	s.post("/v1/customers", customer("c_1", "ada@example.com"))
+	status, body := s.post("/v1/events", map[string]any{"id": "stored-before", "type": "page.viewed", "customer_id": "c_1"})
+	require.Equal(t, http.StatusAccepted, status, body)
+
+	status, body = s.post("/v1/events", map[string]any{"events": []any{
+		map[string]any{"id": "e-1", "type": "customer.signed_up", "customer_id": "c_1"},
+		map[string]any{"id": "e-2", "type": "Order Placed", "customer_id": "c_1"},
+		map[string]any{"id": "e-3", "type": "order.placed", "customer_id": "c_1", "data": map[string]any{}},
+		map[string]any{"id": "e-4", "type": "page.viewed", "customer_id": "c_nobody"},
+		map[string]any{"id": "e-1", "type": "customer.signed_up", "customer_id": "c_1"},
+		map[string]any{"id": "stored-before", "type": "page.viewed", "customer_id": "c_1"},
+		map[string]any{"id": "e-5", "type": "page.viewed", "customer_id": "c_1", "colour": "blue"},
+		map[string]any{"id": "e-6", "type": "page.viewed", "customer_id": "c_1", "data": map[string]any{"page": "/teapots"}},
+	}})
+	require.Equal(t, http.StatusOK, status, body)
+	assert.EqualValues(t, 2, body["accepted"])
+	assert.EqualValues(t, 2, body["duplicates"])
+	assert.EqualValues(t, 4, body["rejected"])
+	results := body["results"].([]any)
+	line := func(i int) map[string]any { return results[i].(map[string]any) }
+	assert.Equal(t, "accepted", line(0)["status"])
+	assert.Equal(t, "type", line(1)["field"])
+	assert.Equal(t, "data.order", line(2)["field"])
+	assert.Contains(t, line(2)["error"], "is required for order.placed")
+	assert.Equal(t, "customer_id", line(3)["field"])
+	assert.Equal(t, "duplicate", line(4)["status"], "repeated within the batch")
+	assert.Equal(t, "duplicate", line(5)["status"], "stored before")
+	assert.Equal(t, "colour", line(6)["field"])
+	assert.Equal(t, "accepted", line(7)["status"])
+	s.waitFor("the batch routed, welcome started", 10*time.Second, func() bool {
+		run, err := s.store.GetRun(context.Background(), "rapport/welcome/c_1/once")
+		e, err2 := s.store.GetEvent(context.Background(), "e-6")
+		return err == nil && run.Status == store.RunRunning && err2 == nil && e.RoutedAt != nil
+	})
+
+	status, body = s.post("/v1/events", map[string]any{"events": []any{}})
+	assert.Equal(t, http.StatusBadRequest, status)
+	assert.Equal(t, "events", body["field"])
+	many := make([]any, 1001)
+	for i := range many {
+		many[i] = map[string]any{"id": fmt.Sprint("m-", i), "type": "page.viewed", "customer_id": "c_1"}
+	}
+	status, body = s.post("/v1/events", map[string]any{"events": many})
+	assert.Equal(t, http.StatusBadRequest, status)
+	assert.Contains(t, body["error"], "send at most 1000 at a time")
+
+	// The CLI: good lines, a line that is not JSON, a rejected event.
+	file := filepath.Join(t.TempDir(), "events.jsonl")
+	var lines []string
+	for i := range 120 {
+		lines = append(lines, fmt.Sprintf(`{"id":"f-%d","type":"page.viewed","customer_id":"c_1"}`, i))
+	}
+	lines = append(lines, "", "{not json", `{"id":"f-bad","type":"page.viewed","customer_id":"c_nobody"}`)
+	require.NoError(t, os.WriteFile(file, []byte(strings.Join(lines, "\n")+"\n"), 0o644))
+	out, _, err := run("events", "send", "--api="+s.APIURL, "--batch=50", "-q", file)
+	var exit *exitError
+	require.ErrorAs(t, err, &exit)
+	assert.Contains(t, out, file+":122: not a JSON object")
+	assert.Contains(t, out, file+":123: customer_id: no customer c_nobody")
+	assert.Contains(t, out, "121 events sent in")
+	assert.Contains(t, out, "120 accepted, 0 duplicates, 2 rejected")
+	out, _, err = run("events", "send", "--api="+s.APIURL, "-q", file)
+	require.ErrorAs(t, err, &exit)
+	assert.Contains(t, out, "0 accepted, 120 duplicates, 2 rejected", "sending again is harmless")
+	s.waitFor("every event routed", 10*time.Second, func() bool {
+		var unrouted int
+		require.NoError(t, s.store.Pool().QueryRow(context.Background(), `SELECT count(*) FROM events WHERE routed_at IS NULL`).Scan(&unrouted))
+		return unrouted == 0
+	})
+}
+
+// TestScheduledAudience: rapport dev syncs a Temporal Schedule for
+// lapse-winback; triggering it runs the audience workflow, which enters
+// the lapsed customer and shows its progress; preview counts without
+// entering anyone.
+func TestScheduledAudience(t *testing.T) {
+	s := startStack(t, "../../journeys")
+	ctx := context.Background()
+	t.Setenv("TEMPORAL_ADDRESS", s.TemporalAddress)
+	for _, c := range []map[string]any{lapsedCustomer("c_1", "ada@example.com"), lapsedCustomer("c_2", "grace@example.com"), customer("c_3", "linus@example.com")} {
+		status, body := s.post("/v1/customers", c)
+		require.Equal(t, http.StatusCreated, status, body)
+	}
+	s.post("/v1/orders", pastOrder("o-1", "c_1", 120))
+	s.post("/v1/orders", pastOrder("o-2", "c_2", 200))
+	s.post("/v1/orders", pastOrder("o-3", "c_3", 10))
+
+	out, _, err := run("audience", "preview", "--api="+s.APIURL, "lapse-winback")
+	require.NoError(t, err)
+	assert.Contains(t, out, "decided in SQL: days_since_last_order >= 90 && orders_count >= 1")
+	assert.Contains(t, out, "2 of 3 customers match now")
+	assert.Contains(t, out, "c_1")
+	assert.NotContains(t, out, "c_3")
+	var runs int
+	require.NoError(t, s.store.Pool().QueryRow(ctx, `SELECT count(*) FROM journey_runs`).Scan(&runs))
+	assert.Zero(t, runs, "a preview enters nobody")
+
+	out, _, err = run("schedules", "sync", "--journeys=../../journeys")
+	require.NoError(t, err)
+	assert.Equal(t, "unchanged rapport-audience-lapse-winback\n", out, "rapport dev synced it when it started")
+	out, _, err = run("schedules", "trigger", "lapse-winback")
+	require.NoError(t, err)
+	assert.Contains(t, out, "triggered rapport-audience-lapse-winback")
+	s.waitFor("the scheduled run enters both lapsed customers", 30*time.Second, func() bool {
+		var n int
+		require.NoError(t, s.store.Pool().QueryRow(ctx, `SELECT count(*) FROM journey_runs WHERE journey = 'lapse-winback' AND entry_key LIKE 'audience-%T%Z'`).Scan(&n))
+		return n == 2
+	})
+	// The audience workflow shows what it did.
+	it, err := s.client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: "WorkflowType = 'AudienceWorkflow'"})
+	require.NoError(t, err)
+	require.Len(t, it.Executions, 1)
+	id := it.Executions[0].Execution.WorkflowId
+	assert.True(t, strings.HasPrefix(id, "rapport-audience/lapse-winback"), id)
+	var res workflows.AudienceResult
+	require.NoError(t, s.client.GetWorkflow(ctx, id, "").Get(ctx, &res))
+	recordHistory(t, s.client, id, "audience-r1.json")
+	assert.Equal(t, workflows.AudienceCounts{Scanned: 3, Matched: 2, Started: 2}, workflows.AudienceCounts{Scanned: res.Counts.Scanned, Matched: res.Counts.Matched, Started: res.Counts.Started})
+	v, err := s.client.QueryWorkflow(ctx, id, "", "__temporal_workflow_metadata")
+	require.NoError(t, err)
+	var meta sdkpb.WorkflowMetadata
+	require.NoError(t, v.Get(&meta))
+	assert.Contains(t, meta.GetCurrentDetails(), "| 3 | 2 | 2 | 0 |")
+
+	// A journey whose schedule goes away loses its schedule.
+	dir := t.TempDir()
+	require.NoError(t, os.CopyFS(dir, os.DirFS("../../journeys")))
+	require.NoError(t, os.Remove(filepath.Join(dir, "lapse-winback.yaml")))
+	out, _, err = run("schedules", "sync", "--journeys="+dir)
+	require.NoError(t, err)
+	assert.Equal(t, "deleted   rapport-audience-lapse-winback\n", out)
+}
+
+// TestBench runs rapport bench small: every part prints its figures,
+// nothing is lost, and the last line is the ratio.
+func TestBench(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a private stack and thousands of workflows; skipped with -short")
+	}
+	out, errOut, err := run("bench", "--journeys-dir=../../journeys", "--journeys=20", "--customers=5000", "--lapsed=0.05", "--events=500", "--batch=100")
+	require.NoError(t, err, errOut+out)
+	for _, want := range []string{
+		"(a) thank-you journeys", "interpreted", "hand-written", "80 emails received by the SendGrid fake, one per journey",
+		"(b) lapse-winback audience", "raw start rate of the server now", "5020 customers: preview (scan only)", "SQL scan",
+		"(c) 500 events in batches of 100", "500 stored, 500 routed",
+	} {
+		assert.Contains(t, out, want)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	assert.Regexp(t, `^ratio interpreted/hand-written: \d+\.\d\d$`, lines[len(lines)-1])
+}

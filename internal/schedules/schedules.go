@@ -1,0 +1,186 @@
+// Package schedules keeps one Temporal Schedule per audience journey that
+// declares trigger.schedule: each starts the audience workflow at the
+// journey's cron times, in its time zone. Sync makes Temporal's schedules
+// match the journeys: it creates, updates and removes them, and touches
+// nothing that is not Rapport's.
+package schedules
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/rapporthq/rapport/internal/journey"
+	"github.com/rapporthq/rapport/workflows"
+)
+
+// Prefix starts the id of every schedule Rapport owns.
+const Prefix = "rapport-audience-"
+
+// specMemo is the memo key holding what a schedule was made from, to tell
+// whether it needs an update.
+const specMemo = "rapport-spec"
+
+// ID is the schedule id of an audience journey.
+func ID(journeyName string) string { return Prefix + journeyName }
+
+// Report says what Sync did, schedule ids in each list.
+type Report struct {
+	Created   []string `json:"created"`
+	Updated   []string `json:"updated"`
+	Unchanged []string `json:"unchanged"`
+	Deleted   []string `json:"deleted"`
+}
+
+// Sync makes the schedules match the catalog: a schedule for every
+// journey with trigger.audience and trigger.schedule, none for others.
+func Sync(ctx context.Context, c client.Client, catalog *journey.Catalog) (Report, error) {
+	rep := Report{Created: []string{}, Updated: []string{}, Unchanged: []string{}, Deleted: []string{}}
+	sc := c.ScheduleClient()
+	wanted := map[string]*journey.Plan{}
+	var ids []string
+	for _, p := range catalog.Plans() {
+		if p.Trigger.Audience != "" && p.Trigger.Schedule != "" {
+			wanted[ID(p.Journey)] = p
+			ids = append(ids, ID(p.Journey))
+		}
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		what, err := put(ctx, sc, wanted[id])
+		if err != nil {
+			return rep, err
+		}
+		switch what {
+		case "created":
+			rep.Created = append(rep.Created, id)
+		case "updated":
+			rep.Updated = append(rep.Updated, id)
+		default:
+			rep.Unchanged = append(rep.Unchanged, id)
+		}
+	}
+	existing, err := List(ctx, c)
+	if err != nil {
+		return rep, err
+	}
+	for _, id := range existing {
+		if wanted[id] != nil {
+			continue
+		}
+		if err := sc.GetHandle(ctx, id).Delete(ctx); err != nil && !isNotFound(err) {
+			return rep, fmt.Errorf("delete schedule %s: %w", id, err)
+		}
+		rep.Deleted = append(rep.Deleted, id)
+	}
+	return rep, nil
+}
+
+// List returns the ids of Rapport's schedules.
+func List(ctx context.Context, c client.Client) ([]string, error) {
+	it, err := c.ScheduleClient().List(ctx, client.ScheduleListOptions{PageSize: 100})
+	if err != nil {
+		return nil, fmt.Errorf("list schedules: %w", err)
+	}
+	var ids []string
+	for it.HasNext() {
+		e, err := it.Next()
+		if err != nil {
+			return nil, fmt.Errorf("list schedules: %w", err)
+		}
+		if strings.HasPrefix(e.ID, Prefix) {
+			ids = append(ids, e.ID)
+		}
+	}
+	slices.Sort(ids)
+	return ids, nil
+}
+
+// spec is what a schedule is made from; a change means an update.
+func spec(p *journey.Plan) string {
+	tz := p.Trigger.TimeZone
+	if tz == "" {
+		tz = "UTC"
+	}
+	return fmt.Sprintf("cron %q in %s", p.Trigger.Schedule, tz)
+}
+
+// put creates the journey's schedule, or updates it when its spec
+// changed. It says which it did: created, updated or unchanged.
+func put(ctx context.Context, sc client.ScheduleClient, p *journey.Plan) (string, error) {
+	id := ID(p.Journey)
+	want := spec(p)
+	h := sc.GetHandle(ctx, id)
+	desc, err := h.Describe(ctx)
+	switch {
+	case isNotFound(err):
+		_, err := sc.Create(ctx, client.ScheduleOptions{
+			ID:      id,
+			Spec:    scheduleSpec(p),
+			Action:  action(p),
+			Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
+			Memo:    map[string]any{specMemo: want},
+			Note:    "Enters the " + p.Journey + " audience: " + want + ". Managed by rapport schedules sync.",
+		})
+		if errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
+			return "unchanged", nil // another worker starting at the same time made it
+		}
+		if err != nil {
+			return "", fmt.Errorf("create schedule %s: %w", id, err)
+		}
+		return "created", nil
+	case err != nil:
+		return "", fmt.Errorf("describe schedule %s: %w", id, err)
+	}
+	var have string
+	if pl := desc.Memo.GetFields()[specMemo]; pl != nil {
+		_ = converter.GetDefaultDataConverter().FromPayload(pl, &have)
+	}
+	if have == want {
+		return "unchanged", nil
+	}
+	// The memo cannot be updated in place; recreate the schedule.
+	if err := h.Delete(ctx); err != nil && !isNotFound(err) {
+		return "", fmt.Errorf("replace schedule %s: %w", id, err)
+	}
+	if _, err := put(ctx, sc, p); err != nil {
+		return "", err
+	}
+	return "updated", nil
+}
+
+func scheduleSpec(p *journey.Plan) client.ScheduleSpec {
+	return client.ScheduleSpec{CronExpressions: []string{p.Trigger.Schedule}, TimeZoneName: p.Trigger.TimeZone}
+}
+
+func action(p *journey.Plan) *client.ScheduleWorkflowAction {
+	return &client.ScheduleWorkflowAction{
+		ID:            "rapport-audience/" + p.Journey,
+		Workflow:      workflows.AudienceWorkflowName,
+		Args:          []any{workflows.AudienceInput{Journey: p.Journey}},
+		TaskQueue:     workflows.TaskQueue,
+		StaticSummary: p.Journey + " scheduled audience run",
+	}
+}
+
+// Trigger starts a journey's scheduled audience run now.
+func Trigger(ctx context.Context, c client.Client, journeyName string) error {
+	err := c.ScheduleClient().GetHandle(ctx, ID(journeyName)).Trigger(ctx, client.ScheduleTriggerOptions{Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP})
+	if err != nil {
+		return fmt.Errorf("trigger schedule %s: %w", ID(journeyName), err)
+	}
+	return nil
+}
+
+func isNotFound(err error) bool {
+	var nf *serviceerror.NotFound
+	return errors.As(err, &nf)
+}

@@ -1,0 +1,153 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rapporthq/rapport/internal/store"
+	"github.com/rapporthq/rapport/internal/store/storetest"
+)
+
+func entry(id, journey string) store.Entry {
+	return store.Entry{Run: store.Run{WorkflowID: id, Journey: journey, CustomerID: "c_1", PlanHash: "h", Listens: true, EntryKey: id}}
+}
+
+func TestEntryRules(t *testing.T) {
+	t.Parallel()
+	s, _ := storetest.New(t)
+	ctx := context.Background()
+	_, err := s.UpsertCustomer(ctx, store.Customer{ID: "c_1"})
+	require.NoError(t, err)
+
+	// once: the first entry starts, a second key is refused, the same id
+	// is started again (its start may be a retry after a crash).
+	once := entry("once-1", "welcome")
+	once.Once = true
+	got, err := s.EnterRun(ctx, once)
+	require.NoError(t, err)
+	assert.True(t, got.Start)
+	again := entry("once-2", "welcome")
+	again.Once = true
+	got, err = s.EnterRun(ctx, again)
+	require.NoError(t, err)
+	assert.False(t, got.Start)
+	assert.Contains(t, got.Refused, "entry: once")
+	got, err = s.EnterRun(ctx, once)
+	require.NoError(t, err)
+	assert.True(t, got.Start, "the same entry is started again while it runs")
+	require.NoError(t, s.FinishRun(ctx, "once-1", store.RunCompleted, ""))
+	got, err = s.EnterRun(ctx, once)
+	require.NoError(t, err)
+	assert.False(t, got.Start, "an entry that ended does not run twice")
+	assert.Contains(t, got.Refused, "entry: once")
+	got, err = s.EnterRun(ctx, store.Entry{Run: once.Run})
+	require.NoError(t, err)
+	assert.Contains(t, got.Refused, "already ran: completed")
+
+	// max_active: a second concurrent run is refused until the first ends.
+	a := entry("winback-a", "winback")
+	a.MaxActive = 1
+	got, err = s.EnterRun(ctx, a)
+	require.NoError(t, err)
+	require.True(t, got.Start)
+	b := entry("winback-b", "winback")
+	b.MaxActive = 1
+	got, err = s.EnterRun(ctx, b)
+	require.NoError(t, err)
+	assert.Contains(t, got.Refused, "max_active")
+	require.NoError(t, s.FinishRun(ctx, "winback-a", store.RunExited, "bought"))
+	got, err = s.EnterRun(ctx, b)
+	require.NoError(t, err)
+	assert.True(t, got.Start)
+
+	// reentry: not again within the period after the last entry.
+	c := entry("winback-c", "winback")
+	c.Reentry = 180 * 24 * time.Hour
+	require.NoError(t, s.FinishRun(ctx, "winback-b", store.RunCompleted, ""))
+	got, err = s.EnterRun(ctx, c)
+	require.NoError(t, err)
+	assert.Contains(t, got.Refused, "reentry")
+	assert.Contains(t, got.Refused, "180d")
+	c.Reentry = time.Millisecond
+	time.Sleep(5 * time.Millisecond)
+	got, err = s.EnterRun(ctx, c)
+	require.NoError(t, err)
+	assert.True(t, got.Start, "after the period the customer may enter again")
+}
+
+// A run's backlog holds exactly the customer's events stored after its
+// entry decision: with events and entries interleaved from many
+// goroutines, every event after from_seq reaches the run either in the
+// backlog or because the run was registered before the event was stored
+// (so routing finds it among RunningListeners).
+func TestBacklogOrNotice(t *testing.T) {
+	t.Parallel()
+	s, _ := storetest.New(t)
+	ctx := context.Background()
+	_, err := s.UpsertCustomer(ctx, store.Customer{ID: "c_1"})
+	require.NoError(t, err)
+	const runs, events = 40, 40
+	type seen struct {
+		backlog map[string]bool
+		from    int64
+	}
+	results := make([]seen, runs)
+	type stored struct {
+		seq       int64
+		listeners map[string]bool // runs registered when the event was stored
+	}
+	storedEvents := make([]stored, events)
+	var wg sync.WaitGroup
+	for i := range runs {
+		wg.Go(func() {
+			from, err := s.LastEventSeq(ctx, "c_1")
+			if !assert.NoError(t, err) {
+				return
+			}
+			e := entry(fmt.Sprintf("run-%d", i), "j")
+			e.FromSeq = from
+			got, err := s.EnterRun(ctx, e)
+			if !assert.NoError(t, err) {
+				return
+			}
+			results[i] = seen{backlog: map[string]bool{}, from: from}
+			for _, ev := range got.Backlog {
+				results[i].backlog[ev.ID] = true
+			}
+		})
+	}
+	for i := range events {
+		wg.Go(func() {
+			ev, _, err := s.RecordEvent(ctx, store.Event{ID: fmt.Sprintf("e-%d", i), Type: "page.viewed", CustomerID: "c_1", OccurredAt: time.Now()}, nil)
+			if !assert.NoError(t, err) {
+				return
+			}
+			// As the router does: list the listeners once the event is stored.
+			listeners, err := s.RunningListeners(ctx, "c_1")
+			if !assert.NoError(t, err) {
+				return
+			}
+			storedEvents[i] = stored{seq: ev.Seq, listeners: map[string]bool{}}
+			for _, r := range listeners {
+				storedEvents[i].listeners[r.WorkflowID] = true
+			}
+		})
+	}
+	wg.Wait()
+	for i, ev := range storedEvents {
+		for r, res := range results {
+			if ev.seq <= res.from {
+				continue // the entry decision saw this event
+			}
+			id := fmt.Sprintf("run-%d", r)
+			assert.True(t, res.backlog[fmt.Sprintf("e-%d", i)] || ev.listeners[id],
+				"event e-%d (seq %d) reaches %s (from %d) neither way", i, ev.seq, id, res.from)
+		}
+	}
+}
