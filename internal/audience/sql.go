@@ -10,7 +10,10 @@ import (
 	"math"
 	"strings"
 	"time"
+	"unicode/utf8"
 
+	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/common"
 	"cel.dev/cel-go/common/ast"
 	"cel.dev/cel-go/common/operators"
 	"cel.dev/cel-go/parser"
@@ -24,115 +27,153 @@ type Filter struct {
 	// translates), with placeholders numbered from the argBase given to
 	// Translate. It is never NULL for any row.
 	Where string
-	Args  []any
+	// Args are the values of Where's placeholders, in order.
+	Args []any
 	// Exact is true when Where alone decides the whole condition: no
 	// customer needs CEL.
 	Exact bool
-	// SQL lists the conjuncts Where decides and CEL those left to CEL per
-	// customer, as CEL text (for `rapport audience preview`).
+	// SQL lists the conjuncts Where decides, as CEL text (for
+	// `rapport audience preview`).
 	SQL []string
+	// CEL lists the conjuncts left to CEL for each customer Where selects,
+	// as CEL text.
 	CEL []string
 }
-
-// day is the unit of days_since_last_order.
-const day = 24 * time.Hour
 
 // Translate splits an audience condition into its conjuncts (the parts
 // joined by &&) and translates each one it can into SQL exactly: a
 // translated conjunct selects precisely the customers for whom CEL says
-// true, as store.CustomerFacts computes their facts at now. Conjuncts it
-// cannot translate are left to CEL; the SQL then selects a superset.
-// now should be whole microseconds (Postgres' precision).
+// true, with facts as of now computed from the order figures kept on the
+// customer (customers.orders_count, lifetime_value, last_order_at), as
+// store.ScanCustomers computes them (and store.CustomerFacts, as long as
+// no order is placed after now: it leaves those out). Conjuncts it
+// cannot translate are left to CEL, and Where then selects a superset of
+// the audience. An expression the audience environment rejects is an
+// error.
 func Translate(env *journey.Env, expr string, now time.Time, argBase int) (Filter, error) {
 	checked, err := env.AudienceAST(expr)
 	if err != nil {
-		return Filter{}, err
+		return Filter{}, err // it names the expression and its first problem
 	}
-	native := checked.NativeRep()
-	t := &translator{now: now, next: argBase}
+	parts := conjuncts(checked.NativeRep().Expr())
+	texts := conjunctTexts(expr, len(parts))
+	t := &translator{now: now, argBase: argBase}
+	f := Filter{Where: "true", Exact: true}
 	var wheres []string
-	f := Filter{Exact: true}
-	for _, c := range conjuncts(native.Expr()) {
-		text, err := parser.Unparse(c, native.SourceInfo())
-		if err != nil {
-			text = "(part of " + expr + ")"
-		}
+	for i, c := range parts {
+		text := texts[i]
 		mark := len(t.args)
-		if sql, ok := t.expr(c); ok {
+		if sql, ok := t.term(c); ok {
 			wheres = append(wheres, sql)
 			f.SQL = append(f.SQL, text)
 			continue
 		}
-		t.args = t.args[:mark] // drop what the failed attempt bound
-		t.next = argBase + mark
+		t.args = t.args[:mark] // forget what the failed attempt bound
 		f.CEL = append(f.CEL, text)
 		f.Exact = false
 	}
-	f.Where = "true"
 	if len(wheres) > 0 {
 		f.Where = strings.Join(wheres, " AND ")
 	}
-	f.Args = t.args
+	if len(t.args) > 0 {
+		f.Args = t.args
+	}
 	return f, nil
 }
 
-// conjuncts splits e at its top-level &&.
+// conjuncts splits e at its top-level &&, however nested.
 func conjuncts(e ast.Expr) []ast.Expr {
-	if e.Kind() == ast.CallKind && e.AsCall().FunctionName() == operators.LogicalAnd {
-		var out []ast.Expr
-		for _, a := range e.AsCall().Args() {
-			out = append(out, conjuncts(a)...)
-		}
-		return out
+	if e.Kind() != ast.CallKind || e.AsCall().FunctionName() != operators.LogicalAnd {
+		return []ast.Expr{e}
 	}
-	return []ast.Expr{e}
+	var out []ast.Expr
+	for _, a := range e.AsCall().Args() {
+		out = append(out, conjuncts(a)...)
+	}
+	return out
 }
 
+// conjunctTexts returns the CEL text of each of the n conjuncts of expr,
+// for people to read. The checked tree cannot be printed back when it
+// holds a macro (tags.exists(...)): the audience environment does not
+// keep macro calls. A parse of its own that keeps them has the same
+// conjuncts, in the same order.
+func conjunctTexts(expr string, n int) []string {
+	texts := make([]string, n)
+	for i := range texts {
+		texts[i] = fmt.Sprintf("(part %d of %s)", i+1, expr)
+	}
+	p, err := parser.NewParser(parser.Macros(cel.StandardMacros...), parser.PopulateMacroCalls(true))
+	if err != nil {
+		return texts
+	}
+	tree, errs := p.Parse(common.NewTextSource(expr))
+	if errs != nil && len(errs.GetErrors()) > 0 {
+		return texts
+	}
+	parts := conjuncts(tree.Expr())
+	if len(parts) != n {
+		return texts
+	}
+	for i, c := range parts {
+		if text, err := parser.Unparse(c, tree.SourceInfo()); err == nil {
+			texts[i] = text
+		}
+	}
+	return texts
+}
+
+// translator builds the SQL of one condition, binding its values as
+// parameters.
 type translator struct {
-	now  time.Time
-	args []any
-	next int
+	now     time.Time
+	argBase int
+	args    []any
 }
 
 // bind adds a parameter and returns its placeholder.
 func (t *translator) bind(v any) string {
 	t.args = append(t.args, v)
-	p := fmt.Sprintf("$%d", t.next)
-	t.next++
-	return p
+	return fmt.Sprintf("$%d", t.argBase+len(t.args)-1)
 }
 
-// column kinds.
+// kind is how a customer field is kept in the customers table.
 type kind int
 
 const (
-	text kind = iota
-	integer
-	double
-	boolean
-	days // days_since_last_order
-	tags
+	text    kind = iota // a text column, NOT NULL
+	integer             // an integer column, NOT NULL
+	double              // a numeric column read as float8, NOT NULL
+	boolean             // a boolean SQL expression, never NULL
+	days                // days_since_last_order, from c.last_order_at
+	tags                // the string elements of c.attributes->'tags'
 )
 
-// columns are the customer fields SQL can decide, by their CEL names.
-var columns = map[string]struct {
+// column is a customer field SQL can decide.
+type column struct {
 	sql  string
 	kind kind
-}{
+}
+
+// columns are the customer fields SQL can decide, by their CEL names. Each
+// SQL expression is what store.CustomerFacts and store.ScanCustomers read
+// the field from.
+var columns = map[string]column{
 	"id":                    {"c.id", text},
 	"locale":                {"c.locale", text},
 	"time_zone":             {"c.time_zone", text},
 	"country":               {"c.country", text},
 	"orders_count":          {"c.orders_count", integer},
 	"lifetime_value":        {"c.lifetime_value::float8", double},
-	"has_email":             {"(coalesce(c.email, '') <> '')", boolean},
-	"has_phone":             {"(coalesce(c.phone, '') <> '')", boolean},
+	"has_email":             {"(c.email IS NOT NULL AND c.email <> '')", boolean},
+	"has_phone":             {"(c.phone IS NOT NULL AND c.phone <> '')", boolean},
 	"days_since_last_order": {"", days},
 	"tags":                  {"", tags},
 }
 
-// field recognises a customer field, written name or customer.name.
-func field(e ast.Expr) (string, bool) {
+// field recognises a customer field SQL can decide, written name or
+// customer.name.
+func field(e ast.Expr) (column, bool) {
 	var name string
 	switch e.Kind() {
 	case ast.IdentKind:
@@ -140,86 +181,114 @@ func field(e ast.Expr) (string, bool) {
 	case ast.SelectKind:
 		s := e.AsSelect()
 		if s.IsTestOnly() || s.Operand().Kind() != ast.IdentKind || s.Operand().AsIdent() != "customer" {
-			return "", false
+			return column{}, false
 		}
 		name = s.FieldName()
 	default:
-		return "", false
+		return column{}, false
 	}
-	_, ok := columns[name]
-	return name, ok
+	col, ok := columns[name]
+	return col, ok
 }
 
-// literal returns a scalar literal's Go value.
+// literal returns a scalar literal's value as int64 (ints, and uints that
+// fit, which CEL compares with ints exactly), float64, string or bool.
 func literal(e ast.Expr) (any, bool) {
 	if e.Kind() != ast.LiteralKind {
 		return nil, false
 	}
 	switch v := e.AsLiteral().Value().(type) {
-	case int64, float64, string, bool:
+	case int64, string, bool:
 		return v, true
+	case float64:
+		return v, !math.IsNaN(v)
 	case uint64:
-		return float64(v), true
+		if v <= math.MaxInt64 {
+			return int64(v), true
+		}
 	}
 	return nil, false
 }
 
-func number(v any) (float64, bool) {
+// asFloat returns a numeric literal as CEL compares it with a double:
+// float64(i) for an int.
+func asFloat(v any) (float64, bool) {
 	switch n := v.(type) {
 	case int64:
 		return float64(n), true
 	case float64:
-		return n, !math.IsNaN(n)
+		return n, true
 	}
 	return 0, false
 }
 
-// expr translates a boolean expression, or says it cannot.
-func (t *translator) expr(e ast.Expr) (string, bool) {
-	if v, ok := literal(e); ok {
-		if b, ok := v.(bool); ok {
+// storable reports whether Postgres can take s as text: valid UTF-8
+// without NUL.
+func storable(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
+}
+
+// term translates a boolean expression, or says it cannot. Every term it
+// returns is non-NULL for every row and true exactly when CEL says true.
+func (t *translator) term(e ast.Expr) (string, bool) {
+	switch e.Kind() {
+	case ast.LiteralKind:
+		if b, ok := e.AsLiteral().Value().(bool); ok {
 			return fmt.Sprint(b), true
 		}
-		return "", false
+	case ast.IdentKind, ast.SelectKind:
+		if col, ok := field(e); ok && col.kind == boolean {
+			return col.sql, true
+		}
+	case ast.CallKind:
+		return t.call(e.AsCall())
 	}
-	if name, ok := field(e); ok && columns[name].kind == boolean {
-		return columns[name].sql, true
-	}
-	if e.Kind() != ast.CallKind {
-		return "", false
-	}
-	call := e.AsCall()
+	return "", false
+}
+
+// call translates a logical operator, a comparison or an in.
+func (t *translator) call(call ast.CallExpr) (string, bool) {
 	args := call.Args()
 	switch fn := call.FunctionName(); fn {
 	case operators.LogicalAnd, operators.LogicalOr:
-		l, ok1 := t.expr(args[0])
-		r, ok2 := t.expr(args[1])
-		if !ok1 || !ok2 {
+		// Terms never err, so CEL's && and || are plain logic here.
+		joiner := " AND "
+		if fn == operators.LogicalOr {
+			joiner = " OR "
+		}
+		parts := make([]string, 0, len(args))
+		for _, a := range args {
+			sql, ok := t.term(a)
+			if !ok {
+				return "", false
+			}
+			parts = append(parts, sql)
+		}
+		if len(parts) == 0 {
 			return "", false
 		}
-		op := " AND "
-		if fn == operators.LogicalOr {
-			op = " OR "
-		}
-		return "(" + l + op + r + ")", true
+		return "(" + strings.Join(parts, joiner) + ")", true
 	case operators.LogicalNot:
-		in, ok := t.expr(args[0])
+		if len(args) != 1 {
+			return "", false
+		}
+		sql, ok := t.term(args[0])
 		if !ok {
 			return "", false
 		}
-		return "(NOT " + in + ")", true
+		return "(NOT " + sql + ")", true
 	case operators.Equals, operators.NotEquals, operators.Less, operators.LessEquals, operators.Greater, operators.GreaterEquals:
 		if len(args) != 2 {
 			return "", false
 		}
-		if name, ok := field(args[0]); ok {
+		if col, ok := field(args[0]); ok {
 			if v, ok := literal(args[1]); ok {
-				return t.compare(name, fn, v)
+				return t.compare(col, fn, v)
 			}
 		}
-		if name, ok := field(args[1]); ok {
+		if col, ok := field(args[1]); ok {
 			if v, ok := literal(args[0]); ok {
-				return t.compare(name, flip[fn], v)
+				return t.compare(col, mirrored[fn], v)
 			}
 		}
 	case operators.In:
@@ -230,117 +299,212 @@ func (t *translator) expr(e ast.Expr) (string, bool) {
 	return "", false
 }
 
-// flip turns "literal op field" into "field op' literal".
-var flip = map[string]string{
+// mirrored turns "literal op field" into "field op' literal".
+var mirrored = map[string]string{
 	operators.Equals: operators.Equals, operators.NotEquals: operators.NotEquals,
 	operators.Less: operators.Greater, operators.LessEquals: operators.GreaterEquals,
 	operators.Greater: operators.Less, operators.GreaterEquals: operators.LessEquals,
 }
 
+// sqlOps are the SQL spellings of CEL's comparison operators.
 var sqlOps = map[string]string{
 	operators.Equals: "=", operators.NotEquals: "<>", operators.Less: "<",
 	operators.LessEquals: "<=", operators.Greater: ">", operators.GreaterEquals: ">=",
 }
 
-// compare translates field op literal.
-func (t *translator) compare(name, op string, v any) (string, bool) {
-	col := columns[name]
+// compare translates "field op literal".
+func (t *translator) compare(col column, op string, v any) (string, bool) {
 	switch col.kind {
 	case text:
 		s, ok := v.(string)
-		if !ok {
+		if !ok || !storable(s) {
 			return "", false
 		}
-		return fmt.Sprintf("(%s %s %s::text)", col.sql, sqlOps[op], t.bind(s)), true
+		lhs := col.sql
+		if op != operators.Equals && op != operators.NotEquals {
+			// CEL orders strings by their bytes, as the C collation does.
+			// (Equality under any deterministic collation is bytewise.)
+			lhs += ` COLLATE "C"`
+		}
+		return fmt.Sprintf("(%s %s %s::text)", lhs, sqlOps[op], t.bind(s)), true
 	case boolean:
 		b, ok := v.(bool)
 		if !ok || (op != operators.Equals && op != operators.NotEquals) {
-			return "", false
+			return "", false // CEL orders false before true; rare enough for CEL
 		}
 		if b == (op == operators.Equals) {
 			return col.sql, true
 		}
 		return "(NOT " + col.sql + ")", true
 	case integer:
-		if n, ok := v.(int64); ok {
+		switch n := v.(type) {
+		case int64:
 			return fmt.Sprintf("(%s %s %s::bigint)", col.sql, sqlOps[op], t.bind(n)), true
-		}
-		if f, ok := number(v); ok {
-			return fmt.Sprintf("(%s::float8 %s %s::float8)", col.sql, sqlOps[op], t.bind(f)), true
+		case float64:
+			// CEL compares an int with a double as float64(int); the
+			// column is an int4, which float8 holds exactly.
+			return fmt.Sprintf("(%s::float8 %s %s::float8)", col.sql, sqlOps[op], t.bind(n)), true
 		}
 	case double:
-		if f, ok := number(v); ok {
+		if f, ok := asFloat(v); ok {
 			return fmt.Sprintf("(%s %s %s::float8)", col.sql, sqlOps[op], t.bind(f)), true
 		}
 	case days:
-		if f, ok := number(v); ok {
-			return t.days(op, f)
+		if k, ok := asFloat(v); ok {
+			return t.days(op, k)
 		}
 	}
 	return "", false
 }
 
-// days translates days_since_last_order op k. The fact is -1 without
-// orders, else the whole days from the last order to now, truncated
-// toward zero (as Go divides durations).
-func (t *translator) days(op string, k float64) (string, bool) {
-	if math.IsInf(k, 0) || math.Abs(k) > 1e6 {
+// in translates "literal in tags" and "field in [literals]".
+func (t *translator) in(elem, list ast.Expr) (string, bool) {
+	if col, ok := field(list); ok {
+		v, _ := literal(elem)
+		s, isString := v.(string)
+		if col.kind != tags || !isString || !storable(s) {
+			return "", false
+		}
+		// tags are the string elements of attributes.tags when it is a
+		// list; @> finds a string element (never one nested deeper, nor a
+		// lone string), and is NULL when there is no tags key.
+		return fmt.Sprintf("coalesce(c.attributes->'tags' @> jsonb_build_array(%s::text), false)", t.bind(s)), true
+	}
+	col, ok := field(elem)
+	if !ok || list.Kind() != ast.ListKind {
 		return "", false
 	}
-	// Reduce to the fact being at least m (an integer), or not.
-	var m int64
-	negate := false
+	// CEL's in is == against each element, and == between a string and a
+	// number (or a bool) is false: elements of another kind never match.
+	var strs []string
+	var ints []int64
+	var floats []float64
+	allInts := true
+	for _, el := range list.AsList().Elements() {
+		v, ok := literal(el)
+		if !ok {
+			return "", false
+		}
+		switch x := v.(type) {
+		case string:
+			if !storable(x) {
+				return "", false
+			}
+			strs = append(strs, x)
+		case int64:
+			ints = append(ints, x)
+			floats = append(floats, float64(x))
+		case float64:
+			floats = append(floats, x)
+			allInts = false
+		}
+	}
+	switch col.kind {
+	case text:
+		return fmt.Sprintf("(%s = ANY(%s::text[]))", col.sql, t.bind(nonNil(strs))), true
+	case integer:
+		if allInts {
+			return fmt.Sprintf("(%s = ANY(%s::bigint[]))", col.sql, t.bind(nonNil(ints))), true
+		}
+		return fmt.Sprintf("(%s::float8 = ANY(%s::float8[]))", col.sql, t.bind(nonNil(floats))), true
+	case double:
+		return fmt.Sprintf("(%s = ANY(%s::float8[]))", col.sql, t.bind(nonNil(floats))), true
+	case days:
+		if len(floats) == 0 {
+			return "false", true
+		}
+		parts := make([]string, len(floats))
+		for i, k := range floats {
+			sql, ok := t.days(operators.Equals, k)
+			if !ok {
+				return "", false
+			}
+			parts[i] = sql
+		}
+		return "(" + strings.Join(parts, " OR ") + ")", true
+	}
+	return "", false
+}
+
+// nonNil makes an empty list an empty array parameter rather than NULL.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+// day is the unit of days_since_last_order.
+const day = 24 * time.Hour
+
+// maxDays bounds the k of "days_since_last_order op k" SQL decides, so
+// that now ± k days is neither an overflow nor beyond the ±292 years
+// within which Go's time.Sub is exact.
+const maxDays = 100_000
+
+// days translates "days_since_last_order op k". The fact is -1 for a
+// customer without orders (last_order_at IS NULL), else the whole days
+// from last_order_at to now, truncated toward zero (Go's Duration
+// division; an order after now gives 0, or less a whole day later).
+//
+// Every comparison with k comes down to d >= m for an integer m: d > k is
+// d >= floor(k)+1, d < k is not d >= ceil(k), and so on; and d >= m is a
+// range of last_order_at (see atLeast). The customers without orders are
+// decided here, by comparing -1 with k as CEL would.
+func (t *translator) days(op string, k float64) (string, bool) {
+	if !(math.Abs(k) <= maxDays) {
+		return "", false
+	}
+	var withOrders string // over c.last_order_at, which is not NULL
 	switch op {
 	case operators.GreaterEquals:
-		m = int64(math.Ceil(k))
+		withOrders = t.atLeast(int64(math.Ceil(k)))
 	case operators.Greater:
-		m = int64(math.Floor(k)) + 1
+		withOrders = t.atLeast(int64(math.Floor(k)) + 1)
 	case operators.Less:
-		m, negate = int64(math.Ceil(k)), true
+		withOrders = "NOT " + t.atLeast(int64(math.Ceil(k)))
 	case operators.LessEquals:
-		m, negate = int64(math.Floor(k))+1, true
+		withOrders = "NOT " + t.atLeast(int64(math.Floor(k))+1)
 	case operators.Equals, operators.NotEquals:
-		var sql string
-		if k != math.Trunc(k) {
-			sql = "(c.last_order_at IS NOT NULL AND false)"
-		} else {
-			ge := t.atLeast(int64(k))
-			lt := t.atLeast(int64(k) + 1)
-			sql = fmt.Sprintf("(c.last_order_at IS NOT NULL AND %s AND NOT %s)", ge, lt)
+		equal := "false" // a whole number of days is never a fraction
+		if k == math.Trunc(k) {
+			equal = fmt.Sprintf("(%s AND NOT %s)", t.atLeast(int64(k)), t.atLeast(int64(k)+1))
 		}
+		withOrders = equal
 		if op == operators.NotEquals {
-			sql = fmt.Sprintf("(c.last_order_at IS NOT NULL AND NOT %s)", sql)
+			withOrders = "NOT " + equal
 		}
-		if compareFloat(op, -1, k) {
-			sql = fmt.Sprintf("(c.last_order_at IS NULL OR %s)", sql)
-		}
-		return sql, true
 	default:
 		return "", false
 	}
-	cond := t.atLeast(m)
-	if negate {
-		cond = "NOT " + cond
+	if holds(op, -1, k) {
+		return fmt.Sprintf("(c.last_order_at IS NULL OR %s)", withOrders), true
 	}
-	sql := fmt.Sprintf("(c.last_order_at IS NOT NULL AND %s)", cond)
-	if compareFloat(op, -1, k) {
-		sql = fmt.Sprintf("(c.last_order_at IS NULL OR %s)", sql)
-	}
-	return sql, true
+	return fmt.Sprintf("(c.last_order_at IS NOT NULL AND %s)", withOrders), true
 }
 
-// atLeast is the condition that a customer with orders has a
-// days_since_last_order of at least m, over c.last_order_at (not NULL).
+// atLeast is the condition, over a non-NULL c.last_order_at, that
+// days_since_last_order >= m, where x = now - last_order_at and the fact
+// is trunc(x / day):
+//
+//	m >= 1: trunc(x/day) >= m  ⟺  x >= m days       ⟺  last_order_at <= now - m days
+//	m <= 0: trunc(x/day) >= m  ⟺  x > (m-1) days    ⟺  last_order_at <  now - (m-1) days
+//
+// Postgres keeps microseconds and pgx sends a time.Time truncated to them,
+// so each bound is made a "<=" on a whole microsecond: last <= b holds
+// exactly when last <= b truncated, and last < b when last <= (b - 1ns)
+// truncated. now may then carry nanoseconds.
 func (t *translator) atLeast(m int64) string {
-	if m >= 1 {
-		// trunc(x/day) >= m  <=>  x >= m days
-		return fmt.Sprintf("(c.last_order_at <= %s::timestamptz)", t.bind(t.now.Add(-time.Duration(m)*day)))
+	bound := t.now.Add(-time.Duration(m) * day)
+	if m <= 0 {
+		bound = t.now.Add(-time.Duration(m-1)*day - time.Nanosecond)
 	}
-	// For m <= 0, trunc(x/day) >= m  <=>  x > (m-1) days.
-	return fmt.Sprintf("(c.last_order_at < %s::timestamptz)", t.bind(t.now.Add(-time.Duration(m-1)*day)))
+	return fmt.Sprintf("(c.last_order_at <= %s::timestamptz)", t.bind(bound.Truncate(time.Microsecond)))
 }
 
-func compareFloat(op string, a, b float64) bool {
+// holds evaluates "a op b" for numbers, as CEL does for an int and a
+// double.
+func holds(op string, a, b float64) bool {
 	switch op {
 	case operators.Equals:
 		return a == b
@@ -356,50 +520,4 @@ func compareFloat(op string, a, b float64) bool {
 		return a >= b
 	}
 	return false
-}
-
-// in translates "literal in tags" and "field in [literals]".
-func (t *translator) in(elem, list ast.Expr) (string, bool) {
-	if name, ok := field(list); ok && columns[name].kind == tags {
-		v, ok := literal(elem)
-		s, isString := v.(string)
-		if !ok || !isString {
-			return "", false
-		}
-		return fmt.Sprintf("coalesce(c.attributes->'tags' @> jsonb_build_array(%s::text), false)", t.bind(s)), true
-	}
-	name, ok := field(elem)
-	if !ok || list.Kind() != ast.ListKind {
-		return "", false
-	}
-	col := columns[name]
-	var strs []string
-	var ints []int64
-	for _, el := range list.AsList().Elements() {
-		v, ok := literal(el)
-		if !ok {
-			return "", false
-		}
-		switch x := v.(type) {
-		case string:
-			strs = append(strs, x)
-		case int64:
-			ints = append(ints, x)
-		default:
-			return "", false
-		}
-	}
-	switch {
-	case col.kind == text && len(ints) == 0:
-		if strs == nil {
-			strs = []string{}
-		}
-		return fmt.Sprintf("(%s = ANY(%s::text[]))", col.sql, t.bind(strs)), true
-	case col.kind == integer && len(strs) == 0:
-		if ints == nil {
-			ints = []int64{}
-		}
-		return fmt.Sprintf("(%s = ANY(%s::bigint[]))", col.sql, t.bind(ints)), true
-	}
-	return "", false
 }

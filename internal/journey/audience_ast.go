@@ -1,13 +1,15 @@
 package journey
 
 import (
-	"errors"
+	"fmt"
 
 	"cel.dev/cel-go/cel"
 )
 
 // AudienceAST returns the type-checked syntax tree of an audience
-// condition, for translating its common predicates to SQL.
+// condition (customer fields as names of their own, as EvalAudience sees
+// them), for translating its common predicates to SQL. An expression the
+// audience environment rejects is an error naming its first problem.
 func (e *Env) AudienceAST(expr string) (*cel.Ast, error) {
 	checked := e.checkAudience(expr)
 	if checked.ast == nil {
@@ -15,7 +17,7 @@ func (e *Env) AudienceAST(expr string) (*cel.Ast, error) {
 		if len(checked.issues) > 0 {
 			msg = checked.issues[0].message
 		}
-		return nil, errors.New("audience " + expr + ": " + msg)
+		return nil, fmt.Errorf("audience %q: %s", expr, msg)
 	}
 	return checked.ast, nil
 }
