@@ -36,6 +36,11 @@ const (
 	// CompleteTaskUpdate is the update staff (through the API or the
 	// Temporal UI) send when a task is done.
 	CompleteTaskUpdate = "complete-task"
+	// ExitUpdate ends a running journey at once, with a reason.
+	ExitUpdate = "exit"
+	// SkipWaitUpdate ends the wait step a journey is in, as if its time
+	// had come.
+	SkipWaitUpdate = "skip-wait"
 )
 
 // Search attributes a journey workflow carries. None holds personal data:
@@ -205,6 +210,22 @@ type CompleteTask struct {
 	Notes   string `json:"notes,omitempty"`
 	// By names who did the task, for the record.
 	By string `json:"by,omitempty"`
+}
+
+// Exit is the exit update's argument: why staff end the journey.
+type Exit struct {
+	Reason string `json:"reason"`
+	// By names who asked, for the record ("staff" when empty).
+	By string `json:"by,omitempty"`
+}
+
+// SkipWait is the skip-wait update's argument.
+type SkipWait struct {
+	// Step, when set, is the wait step staff mean to skip: the update is
+	// refused if the journey waits elsewhere (it moved on meanwhile).
+	Step   string `json:"step,omitempty"`
+	Reason string `json:"reason,omitempty"`
+	By     string `json:"by,omitempty"`
 }
 
 // RecordSplitRequest records the path a run took at a split.

@@ -37,11 +37,12 @@ func (in *Interpreter) JourneyWorkflow(ctx workflow.Context, input JourneyInput)
 	}
 
 	walking, stopWalking := workflow.WithCancel(ctx)
+	run.stopWalking = stopWalking
 	run.catchUp(ctx, stopWalking)
 	workflow.Go(ctx, func(ctx workflow.Context) { run.listenForEvents(ctx, stopWalking) })
 
 	var err error
-	if run.exitReason == "" {
+	if run.exitReason == "" { // a purchase in the backlog, or staff, may have ended it
 		err = run.walk(walking, input.Plan.Steps)
 	}
 

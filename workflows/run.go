@@ -30,16 +30,35 @@ type State struct {
 	OpenTask *OpenTask `json:"open_task,omitempty"`
 	// Splits lists the path taken at each split ("step: path").
 	Splits []string `json:"splits,omitempty"`
+	// Actions are what staff did to the run (exit, skip-wait,
+	// complete-task), in order.
+	Actions []StaffAction `json:"actions,omitempty"`
 }
 
-// PendingWait is the wait a run is in.
+// PendingWait is the wait a run is in: its next wake-up and why.
 type PendingWait struct {
 	Step string `json:"step"`
+	// Kind says what the run waits for: a wait step, a held message or a
+	// staff task.
+	Kind WaitKind `json:"kind,omitempty"`
 	// Until is when the wait ends at the latest.
 	Until time.Time `json:"until"`
 	// ForEvent is the condition that ends the wait early, if any.
 	ForEvent string `json:"for_event,omitempty"`
+	// Why says in words why the run waits ("wait 14d", "email held:
+	// quiet hours ...").
+	Why string `json:"why,omitempty"`
 }
+
+// WaitKind is what a run waits for.
+type WaitKind string
+
+// Wait kinds.
+const (
+	WaitStep    WaitKind = "wait" // a wait step: skip-wait ends it
+	WaitHeld    WaitKind = "held" // a message the contact rules hold back
+	WaitForTask WaitKind = "task" // a staff task to be completed
+)
 
 // SendRecord is one channel attempt of a send step.
 type SendRecord struct {
@@ -63,7 +82,11 @@ type run struct {
 	seen       map[string]bool // ids of events received, to ignore repeats
 	inbox      []journey.Event // events received since the last wait ended
 	waiting    *waiter         // the until_event wait in progress
-	exitReason string          // set when exit_when matched an event
+	exitReason string          // set when exit_when matched an event or staff exited the run
+	// stopWalking cancels the walk (set once the walk starts).
+	stopWalking workflow.CancelFunc
+	// skip is set by the skip-wait update until the wait step ends.
+	skip bool
 	// unsavedStep is set while RapportStep lags the current step (see rest).
 	unsavedStep bool
 
@@ -108,6 +131,9 @@ func (r *run) expose(ctx workflow.Context) error {
 	}
 	if err := r.acceptTaskCompletions(ctx); err != nil {
 		return fmt.Errorf("register %s update: %w", CompleteTaskUpdate, err)
+	}
+	if err := r.acceptSteering(ctx); err != nil {
+		return err
 	}
 	// Runs started at revision 1 or later carry RapportStatus=running from
 	// their start; older ones set it here.
@@ -300,7 +326,9 @@ func (r *run) finish(ctx workflow.Context, outcome Outcome, reason string) (Jour
 }
 
 // describe writes the run's state as the current details shown in the
-// Temporal UI.
+// Temporal UI, in words staff can read: where the run stands, when it
+// wakes next and why, what it sent or held back and why, open tasks and
+// what staff did.
 func (r *run) describe(ctx workflow.Context) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "**%s** for customer `%s` (plan %s): **%s**\n\n", r.plan.Journey, r.input.CustomerID, r.plan.ShortHash(), r.state.Status)
@@ -308,30 +336,72 @@ func (r *run) describe(ctx workflow.Context) {
 		fmt.Fprintf(&b, "_Dev time: a day lasts %s; durations below are as written._\n\n", time.Duration(float64(24*time.Hour)*r.plan.Scale))
 	}
 	if r.state.Status == "running" && r.state.CurrentStep != "" {
-		fmt.Fprintf(&b, "Now at step **%s**", r.state.CurrentStep)
+		fmt.Fprintf(&b, "Now at step **%s**.", r.state.CurrentStep)
 		if w := r.state.PendingWait; w != nil {
-			fmt.Fprintf(&b, ", waiting until %s UTC", w.Until.UTC().Format("2006-01-02 15:04"))
-			if w.ForEvent != "" {
-				fmt.Fprintf(&b, " or an event where `%s`", w.ForEvent)
+			fmt.Fprintf(&b, " Next wake-up: **%s UTC**", w.Until.UTC().Format("Mon 2 Jan 2006 15:04"))
+			if w.Why != "" {
+				fmt.Fprintf(&b, " (%s)", w.Why)
+			}
+			if w.ForEvent != "" && w.Kind != WaitForTask {
+				fmt.Fprintf(&b, ", or sooner on an event where `%s`", w.ForEvent)
+			}
+			b.WriteString(".")
+			if w.Kind == WaitStep {
+				b.WriteString(" Staff can end this wait with the `skip-wait` update.")
 			}
 		}
-		b.WriteString(".\n\n")
+		b.WriteString("\n\n")
 	}
 	if t := r.state.OpenTask; t != nil {
-		fmt.Fprintf(&b, "Open task `%s`: %s for the %s queue, due %s UTC.\n\n", t.ID, t.Kind, t.Queue, t.DueAt.UTC().Format("2006-01-02 15:04"))
+		fmt.Fprintf(&b, "Open task `%s`: %s for the %s queue, due %s UTC (complete it with the `complete-task` update or `rapport tasks complete`).\n\n", t.ID, t.Kind, t.Queue, t.DueAt.UTC().Format("Mon 2 Jan 2006 15:04"))
 	}
 	if r.state.Reason != "" {
 		fmt.Fprintf(&b, "Ended: %s.\n\n", r.state.Reason)
 	}
-	if len(r.state.StepsDone) > 0 {
-		fmt.Fprintf(&b, "Steps done: %s.\n\n", strings.Join(r.state.StepsDone, ", "))
-	}
-	for _, s := range r.state.Sends {
-		fmt.Fprintf(&b, "- %s: %s %s %s", s.Step, s.Channel, s.Template, s.Status)
-		if s.Reason != "" {
-			fmt.Fprintf(&b, " (%s)", s.Reason)
+	if len(r.state.Sends) > 0 {
+		b.WriteString("Messages:\n")
+		for _, s := range r.state.Sends {
+			fmt.Fprintf(&b, "- %s %s: %s %s %s", s.At.UTC().Format("2006-01-02 15:04"), s.Step, s.Channel, s.Template, sendVerb(s.Status))
+			if s.Reason != "" {
+				fmt.Fprintf(&b, " (%s)", s.Reason)
+			}
+			b.WriteString("\n")
 		}
 		b.WriteString("\n")
 	}
+	if len(r.state.Actions) > 0 {
+		b.WriteString("Staff actions:\n")
+		for _, a := range r.state.Actions {
+			fmt.Fprintf(&b, "- %s %s by %s", a.At.UTC().Format("2006-01-02 15:04"), a.Kind, a.By)
+			if a.Step != "" {
+				fmt.Fprintf(&b, " at %s", a.Step)
+			}
+			if a.Reason != "" {
+				fmt.Fprintf(&b, ": %s", a.Reason)
+			}
+			b.WriteString("\n")
+		}
+		b.WriteString("\n")
+	}
+	if len(r.state.StepsDone) > 0 {
+		fmt.Fprintf(&b, "Steps done: %s.\n", strings.Join(r.state.StepsDone, ", "))
+	}
 	workflow.SetCurrentDetails(ctx, b.String())
+}
+
+// sendVerb says a send status in words.
+func sendVerb(s SendStatus) string {
+	switch s {
+	case SendSent:
+		return "sent"
+	case SendHeld:
+		return "held back"
+	case SendSkipped:
+		return "not sent"
+	case SendFailed:
+		return "failed"
+	case SendUnknown:
+		return "may have been sent (no answer from the provider)"
+	}
+	return string(s)
 }

@@ -56,7 +56,8 @@ func (r *run) sendHonouringHolds(ctx workflow.Context, step journey.Step, ch jou
 		}
 		r.note(fmt.Sprintf("%s: %s held: %s", step.ID, ch, result.Reason))
 		wait := r.plan.WallDuration(result.HeldUntil.Sub(r.plan.DevTime(workflow.Now(ctx))))
-		r.state.PendingWait = &PendingWait{Step: step.ID, Until: workflow.Now(ctx).Add(wait)}
+		r.state.Sends = append(r.state.Sends, SendRecord{Step: step.ID, Template: step.Send.Template, SendResult: result, At: workflow.Now(ctx)})
+		r.state.PendingWait = &PendingWait{Step: step.ID, Kind: WaitHeld, Until: workflow.Now(ctx).Add(wait), Why: fmt.Sprintf("%s %s held: %s", ch, step.Send.Template, result.Reason)}
 		r.describe(ctx)
 		r.rest(ctx)
 		err = workflow.NewTimerWithOptions(ctx, max(wait, time.Millisecond), workflow.TimerOptions{Summary: oneLine("held: "+result.Reason, 120)}).Get(ctx, nil)
@@ -132,10 +133,15 @@ func (r *run) wait(ctx workflow.Context, step journey.Step) error {
 		return r.waitUntil(ctx, step)
 	}
 	if w.UntilEvent == "" {
-		r.state.PendingWait = &PendingWait{Step: step.ID, Until: workflow.Now(ctx).Add(w.For.D)}
+		summary := "wait " + w.For.String()
+		r.state.PendingWait = &PendingWait{Step: step.ID, Kind: WaitStep, Until: workflow.Now(ctx).Add(w.For.D), Why: summary}
 		r.describe(ctx)
 		r.rest(ctx)
-		return workflow.NewTimerWithOptions(ctx, w.For.D, workflow.TimerOptions{Summary: "wait " + w.For.String()}).Get(ctx, nil)
+		skipped, err := r.pause(ctx, w.For.D, summary, nil)
+		if skipped {
+			r.note(fmt.Sprintf("%s: wait skipped by staff", step.ID))
+		}
+		return err
 	}
 
 	r.waiting = &waiter{condition: w.UntilEvent}
@@ -146,14 +152,14 @@ func (r *run) wait(ctx workflow.Context, step journey.Step) error {
 			break
 		}
 	}
+	skipped := false
 	if r.waiting.matched == nil {
-		r.state.PendingWait = &PendingWait{Step: step.ID, Until: workflow.Now(ctx).Add(w.Timeout.D), ForEvent: w.UntilEvent}
+		summary := fmt.Sprintf("wait %s or until %s", w.Timeout, oneLine(w.UntilEvent, 80))
+		r.state.PendingWait = &PendingWait{Step: step.ID, Kind: WaitStep, Until: workflow.Now(ctx).Add(w.Timeout.D), ForEvent: w.UntilEvent, Why: summary}
 		r.describe(ctx)
 		r.rest(ctx)
-		_, err := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
-			Timeout:      w.Timeout.D,
-			TimerOptions: workflow.TimerOptions{Summary: fmt.Sprintf("wait %s or until %s", w.Timeout, oneLine(w.UntilEvent, 80))},
-		}, func() bool { return r.waiting.matched != nil })
+		var err error
+		skipped, err = r.pause(ctx, w.Timeout.D, summary, func() bool { return r.waiting.matched != nil })
 		if err != nil {
 			return err
 		}
@@ -161,6 +167,8 @@ func (r *run) wait(ctx workflow.Context, step journey.Step) error {
 	if ev := r.waiting.matched; ev != nil {
 		r.vars.Event = *ev
 		r.note(fmt.Sprintf("%s: ended by %s event %s", step.ID, ev.Type, ev.ID))
+	} else if skipped {
+		r.note(fmt.Sprintf("%s: wait skipped by staff; no matching event", step.ID))
 	} else {
 		r.note(fmt.Sprintf("%s: no matching event within %s", step.ID, w.Timeout))
 	}
@@ -186,10 +194,14 @@ func (r *run) waitUntil(ctx workflow.Context, step journey.Step) error {
 	if len(w.On) > 0 {
 		summary += " on " + strings.Join(w.On, ", ")
 	}
-	r.state.PendingWait = &PendingWait{Step: step.ID, Until: workflow.Now(ctx).Add(d)}
+	r.state.PendingWait = &PendingWait{Step: step.ID, Kind: WaitStep, Until: workflow.Now(ctx).Add(d), Why: summary}
 	r.describe(ctx)
 	r.rest(ctx)
-	return workflow.NewTimerWithOptions(ctx, max(d, time.Millisecond), workflow.TimerOptions{Summary: summary}).Get(ctx, nil)
+	skipped, err := r.pause(ctx, d, summary, nil)
+	if skipped {
+		r.note(fmt.Sprintf("%s: wait skipped by staff", step.ID))
+	}
+	return err
 }
 
 // branch takes the first case whose condition holds for the customer as

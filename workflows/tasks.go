@@ -44,6 +44,7 @@ func (r *run) acceptTaskCompletions(ctx workflow.Context) error {
 				t.result.TaskID = t.id
 			}
 			r.completed[t.id] = c.Outcome
+			r.record(ctx, StaffAction{Kind: CompleteTaskUpdate, By: staffName(c.By), Reason: c.Outcome, Step: t.step.ID})
 			return t.result, nil
 		},
 		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, c CompleteTask) error {
@@ -94,7 +95,8 @@ func (r *run) task(ctx workflow.Context, step journey.Step) error {
 	escalated := false
 	for {
 		r.state.OpenTask = &OpenTask{ID: t.id, Step: step.ID, Kind: spec.Kind, Queue: t.queue, DueAt: due}
-		r.state.PendingWait = &PendingWait{Step: step.ID, Until: due, ForEvent: "task " + t.id + " completed"}
+		r.state.PendingWait = &PendingWait{Step: step.ID, Kind: WaitForTask, Until: due, ForEvent: "task " + t.id + " completed",
+			Why: fmt.Sprintf("task %s for the %s queue, due %s UTC", spec.Kind, t.queue, due.UTC().Format("2006-01-02 15:04"))}
 		r.describe(ctx)
 		r.rest(ctx)
 		done, err := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
