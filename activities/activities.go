@@ -15,6 +15,7 @@ import (
 	"github.com/rapporthq/rapport/internal/channels"
 	"github.com/rapporthq/rapport/internal/journey"
 	"github.com/rapporthq/rapport/internal/links"
+	"github.com/rapporthq/rapport/internal/metrics"
 	"github.com/rapporthq/rapport/internal/policy"
 	"github.com/rapporthq/rapport/internal/router"
 	"github.com/rapporthq/rapport/internal/store"
@@ -58,7 +59,10 @@ type Activities struct {
 	// Router enters audiences (the audience workflow's activity); nil on a
 	// worker that runs no audiences.
 	Router *router.Router
-	Log    *slog.Logger
+	// Metrics counts what the send activity does with messages and times
+	// provider calls; nil records nothing.
+	Metrics *metrics.Metrics
+	Log     *slog.Logger
 }
 
 // Registry is where activities are registered: a worker, or a test

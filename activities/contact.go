@@ -4,7 +4,10 @@ import (
 	"context"
 	"time"
 
+	"go.temporal.io/sdk/activity"
+
 	"github.com/rapporthq/rapport/internal/journey"
+	"github.com/rapporthq/rapport/internal/metrics"
 	"github.com/rapporthq/rapport/internal/policy"
 	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/workflows"
@@ -21,8 +24,11 @@ func (a *Activities) claim(ctx context.Context, req workflows.SendRequest, msg s
 	if at.IsZero() {
 		at = time.Now()
 	}
+	var why string // the metrics' name for why the rules said no, when they were asked
 	claim, gate, err := a.Store.ClaimWithGate(ctx, msg, resumable, at, func(in store.GateInput) store.Gate {
-		return a.gate(req, c, in)
+		g, reason := a.gate(req, c, in)
+		why = reason
+		return g
 	})
 	if err != nil {
 		return claim, nil, err
@@ -35,16 +41,30 @@ func (a *Activities) claim(ctx context.Context, req workflows.SendRequest, msg s
 	case gate.Hold:
 		res.Status, res.HeldUntil = workflows.SendHeld, gate.Until
 		a.logger(ctx).Info("message held", "message_id", claim.Message.ID, "channel", msg.Channel, "until", gate.Until, "reason", gate.Reason)
+		a.Metrics.MessageSent(msg.Channel, msg.Journey, string(workflows.SendHeld))
+		a.Metrics.Held(msg.Channel, why)
 	case claim.Message.Status == store.MessageSkipped:
 		a.logger(ctx).Info("message not allowed", "message_id", claim.Message.ID, "channel", msg.Channel, "reason", claim.Message.Reason)
+		if why != "" { // the rules said no now, not on an earlier attempt
+			a.countSettled(claim.Message)
+			a.Metrics.Held(msg.Channel, why)
+		}
 	default:
 		a.logger(ctx).Info("message already handled", "message_id", claim.Message.ID, "status", claim.Message.Status)
+		// An outcome already reported is not counted again, but a retry
+		// that finds an earlier attempt interrupted mid-call settles it as
+		// unknown now (that attempt reported nothing).
+		if claim.Message.Status == store.MessageUnknown && activity.GetInfo(ctx).Attempt > 1 {
+			a.countSettled(claim.Message)
+		}
 	}
 	return claim, &res, nil
 }
 
 // gate applies the contact rules (package policy) to what the claim read.
-func (a *Activities) gate(req workflows.SendRequest, c store.Customer, in store.GateInput) store.Gate {
+// When the message may not go now it also names why for the metrics (one
+// of their Reason values).
+func (a *Activities) gate(req workflows.SendRequest, c store.Customer, in store.GateInput) (store.Gate, string) {
 	prefs := policyPreferences(a.Rules, in.Preferences, c)
 	ch := policy.Channel(req.Channel)
 	if in.Suppression != "" {
@@ -61,13 +81,13 @@ func (a *Activities) gate(req workflows.SendRequest, c store.Customer, in store.
 	d := policy.Decide(prefs, m, in.At, recent)
 	switch {
 	case d.Verdict == policy.Allow:
-		return store.Gate{Allow: true}
+		return store.Gate{Allow: true}, ""
 	case d.Verdict == policy.Delay && d.Capped && req.OnCap == "skip":
-		return store.Gate{Reason: d.Reason + " (the step says on_cap: skip)"}
+		return store.Gate{Reason: d.Reason + " (the step says on_cap: skip)"}, metrics.ReasonFrequencyCap
 	case d.Verdict == policy.Delay:
-		return store.Gate{Hold: true, Until: d.Until, Reason: d.Reason}
+		return store.Gate{Hold: true, Until: d.Until, Reason: d.Reason}, holdReason(prefs, m, in.At, d)
 	default:
-		return store.Gate{Reason: d.Reason}
+		return store.Gate{Reason: d.Reason}, holdReason(prefs, m, in.At, d)
 	}
 }
 

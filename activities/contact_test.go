@@ -52,6 +52,9 @@ func TestOptedOutCustomerIsNotContacted(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, workflows.SendSent, res.Status, res.Reason)
 	assert.Empty(t, h.fakes.Recorder.Messages()[0].Headers["List-Unsubscribe"], "transactional mail has no unsubscribe header")
+	assert.Equal(t, 2.0, h.metric(t, "rapport_messages_held_total", "channel", "email", "reason", "consent"))
+	assert.Equal(t, 1.0, h.metric(t, "rapport_messages_held_total", "channel", "email", "reason", "topic"))
+	assert.Equal(t, 3.0, h.metric(t, "rapport_messages_total", "channel", "email", "journey", "thank-you", "status", "skipped"))
 }
 
 func TestQuietHoursHoldAText(t *testing.T) {
@@ -70,11 +73,15 @@ func TestQuietHoursHoldAText(t *testing.T) {
 	assert.Equal(t, store.MessageHeld, rows[0].Status, "held, with the reason on record")
 	assert.Contains(t, rows[0].Reason, "quiet hours")
 	assert.Empty(t, h.fakes.Recorder.Messages())
+	assert.Equal(t, 1.0, h.metric(t, "rapport_messages_held_total", "channel", "sms", "reason", "quiet_hours"))
+	assert.Equal(t, 1.0, h.metric(t, "rapport_messages_total", "channel", "sms", "journey", "thank-you", "status", "held"))
 
 	req.PolicyAt = res.HeldUntil
 	res, err = h.send(req)
 	require.NoError(t, err)
 	assert.Equal(t, workflows.SendSent, res.Status)
+	assert.Equal(t, 1.0, h.metric(t, "rapport_messages_total", "channel", "sms", "journey", "thank-you", "status", "sent"))
+	assert.Equal(t, 1.0, h.metric(t, "rapport_provider_request_duration_seconds", "provider", "twilio", "operation", "send", "outcome", "ok"))
 	assert.Regexp(t, `^Teapot & Co: hello Choose what we send: https://rapport\.example/preferences/[\w-]+\.[0-9a-z]+\.[\w-]{16} Reply STOP to opt out\.$`,
 		h.fakes.Recorder.Messages()[0].Text, "a marketing text links the preference center, briefly, and says how to stop")
 }
@@ -132,6 +139,9 @@ func TestFrequencyCapOnCapSkip(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, workflows.SendHeld, res.Status, "the journey's own weekly cap is tighter")
 	assert.Equal(t, at.Add(7*24*time.Hour), res.HeldUntil)
+	assert.Equal(t, 3.0, h.metric(t, "rapport_messages_held_total", "channel", "email", "reason", "frequency_cap"), "two held, one skipped")
+	assert.Equal(t, 2.0, h.metric(t, "rapport_messages_total", "channel", "email", "journey", "thank-you", "status", "held"))
+	assert.Equal(t, 1.0, h.metric(t, "rapport_messages_total", "channel", "email", "journey", "thank-you", "status", "skipped"))
 }
 
 // TestCapsHoldUnderConcurrency: twenty journeys try to send the same
@@ -167,4 +177,7 @@ func TestCapsHoldUnderConcurrency(t *testing.T) {
 	wg.Wait()
 	assert.Equal(t, map[workflows.SendStatus]int{workflows.SendSent: 1, workflows.SendHeld: 19}, statuses)
 	assert.Len(t, h.fakes.Recorder.Messages(), 1)
+	assert.Equal(t, 1.0, h.metric(t, "rapport_messages_total", "channel", "email", "journey", "thank-you", "status", "sent"))
+	assert.Equal(t, 19.0, h.metric(t, "rapport_messages_total", "channel", "email", "journey", "thank-you", "status", "held"))
+	assert.Equal(t, 19.0, h.metric(t, "rapport_messages_held_total", "channel", "email", "reason", "frequency_cap"))
 }

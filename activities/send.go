@@ -15,6 +15,7 @@ import (
 	"github.com/rapporthq/rapport/internal/channels/twilio"
 	"github.com/rapporthq/rapport/internal/journey"
 	"github.com/rapporthq/rapport/internal/links"
+	"github.com/rapporthq/rapport/internal/metrics"
 	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/internal/templates"
 	"github.com/rapporthq/rapport/workflows"
@@ -45,7 +46,7 @@ func (a *Activities) SendMessage(ctx context.Context, req workflows.SendRequest)
 	}
 	c, err := a.Store.GetCustomer(ctx, req.CustomerID)
 	if errors.Is(err, store.ErrNotFound) {
-		return a.skip(ctx, msg, "the customer no longer exists")
+		return a.skip(ctx, msg, metrics.ReasonNoCustomer, "the customer no longer exists")
 	}
 	if err != nil {
 		return workflows.SendResult{}, err
@@ -56,17 +57,17 @@ func (a *Activities) SendMessage(ctx context.Context, req workflows.SendRequest)
 	switch req.Channel {
 	case journey.Email:
 		if a.Email == nil {
-			return a.skip(ctx, msg, "email is not configured (SENDGRID_API_KEY)")
+			return a.skip(ctx, msg, metrics.ReasonNotConfigured, "email is not configured (SENDGRID_API_KEY)")
 		}
 		if address = c.Email; address == "" {
-			return a.skip(ctx, msg, "no email address")
+			return a.skip(ctx, msg, metrics.ReasonNoAddress, "no email address")
 		}
 	case journey.SMS:
 		if a.SMS == nil {
-			return a.skip(ctx, msg, "SMS is not configured (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN)")
+			return a.skip(ctx, msg, metrics.ReasonNotConfigured, "SMS is not configured (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN)")
 		}
 		if c.Phone == "" {
-			return a.skip(ctx, msg, "no phone number")
+			return a.skip(ctx, msg, metrics.ReasonNoAddress, "no phone number")
 		}
 		if address, err = twilio.Normalize(c.Phone, c.Address.Country); err != nil {
 			msg.Recipient = c.Phone
@@ -74,14 +75,14 @@ func (a *Activities) SendMessage(ctx context.Context, req workflows.SendRequest)
 		}
 	case journey.Mail:
 		if a.Mail == nil {
-			return a.skip(ctx, msg, "print mail is not configured (LOB_API_KEY)")
+			return a.skip(ctx, msg, metrics.ReasonNotConfigured, "print mail is not configured (LOB_API_KEY)")
 		}
 		if !c.Address.Complete() {
-			return a.skip(ctx, msg, "no complete postal address (it needs a street, city, postal code and country, and a state in the US)")
+			return a.skip(ctx, msg, metrics.ReasonNoAddress, "no complete postal address (it needs a street, city, postal code and country, and a state in the US)")
 		}
 		address = formatAddress(c)
 	default:
-		return a.skip(ctx, msg, fmt.Sprintf("unknown channel %s", req.Channel))
+		return a.skip(ctx, msg, metrics.Other, fmt.Sprintf("unknown channel %s", req.Channel))
 	}
 	msg.Recipient = address
 
@@ -90,7 +91,7 @@ func (a *Activities) SendMessage(ctx context.Context, req workflows.SendRequest)
 		return workflows.SendResult{}, err
 	}
 	if reason != "" {
-		return a.skip(ctx, msg, reason)
+		return a.skip(ctx, msg, metrics.ReasonNothingToRecommend, reason)
 	}
 
 	switch req.Channel {
@@ -251,6 +252,7 @@ func (a *Activities) sendEmail(ctx context.Context, req workflows.SendRequest, m
 			headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
 		}
 	}
+	start := time.Now()
 	receipt, err := a.Email.SendEmail(ctx, channels.Email{
 		To: c.Email, ToName: c.Name,
 		From: a.Sender.EmailFrom, FromName: a.Sender.EmailFromName, ReplyTo: a.Sender.ReplyTo,
@@ -265,6 +267,7 @@ func (a *Activities) sendEmail(ctx context.Context, req workflows.SendRequest, m
 			"workflow_id": req.WorkflowID,
 		},
 	})
+	a.observeProvider(metrics.ProviderSendGrid, start, receipt, err)
 	return a.finish(ctx, msg, receipt, err, false)
 }
 
@@ -292,7 +295,9 @@ func (a *Activities) sendSMS(ctx context.Context, req workflows.SendRequest, msg
 	if a.PublicURL != "" {
 		sms.StatusCallback = strings.TrimRight(a.PublicURL, "/") + "/webhooks/twilio/status?message_id=" + claim.Message.ID
 	}
+	start := time.Now()
 	receipt, err := a.SMS.SendSMS(ctx, sms)
+	a.observeProvider(metrics.ProviderTwilio, start, receipt, err)
 	return a.finish(ctx, msg, receipt, err, false)
 }
 
@@ -321,6 +326,7 @@ func (a *Activities) sendMail(ctx context.Context, req workflows.SendRequest, ms
 	if data.Voucher != nil {
 		merge["voucher_code"] = data.Voucher.Code
 	}
+	start := time.Now()
 	receipt, err := a.Mail.SendMail(ctx, channels.Mail{
 		Kind:        channels.MailKind(rendered.Kind),
 		To:          postalAddress(c),
@@ -337,6 +343,7 @@ func (a *Activities) sendMail(ctx context.Context, req workflows.SendRequest, ms
 		},
 		IdempotencyKey: mailIdempotencyKey(msg.IdempotencyKey),
 	})
+	a.observeProvider(metrics.ProviderLob, start, receipt, err)
 	return a.finish(ctx, msg, receipt, err, true)
 }
 
@@ -440,6 +447,7 @@ func (a *Activities) finish(ctx context.Context, msg store.Message, receipt chan
 		return workflows.SendResult{}, retryable(sendErr, after)
 	}
 	log.Info("message handled", "provider", m.Provider)
+	a.countSettled(m)
 	return result(m), nil
 }
 
@@ -462,12 +470,18 @@ func (a *Activities) recordOutcome(ctx context.Context, key string, o store.Outc
 	return store.Message{}, lastErr
 }
 
-func (a *Activities) skip(ctx context.Context, msg store.Message, reason string) (workflows.SendResult, error) {
+// skip records a message that is not attempted, for reason; why names the
+// reason for the metrics (one of their Reason values).
+func (a *Activities) skip(ctx context.Context, msg store.Message, why, reason string) (workflows.SendResult, error) {
 	m, err := a.Store.SkipSend(ctx, msg, reason)
 	if err != nil {
 		return workflows.SendResult{}, err
 	}
 	a.logger(ctx).Info("message skipped", "message_id", m.ID, "channel", m.Channel, "reason", reason)
+	if m.Status == store.MessageSkipped && m.Reason == reason { // not an outcome recorded before
+		a.countSettled(m)
+		a.Metrics.Held(m.Channel, why)
+	}
 	return result(m), nil
 }
 
@@ -479,6 +493,9 @@ func (a *Activities) fail(ctx context.Context, msg store.Message, reason string)
 		return workflows.SendResult{}, err
 	}
 	a.logger(ctx).Info("message failed", "message_id", m.ID, "channel", m.Channel, "reason", reason)
+	if m.Status == store.MessageFailed && m.Reason == reason { // not an outcome recorded before
+		a.countSettled(m)
+	}
 	return result(m), nil
 }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/rapporthq/rapport/internal/fakes"
 	"github.com/rapporthq/rapport/internal/journey"
 	"github.com/rapporthq/rapport/internal/links"
+	"github.com/rapporthq/rapport/internal/metrics"
 	"github.com/rapporthq/rapport/internal/policy"
 	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/internal/store/storetest"
@@ -60,7 +61,9 @@ func newHarness(t *testing.T) *harness {
 		Sender:        Sender{EmailFrom: "hello@shop.example", EmailFromName: "Shop", Shop: templates.Shop{Name: "Teapot & Co", SupportEmail: "care@shop.example"}},
 		ReturnAddress: channels.PostalAddress{Name: "Teapot & Co", Line1: "185 Berry St", City: "San Francisco", State: "CA", PostalCode: "94107", Country: "US"},
 		Links:         signer, PublicURL: "https://rapport.example", DefaultCurrency: "USD", Rules: policy.DefaultRules(),
+		Metrics: metrics.New(),
 	}
+	t.Cleanup(func() { _ = h.acts.Metrics.Close() })
 	var ts testsuite.WorkflowTestSuite
 	h.env = ts.NewTestActivityEnvironment()
 	h.acts.Register(h.env)
@@ -103,11 +106,15 @@ func TestSendEmailRecordsAndSendsOnce(t *testing.T) {
 	assert.Contains(t, msgs[0].Text, "Earl Grey")
 	assert.Equal(t, res.MessageID, msgs[0].MessageID, "custom_args carry the outbox id")
 	assert.Equal(t, "thank-you", msgs[0].Journey)
+	assert.Equal(t, 1.0, h.metric(t, "rapport_messages_total", "channel", "email", "journey", "thank-you", "status", "sent"))
+	assert.Equal(t, 1.0, h.metric(t, "rapport_provider_request_duration_seconds", "provider", "sendgrid", "operation", "send", "outcome", "ok"))
 
 	again, err := h.send(request())
 	require.NoError(t, err)
 	assert.Equal(t, res, again, "a retry reports the recorded outcome")
 	assert.Len(t, h.fakes.Recorder.Messages(), 1, "and sends nothing")
+	assert.Equal(t, 1.0, h.metric(t, "rapport_messages_total", "channel", "email", "journey", "thank-you", "status", "sent"), "nor counts it again")
+	assert.Equal(t, 1.0, h.metric(t, "rapport_provider_request_duration_seconds", "provider", "sendgrid", "operation", "send", "outcome", "ok"))
 
 	rows, err := h.store.MessagesFor(context.Background(), "c_1")
 	require.NoError(t, err)
@@ -132,6 +139,9 @@ func TestSendEmailRetryableFailureThenSuccess(t *testing.T) {
 	assert.Len(t, h.fakes.Recorder.Messages(), 1)
 	rows, _ := h.store.MessagesFor(context.Background(), "c_1")
 	assert.Equal(t, 2, rows[0].Attempts)
+	assert.Equal(t, 1.0, h.metric(t, "rapport_provider_request_duration_seconds", "provider", "sendgrid", "operation", "send", "outcome", "retryable"))
+	assert.Equal(t, 1.0, h.metric(t, "rapport_provider_request_duration_seconds", "provider", "sendgrid", "operation", "send", "outcome", "ok"))
+	assert.Equal(t, 1.0, h.metric(t, "rapport_messages_total", "channel", "email", "journey", "thank-you", "status", "sent"), "the retryable failure is not an outcome")
 }
 
 func TestSendEmailPermanentFailureIsRecorded(t *testing.T) {
@@ -146,6 +156,8 @@ func TestSendEmailPermanentFailureIsRecorded(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, workflows.SendFailed, res.Status, "not tried again")
 	assert.Empty(t, h.fakes.Recorder.Messages())
+	assert.Equal(t, 1.0, h.metric(t, "rapport_messages_total", "channel", "email", "journey", "thank-you", "status", "failed"))
+	assert.Equal(t, 1.0, h.metric(t, "rapport_provider_request_duration_seconds", "provider", "sendgrid", "operation", "send", "outcome", "permanent"))
 }
 
 // acceptThenLose sends through the real client, then loses the answer, as
@@ -170,6 +182,8 @@ func TestSendEmailInDoubtIsNotSentAgain(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, workflows.SendUnknown, res.Status)
 	assert.Len(t, h.fakes.Recorder.Messages(), 1, "exactly one email went out")
+	assert.Equal(t, 1.0, h.metric(t, "rapport_messages_total", "channel", "email", "journey", "thank-you", "status", "unknown"))
+	assert.Equal(t, 1.0, h.metric(t, "rapport_provider_request_duration_seconds", "provider", "sendgrid", "operation", "send", "outcome", "in_doubt"))
 }
 
 func TestSendEmailSkipsCustomersWithoutAddress(t *testing.T) {
@@ -189,6 +203,9 @@ func TestSendEmailSkipsCustomersWithoutAddress(t *testing.T) {
 	assert.Equal(t, workflows.SendSkipped, res.Status)
 	assert.Equal(t, "the customer no longer exists", res.Reason)
 	assert.Empty(t, h.fakes.Recorder.Messages())
+	assert.Equal(t, 2.0, h.metric(t, "rapport_messages_total", "channel", "email", "journey", "thank-you", "status", "skipped"))
+	assert.Equal(t, 1.0, h.metric(t, "rapport_messages_held_total", "channel", "email", "reason", "no_address"))
+	assert.Equal(t, 1.0, h.metric(t, "rapport_messages_held_total", "channel", "email", "reason", "no_customer"))
 }
 
 func TestCustomerFactsNotFound(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/rapporthq/rapport/internal/links"
+	"github.com/rapporthq/rapport/internal/metrics"
 	"github.com/rapporthq/rapport/internal/policy"
 	"github.com/rapporthq/rapport/internal/router"
 	"github.com/rapporthq/rapport/internal/store"
@@ -37,7 +38,9 @@ type Server struct {
 	ShopName string
 	// Webhooks verifies provider callbacks.
 	Webhooks WebhookKeys
-	Log      *slog.Logger
+	// Metrics counts the events received; nil records nothing.
+	Metrics *metrics.Metrics
+	Log     *slog.Logger
 }
 
 // maxBody bounds request bodies.

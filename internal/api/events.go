@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rapporthq/rapport/internal/metrics"
 	"github.com/rapporthq/rapport/internal/router"
 	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/workflows"
@@ -211,15 +212,18 @@ func (s *Server) postEvent(w http.ResponseWriter, r *http.Request) {
 	}
 	var req eventRequest
 	if err := decodeJSON(bytes.NewReader(body), &req); err != nil {
+		s.Metrics.EventAccepted(req.Type, metrics.EventInvalid)
 		s.fail(w, r, err)
 		return
 	}
 	e, order, err := req.validate(time.Now().UTC())
 	if err != nil {
+		s.Metrics.EventAccepted(req.Type, metrics.EventInvalid)
 		s.fail(w, r, err)
 		return
 	}
 	if _, err := s.Store.GetCustomer(r.Context(), e.CustomerID); errors.Is(err, store.ErrNotFound) {
+		s.Metrics.EventAccepted(e.Type, metrics.EventInvalid)
 		s.fail(w, r, noCustomer(e.CustomerID))
 		return
 	} else if err != nil {
@@ -228,9 +232,14 @@ func (s *Server) postEvent(w http.ResponseWriter, r *http.Request) {
 	}
 	resp, err := s.recordAndRoute(r.Context(), e, order)
 	if err != nil {
+		var refused *apiError // the id is another event's
+		if errors.As(err, &refused) {
+			s.Metrics.EventAccepted(e.Type, metrics.EventInvalid)
+		}
 		s.fail(w, r, err)
 		return
 	}
+	s.Metrics.EventAccepted(e.Type, resp.Status)
 	status := http.StatusAccepted
 	if resp.Status == "duplicate" {
 		status = http.StatusOK
@@ -281,6 +290,7 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request, raw json.Raw
 	}
 	now := time.Now().UTC()
 	resp := batchResponse{Results: make([]batchResult, len(items))}
+	types := make([]string, len(items)) // for the metrics
 	var batch []store.NewEvent
 	var where []int // index in items of each batch entry
 	seen := map[string]bool{}
@@ -289,6 +299,7 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request, raw json.Raw
 		res.Index = i
 		var req eventRequest
 		err := decodeJSON(bytes.NewReader(item), &req)
+		types[i] = req.Type
 		var e store.Event
 		var order *store.Order
 		if err == nil {
@@ -351,6 +362,13 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request, raw json.Raw
 	}
 	for _, e := range toRoute {
 		s.Router.Enqueue(e)
+	}
+	for i, res := range resp.Results {
+		result := res.Status
+		if result == "rejected" {
+			result = metrics.EventInvalid
+		}
+		s.Metrics.EventAccepted(types[i], result)
 	}
 	writeJSON(w, http.StatusOK, resp)
 }
