@@ -14,6 +14,7 @@ import (
 	"github.com/rapporthq/rapport/internal/api"
 	"github.com/rapporthq/rapport/internal/journey"
 	"github.com/rapporthq/rapport/internal/links"
+	"github.com/rapporthq/rapport/internal/ops"
 	"github.com/rapporthq/rapport/internal/router"
 )
 
@@ -58,9 +59,11 @@ README.md).`,
 			if err != nil {
 				return err
 			}
-			srv := newAPIServer(ctx, apiDeps{svc: svc, cfg: cfg, signer: signer, hooks: hooks, sweep: sweepInterval})
-			svc.log.Info("API listening", "addr", l.Addr().String())
-			return serveUntilDone(ctx, srv, l, svc.log)
+			health := svc.health()
+			srv := newAPIServer(ctx, apiDeps{svc: svc, cfg: cfg, signer: signer, hooks: hooks, sweep: sweepInterval, health: health})
+			svc.log.Info("API listening", "addr", l.Addr().String(), "probes", "/healthz /readyz /metrics")
+			health.Ready()
+			return serveUntilDone(ctx, srv, l, health, svc.log)
 		},
 	}
 	cmd.Flags().StringVar(&journeysDir, "journeys", journeysDir, "folder of journey files and templates (RAPPORT_JOURNEYS)")
@@ -80,6 +83,8 @@ type apiDeps struct {
 	dayEpoch  time.Time
 	// extra routes (dev mode's /dev/outbox).
 	extra map[string]http.Handler
+	// health answers /healthz and /readyz (ready at once when nil).
+	health *ops.Health
 }
 
 // newAPIServer builds the API (plus any extra routes) and starts the
@@ -89,8 +94,14 @@ func newAPIServer(ctx context.Context, d apiDeps) *http.Server {
 	rt.RunQueue(ctx, routingShards)
 	go rt.Sweep(ctx, d.sweep)
 	a := &api.Server{Store: d.svc.store, Router: rt, Temporal: d.svc.temporal, Links: d.signer, Log: d.svc.log,
-		Rules: d.cfg.Rules, Topics: marketingTopics(d.svc.journeys.catalog), ShopName: d.cfg.Sender.Shop.Name, Webhooks: d.hooks}
+		Rules: d.cfg.Rules, Topics: marketingTopics(d.svc.journeys.catalog), ShopName: d.cfg.Sender.Shop.Name, Webhooks: d.hooks, Metrics: d.svc.metrics}
 	mux := http.NewServeMux()
+	health := d.health
+	if health == nil {
+		health = d.svc.health()
+		health.Ready()
+	}
+	health.Register(mux, d.svc.metricsHandler())
 	for pattern, h := range d.extra {
 		mux.Handle(pattern, h)
 	}
@@ -111,8 +122,9 @@ func marketingTopics(cat *journey.Catalog) []string {
 	return out
 }
 
-// serveUntilDone serves until ctx ends, then shuts down gracefully.
-func serveUntilDone(ctx context.Context, srv *http.Server, l net.Listener, log *slog.Logger) error {
+// serveUntilDone serves until ctx ends, then shuts down gracefully:
+// /readyz fails at once, and requests under way may finish.
+func serveUntilDone(ctx context.Context, srv *http.Server, l net.Listener, health *ops.Health, log *slog.Logger) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()
 	select {
@@ -120,6 +132,7 @@ func serveUntilDone(ctx context.Context, srv *http.Server, l net.Listener, log *
 		return err
 	case <-ctx.Done():
 	}
+	health.Drain()
 	log.Info("stopping API")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()

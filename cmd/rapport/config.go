@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,6 +13,8 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/contrib/envconfig"
+	"go.temporal.io/sdk/converter"
 	sdklog "go.temporal.io/sdk/log"
 
 	"github.com/rapporthq/rapport/activities"
@@ -20,8 +23,11 @@ import (
 	"github.com/rapporthq/rapport/internal/channels/printmail"
 	"github.com/rapporthq/rapport/internal/channels/sendgrid"
 	"github.com/rapporthq/rapport/internal/channels/twilio"
+	"github.com/rapporthq/rapport/internal/codec"
 	"github.com/rapporthq/rapport/internal/journey"
 	"github.com/rapporthq/rapport/internal/links"
+	"github.com/rapporthq/rapport/internal/metrics"
+	"github.com/rapporthq/rapport/internal/ops"
 	"github.com/rapporthq/rapport/internal/policy"
 	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/internal/templates"
@@ -30,9 +36,11 @@ import (
 // config is Rapport's configuration from the environment. README.md lists
 // every variable.
 type config struct {
-	DatabaseURL       string
-	TemporalAddress   string
-	TemporalNamespace string
+	DatabaseURL string
+	// Temporal is the connection to Temporal, from the SDK's envconfig:
+	// TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS*,
+	// TEMPORAL_PROFILE and TEMPORAL_CONFIG_FILE (a temporal.toml).
+	Temporal          client.Options
 	SendGridAPIKey    string
 	SendGridBaseURL   string
 	Twilio            twilio.Config
@@ -50,6 +58,9 @@ type config struct {
 	LobWebhookSecret   string
 	LogLevel           slog.Level
 	LogFormat          string
+	// Codec holds the keys that encrypt payloads in Temporal
+	// (RAPPORT_CODEC_KEYS or RAPPORT_CODEC_KEYS_FILE); nil: no encryption.
+	Codec *codec.KeyRing
 }
 
 func env(name, def string) string {
@@ -61,11 +72,9 @@ func env(name, def string) string {
 
 func configFromEnv() (config, error) {
 	c := config{
-		DatabaseURL:       os.Getenv("DATABASE_URL"),
-		TemporalAddress:   env("TEMPORAL_ADDRESS", "127.0.0.1:7233"),
-		TemporalNamespace: env("TEMPORAL_NAMESPACE", "default"),
-		SendGridAPIKey:    os.Getenv("SENDGRID_API_KEY"),
-		SendGridBaseURL:   os.Getenv("SENDGRID_BASE_URL"),
+		DatabaseURL:     os.Getenv("DATABASE_URL"),
+		SendGridAPIKey:  os.Getenv("SENDGRID_API_KEY"),
+		SendGridBaseURL: os.Getenv("SENDGRID_BASE_URL"),
 		Sender: activities.Sender{
 			EmailFrom:     env("RAPPORT_EMAIL_FROM", "hello@shop.example"),
 			EmailFromName: env("RAPPORT_EMAIL_FROM_NAME", "The Shop"),
@@ -102,6 +111,14 @@ func configFromEnv() (config, error) {
 		SendGridWebhookKey: os.Getenv("SENDGRID_WEBHOOK_PUBLIC_KEY"),
 		LobWebhookSecret:   os.Getenv("LOB_WEBHOOK_SECRET"),
 		LogFormat:          env("RAPPORT_LOG_FORMAT", "text"),
+	}
+	topts, err := temporalOptions()
+	if err != nil {
+		return c, err
+	}
+	c.Temporal = topts
+	if c.Codec, err = codec.FromEnv(os.Getenv); err != nil {
+		return c, err
 	}
 	c.Rules.DefaultZone = env("RAPPORT_DEFAULT_TIME_ZONE", "UTC")
 	if _, err := time.LoadLocation(c.Rules.DefaultZone); err != nil {
@@ -206,14 +223,65 @@ func (c config) logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, opts))
 }
 
-func dialTemporal(ctx context.Context, address, namespace string, log *slog.Logger) (client.Client, error) {
-	c, err := client.DialContext(ctx, client.Options{
-		HostPort:  address,
-		Namespace: namespace,
-		Logger:    sdklog.NewStructuredLogger(log.With("component", "temporal-sdk")),
-	})
+// temporalOptions reads the Temporal connection the way the Temporal CLI
+// and SDKs do (go.temporal.io/sdk/contrib/envconfig): a profile of
+// temporal.toml (TEMPORAL_CONFIG_FILE, TEMPORAL_PROFILE), overridden by
+// TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY and TEMPORAL_TLS*,
+// so Temporal Cloud works by configuration alone. Without any, it is a
+// local server: 127.0.0.1:7233, namespace default.
+func temporalOptions() (client.Options, error) {
+	opts, err := envconfig.LoadClientOptions(envconfig.LoadClientOptionsRequest{EnvLookup: setEnv{}})
 	if err != nil {
-		return nil, fmt.Errorf("connect to Temporal at %s (namespace %s): %w; is it running? `rapport dev` starts one", address, namespace, err)
+		return opts, fmt.Errorf("Temporal connection settings (TEMPORAL_* or temporal.toml): %w", err)
+	}
+	if opts.HostPort == "" {
+		opts.HostPort = "127.0.0.1:7233"
+	}
+	if opts.Namespace == "" {
+		opts.Namespace = "default"
+	}
+	return opts, nil
+}
+
+// setEnv is the environment with empty variables counted as unset, as
+// Rapport reads every variable: compose files and Kubernetes secrets pass
+// "" for what is not configured (an empty TEMPORAL_TLS_CLIENT_CERT_PATH
+// must not turn TLS on).
+type setEnv struct{}
+
+func (setEnv) Environ() []string {
+	var out []string
+	for _, kv := range os.Environ() {
+		if k, v, ok := strings.Cut(kv, "="); ok && k != "" && v != "" {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+func (setEnv) LookupEnv(name string) (string, bool) {
+	v, ok := os.LookupEnv(name)
+	return v, ok && v != ""
+}
+
+// dialTemporal connects to Temporal with opts, logging through log. With
+// keys, payloads are encrypted (and decrypted) with them; with m, the
+// SDK's metrics go to m.
+func dialTemporal(ctx context.Context, opts client.Options, log *slog.Logger, keys *codec.KeyRing, m *metrics.Metrics) (client.Client, error) {
+	opts.Logger = sdklog.NewStructuredLogger(log.With("component", "temporal-sdk"))
+	if keys != nil {
+		dc, fc, err := codec.ClientOptions(keys)
+		if err != nil {
+			return nil, err
+		}
+		opts.DataConverter, opts.FailureConverter = dc, fc
+	}
+	if m != nil {
+		opts.MetricsHandler = m.TemporalHandler()
+	}
+	c, err := client.DialContext(ctx, opts)
+	if err != nil {
+		return nil, fmt.Errorf("connect to Temporal at %s (namespace %s): %w; is it running? `rapport dev` starts one", opts.HostPort, opts.Namespace, err)
 	}
 	return c, nil
 }
@@ -225,6 +293,21 @@ type services struct {
 	journeys *journeySet
 	store    *store.Store
 	temporal client.Client
+	// metrics are the process's Prometheus metrics (Rapport's and the
+	// SDK's), served on /metrics.
+	metrics *metrics.Metrics
+	// dataConverter is the Temporal client's (with the codec when payloads
+	// are encrypted; nil: Temporal's default).
+	dataConverter converter.DataConverter
+}
+
+// dataConverter is the data converter clients use with keys: the codec's,
+// or nil (Temporal's default) without.
+func dataConverter(keys *codec.KeyRing) (converter.DataConverter, error) {
+	if keys == nil {
+		return nil, nil
+	}
+	return codec.NewDataConverter(keys)
 }
 
 // connect loads the journeys, opens and migrates the database, and dials
@@ -233,7 +316,7 @@ func connect(ctx context.Context, cfg config, journeysDir string) (_ *services, 
 	if cfg.DatabaseURL == "" {
 		return nil, errors.New("DATABASE_URL is not set; it names the PostgreSQL database, such as postgres://rapport@localhost:5432/rapport")
 	}
-	svc := &services{log: cfg.logger()}
+	svc := &services{log: cfg.logger(), metrics: metrics.New()}
 	defer func() {
 		if err != nil {
 			svc.Close()
@@ -248,10 +331,33 @@ func connect(ctx context.Context, cfg config, journeysDir string) (_ *services, 
 	if err = svc.store.Migrate(ctx, svc.log); err != nil {
 		return nil, err
 	}
-	if svc.temporal, err = dialTemporal(ctx, cfg.TemporalAddress, cfg.TemporalNamespace, svc.log); err != nil {
+	if svc.temporal, err = dialTemporal(ctx, cfg.Temporal, svc.log, cfg.Codec, svc.metrics); err != nil {
+		return nil, err
+	}
+	if svc.dataConverter, err = dataConverter(cfg.Codec); err != nil {
 		return nil, err
 	}
 	return svc, nil
+}
+
+// health is the readiness of a worker or API process: the database and
+// Temporal answer.
+func (s *services) health() *ops.Health {
+	return &ops.Health{Checks: []ops.Check{
+		{Name: "database", Check: func(ctx context.Context) error { return s.store.Pool().Ping(ctx) }},
+		{Name: "temporal", Check: func(ctx context.Context) error {
+			_, err := s.temporal.CheckHealth(ctx, &client.CheckHealthRequest{})
+			return err
+		}},
+	}}
+}
+
+// metricsHandler serves the process's Prometheus metrics.
+func (s *services) metricsHandler() http.Handler {
+	if s.metrics == nil {
+		return nil
+	}
+	return s.metrics.Handler()
 }
 
 // Close releases the database and Temporal connections.
@@ -261,6 +367,9 @@ func (s *services) Close() {
 	}
 	if s.store != nil {
 		s.store.Close()
+	}
+	if s.metrics != nil {
+		_ = s.metrics.Close()
 	}
 }
 

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/interceptor"
 	"go.temporal.io/sdk/worker"
@@ -26,12 +25,13 @@ import (
 	"github.com/rapporthq/rapport/internal/channels/printmail"
 	"github.com/rapporthq/rapport/internal/channels/sendgrid"
 	"github.com/rapporthq/rapport/internal/channels/twilio"
+	"github.com/rapporthq/rapport/internal/codec"
 	"github.com/rapporthq/rapport/internal/devstack"
 	"github.com/rapporthq/rapport/internal/devstack/pglocal"
 	"github.com/rapporthq/rapport/internal/fakes"
 	"github.com/rapporthq/rapport/internal/links"
+	"github.com/rapporthq/rapport/internal/metrics"
 	"github.com/rapporthq/rapport/internal/store"
-	"github.com/rapporthq/rapport/workflows"
 )
 
 // Credentials the dev fakes accept.
@@ -75,6 +75,10 @@ type devOptions struct {
 	// Register adds workflows and activities to the worker (the bench's
 	// hand-written workflow).
 	Register func(worker.Registry)
+	// Encrypt encrypts payloads in Temporal and serves a codec server on
+	// CodecPort for the UI (--encrypt).
+	Encrypt   bool
+	CodecPort int
 	// ParkAudienceJourneys makes audience runs start journeys on a task
 	// queue no worker polls (the bench measures starts, not journeys).
 	ParkAudienceJourneys bool
@@ -96,6 +100,10 @@ type devStack struct {
 	cancel   context.CancelFunc
 
 	APIURL, FakesURL, UIURL, TemporalAddress string
+	// CodecURL is the codec server (with --encrypt); codecToken opens it.
+	CodecURL   string
+	codecToken string
+	metrics    *metrics.Metrics
 	// DatabaseURL is the PostgreSQL database the stack uses.
 	DatabaseURL string
 }
@@ -109,6 +117,7 @@ func newDevCmd() *cobra.Command {
 		UIPort:       8233,
 		APIPort:      8080,
 		FakesPort:    8089,
+		CodecPort:    8088,
 	}
 	cmd := &cobra.Command{
 		Use:   "dev",
@@ -148,6 +157,8 @@ a half. Ctrl-C stops it all.`,
 	f.IntVar(&opts.UIPort, "ui-port", opts.UIPort, "Temporal web UI port (-1 for no UI)")
 	f.IntVar(&opts.APIPort, "port", opts.APIPort, "API port (also serves /dev/outbox)")
 	f.IntVar(&opts.FakesPort, "fakes-port", opts.FakesPort, "port of the fake providers")
+	f.BoolVar(&opts.Encrypt, "encrypt", false, "encrypt payloads in Temporal (AES-256-GCM, key in .rapport/codec-keys unless RAPPORT_CODEC_KEYS is set) and serve a codec server the UI decodes them with")
+	f.IntVar(&opts.CodecPort, "codec-port", opts.CodecPort, "codec server port (with --encrypt)")
 	f.BoolVar(&opts.NoDemo, "no-demo", false, "do not create the demo customers, orders and products")
 	f.DurationVar(&opts.DayLength, "day", 0, "run journeys faster: a day lasts this long (such as 2s); waits, timeouts and task due times shrink with it")
 	return cmd
@@ -199,13 +210,26 @@ func startDev(ctx context.Context, opts devOptions) (_ *devStack, err error) {
 		return nil, err
 	}
 
-	attrs := map[string]enumspb.IndexedValueType{}
-	for _, a := range workflows.SearchAttributes {
-		attrs[a.GetName()] = enumspb.INDEXED_VALUE_TYPE_KEYWORD
+	keys := opts.Sender.Codec
+	var codecListener net.Listener
+	if opts.Encrypt {
+		if keys, d.codecToken, err = devCodec(opts.StateDir, keys); err != nil {
+			return nil, err
+		}
+		if codecListener, err = listen(opts.IP, opts.CodecPort, "codec server"); err != nil {
+			return nil, err
+		}
+		d.CodecURL = "http://" + codecListener.Addr().String()
 	}
+	attrs := searchAttributeTypes()
 	topts := devstack.TemporalOptions{
 		IP: opts.IP, FrontendPort: opts.TemporalPort, UIPort: opts.UIPort, Namespace: "default",
 		SearchAttributes: attrs, Logger: log.With("component", "temporal-server"), LogLevel: slog.LevelWarn,
+	}
+	if codecListener != nil {
+		// The UI's browser code calls the codec server; the token travels
+		// in the endpoint's path, as the UI sends no header of its own.
+		topts.UICodecEndpoint = d.CodecURL + "/t/" + d.codecToken
 	}
 	if !opts.InMemory {
 		topts.DatabaseFile = filepath.Join(opts.StateDir, "temporal.db")
@@ -215,8 +239,23 @@ func startDev(ctx context.Context, opts devOptions) (_ *devStack, err error) {
 		return nil, err
 	}
 	d.TemporalAddress, d.UIURL = d.temporal.Address(), d.temporal.UIURL()
-	if d.client, err = dialTemporal(ctx, d.temporal.Address(), d.temporal.Namespace(), log); err != nil {
+	d.metrics = metrics.New()
+	if d.client, err = dialTemporal(ctx, client.Options{HostPort: d.temporal.Address(), Namespace: d.temporal.Namespace()}, log, keys, d.metrics); err != nil {
 		return nil, err
+	}
+	if codecListener != nil {
+		var origins []string // the UI's, where its browser code calls from
+		if d.UIURL != "" {
+			origins = append(origins, d.UIURL)
+			if opts.IP == "127.0.0.1" {
+				origins = append(origins, "http://localhost:"+strconv.Itoa(opts.UIPort))
+			}
+		}
+		h, err := codec.NewServer(codec.ServerOptions{Ring: keys, Token: d.codecToken, Origins: origins, Log: log.With("component", "codec-server")})
+		if err != nil {
+			return nil, err
+		}
+		d.serve(&http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}, codecListener)
 	}
 
 	d.fakes = fakes.New(fakes.Config{SendGridAPIKey: devSendGridKey, TwilioAccountSID: devTwilioSID, TwilioAuthToken: devTwilioToken, LobAPIKey: devLobKey})
@@ -237,7 +276,10 @@ func startDev(ctx context.Context, opts devOptions) (_ *devStack, err error) {
 	if err != nil {
 		return nil, err
 	}
-	svc := &services{log: log, journeys: js, store: d.store, temporal: d.client}
+	svc := &services{log: log, journeys: js, store: d.store, temporal: d.client, metrics: d.metrics}
+	if svc.dataConverter, err = dataConverter(keys); err != nil {
+		return nil, err
+	}
 	cfg := *opts.Sender
 	cfg.PublicURL = d.APIURL
 	cfg.ReturnAddress = devReturnAddress
@@ -255,7 +297,7 @@ func startDev(ctx context.Context, opts devOptions) (_ *devStack, err error) {
 	if opts.ParkAudienceJourneys {
 		audienceRouter.TaskQueue = parkedTaskQueue
 	}
-	d.worker = newWorker(d.client, cfg.activities(svc, email, sms, mail, signer, audienceRouter), js, opts.Interceptors...)
+	d.worker = newWorker(d.client, cfg.activities(svc, email, sms, mail, signer, audienceRouter), js, workerTuning{}, opts.Interceptors...)
 	if opts.Register != nil {
 		opts.Register(d.worker)
 	}
@@ -402,6 +444,9 @@ func (d *devStack) Stop() {
 	if d.client != nil {
 		d.client.Close()
 	}
+	if d.metrics != nil {
+		_ = d.metrics.Close()
+	}
 	if d.temporal != nil {
 		d.temporal.Stop()
 	}
@@ -428,7 +473,8 @@ Rapport dev is running.
   PostgreSQL       %[4]s
                    %[7]s  (DATABASE_URL for rapport audit)
   Fake providers   %[5]s  (SendGrid, Twilio, Lob; make one fail: curl -X POST '%[5]s/_fakes/sendgrid/fail?status=500&times=1')
-%[6]s
+  Metrics          %[1]s/metrics, probes %[1]s/healthz and /readyz
+%[8]s%[6]s
 Demo customers: c_ada and c_linus (lapsed), c_grace, c_alan; a small tea catalog.
 
 Try it: thank Ada for an order (change both ids to send another):
@@ -444,7 +490,21 @@ Or win back the lapsed customers (email, postcard, then a phone task):
   go run ./cmd/rapport tasks list --queue retention
 
 Then open %[1]s/dev/outbox. Press Ctrl-C to stop.
-`, d.APIURL, orNone(d.UIURL), d.TemporalAddress, d.pgSource, d.FakesURL, speed, redacted(d.DatabaseURL))
+`, d.APIURL, orNone(d.UIURL), d.TemporalAddress, d.pgSource, d.FakesURL, speed, redacted(d.DatabaseURL), d.encryption())
+}
+
+// encryption describes --encrypt for printReady.
+func (d *devStack) encryption() string {
+	if d.CodecURL == "" {
+		return ""
+	}
+	where := filepath.Join(d.opts.StateDir, "codec-token")
+	if os.Getenv("RAPPORT_CODEC_TOKEN") != "" {
+		where = "RAPPORT_CODEC_TOKEN"
+	}
+	return fmt.Sprintf(`  Codec server     %s  payloads are encrypted in Temporal; the UI decodes them here
+                   token in %s (Authorization: Bearer, or the endpoint %s/t/TOKEN)
+`, d.CodecURL, where, d.CodecURL)
 }
 
 // redacted hides a URL's password.

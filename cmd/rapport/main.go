@@ -62,6 +62,11 @@ Start everything on one machine with:  rapport dev`,
 		newCustomersCmd(),
 		newAuditCmd(),
 		newSimulateCmd(),
+		newInspectCmd(),
+		newRunsCmd(),
+		newSetupCmd(),
+		newHealthCmd(),
+		newCodecServerCmd(),
 	)
 	return root
 }

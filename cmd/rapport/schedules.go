@@ -28,7 +28,7 @@ TEMPORAL_NAMESPACE.`,
 		if err != nil {
 			return nil, err
 		}
-		return dialTemporal(cmd.Context(), cfg.TemporalAddress, cfg.TemporalNamespace, cfg.logger())
+		return dialTemporal(cmd.Context(), cfg.Temporal, cfg.logger(), cfg.Codec, nil)
 	}
 	var asJSON bool
 	sync := &cobra.Command{
@@ -45,7 +45,15 @@ TEMPORAL_NAMESPACE.`,
 				return err
 			}
 			defer c.Close()
-			rep, err := schedules.Sync(cmd.Context(), c, js.catalog)
+			cfg, err := configFromEnv()
+			if err != nil {
+				return err
+			}
+			dc, err := dataConverter(cfg.Codec)
+			if err != nil {
+				return err
+			}
+			rep, err := schedules.Sync(cmd.Context(), c, js.catalog, dc)
 			if err != nil {
 				return err
 			}

@@ -2,7 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -18,8 +23,105 @@ import (
 	"github.com/rapporthq/rapport/workflows"
 )
 
-// workerDrain is how long a stopping worker lets running activities finish.
+// workerDrain is how long a stopping worker lets running activities
+// finish by default (RAPPORT_WORKER_DRAIN).
 const workerDrain = 30 * time.Second
+
+// workerTuning is how a worker polls and how much it runs at once.
+type workerTuning struct {
+	// Activities and WorkflowTasks bound what runs at once (0: the SDK's
+	// defaults, 1,000 each).
+	Activities    int
+	WorkflowTasks int
+	// Pollers is the number of pollers per kind of task (0: the SDK's).
+	Pollers int
+	// ActivitiesPerSecond caps activities started per second across the
+	// task queue, all workers together (0: no cap), to stay inside the
+	// providers' rate limits.
+	ActivitiesPerSecond float64
+	// Drain is how long a stopping worker lets running activities finish.
+	Drain time.Duration
+	// OpsAddr serves /healthz, /readyz and /metrics ("" or "off": none).
+	OpsAddr string
+}
+
+// options are the SDK worker options for this tuning.
+func (t workerTuning) options(interceptors []interceptor.WorkerInterceptor) worker.Options {
+	drain := t.Drain
+	if drain <= 0 {
+		drain = workerDrain
+	}
+	return worker.Options{
+		MaxConcurrentActivityExecutionSize:     t.Activities,
+		MaxConcurrentWorkflowTaskExecutionSize: t.WorkflowTasks,
+		MaxConcurrentActivityTaskPollers:       t.Pollers,
+		MaxConcurrentWorkflowTaskPollers:       t.Pollers,
+		TaskQueueActivitiesPerSecond:           t.ActivitiesPerSecond,
+		WorkerStopTimeout:                      drain,
+		Interceptors:                           interceptors,
+	}
+}
+
+// tuningFlags adds the tuning flags to cmd; their defaults come from the
+// environment, read (and checked) by read.
+func tuningFlags(cmd *cobra.Command) (read func() (workerTuning, error)) {
+	t := workerTuning{Drain: workerDrain, OpsAddr: ":9090"}
+	f := cmd.Flags()
+	f.IntVar(&t.Activities, "max-activities", 0, "activities run at once by this worker, 0 for the SDK's default (RAPPORT_WORKER_ACTIVITIES)")
+	f.IntVar(&t.WorkflowTasks, "max-workflow-tasks", 0, "workflow tasks run at once by this worker, 0 for the SDK's default (RAPPORT_WORKER_WORKFLOW_TASKS)")
+	f.IntVar(&t.Pollers, "pollers", 0, "pollers per kind of task, 0 for the SDK's default (RAPPORT_WORKER_POLLERS)")
+	f.Float64Var(&t.ActivitiesPerSecond, "activities-per-second", 0, "activities started per second on the task queue, all workers together, 0 for no cap (RAPPORT_TASK_QUEUE_ACTIVITIES_PER_SECOND)")
+	f.DurationVar(&t.Drain, "drain", workerDrain, "on SIGTERM, how long running activities may take to finish (RAPPORT_WORKER_DRAIN)")
+	f.StringVar(&t.OpsAddr, "ops-addr", t.OpsAddr, "address of /healthz, /readyz and /metrics, or off (RAPPORT_OPS_ADDR)")
+	return func() (workerTuning, error) {
+		for _, v := range []struct {
+			flag, env string
+			set       func(string) error
+		}{
+			{"max-activities", "RAPPORT_WORKER_ACTIVITIES", intSetter(&t.Activities)},
+			{"max-workflow-tasks", "RAPPORT_WORKER_WORKFLOW_TASKS", intSetter(&t.WorkflowTasks)},
+			{"pollers", "RAPPORT_WORKER_POLLERS", intSetter(&t.Pollers)},
+			{"activities-per-second", "RAPPORT_TASK_QUEUE_ACTIVITIES_PER_SECOND", func(s string) (err error) {
+				t.ActivitiesPerSecond, err = strconv.ParseFloat(s, 64)
+				if err == nil && t.ActivitiesPerSecond < 0 {
+					err = errors.New("must not be negative")
+				}
+				return err
+			}},
+			{"drain", "RAPPORT_WORKER_DRAIN", func(s string) (err error) {
+				t.Drain, err = time.ParseDuration(s)
+				if err == nil && t.Drain <= 0 {
+					err = errors.New("must be positive, such as 30s")
+				}
+				return err
+			}},
+			{"ops-addr", "RAPPORT_OPS_ADDR", func(s string) error { t.OpsAddr = s; return nil }},
+		} {
+			val, ok := os.LookupEnv(v.env)
+			if cmd.Flags().Changed(v.flag) || !ok || val == "" {
+				continue
+			}
+			if err := v.set(val); err != nil {
+				return t, fmt.Errorf("%s=%q: %w", v.env, val, err)
+			}
+		}
+		if t.Activities < 0 || t.WorkflowTasks < 0 || t.Pollers < 0 {
+			return t, errors.New("--max-activities, --max-workflow-tasks and --pollers must not be negative")
+		}
+		return t, nil
+	}
+}
+
+func intSetter(p *int) func(string) error {
+	return func(s string) error {
+		n, err := strconv.Atoi(s)
+		if err == nil && n < 0 {
+			err = errors.New("must not be negative")
+		}
+		*p = n
+		return err
+	}
+}
 
 func newWorkerCmd() *cobra.Command {
 	journeysDir := env("RAPPORT_JOURNEYS", "journeys")
@@ -29,54 +131,89 @@ func newWorkerCmd() *cobra.Command {
 		Long: `Worker polls Temporal for journey workflows and activities and runs them:
 it sends email through SendGrid, SMS through Twilio and letters and
 postcards through Lob, creates staff tasks, and keeps the outbox in
-PostgreSQL. Run as
-many workers as you like; they share the work. It migrates the database
-when it starts and stops cleanly on SIGTERM, letting running activities
-finish.
+PostgreSQL. Run as many workers as you like; they share the work. It
+migrates the database when it starts. On SIGTERM it drains: /readyz
+fails, polling stops, and running activities get --drain to finish.
+/healthz, /readyz and /metrics are served on --ops-addr.
 
-Configured by the environment: DATABASE_URL, TEMPORAL_ADDRESS,
-TEMPORAL_NAMESPACE, RAPPORT_SECRET, SENDGRID_*, TWILIO_*, LOB_* and
-RAPPORT_* (see README.md). A channel without configuration is skipped.`,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := configFromEnv()
-			if err != nil {
-				return err
-			}
-			signer, err := cfg.signer()
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			svc, err := connect(ctx, cfg, journeysDir)
-			if err != nil {
-				return err
-			}
-			defer svc.Close()
-			email, sms, mail, err := cfg.senders(svc.log)
-			if err != nil {
-				return err
-			}
-			acts := cfg.activities(svc, email, sms, mail, signer, newRouter(svc, 0, time.Time{}))
-			w := newWorker(svc.temporal, acts, svc.journeys)
-			if err := w.Start(); err != nil {
-				return fmt.Errorf("start worker: %w", err)
-			}
-			syncSchedules(ctx, svc)
-			svc.log.Info("worker running", "task_queue", workflows.TaskQueue, "journeys", len(svc.journeys.catalog.Plans()))
-			<-ctx.Done()
-			svc.log.Info("stopping worker; letting running activities finish", "grace", workerDrain)
-			w.Stop()
-			return nil
-		},
+Configured by the environment: DATABASE_URL, TEMPORAL_* (address,
+namespace, TLS, API key, temporal.toml profile), RAPPORT_SECRET,
+SENDGRID_*, TWILIO_*, LOB_* and RAPPORT_* (see README.md, "Configuration
+reference"). A channel without configuration is skipped.`,
 	}
 	cmd.Flags().StringVar(&journeysDir, "journeys", journeysDir, "folder of journey files and templates (RAPPORT_JOURNEYS)")
+	tuning := tuningFlags(cmd)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		t, err := tuning()
+		if err != nil {
+			return err
+		}
+		cfg, err := configFromEnv()
+		if err != nil {
+			return err
+		}
+		return runWorker(cmd.Context(), cfg, journeysDir, t, nil)
+	}
 	return cmd
+}
+
+// runWorker runs a worker until ctx ends, then drains it. register, when
+// set, adds workflows and activities (tests use it).
+func runWorker(ctx context.Context, cfg config, journeysDir string, t workerTuning, register func(worker.Registry)) error {
+	signer, err := cfg.signer()
+	if err != nil {
+		return err
+	}
+	svc, err := connect(ctx, cfg, journeysDir)
+	if err != nil {
+		return err
+	}
+	defer svc.Close()
+	email, sms, mail, err := cfg.senders(svc.log)
+	if err != nil {
+		return err
+	}
+	health := svc.health()
+	var ops *http.Server
+	if t.OpsAddr != "" && t.OpsAddr != "off" {
+		l, err := net.Listen("tcp", t.OpsAddr)
+		if err != nil {
+			return fmt.Errorf("listen on %s for /healthz, /readyz and /metrics (RAPPORT_OPS_ADDR): %w", t.OpsAddr, err)
+		}
+		ops = &http.Server{Handler: health.Handler(svc.metricsHandler()), ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = ops.Serve(l) }()
+		svc.log.Info("operations endpoints", "addr", l.Addr().String(), "paths", "/healthz /readyz /metrics")
+	}
+	acts := cfg.activities(svc, email, sms, mail, signer, newRouter(svc, 0, time.Time{}))
+	w := newWorker(svc.temporal, acts, svc.journeys, t)
+	if register != nil {
+		register(w)
+	}
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("start worker: %w", err)
+	}
+	health.Ready()
+	syncSchedules(ctx, svc)
+	svc.log.Info("worker running", "task_queue", workflows.TaskQueue, "journeys", len(svc.journeys.catalog.Plans()),
+		"max_activities", t.Activities, "activities_per_second", t.ActivitiesPerSecond)
+	<-ctx.Done()
+
+	health.Drain()
+	svc.log.Info("draining: polling stops; running activities may finish", "grace", t.Drain)
+	w.Stop()
+	svc.log.Info("worker stopped")
+	if ops != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = ops.Shutdown(sctx)
+	}
+	return nil
 }
 
 // newWorker builds a worker that runs the journey workflow and its
 // activities.
-func newWorker(c client.Client, acts *activities.Activities, js *journeySet, interceptors ...interceptor.WorkerInterceptor) worker.Worker {
-	w := worker.New(c, workflows.TaskQueue, worker.Options{WorkerStopTimeout: workerDrain, Interceptors: interceptors})
+func newWorker(c client.Client, acts *activities.Activities, js *journeySet, t workerTuning, interceptors ...interceptor.WorkerInterceptor) worker.Worker {
+	w := worker.New(c, workflows.TaskQueue, t.options(interceptors))
 	workflows.NewInterpreter(js.compiler.Env()).Register(w)
 	acts.Register(w)
 	return w
@@ -91,7 +228,7 @@ func (c config) activities(svc *services, email channels.EmailSender, sms channe
 		Sender: c.Sender, ReturnAddress: c.ReturnAddress,
 		Links: signer, PublicURL: c.PublicURL,
 		Rules: c.Rules, UnsubscribeMailto: c.UnsubscribeMailto, DefaultCurrency: c.DefaultCurrency,
-		Router: rt, Log: svc.log,
+		Router: rt, Log: svc.log, Metrics: svc.metrics,
 	}
 }
 
@@ -99,7 +236,7 @@ func (c config) activities(svc *services, email channels.EmailSender, sms channe
 // `rapport schedules sync` does. A failure is logged, not fatal: the
 // worker still runs journeys, and the next start (or the command) syncs.
 func syncSchedules(ctx context.Context, svc *services) {
-	rep, err := schedules.Sync(ctx, svc.temporal, svc.journeys.catalog)
+	rep, err := schedules.Sync(ctx, svc.temporal, svc.journeys.catalog, svc.dataConverter)
 	if err != nil {
 		svc.log.Error("could not sync audience schedules; run `rapport schedules sync`", "error", err)
 		return

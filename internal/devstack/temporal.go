@@ -13,6 +13,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -236,42 +237,48 @@ func (t *Temporal) waitReady(ctx context.Context, attrs map[string]enumspb.Index
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	return EnsureSearchAttributes(ctx, c, t.namespace, attrs)
+	_, err = EnsureSearchAttributes(ctx, c, t.namespace, attrs)
+	return err
 }
 
 // EnsureSearchAttributes registers custom search attributes on a namespace
-// through the operator service. Attributes that already exist with the same
-// type are left alone, so it is safe to call at every start.
-func EnsureSearchAttributes(ctx context.Context, c client.Client, namespace string, attrs map[string]enumspb.IndexedValueType) error {
+// through the operator service and returns the names it added, sorted.
+// Attributes that already exist with the same type are left alone, so it
+// is safe to call at every start; one that exists with another type is an
+// error.
+func EnsureSearchAttributes(ctx context.Context, c client.Client, namespace string, attrs map[string]enumspb.IndexedValueType) ([]string, error) {
 	if len(attrs) == 0 {
-		return nil
+		return nil, nil
 	}
 	existing, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
 	if err != nil {
-		return fmt.Errorf("list search attributes: %w", err)
+		return nil, fmt.Errorf("list search attributes: %w", err)
 	}
 	missing := map[string]enumspb.IndexedValueType{}
+	var added []string
 	for name, typ := range attrs {
 		have, ok := existing.GetCustomAttributes()[name]
 		switch {
 		case !ok:
 			missing[name] = typ
+			added = append(added, name)
 		case have != typ:
-			return fmt.Errorf("search attribute %s exists with type %s, Rapport needs %s", name, have, typ)
+			return nil, fmt.Errorf("search attribute %s exists with type %s, Rapport needs %s", name, have, typ)
 		}
 	}
 	if len(missing) == 0 {
-		return nil
+		return nil, nil
 	}
+	slices.Sort(added)
 	_, err = c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
 		Namespace:        namespace,
 		SearchAttributes: missing,
 	})
 	var exists *serviceerror.AlreadyExists
 	if err != nil && !errors.As(err, &exists) {
-		return fmt.Errorf("add search attributes: %w", err)
+		return nil, fmt.Errorf("add search attributes: %w", err)
 	}
-	return nil
+	return added, nil
 }
 
 func serverConfig(opts TemporalOptions) (*config.Config, error) {

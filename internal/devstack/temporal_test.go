@@ -52,7 +52,7 @@ func TestTemporalWithUIAndFileState(t *testing.T) {
 	assert.Contains(t, list.GetCustomAttributes(), "RapportStatus", "added on a later start")
 	assert.NotEqual(t, "", addr)
 
-	err = EnsureSearchAttributes(ctx, c, "default", map[string]enumspb.IndexedValueType{"RapportJourney": enumspb.INDEXED_VALUE_TYPE_TEXT})
+	_, err = EnsureSearchAttributes(ctx, c, "default", map[string]enumspb.IndexedValueType{"RapportJourney": enumspb.INDEXED_VALUE_TYPE_TEXT})
 	assert.ErrorContains(t, err, "exists with type")
 }
 

@@ -41,8 +41,13 @@ type Report struct {
 }
 
 // Sync makes the schedules match the catalog: a schedule for every
-// journey with trigger.audience and trigger.schedule, none for others.
-func Sync(ctx context.Context, c client.Client, catalog *journey.Catalog) (Report, error) {
+// journey with trigger.audience and trigger.schedule, none for others. dc
+// is the client's data converter, which wrote the memos it compares (nil:
+// Temporal's default).
+func Sync(ctx context.Context, c client.Client, catalog *journey.Catalog, dc converter.DataConverter) (Report, error) {
+	if dc == nil {
+		dc = converter.GetDefaultDataConverter()
+	}
 	rep := Report{Created: []string{}, Updated: []string{}, Unchanged: []string{}, Deleted: []string{}}
 	sc := c.ScheduleClient()
 	wanted := map[string]*journey.Plan{}
@@ -55,7 +60,7 @@ func Sync(ctx context.Context, c client.Client, catalog *journey.Catalog) (Repor
 	}
 	slices.Sort(ids)
 	for _, id := range ids {
-		what, err := put(ctx, sc, wanted[id])
+		what, err := put(ctx, sc, wanted[id], dc)
 		if err != nil {
 			return rep, err
 		}
@@ -115,7 +120,7 @@ func spec(p *journey.Plan) string {
 
 // put creates the journey's schedule, or updates it when its spec
 // changed. It says which it did: created, updated or unchanged.
-func put(ctx context.Context, sc client.ScheduleClient, p *journey.Plan) (string, error) {
+func put(ctx context.Context, sc client.ScheduleClient, p *journey.Plan, dc converter.DataConverter) (string, error) {
 	id := ID(p.Journey)
 	want := spec(p)
 	h := sc.GetHandle(ctx, id)
@@ -142,7 +147,7 @@ func put(ctx context.Context, sc client.ScheduleClient, p *journey.Plan) (string
 	}
 	var have string
 	if pl := desc.Memo.GetFields()[specMemo]; pl != nil {
-		_ = converter.GetDefaultDataConverter().FromPayload(pl, &have)
+		_ = dc.FromPayload(pl, &have) // the client's converter wrote it (encrypted, with a codec)
 	}
 	if have == want {
 		return "unchanged", nil
@@ -151,7 +156,7 @@ func put(ctx context.Context, sc client.ScheduleClient, p *journey.Plan) (string
 	if err := h.Delete(ctx); err != nil && !isNotFound(err) {
 		return "", fmt.Errorf("replace schedule %s: %w", id, err)
 	}
-	if _, err := put(ctx, sc, p); err != nil {
+	if _, err := put(ctx, sc, p, dc); err != nil {
 		return "", err
 	}
 	return "updated", nil

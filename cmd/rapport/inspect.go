@@ -1,0 +1,326 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	commonpb "go.temporal.io/api/common/v1"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+
+	"github.com/rapporthq/rapport/workflows"
+)
+
+// runView is one journey run of a customer, as `rapport inspect` shows it.
+type runView struct {
+	WorkflowID string     `json:"workflow_id"`
+	RunID      string     `json:"run_id"`
+	Journey    string     `json:"journey"`
+	PlanHash   string     `json:"plan_hash"`
+	Status     string     `json:"status"` // the workflow's: running, completed, ...
+	StartedAt  time.Time  `json:"started_at"`
+	ClosedAt   *time.Time `json:"closed_at,omitempty"`
+	// State is the run's answer to the state query; StateError says why
+	// there is none (no worker to answer, say).
+	State      *workflows.State `json:"state,omitempty"`
+	StateError string           `json:"state_error,omitempty"`
+}
+
+// inspection is a customer's journeys.
+type inspection struct {
+	CustomerID string    `json:"customer_id"`
+	Runs       []runView `json:"runs"`
+}
+
+func newInspectCmd() *cobra.Command {
+	var asJSON bool
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "inspect CUSTOMER",
+		Short: "Show a customer's journeys: where each stands, what it sent or held back and why",
+		Long: `Inspect lists a customer's journeys, running and finished, found in
+Temporal by the RapportCustomerId search attribute: for each, the step it
+is at, its next wake-up and why, every message sent or held back with the
+reason, open tasks and what staff did. Running journeys come first.
+--json prints the same for scripts.
+
+Configured by TEMPORAL_* (and RAPPORT_CODEC_KEYS when payloads are
+encrypted). Finished journeys are read by replaying them on a worker, so a
+worker must be running.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !workflows.ValidIDPart(args[0]) {
+				return fmt.Errorf("%q is not a customer id (1-128 letters, digits, _ . : -)", args[0])
+			}
+			cfg, err := configFromEnv()
+			if err != nil {
+				return err
+			}
+			c, err := dialTemporal(cmd.Context(), cfg.Temporal, cfg.logger(), cfg.Codec, nil)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			in, err := inspectCustomer(cmd.Context(), c, cfg.Temporal.Namespace, args[0], limit)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(cmd, in)
+			}
+			printInspection(cmd.OutOrStdout(), in)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().IntVar(&limit, "limit", 50, "show at most this many journeys")
+	return cmd
+}
+
+// inspectCustomer finds a customer's runs by RapportCustomerId and asks
+// each for its state.
+func inspectCustomer(ctx context.Context, c client.Client, namespace, customerID string, limit int) (inspection, error) {
+	in := inspection{CustomerID: customerID, Runs: []runView{}}
+	query := fmt.Sprintf("%s = '%s'", workflows.CustomerIDAttr.GetName(), customerID) // a valid id holds no quote
+	var token []byte
+	for {
+		resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+			Namespace: namespace, Query: query, NextPageToken: token, PageSize: int32(min(limit, 1000)),
+		})
+		if err != nil {
+			return in, fmt.Errorf("find the journeys of %s in Temporal: %w", customerID, err)
+		}
+		for _, e := range resp.GetExecutions() {
+			v := runView{
+				WorkflowID: e.GetExecution().GetWorkflowId(),
+				RunID:      e.GetExecution().GetRunId(),
+				Status:     strings.ToLower(strings.TrimPrefix(e.GetStatus().String(), "WORKFLOW_EXECUTION_STATUS_")),
+				StartedAt:  e.GetStartTime().AsTime(),
+				Journey:    keyword(e.GetSearchAttributes(), workflows.JourneyAttr.GetName()),
+				PlanHash:   keyword(e.GetSearchAttributes(), workflows.PlanHashAttr.GetName()),
+			}
+			if e.GetCloseTime() != nil && e.GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+				t := e.GetCloseTime().AsTime()
+				v.ClosedAt = &t
+			}
+			in.Runs = append(in.Runs, v)
+		}
+		token = resp.GetNextPageToken()
+		if len(token) == 0 || len(in.Runs) >= limit {
+			break
+		}
+	}
+	slices.SortStableFunc(in.Runs, func(a, b runView) int {
+		if ar, br := a.Status == "running", b.Status == "running"; ar != br {
+			if ar {
+				return -1
+			}
+			return 1
+		}
+		return b.StartedAt.Compare(a.StartedAt)
+	})
+	if len(in.Runs) > limit {
+		in.Runs = in.Runs[:limit]
+	}
+	for i := range in.Runs {
+		v := &in.Runs[i]
+		qctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		resp, err := c.QueryWorkflow(qctx, v.WorkflowID, v.RunID, workflows.StateQuery)
+		if err == nil {
+			var st workflows.State
+			if err = resp.Get(&st); err == nil {
+				v.State = &st
+				v.Journey, v.PlanHash = cmp.Or(v.Journey, st.Journey), cmp.Or(v.PlanHash, st.PlanHash)
+			}
+		}
+		cancel()
+		if err != nil {
+			v.StateError = queryProblem(err)
+		}
+	}
+	return in, nil
+}
+
+// queryProblem says why a run's state could not be read.
+func queryProblem(err error) string {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "no answer within 10s: is a worker running?"
+	}
+	return err.Error()
+}
+
+// keyword reads a keyword search attribute from a visibility record.
+func keyword(sa *commonpb.SearchAttributes, name string) string {
+	p, ok := sa.GetIndexedFields()[name]
+	if !ok {
+		return ""
+	}
+	var s string
+	if err := converter.GetDefaultDataConverter().FromPayload(p, &s); err != nil {
+		return ""
+	}
+	return s
+}
+
+// printInspection writes a customer's journeys for a person to read.
+func printInspection(w io.Writer, in inspection) {
+	running := 0
+	for _, r := range in.Runs {
+		if r.Status == "running" {
+			running++
+		}
+	}
+	fmt.Fprintf(w, "customer %s: %s (%d running)\n", in.CustomerID, plural(len(in.Runs), "journey", "journeys"), running)
+	const when = "2006-01-02 15:04 MST"
+	for _, r := range in.Runs {
+		fmt.Fprintf(w, "\n%s  %s  %s\n", r.Journey, strings.ToUpper(r.Status), r.WorkflowID)
+		fmt.Fprintf(w, "  plan %s, started %s", shortHash(r.PlanHash), r.StartedAt.UTC().Format(when))
+		if r.ClosedAt != nil {
+			fmt.Fprintf(w, ", ended %s", r.ClosedAt.UTC().Format(when))
+		}
+		fmt.Fprintln(w)
+		st := r.State
+		if st == nil {
+			fmt.Fprintf(w, "  state unavailable: %s\n", r.StateError)
+			continue
+		}
+		if st.Status != "running" {
+			fmt.Fprintf(w, "  outcome: %s", st.Status)
+			if st.Reason != "" {
+				fmt.Fprintf(w, " (%s)", st.Reason)
+			}
+			fmt.Fprintln(w)
+		} else if st.CurrentStep != "" {
+			fmt.Fprintf(w, "  now at step %s", st.CurrentStep)
+			if pw := st.PendingWait; pw != nil {
+				fmt.Fprintf(w, "; next wake-up %s", pw.Until.UTC().Format(when))
+				if pw.Why != "" {
+					fmt.Fprintf(w, " (%s)", pw.Why)
+				}
+				if pw.ForEvent != "" && pw.Kind != workflows.WaitForTask {
+					fmt.Fprintf(w, ", or sooner on an event where %s", pw.ForEvent)
+				}
+			}
+			fmt.Fprintln(w)
+		}
+		if t := st.OpenTask; t != nil {
+			fmt.Fprintf(w, "  open task %s: %s for the %s queue, due %s\n", t.ID, t.Kind, t.Queue, t.DueAt.UTC().Format(when))
+		}
+		if len(st.Sends) == 0 {
+			fmt.Fprintln(w, "  messages: none yet")
+		} else {
+			fmt.Fprintln(w, "  messages:")
+			for _, s := range st.Sends {
+				fmt.Fprintf(w, "    %s  %s  %s %s  %s", s.At.UTC().Format("2006-01-02 15:04"), s.Step, s.Channel, s.Template, statusWords(s.Status))
+				if s.Reason != "" {
+					fmt.Fprintf(w, ": %s", s.Reason)
+				}
+				fmt.Fprintln(w)
+			}
+		}
+		for _, a := range st.Actions {
+			fmt.Fprintf(w, "  %s by %s at %s, %s", a.Kind, a.By, a.Step, a.At.UTC().Format("2006-01-02 15:04"))
+			if a.Reason != "" {
+				fmt.Fprintf(w, ": %s", a.Reason)
+			}
+			fmt.Fprintln(w)
+		}
+	}
+}
+
+func statusWords(s workflows.SendStatus) string {
+	switch s {
+	case workflows.SendHeld:
+		return "held back"
+	case workflows.SendSkipped:
+		return "not sent"
+	case workflows.SendUnknown:
+		return "may have been sent"
+	}
+	return string(s)
+}
+
+func shortHash(h string) string {
+	if len(h) > 6 {
+		return h[:6]
+	}
+	return cmp.Or(h, "-")
+}
+
+func newRunsCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "runs",
+		Short: "Steer a running journey: exit it or skip its wait",
+		Long: `Runs sends the updates staff steer a journey with, as the Temporal UI
+does: exit ends a run at once with a reason, skip-wait ends the wait step
+it is in. Both are validated by the run (an ended run, a run that is not
+in a wait step, a missing reason are refused) and recorded in its state.
+Find workflow ids with rapport inspect CUSTOMER.`,
+	}
+	var reason, by, step string
+	send := func(cmd *cobra.Command, id, update string, arg any) error {
+		cfg, err := configFromEnv()
+		if err != nil {
+			return err
+		}
+		c, err := dialTemporal(cmd.Context(), cfg.Temporal, cfg.logger(), cfg.Codec, nil)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		ctx, cancel := context.WithTimeout(cmd.Context(), time.Minute)
+		defer cancel()
+		h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+			WorkflowID: id, UpdateName: update, Args: []any{arg}, WaitForStage: client.WorkflowUpdateStageCompleted,
+		})
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", update, id, err)
+		}
+		var st workflows.State
+		if err := h.Get(ctx, &st); err != nil {
+			return fmt.Errorf("%s %s: %w", update, id, err)
+		}
+		out := cmd.OutOrStdout()
+		switch {
+		case st.Status != "running":
+			fmt.Fprintf(out, "%s: %s (%s)\n", id, st.Status, st.Reason)
+		case st.PendingWait != nil:
+			fmt.Fprintf(out, "%s: now at step %s, next wake-up %s UTC (%s)\n", id, st.CurrentStep, st.PendingWait.Until.UTC().Format("2006-01-02 15:04"), st.PendingWait.Why)
+		default:
+			fmt.Fprintf(out, "%s: now at step %s\n", id, st.CurrentStep)
+		}
+		return nil
+	}
+	exit := &cobra.Command{
+		Use:   "exit WORKFLOW_ID",
+		Short: "End a running journey now, with a reason",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return send(cmd, args[0], workflows.ExitUpdate, workflows.Exit{Reason: reason, By: by})
+		},
+	}
+	skip := &cobra.Command{
+		Use:   "skip-wait WORKFLOW_ID",
+		Short: "End the wait step a journey is in, as if its time had come",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return send(cmd, args[0], workflows.SkipWaitUpdate, workflows.SkipWait{Step: step, Reason: reason, By: by})
+		},
+	}
+	for _, c := range []*cobra.Command{exit, skip} {
+		c.Flags().StringVar(&reason, "reason", "", "why (kept with the journey; required for exit)")
+		c.Flags().StringVar(&by, "by", env("USER", ""), "who asks, for the record")
+	}
+	skip.Flags().StringVar(&step, "step", "", "the wait step you mean to skip: refused if the journey has moved on")
+	cmd.AddCommand(exit, skip)
+	return cmd
+}
