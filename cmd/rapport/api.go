@@ -59,7 +59,7 @@ README.md).`,
 			if err != nil {
 				return err
 			}
-			health := svc.health()
+			health := svc.health(true)
 			srv := newAPIServer(ctx, apiDeps{svc: svc, cfg: cfg, signer: signer, hooks: hooks, sweep: sweepInterval, health: health})
 			svc.log.Info("API listening", "addr", l.Addr().String(), "probes", "/healthz /readyz /metrics")
 			health.Ready()
@@ -98,7 +98,7 @@ func newAPIServer(ctx context.Context, d apiDeps) *http.Server {
 	mux := http.NewServeMux()
 	health := d.health
 	if health == nil {
-		health = d.svc.health()
+		health = d.svc.health(true)
 		health.Ready()
 	}
 	health.Register(mux, d.svc.metricsHandler())

@@ -341,11 +341,13 @@ func connect(ctx context.Context, cfg config, journeysDir string) (_ *services, 
 }
 
 // health is the readiness of a worker or API process: the database and
-// Temporal answer.
-func (s *services) health() *ops.Health {
+// Temporal answer. With temporalOptional (the API, which stores events
+// while Temporal is away and routes them later) an unanswering Temporal is
+// reported but does not make the process unready.
+func (s *services) health(temporalOptional bool) *ops.Health {
 	return &ops.Health{Checks: []ops.Check{
 		{Name: "database", Check: func(ctx context.Context) error { return s.store.Pool().Ping(ctx) }},
-		{Name: "temporal", Check: func(ctx context.Context) error {
+		{Name: "temporal", Degraded: temporalOptional, Check: func(ctx context.Context) error {
 			_, err := s.temporal.CheckHealth(ctx, &client.CheckHealthRequest{})
 			return err
 		}},

@@ -173,7 +173,7 @@ func runWorker(ctx context.Context, cfg config, journeysDir string, t workerTuni
 	if err != nil {
 		return err
 	}
-	health := svc.health()
+	health := svc.health(false)
 	var ops *http.Server
 	if t.OpsAddr != "" && t.OpsAddr != "off" {
 		l, err := net.Listen("tcp", t.OpsAddr)

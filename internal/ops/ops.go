@@ -15,6 +15,10 @@ import (
 type Check struct {
 	Name  string
 	Check func(ctx context.Context) error
+	// Degraded, when set, reports a failure without failing readiness:
+	// the process still does useful work without the dependency (the API
+	// stores events while Temporal is away and routes them later).
+	Degraded bool
 }
 
 // Health answers the probes. The zero value is live, ready once Ready is
@@ -61,8 +65,11 @@ func (h *Health) Readiness(ctx context.Context) Status {
 		err := c.Check(cctx)
 		cancel()
 		if err != nil {
-			st.Ready = false
 			st.Checks[c.Name] = err.Error()
+			if c.Degraded {
+				continue
+			}
+			st.Ready = false
 			if st.Reason == "" {
 				st.Reason = c.Name + " is not answering"
 			}

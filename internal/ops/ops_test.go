@@ -29,6 +29,12 @@ func TestProbes(t *testing.T) {
 			return nil
 		}},
 		{Name: "temporal", Check: func(context.Context) error { return nil }},
+		{Name: "sweeper", Degraded: true, Check: func(context.Context) error {
+			if dbDown {
+				return errors.New("behind")
+			}
+			return nil
+		}},
 	}}
 	metrics := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("rapport_up 1\n")) })
 	srv := h.Handler(metrics)
@@ -46,7 +52,7 @@ func TestProbes(t *testing.T) {
 	require.Equal(t, http.StatusOK, code, body)
 	var st Status
 	require.NoError(t, json.Unmarshal([]byte(body), &st))
-	assert.Equal(t, Status{Ready: true, Checks: map[string]string{"database": "ok", "temporal": "ok"}}, st)
+	assert.Equal(t, Status{Ready: true, Checks: map[string]string{"database": "ok", "temporal": "ok", "sweeper": "ok"}}, st)
 
 	dbDown = true
 	code, body = get(t, srv, "/readyz")
@@ -54,6 +60,13 @@ func TestProbes(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(body), &st))
 	assert.Equal(t, "database is not answering", st.Reason)
 	assert.Equal(t, "connection refused", st.Checks["database"])
+	assert.Equal(t, "behind", st.Checks["sweeper"], "a degraded check is reported")
+
+	h.Checks = h.Checks[1:] // the database is back; only the degraded check fails
+	code, body = get(t, srv, "/readyz")
+	assert.Equal(t, http.StatusOK, code, "a degraded check does not fail readiness")
+	require.NoError(t, json.Unmarshal([]byte(body), &st))
+	assert.Equal(t, "behind", st.Checks["sweeper"])
 
 	dbDown = false
 	h.Drain()
