@@ -71,7 +71,8 @@ func (a *Activities) SendMessage(ctx context.Context, req workflows.SendRequest)
 		}
 		if address, err = twilio.Normalize(c.Phone, c.Address.Country); err != nil {
 			msg.Recipient = c.Phone
-			return a.fail(ctx, msg, "invalid phone number: "+err.Error())
+			// The reason goes to logs and the Temporal UI: not the number.
+			return a.fail(ctx, msg, "invalid phone number (not a number in the customer's country or in international form)")
 		}
 	case journey.Mail:
 		if a.Mail == nil {

@@ -64,8 +64,8 @@ func (r *run) acceptSteering(ctx workflow.Context) error {
 			step := r.state.PendingWait.Step
 			r.record(ctx, StaffAction{Kind: SkipWaitUpdate, By: staffName(s.By), Reason: strings.TrimSpace(s.Reason), Step: step})
 			r.skip = true
-			// Answer once the run has left the wait.
-			if err := workflow.Await(ctx, func() bool { return !r.skip }); err != nil {
+			// Answer once the run has left the wait (or ended meanwhile).
+			if err := workflow.Await(ctx, func() bool { return !r.skip || r.state.Status != "running" }); err != nil {
 				return State{}, err
 			}
 			return r.state, nil
@@ -73,6 +73,9 @@ func (r *run) acceptSteering(ctx workflow.Context) error {
 		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, s SkipWait) error {
 			if err := r.stillRunning(); err != nil {
 				return err
+			}
+			if r.exitReason != "" {
+				return fmt.Errorf("this journey is exiting (%s)", r.exitReason)
 			}
 			w := r.state.PendingWait
 			if w == nil || w.Kind != WaitStep || r.skip {
@@ -119,6 +122,7 @@ func staffName(by string) string {
 // record keeps a staff action in the run's state and current details.
 func (r *run) record(ctx workflow.Context, a StaffAction) {
 	a.At = workflow.Now(ctx)
+	a.Reason = oneLine(a.Reason, 4*maxReason) // one line in the details: no markdown blocks
 	r.state.Actions = append(r.state.Actions, a)
 	r.describe(ctx)
 }
@@ -130,9 +134,12 @@ func (r *run) pause(ctx workflow.Context, d time.Duration, summary string, done 
 		Timeout:      max(d, time.Millisecond),
 		TimerOptions: workflow.TimerOptions{Summary: summary},
 	}, func() bool { return r.skip || (done != nil && done()) })
+	if err == nil && ctx.Err() != nil {
+		err = ctx.Err() // the run is exiting: the walk stops here
+	}
 	if r.skip {
 		r.skip = false
-		return true, err
+		return err == nil, err
 	}
 	return false, err
 }

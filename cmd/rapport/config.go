@@ -124,24 +124,29 @@ func configFromEnv() (config, error) {
 	if _, err := time.LoadLocation(c.Rules.DefaultZone); err != nil {
 		return c, fmt.Errorf("RAPPORT_DEFAULT_TIME_ZONE: %q is not an IANA time zone", c.Rules.DefaultZone)
 	}
-	if v, ok := os.LookupEnv("RAPPORT_QUIET_HOURS"); ok {
+	// Empty counts as unset, as for every variable: "" in a compose file or
+	// a Secret must not switch a protection off. Say "none" for none.
+	if v := os.Getenv("RAPPORT_QUIET_HOURS"); v != "" {
 		quiet, err := policy.ParseQuiet(v)
 		if err != nil {
 			return c, fmt.Errorf("RAPPORT_QUIET_HOURS: %w", err)
 		}
 		c.Rules.Quiet = quiet
 	}
-	if v, ok := os.LookupEnv("RAPPORT_FREQUENCY_CAPS"); ok {
+	if v := os.Getenv("RAPPORT_FREQUENCY_CAPS"); v != "" {
+		if v == "none" {
+			v = ""
+		}
 		caps, err := policy.ParseCaps(v)
 		if err != nil {
 			return c, fmt.Errorf("RAPPORT_FREQUENCY_CAPS: %w", err)
 		}
 		c.Rules.Caps = caps
 	}
-	if v, ok := os.LookupEnv("RAPPORT_REQUIRE_OPT_IN"); ok {
+	if v := os.Getenv("RAPPORT_REQUIRE_OPT_IN"); v != "" {
 		c.Rules.RequireOptIn = map[policy.Channel]bool{}
 		for _, ch := range strings.Split(v, ",") {
-			if ch = strings.TrimSpace(ch); ch == "" {
+			if ch = strings.TrimSpace(ch); ch == "" || ch == "none" {
 				continue
 			}
 			if !slices.Contains(policy.Channels, policy.Channel(ch)) {
@@ -345,7 +350,7 @@ func connect(ctx context.Context, cfg config, journeysDir string) (_ *services, 
 // while Temporal is away and routes them later) an unanswering Temporal is
 // reported but does not make the process unready.
 func (s *services) health(temporalOptional bool) *ops.Health {
-	return &ops.Health{Checks: []ops.Check{
+	return &ops.Health{Log: s.log, Checks: []ops.Check{
 		{Name: "database", Check: func(ctx context.Context) error { return s.store.Pool().Ping(ctx) }},
 		{Name: "temporal", Degraded: temporalOptional, Check: func(ctx context.Context) error {
 			_, err := s.temporal.CheckHealth(ctx, &client.CheckHealthRequest{})

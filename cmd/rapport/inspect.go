@@ -58,6 +58,9 @@ encrypted). Finished journeys are read by replaying them on a worker, so a
 worker must be running.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if limit < 1 {
+				return fmt.Errorf("--limit must be 1 or more, not %d", limit)
+			}
 			if !workflows.ValidIDPart(args[0]) {
 				return fmt.Errorf("%q is not a customer id (1-128 letters, digits, _ . : -)", args[0])
 			}

@@ -98,7 +98,11 @@ func TestWorkerDrains(t *testing.T) {
 	defer c.Close()
 	run, err := c.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{TaskQueue: workflows.TaskQueue}, "SlowWorkflow")
 	require.NoError(t, err)
-	<-started
+	select {
+	case <-started:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the activity did not start")
+	}
 
 	stop() // what SIGTERM does
 	s.waitFor("/readyz to fail while draining", 5*time.Second, func() bool {

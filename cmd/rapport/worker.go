@@ -182,6 +182,11 @@ func runWorker(ctx context.Context, cfg config, journeysDir string, t workerTuni
 		}
 		ops = &http.Server{Handler: health.Handler(svc.metricsHandler()), ReadHeaderTimeout: 10 * time.Second}
 		go func() { _ = ops.Serve(l) }()
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = ops.Shutdown(sctx)
+		}()
 		svc.log.Info("operations endpoints", "addr", l.Addr().String(), "paths", "/healthz /readyz /metrics")
 	}
 	acts := cfg.activities(svc, email, sms, mail, signer, newRouter(svc, 0, time.Time{}))
@@ -202,11 +207,6 @@ func runWorker(ctx context.Context, cfg config, journeysDir string, t workerTuni
 	svc.log.Info("draining: polling stops; running activities may finish", "grace", t.Drain)
 	w.Stop()
 	svc.log.Info("worker stopped")
-	if ops != nil {
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = ops.Shutdown(sctx)
-	}
 	return nil
 }
 

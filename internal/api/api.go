@@ -111,7 +111,8 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeJSON(w, ae.Status, ae)
 		return
 	}
-	s.log().Error("request failed", "method", r.Method, "path", r.URL.Path, "error", err)
+	// The route pattern, not the path: paths hold addresses and tokens.
+	s.log().Error("request failed", "method", r.Method, "route", r.Pattern, "error", err)
 	writeJSON(w, http.StatusInternalServerError, &apiError{Message: "internal error; the request was not applied, try again"})
 }
 

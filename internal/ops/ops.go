@@ -6,6 +6,7 @@ package ops
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"sync/atomic"
 	"time"
@@ -27,7 +28,10 @@ type Health struct {
 	// Checks run, in order, on every /readyz.
 	Checks []Check
 	// Timeout bounds each check (default 2s).
-	Timeout  time.Duration
+	Timeout time.Duration
+	// Log receives the errors of failing checks, which /readyz does not
+	// show (they may name hosts and users); nil discards them.
+	Log      *slog.Logger
 	ready    atomic.Bool
 	draining atomic.Bool
 }
@@ -44,7 +48,7 @@ func (h *Health) Drain() { h.draining.Store(true) }
 type Status struct {
 	Ready  bool              `json:"ready"`
 	Reason string            `json:"reason,omitempty"`
-	Checks map[string]string `json:"checks,omitempty"` // name -> "ok" or the error
+	Checks map[string]string `json:"checks,omitempty"` // name -> "ok" or the error ("failing" on /readyz)
 }
 
 // Readiness runs the checks and says whether the process is ready.
@@ -89,6 +93,14 @@ func (h *Health) Register(mux *http.ServeMux, metrics http.Handler) {
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		st := h.Readiness(r.Context())
+		for name, result := range st.Checks {
+			if result != "ok" {
+				if h.Log != nil {
+					h.Log.Warn("readiness check failing", "check", name, "error", result)
+				}
+				st.Checks[name] = "failing"
+			}
+		}
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
 		if !st.Ready {
