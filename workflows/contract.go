@@ -147,6 +147,20 @@ const (
 	SendHeld    SendStatus = "held"    // the contact rules hold it until HeldUntil (quiet hours, a cap)
 )
 
+// Words says a send status for people (the current details, rapport
+// inspect).
+func (s SendStatus) Words() string {
+	switch s {
+	case SendHeld:
+		return "held back"
+	case SendSkipped:
+		return "not sent"
+	case SendUnknown:
+		return "may have been sent (no answer from the provider)"
+	}
+	return string(s) // sent, failed
+}
+
 // SendResult is what the send activity reports.
 type SendResult struct {
 	Channel           journey.Channel `json:"channel"`

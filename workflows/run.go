@@ -361,7 +361,7 @@ func (r *run) describe(ctx workflow.Context) {
 	if len(r.state.Sends) > 0 {
 		b.WriteString("Messages:\n")
 		for _, s := range r.state.Sends {
-			fmt.Fprintf(&b, "- %s %s: %s %s %s", s.At.UTC().Format("2006-01-02 15:04"), s.Step, s.Channel, s.Template, sendVerb(s.Status))
+			fmt.Fprintf(&b, "- %s %s: %s %s %s", s.At.UTC().Format("2006-01-02 15:04"), s.Step, s.Channel, s.Template, s.Status.Words())
 			if s.Reason != "" {
 				fmt.Fprintf(&b, " (%s)", s.Reason)
 			}
@@ -387,21 +387,4 @@ func (r *run) describe(ctx workflow.Context) {
 		fmt.Fprintf(&b, "Steps done: %s.\n", strings.Join(r.state.StepsDone, ", "))
 	}
 	workflow.SetCurrentDetails(ctx, b.String())
-}
-
-// sendVerb says a send status in words.
-func sendVerb(s SendStatus) string {
-	switch s {
-	case SendSent:
-		return "sent"
-	case SendHeld:
-		return "held back"
-	case SendSkipped:
-		return "not sent"
-	case SendFailed:
-		return "failed"
-	case SendUnknown:
-		return "may have been sent (no answer from the provider)"
-	}
-	return string(s)
 }

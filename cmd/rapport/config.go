@@ -271,13 +271,14 @@ func (setEnv) LookupEnv(name string) (string, bool) {
 
 // dialTemporal connects to Temporal with opts, logging through log. With
 // keys, payloads are encrypted (and decrypted) with them; with m, the
-// SDK's metrics go to m.
-func dialTemporal(ctx context.Context, opts client.Options, log *slog.Logger, keys *codec.KeyRing, m *metrics.Metrics) (client.Client, error) {
+// SDK's metrics go to m. It returns the client's data converter too (nil:
+// Temporal's default), for what reads payloads the client wrote.
+func dialTemporal(ctx context.Context, opts client.Options, log *slog.Logger, keys *codec.KeyRing, m *metrics.Metrics) (client.Client, converter.DataConverter, error) {
 	opts.Logger = sdklog.NewStructuredLogger(log.With("component", "temporal-sdk"))
 	if keys != nil {
 		dc, fc, err := codec.ClientOptions(keys)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		opts.DataConverter, opts.FailureConverter = dc, fc
 	}
@@ -286,9 +287,20 @@ func dialTemporal(ctx context.Context, opts client.Options, log *slog.Logger, ke
 	}
 	c, err := client.DialContext(ctx, opts)
 	if err != nil {
-		return nil, fmt.Errorf("connect to Temporal at %s (namespace %s): %w; is it running? `rapport dev` starts one", opts.HostPort, opts.Namespace, err)
+		return nil, nil, fmt.Errorf("connect to Temporal at %s (namespace %s): %w; is it running? `rapport dev` starts one", opts.HostPort, opts.Namespace, err)
 	}
-	return c, nil
+	return c, opts.DataConverter, nil
+}
+
+// dialFromEnv connects a command-line tool to Temporal as the environment
+// says (TEMPORAL_*, and RAPPORT_CODEC_KEYS when payloads are encrypted).
+func dialFromEnv(ctx context.Context) (client.Client, converter.DataConverter, config, error) {
+	cfg, err := configFromEnv()
+	if err != nil {
+		return nil, nil, cfg, err
+	}
+	c, dc, err := dialTemporal(ctx, cfg.Temporal, cfg.logger(), cfg.Codec, nil)
+	return c, dc, cfg, err
 }
 
 // services are what the worker and the API both need: the journeys, the
@@ -304,15 +316,6 @@ type services struct {
 	// dataConverter is the Temporal client's (with the codec when payloads
 	// are encrypted; nil: Temporal's default).
 	dataConverter converter.DataConverter
-}
-
-// dataConverter is the data converter clients use with keys: the codec's,
-// or nil (Temporal's default) without.
-func dataConverter(keys *codec.KeyRing) (converter.DataConverter, error) {
-	if keys == nil {
-		return nil, nil
-	}
-	return codec.NewDataConverter(keys)
 }
 
 // connect loads the journeys, opens and migrates the database, and dials
@@ -336,10 +339,7 @@ func connect(ctx context.Context, cfg config, journeysDir string) (_ *services, 
 	if err = svc.store.Migrate(ctx, svc.log); err != nil {
 		return nil, err
 	}
-	if svc.temporal, err = dialTemporal(ctx, cfg.Temporal, svc.log, cfg.Codec, svc.metrics); err != nil {
-		return nil, err
-	}
-	if svc.dataConverter, err = dataConverter(cfg.Codec); err != nil {
+	if svc.temporal, svc.dataConverter, err = dialTemporal(ctx, cfg.Temporal, svc.log, cfg.Codec, svc.metrics); err != nil {
 		return nil, err
 	}
 	return svc, nil

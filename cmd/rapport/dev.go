@@ -18,6 +18,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/interceptor"
 	"go.temporal.io/sdk/worker"
 
@@ -240,7 +241,8 @@ func startDev(ctx context.Context, opts devOptions) (_ *devStack, err error) {
 	}
 	d.TemporalAddress, d.UIURL = d.temporal.Address(), d.temporal.UIURL()
 	d.metrics = metrics.New()
-	if d.client, err = dialTemporal(ctx, client.Options{HostPort: d.temporal.Address(), Namespace: d.temporal.Namespace()}, log, keys, d.metrics); err != nil {
+	var dc converter.DataConverter
+	if d.client, dc, err = dialTemporal(ctx, client.Options{HostPort: d.temporal.Address(), Namespace: d.temporal.Namespace()}, log, keys, d.metrics); err != nil {
 		return nil, err
 	}
 	if codecListener != nil {
@@ -276,10 +278,7 @@ func startDev(ctx context.Context, opts devOptions) (_ *devStack, err error) {
 	if err != nil {
 		return nil, err
 	}
-	svc := &services{log: log, journeys: js, store: d.store, temporal: d.client, metrics: d.metrics}
-	if svc.dataConverter, err = dataConverter(keys); err != nil {
-		return nil, err
-	}
+	svc := &services{log: log, journeys: js, store: d.store, temporal: d.client, metrics: d.metrics, dataConverter: dc}
 	cfg := *opts.Sender
 	cfg.PublicURL = d.APIURL
 	cfg.ReturnAddress = devReturnAddress

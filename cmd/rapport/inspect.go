@@ -64,11 +64,7 @@ worker must be running.`,
 			if !workflows.ValidIDPart(args[0]) {
 				return fmt.Errorf("%q is not a customer id (1-128 letters, digits, _ . : -)", args[0])
 			}
-			cfg, err := configFromEnv()
-			if err != nil {
-				return err
-			}
-			c, err := dialTemporal(cmd.Context(), cfg.Temporal, cfg.logger(), cfg.Codec, nil)
+			c, _, cfg, err := dialFromEnv(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -223,7 +219,7 @@ func printInspection(w io.Writer, in inspection) {
 		} else {
 			fmt.Fprintln(w, "  messages:")
 			for _, s := range st.Sends {
-				fmt.Fprintf(w, "    %s  %s  %s %s  %s", s.At.UTC().Format("2006-01-02 15:04"), s.Step, s.Channel, s.Template, statusWords(s.Status))
+				fmt.Fprintf(w, "    %s  %s  %s %s  %s", s.At.UTC().Format("2006-01-02 15:04"), s.Step, s.Channel, s.Template, s.Status.Words())
 				if s.Reason != "" {
 					fmt.Fprintf(w, ": %s", s.Reason)
 				}
@@ -238,18 +234,6 @@ func printInspection(w io.Writer, in inspection) {
 			fmt.Fprintln(w)
 		}
 	}
-}
-
-func statusWords(s workflows.SendStatus) string {
-	switch s {
-	case workflows.SendHeld:
-		return "held back"
-	case workflows.SendSkipped:
-		return "not sent"
-	case workflows.SendUnknown:
-		return "may have been sent"
-	}
-	return string(s)
 }
 
 func shortHash(h string) string {
@@ -271,11 +255,7 @@ Find workflow ids with rapport inspect CUSTOMER.`,
 	}
 	var reason, by, step string
 	send := func(cmd *cobra.Command, id, update string, arg any) error {
-		cfg, err := configFromEnv()
-		if err != nil {
-			return err
-		}
-		c, err := dialTemporal(cmd.Context(), cfg.Temporal, cfg.logger(), cfg.Codec, nil)
+		c, _, _, err := dialFromEnv(cmd.Context())
 		if err != nil {
 			return err
 		}

@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-	"go.temporal.io/sdk/client"
 
 	"github.com/rapporthq/rapport/internal/schedules"
 )
@@ -23,13 +22,6 @@ when they start; sync does it by hand. Configured by TEMPORAL_ADDRESS and
 TEMPORAL_NAMESPACE.`,
 	}
 	cmd.PersistentFlags().StringVar(&journeysDir, "journeys", journeysDir, "folder of journey files (RAPPORT_JOURNEYS)")
-	dial := func(cmd *cobra.Command) (client.Client, error) {
-		cfg, err := configFromEnv()
-		if err != nil {
-			return nil, err
-		}
-		return dialTemporal(cmd.Context(), cfg.Temporal, cfg.logger(), cfg.Codec, nil)
-	}
 	var asJSON bool
 	sync := &cobra.Command{
 		Use:   "sync",
@@ -40,19 +32,11 @@ TEMPORAL_NAMESPACE.`,
 			if err != nil {
 				return err
 			}
-			c, err := dial(cmd)
+			c, dc, _, err := dialFromEnv(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer c.Close()
-			cfg, err := configFromEnv()
-			if err != nil {
-				return err
-			}
-			dc, err := dataConverter(cfg.Codec)
-			if err != nil {
-				return err
-			}
 			rep, err := schedules.Sync(cmd.Context(), c, js.catalog, dc)
 			if err != nil {
 				return err
@@ -81,7 +65,7 @@ TEMPORAL_NAMESPACE.`,
 		Short: "Start a journey's scheduled audience run now",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := dial(cmd)
+			c, _, _, err := dialFromEnv(cmd.Context())
 			if err != nil {
 				return err
 			}

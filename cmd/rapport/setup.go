@@ -32,13 +32,9 @@ service does not add attributes, add them in the Cloud UI or with tcld.
 Configured by TEMPORAL_* (address, namespace, TLS, API key, profile).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := configFromEnv()
-			if err != nil {
-				return err
-			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), time.Minute)
 			defer cancel()
-			c, err := dialTemporal(ctx, cfg.Temporal, cfg.logger(), cfg.Codec, nil)
+			c, _, cfg, err := dialFromEnv(ctx)
 			if err != nil {
 				return err
 			}

@@ -78,9 +78,6 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /webhooks/lob", s.lobWebhook)
 	mux.HandleFunc("GET /survey/{token}", s.surveyPage)
 	mux.HandleFunc("POST /survey/{token}", s.answerSurvey)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
 	return s.logRequests(mux)
 }
 
