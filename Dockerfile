@@ -45,9 +45,15 @@ ENV RAPPORT_JOURNEYS=/app/journeys \
 # 65532 is distroless's "nonroot" user; numeric so that Kubernetes'
 # runAsNonRoot can verify it.
 USER 65532:65532
-# 8080: rapport api (API, /healthz, /readyz, /metrics)
-# 9090: rapport worker operations (/metrics, /healthz, /readyz)
+# 8080: rapport api: the API and its public pages (RAPPORT_API_ADDR)
+# 9090: rapport worker and rapport api operations: /healthz, /readyz and
+#       /metrics (RAPPORT_OPS_ADDR); publish it to the cluster only
 # 8088: rapport codec-server
 EXPOSE 8080 9090 8088
+# Both the worker and the API answer /readyz on the ops port (Kubernetes
+# ignores this and uses the manifests' probes; the codec server, which has
+# no ops port, needs its own: http://127.0.0.1:8088/healthz).
+HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=6 \
+    CMD ["/usr/local/bin/rapport", "health", "http://127.0.0.1:9090/readyz"]
 ENTRYPOINT ["/usr/local/bin/rapport"]
 CMD ["worker"]

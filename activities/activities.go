@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/rapporthq/rapport/internal/channels"
@@ -63,6 +64,11 @@ type Activities struct {
 	// provider calls; nil records nothing.
 	Metrics *metrics.Metrics
 	Log     *slog.Logger
+	// Temporal and Namespace are where the erasure activities exit a
+	// customer's runs and delete their executions; nil on a worker that
+	// erases nobody.
+	Temporal  client.Client
+	Namespace string
 }
 
 // Registry is where activities are registered: a worker, or a test

@@ -108,7 +108,7 @@ func (a *Activities) UpdateTask(ctx context.Context, req workflows.UpdateTaskReq
 	var err error
 	switch req.Status {
 	case "completed":
-		_, err = a.Store.CompleteTask(ctx, req.TaskID, req.Outcome, req.Notes)
+		_, err = a.Store.CompleteTask(ctx, req.TaskID, req.Outcome, req.Notes, "")
 		if errors.Is(err, store.ErrConflict) {
 			// Completed differently through the API a moment ago; the
 			// workflow's record (in its history) is what counts.

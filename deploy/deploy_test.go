@@ -24,6 +24,7 @@ import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -44,13 +45,28 @@ const (
 	kustomization  = "kustomization.yaml"
 )
 
-// defaultAddr is where each long-running subcommand listens when its
-// address variable is unset.
-var defaultAddr = map[string]struct{ env, addr string }{
+// listener is an address a subcommand listens on: the variable that sets
+// it and its default.
+type listener struct{ env, addr string }
+
+// opsAddr is where each long-running subcommand serves its probes (and,
+// for the worker and the API, /metrics) when its variable is unset. The
+// API serves them apart from its public port.
+var opsAddr = map[string]listener{
 	"worker":       {"RAPPORT_OPS_ADDR", ":9090"},
+	"api":          {"RAPPORT_OPS_ADDR", ":9090"},
+	"codec-server": {"RAPPORT_CODEC_ADDR", ":8088"},
+}
+
+// publicAddr is where a subcommand serves what people and other systems
+// reach (the codec server's /healthz shares its one port).
+var publicAddr = map[string]listener{
 	"api":          {"RAPPORT_API_ADDR", ":8080"},
 	"codec-server": {"RAPPORT_CODEC_ADDR", ":8088"},
 }
+
+// opsPaths are the operational paths, which must never be published.
+var opsPaths = []string{"/healthz", "/readyz", "/metrics"}
 
 // knownEnv is every variable the binary reads (cmd/rapport/config.go, the
 // Temporal SDK's envconfig and the operations contract) plus the Go
@@ -74,7 +90,7 @@ var knownEnv = setOf(
 	"SENDGRID_API_KEY", "SENDGRID_BASE_URL", "SENDGRID_WEBHOOK_PUBLIC_KEY",
 	"TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM", "TWILIO_MESSAGING_SERVICE_SID", "TWILIO_BASE_URL",
 	"LOB_API_KEY", "LOB_BASE_URL", "LOB_WEBHOOK_SECRET",
-	"RAPPORT_OPS_ADDR", "RAPPORT_API_ADDR",
+	"RAPPORT_OPS_ADDR", "RAPPORT_API_ADDR", "RAPPORT_TRUSTED_PROXIES",
 	"RAPPORT_WORKER_ACTIVITIES", "RAPPORT_WORKER_WORKFLOW_TASKS", "RAPPORT_WORKER_POLLERS",
 	"RAPPORT_TASK_QUEUE_ACTIVITIES_PER_SECOND", "RAPPORT_WORKER_DRAIN",
 	"RAPPORT_CODEC_KEYS", "RAPPORT_CODEC_KEYS_FILE",
@@ -391,6 +407,18 @@ func TestDockerfile(t *testing.T) {
 			t.Errorf("final stage does not EXPOSE %s", p)
 		}
 	}
+	// The image's own health check: the default command's (the worker's)
+	// readiness on the operations port, which the API shares.
+	if hc, ok := final.last("HEALTHCHECK"); ok {
+		_, form, _ := strings.Cut(hc.args, "CMD ")
+		want := []string{binaryPath, "health", fmt.Sprintf("http://127.0.0.1:%d%s", opsPort(t, "worker", nil), readyPath)}
+		if got := execForm(t, instruction{cmd: "HEALTHCHECK", args: strings.TrimSpace(form), line: hc.line}); !slices.Equal(got, want) {
+			t.Errorf("Dockerfile:%d: HEALTHCHECK runs %q; want %q", hc.line, got, want)
+		}
+		if opsPort(t, "api", nil) != opsPort(t, "worker", nil) {
+			t.Errorf("the worker and the API serve their probes on different ports; the image's HEALTHCHECK fits only one")
+		}
+	}
 	for _, in := range final.all("RUN") {
 		if strings.Contains(final.base, "distroless") {
 			t.Errorf("Dockerfile:%d: RUN in a distroless stage (no shell): %s", in.line, in.args)
@@ -589,18 +617,20 @@ func TestComposeBuild(t *testing.T) {
 
 func TestComposePorts(t *testing.T) {
 	p := loadCompose(t, nil, "encryption")
-	want := map[string]struct {
+	want := []struct {
+		service   string
 		target    uint32
 		published string
 	}{
-		"api":          {8080, "8080"},
-		"worker":       {9090, "9090"},
-		"temporal-ui":  {8080, "8233"},
-		"temporal":     {7233, "7233"},
-		"codec-server": {8088, "8088"},
+		{"api", 8080, "8080"},
+		{"api", 9090, "9091"},
+		{"worker", 9090, "9090"},
+		{"temporal-ui", 8080, "8233"},
+		{"temporal", 7233, "7233"},
+		{"codec-server", 8088, "8088"},
 	}
-	for name, w := range want {
-		s := service(t, p, name)
+	for _, w := range want {
+		s := service(t, p, w.service)
 		found := false
 		for _, port := range s.Ports {
 			if port.Target == w.target && port.Published == w.published {
@@ -608,19 +638,44 @@ func TestComposePorts(t *testing.T) {
 			}
 		}
 		if !found {
-			t.Errorf("%s: no port %s:%d in %+v", name, w.published, w.target, s.Ports)
+			t.Errorf("%s: no port %s:%d in %+v", w.service, w.published, w.target, s.Ports)
 		}
 	}
-	// The ports the Rapport services publish are the ones they listen on.
-	for name := range defaultAddr {
+	// The ports the Rapport services publish are the ones they listen on,
+	// and nothing else.
+	for name := range opsAddr {
 		s := service(t, p, name)
-		port := listenPort(t, name, envOf(s))
-		found := false
-		for _, pc := range s.Ports {
-			found = found || pc.Target == uint32(port)
+		listens := map[uint32]bool{uint32(opsPort(t, name, envOf(s))): true}
+		if port, ok := publicPort(t, name, envOf(s)); ok {
+			listens[uint32(port)] = true
 		}
-		if !found {
-			t.Errorf("%s listens on %d but publishes %+v", name, port, s.Ports)
+		for port := range listens {
+			found := false
+			for _, pc := range s.Ports {
+				found = found || pc.Target == port
+			}
+			if !found {
+				t.Errorf("%s listens on %d but publishes %+v", name, port, s.Ports)
+			}
+		}
+		for _, pc := range s.Ports {
+			if !listens[pc.Target] {
+				t.Errorf("%s publishes port %d, on which it does not listen", name, pc.Target)
+			}
+		}
+	}
+	// The worker's and the API's operations ports are published on the
+	// loopback only, never on every interface like the API.
+	for _, name := range []string{"worker", "api"} {
+		s := service(t, p, name)
+		ops := uint32(opsPort(t, name, envOf(s)))
+		if pub, ok := publicPort(t, name, envOf(s)); ok && uint32(pub) == ops {
+			t.Errorf("%s: operations on its public port %d", name, pub)
+		}
+		for _, pc := range s.Ports {
+			if pc.Target == ops && pc.HostIP != "127.0.0.1" {
+				t.Errorf("%s: its operations port %d (/metrics) is published on %q; publish it on 127.0.0.1 only", name, ops, pc.HostIP)
+			}
 		}
 	}
 }
@@ -635,13 +690,29 @@ func envOf(s types.ServiceConfig) map[string]string {
 	return out
 }
 
-// listenPort is the port a subcommand listens on given its environment.
-func listenPort(t *testing.T, subcommand string, env map[string]string) int {
+// opsPort is the port of a subcommand's probes given its environment.
+func opsPort(t *testing.T, subcommand string, env map[string]string) int {
 	t.Helper()
-	def, ok := defaultAddr[subcommand]
+	def, ok := opsAddr[subcommand]
 	if !ok {
 		t.Fatalf("%s does not listen", subcommand)
 	}
+	return portOf(t, def, env)
+}
+
+// publicPort is the port of a subcommand's public side, if it has one.
+func publicPort(t *testing.T, subcommand string, env map[string]string) (int, bool) {
+	t.Helper()
+	def, ok := publicAddr[subcommand]
+	if !ok {
+		return 0, false
+	}
+	return portOf(t, def, env), true
+}
+
+// portOf is the port of an address given the environment.
+func portOf(t *testing.T, def listener, env map[string]string) int {
+	t.Helper()
 	addr := def.addr
 	if v := env[def.env]; v != "" {
 		addr = v
@@ -788,7 +859,7 @@ func TestComposeHealthchecks(t *testing.T) {
 			continue // reported above
 		}
 		wantTest := []string{"CMD", binaryPath, "health",
-			fmt.Sprintf("http://127.0.0.1:%d%s", listenPort(t, name, envOf(s)), want.check)}
+			fmt.Sprintf("http://127.0.0.1:%d%s", opsPort(t, name, envOf(s)), want.check)}
 		if !slices.Equal(s.HealthCheck.Test, wantTest) {
 			t.Errorf("%s: health check %q; want %q", name, s.HealthCheck.Test, wantTest)
 		}
@@ -902,6 +973,8 @@ type manifests struct {
 	configMaps  map[string]*corev1.ConfigMap
 	secrets     map[string]*corev1.Secret
 	jobs        map[string]*batchv1.Job
+	ingresses   map[string]*networkingv1.Ingress
+	netpols     map[string]*networkingv1.NetworkPolicy
 	files       map[string][]string // file -> "Kind/name" of its objects
 	kust        *kustomizationFile
 }
@@ -914,6 +987,8 @@ var wantAPIVersion = map[string]string{
 	"ConfigMap":               "v1",
 	"Secret":                  "v1",
 	"Job":                     "batch/v1",
+	"Ingress":                 "networking.k8s.io/v1",
+	"NetworkPolicy":           "networking.k8s.io/v1",
 	"Kustomization":           "kustomize.config.k8s.io/v1beta1",
 }
 
@@ -958,6 +1033,8 @@ func loadManifests(t *testing.T) *manifests {
 		configMaps:  map[string]*corev1.ConfigMap{},
 		secrets:     map[string]*corev1.Secret{},
 		jobs:        map[string]*batchv1.Job{},
+		ingresses:   map[string]*networkingv1.Ingress{},
+		netpols:     map[string]*networkingv1.NetworkPolicy{},
 		files:       map[string][]string{},
 	}
 	for _, file := range files {
@@ -1019,6 +1096,14 @@ func loadManifests(t *testing.T) *manifests {
 				o := &batchv1.Job{}
 				strict(o, &o.ObjectMeta)
 				add(t, m.jobs, name, o)
+			case "Ingress":
+				o := &networkingv1.Ingress{}
+				strict(o, &o.ObjectMeta)
+				add(t, m.ingresses, name, o)
+			case "NetworkPolicy":
+				o := &networkingv1.NetworkPolicy{}
+				strict(o, &o.ObjectMeta)
+				add(t, m.netpols, name, o)
 			case "Kustomization":
 				if base != kustomization {
 					t.Fatalf("%s: a Kustomization outside %s", base, kustomization)
@@ -1359,13 +1444,17 @@ func TestDeployments(t *testing.T) {
 			t.Fatalf("%s: container %s has no args naming the subcommand", where, c.Name)
 		}
 		sub := c.Args[0]
-		if _, ok := defaultAddr[sub]; !ok {
+		if _, ok := opsAddr[sub]; !ok {
 			t.Errorf("%s: runs %q; want a long-running subcommand (worker, api, codec-server)", where, sub)
 			continue
 		}
 		subcommands[sub] = true
-		// Probes on the declared port the subcommand listens on.
-		port := listenPort(t, sub, containerEnv(c))
+		// Probes on the declared port the subcommand serves them on: the
+		// operations port, not the public one.
+		port := opsPort(t, sub, containerEnv(c))
+		if pub, ok := publicPort(t, sub, containerEnv(c)); ok && sub != "codec-server" && pub == port {
+			t.Errorf("%s: %s serves its probes and metrics on its public port %d", where, sub, pub)
+		}
 		probes := map[string]struct {
 			p    *corev1.Probe
 			path string
@@ -1389,7 +1478,7 @@ func TestDeployments(t *testing.T) {
 				t.Errorf("%s: %s probe path %q; want %s", where, kind, pr.p.HTTPGet.Path, pr.path)
 			}
 			if n := portNumber(t, where+" "+kind+" probe", c, pr.p.HTTPGet.Port); n != 0 && int(n) != port {
-				t.Errorf("%s: %s probe on port %d, but %s listens on %d", where, kind, n, sub, port)
+				t.Errorf("%s: %s probe on port %d, but %s serves its probes on %d", where, kind, n, sub, port)
 			}
 		}
 		if v, ok := d.Spec.Template.Annotations["prometheus.io/port"]; ok && v != strconv.Itoa(port) {
@@ -1506,46 +1595,269 @@ func TestAutoscalersAndBudgets(t *testing.T) {
 	}
 }
 
+// serviceTarget is the Deployment a Service selects (nil, reported, when
+// it selects none or several).
+func serviceTarget(t *testing.T, m *manifests, where string, s *corev1.Service) *appsv1.Deployment {
+	t.Helper()
+	if len(s.Spec.Selector) == 0 {
+		t.Errorf("%s: no selector", where)
+		return nil
+	}
+	sel := labels.SelectorFromSet(s.Spec.Selector)
+	var target *appsv1.Deployment
+	for _, d := range m.deployments {
+		if sel.Matches(labels.Set(d.Spec.Template.Labels)) {
+			if target != nil {
+				t.Errorf("%s: selector matches more than one Deployment", where)
+				return nil
+			}
+			target = d
+		}
+	}
+	if target == nil {
+		t.Errorf("%s: selector %v matches no Deployment", where, s.Spec.Selector)
+	}
+	return target
+}
+
+// servicePortTarget is the container port a Service port sends to.
+func servicePortTarget(t *testing.T, where string, c corev1.Container, p corev1.ServicePort) int {
+	t.Helper()
+	tp := p.TargetPort
+	if tp.Type == intstr.Int && tp.IntVal == 0 {
+		tp = intstr.FromInt32(p.Port)
+	}
+	return int(portNumber(t, where, c, tp))
+}
+
+// TestServices: the API's public port has a Service; the operations ports
+// (/metrics) of the worker and the API have Services of their own, for
+// scraping, which no public Service shares and which are never exposed
+// outside the cluster.
 func TestServices(t *testing.T) {
 	m := loadManifests(t)
 	if len(m.services) == 0 {
 		t.Fatal("no Service (the API needs one)")
 	}
+	scraped := map[string]bool{}
+	public := map[string]bool{}
 	for name, s := range m.services {
 		where := "Service " + name
-		if len(s.Spec.Selector) == 0 {
-			t.Errorf("%s: no selector", where)
-			continue
-		}
-		sel := labels.SelectorFromSet(s.Spec.Selector)
-		var target *appsv1.Deployment
-		for _, d := range m.deployments {
-			if sel.Matches(labels.Set(d.Spec.Template.Labels)) {
-				if target != nil {
-					t.Errorf("%s: selector matches more than one Deployment", where)
-				}
-				target = d
-			}
-		}
+		target := serviceTarget(t, m, where, s)
 		if target == nil {
-			t.Errorf("%s: selector %v matches no Deployment", where, s.Spec.Selector)
 			continue
 		}
 		c := target.Spec.Template.Spec.Containers[0]
-		if !slices.Equal(c.Args, []string{"api"}) {
-			t.Errorf("%s: selects Deployment %s, which runs %v, not the API", where, target.Name, c.Args)
-		}
+		sub := c.Args[0]
+		env := containerEnv(c)
 		if len(s.Spec.Ports) == 0 {
 			t.Errorf("%s: no ports", where)
 		}
+		var opsPorts, publicPorts int
 		for _, p := range s.Spec.Ports {
-			tp := p.TargetPort
-			if tp.Type == intstr.Int && tp.IntVal == 0 {
-				tp = intstr.FromInt32(p.Port)
+			n := servicePortTarget(t, where, c, p)
+			pub, hasPublic := publicPort(t, sub, env)
+			switch {
+			case n == 0:
+			case n == opsPort(t, sub, env):
+				opsPorts++
+			case hasPublic && n == pub:
+				publicPorts++
+			default:
+				t.Errorf("%s: targets port %d, on which %s does not listen", where, n, sub)
 			}
-			if n := portNumber(t, where, c, tp); n != 0 && int(n) != listenPort(t, "api", containerEnv(c)) {
-				t.Errorf("%s: targets port %d; the API listens on %d", where, n, listenPort(t, "api", containerEnv(c)))
+		}
+		if opsPorts > 0 && publicPorts > 0 {
+			t.Errorf("%s: mixes the public port and the operations port of %s; keep /metrics on a Service of its own", where, sub)
+		}
+		if opsPorts > 0 {
+			scraped[sub] = true
+			if s.Spec.Type != "" && s.Spec.Type != corev1.ServiceTypeClusterIP {
+				t.Errorf("%s: an operations Service of type %s exposes /metrics outside the cluster; use ClusterIP", where, s.Spec.Type)
 			}
+		}
+		if publicPorts > 0 {
+			public[sub] = true
+		}
+	}
+	if !public["api"] {
+		t.Error("no Service for the API's public port")
+	}
+	for _, sub := range []string{"worker", "api"} {
+		if !scraped[sub] {
+			t.Errorf("no Service for the %s's operations port: Prometheus has nothing to scrape /metrics through", sub)
+		}
+	}
+}
+
+// publicRoutePrefixes are the first path segments of the API's routes, as
+// internal/api/api.go lists them (one route a line): what an Ingress must
+// publish and nothing more.
+func publicRoutePrefixes(t *testing.T) []string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(repoRoot(t), "internal", "api", "api.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	re := regexp.MustCompile(`(?m)^\s*\{"(?:GET|POST|PUT|PATCH|DELETE) (/[^/" ]+)`)
+	seen := map[string]bool{}
+	var out []string
+	for _, m := range re.FindAllStringSubmatch(string(data), -1) {
+		if !seen[m[1]] {
+			seen[m[1]] = true
+			out = append(out, m[1])
+		}
+	}
+	if len(out) == 0 {
+		t.Fatal("found no routes in internal/api/api.go; has the routes table changed shape?")
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TestIngress: the Ingress publishes the API's public routes (/v1 and the
+// signed pages and webhooks) on its public port, at RAPPORT_PUBLIC_URL's
+// host, and no operational path.
+func TestIngress(t *testing.T) {
+	m := loadManifests(t)
+	if len(m.ingresses) == 0 {
+		t.Fatal("no Ingress: the README tells operators to publish the API's public paths through one")
+	}
+	want := publicRoutePrefixes(t)
+	var publicHost string
+	for _, cm := range m.configMaps {
+		if u, err := url.Parse(cm.Data["RAPPORT_PUBLIC_URL"]); err == nil && u.Host != "" {
+			publicHost = u.Hostname()
+		}
+	}
+	var published []string
+	for name, ing := range m.ingresses {
+		where := "Ingress " + name
+		if ing.Spec.DefaultBackend != nil {
+			t.Errorf("%s: a default backend publishes every path, /metrics included", where)
+		}
+		for _, rule := range ing.Spec.Rules {
+			if publicHost != "" && rule.Host != publicHost {
+				t.Errorf("%s: host %q is not RAPPORT_PUBLIC_URL's %q: links in messages would point elsewhere", where, rule.Host, publicHost)
+			}
+			if rule.HTTP == nil {
+				t.Errorf("%s: a rule without paths", where)
+				continue
+			}
+			for _, p := range rule.HTTP.Paths {
+				pw := fmt.Sprintf("%s path %s", where, p.Path)
+				if p.PathType == nil || (*p.PathType != networkingv1.PathTypePrefix && *p.PathType != networkingv1.PathTypeExact) {
+					t.Errorf("%s: pathType must be Prefix or Exact (ImplementationSpecific may match more)", pw)
+				}
+				for _, op := range append(opsPaths, "/dev/outbox") {
+					if ingressMatches(p, op) {
+						t.Errorf("%s publishes %s", pw, op)
+					}
+				}
+				published = append(published, p.Path)
+				// The backend is the API's public port.
+				b := p.Backend.Service
+				if b == nil {
+					t.Errorf("%s: no Service backend", pw)
+					continue
+				}
+				svc, ok := m.services[b.Name]
+				if !ok {
+					t.Errorf("%s: Service %s is not in the manifests", pw, b.Name)
+					continue
+				}
+				target := serviceTarget(t, m, pw, svc)
+				if target == nil {
+					continue
+				}
+				c := target.Spec.Template.Spec.Containers[0]
+				var sp *corev1.ServicePort
+				for i, port := range svc.Spec.Ports {
+					if (b.Port.Name != "" && port.Name == b.Port.Name) || (b.Port.Name == "" && port.Port == b.Port.Number) {
+						sp = &svc.Spec.Ports[i]
+					}
+				}
+				if sp == nil {
+					t.Errorf("%s: Service %s has no port %+v", pw, b.Name, b.Port)
+					continue
+				}
+				pub, _ := publicPort(t, "api", containerEnv(c))
+				if n := servicePortTarget(t, pw, c, *sp); !slices.Equal(c.Args, []string{"api"}) || n != pub {
+					t.Errorf("%s: routes to %s port %d; want the API's public port %d", pw, c.Args, n, pub)
+				}
+			}
+		}
+	}
+	sort.Strings(published)
+	if !slices.Equal(published, want) {
+		t.Errorf("the Ingress publishes %v; the API's routes begin with %v: publish exactly those", published, want)
+	}
+}
+
+// ingressMatches says whether an Ingress path sends path to its backend.
+func ingressMatches(p networkingv1.HTTPIngressPath, path string) bool {
+	if p.PathType != nil && *p.PathType == networkingv1.PathTypeExact {
+		return p.Path == path
+	}
+	prefix := strings.TrimSuffix(p.Path, "/")
+	return prefix == "" || path == prefix || strings.HasPrefix(path, prefix+"/")
+}
+
+// TestNetworkPolicies: the pods of the worker and the API accept
+// connections to their operations port only from chosen peers, never from
+// everywhere, while the API's public port stays open.
+func TestNetworkPolicies(t *testing.T) {
+	m := loadManifests(t)
+	for dname, d := range m.deployments {
+		c := d.Spec.Template.Spec.Containers[0]
+		sub := c.Args[0]
+		if sub != "worker" && sub != "api" {
+			continue
+		}
+		where := "Deployment " + dname
+		env := containerEnv(c)
+		ops := opsPort(t, sub, env)
+		pub, hasPublic := publicPort(t, sub, env)
+		var isolated, publicOpen bool
+		for pname, np := range m.netpols {
+			sel, err := metav1.LabelSelectorAsSelector(&np.Spec.PodSelector)
+			if err != nil || !sel.Matches(labels.Set(d.Spec.Template.Labels)) || sel.Empty() {
+				continue
+			}
+			if !slices.Contains(np.Spec.PolicyTypes, networkingv1.PolicyTypeIngress) {
+				continue
+			}
+			isolated = true
+			pw := "NetworkPolicy " + pname
+			for _, rule := range np.Spec.Ingress {
+				// Which ports the rule opens: none listed means all.
+				opens := map[int]bool{}
+				if len(rule.Ports) == 0 {
+					opens[ops] = true
+					if hasPublic {
+						opens[pub] = true
+					}
+				}
+				for _, p := range rule.Ports {
+					if p.Port == nil {
+						opens[ops], opens[pub] = true, hasPublic
+						continue
+					}
+					opens[int(portNumber(t, pw, c, *p.Port))] = true
+				}
+				if len(rule.From) == 0 && opens[ops] {
+					t.Errorf("%s: lets anyone reach %s's operations port %d (/metrics)", pw, sub, ops)
+				}
+				if hasPublic && opens[pub] && len(rule.From) == 0 {
+					publicOpen = true
+				}
+			}
+		}
+		if !isolated {
+			t.Errorf("%s: no NetworkPolicy limits who reaches its operations port", where)
+		}
+		if hasPublic && isolated && !publicOpen {
+			t.Errorf("%s: no NetworkPolicy rule lets the Ingress controller and the shop reach the public port %d", where, pub)
 		}
 	}
 }

@@ -358,11 +358,11 @@ steps:
 	s.Equal([]string{"a: nothing sent (email failed: failed by test; sms skipped: skipped by test)"}, s.state().Notes)
 }
 
-func (s *JourneySuite) TestUnknownCustomerFailsTheRun() {
-	s.acts.missing = true
+func (s *JourneySuite) TestUnknownCustomerExitsTheRun() {
+	s.acts.missing = true // erased, say: the run exits, it has not failed
 	res := s.run(s.plan(thankYou), journey.Order{})
-	s.Equal(Failed, res.Outcome)
-	s.Equal("customer c_1 does not exist", res.Reason)
+	s.Equal(Exited, res.Outcome)
+	s.Equal(CustomerGoneReason, res.Reason)
 	s.Empty(s.acts.sends)
 }
 

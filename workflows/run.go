@@ -145,8 +145,15 @@ func (r *run) expose(ctx workflow.Context) error {
 }
 
 // learnAboutTheCustomer loads the facts conditions are evaluated against.
+// A customer who no longer exists (erased) makes the run exit before its
+// first step.
 func (r *run) learnAboutTheCustomer(ctx workflow.Context) error {
 	facts, err := r.customerFacts(ctx)
+	var gone *exitError
+	if errors.As(err, &gone) {
+		r.exitReason = gone.reason
+		return nil
+	}
 	if err != nil {
 		var appErr *temporal.ApplicationError
 		if errors.As(err, &appErr) && appErr.Type() == ErrCustomerNotFound {
@@ -165,8 +172,23 @@ func (r *run) customerFacts(ctx workflow.Context) (journey.Customer, error) {
 	})
 	var facts journey.Customer
 	err := workflow.ExecuteLocalActivity(ctx, CustomerFactsActivity, r.input.CustomerID).Get(ctx, &facts)
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) && appErr.Type() == ErrCustomerNotFound &&
+		workflow.GetVersion(ctx, customerGoneExits, workflow.DefaultVersion, 1) == 1 {
+		// The customer was erased (or deleted): the run exits, it has not
+		// failed. Runs that met this before the change failed, and replay so.
+		return facts, &exitError{reason: CustomerGoneReason}
+	}
 	return facts, err
 }
+
+// customerGoneExits is the change that made a run whose customer is gone
+// exit instead of failing.
+const customerGoneExits = "customer-gone-exits"
+
+// CustomerGoneReason is the reason a run exits with when its customer no
+// longer exists.
+const CustomerGoneReason = "customer no longer exists"
 
 // listenForEvents receives the customer's events for the whole run. An
 // event matching exit_when stops the walk at once; others are kept for

@@ -25,6 +25,7 @@ const sweepInterval = 15 * time.Second
 func newAPICmd() *cobra.Command {
 	journeysDir := env("RAPPORT_JOURNEYS", "journeys")
 	addr := env("RAPPORT_API_ADDR", ":8080")
+	opsAddr := env("RAPPORT_OPS_ADDR", defaultOpsAddr)
 	cmd := &cobra.Command{
 		Use:   "api",
 		Short: "Serve the HTTP API (customers, events)",
@@ -33,9 +34,14 @@ each event starts the journeys it triggers and reaches the customer's
 running journeys. Events are stored before they are acknowledged; if
 Temporal is unreachable they are routed later by a sweeper.
 
+The API's port (--addr) serves only what may face the internet: /v1 (with
+an API key) and the signed public pages and webhooks. /healthz, /readyz
+and /metrics are served on the operations address (--ops-addr), which
+only the cluster should reach.
+
 Configured by the environment: DATABASE_URL, TEMPORAL_ADDRESS,
-TEMPORAL_NAMESPACE, RAPPORT_SECRET, RAPPORT_API_ADDR and RAPPORT_* (see
-README.md).`,
+TEMPORAL_NAMESPACE, RAPPORT_SECRET, RAPPORT_API_ADDR, RAPPORT_OPS_ADDR and
+RAPPORT_* (see README.md).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := configFromEnv()
 			if err != nil {
@@ -51,6 +57,13 @@ README.md).`,
 				return err
 			}
 			defer svc.Close()
+			warnWithoutKeys(ctx, svc)
+			health := svc.health(true)
+			opsSrv, err := startOps(opsAddr, health, svc)
+			if err != nil {
+				return err
+			}
+			defer opsSrv.Stop() // after the API: /readyz fails while it drains
 			l, err := net.Listen("tcp", addr)
 			if err != nil {
 				return fmt.Errorf("listen on %s: %w", addr, err)
@@ -59,15 +72,15 @@ README.md).`,
 			if err != nil {
 				return err
 			}
-			health := svc.health(true)
-			srv := newAPIServer(ctx, apiDeps{svc: svc, cfg: cfg, signer: signer, hooks: hooks, sweep: sweepInterval, health: health})
-			svc.log.Info("API listening", "addr", l.Addr().String(), "probes", "/healthz /readyz /metrics")
+			srv := newAPIServer(ctx, apiDeps{svc: svc, cfg: cfg, signer: signer, hooks: hooks, sweep: sweepInterval})
+			svc.log.Info("API listening", "addr", l.Addr().String())
 			health.Ready()
 			return serveUntilDone(ctx, srv, l, health, svc.log)
 		},
 	}
 	cmd.Flags().StringVar(&journeysDir, "journeys", journeysDir, "folder of journey files and templates (RAPPORT_JOURNEYS)")
-	cmd.Flags().StringVar(&addr, "addr", addr, "address to listen on (RAPPORT_API_ADDR)")
+	cmd.Flags().StringVar(&addr, "addr", addr, "address of the API and its public pages (RAPPORT_API_ADDR)")
+	cmd.Flags().StringVar(&opsAddr, "ops-addr", opsAddr, "address of /healthz, /readyz and /metrics, apart from the API, or off (RAPPORT_OPS_ADDR)")
 	return cmd
 }
 
@@ -83,30 +96,58 @@ type apiDeps struct {
 	dayEpoch  time.Time
 	// extra routes (dev mode's /dev/outbox).
 	extra map[string]http.Handler
-	// health answers /healthz and /readyz (ready at once when nil).
-	health *ops.Health
+	// publicLimit replaces api.DefaultPublicLimit when set.
+	publicLimit *api.PublicLimit
 }
 
 // newAPIServer builds the API (plus any extra routes) and starts the
-// routing sweeper, which stops with ctx.
+// routing sweeper, which stops with ctx. It serves no probes or metrics:
+// those are on the operations server (startOps), off the public port.
 func newAPIServer(ctx context.Context, d apiDeps) *http.Server {
 	rt := newRouter(d.svc, d.dayLength, d.dayEpoch)
 	rt.RunQueue(ctx, routingShards)
 	go rt.Sweep(ctx, d.sweep)
 	a := &api.Server{Store: d.svc.store, Router: rt, Temporal: d.svc.temporal, Links: d.signer, Log: d.svc.log,
-		Rules: d.cfg.Rules, Topics: marketingTopics(d.svc.journeys.catalog), ShopName: d.cfg.Sender.Shop.Name, Webhooks: d.hooks, Metrics: d.svc.metrics}
-	mux := http.NewServeMux()
-	health := d.health
-	if health == nil {
-		health = d.svc.health(true)
-		health.Ready()
+		PublicLimit: api.DefaultPublicLimit,
+		Rules:       d.cfg.Rules, Topics: marketingTopics(d.svc.journeys.catalog), ShopName: d.cfg.Sender.Shop.Name, Webhooks: d.hooks, Metrics: d.svc.metrics}
+	if d.publicLimit != nil {
+		a.PublicLimit = *d.publicLimit
 	}
-	health.Register(mux, d.svc.metricsHandler())
+	a.PublicLimit.TrustedProxies = d.cfg.TrustedProxies
+	mux := http.NewServeMux()
 	for pattern, h := range d.extra {
 		mux.Handle(pattern, h)
 	}
 	mux.Handle("/", a.Handler())
 	return &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+}
+
+// defaultOpsAddr is where the worker and the API serve /healthz, /readyz
+// and /metrics unless RAPPORT_OPS_ADDR says otherwise.
+const defaultOpsAddr = ":9090"
+
+// startOps serves health's probes and svc's metrics on addr
+// (RAPPORT_OPS_ADDR), apart from any public port; "off" serves none. Stop
+// the server it returns (nil when off) after the process has drained.
+func startOps(addr string, health *ops.Health, svc *services) (*ops.Server, error) {
+	s, err := ops.Start(addr, health, svc.metricsHandler())
+	if err != nil {
+		return nil, err
+	}
+	if s == nil {
+		svc.log.Warn("RAPPORT_OPS_ADDR is off: /healthz, /readyz and /metrics are served nowhere")
+		return nil, nil
+	}
+	svc.log.Info("operations endpoints", "addr", s.Addr(), "paths", "/healthz /readyz /metrics")
+	return s, nil
+}
+
+// newOpsServer serves dev mode's probes and metrics, ready at once (the
+// API and the worker run in the same process, already started).
+func newOpsServer(svc *services) *http.Server {
+	health := svc.health(true)
+	health.Ready()
+	return ops.NewServer(health, svc.metricsHandler())
 }
 
 // marketingTopics are the topics of the marketing journeys: what the
@@ -147,4 +188,18 @@ const routingShards = 8
 func newRouter(svc *services, dayLength time.Duration, dayEpoch time.Time) *router.Router {
 	return &router.Router{Store: svc.store, Temporal: svc.temporal, Catalog: svc.journeys.catalog,
 		Env: svc.journeys.compiler.Env(), Log: svc.log, DayLength: dayLength, DayEpoch: dayEpoch}
+}
+
+// warnWithoutKeys says how to make a key when none can call /v1 yet.
+func warnWithoutKeys(ctx context.Context, svc *services) {
+	keys, err := svc.store.ListAPIKeys(ctx)
+	if err != nil {
+		return
+	}
+	for _, k := range keys {
+		if k.RevokedAt == nil {
+			return
+		}
+	}
+	svc.log.Warn("no API key can call /v1 yet: every request will answer 401; create one with `rapport keys create --name NAME --scopes ...`")
 }

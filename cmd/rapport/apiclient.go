@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -15,19 +17,52 @@ import (
 )
 
 // apiClient is how the staff and import commands talk to a running
-// Rapport API (RAPPORT_API_URL, or --api).
+// Rapport API (RAPPORT_API_URL, or --api), with an API key
+// (RAPPORT_API_KEY, --api-key, or the key `rapport dev` left in
+// .rapport/api-key).
 type apiClient struct {
 	base string
+	key  string
 	http *http.Client
 }
 
-func addAPIFlag(cmd *cobra.Command, base *string) {
-	*base = env("RAPPORT_API_URL", "http://127.0.0.1:8080")
-	cmd.PersistentFlags().StringVar(base, "api", *base, "Rapport API address (RAPPORT_API_URL)")
+// apiTarget is where the API is and the key to call it with, as the
+// command line and the environment say.
+type apiTarget struct {
+	base string
+	key  string
 }
 
-func newAPIClient(base string) *apiClient {
-	return &apiClient{base: strings.TrimRight(base, "/"), http: &http.Client{Timeout: 2 * time.Minute}}
+// devKeyFile is where `rapport dev` writes its admin key, under its state
+// folder.
+const devKeyFile = "api-key"
+
+// addAPIFlag adds --api and --api-key to cmd and its subcommands.
+func addAPIFlag(cmd *cobra.Command, t *apiTarget) {
+	t.base = env("RAPPORT_API_URL", "http://127.0.0.1:8080")
+	cmd.PersistentFlags().StringVar(&t.base, "api", t.base, "Rapport API address (RAPPORT_API_URL)")
+	cmd.PersistentFlags().StringVar(&t.key, "api-key", "", "API key (RAPPORT_API_KEY; default: the key `rapport dev` wrote to .rapport/api-key)")
+}
+
+func newAPIClient(t apiTarget) *apiClient {
+	return &apiClient{base: strings.TrimRight(t.base, "/"), key: findAPIKey(t.key), http: &http.Client{Timeout: 2 * time.Minute}}
+}
+
+// findAPIKey is the key to send: the flag, else RAPPORT_API_KEY, else the
+// dev key in .rapport/api-key of the current folder (where `rapport dev`
+// runs). "" sends none, and the API's 401 says how to get one.
+func findAPIKey(flag string) string {
+	if flag != "" {
+		return flag
+	}
+	if k := os.Getenv("RAPPORT_API_KEY"); k != "" {
+		return k
+	}
+	b, err := os.ReadFile(filepath.Join(".rapport", devKeyFile))
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
 }
 
 // do sends a JSON request and decodes a JSON answer into out. An error
@@ -52,6 +87,9 @@ func (c *apiClient) do(ctx context.Context, method, path string, query url.Value
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	if c.key != "" {
+		req.Header.Set("Authorization", "Bearer "+c.key)
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return 0, fmt.Errorf("cannot reach the Rapport API at %s (is `rapport dev` or `rapport api` running? set RAPPORT_API_URL or --api): %w", c.base, err)
@@ -66,6 +104,9 @@ func (c *apiClient) do(ctx context.Context, method, path string, query url.Value
 			Error string `json:"error"`
 		}
 		if json.Unmarshal(raw, &e) == nil && e.Error != "" {
+			if resp.StatusCode == http.StatusUnauthorized && c.key == "" {
+				return resp.StatusCode, fmt.Errorf("%s (no key was sent: set RAPPORT_API_KEY or --api-key, or run this from the folder where `rapport dev` runs)", e.Error)
+			}
 			return resp.StatusCode, fmt.Errorf("%s", e.Error)
 		}
 		return resp.StatusCode, fmt.Errorf("the API answered %s", resp.Status)

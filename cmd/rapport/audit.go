@@ -70,6 +70,9 @@ The exit status is 0 when nothing broke a rule and 1 otherwise.`,
 				if rep.Legacy > 0 {
 					fmt.Fprintf(out, "%s sent before Rapport recorded contact decisions: not checked\n", plural(rep.Legacy, "message", "messages"))
 				}
+				if rep.ContentRemoved > 0 {
+					fmt.Fprintf(out, "%s with content removed by retention: address suppressions not checked, the other rules were\n", plural(rep.ContentRemoved, "message", "messages"))
+				}
 				for _, v := range rep.Violations {
 					fmt.Fprintln(out, v)
 				}

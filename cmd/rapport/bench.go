@@ -466,7 +466,14 @@ func (b *benchRun) events(ctx context.Context) error {
 		wg.Go(func() {
 			defer func() { <-sem }()
 			t := time.Now()
-			resp, err := http.Post(b.d.APIURL+"/v1/events", "application/json", bytes.NewReader(body))
+			req, err := http.NewRequest(http.MethodPost, b.d.APIURL+"/v1/events", bytes.NewReader(body))
+			if err != nil {
+				errs <- err
+				return
+			}
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Bearer "+b.d.APIKey)
+			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
 				errs <- err
 				return

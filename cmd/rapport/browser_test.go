@@ -166,7 +166,7 @@ func TestPreferenceCenterInBrowser(t *testing.T) {
 		inBrowser(t, ctx, chromedp.Text(chromedp.CSS(`[role="alert"]`))))
 	forms := inBrowser(t, ctx, chromedp.Nodes(chromedp.CSSAll("form"), chromedp.AtLeast(0)))
 	assert.Empty(t, forms, "no form to change anything")
-	resp, err := http.Post(s.APIURL+"/preferences/"+forged, "application/x-www-form-urlencoded", strings.NewReader("channel_sms=on"))
+	resp, err := s.http.Post(s.APIURL+"/preferences/"+forged, "application/x-www-form-urlencoded", strings.NewReader("channel_sms=on"))
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, http.StatusForbidden, resp.StatusCode)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -31,6 +32,7 @@ import (
 	"github.com/rapporthq/rapport/internal/policy"
 	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/internal/templates"
+	"github.com/rapporthq/rapport/workflows"
 )
 
 // config is Rapport's configuration from the environment. README.md lists
@@ -61,6 +63,13 @@ type config struct {
 	// Codec holds the keys that encrypt payloads in Temporal
 	// (RAPPORT_CODEC_KEYS or RAPPORT_CODEC_KEYS_FILE); nil: no encryption.
 	Codec *codec.KeyRing
+	// TrustedProxies are the load balancers in front of the API
+	// (RAPPORT_TRUSTED_PROXIES, CIDRs): behind them the client address for
+	// rate limits comes from X-Forwarded-For.
+	TrustedProxies []netip.Prefix
+	// Retention is how long message content and event data are kept
+	// (RAPPORT_RETENTION_MESSAGES, RAPPORT_RETENTION_EVENTS; unset: forever).
+	Retention workflows.RetentionInput
 }
 
 func env(name, def string) string {
@@ -154,6 +163,30 @@ func configFromEnv() (config, error) {
 			}
 			c.Rules.RequireOptIn[policy.Channel(ch)] = true
 		}
+	}
+	for _, p := range strings.Split(os.Getenv("RAPPORT_TRUSTED_PROXIES"), ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		prefix, err := netip.ParsePrefix(p)
+		if err != nil {
+			a, aerr := netip.ParseAddr(p)
+			if aerr != nil {
+				return c, fmt.Errorf("RAPPORT_TRUSTED_PROXIES: %q is not an address or CIDR such as 10.0.0.0/8", p)
+			}
+			prefix = netip.PrefixFrom(a, a.BitLen())
+		}
+		c.TrustedProxies = append(c.TrustedProxies, prefix.Masked())
+	}
+	for _, r := range []struct {
+		name string
+		into *string
+	}{{"RAPPORT_RETENTION_MESSAGES", &c.Retention.Messages}, {"RAPPORT_RETENTION_EVENTS", &c.Retention.Events}} {
+		v := strings.TrimSpace(os.Getenv(r.name))
+		if _, err := workflows.ParseRetention(v); err != nil {
+			return c, fmt.Errorf("%s: %w", r.name, err)
+		}
+		*r.into = v
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(env("RAPPORT_LOG_LEVEL", "info"))); err != nil {
 		return c, fmt.Errorf("RAPPORT_LOG_LEVEL: %w", err)
@@ -333,7 +366,7 @@ func connect(ctx context.Context, cfg config, journeysDir string) (_ *services, 
 	if svc.journeys, err = loadJourneys(journeysDir); err != nil {
 		return nil, err
 	}
-	if svc.store, err = store.Open(ctx, cfg.DatabaseURL); err != nil {
+	if svc.store, err = store.Open(ctx, cfg.DatabaseURL, store.WithHashKey([]byte(cfg.Secret))); err != nil {
 		return nil, err
 	}
 	if err = svc.store.Migrate(ctx, svc.log); err != nil {

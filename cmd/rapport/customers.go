@@ -14,7 +14,7 @@ import (
 )
 
 func newCustomersCmd() *cobra.Command {
-	var base string
+	var base apiTarget
 	cmd := &cobra.Command{Use: "customers", Short: "Look up customers"}
 	addAPIFlag(cmd, &base)
 	var asJSON bool
@@ -120,7 +120,8 @@ func newCustomersCmd() *cobra.Command {
 		},
 	}
 	show.Flags().BoolVar(&asJSON, "json", false, "print JSON")
-	cmd.AddCommand(show)
+	cmd.AddCommand(show, newCustomersEraseCmd(&base))
+	cmd.AddCommand(newCustomersExportCmd(&base))
 	return cmd
 }
 

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -22,6 +23,8 @@ import (
 	"go.temporal.io/sdk/interceptor"
 	"go.temporal.io/sdk/worker"
 
+	"github.com/rapporthq/rapport/internal/api"
+	"github.com/rapporthq/rapport/internal/apikey"
 	"github.com/rapporthq/rapport/internal/channels"
 	"github.com/rapporthq/rapport/internal/channels/printmail"
 	"github.com/rapporthq/rapport/internal/channels/sendgrid"
@@ -59,6 +62,9 @@ type devOptions struct {
 	UIPort       int // -1: no UI
 	APIPort      int
 	FakesPort    int
+	// OpsPort serves /healthz, /readyz and /metrics, apart from the API
+	// (0: any free port, -1: none).
+	OpsPort int
 	// DatabaseURL, when set, is used as is (tests give each run its own
 	// database); otherwise DATABASE_URL, 127.0.0.1:5432 or a private
 	// cluster.
@@ -84,6 +90,9 @@ type devOptions struct {
 	// queue no worker polls (the bench measures starts, not journeys).
 	ParkAudienceJourneys bool
 	Log                  *slog.Logger
+	// PublicLimit, when set, replaces the rate limits of the customer
+	// pages and webhooks: a simulated crowd all comes from 127.0.0.1.
+	PublicLimit *api.PublicLimit
 }
 
 // devStack is everything `rapport dev` runs, in one process.
@@ -101,12 +110,16 @@ type devStack struct {
 	cancel   context.CancelFunc
 
 	APIURL, FakesURL, UIURL, TemporalAddress string
+	// OpsURL serves /healthz, /readyz and /metrics ("" with OpsPort -1).
+	OpsURL string
 	// CodecURL is the codec server (with --encrypt); codecToken opens it.
 	CodecURL   string
 	codecToken string
 	metrics    *metrics.Metrics
 	// DatabaseURL is the PostgreSQL database the stack uses.
 	DatabaseURL string
+	// APIKey is an admin key for /v1, also in StateDir/api-key.
+	APIKey string
 }
 
 func newDevCmd() *cobra.Command {
@@ -118,6 +131,7 @@ func newDevCmd() *cobra.Command {
 		UIPort:       8233,
 		APIPort:      8080,
 		FakesPort:    8089,
+		OpsPort:      9090,
 		CodecPort:    8088,
 	}
 	cmd := &cobra.Command{
@@ -158,6 +172,7 @@ a half. Ctrl-C stops it all.`,
 	f.IntVar(&opts.UIPort, "ui-port", opts.UIPort, "Temporal web UI port (-1 for no UI)")
 	f.IntVar(&opts.APIPort, "port", opts.APIPort, "API port (also serves /dev/outbox)")
 	f.IntVar(&opts.FakesPort, "fakes-port", opts.FakesPort, "port of the fake providers")
+	f.IntVar(&opts.OpsPort, "ops-port", opts.OpsPort, "port of /healthz, /readyz and /metrics, apart from the API (-1 for none)")
 	f.BoolVar(&opts.Encrypt, "encrypt", false, "encrypt payloads in Temporal (AES-256-GCM, key in .rapport/codec-keys unless RAPPORT_CODEC_KEYS is set) and serve a codec server the UI decodes them with")
 	f.IntVar(&opts.CodecPort, "codec-port", opts.CodecPort, "codec server port (with --encrypt)")
 	f.BoolVar(&opts.NoDemo, "no-demo", false, "do not create the demo customers, orders and products")
@@ -204,10 +219,17 @@ func startDev(ctx context.Context, opts devOptions) (_ *devStack, err error) {
 		return nil, err
 	}
 	d.DatabaseURL = dbURL
-	if d.store, err = store.Open(ctx, dbURL); err != nil {
+	secret, err := d.secret()
+	if err != nil {
+		return nil, err
+	}
+	if d.store, err = store.Open(ctx, dbURL, store.WithHashKey(secret)); err != nil {
 		return nil, err
 	}
 	if err := d.store.Migrate(ctx, log); err != nil {
+		return nil, err
+	}
+	if d.APIKey, err = devAPIKey(ctx, d.store, opts.StateDir); err != nil {
 		return nil, err
 	}
 
@@ -281,6 +303,7 @@ func startDev(ctx context.Context, opts devOptions) (_ *devStack, err error) {
 	svc := &services{log: log, journeys: js, store: d.store, temporal: d.client, metrics: d.metrics, dataConverter: dc}
 	cfg := *opts.Sender
 	cfg.PublicURL = d.APIURL
+	cfg.Temporal.Namespace = d.temporal.Namespace()
 	cfg.ReturnAddress = devReturnAddress
 	sms, err := twilio.New(twilio.Config{AccountSID: devTwilioSID, AuthToken: devTwilioToken, From: devTwilioFrom, BaseURL: d.FakesURL})
 	if err != nil {
@@ -304,6 +327,7 @@ func startDev(ctx context.Context, opts devOptions) (_ *devStack, err error) {
 		return nil, fmt.Errorf("start worker: %w", err)
 	}
 	syncSchedules(ctx, svc)
+	syncRetention(ctx, svc, cfg.Retention)
 
 	outbox := fakes.OutboxHandler(d.fakes.Recorder, d.enrich)
 	sweep := opts.SweepInterval
@@ -319,7 +343,16 @@ func startDev(ctx context.Context, opts devOptions) (_ *devStack, err error) {
 		hooks.LobSecret = devLobWebhookSecret
 	}
 	d.serve(newAPIServer(runCtx, apiDeps{svc: svc, cfg: cfg, signer: signer, hooks: hooks, sweep: sweep, dayLength: opts.DayLength, dayEpoch: dayEpoch,
-		extra: map[string]http.Handler{"/dev/": outbox}}), apiListener)
+		extra: map[string]http.Handler{"/dev/": outbox}, publicLimit: opts.PublicLimit}), apiListener)
+	// Probes and metrics on a port of their own, never on the API's.
+	if opts.OpsPort >= 0 {
+		opsListener, err := listen(opts.IP, opts.OpsPort, "/healthz, /readyz and /metrics (--ops-port)")
+		if err != nil {
+			return nil, err
+		}
+		d.OpsURL = "http://" + opsListener.Addr().String()
+		d.serve(newOpsServer(svc), opsListener)
+	}
 
 	if !opts.NoDemo {
 		if err := seedDemo(ctx, d.store); err != nil {
@@ -329,12 +362,46 @@ func startDev(ctx context.Context, opts devOptions) (_ *devStack, err error) {
 	return d, nil
 }
 
-// signer signs links with RAPPORT_SECRET, or with a secret kept in the
-// state folder (made on first use), so links in dev messages keep working
-// across restarts.
+// devAPIKey returns an admin key for /v1: the one an earlier start left in
+// the state folder if the database still knows it, else a new one, written
+// there (readable by this user only) for the CLI to find.
+func devAPIKey(ctx context.Context, s *store.Store, stateDir string) (string, error) {
+	path := filepath.Join(stateDir, devKeyFile)
+	if b, err := os.ReadFile(path); err == nil {
+		token := strings.TrimSpace(string(b))
+		if p, err := s.Authenticate(ctx, token); err == nil && apikey.Allows(p.Scopes, apikey.Admin) {
+			return token, os.Chmod(path, 0o600)
+		}
+	}
+	_, token, err := s.CreateAPIKey(ctx, "dev-admin", []apikey.Scope{apikey.Admin})
+	if errors.Is(err, store.ErrKeyNameTaken) {
+		// The key of an earlier dev database whose file is gone: make another.
+		_, token, err = s.CreateAPIKey(ctx, fmt.Sprintf("dev-admin-%d", time.Now().Unix()), []apikey.Scope{apikey.Admin})
+	}
+	if err != nil {
+		return "", fmt.Errorf("dev API key: %w", err)
+	}
+	if err := os.WriteFile(path, []byte(token+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("dev API key: %w", err)
+	}
+	return token, os.Chmod(path, 0o600) // WriteFile keeps an existing file's mode
+}
+
+// signer signs links with the dev secret.
 func (d *devStack) signer() (*links.Signer, error) {
+	secret, err := d.secret()
+	if err != nil {
+		return nil, err
+	}
+	return links.NewSigner(secret)
+}
+
+// secret is RAPPORT_SECRET, or a secret kept in the state folder (made on
+// first use), so links in dev messages keep working across restarts and
+// erased addresses stay recognisable.
+func (d *devStack) secret() ([]byte, error) {
 	if s := os.Getenv(devSecretEnvName); s != "" {
-		return links.NewSigner([]byte(s))
+		return []byte(s), nil
 	}
 	path := filepath.Join(d.opts.StateDir, devSecretFile)
 	secret, err := os.ReadFile(path)
@@ -350,7 +417,7 @@ func (d *devStack) signer() (*links.Signer, error) {
 	} else if err != nil {
 		return nil, err
 	}
-	return links.NewSigner(secret)
+	return secret, nil
 }
 
 // enrich fills in the customer, journey and step of a captured message
@@ -399,6 +466,7 @@ func checkPorts(opts devOptions) error {
 		{opts.UIPort, "the Temporal UI", "--ui-port"},
 		{opts.APIPort, "the API", "--port"},
 		{opts.FakesPort, "the fake providers", "--fakes-port"},
+		{opts.OpsPort, "/healthz, /readyz and /metrics", "--ops-port"},
 	} {
 		if p.port <= 0 {
 			continue
@@ -466,19 +534,21 @@ func (d *devStack) printReady(w io.Writer) {
 Rapport dev is running.
 
   API              %[1]s        POST /v1/customers, POST /v1/events, GET /v1/tasks
+  API key          %[9]s  (admin; in %[10]s, which the CLI finds)
   Dev outbox       %[1]s/dev/outbox   every email, SMS, letter and postcard the fakes captured
   Temporal UI      %[2]s
   Temporal         %[3]s  (namespace default)
   PostgreSQL       %[4]s
                    %[7]s  (DATABASE_URL for rapport audit)
   Fake providers   %[5]s  (SendGrid, Twilio, Lob; make one fail: curl -X POST '%[5]s/_fakes/sendgrid/fail?status=500&times=1')
-  Metrics          %[1]s/metrics, probes %[1]s/healthz and /readyz
+  Operations       %[11]s
 %[8]s%[6]s
 Demo customers: c_ada and c_linus (lapsed), c_grace, c_alan; a small tea catalog.
 
 Try it: thank Ada for an order (change both ids to send another):
 
-  curl -s -X POST %[1]s/v1/events -H 'Content-Type: application/json' -d '{
+  curl -s -X POST %[1]s/v1/events -H "Authorization: Bearer $(cat %[10]s)" \
+    -H 'Content-Type: application/json' -d '{
     "id": "evt-demo-1", "type": "order.placed", "customer_id": "c_ada",
     "data": {"order": {"id": "o-demo-1", "total": 42.5, "currency": "GBP",
       "items": [{"product_id": "tea-earl-grey", "name": "Earl Grey tea", "quantity": 2, "price": 21.25}]}}}'
@@ -489,7 +559,15 @@ Or win back the lapsed customers (email, postcard, then a phone task):
   go run ./cmd/rapport tasks list --queue retention
 
 Then open %[1]s/dev/outbox. Press Ctrl-C to stop.
-`, d.APIURL, orNone(d.UIURL), d.TemporalAddress, d.pgSource, d.FakesURL, speed, redacted(d.DatabaseURL), d.encryption())
+`, d.APIURL, orNone(d.UIURL), d.TemporalAddress, d.pgSource, d.FakesURL, speed, redacted(d.DatabaseURL), d.encryption(), d.APIKey, filepath.Join(d.opts.StateDir, devKeyFile), d.operations())
+}
+
+// operations describes the ops port for printReady.
+func (d *devStack) operations() string {
+	if d.OpsURL == "" {
+		return "(disabled: --ops-port -1)"
+	}
+	return d.OpsURL + "/metrics, probes " + d.OpsURL + "/healthz and /readyz (not on the API's port)"
 }
 
 // encryption describes --encrypt for printReady.
@@ -589,3 +667,7 @@ func seedDemo(ctx context.Context, s *store.Store) error {
 	}
 	return nil
 }
+
+// crowdLimit lets a simulated crowd, all on 127.0.0.1, through the rate
+// limits meant for one person each.
+var crowdLimit = &api.PublicLimit{Rate: 10000, Burst: 10000, WebhookRate: 10000, WebhookBurst: 10000}

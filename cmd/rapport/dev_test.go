@@ -38,6 +38,23 @@ import (
 type stack struct {
 	*devStack
 	t *testing.T
+	// http sends the stack's admin key with every /v1 request, as the
+	// shop's systems do.
+	http *http.Client
+}
+
+// withKey adds "Authorization: Bearer key" to requests for /v1.
+type withKey struct {
+	key  string
+	next http.RoundTripper
+}
+
+func (k withKey) RoundTrip(r *http.Request) (*http.Response, error) {
+	if strings.HasPrefix(r.URL.Path, "/v1/") && r.Header.Get("Authorization") == "" {
+		r = r.Clone(r.Context())
+		r.Header.Set("Authorization", "Bearer "+k.key)
+	}
+	return k.next.RoundTrip(r)
 }
 
 // option changes how a test stack runs.
@@ -61,6 +78,9 @@ func startStack(t *testing.T, journeysDir string, opts ...option) *stack {
 		StateDir: t.TempDir(), JourneysDir: journeysDir, IP: "127.0.0.1",
 		UIPort: -1, DatabaseURL: dbURL, InMemory: true, NoDemo: true,
 		SweepInterval: 300 * time.Millisecond,
+		// Every request of a test comes from 127.0.0.1; the limits are
+		// tested in internal/api.
+		PublicLimit: crowdLimit,
 	}
 	for _, opt := range opts {
 		opt(&o)
@@ -68,14 +88,14 @@ func startStack(t *testing.T, journeysDir string, opts ...option) *stack {
 	d, err := startDev(ctx, o)
 	require.NoError(t, err)
 	t.Cleanup(d.Stop)
-	return &stack{devStack: d, t: t}
+	return &stack{devStack: d, t: t, http: &http.Client{Transport: withKey{key: d.APIKey, next: http.DefaultTransport}}}
 }
 
 func (s *stack) post(path string, body any) (int, map[string]any) {
 	s.t.Helper()
 	b, err := json.Marshal(body)
 	require.NoError(s.t, err)
-	resp, err := http.Post(s.APIURL+path, "application/json", bytes.NewReader(b))
+	resp, err := s.http.Post(s.APIURL+path, "application/json", bytes.NewReader(b))
 	require.NoError(s.t, err)
 	defer resp.Body.Close()
 	var out map[string]any
@@ -86,7 +106,7 @@ func (s *stack) post(path string, body any) (int, map[string]any) {
 
 func (s *stack) outbox() []fakes.Message {
 	s.t.Helper()
-	resp, err := http.Get(s.APIURL + "/dev/outbox.json")
+	resp, err := s.http.Get(s.APIURL + "/dev/outbox.json")
 	require.NoError(s.t, err)
 	defer resp.Body.Close()
 	var msgs []fakes.Message
@@ -183,7 +203,7 @@ func TestThankYouEndToEnd(t *testing.T) {
 	assert.Equal(t, m.ProviderMessageID, rows[0].ProviderMessageID)
 
 	// The outbox page shows it too.
-	resp, err := http.Get(s.APIURL + "/dev/outbox")
+	resp, err := s.http.Get(s.APIURL + "/dev/outbox")
 	require.NoError(t, err)
 	page, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
@@ -356,7 +376,7 @@ func TestAPIRejectsBadInput(t *testing.T) {
 		assert.Equal(t, tc.field, body["field"], "%v", body)
 		assert.Contains(t, body["error"], tc.field, "the message names the field")
 	}
-	resp, err := http.Post(s.APIURL+"/v1/events", "application/json", strings.NewReader(`{"id": "e",`))
+	resp, err := s.http.Post(s.APIURL+"/v1/events", "application/json", strings.NewReader(`{"id": "e",`))
 	require.NoError(t, err)
 	assert.Equal(t, 400, resp.StatusCode)
 	resp.Body.Close()

@@ -15,7 +15,7 @@ import (
 )
 
 func newEventsCmd() *cobra.Command {
-	var base string
+	var base apiTarget
 	cmd := &cobra.Command{Use: "events", Short: "Send events to Rapport"}
 	addAPIFlag(cmd, &base)
 	var batch int

@@ -73,7 +73,7 @@ func (c *csvFile) errorf(row int, format string, args ...any) error {
 }
 
 func newCatalogCmd() *cobra.Command {
-	var base string
+	var base apiTarget
 	cmd := &cobra.Command{Use: "catalog", Short: "Manage the product catalog used for recommendations"}
 	addAPIFlag(cmd, &base)
 	cmd.AddCommand(&cobra.Command{
@@ -153,7 +153,7 @@ complements are replaced by the file's.`,
 }
 
 func newImportCmd() *cobra.Command {
-	var base string
+	var base apiTarget
 	cmd := &cobra.Command{Use: "import", Short: "Load history from files"}
 	addAPIFlag(cmd, &base)
 	cmd.AddCommand(&cobra.Command{
@@ -250,7 +250,7 @@ Orders already loaded are left as they are.`,
 }
 
 func newAudienceCmd() *cobra.Command {
-	var base string
+	var base apiTarget
 	cmd := &cobra.Command{Use: "audience", Short: "Preview or run a journey's audience"}
 	addAPIFlag(cmd, &base)
 	var wait time.Duration

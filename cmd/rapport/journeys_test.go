@@ -25,7 +25,7 @@ import (
 
 func (s *stack) get(path string, out any) int {
 	s.t.Helper()
-	resp, err := http.Get(s.APIURL + path)
+	resp, err := s.http.Get(s.APIURL + path)
 	require.NoError(s.t, err)
 	defer resp.Body.Close()
 	if out != nil {
@@ -162,6 +162,8 @@ func TestWinback(t *testing.T) {
 	status, body = s.post("/v1/tasks/"+task.ID+"/complete", map[string]any{"outcome": "reached", "notes": "Moved house; will order again."})
 	require.Equal(t, http.StatusOK, status, body)
 	assert.Equal(t, "completed", body["status"])
+	assert.Equal(t, "dev-admin", body["claimed_by_key"], "staff actions record the key they came with")
+	assert.Equal(t, "dev-admin", body["completed_by_key"])
 	status, _ = s.post("/v1/tasks/"+task.ID+"/complete", map[string]any{"outcome": "reached"})
 	assert.Equal(t, http.StatusConflict, status, "completing twice")
 
@@ -333,6 +335,7 @@ func TestStaffAndImportCommands(t *testing.T) {
 		return p
 	}
 	api := "--api=" + s.APIURL
+	t.Setenv("RAPPORT_API_KEY", s.APIKey) // the CLI reads its key from the environment
 
 	out, errOut, err := run("catalog", "import", api, write("catalog.csv",
 		"product_id,name,price,currency,complements\npot,Blue teapot,32,GBP,cup:0.5\ncup,Stoneware cup,12,GBP,\n"))

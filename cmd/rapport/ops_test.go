@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -215,4 +217,126 @@ func TestWorkerTuningFromEnvironment(t *testing.T) {
 	t.Setenv("RAPPORT_WORKER_DRAIN", "soon")
 	_, err = tuningFlags(&cobra.Command{Use: "worker"})()
 	require.ErrorContains(t, err, `RAPPORT_WORKER_DRAIN="soon": time: invalid duration "soon"`)
+}
+
+// fetch GETs url and returns the status and body (0 when nothing answers).
+func fetch(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, string(b)
+}
+
+// TestAPIServesProbesOnlyOnItsOpsAddr: `rapport api` serves /healthz,
+// /readyz and /metrics on RAPPORT_OPS_ADDR, and its public port answers
+// 404 for them, while serving the API (401 without a key); the ops port
+// serves no API. On SIGTERM /readyz fails and the command stops.
+func TestAPIServesProbesOnlyOnItsOpsAddr(t *testing.T) {
+	srv := startTemporal(t)
+	_, dbURL := storetest.New(t)
+	t.Setenv("DATABASE_URL", dbURL)
+	t.Setenv("TEMPORAL_ADDRESS", srv.Address())
+	t.Setenv("RAPPORT_SECRET", "0123456789abcdef0123456789abcdef")
+	t.Setenv("RAPPORT_LOG_LEVEL", "error")
+	apiAddr, opsAddr := freeAddr(t), freeAddr(t)
+	t.Setenv("RAPPORT_OPS_ADDR", opsAddr)
+
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	cmd := newRootCmd()
+	cmd.SetArgs([]string{"api", "--journeys", "testdata/staff", "--addr", apiAddr})
+	cmd.SetOut(io.Discard)
+	cmd.SetErr(io.Discard)
+	done := make(chan error, 1)
+	go func() { done <- cmd.ExecuteContext(ctx) }()
+	ops, api := "http://"+opsAddr, "http://"+apiAddr
+	s := &stack{t: t}
+	s.waitFor("the API to be ready on its ops address", 20*time.Second, func() bool { return status(t, ops+"/readyz") == http.StatusOK })
+
+	code, body := fetch(t, ops+"/readyz")
+	assert.Equal(t, http.StatusOK, code)
+	assert.JSONEq(t, `{"ready": true, "checks": {"database": "ok", "temporal": "ok"}}`, body)
+	code, body = fetch(t, ops+"/healthz")
+	assert.Equal(t, http.StatusOK, code)
+	assert.Equal(t, "ok\n", body)
+	code, body = fetch(t, ops+"/metrics")
+	assert.Equal(t, http.StatusOK, code)
+	assert.Contains(t, body, "rapport_temporal_metric_errors_total")
+	code, _ = fetch(t, ops+"/v1/customers/c_1")
+	assert.Equal(t, http.StatusNotFound, code, "the ops address serves no API")
+
+	s.waitFor("the API to listen", 10*time.Second, func() bool { return status(t, api+"/v1/customers/c_1") != 0 })
+	code, _ = fetch(t, api+"/v1/customers/c_1")
+	assert.Equal(t, http.StatusUnauthorized, code, "the API is on its port")
+	for _, path := range []string{"/metrics", "/healthz", "/readyz"} {
+		code, body = fetch(t, api+path)
+		assert.Equal(t, http.StatusNotFound, code, "%s on the API's port", path)
+		assert.NotContains(t, body, "rapport_", path)
+	}
+
+	stop() // what SIGTERM does
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("rapport api did not stop")
+	}
+	assert.Equal(t, 0, status(t, ops+"/healthz"), "the ops server stops with the API")
+}
+
+// TestDevServesMetricsApartFromTheAPI: rapport dev serves /metrics, with
+// the API's own counters, on its ops port and 404 on the API's port.
+func TestDevServesMetricsApartFromTheAPI(t *testing.T) {
+	s := startStack(t, "testdata/staff")
+	require.NotEmpty(t, s.OpsURL)
+	require.NotEqual(t, s.APIURL, s.OpsURL)
+	code, _ := s.post("/v1/customers", customer("c_1", "ada@example.com"))
+	require.Equal(t, http.StatusCreated, code)
+	code, _ = s.post("/v1/events", orderPlaced("evt-ops-1", "c_1", false))
+	require.Equal(t, http.StatusAccepted, code)
+
+	code, body := fetch(t, s.OpsURL+"/metrics")
+	require.Equal(t, http.StatusOK, code)
+	assert.Regexp(t, `rapport_events_accepted_total\{[^}]*type="order.placed"[^}]*\} 1`, body, "the API's counters are on the ops port")
+	assert.Equal(t, http.StatusOK, status(t, s.OpsURL+"/healthz"))
+	assert.Equal(t, http.StatusOK, status(t, s.OpsURL+"/readyz"))
+	for _, path := range []string{"/metrics", "/healthz", "/readyz"} {
+		code, body := fetch(t, s.APIURL+path)
+		assert.Equal(t, http.StatusNotFound, code, "%s on the API's port", path)
+		assert.NotContains(t, body, "rapport_", path)
+	}
+
+	var out strings.Builder
+	s.printReady(&out)
+	assert.Contains(t, out.String(), s.OpsURL+"/metrics")
+	assert.NotContains(t, out.String(), s.APIURL+"/metrics")
+}
+
+// TestDevOpsPort: --ops-port defaults to 9090, a taken port is named with
+// its flag, and -1 serves no probes.
+func TestDevOpsPort(t *testing.T) {
+	cmd := newDevCmd()
+	f := cmd.Flags().Lookup("ops-port")
+	require.NotNil(t, f)
+	assert.Equal(t, "9090", f.DefValue)
+
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	taken := l.Addr().(*net.TCPAddr).Port
+	err = checkPorts(devOptions{IP: "127.0.0.1", OpsPort: taken})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "--ops-port")
+
+	s := startStack(t, "testdata/staff", func(o *devOptions) { o.OpsPort = -1 })
+	assert.Empty(t, s.OpsURL)
+	assert.Equal(t, http.StatusNotFound, status(t, s.APIURL+"/metrics"))
+	var out strings.Builder
+	s.printReady(&out)
+	assert.Contains(t, out.String(), "(disabled: --ops-port -1)")
 }

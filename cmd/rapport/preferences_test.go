@@ -38,7 +38,7 @@ func (s *stack) put(path string, body any) (int, map[string]any) {
 	req, err := http.NewRequest(http.MethodPut, s.APIURL+path, bytes.NewReader(b))
 	require.NoError(s.t, err)
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := s.http.Do(req)
 	require.NoError(s.t, err)
 	defer resp.Body.Close()
 	var out map[string]any
@@ -117,7 +117,7 @@ func TestPreferencesAPI(t *testing.T) {
 		assert.Equal(t, bad.field, body["field"])
 	}
 
-	out, _, err := run("customers", "show", "--api="+s.APIURL, "c_1")
+	out, _, err := run("customers", "show", "--api="+s.APIURL, "--api-key="+s.APIKey, "c_1")
 	require.NoError(t, err)
 	assert.Contains(t, out, "time zone Europe/Paris (from the customer)")
 	assert.Regexp(t, `(?m)^sms +opted_in +\S+ \S+ \(import\) +22:00-07:30 \(customer\)$`, out)
@@ -134,7 +134,7 @@ func TestUnsubscribe(t *testing.T) {
 	require.NoError(t, err)
 
 	// GET only asks.
-	resp, err := http.Get(s.APIURL + "/unsubscribe/" + tok)
+	resp, err := s.http.Get(s.APIURL + "/unsubscribe/" + tok)
 	require.NoError(t, err)
 	page, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
@@ -145,7 +145,7 @@ func TestUnsubscribe(t *testing.T) {
 	assert.Empty(t, prefs.Topics, "a GET changes nothing")
 
 	// RFC 8058 one-click.
-	resp, err = http.Post(s.APIURL+"/unsubscribe/"+tok, "application/x-www-form-urlencoded", strings.NewReader("List-Unsubscribe=One-Click"))
+	resp, err = s.http.Post(s.APIURL+"/unsubscribe/"+tok, "application/x-www-form-urlencoded", strings.NewReader("List-Unsubscribe=One-Click"))
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
@@ -170,7 +170,7 @@ func TestUnsubscribe(t *testing.T) {
 	forged, _ := other.Sign(links.UnsubscribePurpose, links.Unsubscribe{CustomerID: "c_1", Topic: "orders"}, time.Now().Add(time.Hour))
 	expired, _ := signer.Sign(links.UnsubscribePurpose, links.Unsubscribe{CustomerID: "c_1", Topic: "orders"}, time.Now().Add(-time.Minute))
 	for _, bad := range []string{forged, expired, tok + "x"} {
-		resp, err := http.Post(s.APIURL+"/unsubscribe/"+bad, "application/x-www-form-urlencoded", strings.NewReader("List-Unsubscribe=One-Click"))
+		resp, err := s.http.Post(s.APIURL+"/unsubscribe/"+bad, "application/x-www-form-urlencoded", strings.NewReader("List-Unsubscribe=One-Click"))
 		require.NoError(t, err)
 		resp.Body.Close()
 		assert.Equal(t, http.StatusForbidden, resp.StatusCode)
@@ -208,7 +208,7 @@ func TestSendGridWebhook(t *testing.T) {
 		req, _ := http.NewRequest(http.MethodPost, s.APIURL+"/webhooks/sendgrid", bytes.NewReader(body))
 		req.Header.Set("X-Twilio-Email-Event-Webhook-Signature", sig)
 		req.Header.Set("X-Twilio-Email-Event-Webhook-Timestamp", ts)
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := s.http.Do(req)
 		require.NoError(t, err)
 		resp.Body.Close()
 		return resp.StatusCode
@@ -254,7 +254,7 @@ func TestTwilioWebhooks(t *testing.T) {
 		req, _ := http.NewRequest(http.MethodPost, u, strings.NewReader(form.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		req.Header.Set("X-Twilio-Signature", sig)
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := s.http.Do(req)
 		require.NoError(t, err)
 		resp.Body.Close()
 		return resp.StatusCode
@@ -300,7 +300,7 @@ func TestLobWebhook(t *testing.T) {
 		req, _ := http.NewRequest(http.MethodPost, s.APIURL+"/webhooks/lob", bytes.NewReader(body))
 		req.Header.Set("Lob-Signature", hex.EncodeToString(mac.Sum(nil)))
 		req.Header.Set("Lob-Signature-Timestamp", ts)
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := s.http.Do(req)
 		require.NoError(t, err)
 		resp.Body.Close()
 		return resp.StatusCode
@@ -398,7 +398,7 @@ func (s *stack) delete(path string) int {
 	s.t.Helper()
 	req, err := http.NewRequest(http.MethodDelete, s.APIURL+path, nil)
 	require.NoError(s.t, err)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := s.http.Do(req)
 	require.NoError(s.t, err)
 	resp.Body.Close()
 	return resp.StatusCode

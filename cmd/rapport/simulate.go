@@ -37,7 +37,7 @@ type simulationResult struct {
 func simulate(ctx context.Context, d *devStack, customers int, seed uint64, progress io.Writer) (simulationResult, error) {
 	var res simulationResult
 	sum, err := simulation.Run(ctx, simulation.Config{
-		APIURL: d.APIURL, TwilioAuthToken: devTwilioToken, Customers: customers, Seed: seed, DayLength: d.opts.DayLength, Progress: progress,
+		APIURL: d.APIURL, APIKey: d.APIKey, TwilioAuthToken: devTwilioToken, Customers: customers, Seed: seed, DayLength: d.opts.DayLength, Progress: progress,
 		Running: func(ctx context.Context) (int, error) {
 			counts, err := d.store.RunCounts(ctx)
 			n := 0
@@ -211,7 +211,7 @@ database is dropped afterwards unless --keep is given.`,
 			}
 			fmt.Fprintf(out, "simulate: starting Rapport on dev time (a day lasts %s); seed %d\n", day, seed)
 			d, err := startDev(ctx, devOptions{StateDir: stateDir, JourneysDir: journeysDir, IP: "127.0.0.1", UIPort: -1,
-				DatabaseURL: dbURL, InMemory: true, NoDemo: true, DayLength: day, SweepInterval: time.Second, Sender: &cfg, Log: log})
+				DatabaseURL: dbURL, InMemory: true, NoDemo: true, DayLength: day, SweepInterval: time.Second, Sender: &cfg, Log: log, PublicLimit: crowdLimit})
 			if err != nil {
 				return err
 			}

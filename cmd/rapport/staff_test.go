@@ -74,7 +74,7 @@ func TestStaffReadAndSteerJourneys(t *testing.T) {
 	ctx := context.Background()
 	t.Setenv("TEMPORAL_ADDRESS", s.TemporalAddress)
 	t.Setenv("USER", "")
-	resp, err := http.Get(s.APIURL + "/readyz")
+	resp, err := s.http.Get(s.OpsURL + "/readyz")
 	require.NoError(t, err)
 	ready, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()

@@ -15,7 +15,7 @@ import (
 )
 
 func newTasksCmd() *cobra.Command {
-	var base string
+	var base apiTarget
 	cmd := &cobra.Command{
 		Use:   "tasks",
 		Short: "List, claim and complete the tasks journeys give staff",

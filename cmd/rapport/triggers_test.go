@@ -263,14 +263,14 @@ func TestEventBatches(t *testing.T) {
 	}
 	lines = append(lines, "", "{not json", `{"id":"f-bad","type":"page.viewed","customer_id":"c_nobody"}`)
 	require.NoError(t, os.WriteFile(file, []byte(strings.Join(lines, "\n")+"\n"), 0o644))
-	out, _, err := run("events", "send", "--api="+s.APIURL, "--batch=50", "-q", file)
+	out, _, err := run("events", "send", "--api="+s.APIURL, "--api-key="+s.APIKey, "--batch=50", "-q", file)
 	var exit *exitError
 	require.ErrorAs(t, err, &exit)
 	assert.Contains(t, out, file+":122: not a JSON object")
 	assert.Contains(t, out, file+":123: customer_id: no customer c_nobody")
 	assert.Contains(t, out, "121 events sent in")
 	assert.Contains(t, out, "120 accepted, 0 duplicates, 2 rejected")
-	out, _, err = run("events", "send", "--api="+s.APIURL, "-q", file)
+	out, _, err = run("events", "send", "--api="+s.APIURL, "--api-key="+s.APIKey, "-q", file)
 	require.ErrorAs(t, err, &exit)
 	assert.Contains(t, out, "0 accepted, 120 duplicates, 2 rejected", "sending again is harmless")
 	s.waitFor("every event routed", 10*time.Second, func() bool {
@@ -296,7 +296,7 @@ func TestScheduledAudience(t *testing.T) {
 	s.post("/v1/orders", pastOrder("o-2", "c_2", 200))
 	s.post("/v1/orders", pastOrder("o-3", "c_3", 10))
 
-	out, _, err := run("audience", "preview", "--api="+s.APIURL, "lapse-winback")
+	out, _, err := run("audience", "preview", "--api="+s.APIURL, "--api-key="+s.APIKey, "lapse-winback")
 	require.NoError(t, err)
 	assert.Contains(t, out, "decided in SQL: days_since_last_order >= 90 && orders_count >= 1")
 	assert.Contains(t, out, "2 of 3 customers match now")

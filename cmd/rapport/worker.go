@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"strconv"
 	"time"
@@ -14,6 +12,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/interceptor"
 	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/rapporthq/rapport/activities"
 	"github.com/rapporthq/rapport/internal/channels"
@@ -65,7 +64,7 @@ func (t workerTuning) options(interceptors []interceptor.WorkerInterceptor) work
 // tuningFlags adds the tuning flags to cmd; their defaults come from the
 // environment, read (and checked) by read.
 func tuningFlags(cmd *cobra.Command) (read func() (workerTuning, error)) {
-	t := workerTuning{Drain: workerDrain, OpsAddr: ":9090"}
+	t := workerTuning{Drain: workerDrain, OpsAddr: defaultOpsAddr}
 	f := cmd.Flags()
 	f.IntVar(&t.Activities, "max-activities", 0, "activities run at once by this worker, 0 for the SDK's default (RAPPORT_WORKER_ACTIVITIES)")
 	f.IntVar(&t.WorkflowTasks, "max-workflow-tasks", 0, "workflow tasks run at once by this worker, 0 for the SDK's default (RAPPORT_WORKER_WORKFLOW_TASKS)")
@@ -174,21 +173,11 @@ func runWorker(ctx context.Context, cfg config, journeysDir string, t workerTuni
 		return err
 	}
 	health := svc.health(false)
-	var ops *http.Server
-	if t.OpsAddr != "" && t.OpsAddr != "off" {
-		l, err := net.Listen("tcp", t.OpsAddr)
-		if err != nil {
-			return fmt.Errorf("listen on %s for /healthz, /readyz and /metrics (RAPPORT_OPS_ADDR): %w", t.OpsAddr, err)
-		}
-		ops = &http.Server{Handler: health.Handler(svc.metricsHandler()), ReadHeaderTimeout: 10 * time.Second}
-		go func() { _ = ops.Serve(l) }()
-		defer func() {
-			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			_ = ops.Shutdown(sctx)
-		}()
-		svc.log.Info("operations endpoints", "addr", l.Addr().String(), "paths", "/healthz /readyz /metrics")
+	opsSrv, err := startOps(t.OpsAddr, health, svc)
+	if err != nil {
+		return err
 	}
+	defer opsSrv.Stop()
 	acts := cfg.activities(svc, email, sms, mail, signer, newRouter(svc, 0, time.Time{}))
 	w := newWorker(svc.temporal, acts, svc.journeys, t)
 	if register != nil {
@@ -199,6 +188,7 @@ func runWorker(ctx context.Context, cfg config, journeysDir string, t workerTuni
 	}
 	health.Ready()
 	syncSchedules(ctx, svc)
+	syncRetention(ctx, svc, cfg.Retention)
 	svc.log.Info("worker running", "task_queue", workflows.TaskQueue, "journeys", len(svc.journeys.catalog.Plans()),
 		"max_activities", t.Activities, "activities_per_second", t.ActivitiesPerSecond)
 	<-ctx.Done()
@@ -216,6 +206,10 @@ func newWorker(c client.Client, acts *activities.Activities, js *journeySet, t w
 	w := worker.New(c, workflows.TaskQueue, t.options(interceptors))
 	workflows.NewInterpreter(js.compiler.Env()).Register(w)
 	acts.Register(w)
+	w.RegisterWorkflowWithOptions(workflows.EraseWorkflow, workflow.RegisterOptions{Name: workflows.EraseWorkflowName})
+	acts.RegisterErasure(w)
+	w.RegisterWorkflowWithOptions(workflows.RetentionWorkflow, workflow.RegisterOptions{Name: workflows.RetentionWorkflowName})
+	acts.RegisterRetention(w)
 	return w
 }
 
@@ -229,6 +223,7 @@ func (c config) activities(svc *services, email channels.EmailSender, sms channe
 		Links: signer, PublicURL: c.PublicURL,
 		Rules: c.Rules, UnsubscribeMailto: c.UnsubscribeMailto, DefaultCurrency: c.DefaultCurrency,
 		Router: rt, Log: svc.log, Metrics: svc.metrics,
+		Temporal: svc.temporal, Namespace: c.Temporal.Namespace,
 	}
 }
 
@@ -242,4 +237,16 @@ func syncSchedules(ctx context.Context, svc *services) {
 		return
 	}
 	svc.log.Info("audience schedules in sync", "created", rep.Created, "updated", rep.Updated, "unchanged", rep.Unchanged, "deleted", rep.Deleted)
+}
+
+// syncRetention creates, updates or removes the daily retention schedule
+// to match RAPPORT_RETENTION_MESSAGES and RAPPORT_RETENTION_EVENTS. A
+// failure is logged, not fatal: the next start tries again.
+func syncRetention(ctx context.Context, svc *services, in workflows.RetentionInput) {
+	did, err := schedules.SyncRetention(ctx, svc.temporal, in, svc.dataConverter)
+	if err != nil {
+		svc.log.Error("could not set up the retention schedule; old content is not being removed until a worker starts and succeeds", "error", err)
+		return
+	}
+	svc.log.Info("retention schedule "+did, "schedule", workflows.RetentionScheduleID, "retention", in.String())
 }

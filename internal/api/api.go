@@ -4,16 +4,19 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"strings"
 
 	"go.temporal.io/sdk/client"
 
+	"github.com/rapporthq/rapport/internal/apikey"
 	"github.com/rapporthq/rapport/internal/links"
 	"github.com/rapporthq/rapport/internal/metrics"
 	"github.com/rapporthq/rapport/internal/policy"
@@ -38,6 +41,9 @@ type Server struct {
 	ShopName string
 	// Webhooks verifies provider callbacks.
 	Webhooks WebhookKeys
+	// PublicLimit bounds how fast one client may call the public pages
+	// and webhooks (DefaultPublicLimit when zero).
+	PublicLimit PublicLimit
 	// Metrics counts the events received; nil records nothing.
 	Metrics *metrics.Metrics
 	Log     *slog.Logger
@@ -46,38 +52,82 @@ type Server struct {
 // maxBody bounds request bodies.
 const maxBody = 1 << 20
 
-// Handler returns the API's routes.
+// route is one of the API's routes: its pattern, the scope a key needs to
+// call it (empty: a public route, reached without a key), and its handler.
+type route struct {
+	pattern string
+	scope   apikey.Scope
+	handle  http.HandlerFunc
+}
+
+// public marks the routes customers and providers reach without a key:
+// signed pages and signed webhooks. They are rate-limited per client.
+const public apikey.Scope = ""
+
+// routes lists every route the API serves. A /v1 route must name the scope
+// it needs (TestEveryV1RouteNeedsAScope holds this table to that).
+func (s *Server) routes() []route {
+	return []route{
+		{"POST /v1/customers", apikey.CustomersWrite, s.upsertCustomer},
+		{"GET /v1/customers/{id}", apikey.CustomersRead, s.getCustomer},
+		{"DELETE /v1/customers/{id}", apikey.Erase, s.eraseCustomer},
+		{"GET /v1/customers/{id}/erasure", apikey.Erase, s.getErasure},
+		{"POST /v1/events", apikey.EventsWrite, s.postEvent},
+		{"GET /v1/events/{id}", apikey.CustomersRead, s.getEvent},
+		{"POST /v1/orders", apikey.EventsWrite, s.postOrder},
+		{"POST /v1/products", apikey.CatalogWrite, s.postProducts},
+		{"GET /v1/tasks", apikey.TasksRead, s.listTasks},
+		{"GET /v1/tasks/{id}", apikey.TasksRead, s.getTask},
+		{"POST /v1/tasks/{id}/claim", apikey.TasksWrite, s.claimTask},
+		{"POST /v1/tasks/{id}/complete", apikey.TasksWrite, s.completeTask},
+		{"GET /v1/vouchers/{code}", apikey.VouchersWrite, s.getVoucher},
+		{"POST /v1/vouchers/{code}/redeem", apikey.VouchersWrite, s.redeemVoucher},
+		{"POST /v1/journeys/{name}/audience-runs", apikey.AudiencesRun, s.runAudience},
+		{"GET /v1/journeys/{name}/audience", apikey.AudiencesRun, s.previewAudience},
+		{"GET /v1/customers/{id}/export", apikey.CustomersRead, s.exportCustomer},
+		{"GET /v1/customers/{id}/preferences", apikey.CustomersRead, s.getPreferences},
+		{"PUT /v1/customers/{id}/preferences", apikey.PreferencesWrite, s.putPreferences},
+		{"POST /v1/suppressions", apikey.SuppressionsWrite, s.postSuppression},
+		{"GET /v1/suppressions/{channel}/{address}", apikey.CustomersRead, s.getSuppression},
+		{"DELETE /v1/suppressions/{channel}/{address}", apikey.SuppressionsWrite, s.deleteSuppression},
+		{"GET /preferences/{token}", public, s.preferenceCenter},
+		{"POST /preferences/{token}", public, s.savePreferenceCenter},
+		{"GET /unsubscribe/{token}", public, s.unsubscribePage},
+		{"POST /unsubscribe/{token}", public, s.unsubscribe},
+		{"POST /webhooks/sendgrid", public, s.sendgridWebhook},
+		{"POST /webhooks/twilio/inbound", public, s.twilioInbound},
+		{"POST /webhooks/twilio/status", public, s.twilioStatus},
+		{"POST /webhooks/lob", public, s.lobWebhook},
+		{"GET /survey/{token}", public, s.surveyPage},
+		{"POST /survey/{token}", public, s.answerSurvey},
+	}
+}
+
+// Handler returns the API's routes: /v1 behind API keys, the signed pages
+// and webhooks public but rate-limited.
 func (s *Server) Handler() http.Handler {
+	return s.mount(s.routes())
+}
+
+// mount serves routes, each behind its door.
+func (s *Server) mount(routes []route) http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/customers", s.upsertCustomer)
-	mux.HandleFunc("GET /v1/customers/{id}", s.getCustomer)
-	mux.HandleFunc("POST /v1/events", s.postEvent)
-	mux.HandleFunc("GET /v1/events/{id}", s.getEvent)
-	mux.HandleFunc("POST /v1/orders", s.postOrder)
-	mux.HandleFunc("POST /v1/products", s.postProducts)
-	mux.HandleFunc("GET /v1/tasks", s.listTasks)
-	mux.HandleFunc("GET /v1/tasks/{id}", s.getTask)
-	mux.HandleFunc("POST /v1/tasks/{id}/claim", s.claimTask)
-	mux.HandleFunc("POST /v1/tasks/{id}/complete", s.completeTask)
-	mux.HandleFunc("GET /v1/vouchers/{code}", s.getVoucher)
-	mux.HandleFunc("POST /v1/vouchers/{code}/redeem", s.redeemVoucher)
-	mux.HandleFunc("POST /v1/journeys/{name}/audience-runs", s.runAudience)
-	mux.HandleFunc("GET /v1/journeys/{name}/audience", s.previewAudience)
-	mux.HandleFunc("GET /v1/customers/{id}/preferences", s.getPreferences)
-	mux.HandleFunc("PUT /v1/customers/{id}/preferences", s.putPreferences)
-	mux.HandleFunc("POST /v1/suppressions", s.postSuppression)
-	mux.HandleFunc("GET /v1/suppressions/{channel}/{address}", s.getSuppression)
-	mux.HandleFunc("DELETE /v1/suppressions/{channel}/{address}", s.deleteSuppression)
-	mux.HandleFunc("GET /preferences/{token}", s.preferenceCenter)
-	mux.HandleFunc("POST /preferences/{token}", s.savePreferenceCenter)
-	mux.HandleFunc("GET /unsubscribe/{token}", s.unsubscribePage)
-	mux.HandleFunc("POST /unsubscribe/{token}", s.unsubscribe)
-	mux.HandleFunc("POST /webhooks/sendgrid", s.sendgridWebhook)
-	mux.HandleFunc("POST /webhooks/twilio/inbound", s.twilioInbound)
-	mux.HandleFunc("POST /webhooks/twilio/status", s.twilioStatus)
-	mux.HandleFunc("POST /webhooks/lob", s.lobWebhook)
-	mux.HandleFunc("GET /survey/{token}", s.surveyPage)
-	mux.HandleFunc("POST /survey/{token}", s.answerSurvey)
+	pages, webhooks := newClientLimiters(s.PublicLimit)
+	for _, rt := range routes {
+		var h http.Handler = rt.handle
+		switch {
+		case rt.scope == public && strings.Contains(rt.pattern, " /webhooks/"):
+			h = webhooks.wrap(h)
+		case rt.scope == public:
+			h = pages.wrap(h)
+		default:
+			h = s.authenticate(rt.scope, h)
+		}
+		mux.Handle(rt.pattern, h)
+	}
+	// Anything else under /v1 still needs a key: an unknown path answers
+	// 401 to a caller without one, so the API's shape is not probed freely.
+	mux.Handle("/v1/", s.authenticate("", http.NotFoundHandler()))
 	return s.logRequests(mux)
 }
 
@@ -86,6 +136,8 @@ type apiError struct {
 	Status  int    `json:"-"`
 	Message string `json:"error"`
 	Field   string `json:"field,omitempty"`
+	// Scope is the scope a key lacks, on a 403.
+	Scope string `json:"scope,omitempty"`
 }
 
 func (e *apiError) Error() string { return e.Message }
@@ -94,14 +146,16 @@ func badField(field, format string, args ...any) *apiError {
 	return &apiError{Status: http.StatusBadRequest, Field: field, Message: field + ": " + fmt.Sprintf(format, args...)}
 }
 
+// writeJSON answers v as compact JSON.
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
+	_ = json.NewEncoder(w).Encode(v)
 }
 
+// fail answers an error: an *apiError as it says; the database out of
+// reach as 503 with Retry-After (the request may be repeated); anything
+// else as 500, logged.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var ae *apiError
 	if errors.As(err, &ae) {
@@ -109,22 +163,45 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	}
 	// The route pattern, not the path: paths hold addresses and tokens.
+	if unavailable(err) {
+		s.log().Warn("database unavailable", "method", r.Method, "route", r.Pattern, "error", err)
+		w.Header().Set("Retry-After", retryAfter)
+		writeJSON(w, http.StatusServiceUnavailable, &apiError{Message: "the database cannot be reached just now; try again in a few seconds (repeating the request is safe)"})
+		return
+	}
 	s.log().Error("request failed", "method", r.Method, "route", r.Pattern, "error", err)
 	writeJSON(w, http.StatusInternalServerError, &apiError{Message: "internal error; the request was not applied, try again"})
 }
 
-// decode reads a JSON body strictly: unknown fields are errors (they are
-// usually typos), and type errors name the field.
+// decode reads a JSON body strictly: at most maxBody bytes (413 past
+// that), nested at most maxDepth deep, unknown fields are errors (they
+// are usually typos), and type errors name the field by its full path.
 func decode(r *http.Request, v any) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
 		return &apiError{Status: http.StatusUnsupportedMediaType, Message: "send JSON with Content-Type: application/json"}
 	}
-	return decodeJSON(io.LimitReader(r.Body, maxBody+1), v)
+	return decodeJSON(r.Body, v)
 }
 
 // decodeJSON reads one JSON value strictly, as decode does.
 func decodeJSON(rd io.Reader, v any) error {
-	dec := json.NewDecoder(rd)
+	body, err := readBody(rd, maxBody)
+	if err != nil {
+		return err
+	}
+	return decodeBytes(body, v, "")
+}
+
+// decodeBytes decodes body into v strictly, as decode does; prefix is the
+// path of body in the request ("data.order"), for error messages.
+func decodeBytes(body []byte, v any, prefix string) error {
+	if err := checkDepth(body, maxDepth); err != nil {
+		if prefix != "" {
+			return badField(prefix, "nests objects and lists more than %d levels deep, the most accepted", maxDepth)
+		}
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	err := dec.Decode(v)
 	var syntax *json.SyntaxError
@@ -139,17 +216,26 @@ func decodeJSON(rd io.Reader, v any) error {
 		return &apiError{Status: http.StatusBadRequest, Message: "the body is empty; send a JSON object"}
 	case errors.As(err, &syntax):
 		return &apiError{Status: http.StatusBadRequest, Message: fmt.Sprintf("the body is not valid JSON at byte %d: %v", syntax.Offset, err)}
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return &apiError{Status: http.StatusBadRequest, Message: "the body ends in the middle of a JSON value"}
+	}
+	// A type error, an unknown field or a value a custom decoder refused:
+	// find where, by its full path.
+	if t := reflect.TypeOf(v); t != nil && t.Kind() == reflect.Pointer {
+		if ae := locate(body, t.Elem(), prefix); ae != nil {
+			return ae
+		}
+	}
+	switch {
 	case errors.As(err, &typ):
-		field := typ.Field
+		field := join(prefix, typ.Field)
 		if field == "" {
 			field = "body"
 		}
 		return badField(field, "must be %s, not %s", describeKind(typ.Type.Kind().String()), typ.Value)
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return &apiError{Status: http.StatusBadRequest, Field: name, Message: fmt.Sprintf("unknown field %q; check its spelling against the API reference in README.md", name)}
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return &apiError{Status: http.StatusBadRequest, Message: "the body ends in the middle of a JSON value"}
+		name := join(prefix, strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`))
+		return &apiError{Status: http.StatusBadRequest, Field: name, Message: fmt.Sprintf("%s: unknown field; check its spelling against the API reference in README.md", name)}
 	default:
 		return &apiError{Status: http.StatusBadRequest, Message: "could not read the body: " + err.Error()}
 	}
@@ -159,13 +245,15 @@ func describeKind(k string) string {
 	switch k {
 	case "string":
 		return "a string"
-	case "float64", "int", "int64":
+	case "float64", "float32":
 		return "a number"
+	case "int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "uint32", "uint64":
+		return "a whole number"
 	case "bool":
 		return "true or false"
 	case "map", "struct":
 		return "an object"
-	case "slice":
+	case "slice", "array":
 		return "a list"
 	}
 	return k

@@ -36,6 +36,7 @@ var words = map[string]map[string]string{
 		"unsub_title": "Unsubscribe", "unsub_ask": "Stop emails about %s?", "unsub_topic": "Unsubscribe from %s", "unsub_all": "Leave all marketing",
 		"unsub_done": "Done: you will get no more %s from us.", "unsub_all_done": "Done: you will get no more marketing from us. We will still write about your orders.",
 		"manage": "Choose exactly what you get instead", "legal": "We keep a record of your choices, and when and where you made them.",
+		"unavailable": "We cannot show this page just now. Please try again in a few minutes.",
 	},
 	"fr": {
 		"title": "Vos préférences", "hello": "Bonjour %s. Choisissez comment %s peut vous écrire, à quel sujet et à quelle fréquence.",
@@ -50,6 +51,7 @@ var words = map[string]map[string]string{
 		"unsub_title": "Se désabonner", "unsub_ask": "Ne plus recevoir d'e-mails sur le thème « %s » ?", "unsub_topic": "Me désabonner de « %s »", "unsub_all": "Ne plus recevoir aucun message commercial",
 		"unsub_done": "C'est fait : vous ne recevrez plus de messages sur « %s ».", "unsub_all_done": "C'est fait : vous ne recevrez plus de messages commerciaux. Nous vous écrirons encore au sujet de vos commandes.",
 		"manage": "Choisir précisément ce que vous recevez", "legal": "Nous conservons une trace de vos choix, de leur date et de leur origine.",
+		"unavailable": "Nous ne pouvons pas afficher cette page pour le moment. Veuillez réessayer dans quelques minutes.",
 	},
 }
 
@@ -118,11 +120,45 @@ func (s *Server) centerCustomer(w http.ResponseWriter, r *http.Request, verify f
 		return store.Customer{}, false
 	}
 	c, err := s.Store.GetCustomer(r.Context(), id)
-	if err != nil {
+	if errors.Is(err, store.ErrNotFound) {
 		s.render(w, http.StatusForbidden, centerPage, centerView{W: words["en"], Lang: "en", Error: words["en"]["forged"]})
 		return c, false
 	}
+	if err != nil {
+		s.pageFailed(w, r, err)
+		return c, false
+	}
 	return c, true
+}
+
+// pageFailed answers a public page whose request failed on our side with
+// a page asking to try again later: 503 with Retry-After while the
+// database is out of reach, else 500.
+func (s *Server) pageFailed(w http.ResponseWriter, r *http.Request, err error) {
+	status := http.StatusInternalServerError
+	if unavailable(err) {
+		status = http.StatusServiceUnavailable
+		w.Header().Set("Retry-After", retryAfter)
+		s.log().Warn("database unavailable", "method", r.Method, "route", r.Pattern, "error", err)
+	} else {
+		s.log().Error("request failed", "method", r.Method, "route", r.Pattern, "error", err)
+	}
+	s.render(w, status, centerPage, centerView{W: words["en"], Lang: "en", Error: words["en"]["unavailable"]})
+}
+
+// parseForm reads a page's form, at most maxFormBody bytes of it.
+func (s *Server) parseForm(w http.ResponseWriter, r *http.Request) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
+	if err := r.ParseForm(); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			s.fail(w, r, tooLarge(maxFormBody))
+			return false
+		}
+		s.fail(w, r, &apiError{Status: http.StatusBadRequest, Message: "the form could not be read"})
+		return false
+	}
+	return true
 }
 
 // preferenceLink checks a preference center link, short (SignSubject) or
@@ -151,7 +187,7 @@ func (s *Server) preferenceCenter(w http.ResponseWriter, r *http.Request) {
 	}
 	v, err := s.centerView(r, c)
 	if err != nil {
-		s.fail(w, r, err)
+		s.pageFailed(w, r, err)
 		return
 	}
 	v.Saved = r.URL.Query().Get("saved") == "1"
@@ -181,6 +217,9 @@ func (s *Server) centerView(r *http.Request, c store.Customer) (centerView, erro
 		v.Channels = append(v.Channels, centerChannel{Name: string(ch), Label: w[string(ch)], On: on})
 	}
 	for _, t := range sortedKeys((pv.Topics)) {
+		if !slices.Contains(s.Topics, t) {
+			continue // no journey uses it (any more): nothing to choose
+		}
 		label := w[t]
 		if label == "" {
 			label = strings.ReplaceAll(t, "-", " ")
@@ -231,16 +270,16 @@ func (s *Server) savePreferenceCenter(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if err := r.ParseForm(); err != nil {
-		s.fail(w, r, &apiError{Status: http.StatusBadRequest, Message: "the form could not be read"})
+	if !s.parseForm(w, r) {
 		return
 	}
 	// Only what the customer changed is recorded: a box left as it was
 	// shown invents no consent, and untouched settings keep following the
-	// shop's defaults.
+	// shop's defaults. Only the topics shown are read: a topic_ field for
+	// any other topic is ignored.
 	shown, err := s.centerView(r, c)
 	if err != nil {
-		s.fail(w, r, err)
+		s.pageFailed(w, r, err)
 		return
 	}
 	f := r.PostForm
@@ -289,7 +328,7 @@ func (s *Server) savePreferenceCenter(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err := s.apply(r.Context(), c, ch); err != nil {
-		s.fail(w, r, err)
+		s.pageFailed(w, r, err)
 		return
 	}
 	http.Redirect(w, r, r.URL.Path+"?saved=1", http.StatusSeeOther)
@@ -354,8 +393,7 @@ func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if err := r.ParseForm(); err != nil {
-		s.fail(w, r, &apiError{Status: http.StatusBadRequest, Message: "the form could not be read"})
+	if !s.parseForm(w, r) {
 		return
 	}
 	ev := store.Evidence{Shown: "unsubscribe from " + claims.Topic, IP: clientIP(r), UserAgent: r.UserAgent(), Note: "from a " + claims.Channel + " message of " + claims.WorkflowID}
@@ -372,7 +410,7 @@ func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, t := range topics {
 		if _, err := s.Store.RecordTopic(r.Context(), c.ID, t, false, "unsubscribe", ev); err != nil {
-			s.fail(w, r, err)
+			s.pageFailed(w, r, err)
 			return
 		}
 	}

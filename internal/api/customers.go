@@ -1,15 +1,18 @@
 package api
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/mail"
 	"regexp"
+	"strings"
 	"time"
 
 	"golang.org/x/text/language"
 
 	"github.com/rapporthq/rapport/internal/channels/twilio"
+	"github.com/rapporthq/rapport/internal/postal"
 	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/workflows"
 )
@@ -71,13 +74,41 @@ func (req *customerRequest) validate() (store.Customer, error) {
 		if a.Country != "" && !countryRe.MatchString(a.Country) {
 			return c, badField("address.country", "%q is not a two-letter country code such as GB or US", a.Country)
 		}
-		c.Address = store.Address{Line1: a.Line1, Line2: a.Line2, City: a.City, State: a.State, PostalCode: a.PostalCode, Country: a.Country}
+		c.Address = store.Address{Line1: strings.TrimSpace(a.Line1), Line2: strings.TrimSpace(a.Line2), City: strings.TrimSpace(a.City),
+			State: strings.TrimSpace(a.State), PostalCode: strings.TrimSpace(a.PostalCode), Country: a.Country}
+		if err := checkAddress("address", c.Address); err != nil {
+			return c, err
+		}
+		if c.Address.Line1 != "" && strings.TrimSpace(c.Name) == "" {
+			return c, badField("name", "is required with a postal address: letters and postcards are addressed to a name")
+		}
+	}
+	if req.Attributes != nil {
+		raw, err := json.Marshal(req.Attributes)
+		if err != nil {
+			return c, badField("attributes", "must be a JSON object")
+		}
+		if err := checkObject("attributes", raw, len(req.Attributes), maxAttributesBytes); err != nil {
+			return c, err
+		}
 	}
 	if req.Phone != "" {
 		// Kept in E.164 form, to find the customer an SMS reply comes from.
 		c.PhoneE164, _ = twilio.Normalize(req.Phone, c.Address.Country)
 	}
 	return c, nil
+}
+
+// checkAddress refuses an address Lob would not take for a letter or a
+// postcard, naming the field (field.line1, field.postal_code...), so a
+// piece never fails at send time for an address the API took.
+func checkAddress(field string, a store.Address) error {
+	err := postal.Check(postal.Address{Line1: a.Line1, Line2: a.Line2, City: a.City, State: a.State, PostalCode: a.PostalCode, Country: a.Country})
+	var fe *postal.FieldError
+	if errors.As(err, &fe) {
+		return badField(field+"."+fe.Field, "%s", fe.Message)
+	}
+	return err
 }
 
 func (s *Server) upsertCustomer(w http.ResponseWriter, r *http.Request) {

@@ -66,6 +66,8 @@ func (req *eventRequest) validate(now time.Time) (store.Event, *store.Order, err
 		return e, nil, badField("id", "must be 1-128 letters, digits, _ . : or -")
 	case req.Type == "":
 		return e, nil, badField("type", "is required, such as order.placed")
+	case len(req.Type) > maxEventType:
+		return e, nil, badField("type", "is longer than %d characters", maxEventType)
 	case !eventTypeRe.MatchString(req.Type):
 		return e, nil, badField("type", "%q is not an event type; use lowercase words joined by dots, such as order.placed", req.Type)
 	case req.CustomerID == "":
@@ -87,6 +89,9 @@ func (req *eventRequest) validate(now time.Time) (store.Event, *store.Order, err
 	raw, err := json.Marshal(data)
 	if err != nil {
 		return e, nil, badField("data", "must be a JSON object")
+	}
+	if err := checkObject("data", raw, len(data), maxDataBytes); err != nil {
+		return e, nil, err
 	}
 	e.Data = raw
 
@@ -113,17 +118,8 @@ func validateOrder(raw json.RawMessage, e store.Event) (*store.Order, error) {
 		return nil, badField("data.order", "is required for order.placed: {id, total, currency, gift, items[{product_id, name, quantity, price}]}")
 	}
 	var ob orderBody
-	dec := json.NewDecoder(strings.NewReader(string(raw)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&ob); err != nil {
-		var typ *json.UnmarshalTypeError
-		if errors.As(err, &typ) {
-			return nil, badField("data.order."+typ.Field, "must be %s", describeKind(typ.Type.Kind().String()))
-		}
-		if strings.HasPrefix(err.Error(), "json: unknown field ") {
-			return nil, badField("data.order", "has an unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
-		}
-		return nil, badField("data.order", "must be an object: %v", err)
+	if err := decodeBytes(raw, &ob, "data.order"); err != nil {
+		return nil, err
 	}
 	return checkOrder(ob, "data.order.", e.CustomerID, e.OccurredAt)
 }
@@ -180,6 +176,9 @@ const MaxBatch = 1000
 // maxBatchBody bounds the body of a batch of events.
 const maxBatchBody = 16 << 20
 
+// maxEventType bounds the length of an event's type.
+const maxEventType = 100
+
 // postEvent takes one event, or a batch of up to MaxBatch as
 // {"events": [...]}. A single event is stored, then routed before the
 // answer, which says what it started. A batch is stored in one
@@ -196,22 +195,33 @@ func (s *Server) postEvent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if len(body) > maxBatchBody {
-		s.fail(w, r, &apiError{Status: http.StatusRequestEntityTooLarge, Message: fmt.Sprintf("the body is over %d MiB; send at most %d events at a time", maxBatchBody>>20, MaxBatch)})
+		s.fail(w, r, &apiError{Status: http.StatusRequestEntityTooLarge, Message: fmt.Sprintf("the body is larger than %s, the most a batch may carry; send at most %d events at a time", size(maxBatchBody), MaxBatch)})
 		return
 	}
-	var probe map[string]json.RawMessage
-	if json.Unmarshal(body, &probe) == nil {
-		if raw, ok := probe["events"]; ok && len(probe) == 1 {
-			s.postEvents(w, r, raw)
+	// Only a batch ({"events": [...]}) may be larger than one event; it
+	// nests two levels deeper than the events it carries, each held to
+	// the depth limit of one.
+	if looksLikeBatch(body) {
+		if checkDepth(body, maxDepth+2) != nil {
+			s.fail(w, r, &apiError{Status: http.StatusBadRequest,
+				Message: fmt.Sprintf("an event of the batch nests objects and lists more than %d levels deep, the most accepted", maxDepth)})
 			return
+		}
+		var probe map[string]json.RawMessage
+		if json.Unmarshal(body, &probe) == nil {
+			if raw, ok := probe["events"]; ok && len(probe) == 1 {
+				s.postEvents(w, r, raw)
+				return
+			}
 		}
 	}
 	if len(body) > maxBody {
-		s.fail(w, r, &apiError{Status: http.StatusRequestEntityTooLarge, Message: fmt.Sprintf("an event is limited to %d KiB", maxBody>>10)})
+		s.fail(w, r, &apiError{Status: http.StatusRequestEntityTooLarge,
+			Message: fmt.Sprintf("the body is larger than %s, the most one event may carry (a batch of events, {\"events\": [...]}, may carry %s)", size(maxBody), size(maxBatchBody))})
 		return
 	}
 	var req eventRequest
-	if err := decodeJSON(bytes.NewReader(body), &req); err != nil {
+	if err := decodeBytes(body, &req, ""); err != nil {
 		s.Metrics.EventAccepted(req.Type, metrics.EventInvalid)
 		s.fail(w, r, err)
 		return
@@ -219,6 +229,10 @@ func (s *Server) postEvent(w http.ResponseWriter, r *http.Request) {
 	e, order, err := req.validate(time.Now().UTC())
 	if err != nil {
 		s.Metrics.EventAccepted(req.Type, metrics.EventInvalid)
+		s.fail(w, r, err)
+		return
+	}
+	if err := s.refuseErased(r.Context(), e.CustomerID); err != nil { // 410 Gone: see erase.go
 		s.fail(w, r, err)
 		return
 	}
@@ -245,6 +259,17 @@ func (s *Server) postEvent(w http.ResponseWriter, r *http.Request) {
 		status = http.StatusOK
 	}
 	writeJSON(w, status, resp)
+}
+
+// looksLikeBatch reports whether a body is an object whose first member is
+// "events", reading no further than that.
+func looksLikeBatch(body []byte) bool {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return false
+	}
+	tok, err := dec.Token()
+	return err == nil && tok == "events"
 }
 
 func noCustomer(id string) *apiError {
@@ -298,7 +323,7 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request, raw json.Raw
 		res := &resp.Results[i]
 		res.Index = i
 		var req eventRequest
-		err := decodeJSON(bytes.NewReader(item), &req)
+		err := decodeBytes(item, &req, "")
 		types[i] = req.Type
 		var e store.Event
 		var order *store.Order
@@ -384,8 +409,15 @@ func (s *Server) checkCustomers(ctx context.Context, batch []store.NewEvent, whe
 	if err != nil {
 		return err
 	}
+	erased, err := s.Store.ErasedAmong(ctx, ids)
+	if err != nil {
+		return err
+	}
 	for j, ne := range batch {
-		if !known[ne.Event.CustomerID] {
+		if erased[ne.Event.CustomerID] {
+			reject(&resp.Results[where[j]], erasedCustomer(ne.Event.CustomerID))
+			resp.Rejected++
+		} else if !known[ne.Event.CustomerID] {
 			reject(&resp.Results[where[j]], noCustomer(ne.Event.CustomerID))
 			resp.Rejected++
 		}
@@ -430,6 +462,14 @@ func (s *Server) recordAndRoute(ctx context.Context, e store.Event, order *store
 	return resp, nil
 }
 
+// eventView is GET /v1/events/{id}: the stored event, compact. Data
+// stored before the limits on data existed, and over them, is left out
+// and said so, so the answer stays small.
+type eventView struct {
+	store.Event
+	DataOmitted string `json:"data_omitted,omitempty"`
+}
+
 func (s *Server) getEvent(w http.ResponseWriter, r *http.Request) {
 	e, err := s.Store.GetEvent(r.Context(), r.PathValue("id"))
 	if errors.Is(err, store.ErrNotFound) {
@@ -440,5 +480,11 @@ func (s *Server) getEvent(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, e)
+	v := eventView{Event: e}
+	var compact bytes.Buffer
+	if len(e.Data) > 0 && (checkDepth(e.Data, maxDepth) != nil || json.Compact(&compact, e.Data) != nil || compact.Len() > maxDataBytes) {
+		v.Data = nil
+		v.DataOmitted = fmt.Sprintf("the data is over the limits (%s, %d levels deep) and is not shown", size(maxDataBytes), maxDepth)
+	}
+	writeJSON(w, http.StatusOK, v)
 }

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/rapporthq/rapport/internal/journey"
@@ -178,11 +179,13 @@ type change struct {
 	evidence store.Evidence
 }
 
-func (u preferencesUpdate) check() (change, error) {
+// check checks an update; topics are the topics customers may choose
+// (the marketing topics of the journeys).
+func (u preferencesUpdate) check(topics []string) (change, error) {
 	ch := change{consent: map[string]string{}, topics: u.Topics, quiet: map[string]store.QuietHours{}, order: u.ChannelOrder, zone: u.TimeZone}
 	for name, cu := range u.Channels {
 		if !slices.Contains(policy.Channels, policy.Channel(name)) {
-			return ch, badField("channels."+name, "is not a channel; use email, sms, mail or phone")
+			return ch, badField("channels."+name, "is not a channel; use email, sms, mail or phone%s", didYouMean(name, channelNames()))
 		}
 		if cu.Consent != "" {
 			switch policy.Consent(cu.Consent) {
@@ -210,9 +213,9 @@ func (u preferencesUpdate) check() (change, error) {
 			ch.quiet[name] = q
 		}
 	}
-	for t := range u.Topics {
-		if !slugOK(t) {
-			return ch, badField("topics."+t, "is not a topic name")
+	for _, t := range sortedKeys(u.Topics) {
+		if !slices.Contains(topics, t) {
+			return ch, unknownTopic(t, topics)
 		}
 	}
 	for i, c := range u.ChannelOrder {
@@ -292,20 +295,35 @@ func (s *Server) apply(ctx context.Context, c store.Customer, ch change) error {
 	return nil
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	return slices.Sorted(maps.Keys(m))
+// unknownTopic refuses a topic no journey uses: stored, it would be a
+// choice that changes nothing, while the customer keeps getting the topic
+// they meant.
+func unknownTopic(t string, topics []string) *apiError {
+	if len(topics) == 0 {
+		return badField("topics."+t, "is not a topic: no marketing journey names a topic, so there is none to choose")
+	}
+	return badField("topics."+t, "is not a topic%s; the topics are %s", didYouMean(t, topics), strings.Join(slices.Sorted(slices.Values(topics)), ", "))
 }
 
-func slugOK(s string) bool {
-	if s == "" || len(s) > 63 {
-		return false
+// didYouMean suggests the candidate nearest to s: " (did you mean x?)",
+// or "" when none is near.
+func didYouMean(s string, candidates []string) string {
+	if near := closest(s, candidates); near != "" {
+		return fmt.Sprintf(" (did you mean %s?)", near)
 	}
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
-			return false
-		}
+	return ""
+}
+
+func channelNames() []string {
+	names := make([]string, len(policy.Channels))
+	for i, c := range policy.Channels {
+		names[i] = string(c)
 	}
-	return true
+	return names
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	return slices.Sorted(maps.Keys(m))
 }
 
 func (s *Server) putPreferences(w http.ResponseWriter, r *http.Request) {
@@ -323,7 +341,7 @@ func (s *Server) putPreferences(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	ch, err := u.check()
+	ch, err := u.check(s.Topics)
 	if err != nil {
 		s.fail(w, r, err)
 		return

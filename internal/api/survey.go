@@ -58,7 +58,7 @@ func (s *Server) surveyPage(w http.ResponseWriter, r *http.Request) {
 	if a, err := s.Store.GetSurveyAnswer(r.Context(), claims.SurveyID); err == nil {
 		view.Answered, view.Title = &a, "Thank you"
 	} else if !errors.Is(err, store.ErrNotFound) {
-		s.fail(w, r, err)
+		s.surveyFailed(w, r, err)
 		return
 	}
 	s.page(w, http.StatusOK, view)
@@ -71,8 +71,14 @@ func (s *Server) answerSurvey(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
 	if err := r.ParseForm(); err != nil {
-		s.page(w, http.StatusBadRequest, surveyView{Title: "How did we do?", Error: "The answer could not be read; please try again."})
+		status := http.StatusBadRequest
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			status = http.StatusRequestEntityTooLarge
+		}
+		s.page(w, status, surveyView{Title: "How did we do?", Error: "The answer could not be read; please try again."})
 		return
 	}
 	score, err := strconv.Atoi(r.PostForm.Get("score"))
@@ -90,7 +96,7 @@ func (s *Server) answerSurvey(w http.ResponseWriter, r *http.Request) {
 		Score: score, Comment: comment,
 	})
 	if err != nil {
-		s.fail(w, r, err)
+		s.surveyFailed(w, r, err)
 		return
 	}
 	if inserted {
@@ -103,12 +109,27 @@ func (s *Server) answerSurvey(w http.ResponseWriter, r *http.Request) {
 		}
 		e := store.Event{ID: "survey-" + claims.SurveyID, Type: "survey.answered", CustomerID: claims.CustomerID, OccurredAt: answer.AnsweredAt, Data: raw}
 		if _, err := s.recordAndRoute(r.Context(), e, nil); err != nil {
-			s.fail(w, r, err)
+			s.surveyFailed(w, r, err)
 			return
 		}
 	}
 	view := surveyView{Title: "Thank you", Answered: &answer}
 	s.page(w, http.StatusOK, view)
+}
+
+// surveyFailed answers a survey request that failed on our side with a
+// page asking to try again later: 503 with Retry-After while the database
+// is out of reach, else 500.
+func (s *Server) surveyFailed(w http.ResponseWriter, r *http.Request, err error) {
+	status := http.StatusInternalServerError
+	if unavailable(err) {
+		status = http.StatusServiceUnavailable
+		w.Header().Set("Retry-After", retryAfter)
+		s.log().Warn("database unavailable", "method", r.Method, "route", r.Pattern, "error", err)
+	} else {
+		s.log().Error("request failed", "method", r.Method, "route", r.Pattern, "error", err)
+	}
+	s.page(w, status, surveyView{Title: "How did we do?", Error: "We cannot take your answer just now. Please try again in a few minutes."})
 }
 
 func (s *Server) page(w http.ResponseWriter, status int, v surveyView) {

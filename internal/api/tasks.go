@@ -62,7 +62,7 @@ func (s *Server) claimTask(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, badField("assignee", "is required: who takes the task"))
 		return
 	}
-	t, err := s.Store.ClaimTask(r.Context(), r.PathValue("id"), req.Assignee)
+	t, err := s.Store.ClaimTask(r.Context(), r.PathValue("id"), req.Assignee, keyName(r))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		notFound(w, "task", r.PathValue("id"))
@@ -115,7 +115,7 @@ func (s *Server) completeTask(w http.ResponseWriter, r *http.Request) {
 	handle, err := s.Temporal.UpdateWorkflow(r.Context(), client.UpdateWorkflowOptions{
 		WorkflowID:   t.WorkflowID,
 		UpdateName:   workflows.CompleteTaskUpdate,
-		Args:         []any{workflows.CompleteTask{TaskID: t.ID, Outcome: req.Outcome, Notes: req.Notes, By: req.By}},
+		Args:         []any{workflows.CompleteTask{TaskID: t.ID, Outcome: req.Outcome, Notes: req.Notes, By: actor(r, req.By)}},
 		WaitForStage: client.WorkflowUpdateStageCompleted,
 	})
 	if err == nil {
@@ -133,7 +133,7 @@ func (s *Server) completeTask(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	done, err := s.Store.CompleteTask(r.Context(), t.ID, req.Outcome, req.Notes)
+	done, err := s.Store.CompleteTask(r.Context(), t.ID, req.Outcome, req.Notes, keyName(r))
 	if err != nil {
 		s.fail(w, r, err)
 		return

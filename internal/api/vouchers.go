@@ -36,7 +36,7 @@ func (s *Server) redeemVoucher(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	v, err := s.Store.RedeemVoucher(r.Context(), strings.ToUpper(r.PathValue("code")), req.OrderID, time.Now())
+	v, err := s.Store.RedeemVoucher(r.Context(), strings.ToUpper(r.PathValue("code")), req.OrderID, time.Now(), keyName(r))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		notFound(w, "voucher", r.PathValue("code"))

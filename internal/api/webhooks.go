@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -72,7 +71,7 @@ func (s *Server) refuse(w http.ResponseWriter, provider, why string) {
 // the address; unsubscribes leave the message's topic; deliveries, opens
 // and clicks are noted on the message.
 func (s *Server) sendgridWebhook(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxWebhookBody))
+	body, err := readBody(r.Body, maxWebhookBody)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -306,7 +305,7 @@ func (s *Server) twilioStatus(w http.ResponseWriter, r *http.Request) {
 // lobWebhook takes Lob's tracking events, signed with HMAC-SHA256 over
 // "timestamp.body". A piece returned to sender suppresses the address.
 func (s *Server) lobWebhook(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxWebhookBody))
+	body, err := readBody(r.Body, maxWebhookBody)
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -65,8 +65,12 @@ type Report struct {
 	Holds     int            `json:"holds"`
 	// Legacy counts messages sent before Rapport recorded contact
 	// decisions (schema version 3): there is nothing to check them by.
-	Legacy     int         `json:"legacy"`
-	Violations []Violation `json:"violations"`
+	Legacy int `json:"legacy"`
+	// ContentRemoved counts messages whose recipient retention removed
+	// (RAPPORT_RETENTION_MESSAGES): their suppression check cannot be
+	// made; every other check is.
+	ContentRemoved int         `json:"content_removed"`
+	Violations     []Violation `json:"violations"`
 }
 
 // Options limit a check.
@@ -123,6 +127,8 @@ type message struct {
 	PolicyAt, ClaimedAt                                                                  *time.Time
 	CreatedAt                                                                            time.Time
 	Holds, HoldsWithoutReason                                                            int
+	// ContentRemoved: retention removed the recipient, subject and details.
+	ContentRemoved bool
 }
 
 type consentEvent struct {
@@ -172,7 +178,8 @@ func load(ctx context.Context, db *pgxpool.Pool, ids []string, since time.Time) 
 		SELECT m.id::text, m.customer_id, m.workflow_id, m.step_id, m.channel, m.purpose, m.topic, m.status, m.reason, m.recipient,
 			m.policy_at, m.claimed_at, m.created_at,
 			(SELECT count(*) FROM message_holds h WHERE h.message_id = m.id),
-			(SELECT count(*) FROM message_holds h WHERE h.message_id = m.id AND trim(h.reason) = '')
+			(SELECT count(*) FROM message_holds h WHERE h.message_id = m.id AND trim(h.reason) = ''),
+			m.content_removed_at IS NOT NULL
 		FROM messages m WHERE m.customer_id = ANY($1) AND m.created_at >= $2 ORDER BY m.customer_id, m.policy_at NULLS FIRST, m.id`, ids, since)
 	if err != nil {
 		return nil, fmt.Errorf("audit: messages: %w", err)
@@ -180,7 +187,7 @@ func load(ctx context.Context, db *pgxpool.Pool, ids []string, since time.Time) 
 	var addresses []string
 	var m message
 	_, err = pgx.ForEachRow(rows, []any{&m.ID, &m.CustomerID, &m.WorkflowID, &m.Step, &m.Channel, &m.Purpose, &m.Topic, &m.Status, &m.Reason, &m.Recipient,
-		&m.PolicyAt, &m.ClaimedAt, &m.CreatedAt, &m.Holds, &m.HoldsWithoutReason}, func() error {
+		&m.PolicyAt, &m.ClaimedAt, &m.CreatedAt, &m.Holds, &m.HoldsWithoutReason, &m.ContentRemoved}, func() error {
 		h.messages[m.CustomerID] = append(h.messages[m.CustomerID], m)
 		if m.Recipient != "" {
 			addresses = append(addresses, addressKey(m.Channel, m.Recipient))
@@ -317,8 +324,11 @@ func (h *history) check(rules policy.Rules, customerID string, rep *Report) {
 		at, policyAt := *m.ClaimedAt, *m.PolicyAt
 		marketing := m.Purpose == string(journey.Marketing)
 
-		// Suppression of the address, as it stood.
-		if s, ok := lastBefore(h.suppressions[addressKey(m.Channel, m.Recipient)], at, func(s suppressionEvent) time.Time { return s.At }); ok && s.Action == "suppress" {
+		// Suppression of the address, as it stood; unknown once retention
+		// removed the address ("content removed by retention").
+		if m.ContentRemoved && m.Recipient == "" {
+			rep.ContentRemoved++
+		} else if s, ok := lastBefore(h.suppressions[addressKey(m.Channel, m.Recipient)], at, func(s suppressionEvent) time.Time { return s.At }); ok && s.Action == "suppress" {
 			bad(Suppression, "the %s address was suppressed (%s) at %s", m.Channel, s.Reason, s.At.UTC().Format(time.RFC3339Nano))
 		}
 

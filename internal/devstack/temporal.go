@@ -178,6 +178,11 @@ func startServer(opts TemporalOptions) (temporal.Server, *slog.LevelVar, error) 
 		dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key():      true,
 		dynamicconfig.FrontendMaxNamespaceVisibilityRPSPerInstance.Key(): 1000,
 		dynamicconfig.HistoryCacheHostLevelMaxSize.Key():                 8096,
+		// Deleting a closed execution waits until its close is acknowledged
+		// by the transfer and visibility queues; by default they record that
+		// every 30s, which made erasing a customer take half a minute.
+		dynamicconfig.TransferProcessorUpdateAckInterval.Key():   time.Second,
+		dynamicconfig.VisibilityProcessorUpdateAckInterval.Key(): time.Second,
 	}
 	server, err := temporal.NewServer(
 		temporal.WithConfig(conf),

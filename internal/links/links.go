@@ -3,7 +3,9 @@
 // purpose, its claims and an expiry, sealed with HMAC-SHA256 so it cannot
 // be forged or altered, and checked in constant time. Short tokens
 // (SignSubject) name a single subject, for links that must fit a text
-// message or be typed from a postcard.
+// message or be typed from a postcard. A token has exactly one spelling:
+// it is unpadded base64url decoded strictly, so no two strings verify as
+// the same token.
 package links
 
 import (
@@ -18,6 +20,24 @@ import (
 	"strings"
 	"time"
 )
+
+// b64 is the one encoding tokens are written in: unpadded base64url,
+// decoded strictly, so unused trailing bits must be zero and no two
+// strings decode to the same bytes.
+var b64 = base64.RawURLEncoding.Strict()
+
+// wellFormed reports whether a token holds only the characters tokens are
+// made of (base64url and dots). The base64 decoders skip line breaks even
+// when strict; this check refuses them and anything else besides.
+func wellFormed(token string) bool {
+	for i := 0; i < len(token); i++ {
+		c := token[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
 
 // Errors from Verify. Both mean "refuse and change nothing".
 var (
@@ -54,22 +74,22 @@ func (s *Signer) Sign(purpose string, claims any, expires time.Time) (string, er
 	if err != nil {
 		return "", err
 	}
-	p := base64.RawURLEncoding.EncodeToString(payload)
-	return p + "." + base64.RawURLEncoding.EncodeToString(s.mac(p)), nil
+	p := b64.EncodeToString(payload)
+	return p + "." + b64.EncodeToString(s.mac(p)), nil
 }
 
 // Verify checks a token for a purpose and, when it is genuine and current,
 // decodes its claims into v.
 func (s *Signer) Verify(token, purpose string, now time.Time, v any) error {
 	p, sig, ok := strings.Cut(token, ".")
-	if !ok || len(token) > 4096 {
+	if !ok || len(token) > 4096 || !wellFormed(token) {
 		return ErrInvalid
 	}
-	got, err := base64.RawURLEncoding.DecodeString(sig)
+	got, err := b64.DecodeString(sig)
 	if err != nil || !hmac.Equal(got, s.mac(p)) {
 		return ErrInvalid
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(p)
+	raw, err := b64.DecodeString(p)
 	if err != nil {
 		return ErrInvalid
 	}
@@ -90,24 +110,24 @@ func (s *Signer) Verify(token, purpose string, now time.Time, v any) error {
 // expires, as a short token: the subject, the expiry and 96 bits of
 // HMAC-SHA256, about 40 characters for a short id.
 func (s *Signer) SignSubject(purpose, subject string, expires time.Time) string {
-	body := base64.RawURLEncoding.EncodeToString([]byte(subject)) + "." + strconv.FormatInt(expires.Unix(), 36)
-	return body + "." + base64.RawURLEncoding.EncodeToString(s.subjectMAC(purpose, body))
+	body := b64.EncodeToString([]byte(subject)) + "." + strconv.FormatInt(expires.Unix(), 36)
+	return body + "." + b64.EncodeToString(s.subjectMAC(purpose, body))
 }
 
 // VerifySubject checks a token made by SignSubject for a purpose and
 // returns its subject.
 func (s *Signer) VerifySubject(token, purpose string, now time.Time) (string, error) {
-	if len(token) > 512 || strings.Count(token, ".") != 2 {
+	if len(token) > 512 || strings.Count(token, ".") != 2 || !wellFormed(token) {
 		return "", ErrInvalid
 	}
 	i := strings.LastIndexByte(token, '.')
 	body, sig := token[:i], token[i+1:]
-	got, err := base64.RawURLEncoding.DecodeString(sig)
+	got, err := b64.DecodeString(sig)
 	if err != nil || !hmac.Equal(got, s.subjectMAC(purpose, body)) {
 		return "", ErrInvalid
 	}
 	enc, exp, _ := strings.Cut(body, ".")
-	subject, err := base64.RawURLEncoding.DecodeString(enc)
+	subject, err := b64.DecodeString(enc)
 	expires, err2 := strconv.ParseInt(exp, 36, 64)
 	if err != nil || err2 != nil {
 		return "", ErrInvalid

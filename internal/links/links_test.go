@@ -1,6 +1,7 @@
 package links
 
 import (
+	"encoding/base64"
 	"strings"
 	"testing"
 	"time"
@@ -78,4 +79,50 @@ func TestSubjectTokens(t *testing.T) {
 	assert.ErrorIs(t, err, ErrInvalid)
 	var c claims
 	assert.ErrorIs(t, s.Verify(tok, "preferences", now, &c), ErrInvalid)
+}
+
+// alphabet is base64url's.
+const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+// TestOneSpellingPerToken: a token whose signature is written another way
+// (unused trailing bits set, a line break inserted) decodes to the same
+// bytes under lenient base64, but is refused.
+func TestOneSpellingPerToken(t *testing.T) {
+	s, err := NewSigner([]byte(strings.Repeat("k", 32)))
+	require.NoError(t, err)
+	now := time.Now()
+	// A token whose signature has a character that standard base64 writes
+	// otherwise (- or _), so that spelling can be tried too.
+	var tok, payload, sig string
+	for i := 0; !strings.ContainsAny(sig, "-_"); i++ {
+		tok, err = s.Sign(SurveyPurpose, claims{"c_1", "sv1"}, now.Add(time.Hour+time.Duration(i)*time.Second))
+		require.NoError(t, err)
+		payload, sig, _ = strings.Cut(tok, ".")
+	}
+	require.Len(t, sig, 43, "32 bytes in 43 characters: the last one has 2 unused bits")
+
+	last := strings.IndexByte(alphabet, sig[len(sig)-1])
+	altered := sig[:len(sig)-1] + string(alphabet[last^1])
+	lenientA, errA := base64.RawURLEncoding.DecodeString(sig)
+	lenientB, errB := base64.RawURLEncoding.DecodeString(altered)
+	require.NoError(t, errA)
+	require.NoError(t, errB)
+	require.Equal(t, lenientA, lenientB, "the altered signature is the same bytes to a lenient decoder")
+	require.NotEqual(t, sig, altered)
+
+	var got claims
+	require.NoError(t, s.Verify(tok, SurveyPurpose, now, &got))
+	assert.ErrorIs(t, s.Verify(payload+"."+altered, SurveyPurpose, now, &got), ErrInvalid, "trailing bits altered")
+	assert.ErrorIs(t, s.Verify(payload+"."+sig[:10]+"\n"+sig[10:], SurveyPurpose, now, &got), ErrInvalid, "a line break in the signature")
+	assert.ErrorIs(t, s.Verify(payload+"."+sig+"=", SurveyPurpose, now, &got), ErrInvalid, "padding")
+	assert.ErrorIs(t, s.Verify(payload+"."+strings.NewReplacer("-", "+", "_", "/").Replace(sig), SurveyPurpose, now, &got), ErrInvalid, "standard base64")
+
+	short := s.SignSubject(PreferencesPurpose, "c_ada", now.Add(time.Hour))
+	_, err = s.VerifySubject(short, PreferencesPurpose, now)
+	require.NoError(t, err)
+	i := strings.LastIndexByte(short, '.')
+	for _, bad := range []string{short[:i+3] + "\r\n" + short[i+3:], short + "=", short[:i] + ".\n" + short[i+1:]} {
+		_, err = s.VerifySubject(bad, PreferencesPurpose, now)
+		assert.ErrorIs(t, err, ErrInvalid, "%q", bad)
+	}
 }

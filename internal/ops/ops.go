@@ -1,12 +1,15 @@
 // Package ops serves what a cluster asks of a Rapport process: liveness
 // (/healthz), readiness (/readyz: its database and Temporal answer, and it
-// is not draining) and Prometheus metrics (/metrics).
+// is not draining) and Prometheus metrics (/metrics), on an operations
+// address of their own (RAPPORT_OPS_ADDR), never on a public port.
 package ops
 
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"sync/atomic"
 	"time"
@@ -113,10 +116,63 @@ func (h *Health) Register(mux *http.ServeMux, metrics http.Handler) {
 	}
 }
 
-// Handler is a mux with the probes and metrics alone (the worker's
-// operations port).
+// Handler is a mux with the probes and metrics alone (the operations
+// port of the worker and the API).
 func (h *Health) Handler(metrics http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	h.Register(mux, metrics)
 	return mux
+}
+
+// Server serves the probes and metrics on their own address, apart from
+// any public port, so that /metrics and /readyz are reachable by the
+// cluster and never by the internet.
+type Server struct {
+	srv *http.Server
+	l   net.Listener
+}
+
+// Disabled reports whether addr turns the operations server off ("" or
+// "off").
+func Disabled(addr string) bool { return addr == "" || addr == "off" }
+
+// NewServer is an HTTP server of h's probes and metrics alone, for a
+// caller that listens itself.
+func NewServer(h *Health, metrics http.Handler) *http.Server {
+	return &http.Server{Handler: h.Handler(metrics), ReadHeaderTimeout: 10 * time.Second}
+}
+
+// Start listens on addr and serves h's probes and metrics in the
+// background until Stop. When addr is "" or "off" it serves nothing and
+// returns a nil *Server, whose methods do nothing.
+func Start(addr string, h *Health, metrics http.Handler) (*Server, error) {
+	if Disabled(addr) {
+		return nil, nil
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s for /healthz, /readyz and /metrics (RAPPORT_OPS_ADDR, --ops-addr; off to serve none): %w", addr, err)
+	}
+	s := &Server{srv: NewServer(h, metrics), l: l}
+	go func() { _ = s.srv.Serve(l) }()
+	return s, nil
+}
+
+// Addr is the address the server listens on ("" when disabled).
+func (s *Server) Addr() string {
+	if s == nil {
+		return ""
+	}
+	return s.l.Addr().String()
+}
+
+// Stop shuts the server down, letting probes under way finish for up to
+// five seconds.
+func (s *Server) Stop() {
+	if s == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = s.srv.Shutdown(ctx)
 }

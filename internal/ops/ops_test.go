@@ -81,3 +81,38 @@ func TestProbes(t *testing.T) {
 	assert.Equal(t, http.StatusOK, code)
 	assert.Equal(t, "rapport_up 1\n", body)
 }
+
+// TestServer: Start serves the probes and metrics alone on their own
+// address, "off" serves none, a taken address is named, and Stop stops.
+func TestServer(t *testing.T) {
+	h := &Health{}
+	h.Ready()
+	metrics := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("rapport_up 1\n")) })
+	s, err := Start("127.0.0.1:0", h, metrics)
+	require.NoError(t, err)
+	require.NotNil(t, s)
+	base := "http://" + s.Addr()
+	for path, want := range map[string]int{"/healthz": 200, "/readyz": 200, "/metrics": 200, "/v1/customers/c_1": 404, "/": 404} {
+		resp, err := http.Get(base + path)
+		require.NoError(t, err, path)
+		resp.Body.Close()
+		assert.Equal(t, want, resp.StatusCode, path)
+	}
+
+	_, err = Start(s.Addr(), h, metrics)
+	require.Error(t, err, "the address is taken")
+	assert.Contains(t, err.Error(), "RAPPORT_OPS_ADDR")
+	assert.Contains(t, err.Error(), s.Addr())
+
+	s.Stop()
+	_, err = http.Get(base + "/healthz")
+	assert.Error(t, err, "stopped")
+
+	for _, addr := range []string{"", "off"} {
+		off, err := Start(addr, h, metrics)
+		require.NoError(t, err)
+		assert.Nil(t, off)
+		assert.Equal(t, "", off.Addr())
+		off.Stop() // a no-op on nil
+	}
+}

@@ -35,6 +35,9 @@ import (
 type Config struct {
 	// APIURL is Rapport's API; its /dev/outbox.json shows what was sent.
 	APIURL string
+	// APIKey is sent with every /v1 request (the shop's part); customer
+	// pages and webhooks go without, as customers and providers reach them.
+	APIKey string
 	// TwilioAuthToken signs the simulated SMS replies (STOP) to
 	// /webhooks/twilio/inbound, as Twilio would.
 	TwilioAuthToken string
@@ -240,6 +243,9 @@ func (s *sim) do(ctx context.Context, method, path string, body, out any, want .
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	if strings.HasPrefix(path, "/v1/") && s.cfg.APIKey != "" {
+		req.Header.Set("Authorization", "Bearer "+s.cfg.APIKey)
+	}
 	return s.send(req, out, want...)
 }
 
@@ -366,7 +372,11 @@ func (s *sim) signUp(ctx context.Context, p *person) error {
 		if rng.IntN(100) < 3 {
 			line1 = "1 Undeliverable Lane"
 		}
-		c["address"] = map[string]any{"line1": line1, "city": "Simtown", "postal_code": fmt.Sprintf("%05d", rng.IntN(100000)), "country": pl.country}
+		address := map[string]any{"line1": line1, "city": "Simtown", "postal_code": fmt.Sprintf("%05d", rng.IntN(100000)), "country": pl.country}
+		if pl.country == "US" {
+			address["state"] = "NY" // Lob needs a state for a US address
+		}
+		c["address"] = address
 	} else if pl.country != "" {
 		c["address"] = map[string]any{"country": pl.country}
 	}

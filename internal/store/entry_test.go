@@ -151,3 +151,17 @@ func TestBacklogOrNotice(t *testing.T) {
 		}
 	}
 }
+
+func TestNoRunEntersWhileTheCustomerIsErased(t *testing.T) {
+	t.Parallel()
+	s, _ := storetest.New(t)
+	ctx := context.Background()
+	_, err := s.UpsertCustomer(ctx, store.Customer{ID: "c_1"})
+	require.NoError(t, err)
+	_, _, err = s.BeginErasure(ctx, "c_1", "rapport-erase/x", "key dpo", "asked by email")
+	require.NoError(t, err)
+	got, err := s.EnterRun(ctx, entry("during-erasure", "welcome"))
+	require.NoError(t, err)
+	assert.False(t, got.Start, "a run entered while the erasure runs would outlive it")
+	assert.Equal(t, "the customer was erased", got.Refused)
+}

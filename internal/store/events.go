@@ -52,6 +52,9 @@ func (s *Store) RecordEvent(ctx context.Context, e Event, order *Order) (stored 
 		if err := lockRouting(ctx, tx, e.CustomerID); err != nil {
 			return err
 		}
+		if err := s.refuseErased(ctx, tx, e.CustomerID); err != nil {
+			return err
+		}
 		stored, inserted, err = recordEvent(ctx, tx, e, order)
 		return err
 	})
@@ -87,10 +90,14 @@ func (s *Store) RecordEvents(ctx context.Context, batch []NewEvent) ([]Recorded,
 			customers = append(customers, ne.Event.CustomerID)
 		}
 		slices.Sort(customers)
-		for _, c := range slices.Compact(customers) {
+		customers = slices.Compact(customers)
+		for _, c := range customers {
 			if err := lockRouting(ctx, tx, c); err != nil {
 				return err
 			}
+		}
+		if err := s.refuseErased(ctx, tx, customers...); err != nil {
+			return err
 		}
 		for i, ne := range batch {
 			stored, inserted, err := recordEvent(ctx, tx, ne.Event, ne.Order)

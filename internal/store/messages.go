@@ -139,6 +139,10 @@ func (s *Store) ClaimWithGate(ctx context.Context, m Message, resumable bool, po
 	var claim Claim
 	var verdict Gate
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if erased, err := s.erased(ctx, tx, m.CustomerID); err != nil || erased { // nothing to, or about, an erased customer
+			claim, verdict.Reason = erasedClaim(m), "the customer was erased"
+			return err
+		}
 		_, err := tx.Exec(ctx, `
 			INSERT INTO messages (idempotency_key, workflow_id, journey, step_id, customer_id, channel, template, purpose, topic, status, recipient, subject, details)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $10, $11, $12)
@@ -190,7 +194,7 @@ func (s *Store) ClaimWithGate(ctx context.Context, m Message, resumable bool, po
 			return err
 		}
 		if m.Recipient != "" {
-			err := tx.QueryRow(ctx, `SELECT reason FROM suppressions WHERE channel = $1 AND address = $2`, m.Channel, AddressKey(m.Channel, m.Recipient)).Scan(&in.Suppression)
+			err := tx.QueryRow(ctx, `SELECT reason FROM suppressions WHERE channel = $1 AND address = ANY($2) LIMIT 1`, m.Channel, s.addressForms(m.Channel, m.Recipient)).Scan(&in.Suppression)
 			if err != nil && err != pgx.ErrNoRows {
 				return err
 			}

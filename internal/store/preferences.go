@@ -249,7 +249,7 @@ func (s *Store) Unsuppress(ctx context.Context, channel, address string) error {
 		if err := lockAddress(ctx, tx, channel, address); err != nil {
 			return err
 		}
-		tag, err := tx.Exec(ctx, `DELETE FROM suppressions WHERE channel = $1 AND address = $2`, channel, address)
+		tag, err := tx.Exec(ctx, `DELETE FROM suppressions WHERE channel = $1 AND address = ANY($2)`, channel, s.addressForms(channel, address))
 		if err != nil || tag.RowsAffected() == 0 {
 			return err
 		}

@@ -124,6 +124,16 @@ func (s *Store) EnterRun(ctx context.Context, e Entry) (Entered, error) {
 			out.Refused = fmt.Sprintf("this entry (%s) already ran: %s", existing.EntryKey, existing.Status)
 			return nil
 		case errors.Is(err, ErrNotFound):
+			// An erasure under way ends the customer's runs and then removes
+			// them; a run entered meanwhile would outlive it.
+			erased, err := s.erased(ctx, tx, e.CustomerID)
+			if err != nil {
+				return err
+			}
+			if erased {
+				out.Refused = "the customer was erased"
+				return nil
+			}
 			if out.Refused, err = refusal(ctx, tx, e); err != nil || out.Refused != "" {
 				return err
 			}

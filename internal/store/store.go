@@ -29,10 +29,13 @@ var ErrNotFound = errors.New("not found")
 // Store is a handle on Rapport's database. It is safe for concurrent use.
 type Store struct {
 	pool *pgxpool.Pool
+	// hash keys the hashes erasure keeps in place of ids and addresses
+	// (see erase.go); nil: erasure is not possible.
+	hash *hashKeys
 }
 
 // Open connects to the database at url and checks it answers.
-func Open(ctx context.Context, url string) (*Store, error) {
+func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("store: parse database URL: %w", err)
@@ -45,7 +48,11 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("store: connect to %s:%d/%s: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database, err)
 	}
-	return &Store{pool: pool}, nil
+	s := &Store{pool: pool}
+	for _, o := range opts {
+		o(s)
+	}
+	return s, nil
 }
 
 // Close releases the connections.

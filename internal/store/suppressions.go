@@ -53,11 +53,14 @@ func (s *Store) Suppress(ctx context.Context, sup Suppression) error {
 }
 
 // Suppressed returns the suppression of an address on a channel, or
-// ErrNotFound when it may be contacted.
+// ErrNotFound when it may be contacted. An address kept as a keyed hash
+// since its customer was erased is found too.
 func (s *Store) Suppressed(ctx context.Context, channel, address string) (Suppression, error) {
 	address = AddressKey(channel, address)
 	var sup Suppression
-	err := s.pool.QueryRow(ctx, `SELECT channel, address, reason, source, created_at FROM suppressions WHERE channel = $1 AND address = $2`,
-		channel, address).Scan(&sup.Channel, &sup.Address, &sup.Reason, &sup.Source, &sup.CreatedAt)
+	err := s.pool.QueryRow(ctx, `SELECT channel, address, reason, source, created_at FROM suppressions
+		WHERE channel = $1 AND address = ANY($2) ORDER BY address = $3 DESC LIMIT 1`,
+		channel, s.addressForms(channel, address), address).Scan(&sup.Channel, &sup.Address, &sup.Reason, &sup.Source, &sup.CreatedAt)
+	sup.Address = address
 	return sup, notFound(err)
 }

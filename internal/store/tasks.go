@@ -40,6 +40,10 @@ type Task struct {
 	CreatedAt   time.Time      `json:"created_at"`
 	ClaimedAt   *time.Time     `json:"claimed_at,omitempty"`
 	CompletedAt *time.Time     `json:"completed_at,omitempty"`
+	// ClaimedByKey and CompletedByKey name the API keys the claim and the
+	// outcome came with.
+	ClaimedByKey   string `json:"claimed_by_key,omitempty"`
+	CompletedByKey string `json:"completed_by_key,omitempty"`
 }
 
 // Final reports whether the task can no longer be worked on.
@@ -52,12 +56,13 @@ func (t Task) Final() bool {
 var ErrConflict = errors.New("conflict")
 
 const taskColumns = `id, workflow_id, journey, step_id, customer_id, kind, queue, status, brief, outcomes, due_at,
-	context, assignee, outcome, notes, escalations, created_at, claimed_at, completed_at`
+	context, assignee, outcome, notes, escalations, created_at, claimed_at, completed_at, claimed_by_key, completed_by_key`
 
 func scanTask(row pgx.Row) (Task, error) {
 	var t Task
 	err := row.Scan(&t.ID, &t.WorkflowID, &t.Journey, &t.StepID, &t.CustomerID, &t.Kind, &t.Queue, &t.Status, &t.Brief,
-		&t.Outcomes, &t.DueAt, &t.Context, &t.Assignee, &t.Outcome, &t.Notes, &t.Escalations, &t.CreatedAt, &t.ClaimedAt, &t.CompletedAt)
+		&t.Outcomes, &t.DueAt, &t.Context, &t.Assignee, &t.Outcome, &t.Notes, &t.Escalations, &t.CreatedAt, &t.ClaimedAt, &t.CompletedAt,
+		&t.ClaimedByKey, &t.CompletedByKey)
 	return t, notFound(err)
 }
 
@@ -116,9 +121,10 @@ func (s *Store) ListTasks(ctx context.Context, f TaskFilter) ([]Task, error) {
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Task, error) { return scanTask(r) })
 }
 
-// ClaimTask assigns a task to a person. Claiming again by the same person
-// is harmless; a task claimed by someone else, or finished, is a conflict.
-func (s *Store) ClaimTask(ctx context.Context, id, assignee string) (Task, error) {
+// ClaimTask assigns a task to a person, noting the API key the claim came
+// with. Claiming again by the same person is harmless; a task claimed by
+// someone else, or finished, is a conflict.
+func (s *Store) ClaimTask(ctx context.Context, id, assignee, byKey string) (Task, error) {
 	var out Task
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		t, err := scanTask(tx.QueryRow(ctx, `SELECT `+taskColumns+` FROM tasks WHERE id = $1 FOR UPDATE`, id))
@@ -132,7 +138,7 @@ func (s *Store) ClaimTask(ctx context.Context, id, assignee string) (Task, error
 			return fmt.Errorf("%w: the task is claimed by %s", ErrConflict, t.Assignee)
 		}
 		out, err = scanTask(tx.QueryRow(ctx, `UPDATE tasks SET status = CASE WHEN status = 'overdue' THEN status ELSE 'claimed' END,
-			assignee = $2, claimed_at = coalesce(claimed_at, now()) WHERE id = $1 RETURNING `+taskColumns, id, assignee))
+			assignee = $2, claimed_at = coalesce(claimed_at, now()), claimed_by_key = $3 WHERE id = $1 RETURNING `+taskColumns, id, assignee, byKey))
 		return err
 	})
 	if err != nil {
@@ -141,10 +147,11 @@ func (s *Store) ClaimTask(ctx context.Context, id, assignee string) (Task, error
 	return out, nil
 }
 
-// CompleteTask records a task's outcome. Completing it again with the same
-// outcome is harmless; a different outcome, or a cancelled task, is a
-// conflict.
-func (s *Store) CompleteTask(ctx context.Context, id, outcome, notes string) (Task, error) {
+// CompleteTask records a task's outcome, and the API key it came with
+// (byKey; "" keeps what is recorded, as when the journey records it).
+// Completing it again with the same outcome is harmless; a different
+// outcome, or a cancelled task, is a conflict.
+func (s *Store) CompleteTask(ctx context.Context, id, outcome, notes, byKey string) (Task, error) {
 	var out Task
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		t, err := scanTask(tx.QueryRow(ctx, `SELECT `+taskColumns+` FROM tasks WHERE id = $1 FOR UPDATE`, id))
@@ -154,12 +161,17 @@ func (s *Store) CompleteTask(ctx context.Context, id, outcome, notes string) (Ta
 		switch {
 		case t.Status == TaskCompleted && t.Outcome == outcome:
 			out = t
-			return nil
+			if byKey == "" || t.CompletedByKey != "" {
+				return nil
+			}
+			out, err = scanTask(tx.QueryRow(ctx, `UPDATE tasks SET completed_by_key = $2 WHERE id = $1 RETURNING `+taskColumns, id, byKey))
+			return err
 		case t.Final():
 			return fmt.Errorf("%w: the task is already %s", ErrConflict, t.Status)
 		}
-		out, err = scanTask(tx.QueryRow(ctx, `UPDATE tasks SET status = 'completed', outcome = $2, notes = $3, completed_at = now()
-			WHERE id = $1 RETURNING `+taskColumns, id, outcome, notes))
+		out, err = scanTask(tx.QueryRow(ctx, `UPDATE tasks SET status = 'completed', outcome = $2, notes = $3, completed_at = now(),
+			completed_by_key = CASE WHEN $4 <> '' THEN $4 ELSE completed_by_key END
+			WHERE id = $1 RETURNING `+taskColumns, id, outcome, notes, byKey))
 		return err
 	})
 	if err != nil {

@@ -22,16 +22,18 @@ type Voucher struct {
 	ExpiresAt       time.Time  `json:"expires_at"`
 	RedeemedAt      *time.Time `json:"redeemed_at,omitempty"`
 	RedeemedOrderID string     `json:"redeemed_order_id,omitempty"`
+	// RedeemedByKey names the API key the redemption came with.
+	RedeemedByKey string `json:"redeemed_by_key,omitempty"`
 }
 
 // ErrExpired is returned when redeeming a voucher past its expiry.
 var ErrExpired = errors.New("expired")
 
-const voucherColumns = `code, customer_id, workflow_id, step_id, kind, value::float8, currency, issued_at, expires_at, redeemed_at, redeemed_order_id`
+const voucherColumns = `code, customer_id, workflow_id, step_id, kind, value::float8, currency, issued_at, expires_at, redeemed_at, redeemed_order_id, redeemed_by_key`
 
 func scanVoucher(row pgx.Row) (Voucher, error) {
 	var v Voucher
-	err := row.Scan(&v.Code, &v.CustomerID, &v.WorkflowID, &v.StepID, &v.Kind, &v.Value, &v.Currency, &v.IssuedAt, &v.ExpiresAt, &v.RedeemedAt, &v.RedeemedOrderID)
+	err := row.Scan(&v.Code, &v.CustomerID, &v.WorkflowID, &v.StepID, &v.Kind, &v.Value, &v.Currency, &v.IssuedAt, &v.ExpiresAt, &v.RedeemedAt, &v.RedeemedOrderID, &v.RedeemedByKey)
 	return v, notFound(err)
 }
 
@@ -62,10 +64,11 @@ func (s *Store) GetVoucher(ctx context.Context, code string) (Voucher, error) {
 	return v, nil
 }
 
-// RedeemVoucher marks a voucher used. A voucher already used is
+// RedeemVoucher marks a voucher used, noting the API key the redemption
+// came with (byKey). A voucher already used is
 // ErrConflict, one past its expiry ErrExpired; the voucher is returned
 // either way.
-func (s *Store) RedeemVoucher(ctx context.Context, code, orderID string, now time.Time) (Voucher, error) {
+func (s *Store) RedeemVoucher(ctx context.Context, code, orderID string, now time.Time, byKey string) (Voucher, error) {
 	var out Voucher
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		v, err := scanVoucher(tx.QueryRow(ctx, `SELECT `+voucherColumns+` FROM vouchers WHERE code = $1 FOR UPDATE`, code))
@@ -78,7 +81,8 @@ func (s *Store) RedeemVoucher(ctx context.Context, code, orderID string, now tim
 		case !now.Before(v.ExpiresAt):
 			return ErrExpired
 		}
-		out, err = scanVoucher(tx.QueryRow(ctx, `UPDATE vouchers SET redeemed_at = $2, redeemed_order_id = $3 WHERE code = $1 RETURNING `+voucherColumns, code, now, orderID))
+		out, err = scanVoucher(tx.QueryRow(ctx, `UPDATE vouchers SET redeemed_at = $2, redeemed_order_id = $3, redeemed_by_key = $4
+			WHERE code = $1 RETURNING `+voucherColumns, code, now, orderID, byKey))
 		return err
 	})
 	if err != nil {

@@ -62,7 +62,7 @@ func New(t testing.TB) (*store.Store, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := store.Open(ctx, url)
+	s, err := store.Open(ctx, url, store.WithHashKey([]byte(HashSecret)))
 	if err != nil {
 		t.Fatalf("open test database: %v", err)
 	}
@@ -72,6 +72,9 @@ func New(t testing.TB) (*store.Store, string) {
 	}
 	return s, url
 }
+
+// HashSecret is the secret test stores key erasure's hashes with.
+const HashSecret = "rapport test secret: not for production"
 
 func randomSuffix() string {
 	b := make([]byte, 6)

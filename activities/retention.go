@@ -1,0 +1,65 @@
+package activities
+
+import (
+	"context"
+	"fmt"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/rapporthq/rapport/internal/store"
+	"github.com/rapporthq/rapport/workflows"
+)
+
+// RegisterRetention adds the retention activity to a worker under the
+// name the retention workflow uses.
+func (a *Activities) RegisterRetention(w Registry) {
+	w.RegisterActivityWithOptions(a.ScrubOldContent, activity.RegisterOptions{Name: workflows.ScrubOldContentActivity})
+}
+
+// ScrubOldContent removes the content of messages created (or the data of
+// events that occurred) before req.Before, a batch at a time until none is
+// left, heartbeating the count so far after each batch. It is idempotent:
+// a retry carries on from the rows still to do, and its count starts from
+// the last heartbeat's.
+func (a *Activities) ScrubOldContent(ctx context.Context, req workflows.ScrubRequest) (workflows.ScrubResult, error) {
+	var scrub func(context.Context, int) (int64, error)
+	switch req.Kind {
+	case workflows.ScrubMessages:
+		scrub = func(ctx context.Context, batch int) (int64, error) {
+			return a.Store.ScrubOldMessages(ctx, req.Before, batch)
+		}
+	case workflows.ScrubEvents:
+		scrub = func(ctx context.Context, batch int) (int64, error) {
+			return a.Store.ScrubOldEvents(ctx, req.Before, batch)
+		}
+	default:
+		return workflows.ScrubResult{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("retention: %q is neither %s nor %s", req.Kind, workflows.ScrubMessages, workflows.ScrubEvents), workflows.ErrBadRetention, nil)
+	}
+	batch := req.Batch
+	if batch <= 0 {
+		batch = store.DefaultRetentionBatch
+	}
+	var res workflows.ScrubResult
+	if activity.HasHeartbeatDetails(ctx) {
+		_ = activity.GetHeartbeatDetails(ctx, &res) // a count to carry on from; none is fine too
+	}
+	for {
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
+		n, err := scrub(ctx, batch)
+		if err != nil {
+			return res, err
+		}
+		res.Rows += n
+		res.Batches++
+		activity.RecordHeartbeat(ctx, res)
+		if n < int64(batch) {
+			break
+		}
+	}
+	a.logger(ctx).Info("retention: old content removed", "kind", req.Kind, "before", req.Before, "rows", res.Rows, "batches", res.Batches)
+	return res, nil
+}

@@ -1,0 +1,57 @@
+package activities
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/rapporthq/rapport/internal/store"
+	"github.com/rapporthq/rapport/internal/store/storetest"
+	"github.com/rapporthq/rapport/workflows"
+)
+
+func TestScrubOldContentWorksInBatchesUntilNoneIsLeft(t *testing.T) {
+	t.Parallel()
+	s, _ := storetest.New(t)
+	ctx := context.Background()
+	_, err := s.UpsertCustomer(ctx, store.Customer{ID: "c_1", Email: "ada@example.com"})
+	require.NoError(t, err)
+	for i := range 5 {
+		_, err := s.SkipSend(ctx, store.Message{IdempotencyKey: fmt.Sprintf("k%d", i), WorkflowID: "w", Journey: "j", StepID: fmt.Sprintf("s%d", i),
+			CustomerID: "c_1", Channel: "email", Template: "t", Purpose: "marketing", Recipient: "ada@example.com"}, "quiet")
+		require.NoError(t, err)
+	}
+	_, err = s.Pool().Exec(ctx, `UPDATE messages SET created_at = now() - interval '500 days' WHERE step_id <> 's4'`)
+	require.NoError(t, err)
+
+	var ts testsuite.WorkflowTestSuite
+	env := ts.NewTestActivityEnvironment()
+	(&Activities{Store: s}).RegisterRetention(env)
+	req := workflows.ScrubRequest{Kind: workflows.ScrubMessages, Before: time.Now().Add(-400 * 24 * time.Hour), Batch: 3}
+	v, err := env.ExecuteActivity(workflows.ScrubOldContentActivity, req)
+	require.NoError(t, err)
+	var res workflows.ScrubResult
+	require.NoError(t, v.Get(&res))
+	assert.Equal(t, workflows.ScrubResult{Rows: 4, Batches: 2}, res, "3, then 1 and done")
+	var left int
+	require.NoError(t, s.Pool().QueryRow(ctx, `SELECT count(*) FROM messages WHERE recipient <> ''`).Scan(&left))
+	assert.Equal(t, 1, left, "the recent message keeps its recipient")
+
+	// A retry carries on from its last heartbeat's count.
+	env = ts.NewTestActivityEnvironment()
+	(&Activities{Store: s}).RegisterRetention(env)
+	env.SetHeartbeatDetails(workflows.ScrubResult{Rows: 4, Batches: 2})
+	v, err = env.ExecuteActivity(workflows.ScrubOldContentActivity, req)
+	require.NoError(t, err)
+	require.NoError(t, v.Get(&res))
+	assert.Equal(t, workflows.ScrubResult{Rows: 4, Batches: 3}, res, "nothing left; the count is the whole run's")
+
+	_, err = env.ExecuteActivity(workflows.ScrubOldContentActivity, workflows.ScrubRequest{Kind: "customers", Before: time.Now()})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `"customers" is neither messages nor events`)
+}
