@@ -57,6 +57,10 @@ func TestBeginErasureChecksTheRecord(t *testing.T) {
 	impossible(t, err)
 	assert.Contains(t, err.Error(), "not recorded")
 
+	// Runs entered before the erasure was asked for (none can enter after).
+	require.NoError(t, st.RegisterRun(ctx, store.Run{WorkflowID: "w1", Journey: "j", CustomerID: "c_1", PlanHash: "h"}))
+	require.NoError(t, st.RegisterRun(ctx, store.Run{WorkflowID: "w2", Journey: "j", CustomerID: "c_1", PlanHash: "h"}))
+	require.NoError(t, st.FinishRun(ctx, "w1", store.RunCompleted, ""))
 	er, _, err := st.BeginErasure(ctx, "c_1", "rapport-erase/x", "key dpo", "asked")
 	require.NoError(t, err)
 	_, err = env.ExecuteActivity(workflows.BeginErasureActivity, workflows.EraseInput{CustomerID: "c_2", ErasureID: er.ID})
@@ -68,9 +72,6 @@ func TestBeginErasureChecksTheRecord(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, store.ErasureExiting, got.Stage)
 
-	require.NoError(t, st.RegisterRun(ctx, store.Run{WorkflowID: "w1", Journey: "j", CustomerID: "c_1", PlanHash: "h"}))
-	require.NoError(t, st.RegisterRun(ctx, store.Run{WorkflowID: "w2", Journey: "j", CustomerID: "c_1", PlanHash: "h"}))
-	require.NoError(t, st.FinishRun(ctx, "w1", store.RunCompleted, ""))
 	v, err := env.ExecuteActivity(workflows.CustomerRunsActivity, "c_1")
 	require.NoError(t, err)
 	var runs workflows.CustomerRuns
