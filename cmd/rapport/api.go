@@ -119,7 +119,10 @@ func newAPIServer(ctx context.Context, d apiDeps) *http.Server {
 		mux.Handle(pattern, h)
 	}
 	mux.Handle("/", a.Handler())
-	return &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	// A client must send its whole request within a minute, so slow
+	// senders cannot hold connections (and buffered bodies) open; answers
+	// may stream longer (an export).
+	return &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
 }
 
 // defaultOpsAddr is where the worker and the API serve /healthz, /readyz

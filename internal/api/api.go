@@ -93,7 +93,7 @@ func (s *Server) routes() []route {
 		{"GET /preferences/{token}", public, s.preferenceCenter},
 		{"POST /preferences/{token}", public, s.savePreferenceCenter},
 		{"GET /unsubscribe/{token}", public, s.unsubscribePage},
-		{"POST /unsubscribe/{token}", public, s.unsubscribe},
+		{oneClickUnsubscribe, public, s.unsubscribe},
 		{"POST /webhooks/sendgrid", public, s.sendgridWebhook},
 		{"POST /webhooks/twilio/inbound", public, s.twilioInbound},
 		{"POST /webhooks/twilio/status", public, s.twilioStatus},
@@ -102,6 +102,10 @@ func (s *Server) routes() []route {
 		{"POST /survey/{token}", public, s.answerSurvey},
 	}
 }
+
+// oneClickUnsubscribe is the route mailbox providers post RFC 8058
+// one-click unsubscribes to.
+const oneClickUnsubscribe = "POST /unsubscribe/{token}"
 
 // Handler returns the API's routes: /v1 behind API keys, the signed pages
 // and webhooks public but rate-limited.
@@ -116,7 +120,10 @@ func (s *Server) mount(routes []route) http.Handler {
 	for _, rt := range routes {
 		var h http.Handler = rt.handle
 		switch {
-		case rt.scope == public && strings.Contains(rt.pattern, " /webhooks/"):
+		case rt.scope == public && (strings.Contains(rt.pattern, " /webhooks/") || rt.pattern == oneClickUnsubscribe):
+			// Providers' servers call these for thousands of people from a
+			// few addresses (RFC 8058 one-click unsubscribes come from the
+			// mailbox provider, not the customer).
 			h = webhooks.wrap(h)
 		case rt.scope == public:
 			h = pages.wrap(h)
@@ -160,6 +167,11 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var ae *apiError
 	if errors.As(err, &ae) {
 		writeJSON(w, ae.Status, ae)
+		return
+	}
+	if errors.Is(err, store.ErrErased) {
+		// An erasure began between the API's check and the write.
+		writeJSON(w, http.StatusGone, &apiError{Message: "the customer was erased; nothing of theirs is taken. If they sign up again, create them with POST /v1/customers first"})
 		return
 	}
 	// The route pattern, not the path: paths hold addresses and tokens.
@@ -208,8 +220,8 @@ func decodeBytes(body []byte, v any, prefix string) error {
 	var typ *json.UnmarshalTypeError
 	switch {
 	case err == nil:
-		if dec.More() {
-			return &apiError{Status: http.StatusBadRequest, Message: "the body holds more than one JSON value"}
+		if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+			return &apiError{Status: http.StatusBadRequest, Message: "the body holds more than one JSON value, or something after it"}
 		}
 		return nil
 	case errors.Is(err, io.EOF):

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rapporthq/rapport/internal/apikey"
+	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/internal/store/storetest"
 )
 
@@ -166,7 +167,7 @@ func TestPublicRoutesAreRateLimitedPerClient(t *testing.T) {
 	st, _ := storetest.New(t)
 	s := &Server{Store: st, PublicLimit: PublicLimit{Rate: 1, Burst: 3, WebhookRate: 1, WebhookBurst: 5}}
 	ok := func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "ok") }
-	h := s.mount([]route{{"GET /survey/{token}", public, ok}, {"POST /webhooks/lob", public, ok}})
+	h := s.mount([]route{{"GET /survey/{token}", public, ok}, {"POST /webhooks/lob", public, ok}, {oneClickUnsubscribe, public, ok}})
 	get := func(remote string) *httptest.ResponseRecorder {
 		req := httptest.NewRequest(http.MethodGet, "/survey/tok", nil)
 		req.RemoteAddr = remote
@@ -195,6 +196,16 @@ func TestPublicRoutesAreRateLimitedPerClient(t *testing.T) {
 	rec = httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
 	assert.Equal(t, http.StatusTooManyRequests, rec.Code)
+
+	// One-click unsubscribes come from mailbox providers for many people:
+	// they count as provider traffic, not against a person's pages.
+	for i := range 5 {
+		req := httptest.NewRequest(http.MethodPost, "/unsubscribe/tok", nil)
+		req.RemoteAddr = "198.51.100.9:1000"
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		assert.Equal(t, http.StatusOK, rec.Code, "one-click %d", i+1)
+	}
 }
 
 func TestLimiterFindsTheClientBehindTrustedProxies(t *testing.T) {
@@ -217,6 +228,26 @@ func TestLimiterFindsTheClientBehindTrustedProxies(t *testing.T) {
 	assert.Len(t, c.clients, 1)
 	c.reserve(netip.MustParseAddr("192.0.2.2"), now.Add(time.Minute))
 	assert.Len(t, c.clients, 1, "idle buckets are forgotten")
+}
+
+func TestAnythingAfterTheBodyIsRefused(t *testing.T) {
+	var v struct {
+		Reason string `json:"reason"`
+	}
+	for _, body := range []string{`{"reason":"x"}]]]} garbage`, `{"reason":"x"} {"reason":"y"}`, `{"reason":"x"}]`} {
+		err := decodeJSON(strings.NewReader(body), &v)
+		require.Error(t, err, body)
+		assert.Contains(t, err.Error(), "more than one JSON value", body)
+	}
+	require.NoError(t, decodeJSON(strings.NewReader(`{"reason":"x"}`+"\n"), &v), "white space after the body is fine")
+}
+
+func TestAnErasureThatBeganMeanwhileAnswers410(t *testing.T) {
+	s := &Server{}
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodPost, "/v1/events", nil)
+	s.fail(rec, req, fmt.Errorf("record event: %w", store.ErrErased))
+	assert.Equal(t, http.StatusGone, rec.Code)
 }
 
 func TestOversizedWebhookIsRefusedNotCut(t *testing.T) {

@@ -52,6 +52,10 @@ func (s *Server) postOrder(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	if err := s.refuseErased(r.Context(), req.CustomerID); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	if _, err := s.Store.GetCustomer(r.Context(), req.CustomerID); errors.Is(err, store.ErrNotFound) {
 		s.fail(w, r, &apiError{Status: http.StatusUnprocessableEntity, Field: "customer_id", Message: "customer_id: no customer " + req.CustomerID + "; create it with POST /v1/customers first"})
 		return

@@ -91,6 +91,14 @@ func (s *Server) answerSurvey(w http.ResponseWriter, r *http.Request) {
 		s.page(w, http.StatusBadRequest, surveyView{Title: "How did we do?", Error: "Please keep the comment under 2,000 characters.", Score: score, Comment: comment})
 		return
 	}
+	if erased, err := s.Store.Erased(r.Context(), claims.CustomerID); err != nil {
+		s.surveyFailed(w, r, err)
+		return
+	} else if erased {
+		// Their data is gone: an old link must not bring some back.
+		s.page(w, http.StatusGone, surveyView{Title: "How did we do?", Error: "This survey is closed."})
+		return
+	}
 	answer, inserted, err := s.Store.AnswerSurvey(r.Context(), store.SurveyAnswer{
 		SurveyID: claims.SurveyID, CustomerID: claims.CustomerID, WorkflowID: claims.WorkflowID, StepID: claims.StepID,
 		Score: score, Comment: comment,

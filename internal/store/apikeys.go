@@ -41,7 +41,7 @@ func (s *Store) CreateAPIKey(ctx context.Context, name string, scopes []apikey.S
 	out, err := scanAPIKey(s.pool.QueryRow(ctx, `INSERT INTO api_keys (id, name, hash, scopes) VALUES ($1, $2, $3, $4)
 		RETURNING `+apiKeyColumns, k.ID, name, k.Hash, scopeStrings(scopes)))
 	if isUniqueViolation(err) {
-		return APIKey{}, "", fmt.Errorf("create key %s: %w; revoke it first or choose another name", name, ErrKeyNameTaken)
+		return APIKey{}, "", fmt.Errorf("create key %s: %w (names stay taken after a key is revoked, so staff actions keep their meaning); choose another name", name, ErrKeyNameTaken)
 	}
 	if err != nil {
 		return APIKey{}, "", fmt.Errorf("create key %s: %w", name, err)

@@ -423,9 +423,11 @@ func (s *Store) RemoveCustomerData(ctx context.Context, erasureID int64, custome
 			if err := lockAddress(ctx, tx, a[0], plain); err != nil {
 				return err
 			}
+			// A reason keeps its category only: a bounce's detail ("hard
+			// bounce: 550 <ada@example.com> unknown") often quotes the address.
 			if _, err := tx.Exec(ctx, `
 				INSERT INTO suppressions (channel, address, reason, source, created_at)
-				SELECT channel, $3, reason, source, created_at FROM suppressions WHERE channel = $1 AND address = $2
+				SELECT channel, $3, split_part(reason, ':', 1), source, created_at FROM suppressions WHERE channel = $1 AND address = $2
 				ON CONFLICT (channel, address) DO NOTHING`, a[0], plain, hashed); err != nil {
 				return err
 			}
@@ -434,7 +436,7 @@ func (s *Store) RemoveCustomerData(ctx context.Context, erasureID int64, custome
 				return err
 			}
 			out.Addresses += int(tag.RowsAffected())
-			tag, err = tx.Exec(ctx, `UPDATE suppression_events SET address = $3 WHERE channel = $1 AND address = $2`, a[0], plain, hashed)
+			tag, err = tx.Exec(ctx, `UPDATE suppression_events SET address = $3, reason = split_part(reason, ':', 1) WHERE channel = $1 AND address = $2`, a[0], plain, hashed)
 			if err != nil {
 				return err
 			}

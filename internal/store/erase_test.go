@@ -99,7 +99,7 @@ func seedErasable(t *testing.T, s *store.Store) string {
 
 	// Jane unsubscribed her email, and her number replied STOP.
 	require.NoError(t, s.Suppress(ctx, store.Suppression{Channel: "email", Address: "Jane.Erase@example.com", Reason: "unsubscribed", Source: "sendgrid"}))
-	require.NoError(t, s.Suppress(ctx, store.Suppression{Channel: "sms", Address: "+447700900461", Reason: "STOP", Source: "twilio"}))
+	require.NoError(t, s.Suppress(ctx, store.Suppression{Channel: "sms", Address: "+447700900461", Reason: "STOP: replied STOP from +447700900461", Source: "twilio"}))
 	require.NoError(t, s.Suppress(ctx, store.Suppression{Channel: "email", Address: "keep@example.com", Reason: "bounced", Source: "sendgrid"}))
 	return wid
 }
@@ -248,6 +248,14 @@ func TestErasedAddressStaysSuppressedWhenItComesBack(t *testing.T) {
 	var plain int
 	require.NoError(t, s.Pool().QueryRow(ctx, `SELECT count(*) FROM suppressions WHERE address LIKE '%jane%'`).Scan(&plain))
 	assert.Zero(t, plain, "the suppression list holds her address only as a hash")
+	require.NoError(t, s.Pool().QueryRow(ctx, `SELECT count(*) FROM suppression_events WHERE reason LIKE '%7700900461%'`).Scan(&plain))
+	assert.Zero(t, plain, "a reason that quoted the number keeps its category only")
+
+	// A late complaint about the erased address does not bring it back in
+	// plain text: it is suppressed already, as a hash.
+	require.NoError(t, s.Suppress(ctx, store.Suppression{Channel: "email", Address: "jane.erase@example.com", Reason: "spam report", Source: "sendgrid"}))
+	require.NoError(t, s.Pool().QueryRow(ctx, `SELECT (SELECT count(*) FROM suppressions WHERE address LIKE '%jane%') + (SELECT count(*) FROM suppression_events WHERE address LIKE '%jane%')`).Scan(&plain))
+	assert.Zero(t, plain)
 
 	// Lifting it (she texts START) lifts the hashed entry too.
 	require.NoError(t, s.Unsuppress(ctx, "sms", "+447700900461"))

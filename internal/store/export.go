@@ -225,9 +225,12 @@ func (s *Store) ExportCustomer(ctx context.Context, w io.Writer, customerID stri
 		if s.hash != nil {
 			hash, _ = s.CustomerHash(customerID)
 		}
-		lists = append(lists, exportList{name: "erasures", args: []any{hash},
-			query: `SELECT to_jsonb(e) FROM erasures e WHERE e.customer_hash = $1 ORDER BY e.requested_at, e.id LIMIT $2`,
-			count: `SELECT count(*) FROM erasures WHERE customer_hash = $1`})
+		// Only erasures of this registration: one of an earlier customer
+		// with the same id belongs to that person, not to this one.
+		const sinceRegistered = `customer_hash = $2 AND requested_at >= (SELECT created_at FROM customers WHERE id = $1)`
+		lists = append(lists, exportList{name: "erasures", args: []any{customerID, hash},
+			query: `SELECT to_jsonb(e) FROM erasures e WHERE ` + sinceRegistered + ` ORDER BY e.requested_at, e.id LIMIT $3`,
+			count: `SELECT count(*) FROM erasures WHERE ` + sinceRegistered})
 		for _, l := range lists {
 			ew.list(ctx, l)
 		}

@@ -36,9 +36,14 @@ func (s *Store) Suppress(ctx context.Context, sup Suppression) error {
 		if err := lockAddress(ctx, tx, sup.Channel, sup.Address); err != nil {
 			return err
 		}
+		// Already suppressed as a keyed hash (its customer was erased): a
+		// late bounce or complaint must not bring the address back in
+		// plain text.
 		tag, err := tx.Exec(ctx, `
-			INSERT INTO suppressions (channel, address, reason, source, created_at) VALUES ($1, $2, $3, $4, clock_timestamp())
-			ON CONFLICT (channel, address) DO NOTHING`, sup.Channel, sup.Address, sup.Reason, sup.Source)
+			INSERT INTO suppressions (channel, address, reason, source, created_at)
+			SELECT $1, $2, $3, $4, clock_timestamp()
+			WHERE NOT EXISTS (SELECT 1 FROM suppressions WHERE channel = $1 AND address = ANY($5::text[]))
+			ON CONFLICT (channel, address) DO NOTHING`, sup.Channel, sup.Address, sup.Reason, sup.Source, s.addressForms(sup.Channel, sup.Address))
 		if err != nil || tag.RowsAffected() == 0 {
 			return err
 		}
