@@ -135,15 +135,20 @@ func (s *Server) centerCustomer(w http.ResponseWriter, r *http.Request, verify f
 // a page asking to try again later: 503 with Retry-After while the
 // database is out of reach, else 500.
 func (s *Server) pageFailed(w http.ResponseWriter, r *http.Request, err error) {
-	status := http.StatusInternalServerError
+	status := s.pageFailure(w, r, err)
+	s.render(w, status, centerPage, centerView{W: words["en"], Lang: "en", Error: words["en"]["unavailable"]})
+}
+
+// pageFailure logs why a public page failed and returns its status: 503
+// (with Retry-After) while the database is out of reach, else 500.
+func (s *Server) pageFailure(w http.ResponseWriter, r *http.Request, err error) int {
 	if unavailable(err) {
-		status = http.StatusServiceUnavailable
 		w.Header().Set("Retry-After", retryAfter)
 		s.log().Warn("database unavailable", "method", r.Method, "route", r.Pattern, "error", err)
-	} else {
-		s.log().Error("request failed", "method", r.Method, "route", r.Pattern, "error", err)
+		return http.StatusServiceUnavailable
 	}
-	s.render(w, status, centerPage, centerView{W: words["en"], Lang: "en", Error: words["en"]["unavailable"]})
+	s.log().Error("request failed", "method", r.Method, "route", r.Pattern, "error", err)
+	return http.StatusInternalServerError
 }
 
 // parseForm reads a page's form, at most maxFormBody bytes of it.

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/rapporthq/rapport/internal/journey"
 )
 
 // Limits on what a request may hold. Each is named in the answer that
@@ -367,46 +369,19 @@ func jsonKind(raw []byte) string {
 	return "a number"
 }
 
-// closest is the candidate nearest to s (by edit distance, at most 2, or
-// one being a prefix of the other), or "" when none is near.
+// closest is the candidate a likely typo of s meant (journey.Suggest, the
+// compiler's did-you-mean), else one that s begins or is the beginning of,
+// or "" when none is near.
 func closest(s string, candidates []string) string {
-	best, bestD := "", 3
+	if best := journey.Suggest(s, candidates); best != "" {
+		return best
+	}
 	for _, c := range candidates {
-		d := distance(strings.ToLower(s), strings.ToLower(c))
-		if d < bestD {
-			best, bestD = c, d
+		if len(s) >= 3 && len(c) >= 3 && (strings.HasPrefix(c, s) || strings.HasPrefix(s, c)) {
+			return c
 		}
 	}
-	if best == "" {
-		for _, c := range candidates {
-			if len(s) >= 3 && len(c) >= 3 && (strings.HasPrefix(c, s) || strings.HasPrefix(s, c)) {
-				return c
-			}
-		}
-	}
-	return best
-}
-
-// distance is the Levenshtein distance between a and b.
-func distance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(rb)]
+	return ""
 }
 
 // unavailable reports whether err means the database cannot be reached

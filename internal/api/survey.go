@@ -129,14 +129,7 @@ func (s *Server) answerSurvey(w http.ResponseWriter, r *http.Request) {
 // page asking to try again later: 503 with Retry-After while the database
 // is out of reach, else 500.
 func (s *Server) surveyFailed(w http.ResponseWriter, r *http.Request, err error) {
-	status := http.StatusInternalServerError
-	if unavailable(err) {
-		status = http.StatusServiceUnavailable
-		w.Header().Set("Retry-After", retryAfter)
-		s.log().Warn("database unavailable", "method", r.Method, "route", r.Pattern, "error", err)
-	} else {
-		s.log().Error("request failed", "method", r.Method, "route", r.Pattern, "error", err)
-	}
+	status := s.pageFailure(w, r, err)
 	s.page(w, status, surveyView{Title: "How did we do?", Error: "We cannot take your answer just now. Please try again in a few minutes."})
 }
 

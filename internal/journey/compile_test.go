@@ -492,9 +492,9 @@ func TestParseDuration(t *testing.T) {
 }
 
 func TestSuggest(t *testing.T) {
-	assert.Equal(t, "timeout", suggest("timout", []string{"for", "until_event", "timeout"}))
-	assert.Equal(t, "wait", suggest("wiat", []string{"send", "wait"}), "transpositions are one typo")
-	assert.Equal(t, "", suggest("colour", []string{"journey", "topic", "steps"}))
+	assert.Equal(t, "timeout", Suggest("timout", []string{"for", "until_event", "timeout"}))
+	assert.Equal(t, "wait", Suggest("wiat", []string{"send", "wait"}), "transpositions are one typo")
+	assert.Equal(t, "", Suggest("colour", []string{"journey", "topic", "steps"}))
 }
 
 func TestCompileFrequencyAndOnCap(t *testing.T) {

@@ -81,9 +81,9 @@ func (ds Diagnostics) Sort() {
 	})
 }
 
-// suggest returns the candidate closest to word when it is close enough to
+// Suggest returns the candidate closest to word when it is close enough to
 // be a likely typo, else "".
-func suggest(word string, candidates []string) string {
+func Suggest(word string, candidates []string) string {
 	best, bestDist := "", len(word)/3+2
 	lw := strings.ToLower(word)
 	for _, c := range candidates {
@@ -97,7 +97,7 @@ func suggest(word string, candidates []string) string {
 
 // didYouMean renders a suggestion as a sentence tail, or "".
 func didYouMean(word string, candidates []string) string {
-	if s := suggest(word, candidates); s != "" {
+	if s := Suggest(word, candidates); s != "" {
 		return fmt.Sprintf("; did you mean %q?", s)
 	}
 	return ""
