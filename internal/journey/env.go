@@ -15,7 +15,9 @@ import (
 // Env is the CEL environment journeys are checked and evaluated in: the
 // variables customer, event, order and task with the types in vars.go. It caches
 // compiled programs and is safe for concurrent use. Evaluation is pure and
-// deterministic, so workflows may evaluate expressions directly.
+// deterministic, so workflows may evaluate expressions directly:
+// comprehensions over a map go through its keys in sorted order
+// (orderRanges), never in Go's random map order.
 type Env struct {
 	env      *cel.Env
 	audience *cel.Env // customer fields as top-level names, for trigger.audience
@@ -47,6 +49,7 @@ func NewEnv() (*Env, error) {
 		cel.ParserExpressionSizeLimit(maxExprLen),
 		cel.ParserRecursionLimit(64),
 		ext.Strings(),
+		orderedRange(),
 	}
 	env, err := cel.NewEnv(append(common,
 		cel.Variable("customer", cel.ObjectType(celTypeName(types[0]))),
@@ -157,7 +160,12 @@ func (e *Env) checkTyped(env *cel.Env, src string, want *cel.Type) (out checkedE
 	if len(src) > maxExprLen {
 		return checkedExpr{issues: []exprIssue{{line: 1, message: fmt.Sprintf("this expression is %d characters long; keep conditions under %d", len(src), maxExprLen)}}}
 	}
-	ast, iss := env.Compile(src)
+	ast, iss := env.Parse(src)
+	if iss == nil || iss.Err() == nil {
+		// Comprehensions over maps iterate sorted keys (orderRanges).
+		orderRanges(ast.NativeRep())
+		ast, iss = env.Check(ast)
+	}
 	if iss != nil && iss.Err() != nil {
 		lines := strings.Split(src, "\n")
 		for _, ce := range iss.Errors() {
@@ -216,6 +224,8 @@ func (e *Env) friendly(msg string, audience bool) string {
 	case strings.HasPrefix(msg, "undefined field '"):
 		name := between(msg, "'", "'")
 		return fmt.Sprintf("there is no field %q%s (journeys/README.md lists every field)", name, didYouMean(name, e.fields))
+	case strings.HasPrefix(msg, "found no matching overload for '"+orderedRangeFn+"'"):
+		return "all, exists, exists_one, map and filter go through a list or a map, not " + between(msg, "(", ")")
 	case strings.HasPrefix(msg, "found no matching overload for '"):
 		fn := between(msg, "'", "'")
 		args := msg[strings.LastIndex(msg, "("):]
