@@ -72,7 +72,11 @@ RAPPORT_* (see README.md).`,
 			if err != nil {
 				return err
 			}
-			srv := newAPIServer(ctx, apiDeps{svc: svc, cfg: cfg, signer: signer, hooks: hooks, sweep: sweepInterval})
+			maxAttempts, err := routingMaxAttempts()
+			if err != nil {
+				return err
+			}
+			srv := newAPIServer(ctx, apiDeps{svc: svc, cfg: cfg, signer: signer, hooks: hooks, sweep: sweepInterval, maxAttempts: maxAttempts})
 			svc.log.Info("API listening", "addr", l.Addr().String())
 			health.Ready()
 			return serveUntilDone(ctx, srv, l, health, svc.log)
@@ -91,6 +95,9 @@ type apiDeps struct {
 	signer *links.Signer
 	hooks  api.WebhookKeys
 	sweep  time.Duration
+	// maxAttempts dead-letters an event after this many failed routing
+	// attempts (0: router.DefaultMaxRoutingAttempts).
+	maxAttempts int
 	// dayLength is dev mode's --day (0 in production), from dayEpoch.
 	dayLength time.Duration
 	dayEpoch  time.Time
@@ -106,7 +113,7 @@ type apiDeps struct {
 func newAPIServer(ctx context.Context, d apiDeps) *http.Server {
 	rt := newRouter(d.svc, d.dayLength, d.dayEpoch)
 	rt.RunQueue(ctx, routingShards)
-	go rt.Sweep(ctx, d.sweep)
+	go rt.SweepWith(ctx, router.SweepOptions{Interval: d.sweep, MaxAttempts: d.maxAttempts, Metrics: d.svc.metrics})
 	a := &api.Server{Store: d.svc.store, Router: rt, Temporal: d.svc.temporal, Links: d.signer, Log: d.svc.log,
 		PublicLimit: api.DefaultPublicLimit,
 		Rules:       d.cfg.Rules, Topics: marketingTopics(d.svc.journeys.catalog), ShopName: d.cfg.Sender.Shop.Name, Webhooks: d.hooks, Metrics: d.svc.metrics}

@@ -68,7 +68,7 @@ number and the field at fault, and make the command exit with status 1.`,
 	}
 	send.Flags().IntVar(&batch, "batch", 500, "events per request (at most 1000)")
 	send.Flags().BoolVarP(&quiet, "quiet", "q", false, "no progress bar")
-	cmd.AddCommand(send)
+	cmd.AddCommand(send, newEventsFailedCmd(), newEventsRetryCmd())
 	return cmd
 }
 

@@ -145,6 +145,8 @@ type Metrics struct {
 	held     *prometheus.CounterVec
 	provider *prometheus.HistogramVec
 	events   *prometheus.CounterVec
+	// routingFailed is rapport_events_routing_failed (routing.go).
+	routingFailed prometheus.Gauge
 
 	// The Temporal SDK's metrics go through a tally scope made on first
 	// use (see TemporalHandler), reported every interval.
@@ -169,6 +171,8 @@ type Metrics struct {
 //     how long calls to SendGrid, Twilio and Lob took.
 //   - rapport_events_accepted_total{type,result}: events received by the
 //     API, by what became of them.
+//   - rapport_events_routing_failed: events the routing sweeper
+//     dead-lettered after repeated failures, not yet retried.
 //   - rapport_temporal_metric_errors_total: Temporal SDK metrics that could
 //     not be registered (see TemporalHandler).
 //
@@ -198,6 +202,7 @@ func newMetrics(interval time.Duration) *Metrics {
 			Name: "rapport_events_accepted_total",
 			Help: "Events received by the API, by type (known types, else custom) and result (accepted, duplicate, invalid).",
 		}, []string{"type", "result"}),
+		routingFailed: newRoutingFailed(),
 		temporalErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "rapport_temporal_metric_errors_total",
 			Help: "Temporal SDK metrics dropped because they could not be registered (a name reused with other labels).",
@@ -206,7 +211,7 @@ func newMetrics(interval time.Duration) *Metrics {
 	m.registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.messages, m.held, m.provider, m.events, m.temporalErrors,
+		m.messages, m.held, m.provider, m.events, m.temporalErrors, m.routingFailed,
 	)
 	return m
 }

@@ -293,30 +293,6 @@ func (r *Router) deliver(ctx context.Context, run store.Run, ev journey.Event) (
 	}
 }
 
-// Sweep routes events whose routing did not finish (Temporal was down, the
-// process died), every interval, until ctx ends.
-func (r *Router) Sweep(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		events, err := r.Store.UnroutedEvents(ctx, time.Now().Add(-interval), 100)
-		if err != nil {
-			r.log().Warn("sweeper could not list unrouted events", "error", err)
-			continue
-		}
-		for _, e := range events {
-			if _, err := r.Route(ctx, e); err != nil {
-				r.log().Warn("sweeper could not route event", "event_id", e.ID, "error", err)
-			}
-		}
-	}
-}
-
 func (r *Router) log() *slog.Logger {
 	if r.Log == nil {
 		return slog.Default()
