@@ -60,8 +60,14 @@ func orderedValues(val ref.Val) ref.Val {
 // orderedRangeFn, in place. Go maps have no order, and cel-go iterates a
 // map in Go's order: without this, event.data.map(k, k)[0] gives a
 // different key from one evaluation to the next, which would make a
-// workflow that evaluates it non-deterministic. The check that follows
-// types the new calls.
+// workflow that evaluates it non-deterministic. Refusing such
+// comprehensions when the journey is compiled could not be sound: the
+// values in event.data are dyn, so whether event.data.x is a list or a
+// map is known only when the event arrives. Ordering the range when it is
+// evaluated covers both, leaves comprehensions over lists as they were,
+// and applies alike to conditions workflows evaluate (exit_when,
+// until_event, branch) and those evaluated outside them (trigger.when,
+// audiences). The check that follows types the new calls.
 func orderRanges(tree *ast.AST) {
 	fac := ast.NewExprFactory()
 	next := ast.MaxID(tree) + 1
