@@ -22,7 +22,7 @@ type SweepOptions struct {
 	// another may take it (this process died, say). Default 5 minutes.
 	Lease time.Duration
 	// Backoff is the wait after the first failed attempt, doubled after
-	// each further one up to MaxBackoff. Defaults 30 s and 1 hour.
+	// each further one up to MaxBackoff. Defaults Interval and 1 hour.
 	Backoff, MaxBackoff time.Duration
 	// MaxAttempts is how many failed attempts dead-letter an event.
 	// Default 10.
@@ -39,7 +39,7 @@ func (o SweepOptions) withDefaults() SweepOptions {
 	o.Interval = cmp.Or(o.Interval, 15*time.Second)
 	o.Batch = cmp.Or(o.Batch, 100)
 	o.Lease = cmp.Or(o.Lease, 5*time.Minute)
-	o.Backoff = cmp.Or(o.Backoff, 30*time.Second)
+	o.Backoff = cmp.Or(o.Backoff, o.Interval)
 	o.MaxBackoff = cmp.Or(o.MaxBackoff, time.Hour)
 	o.MaxAttempts = cmp.Or(o.MaxAttempts, DefaultMaxRoutingAttempts)
 	return o
