@@ -15,8 +15,10 @@ import (
 // the embedded server (cmd/rapport's integration tests write them when
 // RAPPORT_RECORD_HISTORIES=1). A change to the interpreter that would alter
 // the commands of a run already in flight fails here: key such changes on
-// a new Revision (or guard them with workflow.GetVersion), and keep the old
-// histories; files ending -r1 were recorded at revision 1.
+// a new CurrentRevision (or guard them with workflow.GetVersion), and keep
+// the old histories. Files without a suffix were recorded at revision 0,
+// -r1 at revision 1 (stamped in the input, no marker), -r2 with the
+// interpreter-revision marker at revision 2.
 func TestReplayRecordedHistories(t *testing.T) {
 	files, err := filepath.Glob("testdata/*.json")
 	require.NoError(t, err)
