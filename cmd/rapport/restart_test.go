@@ -24,7 +24,8 @@ import (
 // outage before revision 2: the registry says failed, Temporal saw the
 // workflow complete) does not block its entry. Posting its event again
 // starts the journey again under id~2, which Temporal accepts under the
-// reject-duplicate policy; posting it once more starts nothing.
+// reject-duplicate policy; posting it once more starts nothing. A batch
+// restarts failed runs the same way.
 func TestAFailedRunStartsAgainWhenItsEventIsPostedAgain(t *testing.T) {
 	s := startStack(t, "../../journeys")
 	ctx := context.Background()
@@ -50,13 +51,23 @@ func TestAFailedRunStartsAgainWhenItsEventIsPostedAgain(t *testing.T) {
 	status, body = s.post("/v1/events", orderPlaced("evt-1", "c_1", false))
 	require.Equal(t, http.StatusOK, status, body)
 	assert.Empty(t, body["started"])
+
+	// In a batch too: that run failed as well; the batch starts a third.
+	require.NoError(t, s.store.FinishRun(ctx, id+"~2", store.RunFailed, "load customer c_1: connection refused"))
+	status, body = s.post("/v1/events", map[string]any{"events": []any{orderPlaced("evt-1", "c_1", false)}})
+	require.Equal(t, http.StatusOK, status, body)
+	assert.EqualValues(t, 1, body["duplicates"])
+	assert.Equal(t, workflows.Completed, s.waitForRun(id+"~3").Outcome)
+	status, body = s.post("/v1/events", map[string]any{"events": []any{orderPlaced("evt-1", "c_1", false)}})
+	require.Equal(t, http.StatusOK, status, body)
+
 	ids, err := s.store.RunsEntered(ctx, "thank-you", "evt-1", 10)
 	require.NoError(t, err)
-	assert.Equal(t, []string{id, id + "~2"}, ids)
-	_, err = s.client.DescribeWorkflowExecution(ctx, id+"~3", "")
+	assert.Equal(t, []string{id, id + "~2", id + "~3"}, ids)
+	_, err = s.client.DescribeWorkflowExecution(ctx, id+"~4", "")
 	var notFound *serviceerror.NotFound
-	assert.ErrorAs(t, err, &notFound, "no third run")
-	assert.Len(t, s.outbox(), 2)
+	assert.ErrorAs(t, err, &notFound, "no fourth run")
+	assert.Len(t, s.outbox(), 3)
 }
 
 // databaseDown fails the customer-facts local activity until a moment, as
