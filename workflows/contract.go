@@ -68,16 +68,21 @@ type JourneyInput struct {
 	// if they had been signalled. Some may arrive as signals too; a run
 	// ignores an event it has seen.
 	Backlog []journey.Event `json:"backlog,omitempty"`
-	// Revision is the interpreter revision the run was started under
-	// (Revision when started now; 0 for runs started before revisions
-	// existed). Changes to the commands the interpreter issues that do not
-	// need a GetVersion marker (and its search attribute upsert) are keyed
-	// on it; see README.md, "Changing the interpreter".
+	// Revision is the interpreter revision stamped by the starter: always
+	// the frozen constant Revision (1), or 0 for runs started before
+	// revisions existed. The interpreter no longer keys new behaviour on
+	// it: runs started now record the revision they run at with
+	// workflow.GetVersion (see RevisionChange). It is kept, and stamped,
+	// for runs already in flight and for workers of releases that still
+	// read it; see README.md, "Changing the interpreter".
 	Revision int `json:"revision,omitempty"`
 }
 
-// Revision is the current interpreter revision, given to runs started
-// now:
+// Revision is the interpreter revision starters stamp into JourneyInput.
+// It is frozen at 1 forever: workers of earlier releases read it (and
+// behave as revision 1), and the interpreter falls back on it for runs
+// whose history holds no RevisionChange marker. Never raise it; raise
+// CurrentRevision instead.
 //
 //  1. The run takes in its backlog and already-signalled events before its
 //     first step (so a purchase that raced the start ends a win-back before
@@ -87,6 +92,22 @@ type JourneyInput struct {
 //     and it records its end in the run registry with a local activity.
 const Revision = 1
 
+// CurrentRevision is the interpreter revision runs record when they start
+// on this worker (as the RevisionChange version marker), unless the worker
+// pins an older one for the first phase of a rolling deploy (see
+// PinRevision):
+//
+//  2. An activity or local activity the run depends on that fails past
+//     the retry budget (an outage of the database, say) does not end the
+//     run as failed: the run notes it, shows "waiting for ..." in its
+//     state and details, waits on a durable timer and tries again, for as
+//     long as it takes (staff can still exit it).
+const CurrentRevision = 2
+
+// RevisionChange is the workflow.GetVersion change id under which a run
+// records the interpreter revision it runs at.
+const RevisionChange = "interpreter-revision"
+
 // Outcome says how a journey run ended.
 type Outcome string
 
@@ -94,7 +115,7 @@ type Outcome string
 const (
 	Completed Outcome = "completed" // walked every step
 	Exited    Outcome = "exited"    // an exit step, or exit_when matched an event
-	Failed    Outcome = "failed"    // could not run (the customer is gone, say)
+	Failed    Outcome = "failed"    // could not run (a bad plan, say); runs before revision 2 also failed on outages
 )
 
 // JourneyResult is the workflow's result.
@@ -296,7 +317,6 @@ func ValidIDPart(s string) bool {
 
 // Activity timeouts and retries used by the interpreter.
 const (
-	sendStartToClose    = 30 * time.Second
-	sendScheduleToClose = 24 * time.Hour
-	localActivityTime   = 10 * time.Second
+	sendStartToClose  = 30 * time.Second
+	localActivityTime = 10 * time.Second
 )

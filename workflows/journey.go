@@ -3,6 +3,7 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
@@ -14,6 +15,12 @@ import (
 // evaluate conditions; evaluation is pure, so it is safe in workflow code.
 type Interpreter struct {
 	env *journey.Env
+	// RetryBudget is how long an activity a run depends on is retried,
+	// with exponential backoff, before the run stops to wait and try again
+	// (see CurrentRevision); zero is DefaultRetryBudget. Changing it does
+	// not change the commands of runs in flight: it may differ between
+	// workers.
+	RetryBudget time.Duration
 }
 
 // NewInterpreter returns an interpreter evaluating conditions in env.
@@ -28,16 +35,22 @@ func NewInterpreter(env *journey.Env) *Interpreter {
 // is), walks the steps in order, and records how the run ended.
 func (in *Interpreter) JourneyWorkflow(ctx workflow.Context, input JourneyInput) (JourneyResult, error) {
 	run := newRun(ctx, in.env, input)
+	run.revision = revisionOf(ctx, input)
+	run.budget = in.RetryBudget
 	if err := run.expose(ctx); err != nil {
 		return JourneyResult{}, err
 	}
 
-	if err := run.learnAboutTheCustomer(ctx); err != nil {
+	walking, stopWalking := workflow.WithCancel(ctx)
+	run.stopWalking = stopWalking
+	learning := ctx
+	if run.revision >= 2 {
+		learning = walking // staff can exit a run that waits for the database
+	}
+	if err := run.learnAboutTheCustomer(learning); err != nil {
 		return run.finish(ctx, Failed, err.Error())
 	}
 
-	walking, stopWalking := workflow.WithCancel(ctx)
-	run.stopWalking = stopWalking
 	run.catchUp(ctx, stopWalking)
 	workflow.Go(ctx, func(ctx workflow.Context) { run.listenForEvents(ctx, stopWalking) })
 

@@ -34,6 +34,10 @@ type fakeActivities struct {
 	nextAt   time.Duration                       // NextLocalTime answers After + nextAt
 	noCalls  bool                                // CreateTask declines
 	holds    map[journey.Channel][]time.Duration // SendMessage holds for these, in turn
+	// down, when set, says whether the database is down now: CustomerFacts
+	// and NextLocalTime then fail as they would.
+	down       func() bool
+	factsCalls int
 }
 
 func (f *fakeActivities) CreateTask(_ context.Context, req CreateTaskRequest) (CreateTaskResult, error) {
@@ -55,10 +59,19 @@ func (f *fakeActivities) RecordSplit(_ context.Context, req RecordSplitRequest) 
 }
 
 func (f *fakeActivities) NextLocalTime(_ context.Context, req NextLocalTimeRequest) (NextLocalTime, error) {
+	if f.down != nil && f.down() {
+		return NextLocalTime{}, errors.New("dial tcp 127.0.0.1:5432: connect: connection refused")
+	}
 	return NextLocalTime{Time: req.After.Add(f.nextAt), Zone: "Europe/London"}, nil
 }
 
 func (f *fakeActivities) CustomerFacts(_ context.Context, id string) (journey.Customer, error) {
+	f.mu.Lock()
+	f.factsCalls++
+	f.mu.Unlock()
+	if f.down != nil && f.down() {
+		return journey.Customer{}, fmt.Errorf("load customer %s: dial tcp 127.0.0.1:5432: connect: connection refused", id)
+	}
 	if f.missing {
 		return journey.Customer{}, temporal.NewNonRetryableApplicationError("no customer", ErrCustomerNotFound, nil)
 	}

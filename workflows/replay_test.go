@@ -1,9 +1,13 @@
 package workflows
 
 import (
+	"encoding/json"
+	"os"
 	"path/filepath"
+	"regexp"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
@@ -15,8 +19,10 @@ import (
 // the embedded server (cmd/rapport's integration tests write them when
 // RAPPORT_RECORD_HISTORIES=1). A change to the interpreter that would alter
 // the commands of a run already in flight fails here: key such changes on
-// a new Revision (or guard them with workflow.GetVersion), and keep the old
-// histories; files ending -r1 were recorded at revision 1.
+// a new CurrentRevision (or guard them with workflow.GetVersion), and keep
+// the old histories. Files without a suffix were recorded at revision 0,
+// -r1 at revision 1 (stamped in the input, no marker), -r2 with the
+// interpreter-revision marker at revision 2.
 func TestReplayRecordedHistories(t *testing.T) {
 	files, err := filepath.Glob("testdata/*.json")
 	require.NoError(t, err)
@@ -31,4 +37,59 @@ func TestReplayRecordedHistories(t *testing.T) {
 			require.NoError(t, r.ReplayWorkflowHistoryFromJSONFile(nil, f))
 		})
 	}
+}
+
+// TestRecordedHistoriesCoverEveryRevision: histories of revision 2 carry
+// the interpreter-revision marker, older ones do not, and each revision
+// has histories for the test above to replay.
+func TestRecordedHistoriesCoverEveryRevision(t *testing.T) {
+	files, err := filepath.Glob("testdata/*.json")
+	require.NoError(t, err)
+	byRevision := map[string]int{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		require.NoError(t, err)
+		name := filepath.Base(f)
+		rev := "r0"
+		if m := revisionSuffix.FindStringSubmatch(name); m != nil {
+			rev = m[1]
+		}
+		byRevision[rev]++
+		assert.Equal(t, rev == "r2", hasChange(t, b, RevisionChange), "%s: the marker is in revision 2 histories only", name)
+	}
+	for _, rev := range []string{"r0", "r1", "r2"} {
+		assert.GreaterOrEqual(t, byRevision[rev], 4, "histories of %s", rev)
+	}
+}
+
+var revisionSuffix = regexp.MustCompile(`-(r\d+)\.json$`)
+
+// hasChange reports whether a recorded history holds the version marker
+// of a change.
+func hasChange(t *testing.T, history []byte, changeID string) bool {
+	var h struct {
+		Events []struct {
+			Marker *struct {
+				Name    string `json:"markerName"`
+				Details map[string]struct {
+					Payloads []struct {
+						Data []byte `json:"data"`
+					} `json:"payloads"`
+				} `json:"details"`
+			} `json:"markerRecordedEventAttributes"`
+		} `json:"events"`
+	}
+	require.NoError(t, json.Unmarshal(history, &h))
+	for _, e := range h.Events {
+		if e.Marker == nil || e.Marker.Name != "Version" {
+			continue
+		}
+		for _, p := range e.Marker.Details["change-id"].Payloads {
+			var id string
+			if json.Unmarshal(p.Data, &id) == nil && id == changeID {
+				return true
+			}
+		}
+	}
+	return false
 }

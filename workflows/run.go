@@ -92,6 +92,12 @@ type run struct {
 
 	pendingTask *pendingTask      // the staff task the run waits for
 	completed   map[string]string // task id -> outcome, for tasks done
+
+	// revision is the interpreter revision the run runs at (revisionOf):
+	// behaviour changes key on it. A run continued as new carries it.
+	revision int
+	// budget is the retry budget (Interpreter.RetryBudget; zero: default).
+	budget time.Duration
 }
 
 type waiter struct {
@@ -137,7 +143,7 @@ func (r *run) expose(ctx workflow.Context) error {
 	}
 	// Runs started at revision 1 or later carry RapportStatus=running from
 	// their start; older ones set it here.
-	if r.input.Revision < 1 {
+	if r.revision < 1 {
 		r.setAttributes(ctx, StatusAttr.ValueSet("running"))
 	}
 	r.describe(ctx)
@@ -154,6 +160,9 @@ func (r *run) learnAboutTheCustomer(ctx workflow.Context) error {
 		r.exitReason = gone.reason
 		return nil
 	}
+	if err != nil && r.revision >= 2 && r.exitReason != "" && ctx.Err() != nil {
+		return nil // staff exited the run while it waited
+	}
 	if err != nil {
 		var appErr *temporal.ApplicationError
 		if errors.As(err, &appErr) && appErr.Type() == ErrCustomerNotFound {
@@ -166,12 +175,11 @@ func (r *run) learnAboutTheCustomer(ctx workflow.Context) error {
 }
 
 func (r *run) customerFacts(ctx workflow.Context) (journey.Customer, error) {
-	ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
-		StartToCloseTimeout: localActivityTime,
-		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 5, NonRetryableErrorTypes: []string{ErrCustomerNotFound}},
-	})
 	var facts journey.Customer
-	err := workflow.ExecuteLocalActivity(ctx, CustomerFactsActivity, r.input.CustomerID).Get(ctx, &facts)
+	err := r.patiently(ctx, "the database (customer facts)", func(budget time.Duration) error {
+		lctx := workflow.WithLocalActivityOptions(ctx, localOptions(budget, "", ErrCustomerNotFound))
+		return workflow.ExecuteLocalActivity(lctx, CustomerFactsActivity, r.input.CustomerID).Get(lctx, &facts)
+	})
 	var appErr *temporal.ApplicationError
 	if errors.As(err, &appErr) && appErr.Type() == ErrCustomerNotFound &&
 		workflow.GetVersion(ctx, customerGoneExits, workflow.DefaultVersion, 1) == 1 {
@@ -206,7 +214,7 @@ func (r *run) listenForEvents(ctx workflow.Context, stopWalking workflow.CancelF
 // with and the events already signalled, so an event that ends the
 // journey (a purchase, for a win-back) stops it before it sends anything.
 func (r *run) catchUp(ctx workflow.Context, stopWalking workflow.CancelFunc) {
-	if r.input.Revision < 1 {
+	if r.revision < 1 {
 		return // runs started before: they received these in listenForEvents
 	}
 	for _, ev := range r.input.Backlog {
@@ -264,7 +272,7 @@ func (r *run) matches(condition string, ev journey.Event) bool {
 // step they pass through.
 func (r *run) enter(ctx workflow.Context, step journey.Step) {
 	r.state.CurrentStep = step.ID
-	if r.input.Revision < 1 {
+	if r.revision < 1 {
 		r.setAttributes(ctx, StepAttr.ValueSet(step.ID))
 	} else {
 		r.unsavedStep = true
@@ -324,15 +332,13 @@ func (r *run) finish(ctx workflow.Context, outcome Outcome, reason string) (Jour
 
 	req := FinishRunRequest{WorkflowID: r.workflowID, Outcome: outcome, Reason: reason}
 	var err error
-	if r.input.Revision >= 1 {
+	if r.revision >= 1 {
 		// A quick write to the registry: a local activity saves a round
 		// trip through the server.
-		lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
-			StartToCloseTimeout:    localActivityTime,
-			ScheduleToCloseTimeout: time.Hour,
-			Summary:                "record " + string(outcome),
+		err = r.patiently(ctx, "the database (run registry)", func(budget time.Duration) error {
+			lctx := workflow.WithLocalActivityOptions(ctx, localOptions(budget, "record "+string(outcome)))
+			return workflow.ExecuteLocalActivity(lctx, FinishRunActivity, req).Get(ctx, nil)
 		})
-		err = workflow.ExecuteLocalActivity(lctx, FinishRunActivity, req).Get(ctx, nil)
 	} else {
 		actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 			StartToCloseTimeout:    10 * time.Second,

@@ -17,12 +17,14 @@ import (
 // is recorded so the paths can be compared. A holdout path ends the run.
 func (r *run) split(ctx workflow.Context, step journey.Step) error {
 	path := ChoosePath(r.plan.Journey, step.ID, r.input.CustomerID, step.Split.Paths)
-	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 30 * time.Second, ScheduleToCloseTimeout: time.Hour, Summary: "split: " + path.Name,
+	err := r.patiently(ctx, "the database (split record)", func(budget time.Duration) error {
+		actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+			StartToCloseTimeout: 30 * time.Second, ScheduleToCloseTimeout: budget, RetryPolicy: retryPolicy(retryMaxInterval), Summary: "split: " + path.Name,
+		})
+		return workflow.ExecuteActivity(actx, RecordSplitActivity, RecordSplitRequest{
+			WorkflowID: r.workflowID, StepID: step.ID, Journey: r.plan.Journey, CustomerID: r.input.CustomerID, Path: path.Name, Holdout: path.Holdout,
+		}).Get(ctx, nil)
 	})
-	err := workflow.ExecuteActivity(actx, RecordSplitActivity, RecordSplitRequest{
-		WorkflowID: r.workflowID, StepID: step.ID, Journey: r.plan.Journey, CustomerID: r.input.CustomerID, Path: path.Name, Holdout: path.Holdout,
-	}).Get(ctx, nil)
 	if err != nil {
 		return err
 	}

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/rapporthq/rapport/internal/journey"
@@ -91,13 +90,9 @@ func (r *run) channelOrder(channels []journey.Channel) []journey.Channel {
 func (r *run) sendOn(ctx workflow.Context, step journey.Step, ch journey.Channel) (SendResult, error) {
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout:    sendStartToClose,
-		ScheduleToCloseTimeout: sendScheduleToClose,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:    time.Second,
-			BackoffCoefficient: 2,
-			MaximumInterval:    10 * time.Minute,
-		},
-		Summary: fmt.Sprintf("%s %s", ch, step.Send.Template),
+		ScheduleToCloseTimeout: r.retryBudget(),
+		RetryPolicy:            retryPolicy(retryMaxInterval),
+		Summary:                fmt.Sprintf("%s %s", ch, step.Send.Template),
 	})
 	req := SendRequest{
 		WorkflowID: r.workflowID,
@@ -180,12 +175,14 @@ func (r *run) wait(ctx workflow.Context, step journey.Step) error {
 // (time zone rules are data), so replays see the same moment.
 func (r *run) waitUntil(ctx workflow.Context, step journey.Step) error {
 	w := step.Wait
-	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{StartToCloseTimeout: localActivityTime})
 	var next NextLocalTime
 	now := r.plan.DevTime(workflow.Now(ctx))
-	err := workflow.ExecuteLocalActivity(lctx, NextLocalTimeActivity, NextLocalTimeRequest{
-		CustomerID: r.input.CustomerID, At: w.Until, On: w.On, After: now,
-	}).Get(ctx, &next)
+	err := r.patiently(ctx, "the database (the customer's time zone)", func(budget time.Duration) error {
+		lctx := workflow.WithLocalActivityOptions(ctx, localOptions(budget, ""))
+		return workflow.ExecuteLocalActivity(lctx, NextLocalTimeActivity, NextLocalTimeRequest{
+			CustomerID: r.input.CustomerID, At: w.Until, On: w.On, After: now,
+		}).Get(ctx, &next)
+	})
 	if err != nil {
 		return fmt.Errorf("%s: when is the next %s: %w", step.ID, w.Until, err)
 	}

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/rapporthq/rapport/internal/journey"
@@ -141,11 +140,13 @@ func (r *run) taskActivity(ctx workflow.Context, name, summary string, req any) 
 }
 
 func (r *run) taskActivityResult(ctx workflow.Context, name, summary string, req, result any) error {
-	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout:    30 * time.Second,
-		ScheduleToCloseTimeout: sendScheduleToClose,
-		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 5 * time.Minute},
-		Summary:                summary,
+	return r.patiently(ctx, "the database (staff tasks)", func(budget time.Duration) error {
+		actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+			StartToCloseTimeout:    30 * time.Second,
+			ScheduleToCloseTimeout: budget,
+			RetryPolicy:            retryPolicy(retryMaxInterval),
+			Summary:                summary,
+		})
+		return workflow.ExecuteActivity(actx, name, req).Get(actx, result)
 	})
-	return workflow.ExecuteActivity(ctx, name, req).Get(ctx, result)
 }

@@ -79,6 +79,8 @@ type devOptions struct {
 	SweepInterval time.Duration
 	// Interceptors wrap the worker (tests use them to inject faults).
 	Interceptors []interceptor.WorkerInterceptor
+	// RetryBudget is the worker's retry budget (--retry-budget; 0: 24h).
+	RetryBudget time.Duration
 	// Register adds workflows and activities to the worker (the bench's
 	// hand-written workflow).
 	Register func(worker.Registry)
@@ -153,6 +155,11 @@ a half. Ctrl-C stops it all.`,
 			}
 			opts.Sender = &cfg
 			opts.Log = cfg.logger()
+			if v := os.Getenv("RAPPORT_RETRY_BUDGET"); v != "" && !cmd.Flags().Changed("retry-budget") {
+				if opts.RetryBudget, err = time.ParseDuration(v); err != nil {
+					return fmt.Errorf("RAPPORT_RETRY_BUDGET=%q: %w", v, err)
+				}
+			}
 			d, err := startDev(cmd.Context(), opts)
 			if err != nil {
 				return err
@@ -177,6 +184,7 @@ a half. Ctrl-C stops it all.`,
 	f.IntVar(&opts.CodecPort, "codec-port", opts.CodecPort, "codec server port (with --encrypt)")
 	f.BoolVar(&opts.NoDemo, "no-demo", false, "do not create the demo customers, orders and products")
 	f.DurationVar(&opts.DayLength, "day", 0, "run journeys faster: a day lasts this long (such as 2s); waits, timeouts and task due times shrink with it")
+	f.DurationVar(&opts.RetryBudget, "retry-budget", 0, "how long a journey run retries a failing activity before it waits and tries again, 0 for 24h (RAPPORT_RETRY_BUDGET)")
 	return cmd
 }
 
@@ -319,7 +327,7 @@ func startDev(ctx context.Context, opts devOptions) (_ *devStack, err error) {
 	if opts.ParkAudienceJourneys {
 		audienceRouter.TaskQueue = parkedTaskQueue
 	}
-	d.worker = newWorker(d.client, cfg.activities(svc, email, sms, mail, signer, audienceRouter), js, workerTuning{}, opts.Interceptors...)
+	d.worker = newWorker(d.client, cfg.activities(svc, email, sms, mail, signer, audienceRouter), js, workerTuning{RetryBudget: opts.RetryBudget}, opts.Interceptors...)
 	if opts.Register != nil {
 		opts.Register(d.worker)
 	}

@@ -209,7 +209,7 @@ func TestThankYouEndToEnd(t *testing.T) {
 	resp.Body.Close()
 	assert.Contains(t, string(page), "Thank you for your order, Ada")
 
-	recordHistory(t, s.client, "rapport/thank-you/c_1/evt-1", "thank-you-r1.json")
+	recordHistory(t, s.client, "rapport/thank-you/c_1/evt-1", "thank-you-r2.json")
 }
 
 func TestRateLimitThenSuccessSendsOnce(t *testing.T) {
@@ -316,8 +316,8 @@ func TestEventsReachRunningJourneys(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, runs, "finished runs leave the registry")
 
-	recordHistory(t, s.client, "rapport/review-request/c_1/evt-1", "review-request-delivered-r1.json")
-	recordHistory(t, s.client, "rapport/review-request/c_2/evt-3", "review-request-cancelled-r1.json")
+	recordHistory(t, s.client, "rapport/review-request/c_1/evt-1", "review-request-delivered-r2.json")
+	recordHistory(t, s.client, "rapport/review-request/c_2/evt-3", "review-request-cancelled-r2.json")
 }
 
 // TestRoutingRetriesUntilDelivered: a run registered a moment ago but not

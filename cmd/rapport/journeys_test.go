@@ -192,8 +192,8 @@ func TestWinback(t *testing.T) {
 	require.Len(t, rows, 2)
 	assert.Equal(t, 2, rows[1].Attempts, "the postcard took two attempts")
 
-	recordHistory(t, s.client, wid1, "lapse-winback-completed-r1.json")
-	recordHistory(t, s.client, wid2, "lapse-winback-purchase-r1.json")
+	recordHistory(t, s.client, wid1, "lapse-winback-completed-r2.json")
+	recordHistory(t, s.client, wid2, "lapse-winback-purchase-r2.json")
 }
 
 // TestSatisfactionUnhappyCustomerGetsAPerson: the survey goes by SMS, but
@@ -272,7 +272,7 @@ func TestSatisfactionUnhappyCustomerGetsAPerson(t *testing.T) {
 	status, body = s.post("/v1/tasks/"+task.ID+"/complete", map[string]any{"outcome": "refunded", "notes": "Sent a new teapot."})
 	require.Equal(t, http.StatusOK, status, body)
 	assert.Equal(t, workflows.Completed, s.waitForRun("rapport/satisfaction-check/c_1/evt-1").Outcome)
-	recordHistory(t, s.client, "rapport/satisfaction-check/c_1/evt-1", "satisfaction-care-task-r1.json")
+	recordHistory(t, s.client, "rapport/satisfaction-check/c_1/evt-1", "satisfaction-care-task-r2.json")
 }
 
 // TestComplementaryProducts suggests what goes with the order once it has

@@ -203,12 +203,13 @@ func TestWorkerTuningFromEnvironment(t *testing.T) {
 	t.Setenv("RAPPORT_WORKER_ACTIVITIES", "200")
 	t.Setenv("RAPPORT_TASK_QUEUE_ACTIVITIES_PER_SECOND", "50")
 	t.Setenv("RAPPORT_WORKER_DRAIN", "45s")
+	t.Setenv("RAPPORT_RETRY_BUDGET", "6h")
 	cmd := &cobra.Command{Use: "worker"}
 	read := tuningFlags(cmd)
 	require.NoError(t, cmd.Flags().Parse([]string{"--pollers=4"}))
 	tn, err := read()
 	require.NoError(t, err)
-	assert.Equal(t, workerTuning{Activities: 200, Pollers: 4, ActivitiesPerSecond: 50, Drain: 45 * time.Second, OpsAddr: ":9090"}, tn)
+	assert.Equal(t, workerTuning{Activities: 200, Pollers: 4, ActivitiesPerSecond: 50, Drain: 45 * time.Second, OpsAddr: ":9090", RetryBudget: 6 * time.Hour}, tn)
 	o := tn.options(nil)
 	assert.Equal(t, 200, o.MaxConcurrentActivityExecutionSize)
 	assert.Equal(t, 50.0, o.TaskQueueActivitiesPerSecond)
@@ -217,6 +218,17 @@ func TestWorkerTuningFromEnvironment(t *testing.T) {
 	t.Setenv("RAPPORT_WORKER_DRAIN", "soon")
 	_, err = tuningFlags(&cobra.Command{Use: "worker"})()
 	require.ErrorContains(t, err, `RAPPORT_WORKER_DRAIN="soon": time: invalid duration "soon"`)
+
+	t.Setenv("RAPPORT_WORKER_DRAIN", "45s")
+	t.Setenv("RAPPORT_RETRY_BUDGET", "5s")
+	_, err = tuningFlags(&cobra.Command{Use: "worker"})()
+	require.ErrorContains(t, err, "--retry-budget 5s is too short")
+	t.Setenv("RAPPORT_RETRY_BUDGET", "")
+	t.Setenv("RAPPORT_PIN_REVISION", "1")
+	tn, err = tuningFlags(&cobra.Command{Use: "worker"})()
+	require.NoError(t, err)
+	assert.Equal(t, 24*time.Hour, tn.RetryBudget, "the default")
+	assert.NotNil(t, tn.options(nil).PreferredVersionProvider, "the revision is pinned")
 }
 
 // fetch GETs url and returns the status and body (0 when nothing answers).

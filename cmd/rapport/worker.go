@@ -42,6 +42,13 @@ type workerTuning struct {
 	Drain time.Duration
 	// OpsAddr serves /healthz, /readyz and /metrics ("" or "off": none).
 	OpsAddr string
+	// RetryBudget is how long an activity a journey run depends on is
+	// retried before the run waits and tries again (0: 24h).
+	RetryBudget time.Duration
+	// PinRevision, above 0, makes runs starting on this worker record that
+	// interpreter revision instead of the newest (the first phase of a
+	// rolling deploy; see README.md, "Changing the interpreter").
+	PinRevision int
 }
 
 // options are the SDK worker options for this tuning.
@@ -58,13 +65,14 @@ func (t workerTuning) options(interceptors []interceptor.WorkerInterceptor) work
 		TaskQueueActivitiesPerSecond:           t.ActivitiesPerSecond,
 		WorkerStopTimeout:                      drain,
 		Interceptors:                           interceptors,
+		PreferredVersionProvider:               workflows.PinRevision(t.PinRevision),
 	}
 }
 
 // tuningFlags adds the tuning flags to cmd; their defaults come from the
 // environment, read (and checked) by read.
 func tuningFlags(cmd *cobra.Command) (read func() (workerTuning, error)) {
-	t := workerTuning{Drain: workerDrain, OpsAddr: defaultOpsAddr}
+	t := workerTuning{Drain: workerDrain, OpsAddr: defaultOpsAddr, RetryBudget: workflows.DefaultRetryBudget}
 	f := cmd.Flags()
 	f.IntVar(&t.Activities, "max-activities", 0, "activities run at once by this worker, 0 for the SDK's default (RAPPORT_WORKER_ACTIVITIES)")
 	f.IntVar(&t.WorkflowTasks, "max-workflow-tasks", 0, "workflow tasks run at once by this worker, 0 for the SDK's default (RAPPORT_WORKER_WORKFLOW_TASKS)")
@@ -72,6 +80,8 @@ func tuningFlags(cmd *cobra.Command) (read func() (workerTuning, error)) {
 	f.Float64Var(&t.ActivitiesPerSecond, "activities-per-second", 0, "activities started per second on the task queue, all workers together, 0 for no cap (RAPPORT_TASK_QUEUE_ACTIVITIES_PER_SECOND)")
 	f.DurationVar(&t.Drain, "drain", workerDrain, "on SIGTERM, how long running activities may take to finish (RAPPORT_WORKER_DRAIN)")
 	f.StringVar(&t.OpsAddr, "ops-addr", t.OpsAddr, "address of /healthz, /readyz and /metrics, or off (RAPPORT_OPS_ADDR)")
+	f.DurationVar(&t.RetryBudget, "retry-budget", t.RetryBudget, "how long a journey run retries a failing activity (the database down, say) before it waits an hour and tries again (RAPPORT_RETRY_BUDGET)")
+	f.IntVar(&t.PinRevision, "pin-revision", 0, "record this interpreter revision in runs that start here instead of the newest, 0 for none: the first phase of a rolling deploy (RAPPORT_PIN_REVISION)")
 	return func() (workerTuning, error) {
 		for _, v := range []struct {
 			flag, env string
@@ -95,6 +105,11 @@ func tuningFlags(cmd *cobra.Command) (read func() (workerTuning, error)) {
 				return err
 			}},
 			{"ops-addr", "RAPPORT_OPS_ADDR", func(s string) error { t.OpsAddr = s; return nil }},
+			{"retry-budget", "RAPPORT_RETRY_BUDGET", func(s string) (err error) {
+				t.RetryBudget, err = time.ParseDuration(s)
+				return err
+			}},
+			{"pin-revision", "RAPPORT_PIN_REVISION", intSetter(&t.PinRevision)},
 		} {
 			val, ok := os.LookupEnv(v.env)
 			if cmd.Flags().Changed(v.flag) || !ok || val == "" {
@@ -106,6 +121,12 @@ func tuningFlags(cmd *cobra.Command) (read func() (workerTuning, error)) {
 		}
 		if t.Activities < 0 || t.WorkflowTasks < 0 || t.Pollers < 0 {
 			return t, errors.New("--max-activities, --max-workflow-tasks and --pollers must not be negative")
+		}
+		if t.RetryBudget < time.Minute {
+			return t, fmt.Errorf("--retry-budget %s is too short to outlast an outage; give at least 1m (hours are better: 24h is the default)", t.RetryBudget)
+		}
+		if t.PinRevision < 0 || t.PinRevision > workflows.CurrentRevision {
+			return t, fmt.Errorf("--pin-revision %d: this release knows revisions 1 to %d", t.PinRevision, workflows.CurrentRevision)
 		}
 		return t, nil
 	}
@@ -190,7 +211,7 @@ func runWorker(ctx context.Context, cfg config, journeysDir string, t workerTuni
 	syncSchedules(ctx, svc)
 	syncRetention(ctx, svc, cfg.Retention)
 	svc.log.Info("worker running", "task_queue", workflows.TaskQueue, "journeys", len(svc.journeys.catalog.Plans()),
-		"max_activities", t.Activities, "activities_per_second", t.ActivitiesPerSecond)
+		"max_activities", t.Activities, "activities_per_second", t.ActivitiesPerSecond, "retry_budget", t.RetryBudget, "pin_revision", t.PinRevision)
 	<-ctx.Done()
 
 	health.Drain()
@@ -204,7 +225,9 @@ func runWorker(ctx context.Context, cfg config, journeysDir string, t workerTuni
 // activities.
 func newWorker(c client.Client, acts *activities.Activities, js *journeySet, t workerTuning, interceptors ...interceptor.WorkerInterceptor) worker.Worker {
 	w := worker.New(c, workflows.TaskQueue, t.options(interceptors))
-	workflows.NewInterpreter(js.compiler.Env()).Register(w)
+	in := workflows.NewInterpreter(js.compiler.Env())
+	in.RetryBudget = t.RetryBudget
+	in.Register(w)
 	acts.Register(w)
 	w.RegisterWorkflowWithOptions(workflows.EraseWorkflow, workflow.RegisterOptions{Name: workflows.EraseWorkflowName})
 	acts.RegisterErasure(w)

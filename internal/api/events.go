@@ -365,7 +365,7 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request, raw json.Raw
 			return
 		}
 	}
-	var toRoute []store.Event
+	var toRoute, routed []store.Event
 	for j, rec := range recorded {
 		res := &resp.Results[keptWhere[j]]
 		switch {
@@ -383,10 +383,15 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request, raw json.Raw
 		}
 		if rec.Event.RoutedAt == nil {
 			toRoute = append(toRoute, rec.Event)
+		} else if res.Status == "duplicate" {
+			routed = append(routed, rec.Event)
 		}
 	}
 	for _, e := range toRoute {
 		s.Router.Enqueue(e)
+	}
+	if err := s.restartFailedBatch(r.Context(), routed); err != nil {
+		s.log().Warn("could not check a batch's duplicates for failed journeys", "error", err)
 	}
 	for i, res := range resp.Results {
 		result := res.Status
@@ -396,6 +401,30 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request, raw json.Raw
 		s.Metrics.EventAccepted(types[i], result)
 	}
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// restartFailedBatch restarts the failed journeys of a batch's duplicates
+// already routed, as restartFailed does for one event.
+func (s *Server) restartFailedBatch(ctx context.Context, events []store.Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	ids := make([]string, len(events))
+	for i, e := range events {
+		ids[i] = e.ID
+	}
+	failed, err := s.Store.RestartableEvents(ctx, ids)
+	if err != nil {
+		return err
+	}
+	for _, e := range events {
+		if failed[e.ID] {
+			if _, err := s.Router.Restart(ctx, e); err != nil {
+				s.log().Warn("could not restart an event's failed journeys", "event_id", e.ID, "error", err)
+			}
+		}
+	}
+	return nil
 }
 
 // checkCustomers rejects the events of a batch whose customer does not
@@ -450,13 +479,30 @@ func (s *Server) recordAndRoute(ctx context.Context, e store.Event, order *store
 				Message: fmt.Sprintf("id: event %s was already received with a different type or customer; event ids must be unique", e.ID)}
 		}
 		if stored.RoutedAt != nil {
-			return resp, nil
+			return s.restartFailed(ctx, stored, resp)
 		}
 	}
 	res, err := s.Router.Route(ctx, stored)
 	resp.Result = res
 	if err != nil {
 		s.log().Warn("event stored, routing deferred", "event_id", e.ID, "error", err)
+		resp.Routing = "pending"
+	}
+	return resp, nil
+}
+
+// restartFailed starts again the journeys an event already routed started
+// whose run failed (an outage, say): posting the event again is how the
+// shop retries it. It still answers duplicate, with the runs it started.
+func (s *Server) restartFailed(ctx context.Context, e store.Event, resp eventResponse) (eventResponse, error) {
+	failed, err := s.Store.RestartableEvents(ctx, []string{e.ID})
+	if err != nil || !failed[e.ID] {
+		return resp, err
+	}
+	res, err := s.Router.Restart(ctx, e)
+	resp.Result = res
+	if err != nil {
+		s.log().Warn("event stored, restarting its failed journeys deferred", "event_id", e.ID, "error", err)
 		resp.Routing = "pending"
 	}
 	return resp, nil

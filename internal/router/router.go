@@ -63,7 +63,7 @@ type Result struct {
 // routed. On failure it records why and returns the error; the event
 // stays unrouted for the sweeper.
 func (r *Router) Route(ctx context.Context, e store.Event) (Result, error) {
-	res, err := r.route(ctx, e)
+	res, err := r.route(ctx, e, false)
 	if err != nil {
 		if markErr := r.Store.MarkEventRoutingFailed(ctx, e.ID, err.Error()); markErr != nil {
 			r.log().Error("could not record routing failure", "event_id", e.ID, "error", markErr)
@@ -73,7 +73,18 @@ func (r *Router) Route(ctx context.Context, e store.Event) (Result, error) {
 	return res, r.Store.MarkEventRouted(ctx, e.ID)
 }
 
-func (r *Router) route(ctx context.Context, e store.Event) (Result, error) {
+// Restart routes an event again to start the journeys whose run it
+// started failed (see store.EnterRun): the entry rules apply as for a new
+// event. Running journeys are not told about it again.
+func (r *Router) Restart(ctx context.Context, e store.Event) (Result, error) {
+	res, err := r.route(ctx, e, true)
+	if err != nil {
+		return res, fmt.Errorf("route event %s again: %w", e.ID, err)
+	}
+	return res, nil
+}
+
+func (r *Router) route(ctx context.Context, e store.Event, startOnly bool) (Result, error) {
 	res := Result{Started: []string{}, Delivered: []string{}}
 	ev, err := JourneyEvent(e)
 	if err != nil {
@@ -115,6 +126,9 @@ func (r *Router) route(ctx context.Context, e store.Event) (Result, error) {
 		}
 	}
 
+	if startOnly {
+		return res, nil
+	}
 	runs, err := r.Store.RunningListeners(ctx, e.CustomerID)
 	if err != nil {
 		return res, err
@@ -210,6 +224,9 @@ func (r *Router) enter(ctx context.Context, plan *journey.Plan, customerID, entr
 	if err != nil {
 		return id, false, "", err
 	}
+	if entered.WorkflowID != "" {
+		id = entered.WorkflowID // the entry's earlier runs failed: a new id
+	}
 	if !entered.Start {
 		return id, false, entered.Refused, nil
 	}
@@ -226,6 +243,8 @@ func (r *Router) enter(ctx context.Context, plan *journey.Plan, customerID, entr
 	}
 	opts := StartOptions(id, plan, customerID, ev)
 	opts.TaskQueue = cmp.Or(r.TaskQueue, workflows.TaskQueue)
+	// Revision is frozen at 1 (see workflows.Revision): the run records
+	// the revision it runs at itself.
 	input := workflows.JourneyInput{Plan: *plan, CustomerID: customerID, EntryKey: entryKey, Trigger: ev, Backlog: backlog, Revision: workflows.Revision}
 	if signal {
 		_, err = r.Temporal.SignalWithStartWorkflow(ctx, id, workflows.EventSignal, ev, opts, workflows.JourneyWorkflowName, input)

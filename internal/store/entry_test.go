@@ -165,3 +165,75 @@ func TestNoRunEntersWhileTheCustomerIsErased(t *testing.T) {
 	assert.False(t, got.Start, "a run entered while the erasure runs would outlive it")
 	assert.Equal(t, "the customer was erased", got.Refused)
 }
+
+// TestFailedRunsDoNotCount: a run that failed (an outage, before runs
+// waited outages out) counts neither for once nor for reentry; its entry
+// is made again under a new id, once, whoever asks.
+func TestFailedRunsDoNotCount(t *testing.T) {
+	t.Parallel()
+	s, _ := storetest.New(t)
+	ctx := context.Background()
+	_, err := s.UpsertCustomer(ctx, store.Customer{ID: "c_1"})
+	require.NoError(t, err)
+
+	// entry: once, and the run failed loading the customer.
+	once := entry("rapport/welcome/c_1/once", "welcome")
+	once.Once, once.TriggerEventID = true, "evt-1"
+	got, err := s.EnterRun(ctx, once)
+	require.NoError(t, err)
+	require.True(t, got.Start)
+	assert.Equal(t, once.WorkflowID, got.WorkflowID)
+	require.NoError(t, s.FinishRun(ctx, once.WorkflowID, store.RunFailed, "load customer c_1: connection refused"))
+
+	restartable, err := s.RestartableEvents(ctx, []string{"evt-1", "evt-other"})
+	require.NoError(t, err)
+	assert.Equal(t, map[string]bool{"evt-1": true}, restartable)
+
+	// The same event again (posted again, or routed again): a new run.
+	got, err = s.EnterRun(ctx, once)
+	require.NoError(t, err)
+	require.True(t, got.Start, got.Refused)
+	assert.True(t, got.New)
+	assert.Equal(t, "rapport/welcome/c_1/once~2", got.WorkflowID)
+	// Asked again (a retried start, another router): the same new run.
+	again, err := s.EnterRun(ctx, once)
+	require.NoError(t, err)
+	assert.True(t, again.Start)
+	assert.False(t, again.New, "registered once")
+	assert.Equal(t, "rapport/welcome/c_1/once~2", again.WorkflowID)
+	restartable, err = s.RestartableEvents(ctx, []string{"evt-1"})
+	require.NoError(t, err)
+	assert.Empty(t, restartable, "its entry runs again")
+	// Another event under the key is refused while that runs, and after.
+	other := once
+	other.TriggerEventID = "evt-2"
+	got, err = s.EnterRun(ctx, other)
+	require.NoError(t, err)
+	assert.False(t, got.Start)
+	require.NoError(t, s.FinishRun(ctx, "rapport/welcome/c_1/once~2", store.RunCompleted, ""))
+	got, err = s.EnterRun(ctx, other)
+	require.NoError(t, err)
+	assert.False(t, got.Start)
+	assert.Contains(t, got.Refused, "entry: once")
+
+	// reentry 180d: a failed win-back does not block the customer.
+	wb := entry("rapport/winback/c_1/evt-3", "winback")
+	wb.Reentry, wb.TriggerEventID = 180*24*time.Hour, "evt-3"
+	got, err = s.EnterRun(ctx, wb)
+	require.NoError(t, err)
+	require.True(t, got.Start)
+	require.NoError(t, s.GiveUpRun(ctx, wb.WorkflowID, "closed in Temporal: terminated"))
+	next := entry("rapport/winback/c_1/evt-4", "winback")
+	next.Reentry, next.TriggerEventID = wb.Reentry, "evt-4"
+	got, err = s.EnterRun(ctx, next)
+	require.NoError(t, err)
+	assert.True(t, got.Start, "the failed run does not count: %s", got.Refused)
+	assert.Equal(t, next.WorkflowID, got.WorkflowID)
+	// ...but one that did not fail does.
+	later := entry("rapport/winback/c_1/evt-5", "winback")
+	later.Reentry, later.TriggerEventID = wb.Reentry, "evt-5"
+	got, err = s.EnterRun(ctx, later)
+	require.NoError(t, err)
+	assert.False(t, got.Start)
+	assert.Contains(t, got.Refused, "reentry")
+}

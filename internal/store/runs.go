@@ -80,6 +80,9 @@ type Entered struct {
 	New bool
 	// Refused says why the customer did not enter, when Start is false.
 	Refused string
+	// WorkflowID is the run's id: the entry's, or, when runs of the entry
+	// failed before, RetryWorkflowID of it.
+	WorkflowID string
 	// Backlog are the customer's events stored after Run.FromSeq, for the
 	// run to receive first: they may have been routed before the run was
 	// registered. Only for runs that listen.
@@ -96,14 +99,29 @@ type Entered struct {
 // it again while it runs (a crash may have come between registering and
 // starting; Temporal rejects a second start); another trigger under the
 // same key, or a run that ended, is refused. A run given up as not found
-// in Temporal is running again.
+// in Temporal is running again. A run that failed does not count, for the
+// entry nor for the entry rules: the entry is made again under
+// RetryWorkflowID(id, 2) (then 3, ...), which Temporal has not seen, so
+// starts stay unique under the reject-duplicate id policy.
 func (s *Store) EnterRun(ctx context.Context, e Entry) (Entered, error) {
 	var out Entered
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if err := lockRouting(ctx, tx, e.CustomerID); err != nil {
 			return err
 		}
+		base := e.WorkflowID
 		existing, err := scanRun(tx.QueryRow(ctx, `SELECT `+runColumns+` FROM journey_runs WHERE workflow_id = $1`, e.WorkflowID))
+		// A run that failed (an outage, before runs waited them out; a run
+		// terminated in Temporal) does not count: the entry starts again,
+		// under the next free id (Temporal keeps the failed run's).
+		for n := 2; err == nil && existing.Status == RunFailed && existing.Outcome != RunNotFound; n++ {
+			if n > maxEntryRetries {
+				return fmt.Errorf("entry %s failed %d times; not starting it again", base, maxEntryRetries)
+			}
+			e.WorkflowID = RetryWorkflowID(base, n)
+			existing, err = scanRun(tx.QueryRow(ctx, `SELECT `+runColumns+` FROM journey_runs WHERE workflow_id = $1`, e.WorkflowID))
+		}
+		out.WorkflowID = e.WorkflowID
 		switch {
 		case err == nil && existing.Status == RunFailed && existing.Outcome == RunNotFound:
 			_, err = tx.Exec(ctx, `UPDATE journey_runs SET status = 'running', outcome = '', ended_at = NULL, started_at = now()
@@ -171,7 +189,7 @@ func (s *Store) EnterRun(ctx context.Context, e Entry) (Entered, error) {
 }
 
 // refusal checks the entry rules for a new run; it returns why the
-// customer may not enter, or "".
+// customer may not enter, or "". Runs that failed do not count.
 func refusal(ctx context.Context, tx pgx.Tx, e Entry) (string, error) {
 	if !e.Once && e.Reentry <= 0 && e.MaxActive <= 0 {
 		return "", nil
@@ -180,7 +198,7 @@ func refusal(ctx context.Context, tx pgx.Tx, e Entry) (string, error) {
 	var active int
 	var now time.Time
 	err := tx.QueryRow(ctx, `
-		SELECT max(started_at), count(*) FILTER (WHERE status = 'running'), now()
+		SELECT max(started_at) FILTER (WHERE status <> 'failed'), count(*) FILTER (WHERE status = 'running'), now()
 		FROM journey_runs WHERE customer_id = $1 AND journey = $2`, e.CustomerID, e.Journey).Scan(&last, &active, &now)
 	if err != nil {
 		return "", err
@@ -194,6 +212,41 @@ func refusal(ctx context.Context, tx pgx.Tx, e Entry) (string, error) {
 		return fmt.Sprintf("max_active: the customer is in %d running run(s) of this journey already", active), nil
 	}
 	return "", nil
+}
+
+// maxEntryRetries bounds how often one entry may be made again after its
+// runs failed.
+const maxEntryRetries = 100
+
+// RetryWorkflowID is the id of the nth run (n >= 2) of an entry whose
+// earlier runs failed: id~n. "~" cannot occur in customer ids or entry
+// keys, so it names no other entry.
+func RetryWorkflowID(id string, n int) string {
+	return fmt.Sprintf("%s~%d", id, n)
+}
+
+// RestartableEvents returns which of the events (by id) started a run
+// that failed and was not made again since: routing such an event again
+// starts its journey again.
+func (s *Store) RestartableEvents(ctx context.Context, eventIDs []string) (map[string]bool, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT DISTINCT f.trigger_event_id FROM journey_runs f
+		WHERE f.trigger_event_id = ANY($1) AND f.status = 'failed'
+		AND NOT EXISTS (SELECT 1 FROM journey_runs o
+			WHERE o.customer_id = f.customer_id AND o.journey = f.journey AND o.trigger_event_id = f.trigger_event_id
+			AND o.status <> 'failed')`, eventIDs)
+	if err != nil {
+		return nil, fmt.Errorf("events whose runs failed: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("events whose runs failed: %w", err)
+	}
+	out := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		out[id] = true
+	}
+	return out, nil
 }
 
 // GiveUpRun records that a run Temporal does not know has ended, unless
