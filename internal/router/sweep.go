@@ -93,7 +93,7 @@ func (r *Router) SweepOnce(ctx context.Context, o SweepOptions) (SweepStats, err
 		if ctx.Err() != nil {
 			return st, ctx.Err() // the claims lapse with their lease
 		}
-		_, rerr := r.route(ctx, e)
+		_, rerr := r.route(ctx, e, false)
 		if rerr == nil {
 			if err := r.Store.MarkEventRouted(ctx, e.ID); err != nil {
 				r.log().Warn("sweeper could not mark event routed", "event_id", e.ID, "error", err)
