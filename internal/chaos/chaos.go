@@ -388,7 +388,11 @@ func (r *run) drive(ctx context.Context) error {
 			case <-ctx.Done():
 			case <-time.After(a.For):
 			}
-			if err := r.pg.Start(context.WithoutCancel(ctx)); err != nil {
+			if ctx.Err() != nil {
+				wg.Wait()
+				return ctx.Err() // stopped (Ctrl-C): no need to start it again
+			}
+			if err := r.pg.Start(ctx); err != nil {
 				wg.Wait()
 				return fmt.Errorf("start PostgreSQL again: %w", err)
 			}
