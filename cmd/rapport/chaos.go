@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -48,6 +49,9 @@ PostgreSQL outages of 35s. Needs the PostgreSQL server binaries (initdb).`,
 				return fmt.Errorf("find the rapport executable: %w", err)
 			}
 			rep, err := chaos.Run(cmd.Context(), chaos.Options{Binary: bin, Profile: p, Seed: seed, SharedPostgres: shared, KeepDir: keep, Out: cmd.OutOrStdout()})
+			if errors.Is(err, context.Canceled) && cmd.Context().Err() != nil {
+				return errors.New("chaos: interrupted; the processes and folders it made are gone")
+			}
 			if err != nil {
 				return err
 			}
