@@ -68,6 +68,7 @@ Start everything on one machine with:  rapport dev`,
 		newSetupCmd(),
 		newHealthCmd(),
 		newCodecServerCmd(),
+		newChaosCmd(),
 	)
 	return root
 }

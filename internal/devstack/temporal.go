@@ -53,6 +53,13 @@ type TemporalOptions struct {
 	// DatabaseFile is the SQLite file holding the server's state. Empty keeps
 	// everything in memory (tests).
 	DatabaseFile string
+	// PostgresURL, when set, keeps the server's state in PostgreSQL instead
+	// of SQLite (DatabaseFile is then ignored), as a production cluster
+	// does: postgres://user:password@host:port/temporal?sslmode=disable.
+	// The database it names holds the history and a second one, named
+	// with "_visibility" appended, holds visibility; both are created and
+	// given Temporal's schema if missing (see SetupPostgres).
+	PostgresURL string
 	// SearchAttributes are registered on the namespace at start, idempotently.
 	SearchAttributes map[string]enumspb.IndexedValueType
 	// Logger receives the server's logs. Server logs below LogLevel are dropped.
@@ -291,34 +298,13 @@ func serverConfig(opts TemporalOptions) (*config.Config, error) {
 	conf.Global.Membership.MaxJoinDuration = 30 * time.Second
 	conf.Global.Membership.BroadcastAddress = opts.IP
 
-	sqlConf := config.SQL{PluginName: sqliteplugin.PluginName}
-	if opts.DatabaseFile == "" {
-		sqlConf.ConnectAttributes = map[string]string{"mode": "memory", "cache": "shared"}
-		sqlConf.DatabaseName = fmt.Sprintf("rapport-%d-%d", os.Getpid(), time.Now().UnixNano())
-	} else {
-		sqlConf.ConnectAttributes = map[string]string{"mode": "rwc", "_journal_mode": "WAL", "_synchronous": "NORMAL"}
-		sqlConf.DatabaseName = opts.DatabaseFile
-		if err := os.MkdirAll(filepath.Dir(opts.DatabaseFile), 0o755); err != nil {
-			return nil, fmt.Errorf("temporal database directory: %w", err)
+	if opts.PostgresURL != "" {
+		if err := postgresPersistence(&conf, opts); err != nil {
+			return nil, err
 		}
-		if _, err := os.Stat(opts.DatabaseFile); errors.Is(err, os.ErrNotExist) {
-			if err := sqliteschema.SetupSchema(&sqlConf); err != nil {
-				return nil, fmt.Errorf("set up temporal sqlite schema: %w", err)
-			}
-		}
+	} else if err := sqlitePersistence(&conf, opts); err != nil {
+		return nil, err
 	}
-	// (An in-memory database gets its schema from the SQLite plugin.)
-	ns, err := sqliteschema.NewNamespaceConfig("active", opts.Namespace, false, opts.SearchAttributes)
-	if err != nil {
-		return nil, fmt.Errorf("temporal namespace config: %w", err)
-	}
-	if err := sqliteschema.CreateNamespaces(&sqlConf, ns); err != nil {
-		return nil, fmt.Errorf("create temporal namespace: %w", err)
-	}
-	conf.Persistence.DefaultStore = "sqlite-default"
-	conf.Persistence.VisibilityStore = "sqlite-default"
-	conf.Persistence.NumHistoryShards = 1
-	conf.Persistence.DataStores = map[string]config.DataStore{"sqlite-default": {SQL: &sqlConf}}
 
 	frontend := net.JoinHostPort(opts.IP, strconv.Itoa(opts.FrontendPort))
 	httpPort, err := freePort(opts.IP)
@@ -358,6 +344,40 @@ func serverConfig(opts TemporalOptions) (*config.Config, error) {
 	conf.NamespaceDefaults.Archival.Visibility.State = "disabled"
 	conf.PublicClient.HostPort = frontend
 	return &conf, nil
+}
+
+// sqlitePersistence keeps the server's state in SQLite: DatabaseFile, or
+// memory.
+func sqlitePersistence(conf *config.Config, opts TemporalOptions) error {
+	sqlConf := config.SQL{PluginName: sqliteplugin.PluginName}
+	if opts.DatabaseFile == "" {
+		sqlConf.ConnectAttributes = map[string]string{"mode": "memory", "cache": "shared"}
+		sqlConf.DatabaseName = fmt.Sprintf("rapport-%d-%d", os.Getpid(), time.Now().UnixNano())
+	} else {
+		sqlConf.ConnectAttributes = map[string]string{"mode": "rwc", "_journal_mode": "WAL", "_synchronous": "NORMAL"}
+		sqlConf.DatabaseName = opts.DatabaseFile
+		if err := os.MkdirAll(filepath.Dir(opts.DatabaseFile), 0o755); err != nil {
+			return fmt.Errorf("temporal database directory: %w", err)
+		}
+		if _, err := os.Stat(opts.DatabaseFile); errors.Is(err, os.ErrNotExist) {
+			if err := sqliteschema.SetupSchema(&sqlConf); err != nil {
+				return fmt.Errorf("set up temporal sqlite schema: %w", err)
+			}
+		}
+	}
+	// (An in-memory database gets its schema from the SQLite plugin.)
+	ns, err := sqliteschema.NewNamespaceConfig("active", opts.Namespace, false, opts.SearchAttributes)
+	if err != nil {
+		return fmt.Errorf("temporal namespace config: %w", err)
+	}
+	if err := sqliteschema.CreateNamespaces(&sqlConf, ns); err != nil {
+		return fmt.Errorf("create temporal namespace: %w", err)
+	}
+	conf.Persistence.DefaultStore = "sqlite-default"
+	conf.Persistence.VisibilityStore = "sqlite-default"
+	conf.Persistence.NumHistoryShards = 1
+	conf.Persistence.DataStores = map[string]config.DataStore{"sqlite-default": {SQL: &sqlConf}}
+	return nil
 }
 
 // freePort finds a port nothing listens on, outside the range the kernel

@@ -19,6 +19,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -36,16 +37,29 @@ type Server struct {
 	// Source says where the server came from, for messages: "DATABASE_URL",
 	// "127.0.0.1:5432" or the cluster's data directory.
 	Source string
-	stop   func() error
+	// cluster is the private cluster this package started (nil for a
+	// server that was already running).
+	cluster *cluster
 }
 
-// Stop stops a cluster this package started; it does nothing for servers
-// that were already running.
+// Stop stops a cluster this package started (a fast shutdown: sessions
+// are disconnected); it does nothing for servers that were already
+// running.
 func (s *Server) Stop() error {
-	if s.stop == nil {
+	if s.cluster == nil {
 		return nil
 	}
-	return s.stop()
+	return s.cluster.stop()
+}
+
+// Start starts again a private cluster that Stop stopped, on the same
+// port, and returns once it accepts connections. It fails for a server
+// this package did not start.
+func (s *Server) Start(ctx context.Context) error {
+	if s.cluster == nil {
+		return errors.New("pglocal: only a private cluster can be started again")
+	}
+	return s.cluster.start(ctx)
 }
 
 // Options says where a private cluster may live.
@@ -55,6 +69,10 @@ type Options struct {
 	DataDir string
 	// SkipLocal ignores a server on 127.0.0.1:5432.
 	SkipLocal bool
+	// Private always starts a private cluster in DataDir, ignoring
+	// DATABASE_URL and 127.0.0.1:5432 (what must be stopped and started
+	// again, as `rapport chaos` does, must be ours).
+	Private bool
 	// Log receives progress messages; may be nil.
 	Log func(format string, args ...any)
 }
@@ -65,6 +83,12 @@ func Find(ctx context.Context, opts Options) (*Server, error) {
 	logf := opts.Log
 	if logf == nil {
 		logf = func(string, ...any) {}
+	}
+	if opts.Private {
+		if opts.DataDir == "" {
+			return nil, errors.New("a private PostgreSQL cluster needs a data directory")
+		}
+		return startCluster(ctx, opts.DataDir, logf)
 	}
 	if u := os.Getenv("DATABASE_URL"); u != "" {
 		if err := ping(ctx, u); err != nil {
@@ -165,11 +189,41 @@ func startCluster(ctx context.Context, dataDir string, logf func(string, ...any)
 	if err != nil {
 		return nil, err
 	}
-	logFile := filepath.Join(dataDir, "postgres.log")
-	cmd := command(runAs, filepath.Join(bin, "postgres"), "-D", dataDir, "-h", "127.0.0.1", "-p", strconv.Itoa(port), "-k", dataDir, "-c", "fsync=off", "-c", "max_connections=200")
+	c := &cluster{bin: bin, dataDir: dataDir, port: port, runAs: runAs}
+	if err := c.start(ctx); err != nil {
+		return nil, err
+	}
+	return &Server{URL: c.url(), Source: dataDir, cluster: c}, nil
+}
+
+// cluster is a private PostgreSQL cluster: its data directory and port,
+// and its server process while it runs.
+type cluster struct {
+	bin, dataDir string
+	port         int
+	runAs        *user.User
+	mu           sync.Mutex
+	cmd          *exec.Cmd
+	exited       chan error
+}
+
+func (c *cluster) url() string {
+	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", c.port)
+}
+
+// start starts the server process and waits until it accepts connections.
+func (c *cluster) start(ctx context.Context) error {
+	c.mu.Lock()
+	if c.cmd != nil {
+		c.mu.Unlock()
+		return errors.New("pglocal: the cluster is already running")
+	}
+	logFile := filepath.Join(c.dataDir, "postgres.log")
+	cmd := command(c.runAs, filepath.Join(c.bin, "postgres"), "-D", c.dataDir, "-h", "127.0.0.1", "-p", strconv.Itoa(c.port), "-k", c.dataDir, "-c", "fsync=off", "-c", "max_connections=200")
 	lf, err := os.OpenFile(logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		return nil, err
+		c.mu.Unlock()
+		return err
 	}
 	cmd.Stdout, cmd.Stderr = lf, lf
 	cmd.SysProcAttr.Setpgid = true // Ctrl-C in a terminal goes to us; we stop it cleanly
@@ -178,41 +232,56 @@ func startCluster(ctx context.Context, dataDir string, logf func(string, ...any)
 	cmd.SysProcAttr.Pdeathsig = syscall.SIGINT
 	if err := cmd.Start(); err != nil {
 		lf.Close()
-		return nil, fmt.Errorf("start postgres: %w", err)
+		c.mu.Unlock()
+		return fmt.Errorf("start postgres: %w", err)
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait(); lf.Close() }()
-	u := fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)
-	stop := func() error {
-		_ = cmd.Process.Signal(syscall.SIGINT) // fast shutdown
-		select {
-		case <-exited:
-		case <-time.After(15 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-		return nil
-	}
+	c.cmd, c.exited = cmd, exited
+	c.mu.Unlock()
+
+	u := c.url()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if err := ping(ctx, u); err == nil {
-			break
+			return nil
 		}
 		select {
 		case err := <-exited:
+			c.mu.Lock()
+			c.cmd = nil
+			c.mu.Unlock()
 			log, _ := os.ReadFile(logFile)
-			return nil, fmt.Errorf("postgres exited during start (%v); its log %s says:\n%s", err, logFile, tail(string(log), 20))
+			return fmt.Errorf("postgres exited during start (%v); its log %s says:\n%s", err, logFile, tail(string(log), 20))
 		case <-ctx.Done():
-			stop()
-			return nil, ctx.Err()
+			c.stop()
+			return ctx.Err()
 		case <-time.After(100 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			stop()
-			return nil, fmt.Errorf("postgres in %s did not accept connections within 30s; see %s", dataDir, logFile)
+			c.stop()
+			return fmt.Errorf("postgres in %s did not accept connections within 30s; see %s", c.dataDir, logFile)
 		}
 	}
-	return &Server{URL: u, Source: dataDir, stop: stop}, nil
+}
+
+// stop shuts the server process down (fast shutdown), if it runs.
+func (c *cluster) stop() error {
+	c.mu.Lock()
+	cmd, exited := c.cmd, c.exited
+	c.cmd = nil
+	c.mu.Unlock()
+	if cmd == nil {
+		return nil
+	}
+	_ = cmd.Process.Signal(syscall.SIGINT) // fast shutdown
+	select {
+	case <-exited:
+	case <-time.After(15 * time.Second):
+		_ = cmd.Process.Kill()
+		<-exited
+	}
+	return nil
 }
 
 func command(runAs *user.User, name string, args ...string) *exec.Cmd {

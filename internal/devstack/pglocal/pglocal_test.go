@@ -24,7 +24,7 @@ func TestPrivateCluster(t *testing.T) {
 	var logs []string
 	srv, err := Find(ctx, Options{DataDir: dir, SkipLocal: true, Log: func(f string, a ...any) { logs = append(logs, f) }})
 	require.NoError(t, err)
-	require.NotNil(t, srv.stop)
+	require.NotNil(t, srv.cluster)
 	require.NoError(t, EnsureDatabase(ctx, srv.URL, "rapport"))
 	require.NoError(t, EnsureDatabase(ctx, srv.URL, "rapport"), "ensuring twice is fine")
 	u, err := WithDatabase(srv.URL, "rapport")
@@ -47,6 +47,39 @@ func TestPrivateCluster(t *testing.T) {
 	require.NoError(t, conn.QueryRow(ctx, "SELECT v FROM kept").Scan(&v))
 	assert.Equal(t, 7, v, "a restarted cluster keeps its data")
 	require.NoError(t, DropDatabase(ctx, srv.URL, "rapport"))
+}
+
+// TestStopStart stops a private cluster and starts it again on the same
+// port, as `rapport chaos` does for an outage: while it is stopped nothing
+// answers, and afterwards the same URL works with the data kept.
+func TestStopStart(t *testing.T) {
+	if _, err := BinDir(); err != nil {
+		t.Fatalf("PostgreSQL binaries are needed: %v", err)
+	}
+	t.Setenv("DATABASE_URL", "postgres://nobody@127.0.0.1:1/ignored")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	srv, err := Find(ctx, Options{DataDir: t.TempDir() + "/pg", Private: true})
+	require.NoError(t, err, "Private ignores DATABASE_URL")
+	defer srv.Stop()
+	conn, err := pgx.Connect(ctx, srv.URL)
+	require.NoError(t, err)
+	_, err = conn.Exec(ctx, "CREATE TABLE kept (v int); INSERT INTO kept VALUES (7)")
+	require.NoError(t, err)
+	conn.Close(ctx)
+
+	require.NoError(t, srv.Stop())
+	require.Error(t, ping(ctx, srv.URL), "a stopped cluster answers nothing")
+	require.NoError(t, srv.Start(ctx))
+	require.Error(t, srv.Start(ctx), "starting a running cluster is refused")
+	conn, err = pgx.Connect(ctx, srv.URL)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	var v int
+	require.NoError(t, conn.QueryRow(ctx, "SELECT v FROM kept").Scan(&v))
+	assert.Equal(t, 7, v)
+
+	assert.Error(t, (&Server{URL: srv.URL}).Start(ctx), "a server we did not start cannot be started")
 }
 
 func TestDatabaseURLMustAnswer(t *testing.T) {

@@ -1,0 +1,785 @@
+package chaos
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"embed"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+
+	"github.com/rapporthq/rapport/internal/apikey"
+	"github.com/rapporthq/rapport/internal/channels/twilio"
+	"github.com/rapporthq/rapport/internal/devstack/pglocal"
+	"github.com/rapporthq/rapport/internal/fakes"
+	"github.com/rapporthq/rapport/internal/store"
+	"github.com/rapporthq/rapport/workflows"
+)
+
+//go:embed journeys
+var journeyFiles embed.FS
+
+// The journey's sends: step id to channel. It matches journeys/chaos.yaml.
+var journeySends = []struct{ step, channel string }{
+	{"welcome_email", "email"}, {"text", "sms"}, {"postcard", "mail"}, {"followup_email", "email"},
+}
+
+// Channels are the channels the report lists, in order.
+var Channels = []string{"email", "sms", "mail"}
+
+// Credentials the fakes accept (the same as `rapport dev`'s).
+const (
+	sendGridKey = "SG.rapport-chaos"
+	twilioSID   = "ACdeadbeefdeadbeefdeadbeefdeadbeef"
+	twilioToken = "rapportchaostoken"
+	twilioFrom  = "+15005550006"
+	lobKey      = "test_rapport_chaos"
+)
+
+// Options configure a chaos run.
+type Options struct {
+	// Binary is the rapport executable the processes run (the driver's
+	// own, os.Executable, from the command).
+	Binary  string
+	Profile Profile
+	// Seed makes the provider faults repeatable; 0 draws one (printed).
+	Seed uint64
+	// SharedPostgres keeps Temporal's persistence on the cluster that is
+	// stopped too, instead of a second cluster that stays up.
+	SharedPostgres bool
+	// Out receives progress lines and the report.
+	Out io.Writer
+	// KeepDir keeps the work folder (logs, data) for a look afterwards.
+	KeepDir bool
+}
+
+// Report is what a run counted.
+type Report struct {
+	Customers int
+	// PerChannel holds a line per channel of Channels.
+	PerChannel map[string]*ChannelCount
+	// Runs by outcome: completed, exited, failed (in Temporal or in the
+	// database), still running when the settle time ran out, never started.
+	Completed, Exited, Failed, Running, NotStarted int
+	// Faults injected.
+	Kills, Outages int
+	Proxy          Counts
+	Seed           uint64
+}
+
+// ChannelCount is one channel's line of the report.
+type ChannelCount struct {
+	// Expected sends; Sent of them the provider received at least once;
+	// Lost never received; Duplicated extra receipts (a Lob repeat with
+	// one Idempotency-Key is no receipt); Unsettled outbox rows still
+	// "unknown".
+	Expected, Sent, Lost, Duplicated, Unsettled int
+}
+
+// Totals sums the channels: sends expected, lost, duplicated, unsettled.
+func (r *Report) Totals() (sends, lost, dup, unsettled int) {
+	for _, c := range r.PerChannel {
+		sends += c.Expected
+		lost += c.Lost
+		dup += c.Duplicated
+		unsettled += c.Unsettled
+	}
+	return
+}
+
+// FailedRuns are the runs that failed or never ended.
+func (r *Report) FailedRuns() int { return r.Failed + r.Running }
+
+// Clean reports whether nothing was lost, duplicated, failed or left in
+// doubt.
+func (r *Report) Clean() bool {
+	_, l, d, u := r.Totals()
+	return l == 0 && d == 0 && u == 0 && r.FailedRuns() == 0
+}
+
+// Summary is the report's last line.
+func (r *Report) Summary() string {
+	sends, l, d, u := r.Totals()
+	return fmt.Sprintf("chaos: %d customers, %d sends: %d lost, %d duplicated, %d failed runs, %d unsettled", r.Customers, sends, l, d, r.FailedRuns(), u)
+}
+
+// Print writes the report: a line per channel, the runs, the faults, and
+// the summary line last.
+func (r *Report) Print(w io.Writer) {
+	fmt.Fprintf(w, "\n%-6s %9s %6s %6s %11s %10s\n", "", "expected", "sent", "lost", "duplicated", "unsettled")
+	for _, ch := range Channels {
+		c := r.PerChannel[ch]
+		fmt.Fprintf(w, "%-6s %9d %6d %6d %11d %10d\n", ch, c.Expected, c.Sent, c.Lost, c.Duplicated, c.Unsettled)
+	}
+	fmt.Fprintf(w, "runs: %d completed, %d exited, %d failed, %d still running, %d never started\n", r.Completed, r.Exited, r.Failed, r.Running, r.NotStarted)
+	fmt.Fprintf(w, "faults: %d worker kills, %d PostgreSQL outages, %d 5xx after accepting, %d hangs, %d 429s (seed %d)\n",
+		r.Kills, r.Outages, r.Proxy.AfterAccept, r.Proxy.Hung, r.Proxy.Throttled, r.Seed)
+	fmt.Fprintln(w, r.Summary())
+}
+
+// run is one chaos run under way.
+type run struct {
+	o              Options
+	dir            string
+	logf           func(format string, args ...any)
+	pg, tpg        *pglocal.Server
+	procs          []*proc
+	workers        []*proc
+	fakes          *fakes.Fakes
+	proxy          *Proxy
+	servers        []*http.Server
+	store          *store.Store
+	temporal       client.Client
+	apiURL         string
+	apiKey         string
+	dbURL          string
+	secret         string
+	kills, outages int
+	posted         atomic.Int64
+}
+
+// Run runs the profile and returns its report. It cleans up every process
+// and folder it made, also when ctx ends (Ctrl-C).
+func Run(ctx context.Context, o Options) (_ *Report, err error) {
+	if o.Out == nil {
+		o.Out = io.Discard
+	}
+	if o.Seed == 0 {
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		o.Seed = binary.LittleEndian.Uint64(b[:]) >> 1
+	}
+	began := time.Now()
+	r := &run{o: o}
+	r.logf = func(format string, args ...any) {
+		fmt.Fprintf(o.Out, "[%6.1fs] %s\n", time.Since(began).Seconds(), fmt.Sprintf(format, args...))
+	}
+	if r.dir, err = os.MkdirTemp("", "rapport-chaos-"); err != nil {
+		return nil, err
+	}
+	// The postgres system user runs the clusters when we are root; it
+	// must reach their folders.
+	_ = os.Chmod(r.dir, 0o755)
+	defer func() {
+		r.cleanup()
+		if o.KeepDir {
+			fmt.Fprintf(o.Out, "chaos: logs and data kept in %s\n", r.dir)
+		} else {
+			_ = os.RemoveAll(r.dir)
+		}
+	}()
+	r.logf("profile %s: %d customers, %d workers, seed %d, work folder %s", o.Profile.Name, o.Profile.Customers, o.Profile.Workers, o.Seed, r.dir)
+	if err := r.start(ctx); err != nil {
+		return nil, fmt.Errorf("chaos: start: %w (logs in %s)", err, r.dir)
+	}
+	if err := r.drive(ctx); err != nil {
+		return nil, fmt.Errorf("chaos: %w", err)
+	}
+	r.settle(ctx)
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	rep, err := r.report(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("chaos: count: %w", err)
+	}
+	return rep, nil
+}
+
+// start brings the topology up: PostgreSQL, Temporal, the fakes behind
+// the proxy, the API and the workers.
+func (r *run) start(ctx context.Context) (err error) {
+	r.logf("starting PostgreSQL (private cluster)")
+	if r.pg, err = pglocal.Find(ctx, pglocal.Options{DataDir: filepath.Join(r.dir, "pg-rapport"), Private: true}); err != nil {
+		return err
+	}
+	r.tpg = r.pg
+	if !r.o.SharedPostgres {
+		if r.tpg, err = pglocal.Find(ctx, pglocal.Options{DataDir: filepath.Join(r.dir, "pg-temporal"), Private: true}); err != nil {
+			return err
+		}
+	}
+	if err := pglocal.EnsureDatabase(ctx, r.pg.URL, "rapport"); err != nil {
+		return err
+	}
+	if r.dbURL, err = pglocal.WithDatabase(r.pg.URL, "rapport"); err != nil {
+		return err
+	}
+	temporalDB, err := pglocal.WithDatabase(r.tpg.URL, "temporal")
+	if err != nil {
+		return err
+	}
+
+	r.logf("starting the Temporal server (its own process, PostgreSQL persistence)")
+	tport, err := freePort()
+	if err != nil {
+		return err
+	}
+	taddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(tport))
+	tproc := r.newProc("temporal", []string{"chaos", "temporal-server", "--db", temporalDB, "--port", strconv.Itoa(tport)}, os.Environ())
+	if err := tproc.run(); err != nil {
+		return err
+	}
+	if r.temporal, err = waitTemporal(ctx, taddr, 3*time.Minute); err != nil {
+		return err
+	}
+
+	// The database: migrated once here (processes migrate at start too,
+	// and would race), an admin key for the driver, the customers.
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	r.secret = hex.EncodeToString(b)
+	if r.store, err = store.Open(ctx, r.dbURL, store.WithHashKey([]byte(r.secret))); err != nil {
+		return err
+	}
+	if err := r.store.Migrate(ctx, slog.New(slog.DiscardHandler)); err != nil {
+		return err
+	}
+	if _, r.apiKey, err = r.store.CreateAPIKey(ctx, "chaos", []apikey.Scope{apikey.Admin}); err != nil {
+		return err
+	}
+	if err := r.customers(ctx); err != nil {
+		return err
+	}
+
+	journeysDir := filepath.Join(r.dir, "journeys")
+	if err := writeJourneys(journeysDir); err != nil {
+		return err
+	}
+
+	r.fakes = fakes.New(fakes.Config{SendGridAPIKey: sendGridKey, TwilioAccountSID: twilioSID, TwilioAuthToken: twilioToken, LobAPIKey: lobKey})
+	r.proxy = NewProxy(r.fakes, r.o.Seed)
+	fakesURL, err := r.serve(r.proxy)
+	if err != nil {
+		return err
+	}
+
+	apiPort, err := freePort()
+	if err != nil {
+		return err
+	}
+	opsPort, err := freePort()
+	if err != nil {
+		return err
+	}
+	r.apiURL = "http://127.0.0.1:" + strconv.Itoa(apiPort)
+	env := append(os.Environ(),
+		"DATABASE_URL="+r.dbURL, "TEMPORAL_ADDRESS="+taddr, "TEMPORAL_NAMESPACE=default",
+		"RAPPORT_SECRET="+r.secret, "RAPPORT_JOURNEYS="+journeysDir, "RAPPORT_PUBLIC_URL="+r.apiURL,
+		"SENDGRID_API_KEY="+sendGridKey, "SENDGRID_BASE_URL="+fakesURL,
+		"TWILIO_ACCOUNT_SID="+twilioSID, "TWILIO_AUTH_TOKEN="+twilioToken, "TWILIO_FROM="+twilioFrom, "TWILIO_BASE_URL="+fakesURL,
+		"LOB_API_KEY="+lobKey, "LOB_BASE_URL="+fakesURL,
+		"RAPPORT_MAIL_FROM_LINE1=185 Berry St", "RAPPORT_MAIL_FROM_CITY=San Francisco", "RAPPORT_MAIL_FROM_STATE=CA",
+		"RAPPORT_MAIL_FROM_POSTAL_CODE=94107", "RAPPORT_MAIL_FROM_COUNTRY=US",
+		// Every send of the journey is due at once, day and night.
+		"RAPPORT_QUIET_HOURS=sms=none,phone=none", "RAPPORT_FREQUENCY_CAPS=none", "RAPPORT_REQUIRE_OPT_IN=none",
+		"RAPPORT_LOG_LEVEL=warn", "RAPPORT_LOG_FORMAT=json",
+		"TEMPORAL_CONFIG_FILE=", "TEMPORAL_PROFILE=",
+	)
+	r.logf("starting the API and %d workers", r.o.Profile.Workers)
+	api := r.newProc("api", []string{"api"}, append(slicesClone(env), "RAPPORT_API_ADDR=127.0.0.1:"+strconv.Itoa(apiPort), "RAPPORT_OPS_ADDR=127.0.0.1:"+strconv.Itoa(opsPort)))
+	if err := api.run(); err != nil {
+		return err
+	}
+	for i := range r.o.Profile.Workers {
+		wops, err := freePort()
+		if err != nil {
+			return err
+		}
+		w := r.newProc(fmt.Sprintf("worker-%d", i), []string{"worker"}, append(slicesClone(env), "RAPPORT_OPS_ADDR=127.0.0.1:"+strconv.Itoa(wops)))
+		if err := w.run(); err != nil {
+			return err
+		}
+		r.workers = append(r.workers, w)
+		if err := waitHTTP(ctx, "http://127.0.0.1:"+strconv.Itoa(wops)+"/readyz", 2*time.Minute); err != nil {
+			return fmt.Errorf("worker %d: %w", i, err)
+		}
+	}
+	if err := waitHTTP(ctx, "http://127.0.0.1:"+strconv.Itoa(opsPort)+"/readyz", 2*time.Minute); err != nil {
+		return fmt.Errorf("api: %w", err)
+	}
+	return nil
+}
+
+func slicesClone(s []string) []string { return append([]string(nil), s...) }
+
+func (r *run) newProc(name string, args, env []string) *proc {
+	p := &proc{name: name, path: r.o.Binary, args: args, env: env, logPath: filepath.Join(r.dir, name+".log"), logf: r.logf}
+	r.procs = append(r.procs, p)
+	return p
+}
+
+// serve serves h on a free port of 127.0.0.1 and returns its URL.
+func (r *run) serve(h http.Handler) (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	r.servers = append(r.servers, srv)
+	go func() { _ = srv.Serve(l) }()
+	return "http://" + l.Addr().String(), nil
+}
+
+// customers creates the profile's customers: an email address, a mobile
+// number and a US postal address each.
+func (r *run) customers(ctx context.Context) error {
+	for i := range r.o.Profile.Customers {
+		phone := fmt.Sprintf("+1 212 555 %04d", 1000+i)
+		e164, _ := twilio.Normalize(phone, "US")
+		c := store.Customer{ID: customerID(i), Email: fmt.Sprintf("chaos-%04d@example.com", i), Phone: phone, PhoneE164: e164,
+			Name: "Chaos Customer", Locale: "en-US", TimeZone: "UTC",
+			Address:    store.Address{Line1: fmt.Sprintf("%d Market St", 100+i), City: "San Francisco", State: "CA", PostalCode: "94105", Country: "US"},
+			Attributes: map[string]any{}}
+		if _, err := r.store.UpsertCustomer(ctx, c); err != nil {
+			return fmt.Errorf("customer %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
+func customerID(i int) string { return fmt.Sprintf("chaos-%04d", i) }
+
+// drive posts the events, spread over PostOver, while it injects the
+// profile's faults at their times.
+func (r *run) drive(ctx context.Context) error {
+	p := r.o.Profile
+	began := time.Now()
+	var wg sync.WaitGroup
+	wg.Go(func() { r.post(ctx, began) })
+	for _, a := range p.Schedule {
+		select {
+		case <-ctx.Done():
+			wg.Wait()
+			return ctx.Err()
+		case <-time.After(time.Until(began.Add(a.At))):
+		}
+		r.logf("fault: %s (events posted %d/%d, %s)", a.describe(), r.posted.Load(), p.Customers, r.runsLine(ctx))
+		switch a.Kind {
+		case "kill":
+			if err := r.workers[a.Worker%len(r.workers)].kill(); err != nil {
+				r.logf("kill: %v", err)
+			} else {
+				r.kills++
+			}
+		case "postgres":
+			r.outages++
+			_ = r.pg.Stop()
+			if r.o.SharedPostgres {
+				r.logf("(Temporal's persistence is down too)")
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(a.For):
+			}
+			if ctx.Err() != nil {
+				wg.Wait()
+				return ctx.Err() // stopped (Ctrl-C): no need to start it again
+			}
+			if err := r.pg.Start(ctx); err != nil {
+				wg.Wait()
+				return fmt.Errorf("start PostgreSQL again: %w", err)
+			}
+			r.logf("PostgreSQL is back after %s", a.For)
+		case "faults":
+			r.proxy.SetFaults(a.Faults)
+		}
+	}
+	wg.Wait()
+	r.proxy.SetFaults(Faults{})
+	return ctx.Err()
+}
+
+// post posts one chaos.started event per customer, evenly over PostOver;
+// an event the API does not take (PostgreSQL down) is posted again until
+// it does, as a shop's integration would.
+func (r *run) post(ctx context.Context, began time.Time) {
+	p := r.o.Profile
+	var wg sync.WaitGroup
+	for i := range p.Customers {
+		at := began.Add(time.Duration(int64(p.PostOver) * int64(i) / int64(max(p.Customers, 1))))
+		select {
+		case <-ctx.Done():
+			wg.Wait()
+			return
+		case <-time.After(time.Until(at)):
+		}
+		wg.Go(func() {
+			body, _ := json.Marshal(map[string]any{"id": fmt.Sprintf("chaos-event-%04d", i), "type": "chaos.started", "customer_id": customerID(i), "data": map[string]any{}})
+			for ctx.Err() == nil {
+				if r.postOnce(ctx, body) {
+					r.posted.Add(1)
+					return
+				}
+				select {
+				case <-ctx.Done():
+				case <-time.After(time.Second):
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+func (r *run) postOnce(ctx context.Context, body []byte) bool {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.apiURL+"/v1/events", bytes.NewReader(body))
+	if err != nil {
+		return false
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+r.apiKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode/100 == 2
+}
+
+// settle waits until every customer's run has ended in Temporal, or the
+// profile's settle time runs out, printing progress.
+func (r *run) settle(ctx context.Context) {
+	deadline := time.Now().Add(r.o.Profile.Settle)
+	r.logf("faults over; settling (at most %s): %s", r.o.Profile.Settle, r.runsLine(ctx))
+	last := time.Now()
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		runs, err := r.runs(ctx)
+		if err == nil && len(runs) >= r.o.Profile.Customers && countOpen(runs) == 0 {
+			r.logf("settled: %s", r.runsLine(ctx))
+			return
+		}
+		if time.Since(last) >= 10*time.Second {
+			r.logf("settling: %s", r.runsLine(ctx))
+			last = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(2 * time.Second):
+		}
+	}
+	r.logf("settle time over: %s", r.runsLine(ctx))
+}
+
+// runStatus is a journey run's status in Temporal, and in the database.
+type runStatus struct {
+	temporal string // Running, Completed, Failed, ... ("" when unknown)
+	db       string
+}
+
+// runs returns every chaos run Temporal knows, by workflow id, with its
+// status in Temporal and in journey_runs.
+func (r *run) runs(ctx context.Context) (map[string]*runStatus, error) {
+	out := map[string]*runStatus{}
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	var token []byte
+	for {
+		resp, err := r.temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+			Namespace: "default", PageSize: 1000, NextPageToken: token,
+			Query: fmt.Sprintf("WorkflowType = '%s'", workflows.JourneyWorkflowName),
+		})
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range resp.GetExecutions() {
+			st := e.GetStatus().String()
+			if s, ok := out[e.GetExecution().GetWorkflowId()]; ok && s.temporal != "Running" {
+				continue // an earlier execution's end; keep the open one
+			}
+			out[e.GetExecution().GetWorkflowId()] = &runStatus{temporal: friendlyStatus(st)}
+		}
+		if token = resp.GetNextPageToken(); len(token) == 0 {
+			break
+		}
+	}
+	rows, err := r.store.Pool().Query(ctx, "SELECT workflow_id, status FROM journey_runs WHERE journey = 'chaos'")
+	if err != nil {
+		return out, nil // the database may be down while settling; Temporal is enough then
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, status string
+		if err := rows.Scan(&id, &status); err != nil {
+			return out, nil
+		}
+		if s, ok := out[id]; ok {
+			s.db = status
+		} else {
+			out[id] = &runStatus{db: status}
+		}
+	}
+	return out, nil
+}
+
+// friendlyStatus turns WORKFLOW_EXECUTION_STATUS_RUNNING into Running.
+func friendlyStatus(s string) string {
+	const prefix = "WORKFLOW_EXECUTION_STATUS_"
+	if len(s) > len(prefix) && s[:len(prefix)] == prefix {
+		s = s[len(prefix):]
+		return s[:1] + lower(s[1:])
+	}
+	return s
+}
+
+func lower(s string) string { return string(bytes.ToLower([]byte(s))) }
+
+func countOpen(runs map[string]*runStatus) int {
+	n := 0
+	for _, s := range runs {
+		if s.temporal == "Running" || s.temporal == "" {
+			n++
+		}
+	}
+	return n
+}
+
+// runsLine says how many runs have started and ended, for progress lines.
+func (r *run) runsLine(ctx context.Context) string {
+	runs, err := r.runs(ctx)
+	if err != nil {
+		return "runs: Temporal does not answer"
+	}
+	return fmt.Sprintf("runs started %d, ended %d", len(runs), len(runs)-countOpen(runs))
+}
+
+// report counts what the fakes received against what the journey meant
+// to send, and the runs' outcomes.
+func (r *run) report(ctx context.Context) (*Report, error) {
+	rep := &Report{Customers: r.o.Profile.Customers, PerChannel: map[string]*ChannelCount{}, Kills: r.kills, Outages: r.outages, Proxy: r.proxy.Counts(), Seed: r.o.Seed}
+	for _, ch := range Channels {
+		rep.PerChannel[ch] = &ChannelCount{}
+	}
+	// Make sure the database answers (the last outage may have just ended).
+	if err := waitDB(ctx, r.store, time.Minute); err != nil {
+		return nil, err
+	}
+	msgs := r.fakes.Recorder.Messages()
+	// An SMS carries only Rapport's outbox id: find its customer and step.
+	var ids []string
+	for _, m := range msgs {
+		if m.MessageID != "" {
+			ids = append(ids, m.MessageID)
+		}
+	}
+	owner := map[string][2]string{}
+	rows, err := r.store.Pool().Query(ctx, "SELECT id::text, customer_id, step_id FROM messages WHERE id::text = ANY($1)", ids)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var id, c, s string
+		if err := rows.Scan(&id, &c, &s); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		owner[id] = [2]string{c, s}
+	}
+	rows.Close()
+	received := map[string]int{} // channel/customer/step -> receipts
+	seenLob := map[string]bool{}
+	unmatched := map[string]int{}
+	for _, m := range msgs {
+		if m.Provider == "lob" {
+			if seenLob[m.ProviderMessageID] {
+				continue // one piece, answered again for its Idempotency-Key
+			}
+			seenLob[m.ProviderMessageID] = true
+		}
+		cust, step := m.CustomerID, m.Step
+		if o, ok := owner[m.MessageID]; ok {
+			cust, step = o[0], o[1]
+		}
+		if cust == "" || step == "" {
+			unmatched[m.Channel]++
+			continue
+		}
+		received[m.Channel+"/"+cust+"/"+step]++
+	}
+	for i := range r.o.Profile.Customers {
+		for _, s := range journeySends {
+			c := rep.PerChannel[s.channel]
+			c.Expected++
+			n := received[s.channel+"/"+customerID(i)+"/"+s.step]
+			if n == 0 {
+				c.Lost++
+				continue
+			}
+			c.Sent++
+			c.Duplicated += n - 1
+		}
+	}
+	for ch, n := range unmatched {
+		if c, ok := rep.PerChannel[ch]; ok {
+			c.Duplicated += n // received, yet no send of the journey asked for it
+		}
+	}
+	rows, err = r.store.Pool().Query(ctx, "SELECT channel, count(*) FROM messages WHERE journey = 'chaos' AND status = 'unknown' GROUP BY channel")
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var ch string
+		var n int
+		if err := rows.Scan(&ch, &n); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if c, ok := rep.PerChannel[ch]; ok {
+			c.Unsettled += n
+		}
+	}
+	rows.Close()
+
+	runs, err := r.runs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range runs {
+		switch {
+		case s.temporal == "Running" || s.temporal == "":
+			if s.db == "failed" {
+				rep.Failed++
+			} else {
+				rep.Running++
+			}
+		case s.temporal == "Completed" && s.db == "exited":
+			rep.Exited++
+		case s.temporal == "Completed" && s.db != "failed":
+			rep.Completed++
+		default: // Failed, Terminated, TimedOut, Canceled, or failed in the database
+			rep.Failed++
+		}
+	}
+	rep.NotStarted = max(0, r.o.Profile.Customers-len(runs))
+	return rep, nil
+}
+
+// cleanup stops every process (workers and API first, then Temporal),
+// the servers, and the PostgreSQL clusters.
+func (r *run) cleanup() {
+	if r.temporal != nil {
+		r.temporal.Close()
+	}
+	if r.store != nil {
+		r.store.Close()
+	}
+	var wg sync.WaitGroup
+	for _, p := range r.procs {
+		if p.name != "temporal" {
+			wg.Go(func() { p.stop(10 * time.Second) })
+		}
+	}
+	wg.Wait()
+	for _, p := range r.procs {
+		if p.name == "temporal" {
+			p.stop(15 * time.Second)
+		}
+	}
+	for _, s := range r.servers {
+		_ = s.Close()
+	}
+	if r.tpg != nil && r.tpg != r.pg {
+		_ = r.tpg.Stop()
+	}
+	if r.pg != nil {
+		_ = r.pg.Stop()
+	}
+}
+
+// waitTemporal dials the server at addr and waits until its namespace
+// answers.
+func waitTemporal(ctx context.Context, addr string, within time.Duration) (client.Client, error) {
+	ctx, cancel := context.WithTimeout(ctx, within)
+	defer cancel()
+	for {
+		c, err := client.Dial(client.Options{HostPort: addr, Namespace: "default", Logger: quietLogger{}})
+		if err == nil {
+			_, err = c.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: "default"})
+			if err == nil {
+				return c, nil
+			}
+			c.Close()
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("the Temporal server at %s did not answer within %s: %v", addr, within, err)
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+func waitDB(ctx context.Context, s *store.Store, within time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, within)
+	defer cancel()
+	for {
+		err := s.Pool().Ping(ctx)
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("PostgreSQL does not answer: %w", err)
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// writeJourneys writes the embedded chaos journey and its templates to dir.
+func writeJourneys(dir string) error {
+	sub, err := fs.Sub(journeyFiles, "journeys")
+	if err != nil {
+		return err
+	}
+	return os.CopyFS(dir, sub)
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func ok(ctx context.Context, url string) bool {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return false
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+// quietLogger silences the driver's Temporal client.
+type quietLogger struct{}
+
+func (quietLogger) Debug(string, ...any) {}
+func (quietLogger) Info(string, ...any)  {}
+func (quietLogger) Warn(string, ...any)  {}
+func (quietLogger) Error(string, ...any) {}
