@@ -312,7 +312,7 @@ func TestEventsReachRunningJourneys(t *testing.T) {
 	run, err := s.store.GetRun(context.Background(), "rapport/review-request/c_2/evt-3")
 	require.NoError(t, err)
 	assert.Equal(t, store.RunExited, run.Status)
-	runs, err := s.store.RunningListeners(context.Background(), "c_1")
+	runs, err := s.store.RunningListeners(context.Background(), "c_1", "")
 	require.NoError(t, err)
 	assert.Empty(t, runs, "finished runs leave the registry")
 
