@@ -74,6 +74,9 @@ type JourneyInput struct {
 	// need a GetVersion marker (and its search attribute upsert) are keyed
 	// on it; see README.md, "Changing the interpreter".
 	Revision int `json:"revision,omitempty"`
+	// Resume is set when the run continued as new: the state it carries
+	// into this execution (see continue.go). New runs have none.
+	Resume *Resume `json:"resume,omitempty"`
 }
 
 // Revision is the current interpreter revision, given to runs started

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 
@@ -14,6 +15,10 @@ import (
 // evaluate conditions; evaluation is pure, so it is safe in workflow code.
 type Interpreter struct {
 	env *journey.Env
+	// ContinueAfterEvents is how many events one execution of a run takes
+	// in before it continues as new at its next rest (0:
+	// DefaultContinueAfterEvents).
+	ContinueAfterEvents int
 }
 
 // NewInterpreter returns an interpreter evaluating conditions in env.
@@ -28,6 +33,7 @@ func NewInterpreter(env *journey.Env) *Interpreter {
 // is), walks the steps in order, and records how the run ended.
 func (in *Interpreter) JourneyWorkflow(ctx workflow.Context, input JourneyInput) (JourneyResult, error) {
 	run := newRun(ctx, in.env, input)
+	run.continueAfter = cmp.Or(in.ContinueAfterEvents, DefaultContinueAfterEvents)
 	if err := run.expose(ctx); err != nil {
 		return JourneyResult{}, err
 	}
@@ -46,6 +52,9 @@ func (in *Interpreter) JourneyWorkflow(ctx workflow.Context, input JourneyInput)
 		err = run.walk(walking, input.Plan.Steps)
 	}
 
+	if c, ok := isContinue(err); ok && run.exitReason == "" {
+		return JourneyResult{}, run.continueAsNew(ctx, c)
+	}
 	var exit *exitError
 	switch {
 	case run.exitReason != "":
@@ -62,7 +71,12 @@ func (in *Interpreter) JourneyWorkflow(ctx workflow.Context, input JourneyInput)
 // walk runs steps in order. Branches walk their chosen case's steps and
 // then the journey continues after the branch.
 func (r *run) walk(ctx workflow.Context, steps []journey.Step) error {
-	for _, step := range steps {
+	depth := len(r.at)
+	r.at = append(r.at, 0)
+	defer func() { r.at = r.at[:depth] }()
+	for i := r.resumeIndex(); i < len(steps); i++ {
+		step := steps[i]
+		r.at[depth] = i
 		r.enter(ctx, step)
 		var err error
 		switch step.Kind {
