@@ -159,3 +159,98 @@ func TestRunFedTwentyThousandEventsContinuesAsNew(t *testing.T) {
 		assert.Equal(t, start.Add(14*24*time.Hour), s.PendingWait.Until.UTC())
 	}
 }
+
+const callInABranch = `
+journey: call-in-a-branch
+topic: offers
+trigger: {event: customer.lapsed}
+steps:
+  - id: offer
+    send: {channel: email, template: winback-offer}
+  - id: pick
+    split:
+      - path: call
+        weight: 99
+        steps:
+          - id: maybe_call
+            branch:
+              - when: customer.has_phone
+                steps:
+                  - id: call
+                    task: {kind: phone_call, queue: retention, due_in: 5d, brief: Call them., outcomes: [reached, declined]}
+              - otherwise:
+                  - exit: no phone
+      - path: control
+        weight: 1
+        holdout: true
+  - id: thanks
+    send: {channel: email, template: thanks}
+`
+
+// TestRunContinuesAsNewWhileWaitingForATask: a run waiting for staff,
+// deep in a split and a branch, continues as new when events pile up,
+// creates no second task, records no second split, and takes the staff's
+// completion in its new execution.
+func TestRunContinuesAsNewWhileWaitingForATask(t *testing.T) {
+	comp, err := journey.NewCompiler(journey.Options{})
+	require.NoError(t, err)
+	plan, diags := comp.Compile("call.yaml", []byte(callInABranch))
+	require.False(t, diags.HasErrors(), diags.Error())
+	start := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	acts := &fakeActivities{answers: map[journey.Channel]SendStatus{}, facts: journey.Customer{HasPhone: true}}
+	c := &chain{t: t, acts: acts, env: comp.Env(), after: 50, start: start}
+	fed, completed := 0, false
+	c.feed = func(env *testsuite.TestWorkflowEnvironment) {
+		env.RegisterDelayedCallback(func() {
+			for range 50 {
+				if fed < 120 {
+					env.SignalWorkflow(EventSignal, journey.Event{ID: fmt.Sprintf("view-%d", fed), Type: "page.viewed", CustomerID: "c_1"})
+					fed++
+				}
+			}
+		}, time.Hour)
+		if d := start.Add(3 * 24 * time.Hour).Sub(env.Now()); d > 0 {
+			env.RegisterDelayedCallback(func() {
+				env.UpdateWorkflow(CompleteTaskUpdate, "done", &testsuite.TestUpdateCallback{
+					OnAccept: func() {}, OnReject: func(err error) { t.Errorf("complete-task refused: %v", err) },
+					OnComplete: func(any, error) { completed = true },
+				}, CompleteTask{Outcome: "reached", By: "sam"})
+			}, d)
+		}
+	}
+	res, st := c.run(JourneyInput{Plan: *plan, CustomerID: "c_1", EntryKey: "k", Trigger: journey.Event{ID: "evt_lapsed", Type: "customer.lapsed", CustomerID: "c_1"}, Revision: Revision})
+	t.Logf("continue-as-new: %d events over %d executions", fed, c.execs)
+
+	assert.Equal(t, 3, c.execs, "two continues: after 50 events, then after 50 more")
+	assert.True(t, completed)
+	assert.Equal(t, Completed, res.Outcome)
+	assert.Equal(t, []string{"offer", "call", "maybe_call", "pick", "thanks"}, res.StepsDone)
+	assert.Len(t, acts.tasks, 1, "one task, created once")
+	assert.Len(t, acts.splits, 1, "the split is recorded once")
+	require.Len(t, acts.sends, 2)
+	assert.Equal(t, "thanks", acts.sends[1].StepID)
+	require.Len(t, acts.updates, 1)
+	assert.Equal(t, "completed", acts.updates[0].Status)
+	assert.Equal(t, fed, st.EventsReceived)
+	for _, s := range c.states {
+		require.NotNil(t, s.OpenTask)
+		assert.Equal(t, start.Add(5*24*time.Hour), s.OpenTask.DueAt.UTC())
+	}
+}
+
+func TestNotesAndSeenAreBounded(t *testing.T) {
+	r := &run{seen: map[string]bool{}}
+	for i := range 5000 {
+		r.note(fmt.Sprintf("n%d", i))
+		r.remember(fmt.Sprintf("e%d", i))
+	}
+	require.Len(t, r.state.Notes, maxNotes)
+	assert.Equal(t, "n0", r.state.Notes[0])
+	assert.Equal(t, fmt.Sprintf("n%d", notesHead-1), r.state.Notes[notesHead-1])
+	assert.Equal(t, "n4999", r.state.Notes[maxNotes-1])
+	assert.Equal(t, 5000-maxNotes, r.state.NotesDropped)
+	assert.Len(t, r.seen, maxSeen)
+	assert.Len(t, r.seenOrder, maxSeen)
+	assert.True(t, r.seen["e4999"])
+	assert.False(t, r.seen["e0"])
+}
