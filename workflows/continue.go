@@ -56,7 +56,8 @@ type Resume struct {
 	// events, oldest first, to ignore repeats.
 	Inbox []journey.Event `json:"inbox,omitempty"`
 	Seen  []string        `json:"seen,omitempty"`
-	// Task is the staff task the run waits for, if it rests at a task step.
+	// OpenTask is the staff task the run waits for, if it rests at a task
+	// step.
 	OpenTask *ResumeTask `json:"open_task,omitempty"`
 	// Completed are the tasks staff completed, with their outcome.
 	Completed map[string]string `json:"completed,omitempty"`

@@ -292,7 +292,15 @@ func TestEventsReachRunningJourneys(t *testing.T) {
 	// c_1's order is delivered: the waiting journey asks for a review.
 	_, body := s.post("/v1/events", orderPlaced("evt-1", "c_1", false))
 	require.Equal(t, []any{"rapport/review-request/c_1/evt-1"}, body["started"])
-	status, body := s.post("/v1/events", map[string]any{"id": "evt-2", "type": "order.delivered", "customer_id": "c_1", "data": map[string]any{"order_id": "o-evt-1"}})
+	// A type the journey does not listen for reaches no run.
+	listening, err := s.store.GetRun(context.Background(), "rapport/review-request/c_1/evt-1")
+	require.NoError(t, err)
+	assert.NotContains(t, listening.ListensFor, "page.viewed")
+	assert.NotEmpty(t, listening.ListensFor)
+	status, body := s.post("/v1/events", map[string]any{"id": "evt-1b", "type": "page.viewed", "customer_id": "c_1"})
+	require.Equal(t, http.StatusAccepted, status, body)
+	assert.Empty(t, body["delivered"], "a run hears only the event types it listens for")
+	status, body = s.post("/v1/events", map[string]any{"id": "evt-2", "type": "order.delivered", "customer_id": "c_1", "data": map[string]any{"order_id": "o-evt-1"}})
 	require.Equal(t, http.StatusAccepted, status, body)
 	assert.Equal(t, []any{"rapport/review-request/c_1/evt-1"}, body["delivered"])
 	assert.Equal(t, workflows.Completed, s.waitForRun("rapport/review-request/c_1/evt-1").Outcome)
