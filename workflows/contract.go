@@ -76,6 +76,9 @@ type JourneyInput struct {
 	// for runs already in flight and for workers of releases that still
 	// read it; see README.md, "Changing the interpreter".
 	Revision int `json:"revision,omitempty"`
+	// Resume is set when the run continued as new: the state it carries
+	// into this execution (see continue.go). New runs have none.
+	Resume *Resume `json:"resume,omitempty"`
 }
 
 // Revision is the interpreter revision starters stamp into JourneyInput.

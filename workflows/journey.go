@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"time"
@@ -21,6 +22,10 @@ type Interpreter struct {
 	// not change the commands of runs in flight: it may differ between
 	// workers.
 	RetryBudget time.Duration
+	// ContinueAfterEvents is how many events one execution of a run takes
+	// in before it continues as new at its next rest (0:
+	// DefaultContinueAfterEvents).
+	ContinueAfterEvents int
 }
 
 // NewInterpreter returns an interpreter evaluating conditions in env.
@@ -37,6 +42,7 @@ func (in *Interpreter) JourneyWorkflow(ctx workflow.Context, input JourneyInput)
 	run := newRun(ctx, in.env, input)
 	run.revision = revisionOf(ctx, input)
 	run.budget = in.RetryBudget
+	run.continueAfter = cmp.Or(in.ContinueAfterEvents, DefaultContinueAfterEvents)
 	if err := run.expose(ctx); err != nil {
 		return JourneyResult{}, err
 	}
@@ -59,6 +65,9 @@ func (in *Interpreter) JourneyWorkflow(ctx workflow.Context, input JourneyInput)
 		err = run.walk(walking, input.Plan.Steps)
 	}
 
+	if c, ok := isContinue(err); ok && run.exitReason == "" {
+		return JourneyResult{}, run.continueAsNew(ctx, c)
+	}
 	var exit *exitError
 	switch {
 	case run.exitReason != "":
@@ -75,7 +84,12 @@ func (in *Interpreter) JourneyWorkflow(ctx workflow.Context, input JourneyInput)
 // walk runs steps in order. Branches walk their chosen case's steps and
 // then the journey continues after the branch.
 func (r *run) walk(ctx workflow.Context, steps []journey.Step) error {
-	for _, step := range steps {
+	depth := len(r.at)
+	r.at = append(r.at, 0)
+	defer func() { r.at = r.at[:depth] }()
+	for i := r.resumeIndex(); i < len(steps); i++ {
+		step := steps[i]
+		r.at[depth] = i
 		r.enter(ctx, step)
 		var err error
 		switch step.Kind {

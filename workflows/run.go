@@ -15,17 +15,20 @@ import (
 // State is what the state query answers: where a run stands and what it
 // has done. It holds no contact details.
 type State struct {
-	Journey        string       `json:"journey"`
-	PlanHash       string       `json:"plan_hash"`
-	CustomerID     string       `json:"customer_id"`
-	Status         string       `json:"status"` // running, completed, exited, failed
-	CurrentStep    string       `json:"current_step,omitempty"`
-	StepsDone      []string     `json:"steps_done"`
-	PendingWait    *PendingWait `json:"pending_wait,omitempty"`
-	Sends          []SendRecord `json:"sends"`
-	Notes          []string     `json:"notes,omitempty"`
-	EventsReceived int          `json:"events_received"`
-	Reason         string       `json:"reason,omitempty"`
+	Journey     string       `json:"journey"`
+	PlanHash    string       `json:"plan_hash"`
+	CustomerID  string       `json:"customer_id"`
+	Status      string       `json:"status"` // running, completed, exited, failed
+	CurrentStep string       `json:"current_step,omitempty"`
+	StepsDone   []string     `json:"steps_done"`
+	PendingWait *PendingWait `json:"pending_wait,omitempty"`
+	Sends       []SendRecord `json:"sends"`
+	Notes       []string     `json:"notes,omitempty"`
+	// NotesDropped counts notes dropped between the first and the latest
+	// (see maxNotes).
+	NotesDropped   int    `json:"notes_dropped,omitempty"`
+	EventsReceived int    `json:"events_received"`
+	Reason         string `json:"reason,omitempty"`
 	// OpenTask is the staff task the run waits for, if any.
 	OpenTask *OpenTask `json:"open_task,omitempty"`
 	// Splits lists the path taken at each split ("step: path").
@@ -79,7 +82,8 @@ type run struct {
 	workflowID string
 	vars       journey.Vars
 	state      State
-	seen       map[string]bool // ids of events received, to ignore repeats
+	seen       map[string]bool // ids of recent events received, to ignore repeats
+	seenOrder  []string        // the same ids, oldest first (at most maxSeen)
 	inbox      []journey.Event // events received since the last wait ended
 	waiting    *waiter         // the until_event wait in progress
 	exitReason string          // set when exit_when matched an event or staff exited the run
@@ -98,6 +102,14 @@ type run struct {
 	revision int
 	// budget is the retry budget (Interpreter.RetryBudget; zero: default).
 	budget time.Duration
+	// Continuing as new (continue.go).
+	at            []int     // path to the current step
+	resume        *resumeAt // where a continued run picks up, until it gets there
+	canContinue   int       // 0 undecided, 1 may continue as new, -1 may not
+	continueAfter int       // events in one execution before continuing as new
+	receivedHere  int       // events received in this execution
+	continues     int       // executions before this one
+	leaving       bool      // the walk unwinds to continue as new
 }
 
 type waiter struct {
@@ -123,8 +135,10 @@ func newRun(ctx workflow.Context, env *journey.Env, input JourneyInput) *run {
 			Sends:      []SendRecord{},
 		},
 	}
-	if input.Trigger.ID != "" {
-		r.seen[input.Trigger.ID] = true // the trigger also arrives as a signal
+	if input.Resume != nil {
+		r.restore(input.Resume)
+	} else if input.Trigger.ID != "" {
+		r.remember(input.Trigger.ID) // the trigger also arrives as a signal
 	}
 	return r
 }
@@ -235,8 +249,9 @@ func (r *run) receive(ev journey.Event, stopWalking workflow.CancelFunc) {
 	if ev.ID != "" && r.seen[ev.ID] {
 		return
 	}
-	r.seen[ev.ID] = true
+	r.remember(ev.ID)
 	r.state.EventsReceived++
+	r.receivedHere++
 
 	if r.plan.ExitWhen != "" && r.exitReason == "" && r.matches(r.plan.ExitWhen, ev) {
 		r.exitReason = fmt.Sprintf("exit_when matched %s event %s", ev.Type, ev.ID)
@@ -298,8 +313,14 @@ func (r *run) done(ctx workflow.Context, step journey.Step) {
 	r.describe(ctx)
 }
 
+// note keeps a note in the run's state: the first notesHead and the
+// latest, maxNotes in all, counting those dropped between.
 func (r *run) note(s string) {
 	r.state.Notes = append(r.state.Notes, s)
+	if len(r.state.Notes) > maxNotes {
+		r.state.Notes = append(r.state.Notes[:notesHead], r.state.Notes[notesHead+1:]...)
+		r.state.NotesDropped++
+	}
 }
 
 func (r *run) setAttributes(ctx workflow.Context, updates ...temporal.SearchAttributeUpdate) {

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"time"
 
 	"go.temporal.io/sdk/workflow"
@@ -16,7 +17,11 @@ import (
 // customer, so re-entering a journey keeps them in their group. The path
 // is recorded so the paths can be compared. A holdout path ends the run.
 func (r *run) split(ctx workflow.Context, step journey.Step) error {
+	if i, ok := r.resumingBranch(); ok { // continued as new inside this path
+		return r.into(i, func() error { return r.walk(ctx, step.Split.Paths[i].Steps) })
+	}
 	path := ChoosePath(r.plan.Journey, step.ID, r.input.CustomerID, step.Split.Paths)
+	index := slices.IndexFunc(step.Split.Paths, func(p journey.SplitPath) bool { return p.Name == path.Name })
 	err := r.patiently(ctx, "the database (split record)", func(budget time.Duration) error {
 		actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 			StartToCloseTimeout: 30 * time.Second, ScheduleToCloseTimeout: budget, RetryPolicy: retryPolicy(retryMaxInterval), Summary: "split: " + path.Name,
@@ -33,7 +38,7 @@ func (r *run) split(ctx workflow.Context, step journey.Step) error {
 	if path.Holdout {
 		return &exitError{reason: fmt.Sprintf("holdout group %s of split %s", path.Name, step.ID)}
 	}
-	return r.walk(ctx, path.Steps)
+	return r.into(index, func() error { return r.walk(ctx, path.Steps) })
 }
 
 // ChoosePath picks a split's path for a customer. Weights are percentages

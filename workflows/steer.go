@@ -129,11 +129,22 @@ func (r *run) record(ctx workflow.Context, a StaffAction) {
 
 // pause waits for d (a wait step's timer), until done holds, or until
 // staff skip the wait. It reports whether staff skipped it.
+//
+// A run that may continue as new (see continue.go) does so from here when
+// it is due, unless the wait ends meanwhile: pause then returns a
+// continueError carrying the wait's deadline.
 func (r *run) pause(ctx workflow.Context, d time.Duration, summary string, done func() bool) (skipped bool, err error) {
-	_, err = workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
+	until := workflow.Now(ctx).Add(d)
+	wake := func() bool { return r.skip || (done != nil && done()) }
+	may := r.mayContinue(ctx)
+	var fired bool
+	fired, err = workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
 		Timeout:      max(d, time.Millisecond),
 		TimerOptions: workflow.TimerOptions{Summary: summary},
-	}, func() bool { return r.skip || (done != nil && done()) })
+	}, func() bool { return wake() || (may && r.continueDue(ctx)) })
+	if err == nil && fired && ctx.Err() == nil && !wake() && r.readyToContinue(ctx, wake) {
+		return false, r.continuing(until)
+	}
 	if err == nil && ctx.Err() != nil {
 		err = ctx.Err() // the run is exiting: the walk stops here
 	}

@@ -124,6 +124,10 @@ func (r *run) sendOn(ctx workflow.Context, step journey.Step, ch journey.Channel
 // `event` for later steps.
 func (r *run) wait(ctx workflow.Context, step journey.Step) error {
 	w := step.Wait
+	at, resumed := r.resumedRest()
+	if resumed && w.UntilEvent == "" {
+		return r.waitRest(ctx, step, at.until)
+	}
 	if w.Until != "" {
 		return r.waitUntil(ctx, step)
 	}
@@ -140,7 +144,12 @@ func (r *run) wait(ctx workflow.Context, step journey.Step) error {
 	}
 
 	r.waiting = &waiter{condition: w.UntilEvent}
-	defer func() { r.waiting, r.inbox = nil, nil }()
+	defer func() {
+		r.waiting = nil
+		if !r.leaving { // a run continuing as new keeps its inbox
+			r.inbox = nil
+		}
+	}()
 	for i := range r.inbox {
 		if r.matches(w.UntilEvent, r.inbox[i]) {
 			r.waiting.matched = &r.inbox[i]
@@ -150,11 +159,15 @@ func (r *run) wait(ctx workflow.Context, step journey.Step) error {
 	skipped := false
 	if r.waiting.matched == nil {
 		summary := fmt.Sprintf("wait %s or until %s", w.Timeout, oneLine(w.UntilEvent, 80))
-		r.state.PendingWait = &PendingWait{Step: step.ID, Kind: WaitStep, Until: workflow.Now(ctx).Add(w.Timeout.D), ForEvent: w.UntilEvent, Why: summary}
+		d := w.Timeout.D
+		if resumed {
+			d = at.until.Sub(workflow.Now(ctx)) // the rest of the wait a continued run was in
+		}
+		r.state.PendingWait = &PendingWait{Step: step.ID, Kind: WaitStep, Until: workflow.Now(ctx).Add(d), ForEvent: w.UntilEvent, Why: summary}
 		r.describe(ctx)
 		r.rest(ctx)
 		var err error
-		skipped, err = r.pause(ctx, w.Timeout.D, summary, func() bool { return r.waiting.matched != nil })
+		skipped, err = r.pause(ctx, d, summary, func() bool { return r.waiting.matched != nil })
 		if err != nil {
 			return err
 		}
@@ -205,6 +218,12 @@ func (r *run) waitUntil(ctx workflow.Context, step journey.Step) error {
 // they are now, or otherwise; a condition that cannot be evaluated counts
 // as false.
 func (r *run) branch(ctx workflow.Context, step journey.Step) error {
+	if i, ok := r.resumingBranch(); ok { // continued as new inside this case
+		if i < len(step.Branch.Cases) {
+			return r.into(i, func() error { return r.walk(ctx, step.Branch.Cases[i].Steps) })
+		}
+		return r.into(i, func() error { return r.walk(ctx, step.Branch.Otherwise) })
+	}
 	facts, err := r.customerFacts(ctx)
 	if err != nil {
 		return fmt.Errorf("refresh customer facts for %s: %w", step.ID, err)
@@ -218,11 +237,11 @@ func (r *run) branch(ctx workflow.Context, step journey.Step) error {
 		}
 		if ok {
 			r.note(fmt.Sprintf("%s: took case %d (%s)", step.ID, i+1, c.When))
-			return r.walk(ctx, c.Steps)
+			return r.into(i, func() error { return r.walk(ctx, c.Steps) })
 		}
 	}
 	r.note(fmt.Sprintf("%s: took otherwise", step.ID))
-	return r.walk(ctx, step.Branch.Otherwise)
+	return r.into(len(step.Branch.Cases), func() error { return r.walk(ctx, step.Branch.Otherwise) })
 }
 
 func oneLine(s string, n int) string {

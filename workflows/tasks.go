@@ -13,12 +13,14 @@ import (
 
 // pendingTask is the staff task a run is waiting for.
 type pendingTask struct {
-	id       string
-	step     journey.Step
-	queue    string
-	done     bool
-	result   CompleteTask
-	outcomes []string
+	id    string
+	step  journey.Step
+	queue string
+	done  bool
+	// escalated is set once the task was moved to the escalation queue.
+	escalated bool
+	result    CompleteTask
+	outcomes  []string
 }
 
 // OpenTask is a task in the state query.
@@ -72,6 +74,11 @@ func (r *run) task(ctx workflow.Context, step journey.Step) error {
 	spec := step.Task
 	t := &pendingTask{id: TaskID(r.workflowID, step.ID), step: step, queue: spec.Queue, outcomes: spec.Outcomes}
 	due := workflow.Now(ctx).Add(spec.DueIn.D)
+	if at, ok := r.resumedRest(); ok && at.task != nil {
+		// A run that continued as new waits for the task it created.
+		t.queue, t.escalated, due = at.task.Queue, at.task.Escalated, at.until
+		return r.awaitTask(ctx, step, t, due)
+	}
 	var created CreateTaskResult
 	err := r.taskActivityResult(ctx, CreateTaskActivity, fmt.Sprintf("task %s for %s", spec.Kind, spec.Queue), CreateTaskRequest{
 		TaskID: t.id, WorkflowID: r.workflowID, Journey: r.plan.Journey, StepID: step.ID, CustomerID: r.input.CustomerID,
@@ -87,11 +94,18 @@ func (r *run) task(ctx workflow.Context, step journey.Step) error {
 		r.note(fmt.Sprintf("%s: no task: %s", step.ID, created.Reason))
 		return nil
 	}
+	return r.awaitTask(ctx, step, t, due)
+}
+
+// awaitTask waits for staff to complete the run's task, escalating it or
+// going on when it is overdue, as the step says.
+func (r *run) awaitTask(ctx workflow.Context, step journey.Step, t *pendingTask, due time.Time) error {
+	spec := step.Task
 	// The run forgets the task once it is settled; if the run is stopped
 	// while waiting (exit_when), finish finds it and cancels it.
 	r.pendingTask = t
 	settled := func() { r.pendingTask, r.state.OpenTask = nil, nil }
-	escalated := false
+	may := r.mayContinue(ctx)
 	for {
 		r.state.OpenTask = &OpenTask{ID: t.id, Step: step.ID, Kind: spec.Kind, Queue: t.queue, DueAt: due}
 		r.state.PendingWait = &PendingWait{Step: step.ID, Kind: WaitForTask, Until: due, ForEvent: "task " + t.id + " completed",
@@ -101,9 +115,19 @@ func (r *run) task(ctx workflow.Context, step journey.Step) error {
 		done, err := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
 			Timeout:      due.Sub(workflow.Now(ctx)),
 			TimerOptions: workflow.TimerOptions{Summary: fmt.Sprintf("task %s for %s, due in %s", spec.Kind, t.queue, spec.DueIn)},
-		}, func() bool { return t.done })
+		}, func() bool { return t.done || (may && r.continueDue(ctx)) })
 		if err != nil {
 			return err
+		}
+		if done && !t.done {
+			// Due to continue as new (continue.go).
+			if r.readyToContinue(ctx, func() bool { return t.done }) {
+				return r.continuing(due)
+			}
+			if !t.done && ctx.Err() != nil {
+				return ctx.Err() // the run is exiting
+			}
+			done = t.done
 		}
 		if done {
 			settled()
@@ -113,8 +137,8 @@ func (r *run) task(ctx workflow.Context, step journey.Step) error {
 			return r.taskActivity(ctx, UpdateTaskActivity, "record outcome "+c.Outcome,
 				UpdateTaskRequest{TaskID: t.id, Status: "completed", Outcome: c.Outcome, Notes: c.Notes})
 		}
-		if spec.OnOverdue == journey.OverdueEscalate && !escalated {
-			escalated, t.queue = true, spec.EscalateTo
+		if spec.OnOverdue == journey.OverdueEscalate && !t.escalated {
+			t.escalated, t.queue = true, spec.EscalateTo
 			due = workflow.Now(ctx).Add(spec.DueIn.D)
 			r.note(fmt.Sprintf("%s: task %s overdue; escalated to %s", step.ID, t.id, t.queue))
 			if err := r.taskActivity(ctx, UpdateTaskActivity, "escalate to "+t.queue, UpdateTaskRequest{TaskID: t.id, Status: "escalated", Queue: t.queue, DueAt: due}); err != nil {

@@ -292,7 +292,15 @@ func TestEventsReachRunningJourneys(t *testing.T) {
 	// c_1's order is delivered: the waiting journey asks for a review.
 	_, body := s.post("/v1/events", orderPlaced("evt-1", "c_1", false))
 	require.Equal(t, []any{"rapport/review-request/c_1/evt-1"}, body["started"])
-	status, body := s.post("/v1/events", map[string]any{"id": "evt-2", "type": "order.delivered", "customer_id": "c_1", "data": map[string]any{"order_id": "o-evt-1"}})
+	// A type the journey does not listen for reaches no run.
+	listening, err := s.store.GetRun(context.Background(), "rapport/review-request/c_1/evt-1")
+	require.NoError(t, err)
+	assert.NotContains(t, listening.ListensFor, "page.viewed")
+	assert.NotEmpty(t, listening.ListensFor)
+	status, body := s.post("/v1/events", map[string]any{"id": "evt-1b", "type": "page.viewed", "customer_id": "c_1"})
+	require.Equal(t, http.StatusAccepted, status, body)
+	assert.Empty(t, body["delivered"], "a run hears only the event types it listens for")
+	status, body = s.post("/v1/events", map[string]any{"id": "evt-2", "type": "order.delivered", "customer_id": "c_1", "data": map[string]any{"order_id": "o-evt-1"}})
 	require.Equal(t, http.StatusAccepted, status, body)
 	assert.Equal(t, []any{"rapport/review-request/c_1/evt-1"}, body["delivered"])
 	assert.Equal(t, workflows.Completed, s.waitForRun("rapport/review-request/c_1/evt-1").Outcome)
@@ -312,7 +320,7 @@ func TestEventsReachRunningJourneys(t *testing.T) {
 	run, err := s.store.GetRun(context.Background(), "rapport/review-request/c_2/evt-3")
 	require.NoError(t, err)
 	assert.Equal(t, store.RunExited, run.Status)
-	runs, err := s.store.RunningListeners(context.Background(), "c_1")
+	runs, err := s.store.RunningListeners(context.Background(), "c_1", "")
 	require.NoError(t, err)
 	assert.Empty(t, runs, "finished runs leave the registry")
 

@@ -129,7 +129,8 @@ func (r *Router) route(ctx context.Context, e store.Event, startOnly bool) (Resu
 	if startOnly {
 		return res, nil
 	}
-	runs, err := r.Store.RunningListeners(ctx, e.CustomerID)
+	// Only the runs whose exit_when or until_event can match this type.
+	runs, err := r.Store.RunningListeners(ctx, e.CustomerID, ev.Type)
 	if err != nil {
 		return res, err
 	}
@@ -212,10 +213,19 @@ func EntryKey(v string) string {
 // when the entry already ran; refused says why the customer may not enter.
 func (r *Router) enter(ctx context.Context, plan *journey.Plan, customerID, entryKey string, ev journey.Event, fromSeq int64, signal bool) (id string, started bool, refused string, err error) {
 	id = workflows.WorkflowID(plan.Journey, customerID, entryKey)
+	listensFor := []string{journey.AnyEventType}
+	if r.Env != nil {
+		listensFor, err = r.Env.ListenedEventTypes(plan)
+	}
+	if err != nil {
+		// Cannot happen for a compiled plan; the run then hears every event.
+		r.log().Warn("could not tell which events a journey listens for; it gets all", "journey", plan.Journey, "error", err)
+		listensFor = []string{journey.AnyEventType}
+	}
 	entered, err := r.Store.EnterRun(ctx, store.Entry{
 		Run: store.Run{
 			WorkflowID: id, Journey: plan.Journey, CustomerID: customerID, PlanHash: plan.Hash,
-			Listens: plan.ListensForEvents(), TriggerEventID: ev.ID, EntryKey: entryKey, FromSeq: fromSeq,
+			Listens: plan.ListensForEvents(), ListensFor: listensFor, TriggerEventID: ev.ID, EntryKey: entryKey, FromSeq: fromSeq,
 		},
 		Once:      plan.Trigger.EntryMode() == journey.EntryOnce,
 		Reentry:   plan.Trigger.Reentry.D,

@@ -129,7 +129,7 @@ func TestBacklogOrNotice(t *testing.T) {
 				return
 			}
 			// As the router does: list the listeners once the event is stored.
-			listeners, err := s.RunningListeners(ctx, "c_1")
+			listeners, err := s.RunningListeners(ctx, "c_1", "page.viewed")
 			if !assert.NoError(t, err) {
 				return
 			}
@@ -236,4 +236,69 @@ func TestFailedRunsDoNotCount(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, got.Start)
 	assert.Contains(t, got.Refused, "reentry")
+}
+
+// TestListenersByEventType: a run that lists the event types it listens
+// for is found only for those types, and its backlog holds only them; a run
+// without a list (registered before lists existed, or listening to every
+// type) is found for every type.
+func TestListenersByEventType(t *testing.T) {
+	t.Parallel()
+	s, _ := storetest.New(t)
+	ctx := context.Background()
+	_, err := s.UpsertCustomer(ctx, store.Customer{ID: "c_1"})
+	require.NoError(t, err)
+	for i, typ := range []string{"page.viewed", "order.placed", "page.viewed", "survey.answered"} {
+		_, _, err := s.RecordEvent(ctx, store.Event{ID: fmt.Sprintf("e-%d", i), Type: typ, CustomerID: "c_1", OccurredAt: time.Now()}, nil)
+		require.NoError(t, err)
+	}
+
+	orders := entry("orders", "winback")
+	orders.ListensFor = []string{"order.placed", "survey.answered"}
+	got, err := s.EnterRun(ctx, orders)
+	require.NoError(t, err)
+	require.True(t, got.Start)
+	var backlog []string
+	for _, e := range got.Backlog {
+		backlog = append(backlog, e.ID)
+	}
+	assert.Equal(t, []string{"e-1", "e-3"}, backlog, "only the types the run listens for")
+
+	every := entry("every", "browse")
+	every.ListensFor = []string{"*"}
+	got, err = s.EnterRun(ctx, every)
+	require.NoError(t, err)
+	assert.Len(t, got.Backlog, 4)
+	old := entry("old", "legacy") // no list: every type
+	_, err = s.EnterRun(ctx, old)
+	require.NoError(t, err)
+	deaf := entry("deaf", "thanks")
+	deaf.Listens = false
+	_, err = s.EnterRun(ctx, deaf)
+	require.NoError(t, err)
+	none := entry("none", "never") // conditions no type can satisfy
+	none.ListensFor = []string{}
+	got, err = s.EnterRun(ctx, none)
+	require.NoError(t, err)
+	assert.Empty(t, got.Backlog)
+
+	ids := func(eventType string) []string {
+		runs, err := s.RunningListeners(ctx, "c_1", eventType)
+		require.NoError(t, err)
+		var out []string
+		for _, r := range runs {
+			out = append(out, r.WorkflowID)
+		}
+		return out
+	}
+	assert.Equal(t, []string{"orders", "every", "old"}, ids("order.placed"))
+	assert.Equal(t, []string{"every", "old"}, ids("page.viewed"))
+	assert.Equal(t, []string{"orders", "every", "old", "none"}, ids(""))
+
+	r, err := s.GetRun(ctx, "orders")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"order.placed", "survey.answered"}, r.ListensFor)
+	r, err = s.GetRun(ctx, "every")
+	require.NoError(t, err)
+	assert.Nil(t, r.ListensFor, "every type is stored as NULL")
 }

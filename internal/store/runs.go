@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -11,11 +12,14 @@ import (
 
 // Run is a journey run in the registry.
 type Run struct {
-	WorkflowID     string     `json:"workflow_id"`
-	Journey        string     `json:"journey"`
-	CustomerID     string     `json:"customer_id"`
-	PlanHash       string     `json:"plan_hash"`
-	Listens        bool       `json:"listens"`
+	WorkflowID string `json:"workflow_id"`
+	Journey    string `json:"journey"`
+	CustomerID string `json:"customer_id"`
+	PlanHash   string `json:"plan_hash"`
+	Listens    bool   `json:"listens"`
+	// ListensFor are the event types the run reacts to, when Listens;
+	// nil (or journey.AnyEventType among them) means every type.
+	ListensFor     []string   `json:"listens_for,omitempty"`
 	Status         string     `json:"status"`
 	TriggerEventID string     `json:"trigger_event_id"`
 	StartedAt      time.Time  `json:"started_at"`
@@ -35,11 +39,11 @@ const (
 	RunFailed    = "failed"
 )
 
-const runColumns = `workflow_id, journey, customer_id, plan_hash, listens, status, trigger_event_id, started_at, ended_at, outcome, entry_key, from_seq`
+const runColumns = `workflow_id, journey, customer_id, plan_hash, listens, listens_for, status, trigger_event_id, started_at, ended_at, outcome, entry_key, from_seq`
 
 func scanRun(row pgx.Row) (Run, error) {
 	var r Run
-	err := row.Scan(&r.WorkflowID, &r.Journey, &r.CustomerID, &r.PlanHash, &r.Listens, &r.Status, &r.TriggerEventID, &r.StartedAt, &r.EndedAt, &r.Outcome, &r.EntryKey, &r.FromSeq)
+	err := row.Scan(&r.WorkflowID, &r.Journey, &r.CustomerID, &r.PlanHash, &r.Listens, &r.ListensFor, &r.Status, &r.TriggerEventID, &r.StartedAt, &r.EndedAt, &r.Outcome, &r.EntryKey, &r.FromSeq)
 	return r, notFound(err)
 }
 
@@ -156,9 +160,9 @@ func (s *Store) EnterRun(ctx context.Context, e Entry) (Entered, error) {
 				return err
 			}
 			_, err = tx.Exec(ctx, `
-				INSERT INTO journey_runs (workflow_id, journey, customer_id, plan_hash, listens, status, trigger_event_id, entry_key, from_seq)
-				VALUES ($1, $2, $3, $4, $5, 'running', $6, $7, $8)`,
-				e.WorkflowID, e.Journey, e.CustomerID, e.PlanHash, e.Listens, e.TriggerEventID, e.EntryKey, e.FromSeq)
+				INSERT INTO journey_runs (workflow_id, journey, customer_id, plan_hash, listens, listens_for, status, trigger_event_id, entry_key, from_seq)
+				VALUES ($1, $2, $3, $4, $5, $6, 'running', $7, $8, $9)`,
+				e.WorkflowID, e.Journey, e.CustomerID, e.PlanHash, e.Listens, listensFor(e.ListensFor), e.TriggerEventID, e.EntryKey, e.FromSeq)
 			if err != nil {
 				return err
 			}
@@ -174,8 +178,11 @@ func (s *Store) EnterRun(ctx context.Context, e Entry) (Entered, error) {
 		if limit <= 0 {
 			limit = 100
 		}
+		// Only events of the types the run listens for: the others would be
+		// ignored by the run and would take places in the backlog.
 		rows, err := tx.Query(ctx, `SELECT `+eventColumns+` FROM events
-			WHERE customer_id = $1 AND seq > $2 AND id <> $3 ORDER BY seq LIMIT $4`, e.CustomerID, e.FromSeq, e.TriggerEventID, limit)
+			WHERE customer_id = $1 AND seq > $2 AND id <> $3 AND ($5::text[] IS NULL OR type = ANY($5))
+			ORDER BY seq LIMIT $4`, e.CustomerID, e.FromSeq, e.TriggerEventID, limit, listensFor(e.ListensFor))
 		if err != nil {
 			return err
 		}
@@ -186,6 +193,14 @@ func (s *Store) EnterRun(ctx context.Context, e Entry) (Entered, error) {
 		return Entered{}, fmt.Errorf("enter run %s: %w", e.WorkflowID, err)
 	}
 	return out, nil
+}
+
+// listensFor is the listens_for column's value: NULL for every type.
+func listensFor(types []string) []string {
+	if types == nil || slices.Contains(types, "*") {
+		return nil
+	}
+	return types
 }
 
 // refusal checks the entry rules for a new run; it returns why the
@@ -289,10 +304,13 @@ func (s *Store) FinishRun(ctx context.Context, workflowID, status, outcome strin
 }
 
 // RunningListeners returns the customer's running journeys that react to
-// events, oldest first.
-func (s *Store) RunningListeners(ctx context.Context, customerID string) ([]Run, error) {
+// events of the given type, oldest first. An empty eventType returns the
+// runs that react to any event at all.
+func (s *Store) RunningListeners(ctx context.Context, customerID, eventType string) ([]Run, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+runColumns+` FROM journey_runs
-		WHERE customer_id = $1 AND status = 'running' AND listens ORDER BY started_at, workflow_id`, customerID)
+		WHERE customer_id = $1 AND status = 'running' AND listens
+		  AND ($2 = '' OR listens_for IS NULL OR $2 = ANY(listens_for) OR '*' = ANY(listens_for))
+		ORDER BY started_at, workflow_id`, customerID, eventType)
 	if err != nil {
 		return nil, fmt.Errorf("running journeys of %s: %w", customerID, err)
 	}

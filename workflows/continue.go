@@ -1,0 +1,239 @@
+package workflows
+
+import (
+	"errors"
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/rapporthq/rapport/internal/journey"
+)
+
+// A journey run can last months and hear thousands of the customer's
+// events. So its history stays bounded, a run that rests in a wait (a wait
+// step or a staff task) continues as new when Temporal suggests it or
+// after it received ContinueAfterEvents events in this execution: the new
+// execution keeps the workflow id and search attributes, and takes the
+// run's state with it (Resume), so it sends nothing again, creates no task
+// again, and goes on waiting until the same deadline.
+
+// DefaultContinueAfterEvents is how many events one execution of a run
+// takes in before it continues as new, when the interpreter does not say.
+const DefaultContinueAfterEvents = 2000
+
+// continueAsNewChange is the GetVersion change that lets a run continue as
+// new; runs recorded before it wait as they did.
+const continueAsNewChange = "continue-as-new"
+
+// maxSeen bounds the event ids a run remembers to ignore repeats; the API
+// deduplicates by event id too.
+const maxSeen = 1000
+
+// Notes kept: the first notesHead, then the latest, maxNotes in all; the
+// number dropped in between is State.NotesDropped.
+const (
+	maxNotes  = 200
+	notesHead = 20
+)
+
+// Resume is what a run that continued as new carries into its next
+// execution: where it rests, until when, and what it has done.
+type Resume struct {
+	// Path leads to the step the run rests on: an index into the plan's
+	// steps, then for a branch the case taken (len(cases) for otherwise) or
+	// for a split the path taken, then an index into those steps, and so on.
+	Path []int `json:"path"`
+	// Until is when the wait (or the staff task) the run rests in ends at
+	// the latest.
+	Until time.Time `json:"until"`
+	// State is the run's state as the state query shows it.
+	State State `json:"state"`
+	// Event is the event conditions see as `event` (the last one a wait
+	// matched, or the trigger); Task the last task's outcome.
+	Event journey.Event `json:"event"`
+	Task  journey.Task  `json:"task,omitzero"`
+	// Inbox are events kept for later waits; Seen the ids of recent
+	// events, oldest first, to ignore repeats.
+	Inbox []journey.Event `json:"inbox,omitempty"`
+	Seen  []string        `json:"seen,omitempty"`
+	// OpenTask is the staff task the run waits for, if it rests at a task
+	// step.
+	OpenTask *ResumeTask `json:"open_task,omitempty"`
+	// Completed are the tasks staff completed, with their outcome.
+	Completed map[string]string `json:"completed,omitempty"`
+	// Continues counts the executions before this one.
+	Continues int `json:"continues"`
+}
+
+// ResumeTask is the open staff task a continued run waits for.
+type ResumeTask struct {
+	ID        string `json:"id"`
+	Queue     string `json:"queue"`
+	Escalated bool   `json:"escalated,omitempty"`
+}
+
+// continueError unwinds the walk when the run continues as new.
+type continueError struct{ resume Resume }
+
+func (e *continueError) Error() string { return "continue as new" }
+
+// mayContinue reports whether this run may continue as new (it decides
+// once, at its first rest, behind a version marker).
+func (r *run) mayContinue(ctx workflow.Context) bool {
+	if r.canContinue == 0 {
+		r.canContinue = -1
+		if workflow.GetVersion(ctx, continueAsNewChange, workflow.DefaultVersion, 1) == 1 {
+			r.canContinue = 1
+		}
+	}
+	return r.canContinue == 1
+}
+
+// continueDue reports whether the run should continue as new now.
+func (r *run) continueDue(ctx workflow.Context) bool {
+	return r.receivedHere >= r.continueAfter || workflow.GetInfo(ctx).GetContinueAsNewSuggested()
+}
+
+// readyToContinue is called at a rest when continueDue said so: it takes
+// in the signals already delivered and waits for update handlers under way
+// to finish. It returns false when the run must not continue now: an
+// event or staff ended the wait (wake), or the run is exiting.
+func (r *run) readyToContinue(ctx workflow.Context, wake func() bool) bool {
+	events := workflow.GetSignalChannel(ctx, EventSignal)
+	for {
+		var ev journey.Event
+		if !events.ReceiveAsync(&ev) {
+			break
+		}
+		r.receive(ev, r.stopWalking)
+	}
+	_ = workflow.Await(ctx, func() bool {
+		return ctx.Err() != nil || wake() || workflow.AllHandlersFinished(ctx)
+	})
+	return ctx.Err() == nil && !wake() && r.exitReason == ""
+}
+
+// continuing builds the error that unwinds the walk, with the run's state,
+// at a rest that ends at until.
+func (r *run) continuing(until time.Time) error {
+	res := Resume{
+		Path: append([]int(nil), r.at...), Until: until, State: r.state,
+		Event: r.vars.Event, Task: r.vars.Task, Inbox: r.inbox, Seen: r.seenOrder,
+		Completed: r.completed, Continues: r.continues + 1,
+	}
+	if t := r.pendingTask; t != nil && !t.done {
+		res.OpenTask = &ResumeTask{ID: t.id, Queue: t.queue, Escalated: t.escalated}
+	}
+	r.leaving = true
+	return &continueError{resume: res}
+}
+
+// continueAsNew ends this execution and starts the next with the run's
+// state.
+func (r *run) continueAsNew(ctx workflow.Context, c *continueError) error {
+	next := r.input
+	next.Backlog = nil
+	next.Resume = &c.resume
+	workflow.GetLogger(ctx).Info("journey continues as new", "events_here", r.receivedHere, "continues", c.resume.Continues, "step", r.state.CurrentStep)
+	return workflow.NewContinueAsNewError(ctx, JourneyWorkflowName, next)
+}
+
+// restore takes the state a continued run carries.
+func (r *run) restore(res *Resume) {
+	r.state = res.State
+	r.state.Status = "running"
+	r.vars.Event, r.vars.Task = res.Event, res.Task
+	r.inbox = res.Inbox
+	for _, id := range res.Seen {
+		r.remember(id)
+	}
+	if res.Completed != nil {
+		r.completed = res.Completed
+	}
+	r.continues = res.Continues
+	r.resume = &resumeAt{path: append([]int(nil), res.Path...), until: res.Until, task: res.OpenTask}
+}
+
+// resumeAt is where a continued run picks up its walk.
+type resumeAt struct {
+	path  []int
+	until time.Time
+	task  *ResumeTask
+}
+
+// resumeIndex is the next index along the resume path (0 when the run is
+// not resuming).
+func (r *run) resumeIndex() int {
+	if r.resume == nil || len(r.resume.path) == 0 {
+		return 0
+	}
+	i := r.resume.path[0]
+	r.resume.path = r.resume.path[1:]
+	return i
+}
+
+// resumingBranch reports whether the walk passes through a branch or split
+// it took before continuing as new, and which case or path.
+func (r *run) resumingBranch() (int, bool) {
+	if r.resume == nil || len(r.resume.path) == 0 {
+		return 0, false
+	}
+	return r.resumeIndex(), true
+}
+
+// resumedRest returns the deadline of the rest a continued run resumes,
+// once it reaches that step; the walk goes on normally after it.
+func (r *run) resumedRest() (*resumeAt, bool) {
+	if r.resume == nil || len(r.resume.path) > 0 {
+		return nil, false
+	}
+	at := r.resume
+	r.resume = nil
+	return at, true
+}
+
+// remember records an event id as seen, forgetting the oldest beyond
+// maxSeen.
+func (r *run) remember(id string) {
+	if id == "" || r.seen[id] {
+		return
+	}
+	r.seen[id] = true
+	r.seenOrder = append(r.seenOrder, id)
+	if len(r.seenOrder) > maxSeen {
+		delete(r.seen, r.seenOrder[0])
+		r.seenOrder = r.seenOrder[1:]
+	}
+}
+
+// isContinue reports whether err unwinds a run that continues as new.
+func isContinue(err error) (*continueError, bool) {
+	var c *continueError
+	ok := errors.As(err, &c)
+	return c, ok
+}
+
+// into walks a branch case or split path (index i), keeping the path to
+// the current step.
+func (r *run) into(i int, walk func() error) error {
+	r.at = append(r.at, i)
+	defer func() { r.at = r.at[:len(r.at)-1] }()
+	return walk()
+}
+
+// waitRest waits out the rest of a wait step (wait for, wait until) a
+// continued run was in.
+func (r *run) waitRest(ctx workflow.Context, step journey.Step, until time.Time) error {
+	why := "wait"
+	if w := r.state.PendingWait; w != nil && w.Why != "" {
+		why = w.Why
+	}
+	r.state.PendingWait = &PendingWait{Step: step.ID, Kind: WaitStep, Until: until, Why: why}
+	r.describe(ctx)
+	r.rest(ctx)
+	skipped, err := r.pause(ctx, until.Sub(workflow.Now(ctx)), why, nil)
+	if skipped {
+		r.note(step.ID + ": wait skipped by staff")
+	}
+	return err
+}
