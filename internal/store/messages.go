@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -328,4 +329,23 @@ func detailsOf(m Message) map[string]any {
 		return map[string]any{}
 	}
 	return m.Details
+}
+
+// SettleInDoubt turns an unknown message into sent on evidence that the
+// provider took it (a delivery webhook about it, a lookup that found it),
+// noting how in the reason. It reports whether the row was unknown and is
+// now sent; a row in any other state is left alone.
+func (s *Store) SettleInDoubt(ctx context.Context, messageID, evidence string) (Message, bool, error) {
+	m, err := scanMessage(s.pool.QueryRow(ctx, `
+		UPDATE messages SET status = 'sent', sent_at = coalesce(sent_at, now()), updated_at = now(),
+			reason = 'was in doubt; settled as sent by ' || $2
+		WHERE id::text = $1 AND status = 'unknown'
+		RETURNING `+messageColumns, messageID, evidence))
+	if errors.Is(err, ErrNotFound) {
+		return Message{}, false, nil
+	}
+	if err != nil {
+		return m, false, fmt.Errorf("outbox: settle %s: %w", messageID, err)
+	}
+	return m, true, nil
 }

@@ -37,7 +37,8 @@ type Config struct {
 	// MessagingServiceSID is used when set; else From.
 	MessagingServiceSID string
 	From                string
-	// Timeout bounds each request; twilio-go takes no context. Default 30s.
+	// Timeout bounds each request; twilio-go takes no context. Default
+	// channels.DefaultTimeout.
 	Timeout time.Duration
 }
 
@@ -65,7 +66,7 @@ func New(cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("twilio: base URL %q is not a URL like https://api.twilio.com", cfg.BaseURL)
 	}
 	if cfg.Timeout == 0 {
-		cfg.Timeout = 30 * time.Second
+		cfg.Timeout = channels.DefaultTimeout
 	}
 	c := &client.Client{
 		Credentials: client.NewCredentials(cfg.AccountSID, cfg.AuthToken),

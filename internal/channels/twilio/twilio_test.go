@@ -60,11 +60,11 @@ func TestSendSMSClassifiesTwilioErrors(t *testing.T) {
 		assert.Equal(t, tc.kind, pe.Kind, tc.to)
 		assert.Equal(t, tc.suppress, pe.Suppress, tc.to)
 	}
-	for _, status := range []int{429, 500, 503} {
+	for status, kind := range map[int]channels.Kind{429: channels.NotTaken, 500: channels.InDoubt, 502: channels.InDoubt, 503: channels.InDoubt, 504: channels.InDoubt} {
 		f, c := setup(t)
 		f.Twilio.Failures.Add(status, 1)
 		_, err := c.SendSMS(ctx, channels.SMS{To: "+447911123456", Body: "x"})
-		assert.Equal(t, channels.Retryable, channels.KindOf(err), "status %d: %v", status, err)
+		assert.Equal(t, kind, channels.KindOf(err), "status %d: %v", status, err)
 	}
 	f, c := setup(t)
 	f.Twilio.Stop("+447911123456")
@@ -90,7 +90,7 @@ func TestSendSMSBadCredentialsAndProxyErrors(t *testing.T) {
 	defer proxy.Close()
 	c, _ = twilio.New(twilio.Config{AccountSID: sid, AuthToken: "token", BaseURL: proxy.URL, From: "+15005550006"})
 	_, err = c.SendSMS(context.Background(), channels.SMS{To: "+447911123456", Body: "x"})
-	assert.Equal(t, channels.Retryable, channels.KindOf(err), "%v", err)
+	assert.Equal(t, channels.InDoubt, channels.KindOf(err), "a gateway's 502 may follow a forwarded request: %v", err)
 
 	_, err = twilio.New(twilio.Config{AccountSID: sid, AuthToken: "t"})
 	assert.ErrorContains(t, err, "TWILIO_MESSAGING_SERVICE_SID or TWILIO_FROM")
