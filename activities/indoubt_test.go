@@ -29,7 +29,28 @@ func TestGateway504EmailNotSentTwiceAndSettledByWebhook(t *testing.T) {
 	require.NoError(t, err)
 	apiSrv := httptest.NewServer((&api.Server{Store: h.store, Webhooks: api.WebhookKeys{SendGrid: &key.PublicKey}, Metrics: h.acts.Metrics}).Handler())
 	t.Cleanup(apiSrv.Close)
-	h.fakes.SendGrid.PostEvents(apiSrv.URL+"/webhooks/sendgrid", key)
+	// The webhook is let through once the attempt has recorded its answer
+	// (unknown), so this test settles a row already in doubt; a webhook
+	// that comes first is TestWebhookBeforeTheAnswerSettlesAsSent's.
+	hooks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for range 100 {
+			if msgs, _ := h.store.MessagesFor(r.Context(), "c_1"); len(msgs) == 1 && msgs[0].Status == store.MessageUnknown {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		r2, _ := http.NewRequestWithContext(r.Context(), r.Method, apiSrv.URL+"/webhooks/sendgrid", r.Body)
+		r2.Header = r.Header.Clone()
+		resp, err := http.DefaultClient.Do(r2)
+		if err != nil {
+			w.WriteHeader(http.StatusBadGateway)
+			return
+		}
+		resp.Body.Close()
+		w.WriteHeader(resp.StatusCode)
+	}))
+	t.Cleanup(hooks.Close)
+	h.fakes.SendGrid.PostEvents(hooks.URL, key)
 
 	gateway := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h.fakes.ServeHTTP(httptest.NewRecorder(), r)
@@ -94,4 +115,34 @@ func TestProviderHangingPastTheTimeoutIsRecordedInDoubt(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, workflows.SendUnknown, again.Status)
 	assert.Len(t, h.fakes.Recorder.Messages(), 1, "sent once")
+}
+
+// SendGrid's webhook may arrive before the gateway's 504 does: the answer
+// in doubt is then recorded as sent, on the webhook's evidence.
+func TestWebhookBeforeTheAnswerSettlesAsSent(t *testing.T) {
+	h := newHarness(t)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	apiSrv := httptest.NewServer((&api.Server{Store: h.store, Webhooks: api.WebhookKeys{SendGrid: &key.PublicKey}, Metrics: h.acts.Metrics}).Handler())
+	t.Cleanup(apiSrv.Close)
+	h.fakes.SendGrid.PostEvents(apiSrv.URL+"/webhooks/sendgrid", key)
+	gateway := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.fakes.ServeHTTP(httptest.NewRecorder(), r)
+		for range 100 { // the 504 comes after the webhook was taken
+			if msgs, _ := h.store.MessagesFor(r.Context(), "c_1"); len(msgs) == 1 && msgs[0].DeliveryStatus == "delivered" {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		http.Error(w, "<html>504 Gateway Time-out</html>", http.StatusGatewayTimeout)
+	}))
+	t.Cleanup(gateway.Close)
+	h.acts.Email = sendgrid.New(sendgrid.Config{APIKey: "SG.test", BaseURL: gateway.URL})
+	res, err := h.send(request())
+	require.NoError(t, err)
+	assert.Equal(t, workflows.SendSent, res.Status)
+	assert.Contains(t, res.Reason, "settled as sent by the provider's delivery webhook")
+	assert.Len(t, h.fakes.Recorder.Messages(), 1)
+	assert.Equal(t, 1.0, h.metric(t, "rapport_messages_in_doubt_total", "channel", "email"))
+	assert.Equal(t, 1.0, h.metric(t, "rapport_messages_in_doubt_settled_total", "channel", "email", "how", "webhook", "result", "sent"))
 }

@@ -453,8 +453,11 @@ func (a *Activities) finish(ctx context.Context, msg store.Message, receipt chan
 	}
 	log.Info("message handled", "provider", m.Provider)
 	a.countSettled(m)
-	if outcome.Status == store.MessageUnknown && m.Status == store.MessageUnknown {
+	if outcome.Status == store.MessageUnknown {
 		a.Metrics.InDoubt(m.Channel)
+		if m.Status == store.MessageSent { // the provider's webhook came before its answer
+			a.Metrics.SettledInDoubt(m.Channel, metrics.SettledByWebhook, metrics.SettledSent)
+		}
 	}
 	return result(m), nil
 }

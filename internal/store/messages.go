@@ -248,11 +248,16 @@ type Outcome struct {
 
 // FinishSend records the outcome of the attempt BeginSend handed out. It
 // only changes a row still in sending, so a late, superseded attempt cannot
-// overwrite a newer outcome.
+// overwrite a newer outcome. An outcome in doubt (unknown) for a message a
+// provider's webhook already reported on (it came before the answer) is
+// recorded as sent: the report proves the provider took it.
 func (s *Store) FinishSend(ctx context.Context, key string, o Outcome) (Message, error) {
 	m, err := scanMessage(s.pool.QueryRow(ctx, `
-		UPDATE messages SET status = $2, reason = $3, provider = $4, provider_message_id = $5,
-			sent_at = CASE WHEN $2 = 'sent' THEN now() END, updated_at = now()
+		UPDATE messages SET
+			status = CASE WHEN $2 = 'unknown' AND delivery_status <> '' THEN 'sent' ELSE $2 END,
+			reason = CASE WHEN $2 = 'unknown' AND delivery_status <> '' THEN 'was in doubt; settled as sent by the provider''s delivery webhook (' || delivery_status || '), which came first' ELSE $3 END,
+			provider = $4, provider_message_id = $5,
+			sent_at = CASE WHEN $2 = 'sent' OR ($2 = 'unknown' AND delivery_status <> '') THEN now() END, updated_at = now()
 		WHERE idempotency_key = $1 AND status IN ('sending', 'unknown')
 		RETURNING `+messageColumns, key, o.Status, o.Reason, o.Provider, o.ProviderMessageID))
 	if err != nil {
