@@ -426,8 +426,12 @@ func (a *Activities) finish(ctx context.Context, msg store.Message, receipt chan
 	case kind == channels.Retryable:
 		outcome = store.Outcome{Status: store.MessagePending, Reason: sendErr.Error(), Provider: providerOf(pe)}
 	default:
-		outcome = store.Outcome{Status: store.MessageUnknown, Reason: "may or may not have been accepted, so not sent again: " + sendErr.Error(), Provider: providerOf(pe)}
+		outcome = store.Outcome{Status: store.MessageUnknown, Reason: "in doubt (may or may not have been accepted), so not sent again until settled: " + sendErr.Error(), Provider: providerOf(pe)}
 	}
+	// The provider has answered (or not): what it said is written even when
+	// the activity's own deadline is about to pass, so it is not lost.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), outcomeTimeout)
+	defer cancel()
 	if pe != nil && pe.Suppress {
 		err := a.Store.Suppress(ctx, store.Suppression{Channel: msg.Channel, Address: msg.Recipient, Reason: pe.Message, Source: pe.Provider + " " + pe.Code})
 		if err != nil {
@@ -449,8 +453,18 @@ func (a *Activities) finish(ctx context.Context, msg store.Message, receipt chan
 	}
 	log.Info("message handled", "provider", m.Provider)
 	a.countSettled(m)
+	if outcome.Status == store.MessageUnknown {
+		a.Metrics.InDoubt(m.Channel)
+		if m.Status == store.MessageSent { // the provider's webhook came before its answer
+			a.Metrics.SettledInDoubt(m.Channel, metrics.SettledByWebhook, metrics.SettledSent)
+		}
+	}
 	return result(m), nil
 }
+
+// outcomeTimeout bounds writing a provider's answer, which is done on a
+// context detached from the activity's (see finish).
+const outcomeTimeout = 10 * time.Second
 
 // recordOutcome writes the outcome, retrying briefly: once a provider has
 // accepted a message, losing that fact would leave the row in doubt.

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -349,6 +351,16 @@ func startDev(ctx context.Context, opts devOptions) (_ *devStack, err error) {
 	hooks.TwilioAuthToken, hooks.PublicURL = devTwilioToken, d.APIURL
 	if hooks.LobSecret == "" {
 		hooks.LobSecret = devLobWebhookSecret
+	}
+	if hooks.SendGrid == nil {
+		// The fake posts SendGrid's signed event webhook with a key of its
+		// own, so in-doubt email is settled in dev mode as in production.
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return nil, fmt.Errorf("dev SendGrid webhook key: %w", err)
+		}
+		hooks.SendGrid = &key.PublicKey
+		d.fakes.SendGrid.PostEvents(d.APIURL+"/webhooks/sendgrid", key)
 	}
 	d.serve(newAPIServer(runCtx, apiDeps{svc: svc, cfg: cfg, signer: signer, hooks: hooks, sweep: sweep, dayLength: opts.DayLength, dayEpoch: dayEpoch,
 		extra: map[string]http.Handler{"/dev/": outbox}, publicLimit: opts.PublicLimit}), apiListener)

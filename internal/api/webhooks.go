@@ -20,6 +20,7 @@ import (
 	"github.com/sendgrid/sendgrid-go/helpers/eventwebhook"
 	"github.com/twilio/twilio-go/client"
 
+	"github.com/rapporthq/rapport/internal/metrics"
 	"github.com/rapporthq/rapport/internal/store"
 )
 
@@ -163,11 +164,25 @@ func (s *Server) once(ctx context.Context, provider, id string, effects func() e
 	return s.Store.RecordWebhook(ctx, provider, id)
 }
 
+// noteDelivery records a provider's report about a message. Any report
+// proves the provider took the message, so a message in doubt (unknown)
+// is settled as sent: it is never sent again.
 func (s *Server) noteDelivery(ctx context.Context, messageID, status string, at time.Time) error {
 	if messageID == "" {
 		return nil
 	}
-	return s.Store.RecordDelivery(ctx, messageID, status, at)
+	if err := s.Store.RecordDelivery(ctx, messageID, status, at); err != nil {
+		return err
+	}
+	m, settled, err := s.Store.SettleInDoubt(ctx, messageID, "the provider's delivery webhook ("+status+")")
+	if err != nil {
+		return err
+	}
+	if settled {
+		s.log().Info("message in doubt settled as sent by a webhook", "message_id", m.ID, "channel", m.Channel)
+		s.Metrics.SettledInDoubt(m.Channel, metrics.SettledByWebhook, metrics.SettledSent)
+	}
+	return nil
 }
 
 // leaveFromEmail honours an unsubscribe from the provider: the message's

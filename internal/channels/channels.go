@@ -103,21 +103,33 @@ type MailSender interface {
 type Kind int
 
 const (
-	// Retryable: the provider did not take the message (rate limit, 5xx,
-	// connection refused); the same request may succeed later.
+	// Retryable (not taken): the provider provably did not take the
+	// message (429, connection refused, a failed dial); the same request
+	// may succeed later and cannot duplicate.
 	Retryable Kind = iota
 	// Permanent: the provider refused the message for good (bad address,
 	// bad request, bad credentials); do not retry, try another channel.
 	Permanent
 	// InDoubt: the request may have reached the provider (a timeout after
-	// sending, a dropped connection); sending again risks a duplicate.
+	// sending, a dropped connection, a 5xx: none of the three providers
+	// documents a 5xx as "not processed", and a gateway's 502/504 often
+	// comes after it forwarded the request); sending again risks a
+	// duplicate, so the message waits to be settled by evidence.
 	InDoubt
 )
+
+// NotTaken is Retryable by the name the classification uses: safe to retry.
+const NotTaken = Retryable
+
+// DefaultTimeout bounds one provider request. It is well below the send
+// activity's StartToClose (30 s), so a slow provider's answer, or its
+// timeout, is still recorded by the attempt that made the request.
+const DefaultTimeout = 15 * time.Second
 
 func (k Kind) String() string {
 	switch k {
 	case Retryable:
-		return "retryable"
+		return "not taken"
 	case Permanent:
 		return "permanent"
 	default:
@@ -182,11 +194,18 @@ func TransportError(provider string, err error) error {
 	return e
 }
 
-// KindOfStatus classifies an HTTP error status: 429 and 5xx are worth
-// retrying, other statuses are final.
+// KindOfStatus classifies an HTTP error status. 429 (rate limited) and 408
+// (the server gave up reading the request) say the request was not taken.
+// Every 5xx is in doubt: SendGrid, Twilio and Lob document no 5xx as "not
+// processed" (Lob's 500/503 only say "try again"), and a gateway's 502 or
+// 504 may come after the provider took the request. Other statuses are
+// permanent refusals.
 func KindOfStatus(status int) Kind {
-	if status == 429 || status >= 500 {
-		return Retryable
+	switch {
+	case status == 429 || status == 408:
+		return NotTaken
+	case status >= 500:
+		return InDoubt
 	}
 	return Permanent
 }

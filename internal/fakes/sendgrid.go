@@ -8,6 +8,7 @@ import (
 	"net/mail"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -20,6 +21,8 @@ type SendGrid struct {
 	apiKey   string
 	rec      *Recorder
 	Failures Failures
+	mu       sync.Mutex
+	events   *sgEvents
 }
 
 // NewSendGrid returns a SendGrid fake that accepts apiKey.
@@ -151,6 +154,7 @@ func (f *SendGrid) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	f.rec.add(m)
+	f.postEvents(m.To, id, args)
 	w.Header().Set("X-Message-Id", id)
 	w.WriteHeader(http.StatusAccepted)
 }

@@ -1,12 +1,18 @@
 package fakes
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/sendgrid/sendgrid-go/helpers/eventwebhook"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -75,4 +81,45 @@ func TestSendGridFakeIsStrict(t *testing.T) {
 	resp, _ = post(t, f, "Bearer SG.k", ok)
 	assert.Equal(t, 429, resp.StatusCode)
 	assert.NotEmpty(t, resp.Header.Get("X-RateLimit-Reset"))
+}
+
+func TestSendGridFakePostsSignedEvents(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	got := make(chan []map[string]any, 1)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		ok, err := eventwebhook.VerifySignature(&key.PublicKey, body, r.Header.Get(eventwebhook.VerificationHTTPHeader), r.Header.Get(eventwebhook.TimestampHTTPHeader))
+		if err != nil || !ok {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		var events []map[string]any
+		_ = json.Unmarshal(body, &events)
+		got <- events
+	}))
+	defer hook.Close()
+	f := New(Config{SendGridAPIKey: "SG.k"})
+	f.SendGrid.PostEvents(hook.URL, key)
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	body := `{"from":{"email":"a@shop.example"},"subject":"s","content":[{"type":"text/plain","value":"x"}],
+		"personalizations":[{"to":[{"email":"b@example.com"}],"custom_args":{"message_id":"m-1"}}]}`
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/v3/mail/send", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer SG.k")
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusAccepted, resp.StatusCode)
+	select {
+	case events := <-got:
+		require.Len(t, events, 2)
+		assert.Equal(t, "processed", events[0]["event"])
+		assert.Equal(t, "delivered", events[1]["event"])
+		assert.Equal(t, "m-1", events[1]["message_id"], "custom_args come back on the event")
+		assert.Equal(t, "b@example.com", events[1]["email"])
+	case <-time.After(10 * time.Second):
+		t.Fatal("no signed event webhook arrived")
+	}
 }

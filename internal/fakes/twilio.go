@@ -30,6 +30,13 @@ type Twilio struct {
 	Failures              Failures
 	mu                    sync.Mutex
 	stopped               map[string]bool
+	sent                  []twilioSent
+}
+
+// twilioSent is a message the fake accepted, for listing.
+type twilioSent struct {
+	sid, to, from, service, body string
+	at                           time.Time
 }
 
 // NewTwilio returns a Twilio fake accepting those credentials.
@@ -64,6 +71,10 @@ func (f *Twilio) fail(w http.ResponseWriter, status, code int, msg string) {
 }
 
 func (f *Twilio) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodGet {
+		f.list(w, r)
+		return
+	}
 	if r.Method != http.MethodPost {
 		f.fail(w, http.StatusMethodNotAllowed, 20004, "Method not allowed")
 		return
@@ -143,6 +154,9 @@ func (f *Twilio) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		m.MessageID = cb.Query().Get("message_id")
 	}
 	f.rec.add(m)
+	f.mu.Lock()
+	f.sent = append(f.sent, twilioSent{sid: sid, to: to, from: from, service: service, body: body, at: now})
+	f.mu.Unlock()
 	writeJSON(w, http.StatusCreated, map[string]any{
 		"sid": sid, "account_sid": f.accountSID, "to": to, "from": nilIfEmpty(from), "messaging_service_sid": nilIfEmpty(service),
 		"body": body, "status": "queued", "num_segments": fmt.Sprint((len([]rune(body))-1)/153 + 1), "num_media": "0",
@@ -164,4 +178,103 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// list serves GET /2010-04-01/Accounts/{sid}/Messages.json as the API
+// describes it: filtered by To, From, DateSent (that UTC day), DateSent<
+// (on or before that day) and DateSent> (on or after), newest first, paged
+// by PageSize (default 50, at most 1000) and Page, each message as sent
+// (status delivered, date_sent set).
+func (f *Twilio) list(w http.ResponseWriter, r *http.Request) {
+	user, pass, ok := r.BasicAuth()
+	if !ok || user != f.accountSID || pass != f.authToken {
+		f.fail(w, http.StatusUnauthorized, 20003, "Authenticate")
+		return
+	}
+	if sid := r.PathValue("sid"); sid != f.accountSID {
+		f.fail(w, http.StatusNotFound, 20404, fmt.Sprintf("The requested resource /2010-04-01/Accounts/%s/Messages.json was not found", sid))
+		return
+	}
+	q := r.URL.Query()
+	day := func(name string) (time.Time, bool, bool) {
+		v := q.Get(name)
+		if v == "" {
+			return time.Time{}, false, true
+		}
+		for _, layout := range []string{time.RFC3339, "2006-01-02"} {
+			if t, err := time.Parse(layout, v); err == nil {
+				t = t.UTC()
+				return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC), true, true
+			}
+		}
+		return time.Time{}, false, false
+	}
+	on, hasOn, ok1 := day("DateSent")
+	before, hasBefore, ok2 := day("DateSent<")
+	after, hasAfter, ok3 := day("DateSent>")
+	if !ok1 || !ok2 || !ok3 {
+		f.fail(w, http.StatusBadRequest, 20001, "DateSent must be a date (YYYY-MM-DD) or a date-time")
+		return
+	}
+	size, page := 50, 0
+	if v := q.Get("PageSize"); v != "" {
+		if size = atoiOr(v, -1); size < 1 || size > 1000 {
+			f.fail(w, http.StatusBadRequest, 20001, "PageSize must be between 1 and 1000")
+			return
+		}
+	}
+	if v := q.Get("Page"); v != "" {
+		if page = atoiOr(v, -1); page < 0 {
+			f.fail(w, http.StatusBadRequest, 20001, "Page must be a number")
+			return
+		}
+	}
+	f.mu.Lock()
+	var match []twilioSent
+	for i := len(f.sent) - 1; i >= 0; i-- {
+		m := f.sent[i]
+		d := time.Date(m.at.Year(), m.at.Month(), m.at.Day(), 0, 0, 0, 0, time.UTC)
+		switch {
+		case q.Get("To") != "" && m.to != q.Get("To"), q.Get("From") != "" && m.from != q.Get("From"),
+			hasOn && !d.Equal(on), hasBefore && d.After(before), hasAfter && d.Before(after):
+			continue
+		}
+		match = append(match, m)
+	}
+	f.mu.Unlock()
+	base := fmt.Sprintf("/2010-04-01/Accounts/%s/Messages.json", f.accountSID)
+	pageURI := func(p int) string {
+		v := url.Values{}
+		for k, vs := range q {
+			if k != "Page" && k != "PageToken" {
+				v[k] = vs
+			}
+		}
+		v.Set("PageSize", fmt.Sprint(size))
+		v.Set("Page", fmt.Sprint(p))
+		return base + "?" + v.Encode()
+	}
+	start := min(page*size, len(match))
+	end := min(start+size, len(match))
+	msgs := []map[string]any{}
+	for _, m := range match[start:end] {
+		msgs = append(msgs, map[string]any{
+			"sid": m.sid, "account_sid": f.accountSID, "to": m.to, "from": nilIfEmpty(m.from), "messaging_service_sid": nilIfEmpty(m.service),
+			"body": m.body, "status": "delivered", "direction": "outbound-api", "api_version": "2010-04-01", "num_media": "0",
+			"num_segments": fmt.Sprint((len([]rune(m.body))-1)/153 + 1), "price": nil, "price_unit": "USD",
+			"date_created": m.at.Format(time.RFC1123Z), "date_updated": m.at.Format(time.RFC1123Z), "date_sent": m.at.Format(time.RFC1123Z),
+			"error_code": nil, "error_message": nil, "uri": fmt.Sprintf("%s/Messages/%s.json", strings.TrimSuffix(base, "/Messages.json"), m.sid),
+		})
+	}
+	var next, prev any
+	if end < len(match) {
+		next = pageURI(page + 1)
+	}
+	if page > 0 {
+		prev = pageURI(page - 1)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"messages": msgs, "page": page, "page_size": size, "start": start, "end": max(end-1, start),
+		"uri": r.URL.RequestURI(), "first_page_uri": pageURI(0), "next_page_uri": next, "previous_page_uri": prev,
+	})
 }

@@ -147,6 +147,8 @@ type Metrics struct {
 	events   *prometheus.CounterVec
 	// routingFailed is rapport_events_routing_failed (routing.go).
 	routingFailed prometheus.Gauge
+	inDoubt       *prometheus.CounterVec
+	settled       *prometheus.CounterVec
 
 	// The Temporal SDK's metrics go through a tally scope made on first
 	// use (see TemporalHandler), reported every interval.
@@ -173,6 +175,11 @@ type Metrics struct {
 //     API, by what became of them.
 //   - rapport_events_routing_failed: events the routing sweeper
 //     dead-lettered after repeated failures, not yet retried.
+//   - rapport_messages_in_doubt_total{channel}: provider calls whose answer
+//     left it unknown whether the message was taken (status unknown).
+//   - rapport_messages_in_doubt_settled_total{channel,how,result}: unknown
+//     messages settled, by how (webhook, lookup, idempotent_resend,
+//     deadline) and result (sent, not_sent, resent, expired).
 //   - rapport_temporal_metric_errors_total: Temporal SDK metrics that could
 //     not be registered (see TemporalHandler).
 //
@@ -203,6 +210,14 @@ func newMetrics(interval time.Duration) *Metrics {
 			Help: "Events received by the API, by type (known types, else custom) and result (accepted, duplicate, invalid).",
 		}, []string{"type", "result"}),
 		routingFailed: newRoutingFailed(),
+		inDoubt: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rapport_messages_in_doubt_total",
+			Help: "Provider calls that left it unknown whether the message was taken, by channel.",
+		}, []string{"channel"}),
+		settled: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rapport_messages_in_doubt_settled_total",
+			Help: "Messages in doubt settled, by channel, how (webhook, lookup, idempotent_resend, deadline) and result (sent, not_sent, resent, expired).",
+		}, []string{"channel", "how", "result"}),
 		temporalErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "rapport_temporal_metric_errors_total",
 			Help: "Temporal SDK metrics dropped because they could not be registered (a name reused with other labels).",
@@ -211,7 +226,7 @@ func newMetrics(interval time.Duration) *Metrics {
 	m.registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.messages, m.held, m.provider, m.events, m.temporalErrors, m.routingFailed,
+		m.messages, m.held, m.provider, m.events, m.inDoubt, m.settled, m.temporalErrors, m.routingFailed,
 	)
 	return m
 }
@@ -282,6 +297,46 @@ func (m *Metrics) EventAccepted(typ, result string) {
 		typ = EventCustom
 	}
 	inc(m.events, typ, oneOf(results, result))
+}
+
+// How an in-doubt message was settled.
+const (
+	SettledByWebhook          = "webhook"
+	SettledByLookup           = "lookup"
+	SettledByIdempotentResend = "idempotent_resend"
+	SettledByDeadline         = "deadline"
+)
+
+// What settling an in-doubt message found.
+const (
+	SettledSent    = "sent"
+	SettledNotSent = "not_sent"
+	SettledResent  = "resent"
+	SettledExpired = "expired"
+)
+
+var (
+	settleHows    = []string{SettledByWebhook, SettledByLookup, SettledByIdempotentResend, SettledByDeadline}
+	settleResults = []string{SettledSent, SettledNotSent, SettledResent, SettledExpired}
+)
+
+// InDoubt counts a provider call on a channel whose answer left it unknown
+// whether the message was taken.
+func (m *Metrics) InDoubt(channel string) {
+	if m == nil {
+		return
+	}
+	inc(m.inDoubt, oneOf(channels, channel))
+}
+
+// SettledInDoubt counts an in-doubt message on a channel settled by how
+// (one of the SettledBy constants) with result (one of SettledSent,
+// SettledNotSent, SettledResent, SettledExpired).
+func (m *Metrics) SettledInDoubt(channel, how, result string) {
+	if m == nil {
+		return
+	}
+	inc(m.settled, oneOf(channels, channel), oneOf(settleHows, how), oneOf(settleResults, result))
 }
 
 // oneOf returns v if it is in set, else Other.

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -247,11 +248,16 @@ type Outcome struct {
 
 // FinishSend records the outcome of the attempt BeginSend handed out. It
 // only changes a row still in sending, so a late, superseded attempt cannot
-// overwrite a newer outcome.
+// overwrite a newer outcome. An outcome in doubt (unknown) for a message a
+// provider's webhook already reported on (it came before the answer) is
+// recorded as sent: the report proves the provider took it.
 func (s *Store) FinishSend(ctx context.Context, key string, o Outcome) (Message, error) {
 	m, err := scanMessage(s.pool.QueryRow(ctx, `
-		UPDATE messages SET status = $2, reason = $3, provider = $4, provider_message_id = $5,
-			sent_at = CASE WHEN $2 = 'sent' THEN now() END, updated_at = now()
+		UPDATE messages SET
+			status = CASE WHEN $2 = 'unknown' AND delivery_status <> '' THEN 'sent' ELSE $2 END,
+			reason = CASE WHEN $2 = 'unknown' AND delivery_status <> '' THEN 'was in doubt; settled as sent by the provider''s delivery webhook (' || delivery_status || '), which came first' ELSE $3 END,
+			provider = $4, provider_message_id = $5,
+			sent_at = CASE WHEN $2 = 'sent' OR ($2 = 'unknown' AND delivery_status <> '') THEN now() END, updated_at = now()
 		WHERE idempotency_key = $1 AND status IN ('sending', 'unknown')
 		RETURNING `+messageColumns, key, o.Status, o.Reason, o.Provider, o.ProviderMessageID))
 	if err != nil {
@@ -328,4 +334,23 @@ func detailsOf(m Message) map[string]any {
 		return map[string]any{}
 	}
 	return m.Details
+}
+
+// SettleInDoubt turns an unknown message into sent on evidence that the
+// provider took it (a delivery webhook about it, a lookup that found it),
+// noting how in the reason. It reports whether the row was unknown and is
+// now sent; a row in any other state is left alone.
+func (s *Store) SettleInDoubt(ctx context.Context, messageID, evidence string) (Message, bool, error) {
+	m, err := scanMessage(s.pool.QueryRow(ctx, `
+		UPDATE messages SET status = 'sent', sent_at = coalesce(sent_at, now()), updated_at = now(),
+			reason = 'was in doubt; settled as sent by ' || $2
+		WHERE id::text = $1 AND status = 'unknown'
+		RETURNING `+messageColumns, messageID, evidence))
+	if errors.Is(err, ErrNotFound) {
+		return Message{}, false, nil
+	}
+	if err != nil {
+		return m, false, fmt.Errorf("outbox: settle %s: %w", messageID, err)
+	}
+	return m, true, nil
 }

@@ -26,10 +26,15 @@ const DefaultBaseURL = "https://api.lob.com"
 type Config struct {
 	APIKey  string
 	BaseURL string // LOB_BASE_URL; default DefaultBaseURL
-	// HTTPClient defaults to a client with a 60 second timeout (Lob renders
-	// the artwork while it answers).
+	// HTTPClient defaults to a client with a 20 second timeout (Lob renders
+	// the artwork while it answers), below the send activity's 30 s
+	// StartToClose; a slower answer is in doubt and, thanks to the
+	// Idempotency-Key, safely asked again.
 	HTTPClient *http.Client
 }
+
+// Timeout is the default bound of one Lob request.
+const Timeout = 20 * time.Second
 
 // Client sends printed mail.
 type Client struct {
@@ -47,7 +52,7 @@ func New(cfg Config) (*Client, error) {
 		cfg.BaseURL = DefaultBaseURL
 	}
 	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = &http.Client{Timeout: 60 * time.Second}
+		cfg.HTTPClient = &http.Client{Timeout: Timeout}
 	}
 	return &Client{key: cfg.APIKey, baseURL: strings.TrimRight(cfg.BaseURL, "/"), http: cfg.HTTPClient}, nil
 }

@@ -73,7 +73,7 @@ func TestLostAnswerRetriedWithTheKey(t *testing.T) {
 	f, c := setup(t)
 	f.Lob.LoseAnswers(1)
 	_, err := c.SendMail(context.Background(), postcard("k"))
-	assert.Equal(t, channels.Retryable, channels.KindOf(err), "a 502 is worth retrying")
+	assert.Equal(t, channels.InDoubt, channels.KindOf(err), "a 502 after the piece was created is in doubt; the Idempotency-Key makes asking again safe")
 	r, err := c.SendMail(context.Background(), postcard("k"))
 	require.NoError(t, err)
 	assert.Regexp(t, `^psc_`, r.MessageID)
@@ -85,7 +85,7 @@ func TestMailFailures(t *testing.T) {
 	for _, tc := range []struct {
 		status int
 		kind   channels.Kind
-	}{{429, channels.Retryable}, {500, channels.Retryable}, {422, channels.Permanent}} {
+	}{{429, channels.NotTaken}, {500, channels.InDoubt}, {503, channels.InDoubt}, {422, channels.Permanent}} {
 		f, c := setup(t)
 		f.Lob.Failures.Add(tc.status, 1)
 		_, err := c.SendMail(ctx, postcard("k"))

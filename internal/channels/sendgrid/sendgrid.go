@@ -29,7 +29,7 @@ const Provider = "sendgrid"
 type Config struct {
 	APIKey  string
 	BaseURL string // default DefaultBaseURL
-	// HTTPClient defaults to a client with a 30 second timeout.
+	// HTTPClient defaults to a client with channels.DefaultTimeout.
 	HTTPClient *http.Client
 }
 
@@ -46,7 +46,7 @@ func New(cfg Config) *Client {
 		cfg.BaseURL = DefaultBaseURL
 	}
 	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = &http.Client{Timeout: 30 * time.Second}
+		cfg.HTTPClient = &http.Client{Timeout: channels.DefaultTimeout}
 	}
 	return &Client{key: cfg.APIKey, baseURL: strings.TrimRight(cfg.BaseURL, "/"), rest: &rest.Client{HTTPClient: cfg.HTTPClient}}
 }
@@ -54,9 +54,9 @@ func New(cfg Config) *Client {
 var _ channels.EmailSender = (*Client)(nil)
 
 // SendEmail sends one email. Failures are *channels.Error values classified
-// by what SendGrid said: 429 and 5xx retryable (with the rate limit's reset
-// time), other 4xx permanent, transport failures retryable only when the
-// request cannot have reached SendGrid.
+// by what SendGrid said (channels.KindOfStatus): 429 not taken (with the
+// rate limit's reset time), 5xx in doubt, other 4xx permanent; transport
+// failures not taken only when the request cannot have reached SendGrid.
 func (c *Client) SendEmail(ctx context.Context, e channels.Email) (channels.Receipt, error) {
 	m := mail.NewV3Mail()
 	m.SetFrom(mail.NewEmail(e.FromName, e.From))

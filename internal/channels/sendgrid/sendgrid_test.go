@@ -61,7 +61,8 @@ func TestSendEmailClassifiesFailures(t *testing.T) {
 		status int
 		kind   channels.Kind
 	}{
-		{429, channels.Retryable}, {500, channels.Retryable}, {503, channels.Retryable},
+		{429, channels.NotTaken}, {408, channels.NotTaken},
+		{500, channels.InDoubt}, {502, channels.InDoubt}, {503, channels.InDoubt}, {504, channels.InDoubt},
 		{400, channels.Permanent}, {401, channels.Permanent}, {403, channels.Permanent}, {413, channels.Permanent},
 	} {
 		f, c := setup(t)
@@ -117,4 +118,50 @@ func TestSendEmailTransportFailures(t *testing.T) {
 	c = sendgrid.New(sendgrid.Config{APIKey: "k", BaseURL: slow.URL, HTTPClient: &http.Client{Timeout: 50 * time.Millisecond}})
 	_, err = c.SendEmail(context.Background(), email())
 	assert.Equal(t, channels.InDoubt, channels.KindOf(err), "a timeout after sending may have been accepted: %v", err)
+}
+
+// forwardThen504 forwards each request to the fake, then answers 504 as a
+// gateway does when the provider's answer comes too late.
+func forwardThen504(t *testing.T, f *fakes.Fakes) string {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.ServeHTTP(httptest.NewRecorder(), r)
+		http.Error(w, "<html>504 Gateway Time-out</html>", http.StatusGatewayTimeout)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func TestGateway504AfterForwardingIsInDoubt(t *testing.T) {
+	f := fakes.New(fakes.Config{SendGridAPIKey: "SG.test"})
+	c := sendgrid.New(sendgrid.Config{APIKey: "SG.test", BaseURL: forwardThen504(t, f)})
+	_, err := c.SendEmail(context.Background(), email())
+	var pe *channels.Error
+	require.ErrorAs(t, err, &pe)
+	assert.Equal(t, channels.InDoubt, pe.Kind, "the provider took it: not safe to send again")
+	assert.Equal(t, 504, pe.Status)
+	assert.Len(t, f.Recorder.Messages(), 1)
+}
+
+func TestProviderHangingPastTheTimeoutIsInDoubt(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-release
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(release) })
+	c := sendgrid.New(sendgrid.Config{APIKey: "SG.test", BaseURL: srv.URL, HTTPClient: &http.Client{Timeout: 200 * time.Millisecond}})
+	_, err := c.SendEmail(context.Background(), email())
+	assert.Equal(t, channels.InDoubt, channels.KindOf(err), "%v", err)
+
+	refused := httptest.NewServer(http.NotFoundHandler())
+	url := refused.URL
+	refused.Close()
+	c = sendgrid.New(sendgrid.Config{APIKey: "SG.test", BaseURL: url})
+	_, err = c.SendEmail(context.Background(), email())
+	assert.Equal(t, channels.NotTaken, channels.KindOf(err), "a refused connection never reached SendGrid: %v", err)
+}
+
+func TestDefaultTimeoutIsWellBelowTheSendActivity(t *testing.T) {
+	const sendStartToClose = 30 * time.Second // workflows.sendStartToClose
+	assert.LessOrEqual(t, channels.DefaultTimeout, sendStartToClose/2)
 }

@@ -37,7 +37,8 @@ type Config struct {
 	// MessagingServiceSID is used when set; else From.
 	MessagingServiceSID string
 	From                string
-	// Timeout bounds each request; twilio-go takes no context. Default 30s.
+	// Timeout bounds each request; twilio-go takes no context. Default
+	// channels.DefaultTimeout.
 	Timeout time.Duration
 }
 
@@ -65,7 +66,7 @@ func New(cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("twilio: base URL %q is not a URL like https://api.twilio.com", cfg.BaseURL)
 	}
 	if cfg.Timeout == 0 {
-		cfg.Timeout = 30 * time.Second
+		cfg.Timeout = channels.DefaultTimeout
 	}
 	c := &client.Client{
 		Credentials: client.NewCredentials(cfg.AccountSID, cfg.AuthToken),
@@ -173,4 +174,46 @@ func Normalize(number, country string) (string, error) {
 		return "", fmt.Errorf("%q is not a valid phone number", number)
 	}
 	return phonenumbers.Format(n, phonenumbers.E164), nil
+}
+
+// FindSent asks Twilio whether a message with this body went to this
+// number at or after since (a message in doubt): it lists the number's
+// Messages by To and DateSent (from since's UTC day on) and matches the
+// body exactly and the time. It returns the message's SID when found. Not
+// found means Twilio has no such message: the in-doubt request was not
+// taken. Failures are *channels.Error values.
+func (c *Client) FindSent(_ context.Context, to, body string, since time.Time) (sid string, found bool, err error) {
+	params := &openapi.ListMessageParams{}
+	params.SetTo(to)
+	params.SetDateSentAfter(since.UTC().Truncate(24 * time.Hour))
+	params.SetPageSize(100)
+	params.SetLimit(1000)
+	msgs, err := c.rest.Api.ListMessage(params)
+	if err != nil {
+		return "", false, fmt.Errorf("look up sms: %w", classify(err))
+	}
+	for _, m := range msgs {
+		if m.Body == nil || *m.Body != body || m.Sid == nil {
+			continue
+		}
+		if at := messageTime(m); !at.IsZero() && at.Before(since.Add(-time.Minute)) {
+			continue
+		}
+		return *m.Sid, true, nil
+	}
+	return "", false, nil
+}
+
+// messageTime is when Twilio sent (else created) a message, zero when it
+// says neither.
+func messageTime(m openapi.ApiV2010Message) time.Time {
+	for _, s := range []*string{m.DateSent, m.DateCreated} {
+		if s == nil {
+			continue
+		}
+		if t, err := time.Parse(time.RFC1123Z, *s); err == nil {
+			return t
+		}
+	}
+	return time.Time{}
 }
