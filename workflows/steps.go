@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"go.temporal.io/sdk/workflow"
 
@@ -244,12 +245,24 @@ func (r *run) branch(ctx workflow.Context, step journey.Step) error {
 	return r.into(len(step.Branch.Cases), func() error { return r.walk(ctx, step.Branch.Otherwise) })
 }
 
+// oneLine puts s on one line and cuts it to at most n runes, ending a cut
+// one with "…". It cuts between runes, never inside one.
 func oneLine(s string, n int) string {
 	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > n {
-		return s[:n-1] + "…"
+	if utf8.RuneCountInString(s) <= n {
+		return s
 	}
-	return s
+	if n < 1 {
+		return ""
+	}
+	i, kept := 0, 0
+	for i = range s {
+		if kept == n-1 {
+			break
+		}
+		kept++
+	}
+	return s[:i] + "…"
 }
 
 // rootCause is the innermost error message: the provider's words rather

@@ -200,16 +200,19 @@ func TestWinback(t *testing.T) {
 // the number is invalid, so it falls back to email; a score of 1 opens a
 // care task carrying the comment.
 func TestSatisfactionUnhappyCustomerGetsAPerson(t *testing.T) {
-	s := startStack(t, "../../journeys", withDay(100*time.Millisecond))
+	// The task is due in a day and the survey open for seven: a slow day,
+	// so neither runs out while the test answers and completes them.
+	s := startStack(t, "../../journeys", withDay(slowDay))
 	c := customer("c_1", "ada@example.com")
 	c["phone"] = "+44 20 1234"
 	status, body := s.post("/v1/customers", c)
 	require.Equal(t, http.StatusCreated, status, body)
 	s.post("/v1/events", orderPlaced("evt-1", "c_1", false))
 	s.post("/v1/events", map[string]any{"id": "evt-2", "type": "order.delivered", "customer_id": "c_1", "data": map[string]any{"order_id": "o-evt-1"}})
+	s.skipWait("rapport/satisfaction-check/c_1/evt-1", "wait_2") // the two days after delivery
 
 	var survey fakes.Message
-	s.waitFor("the survey", 10*time.Second, func() bool {
+	s.waitFor("the survey", 30*time.Second, func() bool {
 		for _, m := range s.messagesTo("c_1") {
 			if m.Journey == "satisfaction-check" {
 				survey = m
@@ -249,7 +252,7 @@ func TestSatisfactionUnhappyCustomerGetsAPerson(t *testing.T) {
 	assert.Contains(t, string(page), "Someone from our team will read your comment")
 
 	var task store.Task
-	s.waitFor("the care task", 10*time.Second, func() bool {
+	s.waitFor("the care task", 30*time.Second, func() bool {
 		ts := s.tasks("queue=care")
 		if len(ts) == 1 {
 			task = ts[0]
@@ -278,7 +281,9 @@ func TestSatisfactionUnhappyCustomerGetsAPerson(t *testing.T) {
 // TestComplementaryProducts suggests what goes with the order once it has
 // arrived, leaving out what the customer already has.
 func TestComplementaryProducts(t *testing.T) {
-	s := startStack(t, "../../journeys", withDay(100*time.Millisecond))
+	// A slow day: the delivery must arrive within the week's wait however
+	// busy the machine; the test then skips the three days.
+	s := startStack(t, "../../journeys", withDay(slowDay))
 	status, body := s.post("/v1/products", map[string]any{"products": []any{
 		map[string]any{"id": "tea", "name": "Earl Grey tea", "price": 8.5, "currency": "GBP"},
 		map[string]any{"id": "pot", "name": "Blue teapot", "price": 32, "currency": "GBP", "url": "https://shop.example/pot"},
@@ -298,6 +303,7 @@ func TestComplementaryProducts(t *testing.T) {
 		"data": map[string]any{"order": map[string]any{"id": "o-1", "total": 8.5, "currency": "GBP",
 			"items": []any{map[string]any{"product_id": "tea", "name": "Earl Grey tea", "quantity": 1, "price": 8.5}}}}})
 	s.post("/v1/events", map[string]any{"id": "evt-2", "type": "order.delivered", "customer_id": "c_1", "data": map[string]any{"order_id": "o-1"}})
+	s.skipWait("rapport/complementary-products/c_1/evt-1", "let_them_enjoy_it")
 
 	res := s.waitForRun("rapport/complementary-products/c_1/evt-1")
 	assert.Equal(t, workflows.Completed, res.Outcome)
@@ -401,7 +407,7 @@ func TestSurveyBySMS(t *testing.T) {
 	s.post("/v1/events", orderPlaced("evt-1", "c_1", false))
 	s.post("/v1/events", map[string]any{"id": "evt-2", "type": "order.delivered", "customer_id": "c_1", "data": map[string]any{"order_id": "o-evt-1"}})
 	var sms fakes.Message
-	s.waitFor("the survey text", 10*time.Second, func() bool {
+	s.waitFor("the survey text", 30*time.Second, func() bool {
 		for _, m := range s.outbox() {
 			if m.Channel == "sms" {
 				sms = m

@@ -26,6 +26,9 @@ func (w logWriter) Write(p []byte) (int, error) {
 // sent, and the audit, replaying each customer's preference history, must
 // find no message that broke a rule and no hold without a reason.
 func TestSimulatedCrowdHonoursPreferences(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a thousand customers for minutes; skipped with -short (.ci/test runs it on its own)")
+	}
 	s := startStack(t, "../../journeys", withDay(200*time.Millisecond))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
@@ -33,6 +34,13 @@ func Server(t testing.TB) *pglocal.Server {
 		defer cancel()
 		dir := filepath.Join(os.TempDir(), "rapport-test-pg-"+randomSuffix())
 		server, serverErr = pglocal.Find(ctx, pglocal.Options{DataDir: dir})
+		if serverErr == nil {
+			// Databases a killed test run left behind go now; failing to
+			// drop them fails no test.
+			if _, err := DropStale(ctx, server.URL, time.Now()); err != nil {
+				fmt.Fprintf(os.Stderr, "storetest: dropping stale test databases: %v\n", err)
+			}
+		}
 	})
 	if serverErr != nil {
 		t.Fatalf("tests need PostgreSQL: %v", serverErr)
@@ -47,7 +55,7 @@ func New(t testing.TB) (*store.Store, string) {
 	srv := Server(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	name := "rapport_test_" + randomSuffix()
+	name := databaseName(time.Now())
 	if err := pglocal.EnsureDatabase(ctx, srv.URL, name); err != nil {
 		t.Fatalf("create test database: %v", err)
 	}

@@ -1,0 +1,40 @@
+package main
+
+import (
+	"context"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/client"
+
+	"github.com/rapporthq/rapport/workflows"
+)
+
+// slowDay is the day length of tests that must act before a journey's own
+// time runs out (answer a survey, complete a task): an hour, so nothing a
+// test waits on times out however busy the machine. Such a test moves a
+// run past its waits with skipWait, on the run's state, not the clock.
+const slowDay = time.Hour
+
+// skipWait waits until the run rests on the wait step, then ends that wait
+// with the skip-wait update, as staff would, and returns once the run has
+// left it.
+func (s *stack) skipWait(workflowID, step string) {
+	s.t.Helper()
+	s.waitFor(workflowID+" to wait at "+step, 30*time.Second, func() bool {
+		desc, err := s.client.DescribeWorkflow(context.Background(), workflowID, "")
+		if err != nil {
+			return false // not started yet
+		}
+		at, _ := desc.TypedSearchAttributes.GetKeyword(workflows.StepAttr)
+		return at == step
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	h, err := s.client.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID: workflowID, UpdateName: workflows.SkipWaitUpdate, WaitForStage: client.WorkflowUpdateStageCompleted,
+		Args: []any{workflows.SkipWait{Step: step, Reason: "the test moves journey time on", By: "test"}},
+	})
+	require.NoError(s.t, err, "skip-wait %s at %s", workflowID, step)
+	require.NoError(s.t, h.Get(ctx, nil), "skip-wait %s at %s", workflowID, step)
+}
