@@ -95,11 +95,6 @@ func (a *Activities) gate(req workflows.SendRequest, c store.Customer, in store.
 // belong on a message.
 func marketing(req workflows.SendRequest) bool { return req.Purpose == journey.Marketing }
 
-// describeChannel names a channel for messages to people.
-func describeChannel(ch journey.Channel) string {
-	return map[journey.Channel]string{journey.Email: "email", journey.SMS: "text messages", journey.Mail: "post"}[ch]
-}
-
 // Preferences turns a customer's stored preferences into the decision's
 // input: their consent and topics, their own quiet hours and caps where
 // they set them and the rules' defaults elsewhere, and their time zone

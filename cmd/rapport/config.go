@@ -270,7 +270,7 @@ func (c config) logger() *slog.Logger {
 func temporalOptions() (client.Options, error) {
 	opts, err := envconfig.LoadClientOptions(envconfig.LoadClientOptionsRequest{EnvLookup: setEnv{}})
 	if err != nil {
-		return opts, fmt.Errorf("Temporal connection settings (TEMPORAL_* or temporal.toml): %w", err)
+		return opts, fmt.Errorf("the Temporal connection settings (TEMPORAL_* or temporal.toml): %w", err)
 	}
 	if opts.HostPort == "" {
 		opts.HostPort = "127.0.0.1:7233"
@@ -456,8 +456,4 @@ func plural(n int, one, many string) string {
 		return fmt.Sprintf("%d %s", n, one)
 	}
 	return fmt.Sprintf("%d %s", n, many)
-}
-
-func indent(s string) string {
-	return "  " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n  ")
 }

@@ -165,12 +165,6 @@ type person struct {
 	lapsed  bool
 }
 
-func (p *person) chance(pct float64) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.rng.Float64()*100 < pct
-}
-
 func (p *person) intn(n int) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
