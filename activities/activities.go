@@ -64,6 +64,8 @@ type Activities struct {
 	// provider calls; nil records nothing.
 	Metrics *metrics.Metrics
 	Log     *slog.Logger
+	// InDoubt says how messages whose send is in doubt are settled.
+	InDoubt InDoubtPolicy
 	// Temporal and Namespace are where the erasure activities exit a
 	// customer's runs and delete their executions; nil on a worker that
 	// erases nobody.
@@ -88,6 +90,7 @@ func (a *Activities) Register(w Registry) {
 	w.RegisterActivityWithOptions(a.RecordSplit, activity.RegisterOptions{Name: workflows.RecordSplitActivity})
 	w.RegisterActivityWithOptions(a.NextLocalTime, activity.RegisterOptions{Name: workflows.NextLocalTimeActivity})
 	w.RegisterActivityWithOptions(a.EnterAudience, activity.RegisterOptions{Name: workflows.EnterAudienceActivity})
+	w.RegisterActivityWithOptions(a.SettleSend, activity.RegisterOptions{Name: workflows.SettleSendActivity})
 }
 
 // CustomerFacts loads what the journey may know about the customer now.
@@ -123,7 +126,7 @@ func (a *Activities) logger(ctx context.Context) *slog.Logger {
 // retryable wraps a provider failure the activity should be retried for,
 // honouring the provider's requested delay.
 func retryable(err error, after time.Duration) error {
-	return temporal.NewApplicationErrorWithOptions(err.Error(), "ProviderUnavailable", temporal.ApplicationErrorOptions{
+	return temporal.NewApplicationErrorWithOptions(err.Error(), workflows.ErrProviderUnavailable, temporal.ApplicationErrorOptions{
 		NextRetryDelay: after,
 		Cause:          err,
 	})

@@ -288,6 +288,7 @@ func (a *Activities) sendSMS(ctx context.Context, req workflows.SendRequest, msg
 		}
 	}
 	msg.Subject = firstLine(body, 60)
+	msg.BodyDigest = channels.Digest(body) // to find it in Twilio's records if it ends in doubt
 	claim, done, err := a.claim(ctx, req, msg, c, false)
 	if err != nil || done != nil {
 		return deref(done), err

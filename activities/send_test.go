@@ -36,6 +36,8 @@ type harness struct {
 	store *store.Store
 	fakes *fakes.Fakes
 	env   *testsuite.TestActivityEnvironment
+	// fakesURL is where the fakes answer directly.
+	fakesURL string
 }
 
 func newHarness(t *testing.T) *harness {
@@ -46,7 +48,7 @@ func newHarness(t *testing.T) *harness {
 	t.Cleanup(srv.Close)
 	tmpl, err := templates.Load(os.DirFS("../journeys/templates"), "journeys/templates")
 	require.NoError(t, err)
-	h := &harness{store: s, fakes: f}
+	h := &harness{store: s, fakes: f, fakesURL: srv.URL}
 	sms, err := twilio.New(twilio.Config{AccountSID: twilioSID, AuthToken: "token", BaseURL: srv.URL, From: "+15005550006"})
 	require.NoError(t, err)
 	mail, err := printmail.New(printmail.Config{APIKey: "lob_key", BaseURL: srv.URL})

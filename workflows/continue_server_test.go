@@ -3,16 +3,21 @@ package workflows
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/rapporthq/rapport/internal/devstack"
 	"github.com/rapporthq/rapport/internal/journey"
@@ -57,7 +62,7 @@ steps:
 	acts := &fakeActivities{answers: map[journey.Channel]SendStatus{}}
 	w := worker.New(c, "continue-test", worker.Options{})
 	in := NewInterpreter(comp.Env())
-	in.ContinueAfterEvents = 5
+	in.ContinueAfterEvents = continuedTestEvents
 	in.Register(w)
 	w.RegisterActivityWithOptions(acts.CustomerFacts, activity.RegisterOptions{Name: CustomerFactsActivity})
 	w.RegisterActivityWithOptions(acts.SendMessage, activity.RegisterOptions{Name: SendMessageActivity})
@@ -137,4 +142,87 @@ steps:
 	}
 	t.Logf("continue-as-new on a dev server: 12 events, %d executions (%d continues), %d events in the last", executions, executions-1, signals)
 	assert.GreaterOrEqual(t, executions, 2)
+
+	// Both ends of the chain replay with this code, and are kept for the
+	// replay test.
+	replayAndRecord(t, c, in, id, firstRun, "continued-winback-first-r2.json")
+	replayAndRecord(t, c, in, id, last.GetExecution().GetRunId(), "continued-winback-last-r2.json")
+}
+
+// continuedTestEvents is after how many events the worker of
+// TestRunContinuesAsNewOnARealServer continues runs as new.
+const continuedTestEvents = 5
+
+// TestInDoubtSendSettledOnARealServer: on a Temporal dev server, a text
+// whose send ends in doubt is settled by evidence before the journey goes
+// on; its history replays and is kept for the replay test.
+func TestInDoubtSendSettledOnARealServer(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	attrs := map[string]enumspb.IndexedValueType{}
+	for _, a := range SearchAttributes {
+		attrs[a.GetName()] = enumspb.INDEXED_VALUE_TYPE_KEYWORD
+	}
+	srv, err := devstack.StartTemporal(ctx, devstack.TemporalOptions{UIPort: -1, LogLevel: 100, SearchAttributes: attrs})
+	require.NoError(t, err)
+	t.Cleanup(srv.Stop)
+	c, err := client.Dial(client.Options{HostPort: srv.Address(), Namespace: srv.Namespace()})
+	require.NoError(t, err)
+	defer c.Close()
+
+	comp, err := journey.NewCompiler(journey.Options{})
+	require.NoError(t, err)
+	plan, diags := comp.Compile("in-doubt.yaml", []byte(inDoubtJourney))
+	require.False(t, diags.HasErrors(), diags.Error())
+	acts := &fakeActivities{answers: map[journey.Channel]SendStatus{journey.SMS: SendUnknown}, settles: []Settlement{Settled}}
+	w := worker.New(c, "settle-test", worker.Options{})
+	NewInterpreter(comp.Env()).Register(w)
+	w.RegisterActivityWithOptions(acts.CustomerFacts, activity.RegisterOptions{Name: CustomerFactsActivity})
+	w.RegisterActivityWithOptions(acts.SendMessage, activity.RegisterOptions{Name: SendMessageActivity})
+	w.RegisterActivityWithOptions(acts.SettleSend, activity.RegisterOptions{Name: SettleSendActivity})
+	w.RegisterActivityWithOptions(acts.FinishRun, activity.RegisterOptions{Name: FinishRunActivity})
+	require.NoError(t, w.Start())
+	defer w.Stop()
+
+	id := "rapport/in-doubt/c_1/k"
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: "settle-test"}, JourneyWorkflowName,
+		JourneyInput{Plan: *plan, CustomerID: "c_1", EntryKey: "k", Trigger: trigger(journey.Order{}), Revision: Revision})
+	require.NoError(t, err)
+	var res JourneyResult
+	require.NoError(t, run.Get(ctx, &res))
+	assert.Equal(t, Completed, res.Outcome)
+	acts.mu.Lock()
+	require.Len(t, acts.sends, 2, "the text once (no fallback to email), then the next step")
+	assert.Equal(t, journey.SMS, acts.sends[0].Channel)
+	assert.Len(t, acts.settleCalls, 1)
+	acts.mu.Unlock()
+	replayAndRecord(t, c, NewInterpreter(comp.Env()), id, run.GetRunID(), "in-doubt-settled-r2.json")
+}
+
+// replayAndRecord replays one execution's history with this code (in, set
+// as the worker that ran it was), and writes it to testdata when RAPPORT_RECORD_HISTORIES is set (keeping a
+// file already there unless it says "overwrite"), for
+// TestReplayRecordedHistories.
+func replayAndRecord(t *testing.T, c client.Client, in *Interpreter, workflowID, runID, file string) {
+	t.Helper()
+	hist := &historypb.History{}
+	it := c.GetWorkflowHistory(context.Background(), workflowID, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		ev, err := it.Next()
+		require.NoError(t, err)
+		hist.Events = append(hist.Events, ev)
+	}
+	r := worker.NewWorkflowReplayer()
+	r.RegisterWorkflowWithOptions(in.JourneyWorkflow, workflow.RegisterOptions{Name: JourneyWorkflowName})
+	require.NoError(t, r.ReplayWorkflowHistory(nil, hist), "%s replays", file)
+
+	mode := os.Getenv("RAPPORT_RECORD_HISTORIES")
+	path := filepath.Join("testdata", file)
+	if _, err := os.Stat(path); mode == "" || (err == nil && mode != "overwrite") {
+		return
+	}
+	b, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(hist)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(path, b, 0o644))
+	t.Logf("recorded %s", file)
 }

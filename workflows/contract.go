@@ -32,6 +32,7 @@ const (
 	UpdateTaskActivity    = "UpdateTask"
 	RecordSplitActivity   = "RecordSplit"
 	NextLocalTimeActivity = "NextLocalTime"
+	SettleSendActivity    = "SettleSend"
 
 	// CompleteTaskUpdate is the update staff (through the API or the
 	// Temporal UI) send when a task is done.
@@ -195,6 +196,41 @@ type SendResult struct {
 	ProviderMessageID string          `json:"provider_message_id,omitempty"`
 	// HeldUntil is when a held message may go (in journey time).
 	HeldUntil time.Time `json:"held_until,omitzero"`
+}
+
+// SettleRequest asks what became of a message whose send is in doubt
+// (SendUnknown).
+type SettleRequest struct {
+	MessageID string          `json:"message_id"`
+	Channel   journey.Channel `json:"channel"`
+}
+
+// Settlement is what the evidence about a message in doubt says.
+type Settlement string
+
+// Settlements.
+const (
+	// Settled: the message has an outcome now (a delivery webhook or the
+	// provider's records say it was sent); SettleResult.Send says which.
+	Settled Settlement = "settled"
+	// Resend: the provider proved it never took the message, or the wait
+	// for evidence is over on a channel whose owner prefers at-least-once;
+	// the outbox row is pending again and the run sends it again.
+	Resend Settlement = "resend"
+	// StillInDoubt: no evidence yet; the run asks again later.
+	StillInDoubt Settlement = "in_doubt"
+	// GaveUp: the wait for evidence is over on an at-most-once channel
+	// (email by default): the message stays unknown and is not sent again.
+	GaveUp Settlement = "gave_up"
+)
+
+// SettleResult is what the settle activity found.
+type SettleResult struct {
+	Settlement Settlement `json:"settlement"`
+	// Reason says what the evidence was, in words.
+	Reason string `json:"reason,omitempty"`
+	// Send is the message as it stands.
+	Send SendResult `json:"send"`
 }
 
 // FinishRunRequest records how a run ended in the run registry.

@@ -24,7 +24,10 @@ type Interpreter struct {
 	RetryBudget time.Duration
 	// ContinueAfterEvents is how many events one execution of a run takes
 	// in before it continues as new at its next rest (0:
-	// DefaultContinueAfterEvents).
+	// DefaultContinueAfterEvents). Unlike RetryBudget it decides commands:
+	// a worker with another value would replay a run that rested past it
+	// differently. Tests set it; workers leave the default, and a change
+	// of the default is a behaviour change (behind workflow.GetVersion).
 	ContinueAfterEvents int
 }
 

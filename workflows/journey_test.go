@@ -38,6 +38,34 @@ type fakeActivities struct {
 	// and NextLocalTime then fail as they would.
 	down       func() bool
 	factsCalls int
+	// sendDown, when set, says whether SendMessage fails now (the
+	// provider or the database down).
+	sendDown func() bool
+	// settles are SettleSend's answers, in turn (then still in doubt); a
+	// Resend makes the channel's next send go out.
+	settles     []Settlement
+	settleCalls []SettleRequest
+}
+
+func (f *fakeActivities) SettleSend(_ context.Context, req SettleRequest) (SettleResult, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.settleCalls = append(f.settleCalls, req)
+	res := SettleResult{Settlement: StillInDoubt, Reason: "no evidence yet", Send: SendResult{Channel: req.Channel, Status: SendUnknown, MessageID: req.MessageID}}
+	if len(f.settles) > 0 {
+		res.Settlement, f.settles = f.settles[0], f.settles[1:]
+	}
+	switch res.Settlement {
+	case Settled:
+		res.Reason, res.Send.Status = "was in doubt; settled as sent by the provider's records", SendSent
+	case Resend:
+		res.Reason = "the provider has no record of it (proven not sent)"
+		res.Send.Status = "pending"
+		f.answers[req.Channel] = SendSent
+	case GaveUp:
+		res.Reason = "in doubt: no evidence within 6h0m0s; not sent again"
+	}
+	return res, nil
 }
 
 func (f *fakeActivities) CreateTask(_ context.Context, req CreateTaskRequest) (CreateTaskResult, error) {
@@ -84,6 +112,12 @@ func (f *fakeActivities) SendMessage(_ context.Context, req SendRequest) (SendRe
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.sends = append(f.sends, req)
+	if f.sendDown != nil && f.sendDown() {
+		if req.Channel == journey.Mail {
+			return SendResult{}, temporal.NewApplicationError("lob answered 429", ErrProviderUnavailable)
+		}
+		return SendResult{}, errors.New("dial tcp 127.0.0.1:5432: connect: connection refused")
+	}
 	if hs := f.holds[req.Channel]; len(hs) > 0 {
 		f.holds[req.Channel] = hs[1:]
 		// Tests that hold use a scaled plan, whose requests carry the
@@ -136,6 +170,7 @@ func (s *JourneySuite) SetupTest() {
 	s.env.RegisterActivityWithOptions(s.acts.UpdateTask, activity.RegisterOptions{Name: UpdateTaskActivity})
 	s.env.RegisterActivityWithOptions(s.acts.RecordSplit, activity.RegisterOptions{Name: RecordSplitActivity})
 	s.env.RegisterActivityWithOptions(s.acts.NextLocalTime, activity.RegisterOptions{Name: NextLocalTimeActivity})
+	s.env.RegisterActivityWithOptions(s.acts.SettleSend, activity.RegisterOptions{Name: SettleSendActivity})
 }
 
 func (s *JourneySuite) plan(yaml string) journey.Plan {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -22,7 +23,9 @@ import (
 // a new CurrentRevision (or guard them with workflow.GetVersion), and keep
 // the old histories. Files without a suffix were recorded at revision 0,
 // -r1 at revision 1 (stamped in the input, no marker), -r2 with the
-// interpreter-revision marker at revision 2.
+// interpreter-revision marker at revision 2. Files named continued-* come
+// from TestRunContinuesAsNewOnARealServer, whose worker continues runs as
+// new after continuedTestEvents events, and replay so set.
 func TestReplayRecordedHistories(t *testing.T) {
 	files, err := filepath.Glob("testdata/*.json")
 	require.NoError(t, err)
@@ -31,8 +34,12 @@ func TestReplayRecordedHistories(t *testing.T) {
 	require.NoError(t, err)
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
+			in := NewInterpreter(env)
+			if strings.HasPrefix(filepath.Base(f), "continued-") {
+				in.ContinueAfterEvents = continuedTestEvents
+			}
 			r := worker.NewWorkflowReplayer()
-			r.RegisterWorkflowWithOptions(NewInterpreter(env).JourneyWorkflow, workflow.RegisterOptions{Name: JourneyWorkflowName})
+			r.RegisterWorkflowWithOptions(in.JourneyWorkflow, workflow.RegisterOptions{Name: JourneyWorkflowName})
 			r.RegisterWorkflowWithOptions(AudienceWorkflow, workflow.RegisterOptions{Name: AudienceWorkflowName})
 			require.NoError(t, r.ReplayWorkflowHistoryFromJSONFile(nil, f))
 		})
@@ -59,6 +66,17 @@ func TestRecordedHistoriesCoverEveryRevision(t *testing.T) {
 	}
 	for _, rev := range []string{"r0", "r1", "r2"} {
 		assert.GreaterOrEqual(t, byRevision[rev], 4, "histories of %s", rev)
+	}
+	// The changes behind their own GetVersion have histories that took
+	// them.
+	for file, change := range map[string]string{
+		"in-doubt-settled-r2.json":        settleChange,
+		"continued-winback-first-r2.json": continueAsNewChange,
+		"continued-winback-last-r2.json":  continueAsNewChange,
+	} {
+		b, err := os.ReadFile(filepath.Join("testdata", file))
+		require.NoError(t, err)
+		assert.True(t, hasChange(t, b, change), "%s holds the %s marker", file, change)
 	}
 }
 

@@ -66,10 +66,14 @@ func localOptions(budget time.Duration, summary string, nonRetryable ...string) 
 // it takes. Staff can still exit the run (ctx is then cancelled). Runs of
 // earlier revisions return the error, as they did.
 func (r *run) patiently(ctx workflow.Context, what string, try func(budget time.Duration) error) error {
-	budget := r.retryBudget()
+	return r.patientlyAfter(ctx, what, try(r.retryBudget()), try)
+}
+
+// patientlyAfter is patiently for an activity whose first try, with the
+// whole budget, has already ended with err.
+func (r *run) patientlyAfter(ctx workflow.Context, what string, err error, try func(budget time.Duration) error) error {
 	stalls := 0
 	for {
-		err := try(budget)
 		if err == nil || r.revision < 2 || ctx.Err() != nil || permanent(err) {
 			if err == nil && stalls > 0 {
 				r.note(fmt.Sprintf("%s is back after %d wait(s); the run goes on", what, stalls))
@@ -92,7 +96,7 @@ func (r *run) patiently(ctx workflow.Context, what string, try func(budget time.
 		if err != nil {
 			return err // the run is exiting
 		}
-		budget = min(probeBudget, r.retryBudget())
+		err = try(min(probeBudget, r.retryBudget()))
 	}
 }
 

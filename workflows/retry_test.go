@@ -25,6 +25,7 @@ func (s *JourneySuite) withBudget(budget time.Duration, pin int) {
 	s.env.RegisterActivityWithOptions(s.acts.SendMessage, activity.RegisterOptions{Name: SendMessageActivity})
 	s.env.RegisterActivityWithOptions(s.acts.FinishRun, activity.RegisterOptions{Name: FinishRunActivity})
 	s.env.RegisterActivityWithOptions(s.acts.NextLocalTime, activity.RegisterOptions{Name: NextLocalTimeActivity})
+	s.env.RegisterActivityWithOptions(s.acts.SettleSend, activity.RegisterOptions{Name: SettleSendActivity})
 }
 
 // downFor makes the fake database fail for d from now (test time).

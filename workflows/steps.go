@@ -1,12 +1,14 @@
 package workflows
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
 
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/rapporthq/rapport/internal/journey"
@@ -18,8 +20,12 @@ import (
 // works the run notes why and the journey goes on.
 func (r *run) send(ctx workflow.Context, step journey.Step) error {
 	var misses []string
-	for _, ch := range r.channelOrder(step.Send.Channels) {
-		result, err := r.sendHonouringHolds(ctx, step, ch)
+	channels := r.channelOrder(step.Send.Channels)
+	for i, ch := range channels {
+		result, err := r.sendPatiently(ctx, step, ch, i < len(channels)-1)
+		if err == nil && result.Status == SendUnknown {
+			result, err = r.settle(ctx, step, ch, result)
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return err // the run is exiting
@@ -41,6 +47,48 @@ func (r *run) send(ctx workflow.Context, step journey.Step) error {
 	return nil
 }
 
+// sendPatiently sends on a channel, honouring holds, with the run's retry
+// budget. When the send activity fails past the budget, runs from this
+// change on give the channel up only when its provider is what failed and
+// another channel follows (the step falls back to it, as before);
+// otherwise (the database down, or the step's last channel) they wait and
+// try again, as for the other activities (see patiently), rather than
+// drop the message. Earlier runs gave up the channel in every case.
+func (r *run) sendPatiently(ctx workflow.Context, step journey.Step, ch journey.Channel, fallback bool) (SendResult, error) {
+	result, err := r.sendHonouringHolds(ctx, step, ch, r.retryBudget())
+	if err == nil || ctx.Err() != nil || r.revision < 2 || permanent(err) {
+		return result, err
+	}
+	if workflow.GetVersion(ctx, sendWaitsOutOutagesChange, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return result, err
+	}
+	if fallback && providerUnavailable(err) {
+		return result, err
+	}
+	err = r.patientlyAfter(ctx, fmt.Sprintf("the %s provider or the database (%s %s)", ch, ch, step.Send.Template), err, func(budget time.Duration) error {
+		var tryErr error
+		result, tryErr = r.sendHonouringHolds(ctx, step, ch, budget)
+		return tryErr
+	})
+	return result, err
+}
+
+// ErrProviderUnavailable is the error type of a send the provider did not
+// take for a while (429s, refused connections): retried, and past the
+// budget a reason to fall back to the step's next channel.
+const ErrProviderUnavailable = "ProviderUnavailable"
+
+// providerUnavailable reports whether err is the send activity's
+// ErrProviderUnavailable.
+func providerUnavailable(err error) bool {
+	var appErr *temporal.ApplicationError
+	return errors.As(err, &appErr) && appErr.Type() == ErrProviderUnavailable
+}
+
+// sendWaitsOutOutagesChange is the change id (workflow.GetVersion) of
+// sendPatiently's waiting out a send that failed past the budget.
+const sendWaitsOutOutagesChange = "send-waits-out-outages"
+
 // maxHolds bounds how often one message may be held back in a row.
 const maxHolds = 50
 
@@ -48,9 +96,9 @@ const maxHolds = 50
 // message (quiet hours where the customer lives, a frequency cap), it
 // waits on a durable timer until the moment they allow, then asks again:
 // the customer may have changed their mind meanwhile.
-func (r *run) sendHonouringHolds(ctx workflow.Context, step journey.Step, ch journey.Channel) (SendResult, error) {
+func (r *run) sendHonouringHolds(ctx workflow.Context, step journey.Step, ch journey.Channel, budget time.Duration) (SendResult, error) {
 	for range maxHolds {
-		result, err := r.sendOn(ctx, step, ch)
+		result, err := r.sendOn(ctx, step, ch, budget)
 		if err != nil || result.Status != SendHeld {
 			return result, err
 		}
@@ -88,10 +136,10 @@ func (r *run) channelOrder(channels []journey.Channel) []journey.Channel {
 	return out
 }
 
-func (r *run) sendOn(ctx workflow.Context, step journey.Step, ch journey.Channel) (SendResult, error) {
+func (r *run) sendOn(ctx workflow.Context, step journey.Step, ch journey.Channel, budget time.Duration) (SendResult, error) {
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout:    sendStartToClose,
-		ScheduleToCloseTimeout: r.retryBudget(),
+		ScheduleToCloseTimeout: budget,
 		RetryPolicy:            retryPolicy(retryMaxInterval),
 		Summary:                fmt.Sprintf("%s %s", ch, step.Send.Template),
 	})

@@ -70,6 +70,9 @@ type config struct {
 	// Retention is how long message content and event data are kept
 	// (RAPPORT_RETENTION_MESSAGES, RAPPORT_RETENTION_EVENTS; unset: forever).
 	Retention workflows.RetentionInput
+	// InDoubt is how messages whose send is in doubt are settled
+	// (RAPPORT_IN_DOUBT_DEADLINE, RAPPORT_IN_DOUBT_AT_LEAST_ONCE).
+	InDoubt activities.InDoubtPolicy
 }
 
 func env(name, def string) string {
@@ -187,6 +190,9 @@ func configFromEnv() (config, error) {
 			return c, fmt.Errorf("%s: %w", r.name, err)
 		}
 		*r.into = v
+	}
+	if c.InDoubt, err = inDoubtFromEnv(); err != nil {
+		return c, err
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(env("RAPPORT_LOG_LEVEL", "info"))); err != nil {
 		return c, fmt.Errorf("RAPPORT_LOG_LEVEL: %w", err)
@@ -456,4 +462,33 @@ func plural(n int, one, many string) string {
 		return fmt.Sprintf("%d %s", n, one)
 	}
 	return fmt.Sprintf("%d %s", n, many)
+}
+
+// inDoubtFromEnv reads how messages in doubt are settled:
+// RAPPORT_IN_DOUBT_DEADLINE (how long to wait for evidence, default 6h)
+// and RAPPORT_IN_DOUBT_AT_LEAST_ONCE (the channels sent again when it
+// passes with no evidence: email, sms or none, the default).
+func inDoubtFromEnv() (activities.InDoubtPolicy, error) {
+	var p activities.InDoubtPolicy
+	if v := strings.TrimSpace(os.Getenv("RAPPORT_IN_DOUBT_DEADLINE")); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Minute {
+			return p, fmt.Errorf("RAPPORT_IN_DOUBT_DEADLINE: %q is not a duration of at least 1m, such as 6h", v)
+		}
+		p.Deadline = d
+	}
+	for _, ch := range strings.Split(os.Getenv("RAPPORT_IN_DOUBT_AT_LEAST_ONCE"), ",") {
+		switch ch = strings.TrimSpace(ch); ch {
+		case "", "none":
+		case string(journey.Email), string(journey.SMS):
+			if !slices.Contains(p.AtLeastOnce, journey.Channel(ch)) {
+				p.AtLeastOnce = append(p.AtLeastOnce, journey.Channel(ch))
+			}
+		case string(journey.Mail):
+			// Lob deduplicates by Idempotency-Key: mail is never in doubt.
+		default:
+			return p, fmt.Errorf("RAPPORT_IN_DOUBT_AT_LEAST_ONCE: %q is not email, sms or none", ch)
+		}
+	}
+	return p, nil
 }

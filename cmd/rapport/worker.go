@@ -245,7 +245,7 @@ func (c config) activities(svc *services, email channels.EmailSender, sms channe
 		Sender: c.Sender, ReturnAddress: c.ReturnAddress,
 		Links: signer, PublicURL: c.PublicURL,
 		Rules: c.Rules, UnsubscribeMailto: c.UnsubscribeMailto, DefaultCurrency: c.DefaultCurrency,
-		Router: rt, Log: svc.log, Metrics: svc.metrics,
+		Router: rt, Log: svc.log, Metrics: svc.metrics, InDoubt: c.InDoubt,
 		Temporal: svc.temporal, Namespace: c.Temporal.Namespace,
 	}
 }

@@ -174,7 +174,7 @@ func (s *Server) noteDelivery(ctx context.Context, messageID, status string, at 
 	if err := s.Store.RecordDelivery(ctx, messageID, status, at); err != nil {
 		return err
 	}
-	m, settled, err := s.Store.SettleInDoubt(ctx, messageID, "the provider's delivery webhook ("+status+")")
+	m, settled, err := s.Store.SettleInDoubt(ctx, messageID, "the provider's delivery webhook ("+status+")", "")
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,8 @@ package channels
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -55,6 +57,20 @@ type SMS struct {
 // SMSSender sends text messages.
 type SMSSender interface {
 	SendSMS(ctx context.Context, m SMS) (Receipt, error)
+}
+
+// SMSFinder is an SMS provider that can say whether it took a message
+// whose outcome is in doubt: found, with the provider's id, or not.
+// Failures are *Error values.
+type SMSFinder interface {
+	FindSent(ctx context.Context, to, bodyDigest string, since time.Time) (providerID string, found bool, err error)
+}
+
+// Digest is the SHA-256 (hex) of a message's content, what the outbox
+// keeps to find a message in a provider's records without its text.
+func Digest(content string) string {
+	sum := sha256.Sum256([]byte(content))
+	return hex.EncodeToString(sum[:])
 }
 
 // MailKind is the kind of printed mail.

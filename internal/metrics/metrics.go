@@ -178,8 +178,8 @@ type Metrics struct {
 //   - rapport_messages_in_doubt_total{channel}: provider calls whose answer
 //     left it unknown whether the message was taken (status unknown).
 //   - rapport_messages_in_doubt_settled_total{channel,how,result}: unknown
-//     messages settled, by how (webhook, lookup, idempotent_resend,
-//     deadline) and result (sent, not_sent, resent, expired).
+//     messages settled, by how (webhook, lookup, deadline) and result
+//     (sent, resent, expired).
 //   - rapport_temporal_metric_errors_total: Temporal SDK metrics that could
 //     not be registered (see TemporalHandler).
 //
@@ -216,7 +216,7 @@ func newMetrics(interval time.Duration) *Metrics {
 		}, []string{"channel"}),
 		settled: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "rapport_messages_in_doubt_settled_total",
-			Help: "Messages in doubt settled, by channel, how (webhook, lookup, idempotent_resend, deadline) and result (sent, not_sent, resent, expired).",
+			Help: "Messages in doubt settled, by channel, how (webhook, lookup, deadline) and result (sent, resent, expired).",
 		}, []string{"channel", "how", "result"}),
 		temporalErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "rapport_temporal_metric_errors_total",
@@ -301,23 +301,21 @@ func (m *Metrics) EventAccepted(typ, result string) {
 
 // How an in-doubt message was settled.
 const (
-	SettledByWebhook          = "webhook"
-	SettledByLookup           = "lookup"
-	SettledByIdempotentResend = "idempotent_resend"
-	SettledByDeadline         = "deadline"
+	SettledByWebhook  = "webhook"  // a signed delivery webhook about it
+	SettledByLookup   = "lookup"   // the provider's records (Twilio)
+	SettledByDeadline = "deadline" // no evidence in time: the channel's policy
 )
 
 // What settling an in-doubt message found.
 const (
-	SettledSent    = "sent"
-	SettledNotSent = "not_sent"
-	SettledResent  = "resent"
-	SettledExpired = "expired"
+	SettledSent    = "sent"    // it was sent
+	SettledResent  = "resent"  // proven not sent, or at-least-once: sent again
+	SettledExpired = "expired" // at-most-once: left unknown, not sent again
 )
 
 var (
-	settleHows    = []string{SettledByWebhook, SettledByLookup, SettledByIdempotentResend, SettledByDeadline}
-	settleResults = []string{SettledSent, SettledNotSent, SettledResent, SettledExpired}
+	settleHows    = []string{SettledByWebhook, SettledByLookup, SettledByDeadline}
+	settleResults = []string{SettledSent, SettledResent, SettledExpired}
 )
 
 // InDoubt counts a provider call on a channel whose answer left it unknown
@@ -331,7 +329,7 @@ func (m *Metrics) InDoubt(channel string) {
 
 // SettledInDoubt counts an in-doubt message on a channel settled by how
 // (one of the SettledBy constants) with result (one of SettledSent,
-// SettledNotSent, SettledResent, SettledExpired).
+// SettledResent, SettledExpired).
 func (m *Metrics) SettledInDoubt(channel, how, result string) {
 	if m == nil {
 		return

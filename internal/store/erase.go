@@ -446,7 +446,7 @@ func (s *Store) RemoveCustomerData(ctx context.Context, erasureID int64, custome
 		// The outbox keeps counts, without content or who.
 		erased := "erased:" + h
 		tag, err := tx.Exec(ctx, `
-			UPDATE messages SET recipient = '', subject = '', details = '{}', provider_message_id = '',
+			UPDATE messages SET recipient = '', subject = '', details = '{}', provider_message_id = '', body_digest = '',
 				reason = CASE WHEN reason = '' THEN '' ELSE 'removed when the customer was erased' END,
 				customer_id = $2, workflow_id = $2, idempotency_key = 'erased:' || id::text, updated_at = now()
 			WHERE customer_id = $1`, customerID, erased)

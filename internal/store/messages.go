@@ -60,6 +60,11 @@ type Message struct {
 	PolicyAt          *time.Time    `json:"policy_at,omitempty"`
 	ClaimedAt         *time.Time    `json:"claimed_at,omitempty"`
 	DeliveryStatus    string        `json:"delivery_status,omitempty"`
+	// BodyDigest is the SHA-256 (hex) of what the provider was asked to
+	// send (an SMS's body), recorded with the claim: a message in doubt is
+	// looked up by it. Not exported: it is no one's business but the
+	// reconciler's.
+	BodyDigest string `json:"-"`
 	// Details holds what was chosen for the message: the voucher code, the
 	// recommended products.
 	Details map[string]any `json:"details,omitempty"`
@@ -67,13 +72,13 @@ type Message struct {
 
 const messageColumns = `id::text, idempotency_key, workflow_id, journey, step_id, customer_id, channel, template,
 	purpose, topic, status, reason, provider, provider_message_id, recipient, subject, attempts, created_at, updated_at, sent_at, details,
-	policy_at, claimed_at, delivery_status`
+	policy_at, claimed_at, delivery_status, body_digest`
 
 func scanMessage(row pgx.Row) (Message, error) {
 	var m Message
 	err := row.Scan(&m.ID, &m.IdempotencyKey, &m.WorkflowID, &m.Journey, &m.StepID, &m.CustomerID, &m.Channel, &m.Template,
 		&m.Purpose, &m.Topic, &m.Status, &m.Reason, &m.Provider, &m.ProviderMessageID, &m.Recipient, &m.Subject,
-		&m.Attempts, &m.CreatedAt, &m.UpdatedAt, &m.SentAt, &m.Details, &m.PolicyAt, &m.ClaimedAt, &m.DeliveryStatus)
+		&m.Attempts, &m.CreatedAt, &m.UpdatedAt, &m.SentAt, &m.Details, &m.PolicyAt, &m.ClaimedAt, &m.DeliveryStatus, &m.BodyDigest)
 	return m, notFound(err)
 }
 
@@ -159,9 +164,15 @@ func (s *Store) ClaimWithGate(ctx context.Context, m Message, resumable bool, po
 		claimable := current.Status == MessagePending || current.Status == MessageHeld || (current.Status == MessageSending && resumable)
 		if !claimable {
 			if current.Status == MessageSending {
+				// A delivery report that came meanwhile proves the
+				// provider took it: sent, not in doubt.
 				claim.Message, err = scanMessage(tx.QueryRow(ctx, `
-					UPDATE messages SET status = 'unknown', updated_at = now(),
-						reason = 'an earlier attempt was interrupted after calling the provider; not sent again to avoid a duplicate'
+					UPDATE messages SET updated_at = now(),
+						status = CASE WHEN delivery_status <> '' THEN 'sent' ELSE 'unknown' END,
+						sent_at = CASE WHEN delivery_status <> '' THEN now() END,
+						reason = CASE WHEN delivery_status <> ''
+							THEN 'an earlier attempt was interrupted after calling the provider; settled as sent by the provider''s delivery webhook (' || delivery_status || ')'
+							ELSE 'an earlier attempt was interrupted after calling the provider; not sent again to avoid a duplicate' END
 					WHERE idempotency_key = $1 RETURNING `+messageColumns, m.IdempotencyKey))
 				return err
 			}
@@ -215,8 +226,8 @@ func (s *Store) ClaimWithGate(ctx context.Context, m Message, resumable bool, po
 			claim.Send = true
 			claim.Message, err = scanMessage(tx.QueryRow(ctx, `
 				UPDATE messages SET status = 'sending', attempts = attempts + 1, recipient = $2, subject = $3, details = $4,
-					reason = '', policy_at = $5, claimed_at = clock_timestamp(), updated_at = now()
-				WHERE idempotency_key = $1 RETURNING `+messageColumns, m.IdempotencyKey, m.Recipient, m.Subject, detailsOf(m), policyAt))
+					reason = '', policy_at = $5, claimed_at = clock_timestamp(), updated_at = now(), body_digest = $6
+				WHERE idempotency_key = $1 RETURNING `+messageColumns, m.IdempotencyKey, m.Recipient, m.Subject, detailsOf(m), policyAt, m.BodyDigest))
 		case verdict.Hold:
 			claim.Message, err = scanMessage(tx.QueryRow(ctx, `
 				UPDATE messages SET status = 'held', reason = $2, recipient = $3, policy_at = $4, updated_at = now()
@@ -338,19 +349,57 @@ func detailsOf(m Message) map[string]any {
 
 // SettleInDoubt turns an unknown message into sent on evidence that the
 // provider took it (a delivery webhook about it, a lookup that found it),
-// noting how in the reason. It reports whether the row was unknown and is
-// now sent; a row in any other state is left alone.
-func (s *Store) SettleInDoubt(ctx context.Context, messageID, evidence string) (Message, bool, error) {
+// noting how in the reason; providerMessageID, when not empty, is the
+// provider's id for it (a lookup learns it). It reports whether the row
+// was unknown and is now sent; a row in any other state is left alone.
+func (s *Store) SettleInDoubt(ctx context.Context, messageID, evidence, providerMessageID string) (Message, bool, error) {
 	m, err := scanMessage(s.pool.QueryRow(ctx, `
 		UPDATE messages SET status = 'sent', sent_at = coalesce(sent_at, now()), updated_at = now(),
-			reason = 'was in doubt; settled as sent by ' || $2
+			reason = 'was in doubt; settled as sent by ' || $2,
+			provider_message_id = CASE WHEN $3 = '' THEN provider_message_id ELSE $3 END
+		WHERE id::text = $1 AND status = 'unknown'
+		RETURNING `+messageColumns, messageID, evidence, providerMessageID))
+	if errors.Is(err, ErrNotFound) {
+		return Message{}, false, nil
+	}
+	if err != nil {
+		return m, false, fmt.Errorf("outbox: settle %s: %w", messageID, err)
+	}
+	return m, true, nil
+}
+
+// ReopenInDoubt puts an unknown message back to pending, on evidence that
+// the provider did not take it (a lookup that does not find it) or, for a
+// channel whose owner prefers at-least-once, when the wait for evidence is
+// over: the next claim sends it again. It reports whether the row was
+// unknown; a row in any other state is left alone.
+func (s *Store) ReopenInDoubt(ctx context.Context, messageID, evidence string) (Message, bool, error) {
+	m, err := scanMessage(s.pool.QueryRow(ctx, `
+		UPDATE messages SET status = 'pending', updated_at = now(), reason = 'was in doubt; sent again: ' || $2
 		WHERE id::text = $1 AND status = 'unknown'
 		RETURNING `+messageColumns, messageID, evidence))
 	if errors.Is(err, ErrNotFound) {
 		return Message{}, false, nil
 	}
 	if err != nil {
-		return m, false, fmt.Errorf("outbox: settle %s: %w", messageID, err)
+		return m, false, fmt.Errorf("outbox: reopen %s: %w", messageID, err)
+	}
+	return m, true, nil
+}
+
+// NoteInDoubt keeps a message unknown and says why in its reason (the
+// wait for evidence is over and its channel is at-most-once). It reports
+// whether the row was still unknown.
+func (s *Store) NoteInDoubt(ctx context.Context, messageID, reason string) (Message, bool, error) {
+	m, err := scanMessage(s.pool.QueryRow(ctx, `
+		UPDATE messages SET updated_at = now(), reason = $2
+		WHERE id::text = $1 AND status = 'unknown'
+		RETURNING `+messageColumns, messageID, reason))
+	if errors.Is(err, ErrNotFound) {
+		return Message{}, false, nil
+	}
+	if err != nil {
+		return m, false, fmt.Errorf("outbox: note %s: %w", messageID, err)
 	}
 	return m, true, nil
 }

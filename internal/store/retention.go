@@ -33,7 +33,7 @@ func (s *Store) ScrubOldMessages(ctx context.Context, cutoff time.Time, batch in
 		batch = DefaultRetentionBatch
 	}
 	tag, err := s.pool.Exec(ctx, `
-		UPDATE messages SET recipient = '', subject = '', details = '{}', content_removed_at = clock_timestamp()
+		UPDATE messages SET recipient = '', subject = '', details = '{}', body_digest = '', content_removed_at = clock_timestamp()
 		WHERE id IN (
 			SELECT id FROM messages
 			WHERE content_removed_at IS NULL AND created_at < $1 AND status IN ('sent', 'failed', 'skipped', 'unknown')

@@ -144,6 +144,43 @@ func TestOutboxSendsOnce(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, store.MessageSent, m.Status)
 
+	// A delivery report that came while the interrupted attempt was in
+	// the provider's hands proves it was taken: sent, not in doubt.
+	claim, err = begin(ctx, s, outboxMessage("k5"), false)
+	require.NoError(t, err)
+	require.True(t, claim.Send)
+	require.NoError(t, s.RecordDelivery(ctx, claim.Message.ID, "delivered", time.Now()))
+	claim, err = begin(ctx, s, outboxMessage("k5"), false)
+	require.NoError(t, err)
+	assert.False(t, claim.Send)
+	assert.Equal(t, store.MessageSent, claim.Message.Status)
+	assert.Contains(t, claim.Message.Reason, "settled as sent by the provider's delivery webhook (delivered)")
+	assert.NotNil(t, claim.Message.SentAt)
+
+	// In doubt, then proven not sent: pending again, and the next attempt
+	// sends; a row that is not unknown is left alone.
+	claim, err = begin(ctx, s, outboxMessage("k6"), false)
+	require.NoError(t, err)
+	_, err = s.FinishSend(ctx, "k6", store.Outcome{Status: store.MessageUnknown, Reason: "504"})
+	require.NoError(t, err)
+	_, noted, err := s.NoteInDoubt(ctx, claim.Message.ID, "still in doubt")
+	require.NoError(t, err)
+	assert.True(t, noted)
+	reopened, ok, err := s.ReopenInDoubt(ctx, claim.Message.ID, "proven not sent")
+	require.NoError(t, err)
+	require.True(t, ok)
+	assert.Equal(t, store.MessagePending, reopened.Status)
+	_, ok, err = s.ReopenInDoubt(ctx, claim.Message.ID, "again")
+	require.NoError(t, err)
+	assert.False(t, ok, "only an unknown row is reopened")
+	_, ok, err = s.SettleInDoubt(ctx, claim.Message.ID, "a webhook", "")
+	require.NoError(t, err)
+	assert.False(t, ok, "only an unknown row is settled")
+	claim, err = begin(ctx, s, outboxMessage("k6"), false)
+	require.NoError(t, err)
+	assert.True(t, claim.Send, "sent again")
+	assert.Equal(t, 2, claim.Message.Attempts)
+
 	// A provider that deduplicates by key (Lob) may be called again.
 	claim, err = begin(ctx, s, outboxMessage("k4"), true)
 	require.NoError(t, err)
@@ -163,7 +200,7 @@ func TestOutboxSendsOnce(t *testing.T) {
 
 	msgs, err := s.MessagesFor(ctx, "c_1")
 	require.NoError(t, err)
-	assert.Len(t, msgs, 4)
+	assert.Len(t, msgs, 6)
 }
 
 func TestOutboxConcurrentAttemptsSendOnce(t *testing.T) {

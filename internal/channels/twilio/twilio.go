@@ -89,7 +89,10 @@ func (t rewriteHost) RoundTrip(req *http.Request) (*http.Response, error) {
 	return t.next.RoundTrip(r)
 }
 
-var _ channels.SMSSender = (*Client)(nil)
+var (
+	_ channels.SMSSender = (*Client)(nil)
+	_ channels.SMSFinder = (*Client)(nil)
+)
 
 // SendSMS sends one text message. The number must already be in E.164
 // form (see Normalize). Failures are *channels.Error values classified from
@@ -176,13 +179,13 @@ func Normalize(number, country string) (string, error) {
 	return phonenumbers.Format(n, phonenumbers.E164), nil
 }
 
-// FindSent asks Twilio whether a message with this body went to this
-// number at or after since (a message in doubt): it lists the number's
-// Messages by To and DateSent (from since's UTC day on) and matches the
-// body exactly and the time. It returns the message's SID when found. Not
+// FindSent asks Twilio whether a message went to this number at or after
+// since (a message in doubt): it lists the number's Messages by To and
+// DateSent (from since's UTC day on) and matches the body, by its digest
+// (channels.Digest), and the time. It returns the message's SID when found. Not
 // found means Twilio has no such message: the in-doubt request was not
 // taken. Failures are *channels.Error values.
-func (c *Client) FindSent(_ context.Context, to, body string, since time.Time) (sid string, found bool, err error) {
+func (c *Client) FindSent(_ context.Context, to, bodyDigest string, since time.Time) (sid string, found bool, err error) {
 	params := &openapi.ListMessageParams{}
 	params.SetTo(to)
 	params.SetDateSentAfter(since.UTC().Truncate(24 * time.Hour))
@@ -193,7 +196,7 @@ func (c *Client) FindSent(_ context.Context, to, body string, since time.Time) (
 		return "", false, fmt.Errorf("look up sms: %w", classify(err))
 	}
 	for _, m := range msgs {
-		if m.Body == nil || *m.Body != body || m.Sid == nil {
+		if m.Body == nil || channels.Digest(*m.Body) != bodyDigest || m.Sid == nil {
 			continue
 		}
 		if at := messageTime(m); !at.IsZero() && at.Before(since.Add(-time.Minute)) {

@@ -140,7 +140,7 @@ func TestFindSentSettlesInDoubtSMS(t *testing.T) {
 	require.NoError(t, err)
 	_, err = viaGateway.SendSMS(ctx, channels.SMS{To: "+447911123456", Body: "your order shipped"})
 	require.Equal(t, channels.InDoubt, channels.KindOf(err), "%v", err)
-	got, found, err := direct.FindSent(ctx, "+447911123456", "your order shipped", since)
+	got, found, err := direct.FindSent(ctx, "+447911123456", channels.Digest("your order shipped"), since)
 	require.NoError(t, err)
 	assert.True(t, found, "Twilio has it: settled as sent")
 	assert.Equal(t, f.Recorder.Messages()[0].ProviderMessageID, got)
@@ -148,7 +148,7 @@ func TestFindSentSettlesInDoubtSMS(t *testing.T) {
 	f.Twilio.Failures.Add(500, 1) // not processed, but the client cannot know
 	_, err = direct.SendSMS(ctx, channels.SMS{To: "+447911123457", Body: "your parcel is here"})
 	require.Equal(t, channels.InDoubt, channels.KindOf(err))
-	_, found, err = direct.FindSent(ctx, "+447911123457", "your parcel is here", since)
+	_, found, err = direct.FindSent(ctx, "+447911123457", channels.Digest("your parcel is here"), since)
 	require.NoError(t, err)
 	assert.False(t, found, "proven not sent")
 	_, err = direct.SendSMS(ctx, channels.SMS{To: "+447911123457", Body: "your parcel is here"})
@@ -160,7 +160,7 @@ func TestFindSentSettlesInDoubtSMS(t *testing.T) {
 		}
 	}
 	assert.Equal(t, 1, n, "resent exactly once")
-	_, found, err = direct.FindSent(ctx, "+447911123456", "your order shipped", since.Add(48*time.Hour))
+	_, found, err = direct.FindSent(ctx, "+447911123456", channels.Digest("your order shipped"), since.Add(48*time.Hour))
 	require.NoError(t, err)
 	assert.False(t, found, "DateSent filters out earlier days")
 }

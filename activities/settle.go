@@ -1,0 +1,168 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/rapporthq/rapport/internal/channels"
+	"github.com/rapporthq/rapport/internal/journey"
+	"github.com/rapporthq/rapport/internal/metrics"
+	"github.com/rapporthq/rapport/internal/store"
+	"github.com/rapporthq/rapport/workflows"
+)
+
+// InDoubtPolicy says how messages whose send is in doubt (the provider's
+// answer was lost: a timeout after the request went out, a gateway's 5xx)
+// are settled.
+type InDoubtPolicy struct {
+	// Deadline is how long after the attempt the run waits for evidence
+	// (0: DefaultInDoubtDeadline). Evidence is a delivery webhook, or the
+	// provider's records where they can be asked (Twilio).
+	Deadline time.Duration
+	// AtLeastOnce lists the channels whose messages are sent again when
+	// the deadline passes with no evidence either way. Messages on other
+	// channels (by default all: email in particular) stay unknown and are
+	// not sent again: at most once.
+	AtLeastOnce []journey.Channel
+	// LookupAfter is how long after the attempt the provider's records are
+	// trusted to show the message if it took it, so that not finding it
+	// proves it was not taken (0: DefaultLookupAfter). It is well above
+	// the providers' HTTP timeouts (channels.DefaultTimeout).
+	LookupAfter time.Duration
+}
+
+// Defaults of InDoubtPolicy.
+const (
+	DefaultInDoubtDeadline = 6 * time.Hour
+	DefaultLookupAfter     = 2 * time.Minute
+)
+
+func (p InDoubtPolicy) deadline() time.Duration {
+	if p.Deadline > 0 {
+		return p.Deadline
+	}
+	return DefaultInDoubtDeadline
+}
+
+func (p InDoubtPolicy) lookupAfter() time.Duration {
+	if p.LookupAfter > 0 {
+		return p.LookupAfter
+	}
+	return DefaultLookupAfter
+}
+
+// SettleSend looks for evidence about a message in doubt. A message that
+// is no longer unknown has been settled meanwhile (a delivery webhook
+// turned it sent) and is reported as it stands. Where the provider can be
+// asked (Twilio's message list, by number, day and the body's digest),
+// and long enough after the attempt, finding the message settles it as
+// sent and not finding it proves it was not taken: the row goes back to
+// pending and the run sends it again. Once the deadline passes with no
+// evidence, a channel whose owner prefers at-least-once is sent again;
+// the others stay unknown, noted, and are not sent again.
+func (a *Activities) SettleSend(ctx context.Context, req workflows.SettleRequest) (workflows.SettleResult, error) {
+	m, err := a.Store.GetMessage(ctx, req.MessageID)
+	if errors.Is(err, store.ErrNotFound) {
+		return workflows.SettleResult{Settlement: workflows.GaveUp, Reason: "the message is no longer in the outbox",
+			Send: workflows.SendResult{Channel: req.Channel, Status: workflows.SendUnknown, MessageID: req.MessageID}}, nil
+	}
+	if err != nil {
+		return workflows.SettleResult{}, err
+	}
+	if r, done := settledAlready(m); done {
+		return r, nil
+	}
+	since := m.UpdatedAt
+	if m.ClaimedAt != nil {
+		since = *m.ClaimedAt
+	}
+	age := time.Since(since)
+	log := a.logger(ctx).With("message_id", m.ID, "channel", m.Channel)
+
+	if finder, ok := a.SMS.(channels.SMSFinder); ok && m.Channel == string(journey.SMS) && m.BodyDigest != "" && m.Recipient != "" && age >= a.InDoubt.lookupAfter() {
+		sid, found, err := finder.FindSent(ctx, m.Recipient, m.BodyDigest, since)
+		switch {
+		case err != nil:
+			log.Warn("could not ask the provider about a message in doubt; will ask again", "error", err)
+		case found:
+			return a.settleSent(ctx, m, metrics.SettledByLookup, "the provider's records (message "+sid+")", sid)
+		default:
+			return a.reopen(ctx, m, metrics.SettledByLookup,
+				fmt.Sprintf("the provider has no record of it %s after the attempt (proven not sent)", age.Round(time.Second)))
+		}
+	}
+
+	if age < a.InDoubt.deadline() {
+		return workflows.SettleResult{Settlement: workflows.StillInDoubt, Reason: "no evidence yet", Send: result(m)}, nil
+	}
+	if slices.Contains(a.InDoubt.AtLeastOnce, journey.Channel(m.Channel)) {
+		return a.reopen(ctx, m, metrics.SettledByDeadline,
+			fmt.Sprintf("no evidence within %s, and %s is at-least-once (RAPPORT_IN_DOUBT_AT_LEAST_ONCE)", a.InDoubt.deadline(), m.Channel))
+	}
+	reason := fmt.Sprintf("in doubt: no evidence within %s that the provider took it; not sent again (%s is at-most-once when in doubt; RAPPORT_IN_DOUBT_AT_LEAST_ONCE changes that)", a.InDoubt.deadline(), m.Channel)
+	noted, ok, err := a.Store.NoteInDoubt(ctx, m.ID, reason)
+	if err != nil {
+		return workflows.SettleResult{}, err
+	}
+	if !ok {
+		return a.settledMeanwhile(ctx, m.ID)
+	}
+	log.Warn("message in doubt past the deadline; not sent again", "deadline", a.InDoubt.deadline())
+	a.Metrics.SettledInDoubt(m.Channel, metrics.SettledByDeadline, metrics.SettledExpired)
+	return workflows.SettleResult{Settlement: workflows.GaveUp, Reason: reason, Send: result(noted)}, nil
+}
+
+// settledAlready reports a message that is no longer unknown: settled
+// (sent by a webhook, or any outcome) or pending again (an earlier try of
+// this activity reopened it and did not get to report it).
+func settledAlready(m store.Message) (workflows.SettleResult, bool) {
+	switch m.Status {
+	case store.MessageUnknown:
+		return workflows.SettleResult{}, false
+	case store.MessagePending:
+		return workflows.SettleResult{Settlement: workflows.Resend, Reason: m.Reason, Send: result(m)}, true
+	}
+	return workflows.SettleResult{Settlement: workflows.Settled, Reason: m.Reason, Send: result(m)}, true
+}
+
+// settledMeanwhile reports a message whose row changed while this
+// activity decided (a webhook came).
+func (a *Activities) settledMeanwhile(ctx context.Context, id string) (workflows.SettleResult, error) {
+	m, err := a.Store.GetMessage(ctx, id)
+	if err != nil {
+		return workflows.SettleResult{}, err
+	}
+	if r, done := settledAlready(m); done {
+		return r, nil
+	}
+	return workflows.SettleResult{Settlement: workflows.StillInDoubt, Reason: "no evidence yet", Send: result(m)}, nil
+}
+
+func (a *Activities) settleSent(ctx context.Context, m store.Message, how, evidence, providerID string) (workflows.SettleResult, error) {
+	settled, ok, err := a.Store.SettleInDoubt(ctx, m.ID, evidence, providerID)
+	if err != nil {
+		return workflows.SettleResult{}, err
+	}
+	if !ok {
+		return a.settledMeanwhile(ctx, m.ID)
+	}
+	a.logger(ctx).Info("message in doubt settled as sent", "message_id", m.ID, "channel", m.Channel, "by", how)
+	a.Metrics.SettledInDoubt(m.Channel, how, metrics.SettledSent)
+	return workflows.SettleResult{Settlement: workflows.Settled, Reason: settled.Reason, Send: result(settled)}, nil
+}
+
+func (a *Activities) reopen(ctx context.Context, m store.Message, how, why string) (workflows.SettleResult, error) {
+	reopened, ok, err := a.Store.ReopenInDoubt(ctx, m.ID, why)
+	if err != nil {
+		return workflows.SettleResult{}, err
+	}
+	if !ok {
+		return a.settledMeanwhile(ctx, m.ID)
+	}
+	a.logger(ctx).Warn("message in doubt will be sent again", "message_id", m.ID, "channel", m.Channel, "by", how, "why", why)
+	a.Metrics.SettledInDoubt(m.Channel, how, metrics.SettledResent)
+	return workflows.SettleResult{Settlement: workflows.Resend, Reason: why, Send: result(reopened)}, nil
+}
