@@ -349,6 +349,13 @@ func startDev(ctx context.Context, opts devOptions) (_ *devStack, err error) {
 		return nil, err
 	}
 	hooks.TwilioAuthToken, hooks.PublicURL = devTwilioToken, d.APIURL
+	// The Twilio fake posts signed status callbacks (sent, delivered) to
+	// each text's StatusCallback, so in-doubt texts are settled in dev
+	// mode as in production. The callback URL is cfg.PublicURL (d.APIURL)
+	// + /webhooks/twilio/status, and the API checks the signature over
+	// hooks.PublicURL (also d.APIURL) + the path it was called at, so the
+	// two agree.
+	d.fakes.Twilio.PostStatusCallbacks(true)
 	if hooks.LobSecret == "" {
 		hooks.LobSecret = devLobWebhookSecret
 	}
@@ -519,6 +526,9 @@ func (d *devStack) serve(srv *http.Server, l net.Listener) {
 
 // Stop shuts everything down in reverse order.
 func (d *devStack) Stop() {
+	if d.fakes != nil {
+		d.fakes.StopWebhooks() // the API they post to is going away
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	for i := len(d.servers) - 1; i >= 0; i-- {

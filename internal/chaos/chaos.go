@@ -3,8 +3,12 @@ package chaos
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/x509"
 	"embed"
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -203,7 +207,8 @@ func Run(ctx context.Context, o Options) (_ *Report, err error) {
 }
 
 // start brings the topology up: PostgreSQL, Temporal, the fakes behind
-// the proxy, the API and the workers.
+// the proxy (posting their signed delivery webhooks to the API), the API
+// and the workers.
 func (r *run) start(ctx context.Context) (err error) {
 	r.logf("starting PostgreSQL (private cluster)")
 	if r.pg, err = pglocal.Find(ctx, pglocal.Options{DataDir: filepath.Join(r.dir, "pg-rapport"), Private: true}); err != nil {
@@ -279,10 +284,28 @@ func (r *run) start(ctx context.Context) (err error) {
 		return err
 	}
 	r.apiURL = "http://127.0.0.1:" + strconv.Itoa(apiPort)
+	// The fakes report deliveries as the providers do, straight to the
+	// API (not through the fault proxy, which sits only in front of the
+	// fakes): SendGrid's event webhook, signed with a key made here whose
+	// public half the API is given, and Twilio's status callbacks, signed
+	// with the auth token the API has too, over RAPPORT_PUBLIC_URL (the
+	// API's address, which the workers also put in StatusCallback). Both
+	// are retried while the API cannot take them (PostgreSQL down), so
+	// they settle the sends left in doubt.
+	sgKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return fmt.Errorf("SendGrid event webhook key: %w", err)
+	}
+	sgPub, err := x509.MarshalPKIXPublicKey(&sgKey.PublicKey)
+	if err != nil {
+		return fmt.Errorf("SendGrid event webhook key: %w", err)
+	}
+	r.fakes.SendGrid.PostEvents(r.apiURL+"/webhooks/sendgrid", sgKey)
+	r.fakes.Twilio.PostStatusCallbacks(true)
 	env := append(os.Environ(),
 		"DATABASE_URL="+r.dbURL, "TEMPORAL_ADDRESS="+taddr, "TEMPORAL_NAMESPACE=default",
 		"RAPPORT_SECRET="+r.secret, "RAPPORT_JOURNEYS="+journeysDir, "RAPPORT_PUBLIC_URL="+r.apiURL,
-		"SENDGRID_API_KEY="+sendGridKey, "SENDGRID_BASE_URL="+fakesURL,
+		"SENDGRID_API_KEY="+sendGridKey, "SENDGRID_BASE_URL="+fakesURL, "SENDGRID_WEBHOOK_PUBLIC_KEY="+base64.StdEncoding.EncodeToString(sgPub),
 		"TWILIO_ACCOUNT_SID="+twilioSID, "TWILIO_AUTH_TOKEN="+twilioToken, "TWILIO_FROM="+twilioFrom, "TWILIO_BASE_URL="+fakesURL,
 		"LOB_API_KEY="+lobKey, "LOB_BASE_URL="+fakesURL,
 		"RAPPORT_MAIL_FROM_LINE1=185 Berry St", "RAPPORT_MAIL_FROM_CITY=San Francisco", "RAPPORT_MAIL_FROM_STATE=CA",
@@ -676,6 +699,9 @@ func (r *run) report(ctx context.Context) (*Report, error) {
 // cleanup stops every process (workers and API first, then Temporal),
 // the servers, and the PostgreSQL clusters.
 func (r *run) cleanup() {
+	if r.fakes != nil {
+		r.fakes.StopWebhooks() // the API they post to is going away
+	}
 	if r.temporal != nil {
 		r.temporal.Close()
 	}

@@ -2,7 +2,10 @@
 // mail send API, Twilio's Messages API and Lob's letters and postcards. They check requests as
 // strictly as the real APIs, record every accepted message, and can be told
 // to fail, so dev mode and tests exercise the real client libraries over
-// HTTP.
+// HTTP. Like the real providers they can report deliveries: the SendGrid
+// fake posts signed event webhooks (SendGrid.PostEvents) and the Twilio
+// fake signed status callbacks (Twilio.PostStatusCallbacks), retried for
+// a while when the receiver fails.
 package fakes
 
 import (
@@ -125,6 +128,13 @@ func New(cfg Config) *Fakes {
 		w.WriteHeader(http.StatusNoContent)
 	})
 	return f
+}
+
+// StopWebhooks turns off the delivery webhooks of every fake and ends
+// their retries still under way, for when the receiver goes away.
+func (f *Fakes) StopWebhooks() {
+	f.SendGrid.PostEvents("", nil)
+	f.Twilio.PostStatusCallbacks(false)
 }
 
 // ServeHTTP serves the providers' APIs.

@@ -16,18 +16,21 @@ import (
 // body the way SendGrid does (from, personalizations with recipients,
 // subject and content unless a template is used, text/plain before
 // text/html, category and custom_args limits, reserved headers), answers
-// 202 with an X-Message-Id, and records the message.
+// 202 with an X-Message-Id, and records the message. With PostEvents it
+// also posts SendGrid's signed event webhook for what it accepts.
 type SendGrid struct {
 	apiKey   string
 	rec      *Recorder
 	Failures Failures
 	mu       sync.Mutex
 	events   *sgEvents
+	// retry is how the event webhook is retried (tests shorten it).
+	retry hookRetry
 }
 
 // NewSendGrid returns a SendGrid fake that accepts apiKey.
 func NewSendGrid(apiKey string, rec *Recorder) *SendGrid {
-	return &SendGrid{apiKey: apiKey, rec: rec}
+	return &SendGrid{apiKey: apiKey, rec: rec, retry: providerRetry()}
 }
 
 type sgAddress struct {

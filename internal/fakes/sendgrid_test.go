@@ -5,10 +5,13 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -122,4 +125,109 @@ func TestSendGridFakePostsSignedEvents(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no signed event webhook arrived")
 	}
+}
+
+// fastRetry is a retry policy short enough for tests.
+var fastRetry = hookRetry{first: 10 * time.Millisecond, most: 50 * time.Millisecond, total: 30 * time.Second}
+
+func TestSendGridFakeRetriesEventsUntilTheEndpointAnswers(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	const failFirst = 4
+	var mu sync.Mutex
+	attempts, stamps := 0, []string{}
+	got := make(chan []map[string]any, 1)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		attempts++
+		n := attempts
+		stamps = append(stamps, r.Header.Get(eventwebhook.TimestampHTTPHeader))
+		mu.Unlock()
+		if n <= failFirst {
+			w.WriteHeader(http.StatusServiceUnavailable) // the database behind the API is down
+			return
+		}
+		ok, err := eventwebhook.VerifySignature(&key.PublicKey, body, r.Header.Get(eventwebhook.VerificationHTTPHeader), r.Header.Get(eventwebhook.TimestampHTTPHeader))
+		if err != nil || !ok {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		var events []map[string]any
+		_ = json.Unmarshal(body, &events)
+		got <- events
+	}))
+	defer hook.Close()
+	f := New(Config{SendGridAPIKey: "SG.k"})
+	f.SendGrid.retry = fastRetry
+	f.SendGrid.PostEvents(hook.URL, key)
+	defer f.SendGrid.PostEvents("", nil)
+	body := `{"from":{"email":"a@shop.example"},"subject":"s","content":[{"type":"text/plain","value":"x"}],
+		"personalizations":[{"to":[{"email":"b@example.com"}],"custom_args":{"message_id":"m-2"}}]}`
+	resp, _ := post(t, f, "Bearer SG.k", body)
+	require.Equal(t, http.StatusAccepted, resp.StatusCode)
+	select {
+	case events := <-got:
+		require.Len(t, events, 2)
+		assert.Equal(t, "delivered", events[1]["event"])
+		assert.Equal(t, "m-2", events[1]["message_id"])
+	case <-time.After(20 * time.Second):
+		mu.Lock()
+		defer mu.Unlock()
+		t.Fatalf("the event was not delivered after the endpoint recovered (%d attempts)", attempts)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, failFirst+1, attempts, "retried until it was taken, then no more")
+	for _, ts := range stamps {
+		assert.NotEmpty(t, ts, "every attempt is signed")
+	}
+}
+
+func TestProviderRetryBacksOffTo30sAndGivesUpAfter20Minutes(t *testing.T) {
+	b := providerRetry()
+	assert.Equal(t, 100*time.Millisecond, b.first)
+	var waits []time.Duration
+	var spent time.Duration
+	for w := b.first; spent < b.total; w = b.next(w) {
+		waits = append(waits, w)
+		spent += w
+	}
+	assert.Equal(t, []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond, 800 * time.Millisecond}, waits[:4], "doubles from 100 ms")
+	assert.Equal(t, 30*time.Second, slices.Max(waits), "at most 30 s a wait")
+	assert.Equal(t, 30*time.Second, waits[len(waits)-1])
+	assert.Greater(t, spent, 35*time.Second+30*time.Second, "outlasts a 35 s outage with a wait to spare")
+	assert.Equal(t, 20*time.Minute, b.total)
+}
+
+func TestHookRetryGivesUpAndStops(t *testing.T) {
+	b := hookRetry{first: time.Millisecond, most: 5 * time.Millisecond, total: 100 * time.Millisecond}
+	calls := 0
+	began := time.Now()
+	err := b.do(make(chan struct{}), func() error { calls++; return errors.New("503") })
+	require.Error(t, err)
+	assert.ErrorContains(t, err, "gave up")
+	assert.GreaterOrEqual(t, time.Since(began), b.total)
+	assert.Greater(t, calls, 10, "retried, with waits capped at 5 ms (doubling without a cap makes 8 calls)")
+
+	stop := make(chan struct{})
+	done := make(chan error, 1)
+	slow := hookRetry{first: time.Hour, most: time.Hour, total: time.Hour}
+	go func() { done <- slow.do(stop, func() error { return errors.New("503") }) }()
+	close(stop)
+	select {
+	case err := <-done:
+		assert.ErrorContains(t, err, "turned off")
+	case <-time.After(5 * time.Second):
+		t.Fatal("closing stop did not end the retries")
+	}
+
+	calls = 0
+	require.NoError(t, b.do(make(chan struct{}), func() error {
+		if calls++; calls < 3 {
+			return errors.New("503")
+		}
+		return nil
+	}))
+	assert.Equal(t, 3, calls)
 }

@@ -1,11 +1,16 @@
 package fakes
 
 import (
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha1"
+	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -23,7 +28,9 @@ import (
 // +15005550001 invalid (21211), +15005550002 cannot route (21612),
 // +15005550003 no international permission (21408), +15005550004 opted
 // out (21610), +15005550009 not a mobile number (21614). Numbers passed to
-// Stop are opted out (21610) as if the person had replied STOP.
+// Stop are opted out (21610) as if the person had replied STOP. With
+// PostStatusCallbacks it also posts Twilio's signed status callbacks for
+// what it accepts.
 type Twilio struct {
 	accountSID, authToken string
 	rec                   *Recorder
@@ -31,6 +38,9 @@ type Twilio struct {
 	mu                    sync.Mutex
 	stopped               map[string]bool
 	sent                  []twilioSent
+	callbacks             *hookSender // nil: status callbacks off
+	// retry is how status callbacks are retried (tests shorten it).
+	retry hookRetry
 }
 
 // twilioSent is a message the fake accepted, for listing.
@@ -41,7 +51,79 @@ type twilioSent struct {
 
 // NewTwilio returns a Twilio fake accepting those credentials.
 func NewTwilio(accountSID, authToken string, rec *Recorder) *Twilio {
-	return &Twilio{accountSID: accountSID, authToken: authToken, rec: rec, stopped: map[string]bool{}}
+	return &Twilio{accountSID: accountSID, authToken: authToken, rec: rec, stopped: map[string]bool{}, retry: providerRetry()}
+}
+
+// PostStatusCallbacks turns Twilio's status callbacks on or off. When on,
+// for every message the fake accepts with a StatusCallback URL it posts
+// that URL, in the background, MessageStatus=sent and then
+// MessageStatus=delivered, form-encoded with the fields Twilio sends
+// (MessageSid, SmsSid, AccountSid, From and/or MessagingServiceSid, To,
+// MessageStatus, SmsStatus, ApiVersion) and signed as Twilio signs: the
+// X-Twilio-Signature header is the base64 HMAC-SHA1, keyed with the auth
+// token, of the URL followed by each parameter's name and value, sorted
+// by name. A post that fails (no answer, or not a 2xx) is retried as the
+// SendGrid fake retries its event webhook (see SendGrid.PostEvents).
+// Turning callbacks off ends the retries still under way.
+func (f *Twilio) PostStatusCallbacks(on bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.callbacks != nil {
+		f.callbacks.close()
+		f.callbacks = nil
+	}
+	if on {
+		f.callbacks = newHookSender(f.retry)
+	}
+}
+
+// postStatus posts the status callbacks of an accepted message to cb when
+// callbacks are on.
+func (f *Twilio) postStatus(cb, sid, to, from, service string) {
+	f.mu.Lock()
+	h := f.callbacks
+	f.mu.Unlock()
+	if h == nil || cb == "" {
+		return
+	}
+	post := func(status string) func() error {
+		form := url.Values{
+			"MessageSid": {sid}, "SmsSid": {sid}, "AccountSid": {f.accountSID}, "To": {to},
+			"MessageStatus": {status}, "SmsStatus": {status}, "ApiVersion": {"2010-04-01"},
+		}
+		if from != "" {
+			form.Set("From", from)
+		}
+		if service != "" {
+			form.Set("MessagingServiceSid", service)
+		}
+		body, sig := form.Encode(), twilioSignature(f.authToken, cb, form)
+		return func() error {
+			req, err := http.NewRequest(http.MethodPost, cb, strings.NewReader(body))
+			if err != nil {
+				return fmt.Errorf("Twilio status callback: %w", err)
+			}
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set("X-Twilio-Signature", sig)
+			return h.do(req)
+		}
+	}
+	h.send(post("sent"), post("delivered"))
+}
+
+// twilioSignature is X-Twilio-Signature for a POST of form to u: the
+// base64 HMAC-SHA1, keyed with the auth token, of u followed by every
+// parameter's name and first value, in the order of the names.
+func twilioSignature(authToken, u string, form url.Values) string {
+	var b strings.Builder
+	b.WriteString(u)
+	for _, k := range slices.Sorted(maps.Keys(form)) {
+		b.WriteString(k)
+		b.WriteString(form.Get(k))
+	}
+	mac := hmac.New(sha1.New, []byte(authToken))
+	mac.Write([]byte(b.String()))
+	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
 }
 
 // Stop makes the fake refuse a number as one that replied STOP.
@@ -157,6 +239,7 @@ func (f *Twilio) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	f.sent = append(f.sent, twilioSent{sid: sid, to: to, from: from, service: service, body: body, at: now})
 	f.mu.Unlock()
+	f.postStatus(form.Get("StatusCallback"), sid, to, from, service)
 	writeJSON(w, http.StatusCreated, map[string]any{
 		"sid": sid, "account_sid": f.accountSID, "to": to, "from": nilIfEmpty(from), "messaging_service_sid": nilIfEmpty(service),
 		"body": body, "status": "queued", "num_segments": fmt.Sprint((len([]rune(body))-1)/153 + 1), "num_media": "0",
