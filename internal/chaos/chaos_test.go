@@ -16,11 +16,11 @@ import (
 )
 
 // expectClean makes TestShortProfile require a clean run: 0 lost, 0
-// duplicated, 0 failed runs, 0 unsettled. It is off while the defects the
-// suite exposes (duplicates after 5xx-after-accept, in-doubt sends never
-// settled) are not fixed; flip it to true (or set RAPPORT_CHAOS_EXPECT_CLEAN=1)
-// once they are.
-const expectClean = false
+// duplicated, 0 failed runs, 0 unsettled. It was off while the defects
+// the suite exposed (duplicates after 5xx-after-accept, in-doubt sends
+// never settled) were not fixed; RAPPORT_CHAOS_EXPECT_CLEAN=0 turns it off
+// to study a regression without failing.
+const expectClean = true
 
 var summaryRe = regexp.MustCompile(`(?m)^chaos: (\d+) customers, (\d+) sends: (\d+) lost, (\d+) duplicated, (\d+) failed runs, (\d+) unsettled$`)
 
@@ -60,6 +60,7 @@ func TestShortProfile(t *testing.T) {
 		assert.Equal(t, c.Expected, c.Sent+c.Lost, "%s: expected = sent + lost", ch)
 		assert.GreaterOrEqual(t, c.Duplicated, 0)
 		assert.GreaterOrEqual(t, c.Unsettled, 0)
+		assert.GreaterOrEqual(t, c.Settled, 0)
 	}
 	assert.Equal(t, p.Customers, rep.Completed+rep.Exited+rep.Failed+rep.Running+rep.NotStarted, "every customer's run is counted once")
 	assert.GreaterOrEqual(t, rep.Kills, 2, "the workers were killed")
@@ -78,7 +79,7 @@ func TestShortProfile(t *testing.T) {
 	}
 	assert.Equal(t, lost == 0 && dup == 0 && unsettled == 0 && rep.FailedRuns() == 0, rep.Clean())
 
-	if expectClean || os.Getenv("RAPPORT_CHAOS_EXPECT_CLEAN") == "1" {
+	if expectClean && os.Getenv("RAPPORT_CHAOS_EXPECT_CLEAN") != "0" {
 		assert.True(t, rep.Clean(), "the chaos run must end clean: %s", rep.Summary())
 	}
 }
@@ -88,15 +89,15 @@ func TestShortProfile(t *testing.T) {
 func TestReportArithmetic(t *testing.T) {
 	rep := &Report{Customers: 2, PerChannel: map[string]*ChannelCount{
 		"email": {Expected: 4, Sent: 4, Duplicated: 1},
-		"sms":   {Expected: 2, Sent: 1, Lost: 1, Unsettled: 1},
+		"sms":   {Expected: 2, Sent: 1, Lost: 1, Unsettled: 1, Settled: 3},
 		"mail":  {Expected: 2, Sent: 2},
 	}, Completed: 1, Failed: 1}
 	assert.Equal(t, "chaos: 2 customers, 8 sends: 1 lost, 1 duplicated, 1 failed runs, 1 unsettled", rep.Summary())
 	assert.False(t, rep.Clean())
 	var b bytes.Buffer
 	rep.Print(&b)
-	assert.Regexp(t, `(?m)^email\s+4\s+4\s+0\s+1\s+0$`, b.String())
-	assert.Regexp(t, `(?m)^sms\s+2\s+1\s+1\s+0\s+1$`, b.String())
+	assert.Regexp(t, `(?m)^email\s+4\s+4\s+0\s+1\s+0\s+0$`, b.String())
+	assert.Regexp(t, `(?m)^sms\s+2\s+1\s+1\s+0\s+1\s+3$`, b.String())
 
 	clean := &Report{Customers: 1, PerChannel: map[string]*ChannelCount{"email": {Expected: 2, Sent: 2}, "sms": {Expected: 1, Sent: 1}, "mail": {Expected: 1, Sent: 1}}, Completed: 1}
 	assert.True(t, clean.Clean())
