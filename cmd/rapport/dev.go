@@ -73,6 +73,13 @@ type devOptions struct {
 	DatabaseURL string
 	// InMemory keeps Temporal's state in memory instead of StateDir.
 	InMemory bool
+	// TemporalPostgresURL, when set, keeps Temporal's state in this
+	// PostgreSQL database instead (InMemory and StateDir are then
+	// ignored for it; see devstack.TemporalOptions.PostgresURL).
+	TemporalPostgresURL string
+	// NoWorker starts no worker in this process: workers run elsewhere
+	// (the worker processes of `rapport bench --workers N`).
+	NoWorker bool
 	NoDemo   bool
 	// DayLength makes journeys run faster: a day lasts this long (--day).
 	DayLength time.Duration
@@ -267,6 +274,7 @@ func startDev(ctx context.Context, opts devOptions) (_ *devStack, err error) {
 	if !opts.InMemory {
 		topts.DatabaseFile = filepath.Join(opts.StateDir, "temporal.db")
 	}
+	topts.PostgresURL = opts.TemporalPostgresURL
 	log.Info("starting the embedded Temporal server")
 	if d.temporal, err = devstack.StartTemporal(ctx, topts); err != nil {
 		return nil, err
@@ -329,12 +337,14 @@ func startDev(ctx context.Context, opts devOptions) (_ *devStack, err error) {
 	if opts.ParkAudienceJourneys {
 		audienceRouter.TaskQueue = parkedTaskQueue
 	}
-	d.worker = newWorker(d.client, cfg.activities(svc, email, sms, mail, signer, audienceRouter), js, workerTuning{RetryBudget: opts.RetryBudget}, opts.Interceptors...)
-	if opts.Register != nil {
-		opts.Register(d.worker)
-	}
-	if err := d.worker.Start(); err != nil {
-		return nil, fmt.Errorf("start worker: %w", err)
+	if !opts.NoWorker {
+		d.worker = newWorker(d.client, cfg.activities(svc, email, sms, mail, signer, audienceRouter), js, workerTuning{RetryBudget: opts.RetryBudget}, opts.Interceptors...)
+		if opts.Register != nil {
+			opts.Register(d.worker)
+		}
+		if err := d.worker.Start(); err != nil {
+			return nil, fmt.Errorf("start worker: %w", err)
+		}
 	}
 	syncSchedules(ctx, svc)
 	syncRetention(ctx, svc, cfg.Retention)

@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/rapporthq/rapport/activities"
+	"github.com/rapporthq/rapport/internal/bench"
 	"github.com/rapporthq/rapport/internal/channels"
 	"github.com/rapporthq/rapport/internal/links"
 	"github.com/rapporthq/rapport/internal/router"
@@ -49,6 +50,11 @@ type workerTuning struct {
 	// interpreter revision instead of the newest (the first phase of a
 	// rolling deploy; see README.md, "Changing the interpreter").
 	PinRevision int
+	// Bench makes this one of the worker processes of `rapport bench
+	// --workers N` (the hidden --bench flag): it also runs the bench's
+	// hand-written baselines and starts the journeys of audience runs on
+	// the parked task queue, as the bench's in-process worker does.
+	Bench bool
 }
 
 // options are the SDK worker options for this tuning.
@@ -162,12 +168,16 @@ SENDGRID_*, TWILIO_*, LOB_* and RAPPORT_* (see README.md, "Configuration
 reference"). A channel without configuration is skipped.`,
 	}
 	cmd.Flags().StringVar(&journeysDir, "journeys", journeysDir, "folder of journey files and templates (RAPPORT_JOURNEYS)")
+	var benchWorker bool
+	cmd.Flags().BoolVar(&benchWorker, "bench", false, "run as a worker process of rapport bench --workers")
+	_ = cmd.Flags().MarkHidden("bench")
 	tuning := tuningFlags(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		t, err := tuning()
 		if err != nil {
 			return err
 		}
+		t.Bench = benchWorker
 		cfg, err := configFromEnv()
 		if err != nil {
 			return err
@@ -199,8 +209,15 @@ func runWorker(ctx context.Context, cfg config, journeysDir string, t workerTuni
 		return err
 	}
 	defer opsSrv.Stop()
-	acts := cfg.activities(svc, email, sms, mail, signer, newRouter(svc, 0, time.Time{}))
+	rt := newRouter(svc, 0, time.Time{})
+	if t.Bench {
+		rt.TaskQueue = parkedTaskQueue
+	}
+	acts := cfg.activities(svc, email, sms, mail, signer, rt)
 	w := newWorker(svc.temporal, acts, svc.journeys, t)
+	if t.Bench {
+		bench.Register(w)
+	}
 	if register != nil {
 		register(w)
 	}

@@ -48,7 +48,7 @@ func postgresPersistence(conf *config.Config, opts TemporalOptions) error {
 	}
 	conf.Persistence.DefaultStore = "postgres-default"
 	conf.Persistence.VisibilityStore = "postgres-visibility"
-	conf.Persistence.NumHistoryShards = 4
+	conf.Persistence.NumHistoryShards = PostgresHistoryShards
 	conf.Persistence.DataStores = map[string]config.DataStore{
 		"postgres-default":    {SQL: main},
 		"postgres-visibility": {SQL: &vis},

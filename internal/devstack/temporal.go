@@ -38,6 +38,14 @@ import (
 	"go.temporal.io/server/temporal"
 )
 
+// The number of history shards of the embedded server: its workflows are
+// spread over them, each shard updated by one history host at a time.
+// One on SQLite; four on PostgreSQL, as a small cluster might have.
+const (
+	SQLiteHistoryShards   = 1
+	PostgresHistoryShards = 4
+)
+
 // TemporalOptions configures an embedded Temporal server.
 type TemporalOptions struct {
 	// IP to bind every listener to. Defaults to 127.0.0.1.
@@ -375,7 +383,7 @@ func sqlitePersistence(conf *config.Config, opts TemporalOptions) error {
 	}
 	conf.Persistence.DefaultStore = "sqlite-default"
 	conf.Persistence.VisibilityStore = "sqlite-default"
-	conf.Persistence.NumHistoryShards = 1
+	conf.Persistence.NumHistoryShards = SQLiteHistoryShards
 	conf.Persistence.DataStores = map[string]config.DataStore{"sqlite-default": {SQL: &sqlConf}}
 	return nil
 }
