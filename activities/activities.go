@@ -95,7 +95,9 @@ func (a *Activities) Register(w Registry) {
 
 // CustomerFacts loads what the journey may know about the customer now.
 func (a *Activities) CustomerFacts(ctx context.Context, customerID string) (journey.Customer, error) {
-	facts, err := a.Store.CustomerFacts(ctx, customerID, time.Now())
+	began := time.Now()
+	facts, err := a.Store.CustomerFacts(ctx, customerID, began)
+	a.Metrics.ObservePhase(metrics.PhaseFacts, time.Since(began))
 	if errors.Is(err, store.ErrNotFound) {
 		return facts, temporal.NewNonRetryableApplicationError("customer "+customerID+" does not exist", workflows.ErrCustomerNotFound, err)
 	}

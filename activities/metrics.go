@@ -22,6 +22,7 @@ func (a *Activities) observeProvider(usual string, start time.Time, receipt chan
 	if a.Metrics == nil {
 		return
 	}
+	a.Metrics.ObservePhase(metrics.PhaseProvider, time.Since(start))
 	provider := receipt.Provider
 	var pe *channels.Error
 	if errors.As(err, &pe) && pe.Provider != "" {
@@ -83,4 +84,9 @@ func holdReason(p policy.Preferences, m policy.Message, at time.Time, d policy.D
 		}
 	}
 	return metrics.Other
+}
+
+// phaseSince records the time since start as a phase of the send path.
+func (a *Activities) phaseSince(phase string, start time.Time) {
+	a.Metrics.ObservePhase(phase, time.Since(start))
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/rapporthq/rapport/internal/channels"
 	"github.com/rapporthq/rapport/internal/metrics"
 	"github.com/rapporthq/rapport/internal/policy"
+	"github.com/rapporthq/rapport/workflows"
 )
 
 // metric is the value of a counter, or the number of observations of a
@@ -95,4 +96,20 @@ func TestProviderOutcome(t *testing.T) {
 	assert.Equal(t, metrics.OutcomeRetryable, providerOutcome(&channels.Error{Provider: "twilio", Kind: channels.Retryable}))
 	assert.Equal(t, metrics.OutcomePermanent, providerOutcome(fmt.Errorf("wrapped: %w", &channels.Error{Provider: "lob", Kind: channels.Permanent})))
 	assert.Equal(t, metrics.OutcomeInDoubt, providerOutcome(context.DeadlineExceeded))
+}
+
+// Every phase of the send path is timed once per send, so the bench and
+// operators can see where a send's time goes.
+func TestSendPhasesAreTimed(t *testing.T) {
+	h := newHarness(t)
+	res, err := h.send(request())
+	require.NoError(t, err)
+	require.Equal(t, workflows.SendSent, res.Status)
+	for _, phase := range []string{metrics.PhaseCustomer, metrics.PhaseRender, metrics.PhaseClaim, metrics.PhaseProvider, metrics.PhaseRecord} {
+		assert.Equal(t, 1.0, h.metric(t, "rapport_send_phase_seconds", "phase", phase), phase)
+	}
+	assert.Zero(t, h.metric(t, "rapport_send_phase_seconds", "phase", metrics.PhaseFacts))
+	_, err = h.env.ExecuteActivity(workflows.CustomerFactsActivity, "c_1")
+	require.NoError(t, err)
+	assert.Equal(t, 1.0, h.metric(t, "rapport_send_phase_seconds", "phase", metrics.PhaseFacts))
 }

@@ -44,7 +44,9 @@ func (a *Activities) SendMessage(ctx context.Context, req workflows.SendRequest)
 		Topic:          req.Topic,
 		Details:        map[string]any{},
 	}
+	began := time.Now()
 	c, err := a.Store.GetCustomer(ctx, req.CustomerID)
+	a.Metrics.ObservePhase(metrics.PhaseCustomer, time.Since(began))
 	if errors.Is(err, store.ErrNotFound) {
 		return a.skip(ctx, msg, metrics.ReasonNoCustomer, "the customer no longer exists")
 	}
@@ -87,6 +89,7 @@ func (a *Activities) SendMessage(ctx context.Context, req workflows.SendRequest)
 	}
 	msg.Recipient = address
 
+	rendering := time.Now() // templateData and the channel's render
 	data, reason, err := a.templateData(ctx, req, c, msg.Details)
 	if err != nil {
 		return workflows.SendResult{}, err
@@ -97,11 +100,11 @@ func (a *Activities) SendMessage(ctx context.Context, req workflows.SendRequest)
 
 	switch req.Channel {
 	case journey.Email:
-		return a.sendEmail(ctx, req, msg, c, data)
+		return a.sendEmail(ctx, req, msg, c, data, rendering)
 	case journey.SMS:
-		return a.sendSMS(ctx, req, msg, c, data)
+		return a.sendSMS(ctx, req, msg, c, data, rendering)
 	default:
-		return a.sendMail(ctx, req, msg, c, data)
+		return a.sendMail(ctx, req, msg, c, data, rendering)
 	}
 }
 
@@ -231,13 +234,16 @@ func (a *Activities) link(purpose string, claims any, lifetime time.Duration, pa
 	return strings.TrimRight(a.PublicURL, "/") + path + tok, nil
 }
 
-func (a *Activities) sendEmail(ctx context.Context, req workflows.SendRequest, msg store.Message, c store.Customer, data templates.Data) (workflows.SendResult, error) {
+func (a *Activities) sendEmail(ctx context.Context, req workflows.SendRequest, msg store.Message, c store.Customer, data templates.Data, rendering time.Time) (workflows.SendResult, error) {
 	rendered, err := a.Templates.RenderEmail(req.Template, data)
 	if err != nil {
 		return a.fail(ctx, msg, "template "+req.Template+": "+err.Error())
 	}
 	msg.Subject = rendered.Subject
+	a.Metrics.ObservePhase(metrics.PhaseRender, time.Since(rendering))
+	claiming := time.Now()
 	claim, done, err := a.claim(ctx, req, msg, c, false)
+	a.Metrics.ObservePhase(metrics.PhaseClaim, time.Since(claiming))
 	if err != nil || done != nil {
 		return deref(done), err
 	}
@@ -269,10 +275,11 @@ func (a *Activities) sendEmail(ctx context.Context, req workflows.SendRequest, m
 		},
 	})
 	a.observeProvider(metrics.ProviderSendGrid, start, receipt, err)
+	defer a.phaseSince(metrics.PhaseRecord, time.Now())
 	return a.finish(ctx, msg, receipt, err, false)
 }
 
-func (a *Activities) sendSMS(ctx context.Context, req workflows.SendRequest, msg store.Message, c store.Customer, data templates.Data) (workflows.SendResult, error) {
+func (a *Activities) sendSMS(ctx context.Context, req workflows.SendRequest, msg store.Message, c store.Customer, data templates.Data, rendering time.Time) (workflows.SendResult, error) {
 	body, err := a.Templates.RenderSMS(req.Template, data)
 	if err != nil {
 		return a.fail(ctx, msg, "template "+req.Template+": "+err.Error())
@@ -289,7 +296,10 @@ func (a *Activities) sendSMS(ctx context.Context, req workflows.SendRequest, msg
 	}
 	msg.Subject = firstLine(body, 60)
 	msg.BodyDigest = channels.Digest(body) // to find it in Twilio's records if it ends in doubt
+	a.Metrics.ObservePhase(metrics.PhaseRender, time.Since(rendering))
+	claiming := time.Now()
 	claim, done, err := a.claim(ctx, req, msg, c, false)
+	a.Metrics.ObservePhase(metrics.PhaseClaim, time.Since(claiming))
 	if err != nil || done != nil {
 		return deref(done), err
 	}
@@ -300,10 +310,11 @@ func (a *Activities) sendSMS(ctx context.Context, req workflows.SendRequest, msg
 	start := time.Now()
 	receipt, err := a.SMS.SendSMS(ctx, sms)
 	a.observeProvider(metrics.ProviderTwilio, start, receipt, err)
+	defer a.phaseSince(metrics.PhaseRecord, time.Now())
 	return a.finish(ctx, msg, receipt, err, false)
 }
 
-func (a *Activities) sendMail(ctx context.Context, req workflows.SendRequest, msg store.Message, c store.Customer, data templates.Data) (workflows.SendResult, error) {
+func (a *Activities) sendMail(ctx context.Context, req workflows.SendRequest, msg store.Message, c store.Customer, data templates.Data, rendering time.Time) (workflows.SendResult, error) {
 	rendered, err := a.Templates.RenderMail(req.Template, data)
 	if err != nil {
 		return a.fail(ctx, msg, "template "+req.Template+": "+err.Error())
@@ -320,7 +331,10 @@ func (a *Activities) sendMail(ctx context.Context, req workflows.SendRequest, ms
 	}
 	// Lob deduplicates by idempotency key, so an attempt interrupted
 	// mid-call may safely be made again: it returns the first piece.
+	a.Metrics.ObservePhase(metrics.PhaseRender, time.Since(rendering))
+	claiming := time.Now()
 	claim, done, err := a.claim(ctx, req, msg, c, true)
+	a.Metrics.ObservePhase(metrics.PhaseClaim, time.Since(claiming))
 	if err != nil || done != nil {
 		return deref(done), err
 	}
@@ -346,6 +360,7 @@ func (a *Activities) sendMail(ctx context.Context, req workflows.SendRequest, ms
 		IdempotencyKey: mailIdempotencyKey(msg.IdempotencyKey),
 	})
 	a.observeProvider(metrics.ProviderLob, start, receipt, err)
+	defer a.phaseSince(metrics.PhaseRecord, time.Now())
 	return a.finish(ctx, msg, receipt, err, true)
 }
 

@@ -137,6 +137,33 @@ var (
 // client's timeout.
 var providerBuckets = []float64{0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}
 
+// phaseBuckets are the buckets, in seconds, of rapport_send_phase_seconds:
+// from a cached lookup to a slow provider.
+var phaseBuckets = []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5}
+
+// Phases of the send path, for ObservePhase.
+const (
+	PhaseFacts    = "facts"
+	PhaseCustomer = "customer"
+	PhaseRender   = "render"
+	PhaseClaim    = "claim"
+	PhaseProvider = "provider"
+	PhaseRecord   = "record"
+)
+
+var phases = []string{PhaseFacts, PhaseCustomer, PhaseRender, PhaseClaim, PhaseProvider, PhaseRecord}
+
+// ObservePhase records how long a phase of the send path took (one of
+// the Phase constants).
+func (m *Metrics) ObservePhase(phase string, d time.Duration) {
+	if m == nil {
+		return
+	}
+	if h, err := m.phases.GetMetricWithLabelValues(oneOf(phases, phase)); err == nil {
+		h.Observe(d.Seconds())
+	}
+}
+
 // Metrics is Rapport's metrics and the registry that holds them. Make one
 // with New; a nil *Metrics records nothing.
 type Metrics struct {
@@ -149,6 +176,7 @@ type Metrics struct {
 	routingFailed prometheus.Gauge
 	inDoubt       *prometheus.CounterVec
 	settled       *prometheus.CounterVec
+	phases        *prometheus.HistogramVec
 
 	// The Temporal SDK's metrics go through a tally scope made on first
 	// use (see TemporalHandler), reported every interval.
@@ -180,6 +208,11 @@ type Metrics struct {
 //   - rapport_messages_in_doubt_settled_total{channel,how,result}: unknown
 //     messages settled, by how (webhook, lookup, deadline) and result
 //     (sent, resent, expired).
+//   - rapport_send_phase_seconds{phase}: where the send path spends its
+//     time: facts (the journey's customer facts), customer (reading the
+//     customer), render (voucher, products, links and template), claim
+//     (the contact rules' decision and the outbox claim), provider (the
+//     provider call), record (writing its answer).
 //   - rapport_temporal_metric_errors_total: Temporal SDK metrics that could
 //     not be registered (see TemporalHandler).
 //
@@ -218,6 +251,11 @@ func newMetrics(interval time.Duration) *Metrics {
 			Name: "rapport_messages_in_doubt_settled_total",
 			Help: "Messages in doubt settled, by channel, how (webhook, lookup, deadline) and result (sent, resent, expired).",
 		}, []string{"channel", "how", "result"}),
+		phases: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "rapport_send_phase_seconds",
+			Help:    "Time spent in each phase of the send path: facts, customer, render, claim, provider, record.",
+			Buckets: phaseBuckets,
+		}, []string{"phase"}),
 		temporalErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "rapport_temporal_metric_errors_total",
 			Help: "Temporal SDK metrics dropped because they could not be registered (a name reused with other labels).",
@@ -226,7 +264,7 @@ func newMetrics(interval time.Duration) *Metrics {
 	m.registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.messages, m.held, m.provider, m.events, m.inDoubt, m.settled, m.temporalErrors, m.routingFailed,
+		m.messages, m.held, m.provider, m.events, m.inDoubt, m.settled, m.phases, m.temporalErrors, m.routingFailed,
 	)
 	return m
 }
