@@ -116,6 +116,12 @@ func (b *benchRun) thankYou(ctx context.Context) (thankYouResult, error) {
 		return thankYouResult{}, errors.New("no thank-you journey in the journeys folder")
 	}
 	kinds := b.thankYouKinds(plan)
+	slots := (b.o.Concurrency + len(kinds) - 1) / len(kinds)
+	if b.o.Journeys < 4*slots {
+		// Journeys complete in batches of about slots: a round needs a few
+		// batches for its window to measure every kind.
+		return thankYouResult{}, fmt.Errorf("--journeys %d is too few for %d in flight per kind: give at least %d, or lower --concurrency", b.o.Journeys, slots, 4*slots)
+	}
 	rows, err := b.costs(ctx, kinds)
 	if err != nil {
 		return thankYouResult{}, err
@@ -131,7 +137,6 @@ func (b *benchRun) thankYou(ctx context.Context) (thankYouResult, error) {
 		}
 	}
 
-	slots := (b.o.Concurrency + len(kinds) - 1) / len(kinds)
 	perKind := b.o.Journeys + slots // the most a kind starts in a round
 	for k := range kinds {
 		for i := range perKind {
@@ -247,7 +252,9 @@ func (b *benchRun) round(ctx context.Context, kinds []thankYouKind, r, slots int
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	if opened.IsZero() || !opened.Before(closed) { // a kind was not under way when another finished
+	// A kind not under way when another finished, or with no journey
+	// completed in the window: the round is measured from its start.
+	if opened.IsZero() || !opened.Before(closed) || !allGained(atOpen, atClose) {
 		opened, atOpen = began, make([]int, len(kinds))
 	}
 	window := closed.Sub(opened).Seconds()
@@ -256,6 +263,16 @@ func (b *benchRun) round(ctx context.Context, kinds []thankYouKind, r, slots int
 		rates[k] = float64(atClose[k]-atOpen[k]) / window
 	}
 	return rates, nil
+}
+
+// allGained reports whether every count grew from before to after.
+func allGained(before, after []int) bool {
+	for k := range after {
+		if after[k] <= before[k] {
+			return false
+		}
+	}
+	return true
 }
 
 // startToEmail matches each journey the rounds started with the email

@@ -353,11 +353,11 @@ func TestBench(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a private stack and thousands of workflows; skipped with -short")
 	}
-	out, errOut, err := run("bench", "--journeys-dir=../../journeys", "--journeys=20", "--rounds=2", "--customers=5000", "--lapsed=0.05", "--events=500", "--batch=100")
+	out, errOut, err := run("bench", "--journeys-dir=../../journeys", "--journeys=20", "--rounds=2", "--concurrency=6", "--customers=5000", "--lapsed=0.05", "--events=500", "--batch=100")
 	require.NoError(t, err, errOut+out)
 	for _, want := range []string{
 		"(a) thank-you journeys", "emails received by the SendGrid fake, one per journey",
-		"(b) lapse-winback audience", "raw start rate of the server now", "5000 customers generated in", "SQL scan",
+		"2 in flight each", "(b) lapse-winback audience", "raw start rate of the server now", "5000 customers generated in", "SQL scan",
 		"(c) 500 events in batches of 100", "500 stored, 500 routed",
 	} {
 		assert.Contains(t, out, want)
