@@ -180,6 +180,9 @@ func (b *benchRun) thankYou(ctx context.Context) (thankYouResult, error) {
 	fmt.Fprintf(b.out, "    ratio %s/%s %.2f (%.2f-%.2f), %s/%s %.2f (%.2f-%.2f): median and min-max of the rounds' ratios\n",
 		kinds[0].name, kinds[1].name, ratios[1].median, ratios[1].min, ratios[1].max, kinds[0].name, kinds[2].name, ratios[2].median, ratios[2].min, ratios[2].max)
 	fmt.Fprintf(b.out, "    %d emails received by the SendGrid fake, one per journey\n", len(starts.at))
+	if err := b.breakdown(ctx, kinds[0], perKind); err != nil {
+		return thankYouResult{}, err
+	}
 	return thankYouResult{ratio: ratios[1], rounds: b.o.Rounds}, nil
 }
 
