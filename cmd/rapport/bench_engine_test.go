@@ -28,7 +28,7 @@ func TestBenchOnPostgresWithWorkerProcesses(t *testing.T) {
 	out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/rapporthq/rapport/cmd/rapport").CombinedOutput()
 	require.NoError(t, err, "build rapport: %s", out)
 
-	cmd := exec.CommandContext(ctx, bin, "bench", "--journeys-dir=../../journeys", "--temporal-db=postgres", "--workers=2", "--skip=b,c", "--journeys=20")
+	cmd := exec.CommandContext(ctx, bin, "bench", "--journeys-dir=../../journeys", "--temporal-db=postgres", "--workers=2", "--skip=b,c,paths", "--journeys=20", "--concurrency=6", "--rounds=2")
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	stdout, err := cmd.Output()
