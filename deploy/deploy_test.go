@@ -1885,10 +1885,10 @@ func TestSetupJob(t *testing.T) {
 	}
 }
 
-// TestReadmeDocumentsVariables keeps deploy/README.md's tables in step with
+// TestReadmeDocumentsVariables keeps docs/operating.md's tables in step with
 // the variables these files set.
 func TestReadmeDocumentsVariables(t *testing.T) {
-	data, err := os.ReadFile("README.md")
+	data, err := os.ReadFile("../docs/operating.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1926,6 +1926,6 @@ func TestReadmeDocumentsVariables(t *testing.T) {
 	}
 	sort.Strings(missing)
 	if len(missing) > 0 {
-		t.Errorf("deploy/README.md does not document %v", missing)
+		t.Errorf("docs/operating.md does not document %v", missing)
 	}
 }

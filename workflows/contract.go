@@ -75,7 +75,7 @@ type JourneyInput struct {
 	// it: runs started now record the revision they run at with
 	// workflow.GetVersion (see RevisionChange). It is kept, and stamped,
 	// for runs already in flight and for workers of releases that still
-	// read it; see README.md, "Changing the interpreter".
+	// read it; see docs/development.md, "Changing the interpreter".
 	Revision int `json:"revision,omitempty"`
 	// Resume is set when the run continued as new: the state it carries
 	// into this execution (see continue.go). New runs have none.

@@ -41,7 +41,7 @@ only the cluster should reach.
 
 Configured by the environment: DATABASE_URL, TEMPORAL_ADDRESS,
 TEMPORAL_NAMESPACE, RAPPORT_SECRET, RAPPORT_API_ADDR, RAPPORT_OPS_ADDR and
-RAPPORT_* (see README.md).`,
+RAPPORT_* (see docs/configuration.md).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := configFromEnv()
 			if err != nil {

@@ -81,7 +81,7 @@ instead of the worker in this process. The first line names the engine.
 The line before the last gives the ratio interpreted/same-steps: its
 median and range over the rounds; the last is "ratio
 interpreted/hand-written: X.XX", that median. Counts are exact;
-throughputs depend on the machine and its load; README.md quotes a run.`,
+throughputs depend on the machine and its load; docs/performance.md quotes a run.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runBench(cmd.Context(), cmd.OutOrStdout(), journeysDir, o)

@@ -35,7 +35,7 @@ import (
 	"github.com/rapporthq/rapport/workflows"
 )
 
-// config is Rapport's configuration from the environment. README.md lists
+// config is Rapport's configuration from the environment. docs/configuration.md lists
 // every variable.
 type config struct {
 	DatabaseURL string

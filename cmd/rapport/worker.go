@@ -48,7 +48,7 @@ type workerTuning struct {
 	RetryBudget time.Duration
 	// PinRevision, above 0, makes runs starting on this worker record that
 	// interpreter revision instead of the newest (the first phase of a
-	// rolling deploy; see README.md, "Changing the interpreter").
+	// rolling deploy; see docs/development.md, "Changing the interpreter").
 	PinRevision int
 	// Bench makes this one of the worker processes of `rapport bench
 	// --workers N` (the hidden --bench flag): it also runs the bench's
@@ -164,7 +164,7 @@ fails, polling stops, and running activities get --drain to finish.
 
 Configured by the environment: DATABASE_URL, TEMPORAL_* (address,
 namespace, TLS, API key, temporal.toml profile), RAPPORT_SECRET,
-SENDGRID_*, TWILIO_*, LOB_* and RAPPORT_* (see README.md, "Configuration
+SENDGRID_*, TWILIO_*, LOB_* and RAPPORT_* (see docs/configuration.md, "Configuration
 reference"). A channel without configuration is skipped.`,
 	}
 	cmd.Flags().StringVar(&journeysDir, "journeys", journeysDir, "folder of journey files and templates (RAPPORT_JOURNEYS)")

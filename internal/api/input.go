@@ -23,7 +23,7 @@ import (
 )
 
 // Limits on what a request may hold. Each is named in the answer that
-// refuses a request over it, and listed in README.md's "HTTP API".
+// refuses a request over it, and listed in docs/api.md.
 const (
 	// maxDepth is how deeply objects and lists may nest in a body.
 	maxDepth = 32
@@ -327,7 +327,7 @@ func jsonNames(t reflect.Type) []string {
 }
 
 func unknownField(path, key string, known []string) *apiError {
-	msg := "unknown field; check its spelling against the API reference in README.md"
+	msg := "unknown field; check its spelling against the API reference in docs/api.md"
 	if near := closest(key, known); near != "" {
 		msg = fmt.Sprintf("unknown field; did you mean %s?", near)
 	}

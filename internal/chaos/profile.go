@@ -52,7 +52,7 @@ var Profiles = map[string]Profile{
 		},
 		Settle: 4 * time.Minute,
 	},
-	// full is the run README.md quotes: 3 worker kills, 2 outages of 35s.
+	// full is the run docs/operating.md quotes: 3 worker kills, 2 outages of 35s.
 	"full": {
 		Name: "full", Customers: 300, PostOver: 150 * time.Second, Workers: 3,
 		Schedule: []Action{
