@@ -54,9 +54,9 @@ number and the field at fault, and make the command exit with status 1.`,
 			for _, r := range sum.rejected {
 				fmt.Fprintf(out, "%s:%d: %s\n", args[0], r.line, r.message)
 			}
-			fmt.Fprintf(out, "%s sent in %s (%.0f/s): %d accepted, %d duplicates, %d rejected\n",
-				plural(sum.sent, "event", "events"), sum.elapsed.Round(time.Millisecond), float64(sum.sent)/max(sum.elapsed.Seconds(), 1e-9),
-				sum.accepted, sum.duplicates, len(sum.rejected))
+			fmt.Fprintf(out, "%s in %s (%.0f/s): %d accepted, %s, %d rejected\n",
+				plural(sum.read, "event", "events"), sum.elapsed.Round(time.Millisecond), float64(sum.read)/max(sum.elapsed.Seconds(), 0.001),
+				sum.accepted, plural(sum.duplicates, "duplicate", "duplicates"), len(sum.rejected))
 			if err != nil {
 				return err
 			}
@@ -90,9 +90,10 @@ func openInput(path string) (io.ReadCloser, int64, error) {
 	return f, st.Size(), nil
 }
 
-// sendSummary counts what a send did.
+// sendSummary counts what a send did: events read (non-empty lines),
+// sent to the API, and what became of them.
 type sendSummary struct {
-	sent, accepted, duplicates int
+	read, sent, accepted, duplicates int
 	rejected                   []rejectedLine
 	elapsed                    time.Duration
 }
@@ -104,10 +105,9 @@ type rejectedLine struct {
 
 // sendEvents posts the events read from in, batch at a time. A line that
 // is not JSON is reported as rejected without being sent.
-func sendEvents(cmd *cobra.Command, api *apiClient, in io.Reader, batch int) (sendSummary, error) {
-	var sum sendSummary
+func sendEvents(cmd *cobra.Command, api *apiClient, in io.Reader, batch int) (sum sendSummary, err error) {
 	began := time.Now()
-	defer func() { sum.elapsed = time.Since(began) }()
+	defer func() { sum.elapsed = time.Since(began) }() // sum is the result: the caller sees it
 	sc := bufio.NewScanner(in)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	var pending []json.RawMessage
@@ -146,6 +146,7 @@ func sendEvents(cmd *cobra.Command, api *apiClient, in io.Reader, batch int) (se
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
 		}
+		sum.read++
 		if !json.Valid(line) {
 			sum.rejected = append(sum.rejected, rejectedLine{line: n, message: "not a JSON object"})
 			continue
