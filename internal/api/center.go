@@ -401,7 +401,7 @@ func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request) {
 	if !s.parseForm(w, r) {
 		return
 	}
-	ev := store.Evidence{Shown: "unsubscribe from " + claims.Topic, IP: clientIP(r), UserAgent: r.UserAgent(), Note: "from a " + claims.Channel + " message of " + claims.WorkflowID}
+	ev := store.Evidence{Shown: "unsubscribe from " + claims.Topic, IP: clientIP(r), UserAgent: r.UserAgent(), Note: "from " + withArticle(claims.Channel) + " message of " + claims.WorkflowID}
 	oneClick := r.PostForm.Get("List-Unsubscribe") == "One-Click"
 	if oneClick {
 		ev.Shown = "RFC 8058 one-click unsubscribe"
@@ -516,3 +516,13 @@ var unsubscribePageTmpl = template.Must(template.New("unsubscribe").Parse(`<!doc
 </body>
 </html>
 `))
+
+// withArticle puts "a" or "an" before a channel's name: "an email", "an
+// SMS", "a mail".
+func withArticle(channel string) string {
+	switch channel {
+	case "email", "sms":
+		return "an " + channel
+	}
+	return "a " + channel
+}
