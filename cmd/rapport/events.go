@@ -94,8 +94,8 @@ func openInput(path string) (io.ReadCloser, int64, error) {
 // sent to the API, and what became of them.
 type sendSummary struct {
 	read, sent, accepted, duplicates int
-	rejected                   []rejectedLine
-	elapsed                    time.Duration
+	rejected                         []rejectedLine
+	elapsed                          time.Duration
 }
 
 type rejectedLine struct {
