@@ -100,3 +100,20 @@ func TestAuditCommand(t *testing.T) {
 	require.Len(t, rep.Violations, 1)
 	assert.Equal(t, audit.Consent, rep.Violations[0].Rule)
 }
+
+// The tools that talk to Temporal take its address as a flag too, and a
+// connection error names both the variable and the flag.
+func TestTemporalAddressFlag(t *testing.T) {
+	t.Setenv("TEMPORAL_ADDRESS", "127.0.0.1:2")
+	for _, args := range [][]string{
+		{"inspect", "c_1"},
+		{"runs", "exit", "rapport/x/c_1/e", "--reason", "test"},
+		{"schedules", "trigger", "lapse-winback"},
+		{"setup", "temporal"},
+	} {
+		_, _, err := run(append(args, "--temporal-address", "127.0.0.1:1")...)
+		require.Error(t, err, "%v", args)
+		assert.Contains(t, err.Error(), "connect to Temporal at 127.0.0.1:1", "%v: the flag wins over TEMPORAL_ADDRESS", args)
+		assert.Contains(t, err.Error(), "TEMPORAL_ADDRESS, or --temporal-address", "%v", args)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/contrib/envconfig"
 	"go.temporal.io/sdk/converter"
@@ -326,17 +327,38 @@ func dialTemporal(ctx context.Context, opts client.Options, log *slog.Logger, ke
 	}
 	c, err := client.DialContext(ctx, opts)
 	if err != nil {
-		return nil, nil, fmt.Errorf("connect to Temporal at %s (namespace %s): %w; is it running? `rapport dev` starts one", opts.HostPort, opts.Namespace, err)
+		return nil, nil, fmt.Errorf("connect to Temporal at %s (namespace %s): %w; is it running (`rapport dev` starts one)? Its address is TEMPORAL_ADDRESS, or --temporal-address on the command line", opts.HostPort, opts.Namespace, err)
 	}
 	return c, opts.DataConverter, nil
 }
 
+// temporalFlags are a command-line tool's --temporal-address and
+// --temporal-namespace, which override TEMPORAL_ADDRESS and
+// TEMPORAL_NAMESPACE.
+type temporalFlags struct{ address, namespace string }
+
+// addTemporalFlags adds --temporal-address and --temporal-namespace to cmd
+// and its subcommands.
+func addTemporalFlags(cmd *cobra.Command) *temporalFlags {
+	tf := &temporalFlags{}
+	cmd.PersistentFlags().StringVar(&tf.address, "temporal-address", "", "Temporal's frontend host:port (default TEMPORAL_ADDRESS, else 127.0.0.1:7233)")
+	cmd.PersistentFlags().StringVar(&tf.namespace, "temporal-namespace", "", "Temporal namespace (default TEMPORAL_NAMESPACE, else default)")
+	return tf
+}
+
 // dialFromEnv connects a command-line tool to Temporal as the environment
-// says (TEMPORAL_*, and RAPPORT_CODEC_KEYS when payloads are encrypted).
-func dialFromEnv(ctx context.Context) (client.Client, converter.DataConverter, config, error) {
+// says (TEMPORAL_*, and RAPPORT_CODEC_KEYS when payloads are encrypted),
+// with the tool's flags over it.
+func dialFromEnv(ctx context.Context, tf *temporalFlags) (client.Client, converter.DataConverter, config, error) {
 	cfg, err := configFromEnv()
 	if err != nil {
 		return nil, nil, cfg, err
+	}
+	if tf != nil && tf.address != "" {
+		cfg.Temporal.HostPort = tf.address
+	}
+	if tf != nil && tf.namespace != "" {
+		cfg.Temporal.Namespace = tf.namespace
 	}
 	c, dc, err := dialTemporal(ctx, cfg.Temporal, cfg.logger(), cfg.Codec, nil)
 	return c, dc, cfg, err

@@ -44,6 +44,7 @@ type inspection struct {
 func newInspectCmd() *cobra.Command {
 	var asJSON bool
 	var limit int
+	var tf *temporalFlags
 	cmd := &cobra.Command{
 		Use:   "inspect CUSTOMER",
 		Short: "Show a customer's journeys: where each stands, what it sent or held back and why",
@@ -64,7 +65,7 @@ worker must be running.`,
 			if !workflows.ValidIDPart(args[0]) {
 				return fmt.Errorf("%q is not a customer id (1-128 letters, digits, _ . : -)", args[0])
 			}
-			c, _, cfg, err := dialFromEnv(cmd.Context())
+			c, _, cfg, err := dialFromEnv(cmd.Context(), tf)
 			if err != nil {
 				return err
 			}
@@ -82,6 +83,7 @@ worker must be running.`,
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	cmd.Flags().IntVar(&limit, "limit", 50, "show at most this many journeys")
+	tf = addTemporalFlags(cmd)
 	return cmd
 }
 
@@ -253,9 +255,10 @@ it is in. Both are validated by the run (an ended run, a run that is not
 in a wait step, a missing reason are refused) and recorded in its state.
 Find workflow ids with rapport inspect CUSTOMER.`,
 	}
+	tf := addTemporalFlags(cmd)
 	var reason, by, step string
 	send := func(cmd *cobra.Command, id, update string, arg any) error {
-		c, _, _, err := dialFromEnv(cmd.Context())
+		c, _, _, err := dialFromEnv(cmd.Context(), tf)
 		if err != nil {
 			return err
 		}

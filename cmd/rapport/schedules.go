@@ -12,6 +12,7 @@ import (
 
 func newSchedulesCmd() *cobra.Command {
 	journeysDir := env("RAPPORT_JOURNEYS", "journeys")
+	var tf *temporalFlags
 	cmd := &cobra.Command{
 		Use:   "schedules",
 		Short: "Keep Temporal Schedules in step with the audience journeys",
@@ -32,7 +33,7 @@ TEMPORAL_NAMESPACE.`,
 			if err != nil {
 				return err
 			}
-			c, dc, _, err := dialFromEnv(cmd.Context())
+			c, dc, _, err := dialFromEnv(cmd.Context(), tf)
 			if err != nil {
 				return err
 			}
@@ -65,7 +66,7 @@ TEMPORAL_NAMESPACE.`,
 		Short: "Start a journey's scheduled audience run now",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, _, _, err := dialFromEnv(cmd.Context())
+			c, _, _, err := dialFromEnv(cmd.Context(), tf)
 			if err != nil {
 				return err
 			}
@@ -78,5 +79,6 @@ TEMPORAL_NAMESPACE.`,
 		},
 	}
 	cmd.AddCommand(sync, trigger)
+	tf = addTemporalFlags(cmd)
 	return cmd
 }

@@ -17,6 +17,7 @@ import (
 
 func newSetupCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "setup", Short: "Prepare the services Rapport runs on"}
+	tf := addTemporalFlags(cmd)
 	cmd.AddCommand(&cobra.Command{
 		Use:   "temporal",
 		Short: "Register Rapport's search attributes on the Temporal namespace",
@@ -34,7 +35,7 @@ Configured by TEMPORAL_* (address, namespace, TLS, API key, profile).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, cancel := context.WithTimeout(cmd.Context(), time.Minute)
 			defer cancel()
-			c, _, cfg, err := dialFromEnv(ctx)
+			c, _, cfg, err := dialFromEnv(ctx, tf)
 			if err != nil {
 				return err
 			}
