@@ -39,7 +39,7 @@ const devKeyFile = "api-key"
 
 // addAPIFlag adds --api and --api-key to cmd and its subcommands.
 func addAPIFlag(cmd *cobra.Command, t *apiTarget) {
-	t.base = env("RAPPORT_API_URL", "http://127.0.0.1:8080")
+	t.base = env("RAPPORT_API_URL", defaultAPIURL)
 	cmd.PersistentFlags().StringVar(&t.base, "api", t.base, "Rapport API address (RAPPORT_API_URL)")
 	cmd.PersistentFlags().StringVar(&t.key, "api-key", "", "API key (RAPPORT_API_KEY; default: the key `rapport dev` wrote to .rapport/api-key)")
 }
@@ -118,3 +118,7 @@ func (c *apiClient) do(ctx context.Context, method, path string, query url.Value
 	}
 	return resp.StatusCode, nil
 }
+
+// defaultAPIURL is where the CLI reaches the API unless told otherwise
+// (RAPPORT_API_URL, --api): where rapport dev serves it by default.
+const defaultAPIURL = "http://127.0.0.1:8080"

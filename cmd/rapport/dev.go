@@ -595,11 +595,20 @@ Try it: thank Ada for an order (change both ids to send another):
 
 Or win back the lapsed customers (email, postcard, then a phone task):
 
-  go run ./cmd/rapport audience run lapse-winback
-  go run ./cmd/rapport tasks list --queue retention
+  go run ./cmd/rapport audience run lapse-winback%[12]s
+  go run ./cmd/rapport tasks list --queue retention%[12]s
 
 Then open %[1]s/dev/outbox. Press Ctrl-C to stop.
-`, d.APIURL, orNone(d.UIURL), d.TemporalAddress, d.pgSource, d.FakesURL, speed, redacted(d.DatabaseURL), d.encryption(), d.APIKey, filepath.Join(d.opts.StateDir, devKeyFile), d.operations())
+`, d.APIURL, orNone(d.UIURL), d.TemporalAddress, d.pgSource, d.FakesURL, speed, redacted(d.DatabaseURL), d.encryption(), d.APIKey, filepath.Join(d.opts.StateDir, devKeyFile), d.operations(), d.cliAPIFlag())
+}
+
+// cliAPIFlag is what the CLI commands printReady shows need to reach this
+// API: nothing on the default address, else --api with it.
+func (d *devStack) cliAPIFlag() string {
+	if d.APIURL == defaultAPIURL {
+		return ""
+	}
+	return " --api " + d.APIURL
 }
 
 // operations describes the ops port for printReady.

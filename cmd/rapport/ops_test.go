@@ -327,6 +327,11 @@ func TestDevServesMetricsApartFromTheAPI(t *testing.T) {
 	s.printReady(&out)
 	assert.Contains(t, out.String(), s.OpsURL+"/metrics")
 	assert.NotContains(t, out.String(), s.APIURL+"/metrics")
+	// The test stack's API is not on the default port: the CLI commands
+	// the banner shows say where it is.
+	require.NotEqual(t, defaultAPIURL, s.APIURL)
+	assert.Contains(t, out.String(), "go run ./cmd/rapport audience run lapse-winback --api "+s.APIURL+"\n")
+	assert.Contains(t, out.String(), "go run ./cmd/rapport tasks list --queue retention --api "+s.APIURL+"\n")
 }
 
 // TestDevOpsPort: --ops-port defaults to 9090, a taken port is named with
