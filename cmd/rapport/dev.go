@@ -349,7 +349,7 @@ func startDev(ctx context.Context, opts devOptions) (_ *devStack, err error) {
 	syncSchedules(ctx, svc)
 	syncRetention(ctx, svc, cfg.Retention)
 
-	outbox := fakes.OutboxHandler(d.fakes.Recorder, d.enrich)
+	outbox := fakes.OutboxHandler(d.fakes.Recorder, d.enrich, d.unsent)
 	sweep := opts.SweepInterval
 	if sweep == 0 {
 		sweep = sweepInterval
@@ -465,6 +465,22 @@ func (d *devStack) enrich(ctx context.Context, m *fakes.Message) {
 		return
 	}
 	m.CustomerID, m.Journey, m.Step = row.CustomerID, row.Journey, row.StepID
+}
+
+// unsent lists the latest messages that were not sent, for the dev
+// outbox page.
+func (d *devStack) unsent(ctx context.Context) []fakes.Unsent {
+	msgs, err := d.store.LatestUnsent(ctx, 100)
+	if err != nil {
+		d.log.Warn("dev outbox: could not list the messages not sent", "error", err)
+		return nil
+	}
+	out := make([]fakes.Unsent, len(msgs))
+	for i, m := range msgs {
+		out[i] = fakes.Unsent{Channel: m.Channel, Status: string(m.Status), Reason: m.Reason, CustomerID: m.CustomerID,
+			Journey: m.Journey, Step: m.StepID, Template: m.Template, At: m.UpdatedAt}
+	}
+	return out
 }
 
 // startPostgres finds the database: the URL given, DATABASE_URL,

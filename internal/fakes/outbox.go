@@ -6,17 +6,33 @@ import (
 	"html/template"
 	"net/http"
 	"strconv"
+	"time"
 )
 
 // Enricher fills in what a provider request did not carry (an SMS has no
 // room for journey and customer ids) from Rapport's outbox, by message id.
 type Enricher func(ctx context.Context, m *Message)
 
+// Unsent is a message Rapport did not hand to a provider (failed,
+// skipped, held back, in doubt), with why: a customer who got nothing
+// leaves a trace on the outbox page too.
+type Unsent struct {
+	Channel, Status, Reason   string
+	CustomerID, Journey, Step string
+	Template                  string
+	At                        time.Time
+}
+
+// UnsentLister lists the latest messages that were not sent, newest first.
+type UnsentLister func(ctx context.Context) []Unsent
+
 // OutboxHandler serves what the fakes captured: GET /dev/outbox is an HTML
-// page, newest first; GET /dev/outbox.json is the same as a JSON array,
-// and with ?after=N only the messages after the one whose seq is N (to
-// follow the outbox without reading it all each time). enrich may be nil.
-func OutboxHandler(rec *Recorder, enrich Enricher) http.Handler {
+// page, newest first, followed by the latest messages that were not sent
+// (from unsent) with their reasons; GET /dev/outbox.json is the captured
+// messages as a JSON array, and with ?after=N only the messages after the
+// one whose seq is N (to follow the outbox without reading it all each
+// time). enrich and unsent may be nil.
+func OutboxHandler(rec *Recorder, enrich Enricher, unsent UnsentLister) http.Handler {
 	messages := func(ctx context.Context, after int) []Message {
 		msgs := rec.After(after)
 		if enrich != nil {
@@ -51,7 +67,14 @@ func OutboxHandler(rec *Recorder, enrich Enricher) http.Handler {
 	})
 	mux.HandleFunc("GET /dev/outbox", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		if err := outboxPage.Execute(w, messages(r.Context(), 0)); err != nil {
+		page := struct {
+			Sent   []Message
+			Unsent []Unsent
+		}{Sent: messages(r.Context(), 0)}
+		if unsent != nil {
+			page.Unsent = unsent(r.Context())
+		}
+		if err := outboxPage.Execute(w, page); err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 		}
 	})
@@ -71,12 +94,14 @@ dl { display: grid; grid-template-columns: 8rem 1fr; margin: 0; }
 dt { color: #666; }
 pre { white-space: pre-wrap; background: #f6f6f6; padding: 0.5rem; }
 iframe { width: 100%; height: 22rem; border: 1px solid #ddd; }
+table { border-collapse: collapse; width: 100%; font-size: 0.9rem; }
+th, td { border-bottom: 1px solid #ddd; padding: 0.3rem; text-align: left; vertical-align: top; }
 </style>
 </head>
 <body>
 <h1>Dev outbox</h1>
 <p>Every message the fake providers accepted, newest first. This page refreshes every 5 seconds; the same list is at <a href="/dev/outbox.json">/dev/outbox.json</a>.</p>
-{{range .}}
+{{range .Sent}}
 <article>
 <h2>{{if .Subject}}{{.Subject}}{{else}}{{.Channel}} to {{.To}}{{end}}</h2>
 <dl>
@@ -91,6 +116,16 @@ iframe { width: 100%; height: 22rem; border: 1px solid #ddd; }
 </article>
 {{else}}
 <p>Nothing yet. Post a customer and an order.placed event to the API (see README.md).</p>
+{{end}}
+{{if .Unsent}}
+<h2 id="not-sent">Not sent</h2>
+<p>The latest messages Rapport did not hand to a provider, newest first, and why.</p>
+<table>
+<thead><tr><th>when</th><th>status</th><th>channel</th><th>customer</th><th>journey, step</th><th>template</th><th>why</th></tr></thead>
+<tbody>
+{{range .Unsent}}<tr><td><time datetime="{{.At.Format "2006-01-02T15:04:05Z07:00"}}">{{.At.Format "2006-01-02 15:04:05 MST"}}</time></td><td>{{.Status}}</td><td>{{.Channel}}</td><td>{{.CustomerID}}</td><td>{{.Journey}}, {{.Step}}</td><td>{{.Template}}</td><td>{{.Reason}}</td></tr>
+{{end}}</tbody>
+</table>
 {{end}}
 </body>
 </html>

@@ -403,3 +403,16 @@ func (s *Store) NoteInDoubt(ctx context.Context, messageID, reason string) (Mess
 	}
 	return m, true, nil
 }
+
+// LatestUnsent returns the latest limit messages that were not handed to
+// a provider, or not yet (failed, skipped, held, pending, in doubt),
+// newest first: the dev outbox shows them with their reasons.
+func (s *Store) LatestUnsent(ctx context.Context, limit int) ([]Message, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+messageColumns+` FROM messages
+		WHERE status IN ('failed', 'skipped', 'held', 'pending', 'unknown')
+		ORDER BY updated_at DESC, id LIMIT $1`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("latest unsent messages: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Message, error) { return scanMessage(r) })
+}

@@ -201,6 +201,17 @@ func TestOutboxSendsOnce(t *testing.T) {
 	msgs, err := s.MessagesFor(ctx, "c_1")
 	require.NoError(t, err)
 	assert.Len(t, msgs, 6)
+
+	// What was not sent, newest first, with why: k3 skipped, then k4 and
+	// k6 still sending (not listed), k1, k2, k5 sent (not listed).
+	unsent, err := s.LatestUnsent(ctx, 10)
+	require.NoError(t, err)
+	var keys []string
+	for _, m := range unsent {
+		keys = append(keys, m.IdempotencyKey)
+	}
+	assert.Equal(t, []string{"k3"}, keys)
+	assert.Equal(t, "no email address", unsent[0].Reason)
 }
 
 func TestOutboxConcurrentAttemptsSendOnce(t *testing.T) {
