@@ -251,21 +251,49 @@ func (s *Server) centerView(r *http.Request, c store.Customer) (centerView, erro
 	var parts []string
 	for _, c := range s.Rules.Caps {
 		if c.Channel == "" {
-			parts = append(parts, fmt.Sprintf("%d / %s", c.Max, strings.TrimPrefix(fmtPer(c.Per), "1 ")))
+			parts = append(parts, capWords(lang, c.Max, c.Per))
 		}
 	}
 	v.DefaultCaps = strings.Join(parts, ", ")
 	return v, nil
 }
 
-func fmtPer(d time.Duration) string {
-	switch {
-	case d%(7*24*time.Hour) == 0:
-		return fmt.Sprintf("%d w", d/(7*24*time.Hour))
-	case d%(24*time.Hour) == 0:
-		return fmt.Sprintf("%d d", d/(24*time.Hour))
+// capWords says a frequency cap as a customer reads it: "3 messages a
+// week", "1 message every 2 weeks", "5 messages par mois".
+func capWords(lang string, max int, per time.Duration) string {
+	const day, week = 24 * time.Hour, 7 * 24 * time.Hour
+	type unit struct {
+		one, many string // "a week", "every %d weeks"
 	}
-	return d.String()
+	units := map[string][3]unit{ // day, week, 30 days
+		"en": {{"a day", "every %d days"}, {"a week", "every %d weeks"}, {"a month", "every %d months"}},
+		"fr": {{"par jour", "tous les %d jours"}, {"par semaine", "toutes les %d semaines"}, {"par mois", "tous les %d mois"}},
+	}
+	nouns := map[string][2]string{"en": {"message", "messages"}, "fr": {"message", "messages"}}
+	u, ok := units[lang]
+	if !ok {
+		lang, u = "en", units["en"]
+	}
+	noun := nouns[lang][1]
+	if max == 1 {
+		noun = nouns[lang][0]
+	}
+	say := func(x unit, n int) string {
+		if n == 1 {
+			return x.one
+		}
+		return fmt.Sprintf(x.many, n)
+	}
+	when := "/ " + per.String()
+	switch {
+	case per%(30*day) == 0:
+		when = say(u[2], int(per/(30*day)))
+	case per%week == 0:
+		when = say(u[1], int(per/week))
+	case per%day == 0:
+		when = say(u[0], int(per/day))
+	}
+	return fmt.Sprintf("%d %s %s", max, noun, when)
 }
 
 // savePreferenceCenter stores what the customer chose, with the evidence:
