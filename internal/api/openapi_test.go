@@ -400,3 +400,17 @@ func mustRead(t *testing.T, r io.Reader) []byte {
 	require.NoError(t, err)
 	return b
 }
+
+// TestContractAmountsTakeANumberOrADecimalString holds the Amount schema
+// to the two forms shops send money in, and to refusing the rest.
+func TestContractAmountsTakeANumberOrADecimalString(t *testing.T) {
+	doc := loadContract(t)
+	amount := doc.Components.Schemas["Amount"].Value
+	require.NotNil(t, amount)
+	for _, ok := range []any{48.0, 0.0, 12.5, "48.00", "48", "0.5"} {
+		assert.NoError(t, amount.VisitJSON(ok, openapi3.EnableJSONSchema2020()), "%#v is an amount", ok)
+	}
+	for _, bad := range []any{-1.0, "48,00", "-48.00", "£48", "", "4.8e1", true, nil} {
+		assert.Error(t, amount.VisitJSON(bad, openapi3.EnableJSONSchema2020()), "%#v is not an amount", bad)
+	}
+}
