@@ -16,6 +16,7 @@ import (
 
 	"go.temporal.io/sdk/client"
 
+	"github.com/rapporthq/rapport/docs"
 	"github.com/rapporthq/rapport/internal/apikey"
 	"github.com/rapporthq/rapport/internal/links"
 	"github.com/rapporthq/rapport/internal/metrics"
@@ -100,12 +101,32 @@ func (s *Server) routes() []route {
 		{"POST /webhooks/lob", public, s.lobWebhook},
 		{"GET /survey/{token}", public, s.surveyPage},
 		{"POST /survey/{token}", public, s.answerSurvey},
+		{contractRoute, public, s.contract()},
 	}
 }
 
 // oneClickUnsubscribe is the route mailbox providers post RFC 8058
 // one-click unsubscribes to.
 const oneClickUnsubscribe = "POST /unsubscribe/{token}"
+
+// contractRoute serves the API's OpenAPI document. It is the one /v1
+// route reached without a key: a contract holds no data, and a shop's
+// developer needs it before they have a key.
+const contractRoute = "GET /v1/openapi.json"
+
+// contract answers the API's OpenAPI document (docs/openapi.yaml) as JSON.
+func (s *Server) contract() http.HandlerFunc {
+	body, err := docs.OpenAPIJSON()
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "public, max-age=300")
+		_, _ = w.Write(body)
+	}
+}
 
 // Handler returns the API's routes: /v1 behind API keys, the signed pages
 // and webhooks public but rate-limited.

@@ -1,0 +1,416 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	legacyrouter "github.com/getkin/kin-openapi/routers/legacy"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
+	workflowpb "go.temporal.io/api/workflow/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/mocks"
+
+	"github.com/rapporthq/rapport/docs"
+	"github.com/rapporthq/rapport/internal/apikey"
+	"github.com/rapporthq/rapport/internal/journey"
+	"github.com/rapporthq/rapport/internal/router"
+	"github.com/rapporthq/rapport/internal/store"
+	"github.com/rapporthq/rapport/internal/store/storetest"
+	"github.com/rapporthq/rapport/workflows"
+)
+
+// loadContract loads docs/openapi.yaml as the server embeds it, and
+// validates it (its examples included, against their schemas).
+func loadContract(t *testing.T) *openapi3.T {
+	t.Helper()
+	loader := openapi3.NewLoader()
+	doc, err := loader.LoadFromData(docs.OpenAPIYAML())
+	require.NoError(t, err, "docs/openapi.yaml does not load")
+	require.NoError(t, doc.Validate(loader.Context, openapi3.EnableExamplesValidation()), "docs/openapi.yaml is not a valid OpenAPI document")
+	return doc
+}
+
+func TestContractIsAValidOpenAPI31Document(t *testing.T) {
+	doc := loadContract(t)
+	assert.True(t, doc.IsOpenAPI31OrLater(), "the contract is OpenAPI 3.1, not %s", doc.OpenAPI)
+
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			name := method + " " + path
+			assert.NotEmpty(t, op.OperationID, "%s has no operationId (client generators name methods by it)", name)
+			if strings.HasPrefix(path, "/v1/") && path != "/v1/openapi.json" {
+				scope, _ := op.Extensions["x-rapport-scope"].(string)
+				require.NotEmpty(t, scope, "%s: a /v1 operation names its scope in x-rapport-scope", name)
+				require.NotNil(t, op.Security, "%s names no security requirement", name)
+				assert.Equal(t, openapi3.SecurityRequirements{{"apiKey": {scope}}}, *op.Security, "%s: security and x-rapport-scope differ", name)
+				assert.True(t, hasSuccessExample(op), "%s has no example of a successful answer", name)
+				continue
+			}
+			access, _ := op.Extensions["x-rapport-access"].(string)
+			assert.Contains(t, []string{"public", "webhook"}, access, "%s is outside the API keys: mark it x-rapport-access public or webhook", name)
+			assert.Contains(t, op.Tags, access, "%s: tag it %s", name, access)
+			require.NotNil(t, op.Security, "%s must say it takes no key (security: [])", name)
+			assert.Empty(t, *op.Security, "%s takes no key", name)
+		}
+	}
+}
+
+// hasSuccessExample reports whether op documents an example of a 2xx
+// answer (a 204 has no body to show).
+func hasSuccessExample(op *openapi3.Operation) bool {
+	for code, resp := range op.Responses.Map() {
+		if !strings.HasPrefix(code, "2") {
+			continue
+		}
+		if code == "204" {
+			return true
+		}
+		for _, mt := range resp.Value.Content {
+			if len(mt.Examples) > 0 || mt.Example != nil {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func TestContractIsServedAsJSONWithoutAKey(t *testing.T) {
+	st, _ := storetest.New(t)
+	h := (&Server{Store: st}).Handler()
+	req := httptest.NewRequest(http.MethodGet, "/v1/openapi.json", nil)
+	req.RemoteAddr = "192.0.2.10:5555"
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	assert.Equal(t, "application/json", rec.Header().Get("Content-Type"))
+
+	served, err := openapi3.NewLoader().LoadFromData(rec.Body.Bytes())
+	require.NoError(t, err, "the served JSON does not load")
+	committed := loadContract(t)
+	a, err := json.Marshal(served)
+	require.NoError(t, err)
+	b, err := json.Marshal(committed)
+	require.NoError(t, err)
+	assert.JSONEq(t, string(b), string(a), "the served JSON says something other than docs/openapi.yaml")
+
+	// The committed file is the one embedded.
+	onDisk, err := os.ReadFile(filepath.Join("..", "..", "docs", "openapi.yaml"))
+	require.NoError(t, err)
+	assert.Equal(t, string(onDisk), string(docs.OpenAPIYAML()))
+}
+
+// TestContractListsExactlyTheRoutesServed holds the document to the
+// routes the server registers (routes(), the one table Handler mounts):
+// a route served but not documented fails, and so does a documented
+// operation nothing serves.
+func TestContractListsExactlyTheRoutesServed(t *testing.T) {
+	doc := loadContract(t)
+	var documented []string
+	for path, item := range doc.Paths.Map() {
+		for method := range item.Operations() {
+			documented = append(documented, method+" "+path)
+		}
+	}
+	var served []string
+	for _, rt := range (&Server{}).routes() {
+		served = append(served, rt.pattern)
+	}
+	for _, p := range served {
+		assert.Contains(t, documented, p, "the API serves %s but docs/openapi.yaml does not document it", p)
+	}
+	for _, p := range documented {
+		assert.Contains(t, served, p, "docs/openapi.yaml documents %s but the API does not serve it", p)
+	}
+
+	// Each documented scope is the one the route demands.
+	scopes := map[string]apikey.Scope{}
+	for _, rt := range (&Server{}).routes() {
+		scopes[rt.pattern] = rt.scope
+	}
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			scope, _ := op.Extensions["x-rapport-scope"].(string)
+			if rt, ok := scopes[method+" "+path]; ok {
+				assert.Equal(t, string(rt), scope, "%s %s: the document and the route disagree on the scope", method, path)
+			}
+		}
+	}
+}
+
+// contractAPI is the API over a real database, with the seed journeys
+// compiled and Temporal mocked (journeys, erasure and audience runs are
+// run for real in workflows and cmd/rapport): what the examples need to
+// be answered as a shop would see them.
+type contractAPI struct {
+	s    *Server
+	h    http.Handler
+	keys map[string]string // scope -> key holding only it
+}
+
+func newContractAPI(t *testing.T) *contractAPI {
+	t.Helper()
+	st, _ := storetest.New(t)
+	ctx := context.Background()
+
+	comp, err := journey.NewCompiler(journey.Options{})
+	require.NoError(t, err)
+	var plans []*journey.Plan
+	for _, f := range []string{"thank-you.yaml", "lapse-winback.yaml"} {
+		src, err := os.ReadFile(filepath.Join("..", "..", "journeys", f))
+		require.NoError(t, err)
+		plan, diags := comp.Compile(f, src)
+		require.False(t, diags.HasErrors(), "%s: %v", f, diags)
+		plans = append(plans, plan)
+	}
+	cat, err := journey.NewCatalog(plans...)
+	require.NoError(t, err)
+
+	tc := &mocks.Client{}
+	run := &mocks.WorkflowRun{}
+	run.On("Get", mock.Anything, mock.Anything).Return(nil)
+	run.On("GetID").Return("wf")
+	run.On("GetRunID").Return("run")
+	tc.On("ExecuteWorkflow", mock.Anything, mock.Anything, mock.Anything, mock.Anything).Return(run, nil)
+	tc.On("SignalWithStartWorkflow", mock.Anything, mock.Anything, mock.Anything, mock.Anything, mock.Anything, mock.Anything, mock.Anything).Return(run, nil)
+	tc.On("SignalWorkflow", mock.Anything, mock.Anything, mock.Anything, mock.Anything, mock.Anything).Return(nil)
+	tc.On("DescribeWorkflowExecution", mock.Anything, mock.Anything, mock.Anything).Return(&workflowservice.DescribeWorkflowExecutionResponse{
+		WorkflowExecutionInfo: &workflowpb.WorkflowExecutionInfo{Status: enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING}}, nil)
+	tc.On("ListWorkflow", mock.Anything, mock.Anything).Return(&workflowservice.ListWorkflowExecutionsResponse{}, nil)
+	update := &mocks.WorkflowUpdateHandle{}
+	update.On("Get", mock.Anything, mock.Anything).Return(nil)
+	tc.On("UpdateWorkflow", mock.Anything, mock.Anything).Return(update, nil)
+
+	s := &Server{Store: st, Temporal: tc, Topics: []string{"offers"},
+		Router:      &router.Router{Store: st, Catalog: cat, Env: comp.Env(), Temporal: tc},
+		PublicLimit: PublicLimit{Rate: 1000, Burst: 1000, WebhookRate: 1000, WebhookBurst: 1000}}
+	a := &contractAPI{s: s, h: s.Handler(), keys: map[string]string{}}
+
+	// What the examples name: Ada, an event of hers, a task and a voucher
+	// from her win-back, and a customer whose erasure is under way.
+	for _, c := range []store.Customer{
+		{ID: "c_ada", Email: "ada@example.com", Name: "Ada Lovelace", Attributes: map[string]any{"tier": "gold"}},
+		{ID: "c_gone", Email: "gone@example.com"},
+	} {
+		_, err := st.UpsertCustomer(ctx, c)
+		require.NoError(t, err)
+	}
+	_, _, err = st.RecordEvent(ctx, store.Event{ID: "evt_welcome", Type: "newsletter.joined", CustomerID: "c_ada",
+		OccurredAt: time.Now().Add(-time.Hour), Data: json.RawMessage(`{"source":"footer"}`)}, nil)
+	require.NoError(t, err)
+	wf := "journey/lapse-winback/c_ada/audience-20260503"
+	_, err = st.CreateTask(ctx, store.Task{ID: "task_call_ada", WorkflowID: wf, Journey: "lapse-winback", StepID: "call_if_we_can",
+		CustomerID: "c_ada", Kind: "call", Queue: "retention", Brief: "Call Ada.", Outcomes: []string{"reached", "voicemail", "declined"},
+		DueAt: time.Now().Add(48 * time.Hour)})
+	require.NoError(t, err)
+	_, err = st.IssueVoucher(ctx, store.Voucher{Code: "BACK15-ADA", CustomerID: "c_ada", WorkflowID: wf, StepID: "email_offer",
+		Kind: "percent", Value: 15, ExpiresAt: time.Now().Add(30 * 24 * time.Hour)})
+	require.NoError(t, err)
+	hash, err := st.CustomerHash("c_gone")
+	require.NoError(t, err)
+	_, _, err = st.BeginErasure(ctx, "c_gone", workflows.EraseWorkflowID(hash), "key dpo-desk", "asked by email on 3 May")
+	require.NoError(t, err)
+	return a
+}
+
+// key returns a key holding only scope, made once.
+func (a *contractAPI) key(t *testing.T, scope string) string {
+	t.Helper()
+	if k, ok := a.keys[scope]; ok {
+		return k
+	}
+	_, k, err := a.s.Store.CreateAPIKey(context.Background(), "contract-"+strings.ReplaceAll(scope, ":", "-"), []apikey.Scope{apikey.Scope(scope)})
+	require.NoError(t, err)
+	a.keys[scope] = k
+	return k
+}
+
+// exampleCall is one documented example request of a /v1 operation.
+type exampleCall struct {
+	name, method, path string
+	op                 *openapi3.Operation
+	params             openapi3.Parameters
+	body               any // nil: no body
+}
+
+// exampleCalls lists the documented example requests of every /v1
+// operation: writes first (POST, PUT: what they create, a suppression
+// say, is what the reads then find), reads next, DELETE last (an erasure
+// must not take away what other examples read), each group in path order.
+func exampleCalls(doc *openapi3.T) []exampleCall {
+	var calls []exampleCall
+	for _, path := range doc.Paths.InMatchingOrder() {
+		if !strings.HasPrefix(path, "/v1/") {
+			continue
+		}
+		item := doc.Paths.Value(path)
+		for method, op := range item.Operations() {
+			params := slices.Clone(item.Parameters)
+			params = append(params, op.Parameters...)
+			base := exampleCall{name: method + " " + path, method: method, path: path, op: op, params: params}
+			if op.RequestBody == nil {
+				calls = append(calls, base)
+				continue
+			}
+			mt := op.RequestBody.Value.Content.Get("application/json")
+			if mt == nil || len(mt.Examples) == 0 {
+				calls = append(calls, base) // flagged by the test: an example is needed
+				continue
+			}
+			for name, ex := range mt.Examples {
+				c := base
+				c.name += " (" + name + ")"
+				c.body = ex.Value.Value
+				calls = append(calls, c)
+			}
+		}
+	}
+	order := map[string]int{http.MethodPost: 0, http.MethodPut: 0, http.MethodGet: 1, http.MethodDelete: 2}
+	slices.SortStableFunc(calls, func(a, b exampleCall) int {
+		if d := order[a.method] - order[b.method]; d != 0 {
+			return d
+		}
+		return strings.Compare(a.name, b.name)
+	})
+	return calls
+}
+
+// request builds an example's request: path parameters and query
+// parameters from their documented examples, the body from the request
+// example.
+func (c exampleCall) request(t *testing.T) *http.Request {
+	t.Helper()
+	path := c.path
+	q := url.Values{}
+	for _, p := range c.params {
+		if p.Value.Example == nil {
+			require.NotEqual(t, openapi3.ParameterInPath, p.Value.In, "%s: path parameter %s has no example", c.name, p.Value.Name)
+			continue
+		}
+		v := fmt.Sprint(p.Value.Example)
+		switch p.Value.In {
+		case openapi3.ParameterInPath:
+			path = strings.ReplaceAll(path, "{"+p.Value.Name+"}", url.PathEscape(v))
+		case openapi3.ParameterInQuery:
+			q.Set(p.Value.Name, v)
+		}
+	}
+	u := "http://localhost:8080" + path
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	var body io.Reader
+	if c.body != nil {
+		b, err := json.Marshal(c.body)
+		require.NoError(t, err)
+		body = bytes.NewReader(b)
+	}
+	req := httptest.NewRequest(c.method, u, body)
+	if c.body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.RemoteAddr = "192.0.2.10:5555"
+	return req
+}
+
+// TestEveryExampleAgainstTheRealHandlers sends each documented example
+// request of every /v1 operation to the real handlers, with a key holding
+// only the scope the document names, and validates the request and the
+// answer against the document: the answer must be a documented success
+// whose body fits its schema.
+func TestEveryExampleAgainstTheRealHandlers(t *testing.T) {
+	doc := loadContract(t)
+	rt, err := legacyrouter.NewRouter(doc)
+	require.NoError(t, err)
+	a := newContractAPI(t)
+	ctx := context.Background()
+	opts := &openapi3filter.Options{
+		IncludeResponseStatus: true,
+		MultiError:            true,
+		AuthenticationFunc: func(_ context.Context, in *openapi3filter.AuthenticationInput) error {
+			if !strings.HasPrefix(in.RequestValidationInput.Request.Header.Get("Authorization"), "Bearer rk_") {
+				return fmt.Errorf("no API key in Authorization: Bearer")
+			}
+			return nil
+		},
+	}
+
+	calls := exampleCalls(doc)
+	seen := map[string]bool{}
+	for _, c := range calls {
+		t.Run(c.name, func(t *testing.T) {
+			if c.op.RequestBody != nil && c.op.RequestBody.Value.Required {
+				require.NotNil(t, c.body, "%s takes a body but documents no example of it", c.name)
+			}
+			req := c.request(t)
+			scope, _ := c.op.Extensions["x-rapport-scope"].(string)
+			if scope != "" {
+				req.Header.Set("Authorization", "Bearer "+a.key(t, scope))
+			}
+
+			route, pathParams, err := rt.FindRoute(req)
+			require.NoError(t, err, "the document's router does not find %s", req.URL)
+			in := &openapi3filter.RequestValidationInput{Request: req, PathParams: pathParams, Route: route, Options: opts}
+			require.NoError(t, openapi3filter.ValidateRequest(ctx, in), "the example request does not fit the document")
+			if req.Body != nil {
+				// ValidateRequest read the body and put it back.
+				req.Body = io.NopCloser(bytes.NewReader(mustRead(t, req.Body)))
+			}
+
+			rec := httptest.NewRecorder()
+			a.h.ServeHTTP(rec, req)
+			require.True(t, rec.Code >= 200 && rec.Code < 300, "%s answered %d: %s", c.name, rec.Code, rec.Body.String())
+			_, documented := c.op.Responses.Map()[fmt.Sprint(rec.Code)]
+			require.True(t, documented, "%s answered %d, which the document does not list", c.name, rec.Code)
+
+			out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: rec.Code, Header: rec.Header(), Options: opts}
+			out.SetBodyBytes(rec.Body.Bytes())
+			require.NoError(t, openapi3filter.ValidateResponse(ctx, out), "the answer does not fit the document: %s", rec.Body.String())
+			seen[c.method+" "+c.path] = true
+		})
+	}
+	// Every /v1 route served had an example sent.
+	for _, r := range a.s.routes() {
+		_, path, _ := strings.Cut(r.pattern, " ")
+		if strings.HasPrefix(path, "/v1/") {
+			assert.True(t, seen[r.pattern], "no documented example of %s was answered", r.pattern)
+		}
+	}
+}
+
+func mustRead(t *testing.T, r io.Reader) []byte {
+	t.Helper()
+	b, err := io.ReadAll(r)
+	require.NoError(t, err)
+	return b
+}
+
+// TestContractAmountsTakeANumberOrADecimalString holds the Amount schema
+// to the two forms shops send money in, and to refusing the rest.
+func TestContractAmountsTakeANumberOrADecimalString(t *testing.T) {
+	doc := loadContract(t)
+	amount := doc.Components.Schemas["Amount"].Value
+	require.NotNil(t, amount)
+	for _, ok := range []any{48.0, 0.0, 12.5, "48.00", "48", "0.5"} {
+		assert.NoError(t, amount.VisitJSON(ok, openapi3.EnableJSONSchema2020()), "%#v is an amount", ok)
+	}
+	for _, bad := range []any{-1.0, "48,00", "-48.00", "£48", "", "4.8e1", true, nil} {
+		assert.Error(t, amount.VisitJSON(bad, openapi3.EnableJSONSchema2020()), "%#v is not an amount", bad)
+	}
+}
