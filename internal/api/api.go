@@ -268,7 +268,7 @@ func decodeBytes(body []byte, v any, prefix string) error {
 		return badField(field, "must be %s, not %s", describeKind(typ.Type.Kind().String()), typ.Value)
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		name := join(prefix, strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`))
-		return &apiError{Status: http.StatusBadRequest, Field: name, Message: fmt.Sprintf("%s: unknown field; check its spelling against the API reference in docs/api.md", name)}
+		return &apiError{Status: http.StatusBadRequest, Field: name, Message: fmt.Sprintf("%s: unknown field; check its spelling against the API reference (docs/api.md, or /v1/openapi.json)", name)}
 	default:
 		return &apiError{Status: http.StatusBadRequest, Message: "could not read the body: " + err.Error()}
 	}

@@ -327,7 +327,7 @@ func jsonNames(t reflect.Type) []string {
 }
 
 func unknownField(path, key string, known []string) *apiError {
-	msg := "unknown field; check its spelling against the API reference in docs/api.md"
+	msg := "unknown field; check its spelling against the API reference (docs/api.md, or /v1/openapi.json)"
 	if near := closest(key, known); near != "" {
 		msg = fmt.Sprintf("unknown field; did you mean %s?", near)
 	}
