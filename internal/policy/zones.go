@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rapporthq/rapport/internal/journey"
+	"github.com/rapporthq/rapport/internal/duration"
 )
 
 // countryZones maps a country (ISO 3166 alpha-2) to the time zone most of
@@ -117,7 +117,7 @@ func ParseCaps(s string) ([]Cap, error) {
 		}
 		max, per, ok := strings.Cut(spec, "/")
 		n, err := strconv.Atoi(max)
-		d, derr := journey.ParseDuration(per)
+		d, derr := duration.Parse(per)
 		if !ok || err != nil || n < 1 || derr != nil || d <= 0 {
 			return nil, fmt.Errorf("frequency cap %q: write max/period, such as 3/7d", part)
 		}
