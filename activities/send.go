@@ -12,10 +12,10 @@ import (
 	"time"
 
 	"github.com/rapporthq/rapport/internal/channels"
-	"github.com/rapporthq/rapport/internal/channels/twilio"
 	"github.com/rapporthq/rapport/internal/journey"
 	"github.com/rapporthq/rapport/internal/links"
 	"github.com/rapporthq/rapport/internal/metrics"
+	"github.com/rapporthq/rapport/internal/phone"
 	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/internal/templates"
 	"github.com/rapporthq/rapport/workflows"
@@ -71,7 +71,7 @@ func (a *Activities) SendMessage(ctx context.Context, req workflows.SendRequest)
 		if c.Phone == "" {
 			return a.skip(ctx, msg, metrics.ReasonNoAddress, "no phone number")
 		}
-		if address, err = twilio.Normalize(c.Phone, c.Address.Country); err != nil {
+		if address, err = phone.Normalize(c.Phone, c.Address.Country); err != nil {
 			msg.Recipient = c.Phone
 			// The reason goes to logs and the Temporal UI: not the number.
 			return a.fail(ctx, msg, "invalid phone number (not a number in the customer's country or in international form)")

@@ -37,6 +37,7 @@ import (
 	"github.com/rapporthq/rapport/internal/fakes"
 	"github.com/rapporthq/rapport/internal/links"
 	"github.com/rapporthq/rapport/internal/metrics"
+	"github.com/rapporthq/rapport/internal/phone"
 	"github.com/rapporthq/rapport/internal/store"
 )
 
@@ -686,7 +687,7 @@ func seedDemo(ctx context.Context, s *store.Store) error {
 			return err
 		}
 		if c.Phone != "" {
-			c.PhoneE164, _ = twilio.Normalize(c.Phone, c.Address.Country)
+			c.PhoneE164, _ = phone.Normalize(c.Phone, c.Address.Country)
 		}
 		if _, err := s.UpsertCustomer(ctx, c); err != nil {
 			return err

@@ -11,7 +11,7 @@ import (
 
 	"golang.org/x/text/language"
 
-	"github.com/rapporthq/rapport/internal/channels/twilio"
+	"github.com/rapporthq/rapport/internal/phone"
 	"github.com/rapporthq/rapport/internal/postal"
 	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/workflows"
@@ -94,7 +94,7 @@ func (req *customerRequest) validate() (store.Customer, error) {
 	}
 	if req.Phone != "" {
 		// Kept in E.164 form, to find the customer an SMS reply comes from.
-		c.PhoneE164, _ = twilio.Normalize(req.Phone, c.Address.Country)
+		c.PhoneE164, _ = phone.Normalize(req.Phone, c.Address.Country)
 	}
 	return c, nil
 }

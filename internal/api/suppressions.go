@@ -8,7 +8,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/rapporthq/rapport/internal/channels/twilio"
+	"github.com/rapporthq/rapport/internal/phone"
 	"github.com/rapporthq/rapport/internal/policy"
 	"github.com/rapporthq/rapport/internal/store"
 )
@@ -43,7 +43,7 @@ func suppressionAddress(channel, address, country string) (string, error) {
 			return "", badField("address", "%q is not an email address", address)
 		}
 	case "sms", "phone":
-		e164, err := twilio.Normalize(address, country)
+		e164, err := phone.Normalize(address, country)
 		if err != nil {
 			return "", badField("address", "%q is not a phone number (write it with its country code, such as +44 7911 123456, or give country)", address)
 		}

@@ -29,9 +29,9 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/rapporthq/rapport/internal/apikey"
-	"github.com/rapporthq/rapport/internal/channels/twilio"
 	"github.com/rapporthq/rapport/internal/devstack/pglocal"
 	"github.com/rapporthq/rapport/internal/fakes"
+	"github.com/rapporthq/rapport/internal/phone"
 	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/workflows"
 )
@@ -365,9 +365,9 @@ func (r *run) serve(h http.Handler) (string, error) {
 // number and a US postal address each.
 func (r *run) customers(ctx context.Context) error {
 	for i := range r.o.Profile.Customers {
-		phone := fmt.Sprintf("+1 212 555 %04d", 1000+i)
-		e164, _ := twilio.Normalize(phone, "US")
-		c := store.Customer{ID: customerID(i), Email: fmt.Sprintf("chaos-%04d@example.com", i), Phone: phone, PhoneE164: e164,
+		number := fmt.Sprintf("+1 212 555 %04d", 1000+i)
+		e164, _ := phone.Normalize(number, "US")
+		c := store.Customer{ID: customerID(i), Email: fmt.Sprintf("chaos-%04d@example.com", i), Phone: number, PhoneE164: e164,
 			Name: "Chaos Customer", Locale: "en-US", TimeZone: "UTC",
 			Address:    store.Address{Line1: fmt.Sprintf("%d Market St", 100+i), City: "San Francisco", State: "CA", PostalCode: "94105", Country: "US"},
 			Attributes: map[string]any{}}

@@ -14,7 +14,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/nyaruka/phonenumbers"
 	twiliogo "github.com/twilio/twilio-go"
 	"github.com/twilio/twilio-go/client"
 	openapi "github.com/twilio/twilio-go/rest/api/v2010"
@@ -160,23 +159,6 @@ func classify(err error) error {
 		return &channels.Error{Provider: Provider, Status: status, Kind: channels.KindOfStatus(status), Message: err.Error()}
 	}
 	return channels.TransportError(Provider, err)
-}
-
-// Normalize validates a phone number and returns it in E.164 form. Numbers
-// written without a country code are read as numbers of country (a
-// two-letter code, such as GB).
-func Normalize(number, country string) (string, error) {
-	if country == "" {
-		country = "US"
-	}
-	n, err := phonenumbers.Parse(number, country)
-	if err != nil {
-		return "", fmt.Errorf("%q is not a phone number: %v", number, err)
-	}
-	if !phonenumbers.IsValidNumber(n) {
-		return "", fmt.Errorf("%q is not a valid phone number", number)
-	}
-	return phonenumbers.Format(n, phonenumbers.E164), nil
 }
 
 // FindSent asks Twilio whether a message went to this number at or after

@@ -100,23 +100,6 @@ func TestSendSMSBadCredentialsAndProxyErrors(t *testing.T) {
 	assert.ErrorContains(t, err, "only letters and digits")
 }
 
-func TestNormalize(t *testing.T) {
-	for _, tc := range []struct{ in, country, want string }{
-		{"+44 7911 123456", "", "+447911123456"},
-		{"07911 123456", "GB", "+447911123456"},
-		{"(212) 555-2368", "US", "+12125552368"},
-		{"+1 212 555 2368", "GB", "+12125552368"},
-	} {
-		got, err := twilio.Normalize(tc.in, tc.country)
-		require.NoError(t, err, tc.in)
-		assert.Equal(t, tc.want, got)
-	}
-	for _, bad := range []string{"123", "+44 20 1234", "not a number", "+999 1234567"} {
-		_, err := twilio.Normalize(bad, "GB")
-		assert.Error(t, err, bad)
-	}
-}
-
 // A gateway's 504 after Twilio took the message leaves it in doubt; the
 // lookup by To and DateSent finds it, so it is settled as sent. A request
 // Twilio never processed is proven not sent, and resending it sends one.
