@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -32,6 +33,11 @@ type OpenTask struct {
 	DueAt time.Time `json:"due_at"`
 }
 
+// NotWaitingForTask is the complete-task update's refusal when the run
+// waits for no task: it has not reached the task yet (its creation is
+// being recorded), or has moved on.
+const NotWaitingForTask = "this journey is not waiting for a task now"
+
 // acceptTaskCompletions registers the complete-task update. Its validator
 // turns away an outcome the task does not list, a task this run is not
 // waiting for, and a task already completed, so nothing invalid reaches
@@ -54,7 +60,7 @@ func (r *run) acceptTaskCompletions(ctx workflow.Context) error {
 			}
 			t := r.pendingTask
 			if t == nil || t.done {
-				return fmt.Errorf("this journey is not waiting for a task now")
+				return errors.New(NotWaitingForTask)
 			}
 			if c.TaskID != "" && c.TaskID != t.id {
 				return fmt.Errorf("this journey is waiting for task %s, not %s", t.id, c.TaskID)

@@ -1,11 +1,13 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
@@ -112,14 +114,22 @@ func (s *Server) completeTask(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, badField("notes", "must be at most 10,000 characters"))
 		return
 	}
-	handle, err := s.Temporal.UpdateWorkflow(r.Context(), client.UpdateWorkflowOptions{
-		WorkflowID:   t.WorkflowID,
-		UpdateName:   workflows.CompleteTaskUpdate,
-		Args:         []any{workflows.CompleteTask{TaskID: t.ID, Outcome: req.Outcome, Notes: req.Notes, By: actor(r, req.By)}},
-		WaitForStage: client.WorkflowUpdateStageCompleted,
-	})
-	if err == nil {
-		err = handle.Get(r.Context(), nil)
+	update := workflows.CompleteTask{TaskID: t.ID, Outcome: req.Outcome, Notes: req.Notes, By: actor(r, req.By)}
+	err = s.sendTaskCompletion(r.Context(), t.WorkflowID, update)
+	// The task row is written by the run's activity a moment before the
+	// run records it and waits: a completion in that moment is refused as
+	// "not waiting"; it is sent again for a few seconds before the
+	// refusal stands.
+	for wait, waited := 100*time.Millisecond, time.Duration(0); err != nil && isRejection(err) &&
+		strings.Contains(rejectionMessage(err), workflows.NotWaitingForTask) && waited < taskWaitGrace; wait = min(2*wait, time.Second) {
+		select {
+		case <-r.Context().Done():
+			s.fail(w, r, r.Context().Err())
+			return
+		case <-time.After(wait):
+		}
+		waited += wait
+		err = s.sendTaskCompletion(r.Context(), t.WorkflowID, update)
 	}
 	var nf *serviceerror.NotFound
 	switch {
@@ -139,6 +149,25 @@ func (s *Server) completeTask(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, done)
+}
+
+// taskWaitGrace is how long a completion refused because the run is not
+// yet waiting for its task is sent again.
+const taskWaitGrace = 10 * time.Second
+
+// sendTaskCompletion sends the complete-task update and waits for its
+// result.
+func (s *Server) sendTaskCompletion(ctx context.Context, workflowID string, c workflows.CompleteTask) error {
+	handle, err := s.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID:   workflowID,
+		UpdateName:   workflows.CompleteTaskUpdate,
+		Args:         []any{c},
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	if err != nil {
+		return err
+	}
+	return handle.Get(ctx, nil)
 }
 
 // isRejection tells an update validator's refusal from a failure to reach

@@ -1,0 +1,67 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/mocks"
+
+	"github.com/rapporthq/rapport/internal/store"
+	"github.com/rapporthq/rapport/workflows"
+)
+
+// A task completed the moment it appears, before its run has recorded
+// creating it and started waiting: the run refuses ("not waiting for a
+// task now"), the API sends the completion again, and it is taken.
+func TestCompletingATaskTheMomentItAppears(t *testing.T) {
+	t.Parallel()
+	a := newEraseAPI(t)
+	ctx := context.Background()
+	_, err := a.st.UpsertCustomer(ctx, store.Customer{ID: "c_1", Email: "a@example.com", Name: "Ada"})
+	require.NoError(t, err)
+	_, err = a.st.CreateTask(ctx, store.Task{ID: "task_1", WorkflowID: "rapport/care/c_1/e1", Journey: "care", StepID: "call",
+		CustomerID: "c_1", Kind: "phone_call", Queue: "care", Outcomes: []string{"reached"}, DueAt: time.Now().Add(time.Hour)})
+	require.NoError(t, err)
+
+	calls := 0
+	handle := &mocks.WorkflowUpdateHandle{}
+	handle.On("Get", mock.Anything, mock.Anything).Return(nil)
+	a.tc.On("UpdateWorkflow", mock.Anything, mock.Anything).Return(func(_ context.Context, o client.UpdateWorkflowOptions) (client.WorkflowUpdateHandle, error) {
+		calls++
+		if calls <= 2 {
+			return nil, errors.New(workflows.NotWaitingForTask)
+		}
+		return handle, nil
+	})
+	status, body := a.do("POST", "/v1/tasks/task_1/complete", map[string]any{"outcome": "reached"})
+	require.Equal(t, http.StatusOK, status, body)
+	assert.Equal(t, 3, calls, "sent again until the run waited for it")
+	assert.Equal(t, "completed", body["status"])
+}
+
+// A run that refuses for another reason is not asked again.
+func TestATaskRefusalForAnotherReasonStands(t *testing.T) {
+	t.Parallel()
+	a := newEraseAPI(t)
+	ctx := context.Background()
+	_, err := a.st.UpsertCustomer(ctx, store.Customer{ID: "c_1", Email: "a@example.com", Name: "Ada"})
+	require.NoError(t, err)
+	_, err = a.st.CreateTask(ctx, store.Task{ID: "task_1", WorkflowID: "rapport/care/c_1/e1", Journey: "care", StepID: "call",
+		CustomerID: "c_1", Kind: "phone_call", Queue: "care", Outcomes: []string{"reached"}, DueAt: time.Now().Add(time.Hour)})
+	require.NoError(t, err)
+	calls := 0
+	a.tc.On("UpdateWorkflow", mock.Anything, mock.Anything).Return(func(context.Context, client.UpdateWorkflowOptions) (client.WorkflowUpdateHandle, error) {
+		calls++
+		return nil, errors.New("this journey is waiting for task task_2, not task_1")
+	})
+	status, body := a.do("POST", "/v1/tasks/task_1/complete", map[string]any{"outcome": "reached"})
+	assert.Equal(t, http.StatusConflict, status, body)
+	assert.Equal(t, 1, calls)
+}
