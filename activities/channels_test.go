@@ -12,6 +12,7 @@ import (
 
 	"github.com/rapporthq/rapport/internal/journey"
 	"github.com/rapporthq/rapport/internal/links"
+	"github.com/rapporthq/rapport/internal/money"
 	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/internal/templates"
 	"github.com/rapporthq/rapport/workflows"
@@ -110,7 +111,7 @@ func TestSendPostcardWithVoucher(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, msgs[0].HTML, "<p>"+code+"</p>", "the postcard carries the code")
 	assert.Equal(t, "percent", v.Kind)
-	assert.Equal(t, 15.0, v.Value)
+	assert.Equal(t, "15", v.Value.String())
 	assert.WithinDuration(t, time.Now().Add(30*24*time.Hour), v.ExpiresAt, time.Minute)
 
 	// Falling back to email in the same step gives the same voucher. (As
@@ -175,9 +176,9 @@ func TestRecommendationsInTheMessage(t *testing.T) {
 
 	require.NoError(t, h.store.UpsertProducts(ctx, []store.Product{
 		{ID: "p", Name: "Earl Grey", Active: true, Complements: map[string]float64{"pot": 1, "cup": 0.5, "cosy": 0.2}},
-		{ID: "pot", Name: "Blue teapot", Price: 25, Currency: "GBP", Active: true},
-		{ID: "cup", Name: "Cup", Price: 8, Currency: "GBP", Active: true},
-		{ID: "cosy", Name: "Tea cosy", Price: 12, Currency: "GBP", Active: true},
+		{ID: "pot", Name: "Blue teapot", Price: money.MustParse("25"), Currency: "GBP", Active: true},
+		{ID: "cup", Name: "Cup", Price: money.MustParse("8"), Currency: "GBP", Active: true},
+		{ID: "cosy", Name: "Tea cosy", Price: money.MustParse("12"), Currency: "GBP", Active: true},
 	}))
 	req.StepID = "offer2"
 	res, err = h.send(req)

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"strconv"
 	"strings"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/rapporthq/rapport/internal/journey"
 	"github.com/rapporthq/rapport/internal/links"
 	"github.com/rapporthq/rapport/internal/metrics"
+	"github.com/rapporthq/rapport/internal/money"
 	"github.com/rapporthq/rapport/internal/phone"
 	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/internal/templates"
@@ -134,7 +136,8 @@ func (a *Activities) templateData(ctx context.Context, req workflows.SendRequest
 		}
 		data.Voucher = &templates.Voucher{Code: v.Code, Currency: v.Currency, ExpiresAt: v.ExpiresAt}
 		if v.Kind == "percent" {
-			data.Voucher.Percent = v.Value
+			// A percentage, not money: 15 or 12.5, shown as "15% off".
+			data.Voucher.Percent, _ = strconv.ParseFloat(v.Value.String(), 64)
 		} else {
 			data.Voucher.Amount = v.Value
 		}
@@ -206,7 +209,14 @@ func (a *Activities) issueVoucher(ctx context.Context, req workflows.SendRequest
 	v := store.Voucher{Code: code, CustomerID: req.CustomerID, WorkflowID: req.WorkflowID, StepID: req.StepID,
 		ExpiresAt: time.Now().Add(spec.ValidFor.D).UTC()}
 	if spec.Percent > 0 {
-		v.Kind, v.Value = "percent", spec.Percent
+		// The percentage (checked to be above 0 and at most 100 when the
+		// journey was compiled) goes in the value column as its shortest
+		// decimal text: 12.5, not 12.4999...
+		pct, err := money.Parse(strconv.FormatFloat(spec.Percent, 'f', -1, 64))
+		if err != nil {
+			return store.Voucher{}, fmt.Errorf("voucher percent %v: %w", spec.Percent, err)
+		}
+		v.Kind, v.Value = "percent", pct
 	} else {
 		v.Kind, v.Value, v.Currency = "amount", spec.Amount, spec.Currency
 		if v.Currency == "" && order != nil {

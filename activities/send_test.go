@@ -22,6 +22,7 @@ import (
 	"github.com/rapporthq/rapport/internal/journey"
 	"github.com/rapporthq/rapport/internal/links"
 	"github.com/rapporthq/rapport/internal/metrics"
+	"github.com/rapporthq/rapport/internal/money"
 	"github.com/rapporthq/rapport/internal/policy"
 	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/internal/store/storetest"
@@ -74,7 +75,7 @@ func newHarness(t *testing.T) *harness {
 		Address: store.Address{Line1: "12 St James's Square", City: "London", PostalCode: "SW1Y 4LB", Country: "GB"}})
 	require.NoError(t, err)
 	_, _, err = s.RecordEvent(ctx, store.Event{ID: "e1", Type: "order.placed", CustomerID: "c_1", OccurredAt: time.Now()},
-		&store.Order{ID: "o1", CustomerID: "c_1", Total: 8.5, Currency: "GBP", Items: []store.Item{{ProductID: "p", Name: "Earl Grey", Quantity: 2, Price: 4.25}}})
+		&store.Order{ID: "o1", CustomerID: "c_1", Total: money.MustParse("8.5"), Currency: "GBP", Items: []store.Item{{ProductID: "p", Name: "Earl Grey", Quantity: 2, Price: money.MustParse("4.25")}}})
 	require.NoError(t, err)
 	return h
 }

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/rapporthq/rapport/internal/bench"
+	"github.com/rapporthq/rapport/internal/money"
 	"github.com/rapporthq/rapport/internal/router"
 	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/workflows"
@@ -161,7 +162,7 @@ func (b *benchRun) complementsPath(ctx context.Context) ([]scriptedPath, []strin
 	if err := b.newCustomer(ctx, c, nil, map[string]any{"topics": map[string]any{"surveys": false}}); err != nil {
 		return nil, nil, err
 	}
-	started, err := b.placeOrder(ctx, c, complementsDay, []store.Item{{ProductID: "tea", Name: "Earl Grey tea", Quantity: 2, Price: 4.25}})
+	started, err := b.placeOrder(ctx, c, complementsDay, []store.Item{{ProductID: "tea", Name: "Earl Grey tea", Quantity: 2, Price: money.MustParse("4.25")}})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -188,7 +189,7 @@ func (b *benchRun) satisfactionPath(ctx context.Context) ([]scriptedPath, []stri
 	if err := b.newCustomer(ctx, c, nil, map[string]any{"topics": map[string]any{"recommendations": false}}); err != nil {
 		return nil, nil, err
 	}
-	started, err := b.placeOrder(ctx, c, satisfactionDay, []store.Item{{ProductID: "pot", Name: "Blue teapot", Quantity: 1, Price: 15}})
+	started, err := b.placeOrder(ctx, c, satisfactionDay, []store.Item{{ProductID: "pot", Name: "Blue teapot", Quantity: 1, Price: money.MustParse("15")}})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -271,9 +272,9 @@ func (b *benchRun) router(day time.Duration) *router.Router {
 // returns the workflow ids started.
 func (b *benchRun) placeOrder(ctx context.Context, customerID string, day time.Duration, items []store.Item) ([]string, error) {
 	orderID := "order-" + customerID
-	total := 0.0
+	var total money.Amount
 	for _, it := range items {
-		total += float64(it.Quantity) * it.Price
+		total = total.Add(it.Price.Mul(int64(it.Quantity)))
 	}
 	now := time.Now().UTC()
 	data, err := json.Marshal(map[string]any{"order": map[string]any{"id": orderID, "total": total, "currency": "GBP", "items": items}})
@@ -402,8 +403,8 @@ func (b *benchRun) seedBuyer(ctx context.Context, id string) error {
 	if _, err := b.d.store.UpsertCustomer(ctx, store.Customer{ID: id, Email: id + "@example.com", Name: "Ada Buyer", Locale: "en-GB", TimeZone: "Europe/London"}); err != nil {
 		return err
 	}
-	o := store.Order{ID: "order-" + id, CustomerID: id, Total: 23.5, Currency: "GBP", PlacedAt: time.Now(),
-		Items: []store.Item{{ProductID: "tea", Name: "Earl Grey tea", Quantity: 2, Price: 4.25}, {ProductID: "pot", Name: "Blue teapot", Quantity: 1, Price: 15}}}
+	o := store.Order{ID: "order-" + id, CustomerID: id, Total: money.MustParse("23.5"), Currency: "GBP", PlacedAt: time.Now(),
+		Items: []store.Item{{ProductID: "tea", Name: "Earl Grey tea", Quantity: 2, Price: money.MustParse("4.25")}, {ProductID: "pot", Name: "Blue teapot", Quantity: 1, Price: money.MustParse("15")}}}
 	_, err := b.d.store.RecordOrder(ctx, o)
 	return err
 }

@@ -37,6 +37,7 @@ import (
 	"github.com/rapporthq/rapport/internal/fakes"
 	"github.com/rapporthq/rapport/internal/links"
 	"github.com/rapporthq/rapport/internal/metrics"
+	"github.com/rapporthq/rapport/internal/money"
 	"github.com/rapporthq/rapport/internal/phone"
 	"github.com/rapporthq/rapport/internal/store"
 )
@@ -701,31 +702,31 @@ func seedDemo(ctx context.Context, s *store.Store) error {
 			}
 		}
 	}
-	p := func(id, name string, price float64, comps map[string]float64) store.Product {
-		return store.Product{ID: id, Name: name, Price: price, Currency: "GBP", URL: "https://shop.example/p/" + id, Active: true, Complements: comps}
+	p := func(id, name string, price string, comps map[string]float64) store.Product {
+		return store.Product{ID: id, Name: name, Price: money.MustParse(price), Currency: "GBP", URL: "https://shop.example/p/" + id, Active: true, Complements: comps}
 	}
 	if err := s.UpsertProducts(ctx, []store.Product{
-		p("tea-earl-grey", "Earl Grey tea", 8.5, map[string]float64{"teapot-blue": 0.9, "cup-stoneware": 0.6, "biscuits-shortbread": 0.5, "honey-wildflower": 0.3}),
-		p("tea-sencha", "Sencha green tea", 9.5, map[string]float64{"strainer": 0.8, "cup-stoneware": 0.6, "honey-wildflower": 0.4}),
-		p("teapot-blue", "Blue stoneware teapot", 32, map[string]float64{"tea-cosy": 0.9, "strainer": 0.7, "cup-stoneware": 0.5}),
-		p("cup-stoneware", "Stoneware cup", 12, map[string]float64{"teapot-blue": 0.4, "biscuits-shortbread": 0.5}),
-		p("honey-wildflower", "Wildflower honey", 7, map[string]float64{"biscuits-shortbread": 0.3}),
-		p("tea-cosy", "Knitted tea cosy", 18, nil),
-		p("strainer", "Tea strainer", 6, nil),
-		p("biscuits-shortbread", "Shortbread biscuits", 5, nil),
+		p("tea-earl-grey", "Earl Grey tea", "8.5", map[string]float64{"teapot-blue": 0.9, "cup-stoneware": 0.6, "biscuits-shortbread": 0.5, "honey-wildflower": 0.3}),
+		p("tea-sencha", "Sencha green tea", "9.5", map[string]float64{"strainer": 0.8, "cup-stoneware": 0.6, "honey-wildflower": 0.4}),
+		p("teapot-blue", "Blue stoneware teapot", "32", map[string]float64{"tea-cosy": 0.9, "strainer": 0.7, "cup-stoneware": 0.5}),
+		p("cup-stoneware", "Stoneware cup", "12", map[string]float64{"teapot-blue": 0.4, "biscuits-shortbread": 0.5}),
+		p("honey-wildflower", "Wildflower honey", "7", map[string]float64{"biscuits-shortbread": 0.3}),
+		p("tea-cosy", "Knitted tea cosy", "18", nil),
+		p("strainer", "Tea strainer", "6", nil),
+		p("biscuits-shortbread", "Shortbread biscuits", "5", nil),
 	}); err != nil {
 		return err
 	}
 	now := time.Now().UTC()
 	for _, o := range []store.Order{
-		{ID: "o-ada-1", CustomerID: "c_ada", Total: 22, Currency: "GBP", PlacedAt: now.AddDate(0, 0, -120),
-			Items: []store.Item{{ProductID: "tea-earl-grey", Name: "Earl Grey tea", Quantity: 2, Price: 8.5}, {ProductID: "biscuits-shortbread", Name: "Shortbread biscuits", Quantity: 1, Price: 5}}},
-		{ID: "o-linus-1", CustomerID: "c_linus", Total: 9.5, Currency: "USD", PlacedAt: now.AddDate(0, 0, -200),
-			Items: []store.Item{{ProductID: "tea-sencha", Name: "Sencha green tea", Quantity: 1, Price: 9.5}}},
-		{ID: "o-grace-1", CustomerID: "c_grace", Total: 8.5, Currency: "USD", PlacedAt: now.AddDate(0, 0, -40),
-			Items: []store.Item{{ProductID: "tea-earl-grey", Name: "Earl Grey tea", Quantity: 1, Price: 8.5}}},
-		{ID: "o-grace-2", CustomerID: "c_grace", Total: 32, Currency: "USD", Gift: true, PlacedAt: now.AddDate(0, 0, -10),
-			Items: []store.Item{{ProductID: "teapot-blue", Name: "Blue stoneware teapot", Quantity: 1, Price: 32}}},
+		{ID: "o-ada-1", CustomerID: "c_ada", Total: money.MustParse("22"), Currency: "GBP", PlacedAt: now.AddDate(0, 0, -120),
+			Items: []store.Item{{ProductID: "tea-earl-grey", Name: "Earl Grey tea", Quantity: 2, Price: money.MustParse("8.5")}, {ProductID: "biscuits-shortbread", Name: "Shortbread biscuits", Quantity: 1, Price: money.MustParse("5")}}},
+		{ID: "o-linus-1", CustomerID: "c_linus", Total: money.MustParse("9.5"), Currency: "USD", PlacedAt: now.AddDate(0, 0, -200),
+			Items: []store.Item{{ProductID: "tea-sencha", Name: "Sencha green tea", Quantity: 1, Price: money.MustParse("9.5")}}},
+		{ID: "o-grace-1", CustomerID: "c_grace", Total: money.MustParse("8.5"), Currency: "USD", PlacedAt: now.AddDate(0, 0, -40),
+			Items: []store.Item{{ProductID: "tea-earl-grey", Name: "Earl Grey tea", Quantity: 1, Price: money.MustParse("8.5")}}},
+		{ID: "o-grace-2", CustomerID: "c_grace", Total: money.MustParse("32"), Currency: "USD", Gift: true, PlacedAt: now.AddDate(0, 0, -10),
+			Items: []store.Item{{ProductID: "teapot-blue", Name: "Blue stoneware teapot", Quantity: 1, Price: money.MustParse("32")}}},
 	} {
 		if _, err := s.RecordOrder(ctx, o); err != nil {
 			return err

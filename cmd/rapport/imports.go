@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/rapporthq/rapport/internal/money"
 )
 
 // csvFile reads a CSV file with a header row into records keyed by column.
@@ -94,7 +96,7 @@ complements are replaced by the file's.`,
 			type product struct {
 				ID          string             `json:"id"`
 				Name        string             `json:"name"`
-				Price       float64            `json:"price"`
+				Price       money.Amount       `json:"price"`
 				Currency    string             `json:"currency,omitempty"`
 				URL         string             `json:"url,omitempty"`
 				ImageURL    string             `json:"image_url,omitempty"`
@@ -105,8 +107,8 @@ complements are replaced by the file's.`,
 			for i := range f.rows {
 				p := product{ID: f.get(i, "product_id"), Name: f.get(i, "name"), Currency: f.get(i, "currency"), URL: f.get(i, "url"), ImageURL: f.get(i, "image_url")}
 				if v := f.get(i, "price"); v != "" {
-					if p.Price, err = strconv.ParseFloat(v, 64); err != nil {
-						return f.errorf(i, "price %q is not a number", v)
+					if p.Price, err = money.Parse(v); err != nil {
+						return f.errorf(i, "price: %v", err)
 					}
 				}
 				if v := f.get(i, "active"); v != "" {
@@ -172,19 +174,19 @@ Orders already loaded are left as they are.`,
 				return err
 			}
 			type item struct {
-				ProductID string  `json:"product_id"`
-				Name      string  `json:"name"`
-				Quantity  float64 `json:"quantity"`
-				Price     float64 `json:"price"`
+				ProductID string       `json:"product_id"`
+				Name      string       `json:"name"`
+				Quantity  float64      `json:"quantity"`
+				Price     money.Amount `json:"price"`
 			}
 			type order struct {
-				ID         string    `json:"id"`
-				CustomerID string    `json:"customer_id"`
-				PlacedAt   time.Time `json:"placed_at"`
-				Total      float64   `json:"total"`
-				Currency   string    `json:"currency"`
-				Gift       bool      `json:"gift"`
-				Items      []item    `json:"items"`
+				ID         string       `json:"id"`
+				CustomerID string       `json:"customer_id"`
+				PlacedAt   time.Time    `json:"placed_at"`
+				Total      money.Amount `json:"total"`
+				Currency   string       `json:"currency"`
+				Gift       bool         `json:"gift"`
+				Items      []item       `json:"items"`
 				line       int
 				explicit   bool
 			}
@@ -201,8 +203,8 @@ Orders already loaded are left as they are.`,
 					o = &order{ID: id, CustomerID: f.get(i, "customer_id"), PlacedAt: placed, Currency: f.get(i, "currency"), line: f.lines[i]}
 					o.Gift, _ = strconv.ParseBool(f.get(i, "gift"))
 					if v := f.get(i, "total"); v != "" {
-						if o.Total, err = strconv.ParseFloat(v, 64); err != nil {
-							return f.errorf(i, "total %q is not a number", v)
+						if o.Total, err = money.Parse(v); err != nil {
+							return f.errorf(i, "total: %v", err)
 						}
 						o.explicit = true
 					}
@@ -210,13 +212,17 @@ Orders already loaded are left as they are.`,
 					orders = append(orders, o)
 				}
 				q, errQ := strconv.ParseFloat(f.get(i, "quantity"), 64)
-				p, errP := strconv.ParseFloat(f.get(i, "price"), 64)
-				if errQ != nil || errP != nil {
-					return f.errorf(i, "quantity and price must be numbers")
+				if errQ != nil {
+					return f.errorf(i, "quantity %q is not a number", f.get(i, "quantity"))
+				}
+				p, errP := money.Parse(f.get(i, "price"))
+				if errP != nil {
+					return f.errorf(i, "price: %v", errP)
 				}
 				o.Items = append(o.Items, item{ProductID: f.get(i, "product_id"), Name: f.get(i, "name"), Quantity: q, Price: p})
-				if !o.explicit {
-					o.Total += q * p
+				if !o.explicit && q == float64(int64(q)) {
+					// A quantity that is not whole is refused by the API.
+					o.Total = o.Total.Add(p.Mul(int64(q)))
 				}
 			}
 			api := newAPIClient(base)

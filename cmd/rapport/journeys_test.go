@@ -364,7 +364,7 @@ func TestStaffAndImportCommands(t *testing.T) {
 	assert.Contains(t, errOut, "orders.csv:4: order o-2: customer_id: no customer c_nobody")
 	o, err := s.store.GetOrder(context.Background(), "o-1")
 	require.NoError(t, err)
-	assert.Equal(t, 56.0, o.Total)
+	assert.Equal(t, "56.00", o.Total.String(), "32 + 2 × 12, exactly, at GBP's places")
 	assert.Len(t, o.Items, 2)
 	assert.Empty(t, s.outbox(), "history starts no journey")
 

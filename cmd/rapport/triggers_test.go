@@ -19,6 +19,7 @@ import (
 	sdkpb "go.temporal.io/api/sdk/v1"
 	"go.temporal.io/api/workflowservice/v1"
 
+	"github.com/rapporthq/rapport/internal/money"
 	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/workflows"
 )
@@ -45,8 +46,8 @@ func TestNoEventIsLost(t *testing.T) {
 		ids = append(ids, id)
 		_, err := s.store.UpsertCustomer(ctx, store.Customer{ID: id, Email: id + "@example.com"})
 		require.NoError(t, err)
-		_, err = s.store.RecordOrder(ctx, store.Order{ID: "old-" + id, CustomerID: id, Total: 20, Currency: "GBP",
-			PlacedAt: time.Now().Add(-120 * 24 * time.Hour), Items: []store.Item{{ProductID: "tea", Name: "Tea", Quantity: 1, Price: 20}}})
+		_, err = s.store.RecordOrder(ctx, store.Order{ID: "old-" + id, CustomerID: id, Total: money.MustParse("20"), Currency: "GBP",
+			PlacedAt: time.Now().Add(-120 * 24 * time.Hour), Items: []store.Item{{ProductID: "tea", Name: "Tea", Quantity: 1, Price: money.MustParse("20")}}})
 		require.NoError(t, err)
 		if rng.IntN(2) == 0 {
 			buyers[id] = true

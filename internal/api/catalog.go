@@ -13,18 +13,19 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/rapporthq/rapport/internal/journey"
+	"github.com/rapporthq/rapport/internal/money"
 	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/workflows"
 )
 
 type orderRequest struct {
-	ID         string     `json:"id"`
-	CustomerID string     `json:"customer_id"`
-	PlacedAt   *time.Time `json:"placed_at"`
-	Total      *float64   `json:"total"`
-	Currency   string     `json:"currency"`
-	Gift       bool       `json:"gift"`
-	Items      []itemBody `json:"items"`
+	ID         string        `json:"id"`
+	CustomerID string        `json:"customer_id"`
+	PlacedAt   *time.Time    `json:"placed_at"`
+	Total      *money.Amount `json:"total"`
+	Currency   string        `json:"currency"`
+	Gift       bool          `json:"gift"`
+	Items      []itemBody    `json:"items"`
 }
 
 // postOrder loads an order into the history without starting any journey:
@@ -82,7 +83,7 @@ type productsRequest struct {
 type productBody struct {
 	ID          string             `json:"id"`
 	Name        string             `json:"name"`
-	Price       float64            `json:"price"`
+	Price       money.Amount       `json:"price"`
 	Currency    string             `json:"currency"`
 	URL         string             `json:"url"`
 	ImageURL    string             `json:"image_url"`
@@ -111,11 +112,13 @@ func (s *Server) postProducts(w http.ResponseWriter, r *http.Request) {
 		case p.Name == "":
 			s.fail(w, r, badField(field+".name", "is required"))
 			return
-		case p.Price < 0:
-			s.fail(w, r, badField(field+".price", "must be zero or more"))
-			return
 		case p.Currency != "" && !currencyRe.MatchString(p.Currency):
 			s.fail(w, r, badField(field+".currency", "must be a three-letter code such as EUR"))
+			return
+		}
+		price, err := checkAmount(field+".price", p.Price, p.Currency)
+		if err != nil {
+			s.fail(w, r, err)
 			return
 		}
 		for other, weight := range p.Complements {
@@ -125,7 +128,7 @@ func (s *Server) postProducts(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		active := p.Active == nil || *p.Active
-		products[i] = store.Product{ID: p.ID, Name: p.Name, Price: p.Price, Currency: p.Currency, URL: p.URL, ImageURL: p.ImageURL, Active: active, Complements: p.Complements}
+		products[i] = store.Product{ID: p.ID, Name: p.Name, Price: price, Currency: p.Currency, URL: p.URL, ImageURL: p.ImageURL, Active: active, Complements: p.Complements}
 	}
 	if err := s.Store.UpsertProducts(r.Context(), products); err != nil {
 		var pgErr *pgconn.PgError

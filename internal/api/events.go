@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/rapporthq/rapport/internal/metrics"
+	"github.com/rapporthq/rapport/internal/money"
 	"github.com/rapporthq/rapport/internal/router"
 	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/workflows"
@@ -28,18 +29,18 @@ type eventRequest struct {
 }
 
 type orderBody struct {
-	ID       string     `json:"id"`
-	Total    *float64   `json:"total"`
-	Currency string     `json:"currency"`
-	Gift     bool       `json:"gift"`
-	Items    []itemBody `json:"items"`
+	ID       string        `json:"id"`
+	Total    *money.Amount `json:"total"`
+	Currency string        `json:"currency"`
+	Gift     bool          `json:"gift"`
+	Items    []itemBody    `json:"items"`
 }
 
 type itemBody struct {
-	ProductID string   `json:"product_id"`
-	Name      string   `json:"name"`
-	Quantity  *float64 `json:"quantity"`
-	Price     *float64 `json:"price"`
+	ProductID string        `json:"product_id"`
+	Name      string        `json:"name"`
+	Quantity  *float64      `json:"quantity"`
+	Price     *money.Amount `json:"price"`
 }
 
 var (
@@ -131,14 +132,16 @@ func checkOrder(ob orderBody, prefix, customerID string, placedAt time.Time) (*s
 		return nil, badField(prefix+"id", "is required")
 	case ob.Total == nil:
 		return nil, badField(prefix+"total", "is required")
-	case *ob.Total < 0 || math.IsInf(*ob.Total, 0) || *ob.Total > 1e12:
-		return nil, badField(prefix+"total", "must be an amount of zero or more")
 	case !currencyRe.MatchString(ob.Currency):
 		return nil, badField(prefix+"currency", "must be a three-letter currency code such as EUR, not %q", ob.Currency)
 	case len(ob.Items) == 0:
 		return nil, badField(prefix+"items", "must list at least one item")
 	}
-	o := &store.Order{ID: ob.ID, CustomerID: customerID, Total: *ob.Total, Currency: ob.Currency, Gift: ob.Gift, PlacedAt: placedAt}
+	total, err := checkAmount(prefix+"total", *ob.Total, ob.Currency)
+	if err != nil {
+		return nil, err
+	}
+	o := &store.Order{ID: ob.ID, CustomerID: customerID, Total: total, Currency: ob.Currency, Gift: ob.Gift, PlacedAt: placedAt}
 	for i, it := range ob.Items {
 		field := fmt.Sprintf("%sitems[%d]", prefix, i)
 		switch {
@@ -152,16 +155,51 @@ func checkOrder(ob orderBody, prefix, customerID string, placedAt time.Time) (*s
 			return nil, badField(field+".quantity", "must be a whole number of 1 or more")
 		case it.Price == nil:
 			return nil, badField(field+".price", "is required")
-		case *it.Price < 0 || *it.Price > 1e12:
-			return nil, badField(field+".price", "must be an amount of zero or more")
 		}
-		o.Items = append(o.Items, store.Item{ProductID: it.ProductID, Name: it.Name, Quantity: int(*it.Quantity), Price: *it.Price})
+		price, err := checkAmount(field+".price", *it.Price, ob.Currency)
+		if err != nil {
+			return nil, err
+		}
+		o.Items = append(o.Items, store.Item{ProductID: it.ProductID, Name: it.Name, Quantity: int(*it.Quantity), Price: price})
 	}
 	return o, nil
 }
 
+// maxAmount is the largest amount accepted: a trillion less a cent.
+var maxAmount = money.MustParse("999999999999.99")
+
+// checkAmount holds an amount to what its currency allows: zero or more,
+// at most maxAmount, and no more decimal places than the currency has
+// (ISO 4217: 2 for EUR, 0 for JPY, 3 for KWD). It returns the amount at
+// the currency's places, 48 EUR as 48.00. Without a currency it allows
+// up to four places and keeps the amount as given.
+func checkAmount(field string, a money.Amount, currency string) (money.Amount, error) {
+	places := maxPlaces
+	if currency != "" {
+		places = money.Exponent(currency)
+	}
+	switch {
+	case a.Sign() < 0:
+		return a, badField(field, "must be an amount of zero or more, not %s", a)
+	case a.Cmp(maxAmount) > 0:
+		return a, badField(field, "%s is more than the most accepted, %s", a, maxAmount)
+	case a.Scale() > places && currency != "":
+		return a, badField(field, "%s has %d decimal places, but %s amounts have %d", a, a.Scale(), currency, places)
+	case a.Scale() > places:
+		return a, badField(field, "%s has %d decimal places; an amount has at most %d", a, a.Scale(), places)
+	}
+	if currency == "" {
+		return a, nil
+	}
+	return a.WithScale(places), nil
+}
+
+// maxPlaces is the most decimal places of an amount without a currency:
+// the most any ISO 4217 currency has.
+const maxPlaces = 4
+
 // canonicalOrder is data.order as stored: the API's field names, numbers
-// as the types journeys see.
+// as the types journeys see (amounts exactly, at the currency's places).
 func canonicalOrder(o *store.Order) map[string]any {
 	items := make([]map[string]any, len(o.Items))
 	for i, it := range o.Items {

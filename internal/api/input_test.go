@@ -390,7 +390,7 @@ func TestTypeErrorsNameTheFullPath(t *testing.T) {
 		{"POST", "/v1/events", `{"id": "e_t", "type": "custom.x", "customer_id": "c_1", "occurred_at": "yesterday"}`, "occurred_at", "must be an RFC 3339 time such as 2026-11-23T10:00:00Z"},
 		{"POST", "/v1/events", `{"id": "e_t", "type": "custom.x", "customer_id": "c_1", "occurred_at": 1700000000}`, "occurred_at", "must be an RFC 3339 time"},
 		{"POST", "/v1/events", `{"id": "e_t", "type": "custom.x", "customer_id": "c_1", "data": [1]}`, "data", "must be an object, not a list"},
-		{"POST", "/v1/events", order(`[` + item + `, ` + item + `, {"product_id": "p", "name": "n", "quantity": 1, "price": "x"}]`), "data.order.items[2].price", "must be a number, not a string"},
+		{"POST", "/v1/events", order(`[` + item + `, ` + item + `, {"product_id": "p", "name": "n", "quantity": 1, "price": "x"}]`), "data.order.items[2].price", `"x" is not an amount; give a number (48.0) or a decimal string ("48.00")`},
 		{"POST", "/v1/events", order(`[` + item + `, {"product_id": "p", "name": "n", "quantity": 1, "price": 1, "colour": "red"}]`), "data.order.items[1].colour", "unknown field"},
 		{"POST", "/v1/events", order(`{"a": 1}`), "data.order.items", "must be a list, not an object"},
 		{"POST", "/v1/customers", `{"id": "c_2", "address": {"city": 12}}`, "address.city", "must be a string, not a number"},

@@ -30,6 +30,7 @@ import (
 	"github.com/rapporthq/rapport/docs"
 	"github.com/rapporthq/rapport/internal/apikey"
 	"github.com/rapporthq/rapport/internal/journey"
+	"github.com/rapporthq/rapport/internal/money"
 	"github.com/rapporthq/rapport/internal/router"
 	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/internal/store/storetest"
@@ -220,7 +221,7 @@ func newContractAPI(t *testing.T) *contractAPI {
 		DueAt: time.Now().Add(48 * time.Hour)})
 	require.NoError(t, err)
 	_, err = st.IssueVoucher(ctx, store.Voucher{Code: "BACK15-ADA", CustomerID: "c_ada", WorkflowID: wf, StepID: "email_offer",
-		Kind: "percent", Value: 15, ExpiresAt: time.Now().Add(30 * 24 * time.Hour)})
+		Kind: "percent", Value: money.MustParse("15"), ExpiresAt: time.Now().Add(30 * 24 * time.Hour)})
 	require.NoError(t, err)
 	hash, err := st.CustomerHash("c_gone")
 	require.NoError(t, err)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/rapporthq/rapport/internal/audience"
 	"github.com/rapporthq/rapport/internal/journey"
+	"github.com/rapporthq/rapport/internal/money"
 	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/internal/store/storetest"
 )
@@ -431,7 +432,7 @@ func insertCustomers(t *testing.T, s *store.Store, rng *rand.Rand, now time.Time
 			}
 			_, err := s.RecordOrder(ctx, store.Order{
 				ID: fmt.Sprintf("o_%s_%d", r.id, j), CustomerID: r.id, Currency: "GBP", PlacedAt: placed,
-				Total: []float64{0, 12.34, 50, 99.99, 100, 150.5}[rng.IntN(6)],
+				Total: money.MustParse([]string{"0", "12.34", "50", "99.99", "100", "150.5"}[rng.IntN(6)]),
 			})
 			require.NoError(t, err)
 		}

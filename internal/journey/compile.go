@@ -19,6 +19,8 @@ import (
 
 	"github.com/robfig/cron/v3"
 	"gopkg.in/yaml.v3"
+
+	"github.com/rapporthq/rapport/internal/money"
 )
 
 // TemplateChecker reports whether a template exists for a channel. Check
@@ -588,7 +590,7 @@ func (cc *compilation) voucher(n *yaml.Node) *VoucherSpec {
 			cc.errorf(fs.keys["currency"], "currency only goes with amount")
 		}
 	default:
-		out.Amount = cc.number(an, "amount", 0, 1e6)
+		out.Amount = cc.amount(an)
 	}
 	if cn := fs.get("currency"); cn != nil && an != nil {
 		if v, ok := cc.scalar(cn, "currency"); ok {
@@ -596,6 +598,9 @@ func (cc *compilation) voucher(n *yaml.Node) *VoucherSpec {
 				cc.errorf(cn, "currency %q is not a three-letter code such as EUR", v)
 			}
 			out.Currency = v
+			if places := money.Exponent(v); out.Amount.Scale() > places {
+				cc.errorf(an, "amount %s has %d decimal places, but %s amounts have %d", out.Amount, out.Amount.Scale(), v, places)
+			}
 		}
 	}
 	if vn := fs.require(cc, n, "valid_for", "a voucher needs `valid_for`, such as `valid_for: 30d`"); vn != nil {
@@ -622,6 +627,24 @@ func (cc *compilation) recommend(n *yaml.Node) *RecommendSpec {
 		}
 	}
 	return out
+}
+
+// maxVoucherAmount bounds a voucher's amount off.
+var maxVoucherAmount = money.MustParse("1000000")
+
+// amount reads a voucher's amount off, exactly as written: above 0, at
+// most a million, at most four decimal places.
+func (cc *compilation) amount(n *yaml.Node) money.Amount {
+	v, ok := cc.scalar(n, "amount")
+	if !ok {
+		return money.Amount{}
+	}
+	a, err := money.Parse(v)
+	if err != nil || a.Sign() <= 0 || a.Cmp(maxVoucherAmount) > 0 || a.Scale() > 4 {
+		cc.errorf(n, "amount must be an amount above 0 and at most 1000000, such as 10 or 7.50, not %q", v)
+		return money.Amount{}
+	}
+	return a
 }
 
 // number reads a number greater than lo and at most hi.

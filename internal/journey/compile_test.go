@@ -122,7 +122,7 @@ func TestCompileEveryStepKind(t *testing.T) {
 	assert.Equal(t, &WaitStep{Until: "09:30", On: []string{"mon", "fri"}}, plan.Steps[1].Wait)
 	split := plan.Steps[2].Split
 	require.Len(t, split.Paths, 3)
-	assert.Equal(t, 5.0, split.Paths[0].Steps[0].Send.Voucher.Amount)
+	assert.Equal(t, "5", split.Paths[0].Steps[0].Send.Voucher.Amount.String())
 	assert.Equal(t, "GBP", split.Paths[0].Steps[0].Send.Voucher.Currency)
 	assert.True(t, split.Paths[2].Holdout)
 	assert.Equal(t, &TaskStep{Kind: "phone_call", Queue: "retention", DueIn: Duration{D: 72 * time.Hour, Text: "3d"}, Brief: "Ask why they stopped ordering.",
@@ -351,6 +351,10 @@ func TestCompileErrors(t *testing.T) {
 			[]string{`5:60: percent must be a number above 0 and at most 100, not "150"`}},
 		{"voucher without validity", with(5, "  - send: {channel: email, template: t, voucher: {amount: 10, currency: GBP}}"),
 			[]string{"5:50: a voucher needs `valid_for`"}},
+		{"voucher amount in words", with(5, "  - send: {channel: email, template: t, voucher: {amount: ten, currency: GBP, valid_for: 3d}}"),
+			[]string{`5:59: amount must be an amount above 0 and at most 1000000, such as 10 or 7.50, not "ten"`}},
+		{"voucher amount finer than its currency", with(5, "  - send: {channel: email, template: t, voucher: {amount: 10.005, currency: GBP, valid_for: 3d}}"),
+			[]string{"5:59: amount 10.005 has 3 decimal places, but GBP amounts have 2"}},
 		{"voucher bad currency", with(5, "  - send: {channel: email, template: t, voucher: {amount: 10, currency: pounds, valid_for: 3d}}"),
 			[]string{`5:73: currency "pounds" is not a three-letter code`}},
 		{"recommend from elsewhere", with(5, "  - send: {channel: email, template: t, recommend: {from: wishlist}}"),

@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"time"
+
+	"github.com/rapporthq/rapport/internal/money"
 )
 
 // Purpose says which rules a journey's messages follow.
@@ -188,10 +190,12 @@ type SendStep struct {
 // VoucherSpec describes the voucher a send step issues: a percentage or an
 // amount off, valid for a while.
 type VoucherSpec struct {
-	Percent  float64  `json:"percent,omitempty"`
-	Amount   float64  `json:"amount,omitempty"`
-	Currency string   `json:"currency,omitempty"`
-	ValidFor Duration `json:"valid_for"`
+	Percent float64 `json:"percent,omitempty"`
+	// Amount is exact, written as a JSON number (10.50) as a float was,
+	// so runs recorded before it was a decimal replay unchanged.
+	Amount   money.Amount `json:"amount,omitzero"`
+	Currency string       `json:"currency,omitempty"`
+	ValidFor Duration     `json:"valid_for"`
 }
 
 // RecommendSpec says which products a send step suggests.

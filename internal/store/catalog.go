@@ -5,17 +5,19 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/rapporthq/rapport/internal/money"
 )
 
 // Product is an item the shop sells.
 type Product struct {
-	ID       string  `json:"id"`
-	Name     string  `json:"name"`
-	Price    float64 `json:"price"`
-	Currency string  `json:"currency"`
-	URL      string  `json:"url,omitempty"`
-	ImageURL string  `json:"image_url,omitempty"`
-	Active   bool    `json:"active"`
+	ID       string       `json:"id"`
+	Name     string       `json:"name"`
+	Price    money.Amount `json:"price"`
+	Currency string       `json:"currency"`
+	URL      string       `json:"url,omitempty"`
+	ImageURL string       `json:"image_url,omitempty"`
+	Active   bool         `json:"active"`
 	// Complements are the products that go well with this one, with a
 	// weight: higher is a better match.
 	Complements map[string]float64 `json:"complements,omitempty"`
@@ -65,7 +67,7 @@ func (s *Store) Recommend(ctx context.Context, customerID string, basis []string
 		return nil, nil
 	}
 	rows, err := s.pool.Query(ctx, `
-		SELECT p.id, p.name, p.price::float8, p.currency, p.url, p.image_url, p.active
+		SELECT p.id, p.name, p.price, p.currency, p.url, p.image_url, p.active
 		FROM complements c JOIN products p ON p.id = c.complement_id
 		WHERE c.product_id = ANY($2) AND p.active AND NOT (p.id = ANY($2))
 		  AND NOT EXISTS (SELECT 1 FROM order_items i JOIN orders o ON o.id = i.order_id

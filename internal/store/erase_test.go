@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/rapporthq/rapport/internal/money"
 	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/internal/store/storetest"
 )
@@ -55,8 +56,8 @@ func seedErasable(t *testing.T, s *store.Store) string {
 	placed := time.Now().Add(-time.Hour)
 	data, _ := json.Marshal(map[string]any{"note": "gift for my wife Jane", "order": map[string]any{"id": "o_jane"}})
 	_, _, err = s.RecordEvent(ctx, store.Event{ID: "evt_jane_1", Type: "order.placed", CustomerID: id, OccurredAt: placed, Data: data},
-		&store.Order{ID: "o_jane", CustomerID: id, Total: 42, Currency: "GBP", PlacedAt: placed,
-			Items: []store.Item{{ProductID: "lantern", Name: "Moonlit Lantern", Quantity: 1, Price: 42}}})
+		&store.Order{ID: "o_jane", CustomerID: id, Total: money.MustParse("42"), Currency: "GBP", PlacedAt: placed,
+			Items: []store.Item{{ProductID: "lantern", Name: "Moonlit Lantern", Quantity: 1, Price: money.MustParse("42")}}})
 	require.NoError(t, err)
 	_, _, err = s.RecordEvent(ctx, store.Event{ID: "evt_keep_1", Type: "page.viewed", CustomerID: "c_keep", OccurredAt: placed}, nil)
 	require.NoError(t, err)
@@ -78,7 +79,7 @@ func seedErasable(t *testing.T, s *store.Store) string {
 		"address 17 Forgetme Lane undeliverable")
 	require.NoError(t, err)
 
-	_, err = s.IssueVoucher(ctx, store.Voucher{Code: "WINBACK-JANE-SECRET", CustomerID: id, WorkflowID: wid, StepID: "email_offer", Kind: "percent", Value: 15, ExpiresAt: time.Now().Add(time.Hour)})
+	_, err = s.IssueVoucher(ctx, store.Voucher{Code: "WINBACK-JANE-SECRET", CustomerID: id, WorkflowID: wid, StepID: "email_offer", Kind: "percent", Value: money.MustParse("15"), ExpiresAt: time.Now().Add(time.Hour)})
 	require.NoError(t, err)
 	_, _, err = s.AnswerSurvey(ctx, store.SurveyAnswer{SurveyID: "survey_jane", CustomerID: id, WorkflowID: wid, StepID: "ask", Score: 5, Comment: "loved the lantern"})
 	require.NoError(t, err)

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/rapporthq/rapport/internal/money"
 )
 
 // Event is something that happened to a customer, as stored.
@@ -26,21 +28,21 @@ type Event struct {
 
 // Order is a purchase with its items.
 type Order struct {
-	ID         string    `json:"id"`
-	CustomerID string    `json:"customer_id"`
-	Total      float64   `json:"total"`
-	Currency   string    `json:"currency"`
-	Gift       bool      `json:"gift"`
-	PlacedAt   time.Time `json:"placed_at"`
-	Items      []Item    `json:"items"`
+	ID         string       `json:"id"`
+	CustomerID string       `json:"customer_id"`
+	Total      money.Amount `json:"total"`
+	Currency   string       `json:"currency"`
+	Gift       bool         `json:"gift"`
+	PlacedAt   time.Time    `json:"placed_at"`
+	Items      []Item       `json:"items"`
 }
 
 // Item is one line of an order.
 type Item struct {
-	ProductID string  `json:"product_id"`
-	Name      string  `json:"name"`
-	Quantity  int     `json:"quantity"`
-	Price     float64 `json:"price"`
+	ProductID string       `json:"product_id"`
+	Name      string       `json:"name"`
+	Quantity  int          `json:"quantity"`
+	Price     money.Amount `json:"price"`
 }
 
 // RecordEvent stores an event, and the order it carries if any, in one
@@ -242,12 +244,12 @@ func (s *Store) UnroutedEvents(ctx context.Context, cutoff time.Time, limit int)
 // GetOrder returns an order with its items, or ErrNotFound.
 func (s *Store) GetOrder(ctx context.Context, id string) (Order, error) {
 	var o Order
-	err := s.pool.QueryRow(ctx, `SELECT id, customer_id, total::float8, currency, gift, placed_at FROM orders WHERE id = $1`, id).
+	err := s.pool.QueryRow(ctx, `SELECT id, customer_id, total, currency, gift, placed_at FROM orders WHERE id = $1`, id).
 		Scan(&o.ID, &o.CustomerID, &o.Total, &o.Currency, &o.Gift, &o.PlacedAt)
 	if err != nil {
 		return o, fmt.Errorf("get order %s: %w", id, notFound(err))
 	}
-	rows, err := s.pool.Query(ctx, `SELECT product_id, name, quantity, price::float8 FROM order_items WHERE order_id = $1 ORDER BY line`, id)
+	rows, err := s.pool.Query(ctx, `SELECT product_id, name, quantity, price FROM order_items WHERE order_id = $1 ORDER BY line`, id)
 	if err != nil {
 		return o, fmt.Errorf("get order %s items: %w", id, err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/rapporthq/rapport/internal/money"
 	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/internal/store/storetest"
 )
@@ -41,13 +42,13 @@ func seedExportable(t *testing.T, s *store.Store) {
 	placed := time.Now().Add(-2 * time.Hour)
 	_, _, err = s.RecordEvent(ctx, store.Event{ID: "evt_linus_order", Type: "order.placed", CustomerID: id, OccurredAt: placed,
 		Data: json.RawMessage(`{"note":"wrap it in export paper"}`)},
-		&store.Order{ID: "o_linus", CustomerID: id, Total: 19.5, Currency: "USD", PlacedAt: placed,
-			Items: []store.Item{{ProductID: "blanket", Name: "Security Blanket Deluxe", Quantity: 1, Price: 19.5}}})
+		&store.Order{ID: "o_linus", CustomerID: id, Total: money.MustParse("19.5"), Currency: "USD", PlacedAt: placed,
+			Items: []store.Item{{ProductID: "blanket", Name: "Security Blanket Deluxe", Quantity: 1, Price: money.MustParse("19.5")}}})
 	require.NoError(t, err)
 	_, _, err = s.RecordEvent(ctx, store.Event{ID: "evt_other", Type: "order.placed", CustomerID: "c_other", OccurredAt: placed,
 		Data: json.RawMessage(`{"note":"other customer's secret note"}`)},
-		&store.Order{ID: "o_other", CustomerID: "c_other", Total: 5, Currency: "USD", PlacedAt: placed,
-			Items: []store.Item{{ProductID: "x", Name: "Other Secret Item", Quantity: 1, Price: 5}}})
+		&store.Order{ID: "o_other", CustomerID: "c_other", Total: money.MustParse("5"), Currency: "USD", PlacedAt: placed,
+			Items: []store.Item{{ProductID: "x", Name: "Other Secret Item", Quantity: 1, Price: money.MustParse("5")}}})
 	require.NoError(t, err)
 
 	wid := "rapport/lapse-winback/c_linus/2026-06"
@@ -75,7 +76,7 @@ func seedExportable(t *testing.T, s *store.Store) {
 		Recipient: "other.secret@example.com", Subject: "Other secret subject"}, false, time.Now(), allow)
 	require.NoError(t, err)
 
-	_, err = s.IssueVoucher(ctx, store.Voucher{Code: "LINUS-EXPORT-15", CustomerID: id, WorkflowID: wid, StepID: "email_offer", Kind: "percent", Value: 15, ExpiresAt: time.Now().Add(time.Hour)})
+	_, err = s.IssueVoucher(ctx, store.Voucher{Code: "LINUS-EXPORT-15", CustomerID: id, WorkflowID: wid, StepID: "email_offer", Kind: "percent", Value: money.MustParse("15"), ExpiresAt: time.Now().Add(time.Hour)})
 	require.NoError(t, err)
 	_, _, err = s.AnswerSurvey(ctx, store.SurveyAnswer{SurveyID: "survey_linus", CustomerID: id, WorkflowID: wid, StepID: "ask", Score: 4, Comment: "the blanket is exportable"})
 	require.NoError(t, err)

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/rapporthq/rapport/internal/money"
 	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/internal/store/storetest"
 )
@@ -41,8 +42,8 @@ func TestCustomersUpsertAndFacts(t *testing.T) {
 	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
 	for i, placed := range []time.Time{now.AddDate(0, 0, -100), now.AddDate(0, 0, -30), now.AddDate(0, 0, 5)} {
 		_, _, err := s.RecordEvent(ctx, store.Event{ID: "e" + string(rune('a'+i)), Type: "order.placed", CustomerID: "c_1", OccurredAt: placed},
-			&store.Order{ID: "o" + string(rune('a'+i)), CustomerID: "c_1", Total: 10.5, Currency: "GBP", PlacedAt: placed,
-				Items: []store.Item{{ProductID: "p", Name: "Tea", Quantity: 1, Price: 10.5}}})
+			&store.Order{ID: "o" + string(rune('a'+i)), CustomerID: "c_1", Total: money.MustParse("10.5"), Currency: "GBP", PlacedAt: placed,
+				Items: []store.Item{{ProductID: "p", Name: "Tea", Quantity: 1, Price: money.MustParse("10.5")}}})
 		require.NoError(t, err)
 	}
 	facts, err := s.CustomerFacts(ctx, "c_1", now)
@@ -65,21 +66,21 @@ func TestRecordEventIsIdempotent(t *testing.T) {
 	require.NoError(t, err)
 
 	e := store.Event{ID: "evt_1", Type: "order.placed", CustomerID: "c_1", OccurredAt: time.Now(), Data: json.RawMessage(`{"order":{"id":"o1"}}`)}
-	o := &store.Order{ID: "o1", CustomerID: "c_1", Total: 42, Currency: "EUR", Gift: true, PlacedAt: time.Now(),
-		Items: []store.Item{{ProductID: "p1", Name: "Mug", Quantity: 2, Price: 21}}}
+	o := &store.Order{ID: "o1", CustomerID: "c_1", Total: money.MustParse("42"), Currency: "EUR", Gift: true, PlacedAt: time.Now(),
+		Items: []store.Item{{ProductID: "p1", Name: "Mug", Quantity: 2, Price: money.MustParse("21")}}}
 	stored, inserted, err := s.RecordEvent(ctx, e, o)
 	require.NoError(t, err)
 	assert.True(t, inserted)
 	assert.Nil(t, stored.RoutedAt)
 
-	o.Total = 99
+	o.Total = money.MustParse("99")
 	_, inserted, err = s.RecordEvent(ctx, e, o)
 	require.NoError(t, err)
 	assert.False(t, inserted, "the same event id again is a duplicate")
 	order, err := s.GetOrder(ctx, "o1")
 	require.NoError(t, err)
-	assert.Equal(t, 42.0, order.Total, "a duplicate changes nothing")
-	assert.Equal(t, []store.Item{{ProductID: "p1", Name: "Mug", Quantity: 2, Price: 21}}, order.Items)
+	assert.Equal(t, "42", order.Total.String(), "a duplicate changes nothing")
+	assert.Equal(t, []store.Item{{ProductID: "p1", Name: "Mug", Quantity: 2, Price: money.MustParse("21")}}, order.Items)
 
 	_, _, err = s.RecordEvent(ctx, store.Event{ID: "evt_2", Type: "x", CustomerID: "nobody", OccurredAt: time.Now()}, nil)
 	assert.Error(t, err, "events need a known customer")

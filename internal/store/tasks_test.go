@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/rapporthq/rapport/internal/money"
 	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/internal/store/storetest"
 )
@@ -86,9 +87,9 @@ func TestVouchersIssueOnceAndRedeemOnce(t *testing.T) {
 	s, _ := storetest.New(t)
 	ctx := context.Background()
 	now := time.Now()
-	v, err := s.IssueVoucher(ctx, store.Voucher{Code: "AAAA-BBBB", CustomerID: "c_1", WorkflowID: "w", StepID: "offer", Kind: "percent", Value: 15, ExpiresAt: now.Add(time.Hour)})
+	v, err := s.IssueVoucher(ctx, store.Voucher{Code: "AAAA-BBBB", CustomerID: "c_1", WorkflowID: "w", StepID: "offer", Kind: "percent", Value: money.MustParse("15"), ExpiresAt: now.Add(time.Hour)})
 	require.NoError(t, err)
-	again, err := s.IssueVoucher(ctx, store.Voucher{Code: "CCCC-DDDD", CustomerID: "c_1", WorkflowID: "w", StepID: "offer", Kind: "percent", Value: 15, ExpiresAt: now.Add(time.Hour)})
+	again, err := s.IssueVoucher(ctx, store.Voucher{Code: "CCCC-DDDD", CustomerID: "c_1", WorkflowID: "w", StepID: "offer", Kind: "percent", Value: money.MustParse("15"), ExpiresAt: now.Add(time.Hour)})
 	require.NoError(t, err)
 	assert.Equal(t, "AAAA-BBBB", again.Code, "one voucher per run and step")
 
@@ -99,7 +100,7 @@ func TestVouchersIssueOnceAndRedeemOnce(t *testing.T) {
 	_, err = s.RedeemVoucher(ctx, v.Code, "o-10", now, "till-3")
 	assert.ErrorIs(t, err, store.ErrConflict)
 
-	old, err := s.IssueVoucher(ctx, store.Voucher{Code: "EEEE", CustomerID: "c_1", WorkflowID: "w", StepID: "old", Kind: "amount", Value: 5, Currency: "GBP", ExpiresAt: now.Add(-time.Minute)})
+	old, err := s.IssueVoucher(ctx, store.Voucher{Code: "EEEE", CustomerID: "c_1", WorkflowID: "w", StepID: "old", Kind: "amount", Value: money.MustParse("5"), Currency: "GBP", ExpiresAt: now.Add(-time.Minute)})
 	require.NoError(t, err)
 	_, err = s.RedeemVoucher(ctx, old.Code, "", now, "till-3")
 	assert.ErrorIs(t, err, store.ErrExpired)
@@ -112,7 +113,7 @@ func TestRecommendComplementsOfWhatTheyLike(t *testing.T) {
 	s, _ := storetest.New(t)
 	ctx := context.Background()
 	p := func(id string, comps map[string]float64) store.Product {
-		return store.Product{ID: id, Name: id, Price: 5, Currency: "GBP", Active: true, Complements: comps}
+		return store.Product{ID: id, Name: id, Price: money.MustParse("5"), Currency: "GBP", Active: true, Complements: comps}
 	}
 	require.NoError(t, s.UpsertProducts(ctx, []store.Product{
 		p("tea", map[string]float64{"pot": 0.9, "cup": 0.5, "honey": 0.4}),
@@ -123,9 +124,9 @@ func TestRecommendComplementsOfWhatTheyLike(t *testing.T) {
 	_, err := s.UpsertCustomer(ctx, store.Customer{ID: "c_1"})
 	require.NoError(t, err)
 	order := func(id string, gift bool, when time.Time, items ...string) {
-		o := store.Order{ID: id, CustomerID: "c_1", Total: 5, Currency: "GBP", Gift: gift, PlacedAt: when}
+		o := store.Order{ID: id, CustomerID: "c_1", Total: money.MustParse("5"), Currency: "GBP", Gift: gift, PlacedAt: when}
 		for _, it := range items {
-			o.Items = append(o.Items, store.Item{ProductID: it, Name: it, Quantity: 1, Price: 5})
+			o.Items = append(o.Items, store.Item{ProductID: it, Name: it, Quantity: 1, Price: money.MustParse("5")})
 		}
 		_, err := s.RecordOrder(ctx, o)
 		require.NoError(t, err)

@@ -7,21 +7,25 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/rapporthq/rapport/internal/money"
 )
 
 // Voucher is a discount issued to a customer by a journey.
 type Voucher struct {
-	Code            string     `json:"code"`
-	CustomerID      string     `json:"customer_id"`
-	WorkflowID      string     `json:"workflow_id"`
-	StepID          string     `json:"step_id"`
-	Kind            string     `json:"kind"` // percent or amount
-	Value           float64    `json:"value"`
-	Currency        string     `json:"currency,omitempty"`
-	IssuedAt        time.Time  `json:"issued_at"`
-	ExpiresAt       time.Time  `json:"expires_at"`
-	RedeemedAt      *time.Time `json:"redeemed_at,omitempty"`
-	RedeemedOrderID string     `json:"redeemed_order_id,omitempty"`
+	Code       string `json:"code"`
+	CustomerID string `json:"customer_id"`
+	WorkflowID string `json:"workflow_id"`
+	StepID     string `json:"step_id"`
+	Kind       string `json:"kind"` // percent or amount
+	// Value is the percentage off for a percent voucher, the amount off
+	// (in Currency) for an amount voucher.
+	Value           money.Amount `json:"value"`
+	Currency        string       `json:"currency,omitempty"`
+	IssuedAt        time.Time    `json:"issued_at"`
+	ExpiresAt       time.Time    `json:"expires_at"`
+	RedeemedAt      *time.Time   `json:"redeemed_at,omitempty"`
+	RedeemedOrderID string       `json:"redeemed_order_id,omitempty"`
 	// RedeemedByKey names the API key the redemption came with.
 	RedeemedByKey string `json:"redeemed_by_key,omitempty"`
 }
@@ -29,7 +33,7 @@ type Voucher struct {
 // ErrExpired is returned when redeeming a voucher past its expiry.
 var ErrExpired = errors.New("expired")
 
-const voucherColumns = `code, customer_id, workflow_id, step_id, kind, value::float8, currency, issued_at, expires_at, redeemed_at, redeemed_order_id, redeemed_by_key`
+const voucherColumns = `code, customer_id, workflow_id, step_id, kind, value, currency, issued_at, expires_at, redeemed_at, redeemed_order_id, redeemed_by_key`
 
 func scanVoucher(row pgx.Row) (Voucher, error) {
 	var v Voucher

@@ -2,14 +2,15 @@ package templates
 
 import (
 	"fmt"
-	"math"
 	"strings"
 	"time"
+
+	"github.com/rapporthq/rapport/internal/money"
 )
 
 // funcs are the helpers templates may call.
 var funcs = map[string]any{
-	"money":  money,
+	"money":  formatMoney,
 	"list":   list,
 	"plural": plural,
 	"upper":  strings.ToUpper,
@@ -44,40 +45,19 @@ func date(t time.Time, locale string) string {
 	return t.Format("2 January 2006")
 }
 
-var currencySymbols = map[string]string{
-	"USD": "$", "GBP": "£", "EUR": "€", "JPY": "¥", "CAD": "CA$", "AUD": "A$", "NZD": "NZ$", "INR": "₹",
-}
-
-var zeroDecimal = map[string]bool{"JPY": true, "KRW": true}
-
-// money formats an amount in a currency: money 12.5 "GBP" is £12.50.
-func money(amount float64, currency string) string {
-	currency = strings.ToUpper(currency)
-	format := "%.2f"
-	if zeroDecimal[currency] {
-		format = "%.0f"
-		amount = math.Round(amount)
+// formatMoney writes an amount in a currency the way a locale does, with
+// the currency's decimal places: money .Total .Currency $.Customer.Locale
+// is £48.00 for en-GB, 48,00 € for de-DE, ¥4,800 for JPY. Without a
+// locale it writes the English way.
+func formatMoney(amount money.Amount, currency string, locale ...string) (string, error) {
+	if len(locale) > 1 {
+		return "", fmt.Errorf("money takes an amount, a currency and at most one locale, not %d locales", len(locale))
 	}
-	n := fmt.Sprintf(format, math.Abs(amount))
-	intPart, frac, hasFrac := strings.Cut(n, ".")
-	var b strings.Builder
-	for i, r := range intPart {
-		if i > 0 && (len(intPart)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(r)
+	loc := ""
+	if len(locale) == 1 {
+		loc = locale[0]
 	}
-	if hasFrac {
-		b.WriteString("." + frac)
-	}
-	sign := ""
-	if amount < 0 {
-		sign = "-"
-	}
-	if sym, ok := currencySymbols[currency]; ok {
-		return sign + sym + b.String()
-	}
-	return sign + b.String() + " " + currency
+	return money.Format(amount, currency, loc), nil
 }
 
 // list joins words for a sentence: "Tea", "Tea and Mug", "Tea, Mug and Pot".

@@ -29,6 +29,7 @@ import (
 	"golang.org/x/text/language"
 
 	"github.com/rapporthq/rapport/internal/journey"
+	"github.com/rapporthq/rapport/internal/money"
 )
 
 // Data is what a template can use.
@@ -58,7 +59,7 @@ type Customer struct {
 // Order is an order as templates see it.
 type Order struct {
 	ID       string
-	Total    float64
+	Total    money.Amount
 	Currency string
 	Gift     bool
 	PlacedAt time.Time
@@ -79,24 +80,28 @@ type Item struct {
 	ProductID string
 	Name      string
 	Quantity  int
-	Price     float64
+	Price     money.Amount
 }
 
 // Voucher is a discount code.
 type Voucher struct {
 	Code      string
-	Percent   float64 // set for a percentage off
-	Amount    float64 // set for an amount off
+	Percent   float64      // set for a percentage off
+	Amount    money.Amount // set for an amount off
 	Currency  string
 	ExpiresAt time.Time
+	// Locale is the locale Description writes the amount for; rendering
+	// sets it to the customer's when it is empty.
+	Locale string
 }
 
-// Description says what the voucher is worth: "15% off" or "£10.00 off".
+// Description says what the voucher is worth: "15% off", "£10.00 off",
+// "10,00 € off" for a de-DE customer.
 func (v *Voucher) Description() string {
 	if v.Percent > 0 {
 		return fmt.Sprintf("%s%% off", trimZeros(v.Percent))
 	}
-	return money(v.Amount, v.Currency) + " off"
+	return money.Format(v.Amount, v.Currency, v.Locale) + " off"
 }
 
 func trimZeros(f float64) string {
@@ -107,7 +112,7 @@ func trimZeros(f float64) string {
 type Product struct {
 	ID       string
 	Name     string
-	Price    float64
+	Price    money.Amount
 	Currency string
 	URL      string
 	ImageURL string
@@ -409,6 +414,7 @@ func (s *Set) pick(name string, ch journey.Channel, locale string) (*variant, er
 
 // RenderEmail renders an email template in the customer's locale.
 func (s *Set) RenderEmail(name string, d Data) (Email, error) {
+	d = localize(d)
 	v, err := s.pick(name, journey.Email, d.Customer.Locale)
 	if err != nil {
 		return Email{}, err
@@ -418,6 +424,7 @@ func (s *Set) RenderEmail(name string, d Data) (Email, error) {
 
 // RenderSMS renders a text message in the customer's locale.
 func (s *Set) RenderSMS(name string, d Data) (string, error) {
+	d = localize(d)
 	v, err := s.pick(name, journey.SMS, d.Customer.Locale)
 	if err != nil {
 		return "", err
@@ -427,11 +434,23 @@ func (s *Set) RenderSMS(name string, d Data) (string, error) {
 
 // RenderMail renders a letter or postcard in the customer's locale.
 func (s *Set) RenderMail(name string, d Data) (Mail, error) {
+	d = localize(d)
 	v, err := s.pick(name, journey.Mail, d.Customer.Locale)
 	if err != nil {
 		return Mail{}, err
 	}
 	return v.renderMail(d)
+}
+
+// localize gives the voucher the customer's locale, when it has none,
+// without changing the caller's voucher.
+func localize(d Data) Data {
+	if d.Voucher != nil && d.Voucher.Locale == "" {
+		v := *d.Voucher
+		v.Locale = d.Customer.Locale
+		d.Voucher = &v
+	}
+	return d
 }
 
 func (v *variant) renderEmail(d Data) (Email, error) {
@@ -493,17 +512,17 @@ func execHTML(t *htmltemplate.Template, d Data) (string, error) {
 func samples() []Data {
 	shop := Shop{Name: "Sample Shop", URL: "https://shop.example", SupportEmail: "help@shop.example"}
 	c := Customer{ID: "c_sample", Name: "Sam Sample", FirstName: "Sam", Email: "sam@example.com", Locale: "en-US"}
-	items := []Item{{ProductID: "p1", Name: "Tea", Quantity: 2, Price: 4.5}, {ProductID: "p2", Name: "Mug", Quantity: 1, Price: 9}}
-	products := []Product{{ID: "p3", Name: "Teapot", Price: 25, Currency: "USD", URL: "https://shop.example/p3"}, {ID: "p4", Name: "Honey", Price: 6, Currency: "USD"}}
+	items := []Item{{ProductID: "p1", Name: "Tea", Quantity: 2, Price: money.MustParse("4.50")}, {ProductID: "p2", Name: "Mug", Quantity: 1, Price: money.MustParse("9.00")}}
+	products := []Product{{ID: "p3", Name: "Teapot", Price: money.MustParse("25.00"), Currency: "USD", URL: "https://shop.example/p3"}, {ID: "p4", Name: "Honey", Price: money.MustParse("6.00"), Currency: "USD"}}
 	expires := time.Date(2030, 1, 31, 0, 0, 0, 0, time.UTC)
 	return []Data{
 		{Customer: c, Shop: shop, Journey: "sample", Step: "s",
-			Order:   &Order{ID: "o1", Total: 18, Currency: "USD", Items: items, PlacedAt: time.Unix(0, 0)},
+			Order:   &Order{ID: "o1", Total: money.MustParse("18.00"), Currency: "USD", Items: items, PlacedAt: time.Unix(0, 0)},
 			Voucher: &Voucher{Code: "ABCD-EFGH-JKMN-PQRS", Percent: 15, ExpiresAt: expires}, Products: products,
 			Links: Links{Survey: "https://shop.example/survey/token", Preferences: "https://shop.example/preferences/token", Unsubscribe: "https://shop.example/unsubscribe/token"}},
 		{Customer: c, Shop: shop, Journey: "sample", Step: "s",
-			Order:   &Order{ID: "o2", Total: 9, Currency: "EUR", Gift: true, Items: items[1:], PlacedAt: time.Unix(0, 0)},
-			Voucher: &Voucher{Code: "ABCD-EFGH-JKMN-PQRS", Amount: 10, Currency: "EUR", ExpiresAt: expires}, Products: products[:1],
+			Order:   &Order{ID: "o2", Total: money.MustParse("9.00"), Currency: "EUR", Gift: true, Items: items[1:], PlacedAt: time.Unix(0, 0)},
+			Voucher: &Voucher{Code: "ABCD-EFGH-JKMN-PQRS", Amount: money.MustParse("10"), Currency: "EUR", ExpiresAt: expires}, Products: products[:1],
 			Links: Links{Survey: "https://shop.example/survey/token"}},
 		{Customer: Customer{ID: "c_anon", Locale: "en-GB"}, Shop: shop, Journey: "sample", Step: "s"},
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rapporthq/rapport/internal/journey"
+	"github.com/rapporthq/rapport/internal/money"
 )
 
 func TestThankYouIsPersonal(t *testing.T) {
@@ -21,8 +22,8 @@ func TestThankYouIsPersonal(t *testing.T) {
 	d := Data{
 		Customer: Customer{Name: "Ada Lovelace", FirstName: "Ada", Locale: "en-GB"},
 		Shop:     Shop{Name: "Teapot & Co", SupportEmail: "care@teapot.example"},
-		Order: &Order{ID: "o-1001", Total: 1234.5, Currency: "GBP",
-			Items: []Item{{Name: "Earl Grey", Quantity: 2, Price: 4.25}, {Name: "Blue Teapot", Quantity: 1, Price: 1226}}},
+		Order: &Order{ID: "o-1001", Total: money.MustParse("1234.5"), Currency: "GBP",
+			Items: []Item{{Name: "Earl Grey", Quantity: 2, Price: money.MustParse("4.25")}, {Name: "Blue Teapot", Quantity: 1, Price: money.MustParse("1226")}}},
 	}
 	e, err := set.RenderEmail("thank-you", d)
 	require.NoError(t, err)
@@ -53,6 +54,33 @@ func TestThankYouIsPersonal(t *testing.T) {
 	assert.Contains(t, e.HTML, "cozy fall afternoon")
 }
 
+// Amounts are written in the customer's locale, with the currency's own
+// decimal places, in templates (money with $.Customer.Locale) and in a
+// voucher's description.
+func TestAmountsFollowTheLocale(t *testing.T) {
+	set, err := Load(fstest.MapFS{
+		"offer/email.txt": {Data: []byte("Subject: Offer{{with .Voucher}}: {{.Description}}{{end}}\n" +
+			"{{with .Order}}{{money .Total .Currency $.Customer.Locale}}{{range .Items}} {{money .Price $.Order.Currency $.Customer.Locale}}{{end}}{{end}}")},
+	}, "t")
+	require.NoError(t, err)
+	d := Data{Customer: Customer{Locale: "de-DE"},
+		Order: &Order{ID: "o", Total: money.MustParse("1234.50"), Currency: "EUR",
+			Items: []Item{{Name: "Tee", Quantity: 1, Price: money.MustParse("1234.50")}}},
+		Voucher: &Voucher{Code: "C", Amount: money.MustParse("10"), Currency: "EUR"}}
+	e, err := set.RenderEmail("offer", d)
+	require.NoError(t, err)
+	assert.Equal(t, "Offer: 10,00\u00a0€ off", e.Subject)
+	assert.Equal(t, "1.234,50\u00a0€ 1.234,50\u00a0€", e.Text)
+	assert.Empty(t, d.Voucher.Locale, "rendering leaves the caller's voucher alone")
+
+	d.Customer.Locale = "en-GB"
+	d.Order.Currency, d.Order.Total, d.Order.Items[0].Price = "JPY", money.MustParse("4800"), money.MustParse("4800")
+	e, err = set.RenderEmail("offer", d)
+	require.NoError(t, err)
+	assert.Equal(t, "Offer: €10.00 off", e.Subject)
+	assert.Equal(t, "¥4,800 ¥4,800", e.Text)
+}
+
 func TestLoadReportsBrokenTemplates(t *testing.T) {
 	_, err := Load(fstest.MapFS{
 		"a/email.txt":  {Data: []byte("Subject: Hi {{.Customer.Nmae}}\nBody")},
@@ -79,10 +107,24 @@ func TestCheck(t *testing.T) {
 }
 
 func TestFuncs(t *testing.T) {
-	assert.Equal(t, "$1,000,000.00", money(1e6, "usd"))
-	assert.Equal(t, "¥1,235", money(1234.6, "JPY"))
-	assert.Equal(t, "-€3.10", money(-3.1, "EUR"))
-	assert.Equal(t, "12.00 CHF", money(12, "CHF"))
+	for _, tc := range []struct {
+		amount, currency string
+		locale           []string
+		want             string
+	}{
+		{"1000000", "usd", nil, "$1,000,000.00"},
+		{"4800", "JPY", []string{"ja-JP"}, "¥4,800"},
+		{"-3.1", "EUR", nil, "-€3.10"},
+		{"48.00", "GBP", []string{"en-GB"}, "£48.00"},
+		{"48.00", "EUR", []string{"de-DE"}, "48,00\u00a0€"},
+		{"12", "CHF", []string{"de-CH"}, "CHF\u00a012.00"},
+	} {
+		got, err := formatMoney(money.MustParse(tc.amount), tc.currency, tc.locale...)
+		require.NoError(t, err)
+		assert.Equal(t, tc.want, got, "%s %s %v", tc.amount, tc.currency, tc.locale)
+	}
+	_, err := formatMoney(money.MustParse("1"), "EUR", "de", "fr")
+	assert.Error(t, err, "one locale at most")
 	assert.Equal(t, "a, b and c", list([]string{"a", "b", "c"}))
 	assert.Equal(t, "", list(nil))
 	assert.Equal(t, "mug", plural(1, "mug", "mugs"))
@@ -137,11 +179,11 @@ func TestChannelsAndLocales(t *testing.T) {
 	assert.Equal(t, "letter", m.Kind)
 	assert.Equal(t, "<p>Dear Ada Lovelace</p>", m.HTML)
 
-	e, err = set.RenderEmail("picks", Data{Products: []Product{{Name: "Teapot", Price: 25, Currency: "GBP"}}})
+	e, err = set.RenderEmail("picks", Data{Products: []Product{{Name: "Teapot", Price: money.MustParse("25"), Currency: "GBP"}}})
 	require.NoError(t, err)
 	assert.Equal(t, "- Teapot £25.00\n", e.Text)
 
-	assert.Equal(t, "£10.00 off", (&Voucher{Amount: 10, Currency: "GBP"}).Description())
+	assert.Equal(t, "£10.00 off", (&Voucher{Amount: money.MustParse("10"), Currency: "GBP"}).Description())
 	assert.Equal(t, "12.5% off", (&Voucher{Percent: 12.5}).Description())
 }
 
