@@ -133,9 +133,10 @@ func TestWinback(t *testing.T) {
 	postcard := s.messagesTo("c_1")[1]
 	assert.Equal(t, "mail", postcard.Channel)
 	assert.Contains(t, postcard.To, "12 St James's Square")
-	assert.Contains(t, postcard.HTML, "We miss you")
-	assert.Contains(t, postcard.HTML, "20% off", "a better offer on the postcard")
-	assert.Regexp(t, `Choose what we send you, and how often: http://\S+/preferences/[\w-]+\.[0-9a-z]+\.[\w-]{16}<`, postcard.HTML, "printed marketing says where to choose")
+	assert.Contains(t, postcard.HTML, "We miss you", "the front")
+	assert.Contains(t, postcard.Back, "20% off", "a better offer on the back")
+	assert.Regexp(t, `Choose what we send you, and how often: http://\S+/preferences/[\w-]+\.[0-9a-z]+\.[\w-]{16}<`, postcard.Back, "printed marketing says where to choose")
+	assert.Regexp(t, `code [2-9A-Z]{4}-[2-9A-Z]{4}-[2-9A-Z]{4}-[2-9A-Z]{4}, until`, postcard.Text, "the text version has no stray space before the comma")
 	assert.Equal(t, 1, s.fakes.Lob.Created(), "the lost answer was retried with the same key: one postcard")
 
 	// Three weeks later (5.25s), a phone task in the retention queue.

@@ -20,14 +20,16 @@ import (
 
 // Message is a message a fake accepted, in one shape for every channel.
 type Message struct {
-	Channel           string            `json:"channel"`
-	To                string            `json:"to"`
-	CustomerID        string            `json:"customer_id"`
-	Journey           string            `json:"journey"`
-	Step              string            `json:"step"`
-	Subject           string            `json:"subject"`
-	Text              string            `json:"text"`
-	HTML              string            `json:"html"`
+	Channel    string `json:"channel"`
+	To         string `json:"to"`
+	CustomerID string `json:"customer_id"`
+	Journey    string `json:"journey"`
+	Step       string `json:"step"`
+	Subject    string `json:"subject"`
+	Text       string `json:"text"`
+	HTML       string `json:"html"`
+	// Back is a postcard's back, as HTML (HTML is then its front).
+	Back              string            `json:"back,omitempty"`
 	Headers           map[string]string `json:"headers"`
 	SentAt            time.Time         `json:"sent_at"`
 	Provider          string            `json:"provider"`

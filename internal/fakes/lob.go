@@ -158,9 +158,10 @@ func (f *Lob) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		"send_date": now.Format(time.RFC3339), "deleted": false,
 	}
 	answer, _ := json.Marshal(obj)
-	html := req.File
+	html, back, text := req.File, "", htmlToText(req.File)
 	if kind == "postcard" {
-		html = req.Front + "\n<hr>\n" + req.Back
+		html, back = req.Front, req.Back
+		text = htmlToText(req.Front) + "\n\n" + htmlToText(req.Back)
 	}
 	f.mu.Lock()
 	if key != "" {
@@ -174,7 +175,7 @@ func (f *Lob) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Unlock()
 	f.rec.add(Message{
 		Channel: "mail", To: formatLobAddress(req.To), Subject: kind + ": " + req.Description,
-		Text: htmlToText(html), HTML: html, Headers: map[string]string{}, SentAt: now,
+		Text: text, HTML: html, Back: back, Headers: map[string]string{}, SentAt: now,
 		Provider: "lob", ProviderMessageID: id,
 		CustomerID: req.Metadata["customer_id"], Journey: req.Metadata["journey"], Step: req.Metadata["step"], MessageID: req.Metadata["message_id"],
 	})
@@ -303,15 +304,19 @@ func formatLobAddress(a *lobAddress) string {
 }
 
 var (
-	tagRe   = regexp.MustCompile(`(?s)<style.*?</style>|<[^>]+>`)
-	spaceRe = regexp.MustCompile(`[ \t]+`)
-	blankRe = regexp.MustCompile(`\n\s*\n\s*\n+`)
+	// inlineRe are tags inside a line of text: they go without a trace
+	// ("<strong>CODE</strong>, until" reads "CODE, until"); other tags
+	// break words apart.
+	inlineRe = regexp.MustCompile(`(?i)</?(strong|b|em|i|u|a|span|small|code|sup|sub)(\s[^>]*)?>`)
+	tagRe    = regexp.MustCompile(`(?s)<style.*?</style>|<[^>]+>`)
+	spaceRe  = regexp.MustCompile(`[ \t]+`)
+	blankRe  = regexp.MustCompile(`\n\s*\n\s*\n+`)
 )
 
 // htmlToText gives a readable text version of rendered artwork for the dev
 // outbox.
 func htmlToText(html string) string {
-	s := tagRe.ReplaceAllString(html, " ")
+	s := tagRe.ReplaceAllString(inlineRe.ReplaceAllString(html, ""), " ")
 	for _, e := range [][2]string{{"&amp;", "&"}, {"&lt;", "<"}, {"&gt;", ">"}, {"&#39;", "'"}, {"&quot;", `"`}, {"&nbsp;", " "}} {
 		s = strings.ReplaceAll(s, e[0], e[1])
 	}

@@ -111,7 +111,9 @@ th, td { border-bottom: 1px solid #ddd; padding: 0.3rem; text-align: left; verti
 <dt>journey</dt><dd>{{.Journey}}, step {{.Step}}</dd>
 <dt>sent</dt><dd><time datetime="{{.SentAt.Format "2006-01-02T15:04:05Z07:00"}}">{{.SentAt.Format "2006-01-02 15:04:05 MST"}}</time></dd>
 </dl>
-{{if .HTML}}<details open><summary>HTML</summary><iframe sandbox srcdoc="{{.HTML}}" title="HTML version of {{.Subject}}"></iframe></details>{{end}}
+{{if .Back}}<details open><summary>Front</summary><iframe sandbox srcdoc="{{.HTML}}" title="Front of {{.Subject}}"></iframe></details>
+<details open><summary>Back</summary><iframe sandbox srcdoc="{{.Back}}" title="Back of {{.Subject}}"></iframe></details>
+{{else if .HTML}}<details open><summary>HTML</summary><iframe sandbox srcdoc="{{.HTML}}" title="HTML version of {{.Subject}}"></iframe></details>{{end}}
 {{if .Text}}<details{{if not .HTML}} open{{end}}><summary>Text</summary><pre>{{.Text}}</pre></details>{{end}}
 </article>
 {{else}}
