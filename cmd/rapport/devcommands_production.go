@@ -9,8 +9,8 @@ import (
 
 // buildNote ends the root command's help in the production build.
 const buildNote = `This is the production build (-tags production): the dev-only commands
-(dev, bench, simulate, chaos) are left out. Run them from the source with
-"go run ./cmd/rapport dev".`
+(dev, bench, simulate, chaos) are left out. Run them from the source:
+go run ./cmd/rapport dev (or bench, simulate, chaos).`
 
 // devCommands is empty in the production build: the dev-only commands and
 // what they link (the embedded Temporal server, SQLite, the fakes) are
