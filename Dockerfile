@@ -15,7 +15,10 @@ ARG GO_VERSION=1.26
 # ---- build: compile a static binary -------------------------------------
 # Runs on the builder's own platform and cross-compiles, so multi-platform
 # builds (docker buildx build --platform linux/amd64,linux/arm64) need no
-# emulation.
+# emulation. -tags production leaves out the dev-only commands (dev, bench,
+# simulate, chaos) and what they link: the embedded Temporal server and its
+# UI, SQLite, the fake providers (see docs/operating.md, "The production
+# build").
 FROM --platform=$BUILDPLATFORM golang:${GO_VERSION} AS build
 ARG TARGETOS
 ARG TARGETARCH
@@ -27,7 +30,7 @@ COPY . .
 RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=0 GOOS=${TARGETOS} GOARCH=${TARGETARCH} \
-    go build -trimpath -ldflags='-s -w' -o /out/rapport ./cmd/rapport
+    go build -tags production -trimpath -ldflags='-s -w' -o /out/rapport ./cmd/rapport
 
 # ---- runtime: the binary and the journeys, nothing else -----------------
 # distroless/static carries CA certificates (for SendGrid, Twilio, Lob and

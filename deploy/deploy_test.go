@@ -307,8 +307,9 @@ func TestDockerfile(t *testing.T) {
 		t.Fatalf("want a multi-stage build (build, runtime); got %d stage(s)", len(d.stages))
 	}
 
-	// Build stage: the Go toolchain of go.mod, a static, trimmed binary,
-	// cached modules and build cache.
+	// Build stage: the Go toolchain of go.mod, a static, trimmed binary
+	// of production code only (-tags production: no embedded Temporal
+	// server, SQLite or fakes), cached modules and build cache.
 	build := d.stages[0]
 	base := expandArgs(build.base, d.args)
 	goVersion := goModVersion(t, root)
@@ -324,7 +325,7 @@ func TestDockerfile(t *testing.T) {
 	if buildRun == "" {
 		t.Fatal("build stage has no RUN ... go build")
 	}
-	for _, want := range []string{"CGO_ENABLED=0", "-trimpath", "-ldflags='-s -w'", "-o /out/rapport", "./cmd/rapport",
+	for _, want := range []string{"CGO_ENABLED=0", "-tags production", "-trimpath", "-ldflags='-s -w'", "-o /out/rapport", "./cmd/rapport",
 		"--mount=type=cache,target=/go/pkg/mod", "--mount=type=cache,target=/root/.cache/go-build"} {
 		if !strings.Contains(buildRun, want) {
 			t.Errorf("go build RUN lacks %q: %s", want, buildRun)

@@ -152,14 +152,6 @@ func startOps(addr string, health *ops.Health, svc *services) (*ops.Server, erro
 	return s, nil
 }
 
-// newOpsServer serves dev mode's probes and metrics, ready at once (the
-// API and the worker run in the same process, already started).
-func newOpsServer(svc *services) *http.Server {
-	health := svc.health(true)
-	health.Ready()
-	return ops.NewServer(health, svc.metricsHandler())
-}
-
 // marketingTopics are the topics of the marketing journeys: what the
 // preference center offers to leave.
 func marketingTopics(cat *journey.Catalog) []string {

@@ -1,3 +1,5 @@
+//go:build !production
+
 package main
 
 import (
@@ -26,10 +28,6 @@ import (
 	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/workflows"
 )
-
-// parkedTaskQueue is a task queue no worker polls: the bench starts
-// audience journeys there, to measure starting them and nothing else.
-const parkedTaskQueue = "rapport-bench-parked"
 
 // benchOptions says what `rapport bench` runs.
 type benchOptions struct {

@@ -1,3 +1,5 @@
+//go:build !production
+
 package main
 
 // The engine `rapport bench` measures on: Temporal's persistence

@@ -1,15 +1,10 @@
 package main
 
 import (
-	"crypto/rand"
-	"encoding/base64"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -73,45 +68,4 @@ func splitList(s string) []string {
 		}
 	}
 	return out
-}
-
-// devCodec is dev mode's encryption: keys and token kept in the state
-// folder (made on first use) unless the environment gives them.
-func devCodec(stateDir string, keys *codec.KeyRing) (*codec.KeyRing, string, error) {
-	if keys == nil {
-		path := filepath.Join(stateDir, "codec-keys")
-		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-			secret := make([]byte, codec.KeySize)
-			if _, err := rand.Read(secret); err != nil {
-				return nil, "", err
-			}
-			line := "# rapport dev --encrypt: id:key, newest last\ndev-1:" + base64.StdEncoding.EncodeToString(secret) + "\n"
-			if err := os.WriteFile(path, []byte(line), 0o600); err != nil {
-				return nil, "", fmt.Errorf("keep the dev codec key: %w", err)
-			}
-		}
-		var err error
-		if keys, err = codec.LoadKeysFile(path); err != nil {
-			return nil, "", err
-		}
-	}
-	token := os.Getenv("RAPPORT_CODEC_TOKEN")
-	if token == "" {
-		path := filepath.Join(stateDir, "codec-token")
-		b, err := os.ReadFile(path)
-		if errors.Is(err, os.ErrNotExist) {
-			raw := make([]byte, 24)
-			if _, err := rand.Read(raw); err != nil {
-				return nil, "", err
-			}
-			b = []byte(hex.EncodeToString(raw))
-			if err := os.WriteFile(path, b, 0o600); err != nil {
-				return nil, "", fmt.Errorf("keep the dev codec token: %w", err)
-			}
-		} else if err != nil {
-			return nil, "", err
-		}
-		token = strings.TrimSpace(string(b))
-	}
-	return keys, token, nil
 }

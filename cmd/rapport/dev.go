@@ -1,3 +1,5 @@
+//go:build !production
+
 package main
 
 import (
@@ -5,6 +7,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -38,6 +41,7 @@ import (
 	"github.com/rapporthq/rapport/internal/links"
 	"github.com/rapporthq/rapport/internal/metrics"
 	"github.com/rapporthq/rapport/internal/money"
+	"github.com/rapporthq/rapport/internal/ops"
 	"github.com/rapporthq/rapport/internal/phone"
 	"github.com/rapporthq/rapport/internal/store"
 )
@@ -738,3 +742,52 @@ func seedDemo(ctx context.Context, s *store.Store) error {
 // crowdLimit lets a simulated crowd, all on 127.0.0.1, through the rate
 // limits meant for one person each.
 var crowdLimit = &api.PublicLimit{Rate: 10000, Burst: 10000, WebhookRate: 10000, WebhookBurst: 10000}
+
+// newOpsServer serves dev mode's probes and metrics, ready at once (the
+// API and the worker run in the same process, already started).
+func newOpsServer(svc *services) *http.Server {
+	health := svc.health(true)
+	health.Ready()
+	return ops.NewServer(health, svc.metricsHandler())
+}
+
+// devCodec is dev mode's encryption: keys and token kept in the state
+// folder (made on first use) unless the environment gives them.
+func devCodec(stateDir string, keys *codec.KeyRing) (*codec.KeyRing, string, error) {
+	if keys == nil {
+		path := filepath.Join(stateDir, "codec-keys")
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			secret := make([]byte, codec.KeySize)
+			if _, err := rand.Read(secret); err != nil {
+				return nil, "", err
+			}
+			line := "# rapport dev --encrypt: id:key, newest last\ndev-1:" + base64.StdEncoding.EncodeToString(secret) + "\n"
+			if err := os.WriteFile(path, []byte(line), 0o600); err != nil {
+				return nil, "", fmt.Errorf("keep the dev codec key: %w", err)
+			}
+		}
+		var err error
+		if keys, err = codec.LoadKeysFile(path); err != nil {
+			return nil, "", err
+		}
+	}
+	token := os.Getenv("RAPPORT_CODEC_TOKEN")
+	if token == "" {
+		path := filepath.Join(stateDir, "codec-token")
+		b, err := os.ReadFile(path)
+		if errors.Is(err, os.ErrNotExist) {
+			raw := make([]byte, 24)
+			if _, err := rand.Read(raw); err != nil {
+				return nil, "", err
+			}
+			b = []byte(hex.EncodeToString(raw))
+			if err := os.WriteFile(path, b, 0o600); err != nil {
+				return nil, "", fmt.Errorf("keep the dev codec token: %w", err)
+			}
+		} else if err != nil {
+			return nil, "", err
+		}
+		token = strings.TrimSpace(string(b))
+	}
+	return keys, token, nil
+}

@@ -1,6 +1,17 @@
 // Command rapport is the customer journey engine: one binary whose
 // subcommands run the worker, the API, the all-in-one dev mode, and the
 // tools marketers and operators use (validate, graph, migrate).
+//
+// The default build holds everything, including the dev-only commands
+// (dev, bench, simulate, chaos) and what they link: the embedded Temporal
+// server and its web UI, SQLite, the fake providers. Built with the
+// production tag,
+//
+//	go build -tags production ./cmd/rapport
+//
+// it leaves those out (the files that hold them are marked
+// //go:build !production, and devCommands has one implementation per
+// build); the Dockerfile builds it that way.
 package main
 
 import (
@@ -41,12 +52,11 @@ func newRootCmd() *cobra.Command {
 should unfold, and runs each journey as a durable Temporal workflow that
 honours what the customer asked for.
 
-Start everything on one machine with:  rapport dev`,
+` + buildNote,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
 	root.AddCommand(
-		newDevCmd(),
 		newWorkerCmd(),
 		newAPICmd(),
 		newValidateCmd(),
@@ -58,17 +68,15 @@ Start everything on one machine with:  rapport dev`,
 		newAudienceCmd(),
 		newEventsCmd(),
 		newSchedulesCmd(),
-		newBenchCmd(),
 		newCustomersCmd(),
 		newKeysCmd(),
 		newAuditCmd(),
-		newSimulateCmd(),
 		newInspectCmd(),
 		newRunsCmd(),
 		newSetupCmd(),
 		newHealthCmd(),
 		newCodecServerCmd(),
-		newChaosCmd(),
 	)
+	root.AddCommand(devCommands()...)
 	return root
 }

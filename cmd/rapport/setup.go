@@ -11,7 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	enumspb "go.temporal.io/api/enums/v1"
 
-	"github.com/rapporthq/rapport/internal/devstack"
+	"github.com/rapporthq/rapport/internal/temporalsetup"
 	"github.com/rapporthq/rapport/workflows"
 )
 
@@ -40,7 +40,7 @@ Configured by TEMPORAL_* (address, namespace, TLS, API key, profile).`,
 				return err
 			}
 			defer c.Close()
-			added, err := devstack.EnsureSearchAttributes(ctx, c, cfg.Temporal.Namespace, searchAttributeTypes())
+			added, err := temporalsetup.EnsureSearchAttributes(ctx, c, cfg.Temporal.Namespace, searchAttributeTypes())
 			if err != nil {
 				return fmt.Errorf("namespace %s: %w", cfg.Temporal.Namespace, err)
 			}

@@ -15,7 +15,6 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/rapporthq/rapport/activities"
-	"github.com/rapporthq/rapport/internal/bench"
 	"github.com/rapporthq/rapport/internal/channels"
 	"github.com/rapporthq/rapport/internal/links"
 	"github.com/rapporthq/rapport/internal/router"
@@ -168,16 +167,14 @@ SENDGRID_*, TWILIO_*, LOB_* and RAPPORT_* (see docs/configuration.md, "Configura
 reference"). A channel without configuration is skipped.`,
 	}
 	cmd.Flags().StringVar(&journeysDir, "journeys", journeysDir, "folder of journey files and templates (RAPPORT_JOURNEYS)")
-	var benchWorker bool
-	cmd.Flags().BoolVar(&benchWorker, "bench", false, "run as a worker process of rapport bench --workers")
-	_ = cmd.Flags().MarkHidden("bench")
+	benchWorker := benchWorkerFlag(cmd)
 	tuning := tuningFlags(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		t, err := tuning()
 		if err != nil {
 			return err
 		}
-		t.Bench = benchWorker
+		t.Bench = *benchWorker
 		cfg, err := configFromEnv()
 		if err != nil {
 			return err
@@ -186,6 +183,10 @@ reference"). A channel without configuration is skipped.`,
 	}
 	return cmd
 }
+
+// parkedTaskQueue is a task queue no worker polls: `rapport bench` starts
+// audience journeys there, to measure starting them and nothing else.
+const parkedTaskQueue = "rapport-bench-parked"
 
 // runWorker runs a worker until ctx ends, then drains it. register, when
 // set, adds workflows and activities (tests use it).
@@ -216,7 +217,7 @@ func runWorker(ctx context.Context, cfg config, journeysDir string, t workerTuni
 	acts := cfg.activities(svc, email, sms, mail, signer, rt)
 	w := newWorker(svc.temporal, acts, svc.journeys, t)
 	if t.Bench {
-		bench.Register(w)
+		registerBenchWorkflows(w)
 	}
 	if register != nil {
 		register(w)

@@ -13,7 +13,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -22,8 +21,6 @@ import (
 	uiconfig "github.com/temporalio/ui-server/v2/server/config"
 	uiserveroptions "github.com/temporalio/ui-server/v2/server/server_options"
 	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/operatorservice/v1"
-	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/server/common/authorization"
@@ -36,6 +33,8 @@ import (
 	"go.temporal.io/server/common/primitives"
 	sqliteschema "go.temporal.io/server/schema/sqlite"
 	"go.temporal.io/server/temporal"
+
+	"github.com/rapporthq/rapport/internal/temporalsetup"
 )
 
 // The number of history shards of the embedded server: its workflows are
@@ -257,48 +256,8 @@ func (t *Temporal) waitReady(ctx context.Context, attrs map[string]enumspb.Index
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	_, err = EnsureSearchAttributes(ctx, c, t.namespace, attrs)
+	_, err = temporalsetup.EnsureSearchAttributes(ctx, c, t.namespace, attrs)
 	return err
-}
-
-// EnsureSearchAttributes registers custom search attributes on a namespace
-// through the operator service and returns the names it added, sorted.
-// Attributes that already exist with the same type are left alone, so it
-// is safe to call at every start; one that exists with another type is an
-// error.
-func EnsureSearchAttributes(ctx context.Context, c client.Client, namespace string, attrs map[string]enumspb.IndexedValueType) ([]string, error) {
-	if len(attrs) == 0 {
-		return nil, nil
-	}
-	existing, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
-	if err != nil {
-		return nil, fmt.Errorf("list search attributes: %w", err)
-	}
-	missing := map[string]enumspb.IndexedValueType{}
-	var added []string
-	for name, typ := range attrs {
-		have, ok := existing.GetCustomAttributes()[name]
-		switch {
-		case !ok:
-			missing[name] = typ
-			added = append(added, name)
-		case have != typ:
-			return nil, fmt.Errorf("search attribute %s exists with type %s, Rapport needs %s", name, have, typ)
-		}
-	}
-	if len(missing) == 0 {
-		return nil, nil
-	}
-	slices.Sort(added)
-	_, err = c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
-		Namespace:        namespace,
-		SearchAttributes: missing,
-	})
-	var exists *serviceerror.AlreadyExists
-	if err != nil && !errors.As(err, &exists) {
-		return nil, fmt.Errorf("add search attributes: %w", err)
-	}
-	return added, nil
 }
 
 func serverConfig(opts TemporalOptions) (*config.Config, error) {

@@ -15,6 +15,8 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/sdk/client"
+
+	"github.com/rapporthq/rapport/internal/temporalsetup"
 )
 
 // TestTemporalWithUIAndFileState starts the server as `rapport dev` does
@@ -52,7 +54,7 @@ func TestTemporalWithUIAndFileState(t *testing.T) {
 	assert.Contains(t, list.GetCustomAttributes(), "RapportStatus", "added on a later start")
 	assert.NotEqual(t, "", addr)
 
-	_, err = EnsureSearchAttributes(ctx, c, "default", map[string]enumspb.IndexedValueType{"RapportJourney": enumspb.INDEXED_VALUE_TYPE_TEXT})
+	_, err = temporalsetup.EnsureSearchAttributes(ctx, c, "default", map[string]enumspb.IndexedValueType{"RapportJourney": enumspb.INDEXED_VALUE_TYPE_TEXT})
 	assert.ErrorContains(t, err, "exists with type")
 }
 
