@@ -30,16 +30,7 @@ import (
 func TestRunContinuesAsNewOnARealServer(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	attrs := map[string]enumspb.IndexedValueType{}
-	for _, a := range SearchAttributes {
-		attrs[a.GetName()] = enumspb.INDEXED_VALUE_TYPE_KEYWORD
-	}
-	srv, err := devstack.StartTemporal(ctx, devstack.TemporalOptions{UIPort: -1, LogLevel: 100, SearchAttributes: attrs})
-	require.NoError(t, err)
-	t.Cleanup(srv.Stop)
-	c, err := client.Dial(client.Options{HostPort: srv.Address(), Namespace: srv.Namespace()})
-	require.NoError(t, err)
-	defer c.Close()
+	c := devServer(ctx, t)
 
 	comp, err := journey.NewCompiler(journey.Options{})
 	require.NoError(t, err)
@@ -149,6 +140,23 @@ steps:
 	replayAndRecord(t, c, in, id, last.GetExecution().GetRunId(), "continued-winback-last-r2.json")
 }
 
+// devServer starts a Temporal dev server with Rapport's search
+// attributes, for the test's life, and connects to it.
+func devServer(ctx context.Context, t *testing.T) client.Client {
+	t.Helper()
+	attrs := map[string]enumspb.IndexedValueType{}
+	for _, a := range SearchAttributes {
+		attrs[a.GetName()] = enumspb.INDEXED_VALUE_TYPE_KEYWORD
+	}
+	srv, err := devstack.StartTemporal(ctx, devstack.TemporalOptions{UIPort: -1, LogLevel: 100, SearchAttributes: attrs})
+	require.NoError(t, err)
+	t.Cleanup(srv.Stop)
+	c, err := client.Dial(client.Options{HostPort: srv.Address(), Namespace: srv.Namespace()})
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	return c
+}
+
 // continuedTestEvents is after how many events the worker of
 // TestRunContinuesAsNewOnARealServer continues runs as new.
 const continuedTestEvents = 5
@@ -159,16 +167,7 @@ const continuedTestEvents = 5
 func TestInDoubtSendSettledOnARealServer(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	attrs := map[string]enumspb.IndexedValueType{}
-	for _, a := range SearchAttributes {
-		attrs[a.GetName()] = enumspb.INDEXED_VALUE_TYPE_KEYWORD
-	}
-	srv, err := devstack.StartTemporal(ctx, devstack.TemporalOptions{UIPort: -1, LogLevel: 100, SearchAttributes: attrs})
-	require.NoError(t, err)
-	t.Cleanup(srv.Stop)
-	c, err := client.Dial(client.Options{HostPort: srv.Address(), Namespace: srv.Namespace()})
-	require.NoError(t, err)
-	defer c.Close()
+	c := devServer(ctx, t)
 
 	comp, err := journey.NewCompiler(journey.Options{})
 	require.NoError(t, err)

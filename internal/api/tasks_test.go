@@ -17,11 +17,9 @@ import (
 	"github.com/rapporthq/rapport/workflows"
 )
 
-// A task completed the moment it appears, before its run has recorded
-// creating it and started waiting: the run refuses ("not waiting for a
-// task now"), the API sends the completion again, and it is taken.
-func TestCompletingATaskTheMomentItAppears(t *testing.T) {
-	t.Parallel()
+// withOpenTask is an API with an open task, task_1, for customer c_1.
+func withOpenTask(t *testing.T) *eraseAPI {
+	t.Helper()
 	a := newEraseAPI(t)
 	ctx := context.Background()
 	_, err := a.st.UpsertCustomer(ctx, store.Customer{ID: "c_1", Email: "a@example.com", Name: "Ada"})
@@ -29,6 +27,15 @@ func TestCompletingATaskTheMomentItAppears(t *testing.T) {
 	_, err = a.st.CreateTask(ctx, store.Task{ID: "task_1", WorkflowID: "rapport/care/c_1/e1", Journey: "care", StepID: "call",
 		CustomerID: "c_1", Kind: "phone_call", Queue: "care", Outcomes: []string{"reached"}, DueAt: time.Now().Add(time.Hour)})
 	require.NoError(t, err)
+	return a
+}
+
+// A task completed the moment it appears, before its run has recorded
+// creating it and started waiting: the run refuses ("not waiting for a
+// task now"), the API sends the completion again, and it is taken.
+func TestCompletingATaskTheMomentItAppears(t *testing.T) {
+	t.Parallel()
+	a := withOpenTask(t)
 
 	calls := 0
 	handle := &mocks.WorkflowUpdateHandle{}
@@ -49,13 +56,7 @@ func TestCompletingATaskTheMomentItAppears(t *testing.T) {
 // A run that refuses for another reason is not asked again.
 func TestATaskRefusalForAnotherReasonStands(t *testing.T) {
 	t.Parallel()
-	a := newEraseAPI(t)
-	ctx := context.Background()
-	_, err := a.st.UpsertCustomer(ctx, store.Customer{ID: "c_1", Email: "a@example.com", Name: "Ada"})
-	require.NoError(t, err)
-	_, err = a.st.CreateTask(ctx, store.Task{ID: "task_1", WorkflowID: "rapport/care/c_1/e1", Journey: "care", StepID: "call",
-		CustomerID: "c_1", Kind: "phone_call", Queue: "care", Outcomes: []string{"reached"}, DueAt: time.Now().Add(time.Hour)})
-	require.NoError(t, err)
+	a := withOpenTask(t)
 	calls := 0
 	a.tc.On("UpdateWorkflow", mock.Anything, mock.Anything).Return(func(context.Context, client.UpdateWorkflowOptions) (client.WorkflowUpdateHandle, error) {
 		calls++
