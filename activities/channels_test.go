@@ -101,7 +101,7 @@ func TestSendPostcardWithVoucher(t *testing.T) {
 	msgs := h.fakes.Recorder.Messages()
 	require.Len(t, msgs, 1)
 	assert.Equal(t, "mail", msgs[0].Channel)
-	assert.Contains(t, msgs[0].HTML, "We miss you, Ada")
+	assert.Contains(t, msgs[0].HTML, "We miss you, Ada", "the front")
 	assert.Contains(t, msgs[0].To, "London")
 
 	rows, err := h.store.MessagesFor(context.Background(), "c_1")
@@ -109,7 +109,7 @@ func TestSendPostcardWithVoucher(t *testing.T) {
 	code, _ := rows[0].Details["voucher"].(string)
 	v, err := h.store.GetVoucher(context.Background(), code)
 	require.NoError(t, err)
-	assert.Contains(t, msgs[0].HTML, "<p>"+code+"</p>", "the postcard carries the code")
+	assert.Contains(t, msgs[0].Back, "<p>"+code+"</p>", "the postcard carries the code on its back")
 	assert.Equal(t, "percent", v.Kind)
 	assert.Equal(t, "15", v.Value.String())
 	assert.WithinDuration(t, time.Now().Add(30*24*time.Hour), v.ExpiresAt, time.Minute)
