@@ -313,6 +313,14 @@ func (r *run) start(ctx context.Context) (err error) {
 		"RAPPORT_MAIL_FROM_POSTAL_CODE=94107", "RAPPORT_MAIL_FROM_COUNTRY=US",
 		// Every send of the journey is due at once, day and night.
 		"RAPPORT_QUIET_HOURS=sms=none,phone=none", "RAPPORT_FREQUENCY_CAPS=none", "RAPPORT_REQUIRE_OPT_IN=none",
+		// A worker killed after claiming an email and before its request
+		// left leaves it in doubt with no evidence ever coming (SendGrid
+		// has no lookup): by the default policy (at most once, 6 hours)
+		// it would be reported lost. The run chooses at least once after
+		// 2 minutes, as a shop that prefers it would; delivery webhooks
+		// arrive well within that, outages included, so nothing is sent
+		// twice.
+		"RAPPORT_IN_DOUBT_AT_LEAST_ONCE=email", "RAPPORT_IN_DOUBT_DEADLINE=2m",
 		"RAPPORT_LOG_LEVEL=warn", "RAPPORT_LOG_FORMAT=json",
 		"TEMPORAL_CONFIG_FILE=", "TEMPORAL_PROFILE=",
 	)
