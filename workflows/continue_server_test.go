@@ -12,8 +12,10 @@ import (
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
@@ -224,4 +226,54 @@ func replayAndRecord(t *testing.T, c client.Client, in *Interpreter, workflowID,
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(path, b, 0o644))
 	t.Logf("recorded %s", file)
+}
+
+// TestOutcomeAttributeOnARealServer: on a Temporal dev server, a run that
+// walked every step but delivered nothing (its text failed and it had no
+// email address) ends Completed for Temporal, and its RapportOutcome says
+// nothing_delivered, which staff can filter on; its history replays and
+// is kept for the replay test.
+func TestOutcomeAttributeOnARealServer(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	c := devServer(ctx, t)
+
+	comp, err := journey.NewCompiler(journey.Options{})
+	require.NoError(t, err)
+	plan, diags := comp.Compile("in-doubt.yaml", []byte(inDoubtJourney))
+	require.False(t, diags.HasErrors(), diags.Error())
+	acts := &fakeActivities{answers: map[journey.Channel]SendStatus{journey.SMS: SendFailed, journey.Email: SendSkipped}}
+	w := worker.New(c, "outcome-test", worker.Options{})
+	NewInterpreter(comp.Env()).Register(w)
+	w.RegisterActivityWithOptions(acts.CustomerFacts, activity.RegisterOptions{Name: CustomerFactsActivity})
+	w.RegisterActivityWithOptions(acts.SendMessage, activity.RegisterOptions{Name: SendMessageActivity})
+	w.RegisterActivityWithOptions(acts.FinishRun, activity.RegisterOptions{Name: FinishRunActivity})
+	require.NoError(t, w.Start())
+	defer w.Stop()
+
+	id := "rapport/in-doubt/c_1/nothing"
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: "outcome-test"}, JourneyWorkflowName,
+		JourneyInput{Plan: *plan, CustomerID: "c_1", EntryKey: "nothing", Trigger: trigger(journey.Order{}), Revision: Revision})
+	require.NoError(t, err)
+	var res JourneyResult
+	require.NoError(t, run.Get(ctx, &res))
+	assert.Equal(t, Completed, res.Outcome, "for Temporal the run completed")
+
+	desc, err := c.DescribeWorkflowExecution(ctx, id, run.GetRunID())
+	require.NoError(t, err)
+	fields := desc.GetWorkflowExecutionInfo().GetSearchAttributes().GetIndexedFields()
+	var got string
+	require.Contains(t, fields, OutcomeAttr.GetName())
+	require.NoError(t, converter.GetDefaultDataConverter().FromPayload(fields[OutcomeAttr.GetName()], &got))
+	assert.Equal(t, string(OutcomeNothingDelivered), got)
+
+	// Staff find it with a list filter, as in the Temporal UI.
+	query := fmt.Sprintf("%s = %q", OutcomeAttr.GetName(), OutcomeNothingDelivered)
+	require.EventuallyWithT(t, func(ct *assert.CollectT) {
+		list, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: query})
+		require.NoError(ct, err)
+		require.Len(ct, list.GetExecutions(), 1)
+		assert.Equal(ct, id, list.GetExecutions()[0].GetExecution().GetWorkflowId())
+	}, 20*time.Second, 200*time.Millisecond, "a list filter on %s", query)
+	replayAndRecord(t, c, NewInterpreter(comp.Env()), id, run.GetRunID(), "nothing-delivered-r2.json")
 }

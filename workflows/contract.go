@@ -52,10 +52,14 @@ var (
 	StepAttr       = temporal.NewSearchAttributeKeyKeyword("RapportStep")
 	PlanHashAttr   = temporal.NewSearchAttributeKeyKeyword("RapportPlanHash")
 	StatusAttr     = temporal.NewSearchAttributeKeyKeyword("RapportStatus")
+	// OutcomeAttr says, once a run ended, what it came to for the
+	// customer (see RunOutcome): the Temporal UI shows every run that
+	// returned as Completed, even one that delivered nothing.
+	OutcomeAttr = temporal.NewSearchAttributeKeyKeyword("RapportOutcome")
 )
 
 // SearchAttributes lists every attribute above, for registration.
-var SearchAttributes = []temporal.SearchAttributeKeyKeyword{CustomerIDAttr, JourneyAttr, StepAttr, PlanHashAttr, StatusAttr}
+var SearchAttributes = []temporal.SearchAttributeKeyKeyword{CustomerIDAttr, JourneyAttr, StepAttr, PlanHashAttr, StatusAttr, OutcomeAttr}
 
 // JourneyInput starts a journey for one customer. The plan travels with
 // the workflow, so a running journey never changes when its YAML does.
@@ -121,6 +125,55 @@ const (
 	Exited    Outcome = "exited"    // an exit step, or exit_when matched an event
 	Failed    Outcome = "failed"    // could not run (a bad plan, say); runs before revision 2 also failed on outages
 )
+
+// RunOutcome is what an ended run came to for the customer, as the
+// RapportOutcome search attribute holds it.
+type RunOutcome string
+
+// Run outcomes. A send step counts as delivered when one of its channels
+// sent it (a message left in doubt is not counted: it may not have gone).
+const (
+	OutcomeCompleted        RunOutcome = "completed"         // walked every step; every send step delivered (or it had none)
+	OutcomePartlyDelivered  RunOutcome = "partly_delivered"  // walked every step; some send steps delivered nothing
+	OutcomeNothingDelivered RunOutcome = "nothing_delivered" // walked every step; it had send steps and none delivered
+	OutcomeExited           RunOutcome = "exited"            // an exit step, exit_when, a purchase, or staff ended it
+	OutcomeFailed           RunOutcome = "failed"            // could not run
+)
+
+// runOutcome says what a run that ended with outcome came to, from its
+// send records.
+func runOutcome(outcome Outcome, sends []SendRecord) RunOutcome {
+	switch outcome {
+	case Exited:
+		return OutcomeExited
+	case Failed:
+		return OutcomeFailed
+	}
+	var steps []string
+	delivered := map[string]bool{}
+	for _, s := range sends {
+		if _, seen := delivered[s.Step]; !seen {
+			steps = append(steps, s.Step)
+			delivered[s.Step] = false
+		}
+		if s.Status == SendSent {
+			delivered[s.Step] = true
+		}
+	}
+	n := 0
+	for _, step := range steps {
+		if delivered[step] {
+			n++
+		}
+	}
+	switch {
+	case n == len(steps):
+		return OutcomeCompleted
+	case n == 0:
+		return OutcomeNothingDelivered
+	}
+	return OutcomePartlyDelivered
+}
 
 // JourneyResult is the workflow's result.
 type JourneyResult struct {

@@ -73,6 +73,7 @@ func TestRecordedHistoriesCoverEveryRevision(t *testing.T) {
 		"in-doubt-settled-r2.json":        settleChange,
 		"continued-winback-first-r2.json": continueAsNewChange,
 		"continued-winback-last-r2.json":  continueAsNewChange,
+		"nothing-delivered-r2.json":       outcomeAttrChange,
 	} {
 		b, err := os.ReadFile(filepath.Join("testdata", file))
 		require.NoError(t, err)

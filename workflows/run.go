@@ -329,6 +329,11 @@ func (r *run) setAttributes(ctx workflow.Context, updates ...temporal.SearchAttr
 	}
 }
 
+// outcomeAttrChange is the change id (workflow.GetVersion) of recording
+// RapportOutcome when a run ends; runs recorded before it set only
+// RapportStatus.
+const outcomeAttrChange = "outcome-attribute"
+
 // finish records the outcome (search attributes, run registry) and ends
 // the run. It runs on a context the exit cancellation does not reach.
 func (r *run) finish(ctx workflow.Context, outcome Outcome, reason string) (JourneyResult, error) {
@@ -336,12 +341,15 @@ func (r *run) finish(ctx workflow.Context, outcome Outcome, reason string) (Jour
 	r.state.Status = string(outcome)
 	r.state.Reason = reason
 	r.state.PendingWait = nil
+	attrs := []temporal.SearchAttributeUpdate{StatusAttr.ValueSet(string(outcome))}
 	if r.unsavedStep {
 		r.unsavedStep = false
-		r.setAttributes(ctx, StatusAttr.ValueSet(string(outcome)), StepAttr.ValueSet(r.state.CurrentStep))
-	} else {
-		r.setAttributes(ctx, StatusAttr.ValueSet(string(outcome)))
+		attrs = append(attrs, StepAttr.ValueSet(r.state.CurrentStep))
 	}
+	if workflow.GetVersion(ctx, outcomeAttrChange, workflow.DefaultVersion, 1) == 1 {
+		attrs = append(attrs, OutcomeAttr.ValueSet(string(runOutcome(outcome, r.state.Sends))))
+	}
+	r.setAttributes(ctx, attrs...)
 	r.describe(ctx)
 
 	if t := r.pendingTask; t != nil && !t.done {

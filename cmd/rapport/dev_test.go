@@ -178,7 +178,7 @@ func TestThankYouEndToEnd(t *testing.T) {
 	desc, err := s.client.DescribeWorkflowExecution(ctx, "rapport/thank-you/c_1/evt-1", "")
 	require.NoError(t, err)
 	attrs := desc.GetWorkflowExecutionInfo().GetSearchAttributes().GetIndexedFields()
-	for name, want := range map[string]string{"RapportCustomerId": "c_1", "RapportJourney": "thank-you", "RapportStep": "thank_you", "RapportStatus": "completed"} {
+	for name, want := range map[string]string{"RapportCustomerId": "c_1", "RapportJourney": "thank-you", "RapportStep": "thank_you", "RapportStatus": "completed", "RapportOutcome": "completed"} {
 		var got string
 		require.Contains(t, attrs, name)
 		require.NoError(t, converter.GetDefaultDataConverter().FromPayload(attrs[name], &got))

@@ -57,7 +57,8 @@ func status(t *testing.T, url string) int {
 
 // TestWorkerDrains: when the worker is told to stop (SIGTERM cancels the
 // command's context), /readyz fails at once, polling stops, and an
-// activity under way finishes within the grace period.
+// activity under way finishes within the grace period. It starts only on
+// a namespace that has Rapport's search attributes.
 func TestWorkerDrains(t *testing.T) {
 	srv := startTemporal(t)
 	_, dbURL := storetest.New(t)
@@ -82,6 +83,15 @@ func TestWorkerDrains(t *testing.T) {
 	}
 	ops := freeAddr(t)
 	tuning := workerTuning{Drain: 10 * time.Second, OpsAddr: ops, Activities: 4}
+
+	// A namespace without Rapport's search attributes is refused, with
+	// the command that fixes it.
+	err = runWorker(context.Background(), cfg, "testdata/staff", tuning, nil)
+	require.ErrorContains(t, err, "lacks Rapport's search attributes RapportCustomerId, RapportJourney, RapportOutcome, RapportPlanHash, RapportStatus, RapportStep")
+	require.ErrorContains(t, err, "run `rapport setup temporal` before starting workers")
+	_, errOut, err := run("setup", "temporal")
+	require.NoError(t, err, errOut)
+
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
@@ -144,10 +154,10 @@ func TestSetupTemporalRegistersSearchAttributesOnce(t *testing.T) {
 	t.Setenv("TEMPORAL_ADDRESS", srv.Address())
 	out, errOut, err := run("setup", "temporal")
 	require.NoError(t, err, errOut)
-	assert.Equal(t, "namespace default: registered RapportCustomerId, RapportJourney, RapportPlanHash, RapportStatus, RapportStep\n", out)
+	assert.Equal(t, "namespace default: registered RapportCustomerId, RapportJourney, RapportOutcome, RapportPlanHash, RapportStatus, RapportStep\n", out)
 	out, _, err = run("setup", "temporal")
 	require.NoError(t, err)
-	assert.Equal(t, "namespace default: Rapport's 5 search attributes are already registered\n", out)
+	assert.Equal(t, "namespace default: Rapport's 6 search attributes are already registered\n", out)
 }
 
 // TestTemporalConnectionFromEnvconfig: the connection comes from a

@@ -23,7 +23,7 @@ func newSetupCmd() *cobra.Command {
 		Short: "Register Rapport's search attributes on the Temporal namespace",
 		Long: `Temporal registers the search attributes staff find journeys by
 (RapportCustomerId, RapportJourney, RapportStep, RapportPlanHash,
-RapportStatus, all Keyword) on the namespace, through the operator
+RapportStatus, RapportOutcome, all Keyword) on the namespace, through the operator
 service. It is idempotent: attributes already there are left alone, and
 it fails only if one exists with another type. Run it once per namespace
 before the first worker (docker-compose and the Kubernetes Job do).

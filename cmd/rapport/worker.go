@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -13,12 +15,15 @@ import (
 	"go.temporal.io/sdk/interceptor"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
+	"google.golang.org/grpc/codes"
+	grpcstatus "google.golang.org/grpc/status"
 
 	"github.com/rapporthq/rapport/activities"
 	"github.com/rapporthq/rapport/internal/channels"
 	"github.com/rapporthq/rapport/internal/links"
 	"github.com/rapporthq/rapport/internal/router"
 	"github.com/rapporthq/rapport/internal/schedules"
+	"github.com/rapporthq/rapport/internal/temporalsetup"
 	"github.com/rapporthq/rapport/workflows"
 )
 
@@ -200,6 +205,9 @@ func runWorker(ctx context.Context, cfg config, journeysDir string, t workerTuni
 		return err
 	}
 	defer svc.Close()
+	if err := checkSearchAttributes(ctx, svc.temporal, cfg.Temporal.Namespace, svc.log); err != nil {
+		return err
+	}
 	email, sms, mail, err := cfg.senders(svc.log)
 	if err != nil {
 		return err
@@ -236,6 +244,26 @@ func runWorker(ctx context.Context, cfg config, journeysDir string, t workerTuni
 	svc.log.Info("draining: polling stops; running activities may finish", "grace", t.Drain)
 	w.Stop()
 	svc.log.Info("worker stopped")
+	return nil
+}
+
+// checkSearchAttributes refuses to start a worker on a namespace that
+// lacks one of Rapport's search attributes (a run would fail its first
+// workflow task recording it, over and over). Where the credentials may
+// not list them (Temporal Cloud API keys without the right role), it
+// warns and goes on.
+func checkSearchAttributes(ctx context.Context, c client.Client, namespace string, log *slog.Logger) error {
+	missing, err := temporalsetup.MissingSearchAttributes(ctx, c, namespace, searchAttributeTypes())
+	switch {
+	case grpcstatus.Code(err) == codes.PermissionDenied || grpcstatus.Code(err) == codes.Unimplemented:
+		log.Warn("cannot list the namespace's search attributes; make sure Rapport's are registered (rapport setup temporal)", "namespace", namespace, "error", err)
+		return nil
+	case err != nil:
+		return fmt.Errorf("namespace %s: %w", namespace, err)
+	case len(missing) > 0:
+		return fmt.Errorf("namespace %s lacks Rapport's search attributes %s (or has them with another type than Keyword): run `rapport setup temporal` before starting workers (docs/operating.md)",
+			namespace, strings.Join(missing, ", "))
+	}
 	return nil
 }
 

@@ -57,3 +57,21 @@ func EnsureSearchAttributes(ctx context.Context, c client.Client, namespace stri
 	}
 	return added, nil
 }
+
+// MissingSearchAttributes returns the names, sorted, of the attributes
+// not registered on a namespace with the type given, so a worker can
+// refuse to start before its runs fail to record them. It only lists
+// (no write permission needed).
+func MissingSearchAttributes(ctx context.Context, c client.Client, namespace string, attrs map[string]enumspb.IndexedValueType) ([]string, error) {
+	existing, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
+	if err != nil {
+		return nil, fmt.Errorf("list search attributes: %w", err)
+	}
+	var missing []string
+	for _, name := range slices.Sorted(maps.Keys(attrs)) {
+		if have, ok := existing.GetCustomAttributes()[name]; !ok || have != attrs[name] {
+			missing = append(missing, name)
+		}
+	}
+	return missing, nil
+}

@@ -32,9 +32,16 @@ func TestEnsureSearchAttributes(t *testing.T) {
 		"RapportStep":    enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 		"RapportJourney": enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 	}
+	missing, err := temporalsetup.MissingSearchAttributes(ctx, c, "default", attrs)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"RapportJourney", "RapportStep"}, missing)
+
 	added, err := temporalsetup.EnsureSearchAttributes(ctx, c, "default", attrs)
 	require.NoError(t, err)
 	assert.Equal(t, []string{"RapportJourney", "RapportStep"}, added)
+	missing, err = temporalsetup.MissingSearchAttributes(ctx, c, "default", attrs)
+	require.NoError(t, err)
+	assert.Empty(t, missing, "all registered")
 	list, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: "default"})
 	require.NoError(t, err)
 	assert.Equal(t, enumspb.INDEXED_VALUE_TYPE_KEYWORD, list.GetCustomAttributes()["RapportJourney"])
@@ -47,6 +54,9 @@ func TestEnsureSearchAttributes(t *testing.T) {
 	attrs["RapportStep"] = enumspb.INDEXED_VALUE_TYPE_TEXT
 	_, err = temporalsetup.EnsureSearchAttributes(ctx, c, "default", attrs)
 	assert.ErrorContains(t, err, "search attribute RapportStep exists with type Keyword, Rapport needs Text")
+	missing, err = temporalsetup.MissingSearchAttributes(ctx, c, "default", attrs)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"RapportStep"}, missing, "registered with another type")
 
 	added, err = temporalsetup.EnsureSearchAttributes(ctx, c, "default", nil)
 	require.NoError(t, err)
