@@ -70,8 +70,8 @@ func inBrowser[T any](t *testing.T, ctx context.Context, a chromedp.Action[T]) T
 }
 
 // TestPreferenceCenterInBrowser: a customer with a satisfaction survey
-// coming by text message opens their preference center, unticks text
-// messages and saves; the survey then comes by email instead, and no text
+// coming by text message opens their preference center, chooses No for
+// text messages and saves; the survey then comes by email instead, and no text
 // is sent.
 func TestPreferenceCenterInBrowser(t *testing.T) {
 	if testing.Short() {
@@ -108,20 +108,23 @@ func TestPreferenceCenterInBrowser(t *testing.T) {
 	checked := func(id string) bool {
 		return inBrowser(t, ctx, chromedp.AttributeValue(chromedp.ID(id), "checked")).Exists
 	}
-	assert.True(t, checked("channel_sms"), "the page shows the consent given at checkout")
-	assert.True(t, checked("channel_email"))
+	assert.True(t, checked("channel_sms_yes"), "the page shows the consent given at checkout")
+	assert.False(t, checked("channel_email_yes"), "email consent was never given: neither Yes")
+	assert.False(t, checked("channel_email_no"), "nor No")
+	assert.Contains(t, inBrowser(t, ctx, chromedp.Text(chromedp.ID("unknown_email"))), "You have not told us yet")
 
-	// Untick text messages, by its label as a person would, and save.
+	// Choose No for text messages, by its label as a person would, and save.
 	inBrowser(t, ctx, chromedp.Steps(
-		chromedp.Click(chromedp.Search(`//label[normalize-space(.)="Text messages"]`)),
+		chromedp.Click(chromedp.Search(`//div[@aria-labelledby="label_sms"]//label[normalize-space(.)="No"]`)),
 		chromedp.Click(chromedp.ID("save")),
 		chromedp.WaitVisible(chromedp.CSS(".saved")),
 	))
 	assert.Equal(t, "Saved. Thank you: we will stick to this.", inBrowser(t, ctx, chromedp.Text(chromedp.CSS(".saved"))))
 	location := inBrowser(t, ctx, chromedp.Location())
 	assert.True(t, strings.HasSuffix(location, "?saved=1"), location)
-	assert.False(t, checked("channel_sms"), "the saved page shows the new choice")
-	assert.True(t, checked("channel_email"))
+	assert.True(t, checked("channel_sms_no"), "the saved page shows the new choice")
+	assert.False(t, checked("channel_sms_yes"))
+	assert.False(t, checked("channel_email_yes"), "email left unchosen stays so")
 
 	history, err := s.store.ConsentHistory(context.Background(), "c_1")
 	require.NoError(t, err)
@@ -173,7 +176,7 @@ func TestPreferenceCenterInBrowser(t *testing.T) {
 		inBrowser(t, ctx, chromedp.Text(chromedp.CSS(`[role="alert"]`))))
 	forms := inBrowser(t, ctx, chromedp.Nodes(chromedp.CSSAll("form"), chromedp.AtLeast(0)))
 	assert.Empty(t, forms, "no form to change anything")
-	resp, err := s.http.Post(s.APIURL+"/preferences/"+forged, "application/x-www-form-urlencoded", strings.NewReader("channel_sms=on"))
+	resp, err := s.http.Post(s.APIURL+"/preferences/"+forged, "application/x-www-form-urlencoded", strings.NewReader("channel_sms=yes"))
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, http.StatusForbidden, resp.StatusCode)

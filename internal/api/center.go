@@ -31,7 +31,10 @@ var words = map[string]map[string]string{
 		"quiet": "Quiet hours for texts and calls", "quiet_help": "We will not text or call you between these times, where you live.",
 		"from": "From", "to": "until", "none": "No quiet hours",
 		"frequency": "How often?", "freq_default": "Whenever there is something worth saying (at most %s)", "freq_week": "At most once a week", "freq_month": "At most once a month",
-		"zone": "Your time zone", "save": "Save my preferences", "saved": "Saved. Thank you: we will stick to this.",
+		"yes": "Yes", "no": "No",
+		"unknown_sent":   "You have not told us yet, so for now we may send you marketing this way. Choose No to stop it.",
+		"unknown_unsent": "You have not told us yet, so we send you no marketing this way until you choose Yes.",
+		"zone":           "Your time zone", "save": "Save my preferences", "saved": "Saved. Thank you: we will stick to this.",
 		"forged": "This link is not valid. Please use the link from one of our messages as it is.", "expired": "This link has expired. The link in our latest message will work.",
 		"unsub_title": "Unsubscribe", "unsub_ask": "Stop emails about %s?", "unsub_topic": "Unsubscribe from %s", "unsub_all": "Leave all marketing",
 		"unsub_done": "Done: you will get no more %s from us.", "unsub_all_done": "Done: you will get no more marketing from us. We will still write about your orders.",
@@ -46,7 +49,10 @@ var words = map[string]map[string]string{
 		"quiet": "Heures de tranquillité pour les SMS et les appels", "quiet_help": "Nous ne vous écrirons ni n'appellerons entre ces heures, chez vous.",
 		"from": "De", "to": "à", "none": "Pas d'heures de tranquillité",
 		"frequency": "À quelle fréquence ?", "freq_default": "Quand nous avons quelque chose à dire (au plus %s)", "freq_week": "Au plus une fois par semaine", "freq_month": "Au plus une fois par mois",
-		"zone": "Votre fuseau horaire", "save": "Enregistrer mes préférences", "saved": "Enregistré. Merci : nous nous y tiendrons.",
+		"yes": "Oui", "no": "Non",
+		"unknown_sent":   "Vous ne nous avez encore rien dit : pour l'instant, nous pouvons vous envoyer nos messages commerciaux par ce moyen. Choisissez Non pour les arrêter.",
+		"unknown_unsent": "Vous ne nous avez encore rien dit : nous ne vous envoyons aucun message commercial par ce moyen tant que vous n'avez pas choisi Oui.",
+		"zone":           "Votre fuseau horaire", "save": "Enregistrer mes préférences", "saved": "Enregistré. Merci : nous nous y tiendrons.",
 		"forged": "Ce lien n'est pas valide. Utilisez le lien de l'un de nos messages tel quel.", "expired": "Ce lien a expiré. Le lien de notre dernier message fonctionnera.",
 		"unsub_title": "Se désabonner", "unsub_ask": "Ne plus recevoir d'e-mails sur le thème « %s » ?", "unsub_topic": "Me désabonner de « %s »", "unsub_all": "Ne plus recevoir aucun message commercial",
 		"unsub_done": "C'est fait : vous ne recevrez plus de messages sur « %s ».", "unsub_all_done": "C'est fait : vous ne recevrez plus de messages commerciaux. Nous vous écrirons encore au sujet de vos commandes.",
@@ -68,7 +74,7 @@ func tr(locale string) map[string]string {
 
 // centerShown is what the page shows, recorded as consent evidence (with a
 // version, so the exact wording can be found later).
-const centerShown = "preference center v1: channels (email, sms, mail, phone), topics, quiet hours, frequency"
+const centerShown = "preference center v2: channels (email, sms, mail, phone: yes, no, or not told yet), topics, quiet hours, frequency"
 
 // zoneChoices are the time zones offered (plus the customer's own).
 var zoneChoices = []string{"Europe/London", "Europe/Dublin", "Europe/Paris", "Europe/Berlin", "Europe/Madrid", "Europe/Rome",
@@ -93,9 +99,13 @@ type centerView struct {
 	Error              string
 }
 
+// centerChannel is one channel's consent as the page shows it: Yes or No
+// chosen when the customer said so, neither when they have not (Unknown),
+// with a sentence saying what happens until they do.
 type centerChannel struct {
 	Name, Label string
-	On          bool
+	Consent     policy.Consent
+	Unknown     string // the sentence shown when Consent is Unknown
 }
 
 type centerTopic struct {
@@ -216,10 +226,16 @@ func (s *Server) centerView(r *http.Request, c store.Customer) (centerView, erro
 		v.Zones = append([]string{v.Zone}, v.Zones...)
 	}
 	for _, ch := range policy.Channels {
-		cv := pv.Channels[string(ch)]
-		// Unknown shows as on where marketing needs no opt-in, as it is sent.
-		on := cv.Consent == string(policy.OptedIn) || (cv.Consent == string(policy.Unknown) && !s.Rules.RequireOptIn[ch])
-		v.Channels = append(v.Channels, centerChannel{Name: string(ch), Label: w[string(ch)], On: on})
+		cc := centerChannel{Name: string(ch), Label: w[string(ch)], Consent: policy.Consent(pv.Channels[string(ch)].Consent)}
+		if cc.Consent != policy.OptedIn && cc.Consent != policy.OptedOut {
+			// Neither choice is shown made: the page says what happens
+			// until the customer makes one.
+			cc.Consent, cc.Unknown = policy.Unknown, w["unknown_sent"]
+			if s.Rules.RequireOptIn[ch] {
+				cc.Unknown = w["unknown_unsent"]
+			}
+		}
+		v.Channels = append(v.Channels, cc)
 	}
 	for _, t := range sortedKeys((pv.Topics)) {
 		if !slices.Contains(s.Topics, t) {
@@ -319,11 +335,17 @@ func (s *Server) savePreferenceCenter(w http.ResponseWriter, r *http.Request) {
 	ch := change{consent: map[string]string{}, topics: map[string]bool{}, quiet: map[string]store.QuietHours{},
 		source: "preference_center", evidence: store.Evidence{Shown: centerShown, IP: clientIP(r), UserAgent: r.UserAgent()}}
 	for _, sc := range shown.Channels {
-		if on := f.Get("channel_"+sc.Name) == "on"; on != sc.On {
-			ch.consent[sc.Name] = string(policy.OptedOut)
-			if on {
-				ch.consent[sc.Name] = string(policy.OptedIn)
-			}
+		var chose policy.Consent
+		switch f.Get("channel_" + sc.Name) {
+		case "yes":
+			chose = policy.OptedIn
+		case "no":
+			chose = policy.OptedOut
+		default:
+			continue // neither chosen: a consent not given is not invented
+		}
+		if chose != sc.Consent {
+			ch.consent[sc.Name] = string(chose)
 		}
 	}
 	for _, st := range shown.Topics {
@@ -472,6 +494,10 @@ body { font-family: system-ui, sans-serif; max-width: 38rem; margin: 2rem auto; 
 fieldset { border: 1px solid #ccc; border-radius: 6px; margin: 1.2rem 0; padding: 0.6rem 1rem; }
 legend { font-weight: 600; padding: 0 0.3rem; }
 label { display: block; margin: 0.35rem 0; }
+.channel { margin: 0.5rem 0; }
+.channel label { display: inline-block; margin: 0.2rem 1rem 0.2rem 0; }
+.channel > span { display: inline-block; min-width: 14rem; }
+.channel .note { margin: 0 0 0.4rem; }
 input[type=checkbox], input[type=radio] { width: 1.1rem; height: 1.1rem; vertical-align: -0.15rem; margin-right: 0.4rem; }
 select, button { font: inherit; padding: 0.35rem 0.6rem; }
 button { background: #1a5fb4; color: #fff; border: 0; border-radius: 4px; padding: 0.6rem 1.2rem; cursor: pointer; }
@@ -494,7 +520,12 @@ var centerPage = template.Must(template.New("center").Parse(`<!doctype html>
 <form method="post">
 <fieldset>
 <legend>{{.W.channels}}</legend>
-{{range .Channels}}<label><input type="checkbox" name="channel_{{.Name}}" id="channel_{{.Name}}"{{if .On}} checked{{end}}>{{.Label}}</label>
+{{range .Channels}}<div class="channel" role="radiogroup" aria-labelledby="label_{{.Name}}"{{if .Unknown}} aria-describedby="unknown_{{.Name}}"{{end}}>
+<span id="label_{{.Name}}">{{.Label}}</span>
+<label><input type="radio" name="channel_{{.Name}}" value="yes" id="channel_{{.Name}}_yes"{{if eq .Consent "opted_in"}} checked{{end}}>{{$.W.yes}}</label>
+<label><input type="radio" name="channel_{{.Name}}" value="no" id="channel_{{.Name}}_no"{{if eq .Consent "opted_out"}} checked{{end}}>{{$.W.no}}</label>
+{{if .Unknown}}<p class="note" id="unknown_{{.Name}}">{{.Unknown}}</p>{{end}}
+</div>
 {{end}}</fieldset>
 <fieldset>
 <legend>{{.W.topics}}</legend>
