@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -38,11 +41,32 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	require.ErrorAs(t, err, &exit)
 	assert.Equal(t, 1, exit.code)
 	assert.Contains(t, out, "testdata/journeys/review-request.yaml: ok (review-request")
-	assert.Equal(t, `testdata/broken/winback.yaml:6:38: template "missing" has no email version; add testdata/broken/templates/missing/email.txt
+	assert.Equal(t, `testdata/broken/winback.yaml:6:38: there is no template "missing"; add testdata/broken/templates/missing/email.txt
 testdata/broken/winback.yaml:7:17: for: "14 days" is not a duration; write a whole number followed by a unit, w, d, h, m or s, such as 14d, 36h, 15m or 2w
 testdata/broken/winback.yaml:9:24: when: there is no field "orders_cnt"; did you mean "orders_count"? (journeys/README.md lists every field)
 3 problems found; 1 journey valid
 `, errOut)
+}
+
+// TestValidateFolderCountsEachFile: in a folder with one broken journey,
+// the others are reported valid, and a misspelt template gets a
+// suggestion.
+func TestValidateFolderCountsEachFile(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.CopyFS(dir, os.DirFS("../../journeys")))
+	path := filepath.Join(dir, "thank-you.yaml")
+	src, err := os.ReadFile(path)
+	require.NoError(t, err)
+	broken := strings.Replace(string(src), "template: thank-you", "template: thank-yuo", 1)
+	require.NotEqual(t, string(src), broken)
+	require.NoError(t, os.WriteFile(path, []byte(broken), 0o600))
+
+	out, errOut, err := run("validate", dir)
+	require.Error(t, err)
+	assert.Equal(t, 3, strings.Count(out, ": ok ("), out)
+	assert.NotContains(t, out, "thank-you.yaml")
+	assert.Contains(t, errOut, `there is no template "thank-yuo"; did you mean "thank-you"?`)
+	assert.True(t, strings.HasSuffix(errOut, "1 problem found; 3 journeys valid\n"), errOut)
 }
 
 func TestValidateMissingPath(t *testing.T) {

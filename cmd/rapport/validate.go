@@ -75,11 +75,16 @@ func validatePath(path string) ([]*journey.Plan, journey.Diagnostics, error) {
 		return nil, nil, cerr
 	}
 	if st.IsDir() {
-		cat, diags := comp.LoadFS(os.DirFS(dir), dir)
-		if cat == nil {
-			return nil, diags, err
+		// Each file is valid or not on its own: one broken file does not
+		// make the others invalid (the worker, which loads them as one
+		// catalog, refuses to start until all are).
+		plans, diags := comp.CompileFS(os.DirFS(dir), dir)
+		if !diags.HasErrors() {
+			if _, cerr := journey.NewCatalog(plans...); cerr != nil {
+				return nil, append(diags, journey.Diagnostic{File: dir, Pos: journey.Pos{Line: 1, Col: 1}, Message: cerr.Error()}), err
+			}
 		}
-		return cat.Plans(), diags, err
+		return plans, diags, err
 	}
 	src, rerr := os.ReadFile(path)
 	if rerr != nil {

@@ -63,6 +63,23 @@ func IsJourneyFile(p string) bool {
 // returned; the catalog is nil when any file has errors or two files define
 // the same journey. Paths in diagnostics are prefixed with prefix.
 func (c *Compiler) LoadFS(fsys fs.FS, prefix string) (*Catalog, Diagnostics) {
+	plans, diags := c.CompileFS(fsys, prefix)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	cat, err := NewCatalog(plans...)
+	if err != nil {
+		return nil, append(diags, Diagnostic{File: prefix, Pos: Pos{1, 1}, Message: err.Error()})
+	}
+	return cat, diags
+}
+
+// CompileFS compiles every journey file in fsys (recursively, skipping the
+// templates folder) and returns the plans of the files without errors, in
+// path order, with the diagnostics of all files (a second file defining a
+// journey already defined is an error). Unlike LoadFS it builds no
+// catalog, so a folder with one broken file still yields the others.
+func (c *Compiler) CompileFS(fsys fs.FS, prefix string) ([]*Plan, Diagnostics) {
 	var (
 		plans []*Plan
 		diags Diagnostics
@@ -104,12 +121,5 @@ func (c *Compiler) LoadFS(fsys fs.FS, prefix string) (*Catalog, Diagnostics) {
 	if err != nil {
 		diags = append(diags, Diagnostic{File: prefix, Pos: Pos{1, 1}, Message: "cannot read: " + err.Error()})
 	}
-	if diags.HasErrors() {
-		return nil, diags
-	}
-	cat, err := NewCatalog(plans...)
-	if err != nil {
-		return nil, append(diags, Diagnostic{File: prefix, Pos: Pos{1, 1}, Message: err.Error()})
-	}
-	return cat, diags
+	return plans, diags
 }

@@ -144,7 +144,30 @@ func splitLines(s string) []string {
 	return strings.Split(strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\r", "\n"), "\n")
 }
 
+// quotedStartRe finds a value that starts as a quoted string and goes on
+// after the closing quote (`when: "vip" in customer.tags`): YAML reads the
+// quoted part as the whole value and cannot read the rest.
+var quotedStartRe = regexp.MustCompile(`^(\s*(?:-\s+)?([A-Za-z_][\w-]*):\s+)("[^"\\]*"|'[^']*')(\s*[^\s#].*)$`)
+
 func (cc *compilation) yamlError(err error) {
+	// A value that starts with a quote is the likeliest cause, and the
+	// parser points elsewhere: say what to write instead.
+	hinted := false
+	for i, l := range cc.lines {
+		m := quotedStartRe.FindStringSubmatch(string(l))
+		if m == nil {
+			continue
+		}
+		rest, _, _ := strings.Cut(m[4], " #") // a comment is not part of it
+		whole := strings.TrimRight(m[3]+rest, " \t")
+		cc.errorAt(Pos{i + 1, len([]rune(m[1])) + 1}, fmt.Sprintf(
+			"%s starts with a quote, so YAML reads only %s as its value; quote the whole value: %s: '%s'",
+			m[2], m[3], m[2], strings.ReplaceAll(whole, "'", "''")))
+		hinted = true
+	}
+	if hinted {
+		return
+	}
 	for _, line := range strings.Split(err.Error(), "\n") {
 		line = strings.TrimSpace(line)
 		if m := yamlLineRe.FindStringSubmatch(line); m != nil {

@@ -124,3 +124,20 @@ func TestEvalAudience(t *testing.T) {
 	_, err = env.EvalAudience("nonsense >", lapsed)
 	assert.Error(t, err)
 }
+
+// TestMermaidAudience: an audience journey's start says whom it enters and
+// when, not "on " with nothing after it.
+func TestMermaidAudience(t *testing.T) {
+	c := newTestCompiler(t)
+	for _, tc := range []struct{ trigger, start string }{
+		{"trigger: {audience: orders_count >= 1, schedule: '0 9 * * mon', time_zone: Europe/London}",
+			`start(["customers where orders_count #gt;= 1<br/>checked at 0 9 * * mon (cron, Europe/London)"])`},
+		{"trigger: {audience: orders_count >= 1}",
+			"start([\"customers where orders_count #gt;= 1<br/>when `rapport audience run` starts\"])"},
+	} {
+		plan, diags := c.Compile("a.yaml", src("journey: a", "topic: offers", tc.trigger, "steps:", "  - send: {channel: email, template: thank-you}"))
+		require.Empty(t, diags)
+		assert.Contains(t, plan.Mermaid(), "\n  "+tc.start+"\n")
+		assert.NotContains(t, plan.Mermaid(), `"on `)
+	}
+}

@@ -1,6 +1,7 @@
 package journey
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 )
@@ -13,6 +14,15 @@ func (p *Plan) Mermaid() string {
 	g.line("  %%%% %s (plan %s)", p.Journey, p.ShortHash())
 	start := "start"
 	label := "on " + p.Trigger.Event
+	if p.Trigger.Audience != "" {
+		label = "customers where " + p.Trigger.Audience
+		switch {
+		case p.Trigger.Schedule != "":
+			label += "\nchecked at " + p.Trigger.Schedule + " (cron, " + cmp.Or(p.Trigger.TimeZone, "UTC") + ")"
+		default:
+			label += "\nwhen `rapport audience run` starts"
+		}
+	}
 	if p.Trigger.When != "" {
 		label += "\nwhen " + p.Trigger.When
 	}

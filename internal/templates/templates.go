@@ -373,8 +373,15 @@ var channelFiles = map[journey.Channel]string{
 // Check reports whether a template exists for a channel; it makes a Set a
 // journey.TemplateChecker.
 func (s *Set) Check(ch journey.Channel, name string) error {
-	if v, ok := s.templates[name]; ok && v[""].has(ch) {
+	v, ok := s.templates[name]
+	if ok && v[""].has(ch) {
 		return nil
+	}
+	if !ok {
+		if near := journey.Suggest(name, s.Names()); near != "" {
+			return fmt.Errorf("there is no template %q; did you mean %q? (the templates are the folders of %s)", name, near, s.dir)
+		}
+		return fmt.Errorf("there is no template %q; add %s", name, path.Join(s.dir, name, channelFiles[ch]))
 	}
 	return fmt.Errorf("template %q has no %s version; add %s", name, ch, path.Join(s.dir, name, channelFiles[ch]))
 }

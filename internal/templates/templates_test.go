@@ -101,8 +101,9 @@ func TestCheck(t *testing.T) {
 	set, err := Load(fstest.MapFS{"a/email.txt": {Data: []byte("Subject: x\ny")}}, "t")
 	require.NoError(t, err)
 	assert.NoError(t, set.Check(journey.Email, "a"))
-	assert.EqualError(t, set.Check(journey.Email, "b"), `template "b" has no email version; add t/b/email.txt`)
-	assert.Error(t, set.Check(journey.SMS, "a"))
+	assert.EqualError(t, set.Check(journey.Email, "winter-sale"), `there is no template "winter-sale"; add t/winter-sale/email.txt`)
+	assert.EqualError(t, set.Check(journey.Email, "A"), `there is no template "A"; did you mean "a"? (the templates are the folders of t)`)
+	assert.EqualError(t, set.Check(journey.SMS, "a"), `template "a" has no sms version; add t/a/sms.txt`)
 	assert.Equal(t, []string{"a"}, set.Names())
 }
 
