@@ -33,8 +33,12 @@ const maxSeen = 1000
 // number dropped in between is State.NotesDropped.
 const (
 	maxNotes  = 200
-	notesHead = 20
+	notesHead = NotesHead
 )
+
+// NotesHead is how many of a run's first notes State.Notes keeps before
+// the latest: where a reader shows that NotesDropped were dropped.
+const NotesHead = 20
 
 // Resume is what a run that continued as new carries into its next
 // execution: where it rests, until when, and what it has done.

@@ -22,13 +22,16 @@ import (
 
 // runView is one journey run of a customer, as `rapport inspect` shows it.
 type runView struct {
-	WorkflowID string     `json:"workflow_id"`
-	RunID      string     `json:"run_id"`
-	Journey    string     `json:"journey"`
-	PlanHash   string     `json:"plan_hash"`
-	Status     string     `json:"status"` // the workflow's: running, completed, ...
-	StartedAt  time.Time  `json:"started_at"`
-	ClosedAt   *time.Time `json:"closed_at,omitempty"`
+	WorkflowID string `json:"workflow_id"`
+	RunID      string `json:"run_id"`
+	Journey    string `json:"journey"`
+	PlanHash   string `json:"plan_hash"`
+	Status     string `json:"status"` // the workflow's: running, completed, ...
+	// Outcome is the RapportOutcome search attribute of an ended run:
+	// completed, partly_delivered, nothing_delivered, exited, failed.
+	Outcome   string     `json:"outcome,omitempty"`
+	StartedAt time.Time  `json:"started_at"`
+	ClosedAt  *time.Time `json:"closed_at,omitempty"`
 	// State is the run's answer to the state query; StateError says why
 	// there is none (no worker to answer, say).
 	State      *workflows.State `json:"state,omitempty"`
@@ -108,6 +111,7 @@ func inspectCustomer(ctx context.Context, c client.Client, namespace, customerID
 				StartedAt:  e.GetStartTime().AsTime(),
 				Journey:    keyword(e.GetSearchAttributes(), workflows.JourneyAttr.GetName()),
 				PlanHash:   keyword(e.GetSearchAttributes(), workflows.PlanHashAttr.GetName()),
+				Outcome:    keyword(e.GetSearchAttributes(), workflows.OutcomeAttr.GetName()),
 			}
 			if e.GetCloseTime() != nil && e.GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
 				t := e.GetCloseTime().AsTime()
@@ -183,7 +187,7 @@ func printInspection(w io.Writer, in inspection) {
 	fmt.Fprintf(w, "customer %s: %s (%d running)\n", in.CustomerID, plural(len(in.Runs), "journey", "journeys"), running)
 	const when = "2006-01-02 15:04 MST"
 	for _, r := range in.Runs {
-		fmt.Fprintf(w, "\n%s  %s  %s\n", r.Journey, strings.ToUpper(r.Status), r.WorkflowID)
+		fmt.Fprintf(w, "\n%s  %s  %s\n", r.Journey, strings.ToUpper(runStatus(r)), r.WorkflowID)
 		fmt.Fprintf(w, "  plan %s, started %s", shortHash(r.PlanHash), r.StartedAt.UTC().Format(when))
 		if r.ClosedAt != nil {
 			fmt.Fprintf(w, ", ended %s", r.ClosedAt.UTC().Format(when))
@@ -198,6 +202,12 @@ func printInspection(w io.Writer, in inspection) {
 			fmt.Fprintf(w, "  outcome: %s", st.Status)
 			if st.Reason != "" {
 				fmt.Fprintf(w, " (%s)", st.Reason)
+			}
+			switch workflows.RunOutcome(r.Outcome) {
+			case workflows.OutcomeNothingDelivered:
+				fmt.Fprint(w, "; nothing was delivered")
+			case workflows.OutcomePartlyDelivered:
+				fmt.Fprint(w, "; some messages were not delivered")
 			}
 			fmt.Fprintln(w)
 		} else if st.CurrentStep != "" {
@@ -228,6 +238,17 @@ func printInspection(w io.Writer, in inspection) {
 				fmt.Fprintln(w)
 			}
 		}
+		if len(st.Notes) > 0 {
+			// Branches taken, holds, tasks completed, overdue and
+			// escalated, waits ended: the run's own account.
+			fmt.Fprintln(w, "  what happened:")
+			for i, n := range st.Notes {
+				if i == workflows.NotesHead && st.NotesDropped > 0 {
+					fmt.Fprintf(w, "    (%d more not kept)\n", st.NotesDropped)
+				}
+				fmt.Fprintf(w, "    %s\n", n)
+			}
+		}
 		for _, a := range st.Actions {
 			fmt.Fprintf(w, "  %s by %s at %s, %s", a.Kind, a.By, a.Step, a.At.UTC().Format("2006-01-02 15:04"))
 			if a.Reason != "" {
@@ -236,6 +257,22 @@ func printInspection(w io.Writer, in inspection) {
 			fmt.Fprintln(w)
 		}
 	}
+}
+
+// runStatus is a run's status in Rapport's words: a workflow that
+// returned is completed to Temporal, but the run may have exited or
+// failed.
+func runStatus(r runView) string {
+	if r.Status == "completed" && r.State != nil && r.State.Status != "" {
+		return r.State.Status
+	}
+	if r.Status == "completed" && r.Outcome != "" {
+		switch workflows.RunOutcome(r.Outcome) {
+		case workflows.OutcomeExited, workflows.OutcomeFailed:
+			return r.Outcome
+		}
+	}
+	return r.Status
 }
 
 func shortHash(h string) string {

@@ -134,6 +134,7 @@ func TestStaffReadAndSteerJourneys(t *testing.T) {
 	assert.Equal(t, welcome+": exited (exited by sam: duplicate account)\n", out)
 	v = s.uiView(welcome)
 	assert.Equal(t, "exited", v.attrs["RapportStatus"])
+	assert.Equal(t, "exited", v.attrs["RapportOutcome"])
 	assert.Equal(t, "get_to_know", v.attrs["RapportStep"])
 	assert.Contains(t, v.details, "Ended: exited by sam: duplicate account.")
 	_, _, err = run("runs", "exit", welcome, "--reason=again")
@@ -159,14 +160,16 @@ func TestStaffReadAndSteerJourneys(t *testing.T) {
 		"thanks  email care-thanks  sent",
 		"check_in  email care-check-in  sent",
 		"skip-wait by sam at settle_in",
-		"welcome  COMPLETED  " + welcome,
+		"welcome  EXITED  " + welcome, // Temporal's Completed, in Rapport's words
 		"outcome: exited (exited by sam: duplicate account)",
 		"messages: none yet",
 		"exit by sam at get_to_know",
+		"  what happened:\n",
+		"    settle_in: wait skipped by staff\n",
 	} {
 		assert.Contains(t, out, want)
 	}
-	assert.Less(t, strings.Index(out, "care  RUNNING"), strings.Index(out, "welcome  COMPLETED"))
+	assert.Less(t, strings.Index(out, "care  RUNNING"), strings.Index(out, "welcome  EXITED"))
 
 	out, _, err = run("inspect", "c_1", "--json")
 	require.NoError(t, err)
@@ -179,6 +182,7 @@ func TestStaffReadAndSteerJourneys(t *testing.T) {
 	assert.Equal(t, workflows.WaitStep, in.Runs[0].State.PendingWait.Kind)
 	assert.Len(t, in.Runs[0].State.Sends, 2)
 	assert.Equal(t, "exited", in.Runs[1].State.Status)
+	assert.Equal(t, "exited", in.Runs[1].Outcome)
 
 	_, _, err = run("inspect", "ada@example.com")
 	require.ErrorContains(t, err, "is not a customer id")

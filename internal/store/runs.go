@@ -295,6 +295,13 @@ func (s *Store) FinishRun(ctx context.Context, workflowID, status, outcome strin
 			UPDATE messages SET status = 'skipped', updated_at = now(),
 				reason = CASE WHEN status = 'held' THEN $2 || ' while it was held back: ' || reason ELSE $2 || ' before it was sent' END
 			WHERE workflow_id = $1 AND status IN ('held', 'pending')`, workflowID, ended)
+		if err != nil {
+			return err
+		}
+		// A task the run no longer waits for (overdue, the journey went
+		// on) leaves staff lists: nobody can complete it now.
+		_, err = tx.Exec(ctx, `UPDATE tasks SET status = 'cancelled'
+			WHERE workflow_id = $1 AND status IN ('open', 'claimed', 'overdue')`, workflowID)
 		return err
 	})
 	if err != nil {

@@ -72,6 +72,16 @@ func TestTaskLifecycle(t *testing.T) {
 	over, err := s.SetTaskStatus(ctx, "task_2", store.TaskOverdue)
 	require.NoError(t, err)
 	assert.Equal(t, store.TaskOverdue, over.Status)
+
+	// The run ends (it went on past the overdue task): the task leaves
+	// staff lists; the completed one stays completed.
+	require.NoError(t, s.FinishRun(ctx, "w", "completed", ""))
+	ended, err := s.GetTask(ctx, "task_2")
+	require.NoError(t, err)
+	assert.Equal(t, store.TaskCancelled, ended.Status, "nobody can complete a task of an ended run")
+	first, err := s.GetTask(ctx, "task_1")
+	require.NoError(t, err)
+	assert.Equal(t, store.TaskCompleted, first.Status)
 	_, err = s.GetTask(ctx, "nope")
 	assert.True(t, errors.Is(err, store.ErrNotFound))
 
