@@ -125,6 +125,7 @@ type devStack struct {
 	fakes    *fakes.Fakes
 	servers  []*http.Server
 	cancel   context.CancelFunc
+	unlock   func() // releases the state folder (lockStateDir)
 
 	APIURL, FakesURL, UIURL, TemporalAddress string
 	// OpsURL serves /healthz, /readyz and /metrics ("" with OpsPort -1).
@@ -230,10 +231,13 @@ func startDev(ctx context.Context, opts devOptions) (_ *devStack, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := checkPorts(opts); err != nil {
+	if err := os.MkdirAll(opts.StateDir, 0o755); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(opts.StateDir, 0o755); err != nil {
+	if d.unlock, err = lockStateDir(opts.StateDir); err != nil {
+		return nil, err
+	}
+	if err := checkPorts(opts); err != nil {
 		return nil, err
 	}
 
@@ -584,6 +588,9 @@ func (d *devStack) Stop() {
 	}
 	if d.pg != nil {
 		_ = d.pg.Stop()
+	}
+	if d.unlock != nil {
+		d.unlock()
 	}
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -35,6 +36,12 @@ func TestAPIKeysGuardV1(t *testing.T) {
 	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode, "no key")
 	assert.Equal(t, `Bearer realm="rapport"`, resp.Header.Get("WWW-Authenticate"))
 	assert.Equal(t, http.StatusOK, get(s.APIKey).StatusCode, "the dev admin key")
+
+	// A second rapport dev on the same state folder is refused before it
+	// starts anything (it would share Temporal's SQLite file).
+	_, err := startDev(context.Background(), s.opts)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), fmt.Sprintf("another rapport dev (process %d) is using the state folder %s", os.Getpid(), s.opts.StateDir))
 
 	// The dev key is in the state folder, for this user only.
 	keyFile := filepath.Join(s.opts.StateDir, devKeyFile)
@@ -115,4 +122,19 @@ func TestTrustedProxiesFromEnvironment(t *testing.T) {
 	t.Setenv("RAPPORT_TRUSTED_PROXIES", "10.0.0.0/8,load-balancer")
 	_, err = configFromEnv()
 	assert.ErrorContains(t, err, `RAPPORT_TRUSTED_PROXIES: "load-balancer" is not an address or CIDR`)
+}
+
+// TestStateFolderLock: the state folder's lock is held until released, and
+// then free for the next rapport dev.
+func TestStateFolderLock(t *testing.T) {
+	dir := t.TempDir()
+	unlock, err := lockStateDir(dir)
+	require.NoError(t, err)
+	_, err = lockStateDir(dir)
+	require.ErrorContains(t, err, fmt.Sprintf("another rapport dev (process %d)", os.Getpid()))
+	require.ErrorContains(t, err, "--state")
+	unlock()
+	again, err := lockStateDir(dir)
+	require.NoError(t, err, "free once released")
+	again()
 }
