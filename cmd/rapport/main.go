@@ -60,6 +60,7 @@ honours what the customer asked for.
 		newWorkerCmd(),
 		newAPICmd(),
 		newValidateCmd(),
+		newSchemaCmd(),
 		newGraphCmd(),
 		newMigrateCmd(),
 		newTasksCmd(),

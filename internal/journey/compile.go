@@ -187,7 +187,7 @@ func (cc *compilation) yamlError(err error) {
 }
 
 func (cc *compilation) journey(root *yaml.Node) *Plan {
-	fs := cc.fields(root, "a journey", "journey", "description", "purpose", "topic", "trigger", "exit_when", "frequency", "steps")
+	fs := cc.fields(root, journeyObject)
 	if fs == nil {
 		return nil
 	}
@@ -253,8 +253,7 @@ func (cc *compilation) journey(root *yaml.Node) *Plan {
 
 func (cc *compilation) trigger(n *yaml.Node) Trigger {
 	var t Trigger
-	fs := cc.fields(n, "trigger", "event", "when", "max_event_age", "audience", "schedule", "time_zone",
-		"entry", "key", "reentry", "max_active")
+	fs := cc.fields(n, triggerObject)
 	if fs == nil {
 		return t
 	}
@@ -454,7 +453,7 @@ func (cc *compilation) step(n *yaml.Node, depth int) (Step, bool) {
 		}
 		return s, false
 	}
-	fs := cc.fields(n, "a step", "id", "send", "wait", "branch", "split", "task", "exit")
+	fs := cc.fields(n, stepObject)
 	if fs == nil {
 		return s, false
 	}
@@ -510,7 +509,7 @@ func (cc *compilation) step(n *yaml.Node, depth int) (Step, bool) {
 
 func (cc *compilation) send(n *yaml.Node) *SendStep {
 	out := &SendStep{}
-	fs := cc.fields(n, "send", "channel", "template", "voucher", "recommend", "on_undeliverable", "on_cap")
+	fs := cc.fields(n, sendObject)
 	if fs == nil {
 		return out
 	}
@@ -568,7 +567,7 @@ func (cc *compilation) frequency(n *yaml.Node) []FrequencyCap {
 	}
 	var out []FrequencyCap
 	for _, item := range n.Content {
-		fs := cc.fields(item, "a frequency cap", "max", "per", "channel")
+		fs := cc.fields(item, frequencyCapObject)
 		if fs == nil {
 			continue
 		}
@@ -597,7 +596,7 @@ func (cc *compilation) frequency(n *yaml.Node) []FrequencyCap {
 
 func (cc *compilation) voucher(n *yaml.Node) *VoucherSpec {
 	out := &VoucherSpec{}
-	fs := cc.fields(n, "voucher", "percent", "amount", "currency", "valid_for")
+	fs := cc.fields(n, voucherObject)
 	if fs == nil {
 		return out
 	}
@@ -634,7 +633,7 @@ func (cc *compilation) voucher(n *yaml.Node) *VoucherSpec {
 
 func (cc *compilation) recommend(n *yaml.Node) *RecommendSpec {
 	out := &RecommendSpec{From: "order", Limit: 3}
-	fs := cc.fields(n, "recommend", "from", "limit")
+	fs := cc.fields(n, recommendObject)
 	if fs == nil {
 		return out
 	}
@@ -738,7 +737,7 @@ func (cc *compilation) wait(n *yaml.Node) *WaitStep {
 		out.For = cc.duration(n, "wait")
 		return out
 	}
-	fs := cc.fields(n, "wait", "for", "until_event", "timeout", "until", "on")
+	fs := cc.fields(n, waitObject)
 	if fs == nil {
 		return out
 	}
@@ -832,7 +831,7 @@ func fullDay(abbr string) string {
 
 func (cc *compilation) task(n *yaml.Node) *TaskStep {
 	out := &TaskStep{OnOverdue: OverdueContinue}
-	fs := cc.fields(n, "task", "kind", "queue", "due_in", "brief", "outcomes", "on_overdue")
+	fs := cc.fields(n, taskObject)
 	if fs == nil {
 		return out
 	}
@@ -907,7 +906,7 @@ func (cc *compilation) split(n *yaml.Node, depth int) *SplitStep {
 	}
 	total, holdouts, weightsOK := 0, 0, true
 	for _, item := range n.Content {
-		fs := cc.fields(item, "a split path", "path", "weight", "holdout", "steps")
+		fs := cc.fields(item, splitPathObject)
 		if fs == nil {
 			continue
 		}
@@ -996,7 +995,7 @@ func (cc *compilation) branch(n *yaml.Node, depth int) *BranchStep {
 	}
 	otherwiseLine := 0
 	for _, item := range n.Content {
-		fs := cc.fields(item, "a branch case", "when", "steps", "otherwise")
+		fs := cc.fields(item, branchCaseObject)
 		if fs == nil {
 			continue
 		}
@@ -1048,7 +1047,7 @@ func (cc *compilation) exit(n *yaml.Node) *ExitStep {
 		out.Reason = n.Value
 		return out
 	}
-	fs := cc.fields(n, "exit", "reason")
+	fs := cc.fields(n, exitObject)
 	if fs == nil {
 		return out
 	}
@@ -1121,10 +1120,11 @@ func (fs *fieldSet) require(cc *compilation, at *yaml.Node, key, msg string) *ya
 	return nil
 }
 
-// fields reads a mapping whose keys must be among allowed, reporting
-// anything else: a value that is not a mapping, unknown keys (with a
-// suggestion), duplicate keys.
-func (cc *compilation) fields(n *yaml.Node, what string, allowed ...string) *fieldSet {
+// fields reads a mapping whose keys must be among o's (the table in
+// keys.go), reporting anything else: a value that is not a mapping,
+// unknown keys (with a suggestion), duplicate keys.
+func (cc *compilation) fields(n *yaml.Node, o *object) *fieldSet {
+	what, allowed := o.what, o.names()
 	n = cc.resolve(n)
 	if n == nil {
 		return nil
