@@ -1,10 +1,12 @@
 package activities
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
@@ -21,6 +23,7 @@ import (
 	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/internal/templates"
 	"github.com/rapporthq/rapport/workflows"
+	"go.temporal.io/sdk/temporal"
 )
 
 // SendMessage delivers one message on one channel, effectively once.
@@ -110,15 +113,54 @@ func (a *Activities) SendMessage(ctx context.Context, req workflows.SendRequest)
 	}
 }
 
+// triggerEvent reads the event that started the run from the event store,
+// for templates. An event no longer stored (removed by retention) is shown
+// with its id and type and no data, rather than failing the message.
+func (a *Activities) triggerEvent(ctx context.Context, req workflows.SendRequest) (*templates.Event, error) {
+	ev, err := a.Store.GetEvent(ctx, req.TriggerEventID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return &templates.Event{ID: req.TriggerEventID, Data: map[string]any{}}, nil
+	case err != nil:
+		return nil, err
+	case ev.CustomerID != req.CustomerID:
+		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("event %s is not customer %s's", ev.ID, req.CustomerID), "BadTrigger", nil)
+	}
+	out := &templates.Event{ID: ev.ID, Type: ev.Type, OccurredAt: ev.OccurredAt, Data: map[string]any{}}
+	if len(ev.Data) > 0 {
+		dec := json.NewDecoder(bytes.NewReader(ev.Data))
+		dec.UseNumber() // "48.00" stays 48.00
+		if err := dec.Decode(&out.Data); err != nil {
+			return nil, fmt.Errorf("event %s data: %w", ev.ID, err)
+		}
+	}
+	return out, nil
+}
+
 // templateData gathers what the template may use, issuing the voucher and
 // picking products as the step asks. A non-empty reason means there is
 // nothing worth sending (no products to recommend).
 func (a *Activities) templateData(ctx context.Context, req workflows.SendRequest, c store.Customer, details map[string]any) (templates.Data, string, error) {
 	data := templates.Data{
-		Customer: templates.Customer{ID: c.ID, Name: c.Name, FirstName: c.FirstName(), Email: c.Email, Locale: c.Locale},
-		Journey:  req.Journey,
-		Step:     req.StepID,
-		Shop:     a.Sender.Shop,
+		Customer: templates.Customer{ID: c.ID, Name: c.Name, FirstName: c.FirstName(), Email: c.Email, Locale: c.Locale,
+			Country: c.Address.Country, Attributes: c.Attributes},
+		Journey: req.Journey,
+		Step:    req.StepID,
+		Shop:    a.Sender.Shop,
+	}
+	if f := req.Fallback; f != nil {
+		data.Fallback = &templates.Fallback{From: string(f.From), Reason: f.Reason}
+	}
+	if data.Customer.Attributes == nil {
+		data.Customer.Attributes = map[string]any{}
+	}
+	data.Trigger = &templates.Event{Data: map[string]any{}} // an audience journey's: no event
+	if req.TriggerEventID != "" {
+		ev, err := a.triggerEvent(ctx, req)
+		if err != nil {
+			return data, "", err
+		}
+		data.Trigger = ev
 	}
 	if req.OrderID != "" {
 		o, err := a.Store.GetOrder(ctx, req.OrderID)

@@ -205,6 +205,18 @@ type SendRequest struct {
 	// PolicyAt is the journey clock when it runs faster than real time
 	// (dev mode); zero means now.
 	PolicyAt time.Time `json:"policy_at,omitzero"`
+	// TriggerEventID is the event that started the run, for the
+	// template (read from the event store); empty for audience runs.
+	TriggerEventID string `json:"trigger_event_id,omitempty"`
+	// Fallback says why the message goes on this channel and not an
+	// earlier one of the step; nil on the step's first channel.
+	Fallback *Fallback `json:"fallback,omitempty"`
+}
+
+// Fallback is why a send goes on a later channel of its step.
+type Fallback struct {
+	From   journey.Channel `json:"from"`
+	Reason string          `json:"reason"`
 }
 
 // IdempotencyKey identifies this send across activity retries (and across

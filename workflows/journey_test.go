@@ -474,3 +474,47 @@ func (s *JourneySuite) TestBacklogAndSignalCountOnce() {
 	s.Equal(1, s.state().EventsReceived)
 	s.Contains(s.state().Notes, "wait_for_reply: ended by survey.answered event evt_answer")
 }
+
+// TestTriggerAndOrdersInConditions: after a wait took in another event,
+// `event` is that event while `trigger` is still the one that started the
+// run; `customer.orders` are the facts' recent orders; a send on a
+// fallback channel says which channel it falls back from and why, and
+// every send names the trigger for its template.
+func (s *JourneySuite) TestTriggerAndOrdersInConditions() {
+	s.acts.facts = journey.Customer{HasEmail: true, Orders: []journey.Order{
+		{ID: "o2", Total: 30, Gift: true, Items: []journey.Item{{ProductID: "mug", Name: "Mug", Quantity: 1, Price: 30}}},
+		{ID: "o1", Total: 20, Gift: true},
+	}}
+	s.acts.answers[journey.SMS] = SendSkipped
+	p := s.plan(`
+journey: cart
+purpose: transactional
+trigger: {event: cart.abandoned}
+steps:
+  - wait: {until_event: event.type == "email.opened", timeout: 2d}
+  - branch:
+      - when: >-
+          event.type == "email.opened" && trigger.type == "cart.abandoned" &&
+          trigger.data.items.exists(i, i.sku == "tea") &&
+          customer.orders.size() == 2 && customer.orders.all(o, o.gift) && customer.orders[0].items[0].product_id == "mug"
+        steps:
+          - {id: remind, send: {channel: [sms, email], template: cart}}
+      - otherwise:
+          - exit: conditions did not see the data
+`)
+	s.signalAt(time.Hour, journey.Event{ID: "evt_open", Type: "email.opened", CustomerID: "c_1"})
+	ev := journey.Event{ID: "evt_cart", Type: "cart.abandoned", CustomerID: "c_1", Data: map[string]any{"items": []any{map[string]any{"sku": "tea"}}}}
+	s.env.ExecuteWorkflow(JourneyWorkflowName, JourneyInput{Plan: p, CustomerID: "c_1", EntryKey: ev.ID, Trigger: ev, Revision: Revision})
+	s.Require().True(s.env.IsWorkflowCompleted())
+	s.Require().NoError(s.env.GetWorkflowError())
+	var res JourneyResult
+	s.Require().NoError(s.env.GetWorkflowResult(&res))
+	s.Equal(Completed, res.Outcome, res.Reason)
+	s.Require().Len(s.acts.sends, 2)
+	s.Equal(journey.SMS, s.acts.sends[0].Channel)
+	s.Nil(s.acts.sends[0].Fallback, "the first channel falls back from nothing")
+	s.Equal("evt_cart", s.acts.sends[0].TriggerEventID)
+	s.Equal(journey.Email, s.acts.sends[1].Channel)
+	s.Equal(&Fallback{From: journey.SMS, Reason: "not sent: skipped by test"}, s.acts.sends[1].Fallback)
+	s.Equal("evt_cart", s.acts.sends[1].TriggerEventID)
+}

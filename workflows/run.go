@@ -95,6 +95,7 @@ type run struct {
 	unsavedStep bool
 
 	pendingTask *pendingTask      // the staff task the run waits for
+	fallback    *Fallback         // why the send under way is on a later channel of its step
 	completed   map[string]string // task id -> outcome, for tasks done
 
 	// revision is the interpreter revision the run runs at (revisionOf):
@@ -125,7 +126,7 @@ func newRun(ctx workflow.Context, env *journey.Env, input JourneyInput) *run {
 		workflowID: workflow.GetInfo(ctx).WorkflowExecution.ID,
 		seen:       map[string]bool{},
 		completed:  map[string]string{},
-		vars:       journey.Vars{Event: input.Trigger, Order: input.Trigger.Order},
+		vars:       journey.Vars{Event: input.Trigger, Trigger: input.Trigger, Order: input.Trigger.Order},
 		state: State{
 			Journey:    input.Plan.Journey,
 			PlanHash:   input.Plan.Hash,

@@ -21,6 +21,7 @@ import (
 func (r *run) send(ctx workflow.Context, step journey.Step) error {
 	var misses []string
 	channels := r.channelOrder(step.Send.Channels)
+	defer func() { r.fallback = nil }()
 	for i, ch := range channels {
 		result, err := r.sendPatiently(ctx, step, ch, i < len(channels)-1)
 		if err == nil && result.Status == SendUnknown {
@@ -38,6 +39,7 @@ func (r *run) send(ctx workflow.Context, step journey.Step) error {
 			return nil
 		}
 		misses = append(misses, fmt.Sprintf("%s %s: %s", ch, result.Status, result.Reason))
+		r.fallback = &Fallback{From: ch, Reason: fmt.Sprintf("%s: %s", result.Status.Words(), result.Reason)}
 	}
 	why := fmt.Sprintf("%s: nothing sent (%s)", step.ID, strings.Join(misses, "; "))
 	r.note(why)
@@ -161,6 +163,7 @@ func (r *run) sendOn(ctx workflow.Context, step journey.Step, ch journey.Channel
 	if r.plan.Scale > 0 && !r.plan.ScaleEpoch.IsZero() {
 		req.PolicyAt = r.plan.DevTime(workflow.Now(ctx))
 	}
+	req.TriggerEventID, req.Fallback = r.input.Trigger.ID, r.fallback
 	var result SendResult
 	err := workflow.ExecuteActivity(ctx, SendMessageActivity, req).Get(ctx, &result)
 	return result, err

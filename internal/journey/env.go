@@ -3,10 +3,12 @@ package journey
 import (
 	"fmt"
 	"reflect"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/ext"
@@ -27,7 +29,7 @@ type Env struct {
 }
 
 // Variables are the names expressions can use.
-var Variables = []string{"customer", "event", "order", "task"}
+var Variables = []string{"customer", "event", "trigger", "order", "task"}
 
 // maxExprLen bounds an expression's length; journeys hold conditions, not
 // programs.
@@ -54,6 +56,7 @@ func NewEnv() (*Env, error) {
 	env, err := cel.NewEnv(append(common,
 		cel.Variable("customer", cel.ObjectType(celTypeName(types[0]))),
 		cel.Variable("event", cel.ObjectType(celTypeName(types[1]))),
+		cel.Variable("trigger", cel.ObjectType(celTypeName(types[1]))),
 		cel.Variable("order", cel.ObjectType(celTypeName(types[2]))),
 		cel.Variable("task", cel.ObjectType(celTypeName(types[4]))),
 	)...)
@@ -112,6 +115,9 @@ func customerFields() []customerField {
 		case reflect.Float64:
 			typ = cel.DoubleType
 		case reflect.Slice:
+			if f.Type.Elem().Kind() != reflect.String {
+				continue // orders: not for audiences
+			}
 			typ = cel.ListType(cel.StringType)
 		case reflect.Map:
 			typ = cel.MapType(cel.StringType, cel.DynType)
@@ -259,12 +265,7 @@ func (e *Env) Eval(expr string, vars Vars) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	out, _, err := prg.Eval(map[string]any{
-		"customer": vars.Customer,
-		"event":    vars.Event,
-		"order":    vars.Order,
-		"task":     vars.Task,
-	})
+	out, _, err := prg.Eval(vars.activation())
 	if err != nil {
 		return false, fmt.Errorf("evaluate %q: %w", expr, err)
 	}
@@ -273,6 +274,11 @@ func (e *Env) Eval(expr string, vars Vars) (bool, error) {
 		return false, fmt.Errorf("evaluate %q: got %v, not true or false", expr, out.Value())
 	}
 	return b, nil
+}
+
+// activation is what the variables hold for an evaluation.
+func (v Vars) activation() map[string]any {
+	return map[string]any{"customer": v.Customer, "event": v.Event, "trigger": v.Trigger, "order": v.Order, "task": v.Task}
 }
 
 func (e *Env) program(expr string) (cel.Program, error) {
@@ -297,7 +303,23 @@ func (e *Env) program(expr string) (cel.Program, error) {
 
 // checkAudience type-checks an audience condition, where the customer's
 // fields are names of their own (orders_count) as well as customer.*.
-func (e *Env) checkAudience(src string) checkedExpr { return e.checkIn(e.audience, src) }
+func (e *Env) checkAudience(src string) checkedExpr {
+	checked := e.checkIn(e.audience, src)
+	if checked.ast != nil {
+		// Audiences look at every customer at once, from their figures:
+		// the list of each one's orders is not loaded for them.
+		for i, line := range strings.Split(src, "\n") {
+			if loc := audienceOrdersRe.FindStringIndex(line); loc != nil {
+				return checkedExpr{issues: []exprIssue{{line: i + 1, col: utf8.RuneCountInString(line[:loc[0]]),
+					message: "customer.orders is not available in an audience; use orders_count, days_since_last_order or lifetime_value, or check the orders in a branch once the journey starts"}}}
+			}
+		}
+	}
+	return checked
+}
+
+// audienceOrdersRe finds customer.orders in an audience condition.
+var audienceOrdersRe = regexp.MustCompile(`\bcustomer\s*\.\s*orders\b`)
 
 // EvalAudience evaluates an audience condition for a customer.
 func (e *Env) EvalAudience(expr string, c Customer) (bool, error) {
@@ -362,7 +384,7 @@ func (e *Env) EvalKey(expr string, vars Vars) (string, error) {
 		prg = p
 		e.programs.Store(cacheKey, p)
 	}
-	out, _, err := prg.Eval(map[string]any{"customer": vars.Customer, "event": vars.Event, "order": vars.Order, "task": vars.Task})
+	out, _, err := prg.Eval(vars.activation())
 	if err != nil {
 		return "", fmt.Errorf("evaluate key %q: %w", expr, err)
 	}

@@ -3,7 +3,8 @@ package journey
 import "time"
 
 // The types in this file are the schema journeys are written against. CEL
-// expressions see them as the variables `customer`, `event` and `order`
+// expressions see them as the variables `customer`, `event`, `trigger`,
+// `order` and `task`
 // (field names are the json tags), the interpreter evaluates expressions over
 // them, and the API fills them from what shops post. Contact details (email
 // address, phone number, postal address) are deliberately absent: journeys
@@ -27,7 +28,17 @@ type Customer struct {
 	// PreferredChannels is the customer's own order of channels, if they
 	// gave one.
 	PreferredChannels []string `json:"preferred_channels"`
+	// Orders are the customer's most recent orders, newest first: at most
+	// MaxFactOrders, each with at most MaxFactItems items. Audiences
+	// cannot use them (they look at every customer at once).
+	Orders []Order `json:"orders"`
 }
+
+// Bounds of Customer.Orders, so facts stay small in a run's history.
+const (
+	MaxFactOrders = 10
+	MaxFactItems  = 20
+)
 
 // Event is something that happened to a customer: an order, a survey answer,
 // a custom event from the shop.
@@ -78,7 +89,11 @@ type Task struct {
 // Vars are the values an expression is evaluated against.
 type Vars struct {
 	Customer Customer
-	Event    Event
-	Order    Order
-	Task     Task
+	// Event is the latest event the run took in (the trigger, until a
+	// wait matches another); Trigger is the event that started the run,
+	// for its whole life.
+	Event   Event
+	Trigger Event
+	Order   Order
+	Task    Task
 }

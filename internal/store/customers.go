@@ -153,7 +153,42 @@ func (s *Store) CustomerFacts(ctx context.Context, id string, now time.Time) (jo
 		return f, fmt.Errorf("customer %s order figures: %w", id, err)
 	}
 	f.DaysSinceLastOrder = daysSince(last, now)
+	if f.Orders, err = s.orderFacts(ctx, id, now); err != nil {
+		return f, err
+	}
 	return f, nil
+}
+
+// orderFacts returns a customer's latest orders placed by now, newest
+// first, as journeys see them (journey.MaxFactOrders of them, each with
+// its first journey.MaxFactItems items), in one query.
+func (s *Store) orderFacts(ctx context.Context, customerID string, now time.Time) ([]journey.Order, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT o.id, o.total::float8, o.currency, o.gift, o.placed_at,
+			coalesce((SELECT json_agg(json_build_object('product_id', i.product_id, 'name', i.name,
+					'quantity', i.quantity, 'price', i.price::float8) ORDER BY i.line)
+				FROM (SELECT * FROM order_items WHERE order_id = o.id ORDER BY line LIMIT $4) i), '[]'::json)
+		FROM orders o WHERE o.customer_id = $1 AND o.placed_at <= $2
+		ORDER BY o.placed_at DESC, o.id LIMIT $3`, customerID, now, journey.MaxFactOrders, journey.MaxFactItems)
+	if err != nil {
+		return nil, fmt.Errorf("customer %s recent orders: %w", customerID, err)
+	}
+	orders := []journey.Order{}
+	var o journey.Order
+	var items []byte
+	_, err = pgx.ForEachRow(rows, []any{&o.ID, &o.Total, &o.Currency, &o.Gift, &o.PlacedAt, &items}, func() error {
+		o.Items = nil
+		if err := json.Unmarshal(items, &o.Items); err != nil {
+			return fmt.Errorf("order %s items: %w", o.ID, err)
+		}
+		o.PlacedAt = o.PlacedAt.UTC()
+		orders = append(orders, o)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("customer %s recent orders: %w", customerID, err)
+	}
+	return orders, nil
 }
 
 // KnownCustomers reports which of the ids are customers.

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/rapporthq/rapport/internal/journey"
 	"github.com/rapporthq/rapport/internal/money"
 	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/internal/store/storetest"
@@ -56,6 +58,30 @@ func TestCustomersUpsertAndFacts(t *testing.T) {
 	assert.True(t, facts.HasPostalAddress)
 	assert.Equal(t, "GB", facts.Country)
 	assert.Equal(t, []string{"vip"}, facts.Tags)
+	require.Len(t, facts.Orders, 2, "recent orders placed by now, for conditions")
+	assert.Equal(t, []string{"ob", "oa"}, []string{facts.Orders[0].ID, facts.Orders[1].ID}, "newest first")
+	assert.Equal(t, journey.Order{ID: "ob", Total: 10.5, Currency: "GBP", PlacedAt: now.AddDate(0, 0, -30),
+		Items: []journey.Item{{ProductID: "p", Name: "Tea", Quantity: 1, Price: 10.5}}}, facts.Orders[0])
+
+	// Bounded: the latest journey.MaxFactOrders orders, each with its
+	// first journey.MaxFactItems items.
+	var items []store.Item
+	for i := range journey.MaxFactItems + 5 {
+		items = append(items, store.Item{ProductID: fmt.Sprintf("p%02d", i), Name: "Tea", Quantity: 1, Price: money.MustParse("1")})
+	}
+	for i := range journey.MaxFactOrders + 2 {
+		placed := now.AddDate(0, 0, -20).Add(time.Duration(i) * time.Hour)
+		_, _, err := s.RecordEvent(ctx, store.Event{ID: fmt.Sprintf("big%d", i), Type: "order.placed", CustomerID: "c_1", OccurredAt: placed, Data: json.RawMessage(`{}`)},
+			&store.Order{ID: fmt.Sprintf("big%d", i), CustomerID: "c_1", Total: money.MustParse("25"), Currency: "GBP", Gift: i%2 == 0, PlacedAt: placed, Items: items})
+		require.NoError(t, err)
+	}
+	facts, err = s.CustomerFacts(ctx, "c_1", now)
+	require.NoError(t, err)
+	require.Len(t, facts.Orders, journey.MaxFactOrders)
+	assert.Equal(t, fmt.Sprintf("big%d", journey.MaxFactOrders+1), facts.Orders[0].ID)
+	assert.True(t, facts.Orders[1].Gift)
+	require.Len(t, facts.Orders[0].Items, journey.MaxFactItems)
+	assert.Equal(t, "p00", facts.Orders[0].Items[0].ProductID, "in the order's own line order")
 }
 
 func TestRecordEventIsIdempotent(t *testing.T) {

@@ -37,6 +37,14 @@ type Data struct {
 	Customer Customer
 	// Order is the order the journey is about (the triggering order), or nil.
 	Order *Order
+	// Trigger is the event that started the journey, with its data
+	// ({{.Trigger.Data.cart}}); an audience journey's has no id and no
+	// data.
+	Trigger *Event
+	// Fallback says why this message goes on this channel rather than an
+	// earlier one of the step ({{.Fallback.From}} was skipped or failed,
+	// {{.Fallback.Reason}}), or is nil on the step's first channel.
+	Fallback *Fallback
 	// Voucher is the voucher the send step issued, or nil.
 	Voucher *Voucher
 	// Products are the products the send step recommends.
@@ -54,6 +62,27 @@ type Customer struct {
 	FirstName string
 	Email     string
 	Locale    string
+	// Country is the ISO 3166 code of their postal address (GB), or "".
+	Country string
+	// Attributes are the shop's own facts about them
+	// ({{.Customer.Attributes.tier}}).
+	Attributes map[string]any
+}
+
+// Event is an event as templates see it.
+type Event struct {
+	ID         string
+	Type       string
+	OccurredAt time.Time
+	// Data is the event's data as the shop sent it; numbers keep the
+	// digits they were sent with ("48.00").
+	Data map[string]any
+}
+
+// Fallback is why a message goes on a later channel of its step.
+type Fallback struct {
+	From   string // the channel tried before: email, sms or mail
+	Reason string // why it did not go there, in words
 }
 
 // Order is an order as templates see it.
@@ -331,12 +360,15 @@ func (s *Set) loadVariant(fsys fs.FS, folder string) (*variant, error) {
 	}
 	for _, sample := range samples() {
 		if v.emailText != nil {
-			if _, err := v.renderEmail(sample); err != nil {
+			if _, err := v.renderEmail(sample); err != nil && !shopKey(err) {
 				return nil, s.wrap(err)
 			}
 		}
 		if v.sms != nil {
 			body, err := v.renderSMS(sample)
+			if shopKey(err) {
+				continue // its length is known only with the shop's data
+			}
 			if err != nil {
 				return nil, s.wrap(err)
 			}
@@ -345,12 +377,20 @@ func (s *Set) loadVariant(fsys fs.FS, folder string) (*variant, error) {
 			}
 		}
 		if v.has(journey.Mail) {
-			if _, err := v.renderMail(sample); err != nil {
+			if _, err := v.renderMail(sample); err != nil && !shopKey(err) {
 				return nil, s.wrap(err)
 			}
 		}
 	}
 	return v, nil
+}
+
+// shopKey reports whether a sample rendering failed only for a key of the
+// shop's own data (.Trigger.Data.items, .Customer.Attributes.tier) that
+// no sample can know: at send time such a key missing from the real data
+// fails the message, never sends a blank.
+func shopKey(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "map has no entry for key")
 }
 
 // wrap turns "template: thank-you/email.txt:3:5: ..." into a message that
@@ -518,19 +558,21 @@ func execHTML(t *htmltemplate.Template, d Data) (string, error) {
 // voucher, products and links.
 func samples() []Data {
 	shop := Shop{Name: "Sample Shop", URL: "https://shop.example", SupportEmail: "help@shop.example"}
-	c := Customer{ID: "c_sample", Name: "Sam Sample", FirstName: "Sam", Email: "sam@example.com", Locale: "en-US"}
+	c := Customer{ID: "c_sample", Name: "Sam Sample", FirstName: "Sam", Email: "sam@example.com", Locale: "en-US", Country: "US", Attributes: map[string]any{}}
+	trigger := &Event{ID: "e_sample", Type: "order.placed", OccurredAt: time.Unix(0, 0), Data: map[string]any{}}
 	items := []Item{{ProductID: "p1", Name: "Tea", Quantity: 2, Price: money.MustParse("4.50")}, {ProductID: "p2", Name: "Mug", Quantity: 1, Price: money.MustParse("9.00")}}
 	products := []Product{{ID: "p3", Name: "Teapot", Price: money.MustParse("25.00"), Currency: "USD", URL: "https://shop.example/p3"}, {ID: "p4", Name: "Honey", Price: money.MustParse("6.00"), Currency: "USD"}}
 	expires := time.Date(2030, 1, 31, 0, 0, 0, 0, time.UTC)
 	return []Data{
-		{Customer: c, Shop: shop, Journey: "sample", Step: "s",
+		{Customer: c, Shop: shop, Journey: "sample", Step: "s", Trigger: trigger,
 			Order:   &Order{ID: "o1", Total: money.MustParse("18.00"), Currency: "USD", Items: items, PlacedAt: time.Unix(0, 0)},
 			Voucher: &Voucher{Code: "ABCD-EFGH-JKMN-PQRS", Percent: 15, ExpiresAt: expires}, Products: products,
 			Links: Links{Survey: "https://shop.example/survey/token", Preferences: "https://shop.example/preferences/token", Unsubscribe: "https://shop.example/unsubscribe/token"}},
-		{Customer: c, Shop: shop, Journey: "sample", Step: "s",
+		{Customer: c, Shop: shop, Journey: "sample", Step: "s", Trigger: trigger, Fallback: &Fallback{From: "sms", Reason: "not sent: no phone number"},
 			Order:   &Order{ID: "o2", Total: money.MustParse("9.00"), Currency: "EUR", Gift: true, Items: items[1:], PlacedAt: time.Unix(0, 0)},
 			Voucher: &Voucher{Code: "ABCD-EFGH-JKMN-PQRS", Amount: money.MustParse("10"), Currency: "EUR", ExpiresAt: expires}, Products: products[:1],
 			Links: Links{Survey: "https://shop.example/survey/token"}},
-		{Customer: Customer{ID: "c_anon", Locale: "en-GB"}, Shop: shop, Journey: "sample", Step: "s"},
+		{Customer: Customer{ID: "c_anon", Locale: "en-GB", Attributes: map[string]any{}}, Shop: shop, Journey: "sample", Step: "s",
+			Trigger: &Event{Data: map[string]any{}}},
 	}
 }

@@ -1,0 +1,75 @@
+package activities
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rapporthq/rapport/internal/journey"
+	"github.com/rapporthq/rapport/internal/store"
+	"github.com/rapporthq/rapport/internal/templates"
+	"github.com/rapporthq/rapport/workflows"
+)
+
+// TestTemplatesSeeTheJourneysData: a template reads the event that started
+// the run with its data (numbers as the shop wrote them), the customer's
+// attributes and country, and why a message falls back to this channel.
+func TestTemplatesSeeTheJourneysData(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	set, err := templates.Load(fstest.MapFS{
+		"cart/email.txt": {Data: []byte("Subject: Still thinking, {{.Customer.FirstName}}?\n" +
+			"{{range .Trigger.Data.items}}- {{.name}} at {{.price}}\n{{end}}" +
+			"Tier {{.Customer.Attributes.tier}}, from {{.Customer.Country}}, event {{.Trigger.Type}}.\n" +
+			"{{with .Fallback}}We could not text you ({{.From}}: {{.Reason}}).{{end}}\n")},
+	}, "t")
+	require.NoError(t, err)
+	h.acts.Templates = set
+	_, err = h.store.UpsertCustomer(ctx, store.Customer{ID: "c_1", Email: "ada@example.com", Name: "Ada Lovelace", Locale: "en-GB",
+		Address: store.Address{Line1: "12 St James's Square", City: "London", PostalCode: "SW1Y 4LB", Country: "GB"}, Attributes: map[string]any{"tier": "gold"}})
+	require.NoError(t, err)
+	_, _, err = h.store.RecordEvent(ctx, store.Event{ID: "cart-1", Type: "cart.abandoned", CustomerID: "c_1", OccurredAt: time.Now(),
+		Data: json.RawMessage(`{"items": [{"name": "Earl Grey", "price": "4.50"}, {"name": "Teapot", "price": 30.00}]}`)}, nil)
+	require.NoError(t, err)
+
+	req := workflows.SendRequest{WorkflowID: "rapport/cart/c_1/cart-1", Journey: "cart", StepID: "remind", CustomerID: "c_1",
+		Channel: journey.Email, Template: "cart", Purpose: journey.Transactional, TriggerEventID: "cart-1",
+		Fallback: &workflows.Fallback{From: journey.SMS, Reason: "not sent: no phone number"}}
+	res, err := h.send(req)
+	require.NoError(t, err)
+	require.Equal(t, workflows.SendSent, res.Status, res.Reason)
+	msgs := h.fakes.Recorder.Messages()
+	require.Len(t, msgs, 1)
+	assert.Equal(t, "Still thinking, Ada?", msgs[0].Subject)
+	assert.Contains(t, msgs[0].Text, "- Earl Grey at 4.50\n- Teapot at 30.00\n", "the trigger's items, amounts as sent")
+	assert.Contains(t, msgs[0].Text, "Tier gold, from GB, event cart.abandoned.")
+	assert.Contains(t, msgs[0].Text, "We could not text you (sms: not sent: no phone number).")
+
+	// A key the shop's data lacks fails the message (the next channel is
+	// tried), naming the key; nothing blank goes out.
+	_, _, err = h.store.RecordEvent(ctx, store.Event{ID: "cart-2", Type: "cart.abandoned", CustomerID: "c_1", OccurredAt: time.Now(),
+		Data: json.RawMessage(`{"basket": []}`)}, nil)
+	require.NoError(t, err)
+	lacking := req
+	lacking.WorkflowID, lacking.TriggerEventID = "rapport/cart/c_1/cart-2", "cart-2"
+	res, err = h.send(lacking)
+	require.NoError(t, err)
+	assert.Equal(t, workflows.SendFailed, res.Status)
+	assert.Contains(t, res.Reason, `map has no entry for key "items"`)
+	assert.Len(t, h.fakes.Recorder.Messages(), 1)
+
+	// Another customer's event is never shown.
+	_, err = h.store.UpsertCustomer(ctx, store.Customer{ID: "c_2", Email: "grace@example.com", Name: "Grace"})
+	require.NoError(t, err)
+	other := req
+	other.WorkflowID, other.CustomerID = "rapport/cart/c_2/cart-1", "c_2"
+	_, err = h.send(other)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "event cart-1 is not customer c_2's")
+	assert.Len(t, h.fakes.Recorder.Messages(), 1)
+}
