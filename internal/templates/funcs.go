@@ -5,6 +5,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/text/language"
+
 	"github.com/rapporthq/rapport/internal/money"
 )
 
@@ -19,21 +21,49 @@ var funcs = map[string]any{
 	"season": season,
 }
 
-// season names the (northern) season of a day in the locale's words:
-// "autumn" for en-GB and most of the world, "fall" for en-US.
-func season(t time.Time, locale string) string {
-	switch t.Month() {
+// season names the season of a day in the locale's words ("autumn" for
+// en-GB and most of the world, "fall" for en-US), in the hemisphere of the
+// country given (season .PlacedAt $.Customer.Locale $.Customer.Country),
+// else of the locale's region (en-AU: southern), else northern.
+func season(t time.Time, locale string, country ...string) (string, error) {
+	if len(country) > 1 {
+		return "", fmt.Errorf("season takes a day, a locale and at most one country, not %d countries", len(country))
+	}
+	where := ""
+	if len(country) == 1 {
+		where = country[0]
+	}
+	if where == "" {
+		if tag, err := language.Parse(locale); err == nil {
+			if r, conf := tag.Region(); conf != language.No {
+				where = r.String()
+			}
+		}
+	}
+	m := t.Month()
+	if southern[strings.ToUpper(where)] {
+		m = (m+5)%12 + 1 // six months on: November is May's season
+	}
+	switch m {
 	case time.December, time.January, time.February:
-		return "winter"
+		return "winter", nil
 	case time.March, time.April, time.May:
-		return "spring"
+		return "spring", nil
 	case time.June, time.July, time.August:
-		return "summer"
+		return "summer", nil
 	}
 	if strings.EqualFold(locale, "en-US") || strings.EqualFold(locale, "en") {
-		return "fall"
+		return "fall", nil
 	}
-	return "autumn"
+	return "autumn", nil
+}
+
+// southern are the countries (ISO 3166 codes) that lie mostly in the
+// southern hemisphere, where the seasons are the other way round.
+var southern = map[string]bool{
+	"AR": true, "AU": true, "BO": true, "BR": true, "BW": true, "CL": true, "FJ": true, "LS": true, "MG": true,
+	"MU": true, "MW": true, "MZ": true, "NA": true, "NC": true, "NZ": true, "PE": true, "PF": true, "PY": true,
+	"SZ": true, "UY": true, "ZA": true, "ZM": true, "ZW": true, "AO": true, "RE": true, "WS": true, "TO": true,
 }
 
 // date formats a day the way the locale writes it: "31 January 2030" for

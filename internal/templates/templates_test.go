@@ -131,6 +131,34 @@ func TestFuncs(t *testing.T) {
 	assert.Equal(t, "mug", plural(1, "mug", "mugs"))
 }
 
+// TestSeasonFollowsTheHemisphere: November is autumn in London, spring in
+// Sydney, by the customer's country or else their locale's region.
+func TestSeasonFollowsTheHemisphere(t *testing.T) {
+	nov, may := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC), time.Date(2026, 5, 3, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		day     time.Time
+		locale  string
+		country []string
+		want    string
+	}{
+		{nov, "en-GB", []string{"GB"}, "autumn"},
+		{nov, "en-AU", []string{"AU"}, "spring"},
+		{nov, "en-AU", nil, "spring"},
+		{nov, "en-GB", []string{"NZ"}, "spring" /* the country wins over the locale */},
+		{nov, "en-AU", []string{""}, "spring"},
+		{nov, "en-US", nil, "fall"},
+		{may, "es-AR", nil, "autumn"},
+		{may, "en-US", []string{"US"}, "spring"},
+		{time.Date(2026, 12, 25, 0, 0, 0, 0, time.UTC), "en", []string{"za"}, "summer"},
+	} {
+		got, err := season(tc.day, tc.locale, tc.country...)
+		require.NoError(t, err)
+		assert.Equal(t, tc.want, got, "%s %s %v", tc.day.Month(), tc.locale, tc.country)
+	}
+	_, err := season(nov, "en", "GB", "AU")
+	assert.Error(t, err)
+}
+
 func TestChannelsAndLocales(t *testing.T) {
 	set, err := Load(fstest.MapFS{
 		"offer/email.txt":           {Data: []byte("Subject: Your favorite tea{{with .Voucher}}, {{.Description}}{{end}}\nColor me happy.")},
