@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -71,6 +72,9 @@ type Activities struct {
 	// erases nobody.
 	Temporal  client.Client
 	Namespace string
+
+	// pinned caches template versions read from the store, by hash.
+	pinned sync.Map
 }
 
 // Registry is where activities are registered: a worker, or a test

@@ -73,3 +73,55 @@ func TestTemplatesSeeTheJourneysData(t *testing.T) {
 	assert.Contains(t, err.Error(), "event cart-1 is not customer c_2's")
 	assert.Len(t, h.fakes.Recorder.Messages(), 1)
 }
+
+// TestPinnedTemplateSurvivesEdits: a run renders the template version its
+// plan pinned, from the store, after the files were edited and renamed
+// (the worker holds only the new ones); a plan that pinned nothing
+// renders the current files.
+func TestPinnedTemplateSurvivesEdits(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	before, err := templates.Load(fstest.MapFS{
+		"cart/email.txt":       {Data: []byte("Subject: Your basket, {{.Customer.FirstName}}\nThe first words.\n")},
+		"cart/en-GB/email.txt": {Data: []byte("Subject: Your basket, {{.Customer.FirstName}}\nThe first British words.\n")},
+	}, "t")
+	require.NoError(t, err)
+	pinned, ok := before.Version("cart")
+	require.True(t, ok)
+	var versions []store.TemplateVersion
+	for _, v := range before.Versions() {
+		versions = append(versions, store.TemplateVersion{Hash: v.Hash, Name: v.Name, Files: v.Files})
+	}
+	require.NoError(t, h.store.SaveTemplateVersions(ctx, versions))
+	require.NoError(t, h.store.SaveTemplateVersions(ctx, versions), "saving again is harmless")
+
+	// The marketer edits the words and renames the folder; workers restart
+	// with the new files.
+	after, err := templates.Load(fstest.MapFS{
+		"basket/email.txt":   {Data: []byte("Subject: New subject\nThe new words.\n")},
+		"cart-old/email.txt": {Data: []byte("Subject: Other\nOther words.\n")},
+	}, "t")
+	require.NoError(t, err)
+	h.acts.Templates = after
+
+	req := workflows.SendRequest{WorkflowID: "rapport/cart/c_1/e1", Journey: "cart", StepID: "remind", CustomerID: "c_1",
+		Channel: journey.Email, Template: "cart", TemplateVersion: pinned, Purpose: journey.Transactional}
+	res, err := h.send(req)
+	require.NoError(t, err)
+	require.Equal(t, workflows.SendSent, res.Status, res.Reason)
+	msgs := h.fakes.Recorder.Messages()
+	require.Len(t, msgs, 1)
+	assert.Equal(t, "Your basket, Ada", msgs[0].Subject, "the pinned version, though no file has it now")
+	assert.Contains(t, msgs[0].Text, "The first British words.", "with its locale variants")
+
+	unpinned := req
+	unpinned.WorkflowID, unpinned.Template, unpinned.TemplateVersion = "rapport/cart/c_1/e2", "basket", ""
+	res, err = h.send(unpinned)
+	require.NoError(t, err)
+	require.Equal(t, workflows.SendSent, res.Status, res.Reason)
+	var subjects []string
+	for _, m := range h.fakes.Recorder.Messages() {
+		subjects = append(subjects, m.Subject)
+	}
+	assert.ElementsMatch(t, []string{"Your basket, Ada", "New subject"}, subjects, "a plan without pins renders the current files")
+}

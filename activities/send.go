@@ -102,15 +102,51 @@ func (a *Activities) SendMessage(ctx context.Context, req workflows.SendRequest)
 	if reason != "" {
 		return a.skip(ctx, msg, metrics.ReasonNothingToRecommend, reason)
 	}
+	set, err := a.templatesFor(ctx, req)
+	if err != nil {
+		return workflows.SendResult{}, err
+	}
 
 	switch req.Channel {
 	case journey.Email:
-		return a.sendEmail(ctx, req, msg, c, data, rendering)
+		return a.sendEmail(ctx, req, msg, c, set, data, rendering)
 	case journey.SMS:
-		return a.sendSMS(ctx, req, msg, c, data, rendering)
+		return a.sendSMS(ctx, req, msg, c, set, data, rendering)
 	default:
-		return a.sendMail(ctx, req, msg, c, data, rendering)
+		return a.sendMail(ctx, req, msg, c, set, data, rendering)
 	}
+}
+
+// templatesFor returns the templates a send renders: the version its plan
+// pinned (the current files when they still hash the same, else the
+// stored version, loaded once per worker), or the current files for a
+// plan that pinned none. A pinned version no store holds falls back to
+// the current files, as before pinning, and says so in the log.
+func (a *Activities) templatesFor(ctx context.Context, req workflows.SendRequest) (*templates.Set, error) {
+	hash := req.TemplateVersion
+	if hash == "" {
+		return a.Templates, nil
+	}
+	if current, ok := a.Templates.Version(req.Template); ok && current == hash {
+		return a.Templates, nil
+	}
+	if set, ok := a.pinned.Load(hash); ok {
+		return set.(*templates.Set), nil
+	}
+	v, err := a.Store.GetTemplateVersion(ctx, hash)
+	if errors.Is(err, store.ErrNotFound) {
+		a.logger(ctx).Warn("pinned template version not stored; rendering the current files", "template", req.Template, "version", hash)
+		return a.Templates, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	set, err := templates.LoadVersion(templates.Version{Name: v.Name, Hash: v.Hash, Files: v.Files}, "pinned "+v.Hash)
+	if err != nil {
+		return nil, temporal.NewNonRetryableApplicationError(err.Error(), "BadTemplateVersion", err)
+	}
+	cached, _ := a.pinned.LoadOrStore(hash, set)
+	return cached.(*templates.Set), nil
 }
 
 // triggerEvent reads the event that started the run from the event store,
@@ -286,8 +322,8 @@ func (a *Activities) link(purpose string, claims any, lifetime time.Duration, pa
 	return strings.TrimRight(a.PublicURL, "/") + path + tok, nil
 }
 
-func (a *Activities) sendEmail(ctx context.Context, req workflows.SendRequest, msg store.Message, c store.Customer, data templates.Data, rendering time.Time) (workflows.SendResult, error) {
-	rendered, err := a.Templates.RenderEmail(req.Template, data)
+func (a *Activities) sendEmail(ctx context.Context, req workflows.SendRequest, msg store.Message, c store.Customer, set *templates.Set, data templates.Data, rendering time.Time) (workflows.SendResult, error) {
+	rendered, err := set.RenderEmail(req.Template, data)
 	if err != nil {
 		return a.fail(ctx, msg, "template "+req.Template+": "+err.Error())
 	}
@@ -331,8 +367,8 @@ func (a *Activities) sendEmail(ctx context.Context, req workflows.SendRequest, m
 	return a.finish(ctx, msg, receipt, err, false)
 }
 
-func (a *Activities) sendSMS(ctx context.Context, req workflows.SendRequest, msg store.Message, c store.Customer, data templates.Data, rendering time.Time) (workflows.SendResult, error) {
-	body, err := a.Templates.RenderSMS(req.Template, data)
+func (a *Activities) sendSMS(ctx context.Context, req workflows.SendRequest, msg store.Message, c store.Customer, set *templates.Set, data templates.Data, rendering time.Time) (workflows.SendResult, error) {
+	body, err := set.RenderSMS(req.Template, data)
 	if err != nil {
 		return a.fail(ctx, msg, "template "+req.Template+": "+err.Error())
 	}
@@ -366,8 +402,8 @@ func (a *Activities) sendSMS(ctx context.Context, req workflows.SendRequest, msg
 	return a.finish(ctx, msg, receipt, err, false)
 }
 
-func (a *Activities) sendMail(ctx context.Context, req workflows.SendRequest, msg store.Message, c store.Customer, data templates.Data, rendering time.Time) (workflows.SendResult, error) {
-	rendered, err := a.Templates.RenderMail(req.Template, data)
+func (a *Activities) sendMail(ctx context.Context, req workflows.SendRequest, msg store.Message, c store.Customer, set *templates.Set, data templates.Data, rendering time.Time) (workflows.SendResult, error) {
+	rendered, err := set.RenderMail(req.Template, data)
 	if err != nil {
 		return a.fail(ctx, msg, "template "+req.Template+": "+err.Error())
 	}

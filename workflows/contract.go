@@ -191,8 +191,11 @@ type SendRequest struct {
 	CustomerID string          `json:"customer_id"`
 	Channel    journey.Channel `json:"channel"`
 	Template   string          `json:"template"`
-	Purpose    journey.Purpose `json:"purpose"`
-	Topic      string          `json:"topic"`
+	// TemplateVersion is the template's content hash the plan pinned
+	// (Plan.Templates), or empty to render the current files.
+	TemplateVersion string          `json:"template_version,omitempty"`
+	Purpose         journey.Purpose `json:"purpose"`
+	Topic           string          `json:"topic"`
 	// OrderID is the order the journey is about, for the template.
 	OrderID string `json:"order_id,omitempty"`
 	// Voucher and Recommend are the step's options, if any.

@@ -479,7 +479,7 @@ func (s *JourneySuite) TestBacklogAndSignalCountOnce() {
 // `event` is that event while `trigger` is still the one that started the
 // run; `customer.orders` are the facts' recent orders; a send on a
 // fallback channel says which channel it falls back from and why, and
-// every send names the trigger for its template.
+// every send names the trigger and the pinned template version.
 func (s *JourneySuite) TestTriggerAndOrdersInConditions() {
 	s.acts.facts = journey.Customer{HasEmail: true, Orders: []journey.Order{
 		{ID: "o2", Total: 30, Gift: true, Items: []journey.Item{{ProductID: "mug", Name: "Mug", Quantity: 1, Price: 30}}},
@@ -502,6 +502,7 @@ steps:
       - otherwise:
           - exit: conditions did not see the data
 `)
+	p.Templates = map[string]string{"cart": "c0ffee"} // as a compiler with the template files pins them
 	s.signalAt(time.Hour, journey.Event{ID: "evt_open", Type: "email.opened", CustomerID: "c_1"})
 	ev := journey.Event{ID: "evt_cart", Type: "cart.abandoned", CustomerID: "c_1", Data: map[string]any{"items": []any{map[string]any{"sku": "tea"}}}}
 	s.env.ExecuteWorkflow(JourneyWorkflowName, JourneyInput{Plan: p, CustomerID: "c_1", EntryKey: ev.ID, Trigger: ev, Revision: Revision})
@@ -517,4 +518,6 @@ steps:
 	s.Equal(journey.Email, s.acts.sends[1].Channel)
 	s.Equal(&Fallback{From: journey.SMS, Reason: "not sent: skipped by test"}, s.acts.sends[1].Fallback)
 	s.Equal("evt_cart", s.acts.sends[1].TriggerEventID)
+	s.Equal("c0ffee", s.acts.sends[0].TemplateVersion, "the pinned template version")
+	s.Equal("c0ffee", s.acts.sends[1].TemplateVersion)
 }

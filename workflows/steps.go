@@ -164,6 +164,7 @@ func (r *run) sendOn(ctx workflow.Context, step journey.Step, ch journey.Channel
 		req.PolicyAt = r.plan.DevTime(workflow.Now(ctx))
 	}
 	req.TriggerEventID, req.Fallback = r.input.Trigger.ID, r.fallback
+	req.TemplateVersion = r.plan.Templates[step.Send.Template]
 	var result SendResult
 	err := workflow.ExecuteActivity(ctx, SendMessageActivity, req).Get(ctx, &result)
 	return result, err

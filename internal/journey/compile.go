@@ -30,6 +30,13 @@ type TemplateChecker interface {
 	Check(ch Channel, template string) error
 }
 
+// TemplateVersioner is a TemplateChecker that also knows the content hash
+// of each template, which the compiler pins in the plan (Plan.Templates).
+type TemplateVersioner interface {
+	TemplateChecker
+	Version(template string) (hash string, ok bool)
+}
+
 // Options tunes compilation.
 type Options struct {
 	// Templates, when set, is consulted for every send step.
@@ -80,7 +87,7 @@ var (
 // Compile reads one journey file. It returns the plan when the journey has
 // no errors (warnings may still be present), else nil and every problem.
 func (c *Compiler) Compile(file string, src []byte) (*Plan, Diagnostics) {
-	cc := &compilation{c: c, file: file, src: src, ids: map[string]Pos{}}
+	cc := &compilation{c: c, file: file, src: src, ids: map[string]Pos{}, pinned: map[string]string{}}
 	plan := cc.run()
 	cc.diags.Sort()
 	if cc.diags.HasErrors() {
@@ -97,7 +104,9 @@ type compilation struct {
 	lines [][]rune
 	diags Diagnostics
 	ids   map[string]Pos // step ids written in the file
-	nodes int
+	// pinned are the content hashes of the templates the plan sends.
+	pinned map[string]string
+	nodes  int
 }
 
 func (cc *compilation) run() (plan *Plan) {
@@ -247,6 +256,9 @@ func (cc *compilation) journey(root *yaml.Node) *Plan {
 		return nil
 	}
 	cc.assignIDs(p)
+	if len(cc.pinned) > 0 {
+		p.Templates = cc.pinned
+	}
 	p.Hash = ComputeHash(p)
 	return p
 }
@@ -546,6 +558,11 @@ func (cc *compilation) send(n *yaml.Node) *SendStep {
 				for _, ch := range out.Channels {
 					if err := cc.c.opts.Templates.Check(ch, v); err != nil {
 						cc.errorf(tn, "%s", err.Error())
+					}
+				}
+				if tv, ok := cc.c.opts.Templates.(TemplateVersioner); ok {
+					if hash, ok := tv.Version(v); ok {
+						cc.pinned[v] = hash
 					}
 				}
 			}

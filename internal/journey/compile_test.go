@@ -465,6 +465,54 @@ func TestCompileChecksTemplates(t *testing.T) {
 	assert.Equal(t, "t.yaml:5:45: template thank-you has no sms version\nt.yaml:6:38: template missing has no email version", diags.Error())
 }
 
+// versionedTemplates also knows each template's content hash.
+type versionedTemplates map[string]string
+
+func (v versionedTemplates) Check(ch Channel, name string) error {
+	if _, ok := v[name]; ok {
+		return nil
+	}
+	return errors.New("no template " + name)
+}
+
+func (v versionedTemplates) Version(name string) (string, bool) {
+	h, ok := v[name]
+	return h, ok
+}
+
+// TestCompilePinsTemplates: a plan records the content hash of each
+// template it sends, and an edited template makes a new plan.
+func TestCompilePinsTemplates(t *testing.T) {
+	source := src(
+		"journey: t",
+		"purpose: transactional",
+		"trigger: {event: order.placed}",
+		"steps:",
+		"  - send: {channel: [email, sms], template: thank-you}",
+		"  - wait: 1d",
+		"  - send: {channel: email, template: follow-up}",
+	)
+	compile := func(tmpl versionedTemplates) *Plan {
+		c, err := NewCompiler(Options{Templates: tmpl})
+		require.NoError(t, err)
+		p, diags := c.Compile("t.yaml", source)
+		require.False(t, diags.HasErrors(), "%v", diags)
+		return p
+	}
+	p := compile(versionedTemplates{"thank-you": "aaa", "follow-up": "bbb", "unused": "ccc"})
+	assert.Equal(t, map[string]string{"thank-you": "aaa", "follow-up": "bbb"}, p.Templates, "only the templates it sends")
+	edited := compile(versionedTemplates{"thank-you": "aaa", "follow-up": "bbd", "unused": "ccc"})
+	assert.NotEqual(t, p.Hash, edited.Hash, "an edited template is a new plan")
+	other := compile(versionedTemplates{"thank-you": "aaa", "follow-up": "bbb", "unused": "zzz"})
+	assert.Equal(t, p.Hash, other.Hash, "a template it does not send changes nothing")
+
+	c, err := NewCompiler(Options{Templates: fakeTemplates{"email/thank-you": true, "sms/thank-you": true, "email/follow-up": true}})
+	require.NoError(t, err)
+	unpinned, diags := c.Compile("t.yaml", source)
+	require.False(t, diags.HasErrors())
+	assert.Nil(t, unpinned.Templates, "a checker without versions pins nothing")
+}
+
 func TestCompileAliasBombIsRefused(t *testing.T) {
 	// Each level is a branch whose case holds ten copies of the level
 	// below: eight levels would be a hundred million steps.

@@ -61,6 +61,12 @@ type Plan struct {
 	// messages may go, on top of each customer's.
 	Frequency []FrequencyCap `json:"frequency,omitempty"`
 	Steps     []Step         `json:"steps"`
+	// Templates pins the content of the templates the plan sends: template
+	// name to the hash of its files (TemplateVersioner). A run renders
+	// these versions whatever happens to the files later; a plan without
+	// (compiled without templates, or before pinning) renders the
+	// current files. Part of the hash: an edited template is a new plan.
+	Templates map[string]string `json:"templates,omitempty"`
 	// Source is the file the plan was compiled from. It is not part of the
 	// hash: moving a file does not make a new plan.
 	Source string `json:"source,omitempty"`

@@ -15,14 +15,19 @@ package templates
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	htmltemplate "html/template"
 	"io/fs"
+	"maps"
 	"path"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
+	"testing/fstest"
 	texttemplate "text/template"
 	"time"
 
@@ -210,6 +215,75 @@ func (v *variant) has(ch journey.Channel) bool {
 type Set struct {
 	dir       string // for messages: the folder as the user knows it
 	templates map[string]map[string]*variant
+	versions  map[string]Version
+}
+
+// Version is the content of one template: its files, by path inside the
+// template's folder (email.txt, en-GB/email.txt), and their hash. A plan
+// pins the hash, so a run renders what it started with.
+type Version struct {
+	Name  string            `json:"name"`
+	Hash  string            `json:"hash"`
+	Files map[string]string `json:"files"`
+}
+
+// versionOf reads every file of a template folder and hashes them.
+func versionOf(fsys fs.FS, name string) (Version, error) {
+	v := Version{Name: name, Files: map[string]string{}}
+	err := fs.WalkDir(fsys, name, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(fsys, p)
+		if err != nil {
+			return err
+		}
+		v.Files[strings.TrimPrefix(p, name+"/")] = string(b)
+		return nil
+	})
+	if err != nil {
+		return v, fmt.Errorf("read template %s: %w", name, err)
+	}
+	h := sha256.New()
+	for _, p := range slices.Sorted(maps.Keys(v.Files)) {
+		fmt.Fprintf(h, "%s\x00%d\x00%s", p, len(v.Files[p]), v.Files[p])
+	}
+	v.Hash = hex.EncodeToString(h.Sum(nil)[:12])
+	return v, nil
+}
+
+// Version returns the content hash of a template; with it a Set is a
+// journey.TemplateVersioner, and plans pin what they send.
+func (s *Set) Version(name string) (string, bool) {
+	v, ok := s.versions[name]
+	return v.Hash, ok
+}
+
+// Versions lists every template's content, sorted by name, for storing:
+// a run renders the version its plan pinned even once the files changed.
+func (s *Set) Versions() []Version {
+	out := make([]Version, 0, len(s.versions))
+	for _, name := range slices.Sorted(maps.Keys(s.versions)) {
+		out = append(out, s.versions[name])
+	}
+	return out
+}
+
+// LoadVersion builds a Set holding one stored template version, checked
+// as Load checks the files.
+func LoadVersion(v Version, dir string) (*Set, error) {
+	fsys := fstest.MapFS{}
+	for p, content := range v.Files {
+		fsys[path.Join(v.Name, p)] = &fstest.MapFile{Data: []byte(content)}
+	}
+	s, err := Load(fsys, dir)
+	if err != nil {
+		return nil, fmt.Errorf("template %s version %s: %w", v.Name, v.Hash, err)
+	}
+	if got, _ := s.Version(v.Name); got != v.Hash {
+		return nil, fmt.Errorf("template %s: its files hash to %s, not %s", v.Name, got, v.Hash)
+	}
+	return s, nil
 }
 
 var nameRe = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
@@ -219,7 +293,7 @@ var nameRe = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
 // the message. dir is how the folder is named in error messages. A folder
 // that does not exist holds no templates.
 func Load(fsys fs.FS, dir string) (*Set, error) {
-	s := &Set{dir: dir, templates: map[string]map[string]*variant{}}
+	s := &Set{dir: dir, templates: map[string]map[string]*variant{}, versions: map[string]Version{}}
 	entries, err := fs.ReadDir(fsys, ".")
 	if errors.Is(err, fs.ErrNotExist) {
 		return s, nil
@@ -237,7 +311,13 @@ func Load(fsys fs.FS, dir string) (*Set, error) {
 			errs = append(errs, err)
 			continue
 		}
+		version, err := versionOf(fsys, e.Name())
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
 		s.templates[e.Name()] = variants
+		s.versions[e.Name()] = version
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err

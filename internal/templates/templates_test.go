@@ -235,3 +235,45 @@ func TestLoadRejectsBadChannelFiles(t *testing.T) {
 		assert.Contains(t, err.Error(), tc.want, name)
 	}
 }
+
+// TestVersions: a template's version hashes all its files (locale
+// variants too), changes with any of them, and loads back as it was.
+func TestVersions(t *testing.T) {
+	files := fstest.MapFS{
+		"a/email.txt":       {Data: []byte("Subject: Hi\nHello\n")},
+		"a/en-GB/email.txt": {Data: []byte("Subject: Hi\nHello, mate\n")},
+		"b/sms.txt":         {Data: []byte("Hi {{.Customer.FirstName}}")},
+	}
+	set, err := Load(files, "t")
+	require.NoError(t, err)
+	va, ok := set.Version("a")
+	require.True(t, ok)
+	_, ok = set.Version("nope")
+	assert.False(t, ok)
+	versions := set.Versions()
+	require.Len(t, versions, 2)
+	assert.Equal(t, "a", versions[0].Name)
+	assert.Equal(t, map[string]string{"email.txt": "Subject: Hi\nHello\n", "en-GB/email.txt": "Subject: Hi\nHello, mate\n"}, versions[0].Files)
+
+	files["a/en-GB/email.txt"] = &fstest.MapFile{Data: []byte("Subject: Hi\nHello, friend\n")}
+	edited, err := Load(files, "t")
+	require.NoError(t, err)
+	va2, _ := edited.Version("a")
+	assert.NotEqual(t, va, va2, "a locale variant's edit is a new version")
+	vb, _ := set.Version("b")
+	vb2, _ := edited.Version("b")
+	assert.Equal(t, vb, vb2)
+
+	back, err := LoadVersion(versions[0], "pinned")
+	require.NoError(t, err)
+	got, _ := back.Version("a")
+	assert.Equal(t, va, got)
+	e, err := back.RenderEmail("a", Data{Customer: Customer{Locale: "en-GB"}})
+	require.NoError(t, err)
+	assert.Equal(t, "Hello, mate", strings.TrimSpace(e.Text))
+
+	tampered := versions[0]
+	tampered.Hash = "0000"
+	_, err = LoadVersion(tampered, "pinned")
+	assert.ErrorContains(t, err, "hash to")
+}
