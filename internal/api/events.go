@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/big"
 	"net/http"
 	"regexp"
 	"strings"
@@ -307,7 +308,13 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request, raw json.Raw
 	types := make([]string, len(items)) // for the metrics
 	var batch []store.NewEvent
 	var where []int // index in items of each batch entry
-	seen := map[string]bool{}
+	// seen holds the index of each id's first event in the batch, and
+	// the event.
+	type first struct {
+		index int
+		event store.Event
+	}
+	seen := map[string]first{}
 	for i, item := range items {
 		res := &resp.Results[i]
 		res.Index = i
@@ -320,17 +327,26 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request, raw json.Raw
 			res.ID = req.ID
 			e, order, err = validateEvent(&req, now)
 		}
-		if err == nil && seen[e.ID] {
-			res.Status = wire.StatusDuplicate
-			resp.Duplicates++
-			continue
+		if err == nil {
+			if f, ok := seen[e.ID]; ok {
+				// The same event twice is a duplicate; another event under
+				// the same id is refused, as it is when the first was
+				// stored before.
+				if why := differs(e, f.event, true); why != "" {
+					err = reusedID(e, f.event, why, fmt.Sprintf("is also at index %d of this batch", f.index))
+				} else {
+					res.Status = wire.StatusDuplicate
+					resp.Duplicates++
+					continue
+				}
+			}
 		}
 		if err != nil {
 			reject(res, err)
 			resp.Rejected++
 			continue
 		}
-		seen[e.ID] = true
+		seen[e.ID] = first{index: i, event: e}
 		batch = append(batch, store.NewEvent{Event: e, Order: order})
 		where = append(where, i)
 	}
@@ -357,16 +373,22 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request, raw json.Raw
 	var toRoute, routed []store.Event
 	for j, rec := range recorded {
 		res := &resp.Results[keptWhere[j]]
-		switch {
-		case !rec.Inserted && (rec.Event.Type != kept[j].Event.Type || rec.Event.CustomerID != kept[j].Event.CustomerID):
-			res.Status, res.Field = wire.StatusRejected, "id"
-			res.Error = fmt.Sprintf("id: event %s was already received with a different type or customer; event ids must be unique", rec.Event.ID)
-			resp.Rejected++
-			continue
-		case rec.Inserted:
+		if !rec.Inserted {
+			if err := s.checkReuse(r.Context(), kept[j].Event, rec.Event); err != nil {
+				var refused *apiError
+				if !errors.As(err, &refused) {
+					s.fail(w, r, err)
+					return
+				}
+				reject(res, err)
+				resp.Rejected++
+				continue
+			}
+		}
+		if rec.Inserted {
 			res.Status = wire.StatusAccepted
 			resp.Accepted++
-		default:
+		} else {
 			res.Status = wire.StatusDuplicate
 			resp.Duplicates++
 		}
@@ -390,6 +412,128 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request, raw json.Raw
 		s.Metrics.EventAccepted(types[i], result)
 	}
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// differs says how an event sent under an id already known (stored, or
+// earlier in the same batch) differs from the known one: "" when it is the
+// same event sent again, else "type", "customer" or "data". withData
+// false leaves the data out of the comparison (the retention schedule
+// removed the stored event's).
+func differs(sent, known store.Event, withData bool) string {
+	switch {
+	case sent.Type != known.Type:
+		return "type"
+	case sent.CustomerID != known.CustomerID:
+		return "customer"
+	case withData && !sameJSON(sent.Data, known.Data):
+		return "data"
+	}
+	return ""
+}
+
+// reusedID refuses an event sent under the id of another: where says
+// where the other is ("was already received", "is also at index 2 of
+// this batch"), why how the two differ (see differs).
+func reusedID(sent, known store.Event, why, where string) *apiError {
+	var how string
+	switch why {
+	case "type":
+		how = fmt.Sprintf("with type %s, not %s", known.Type, sent.Type)
+	case "customer":
+		how = "for another customer"
+	default:
+		how = "with other data"
+	}
+	return &apiError{Status: http.StatusConflict, Field: "id",
+		Message: fmt.Sprintf("id: event %s %s %s; %s", sent.ID, where, how, reuseAdvice)}
+}
+
+// reuseAdvice ends the refusal of an id used for another event.
+const reuseAdvice = "an event id names one event, so give this one an id of its own (sending the same event again is harmless)"
+
+// checkReuse refuses an event whose id was stored before for another
+// event: another type, customer or data. The data is not compared when
+// the retention schedule has removed the stored event's.
+func (s *Server) checkReuse(ctx context.Context, sent, stored store.Event) error {
+	why := differs(sent, stored, false)
+	if why == "" && differs(sent, stored, true) != "" {
+		removed, err := s.Store.EventDataRemoved(ctx, stored.ID)
+		if err != nil {
+			return err
+		}
+		if !removed {
+			why = "data"
+		}
+	}
+	if why == "" {
+		return nil
+	}
+	return reusedID(sent, stored, why, "was already received")
+}
+
+// sameJSON reports whether two JSON documents hold the same value: the
+// same members in any order, numbers equal as numbers (PostgreSQL keeps
+// data as jsonb, which orders members its own way and writes 1e2 as
+// 100). Empty is an empty object.
+func sameJSON(a, b json.RawMessage) bool {
+	va, errA := decodeValue(a)
+	vb, errB := decodeValue(b)
+	if errA != nil || errB != nil {
+		return bytes.Equal(a, b)
+	}
+	return sameValue(va, vb)
+}
+
+func decodeValue(raw json.RawMessage) (any, error) {
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return map[string]any{}, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	err := dec.Decode(&v)
+	return v, err
+}
+
+func sameValue(a, b any) bool {
+	switch a := a.(type) {
+	case map[string]any:
+		b, ok := b.(map[string]any)
+		if !ok || len(a) != len(b) {
+			return false
+		}
+		for k, va := range a {
+			vb, ok := b[k]
+			if !ok || !sameValue(va, vb) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		b, ok := b.([]any)
+		if !ok || len(a) != len(b) {
+			return false
+		}
+		for i := range a {
+			if !sameValue(a[i], b[i]) {
+				return false
+			}
+		}
+		return true
+	case json.Number:
+		b, ok := b.(json.Number)
+		if !ok {
+			return false
+		}
+		ra, okA := new(big.Rat).SetString(string(a))
+		rb, okB := new(big.Rat).SetString(string(b))
+		if !okA || !okB {
+			return a == b
+		}
+		return ra.Cmp(rb) == 0
+	default:
+		return a == b // strings, booleans, null
+	}
 }
 
 // restartFailedBatch restarts the failed journeys of a batch's duplicates
@@ -464,9 +608,8 @@ func (s *Server) recordAndRoute(ctx context.Context, e store.Event, order *store
 	}
 	if !inserted {
 		resp.Status = wire.StatusDuplicate
-		if stored.Type != e.Type || stored.CustomerID != e.CustomerID {
-			return resp, &apiError{Status: http.StatusConflict, Field: "id",
-				Message: fmt.Sprintf("id: event %s was already received with a different type or customer; event ids must be unique", e.ID)}
+		if err := s.checkReuse(ctx, e, stored); err != nil {
+			return resp, err
 		}
 		if stored.RoutedAt != nil {
 			return s.restartFailed(ctx, stored, resp)
