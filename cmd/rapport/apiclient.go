@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rapporthq/rapport/internal/api/wire"
 	"github.com/spf13/cobra"
 )
 
@@ -66,7 +68,8 @@ func findAPIKey(flag string) string {
 }
 
 // do sends a JSON request and decodes a JSON answer into out. An error
-// answer becomes an error carrying the API's message.
+// answer becomes an error carrying the API's message. body and out are
+// the API's own bodies, from package wire.
 func (c *apiClient) do(ctx context.Context, method, path string, query url.Values, body, out any) (int, error) {
 	var rd io.Reader
 	if body != nil {
@@ -100,16 +103,7 @@ func (c *apiClient) do(ctx context.Context, method, path string, query url.Value
 		return resp.StatusCode, err
 	}
 	if resp.StatusCode >= 400 {
-		var e struct {
-			Error string `json:"error"`
-		}
-		if json.Unmarshal(raw, &e) == nil && e.Error != "" {
-			if resp.StatusCode == http.StatusUnauthorized && c.key == "" {
-				return resp.StatusCode, fmt.Errorf("%s (no key was sent: set RAPPORT_API_KEY or --api-key, or run this from the folder where `rapport dev` runs)", e.Error)
-			}
-			return resp.StatusCode, fmt.Errorf("%s", e.Error)
-		}
-		return resp.StatusCode, fmt.Errorf("the API answered %s", resp.Status)
+		return resp.StatusCode, c.answerError(resp, raw)
 	}
 	if out != nil {
 		if err := json.Unmarshal(raw, out); err != nil {
@@ -117,6 +111,19 @@ func (c *apiClient) do(ctx context.Context, method, path string, query url.Value
 		}
 	}
 	return resp.StatusCode, nil
+}
+
+// answerError is the error an error answer carries: the API's message
+// (a wire.Error), or its status when it has none.
+func (c *apiClient) answerError(resp *http.Response, raw []byte) error {
+	var e wire.Error
+	if json.Unmarshal(raw, &e) != nil || e.Message == "" {
+		return fmt.Errorf("the API answered %s", resp.Status)
+	}
+	if resp.StatusCode == http.StatusUnauthorized && c.key == "" {
+		return fmt.Errorf("%s (no key was sent: set RAPPORT_API_KEY or --api-key, or run this from the folder where `rapport dev` runs)", e.Message)
+	}
+	return errors.New(e.Message)
 }
 
 // defaultAPIURL is where the CLI reaches the API unless told otherwise

@@ -8,10 +8,12 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/rapporthq/rapport/internal/api/wire"
 	"github.com/spf13/cobra"
 )
 
-// csvFile reads a CSV file with a header row into records keyed by column.
+// newAudienceCmd is `rapport audience run|preview`, through the API's
+// audience routes.
 func newAudienceCmd() *cobra.Command {
 	var base apiTarget
 	cmd := &cobra.Command{Use: "audience", Short: "Preview or run a journey's audience"}
@@ -27,22 +29,13 @@ enters nobody twice. It waits for the run to finish (up to --wait); follow
 a longer run in the Temporal UI by its workflow id.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var res struct {
-				Journey    string `json:"journey"`
-				EntryKey   string `json:"entry_key"`
-				WorkflowID string `json:"workflow_id"`
-				Status     string `json:"status"`
-				Counts     struct {
-					Scanned, Matched, Started, Skipped int64
-				} `json:"counts"`
-				Runs []string `json:"runs"`
-			}
+			var res wire.AudienceRun
 			q := url.Values{"wait": {wait.String()}}
 			if _, err := newAPIClient(base).do(cmd.Context(), "POST", "/v1/journeys/"+url.PathEscape(args[0])+"/audience-runs", q, nil, &res); err != nil {
 				return err
 			}
 			out := cmd.OutOrStdout()
-			if res.Status != "done" {
+			if res.Status != wire.AudienceDone {
 				fmt.Fprintf(out, "%s: audience run %s still running; follow workflow %s in the Temporal UI\n", res.Journey, res.EntryKey, res.WorkflowID)
 				return nil
 			}
@@ -60,16 +53,7 @@ a longer run in the Temporal UI by its workflow id.`,
 		Short: "Count who the audience selects now and show a sample, entering nobody",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var res struct {
-				Journey   string           `json:"journey"`
-				Audience  string           `json:"audience"`
-				SQL       []string         `json:"sql"`
-				CEL       []string         `json:"cel"`
-				Customers int64            `json:"customers"`
-				Matched   int64            `json:"matched"`
-				Sample    []map[string]any `json:"sample"`
-				ScanMS    int64            `json:"scan_ms"`
-			}
+			var res wire.AudiencePreview
 			q := url.Values{"sample": {fmt.Sprint(sample)}}
 			var raw json.RawMessage
 			if _, err := newAPIClient(base).do(cmd.Context(), "GET", "/v1/journeys/"+url.PathEscape(args[0])+"/audience", q, nil, &raw); err != nil {
@@ -90,12 +74,12 @@ a longer run in the Temporal UI by its workflow id.`,
 			if len(res.CEL) > 0 {
 				fmt.Fprintf(out, "  evaluated per customer: %s\n", strings.Join(res.CEL, " && "))
 			}
-			fmt.Fprintf(out, "%d of %s match now (scanned in %dms)\n", res.Matched, plural(int(res.Customers), "customer", "customers"), res.ScanMS)
+			fmt.Fprintf(out, "%d of %s match now (scanned in %dms)\n", res.Matched, plural(int(res.Customers), "customer", "customers"), res.ScanMillis)
 			if len(res.Sample) > 0 {
 				tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "CUSTOMER\tCOUNTRY\tORDERS\tLIFETIME VALUE\tDAYS SINCE LAST ORDER\tTAGS")
 				for _, c := range res.Sample {
-					fmt.Fprintf(tw, "%v\t%v\t%v\t%.2f\t%v\t%v\n", c["id"], c["country"], c["orders_count"], c["lifetime_value"], c["days_since_last_order"], c["tags"])
+					fmt.Fprintf(tw, "%s\t%s\t%d\t%.2f\t%d\t%v\n", c.ID, c.Country, c.OrdersCount, c.LifetimeValue, c.DaysSinceLastOrder, c.Tags)
 				}
 				tw.Flush()
 			}

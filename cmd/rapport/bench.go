@@ -22,6 +22,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.temporal.io/sdk/client"
 
+	"github.com/rapporthq/rapport/internal/api/wire"
 	"github.com/rapporthq/rapport/internal/bench"
 	"github.com/rapporthq/rapport/internal/journey"
 	"github.com/rapporthq/rapport/internal/router"
@@ -404,9 +405,7 @@ func (b *benchRun) events(ctx context.Context) error {
 				return
 			}
 			defer resp.Body.Close()
-			var res struct {
-				Accepted int `json:"accepted"`
-			}
+			var res wire.BatchResponse
 			if err := json.NewDecoder(resp.Body).Decode(&res); err != nil || resp.StatusCode != http.StatusOK {
 				errs <- fmt.Errorf("batch %d: %s %v", i, resp.Status, err)
 				return

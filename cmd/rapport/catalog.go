@@ -7,10 +7,12 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rapporthq/rapport/internal/api/wire"
 	"github.com/rapporthq/rapport/internal/money"
 )
 
-// csvFile reads a CSV file with a header row into records keyed by column.
+// newCatalogCmd is `rapport catalog import`: products from a CSV file,
+// through POST /v1/products.
 func newCatalogCmd() *cobra.Command {
 	var base apiTarget
 	cmd := &cobra.Command{Use: "catalog", Short: "Manage the product catalog used for recommendations"}
@@ -30,19 +32,9 @@ complements are replaced by the file's.`,
 			if err != nil {
 				return err
 			}
-			type product struct {
-				ID          string             `json:"id"`
-				Name        string             `json:"name"`
-				Price       money.Amount       `json:"price"`
-				Currency    string             `json:"currency,omitempty"`
-				URL         string             `json:"url,omitempty"`
-				ImageURL    string             `json:"image_url,omitempty"`
-				Active      *bool              `json:"active,omitempty"`
-				Complements map[string]float64 `json:"complements,omitempty"`
-			}
-			var products []product
+			var products []wire.Product
 			for i := range f.rows {
-				p := product{ID: f.get(i, "product_id"), Name: f.get(i, "name"), Currency: f.get(i, "currency"), URL: f.get(i, "url"), ImageURL: f.get(i, "image_url")}
+				p := wire.Product{ID: f.get(i, "product_id"), Name: f.get(i, "name"), Currency: f.get(i, "currency"), URL: f.get(i, "url"), ImageURL: f.get(i, "image_url")}
 				if v := f.get(i, "price"); v != "" {
 					if p.Price, err = money.Parse(v); err != nil {
 						return f.errorf(i, "price: %v", err)
@@ -71,15 +63,15 @@ complements are replaced by the file's.`,
 			api := newAPIClient(base)
 			// First every product, then the complements, so complements may
 			// name products anywhere in the file.
-			bare := make([]product, len(products))
+			bare := make([]wire.Product, len(products))
 			for i, p := range products {
 				bare[i] = p
 				bare[i].Complements = nil
 			}
-			for _, batch := range [][]product{bare, products} {
+			for _, batch := range [][]wire.Product{bare, products} {
 				for start := 0; start < len(batch); start += 1000 {
 					end := min(start+1000, len(batch))
-					if _, err := api.do(cmd.Context(), "POST", "/v1/products", nil, map[string]any{"products": batch[start:end]}, nil); err != nil {
+					if _, err := api.do(cmd.Context(), "POST", "/v1/products", nil, wire.ProductsRequest{Products: batch[start:end]}, nil); err != nil {
 						return fmt.Errorf("%s: %w", args[0], err)
 					}
 				}

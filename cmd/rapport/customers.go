@@ -6,11 +6,9 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
-	"time"
 
+	"github.com/rapporthq/rapport/internal/api/wire"
 	"github.com/spf13/cobra"
-
-	"github.com/rapporthq/rapport/internal/store"
 )
 
 func newCustomersCmd() *cobra.Command {
@@ -24,37 +22,17 @@ func newCustomersCmd() *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			api := newAPIClient(base)
-			var c store.Customer
+			var c wire.Customer
 			if _, err := api.do(cmd.Context(), "GET", "/v1/customers/"+url.PathEscape(args[0]), nil, nil, &c); err != nil {
 				return err
 			}
-			var p struct {
-				Channels map[string]struct {
-					Consent     string            `json:"consent"`
-					Source      string            `json:"source"`
-					RecordedAt  *time.Time        `json:"recorded_at"`
-					QuietHours  *store.QuietHours `json:"quiet_hours"`
-					QuietSource string            `json:"quiet_hours_source"`
-				} `json:"channels"`
-				Topics         map[string]bool `json:"topics"`
-				ChannelOrder   []string        `json:"channel_order"`
-				TimeZone       string          `json:"time_zone"`
-				TimeZoneSource string          `json:"time_zone_source"`
-				Frequency      struct {
-					Caps   []store.CapSetting `json:"caps"`
-					Source string             `json:"source"`
-				} `json:"frequency"`
-				Suppressions []store.Suppression `json:"suppressions"`
-				History      struct {
-					Consent []store.ConsentEvent `json:"consent"`
-					Topics  []store.TopicEvent   `json:"topics"`
-				} `json:"history"`
-			}
+			var p wire.Preferences
 			if _, err := api.do(cmd.Context(), "GET", "/v1/customers/"+url.PathEscape(args[0])+"/preferences", url.Values{"history": {"1"}}, nil, &p); err != nil {
 				return err
 			}
 			if asJSON {
-				return printJSON(cmd, map[string]any{"customer": c, "preferences": p})
+				// The API's two answers, as it gave them.
+				return printJSON(cmd, customerShown{Customer: c, Preferences: p})
 			}
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "%s  %s\n", c.ID, c.Name)
@@ -100,16 +78,20 @@ func newCustomersCmd() *cobra.Command {
 				fmt.Fprintf(out, "  %s %s: %s (%s, %s)\n", s.Channel, s.Address, s.Reason, s.Source, s.CreatedAt.Local().Format("2006-01-02"))
 			}
 			fmt.Fprintln(out, "\nconsent history:")
-			if len(p.History.Consent) == 0 {
+			var history wire.History
+			if p.History != nil {
+				history = *p.History
+			}
+			if len(history.Consent) == 0 {
 				fmt.Fprintln(out, "  none recorded")
 			}
-			for _, e := range p.History.Consent {
+			for _, e := range history.Consent {
 				fmt.Fprintf(out, "  %s  %-5s %-9s via %s%s\n", e.RecordedAt.Local().Format("2006-01-02 15:04:05"), e.Channel, e.State, e.Source, evidence(e.Evidence))
 			}
-			if len(p.History.Topics) > 0 {
+			if len(history.Topics) > 0 {
 				fmt.Fprintln(out, "\ntopic history:")
 			}
-			for _, e := range p.History.Topics {
+			for _, e := range history.Topics {
 				state := "subscribed"
 				if !e.Subscribed {
 					state = "left"
@@ -125,7 +107,15 @@ func newCustomersCmd() *cobra.Command {
 	return cmd
 }
 
-func evidence(e store.Evidence) string {
+// customerShown is what `rapport customers show --json` prints: the
+// API's answers to GET /v1/customers/{id} and GET
+// /v1/customers/{id}/preferences?history=1, unchanged.
+type customerShown struct {
+	Customer    wire.Customer    `json:"customer"`
+	Preferences wire.Preferences `json:"preferences"`
+}
+
+func evidence(e wire.Evidence) string {
 	var parts []string
 	if e.IP != "" {
 		parts = append(parts, "IP "+e.IP)

@@ -8,18 +8,9 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/rapporthq/rapport/internal/api/wire"
 	"github.com/spf13/cobra"
-
-	"github.com/rapporthq/rapport/internal/store"
 )
-
-// erasureStatus is the API's answer about an erasure.
-type erasureStatus struct {
-	CustomerID string `json:"customer_id"`
-	Status     string `json:"status"`
-	Error      string `json:"error"`
-	store.Erasure
-}
 
 func newCustomersEraseCmd(base *apiTarget) *cobra.Command {
 	var reason string
@@ -45,13 +36,13 @@ repeated. The API key needs the erase scope.`,
 			}
 			api := newAPIClient(*base)
 			path := "/v1/customers/" + url.PathEscape(args[0])
-			var st erasureStatus
-			code, err := api.do(cmd.Context(), http.MethodDelete, path, nil, map[string]string{"reason": reason}, &st)
+			var st wire.Erasure
+			code, err := api.do(cmd.Context(), http.MethodDelete, path, nil, wire.EraseRequest{Reason: reason}, &st)
 			if err != nil {
 				return err
 			}
 			out := cmd.OutOrStdout()
-			if code == http.StatusOK && st.Status == "done" {
+			if code == http.StatusOK && st.Status == wire.ErasureDone {
 				fmt.Fprintf(out, "%s was erased already (%s, by %s)\n", args[0], st.CompletedAt.Local().Format("2006-01-02 15:04"), st.RequestedBy)
 				return nil
 			}
@@ -69,12 +60,12 @@ repeated. The API key needs the erase scope.`,
 					fmt.Fprintf(out, "  %s\n", stage)
 				}
 				switch st.Status {
-				case "done":
+				case wire.ErasureDone:
 					fmt.Fprintf(out, "erased %s: %s exited, %s deleted from Temporal, %s removed or emptied\n", args[0],
 						plural(st.RunsExited, "running journey", "running journeys"), plural(st.ExecutionsDeleted, "execution", "executions"),
 						plural(int(st.RowsRemoved), "row", "rows"))
 					return nil
-				case "failed":
+				case wire.ErasureFailed:
 					return fmt.Errorf("the erasure of %s stopped: %s", args[0], st.Error)
 				}
 				select {

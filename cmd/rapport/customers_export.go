@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -94,16 +92,7 @@ func (c *apiClient) export(ctx context.Context, customerID string, w io.Writer) 
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-		var e struct {
-			Error string `json:"error"`
-		}
-		switch {
-		case json.Unmarshal(raw, &e) == nil && e.Error != "" && resp.StatusCode == http.StatusUnauthorized && c.key == "":
-			return fmt.Errorf("%s (no key was sent: set RAPPORT_API_KEY or --api-key, or run this from the folder where `rapport dev` runs)", e.Error)
-		case e.Error != "":
-			return errors.New(e.Error)
-		}
-		return fmt.Errorf("the API answered %s", resp.Status)
+		return c.answerError(resp, raw)
 	}
 	if _, err := io.Copy(w, resp.Body); err != nil {
 		return fmt.Errorf("the export of %s was cut short: %w; nothing complete was received, ask again", customerID, err)

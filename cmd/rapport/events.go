@@ -9,6 +9,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/rapporthq/rapport/internal/api/wire"
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -116,23 +117,15 @@ func sendEvents(cmd *cobra.Command, api *apiClient, in io.Reader, batch int) (su
 		if len(pending) == 0 {
 			return nil
 		}
-		var resp struct {
-			Accepted   int `json:"accepted"`
-			Duplicates int `json:"duplicates"`
-			Results    []struct {
-				Index  int    `json:"index"`
-				Status string `json:"status"`
-				Error  string `json:"error"`
-			} `json:"results"`
-		}
-		if _, err := api.do(cmd.Context(), "POST", "/v1/events", nil, map[string]any{"events": pending}, &resp); err != nil {
+		var resp wire.BatchResponse
+		if _, err := api.do(cmd.Context(), "POST", "/v1/events", nil, wire.EventBatch{Events: pending}, &resp); err != nil {
 			return fmt.Errorf("events from line %d: %w", lines[0], err)
 		}
 		sum.sent += len(pending)
 		sum.accepted += resp.Accepted
 		sum.duplicates += resp.Duplicates
 		for _, r := range resp.Results {
-			if r.Status == "rejected" && r.Index >= 0 && r.Index < len(lines) {
+			if r.Status == wire.StatusRejected && r.Index >= 0 && r.Index < len(lines) {
 				sum.rejected = append(sum.rejected, rejectedLine{line: lines[r.Index], message: r.Error})
 			}
 		}

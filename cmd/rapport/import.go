@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rapporthq/rapport/internal/api/wire"
 	"github.com/rapporthq/rapport/internal/money"
 )
 
@@ -90,22 +91,13 @@ Orders already loaded are left as they are.`,
 			if err != nil {
 				return err
 			}
-			type item struct {
-				ProductID string       `json:"product_id"`
-				Name      string       `json:"name"`
-				Quantity  float64      `json:"quantity"`
-				Price     money.Amount `json:"price"`
-			}
+			// An order of the file, as the API takes it, with where it
+			// starts in the file and whether the file gives its total.
 			type order struct {
-				ID         string       `json:"id"`
-				CustomerID string       `json:"customer_id"`
-				PlacedAt   time.Time    `json:"placed_at"`
-				Total      money.Amount `json:"total"`
-				Currency   string       `json:"currency"`
-				Gift       bool         `json:"gift"`
-				Items      []item       `json:"items"`
-				line       int
-				explicit   bool
+				wire.OrderRequest
+				total    money.Amount
+				line     int
+				explicit bool
 			}
 			var orders []*order
 			byID := map[string]*order{}
@@ -117,10 +109,10 @@ Orders already loaded are left as they are.`,
 					if err != nil {
 						return f.errorf(i, "placed_at %q is not a time like 2025-11-02T14:00:00Z", f.get(i, "placed_at"))
 					}
-					o = &order{ID: id, CustomerID: f.get(i, "customer_id"), PlacedAt: placed, Currency: f.get(i, "currency"), line: f.lines[i]}
+					o = &order{OrderRequest: wire.OrderRequest{ID: id, CustomerID: f.get(i, "customer_id"), PlacedAt: &placed, Currency: f.get(i, "currency")}, line: f.lines[i]}
 					o.Gift, _ = strconv.ParseBool(f.get(i, "gift"))
 					if v := f.get(i, "total"); v != "" {
-						if o.Total, err = money.Parse(v); err != nil {
+						if o.total, err = money.Parse(v); err != nil {
 							return f.errorf(i, "total: %v", err)
 						}
 						o.explicit = true
@@ -136,16 +128,17 @@ Orders already loaded are left as they are.`,
 				if errP != nil {
 					return f.errorf(i, "price: %v", errP)
 				}
-				o.Items = append(o.Items, item{ProductID: f.get(i, "product_id"), Name: f.get(i, "name"), Quantity: q, Price: p})
+				o.Items = append(o.Items, wire.Item{ProductID: f.get(i, "product_id"), Name: f.get(i, "name"), Quantity: &q, Price: &p})
 				if !o.explicit && q == float64(int64(q)) {
 					// A quantity that is not whole is refused by the API.
-					o.Total = o.Total.Add(p.Mul(int64(q)))
+					o.total = o.total.Add(p.Mul(int64(q)))
 				}
 			}
 			api := newAPIClient(base)
 			created, existing, failed := 0, 0, 0
 			for n, o := range orders {
-				status, err := api.do(cmd.Context(), "POST", "/v1/orders", nil, o, nil)
+				o.Total = &o.total
+				status, err := api.do(cmd.Context(), "POST", "/v1/orders", nil, o.OrderRequest, nil)
 				switch {
 				case err != nil && status >= 400 && status < 500:
 					failed++

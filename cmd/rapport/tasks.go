@@ -9,9 +9,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/rapporthq/rapport/internal/api/wire"
 	"github.com/spf13/cobra"
-
-	"github.com/rapporthq/rapport/internal/store"
 )
 
 func newTasksCmd() *cobra.Command {
@@ -37,14 +36,12 @@ for a while. These commands talk to the Rapport API (RAPPORT_API_URL).`,
 					q.Set(k, v)
 				}
 			}
-			var out struct {
-				Tasks []store.Task `json:"tasks"`
-			}
+			var out wire.TaskList
 			if _, err := newAPIClient(base).do(cmd.Context(), "GET", "/v1/tasks", q, nil, &out); err != nil {
 				return err
 			}
 			if asJSON {
-				return printJSON(cmd, out.Tasks)
+				return printJSON(cmd, out)
 			}
 			if len(out.Tasks) == 0 {
 				fmt.Fprintln(cmd.OutOrStdout(), "no tasks")
@@ -72,7 +69,7 @@ for a while. These commands talk to the Rapport API (RAPPORT_API_URL).`,
 		Short: "Show a task with what staff need to act: contact details, orders, messages sent",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var t store.Task
+			var t wire.Task
 			if _, err := newAPIClient(base).do(cmd.Context(), "GET", "/v1/tasks/"+url.PathEscape(args[0]), nil, nil, &t); err != nil {
 				return err
 			}
@@ -86,8 +83,8 @@ for a while. These commands talk to the Rapport API (RAPPORT_API_URL).`,
 		Short: "Take a task",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var t store.Task
-			if _, err := newAPIClient(base).do(cmd.Context(), "POST", "/v1/tasks/"+url.PathEscape(args[0])+"/claim", nil, map[string]string{"assignee": assignee}, &t); err != nil {
+			var t wire.Task
+			if _, err := newAPIClient(base).do(cmd.Context(), "POST", "/v1/tasks/"+url.PathEscape(args[0])+"/claim", nil, wire.ClaimRequest{Assignee: assignee}, &t); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "task %s is yours, %s (due %s)\n", t.ID, t.Assignee, due(t.DueAt))
@@ -102,8 +99,8 @@ for a while. These commands talk to the Rapport API (RAPPORT_API_URL).`,
 		Short: "Report a task's outcome; the journey goes on from there",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var t store.Task
-			body := map[string]string{"outcome": outcome, "notes": notes, "by": assignee}
+			var t wire.Task
+			body := wire.CompleteRequest{Outcome: outcome, Notes: notes, By: assignee}
 			if _, err := newAPIClient(base).do(cmd.Context(), "POST", "/v1/tasks/"+url.PathEscape(args[0])+"/complete", nil, body, &t); err != nil {
 				return err
 			}

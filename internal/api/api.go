@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/rapporthq/rapport/docs"
+	"github.com/rapporthq/rapport/internal/api/wire"
 	"github.com/rapporthq/rapport/internal/apikey"
 	"github.com/rapporthq/rapport/internal/links"
 	"github.com/rapporthq/rapport/internal/metrics"
@@ -159,16 +160,22 @@ func (s *Server) mount(routes []route) http.Handler {
 	return s.logRequests(mux)
 }
 
-// apiError is an error answer: {"error": "...", "field": "..."}.
+// apiError is an error to answer with its status; its body is a
+// wire.Error: {"error": "...", "field": "..."}.
 type apiError struct {
-	Status  int    `json:"-"`
-	Message string `json:"error"`
-	Field   string `json:"field,omitempty"`
+	Status  int
+	Message string
+	Field   string
 	// Scope is the scope a key lacks, on a 403.
-	Scope string `json:"scope,omitempty"`
+	Scope string
 }
 
 func (e *apiError) Error() string { return e.Message }
+
+// body is the error's answer.
+func (e *apiError) body() wire.Error {
+	return wire.Error{Message: e.Message, Field: e.Field, Scope: e.Scope}
+}
 
 func badField(field, format string, args ...any) *apiError {
 	return &apiError{Status: http.StatusBadRequest, Field: field, Message: field + ": " + fmt.Sprintf(format, args...)}
@@ -187,23 +194,23 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var ae *apiError
 	if errors.As(err, &ae) {
-		writeJSON(w, ae.Status, ae)
+		writeJSON(w, ae.Status, ae.body())
 		return
 	}
 	if errors.Is(err, store.ErrErased) {
 		// An erasure began between the API's check and the write.
-		writeJSON(w, http.StatusGone, &apiError{Message: "the customer was erased; nothing of theirs is taken. If they sign up again, create them with POST /v1/customers first"})
+		writeJSON(w, http.StatusGone, wire.Error{Message: "the customer was erased; nothing of theirs is taken. If they sign up again, create them with POST /v1/customers first"})
 		return
 	}
 	// The route pattern, not the path: paths hold addresses and tokens.
 	if unavailable(err) {
 		s.log().Warn("database unavailable", "method", r.Method, "route", r.Pattern, "error", err)
 		w.Header().Set("Retry-After", retryAfter)
-		writeJSON(w, http.StatusServiceUnavailable, &apiError{Message: "the database cannot be reached just now; try again in a few seconds (repeating the request is safe)"})
+		writeJSON(w, http.StatusServiceUnavailable, wire.Error{Message: "the database cannot be reached just now; try again in a few seconds (repeating the request is safe)"})
 		return
 	}
 	s.log().Error("request failed", "method", r.Method, "route", r.Pattern, "error", err)
-	writeJSON(w, http.StatusInternalServerError, &apiError{Message: "internal error; the request was not applied, try again"})
+	writeJSON(w, http.StatusInternalServerError, wire.Error{Message: "internal error; the request was not applied, try again"})
 }
 
 // decode reads a JSON body strictly: at most maxBody bytes (413 past
@@ -294,7 +301,7 @@ func describeKind(k string) string {
 
 // notFound answers 404 with a sentence.
 func notFound(w http.ResponseWriter, what, id string) {
-	writeJSON(w, http.StatusNotFound, &apiError{Message: fmt.Sprintf("no %s %s", what, id)})
+	writeJSON(w, http.StatusNotFound, wire.Error{Message: fmt.Sprintf("no %s %s", what, id)})
 }
 
 func (s *Server) log() *slog.Logger {

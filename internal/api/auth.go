@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/rapporthq/rapport/internal/api/wire"
 	"github.com/rapporthq/rapport/internal/apikey"
 	"github.com/rapporthq/rapport/internal/store"
 )
@@ -35,7 +36,7 @@ func (s *Server) authenticate(scope apikey.Scope, next http.Handler) http.Handle
 		}
 		if scope != "" && !apikey.Allows(p.Scopes, scope) {
 			w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer error="insufficient_scope", scope=%q`, scope))
-			writeJSON(w, http.StatusForbidden, &apiError{Message: fmt.Sprintf("the key %s lacks the scope %s that this request needs", p.Name, scope), Scope: string(scope)})
+			writeJSON(w, http.StatusForbidden, wire.Error{Message: fmt.Sprintf("the key %s lacks the scope %s that this request needs", p.Name, scope), Scope: string(scope)})
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(apikey.WithPrincipal(r.Context(), p)))
@@ -57,7 +58,7 @@ func unauthorized(w http.ResponseWriter, code, message string) {
 	if code == "invalid_request" {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="rapport"`)
 	}
-	writeJSON(w, http.StatusUnauthorized, &apiError{Message: message})
+	writeJSON(w, http.StatusUnauthorized, wire.Error{Message: message})
 }
 
 // actor names who did a staff action: the person the request names, and

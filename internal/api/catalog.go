@@ -12,27 +12,17 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
+	"github.com/rapporthq/rapport/internal/api/wire"
 	"github.com/rapporthq/rapport/internal/journey"
-	"github.com/rapporthq/rapport/internal/money"
 	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/workflows"
 )
-
-type orderRequest struct {
-	ID         string        `json:"id"`
-	CustomerID string        `json:"customer_id"`
-	PlacedAt   *time.Time    `json:"placed_at"`
-	Total      *money.Amount `json:"total"`
-	Currency   string        `json:"currency"`
-	Gift       bool          `json:"gift"`
-	Items      []itemBody    `json:"items"`
-}
 
 // postOrder loads an order into the history without starting any journey:
 // for importing past orders, so customer facts (orders_count,
 // days_since_last_order) and recommendations know them.
 func (s *Server) postOrder(w http.ResponseWriter, r *http.Request) {
-	var req orderRequest
+	var req wire.OrderRequest
 	if err := decode(r, &req); err != nil {
 		s.fail(w, r, err)
 		return
@@ -48,7 +38,7 @@ func (s *Server) postOrder(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, badField("placed_at", "is in the future"))
 		return
 	}
-	o, err := checkOrder(orderBody{ID: req.ID, Total: req.Total, Currency: req.Currency, Gift: req.Gift, Items: req.Items}, "", req.CustomerID, *req.PlacedAt)
+	o, err := checkOrder(wire.Order{ID: req.ID, Total: req.Total, Currency: req.Currency, Gift: req.Gift, Items: req.Items}, "", req.CustomerID, *req.PlacedAt)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -69,31 +59,16 @@ func (s *Server) postOrder(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	status, word := http.StatusCreated, "created"
+	status, word := http.StatusCreated, wire.OrderCreated
 	if !inserted {
-		status, word = http.StatusOK, "duplicate"
+		status, word = http.StatusOK, wire.OrderDuplicate
 	}
-	writeJSON(w, status, map[string]string{"id": o.ID, "status": word})
-}
-
-type productsRequest struct {
-	Products []productBody `json:"products"`
-}
-
-type productBody struct {
-	ID          string             `json:"id"`
-	Name        string             `json:"name"`
-	Price       money.Amount       `json:"price"`
-	Currency    string             `json:"currency"`
-	URL         string             `json:"url"`
-	ImageURL    string             `json:"image_url"`
-	Active      *bool              `json:"active"`
-	Complements map[string]float64 `json:"complements"`
+	writeJSON(w, status, wire.OrderResponse{ID: o.ID, Status: word})
 }
 
 // postProducts stores products and which products complement them.
 func (s *Server) postProducts(w http.ResponseWriter, r *http.Request) {
-	var req productsRequest
+	var req wire.ProductsRequest
 	if err := decode(r, &req); err != nil {
 		s.fail(w, r, err)
 		return
@@ -139,25 +114,12 @@ func (s *Server) postProducts(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]int{"stored": len(products)})
+	writeJSON(w, http.StatusOK, wire.ProductsResponse{Stored: len(products)})
 }
 
 // audienceWait is how long POST /v1/journeys/{name}/audience-runs waits
 // for the run to finish before answering 202 (?wait= changes it).
 const audienceWait = time.Minute
-
-// audienceRunResponse answers an audience run.
-type audienceRunResponse struct {
-	Journey    string `json:"journey"`
-	EntryKey   string `json:"entry_key"`
-	WorkflowID string `json:"workflow_id"`
-	// Status is done, or running when the run outlasted the wait (follow
-	// it in the Temporal UI by its workflow id).
-	Status string                   `json:"status"`
-	Counts workflows.AudienceCounts `json:"counts"`
-	// Runs are journey runs entered under this entry key, the first 100.
-	Runs []string `json:"runs"`
-}
 
 // runAudience starts an audience workflow that enters the customers who
 // match a journey's audience now, keyed by the day: a second run on the
@@ -192,7 +154,7 @@ func (s *Server) runAudience(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, fmt.Errorf("start audience run %s: %w", id, err))
 		return
 	}
-	resp := audienceRunResponse{Journey: plan.Journey, EntryKey: key, WorkflowID: id, Status: "running", Runs: []string{}}
+	resp := wire.AudienceRun{Journey: plan.Journey, EntryKey: key, WorkflowID: id, Status: wire.AudienceRunning, Runs: []string{}}
 	ctx, cancel := context.WithTimeout(r.Context(), wait)
 	defer cancel()
 	var res workflows.AudienceResult
@@ -204,7 +166,7 @@ func (s *Server) runAudience(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, fmt.Errorf("audience run %s: %w", id, err))
 		return
 	}
-	resp.Status, resp.Counts = "done", res.Counts
+	resp.Status, resp.Counts = wire.AudienceDone, wire.AudienceCounts(res.Counts)
 	if resp.Runs, err = s.Store.RunsEntered(r.Context(), plan.Journey, key, 100); err != nil {
 		s.fail(w, r, err)
 		return
@@ -233,7 +195,7 @@ func (s *Server) previewAudience(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, res)
+	writeJSON(w, http.StatusOK, audiencePreviewBody(res))
 }
 
 // audiencePlan finds the journey named in the path, which must have an

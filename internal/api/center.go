@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/text/language"
 
+	"github.com/rapporthq/rapport/internal/api/wire"
 	"github.com/rapporthq/rapport/internal/links"
 	"github.com/rapporthq/rapport/internal/policy"
 	"github.com/rapporthq/rapport/internal/store"
@@ -258,9 +259,9 @@ func (s *Server) centerView(r *http.Request, c store.Customer) (centerView, erro
 	v.Frequency = "default"
 	if pv.Frequency.Source == "customer" && len(pv.Frequency.Caps) == 1 {
 		switch pv.Frequency.Caps[0] {
-		case store.CapSetting{Channel: "all", Max: 1, Per: "7d"}:
+		case wire.Cap{Channel: "all", Max: 1, Per: "7d"}:
 			v.Frequency = "week"
-		case store.CapSetting{Channel: "all", Max: 1, Per: "30d"}:
+		case wire.Cap{Channel: "all", Max: 1, Per: "30d"}:
 			v.Frequency = "month"
 		}
 	}

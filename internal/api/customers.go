@@ -11,38 +11,20 @@ import (
 
 	"golang.org/x/text/language"
 
+	"github.com/rapporthq/rapport/internal/api/wire"
 	"github.com/rapporthq/rapport/internal/phone"
 	"github.com/rapporthq/rapport/internal/postal"
 	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/workflows"
 )
 
-type customerRequest struct {
-	ID         string         `json:"id"`
-	Email      string         `json:"email"`
-	Phone      string         `json:"phone"`
-	Name       string         `json:"name"`
-	Locale     string         `json:"locale"`
-	TimeZone   string         `json:"time_zone"`
-	Address    *addressBody   `json:"address"`
-	Attributes map[string]any `json:"attributes"`
-}
-
-type addressBody struct {
-	Line1      string `json:"line1"`
-	Line2      string `json:"line2"`
-	City       string `json:"city"`
-	State      string `json:"state"`
-	PostalCode string `json:"postal_code"`
-	Country    string `json:"country"`
-}
-
 var (
 	phoneRe   = regexp.MustCompile(`^\+?[0-9][0-9 ().-]{4,24}$`)
 	countryRe = regexp.MustCompile(`^[A-Z]{2}$`)
 )
 
-func (req *customerRequest) validate() (store.Customer, error) {
+// validateCustomer checks a customer sent to POST /v1/customers.
+func validateCustomer(req *wire.CustomerRequest) (store.Customer, error) {
 	c := store.Customer{ID: req.ID, Email: req.Email, Phone: req.Phone, Name: req.Name, Locale: req.Locale, TimeZone: req.TimeZone, Attributes: req.Attributes}
 	switch {
 	case req.ID == "":
@@ -112,12 +94,12 @@ func checkAddress(field string, a store.Address) error {
 }
 
 func (s *Server) upsertCustomer(w http.ResponseWriter, r *http.Request) {
-	var req customerRequest
+	var req wire.CustomerRequest
 	if err := decode(r, &req); err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	c, err := req.validate()
+	c, err := validateCustomer(&req)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -136,18 +118,18 @@ func (s *Server) upsertCustomer(w http.ResponseWriter, r *http.Request) {
 	if created {
 		status = http.StatusCreated
 	}
-	writeJSON(w, status, stored)
+	writeJSON(w, status, customerBody(stored))
 }
 
 func (s *Server) getCustomer(w http.ResponseWriter, r *http.Request) {
 	c, err := s.Store.GetCustomer(r.Context(), r.PathValue("id"))
 	if errors.Is(err, store.ErrNotFound) {
-		writeJSON(w, http.StatusNotFound, &apiError{Message: "no customer " + r.PathValue("id")})
+		writeJSON(w, http.StatusNotFound, wire.Error{Message: "no customer " + r.PathValue("id")})
 		return
 	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, c)
+	writeJSON(w, http.StatusOK, customerBody(c))
 }

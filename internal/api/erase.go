@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
+	"github.com/rapporthq/rapport/internal/api/wire"
 	"github.com/rapporthq/rapport/internal/apikey"
 	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/workflows"
@@ -19,27 +20,6 @@ import (
 
 // maxEraseReason bounds the reason given for an erasure, which is kept.
 const maxEraseReason = 500
-
-type eraseRequest struct {
-	Reason string `json:"reason"`
-}
-
-// erasureResponse is where an erasure stands.
-type erasureResponse struct {
-	CustomerID string `json:"customer_id"`
-	// Status is running, done or failed.
-	Status string `json:"status"`
-	// Error says why a failed erasure stopped.
-	Error string `json:"error,omitempty"`
-	store.Erasure
-}
-
-// Erasure statuses.
-const (
-	erasureRunning = "running"
-	erasureDone    = "done"
-	erasureFailed  = "failed"
-)
 
 // eraseCustomer erases a customer (DELETE /v1/customers/{id}, body
 // {"reason": "..."}): it records the request, from when on the id's events
@@ -51,7 +31,7 @@ const (
 func (s *Server) eraseCustomer(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	id := r.PathValue("id")
-	var req eraseRequest
+	var req wire.EraseRequest
 	if err := decode(r, &req); err != nil {
 		s.fail(w, r, err)
 		return
@@ -89,7 +69,7 @@ func (s *Server) eraseCustomer(w http.ResponseWriter, r *http.Request) {
 		notFound(w, "customer", id)
 		return
 	case !exists && latest.Done():
-		writeJSON(w, http.StatusOK, erasureResponse{CustomerID: id, Status: erasureDone, Erasure: latest})
+		writeJSON(w, http.StatusOK, wire.Erasure{CustomerID: id, Status: wire.ErasureDone, ErasureRecord: erasureRecord(latest)})
 		return
 	}
 
@@ -140,7 +120,7 @@ func (s *Server) getErasure(w http.ResponseWriter, r *http.Request) {
 	}
 	er, err := s.Store.LatestErasure(r.Context(), id)
 	if errors.Is(err, store.ErrNotFound) {
-		writeJSON(w, http.StatusNotFound, &apiError{Message: "customer " + id + " has not been erased"})
+		writeJSON(w, http.StatusNotFound, wire.Error{Message: "customer " + id + " has not been erased"})
 		return
 	}
 	if err != nil {
@@ -152,10 +132,10 @@ func (s *Server) getErasure(w http.ResponseWriter, r *http.Request) {
 
 // erasureStatus says where an erasure stands: done, running, or failed
 // when its workflow ended without completing it.
-func (s *Server) erasureStatus(ctx context.Context, customerID string, er store.Erasure) erasureResponse {
-	out := erasureResponse{CustomerID: customerID, Status: erasureRunning, Erasure: er}
+func (s *Server) erasureStatus(ctx context.Context, customerID string, er store.Erasure) wire.Erasure {
+	out := wire.Erasure{CustomerID: customerID, Status: wire.ErasureRunning, ErasureRecord: erasureRecord(er)}
 	if er.Done() {
-		out.Status = erasureDone
+		out.Status = wire.ErasureDone
 		return out
 	}
 	if s.Temporal == nil {
@@ -165,11 +145,11 @@ func (s *Server) erasureStatus(ctx context.Context, customerID string, er store.
 	var nf *serviceerror.NotFound
 	switch {
 	case errors.As(err, &nf):
-		out.Status, out.Error = erasureFailed, "the erasure is not running; ask for it again to resume it"
+		out.Status, out.Error = wire.ErasureFailed, "the erasure is not running; ask for it again to resume it"
 	case err != nil:
 		return out // Temporal unavailable: it is recorded as running
 	case d.GetWorkflowExecutionInfo().GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING:
-		out.Status = erasureFailed
+		out.Status = wire.ErasureFailed
 		out.Error = "the erasure stopped; ask for it again to resume it"
 		if err := s.Temporal.GetWorkflow(ctx, er.WorkflowID, "").Get(ctx, nil); err != nil {
 			out.Error = fmt.Sprintf("the erasure stopped (%s); ask for it again to resume it", rootMessage(err))

@@ -8,57 +8,27 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/big"
 	"net/http"
 	"regexp"
 	"strings"
 	"time"
 
+	"github.com/rapporthq/rapport/internal/api/wire"
 	"github.com/rapporthq/rapport/internal/metrics"
 	"github.com/rapporthq/rapport/internal/money"
-	"github.com/rapporthq/rapport/internal/router"
 	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/workflows"
 )
-
-type eventRequest struct {
-	ID         string                     `json:"id"`
-	Type       string                     `json:"type"`
-	CustomerID string                     `json:"customer_id"`
-	OccurredAt *time.Time                 `json:"occurred_at"`
-	Data       map[string]json.RawMessage `json:"data"`
-}
-
-type orderBody struct {
-	ID       string        `json:"id"`
-	Total    *money.Amount `json:"total"`
-	Currency string        `json:"currency"`
-	Gift     bool          `json:"gift"`
-	Items    []itemBody    `json:"items"`
-}
-
-type itemBody struct {
-	ProductID string        `json:"product_id"`
-	Name      string        `json:"name"`
-	Quantity  *float64      `json:"quantity"`
-	Price     *money.Amount `json:"price"`
-}
 
 var (
 	eventTypeRe = regexp.MustCompile(`^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$`)
 	currencyRe  = regexp.MustCompile(`^[A-Z]{3}$`)
 )
 
-// eventResponse is the answer to POST /v1/events.
-type eventResponse struct {
-	ID     string `json:"id"`
-	Status string `json:"status"` // accepted or duplicate
-	// Routing is "done", or "pending" when starting journeys failed for now
-	// (the event is stored and will be routed by the sweeper).
-	Routing string `json:"routing"`
-	router.Result
-}
-
-func (req *eventRequest) validate(now time.Time) (store.Event, *store.Order, error) {
+// validateEvent checks an event sent to POST /v1/events, and returns it
+// as stored, with the order it carries (order.placed).
+func validateEvent(req *wire.EventRequest, now time.Time) (store.Event, *store.Order, error) {
 	e := store.Event{ID: req.ID, Type: req.Type, CustomerID: req.CustomerID}
 	switch {
 	case req.ID == "":
@@ -118,7 +88,7 @@ func validateOrder(raw json.RawMessage, e store.Event) (*store.Order, error) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil, badField("data.order", "is required for order.placed: {id, total, currency, gift, items[{product_id, name, quantity, price}]}")
 	}
-	var ob orderBody
+	var ob wire.Order
 	if err := decodeBytes(raw, &ob, "data.order"); err != nil {
 		return nil, err
 	}
@@ -126,7 +96,7 @@ func validateOrder(raw json.RawMessage, e store.Event) (*store.Order, error) {
 }
 
 // checkOrder validates an order's fields; prefix names them in errors.
-func checkOrder(ob orderBody, prefix, customerID string, placedAt time.Time) (*store.Order, error) {
+func checkOrder(ob wire.Order, prefix, customerID string, placedAt time.Time) (*store.Order, error) {
 	switch {
 	case ob.ID == "":
 		return nil, badField(prefix+"id", "is required")
@@ -258,13 +228,13 @@ func (s *Server) postEvent(w http.ResponseWriter, r *http.Request) {
 			Message: fmt.Sprintf("the body is larger than %s, the most one event may carry (a batch of events, {\"events\": [...]}, may carry %s)", size(maxBody), size(maxBatchBody))})
 		return
 	}
-	var req eventRequest
+	var req wire.EventRequest
 	if err := decodeBytes(body, &req, ""); err != nil {
 		s.Metrics.EventAccepted(req.Type, metrics.EventInvalid)
 		s.fail(w, r, err)
 		return
 	}
-	e, order, err := req.validate(time.Now().UTC())
+	e, order, err := validateEvent(&req, time.Now().UTC())
 	if err != nil {
 		s.Metrics.EventAccepted(req.Type, metrics.EventInvalid)
 		s.fail(w, r, err)
@@ -293,7 +263,7 @@ func (s *Server) postEvent(w http.ResponseWriter, r *http.Request) {
 	}
 	s.Metrics.EventAccepted(e.Type, resp.Status)
 	status := http.StatusAccepted
-	if resp.Status == "duplicate" {
+	if resp.Status == wire.StatusDuplicate {
 		status = http.StatusOK
 	}
 	writeJSON(w, status, resp)
@@ -315,24 +285,6 @@ func noCustomer(id string) *apiError {
 		Message: fmt.Sprintf("customer_id: no customer %s; create it with POST /v1/customers first", id)}
 }
 
-// batchResponse answers a batch of events.
-type batchResponse struct {
-	Accepted   int           `json:"accepted"`
-	Duplicates int           `json:"duplicates"`
-	Rejected   int           `json:"rejected"`
-	Results    []batchResult `json:"results"`
-}
-
-// batchResult is what became of one event of a batch, in the batch's
-// order.
-type batchResult struct {
-	Index  int    `json:"index"`
-	ID     string `json:"id,omitempty"`
-	Status string `json:"status"` // accepted, duplicate or rejected
-	Error  string `json:"error,omitempty"`
-	Field  string `json:"field,omitempty"`
-}
-
 // postEvents stores a batch: each event is checked on its own (a bad one
 // is rejected with the field at fault, the others go on), the good ones
 // are stored in one transaction, and the answer comes once they are
@@ -352,34 +304,49 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request, raw json.Raw
 		return
 	}
 	now := time.Now().UTC()
-	resp := batchResponse{Results: make([]batchResult, len(items))}
+	resp := wire.BatchResponse{Results: make([]wire.BatchResult, len(items))}
 	types := make([]string, len(items)) // for the metrics
 	var batch []store.NewEvent
 	var where []int // index in items of each batch entry
-	seen := map[string]bool{}
+	// seen holds the index of each id's first event in the batch, and
+	// the event.
+	type first struct {
+		index int
+		event store.Event
+	}
+	seen := map[string]first{}
 	for i, item := range items {
 		res := &resp.Results[i]
 		res.Index = i
-		var req eventRequest
+		var req wire.EventRequest
 		err := decodeBytes(item, &req, "")
 		types[i] = req.Type
 		var e store.Event
 		var order *store.Order
 		if err == nil {
 			res.ID = req.ID
-			e, order, err = req.validate(now)
+			e, order, err = validateEvent(&req, now)
 		}
-		if err == nil && seen[e.ID] {
-			res.Status = "duplicate"
-			resp.Duplicates++
-			continue
+		if err == nil {
+			if f, ok := seen[e.ID]; ok {
+				// The same event twice is a duplicate; another event under
+				// the same id is refused, as it is when the first was
+				// stored before.
+				if why := differs(e, f.event, true); why != "" {
+					err = reusedID(e, f.event, why, fmt.Sprintf("is also at index %d of this batch", f.index))
+				} else {
+					res.Status = wire.StatusDuplicate
+					resp.Duplicates++
+					continue
+				}
+			}
 		}
 		if err != nil {
 			reject(res, err)
 			resp.Rejected++
 			continue
 		}
-		seen[e.ID] = true
+		seen[e.ID] = first{index: i, event: e}
 		batch = append(batch, store.NewEvent{Event: e, Order: order})
 		where = append(where, i)
 	}
@@ -406,22 +373,28 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request, raw json.Raw
 	var toRoute, routed []store.Event
 	for j, rec := range recorded {
 		res := &resp.Results[keptWhere[j]]
-		switch {
-		case !rec.Inserted && (rec.Event.Type != kept[j].Event.Type || rec.Event.CustomerID != kept[j].Event.CustomerID):
-			res.Status, res.Field = "rejected", "id"
-			res.Error = fmt.Sprintf("id: event %s was already received with a different type or customer; event ids must be unique", rec.Event.ID)
-			resp.Rejected++
-			continue
-		case rec.Inserted:
-			res.Status = "accepted"
+		if !rec.Inserted {
+			if err := s.checkReuse(r.Context(), kept[j].Event, rec.Event); err != nil {
+				var refused *apiError
+				if !errors.As(err, &refused) {
+					s.fail(w, r, err)
+					return
+				}
+				reject(res, err)
+				resp.Rejected++
+				continue
+			}
+		}
+		if rec.Inserted {
+			res.Status = wire.StatusAccepted
 			resp.Accepted++
-		default:
-			res.Status = "duplicate"
+		} else {
+			res.Status = wire.StatusDuplicate
 			resp.Duplicates++
 		}
 		if rec.Event.RoutedAt == nil {
 			toRoute = append(toRoute, rec.Event)
-		} else if res.Status == "duplicate" {
+		} else if res.Status == wire.StatusDuplicate {
 			routed = append(routed, rec.Event)
 		}
 	}
@@ -433,12 +406,134 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request, raw json.Raw
 	}
 	for i, res := range resp.Results {
 		result := res.Status
-		if result == "rejected" {
+		if result == wire.StatusRejected {
 			result = metrics.EventInvalid
 		}
 		s.Metrics.EventAccepted(types[i], result)
 	}
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// differs says how an event sent under an id already known (stored, or
+// earlier in the same batch) differs from the known one: "" when it is the
+// same event sent again, else "type", "customer" or "data". withData
+// false leaves the data out of the comparison (the retention schedule
+// removed the stored event's).
+func differs(sent, known store.Event, withData bool) string {
+	switch {
+	case sent.Type != known.Type:
+		return "type"
+	case sent.CustomerID != known.CustomerID:
+		return "customer"
+	case withData && !sameJSON(sent.Data, known.Data):
+		return "data"
+	}
+	return ""
+}
+
+// reusedID refuses an event sent under the id of another: where says
+// where the other is ("was already received", "is also at index 2 of
+// this batch"), why how the two differ (see differs).
+func reusedID(sent, known store.Event, why, where string) *apiError {
+	var how string
+	switch why {
+	case "type":
+		how = fmt.Sprintf("with type %s, not %s", known.Type, sent.Type)
+	case "customer":
+		how = "for another customer"
+	default:
+		how = "with other data"
+	}
+	return &apiError{Status: http.StatusConflict, Field: "id",
+		Message: fmt.Sprintf("id: event %s %s %s; %s", sent.ID, where, how, reuseAdvice)}
+}
+
+// reuseAdvice ends the refusal of an id used for another event.
+const reuseAdvice = "an event id names one event, so give this one an id of its own (sending the same event again is harmless)"
+
+// checkReuse refuses an event whose id was stored before for another
+// event: another type, customer or data. The data is not compared when
+// the retention schedule has removed the stored event's.
+func (s *Server) checkReuse(ctx context.Context, sent, stored store.Event) error {
+	why := differs(sent, stored, false)
+	if why == "" && differs(sent, stored, true) != "" {
+		removed, err := s.Store.EventDataRemoved(ctx, stored.ID)
+		if err != nil {
+			return err
+		}
+		if !removed {
+			why = "data"
+		}
+	}
+	if why == "" {
+		return nil
+	}
+	return reusedID(sent, stored, why, "was already received")
+}
+
+// sameJSON reports whether two JSON documents hold the same value: the
+// same members in any order, numbers equal as numbers (PostgreSQL keeps
+// data as jsonb, which orders members its own way and writes 1e2 as
+// 100). Empty is an empty object.
+func sameJSON(a, b json.RawMessage) bool {
+	va, errA := decodeValue(a)
+	vb, errB := decodeValue(b)
+	if errA != nil || errB != nil {
+		return bytes.Equal(a, b)
+	}
+	return sameValue(va, vb)
+}
+
+func decodeValue(raw json.RawMessage) (any, error) {
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return map[string]any{}, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	err := dec.Decode(&v)
+	return v, err
+}
+
+func sameValue(a, b any) bool {
+	switch a := a.(type) {
+	case map[string]any:
+		b, ok := b.(map[string]any)
+		if !ok || len(a) != len(b) {
+			return false
+		}
+		for k, va := range a {
+			vb, ok := b[k]
+			if !ok || !sameValue(va, vb) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		b, ok := b.([]any)
+		if !ok || len(a) != len(b) {
+			return false
+		}
+		for i := range a {
+			if !sameValue(a[i], b[i]) {
+				return false
+			}
+		}
+		return true
+	case json.Number:
+		b, ok := b.(json.Number)
+		if !ok {
+			return false
+		}
+		ra, okA := new(big.Rat).SetString(string(a))
+		rb, okB := new(big.Rat).SetString(string(b))
+		if !okA || !okB {
+			return a == b
+		}
+		return ra.Cmp(rb) == 0
+	default:
+		return a == b // strings, booleans, null
+	}
 }
 
 // restartFailedBatch restarts the failed journeys of a batch's duplicates
@@ -467,7 +562,7 @@ func (s *Server) restartFailedBatch(ctx context.Context, events []store.Event) e
 
 // checkCustomers rejects the events of a batch whose customer does not
 // exist, with one query.
-func (s *Server) checkCustomers(ctx context.Context, batch []store.NewEvent, where []int, resp *batchResponse) error {
+func (s *Server) checkCustomers(ctx context.Context, batch []store.NewEvent, where []int, resp *wire.BatchResponse) error {
 	ids := make([]string, len(batch))
 	for i, ne := range batch {
 		ids[i] = ne.Event.CustomerID
@@ -492,8 +587,8 @@ func (s *Server) checkCustomers(ctx context.Context, batch []store.NewEvent, whe
 	return nil
 }
 
-func reject(res *batchResult, err error) {
-	res.Status = "rejected"
+func reject(res *wire.BatchResult, err error) {
+	res.Status = wire.StatusRejected
 	var ae *apiError
 	if errors.As(err, &ae) {
 		res.Error, res.Field = ae.Message, ae.Field
@@ -504,27 +599,27 @@ func reject(res *batchResult, err error) {
 
 // recordAndRoute stores an event (idempotently), then routes it unless it
 // was already routed. A routing failure leaves the event for the sweeper.
-func (s *Server) recordAndRoute(ctx context.Context, e store.Event, order *store.Order) (eventResponse, error) {
-	resp := eventResponse{ID: e.ID, Status: "accepted", Routing: "done", Result: router.Result{Started: []string{}, Delivered: []string{}}}
+func (s *Server) recordAndRoute(ctx context.Context, e store.Event, order *store.Order) (wire.EventResponse, error) {
+	resp := wire.EventResponse{ID: e.ID, Status: wire.StatusAccepted, Routing: wire.RoutingDone,
+		RoutingResult: wire.RoutingResult{Started: []string{}, Delivered: []string{}}}
 	stored, inserted, err := s.Store.RecordEvent(ctx, e, order)
 	if err != nil {
 		return resp, err
 	}
 	if !inserted {
-		resp.Status = "duplicate"
-		if stored.Type != e.Type || stored.CustomerID != e.CustomerID {
-			return resp, &apiError{Status: http.StatusConflict, Field: "id",
-				Message: fmt.Sprintf("id: event %s was already received with a different type or customer; event ids must be unique", e.ID)}
+		resp.Status = wire.StatusDuplicate
+		if err := s.checkReuse(ctx, e, stored); err != nil {
+			return resp, err
 		}
 		if stored.RoutedAt != nil {
 			return s.restartFailed(ctx, stored, resp)
 		}
 	}
 	res, err := s.Router.Route(ctx, stored)
-	resp.Result = res
+	resp.RoutingResult = routingBody(res)
 	if err != nil {
 		s.log().Warn("event stored, routing deferred", "event_id", e.ID, "error", err)
-		resp.Routing = "pending"
+		resp.Routing = wire.RoutingPending
 	}
 	return resp, nil
 }
@@ -532,39 +627,34 @@ func (s *Server) recordAndRoute(ctx context.Context, e store.Event, order *store
 // restartFailed starts again the journeys an event already routed started
 // whose run failed (an outage, say): posting the event again is how the
 // shop retries it. It still answers duplicate, with the runs it started.
-func (s *Server) restartFailed(ctx context.Context, e store.Event, resp eventResponse) (eventResponse, error) {
+func (s *Server) restartFailed(ctx context.Context, e store.Event, resp wire.EventResponse) (wire.EventResponse, error) {
 	failed, err := s.Store.RestartableEvents(ctx, []string{e.ID})
 	if err != nil || !failed[e.ID] {
 		return resp, err
 	}
 	res, err := s.Router.Restart(ctx, e)
-	resp.Result = res
+	resp.RoutingResult = routingBody(res)
 	if err != nil {
 		s.log().Warn("event stored, restarting its failed journeys deferred", "event_id", e.ID, "error", err)
-		resp.Routing = "pending"
+		resp.Routing = wire.RoutingPending
 	}
 	return resp, nil
 }
 
-// eventView is GET /v1/events/{id}: the stored event, compact. Data
+// getEvent answers GET /v1/events/{id}: the stored event, compact. Data
 // stored before the limits on data existed, and over them, is left out
 // and said so, so the answer stays small.
-type eventView struct {
-	store.Event
-	DataOmitted string `json:"data_omitted,omitempty"`
-}
-
 func (s *Server) getEvent(w http.ResponseWriter, r *http.Request) {
 	e, err := s.Store.GetEvent(r.Context(), r.PathValue("id"))
 	if errors.Is(err, store.ErrNotFound) {
-		writeJSON(w, http.StatusNotFound, &apiError{Message: "no event " + r.PathValue("id")})
+		writeJSON(w, http.StatusNotFound, wire.Error{Message: "no event " + r.PathValue("id")})
 		return
 	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	v := eventView{Event: e}
+	v := eventBody(e)
 	var compact bytes.Buffer
 	if len(e.Data) > 0 && (checkDepth(e.Data, maxDepth) != nil || json.Compact(&compact, e.Data) != nil || compact.Len() > maxDataBytes) {
 		v.Data = nil

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/converter"
 
+	"github.com/rapporthq/rapport/internal/api/wire"
 	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/workflows"
 )
@@ -26,22 +28,6 @@ const (
 	exportStateLimit   = 100
 	exportStateTimeout = 5 * time.Second
 )
-
-// exportedJourney is one Temporal execution of the customer's journeys, as
-// an export lists it.
-type exportedJourney struct {
-	WorkflowID string     `json:"workflow_id"`
-	RunID      string     `json:"run_id"`
-	Journey    string     `json:"journey"`
-	PlanHash   string     `json:"plan_hash,omitempty"`
-	Status     string     `json:"status"` // running, completed, failed, terminated, ...
-	StartedAt  time.Time  `json:"started_at"`
-	ClosedAt   *time.Time `json:"closed_at,omitempty"`
-	// State is an open run's answer to the state query; StateError says
-	// why there is none.
-	State      *workflows.State `json:"state,omitempty"`
-	StateError string           `json:"state_error,omitempty"`
-}
 
 // exportCustomer answers GET /v1/customers/{id}/export: everything
 // Rapport holds about the customer named in the path, and no one else
@@ -86,8 +72,8 @@ func (s *Server) exportCustomer(w http.ResponseWriter, r *http.Request) {
 // exportJourneys lists the customer's journey executions in Temporal by
 // RapportCustomerId, asking the open ones for their state. problem says
 // what could not be listed, if anything.
-func (s *Server) exportJourneys(ctx context.Context, customerID string) (_ []exportedJourney, problem string) {
-	out := []exportedJourney{}
+func (s *Server) exportJourneys(ctx context.Context, customerID string) (_ []wire.ExportJourney, problem string) {
+	out := []wire.ExportJourney{}
 	if s.Temporal == nil {
 		return out, "this API has no Temporal connection; the journeys are not listed (journey_runs lists them as the database knows them)"
 	}
@@ -104,7 +90,7 @@ func (s *Server) exportJourneys(ctx context.Context, customerID string) (_ []exp
 			return out, "could not list the customer's journeys in Temporal: " + err.Error()
 		}
 		for _, e := range resp.GetExecutions() {
-			j := exportedJourney{
+			j := wire.ExportJourney{
 				WorkflowID: e.GetExecution().GetWorkflowId(),
 				RunID:      e.GetExecution().GetRunId(),
 				Status:     strings.ToLower(strings.TrimPrefix(e.GetStatus().String(), "WORKFLOW_EXECUTION_STATUS_")),
@@ -142,8 +128,7 @@ func (s *Server) exportJourneys(ctx context.Context, customerID string) (_ []exp
 		if err == nil {
 			var st workflows.State
 			if err = resp.Get(&st); err == nil {
-				j.State = &st
-				if j.Journey == "" {
+				if j.State, err = json.Marshal(&st); err == nil && j.Journey == "" {
 					j.Journey = st.Journey
 				}
 			}

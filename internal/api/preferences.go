@@ -11,68 +11,36 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rapporthq/rapport/internal/api/wire"
 	"github.com/rapporthq/rapport/internal/journey"
 	"github.com/rapporthq/rapport/internal/policy"
 	"github.com/rapporthq/rapport/internal/store"
 )
 
-// preferencesView is GET /v1/customers/{id}/preferences: what the customer
-// chose, what applies where they chose nothing, and where each came from.
-type preferencesView struct {
-	CustomerID     string                 `json:"customer_id"`
-	Channels       map[string]channelView `json:"channels"`
-	Topics         map[string]bool        `json:"topics"`
-	ChannelOrder   []string               `json:"channel_order"`
-	TimeZone       string                 `json:"time_zone"`
-	TimeZoneSource string                 `json:"time_zone_source"`
-	Frequency      frequencyView          `json:"frequency"`
-	Suppressions   []store.Suppression    `json:"suppressions"`
-	History        *historyView           `json:"history,omitempty"`
-}
-
-type channelView struct {
-	Consent     string            `json:"consent"`
-	Source      string            `json:"source,omitempty"`
-	RecordedAt  *time.Time        `json:"recorded_at,omitempty"`
-	Evidence    *store.Evidence   `json:"evidence,omitempty"`
-	QuietHours  *store.QuietHours `json:"quiet_hours"`
-	QuietSource string            `json:"quiet_hours_source"`
-}
-
-type frequencyView struct {
-	Caps   []store.CapSetting `json:"caps"`
-	Source string             `json:"source"`
-}
-
-type historyView struct {
-	Consent []store.ConsentEvent `json:"consent"`
-	Topics  []store.TopicEvent   `json:"topics"`
-}
-
 // view assembles the preferences of a customer.
-func (s *Server) view(ctx context.Context, c store.Customer, withHistory bool) (preferencesView, error) {
+func (s *Server) view(ctx context.Context, c store.Customer, withHistory bool) (wire.Preferences, error) {
 	p, err := s.Store.GetPreferences(ctx, c.ID)
 	if err != nil {
-		return preferencesView{}, err
+		return wire.Preferences{}, err
 	}
 	rules := s.Rules
 	loc, zoneSource := policy.ResolveZone(c.TimeZone, c.Address.Country, rules.DefaultZone)
-	v := preferencesView{CustomerID: c.ID, Channels: map[string]channelView{}, Topics: map[string]bool{},
-		ChannelOrder: p.ChannelOrder, TimeZone: loc.String(), TimeZoneSource: string(zoneSource), Suppressions: []store.Suppression{}}
+	v := wire.Preferences{CustomerID: c.ID, Channels: map[string]wire.ChannelPreferences{}, Topics: map[string]bool{},
+		ChannelOrder: p.ChannelOrder, TimeZone: loc.String(), TimeZoneSource: string(zoneSource), Suppressions: []wire.Suppression{}}
 	for _, ch := range policy.Channels {
-		cv := channelView{Consent: string(policy.Unknown), QuietSource: "default"}
+		cv := wire.ChannelPreferences{Consent: string(policy.Unknown), QuietSource: "default"}
 		if ev, ok := p.Consent[string(ch)]; ok {
-			ev := ev
-			cv.Consent, cv.Source, cv.RecordedAt, cv.Evidence = ev.State, ev.Source, &ev.RecordedAt, &ev.Evidence
+			evidence := evidenceBody(ev.Evidence)
+			cv.Consent, cv.Source, cv.RecordedAt, cv.Evidence = ev.State, ev.Source, &ev.RecordedAt, &evidence
 		}
 		if w, ok := rules.Quiet[ch]; ok && w.Start != w.End {
-			cv.QuietHours = &store.QuietHours{Start: w.Start.String(), End: w.End.String()}
+			cv.QuietHours = &wire.QuietHours{Start: w.Start.String(), End: w.End.String()}
 		}
 		if q, ok := p.QuietHours[string(ch)]; ok {
 			cv.QuietSource = "customer"
 			cv.QuietHours = nil
 			if q.Start != "" {
-				q := q
+				q := wire.QuietHours(q)
 				cv.QuietHours = &q
 			}
 		}
@@ -85,26 +53,27 @@ func (s *Server) view(ctx context.Context, c store.Customer, withHistory bool) (
 		v.Topics[t] = ev.Subscribed
 	}
 	if p.Frequency != nil {
-		v.Frequency = frequencyView{Caps: p.Frequency, Source: "customer"}
+		v.Frequency = wire.Frequency{Caps: capBodies(p.Frequency), Source: "customer"}
 	} else {
-		v.Frequency = frequencyView{Caps: capSettings(rules.Caps), Source: "default"}
+		v.Frequency = wire.Frequency{Caps: capBodies(capSettings(rules.Caps)), Source: "default"}
 	}
 	sups, err := s.Store.SuppressionsFor(ctx, map[string]string{"email": c.Email, "sms": c.PhoneE164, "phone": c.PhoneE164})
 	if err != nil {
 		return v, err
 	}
 	if sups != nil {
-		v.Suppressions = sups
+		v.Suppressions = suppressionBodies(sups)
 	}
 	if withHistory {
-		h := &historyView{}
-		if h.Consent, err = s.Store.ConsentHistory(ctx, c.ID); err != nil {
+		consent, err := s.Store.ConsentHistory(ctx, c.ID)
+		if err != nil {
 			return v, err
 		}
-		if h.Topics, err = s.Store.TopicHistory(ctx, c.ID); err != nil {
+		topics, err := s.Store.TopicHistory(ctx, c.ID)
+		if err != nil {
 			return v, err
 		}
-		v.History = h
+		v.History = &wire.History{Consent: consentEventBodies(consent), Topics: topicEventBodies(topics)}
 	}
 	return v, nil
 }
@@ -139,34 +108,6 @@ func (s *Server) getPreferences(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, v)
 }
 
-// preferencesUpdate is PUT /v1/customers/{id}/preferences: every part is
-// optional; what is given replaces what stood.
-type preferencesUpdate struct {
-	Channels     map[string]channelUpdate `json:"channels"`
-	Topics       map[string]bool          `json:"topics"`
-	ChannelOrder []string                 `json:"channel_order"`
-	TimeZone     *string                  `json:"time_zone"`
-	Frequency    *struct {
-		Caps []store.CapSetting `json:"caps"`
-	} `json:"frequency"`
-	Evidence evidenceBody `json:"evidence"`
-}
-
-type channelUpdate struct {
-	Consent string `json:"consent"`
-	// QuietHours: {start, end}; null or "none" for no quiet hours; absent
-	// to leave as is.
-	QuietHours json.RawMessage `json:"quiet_hours"`
-}
-
-type evidenceBody struct {
-	Source    string `json:"source"`
-	Shown     string `json:"shown"`
-	IP        string `json:"ip"`
-	UserAgent string `json:"user_agent"`
-	Note      string `json:"note"`
-}
-
 // change is one checked preferences update, ready to apply.
 type change struct {
 	consent  map[string]string
@@ -181,7 +122,7 @@ type change struct {
 
 // check checks an update; topics are the topics customers may choose
 // (the marketing topics of the journeys).
-func (u preferencesUpdate) check(topics []string) (change, error) {
+func checkPreferences(u *wire.PreferencesUpdate, topics []string) (change, error) {
 	ch := change{consent: map[string]string{}, topics: u.Topics, quiet: map[string]store.QuietHours{}, order: u.ChannelOrder, zone: u.TimeZone}
 	for name, cu := range u.Channels {
 		if !slices.Contains(policy.Channels, policy.Channel(name)) {
@@ -241,7 +182,10 @@ func (u preferencesUpdate) check(topics []string) (change, error) {
 				return ch, badField(field+".per", "must be a duration such as 7d")
 			}
 		}
-		caps := u.Frequency.Caps
+		caps := []store.CapSetting{}
+		for _, c := range u.Frequency.Caps {
+			caps = append(caps, store.CapSetting(c))
+		}
 		ch.caps = &caps
 	}
 	ch.source = u.Evidence.Source
@@ -327,7 +271,7 @@ func sortedKeys[V any](m map[string]V) []string {
 }
 
 func (s *Server) putPreferences(w http.ResponseWriter, r *http.Request) {
-	var u preferencesUpdate
+	var u wire.PreferencesUpdate
 	if err := decode(r, &u); err != nil {
 		s.fail(w, r, err)
 		return
@@ -341,7 +285,7 @@ func (s *Server) putPreferences(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	ch, err := u.check(s.Topics)
+	ch, err := checkPreferences(&u, s.Topics)
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rapporthq/rapport/internal/api/wire"
 	"golang.org/x/time/rate"
 )
 
@@ -74,7 +75,7 @@ func (c *clientLimiter) wrap(next http.Handler) http.Handler {
 		wait := c.reserve(c.client(r), time.Now())
 		if wait > 0 {
 			w.Header().Set("Retry-After", fmt.Sprint(int(math.Ceil(wait.Seconds()))))
-			writeJSON(w, http.StatusTooManyRequests, &apiError{Message: "too many requests from your address; try again in a moment"})
+			writeJSON(w, http.StatusTooManyRequests, wire.Error{Message: "too many requests from your address; try again in a moment"})
 			return
 		}
 		next.ServeHTTP(w, r)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/rapporthq/rapport/internal/api/wire"
 	"github.com/rapporthq/rapport/internal/phone"
 	"github.com/rapporthq/rapport/internal/policy"
 	"github.com/rapporthq/rapport/internal/store"
@@ -17,15 +18,6 @@ import (
 // list) add an address that must never be contacted again on a channel,
 // whoever it belongs to, and lift it when that was a mistake. Bounces,
 // spam reports and STOP replies add to the same list through the webhooks.
-
-type suppressionRequest struct {
-	Channel string `json:"channel"`
-	Address string `json:"address"`
-	Reason  string `json:"reason"`
-	// Country helps read a phone number written without its country code.
-	Country string `json:"country"`
-	Source  string `json:"source"`
-}
 
 // suppressionAddress checks a channel and address and returns the address
 // as the list keeps it.
@@ -53,7 +45,7 @@ func suppressionAddress(channel, address, country string) (string, error) {
 }
 
 func (s *Server) postSuppression(w http.ResponseWriter, r *http.Request) {
-	var req suppressionRequest
+	var req wire.SuppressionRequest
 	if err := decode(r, &req); err != nil {
 		s.fail(w, r, err)
 		return
@@ -87,7 +79,7 @@ func (s *Server) postSuppression(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, status, sup)
+	writeJSON(w, status, suppressionBody(sup))
 }
 
 func (s *Server) getSuppression(w http.ResponseWriter, r *http.Request) {
@@ -105,7 +97,7 @@ func (s *Server) getSuppression(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, sup)
+	writeJSON(w, http.StatusOK, suppressionBody(sup))
 }
 
 func (s *Server) deleteSuppression(w http.ResponseWriter, r *http.Request) {

@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
+	"github.com/rapporthq/rapport/internal/api/wire"
 	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/workflows"
 )
@@ -31,10 +32,7 @@ func (s *Server) listTasks(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if tasks == nil {
-		tasks = []store.Task{}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"tasks": tasks})
+	writeJSON(w, http.StatusOK, wire.TaskList{Tasks: taskBodies(tasks)})
 }
 
 func (s *Server) getTask(w http.ResponseWriter, r *http.Request) {
@@ -47,15 +45,11 @@ func (s *Server) getTask(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, t)
-}
-
-type claimRequest struct {
-	Assignee string `json:"assignee"`
+	writeJSON(w, http.StatusOK, taskBody(t))
 }
 
 func (s *Server) claimTask(w http.ResponseWriter, r *http.Request) {
-	var req claimRequest
+	var req wire.ClaimRequest
 	if err := decode(r, &req); err != nil {
 		s.fail(w, r, err)
 		return
@@ -73,20 +67,14 @@ func (s *Server) claimTask(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		s.fail(w, r, err)
 	default:
-		writeJSON(w, http.StatusOK, t)
+		writeJSON(w, http.StatusOK, taskBody(t))
 	}
-}
-
-type completeRequest struct {
-	Outcome string `json:"outcome"`
-	Notes   string `json:"notes"`
-	By      string `json:"by"`
 }
 
 // completeTask reports a task's outcome to the journey that asked for it
 // (a Temporal update, whose validator has the last word), then records it.
 func (s *Server) completeTask(w http.ResponseWriter, r *http.Request) {
-	var req completeRequest
+	var req wire.CompleteRequest
 	if err := decode(r, &req); err != nil {
 		s.fail(w, r, err)
 		return
@@ -148,7 +136,7 @@ func (s *Server) completeTask(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, done)
+	writeJSON(w, http.StatusOK, taskBody(done))
 }
 
 // taskWaitGrace is how long a completion refused because the run is not

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rapporthq/rapport/internal/api/wire"
 	"github.com/rapporthq/rapport/internal/store"
 )
 
@@ -19,17 +20,13 @@ func (s *Server) getVoucher(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, v)
-}
-
-type redeemRequest struct {
-	OrderID string `json:"order_id"`
+	writeJSON(w, http.StatusOK, voucherBody(v))
 }
 
 // redeemVoucher marks a voucher used: 200 with the voucher, 409 if it was
 // used already, 410 if it expired, 404 if there is no such code.
 func (s *Server) redeemVoucher(w http.ResponseWriter, r *http.Request) {
-	var req redeemRequest
+	var req wire.RedeemRequest
 	if r.ContentLength != 0 {
 		if err := decode(r, &req); err != nil {
 			s.fail(w, r, err)
@@ -41,12 +38,12 @@ func (s *Server) redeemVoucher(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, store.ErrNotFound):
 		notFound(w, "voucher", r.PathValue("code"))
 	case errors.Is(err, store.ErrConflict):
-		writeJSON(w, http.StatusConflict, &apiError{Message: "the voucher was already used on " + v.RedeemedAt.UTC().Format(time.RFC3339)})
+		writeJSON(w, http.StatusConflict, wire.Error{Message: "the voucher was already used on " + v.RedeemedAt.UTC().Format(time.RFC3339)})
 	case errors.Is(err, store.ErrExpired):
-		writeJSON(w, http.StatusGone, &apiError{Message: "the voucher expired on " + v.ExpiresAt.UTC().Format(time.RFC3339)})
+		writeJSON(w, http.StatusGone, wire.Error{Message: "the voucher expired on " + v.ExpiresAt.UTC().Format(time.RFC3339)})
 	case err != nil:
 		s.fail(w, r, err)
 	default:
-		writeJSON(w, http.StatusOK, v)
+		writeJSON(w, http.StatusOK, voucherBody(v))
 	}
 }

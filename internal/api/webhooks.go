@@ -20,6 +20,7 @@ import (
 	"github.com/sendgrid/sendgrid-go/helpers/eventwebhook"
 	"github.com/twilio/twilio-go/client"
 
+	"github.com/rapporthq/rapport/internal/api/wire"
 	"github.com/rapporthq/rapport/internal/metrics"
 	"github.com/rapporthq/rapport/internal/store"
 )
@@ -64,7 +65,7 @@ const maxWebhookBody = 5 << 20
 
 func (s *Server) refuse(w http.ResponseWriter, provider, why string) {
 	s.log().Warn("webhook refused", "provider", provider, "reason", why)
-	writeJSON(w, http.StatusUnauthorized, &apiError{Message: "the request's signature does not verify"})
+	writeJSON(w, http.StatusUnauthorized, wire.Error{Message: "the request's signature does not verify"})
 }
 
 // sendgridWebhook takes SendGrid's event webhook: signed with ECDSA over

@@ -210,6 +210,17 @@ func (s *Store) GetEvent(ctx context.Context, id string) (Event, error) {
 	return e, nil
 }
 
+// EventDataRemoved reports whether the retention schedule has removed the
+// data of a stored event (see ScrubOldEvents), or ErrNotFound.
+func (s *Store) EventDataRemoved(ctx context.Context, id string) (bool, error) {
+	var removed bool
+	err := s.pool.QueryRow(ctx, `SELECT data_removed_at IS NOT NULL FROM events WHERE id = $1`, id).Scan(&removed)
+	if err != nil {
+		return false, fmt.Errorf("event %s: %w", id, notFound(err))
+	}
+	return removed, nil
+}
+
 // MarkEventRouted records that every journey concerned by the event has
 // been started or told about it.
 func (s *Store) MarkEventRouted(ctx context.Context, id string) error {
