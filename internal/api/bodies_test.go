@@ -132,9 +132,14 @@ func TestBodiesEncodeAsTheStoreTypes(t *testing.T) {
 			sameJSONAs(t, res, routingBody(res))
 			counts := value(workflows.AudienceCounts{}).(workflows.AudienceCounts)
 			sameJSONAs(t, counts, wire.AudienceCounts(counts))
+			// An audience does not load each customer's orders.
 			p := value(router.AudiencePreview{}).(router.AudiencePreview)
+			for i := range p.Sample {
+				p.Sample[i].Orders = nil
+			}
 			sameJSONAs(t, p, audiencePreviewBody(p))
 			jc := value(journey.Customer{}).(journey.Customer)
+			jc.Orders = nil
 			sameJSONAs(t, jc, audienceCustomer(jc))
 			tr := value(store.ExportTruncation{}).(store.ExportTruncation)
 			sameJSONAs(t, tr, wire.ExportTruncation(tr))

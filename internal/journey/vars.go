@@ -31,7 +31,7 @@ type Customer struct {
 	// Orders are the customer's most recent orders, newest first: at most
 	// MaxFactOrders, each with at most MaxFactItems items. Audiences
 	// cannot use them (they look at every customer at once).
-	Orders []Order `json:"orders"`
+	Orders []Order `json:"orders,omitempty"`
 }
 
 // Bounds of Customer.Orders, so facts stay small in a run's history.
