@@ -141,3 +141,41 @@ func TestTemporalAddressFlag(t *testing.T) {
 		assert.Contains(t, err.Error(), "TEMPORAL_ADDRESS, or --temporal-address", "%v", args)
 	}
 }
+
+// TestDiffCommand: rapport diff between two files, and between a git
+// revision and the working tree, says what changed and exits 1; the same
+// plan exits 0.
+func TestDiffCommand(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.CopyFS(dir, os.DirFS("../../journeys")))
+	edited := filepath.Join(dir, "lapse-winback.yaml")
+	src, err := os.ReadFile(edited)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(edited, []byte(strings.Replace(string(src), "days_since_last_order >= 90", "days_since_last_order >= 120", 1)), 0o600))
+	f, err := os.OpenFile(filepath.Join(dir, "templates", "winback-offer", "email.txt"), os.O_APPEND|os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, err = f.WriteString("P.S. New words.\n")
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+
+	out, _, err := run("diff", "../../journeys/lapse-winback.yaml", edited)
+	var exit *exitError
+	require.ErrorAs(t, err, &exit)
+	assert.Equal(t, 1, exit.code)
+	assert.Contains(t, out, `trigger.audience: "days_since_last_order >= 90 && orders_count >= 1" → "days_since_last_order >= 120 && orders_count >= 1"`)
+	assert.Contains(t, out, "  template winback-offer\n    content changed (")
+	assert.Contains(t, out, "Count them: rapport runs list --journey lapse-winback --plan ")
+
+	// A git revision, with the templates as they were at it.
+	out, errOut, err := run("diff", "HEAD:journeys/lapse-winback.yaml", "HEAD:journeys/lapse-winback.yaml")
+	require.NoError(t, err, "git revisions need git and this repository: %s", errOut)
+	assert.Contains(t, out, "lapse-winback: no change (plan ")
+	out, _, err = run("diff", "HEAD:journeys/lapse-winback.yaml", edited)
+	require.ErrorAs(t, err, &exit)
+	assert.Contains(t, out, "days_since_last_order >= 120")
+	_, _, err = run("diff", "no-such-revision:journeys/lapse-winback.yaml", edited)
+	assert.ErrorContains(t, err, "git show")
+
+	_, _, err = run("diff", "nowhere.yaml", edited)
+	assert.Error(t, err)
+}

@@ -61,6 +61,7 @@ honours what the customer asked for.
 		newAPICmd(),
 		newValidateCmd(),
 		newSchemaCmd(),
+		newDiffCmd(),
 		newGraphCmd(),
 		newMigrateCmd(),
 		newTasksCmd(),

@@ -1,26 +1,32 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"io"
+	"regexp"
+	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
 	"github.com/rapporthq/rapport/workflows"
 )
 
-// runView is one journey run of a customer, as `rapport inspect` shows it.
 func newRunsCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "runs",
-		Short: "Steer a running journey: exit it or skip its wait",
-		Long: `Runs sends the updates staff steer a journey with, as the Temporal UI
-does: exit ends a run at once with a reason, skip-wait ends the wait step
-it is in. Both are validated by the run (an ended run, a run that is not
-in a wait step, a missing reason are refused) and recorded in its state.
-Find workflow ids with rapport inspect CUSTOMER.`,
+		Short: "List journey runs by journey and plan; exit a run or skip its wait",
+		Long: `Runs lists journey runs by journey and plan (list), and sends the
+updates staff steer a journey with, as the Temporal UI does: exit ends a
+run at once with a reason, skip-wait ends the wait step it is in. Both are
+validated by the run (an ended run, a run that is not in a wait step, a
+missing reason are refused) and recorded in its state. Find workflow ids
+with rapport inspect CUSTOMER or rapport runs list.`,
 	}
 	tf := addTemporalFlags(cmd)
 	var reason, by, step string
@@ -74,6 +80,150 @@ Find workflow ids with rapport inspect CUSTOMER.`,
 		c.Flags().StringVar(&by, "by", env("USER", ""), "who asks, for the record")
 	}
 	skip.Flags().StringVar(&step, "step", "", "the wait step you mean to skip: refused if the journey has moved on")
-	cmd.AddCommand(exit, skip)
+	cmd.AddCommand(newRunsListCmd(tf), exit, skip)
 	return cmd
+}
+
+// newRunsListCmd lists runs by journey and plan, from Temporal's
+// visibility (the RapportJourney and RapportPlanHash search attributes).
+func newRunsListCmd(tf *temporalFlags) *cobra.Command {
+	var journeyName, plan, status string
+	var limit int
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List journey runs, by journey and plan (the runs still on an old plan)",
+		Long: `List finds journey runs in Temporal by journey and plan hash (a prefix
+of at least 7 digits, as rapport validate and rapport diff print it) and
+prints how many there are and the latest of them: workflow id, plan, step,
+status and start. After an edit, --plan with the old hash counts the runs
+still on the old plan (they keep it, templates included, until they end).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			query, err := runsQuery(journeyName, plan, status)
+			if err != nil {
+				return err
+			}
+			if limit < 0 {
+				return fmt.Errorf("--limit must be 0 or more, not %d", limit)
+			}
+			c, _, cfg, err := dialFromEnv(cmd.Context(), tf)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			ctx, cancel := context.WithTimeout(cmd.Context(), time.Minute)
+			defer cancel()
+			count, err := c.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{Namespace: cfg.Temporal.Namespace, Query: query})
+			if err != nil {
+				return fmt.Errorf("count runs (%s): %w", query, err)
+			}
+			list := runList{Query: query, Count: count.GetCount(), Runs: []listedRun{}}
+			if limit > 0 {
+				resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Namespace: cfg.Temporal.Namespace, Query: query, PageSize: int32(min(limit, 1000))})
+				if err != nil {
+					return fmt.Errorf("list runs (%s): %w", query, err)
+				}
+				for _, e := range resp.GetExecutions() {
+					if len(list.Runs) == limit {
+						break
+					}
+					sa := e.GetSearchAttributes()
+					list.Runs = append(list.Runs, listedRun{
+						WorkflowID: e.GetExecution().GetWorkflowId(),
+						Journey:    keyword(sa, workflows.JourneyAttr.GetName()),
+						PlanHash:   keyword(sa, workflows.PlanHashAttr.GetName()),
+						Step:       keyword(sa, workflows.StepAttr.GetName()),
+						Status:     cmp.Or(keyword(sa, workflows.StatusAttr.GetName()), strings.ToLower(strings.TrimPrefix(e.GetStatus().String(), "WORKFLOW_EXECUTION_STATUS_"))),
+						StartedAt:  e.GetStartTime().AsTime(),
+					})
+				}
+			}
+			if asJSON {
+				return printJSON(cmd, list)
+			}
+			printRunList(cmd.OutOrStdout(), list)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&journeyName, "journey", "", "the journey's name")
+	f.StringVar(&plan, "plan", "", "a plan hash, or its first 7 or more digits")
+	f.StringVar(&status, "status", "running", "running, ended or all")
+	f.IntVar(&limit, "limit", 20, "list at most this many runs (0: only count them)")
+	f.BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+// runList is what runs list prints.
+type runList struct {
+	Query string      `json:"query"`
+	Count int64       `json:"count"`
+	Runs  []listedRun `json:"runs"`
+}
+
+// listedRun is one run in a runs list.
+type listedRun struct {
+	WorkflowID string    `json:"workflow_id"`
+	Journey    string    `json:"journey"`
+	PlanHash   string    `json:"plan_hash"`
+	Step       string    `json:"step"`
+	Status     string    `json:"status"`
+	StartedAt  time.Time `json:"started_at"`
+}
+
+// runsQuery builds a visibility query from checked values (a journey
+// name, a hex hash and a status hold no quote).
+func runsQuery(journeyName, plan, status string) (string, error) {
+	var parts []string
+	if journeyName != "" {
+		if !journeyNameRe.MatchString(journeyName) {
+			return "", fmt.Errorf("--journey %q is not a journey name (lowercase letters, digits and dashes)", journeyName)
+		}
+		parts = append(parts, fmt.Sprintf("%s = '%s'", workflows.JourneyAttr.GetName(), journeyName))
+	}
+	if plan != "" {
+		if !planHashRe.MatchString(plan) {
+			return "", fmt.Errorf("--plan %q is not a plan hash: give 7 to 16 hex digits, as rapport validate prints it", plan)
+		}
+		if len(plan) == 16 {
+			parts = append(parts, fmt.Sprintf("%s = '%s'", workflows.PlanHashAttr.GetName(), plan))
+		} else {
+			parts = append(parts, fmt.Sprintf("%s STARTS_WITH '%s'", workflows.PlanHashAttr.GetName(), plan))
+		}
+	}
+	switch status {
+	case "running":
+		parts = append(parts, "ExecutionStatus = 'Running'")
+	case "ended":
+		parts = append(parts, "ExecutionStatus != 'Running'")
+	case "all":
+	default:
+		return "", fmt.Errorf("--status must be running, ended or all, not %q", status)
+	}
+	if len(parts) == 0 {
+		parts = append(parts, fmt.Sprintf("%s IS NOT NULL", workflows.JourneyAttr.GetName()))
+	}
+	return strings.Join(parts, " AND "), nil
+}
+
+var (
+	journeyNameRe = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
+	planHashRe    = regexp.MustCompile(`^[0-9a-f]{7,16}$`)
+)
+
+func printRunList(w io.Writer, l runList) {
+	fmt.Fprintf(w, "%s (%s)\n", plural(int(l.Count), "run", "runs"), l.Query)
+	if len(l.Runs) == 0 {
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "WORKFLOW ID\tPLAN\tSTEP\tSTATUS\tSTARTED")
+	for _, r := range l.Runs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.WorkflowID, r.PlanHash[:min(7, len(r.PlanHash))], cmp.Or(r.Step, "-"), r.Status, r.StartedAt.UTC().Format("2006-01-02 15:04"))
+	}
+	tw.Flush()
+	if int64(len(l.Runs)) < l.Count {
+		fmt.Fprintf(w, "(the latest %d; --limit shows more)\n", len(l.Runs))
+	}
 }

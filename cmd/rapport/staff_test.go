@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -186,6 +187,29 @@ func TestStaffReadAndSteerJourneys(t *testing.T) {
 
 	_, _, err = run("inspect", "ada@example.com")
 	require.ErrorContains(t, err, "is not a customer id")
+
+	// runs list counts the runs of a journey on a plan.
+	out, errOut, err = run("runs", "list", "--journey", "care", "--plan", carePlan.Hash[:7])
+	require.NoError(t, err, errOut)
+	assert.Contains(t, out, "1 run (RapportJourney = 'care' AND RapportPlanHash STARTS_WITH '"+carePlan.Hash[:7]+"' AND ExecutionStatus = 'Running')\n")
+	assert.Regexp(t, `(?m)^`+regexp.QuoteMeta(care)+` +`+carePlan.Hash[:7]+` +wait_for_answer +running +`, out)
+	out, _, err = run("runs", "list", "--journey", "care", "--plan", "0000000")
+	require.NoError(t, err)
+	assert.True(t, strings.HasPrefix(out, "0 runs ("), out)
+	out, _, err = run("runs", "list", "--status", "ended", "--limit", "0")
+	require.NoError(t, err)
+	assert.True(t, strings.HasPrefix(out, "1 run ("), "the exited welcome: %s", out)
+	var listed runList
+	out, _, err = run("runs", "list", "--plan", carePlan.Hash, "--json")
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal([]byte(out), &listed))
+	assert.Equal(t, int64(1), listed.Count)
+	require.Len(t, listed.Runs, 1)
+	assert.Equal(t, care, listed.Runs[0].WorkflowID)
+	for _, bad := range [][]string{{"--plan", "xyz"}, {"--journey", "Care'"}, {"--status", "done"}} {
+		_, _, err = run(append([]string{"runs", "list"}, bad...)...)
+		assert.Error(t, err, "%v", bad)
+	}
 }
 
 // TestEncryptedPayloads: with --encrypt, the Temporal server stores only

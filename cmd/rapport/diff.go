@@ -1,0 +1,154 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"strings"
+	"testing/fstest"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rapporthq/rapport/internal/journey"
+	"github.com/rapporthq/rapport/internal/templates"
+)
+
+func newDiffCmd() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "diff OLD NEW",
+		Short: "Show, step by step, what an edit of a journey changes",
+		Long: `Diff compiles two versions of a journey, each a file or a git revision
+of one (REV:PATH, such as HEAD:journeys/lapse-winback.yaml or
+main~3:journeys/lapse-winback.yaml), with the templates beside it, and
+prints what changes: journey settings, steps added, removed, reordered or
+changed setting by setting (matched by id: give steps ids to follow them
+through edits), and templates whose words changed.
+
+Runs in flight keep the plan they started with, templates included
+(each plan pins its templates' content): an edit changes nothing for
+them. diff prints both plans' hashes; rapport runs list --journey NAME
+--plan HASH counts the runs still on the old one.
+
+Exit status: 0 when the plans are the same, 1 when they differ, 2 on an
+error (git's convention).`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			old, err := planAt(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			new, err := planAt(cmd.Context(), args[1])
+			if err != nil {
+				return err
+			}
+			changes := journey.Diff(old, new)
+			if asJSON {
+				if err := printJSON(cmd, map[string]any{"journey": new.Journey, "old_plan": old.Hash, "new_plan": new.Hash, "changes": changes}); err != nil {
+					return err
+				}
+			} else {
+				printDiff(cmd.OutOrStdout(), old, new, changes)
+			}
+			if len(changes) > 0 {
+				return &exitError{code: 1}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func printDiff(w io.Writer, old, new *journey.Plan, changes []journey.Change) {
+	if len(changes) == 0 {
+		fmt.Fprintf(w, "%s: no change (plan %s)\n", new.Journey, new.ShortHash())
+		return
+	}
+	fmt.Fprintf(w, "%s: plan %s → %s, %s\n", new.Journey, old.ShortHash(), new.ShortHash(), plural(len(changes), "change", "changes"))
+	where := ""
+	for _, c := range changes {
+		if c.Where != where {
+			fmt.Fprintf(w, "  %s\n", c.Where)
+			where = c.Where
+		}
+		fmt.Fprintf(w, "    %s\n", c.What)
+	}
+	fmt.Fprintf(w, "Runs in flight keep plan %s, templates included, until they end; new runs take %s.\n", old.ShortHash(), new.ShortHash())
+	fmt.Fprintf(w, "Count them: rapport runs list --journey %s --plan %s\n", old.Journey, old.ShortHash())
+}
+
+// planAt compiles a journey file, or a git revision of one (REV:PATH),
+// with the templates folder beside it at the same revision.
+func planAt(ctx context.Context, where string) (*journey.Plan, error) {
+	var src []byte
+	var tmpl *templates.Set
+	if _, err := os.Stat(where); err == nil || !strings.Contains(where, ":") {
+		if src, err = os.ReadFile(where); err != nil {
+			return nil, err
+		}
+		dir := filepath.Join(filepath.Dir(where), "templates")
+		if tmpl, err = loadTemplates(dir); err != nil {
+			return nil, err
+		}
+	} else {
+		rev, file, _ := strings.Cut(where, ":")
+		if src, err = gitOutput(ctx, "show", rev+":"+file); err != nil {
+			return nil, fmt.Errorf("%s: %w", where, err)
+		}
+		if tmpl, err = templatesAt(ctx, rev, path.Join(path.Dir(file), "templates")); err != nil {
+			return nil, fmt.Errorf("%s: %w", where, err)
+		}
+	}
+	comp, err := journey.NewCompiler(journey.Options{Templates: tmpl})
+	if err != nil {
+		return nil, err
+	}
+	plan, diags := comp.Compile(where, src)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	return plan, nil
+}
+
+// templatesAt loads a templates folder as it was at a git revision.
+func templatesAt(ctx context.Context, rev, dir string) (*templates.Set, error) {
+	list, err := gitOutput(ctx, "ls-tree", "--full-tree", "-r", "--name-only", rev, "--", dir+"/")
+	if err != nil {
+		return nil, err
+	}
+	fsys := fstest.MapFS{}
+	for _, name := range strings.Split(strings.TrimSpace(string(list)), "\n") {
+		if name == "" {
+			continue
+		}
+		b, err := gitOutput(ctx, "show", rev+":"+name)
+		if err != nil {
+			return nil, err
+		}
+		fsys[strings.TrimPrefix(name, dir+"/")] = &fstest.MapFile{Data: b}
+	}
+	return templates.Load(fsys, rev+":"+dir)
+}
+
+// gitOutput runs git and returns what it printed; its complaint is the
+// error.
+func gitOutput(ctx context.Context, args ...string) ([]byte, error) {
+	var out, errOut bytes.Buffer
+	c := exec.CommandContext(ctx, "git", args...)
+	c.Stdout, c.Stderr = &out, &errOut
+	if err := c.Run(); err != nil {
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			return nil, fmt.Errorf("git %s: %s", args[0], strings.TrimSpace(errOut.String()))
+		}
+		return nil, fmt.Errorf("git %s: %w (is git installed?)", args[0], err)
+	}
+	return out.Bytes(), nil
+}
