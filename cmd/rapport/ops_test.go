@@ -7,8 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +20,7 @@ import (
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/rapporthq/rapport/internal/app"
 	"github.com/rapporthq/rapport/internal/devstack"
 	"github.com/rapporthq/rapport/internal/store/storetest"
 	"github.com/rapporthq/rapport/workflows"
@@ -84,11 +83,11 @@ func TestWorkerDrains(t *testing.T) {
 		return out, err
 	}
 	ops := freeAddr(t)
-	tuning := workerTuning{Drain: 10 * time.Second, OpsAddr: ops, Activities: 4}
+	tuning := app.WorkerTuning{Drain: 10 * time.Second, OpsAddr: ops, Activities: 4}
 
 	// A namespace without Rapport's search attributes is refused, with
 	// the command that fixes it.
-	err = runWorker(context.Background(), cfg, "testdata/staff", tuning, nil)
+	err = app.RunWorker(context.Background(), cfg, "testdata/staff", tuning, nil)
 	require.ErrorContains(t, err, "lacks Rapport's search attributes RapportCustomerId, RapportJourney, RapportOutcome, RapportPlanHash, RapportStatus, RapportStep")
 	require.ErrorContains(t, err, "run `rapport setup temporal` before starting workers")
 	_, errOut, err := run("setup", "temporal")
@@ -97,7 +96,7 @@ func TestWorkerDrains(t *testing.T) {
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- runWorker(ctx, cfg, "testdata/staff", tuning, func(r worker.Registry) {
+		done <- app.RunWorker(ctx, cfg, "testdata/staff", tuning, func(r worker.Registry) {
 			r.RegisterWorkflowWithOptions(slowWorkflow, workflow.RegisterOptions{Name: "SlowWorkflow"})
 			r.RegisterActivityWithOptions(slow, activity.RegisterOptions{Name: "Slow"})
 		})
@@ -162,53 +161,6 @@ func TestSetupTemporalRegistersSearchAttributesOnce(t *testing.T) {
 	assert.Equal(t, "namespace default: Rapport's 6 search attributes are already registered\n", out)
 }
 
-// TestTemporalConnectionFromEnvconfig: the connection comes from a
-// temporal.toml profile, with TEMPORAL_* variables on top, as the Temporal
-// CLI reads it.
-func TestTemporalConnectionFromEnvconfig(t *testing.T) {
-	for _, k := range []string{"TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE", "TEMPORAL_API_KEY", "TEMPORAL_TLS", "TEMPORAL_PROFILE"} {
-		t.Setenv(k, "")
-		os.Unsetenv(k)
-	}
-	t.Setenv("TEMPORAL_CONFIG_FILE", filepath.Join(t.TempDir(), "none.toml"))
-	opts, err := temporalOptions()
-	require.NoError(t, err)
-	assert.Equal(t, "127.0.0.1:7233", opts.HostPort, "a local server by default")
-	assert.Equal(t, "default", opts.Namespace)
-	assert.Nil(t, opts.ConnectionOptions.TLS)
-	t.Setenv("TEMPORAL_TLS_CLIENT_CERT_PATH", "") // as compose and Kubernetes pass what is not set
-	t.Setenv("TEMPORAL_ADDRESS", "")
-	opts, err = temporalOptions()
-	require.NoError(t, err)
-	assert.Nil(t, opts.ConnectionOptions.TLS, "an empty variable is unset")
-	assert.Equal(t, "127.0.0.1:7233", opts.HostPort)
-
-	file := filepath.Join(t.TempDir(), "temporal.toml")
-	require.NoError(t, os.WriteFile(file, []byte(`
-[profile.cloud]
-address = "shop.a1b2c.tmprl.cloud:7233"
-namespace = "shop.a1b2c"
-api_key = "secret-key"
-`), 0o600))
-	t.Setenv("TEMPORAL_CONFIG_FILE", file)
-	t.Setenv("TEMPORAL_PROFILE", "cloud")
-	opts, err = temporalOptions()
-	require.NoError(t, err)
-	assert.Equal(t, "shop.a1b2c.tmprl.cloud:7233", opts.HostPort)
-	assert.Equal(t, "shop.a1b2c", opts.Namespace)
-	assert.NotNil(t, opts.Credentials, "the API key")
-	assert.NotNil(t, opts.ConnectionOptions.TLS, "an API key implies TLS")
-
-	t.Setenv("TEMPORAL_NAMESPACE", "shop-staging.a1b2c")
-	opts, err = temporalOptions()
-	require.NoError(t, err)
-	assert.Equal(t, "shop-staging.a1b2c", opts.Namespace, "the environment overrides the profile")
-
-	t.Setenv("TEMPORAL_PROFILE", "nope")
-	_, err = temporalOptions()
-	require.ErrorContains(t, err, "unable to find profile nope")
-}
-
 // TestWorkerTuningFromEnvironment: flags default to RAPPORT_* variables,
 // and bad values are named.
 func TestWorkerTuningFromEnvironment(t *testing.T) {
@@ -221,8 +173,8 @@ func TestWorkerTuningFromEnvironment(t *testing.T) {
 	require.NoError(t, cmd.Flags().Parse([]string{"--pollers=4"}))
 	tn, err := read()
 	require.NoError(t, err)
-	assert.Equal(t, workerTuning{Activities: 200, Pollers: 4, ActivitiesPerSecond: 50, Drain: 45 * time.Second, OpsAddr: ":9090", RetryBudget: 6 * time.Hour}, tn)
-	o := tn.options(nil)
+	assert.Equal(t, app.WorkerTuning{Activities: 200, Pollers: 4, ActivitiesPerSecond: 50, Drain: 45 * time.Second, OpsAddr: ":9090", RetryBudget: 6 * time.Hour}, tn)
+	o := tn.Options(nil)
 	assert.Equal(t, 200, o.MaxConcurrentActivityExecutionSize)
 	assert.Equal(t, 50.0, o.TaskQueueActivitiesPerSecond)
 	assert.Equal(t, 45*time.Second, o.WorkerStopTimeout)
@@ -240,7 +192,7 @@ func TestWorkerTuningFromEnvironment(t *testing.T) {
 	tn, err = tuningFlags(&cobra.Command{Use: "worker"})()
 	require.NoError(t, err)
 	assert.Equal(t, 24*time.Hour, tn.RetryBudget, "the default")
-	assert.NotNil(t, tn.options(nil).PreferredVersionProvider, "the revision is pinned")
+	assert.NotNil(t, tn.Options(nil).PreferredVersionProvider, "the revision is pinned")
 }
 
 // fetch GETs url and returns the status and body (0 when nothing answers).
