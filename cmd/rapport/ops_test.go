@@ -14,16 +14,10 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/sdk/activity"
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/worker"
-	"go.temporal.io/sdk/workflow"
 
 	"github.com/rapporthq/rapport/internal/app"
 	"github.com/rapporthq/rapport/internal/devstack"
 	"github.com/rapporthq/rapport/internal/store/storetest"
-	"github.com/rapporthq/rapport/workflows"
 )
 
 // startTemporal starts an embedded server with no search attributes.
@@ -54,97 +48,6 @@ func status(t *testing.T, url string) int {
 	}
 	resp.Body.Close()
 	return resp.StatusCode
-}
-
-// TestWorkerDrains: when the worker is told to stop (SIGTERM cancels the
-// command's context), /readyz fails at once, polling stops, and an
-// activity under way finishes within the grace period. It starts only on
-// a namespace that has Rapport's search attributes.
-func TestWorkerDrains(t *testing.T) {
-	srv := startTemporal(t)
-	_, dbURL := storetest.New(t)
-	t.Setenv("DATABASE_URL", dbURL)
-	t.Setenv("TEMPORAL_ADDRESS", srv.Address())
-	t.Setenv("RAPPORT_SECRET", "0123456789abcdef0123456789abcdef")
-	t.Setenv("RAPPORT_LOG_LEVEL", "error")
-	cfg, err := configFromEnv()
-	require.NoError(t, err)
-
-	started, release := make(chan struct{}), make(chan struct{})
-	slow := func(ctx context.Context) (string, error) {
-		close(started)
-		<-release
-		return "finished", nil
-	}
-	slowWorkflow := func(ctx workflow.Context) (string, error) {
-		ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: time.Minute})
-		var out string
-		err := workflow.ExecuteActivity(ctx, "Slow").Get(ctx, &out)
-		return out, err
-	}
-	ops := freeAddr(t)
-	tuning := app.WorkerTuning{Drain: 10 * time.Second, OpsAddr: ops, Activities: 4}
-
-	// A namespace without Rapport's search attributes is refused, with
-	// the command that fixes it.
-	err = app.RunWorker(context.Background(), cfg, "testdata/staff", tuning, nil)
-	require.ErrorContains(t, err, "lacks Rapport's search attributes RapportCustomerId, RapportJourney, RapportOutcome, RapportPlanHash, RapportStatus, RapportStep")
-	require.ErrorContains(t, err, "run `rapport setup temporal` before starting workers")
-	_, errOut, err := run("setup", "temporal")
-	require.NoError(t, err, errOut)
-
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- app.RunWorker(ctx, cfg, "testdata/staff", tuning, func(r worker.Registry) {
-			r.RegisterWorkflowWithOptions(slowWorkflow, workflow.RegisterOptions{Name: "SlowWorkflow"})
-			r.RegisterActivityWithOptions(slow, activity.RegisterOptions{Name: "Slow"})
-		})
-	}()
-	s := &stack{t: t}
-	s.waitFor("the worker to be ready", 20*time.Second, func() bool { return status(t, "http://"+ops+"/readyz") == http.StatusOK })
-	assert.Equal(t, http.StatusOK, status(t, "http://"+ops+"/healthz"))
-	assert.Equal(t, http.StatusOK, status(t, "http://"+ops+"/metrics"))
-
-	c, err := client.Dial(client.Options{HostPort: srv.Address()})
-	require.NoError(t, err)
-	defer c.Close()
-	run, err := c.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{TaskQueue: workflows.TaskQueue}, "SlowWorkflow")
-	require.NoError(t, err)
-	select {
-	case <-started:
-	case <-time.After(30 * time.Second):
-		t.Fatal("the activity did not start")
-	}
-
-	stop() // what SIGTERM does
-	s.waitFor("/readyz to fail while draining", 5*time.Second, func() bool {
-		return status(t, "http://"+ops+"/readyz") == http.StatusServiceUnavailable
-	})
-	select {
-	case err := <-done:
-		t.Fatalf("the worker stopped (%v) before its activity finished", err)
-	case <-time.After(500 * time.Millisecond):
-	}
-	close(release)
-	select {
-	case err := <-done:
-		require.NoError(t, err)
-	case <-time.After(15 * time.Second):
-		t.Fatal("the worker did not stop after its activity finished")
-	}
-
-	// The activity's result reached Temporal before the worker went.
-	hist := c.GetWorkflowHistory(context.Background(), run.GetID(), run.GetRunID(), false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	completed := false
-	for hist.HasNext() {
-		ev, err := hist.Next()
-		require.NoError(t, err)
-		if ev.GetEventType() == enumspb.EVENT_TYPE_ACTIVITY_TASK_COMPLETED {
-			completed = true
-		}
-	}
-	assert.True(t, completed, "the activity under way completed during the drain")
 }
 
 // TestSetupTemporalRegistersSearchAttributesOnce: rapport setup temporal
