@@ -78,9 +78,14 @@ func RunAPI(ctx context.Context, cfg Config, journeysDir string, o APIOptions) e
 
 // APIDeps are what the API server is built from.
 type APIDeps struct {
+	// Services are the connections and the journeys.
 	Services *Services
-	Config   Config
-	Signer   *links.Signer
+	// Config gives the contact rules, the shop's name and the trusted
+	// proxies.
+	Config Config
+	// Signer signs and checks the links in messages (Config.Signer).
+	Signer *links.Signer
+	// Webhooks verify the providers' callbacks (Config.WebhookKeys).
 	Webhooks api.WebhookKeys
 	// Sweep is how often unrouted events are retried (0: SweepInterval).
 	Sweep time.Duration

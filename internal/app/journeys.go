@@ -13,7 +13,8 @@ import (
 type Journeys struct {
 	// Compiler compiled them; its Env is the one their conditions run in.
 	Compiler *journey.Compiler
-	Catalog  *journey.Catalog
+	// Catalog holds the compiled plans, by journey name.
+	Catalog *journey.Catalog
 	// Templates are the folder's templates/.
 	Templates *templates.Set
 	// Diags are the warnings (there are no errors).

@@ -14,9 +14,9 @@ import (
 // without configuration is nil: its messages are skipped with that
 // reason.
 type Senders struct {
-	Email channels.EmailSender
-	SMS   channels.SMSSender
-	Mail  channels.MailSender
+	Email channels.EmailSender // SendGrid
+	SMS   channels.SMSSender   // Twilio
+	Mail  channels.MailSender  // Lob: letters and postcards
 }
 
 // Senders builds the provider clients that are configured (SendGrid,

@@ -20,9 +20,13 @@ import (
 // database (migrated) and a Temporal client. Connect makes them; dev mode
 // and the bench fill one in from the connections they made themselves.
 type Services struct {
-	Log      *slog.Logger
+	// Log is the process's log (Config.Logger).
+	Log *slog.Logger
+	// Journeys are the journeys folder's, compiled.
 	Journeys *Journeys
-	Store    *store.Store
+	// Store is the database, migrated.
+	Store *store.Store
+	// Temporal is the client, on Config.Temporal's namespace.
 	Temporal client.Client
 	// Metrics are the process's Prometheus metrics (Rapport's and the
 	// SDK's), served on /metrics.
