@@ -68,7 +68,7 @@ var publicAddr = map[string]listener{
 // opsPaths are the operational paths, which must never be published.
 var opsPaths = []string{"/healthz", "/readyz", "/metrics"}
 
-// knownEnv is every variable the binary reads (cmd/rapport/config.go, the
+// knownEnv is every variable the binary reads (internal/app/config.go, the
 // Temporal SDK's envconfig and the operations contract) plus the Go
 // runtime's. A name set in these files but missing here is most likely a
 // typo, which the binary would silently ignore.

@@ -23,6 +23,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/rapporthq/rapport/internal/api/wire"
+	"github.com/rapporthq/rapport/internal/app"
 	"github.com/rapporthq/rapport/internal/bench"
 	"github.com/rapporthq/rapport/internal/journey"
 	"github.com/rapporthq/rapport/internal/router"
@@ -110,7 +111,7 @@ func runBench(ctx context.Context, out io.Writer, journeysDir string, o benchOpt
 	if err != nil {
 		return err
 	}
-	js, err := loadJourneys(journeysDir)
+	js, err := app.LoadJourneys(journeysDir)
 	if err != nil {
 		return err
 	}
@@ -171,7 +172,7 @@ func runBench(ctx context.Context, out io.Writer, journeysDir string, o benchOpt
 
 type benchRun struct {
 	d         *devStack
-	js        *journeySet
+	js        *app.Journeys
 	o         benchOptions
 	out       io.Writer
 	rawRounds int // raw start rate measurements so far, for unique ids
@@ -181,7 +182,7 @@ type benchRun struct {
 // rate, then run the lapse audience over the first 100,000 customers and
 // over all of them, sampling the heap.
 func (b *benchRun) audience(ctx context.Context) error {
-	plan, ok := b.js.catalog.Get("lapse-winback")
+	plan, ok := b.js.Catalog.Get("lapse-winback")
 	if !ok {
 		return fmt.Errorf("no lapse-winback journey in the journeys folder")
 	}
@@ -269,13 +270,13 @@ func (b *benchRun) rawStartRate(ctx context.Context, n int, plan *journey.Plan) 
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			opts := client.StartWorkflowOptions{ID: fmt.Sprintf("bench/raw/%d-%d", round, i), TaskQueue: parkedTaskQueue}
+			opts := client.StartWorkflowOptions{ID: fmt.Sprintf("bench/raw/%d-%d", round, i), TaskQueue: app.ParkedTaskQueue}
 			var args []any
 			if plan != nil {
 				customerID := fmt.Sprintf("raw-%d-%d", round, i)
 				ev := journey.Event{ID: "raw", Type: "audience", CustomerID: customerID, OccurredAt: time.Now().UTC()}
 				opts = router.StartOptions("bench/raw-journey/"+customerID, plan, customerID, ev)
-				opts.TaskQueue = parkedTaskQueue
+				opts.TaskQueue = app.ParkedTaskQueue
 				args = append(args, workflows.JourneyInput{Plan: *plan, CustomerID: customerID, EntryKey: "raw", Trigger: ev, Revision: workflows.Revision})
 			}
 			_, err := b.d.client.ExecuteWorkflow(ctx, opts, "BenchNothing", args...)
@@ -299,7 +300,7 @@ func (b *benchRun) audienceRun(ctx context.Context, plan *journey.Plan, size int
 	var base runtime.MemStats
 	runtime.ReadMemStats(&base)
 	peak := sampleHeap(ctx)
-	rt := newRouter(&services{store: b.d.store, temporal: b.d.client, journeys: b.js, log: slog.New(slog.NewTextHandler(io.Discard, nil))}, 0, time.Time{})
+	rt := (&app.Services{Store: b.d.store, Temporal: b.d.client, Journeys: b.js, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}).NewRouter(0, time.Time{})
 	pre, err := rt.PreviewAudience(ctx, plan, time.Now(), 10)
 	if err != nil {
 		return err

@@ -20,6 +20,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/rapporthq/rapport/internal/app"
 	"github.com/rapporthq/rapport/internal/bench"
 	"github.com/rapporthq/rapport/internal/money"
 	"github.com/rapporthq/rapport/internal/router"
@@ -241,7 +242,7 @@ func (b *benchRun) winbackPath(ctx context.Context) ([]scriptedPath, []string, e
 		"items": []any{map[string]any{"product_id": "tea", "name": "Earl Grey tea", "quantity": 2, "price": 8.5}}}, nil); err != nil {
 		return nil, nil, err
 	}
-	plan, ok := b.js.catalog.Get("lapse-winback")
+	plan, ok := b.js.Catalog.Get("lapse-winback")
 	if !ok {
 		return nil, nil, errors.New("no lapse-winback journey in the journeys folder")
 	}
@@ -266,7 +267,7 @@ var surveyLink = regexp.MustCompile(`http://\S+/survey/\S+`)
 // router starts journeys at a dev-time day, as `rapport dev --day` does:
 // the bench's own API runs them in real time.
 func (b *benchRun) router(day time.Duration) *router.Router {
-	return newRouter(&services{store: b.d.store, temporal: b.d.client, journeys: b.js, log: slog.New(slog.DiscardHandler)}, day, time.Now())
+	return (&app.Services{Store: b.d.store, Temporal: b.d.client, Journeys: b.js, Log: slog.New(slog.DiscardHandler)}).NewRouter(day, time.Now())
 }
 
 // placeOrder stores an order.placed event, as the API does, and routes it

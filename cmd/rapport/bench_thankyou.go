@@ -113,7 +113,7 @@ func (b *benchRun) thankYou(ctx context.Context) (thankYouResult, error) {
 	if b.o.Journeys < 1 || b.o.Rounds < 1 || b.o.Concurrency < 1 {
 		return thankYouResult{}, errors.New("--journeys, --rounds and --concurrency must be at least 1")
 	}
-	plan, ok := b.js.catalog.Get("thank-you")
+	plan, ok := b.js.Catalog.Get("thank-you")
 	if !ok {
 		return thankYouResult{}, errors.New("no thank-you journey in the journeys folder")
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rapporthq/rapport/internal/app"
 	"github.com/rapporthq/rapport/internal/chaos"
 	"github.com/rapporthq/rapport/internal/devstack"
 )
@@ -95,7 +96,7 @@ func newChaosTemporalCmd() *cobra.Command {
 			log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 			t, err := devstack.StartTemporal(cmd.Context(), devstack.TemporalOptions{
 				IP: ip, FrontendPort: port, UIPort: -1, Namespace: "default", PostgresURL: db,
-				SearchAttributes: searchAttributeTypes(), Logger: log, LogLevel: slog.LevelWarn,
+				SearchAttributes: app.SearchAttributeTypes(), Logger: log, LogLevel: slog.LevelWarn,
 			})
 			if err != nil {
 				return err

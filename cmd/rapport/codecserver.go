@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rapporthq/rapport/internal/app"
 	"github.com/rapporthq/rapport/internal/codec"
 	"github.com/rapporthq/rapport/internal/ops"
 )
@@ -40,7 +41,7 @@ without a token.`,
 			if cfg.Codec == nil {
 				return fmt.Errorf("no keys: set %s (id:base64-key, comma-separated, newest last) or %s", codec.EnvKeys, codec.EnvKeysFile)
 			}
-			log := cfg.logger()
+			log := cfg.Logger()
 			h, err := codec.NewServer(codec.ServerOptions{Ring: cfg.Codec, Token: os.Getenv("RAPPORT_CODEC_TOKEN"), Origins: splitList(origins), Log: log})
 			if err != nil {
 				return fmt.Errorf("%w (RAPPORT_CODEC_TOKEN)", err)
@@ -52,7 +53,7 @@ without a token.`,
 			log.Info("codec server listening", "addr", l.Addr().String(), "keys", strings.Join(cfg.Codec.IDs(), ","), "encrypting_with", cfg.Codec.Current())
 			health := &ops.Health{}
 			health.Ready()
-			return serveUntilDone(cmd.Context(), &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}, l, health, log)
+			return app.ServeUntilDone(cmd.Context(), &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}, l, health, log)
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", addr, "address to listen on (RAPPORT_CODEC_ADDR)")

@@ -1,3 +1,5 @@
+//go:build !production
+
 package main
 
 import (
@@ -193,25 +195,4 @@ func TestRetentionScheduleScrubsOldContent(t *testing.T) {
 	did, err = schedules.SyncRetention(ctx, s.client, workflows.RetentionInput{}, nil)
 	require.NoError(t, err)
 	assert.Equal(t, "none", did)
-}
-
-func TestRetentionConfigIsCheckedAtStartUp(t *testing.T) {
-	t.Setenv("RAPPORT_RETENTION_MESSAGES", "400d")
-	t.Setenv("RAPPORT_RETENTION_EVENTS", "")
-	cfg, err := configFromEnv()
-	require.NoError(t, err)
-	assert.Equal(t, workflows.RetentionInput{Messages: "400d"}, cfg.Retention, "unset keeps events forever")
-
-	for value, says := range map[string]string{"400 days": "not a duration", "6h": "shorter than a day", "forever": "not a duration"} {
-		t.Setenv("RAPPORT_RETENTION_EVENTS", value)
-		_, err := configFromEnv()
-		require.Error(t, err, value)
-		assert.Contains(t, err.Error(), "RAPPORT_RETENTION_EVENTS", "the message names the variable")
-		assert.Contains(t, err.Error(), says, value)
-	}
-	t.Setenv("RAPPORT_RETENTION_EVENTS", "")
-	t.Setenv("RAPPORT_RETENTION_MESSAGES", "0d")
-	_, err = configFromEnv()
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "RAPPORT_RETENTION_MESSAGES")
 }

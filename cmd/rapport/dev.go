@@ -30,6 +30,7 @@ import (
 
 	"github.com/rapporthq/rapport/internal/api"
 	"github.com/rapporthq/rapport/internal/apikey"
+	"github.com/rapporthq/rapport/internal/app"
 	"github.com/rapporthq/rapport/internal/channels"
 	"github.com/rapporthq/rapport/internal/channels/printmail"
 	"github.com/rapporthq/rapport/internal/channels/sendgrid"
@@ -89,7 +90,7 @@ type devOptions struct {
 	NoDemo   bool
 	// DayLength makes journeys run faster: a day lasts this long (--day).
 	DayLength time.Duration
-	Sender    *config
+	Sender    *app.Config
 	// SweepInterval is how often unrouted events are retried (default 15s).
 	SweepInterval time.Duration
 	// Interceptors wrap the worker (tests use them to inject faults).
@@ -170,7 +171,7 @@ a half. Ctrl-C stops it all.`,
 				return err
 			}
 			opts.Sender = &cfg
-			opts.Log = cfg.logger()
+			opts.Log = cfg.Logger()
 			if v := os.Getenv("RAPPORT_RETRY_BUDGET"); v != "" && !cmd.Flags().Changed("retry-budget") {
 				if opts.RetryBudget, err = time.ParseDuration(v); err != nil {
 					return fmt.Errorf("RAPPORT_RETRY_BUDGET=%q: %w", v, err)
@@ -227,7 +228,7 @@ func startDev(ctx context.Context, opts devOptions) (_ *devStack, err error) {
 
 	// Journeys first: a broken journey should fail fast, before anything
 	// slow starts.
-	js, err := loadJourneys(opts.JourneysDir)
+	js, err := app.LoadJourneys(opts.JourneysDir)
 	if err != nil {
 		return nil, err
 	}
@@ -256,6 +257,9 @@ func startDev(ctx context.Context, opts devOptions) (_ *devStack, err error) {
 	if err := d.store.Migrate(ctx, log); err != nil {
 		return nil, err
 	}
+	if err := app.SaveTemplateVersions(ctx, d.store, js.Templates); err != nil {
+		return nil, err
+	}
 	if d.APIKey, err = devAPIKey(ctx, d.store, opts.StateDir); err != nil {
 		return nil, err
 	}
@@ -271,7 +275,7 @@ func startDev(ctx context.Context, opts devOptions) (_ *devStack, err error) {
 		}
 		d.CodecURL = "http://" + codecListener.Addr().String()
 	}
-	attrs := searchAttributeTypes()
+	attrs := app.SearchAttributeTypes()
 	topts := devstack.TemporalOptions{
 		IP: opts.IP, FrontendPort: opts.TemporalPort, UIPort: opts.UIPort, Namespace: "default",
 		SearchAttributes: attrs, Logger: log.With("component", "temporal-server"), LogLevel: slog.LevelWarn,
@@ -292,7 +296,7 @@ func startDev(ctx context.Context, opts devOptions) (_ *devStack, err error) {
 	d.TemporalAddress, d.UIURL = d.temporal.Address(), d.temporal.UIURL()
 	d.metrics = metrics.New()
 	var dc converter.DataConverter
-	if d.client, dc, err = dialTemporal(ctx, client.Options{HostPort: d.temporal.Address(), Namespace: d.temporal.Namespace()}, log, keys, d.metrics); err != nil {
+	if d.client, dc, err = app.DialTemporal(ctx, client.Options{HostPort: d.temporal.Address(), Namespace: d.temporal.Namespace()}, log, keys, d.metrics); err != nil {
 		return nil, err
 	}
 	if codecListener != nil {
@@ -328,7 +332,7 @@ func startDev(ctx context.Context, opts devOptions) (_ *devStack, err error) {
 	if err != nil {
 		return nil, err
 	}
-	svc := &services{log: log, journeys: js, store: d.store, temporal: d.client, metrics: d.metrics, dataConverter: dc}
+	svc := &app.Services{Log: log, Journeys: js, Store: d.store, Temporal: d.client, Metrics: d.metrics, DataConverter: dc}
 	cfg := *opts.Sender
 	cfg.PublicURL = d.APIURL
 	cfg.Temporal.Namespace = d.temporal.Namespace()
@@ -341,14 +345,14 @@ func startDev(ctx context.Context, opts devOptions) (_ *devStack, err error) {
 	if err != nil {
 		return nil, err
 	}
-	email := sendgrid.New(sendgrid.Config{APIKey: devSendGridKey, BaseURL: d.FakesURL})
+	senders := app.Senders{Email: sendgrid.New(sendgrid.Config{APIKey: devSendGridKey, BaseURL: d.FakesURL}), SMS: sms, Mail: mail}
 	dayEpoch := time.Now()
-	audienceRouter := newRouter(svc, opts.DayLength, dayEpoch)
+	audienceRouter := svc.NewRouter(opts.DayLength, dayEpoch)
 	if opts.ParkAudienceJourneys {
-		audienceRouter.TaskQueue = parkedTaskQueue
+		audienceRouter.TaskQueue = app.ParkedTaskQueue
 	}
 	if !opts.NoWorker {
-		d.worker = newWorker(d.client, cfg.activities(svc, email, sms, mail, signer, audienceRouter), js, workerTuning{RetryBudget: opts.RetryBudget}, opts.Interceptors...)
+		d.worker = app.NewWorker(d.client, cfg.Activities(svc, senders, signer, audienceRouter), js, app.WorkerTuning{RetryBudget: opts.RetryBudget}, opts.Interceptors...)
 		if opts.Register != nil {
 			opts.Register(d.worker)
 		}
@@ -356,15 +360,11 @@ func startDev(ctx context.Context, opts devOptions) (_ *devStack, err error) {
 			return nil, fmt.Errorf("start worker: %w", err)
 		}
 	}
-	syncSchedules(ctx, svc)
-	syncRetention(ctx, svc, cfg.Retention)
+	app.SyncSchedules(ctx, svc)
+	app.SyncRetention(ctx, svc, cfg.Retention)
 
 	outbox := fakes.OutboxHandler(d.fakes.Recorder, d.enrich, d.unsent)
-	sweep := opts.SweepInterval
-	if sweep == 0 {
-		sweep = sweepInterval
-	}
-	hooks, err := cfg.webhookKeys()
+	hooks, err := cfg.WebhookKeys()
 	if err != nil {
 		return nil, err
 	}
@@ -389,8 +389,8 @@ func startDev(ctx context.Context, opts devOptions) (_ *devStack, err error) {
 		hooks.SendGrid = &key.PublicKey
 		d.fakes.SendGrid.PostEvents(d.APIURL+"/webhooks/sendgrid", key)
 	}
-	d.serve(newAPIServer(runCtx, apiDeps{svc: svc, cfg: cfg, signer: signer, hooks: hooks, sweep: sweep, dayLength: opts.DayLength, dayEpoch: dayEpoch,
-		extra: map[string]http.Handler{"/dev/": outbox}, publicLimit: opts.PublicLimit}), apiListener)
+	d.serve(app.NewAPIServer(runCtx, app.APIDeps{Services: svc, Config: cfg, Signer: signer, Webhooks: hooks, Sweep: opts.SweepInterval, DayLength: opts.DayLength, DayEpoch: dayEpoch,
+		Extra: map[string]http.Handler{"/dev/": outbox}, PublicLimit: opts.PublicLimit}), apiListener)
 	// Probes and metrics on a port of their own, never on the API's.
 	if opts.OpsPort >= 0 {
 		opsListener, err := listen(opts.IP, opts.OpsPort, "/healthz, /readyz and /metrics (--ops-port)")
@@ -752,10 +752,10 @@ var crowdLimit = &api.PublicLimit{Rate: 10000, Burst: 10000, WebhookRate: 10000,
 
 // newOpsServer serves dev mode's probes and metrics, ready at once (the
 // API and the worker run in the same process, already started).
-func newOpsServer(svc *services) *http.Server {
-	health := svc.health(true)
+func newOpsServer(svc *app.Services) *http.Server {
+	health := svc.Health(true)
 	health.Ready()
-	return ops.NewServer(health, svc.metricsHandler())
+	return ops.NewServer(health, svc.MetricsHandler())
 }
 
 // devCodec is dev mode's encryption: keys and token kept in the state

@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rapporthq/rapport/internal/app"
 	"github.com/rapporthq/rapport/internal/journey"
 	"github.com/rapporthq/rapport/internal/templates"
 )
@@ -94,7 +95,7 @@ func planAt(ctx context.Context, where string) (*journey.Plan, error) {
 			return nil, err
 		}
 		dir := filepath.Join(filepath.Dir(where), "templates")
-		if tmpl, err = loadTemplates(dir); err != nil {
+		if tmpl, err = app.LoadTemplates(dir); err != nil {
 			return nil, err
 		}
 	} else {

@@ -1,3 +1,5 @@
+//go:build !production
+
 package main
 
 import (
@@ -107,21 +109,6 @@ func TestAPIKeysGuardV1(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotEqual(t, s.APIKey, fresh)
 	assert.Equal(t, http.StatusOK, get(fresh).StatusCode)
-}
-
-func TestTrustedProxiesFromEnvironment(t *testing.T) {
-	t.Setenv("RAPPORT_TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.7 ,2001:db8::/32")
-	cfg, err := configFromEnv()
-	require.NoError(t, err)
-	var got []string
-	for _, p := range cfg.TrustedProxies {
-		got = append(got, p.String())
-	}
-	assert.Equal(t, []string{"10.0.0.0/8", "192.0.2.7/32", "2001:db8::/32"}, got)
-
-	t.Setenv("RAPPORT_TRUSTED_PROXIES", "10.0.0.0/8,load-balancer")
-	_, err = configFromEnv()
-	assert.ErrorContains(t, err, `RAPPORT_TRUSTED_PROXIES: "load-balancer" is not an address or CIDR`)
 }
 
 // TestStateFolderLock: the state folder's lock is held until released, and

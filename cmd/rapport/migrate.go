@@ -29,7 +29,7 @@ places at once; workers and the API also migrate when they start.`,
 				return err
 			}
 			defer s.Close()
-			if err := s.Migrate(cmd.Context(), cfg.logger()); err != nil {
+			if err := s.Migrate(cmd.Context(), cfg.Logger()); err != nil {
 				return err
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), "the database schema is up to date")

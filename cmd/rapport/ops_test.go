@@ -1,3 +1,5 @@
+//go:build !production
+
 package main
 
 import (
@@ -5,8 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,15 +14,10 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/sdk/activity"
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/worker"
-	"go.temporal.io/sdk/workflow"
 
+	"github.com/rapporthq/rapport/internal/app"
 	"github.com/rapporthq/rapport/internal/devstack"
 	"github.com/rapporthq/rapport/internal/store/storetest"
-	"github.com/rapporthq/rapport/workflows"
 )
 
 // startTemporal starts an embedded server with no search attributes.
@@ -55,97 +50,6 @@ func status(t *testing.T, url string) int {
 	return resp.StatusCode
 }
 
-// TestWorkerDrains: when the worker is told to stop (SIGTERM cancels the
-// command's context), /readyz fails at once, polling stops, and an
-// activity under way finishes within the grace period. It starts only on
-// a namespace that has Rapport's search attributes.
-func TestWorkerDrains(t *testing.T) {
-	srv := startTemporal(t)
-	_, dbURL := storetest.New(t)
-	t.Setenv("DATABASE_URL", dbURL)
-	t.Setenv("TEMPORAL_ADDRESS", srv.Address())
-	t.Setenv("RAPPORT_SECRET", "0123456789abcdef0123456789abcdef")
-	t.Setenv("RAPPORT_LOG_LEVEL", "error")
-	cfg, err := configFromEnv()
-	require.NoError(t, err)
-
-	started, release := make(chan struct{}), make(chan struct{})
-	slow := func(ctx context.Context) (string, error) {
-		close(started)
-		<-release
-		return "finished", nil
-	}
-	slowWorkflow := func(ctx workflow.Context) (string, error) {
-		ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: time.Minute})
-		var out string
-		err := workflow.ExecuteActivity(ctx, "Slow").Get(ctx, &out)
-		return out, err
-	}
-	ops := freeAddr(t)
-	tuning := workerTuning{Drain: 10 * time.Second, OpsAddr: ops, Activities: 4}
-
-	// A namespace without Rapport's search attributes is refused, with
-	// the command that fixes it.
-	err = runWorker(context.Background(), cfg, "testdata/staff", tuning, nil)
-	require.ErrorContains(t, err, "lacks Rapport's search attributes RapportCustomerId, RapportJourney, RapportOutcome, RapportPlanHash, RapportStatus, RapportStep")
-	require.ErrorContains(t, err, "run `rapport setup temporal` before starting workers")
-	_, errOut, err := run("setup", "temporal")
-	require.NoError(t, err, errOut)
-
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- runWorker(ctx, cfg, "testdata/staff", tuning, func(r worker.Registry) {
-			r.RegisterWorkflowWithOptions(slowWorkflow, workflow.RegisterOptions{Name: "SlowWorkflow"})
-			r.RegisterActivityWithOptions(slow, activity.RegisterOptions{Name: "Slow"})
-		})
-	}()
-	s := &stack{t: t}
-	s.waitFor("the worker to be ready", 20*time.Second, func() bool { return status(t, "http://"+ops+"/readyz") == http.StatusOK })
-	assert.Equal(t, http.StatusOK, status(t, "http://"+ops+"/healthz"))
-	assert.Equal(t, http.StatusOK, status(t, "http://"+ops+"/metrics"))
-
-	c, err := client.Dial(client.Options{HostPort: srv.Address()})
-	require.NoError(t, err)
-	defer c.Close()
-	run, err := c.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{TaskQueue: workflows.TaskQueue}, "SlowWorkflow")
-	require.NoError(t, err)
-	select {
-	case <-started:
-	case <-time.After(30 * time.Second):
-		t.Fatal("the activity did not start")
-	}
-
-	stop() // what SIGTERM does
-	s.waitFor("/readyz to fail while draining", 5*time.Second, func() bool {
-		return status(t, "http://"+ops+"/readyz") == http.StatusServiceUnavailable
-	})
-	select {
-	case err := <-done:
-		t.Fatalf("the worker stopped (%v) before its activity finished", err)
-	case <-time.After(500 * time.Millisecond):
-	}
-	close(release)
-	select {
-	case err := <-done:
-		require.NoError(t, err)
-	case <-time.After(15 * time.Second):
-		t.Fatal("the worker did not stop after its activity finished")
-	}
-
-	// The activity's result reached Temporal before the worker went.
-	hist := c.GetWorkflowHistory(context.Background(), run.GetID(), run.GetRunID(), false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	completed := false
-	for hist.HasNext() {
-		ev, err := hist.Next()
-		require.NoError(t, err)
-		if ev.GetEventType() == enumspb.EVENT_TYPE_ACTIVITY_TASK_COMPLETED {
-			completed = true
-		}
-	}
-	assert.True(t, completed, "the activity under way completed during the drain")
-}
-
 // TestSetupTemporalRegistersSearchAttributesOnce: rapport setup temporal
 // adds Rapport's search attributes, and says so; run again it changes
 // nothing.
@@ -160,53 +64,6 @@ func TestSetupTemporalRegistersSearchAttributesOnce(t *testing.T) {
 	assert.Equal(t, "namespace default: Rapport's 6 search attributes are already registered\n", out)
 }
 
-// TestTemporalConnectionFromEnvconfig: the connection comes from a
-// temporal.toml profile, with TEMPORAL_* variables on top, as the Temporal
-// CLI reads it.
-func TestTemporalConnectionFromEnvconfig(t *testing.T) {
-	for _, k := range []string{"TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE", "TEMPORAL_API_KEY", "TEMPORAL_TLS", "TEMPORAL_PROFILE"} {
-		t.Setenv(k, "")
-		os.Unsetenv(k)
-	}
-	t.Setenv("TEMPORAL_CONFIG_FILE", filepath.Join(t.TempDir(), "none.toml"))
-	opts, err := temporalOptions()
-	require.NoError(t, err)
-	assert.Equal(t, "127.0.0.1:7233", opts.HostPort, "a local server by default")
-	assert.Equal(t, "default", opts.Namespace)
-	assert.Nil(t, opts.ConnectionOptions.TLS)
-	t.Setenv("TEMPORAL_TLS_CLIENT_CERT_PATH", "") // as compose and Kubernetes pass what is not set
-	t.Setenv("TEMPORAL_ADDRESS", "")
-	opts, err = temporalOptions()
-	require.NoError(t, err)
-	assert.Nil(t, opts.ConnectionOptions.TLS, "an empty variable is unset")
-	assert.Equal(t, "127.0.0.1:7233", opts.HostPort)
-
-	file := filepath.Join(t.TempDir(), "temporal.toml")
-	require.NoError(t, os.WriteFile(file, []byte(`
-[profile.cloud]
-address = "shop.a1b2c.tmprl.cloud:7233"
-namespace = "shop.a1b2c"
-api_key = "secret-key"
-`), 0o600))
-	t.Setenv("TEMPORAL_CONFIG_FILE", file)
-	t.Setenv("TEMPORAL_PROFILE", "cloud")
-	opts, err = temporalOptions()
-	require.NoError(t, err)
-	assert.Equal(t, "shop.a1b2c.tmprl.cloud:7233", opts.HostPort)
-	assert.Equal(t, "shop.a1b2c", opts.Namespace)
-	assert.NotNil(t, opts.Credentials, "the API key")
-	assert.NotNil(t, opts.ConnectionOptions.TLS, "an API key implies TLS")
-
-	t.Setenv("TEMPORAL_NAMESPACE", "shop-staging.a1b2c")
-	opts, err = temporalOptions()
-	require.NoError(t, err)
-	assert.Equal(t, "shop-staging.a1b2c", opts.Namespace, "the environment overrides the profile")
-
-	t.Setenv("TEMPORAL_PROFILE", "nope")
-	_, err = temporalOptions()
-	require.ErrorContains(t, err, "unable to find profile nope")
-}
-
 // TestWorkerTuningFromEnvironment: flags default to RAPPORT_* variables,
 // and bad values are named.
 func TestWorkerTuningFromEnvironment(t *testing.T) {
@@ -219,8 +76,8 @@ func TestWorkerTuningFromEnvironment(t *testing.T) {
 	require.NoError(t, cmd.Flags().Parse([]string{"--pollers=4"}))
 	tn, err := read()
 	require.NoError(t, err)
-	assert.Equal(t, workerTuning{Activities: 200, Pollers: 4, ActivitiesPerSecond: 50, Drain: 45 * time.Second, OpsAddr: ":9090", RetryBudget: 6 * time.Hour}, tn)
-	o := tn.options(nil)
+	assert.Equal(t, app.WorkerTuning{Activities: 200, Pollers: 4, ActivitiesPerSecond: 50, Drain: 45 * time.Second, OpsAddr: ":9090", RetryBudget: 6 * time.Hour}, tn)
+	o := tn.Options(nil)
 	assert.Equal(t, 200, o.MaxConcurrentActivityExecutionSize)
 	assert.Equal(t, 50.0, o.TaskQueueActivitiesPerSecond)
 	assert.Equal(t, 45*time.Second, o.WorkerStopTimeout)
@@ -238,7 +95,7 @@ func TestWorkerTuningFromEnvironment(t *testing.T) {
 	tn, err = tuningFlags(&cobra.Command{Use: "worker"})()
 	require.NoError(t, err)
 	assert.Equal(t, 24*time.Hour, tn.RetryBudget, "the default")
-	assert.NotNil(t, tn.options(nil).PreferredVersionProvider, "the revision is pinned")
+	assert.NotNil(t, tn.Options(nil).PreferredVersionProvider, "the revision is pinned")
 }
 
 // fetch GETs url and returns the status and body (0 when nothing answers).

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rapporthq/rapport/internal/app"
 	"github.com/rapporthq/rapport/internal/schedules"
 )
 
@@ -29,7 +30,7 @@ TEMPORAL_NAMESPACE.`,
 		Short: "Create, update and remove schedules to match journeys/",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			js, err := loadJourneys(journeysDir)
+			js, err := app.LoadJourneys(journeysDir)
 			if err != nil {
 				return err
 			}
@@ -38,7 +39,7 @@ TEMPORAL_NAMESPACE.`,
 				return err
 			}
 			defer c.Close()
-			rep, err := schedules.Sync(cmd.Context(), c, js.catalog, dc)
+			rep, err := schedules.Sync(cmd.Context(), c, js.Catalog, dc)
 			if err != nil {
 				return err
 			}

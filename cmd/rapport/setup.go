@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	enumspb "go.temporal.io/api/enums/v1"
 
+	"github.com/rapporthq/rapport/internal/app"
 	"github.com/rapporthq/rapport/internal/temporalsetup"
 	"github.com/rapporthq/rapport/workflows"
 )
@@ -40,7 +40,7 @@ Configured by TEMPORAL_* (address, namespace, TLS, API key, profile).`,
 				return err
 			}
 			defer c.Close()
-			added, err := temporalsetup.EnsureSearchAttributes(ctx, c, cfg.Temporal.Namespace, searchAttributeTypes())
+			added, err := temporalsetup.EnsureSearchAttributes(ctx, c, cfg.Temporal.Namespace, app.SearchAttributeTypes())
 			if err != nil {
 				return fmt.Errorf("namespace %s: %w", cfg.Temporal.Namespace, err)
 			}
@@ -54,15 +54,6 @@ Configured by TEMPORAL_* (address, namespace, TLS, API key, profile).`,
 		},
 	})
 	return cmd
-}
-
-// searchAttributeTypes are Rapport's search attributes and their types.
-func searchAttributeTypes() map[string]enumspb.IndexedValueType {
-	attrs := map[string]enumspb.IndexedValueType{}
-	for _, a := range workflows.SearchAttributes {
-		attrs[a.GetName()] = enumspb.INDEXED_VALUE_TYPE_KEYWORD
-	}
-	return attrs
 }
 
 func newHealthCmd() *cobra.Command {

@@ -209,7 +209,7 @@ database is dropped afterwards unless --keep is given.`,
 			}
 			log := slog.New(slog.NewTextHandler(io.Discard, nil))
 			if verbose {
-				log = cfg.logger()
+				log = cfg.Logger()
 			}
 			fmt.Fprintf(out, "simulate: starting Rapport on dev time (a day lasts %s); seed %d\n", day, seed)
 			d, err := startDev(ctx, devOptions{StateDir: stateDir, JourneysDir: journeysDir, IP: "127.0.0.1", UIPort: -1,

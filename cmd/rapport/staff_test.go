@@ -1,3 +1,5 @@
+//go:build !production
+
 package main
 
 import (
@@ -23,6 +25,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/rapporthq/rapport/internal/app"
 	"github.com/rapporthq/rapport/workflows"
 )
 
@@ -86,9 +89,9 @@ func TestStaffReadAndSteerJourneys(t *testing.T) {
 	s.post("/v1/events", orderPlaced("evt-1", "c_1", false))
 	s.post("/v1/events", map[string]any{"id": "evt-2", "type": "customer.signed_up", "customer_id": "c_1"})
 	care, welcome := "rapport/care/c_1/evt-1", "rapport/welcome/c_1/evt-2"
-	js, err := loadJourneys("testdata/staff")
+	js, err := app.LoadJourneys("testdata/staff")
 	require.NoError(t, err)
-	carePlan, ok := js.catalog.Get("care")
+	carePlan, ok := js.Catalog.Get("care")
 	require.True(t, ok)
 
 	// After the thank-you, the run rests on its week-long wait.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rapporthq/rapport/internal/app"
 	"github.com/rapporthq/rapport/internal/journey"
 )
 
@@ -65,7 +66,7 @@ func validatePath(path string) ([]*journey.Plan, journey.Diagnostics, error) {
 	if !st.IsDir() {
 		dir = filepath.Dir(path)
 	}
-	tmpl, err := loadTemplates(filepath.Join(dir, "templates"))
+	tmpl, err := app.LoadTemplates(filepath.Join(dir, "templates"))
 	var opts journey.Options
 	if err == nil {
 		opts.Templates = tmpl

@@ -1,0 +1,142 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+
+	"github.com/rapporthq/rapport/internal/devstack"
+	"github.com/rapporthq/rapport/internal/journey"
+	"github.com/rapporthq/rapport/internal/ops"
+	"github.com/rapporthq/rapport/internal/store/storetest"
+)
+
+// startTemporal starts an embedded Temporal server for one test, with
+// the search attributes attrs on its default namespace (nil: none).
+func startTemporal(t *testing.T, attrs map[string]enumspb.IndexedValueType) *devstack.Temporal {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	srv, err := devstack.StartTemporal(ctx, devstack.TemporalOptions{UIPort: -1, LogLevel: 100, SearchAttributes: attrs})
+	require.NoError(t, err)
+	t.Cleanup(srv.Stop)
+	return srv
+}
+
+// testConfig is the configuration of a worker or API on the database at
+// dbURL and the Temporal server at temporalAddr, logging errors only.
+func testConfig(t *testing.T, dbURL, temporalAddr string) Config {
+	t.Helper()
+	cfg, err := ConfigFromEnv(testEnv(t, map[string]string{
+		"DATABASE_URL":      dbURL,
+		"TEMPORAL_ADDRESS":  temporalAddr,
+		"RAPPORT_SECRET":    testSecret,
+		"RAPPORT_LOG_LEVEL": "error",
+	}))
+	require.NoError(t, err)
+	return cfg
+}
+
+// TestConnect: on an empty database and a namespace with Rapport's search
+// attributes, Connect loads the journeys, migrates the database and dials
+// Temporal; the process's health checks both.
+func TestConnect(t *testing.T) {
+	srv := startTemporal(t, SearchAttributeTypes())
+	s, dbURL := storetest.New(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, err := s.Pool().Exec(ctx, "DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+	require.NoError(t, err, "empty the test database, so that Connect migrates it")
+
+	cfg := testConfig(t, dbURL, srv.Address())
+	svc, err := Connect(ctx, cfg, "testdata/journeys")
+	require.NoError(t, err)
+	defer svc.Close()
+
+	plan, ok := svc.Journeys.Catalog.Get("welcome")
+	assert.True(t, ok, "the journeys are loaded")
+	// The templates' versions are stored, for runs whose plans pinned
+	// them to render after the files change.
+	require.Contains(t, plan.Templates, "welcome")
+	version, err := svc.Store.GetTemplateVersion(ctx, plan.Templates["welcome"])
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{"email.txt": "Subject: Welcome, {{.Customer.FirstName}}\nGlad to have you.\n"}, version.Files)
+	assert.Len(t, svc.Journeys.Catalog.Plans(), 1)
+	keys, err := svc.Store.ListAPIKeys(ctx)
+	require.NoError(t, err, "the database is migrated")
+	assert.Empty(t, keys)
+	_, err = svc.Temporal.CheckHealth(ctx, &client.CheckHealthRequest{})
+	require.NoError(t, err)
+	assert.Nil(t, svc.DataConverter, "Temporal's default without RAPPORT_CODEC_KEYS")
+	require.NoError(t, CheckSearchAttributes(ctx, svc.Temporal, cfg.Temporal.Namespace, svc.Log))
+	assert.NotNil(t, svc.MetricsHandler())
+
+	h := svc.Health(false)
+	assert.Equal(t, ops.Status{Reason: "starting"}, h.Readiness(ctx))
+	h.Ready()
+	assert.Equal(t, ops.Status{Ready: true, Checks: map[string]string{"database": "ok", "temporal": "ok"}}, h.Readiness(ctx))
+
+	rt := svc.NewRouter(0, time.Time{})
+	assert.Same(t, svc.Store, rt.Store)
+	assert.Same(t, svc.Journeys.Catalog, rt.Catalog)
+}
+
+// Connect fails with what to fix, before it connects to what it need not.
+func TestConnectFailures(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, err := Connect(ctx, testConfig(t, "", "127.0.0.1:1"), "testdata/journeys")
+	require.EqualError(t, err, "DATABASE_URL is not set; it names the PostgreSQL database, such as postgres://rapport@localhost:5432/rapport")
+
+	_, dbURL := storetest.New(t)
+	cfg := testConfig(t, dbURL, "127.0.0.1:1")
+	_, err = Connect(ctx, cfg, "testdata/none")
+	require.ErrorContains(t, err, "journeys folder: ")
+	_, err = Connect(ctx, cfg, "testdata/journeys/welcome.yaml")
+	require.EqualError(t, err, "journeys folder testdata/journeys/welcome.yaml is not a folder")
+	_, err = Connect(ctx, cfg, "testdata/broken")
+	var diags journey.Diagnostics
+	require.True(t, errors.As(err, &diags), "every diagnostic: %v", err)
+	assert.Contains(t, err.Error(), `there is no template "no-such-template"`)
+
+	_, err = Connect(ctx, cfg, "testdata/journeys")
+	require.ErrorContains(t, err, "connect to Temporal at 127.0.0.1:1 (namespace default): ")
+	require.ErrorContains(t, err, "Its address is TEMPORAL_ADDRESS, or --temporal-address on the command line")
+}
+
+// RunWorker and RunAPI need RAPPORT_SECRET before they connect to anything.
+func TestRunNeedsTheSecret(t *testing.T) {
+	cfg := testConfig(t, "postgres://nowhere.invalid/rapport", "127.0.0.1:1")
+	cfg.Secret = ""
+	err := RunWorker(t.Context(), cfg, "testdata/journeys", WorkerTuning{}, nil)
+	require.ErrorContains(t, err, "RAPPORT_SECRET is not set")
+	err = RunAPI(t.Context(), cfg, "testdata/journeys", APIOptions{Addr: "127.0.0.1:0", OpsAddr: "off"})
+	require.ErrorContains(t, err, "RAPPORT_SECRET is not set")
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := l.Addr().String()
+	require.NoError(t, l.Close())
+	return addr
+}
+
+// status GETs url and returns its status code (0 when nothing answers).
+func status(url string) int {
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}

@@ -1,0 +1,184 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/interceptor"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/rapporthq/rapport/activities"
+	"github.com/rapporthq/rapport/internal/links"
+	"github.com/rapporthq/rapport/internal/router"
+	"github.com/rapporthq/rapport/internal/schedules"
+	"github.com/rapporthq/rapport/workflows"
+)
+
+// DefaultWorkerDrain is how long a stopping worker lets running
+// activities finish by default (RAPPORT_WORKER_DRAIN).
+const DefaultWorkerDrain = 30 * time.Second
+
+// ParkedTaskQueue is a task queue no worker polls: `rapport bench` starts
+// audience journeys there, to measure starting them and nothing else.
+const ParkedTaskQueue = "rapport-bench-parked"
+
+// WorkerTuning is how a worker polls and how much it runs at once.
+type WorkerTuning struct {
+	// Activities and WorkflowTasks bound what runs at once (0: the SDK's
+	// defaults, 1,000 each).
+	Activities    int
+	WorkflowTasks int
+	// Pollers is the number of pollers per kind of task (0: the SDK's).
+	Pollers int
+	// ActivitiesPerSecond caps activities started per second across the
+	// task queue, all workers together (0: no cap), to stay inside the
+	// providers' rate limits.
+	ActivitiesPerSecond float64
+	// Drain is how long a stopping worker lets running activities finish
+	// (0: DefaultWorkerDrain).
+	Drain time.Duration
+	// OpsAddr serves /healthz, /readyz and /metrics ("" or "off": none).
+	OpsAddr string
+	// RetryBudget is how long an activity a journey run depends on is
+	// retried before the run waits and tries again (0: 24h).
+	RetryBudget time.Duration
+	// PinRevision, above 0, makes runs starting on this worker record that
+	// interpreter revision instead of the newest (the first phase of a
+	// rolling deploy; see docs/development.md, "Changing the interpreter").
+	PinRevision int
+	// ParkAudienceJourneys makes the journeys that audience runs start go
+	// to ParkedTaskQueue, which no worker polls, instead of the journeys'
+	// task queue. The worker processes of `rapport bench --workers N` (the
+	// worker's hidden --bench flag) do, as the bench's in-process worker
+	// does: the bench measures starts, not journeys.
+	ParkAudienceJourneys bool
+}
+
+// Options are the SDK worker options for this tuning.
+func (t WorkerTuning) Options(interceptors []interceptor.WorkerInterceptor) worker.Options {
+	drain := t.Drain
+	if drain <= 0 {
+		drain = DefaultWorkerDrain
+	}
+	return worker.Options{
+		MaxConcurrentActivityExecutionSize:     t.Activities,
+		MaxConcurrentWorkflowTaskExecutionSize: t.WorkflowTasks,
+		MaxConcurrentActivityTaskPollers:       t.Pollers,
+		MaxConcurrentWorkflowTaskPollers:       t.Pollers,
+		TaskQueueActivitiesPerSecond:           t.ActivitiesPerSecond,
+		WorkerStopTimeout:                      drain,
+		Interceptors:                           interceptors,
+		PreferredVersionProvider:               workflows.PinRevision(t.PinRevision),
+	}
+}
+
+// RunWorker runs a worker of the journeys in journeysDir until ctx ends,
+// then drains it: /readyz fails, polling stops, and running activities
+// get t.Drain to finish. It refuses a namespace without Rapport's search
+// attributes. register, when set, adds workflows and activities (the
+// bench's baselines, tests' own).
+func RunWorker(ctx context.Context, cfg Config, journeysDir string, t WorkerTuning, register func(worker.Registry)) error {
+	signer, err := cfg.Signer()
+	if err != nil {
+		return err
+	}
+	svc, err := Connect(ctx, cfg, journeysDir)
+	if err != nil {
+		return err
+	}
+	defer svc.Close()
+	if err := CheckSearchAttributes(ctx, svc.Temporal, cfg.Temporal.Namespace, svc.Log); err != nil {
+		return err
+	}
+	senders, err := cfg.Senders(svc.Log)
+	if err != nil {
+		return err
+	}
+	health := svc.Health(false)
+	opsSrv, err := StartOps(t.OpsAddr, health, svc)
+	if err != nil {
+		return err
+	}
+	defer opsSrv.Stop()
+	rt := svc.NewRouter(0, time.Time{})
+	if t.ParkAudienceJourneys {
+		rt.TaskQueue = ParkedTaskQueue
+	}
+	acts := cfg.Activities(svc, senders, signer, rt)
+	w := NewWorker(svc.Temporal, acts, svc.Journeys, t)
+	if register != nil {
+		register(w)
+	}
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("start worker: %w", err)
+	}
+	health.Ready()
+	SyncSchedules(ctx, svc)
+	SyncRetention(ctx, svc, cfg.Retention)
+	svc.Log.Info("worker running", "task_queue", workflows.TaskQueue, "journeys", len(svc.Journeys.Catalog.Plans()),
+		"max_activities", t.Activities, "activities_per_second", t.ActivitiesPerSecond, "retry_budget", t.RetryBudget, "pin_revision", t.PinRevision)
+	<-ctx.Done()
+
+	health.Drain()
+	svc.Log.Info("draining: polling stops; running activities may finish", "grace", t.Drain)
+	w.Stop()
+	svc.Log.Info("worker stopped")
+	return nil
+}
+
+// NewWorker builds a worker that runs the journey workflow and its
+// activities, and the erasure and retention workflows, on the journeys'
+// task queue.
+func NewWorker(c client.Client, acts *activities.Activities, js *Journeys, t WorkerTuning, interceptors ...interceptor.WorkerInterceptor) worker.Worker {
+	w := worker.New(c, workflows.TaskQueue, t.Options(interceptors))
+	in := workflows.NewInterpreter(js.Compiler.Env())
+	in.RetryBudget = t.RetryBudget
+	in.Register(w)
+	acts.Register(w)
+	w.RegisterWorkflowWithOptions(workflows.EraseWorkflow, workflow.RegisterOptions{Name: workflows.EraseWorkflowName})
+	acts.RegisterErasure(w)
+	w.RegisterWorkflowWithOptions(workflows.RetentionWorkflow, workflow.RegisterOptions{Name: workflows.RetentionWorkflowName})
+	acts.RegisterRetention(w)
+	return w
+}
+
+// Activities wires the activities to the database, the providers and the
+// configuration; rt starts the journeys of audience runs.
+func (c Config) Activities(svc *Services, s Senders, signer *links.Signer, rt *router.Router) *activities.Activities {
+	return &activities.Activities{
+		Store: svc.Store, Templates: svc.Journeys.Templates,
+		Email: s.Email, SMS: s.SMS, Mail: s.Mail,
+		Sender: c.Sender, ReturnAddress: c.ReturnAddress,
+		Links: signer, PublicURL: c.PublicURL,
+		Rules: c.Rules, UnsubscribeMailto: c.UnsubscribeMailto, DefaultCurrency: c.DefaultCurrency,
+		Router: rt, Log: svc.Log, Metrics: svc.Metrics, InDoubt: c.InDoubt,
+		Temporal: svc.Temporal, Namespace: c.Temporal.Namespace,
+	}
+}
+
+// SyncSchedules makes the audience schedules match the journeys, as
+// `rapport schedules sync` does. A failure is logged, not returned: the
+// worker still runs journeys, and the next start (or the command) syncs.
+func SyncSchedules(ctx context.Context, svc *Services) {
+	rep, err := schedules.Sync(ctx, svc.Temporal, svc.Journeys.Catalog, svc.DataConverter)
+	if err != nil {
+		svc.Log.Error("could not sync audience schedules; run `rapport schedules sync`", "error", err)
+		return
+	}
+	svc.Log.Info("audience schedules in sync", "created", rep.Created, "updated", rep.Updated, "unchanged", rep.Unchanged, "deleted", rep.Deleted)
+}
+
+// SyncRetention creates, updates or removes the daily retention schedule
+// to match in (RAPPORT_RETENTION_MESSAGES and RAPPORT_RETENTION_EVENTS). A
+// failure is logged, not returned: the next start tries again.
+func SyncRetention(ctx context.Context, svc *Services, in workflows.RetentionInput) {
+	did, err := schedules.SyncRetention(ctx, svc.Temporal, in, svc.DataConverter)
+	if err != nil {
+		svc.Log.Error("could not set up the retention schedule; old content is not being removed until a worker starts and succeeds", "error", err)
+		return
+	}
+	svc.Log.Info("retention schedule "+did, "schedule", workflows.RetentionScheduleID, "retention", in.String())
+}
