@@ -90,7 +90,11 @@ type devOptions struct {
 	NoDemo   bool
 	// DayLength makes journeys run faster: a day lasts this long (--day).
 	DayLength time.Duration
-	Sender    *app.Config
+	// TaskDueFloor keeps staff tasks due at least this long after they
+	// appear when DayLength is set (--task-due-floor), so a person can do
+	// them; 0 scales them with the day.
+	TaskDueFloor time.Duration
+	Sender       *app.Config
 	// SweepInterval is how often unrouted events are retried (default 15s).
 	SweepInterval time.Duration
 	// Interceptors wrap the worker (tests use them to inject faults).
@@ -201,6 +205,7 @@ a half. Ctrl-C stops it all.`,
 	f.IntVar(&opts.CodecPort, "codec-port", opts.CodecPort, "codec server port (with --encrypt)")
 	f.BoolVar(&opts.NoDemo, "no-demo", false, "do not create the demo customers, orders and products")
 	f.DurationVar(&opts.DayLength, "day", 0, "run journeys faster: a day lasts this long (such as 2s); waits, timeouts and task due times shrink with it")
+	f.DurationVar(&opts.TaskDueFloor, "task-due-floor", 5*time.Minute, "with --day, staff tasks are due at least this long after they appear, so a person can do them (0: they shrink with the day)")
 	f.DurationVar(&opts.RetryBudget, "retry-budget", 0, "how long a journey run retries a failing activity before it waits and tries again, 0 for 24h (RAPPORT_RETRY_BUDGET)")
 	return cmd
 }
@@ -348,6 +353,7 @@ func startDev(ctx context.Context, opts devOptions) (_ *devStack, err error) {
 	senders := app.Senders{Email: sendgrid.New(sendgrid.Config{APIKey: devSendGridKey, BaseURL: d.FakesURL}), SMS: sms, Mail: mail}
 	dayEpoch := time.Now()
 	audienceRouter := svc.NewRouter(opts.DayLength, dayEpoch)
+	audienceRouter.TaskDueFloor = opts.TaskDueFloor
 	if opts.ParkAudienceJourneys {
 		audienceRouter.TaskQueue = app.ParkedTaskQueue
 	}
@@ -389,7 +395,7 @@ func startDev(ctx context.Context, opts devOptions) (_ *devStack, err error) {
 		hooks.SendGrid = &key.PublicKey
 		d.fakes.SendGrid.PostEvents(d.APIURL+"/webhooks/sendgrid", key)
 	}
-	d.serve(app.NewAPIServer(runCtx, app.APIDeps{Services: svc, Config: cfg, Signer: signer, Webhooks: hooks, Sweep: opts.SweepInterval, DayLength: opts.DayLength, DayEpoch: dayEpoch,
+	d.serve(app.NewAPIServer(runCtx, app.APIDeps{Services: svc, Config: cfg, Signer: signer, Webhooks: hooks, Sweep: opts.SweepInterval, DayLength: opts.DayLength, DayEpoch: dayEpoch, TaskDueFloor: opts.TaskDueFloor,
 		Extra: map[string]http.Handler{"/dev/": outbox}, PublicLimit: opts.PublicLimit}), apiListener)
 	// Probes and metrics on a port of their own, never on the API's.
 	if opts.OpsPort >= 0 {
@@ -598,6 +604,9 @@ func (d *devStack) printReady(w io.Writer) {
 	speed := ""
 	if d.opts.DayLength > 0 {
 		speed = fmt.Sprintf("\n  Dev time         a day lasts %s: journey waits, timeouts and task due times shrink with it\n", d.opts.DayLength)
+		if d.opts.TaskDueFloor > 0 {
+			speed += fmt.Sprintf("                   (staff tasks stay due at least %s, for a person to do them)\n", d.opts.TaskDueFloor)
+		}
 	}
 	fmt.Fprintf(w, `
 Rapport dev is running.

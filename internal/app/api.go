@@ -95,6 +95,9 @@ type APIDeps struct {
 	// DayLength is dev mode's --day (0 in production), from DayEpoch.
 	DayLength time.Duration
 	DayEpoch  time.Time
+	// TaskDueFloor is dev mode's --task-due-floor: staff tasks are due no
+	// sooner than this after they appear, however fast the day.
+	TaskDueFloor time.Duration
 	// Extra are more routes (dev mode's /dev/outbox).
 	Extra map[string]http.Handler
 	// PublicLimit replaces api.DefaultPublicLimit when set.
@@ -112,6 +115,7 @@ func NewAPIServer(ctx context.Context, d APIDeps) *http.Server {
 	}
 	svc := d.Services
 	rt := svc.NewRouter(d.DayLength, d.DayEpoch)
+	rt.TaskDueFloor = d.TaskDueFloor
 	rt.RunQueue(ctx, routingShards)
 	go rt.SweepWith(ctx, router.SweepOptions{Interval: sweep, MaxAttempts: d.MaxRoutingAttempts, Metrics: svc.Metrics})
 	a := &api.Server{Store: svc.Store, Router: rt, Temporal: svc.Temporal, Links: d.Signer, Log: svc.Log,

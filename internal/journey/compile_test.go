@@ -164,6 +164,16 @@ func TestScaledPlan(t *testing.T) {
 	assert.Zero(t, plan.Scaled(24*time.Hour, epoch).Scale)
 	assert.Equal(t, epoch.Add(48*time.Hour), fast.DevTime(epoch.Add(2*time.Second)), "two seconds of dev time are two days")
 	assert.Equal(t, time.Second, fast.WallDuration(24*time.Hour))
+
+	// A floor keeps tasks doable by a person; the rest stays fast.
+	doable := fast.WithTaskDueFloor(5 * time.Minute)
+	assert.Equal(t, 5*time.Minute, doable.Steps[3].Task.DueIn.D)
+	assert.Equal(t, "1d", doable.Steps[3].Task.DueIn.Text, "the due time people read is as written")
+	assert.Equal(t, 14*time.Second, doable.Steps[1].Wait.For.D)
+	assert.Equal(t, fast.Scale, doable.Scale)
+	assert.Equal(t, fast.ScaleEpoch, doable.ScaleEpoch)
+	assert.Equal(t, time.Second, fast.Steps[3].Task.DueIn.D, "the scaled plan is untouched")
+	assert.Equal(t, 24*time.Hour, plan.WithTaskDueFloor(5 * time.Minute).Steps[3].Task.DueIn.D, "a due time above the floor stays")
 }
 
 func TestCompileHashIgnoresLayoutButNotMeaning(t *testing.T) {

@@ -382,6 +382,20 @@ func (p *Plan) Scaled(day time.Duration, epoch time.Time) *Plan {
 	return &c
 }
 
+// WithTaskDueFloor returns a copy of a scaled plan whose staff tasks are
+// due no sooner than min of wall-clock time, so a person trying dev mode
+// at --day=1s can still do a task before it goes overdue. The due time
+// people read stays as written.
+func (p *Plan) WithTaskDueFloor(min time.Duration) *Plan {
+	c := p.Scaled(24*time.Hour, time.Time{}) // a day as long as a day: a copy
+	c.Walk(func(s *Step) {
+		if s.Task != nil && s.Task.DueIn.D < min {
+			s.Task.DueIn.D = min
+		}
+	})
+	return c
+}
+
 // DevTime is the journey clock at wall-clock time now: now itself in real
 // time, or the faster dev clock of a scaled plan.
 func (p *Plan) DevTime(now time.Time) time.Time {

@@ -228,7 +228,17 @@ func Decide(p Preferences, m Message, now time.Time, recent []Sent) Decision {
 		return Decision{Verdict: Allow}
 	}
 	return Decision{Verdict: Delay, Until: t.UTC(), Capped: capped,
-		Reason: strings.Join(reasons, "; ") + " until " + t.In(loc).Format("Mon 2 Jan 15:04") + " " + loc.String()}
+		Reason: strings.Join(reasons, "; ") + " until " + untilWords(t.In(loc), now.In(loc)) + " " + loc.String()}
+}
+
+// untilWords writes when a hold ends as people read it: "Mon 24 May
+// 08:00", with the year when it is not the year of now ("Mon 24 May 2027
+// 08:00").
+func untilWords(t, now time.Time) string {
+	if t.Year() != now.Year() {
+		return t.Format("Mon 2 Jan 2006 15:04")
+	}
+	return t.Format("Mon 2 Jan 15:04")
 }
 
 // String renders the decision for logs.

@@ -218,6 +218,9 @@ func TestDecideExamples(t *testing.T) {
 	assert.Equal(t, Delay, d.Verdict)
 	assert.Equal(t, time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC), d.Until)
 	assert.Equal(t, "quiet hours (21:00-08:00) until Mon 23 Nov 08:00 Europe/London", d.Reason)
+	newYearsEve := time.Date(2026, 12, 31, 23, 30, 0, 0, time.UTC)
+	d = Decide(p, Message{Channel: SMS, Purpose: Transactional}, newYearsEve, nil)
+	assert.Equal(t, "quiet hours (21:00-08:00) until Fri 1 Jan 2027 08:00 Europe/London", d.Reason, "a hold into another year says the year")
 
 	d = Decide(p, Message{Channel: Email, Purpose: Transactional}, night, nil)
 	assert.Equal(t, Deny, d.Verdict)

@@ -42,6 +42,9 @@ type Router struct {
 	// time.
 	DayLength time.Duration
 	DayEpoch  time.Time
+	// TaskDueFloor, in dev mode, keeps staff tasks due at least this long
+	// after they appear, however fast the day (0: no floor).
+	TaskDueFloor time.Duration
 	// TaskQueue is where journeys start; empty is workflows.TaskQueue.
 	TaskQueue string
 
@@ -250,6 +253,9 @@ func (r *Router) enter(ctx context.Context, plan *journey.Plan, customerID, entr
 	}
 	if r.DayLength > 0 {
 		plan = plan.Scaled(r.DayLength, r.DayEpoch)
+		if r.TaskDueFloor > 0 {
+			plan = plan.WithTaskDueFloor(r.TaskDueFloor)
+		}
 	}
 	opts := StartOptions(id, plan, customerID, ev)
 	opts.TaskQueue = cmp.Or(r.TaskQueue, workflows.TaskQueue)
