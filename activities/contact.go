@@ -2,6 +2,7 @@ package activities
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -74,6 +75,9 @@ func (a *Activities) gate(req workflows.SendRequest, c store.Customer, in store.
 	for _, fc := range req.Caps {
 		m.Caps = append(m.Caps, policy.Cap{Channel: policy.Channel(fc.Channel), Max: fc.Max, Per: fc.Per.D})
 	}
+	for _, h := range in.Ahead {
+		m.Ahead = append(m.Ahead, policy.Queued{Channel: policy.Channel(h.Channel), What: heldWords(h)})
+	}
 	recent := make([]policy.Sent, len(in.Recent))
 	for i, s := range in.Recent {
 		recent[i] = policy.Sent{Channel: policy.Channel(s.Channel), At: s.At}
@@ -89,6 +93,19 @@ func (a *Activities) gate(req workflows.SendRequest, c store.Customer, in store.
 	default:
 		return store.Gate{Reason: d.Reason}, holdReason(prefs, m, in.At, d)
 	}
+}
+
+// heldWords names a held message for a hold's reason: "satisfaction-check
+// ask (high priority)".
+func heldWords(h store.HeldMessage) string {
+	priority := journey.PriorityNormal
+	switch {
+	case h.Priority > 0:
+		priority = journey.PriorityHigh
+	case h.Priority < 0:
+		priority = journey.PriorityLow
+	}
+	return fmt.Sprintf("%s %s (%s priority)", h.Journey, h.Step, priority)
 }
 
 // appliesTo says whether marketing extras (unsubscribe links, STOP lines)

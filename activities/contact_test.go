@@ -138,7 +138,10 @@ func TestFrequencyCapOnCapSkip(t *testing.T) {
 	res, err = h.send(fourth)
 	require.NoError(t, err)
 	assert.Equal(t, workflows.SendHeld, res.Status, "the journey's own weekly cap is tighter")
-	assert.Equal(t, at.Add(7*24*time.Hour), res.HeldUntil)
+	// The second message, held since an hour after the first, takes the
+	// next free slot (at+25h); this one then waits a week after it.
+	assert.Equal(t, at.Add(8*24*time.Hour+time.Hour), res.HeldUntil)
+	assert.Contains(t, res.Reason, "behind thank-you")
 	assert.Equal(t, 3.0, h.metric(t, "rapport_messages_held_total", "channel", "email", "reason", "frequency_cap"), "two held, one skipped")
 	assert.Equal(t, 2.0, h.metric(t, "rapport_messages_total", "channel", "email", "journey", "thank-you", "status", "held"))
 	assert.Equal(t, 1.0, h.metric(t, "rapport_messages_total", "channel", "email", "journey", "thank-you", "status", "skipped"))

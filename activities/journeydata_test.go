@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rapporthq/rapport/internal/journey"
+	"github.com/rapporthq/rapport/internal/policy"
 	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/internal/templates"
 	"github.com/rapporthq/rapport/workflows"
@@ -124,4 +125,50 @@ func TestPinnedTemplateSurvivesEdits(t *testing.T) {
 		subjects = append(subjects, m.Subject)
 	}
 	assert.ElementsMatch(t, []string{"Your basket, Ada", "New subject"}, subjects, "a plan without pins renders the current files")
+}
+
+// TestPriorityUnderACap: with one marketing message a week, a review
+// request held first still yields the next slot to a satisfaction survey
+// of higher priority held after it, and says what it waits behind.
+func TestPriorityUnderACap(t *testing.T) {
+	h := newHarness(t)
+	set, err := templates.Load(fstest.MapFS{
+		"note/email.txt": {Data: []byte("Subject: A note, {{.Customer.FirstName}}\nHello.\n")},
+	}, "t")
+	require.NoError(t, err)
+	h.acts.Templates = set
+	week := 7 * 24 * time.Hour
+	h.acts.Rules.Caps = []policy.Cap{{Max: 1, Per: week}}
+	t0 := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	send := func(journeyName, step string, priority journey.Priority, at time.Time) workflows.SendResult {
+		t.Helper()
+		res, err := h.send(workflows.SendRequest{WorkflowID: "rapport/" + journeyName + "/c_1/e1", Journey: journeyName, StepID: step, CustomerID: "c_1",
+			Channel: journey.Email, Template: "note", Purpose: journey.Marketing, Topic: "surveys", Priority: priority, PolicyAt: at})
+		require.NoError(t, err)
+		return res
+	}
+	require.Equal(t, workflows.SendSent, send("offers", "offer", "", t0).Status, "the week's slot is taken")
+
+	review := send("review-request", "ask", journey.PriorityLow, t0.Add(time.Hour))
+	require.Equal(t, workflows.SendHeld, review.Status)
+	assert.Equal(t, t0.Add(week), review.HeldUntil)
+
+	survey := send("satisfaction-check", "ask", journey.PriorityHigh, t0.Add(2*time.Hour))
+	require.Equal(t, workflows.SendHeld, survey.Status)
+	assert.Equal(t, t0.Add(week), survey.HeldUntil, "the review is held too, but lower: the survey gets the next slot")
+	assert.NotContains(t, survey.Reason, "behind")
+
+	// The review wakes first; the survey is ahead of it now.
+	review = send("review-request", "ask", journey.PriorityLow, t0.Add(week))
+	require.Equal(t, workflows.SendHeld, review.Status)
+	assert.Equal(t, t0.Add(2*week), review.HeldUntil)
+	assert.Contains(t, review.Reason, "behind satisfaction-check ask (high priority)")
+
+	require.Equal(t, workflows.SendSent, send("satisfaction-check", "ask", journey.PriorityHigh, t0.Add(week)).Status)
+	require.Equal(t, workflows.SendSent, send("review-request", "ask", journey.PriorityLow, t0.Add(2*week)).Status)
+	var journeys []string
+	for _, m := range h.fakes.Recorder.Messages() { // newest first
+		journeys = append(journeys, m.Journey)
+	}
+	assert.Equal(t, []string{"review-request", "satisfaction-check", "offers"}, journeys, "sent in priority order")
 }

@@ -48,6 +48,7 @@ func (a *Activities) SendMessage(ctx context.Context, req workflows.SendRequest)
 		Purpose:        string(req.Purpose),
 		Topic:          req.Topic,
 		Details:        map[string]any{},
+		Priority:       req.Priority.Rank(),
 	}
 	began := time.Now()
 	c, err := a.Store.GetCustomer(ctx, req.CustomerID)

@@ -201,6 +201,9 @@ type SendRequest struct {
 	// Voucher and Recommend are the step's options, if any.
 	Voucher   *journey.VoucherSpec   `json:"voucher,omitempty"`
 	Recommend *journey.RecommendSpec `json:"recommend,omitempty"`
+	// Priority orders the message under frequency caps: the step's, else
+	// the journey's (empty: normal).
+	Priority journey.Priority `json:"priority,omitempty"`
 	// OnCap is the step's on_cap (delay or skip); Caps the journey's own
 	// frequency caps.
 	OnCap string                 `json:"on_cap,omitempty"`

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -165,6 +166,7 @@ func (r *run) sendOn(ctx workflow.Context, step journey.Step, ch journey.Channel
 	}
 	req.TriggerEventID, req.Fallback = r.input.Trigger.ID, r.fallback
 	req.TemplateVersion = r.plan.Templates[step.Send.Template]
+	req.Priority = cmp.Or(step.Send.Priority, r.plan.Priority)
 	var result SendResult
 	err := workflow.ExecuteActivity(ctx, SendMessageActivity, req).Get(ctx, &result)
 	return result, err

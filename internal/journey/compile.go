@@ -237,6 +237,12 @@ func (cc *compilation) journey(root *yaml.Node) *Plan {
 		cc.errorf(root, "a marketing journey needs a topic (such as offers or recommendations) so customers can opt out of it; add `topic: <name>`, or `purpose: transactional` for messages about an order")
 	}
 
+	if n := fs.get("priority"); n != nil {
+		p.Priority = cc.priority(n)
+		if p.Purpose == Transactional {
+			cc.errorf(fs.keys["priority"], "priority orders messages a frequency cap holds, and caps hold only marketing; a transactional journey never waits behind one")
+		}
+	}
 	if n := fs.require(cc, root, "trigger", "the journey has no trigger; add `trigger: {event: order.placed}` to say what starts it"); n != nil {
 		p.Trigger = cc.trigger(n)
 	}
@@ -539,6 +545,9 @@ func (cc *compilation) send(n *yaml.Node) *SendStep {
 			out.OnCap = v
 		}
 	}
+	if pn := fs.get("priority"); pn != nil {
+		out.Priority = cc.priority(pn)
+	}
 	if un := fs.get("on_undeliverable"); un != nil {
 		if v, ok := cc.scalar(un, "on_undeliverable"); ok {
 			if v != OverdueContinue && v != OverdueExit {
@@ -573,6 +582,26 @@ func (cc *compilation) send(n *yaml.Node) *SendStep {
 }
 
 // frequency reads the journey's caps: a list of {max, per, channel}.
+// priority reads high, normal or low.
+func (cc *compilation) priority(n *yaml.Node) Priority {
+	v, ok := cc.scalar(n, "priority")
+	if !ok {
+		return ""
+	}
+	names := make([]string, len(Priorities))
+	for i, p := range Priorities {
+		names[i] = string(p)
+	}
+	if !slices.Contains(names, v) {
+		cc.errorf(n, "priority %q is unknown; use high, normal or low%s", v, didYouMean(v, names))
+		return ""
+	}
+	if Priority(v) == PriorityNormal {
+		return "" // the default stays implicit, so plans keep their hash
+	}
+	return Priority(v)
+}
+
 func (cc *compilation) frequency(n *yaml.Node) []FrequencyCap {
 	n = cc.resolve(n)
 	if n == nil {

@@ -108,6 +108,7 @@ var (
 		{name: "description", doc: "What the journey is for, in words.", value: textValue},
 		{name: "purpose", doc: "marketing (the default: honours topics, opt-outs and caps) or transactional (about an order).", value: enum(Marketing, Transactional)},
 		{name: "topic", doc: "The topic customers opt out of (required for marketing), such as offers.", value: slugValue},
+		{name: "priority", doc: "When a frequency cap holds messages, the next free slot goes to the highest priority, then the oldest: high, normal (the default) or low.", value: enum(Priorities...)},
 		{name: "trigger", doc: "What starts the journey: an event or an audience.", required: true, value: defRef("trigger")},
 		{name: "exit_when", doc: "A condition over each incoming event; when it holds the journey ends at once.", value: conditionValue},
 		{name: "frequency", doc: "The journey's own caps on top of the customer's, such as [{max: 1, per: 7d}].",
@@ -145,6 +146,7 @@ var (
 		{name: "recommend", doc: "Products that complement the order.", value: defRef("recommend")},
 		{name: "on_undeliverable", doc: "When no channel can carry it: continue (the default) or exit.", value: enum(OverdueContinue, OverdueExit)},
 		{name: "on_cap", doc: "When a frequency cap is reached: delay (the default) or skip.", value: enum("delay", "skip")},
+		{name: "priority", doc: "This message's priority under caps, over the journey's: high, normal or low.", value: enum(Priorities...)},
 	}}
 	frequencyCapObject = &object{what: "a frequency cap", def: "frequency_cap", doc: "At most max messages per period.", keys: []key{
 		{name: "max", doc: "How many messages at most.", required: true, value: integer(1, 1000)},

@@ -55,8 +55,11 @@ type Plan struct {
 	Description string  `json:"description,omitempty"`
 	Purpose     Purpose `json:"purpose"`
 	Topic       string  `json:"topic,omitempty"`
-	Trigger     Trigger `json:"trigger"`
-	ExitWhen    string  `json:"exit_when,omitempty"`
+	// Priority orders the journey's marketing messages against the
+	// customer's others when a frequency cap holds them (empty: normal).
+	Priority Priority `json:"priority,omitempty"`
+	Trigger  Trigger  `json:"trigger"`
+	ExitWhen string   `json:"exit_when,omitempty"`
 	// Frequency are the journey's own limits on how often its marketing
 	// messages may go, on top of each customer's.
 	Frequency []FrequencyCap `json:"frequency,omitempty"`
@@ -80,6 +83,32 @@ type Plan struct {
 	// ScaleEpoch is when dev time started: dev time at a wall-clock moment
 	// t is ScaleEpoch + (t - ScaleEpoch) / Scale, the same for every run.
 	ScaleEpoch time.Time `json:"scale_epoch,omitzero"`
+}
+
+// Priority orders messages a frequency cap holds: the next free slot goes
+// to the highest priority, then to the message held longest.
+type Priority string
+
+// Priorities.
+const (
+	PriorityHigh   Priority = "high"
+	PriorityNormal Priority = "normal"
+	PriorityLow    Priority = "low"
+)
+
+// Priorities lists them, highest first.
+var Priorities = []Priority{PriorityHigh, PriorityNormal, PriorityLow}
+
+// Rank is a priority as a number, higher first: high 1, normal (or
+// empty) 0, low -1.
+func (p Priority) Rank() int {
+	switch p {
+	case PriorityHigh:
+		return 1
+	case PriorityLow:
+		return -1
+	}
+	return 0
 }
 
 // FrequencyCap limits a journey's marketing messages: at most Max per Per,
@@ -191,6 +220,9 @@ type SendStep struct {
 	// OnCap says what a frequency cap does to the message: delay it (the
 	// default) until the cap allows it, or skip it.
 	OnCap string `json:"on_cap,omitempty"`
+	// Priority overrides the journey's for this message (empty: the
+	// journey's).
+	Priority Priority `json:"priority,omitempty"`
 }
 
 // VoucherSpec describes the voucher a send step issues: a percentage or an

@@ -83,12 +83,13 @@ func TestSchemaAndCompilerAgreeOnKeys(t *testing.T) {
 	c := newTestCompiler(t)
 	valid := `journey: j
 topic: offers
+priority: low
 trigger: {event: order.placed, when: order.total > 1, max_event_age: 1d, entry: always, reentry: 7d, max_active: 2}
 exit_when: event.type == "order.refunded"
 frequency: [{max: 1, per: 7d, channel: email}]
 steps:
   - id: hello
-    send: {channel: [email, sms], template: thank-you, voucher: {amount: "7.50", currency: EUR, valid_for: 30d}, recommend: {from: order, limit: 2}, on_cap: skip, on_undeliverable: exit}
+    send: {channel: [email, sms], template: thank-you, voucher: {amount: "7.50", currency: EUR, valid_for: 30d}, recommend: {from: order, limit: 2}, on_cap: skip, on_undeliverable: exit, priority: high}
   - wait: 2d
   - wait: {until: "10:00", on: [Mon, friday]}
   - wait: {until_event: event.type == "x.y", timeout: 3d}
@@ -162,6 +163,7 @@ steps:
 		{"until: \"10:00\"", "until: \"25:00\""},
 		{"weight: 50, holdout", "weight: 150, holdout"},
 		{"on_overdue: escalate to leads", "on_overdue: escalate"},
+		{"priority: low", "priority: urgent"},
 		{"trigger: {event: order.placed,", "trigger: {event: order.placed, audience: orders_count > 1,"},
 	} {
 		bad := strings.Replace(valid, tc.from, tc.to, 1)

@@ -137,6 +137,17 @@ type Message struct {
 	Topic   string
 	// Caps are the journey's own, tighter limits, on top of the customer's.
 	Caps []Cap
+	// Ahead are the customer's marketing messages held back that go
+	// before this one when a cap frees a slot (a higher priority, or the
+	// same and held longer), in the order they go.
+	Ahead []Queued
+}
+
+// Queued is a message held back, waiting for its turn.
+type Queued struct {
+	Channel Channel
+	// What names it for people: "satisfaction-check ask (high priority)".
+	What string
 }
 
 // Sent is a marketing message already sent (or being sent) to the customer.
@@ -210,6 +221,31 @@ func Decide(p Preferences, m Message, now time.Time, recent []Sent) Decision {
 	t := now
 	var reasons []string
 	capped := false
+	// The messages ahead that share a cap with this one take the next free
+	// slots first: they are placed, in turn, where the customer's caps let
+	// them go, and this one comes after them.
+	var behind []string
+	if len(caps) > 0 {
+		placed := slices.Clone(recent)
+		for _, q := range m.Ahead {
+			if !slices.ContainsFunc(caps, func(c Cap) bool { return c.Channel == "" || c.Channel == q.Channel }) {
+				continue
+			}
+			qcaps := capsFor(p.Caps, q.Channel)
+			at := t
+			for range 100 {
+				free, _, ok := capFree(at, qcaps, q.Channel, placed)
+				if ok {
+					break
+				}
+				at = free
+			}
+			placed = append(placed, Sent{Channel: q.Channel, At: at})
+			t = at
+			behind = append(behind, q.What)
+		}
+		recent = placed
+	}
 	for range 100 {
 		if hasQuiet && quiet.Contains(clockAt(t, loc)) {
 			t = quietEnd(t, quiet, loc)
@@ -227,8 +263,26 @@ func Decide(p Preferences, m Message, now time.Time, recent []Sent) Decision {
 	if !t.After(now) {
 		return Decision{Verdict: Allow}
 	}
-	return Decision{Verdict: Delay, Until: t.UTC(), Capped: capped,
-		Reason: strings.Join(reasons, "; ") + " until " + untilWords(t.In(loc), now.In(loc)) + " " + loc.String()}
+	reason := strings.Join(reasons, "; ") + " until " + untilWords(t.In(loc), now.In(loc)) + " " + loc.String()
+	if len(behind) > 0 {
+		capped = true
+		if len(reasons) == 0 {
+			reason = "frequency cap: waits its turn until " + untilWords(t.In(loc), now.In(loc)) + " " + loc.String()
+		}
+		reason += ", behind " + strings.Join(behind, ", ")
+	}
+	return Decision{Verdict: Delay, Until: t.UTC(), Capped: capped, Reason: reason}
+}
+
+// capsFor are the caps among caps that count messages on a channel.
+func capsFor(caps []Cap, ch Channel) []Cap {
+	var out []Cap
+	for _, c := range caps {
+		if c.Max > 0 && c.Per > 0 && (c.Channel == "" || c.Channel == ch) {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // untilWords writes when a hold ends as people read it: "Mon 24 May

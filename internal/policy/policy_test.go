@@ -287,3 +287,40 @@ func BenchmarkDecide(b *testing.B) {
 		Decide(p, m, now, recent)
 	}
 }
+
+// TestHeldMessagesTakeTheirTurn: under a cap, a message waits behind the
+// messages held ahead of it (a higher priority, or held longer), each
+// taking the next free slot; messages that share no cap with it, and
+// transactional ones, do not wait.
+func TestHeldMessagesTakeTheirTurn(t *testing.T) {
+	week := 7 * 24 * time.Hour
+	p := Preferences{Location: time.UTC, Caps: []Cap{{Max: 1, Per: week}}}
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	recent := []Sent{{Channel: Email, At: now.Add(-2 * 24 * time.Hour)}} // the slot frees in 5 days
+
+	alone := Decide(p, Message{Channel: Email, Purpose: Marketing}, now, recent)
+	require.Equal(t, Delay, alone.Verdict)
+	assert.Equal(t, now.Add(5*24*time.Hour), alone.Until)
+
+	survey := Queued{Channel: Email, What: "satisfaction-check ask (high priority)"}
+	review := Decide(p, Message{Channel: Email, Purpose: Marketing, Ahead: []Queued{survey}}, now, recent)
+	require.Equal(t, Delay, review.Verdict)
+	assert.Equal(t, now.Add(12*24*time.Hour), review.Until, "the survey takes the slot in 5 days; the review the next, a week later")
+	assert.True(t, review.Capped)
+	assert.Equal(t, "frequency cap (at most 1 marketing message per 1w) until Sat 5 Dec 12:00 UTC, behind satisfaction-check ask (high priority)", review.Reason)
+
+	two := Decide(p, Message{Channel: SMS, Purpose: Marketing, Ahead: []Queued{survey, {Channel: SMS, What: "older"}}}, now, recent)
+	assert.Equal(t, now.Add(19*24*time.Hour), two.Until, "two ahead: the third slot")
+
+	// With a free slot now, the message ahead takes it.
+	free := Decide(p, Message{Channel: Email, Purpose: Marketing, Ahead: []Queued{survey}}, now, nil)
+	require.Equal(t, Delay, free.Verdict)
+	assert.Equal(t, now.Add(week), free.Until)
+
+	// A cap on texts only: an email ahead does not hold a text back.
+	smsOnly := Preferences{Location: time.UTC, Caps: []Cap{{Channel: SMS, Max: 1, Per: week}}}
+	assert.Equal(t, Allow, Decide(smsOnly, Message{Channel: SMS, Purpose: Marketing, Ahead: []Queued{survey}}, now, nil).Verdict)
+
+	// Transactional messages never wait behind marketing.
+	assert.Equal(t, Allow, Decide(p, Message{Channel: Email, Purpose: Transactional, Ahead: []Queued{survey}}, now, recent).Verdict)
+}

@@ -380,6 +380,7 @@ var ErasureTables = map[string]string{
 	"complements":        "no customer data",
 	"webhook_events":     "no customer data (provider event ids)",
 	"api_keys":           "no customer data",
+	"template_versions":  "no customer data (the words of templates)",
 	"erasures":           "kept: the erasure record, by the customer's hash",
 	"goose_db_version":   "no customer data",
 }

@@ -81,6 +81,7 @@ var ExportTables = map[string]string{
 	"complements":        "not exported: no customer data",
 	"webhook_events":     "not exported: no customer data (provider event ids)",
 	"api_keys":           "not exported: no customer data",
+	"template_versions":  "not exported: no customer data (the words of templates)",
 	"goose_db_version":   "not exported: no customer data",
 }
 

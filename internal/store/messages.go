@@ -65,6 +65,9 @@ type Message struct {
 	// looked up by it. Not exported: it is no one's business but the
 	// reconciler's.
 	BodyDigest string `json:"-"`
+	// Priority orders the message under frequency caps: high 1, normal
+	// 0, low -1 (journey.Priority.Rank).
+	Priority int `json:"-"`
 	// Details holds what was chosen for the message: the voucher code, the
 	// recommended products.
 	Details map[string]any `json:"details,omitempty"`
@@ -72,13 +75,13 @@ type Message struct {
 
 const messageColumns = `id::text, idempotency_key, workflow_id, journey, step_id, customer_id, channel, template,
 	purpose, topic, status, reason, provider, provider_message_id, recipient, subject, attempts, created_at, updated_at, sent_at, details,
-	policy_at, claimed_at, delivery_status, body_digest`
+	policy_at, claimed_at, delivery_status, body_digest, priority`
 
 func scanMessage(row pgx.Row) (Message, error) {
 	var m Message
 	err := row.Scan(&m.ID, &m.IdempotencyKey, &m.WorkflowID, &m.Journey, &m.StepID, &m.CustomerID, &m.Channel, &m.Template,
 		&m.Purpose, &m.Topic, &m.Status, &m.Reason, &m.Provider, &m.ProviderMessageID, &m.Recipient, &m.Subject,
-		&m.Attempts, &m.CreatedAt, &m.UpdatedAt, &m.SentAt, &m.Details, &m.PolicyAt, &m.ClaimedAt, &m.DeliveryStatus, &m.BodyDigest)
+		&m.Attempts, &m.CreatedAt, &m.UpdatedAt, &m.SentAt, &m.Details, &m.PolicyAt, &m.ClaimedAt, &m.DeliveryStatus, &m.BodyDigest, &m.Priority)
 	return m, notFound(err)
 }
 
@@ -104,6 +107,18 @@ type GateInput struct {
 	// Suppression is the address's suppression reason, or "".
 	Suppression string
 	Recent      []RecentSend
+	// Ahead are the customer's held marketing messages that take the next
+	// free slots before this one, in order.
+	Ahead []HeldMessage
+}
+
+// HeldMessage is a marketing message held back that goes before the one
+// being decided.
+type HeldMessage struct {
+	Channel  string
+	Journey  string
+	Step     string
+	Priority int
 }
 
 // RecentSend is a marketing message sent (or being sent) to the customer.
@@ -150,10 +165,10 @@ func (s *Store) ClaimWithGate(ctx context.Context, m Message, resumable bool, po
 			return err
 		}
 		_, err := tx.Exec(ctx, `
-			INSERT INTO messages (idempotency_key, workflow_id, journey, step_id, customer_id, channel, template, purpose, topic, status, recipient, subject, details)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $10, $11, $12)
+			INSERT INTO messages (idempotency_key, workflow_id, journey, step_id, customer_id, channel, template, purpose, topic, status, recipient, subject, details, priority)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $10, $11, $12, $13)
 			ON CONFLICT (idempotency_key) DO NOTHING`,
-			m.IdempotencyKey, m.WorkflowID, m.Journey, m.StepID, m.CustomerID, m.Channel, m.Template, m.Purpose, m.Topic, m.Recipient, m.Subject, detailsOf(m))
+			m.IdempotencyKey, m.WorkflowID, m.Journey, m.StepID, m.CustomerID, m.Channel, m.Template, m.Purpose, m.Topic, m.Recipient, m.Subject, detailsOf(m), m.Priority)
 		if err != nil {
 			return err
 		}
@@ -219,6 +234,21 @@ func (s *Store) ClaimWithGate(ctx context.Context, m Message, resumable bool, po
 		}
 		if in.Recent, err = pgx.CollectRows(rows, pgx.RowToStructByPos[RecentSend]); err != nil {
 			return err
+		}
+		// The customer's marketing messages held back that go first when
+		// a cap frees a slot: a higher priority, or the same and held
+		// longer (created earlier).
+		if current.Purpose == "marketing" {
+			rows, err = tx.Query(ctx, `SELECT channel, journey, step_id, priority FROM messages
+				WHERE customer_id = $1 AND purpose = 'marketing' AND status = 'held' AND idempotency_key <> $2
+				  AND (priority > $3 OR (priority = $3 AND (created_at, id) < ($4, $5::uuid)))
+				ORDER BY priority DESC, created_at, id LIMIT 100`, m.CustomerID, m.IdempotencyKey, current.Priority, current.CreatedAt, current.ID)
+			if err != nil {
+				return err
+			}
+			if in.Ahead, err = pgx.CollectRows(rows, pgx.RowToStructByPos[HeldMessage]); err != nil {
+				return err
+			}
 		}
 		verdict = gate(in)
 		switch {
