@@ -95,6 +95,8 @@ func (a *Activities) Register(w Registry) {
 	w.RegisterActivityWithOptions(a.NextLocalTime, activity.RegisterOptions{Name: workflows.NextLocalTimeActivity})
 	w.RegisterActivityWithOptions(a.EnterAudience, activity.RegisterOptions{Name: workflows.EnterAudienceActivity})
 	w.RegisterActivityWithOptions(a.SettleSend, activity.RegisterOptions{Name: workflows.SettleSendActivity})
+	w.RegisterActivityWithOptions(a.RecordAnswer, activity.RegisterOptions{Name: workflows.RecordAnswerActivity})
+	w.RegisterActivityWithOptions(a.EmitEvent, activity.RegisterOptions{Name: workflows.EmitEventActivity})
 }
 
 // CustomerFacts loads what the journey may know about the customer now.

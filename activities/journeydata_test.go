@@ -12,6 +12,7 @@ import (
 
 	"github.com/rapporthq/rapport/internal/journey"
 	"github.com/rapporthq/rapport/internal/policy"
+	"github.com/rapporthq/rapport/internal/router"
 	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/internal/templates"
 	"github.com/rapporthq/rapport/workflows"
@@ -171,4 +172,47 @@ func TestPriorityUnderACap(t *testing.T) {
 		journeys = append(journeys, m.Journey)
 	}
 	assert.Equal(t, []string{"review-request", "satisfaction-check", "offers"}, journeys, "sent in priority order")
+}
+
+// TestRecordAnswerAndEmitEvent: a journey's recorded answer is stored once
+// with its source and told to the customer's journeys (survey.answered,
+// stored and routed); an emitted event is stored and routed once.
+func TestRecordAnswerAndEmitEvent(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	h.acts.Router = &router.Router{Store: h.store, Catalog: &journey.Catalog{}}
+	req := workflows.RecordAnswerRequest{SurveyID: "journey-abc", Survey: "satisfaction", CustomerID: "c_1", WorkflowID: "rapport/rate/c_1/e1",
+		Journey: "rate", StepID: "answer", Score: 2, Comment: "by text: 2", Source: "sms", OrderID: "o1", At: time.Now()}
+	for range 2 { // a retry records nothing twice
+		_, err := h.env.ExecuteActivity(workflows.RecordAnswerActivity, req)
+		require.NoError(t, err)
+	}
+	answer, err := h.store.GetSurveyAnswer(ctx, "journey-abc")
+	require.NoError(t, err)
+	assert.Equal(t, 2, answer.Score)
+	assert.Equal(t, "sms", answer.Source)
+	ev, err := h.store.GetEvent(ctx, "survey-journey-abc")
+	require.NoError(t, err)
+	assert.Equal(t, "survey.answered", ev.Type)
+	assert.NotNil(t, ev.RoutedAt, "routed to the customer's journeys")
+	var data map[string]any
+	require.NoError(t, json.Unmarshal(ev.Data, &data))
+	assert.Equal(t, map[string]any{"score": float64(2), "comment": "by text: 2", "survey_id": "journey-abc", "survey": "satisfaction",
+		"source": "sms", "workflow_id": "rapport/rate/c_1/e1", "step": "answer", "order_id": "o1"}, data)
+
+	emit := workflows.EmitEventRequest{Event: journey.Event{ID: workflows.EmittedEventID("rapport/rate/c_1/e1", "tell"), Type: "care.needed",
+		CustomerID: "c_1", OccurredAt: time.Now(), Data: map[string]any{"score": 2, workflows.EmitDepthKey: 1}}}
+	for range 2 {
+		_, err = h.env.ExecuteActivity(workflows.EmitEventActivity, emit)
+		require.NoError(t, err)
+	}
+	stored, err := h.store.GetEvent(ctx, emit.Event.ID)
+	require.NoError(t, err)
+	assert.Equal(t, "care.needed", stored.Type)
+	assert.NotNil(t, stored.RoutedAt)
+	assert.JSONEq(t, `{"score": 2, "emit_depth": 1}`, string(stored.Data))
+
+	h.acts.Router = nil
+	_, err = h.env.ExecuteActivity(workflows.EmitEventActivity, emit)
+	assert.ErrorContains(t, err, "no router")
 }

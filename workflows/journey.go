@@ -106,6 +106,10 @@ func (r *run) walk(ctx workflow.Context, steps []journey.Step) error {
 			err = r.split(ctx, step)
 		case journey.KindTask:
 			err = r.task(ctx, step)
+		case journey.KindRecord:
+			err = r.recordAnswer(ctx, step)
+		case journey.KindEmit:
+			err = r.emit(ctx, step)
 		case journey.KindExit:
 			err = &exitError{reason: exitReason(step)}
 		default:

@@ -45,6 +45,22 @@ type fakeActivities struct {
 	// Resend makes the channel's next send go out.
 	settles     []Settlement
 	settleCalls []SettleRequest
+	recorded    []RecordAnswerRequest
+	emitted     []EmitEventRequest
+}
+
+func (f *fakeActivities) RecordAnswer(_ context.Context, req RecordAnswerRequest) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.recorded = append(f.recorded, req)
+	return nil
+}
+
+func (f *fakeActivities) EmitEvent(_ context.Context, req EmitEventRequest) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.emitted = append(f.emitted, req)
+	return nil
 }
 
 func (f *fakeActivities) SettleSend(_ context.Context, req SettleRequest) (SettleResult, error) {
@@ -171,6 +187,8 @@ func (s *JourneySuite) SetupTest() {
 	s.env.RegisterActivityWithOptions(s.acts.RecordSplit, activity.RegisterOptions{Name: RecordSplitActivity})
 	s.env.RegisterActivityWithOptions(s.acts.NextLocalTime, activity.RegisterOptions{Name: NextLocalTimeActivity})
 	s.env.RegisterActivityWithOptions(s.acts.SettleSend, activity.RegisterOptions{Name: SettleSendActivity})
+	s.env.RegisterActivityWithOptions(s.acts.RecordAnswer, activity.RegisterOptions{Name: RecordAnswerActivity})
+	s.env.RegisterActivityWithOptions(s.acts.EmitEvent, activity.RegisterOptions{Name: EmitEventActivity})
 }
 
 func (s *JourneySuite) plan(yaml string) journey.Plan {
@@ -520,4 +538,78 @@ steps:
 	s.Equal("evt_cart", s.acts.sends[1].TriggerEventID)
 	s.Equal("c0ffee", s.acts.sends[0].TemplateVersion, "the pinned template version")
 	s.Equal("c0ffee", s.acts.sends[1].TemplateVersion)
+}
+
+// TestRecordAndEmit: an SMS reply "2" becomes a recorded survey answer
+// (from sms) and an event for the customer's other journeys, with data
+// evaluated from the run's variables; a reply that is not a score records
+// nothing and says why.
+func (s *JourneySuite) TestRecordAndEmit() {
+	p := s.plan(`
+journey: rate-by-text
+topic: surveys
+trigger: {event: order.delivered}
+steps:
+  - id: wait_reply
+    wait: {until_event: event.type == "sms.replied", timeout: 2d}
+  - id: answer
+    record: {survey: satisfaction, score: int(event.data.body), comment: "'by text: ' + event.data.body", source: sms}
+  - id: tell
+    emit:
+      event: care.needed
+      data: {order_id: trigger.data.order_id, score: int(event.data.body), unhappy: int(event.data.body) <= 2}
+`)
+	s.signalAt(time.Hour, journey.Event{ID: "sms-1", Type: "sms.replied", CustomerID: "c_1", Data: map[string]any{"body": "2"}})
+	ev := journey.Event{ID: "evt_del", Type: "order.delivered", CustomerID: "c_1", Data: map[string]any{"order_id": "o-7"}}
+	s.env.ExecuteWorkflow(JourneyWorkflowName, JourneyInput{Plan: p, CustomerID: "c_1", EntryKey: ev.ID, Trigger: ev, Revision: Revision})
+	s.Require().True(s.env.IsWorkflowCompleted())
+	s.Require().NoError(s.env.GetWorkflowError())
+
+	s.Require().Len(s.acts.recorded, 1)
+	a := s.acts.recorded[0]
+	s.Equal("satisfaction", a.Survey)
+	s.Equal(2, a.Score)
+	s.Equal("by text: 2", a.Comment)
+	s.Equal("sms", a.Source)
+	s.Equal("answer", a.StepID)
+	s.NotEmpty(a.SurveyID)
+
+	s.Require().Len(s.acts.emitted, 1)
+	e := s.acts.emitted[0].Event
+	s.Equal("care.needed", e.Type)
+	s.Equal("c_1", e.CustomerID)
+	s.Equal(EmittedEventID("default-test-workflow-id", "tell"), e.ID, "one id per run and step: emitting again changes nothing")
+	s.Equal(map[string]any{"order_id": "o-7", "score": float64(2), "unhappy": true, EmitDepthKey: float64(1)}, e.Data)
+	st := s.state()
+	s.Contains(st.Notes, "answer: recorded satisfaction answer 2 (sms)")
+}
+
+// TestRecordRefusesANonScore: a reply that is not a score from 1 to 5
+// records nothing, and the run says why and goes on.
+func (s *JourneySuite) TestRecordRefusesANonScore() {
+	p := s.plan(`
+journey: rate-by-text
+topic: surveys
+trigger: {event: order.delivered}
+steps:
+  - id: answer
+    record: {score: double(trigger.data.body)}
+  - id: tell
+    emit: {event: rated}
+`)
+	ev := journey.Event{ID: "evt_del", Type: "order.delivered", CustomerID: "c_1", Data: map[string]any{"body": "9"}}
+	s.env.ExecuteWorkflow(JourneyWorkflowName, JourneyInput{Plan: p, CustomerID: "c_1", EntryKey: ev.ID, Trigger: ev, Revision: Revision})
+	s.Require().True(s.env.IsWorkflowCompleted())
+	s.Require().NoError(s.env.GetWorkflowError())
+	s.Empty(s.acts.recorded)
+	s.Contains(s.state().Notes, "answer: no answer recorded: the score is 9, not a whole number from 1 to 5")
+	s.Require().Len(s.acts.emitted, 1, "the journey goes on")
+
+	// An event at the end of a chain of emits is not emitted again.
+	s.SetupTest()
+	deep := journey.Event{ID: "emit-deep", Type: "order.delivered", CustomerID: "c_1", Data: map[string]any{"body": "3", EmitDepthKey: float64(5)}}
+	s.env.ExecuteWorkflow(JourneyWorkflowName, JourneyInput{Plan: p, CustomerID: "c_1", EntryKey: deep.ID, Trigger: deep, Revision: Revision})
+	s.Require().NoError(s.env.GetWorkflowError())
+	s.Len(s.acts.recorded, 1)
+	s.Empty(s.acts.emitted, "a chain of emits stops")
 }

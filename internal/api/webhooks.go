@@ -287,7 +287,18 @@ func (s *Server) inboundSMS(ctx context.Context, from, body, sid string) error {
 		}
 	default:
 		for _, c := range customers {
-			data, _ := json.Marshal(map[string]any{"body": body, "message_sid": sid})
+			// The reply carries its sender, and the message it most
+			// likely answers: the latest text to that number whose
+			// journey is still running.
+			fields := map[string]any{"body": body, "message_sid": sid, "from": from}
+			open, ok, err := s.Store.OpenSMS(ctx, c.ID, from)
+			if err != nil {
+				return err
+			}
+			if ok {
+				fields["in_reply_to"] = map[string]any{"message_id": open.ID, "journey": open.Journey, "step": open.StepID, "workflow_id": open.WorkflowID}
+			}
+			data, _ := json.Marshal(fields)
 			e := store.Event{ID: "sms-" + sid + "-" + c.ID, Type: "sms.replied", CustomerID: c.ID, OccurredAt: time.Now().UTC(), Data: data}
 			if _, err := s.recordAndRoute(ctx, e, nil); err != nil {
 				return err

@@ -77,7 +77,7 @@ var (
 	yamlLineRe    = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 )
 
-var stepKinds = []string{string(KindSend), string(KindWait), string(KindBranch), string(KindSplit), string(KindTask), string(KindExit)}
+var stepKinds = []string{string(KindSend), string(KindWait), string(KindBranch), string(KindSplit), string(KindTask), string(KindRecord), string(KindEmit), string(KindExit)}
 
 var (
 	timeOfDayRe = regexp.MustCompile(`^([01]?[0-9]|2[0-3]):([0-5][0-9])$`)
@@ -106,7 +106,9 @@ type compilation struct {
 	ids   map[string]Pos // step ids written in the file
 	// pinned are the content hashes of the templates the plan sends.
 	pinned map[string]string
-	nodes  int
+	// triggerEvent is the event type that starts the journey, once read.
+	triggerEvent string
+	nodes        int
 }
 
 func (cc *compilation) run() (plan *Plan) {
@@ -245,6 +247,7 @@ func (cc *compilation) journey(root *yaml.Node) *Plan {
 	}
 	if n := fs.require(cc, root, "trigger", "the journey has no trigger; add `trigger: {event: order.placed}` to say what starts it"); n != nil {
 		p.Trigger = cc.trigger(n)
+		cc.triggerEvent = p.Trigger.Event
 	}
 	if n := fs.get("exit_when"); n != nil {
 		p.ExitWhen = cc.expr(n, "exit_when")
@@ -467,7 +470,7 @@ func (cc *compilation) step(n *yaml.Node, depth int) (Step, bool) {
 		if n.Kind == yaml.ScalarNode && slices.Contains(stepKinds, n.Value) {
 			cc.errorf(n, "step %q needs settings; write it as `%s: {...}` (see journeys/README.md)", n.Value, n.Value)
 		} else {
-			cc.errorf(n, "a step must be one of send, wait, branch, split, task or exit, written as `- send: {...}`")
+			cc.errorf(n, "a step must be one of send, wait, branch, split, task, record, emit or exit, written as `- send: {...}`")
 		}
 		return s, false
 	}
@@ -489,7 +492,7 @@ func (cc *compilation) step(n *yaml.Node, depth int) (Step, bool) {
 	}
 	if kindKey == nil {
 		if fs.unknown == 0 { // else the unknown key (a typo of a kind) was reported
-			cc.errorf(n, "this step does nothing; give it one of send, wait, branch, split, task or exit")
+			cc.errorf(n, "this step does nothing; give it one of send, wait, branch, split, task, record, emit or exit")
 		}
 		return s, false
 	}
@@ -521,6 +524,10 @@ func (cc *compilation) step(n *yaml.Node, depth int) (Step, bool) {
 		s.Task = cc.task(value)
 	case KindSplit:
 		s.Split = cc.split(value, depth)
+	case KindRecord:
+		s.Record = cc.record(value)
+	case KindEmit:
+		s.Emit = cc.emit(value)
 	}
 	return s, true
 }
@@ -1075,6 +1082,112 @@ func (cc *compilation) branch(n *yaml.Node, depth int) *BranchStep {
 		cc.errorf(n, "a branch needs at least one `when` case")
 	}
 	return out
+}
+
+func (cc *compilation) record(n *yaml.Node) *RecordStep {
+	out := &RecordStep{}
+	fs := cc.fields(n, recordObject)
+	if fs == nil {
+		return out
+	}
+	if sn := fs.get("survey"); sn != nil {
+		if v, ok := cc.scalar(sn, "survey"); ok {
+			if !slugRe.MatchString(v) {
+				cc.errorf(sn, "survey %q is not allowed; use lowercase letters, digits, dashes or underscores, like satisfaction", v)
+			}
+			out.Survey = v
+		}
+	}
+	if sn := fs.require(cc, n, "score", "record needs a score: a condition-like expression giving 1 to 5, such as `score: int(event.data.body)`"); sn != nil {
+		out.Score = cc.valueExpr(sn, "score", cc.c.env.checkNumber)
+	}
+	if cn := fs.get("comment"); cn != nil {
+		out.Comment = cc.valueExpr(cn, "comment", cc.c.env.checkValue)
+	}
+	if sn := fs.get("source"); sn != nil {
+		if v, ok := cc.scalar(sn, "source"); ok {
+			if !slugRe.MatchString(v) {
+				cc.errorf(sn, "source %q is not allowed; use a word such as sms or phone", v)
+			}
+			out.Source = v
+		}
+	}
+	return out
+}
+
+// maxEmitFields bounds an emitted event's data.
+const maxEmitFields = 50
+
+func (cc *compilation) emit(n *yaml.Node) *EmitStep {
+	out := &EmitStep{}
+	fs := cc.fields(n, emitObject)
+	if fs == nil {
+		return out
+	}
+	if en := fs.require(cc, n, "event", "emit needs an event type, such as `event: review.requested`"); en != nil {
+		if v, ok := cc.scalar(en, "event"); ok {
+			switch {
+			case !eventTypeRe.MatchString(v):
+				cc.errorf(en, "event type %q is not allowed; use lowercase words joined by dots, like review.requested", v)
+			case v == cc.triggerEvent:
+				cc.errorf(en, "this step emits %s, the event that starts this journey: each run would start another; emit another event", v)
+			}
+			out.Event = v
+		}
+	}
+	dn := fs.get("data")
+	if dn == nil {
+		return out
+	}
+	dn = cc.resolve(dn)
+	if dn == nil || dn.Kind != yaml.MappingNode {
+		cc.errorf(fs.keys["data"], "data must be `key: expression` pairs, such as `order_id: order.id`")
+		return out
+	}
+	if len(dn.Content)/2 > maxEmitFields {
+		cc.errorf(dn, "data has %d keys; an emitted event carries at most %d", len(dn.Content)/2, maxEmitFields)
+		return out
+	}
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(dn.Content); i += 2 {
+		k, v := cc.resolve(dn.Content[i]), dn.Content[i+1]
+		if k == nil || k.Kind != yaml.ScalarNode || !slugRe.MatchString(k.Value) {
+			cc.errorf(dn.Content[i], "a data key must be a word of lowercase letters, digits, dashes or underscores")
+			continue
+		}
+		if seen[k.Value] {
+			cc.errorf(k, "data key %s is set twice", k.Value)
+			continue
+		}
+		seen[k.Value] = true
+		if expr := cc.valueExpr(v, "data."+k.Value, cc.c.env.checkValue); expr != "" {
+			out.Data = append(out.Data, EmitField{Key: k.Value, Expr: expr})
+		}
+	}
+	slices.SortFunc(out.Data, func(a, b EmitField) int { return strings.Compare(a.Key, b.Key) })
+	return out
+}
+
+// valueExpr reads and type-checks an expression giving a value, reporting
+// problems at their place inside it.
+func (cc *compilation) valueExpr(n *yaml.Node, what string, check func(string) checkedExpr) string {
+	v, ok := cc.scalar(n, what)
+	if !ok {
+		return ""
+	}
+	if strings.TrimSpace(v) == "" {
+		cc.errorf(n, "%s is empty; write an expression such as event.data.score", what)
+		return ""
+	}
+	checked := check(v)
+	if len(checked.issues) > 0 {
+		positions := cc.valuePositions(n)
+		for _, is := range checked.issues {
+			cc.errorAt(exprPos(n, v, positions, is.line, is.col), fmt.Sprintf("%s: %s", what, is.message))
+		}
+		return ""
+	}
+	return v
 }
 
 func (cc *compilation) exit(n *yaml.Node) *ExitStep {

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"unicode/utf8"
 
+	"google.golang.org/protobuf/types/known/structpb"
+
 	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/ext"
 )
@@ -155,8 +157,49 @@ func (e *Env) checkIn(env *cel.Env, src string) checkedExpr {
 // text.
 func (e *Env) checkKey(src string) checkedExpr { return e.checkTyped(e.env, src, cel.StringType) }
 
+// checkValue type-checks an expression giving a value of any type (an
+// emitted event's data).
+func (e *Env) checkValue(src string) checkedExpr { return e.checkTyped(e.env, src, nil) }
+
+// checkNumber type-checks an expression giving a number (a recorded
+// score).
+func (e *Env) checkNumber(src string) checkedExpr { return e.checkTyped(e.env, src, numberType) }
+
+// numberType stands for "int, uint or double" in checkTyped.
+var numberType = cel.OpaqueType("number")
+
+// EvalValue evaluates an expression to a plain value (nil, bool, float64,
+// string, []any, map[string]any), as JSON would carry it.
+func (e *Env) EvalValue(expr string, vars Vars) (any, error) {
+	cacheKey := "value:" + expr // not valid CEL, so never an expression's own text
+	var prg cel.Program
+	if p, ok := e.programs.Load(cacheKey); ok {
+		prg = p.(cel.Program)
+	} else {
+		checked := e.checkValue(expr)
+		if checked.ast == nil {
+			return nil, fmt.Errorf("expression %q: %s", expr, checked.issues[0].message)
+		}
+		p, err := e.env.Program(checked.ast, cel.CostLimit(evalCostLimit))
+		if err != nil {
+			return nil, fmt.Errorf("expression %q: %w", expr, err)
+		}
+		prg = p
+		e.programs.Store(cacheKey, p)
+	}
+	out, _, err := prg.Eval(vars.activation())
+	if err != nil {
+		return nil, fmt.Errorf("evaluate %q: %w", expr, err)
+	}
+	native, err := out.ConvertToNative(reflect.TypeFor[*structpb.Value]())
+	if err != nil {
+		return nil, fmt.Errorf("evaluate %q: %v cannot be carried as data (%w)", expr, out.Type(), err)
+	}
+	return native.(*structpb.Value).AsInterface(), nil
+}
+
 // checkTyped parses and type-checks an expression that must give a value
-// of type want.
+// of type want (nil: any; numberType: a number).
 func (e *Env) checkTyped(env *cel.Env, src string, want *cel.Type) (out checkedExpr) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -188,6 +231,18 @@ func (e *Env) checkTyped(env *cel.Env, src string, want *cel.Type) (out checkedE
 			}
 			out.issues = append(out.issues, is)
 		}
+		return out
+	}
+	if want == nil { // a value of any type
+		out.ast = ast
+		return out
+	}
+	if want == numberType {
+		if t := ast.OutputType(); !t.IsExactType(cel.IntType) && !t.IsExactType(cel.UintType) && !t.IsExactType(cel.DoubleType) && !t.IsExactType(cel.DynType) {
+			out.issues = append(out.issues, exprIssue{line: 1, message: fmt.Sprintf("this must give a number, such as event.data.score, but it gives a %s", describeType(t))})
+			return out
+		}
+		out.ast = ast
 		return out
 	}
 	if !ast.OutputType().IsExactType(want) && !ast.OutputType().IsExactType(cel.DynType) {
@@ -226,7 +281,7 @@ func (e *Env) friendly(msg string, audience bool) string {
 		return fmt.Sprintf("unknown name %q; an audience can use the customer's fields, such as orders_count or days_since_last_order%s", name, didYouMean(name, e.fields))
 	case strings.HasPrefix(msg, "undeclared reference to '"):
 		name := between(msg, "'", "'")
-		return fmt.Sprintf("unknown name %q; expressions can use customer, event, order and task%s", name, didYouMean(name, slices.Concat(Variables, e.fields)))
+		return fmt.Sprintf("unknown name %q; expressions can use customer, event, trigger, order and task%s", name, didYouMean(name, slices.Concat(Variables, e.fields)))
 	case strings.HasPrefix(msg, "undefined field '"):
 		name := between(msg, "'", "'")
 		return fmt.Sprintf("there is no field %q%s (journeys/README.md lists every field)", name, didYouMean(name, e.fields))

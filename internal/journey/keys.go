@@ -127,8 +127,8 @@ var (
 		{name: "reentry", doc: "How long after entering a customer may enter again.", value: durationValue},
 		{name: "max_active", doc: "How many runs of this journey a customer may be in at once.", value: integer(1, 1000)},
 	}}
-	stepObject = &object{what: "a step", def: "step", doc: "One step: send, wait, branch, split, task or exit.",
-		oneOf: []string{"send", "wait", "branch", "split", "task", "exit"}, keys: []key{
+	stepObject = &object{what: "a step", def: "step", doc: "One step: send, wait, branch, split, task, record, emit or exit.",
+		oneOf: []string{"send", "wait", "branch", "split", "task", "record", "emit", "exit"}, keys: []key{
 			{name: "id", doc: "The step's id (made from its kind and position when left out), shown to staff.", value: with(slugValue, "lowercase letters, digits, dashes or underscores")},
 			{name: "send", doc: "Send a message through the first channel that may carry it.", value: defRef("send")},
 			{name: "wait", doc: "Wait for a time (3d), until a time of day, or until an event.", value: schema{"oneOf": []schema{durationValue, defRef("wait")}}},
@@ -137,6 +137,8 @@ var (
 			{name: "split", doc: "Send customers down paths at random, by weight (an experiment).",
 				value: schema{"type": "array", "items": defRef("split_path"), "minItems": 2}},
 			{name: "task", doc: "Ask staff to do something and wait for them.", value: defRef("task")},
+			{name: "record", doc: "Store a survey answer the journey learnt (an SMS reply), and tell the customer's journeys (survey.answered).", value: defRef("record")},
+			{name: "emit", doc: "Send an event with data to the customer's journeys.", value: defRef("emit")},
 			{name: "exit", doc: "End the journey, with a reason.", value: schema{"oneOf": []schema{{"type": "null"}, {"const": true}, textValue, defRef("exit")}}},
 		}}
 	sendObject = &object{what: "send", def: "send", doc: "A message.", keys: []key{
@@ -196,6 +198,17 @@ var (
 			{name: "steps", doc: "What to do when it holds.", value: stepsValue},
 			{name: "otherwise", doc: "What to do when no case holds (the last case, alone).", value: stepsValue},
 		}}
+	recordObject = &object{what: "record", def: "record", doc: "A survey answer to store.", keys: []key{
+		{name: "survey", doc: "The survey's name (default: the journey's).", value: slugValue},
+		{name: "score", doc: "A CEL expression giving the score, 1 to 5, such as int(event.data.body).", required: true, value: conditionValue},
+		{name: "comment", doc: "A CEL expression giving the comment.", value: conditionValue},
+		{name: "source", doc: "Where the answer came from, such as sms.", value: slugValue},
+	}}
+	emitObject = &object{what: "emit", def: "emit", doc: "An event for the customer's journeys.", keys: []key{
+		{name: "event", doc: "The event type, such as review.requested.", required: true, value: schema{"type": "string", "pattern": `^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$`}},
+		{name: "data", doc: "The event's data: each key's value is a CEL expression, such as order.id.",
+			value: schema{"type": "object", "additionalProperties": conditionValue, "maxProperties": 50}},
+	}}
 	exitObject = &object{what: "exit", def: "exit", doc: "The end of the journey.", keys: []key{
 		{name: "reason", doc: "Why, in words staff read.", value: textValue},
 	}}
@@ -203,7 +216,7 @@ var (
 
 // objects lists every object, the journey first.
 var objects = []*object{journeyObject, triggerObject, stepObject, sendObject, frequencyCapObject, voucherObject,
-	recommendObject, waitObject, taskObject, splitPathObject, branchCaseObject, exitObject}
+	recommendObject, waitObject, taskObject, splitPathObject, branchCaseObject, recordObject, emitObject, exitObject}
 
 // SchemaID is the address the schema names itself by.
 const SchemaID = "https://rapport.dev/schemas/journey.schema.json"

@@ -45,6 +45,8 @@ const (
 	KindExit   Kind = "exit"
 	KindTask   Kind = "task"
 	KindSplit  Kind = "split"
+	KindRecord Kind = "record"
+	KindEmit   Kind = "emit"
 )
 
 // Plan is a compiled journey: a plain, serialisable value that is the
@@ -83,6 +85,36 @@ type Plan struct {
 	// ScaleEpoch is when dev time started: dev time at a wall-clock moment
 	// t is ScaleEpoch + (t - ScaleEpoch) / Scale, the same for every run.
 	ScaleEpoch time.Time `json:"scale_epoch,omitzero"`
+}
+
+// RecordStep stores a survey answer the journey learnt (an SMS reply "2",
+// say), as the survey page would: the answer is kept, and a
+// survey.answered event tells the customer's journeys.
+type RecordStep struct {
+	// Survey names the survey (default: the journey's name).
+	Survey string `json:"survey,omitempty"`
+	// Score is a CEL expression giving the score, 1 to 5.
+	Score string `json:"score"`
+	// Comment is a CEL expression giving the comment, if any.
+	Comment string `json:"comment,omitempty"`
+	// Source says where the answer came from (sms, phone...), for people.
+	Source string `json:"source,omitempty"`
+}
+
+// EmitStep sends an event to the customer's journeys, through the same
+// store-first routing as the shop's events: it may start journeys, end
+// waits and exits.
+type EmitStep struct {
+	Event string `json:"event"`
+	// Data are the event's data: key to CEL expression, evaluated when
+	// the step runs (keys sorted, so the event is the same on replay).
+	Data []EmitField `json:"data,omitempty"`
+}
+
+// EmitField is one key of an emitted event's data.
+type EmitField struct {
+	Key  string `json:"key"`
+	Expr string `json:"expr"`
 }
 
 // Priority orders messages a frequency cap holds: the next free slot goes
@@ -203,6 +235,8 @@ type Step struct {
 	Exit   *ExitStep   `json:"exit,omitempty"`
 	Task   *TaskStep   `json:"task,omitempty"`
 	Split  *SplitStep  `json:"split,omitempty"`
+	Record *RecordStep `json:"record,omitempty"`
+	Emit   *EmitStep   `json:"emit,omitempty"`
 }
 
 // SendStep sends one message through the first channel, in order, that

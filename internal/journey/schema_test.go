@@ -94,6 +94,8 @@ steps:
   - wait: {until: "10:00", on: [Mon, friday]}
   - wait: {until_event: event.type == "x.y", timeout: 3d}
   - task: {kind: call, queue: retention, due_in: 2d, brief: call them, outcomes: [reached, declined], on_overdue: escalate to leads}
+  - record: {survey: satisfaction, score: int(event.data.body), comment: event.data.body, source: sms}
+  - emit: {event: review.requested, data: {order_id: order.id, outcome: task.outcome}}
   - split:
       - {path: a, weight: 50, steps: [{wait: 1d}]}
       - {path: b, weight: 50, holdout: true}
@@ -148,6 +150,7 @@ steps:
 		{"holdout: true", "hold: true"},
 		{"- otherwise:", "- else:"},
 		{"reason: not reached", "why: not reached"},
+		{"source: sms}", "from: sms}"},
 	} {
 		bad := strings.Replace(valid, tc.from, tc.to, 1)
 		require.NotEqual(t, valid, bad, tc.from)
@@ -164,6 +167,7 @@ steps:
 		{"weight: 50, holdout", "weight: 150, holdout"},
 		{"on_overdue: escalate to leads", "on_overdue: escalate"},
 		{"priority: low", "priority: urgent"},
+		{"emit: {event: review.requested,", "emit: {event: Review Requested,"},
 		{"trigger: {event: order.placed,", "trigger: {event: order.placed, audience: orders_count > 1,"},
 	} {
 		bad := strings.Replace(valid, tc.from, tc.to, 1)

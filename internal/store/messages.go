@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -445,4 +446,31 @@ func (s *Store) LatestUnsent(ctx context.Context, limit int) ([]Message, error) 
 		return nil, fmt.Errorf("latest unsent messages: %w", err)
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Message, error) { return scanMessage(r) })
+}
+
+// OpenSMS returns the latest text message sent to a customer at a number
+// in the last week whose journey is still running: the message a reply
+// from that number most likely answers. ok is false when there is none.
+func (s *Store) OpenSMS(ctx context.Context, customerID, number string) (m Message, ok bool, err error) {
+	m, err = scanMessage(s.pool.QueryRow(ctx, `SELECT `+prefixed("m.", messageColumns)+` FROM messages m
+		JOIN journey_runs r ON r.workflow_id = m.workflow_id AND r.status = 'running'
+		WHERE m.customer_id = $1 AND m.channel = 'sms' AND m.status = 'sent' AND m.recipient = $2
+		  AND m.sent_at > now() - interval '7 days'
+		ORDER BY m.sent_at DESC LIMIT 1`, customerID, number))
+	if errors.Is(err, ErrNotFound) {
+		return m, false, nil
+	}
+	if err != nil {
+		return m, false, fmt.Errorf("open text messages of %s: %w", customerID, err)
+	}
+	return m, true, nil
+}
+
+// prefixed qualifies each column of a list with a table alias.
+func prefixed(alias, columns string) string {
+	parts := strings.Split(columns, ",")
+	for i, p := range parts {
+		parts[i] = alias + strings.TrimSpace(p)
+	}
+	return strings.Join(parts, ", ")
 }

@@ -294,3 +294,42 @@ func TestRunRegistry(t *testing.T) {
 	assert.Equal(t, store.RunRunning, r.Status)
 	assert.Nil(t, r.EndedAt)
 }
+
+// TestOpenSMS: a reply answers the latest text sent to that number in the
+// last week whose journey still runs.
+func TestOpenSMS(t *testing.T) {
+	t.Parallel()
+	s, _ := storetest.New(t)
+	ctx := context.Background()
+	_, err := s.UpsertCustomer(ctx, store.Customer{ID: "c_1", Phone: "+447911123456"})
+	require.NoError(t, err)
+	send := func(wf, step, to string) {
+		t.Helper()
+		require.NoError(t, s.RegisterRun(ctx, store.Run{WorkflowID: wf, Journey: "rate", CustomerID: "c_1", PlanHash: "h"}))
+		m := store.Message{IdempotencyKey: wf + "#" + step + "#sms", WorkflowID: wf, Journey: "rate", StepID: step, CustomerID: "c_1",
+			Channel: "sms", Template: "t", Purpose: "transactional", Recipient: to}
+		claim, _, err := s.ClaimWithGate(ctx, m, false, time.Now(), func(store.GateInput) store.Gate { return store.Gate{Allow: true} })
+		require.NoError(t, err)
+		require.True(t, claim.Send)
+		_, err = s.FinishSend(ctx, m.IdempotencyKey, store.Outcome{Status: store.MessageSent, Provider: "twilio"})
+		require.NoError(t, err)
+	}
+	_, ok, err := s.OpenSMS(ctx, "c_1", "+447911123456")
+	require.NoError(t, err)
+	assert.False(t, ok, "nothing sent yet")
+
+	send("wf-old", "ask", "+447911123456")
+	send("wf-new", "ask_again", "+447911123456")
+	send("wf-other", "ask", "+447700900123")
+	m, ok, err := s.OpenSMS(ctx, "c_1", "+447911123456")
+	require.NoError(t, err)
+	require.True(t, ok)
+	assert.Equal(t, "wf-new", m.WorkflowID, "the latest to that number")
+	assert.Equal(t, "ask_again", m.StepID)
+
+	require.NoError(t, s.FinishRun(ctx, "wf-new", store.RunCompleted, ""))
+	m, ok, err = s.OpenSMS(ctx, "c_1", "+447911123456")
+	require.NoError(t, err)
+	require.True(t, ok)
+	assert.Equal(t, "wf-old", m.WorkflowID, "a journey that ended answers nothing")
+}

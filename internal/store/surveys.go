@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"time"
@@ -8,12 +9,15 @@ import (
 
 // SurveyAnswer is a customer's answer to a satisfaction survey.
 type SurveyAnswer struct {
-	SurveyID   string    `json:"survey_id"`
-	CustomerID string    `json:"customer_id"`
-	WorkflowID string    `json:"workflow_id"`
-	StepID     string    `json:"step_id"`
-	Score      int       `json:"score"`
-	Comment    string    `json:"comment"`
+	SurveyID   string `json:"survey_id"`
+	CustomerID string `json:"customer_id"`
+	WorkflowID string `json:"workflow_id"`
+	StepID     string `json:"step_id"`
+	Score      int    `json:"score"`
+	Comment    string `json:"comment"`
+	// Source is where the answer came from: page (the survey page), or
+	// what a journey's record step says (sms, phone).
+	Source     string    `json:"source"`
 	AnsweredAt time.Time `json:"answered_at"`
 }
 
@@ -21,9 +25,9 @@ type SurveyAnswer struct {
 // stands, and inserted says whether this was it.
 func (s *Store) AnswerSurvey(ctx context.Context, a SurveyAnswer) (stored SurveyAnswer, inserted bool, err error) {
 	tag, err := s.pool.Exec(ctx, `
-		INSERT INTO survey_answers (survey_id, customer_id, workflow_id, step_id, score, comment)
-		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (survey_id) DO NOTHING`,
-		a.SurveyID, a.CustomerID, a.WorkflowID, a.StepID, a.Score, a.Comment)
+		INSERT INTO survey_answers (survey_id, customer_id, workflow_id, step_id, score, comment, source)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (survey_id) DO NOTHING`,
+		a.SurveyID, a.CustomerID, a.WorkflowID, a.StepID, a.Score, a.Comment, cmp.Or(a.Source, "page"))
 	if err != nil {
 		return a, false, fmt.Errorf("answer survey %s: %w", a.SurveyID, err)
 	}
@@ -34,9 +38,9 @@ func (s *Store) AnswerSurvey(ctx context.Context, a SurveyAnswer) (stored Survey
 // GetSurveyAnswer returns the answer to a survey, or ErrNotFound.
 func (s *Store) GetSurveyAnswer(ctx context.Context, surveyID string) (SurveyAnswer, error) {
 	var a SurveyAnswer
-	err := s.pool.QueryRow(ctx, `SELECT survey_id, customer_id, workflow_id, step_id, score, comment, answered_at
+	err := s.pool.QueryRow(ctx, `SELECT survey_id, customer_id, workflow_id, step_id, score, comment, source, answered_at
 		FROM survey_answers WHERE survey_id = $1`, surveyID).
-		Scan(&a.SurveyID, &a.CustomerID, &a.WorkflowID, &a.StepID, &a.Score, &a.Comment, &a.AnsweredAt)
+		Scan(&a.SurveyID, &a.CustomerID, &a.WorkflowID, &a.StepID, &a.Score, &a.Comment, &a.Source, &a.AnsweredAt)
 	return a, notFound(err)
 }
 
