@@ -58,9 +58,6 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 // Close releases the connections.
 func (s *Store) Close() { s.pool.Close() }
 
-// Pool exposes the connection pool, for tests and tools.
-func (s *Store) Pool() *pgxpool.Pool { return s.pool }
-
 // Ping checks that the database answers, for health checks.
 func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
 
