@@ -14,6 +14,7 @@ import (
 	"github.com/rapporthq/rapport/internal/links"
 	"github.com/rapporthq/rapport/internal/money"
 	"github.com/rapporthq/rapport/internal/store"
+	"github.com/rapporthq/rapport/internal/store/storetest"
 	"github.com/rapporthq/rapport/internal/templates"
 	"github.com/rapporthq/rapport/workflows"
 )
@@ -151,15 +152,15 @@ func TestLobRetryWithTheSameKeyMakesOnePiece(t *testing.T) {
 	assert.Equal(t, workflows.SendSent, first.Status, "mail is resumed, not given up as unknown")
 
 	// A retry whose answer was lost gets the same piece back.
-	require.NoError(t, h.resetToSending(req.IdempotencyKey()))
+	require.NoError(t, h.resetToSending(t, req.IdempotencyKey()))
 	again, err := h.send(req)
 	require.NoError(t, err)
 	assert.Equal(t, first.ProviderMessageID, again.ProviderMessageID)
 	assert.Equal(t, 1, h.fakes.Lob.Created(), "Lob created one postcard")
 }
 
-func (h *harness) resetToSending(key string) error {
-	_, err := h.store.Pool().Exec(context.Background(), "UPDATE messages SET status = 'sending' WHERE idempotency_key = $1", key)
+func (h *harness) resetToSending(t *testing.T, key string) error {
+	_, err := storetest.DB(t, h.dbURL).Exec(context.Background(), "UPDATE messages SET status = 'sending' WHERE idempotency_key = $1", key)
 	return err
 }
 

@@ -17,7 +17,8 @@ import (
 
 func TestScrubOldContentWorksInBatchesUntilNoneIsLeft(t *testing.T) {
 	t.Parallel()
-	s, _ := storetest.New(t)
+	s, url := storetest.New(t)
+	db := storetest.DB(t, url)
 	ctx := context.Background()
 	_, err := s.UpsertCustomer(ctx, store.Customer{ID: "c_1", Email: "ada@example.com"})
 	require.NoError(t, err)
@@ -26,7 +27,7 @@ func TestScrubOldContentWorksInBatchesUntilNoneIsLeft(t *testing.T) {
 			CustomerID: "c_1", Channel: "email", Template: "t", Purpose: "marketing", Recipient: "ada@example.com"}, "quiet")
 		require.NoError(t, err)
 	}
-	_, err = s.Pool().Exec(ctx, `UPDATE messages SET created_at = now() - interval '500 days' WHERE step_id <> 's4'`)
+	_, err = db.Exec(ctx, `UPDATE messages SET created_at = now() - interval '500 days' WHERE step_id <> 's4'`)
 	require.NoError(t, err)
 
 	var ts testsuite.WorkflowTestSuite
@@ -39,7 +40,7 @@ func TestScrubOldContentWorksInBatchesUntilNoneIsLeft(t *testing.T) {
 	require.NoError(t, v.Get(&res))
 	assert.Equal(t, workflows.ScrubResult{Rows: 4, Batches: 2}, res, "3, then 1 and done")
 	var left int
-	require.NoError(t, s.Pool().QueryRow(ctx, `SELECT count(*) FROM messages WHERE recipient <> ''`).Scan(&left))
+	require.NoError(t, db.QueryRow(ctx, `SELECT count(*) FROM messages WHERE recipient <> ''`).Scan(&left))
 	assert.Equal(t, 1, left, "the recent message keeps its recipient")
 
 	// A retry carries on from its last heartbeat's count.

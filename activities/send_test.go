@@ -35,6 +35,8 @@ import (
 type harness struct {
 	acts  *Activities
 	store *store.Store
+	// dbURL is the test database's, for rows no store method reaches.
+	dbURL string
 	fakes *fakes.Fakes
 	env   *testsuite.TestActivityEnvironment
 	// fakesURL is where the fakes answer directly.
@@ -43,13 +45,13 @@ type harness struct {
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
-	s, _ := storetest.New(t)
+	s, dbURL := storetest.New(t)
 	f := fakes.New(fakes.Config{SendGridAPIKey: "SG.test", TwilioAccountSID: twilioSID, TwilioAuthToken: "token", LobAPIKey: "lob_key"})
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
 	tmpl, err := templates.Load(os.DirFS("../journeys/templates"), "journeys/templates")
 	require.NoError(t, err)
-	h := &harness{store: s, fakes: f, fakesURL: srv.URL}
+	h := &harness{store: s, dbURL: dbURL, fakes: f, fakesURL: srv.URL}
 	sms, err := twilio.New(twilio.Config{AccountSID: twilioSID, AuthToken: "token", BaseURL: srv.URL, From: "+15005550006"})
 	require.NoError(t, err)
 	mail, err := printmail.New(printmail.Config{APIKey: "lob_key", BaseURL: srv.URL})

@@ -52,7 +52,11 @@ The exit status is 0 when nothing broke a rule and 1 otherwise.`,
 				return err
 			}
 			defer s.Close()
-			rep, err := audit.Check(cmd.Context(), s.Pool(), cfg.Rules, opts)
+			var rep audit.Report
+			err = s.ReadOnly(cmd.Context(), func(q store.Querier) error {
+				rep, err = audit.Check(cmd.Context(), q, cfg.Rules, opts)
+				return err
+			})
 			if err != nil {
 				return err
 			}

@@ -18,7 +18,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/spf13/cobra"
 	"go.temporal.io/sdk/client"
 
@@ -26,6 +25,7 @@ import (
 	"github.com/rapporthq/rapport/internal/app"
 	"github.com/rapporthq/rapport/internal/bench"
 	"github.com/rapporthq/rapport/internal/journey"
+	"github.com/rapporthq/rapport/internal/money"
 	"github.com/rapporthq/rapport/internal/router"
 	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/workflows"
@@ -225,15 +225,9 @@ func (b *benchRun) generateCustomers(ctx context.Context, from, to int) error {
 	rng := rand.New(rand.NewPCG(uint64(from), uint64(to)))
 	countries := []string{"GB", "FR", "DE", "US", "NL"}
 	now := time.Now().UTC()
-	i := from
-	_, err := b.d.store.Pool().CopyFrom(ctx, pgx.Identifier{"customers"},
-		[]string{"id", "email", "name", "locale", "time_zone", "country", "orders_count", "lifetime_value", "last_order_at"},
-		pgx.CopyFromFunc(func() ([]any, error) {
-			if i >= to {
-				return nil, nil
-			}
+	_, err := b.d.store.CopyCustomers(ctx, func(yield func(store.CustomerRow) bool) {
+		for i := from; i < to; i++ {
 			id := fmt.Sprintf("cust-%07d", i)
-			i++
 			var last *time.Time
 			orders := 0
 			switch r := rng.Float64(); {
@@ -244,14 +238,17 @@ func (b *benchRun) generateCustomers(ctx context.Context, from, to int) error {
 				t := now.Add(-time.Duration(rng.IntN(89*24)) * time.Hour)
 				last, orders = &t, 1+rng.IntN(12)
 			}
-			return []any{id, id + "@example.com", "Customer " + id, "en-GB", "Europe/London",
-				countries[rng.IntN(len(countries))], orders, float64(orders) * 31.5, last}, nil
-		}))
+			row := store.CustomerRow{ID: id, Email: id + "@example.com", Name: "Customer " + id, Locale: "en-GB", TimeZone: "Europe/London",
+				Country: countries[rng.IntN(len(countries))], OrdersCount: orders, LifetimeValue: money.FromMinor(int64(orders)*3150, 2), LastOrderAt: last}
+			if !yield(row) {
+				return
+			}
+		}
+	})
 	if err != nil {
 		return fmt.Errorf("generate customers: %w", err)
 	}
-	_, err = b.d.store.Pool().Exec(ctx, "ANALYZE customers")
-	return err
+	return nil
 }
 
 // rawStartRate starts n workflows on the parked task queue, Concurrency
@@ -426,7 +423,9 @@ func (b *benchRun) events(ctx context.Context) error {
 	}
 	var stored, routed int
 	for {
-		err := b.d.store.Pool().QueryRow(ctx, `SELECT count(*), count(routed_at) FROM events WHERE id LIKE 'bench-view-%'`).Scan(&stored, &routed)
+		err := b.d.store.ReadOnly(ctx, func(q store.Querier) error {
+			return q.QueryRow(ctx, `SELECT count(*), count(routed_at) FROM events WHERE id LIKE 'bench-view-%'`).Scan(&stored, &routed)
+		})
 		if err != nil {
 			return err
 		}
@@ -437,10 +436,12 @@ func (b *benchRun) events(ctx context.Context) error {
 	}
 	routedIn := time.Since(began)
 	var p50, p99 float64
-	err := b.d.store.Pool().QueryRow(ctx, `
-		SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM routed_at - received_at)),
-		       percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM routed_at - received_at))
-		FROM events WHERE id LIKE 'bench-view-%'`).Scan(&p50, &p99)
+	err := b.d.store.ReadOnly(ctx, func(q store.Querier) error {
+		return q.QueryRow(ctx, `
+			SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM routed_at - received_at)),
+			       percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM routed_at - received_at))
+			FROM events WHERE id LIKE 'bench-view-%'`).Scan(&p50, &p99)
+	})
 	if err != nil {
 		return err
 	}

@@ -12,12 +12,14 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"go.temporal.io/sdk/client"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/rapporthq/rapport/internal/bench"
 	"github.com/rapporthq/rapport/internal/journey"
 	"github.com/rapporthq/rapport/internal/router"
+	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/workflows"
 )
 
@@ -295,27 +297,27 @@ func (b *benchRun) startToEmail(ctx context.Context, kinds, seqBefore int, start
 	for id := range starts.at {
 		ids = append(ids, id)
 	}
-	rows, err := b.d.store.Pool().Query(ctx, `SELECT workflow_id, id::text FROM messages WHERE workflow_id = ANY($1)`, ids)
-	if err != nil {
-		return nil, fmt.Errorf("the bench's outbox rows: %w", err)
-	}
-	defer rows.Close()
 	out := make([][]time.Duration, kinds)
 	matched := 0
-	for rows.Next() {
+	err := b.d.store.ReadOnly(ctx, func(q store.Querier) error {
+		rows, err := q.Query(ctx, `SELECT workflow_id, id::text FROM messages WHERE workflow_id = ANY($1)`, ids)
+		if err != nil {
+			return fmt.Errorf("the bench's outbox rows: %w", err)
+		}
 		var workflowID, messageID string
-		if err := rows.Scan(&workflowID, &messageID); err != nil {
-			return nil, err
-		}
-		sent := received[messageID]
-		if len(sent) != 1 {
-			return nil, fmt.Errorf("%s: the SendGrid fake received %d emails, not 1", workflowID, len(sent))
-		}
-		k := starts.kind[workflowID]
-		out[k] = append(out[k], sent[0].Sub(starts.at[workflowID]))
-		matched++
-	}
-	if err := rows.Err(); err != nil {
+		_, err = pgx.ForEachRow(rows, []any{&workflowID, &messageID}, func() error {
+			sent := received[messageID]
+			if len(sent) != 1 {
+				return fmt.Errorf("%s: the SendGrid fake received %d emails, not 1", workflowID, len(sent))
+			}
+			k := starts.kind[workflowID]
+			out[k] = append(out[k], sent[0].Sub(starts.at[workflowID]))
+			matched++
+			return nil
+		})
+		return err
+	})
+	if err != nil {
 		return nil, err
 	}
 	if matched != len(ids) {

@@ -151,15 +151,15 @@ func TestRetentionScheduleScrubsOldContent(t *testing.T) {
 		return err == nil && e.RoutedAt != nil
 	}, 10*time.Second, 100*time.Millisecond)
 	// Make it all old.
-	_, err = s.store.Pool().Exec(ctx, `UPDATE messages SET created_at = now() - interval '500 days' WHERE customer_id = 'c_old'`)
+	_, err = s.db().Exec(ctx, `UPDATE messages SET created_at = now() - interval '500 days' WHERE customer_id = 'c_old'`)
 	require.NoError(t, err)
-	_, err = s.store.Pool().Exec(ctx, `UPDATE events SET occurred_at = now() - interval '60 days' WHERE customer_id = 'c_old'`)
+	_, err = s.db().Exec(ctx, `UPDATE events SET occurred_at = now() - interval '60 days' WHERE customer_id = 'c_old'`)
 	require.NoError(t, err)
 
 	require.NoError(t, schedules.TriggerRetention(ctx, s.client))
 	require.Eventually(t, func() bool {
 		var left int
-		err := s.store.Pool().QueryRow(ctx, `SELECT (SELECT count(*) FROM messages WHERE customer_id = 'c_old' AND content_removed_at IS NULL)
+		err := s.db().QueryRow(ctx, `SELECT (SELECT count(*) FROM messages WHERE customer_id = 'c_old' AND content_removed_at IS NULL)
 			+ (SELECT count(*) FROM events WHERE customer_id = 'c_old' AND data_removed_at IS NULL)`).Scan(&left)
 		return err == nil && left == 0
 	}, 30*time.Second, 200*time.Millisecond, "the scheduled run removes the old content")

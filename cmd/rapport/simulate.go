@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/spf13/cobra"
 
 	"github.com/rapporthq/rapport/internal/audit"
@@ -59,7 +60,10 @@ func simulate(ctx context.Context, d *devStack, customers int, seed uint64, prog
 	if res.Mismatches, err = crossCheck(ctx, d); err != nil {
 		return res, err
 	}
-	res.Audit, err = audit.Check(ctx, d.store.Pool(), d.opts.Sender.Rules, audit.Options{})
+	err = d.store.ReadOnly(ctx, func(q store.Querier) error {
+		res.Audit, err = audit.Check(ctx, q, d.opts.Sender.Rules, audit.Options{})
+		return err
+	})
 	return res, err
 }
 
@@ -84,21 +88,21 @@ func crossCheck(ctx context.Context, d *devStack) ([]string, error) {
 			problems = append(problems, fmt.Sprintf("%s message %s: the outbox row says %s, provider id %q", m.Channel, m.ProviderMessageID, row.Status, row.ProviderMessageID))
 		}
 	}
-	rows, err := d.store.Pool().Query(ctx, `SELECT id::text, provider_message_id FROM messages WHERE status = 'sent'`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	for rows.Next() {
+	err := d.store.ReadOnly(ctx, func(q store.Querier) error {
+		rows, err := q.Query(ctx, `SELECT id::text, provider_message_id FROM messages WHERE status = 'sent'`)
+		if err != nil {
+			return err
+		}
 		var id, pid string
-		if err := rows.Scan(&id, &pid); err != nil {
-			return nil, err
-		}
-		if !received[pid] {
-			problems = append(problems, fmt.Sprintf("outbox row %s says sent (provider id %q) but no provider received it", id, pid))
-		}
-	}
-	return problems, rows.Err()
+		_, err = pgx.ForEachRow(rows, []any{&id, &pid}, func() error {
+			if !received[pid] {
+				problems = append(problems, fmt.Sprintf("outbox row %s says sent (provider id %q) but no provider received it", id, pid))
+			}
+			return nil
+		})
+		return err
+	})
+	return problems, err
 }
 
 func (r simulationResult) print(w io.Writer) {

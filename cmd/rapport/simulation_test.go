@@ -50,7 +50,7 @@ func TestSimulatedCrowdHonoursPreferences(t *testing.T) {
 	// happened, and changes made while journeys waited stopped later sends.
 	count := func(query string, args ...any) int {
 		var n int
-		require.NoError(t, s.store.Pool().QueryRow(ctx, query, args...).Scan(&n))
+		require.NoError(t, s.db().QueryRow(ctx, query, args...).Scan(&n))
 		return n
 	}
 	for _, reason := range []string{"opted out of email", "opted out of sms", "needs an explicit opt-in", "unsubscribed from", "address is suppressed"} {

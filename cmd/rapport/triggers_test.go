@@ -116,19 +116,19 @@ func TestNoEventIsLost(t *testing.T) {
 	// Every event is routed, and every run a purchase reaches has ended.
 	s.waitFor("every purchase routed", 2*time.Minute, func() bool {
 		var unrouted int
-		require.NoError(t, s.store.Pool().QueryRow(ctx, `SELECT count(*) FROM events WHERE routed_at IS NULL`).Scan(&unrouted))
+		require.NoError(t, s.db().QueryRow(ctx, `SELECT count(*) FROM events WHERE routed_at IS NULL`).Scan(&unrouted))
 		return unrouted == 0
 	})
 	t.Logf("every event routed after %s", time.Since(began))
 	s.waitFor("buyers' win-backs ended", 2*time.Minute, func() bool {
 		var running int
-		require.NoError(t, s.store.Pool().QueryRow(ctx, `SELECT count(*) FROM journey_runs
+		require.NoError(t, s.db().QueryRow(ctx, `SELECT count(*) FROM journey_runs
 			WHERE journey = 'quiet-winback' AND status = 'running' AND customer_id IN (SELECT customer_id FROM events WHERE type = 'order.placed')`).Scan(&running))
 		return running == 0
 	})
 
 	t.Logf("win-backs ended after %s", time.Since(began))
-	rows, err := s.store.Pool().Query(ctx, `SELECT customer_id, status, outcome FROM journey_runs WHERE journey = 'quiet-winback'`)
+	rows, err := s.db().Query(ctx, `SELECT customer_id, status, outcome FROM journey_runs WHERE journey = 'quiet-winback'`)
 	require.NoError(t, err)
 	runs := map[string]store.Run{}
 	for rows.Next() {
@@ -281,7 +281,7 @@ func TestEventBatches(t *testing.T) {
 	assert.Contains(t, out, "0 accepted, 120 duplicates, 2 rejected", "sending again is harmless")
 	s.waitFor("every event routed", 10*time.Second, func() bool {
 		var unrouted int
-		require.NoError(t, s.store.Pool().QueryRow(context.Background(), `SELECT count(*) FROM events WHERE routed_at IS NULL`).Scan(&unrouted))
+		require.NoError(t, s.db().QueryRow(context.Background(), `SELECT count(*) FROM events WHERE routed_at IS NULL`).Scan(&unrouted))
 		return unrouted == 0
 	})
 }
@@ -309,7 +309,7 @@ func TestScheduledAudience(t *testing.T) {
 	assert.Contains(t, out, "c_1")
 	assert.NotContains(t, out, "c_3")
 	var runs int
-	require.NoError(t, s.store.Pool().QueryRow(ctx, `SELECT count(*) FROM journey_runs`).Scan(&runs))
+	require.NoError(t, s.db().QueryRow(ctx, `SELECT count(*) FROM journey_runs`).Scan(&runs))
 	assert.Zero(t, runs, "a preview enters nobody")
 
 	out, _, err = run("schedules", "sync", "--journeys=../../journeys")
@@ -320,7 +320,7 @@ func TestScheduledAudience(t *testing.T) {
 	assert.Contains(t, out, "triggered rapport-audience-lapse-winback")
 	s.waitFor("the scheduled run enters both lapsed customers", 30*time.Second, func() bool {
 		var n int
-		require.NoError(t, s.store.Pool().QueryRow(ctx, `SELECT count(*) FROM journey_runs WHERE journey = 'lapse-winback' AND entry_key LIKE 'audience-%T%Z'`).Scan(&n))
+		require.NoError(t, s.db().QueryRow(ctx, `SELECT count(*) FROM journey_runs WHERE journey = 'lapse-winback' AND entry_key LIKE 'audience-%T%Z'`).Scan(&n))
 		return n == 2
 	})
 	// The audience workflow shows what it did.

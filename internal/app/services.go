@@ -73,7 +73,7 @@ func Connect(ctx context.Context, cfg Config, journeysDir string) (_ *Services, 
 // reported but does not make the process unready.
 func (s *Services) Health(temporalOptional bool) *ops.Health {
 	return &ops.Health{Log: s.Log, Checks: []ops.Check{
-		{Name: "database", Check: func(ctx context.Context) error { return s.Store.Pool().Ping(ctx) }},
+		{Name: "database", Check: func(ctx context.Context) error { return s.Store.Ping(ctx) }},
 		{Name: "temporal", Degraded: temporalOptional, Check: func(ctx context.Context) error {
 			_, err := s.Temporal.CheckHealth(ctx, &client.CheckHealthRequest{})
 			return err

@@ -50,10 +50,10 @@ func testConfig(t *testing.T, dbURL, temporalAddr string) Config {
 // Temporal; the process's health checks both.
 func TestConnect(t *testing.T) {
 	srv := startTemporal(t, SearchAttributeTypes())
-	s, dbURL := storetest.New(t)
+	_, dbURL := storetest.New(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	_, err := s.Pool().Exec(ctx, "DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+	_, err := storetest.DB(t, dbURL).Exec(ctx, "DROP SCHEMA public CASCADE; CREATE SCHEMA public")
 	require.NoError(t, err, "empty the test database, so that Connect migrates it")
 
 	cfg := testConfig(t, dbURL, srv.Address())

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -270,15 +271,16 @@ type row struct {
 // same now; the SQL of an inexact one selects a superset.
 func TestTranslationAgreesWithCEL(t *testing.T) {
 	t.Parallel()
-	s, _ := storetest.New(t)
+	s, url := storetest.New(t)
+	db := storetest.DB(t, url)
 	ctx := context.Background()
 	e := newEnv(t)
 	// nanoseconds on purpose: Postgres keeps microseconds.
 	now := time.Date(2026, 11, 22, 9, 30, 15, 123456789, time.UTC)
 	rng := rand.New(rand.NewPCG(7, 11))
-	useLinguisticCollation(t, s)
+	useLinguisticCollation(t, db)
 
-	ids := insertCustomers(t, s, rng, now, 300)
+	ids := insertCustomers(t, s, db, rng, now, 300)
 	facts := make(map[string]journey.Customer, len(ids))
 	for _, id := range ids {
 		f, err := s.CustomerFacts(ctx, id, now)
@@ -320,11 +322,12 @@ func TestTranslationAgreesWithCEL(t *testing.T) {
 // SQL still agrees with CEL over them.
 func TestTranslationAgreesWithScan(t *testing.T) {
 	t.Parallel()
-	s, _ := storetest.New(t)
+	s, url := storetest.New(t)
+	db := storetest.DB(t, url)
 	ctx := context.Background()
 	e := newEnv(t)
 	now := time.Date(2026, 11, 22, 9, 30, 15, 123456789, time.UTC)
-	ids := insertCustomers(t, s, rand.New(rand.NewPCG(13, 17)), now, 200)
+	ids := insertCustomers(t, s, db, rand.New(rand.NewPCG(13, 17)), now, 200)
 	// A day before the latest orders (placed at now, kept to the
 	// microsecond), exactly and with nanoseconds; and earlier.
 	for _, asOf := range []time.Time{now.Truncate(time.Microsecond).Add(-day), now.Add(-day), now.Add(-36 * time.Hour), now.Add(-100 * day)} {
@@ -355,18 +358,18 @@ func TestTranslationAgreesWithScan(t *testing.T) {
 // useLinguisticCollation gives the text columns a collation that does not
 // order by bytes (as a database created with en_US.UTF-8 would), when the
 // server has one: CEL orders strings by their bytes regardless.
-func useLinguisticCollation(t *testing.T, s *store.Store) {
+func useLinguisticCollation(t *testing.T, db *pgxpool.Pool) {
 	t.Helper()
 	ctx := context.Background()
 	var coll string
-	err := s.Pool().QueryRow(ctx, `SELECT collname FROM pg_collation WHERE collname IN ('en-x-icu', 'en_US.utf8', 'en_US') ORDER BY collname LIMIT 1`).Scan(&coll)
+	err := db.QueryRow(ctx, `SELECT collname FROM pg_collation WHERE collname IN ('en-x-icu', 'en_US.utf8', 'en_US') ORDER BY collname LIMIT 1`).Scan(&coll)
 	if err == pgx.ErrNoRows {
 		t.Log("no linguistic collation on this server; text columns keep the database's")
 		return
 	}
 	require.NoError(t, err)
 	for _, col := range []string{"country", "locale", "time_zone"} {
-		_, err := s.Pool().Exec(ctx, fmt.Sprintf(`ALTER TABLE customers ALTER COLUMN %s TYPE text COLLATE %q`, col, coll))
+		_, err := db.Exec(ctx, fmt.Sprintf(`ALTER TABLE customers ALTER COLUMN %s TYPE text COLLATE %q`, col, coll))
 		require.NoError(t, err)
 	}
 }
@@ -375,7 +378,7 @@ func useLinguisticCollation(t *testing.T, s *store.Store) {
 // details can also be empty strings) with orders recorded through the
 // store around the day boundaries before now, and returns their ids in
 // order.
-func insertCustomers(t *testing.T, s *store.Store, rng *rand.Rand, now time.Time, n int) []string {
+func insertCustomers(t *testing.T, s *store.Store, db *pgxpool.Pool, rng *rand.Rand, now time.Time, n int) []string {
 	t.Helper()
 	ctx := context.Background()
 	pick := func(xs ...string) string { return xs[rng.IntN(len(xs))] }
@@ -416,7 +419,7 @@ func insertCustomers(t *testing.T, s *store.Store, rng *rand.Rand, now time.Time
 		}
 		attrs, err := json.Marshal(r.attrs)
 		require.NoError(t, err)
-		_, err = s.Pool().Exec(ctx, `INSERT INTO customers (id, email, phone, locale, time_zone, country, attributes)
+		_, err = db.Exec(ctx, `INSERT INTO customers (id, email, phone, locale, time_zone, country, attributes)
 			VALUES ($1, $2, $3, $4, $5, $6, $7)`, r.id, r.email, r.phone, r.locale, r.timeZone, r.country, attrs)
 		require.NoError(t, err)
 		ids[i] = r.id
@@ -440,12 +443,18 @@ func insertCustomers(t *testing.T, s *store.Store, rng *rand.Rand, now time.Time
 	return ids
 }
 
-// selectIDs runs the filter's SQL over the customers table.
+// selectIDs runs the filter's SQL over the customers table, read-only.
 func selectIDs(t *testing.T, s *store.Store, f audience.Filter) []string {
 	t.Helper()
-	rows, err := s.Pool().Query(context.Background(), `SELECT id FROM customers c WHERE `+f.Where+` ORDER BY id COLLATE "C"`, f.Args...)
-	require.NoError(t, err, f.Where)
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	var ids []string
+	err := s.ReadOnly(context.Background(), func(q store.Querier) error {
+		rows, err := q.Query(context.Background(), `SELECT id FROM customers c WHERE `+f.Where+` ORDER BY id COLLATE "C"`, f.Args...)
+		if err != nil {
+			return err
+		}
+		ids, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err
+	})
 	require.NoError(t, err, f.Where)
 	if len(ids) == 0 {
 		return nil

@@ -18,10 +18,10 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/rapporthq/rapport/internal/journey"
 	"github.com/rapporthq/rapport/internal/policy"
+	"github.com/rapporthq/rapport/internal/store"
 )
 
 // Rule names what a violation broke.
@@ -84,8 +84,10 @@ type Options struct {
 }
 
 // Check audits the outbox under the shop's rules (defaults for quiet
-// hours, caps, opt-in and time zone, as the workers run with).
-func Check(ctx context.Context, db *pgxpool.Pool, rules policy.Rules, opts Options) (Report, error) {
+// hours, caps, opt-in and time zone, as the workers run with). It reads
+// through db, a read-only transaction of the store's (store.ReadOnly), so
+// an audit can change nothing.
+func Check(ctx context.Context, db store.Querier, rules policy.Rules, opts Options) (Report, error) {
 	rep := Report{ByStatus: map[string]int{}, Violations: []Violation{}}
 	ids := opts.CustomerIDs
 	if len(ids) == 0 {
@@ -103,9 +105,16 @@ func Check(ctx context.Context, db *pgxpool.Pool, rules policy.Rules, opts Optio
 	}
 	// When contact decisions began to be recorded (the migration that
 	// added them); a database without the migration table has no legacy.
+	// (Asked first: a failed query would end the transaction.)
 	var epoch *time.Time
-	if err := db.QueryRow(ctx, `SELECT min(tstamp)::timestamptz FROM goose_db_version WHERE version_id = 3 AND is_applied`).Scan(&epoch); err != nil {
-		epoch = nil
+	var migrated bool
+	if err := db.QueryRow(ctx, `SELECT to_regclass('goose_db_version') IS NOT NULL`).Scan(&migrated); err != nil {
+		return rep, fmt.Errorf("audit: migrations: %w", err)
+	}
+	if migrated {
+		if err := db.QueryRow(ctx, `SELECT min(tstamp)::timestamptz FROM goose_db_version WHERE version_id = 3 AND is_applied`).Scan(&epoch); err != nil {
+			return rep, fmt.Errorf("audit: migrations: %w", err)
+		}
 	}
 	for chunk := range slices.Chunk(ids, batch) {
 		h, err := load(ctx, db, chunk, opts.Since)
@@ -171,7 +180,7 @@ type history struct {
 	epoch        *time.Time
 }
 
-func load(ctx context.Context, db *pgxpool.Pool, ids []string, since time.Time) (*history, error) {
+func load(ctx context.Context, db store.Querier, ids []string, since time.Time) (*history, error) {
 	h := &history{messages: map[string][]message{}, consent: map[string][]consentEvent{}, topics: map[string][]topicEvent{},
 		settings: map[string][]settingsEvent{}, customers: map[string]customer{}, suppressions: map[string][]suppressionEvent{}}
 	rows, err := db.Query(ctx, `

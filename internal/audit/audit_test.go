@@ -42,6 +42,19 @@ func (o *outbox) customer(id, zone string) {
 	require.NoError(o.t, err)
 }
 
+// check audits the store under the default rules, as rapport audit does:
+// through a read-only transaction.
+func check(t *testing.T, s *store.Store, opts audit.Options) audit.Report {
+	t.Helper()
+	var rep audit.Report
+	require.NoError(t, s.ReadOnly(context.Background(), func(q store.Querier) error {
+		var err error
+		rep, err = audit.Check(context.Background(), q, policy.DefaultRules(), opts)
+		return err
+	}))
+	return rep
+}
+
 func rulesOf(v []audit.Violation) map[string][]audit.Rule {
 	out := map[string][]audit.Rule{}
 	for _, x := range v {
@@ -54,7 +67,7 @@ func rulesOf(v []audit.Violation) map[string][]audit.Rule {
 // nothing had been checked, and some who were sent to rightly.
 func TestAuditFindsEveryKindOfBreach(t *testing.T) {
 	t.Parallel()
-	s, _ := storetest.New(t)
+	s, url := storetest.New(t)
 	ctx := context.Background()
 	o := &outbox{t: t, s: s}
 	noon := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC) // 12:00 in London
@@ -93,7 +106,7 @@ func TestAuditFindsEveryKindOfBreach(t *testing.T) {
 	o.send("cap", "email", "marketing", "offers", "cap@example.com", noon.Add(72*time.Hour)) // fine again
 
 	m := o.send("noreason", "email", "marketing", "offers", "noreason@example.com", noon)
-	_, err = s.Pool().Exec(ctx, `UPDATE messages SET status = 'skipped', reason = '' WHERE id = $1`, m.ID)
+	_, err = storetest.DB(t, url).Exec(ctx, `UPDATE messages SET status = 'skipped', reason = '' WHERE id = $1`, m.ID)
 	require.NoError(t, err)
 
 	// An opt-out after the send breaks nothing.
@@ -109,8 +122,7 @@ func TestAuditFindsEveryKindOfBreach(t *testing.T) {
 	o.send("owncap", "email", "marketing", "offers", "owncap@example.com", noon)
 	o.send("owncap", "email", "marketing", "offers", "owncap@example.com", noon.Add(72*time.Hour))
 
-	rep, err := audit.Check(ctx, s.Pool(), policy.DefaultRules(), audit.Options{Batch: 3})
-	require.NoError(t, err)
+	rep := check(t, s, audit.Options{Batch: 3})
 	assert.Equal(t, map[string][]audit.Rule{
 		"out":      {audit.Consent},
 		"optin":    {audit.OptIn},
@@ -132,8 +144,7 @@ func TestAuditFindsEveryKindOfBreach(t *testing.T) {
 		}
 	}
 
-	only, err := audit.Check(ctx, s.Pool(), policy.DefaultRules(), audit.Options{CustomerIDs: []string{"ok", "later"}})
-	require.NoError(t, err)
+	only := check(t, s, audit.Options{CustomerIDs: []string{"ok", "later"}})
 	assert.Empty(t, only.Violations)
 	assert.Equal(t, 4, only.Messages)
 }
@@ -141,7 +152,7 @@ func TestAuditFindsEveryKindOfBreach(t *testing.T) {
 // TestAuditReadsHoldReasons: a message held without a reason is reported.
 func TestAuditReadsHoldReasons(t *testing.T) {
 	t.Parallel()
-	s, _ := storetest.New(t)
+	s, url := storetest.New(t)
 	ctx := context.Background()
 	o := &outbox{t: t, s: s}
 	o.customer("c", "Europe/Paris")
@@ -151,16 +162,14 @@ func TestAuditReadsHoldReasons(t *testing.T) {
 		return store.Gate{Hold: true, Until: at.Add(time.Hour), Reason: "frequency cap (1 per 1d)"}
 	})
 	require.NoError(t, err)
-	rep, err := audit.Check(ctx, s.Pool(), policy.DefaultRules(), audit.Options{})
-	require.NoError(t, err)
+	rep := check(t, s, audit.Options{})
 	assert.Empty(t, rep.Violations)
 	assert.Equal(t, 1, rep.Holds)
 	assert.Equal(t, 1, rep.ByStatus["held"])
 
-	_, err = s.Pool().Exec(ctx, `UPDATE messages SET reason = ' ' WHERE idempotency_key = 'h'`)
+	_, err = storetest.DB(t, url).Exec(ctx, `UPDATE messages SET reason = ' ' WHERE idempotency_key = 'h'`)
 	require.NoError(t, err)
-	rep, err = audit.Check(ctx, s.Pool(), policy.DefaultRules(), audit.Options{})
-	require.NoError(t, err)
+	rep = check(t, s, audit.Options{})
 	require.Len(t, rep.Violations, 1)
 	assert.Equal(t, audit.Reason, rep.Violations[0].Rule)
 }
@@ -170,19 +179,19 @@ func TestAuditReadsHoldReasons(t *testing.T) {
 // decision is a violation.
 func TestAuditLegacyAndUndecidedSends(t *testing.T) {
 	t.Parallel()
-	s, _ := storetest.New(t)
+	s, url := storetest.New(t)
 	ctx := context.Background()
 	o := &outbox{t: t, s: s}
 	o.customer("c", "Europe/Paris")
+	db := storetest.DB(t, url)
 	insert := func(key string, created time.Time) {
-		_, err := s.Pool().Exec(ctx, `INSERT INTO messages (idempotency_key, workflow_id, journey, step_id, customer_id, channel, template, purpose, status, created_at)
+		_, err := db.Exec(ctx, `INSERT INTO messages (idempotency_key, workflow_id, journey, step_id, customer_id, channel, template, purpose, status, created_at)
 			VALUES ($1, 'w', 'j', $1, 'c', 'email', 't', 'marketing', 'sent', $2)`, key, created)
 		require.NoError(t, err)
 	}
 	insert("old", time.Now().Add(-24*time.Hour))
 	insert("new", time.Now())
-	rep, err := audit.Check(ctx, s.Pool(), policy.DefaultRules(), audit.Options{})
-	require.NoError(t, err)
+	rep := check(t, s, audit.Options{})
 	assert.Equal(t, 1, rep.Legacy)
 	require.Len(t, rep.Violations, 1)
 	assert.Equal(t, audit.Decision, rep.Violations[0].Rule)

@@ -9,7 +9,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rapporthq/rapport/internal/audit"
-	"github.com/rapporthq/rapport/internal/policy"
 	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/internal/store/storetest"
 )
@@ -20,7 +19,7 @@ import (
 // (consent, topics, caps) from what retention keeps.
 func TestAuditToleratesContentRemovedByRetention(t *testing.T) {
 	t.Parallel()
-	s, _ := storetest.New(t)
+	s, url := storetest.New(t)
 	ctx := context.Background()
 	o := &outbox{t: t, s: s}
 	o.customer("old", "Europe/London")
@@ -33,19 +32,17 @@ func TestAuditToleratesContentRemovedByRetention(t *testing.T) {
 	o.send("out", "email", "transactional", "orders", "out@example.com", noon)
 	o.send("out", "email", "marketing", "offers", "out@example.com", noon.Add(time.Hour))
 
-	rep, err := audit.Check(ctx, s.Pool(), policy.DefaultRules(), audit.Options{})
-	require.NoError(t, err)
+	rep := check(t, s, audit.Options{})
 	assert.Equal(t, map[string][]audit.Rule{"old": {audit.Suppression}, "out": {audit.Consent, audit.Consent}}, rulesOf(rep.Violations))
 	assert.Zero(t, rep.ContentRemoved)
 
-	_, err = s.Pool().Exec(ctx, `UPDATE messages SET created_at = now() - interval '500 days'`)
+	_, err = storetest.DB(t, url).Exec(ctx, `UPDATE messages SET created_at = now() - interval '500 days'`)
 	require.NoError(t, err)
 	n, err := s.ScrubOldMessages(ctx, time.Now().Add(-400*24*time.Hour), 0)
 	require.NoError(t, err)
 	require.Equal(t, int64(3), n)
 
-	rep, err = audit.Check(ctx, s.Pool(), policy.DefaultRules(), audit.Options{})
-	require.NoError(t, err)
+	rep = check(t, s, audit.Options{})
 	assert.Equal(t, 3, rep.ContentRemoved, "reported as content removed by retention")
 	assert.Equal(t, map[string][]audit.Rule{"out": {audit.Consent, audit.Consent}}, rulesOf(rep.Violations),
 		"what retention keeps still convicts; what it removed is not a violation, nor hidden as one")

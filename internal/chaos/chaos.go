@@ -25,6 +25,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
@@ -543,22 +544,23 @@ func (r *run) runs(ctx context.Context) (map[string]*runStatus, error) {
 			break
 		}
 	}
-	rows, err := r.store.Pool().Query(ctx, "SELECT workflow_id, status FROM journey_runs WHERE journey = 'chaos'")
-	if err != nil {
-		return out, nil // the database may be down while settling; Temporal is enough then
-	}
-	defer rows.Close()
-	for rows.Next() {
+	// The database may be down while settling; Temporal is enough then.
+	_ = r.store.ReadOnly(ctx, func(q store.Querier) error {
+		rows, err := q.Query(ctx, "SELECT workflow_id, status FROM journey_runs WHERE journey = 'chaos'")
+		if err != nil {
+			return err
+		}
 		var id, status string
-		if err := rows.Scan(&id, &status); err != nil {
-			return out, nil
-		}
-		if s, ok := out[id]; ok {
-			s.db = status
-		} else {
-			out[id] = &runStatus{db: status}
-		}
-	}
+		_, err = pgx.ForEachRow(rows, []any{&id, &status}, func() error {
+			if s, ok := out[id]; ok {
+				s.db = status
+			} else {
+				out[id] = &runStatus{db: status}
+			}
+			return nil
+		})
+		return err
+	})
 	return out, nil
 }
 
@@ -613,19 +615,37 @@ func (r *run) report(ctx context.Context) (*Report, error) {
 		}
 	}
 	owner := map[string][2]string{}
-	rows, err := r.store.Pool().Query(ctx, "SELECT id::text, customer_id, step_id FROM messages WHERE id::text = ANY($1)", ids)
+	type outcome struct{ unknown, settled int }
+	outcomes := map[string]outcome{} // by channel
+	err := r.store.ReadOnly(ctx, func(q store.Querier) error {
+		rows, err := q.Query(ctx, "SELECT id::text, customer_id, step_id FROM messages WHERE id::text = ANY($1)", ids)
+		if err != nil {
+			return err
+		}
+		var id, c, s string
+		if _, err := pgx.ForEachRow(rows, []any{&id, &c, &s}, func() error {
+			owner[id] = [2]string{c, s}
+			return nil
+		}); err != nil {
+			return err
+		}
+		rows, err = q.Query(ctx, `SELECT channel, count(*) FILTER (WHERE status = 'unknown'),
+				count(*) FILTER (WHERE status = 'sent' AND reason LIKE '%settled as sent by%')
+			FROM messages WHERE journey = 'chaos' GROUP BY channel`)
+		if err != nil {
+			return err
+		}
+		var ch string
+		var o outcome
+		_, err = pgx.ForEachRow(rows, []any{&ch, &o.unknown, &o.settled}, func() error {
+			outcomes[ch] = o
+			return nil
+		})
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	for rows.Next() {
-		var id, c, s string
-		if err := rows.Scan(&id, &c, &s); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		owner[id] = [2]string{c, s}
-	}
-	rows.Close()
 	received := map[string]int{} // channel/customer/step -> receipts
 	seenLob := map[string]bool{}
 	unmatched := map[string]int{}
@@ -664,25 +684,12 @@ func (r *run) report(ctx context.Context) (*Report, error) {
 			c.Duplicated += n // received, yet no send of the journey asked for it
 		}
 	}
-	rows, err = r.store.Pool().Query(ctx, `SELECT channel, count(*) FILTER (WHERE status = 'unknown'),
-			count(*) FILTER (WHERE status = 'sent' AND reason LIKE '%settled as sent by%')
-		FROM messages WHERE journey = 'chaos' GROUP BY channel`)
-	if err != nil {
-		return nil, err
-	}
-	for rows.Next() {
-		var ch string
-		var unknown, settled int
-		if err := rows.Scan(&ch, &unknown, &settled); err != nil {
-			rows.Close()
-			return nil, err
-		}
+	for ch, o := range outcomes {
 		if c, ok := rep.PerChannel[ch]; ok {
-			c.Unsettled += unknown
-			c.Settled += settled
+			c.Unsettled += o.unknown
+			c.Settled += o.settled
 		}
 	}
-	rows.Close()
 
 	runs, err := r.runs(ctx)
 	if err != nil {
@@ -769,7 +776,7 @@ func waitDB(ctx context.Context, s *store.Store, within time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, within)
 	defer cancel()
 	for {
-		err := s.Pool().Ping(ctx)
+		err := s.Ping(ctx)
 		if err == nil {
 			return nil
 		}

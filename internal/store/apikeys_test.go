@@ -15,7 +15,8 @@ import (
 
 func TestAPIKeysAuthenticateUntilRevoked(t *testing.T) {
 	t.Parallel()
-	s, _ := storetest.New(t)
+	s, url := storetest.New(t)
+	db := storetest.DB(t, url)
 	ctx := context.Background()
 
 	k, token, err := s.CreateAPIKey(ctx, "shop-backend", []apikey.Scope{apikey.EventsWrite, apikey.CustomersWrite})
@@ -36,7 +37,7 @@ func TestAPIKeysAuthenticateUntilRevoked(t *testing.T) {
 	_, secret, err := apikey.Parse(token)
 	require.NoError(t, err)
 	var found int
-	require.NoError(t, s.Pool().QueryRow(ctx, `SELECT count(*) FROM api_keys WHERE hash::text LIKE '%' || $1 || '%' OR name = $1 OR id = $1`, secret).Scan(&found))
+	require.NoError(t, db.QueryRow(ctx, `SELECT count(*) FROM api_keys WHERE hash::text LIKE '%' || $1 || '%' OR name = $1 OR id = $1`, secret).Scan(&found))
 	assert.Zero(t, found)
 
 	// A token with the right id and a wrong secret, a shortened token, and

@@ -16,7 +16,8 @@ import (
 // of a customer's settings stay on record for the audit.
 func TestContactHistoryIsKept(t *testing.T) {
 	t.Parallel()
-	s, _ := storetest.New(t)
+	s, url := storetest.New(t)
+	db := storetest.DB(t, url)
 	ctx := context.Background()
 	sup := store.Suppression{Channel: "sms", Address: "+447911123456", Reason: "replied STOP", Source: "twilio inbound"}
 	require.NoError(t, s.Suppress(ctx, sup))
@@ -25,7 +26,7 @@ func TestContactHistoryIsKept(t *testing.T) {
 	require.NoError(t, s.Unsuppress(ctx, "sms", "+447911123456"), "again: nothing new")
 	require.NoError(t, s.Suppress(ctx, sup))
 	var actions []string
-	rows, err := s.Pool().Query(ctx, `SELECT action FROM suppression_events WHERE channel = 'sms' AND address = '+447911123456' ORDER BY id`)
+	rows, err := db.Query(ctx, `SELECT action FROM suppression_events WHERE channel = 'sms' AND address = '+447911123456' ORDER BY id`)
 	require.NoError(t, err)
 	for rows.Next() {
 		var a string
@@ -38,7 +39,7 @@ func TestContactHistoryIsKept(t *testing.T) {
 	require.NoError(t, s.SaveSettings(ctx, "c_1", []string{"email"}, nil, []store.CapSetting{{Channel: "all", Max: 1, Per: "7d"}}))
 	var versions int
 	var firstQuiet map[string]store.QuietHours
-	require.NoError(t, s.Pool().QueryRow(ctx, `SELECT count(*), (array_agg(quiet_hours ORDER BY id))[1] FROM settings_events WHERE customer_id = 'c_1'`).
+	require.NoError(t, db.QueryRow(ctx, `SELECT count(*), (array_agg(quiet_hours ORDER BY id))[1] FROM settings_events WHERE customer_id = 'c_1'`).
 		Scan(&versions, &firstQuiet))
 	assert.Equal(t, 2, versions)
 	assert.Equal(t, "22:00", firstQuiet["sms"].Start)
@@ -49,7 +50,8 @@ func TestContactHistoryIsKept(t *testing.T) {
 // frequency cap counts that send; each hold is kept with its reason.
 func TestPolicyTimeNeverRunsBackwards(t *testing.T) {
 	t.Parallel()
-	s, _ := storetest.New(t)
+	s, url := storetest.New(t)
+	db := storetest.DB(t, url)
 	ctx := context.Background()
 	t0 := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 	allow := func(in store.GateInput) store.Gate { return store.Gate{Allow: true} }
@@ -82,7 +84,7 @@ func TestPolicyTimeNeverRunsBackwards(t *testing.T) {
 	assert.Empty(t, claim.Message.Reason)
 	var reason string
 	var until time.Time
-	require.NoError(t, s.Pool().QueryRow(ctx, `SELECT reason, held_until FROM message_holds WHERE message_id = $1`, claim.Message.ID).Scan(&reason, &until))
+	require.NoError(t, db.QueryRow(ctx, `SELECT reason, held_until FROM message_holds WHERE message_id = $1`, claim.Message.ID).Scan(&reason, &until))
 	assert.Equal(t, "frequency cap (1 per 1d)", reason)
 	assert.Equal(t, t0.Add(time.Minute+time.Hour), until.UTC())
 }

@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"iter"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/rapporthq/rapport/internal/journey"
+	"github.com/rapporthq/rapport/internal/money"
 )
 
 // Customer is a shop's customer, contact details included.
@@ -204,4 +206,39 @@ func (s *Store) KnownCustomers(ctx context.Context, ids []string) (map[string]bo
 		return nil, fmt.Errorf("look up %d customers: %w", len(ids), err)
 	}
 	return known, nil
+}
+
+// CustomerRow is a customer as CopyCustomers loads it: contact details
+// and the order figures kept on the customer (what audience scans read),
+// with no orders behind them.
+type CustomerRow struct {
+	ID, Email, Name, Locale, TimeZone, Country string
+	OrdersCount                                int
+	LifetimeValue                              money.Amount
+	LastOrderAt                                *time.Time
+}
+
+// CopyCustomers loads customers in bulk with COPY, for the bench's
+// generated crowds, then ANALYZEs the table so the planner knows its new
+// size. It returns how many it loaded. An id already stored fails the
+// whole copy; nothing is loaded then.
+func (s *Store) CopyCustomers(ctx context.Context, rows iter.Seq[CustomerRow]) (int64, error) {
+	next, stop := iter.Pull(rows)
+	defer stop()
+	n, err := s.pool.CopyFrom(ctx, pgx.Identifier{"customers"},
+		[]string{"id", "email", "name", "locale", "time_zone", "country", "orders_count", "lifetime_value", "last_order_at"},
+		pgx.CopyFromFunc(func() ([]any, error) {
+			c, ok := next()
+			if !ok {
+				return nil, nil
+			}
+			return []any{c.ID, nullIfEmpty(c.Email), c.Name, c.Locale, c.TimeZone, c.Country, c.OrdersCount, c.LifetimeValue, c.LastOrderAt}, nil
+		}))
+	if err != nil {
+		return 0, fmt.Errorf("copy customers: %w", err)
+	}
+	if _, err := s.pool.Exec(ctx, "ANALYZE customers"); err != nil {
+		return n, fmt.Errorf("analyze customers: %w", err)
+	}
+	return n, nil
 }

@@ -108,6 +108,7 @@ func seedErasable(t *testing.T, s *store.Store) string {
 func TestRemoveCustomerDataLeavesNothingOfThem(t *testing.T) {
 	t.Parallel()
 	s, url := storetest.New(t)
+	db := storetest.DB(t, url)
 	ctx := context.Background()
 	wid := seedErasable(t, s)
 	before := storetest.Dump(t, url)
@@ -173,7 +174,7 @@ func TestRemoveCustomerDataLeavesNothingOfThem(t *testing.T) {
 	// they ended.
 	var n int
 	var channels []string
-	require.NoError(t, s.Pool().QueryRow(ctx, `SELECT count(*), array_agg(channel || ':' || status ORDER BY channel) FROM messages WHERE customer_id LIKE 'erased:%'`).Scan(&n, &channels))
+	require.NoError(t, db.QueryRow(ctx, `SELECT count(*), array_agg(channel || ':' || status ORDER BY channel) FROM messages WHERE customer_id LIKE 'erased:%'`).Scan(&n, &channels))
 	assert.Equal(t, 2, n)
 	assert.Equal(t, []string{"email:sent", "mail:failed"}, channels)
 
@@ -200,7 +201,8 @@ func TestRemoveCustomerDataLeavesNothingOfThem(t *testing.T) {
 
 func TestErasedAddressStaysSuppressedWhenItComesBack(t *testing.T) {
 	t.Parallel()
-	s, _ := storetest.New(t)
+	s, url := storetest.New(t)
+	db := storetest.DB(t, url)
 	ctx := context.Background()
 	wid := seedErasable(t, s)
 	require.NoError(t, s.FinishRun(ctx, wid, store.RunExited, "customer erased"))
@@ -247,15 +249,15 @@ func TestErasedAddressStaysSuppressedWhenItComesBack(t *testing.T) {
 	assert.False(t, claim.Send)
 	assert.Equal(t, "unsubscribed", gateSaw, "the contact decision sees the hashed suppression")
 	var plain int
-	require.NoError(t, s.Pool().QueryRow(ctx, `SELECT count(*) FROM suppressions WHERE address LIKE '%jane%'`).Scan(&plain))
+	require.NoError(t, db.QueryRow(ctx, `SELECT count(*) FROM suppressions WHERE address LIKE '%jane%'`).Scan(&plain))
 	assert.Zero(t, plain, "the suppression list holds her address only as a hash")
-	require.NoError(t, s.Pool().QueryRow(ctx, `SELECT count(*) FROM suppression_events WHERE reason LIKE '%7700900461%'`).Scan(&plain))
+	require.NoError(t, db.QueryRow(ctx, `SELECT count(*) FROM suppression_events WHERE reason LIKE '%7700900461%'`).Scan(&plain))
 	assert.Zero(t, plain, "a reason that quoted the number keeps its category only")
 
 	// A late complaint about the erased address does not bring it back in
 	// plain text: it is suppressed already, as a hash.
 	require.NoError(t, s.Suppress(ctx, store.Suppression{Channel: "email", Address: "jane.erase@example.com", Reason: "spam report", Source: "sendgrid"}))
-	require.NoError(t, s.Pool().QueryRow(ctx, `SELECT (SELECT count(*) FROM suppressions WHERE address LIKE '%jane%') + (SELECT count(*) FROM suppression_events WHERE address LIKE '%jane%')`).Scan(&plain))
+	require.NoError(t, db.QueryRow(ctx, `SELECT (SELECT count(*) FROM suppressions WHERE address LIKE '%jane%') + (SELECT count(*) FROM suppression_events WHERE address LIKE '%jane%')`).Scan(&plain))
 	assert.Zero(t, plain)
 
 	// Lifting it (she texts START) lifts the hashed entry too.
@@ -299,8 +301,9 @@ func TestErasureNeedsTheHashKey(t *testing.T) {
 // without deciding what erasure does with it (store.ErasureTables).
 func TestErasureCoversEveryTable(t *testing.T) {
 	t.Parallel()
-	s, _ := storetest.New(t)
-	rows, err := s.Pool().Query(context.Background(), `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'`)
+	_, url := storetest.New(t)
+	db := storetest.DB(t, url)
+	rows, err := db.Query(context.Background(), `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'`)
 	require.NoError(t, err)
 	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	require.NoError(t, err)

@@ -284,9 +284,10 @@ func TestExportCutsLongListsAndSaysSo(t *testing.T) {
 // when a table with a customer_id column is left out of it.
 func TestExportCoversEveryTable(t *testing.T) {
 	t.Parallel()
-	s, _ := storetest.New(t)
+	_, url := storetest.New(t)
+	db := storetest.DB(t, url)
 	ctx := context.Background()
-	rows, err := s.Pool().Query(ctx, `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'`)
+	rows, err := db.Query(ctx, `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'`)
 	require.NoError(t, err)
 	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	require.NoError(t, err)
@@ -298,7 +299,7 @@ func TestExportCoversEveryTable(t *testing.T) {
 	slices.Sort(listed)
 	assert.Equal(t, listed, tables, "add every new table to store.ExportTables, and export its customer data in ExportCustomer")
 
-	rows, err = s.Pool().Query(ctx, `SELECT table_name FROM information_schema.columns WHERE table_schema = 'public' AND column_name = 'customer_id'`)
+	rows, err = db.Query(ctx, `SELECT table_name FROM information_schema.columns WHERE table_schema = 'public' AND column_name = 'customer_id'`)
 	require.NoError(t, err)
 	keyed, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	require.NoError(t, err)

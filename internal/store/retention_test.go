@@ -25,16 +25,19 @@ type messageRow struct {
 func readMessage(t *testing.T, s *store.Store, key string) messageRow {
 	t.Helper()
 	var m messageRow
-	require.NoError(t, s.Pool().QueryRow(context.Background(), `SELECT id::text, channel, status, reason, customer_id, workflow_id, recipient, subject, details,
-		created_at, policy_at, claimed_at, sent_at, content_removed_at FROM messages WHERE idempotency_key = $1`, key).
-		Scan(&m.ID, &m.Channel, &m.Status, &m.Reason, &m.CustomerID, &m.WorkflowID, &m.Recipient, &m.Subject, &m.Details,
-			&m.CreatedAt, &m.PolicyAt, &m.ClaimedAt, &m.SentAt, &m.ContentRemovedAt))
+	require.NoError(t, s.ReadOnly(context.Background(), func(q store.Querier) error {
+		return q.QueryRow(context.Background(), `SELECT id::text, channel, status, reason, customer_id, workflow_id, recipient, subject, details,
+			created_at, policy_at, claimed_at, sent_at, content_removed_at FROM messages WHERE idempotency_key = $1`, key).
+			Scan(&m.ID, &m.Channel, &m.Status, &m.Reason, &m.CustomerID, &m.WorkflowID, &m.Recipient, &m.Subject, &m.Details,
+				&m.CreatedAt, &m.PolicyAt, &m.ClaimedAt, &m.SentAt, &m.ContentRemovedAt)
+	}))
 	return m
 }
 
 func TestRetentionScrubsOldContentAndKeepsWhatAuditsNeed(t *testing.T) {
 	t.Parallel()
-	s, _ := storetest.New(t)
+	s, url := storetest.New(t)
+	db := storetest.DB(t, url)
 	ctx := context.Background()
 	_, err := s.UpsertCustomer(ctx, store.Customer{ID: "c_1", Email: "old@example.com", Phone: "+14155550100"})
 	require.NoError(t, err)
@@ -61,7 +64,7 @@ func TestRetentionScrubsOldContentAndKeepsWhatAuditsNeed(t *testing.T) {
 	require.NoError(t, err)
 
 	old := time.Now().Add(-500 * 24 * time.Hour)
-	_, err = s.Pool().Exec(ctx, `UPDATE messages SET created_at = $1 WHERE idempotency_key IN ('old1', 'old2', 'held')`, old)
+	_, err = db.Exec(ctx, `UPDATE messages SET created_at = $1 WHERE idempotency_key IN ('old1', 'old2', 'held')`, old)
 	require.NoError(t, err)
 	before1 := readMessage(t, s, "old1")
 
@@ -147,7 +150,7 @@ func TestRetentionScrubsOldContentAndKeepsWhatAuditsNeed(t *testing.T) {
 
 	// The frequency count still sees the old sends (policy time, channel).
 	var counted int
-	require.NoError(t, s.Pool().QueryRow(ctx, `SELECT count(*) FROM messages WHERE customer_id = 'c_1' AND purpose = 'marketing'
+	require.NoError(t, db.QueryRow(ctx, `SELECT count(*) FROM messages WHERE customer_id = 'c_1' AND purpose = 'marketing'
 		AND status IN ('sending', 'sent', 'unknown') AND policy_at IS NOT NULL`).Scan(&counted))
 	assert.Equal(t, 3, counted)
 }

@@ -58,8 +58,84 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 // Close releases the connections.
 func (s *Store) Close() { s.pool.Close() }
 
-// Pool exposes the connection pool, for tests and tools.
-func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+// Ping checks that the database answers, for health checks.
+func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
+
+// Querier reads the database. The only one there is is what ReadOnly
+// hands its function: a READ ONLY transaction, in which PostgreSQL
+// refuses every write (INSERT, UPDATE, DELETE, DDL, nextval...). It has
+// no Exec, CopyFrom or Begin, and code outside the store cannot make one.
+// Queries are parameterised as everywhere else: values go in args, never
+// into the SQL text.
+type Querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	// readOnly seals the interface: only the store's transaction is one.
+	readOnly()
+}
+
+// readOnlyTx is the Querier ReadOnly hands out.
+type readOnlyTx struct{ tx pgx.Tx }
+
+func (q readOnlyTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	if err := q.check(args); err != nil {
+		return nil, err
+	}
+	return q.tx.Query(ctx, sql, args...)
+}
+
+func (q readOnlyTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	if err := q.check(args); err != nil {
+		return errRow{err}
+	}
+	return q.tx.QueryRow(ctx, sql, args...)
+}
+
+func (readOnlyTx) readOnly() {}
+
+// check keeps each query inside the read-only transaction. It refuses
+// pgx's query options among the arguments (the simple protocol would run
+// several statements from one string: a COMMIT and a write after it),
+// and any query once the transaction has been ended by a statement of
+// its own (COMMIT, ROLLBACK): the connection would then write freely.
+func (q readOnlyTx) check(args []any) error {
+	if len(args) > 0 {
+		switch args[0].(type) {
+		case pgx.QueryExecMode, pgx.QueryRewriter, pgx.QueryResultFormats, pgx.QueryResultFormatsByOID:
+			return errors.New("store: read-only queries take their values as parameters, not pgx query options")
+		}
+	}
+	if q.tx.Conn().PgConn().TxStatus() == 'I' {
+		return errors.New("store: the read-only transaction was ended by a statement in it; no further query runs")
+	}
+	return nil
+}
+
+// errRow is a Row whose Scan returns err.
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
+
+// ReadOnly runs fn with a Querier on one READ ONLY transaction (READ
+// COMMITTED: each query sees what was committed when it began), for the
+// tools that read the tables directly: the audit, the bench, the chaos
+// report and the simulation's cross-check. Whatever fn does, nothing is
+// written: a write fails in PostgreSQL ("cannot execute INSERT in a
+// read-only transaction") and the transaction is rolled back at the end.
+// fn must close the rows it opens; ReadOnly returns fn's error.
+func (s *Store) ReadOnly(ctx context.Context, fn func(q Querier) error) error {
+	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return fmt.Errorf("store: begin read-only transaction: %w", err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	// The transaction's first query takes its snapshot; from then on
+	// PostgreSQL refuses SET TRANSACTION READ WRITE in it.
+	if _, err := tx.Exec(ctx, "SELECT 1"); err != nil {
+		return fmt.Errorf("store: begin read-only transaction: %w", err)
+	}
+	return fn(readOnlyTx{tx})
+}
 
 // Migrate brings the schema up to date. It is safe to run from several
 // processes at once: goose takes a session lock.

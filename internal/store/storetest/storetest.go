@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/rapporthq/rapport/internal/devstack/pglocal"
 	"github.com/rapporthq/rapport/internal/store"
 )
@@ -79,6 +81,25 @@ func New(t testing.TB) (*store.Store, string) {
 		t.Fatalf("migrate test database: %v", err)
 	}
 	return s, url
+}
+
+// DB opens a connection pool of its own on a test database (the URL New
+// returned), closed when the test ends: for tests to arrange and inspect
+// rows no store method reaches (backdate a message, count rows). The
+// store keeps its own pool to itself.
+func DB(t testing.TB, url string) *pgxpool.Pool {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	pool, err := pgxpool.New(ctx, url)
+	if err == nil {
+		err = pool.Ping(ctx)
+	}
+	if err != nil {
+		t.Fatalf("connect to test database: %v", err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
 }
 
 // HashSecret is the secret test stores key erasure's hashes with.
