@@ -275,5 +275,5 @@ func TestOutcomeAttributeOnARealServer(t *testing.T) {
 		require.Len(ct, list.GetExecutions(), 1)
 		assert.Equal(ct, id, list.GetExecutions()[0].GetExecution().GetWorkflowId())
 	}, 20*time.Second, 200*time.Millisecond, "a list filter on %s", query)
-	replayAndRecord(t, c, NewInterpreter(comp.Env()), id, run.GetRunID(), "nothing-delivered-r2.json")
+	replayAndRecord(t, c, NewInterpreter(comp.Env()), id, run.GetRunID(), "nothing-delivered-r3.json")
 }

@@ -110,7 +110,10 @@ const Revision = 1
 //     run as failed: the run notes it, shows "waiting for ..." in its
 //     state and details, waits on a durable timer and tries again, for as
 //     long as it takes (staff can still exit it).
-const CurrentRevision = 2
+//  3. The run records what it came to for the customer (RapportOutcome:
+//     completed, partly_delivered, nothing_delivered, exited, failed) in
+//     the search attributes it sets when it ends.
+const CurrentRevision = 3
 
 // RevisionChange is the workflow.GetVersion change id under which a run
 // records the interpreter revision it runs at.

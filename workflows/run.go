@@ -330,11 +330,6 @@ func (r *run) setAttributes(ctx workflow.Context, updates ...temporal.SearchAttr
 	}
 }
 
-// outcomeAttrChange is the change id (workflow.GetVersion) of recording
-// RapportOutcome when a run ends; runs recorded before it set only
-// RapportStatus.
-const outcomeAttrChange = "outcome-attribute"
-
 // finish records the outcome (search attributes, run registry) and ends
 // the run. It runs on a context the exit cancellation does not reach.
 func (r *run) finish(ctx workflow.Context, outcome Outcome, reason string) (JourneyResult, error) {
@@ -347,7 +342,7 @@ func (r *run) finish(ctx workflow.Context, outcome Outcome, reason string) (Jour
 		r.unsavedStep = false
 		attrs = append(attrs, StepAttr.ValueSet(r.state.CurrentStep))
 	}
-	if workflow.GetVersion(ctx, outcomeAttrChange, workflow.DefaultVersion, 1) == 1 {
+	if r.revision >= 3 {
 		attrs = append(attrs, OutcomeAttr.ValueSet(string(runOutcome(outcome, r.state.Sends))))
 	}
 	r.setAttributes(ctx, attrs...)
