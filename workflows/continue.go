@@ -109,6 +109,7 @@ func (r *run) readyToContinue(ctx workflow.Context, wake func() bool) bool {
 		if !events.ReceiveAsync(&ev) {
 			break
 		}
+		r.tick(ctx)
 		r.receive(ev, r.stopWalking)
 	}
 	_ = workflow.Await(ctx, func() bool {

@@ -613,3 +613,30 @@ steps:
 	s.Len(s.acts.recorded, 1)
 	s.Empty(s.acts.emitted, "a chain of emits stops")
 }
+
+// TestNowInConditions: `now` is the workflow's time where a condition is
+// evaluated (the same on replay), with CEL's date functions in a zone.
+func (s *JourneySuite) TestNowInConditions() {
+	p := s.plan(`
+journey: timing
+purpose: transactional
+trigger: {event: order.placed}
+steps:
+  - wait: 3h
+  - branch:
+      - when: now - trigger.occurred_at >= duration("3h") && now.getHours("Asia/Tokyo") == 22
+        steps: [{id: late, send: {channel: email, template: t}}]
+      - otherwise: [{exit: now is not the workflow's time}]
+`)
+	start := time.Date(2026, 1, 5, 10, 0, 0, 0, time.UTC) // 19:00 in Tokyo
+	s.env.SetStartTime(start)
+	ev := trigger(journey.Order{})
+	ev.OccurredAt = start
+	s.env.ExecuteWorkflow(JourneyWorkflowName, JourneyInput{Plan: p, CustomerID: "c_1", EntryKey: ev.ID, Trigger: ev, Revision: Revision})
+	s.Require().True(s.env.IsWorkflowCompleted())
+	s.Require().NoError(s.env.GetWorkflowError())
+	var res JourneyResult
+	s.Require().NoError(s.env.GetWorkflowResult(&res))
+	s.Equal(Completed, res.Outcome, res.Reason)
+	s.Equal([]string{"late"}, s.acts.sentSteps())
+}

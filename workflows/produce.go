@@ -64,6 +64,7 @@ func EmittedEventID(workflowID, stepID string) string {
 // recordAnswer stores the answer the step's expressions give.
 func (r *run) recordAnswer(ctx workflow.Context, step journey.Step) error {
 	spec := step.Record
+	r.tick(ctx)
 	v, err := r.env.EvalValue(spec.Score, r.vars)
 	if err != nil {
 		r.note(fmt.Sprintf("%s: no answer recorded: the score could not be evaluated (%v)", step.ID, err))
@@ -100,6 +101,7 @@ func (r *run) recordAnswer(ctx workflow.Context, step journey.Step) error {
 // emit sends the step's event, with its data evaluated now.
 func (r *run) emit(ctx workflow.Context, step journey.Step) error {
 	spec := step.Emit
+	r.tick(ctx)
 	data := map[string]any{}
 	for _, f := range spec.Data { // sorted by key at compile time
 		v, err := r.env.EvalValue(f.Expr, r.vars)

@@ -221,6 +221,7 @@ func (r *run) listenForEvents(ctx workflow.Context, stopWalking workflow.CancelF
 	for {
 		var ev journey.Event
 		events.Receive(ctx, &ev)
+		r.tick(ctx)
 		r.receive(ev, stopWalking)
 	}
 }
@@ -232,6 +233,7 @@ func (r *run) catchUp(ctx workflow.Context, stopWalking workflow.CancelFunc) {
 	if r.revision < 1 {
 		return // runs started before: they received these in listenForEvents
 	}
+	r.tick(ctx)
 	for _, ev := range r.input.Backlog {
 		r.receive(ev, stopWalking)
 	}
@@ -243,6 +245,12 @@ func (r *run) catchUp(ctx workflow.Context, stopWalking workflow.CancelFunc) {
 		}
 		r.receive(ev, stopWalking)
 	}
+}
+
+// tick sets `now` in the run's variables: the workflow's time (the dev
+// clock of a scaled plan), the same on every replay.
+func (r *run) tick(ctx workflow.Context) {
+	r.vars.Now = r.plan.DevTime(workflow.Now(ctx))
 }
 
 // receive takes in one of the customer's events.

@@ -205,6 +205,7 @@ func (r *run) wait(ctx workflow.Context, step journey.Step) error {
 			r.inbox = nil
 		}
 	}()
+	r.tick(ctx)
 	for i := range r.inbox {
 		if r.matches(w.UntilEvent, r.inbox[i]) {
 			r.waiting.matched = &r.inbox[i]
@@ -284,6 +285,7 @@ func (r *run) branch(ctx workflow.Context, step journey.Step) error {
 		return fmt.Errorf("refresh customer facts for %s: %w", step.ID, err)
 	}
 	r.vars.Customer = facts
+	r.tick(ctx)
 	for i, c := range step.Branch.Cases {
 		ok, err := r.env.Eval(c.When, r.vars)
 		if err != nil {

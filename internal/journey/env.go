@@ -31,7 +31,7 @@ type Env struct {
 }
 
 // Variables are the names expressions can use.
-var Variables = []string{"customer", "event", "trigger", "order", "task"}
+var Variables = []string{"customer", "event", "trigger", "order", "task", "now"}
 
 // maxExprLen bounds an expression's length; journeys hold conditions, not
 // programs.
@@ -61,6 +61,7 @@ func NewEnv() (*Env, error) {
 		cel.Variable("trigger", cel.ObjectType(celTypeName(types[1]))),
 		cel.Variable("order", cel.ObjectType(celTypeName(types[2]))),
 		cel.Variable("task", cel.ObjectType(celTypeName(types[4]))),
+		cel.Variable("now", cel.TimestampType),
 	)...)
 	if err != nil {
 		return nil, fmt.Errorf("journey: build CEL environment: %w", err)
@@ -281,7 +282,7 @@ func (e *Env) friendly(msg string, audience bool) string {
 		return fmt.Sprintf("unknown name %q; an audience can use the customer's fields, such as orders_count or days_since_last_order%s", name, didYouMean(name, e.fields))
 	case strings.HasPrefix(msg, "undeclared reference to '"):
 		name := between(msg, "'", "'")
-		return fmt.Sprintf("unknown name %q; expressions can use customer, event, trigger, order and task%s", name, didYouMean(name, slices.Concat(Variables, e.fields)))
+		return fmt.Sprintf("unknown name %q; expressions can use customer, event, trigger, order, task and now%s", name, didYouMean(name, slices.Concat(Variables, e.fields)))
 	case strings.HasPrefix(msg, "undefined field '"):
 		name := between(msg, "'", "'")
 		return fmt.Sprintf("there is no field %q%s (journeys/README.md lists every field)", name, didYouMean(name, e.fields))
@@ -333,7 +334,7 @@ func (e *Env) Eval(expr string, vars Vars) (bool, error) {
 
 // activation is what the variables hold for an evaluation.
 func (v Vars) activation() map[string]any {
-	return map[string]any{"customer": v.Customer, "event": v.Event, "trigger": v.Trigger, "order": v.Order, "task": v.Task}
+	return map[string]any{"customer": v.Customer, "event": v.Event, "trigger": v.Trigger, "order": v.Order, "task": v.Task, "now": v.Now}
 }
 
 func (e *Env) program(expr string) (cel.Program, error) {

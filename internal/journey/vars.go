@@ -96,4 +96,8 @@ type Vars struct {
 	Trigger Event
 	Order   Order
 	Task    Task
+	// Now is the moment of the evaluation: the workflow's time in a
+	// running journey (the same on every replay; the dev clock of a
+	// scaled plan), the time the event came in for trigger.when.
+	Now time.Time
 }
