@@ -66,8 +66,9 @@ func (b *benchRun) thankYouKinds(plan *journey.Plan) []thankYouKind {
 				workflows.JourneyInput{Plan: *plan, CustomerID: customerID, EntryKey: ev.ID, Trigger: ev, Revision: workflows.Revision})
 		}},
 		{name: kindSameSteps, check: completed, start: func(ctx context.Context, id, customerID, orderID string) (client.WorkflowRun, error) {
-			opts, _ := journeyStart(id, customerID, orderID)
-			return b.d.client.ExecuteWorkflow(ctx, opts, bench.SameStepsWorkflowName, bench.ThankYouInput{CustomerID: customerID, OrderID: orderID})
+			opts, ev := journeyStart(id, customerID, orderID)
+			return b.d.client.ExecuteWorkflow(ctx, opts, bench.SameStepsWorkflowName, bench.ThankYouInput{CustomerID: customerID, OrderID: orderID,
+				EventID: ev.ID, TemplateVersion: plan.Templates[plan.Steps[0].Send.Template]})
 		}},
 		{name: kindLean, start: func(ctx context.Context, id, customerID, orderID string) (client.WorkflowRun, error) {
 			return b.d.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue},

@@ -45,6 +45,11 @@ func Register(w worker.Registry) {
 type ThankYouInput struct {
 	CustomerID string `json:"customer_id"`
 	OrderID    string `json:"order_id"`
+	// EventID is the event that started the run, and TemplateVersion the
+	// thank-you template's content hash the plan pinned: the interpreter
+	// passes both to SendMessage, so same-steps does too.
+	EventID         string `json:"event_id,omitempty"`
+	TemplateVersion string `json:"template_version,omitempty"`
 }
 
 // The thank-you journey's step, as journeys/thank-you.yaml has it.
@@ -106,17 +111,32 @@ func SameStepsWorkflow(ctx workflow.Context, in ThankYouInput) (workflows.Journe
 	var sent workflows.SendResult
 	err := workflow.ExecuteActivity(actx, workflows.SendMessageActivity, workflows.SendRequest{
 		WorkflowID: id, Journey: thankYouJourney, StepID: thankYouStep, CustomerID: in.CustomerID,
-		Channel: journey.Email, Template: thankYouTemplate, Purpose: journey.Transactional, Topic: thankYouTopic, OrderID: in.OrderID,
+		Channel: journey.Email, Template: thankYouTemplate, TemplateVersion: in.TemplateVersion, Purpose: journey.Transactional,
+		Topic: thankYouTopic, OrderID: in.OrderID, TriggerEventID: in.EventID,
 	}).Get(ctx, &sent)
 	if err != nil {
 		return finish(ctx, id, workflows.Failed, err.Error())
+	}
+	if sent.Status != workflows.SendSent {
+		return finishAs(ctx, id, workflows.Completed, workflows.OutcomeNothingDelivered, "")
 	}
 	return finish(ctx, id, workflows.Completed, "")
 }
 
 // finish records how the run ended as the interpreter does.
 func finish(ctx workflow.Context, id string, outcome workflows.Outcome, reason string) (workflows.JourneyResult, error) {
-	if err := workflow.UpsertTypedSearchAttributes(ctx, workflows.StatusAttr.ValueSet(string(outcome)), workflows.StepAttr.ValueSet(thankYouStep)); err != nil {
+	runOutcome := workflows.OutcomeCompleted
+	if outcome == workflows.Failed {
+		runOutcome = workflows.OutcomeFailed
+	}
+	return finishAs(ctx, id, outcome, runOutcome, reason)
+}
+
+// finishAs is finish with what the run came to for the customer
+// (RapportOutcome).
+func finishAs(ctx workflow.Context, id string, outcome workflows.Outcome, runOutcome workflows.RunOutcome, reason string) (workflows.JourneyResult, error) {
+	if err := workflow.UpsertTypedSearchAttributes(ctx, workflows.StatusAttr.ValueSet(string(outcome)), workflows.StepAttr.ValueSet(thankYouStep),
+		workflows.OutcomeAttr.ValueSet(string(runOutcome))); err != nil {
 		workflow.GetLogger(ctx).Warn("could not update search attributes", "error", err)
 	}
 	lctx := workflow.WithLocalActivityOptions(ctx, localOptions("record "+string(outcome)))

@@ -22,6 +22,7 @@ import (
 	"github.com/rapporthq/rapport/internal/devstack"
 	"github.com/rapporthq/rapport/internal/journey"
 	"github.com/rapporthq/rapport/internal/router"
+	"github.com/rapporthq/rapport/internal/templates"
 	"github.com/rapporthq/rapport/workflows"
 )
 
@@ -60,7 +61,9 @@ func TestSameStepsIssuesTheInterpretersCommands(t *testing.T) {
 	require.NoError(t, err)
 	defer c.Close()
 
-	comp, err := journey.NewCompiler(journey.Options{})
+	tmpl, err := templates.Load(os.DirFS("../../journeys/templates"), "journeys/templates")
+	require.NoError(t, err)
+	comp, err := journey.NewCompiler(journey.Options{Templates: tmpl}) // pinned templates, as the bench's plans
 	require.NoError(t, err)
 	src, err := os.ReadFile("../../journeys/thank-you.yaml")
 	require.NoError(t, err)
@@ -92,7 +95,8 @@ func TestSameStepsIssuesTheInterpretersCommands(t *testing.T) {
 			run, err = c.ExecuteWorkflow(ctx, opts, workflows.JourneyWorkflowName,
 				workflows.JourneyInput{Plan: *plan, CustomerID: "c_1", EntryKey: ev.ID, Trigger: ev, Revision: workflows.Revision})
 		case "same-steps":
-			run, err = c.ExecuteWorkflow(ctx, opts, SameStepsWorkflowName, ThankYouInput{CustomerID: "c_1", OrderID: "o-1"})
+			run, err = c.ExecuteWorkflow(ctx, opts, SameStepsWorkflowName, ThankYouInput{CustomerID: "c_1", OrderID: "o-1",
+				EventID: ev.ID, TemplateVersion: plan.Templates["thank-you"]})
 		case "lean":
 			run, err = c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: queue}, LeanWorkflowName, ThankYouInput{CustomerID: "c_1", OrderID: "o-1"})
 		}
