@@ -179,3 +179,12 @@ func TestDiffCommand(t *testing.T) {
 	_, _, err = run("diff", "nowhere.yaml", edited)
 	assert.Error(t, err)
 }
+
+// TestExampleJourneysValidate: the example journeys in docs/examples (an
+// SMS reply recorded and emitted, a journey started by another's event, a
+// template listing the trigger's items) are valid with their templates.
+func TestExampleJourneysValidate(t *testing.T) {
+	out, errOut, err := run("validate", "../../docs/examples")
+	require.NoError(t, err, errOut)
+	assert.Equal(t, 3, strings.Count(out, ": ok ("), out)
+}

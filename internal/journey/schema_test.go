@@ -53,7 +53,7 @@ func TestSchemaAcceptsEveryValidJourney(t *testing.T) {
 	s := journeySchema(t)
 	c := newTestCompiler(t)
 	var files []string
-	for _, pattern := range []string{"../../journeys/*.yaml", "../../cmd/rapport/testdata/*/*.yaml"} {
+	for _, pattern := range []string{"../../journeys/*.yaml", "../../docs/examples/*.yaml", "../../cmd/rapport/testdata/*/*.yaml"} {
 		m, err := filepath.Glob(pattern)
 		require.NoError(t, err)
 		files = append(files, m...)
@@ -72,7 +72,7 @@ func TestSchemaAcceptsEveryValidJourney(t *testing.T) {
 		compiled++
 		assert.NoError(t, s.Validate(yamlInstance(t, src)), f)
 	}
-	assert.GreaterOrEqual(t, compiled, 9)
+	assert.GreaterOrEqual(t, compiled, 12)
 }
 
 // TestSchemaAndCompilerAgreeOnKeys: every object's keys are the table's,
