@@ -112,7 +112,9 @@ const Revision = 1
 //     long as it takes (staff can still exit it).
 //  3. The run records what it came to for the customer (RapportOutcome:
 //     completed, partly_delivered, nothing_delivered, exited, failed) in
-//     the search attributes it sets when it ends.
+//     the search attributes it sets when it ends; and a scaled plan (dev
+//     mode) keeps its own journey clock, so waits end where the journey
+//     says in journey time, however late timers fire (devclock.go).
 const CurrentRevision = 3
 
 // RevisionChange is the workflow.GetVersion change id under which a run

@@ -44,6 +44,7 @@ func NewInterpreter(env *journey.Env) *Interpreter {
 func (in *Interpreter) JourneyWorkflow(ctx workflow.Context, input JourneyInput) (JourneyResult, error) {
 	run := newRun(ctx, in.env, input)
 	run.revision = revisionOf(ctx, input)
+	run.startDevClock(ctx)
 	run.budget = in.RetryBudget
 	run.continueAfter = cmp.Or(in.ContinueAfterEvents, DefaultContinueAfterEvents)
 	if err := run.expose(ctx); err != nil {

@@ -640,3 +640,40 @@ steps:
 	s.Equal(Completed, res.Outcome, res.Reason)
 	s.Equal([]string{"late"}, s.acts.sentSteps())
 }
+
+// TestDevClockKeepsJourneyTime: at --day=1s, sends that take real time
+// (0.6 s, 14 journey hours each) do not push later steps: the second send
+// is decided a journey day after the first, as the journey says, not a
+// day and a half.
+func (s *JourneySuite) TestDevClockKeepsJourneyTime() {
+	p := s.plan(`
+journey: paced
+purpose: transactional
+trigger: {event: order.placed}
+steps:
+  - {id: first, send: {channel: email, template: t}}
+  - wait: 1d
+  - {id: second, send: {channel: email, template: t}}
+  - wait: 1d
+  - {id: third, send: {channel: email, template: t}}
+`)
+	start := time.Date(2026, 1, 5, 10, 0, 0, 0, time.UTC)
+	s.env.SetStartTime(start)
+	scaled := *p.Scaled(time.Second, start)
+	var mu sync.Mutex
+	var at []time.Time
+	s.env.OnActivity(SendMessageActivity, mock.Anything, mock.Anything).After(600 * time.Millisecond).Return(
+		func(_ context.Context, req SendRequest) (SendResult, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			at = append(at, req.PolicyAt)
+			return SendResult{Channel: req.Channel, Status: SendSent}, nil
+		})
+	s.env.ExecuteWorkflow(JourneyWorkflowName, JourneyInput{Plan: scaled, CustomerID: "c_1", EntryKey: "e", Trigger: trigger(journey.Order{}), Revision: Revision})
+	s.Require().True(s.env.IsWorkflowCompleted())
+	s.Require().NoError(s.env.GetWorkflowError())
+	s.Require().Len(at, 3)
+	for i, want := range []time.Time{start, start.Add(24 * time.Hour), start.Add(48 * time.Hour)} {
+		s.WithinDuration(want, at[i], 5*time.Minute, "send %d at journey time %s", i+1, at[i])
+	}
+}

@@ -94,8 +94,10 @@ type run struct {
 	// unsavedStep is set while RapportStep lags the current step (see rest).
 	unsavedStep bool
 
-	pendingTask *pendingTask      // the staff task the run waits for
-	fallback    *Fallback         // why the send under way is on a later channel of its step
+	pendingTask *pendingTask // the staff task the run waits for
+	fallback    *Fallback    // why the send under way is on a later channel of its step
+	devClock    bool         // a scaled plan keeps its journey time in devAt (devclock.go)
+	devAt       time.Time
 	completed   map[string]string // task id -> outcome, for tasks done
 
 	// revision is the interpreter revision the run runs at (revisionOf):

@@ -134,6 +134,12 @@ func (r *run) record(ctx workflow.Context, a StaffAction) {
 // it is due, unless the wait ends meanwhile: pause then returns a
 // continueError carrying the wait's deadline.
 func (r *run) pause(ctx workflow.Context, d time.Duration, summary string, done func() bool) (skipped bool, err error) {
+	var target time.Time // the journey time the wait ends at, for a scaled plan
+	if r.devClock {
+		target = r.devAt.Add(time.Duration(float64(d) / r.plan.Scale))
+		d = r.wallUntil(ctx, target)
+		defer func() { r.reached(ctx, target, skipped || (done != nil && done()) || err != nil) }()
+	}
 	until := workflow.Now(ctx).Add(d)
 	wake := func() bool { return r.skip || (done != nil && done()) }
 	may := r.mayContinue(ctx)

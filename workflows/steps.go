@@ -107,12 +107,16 @@ func (r *run) sendHonouringHolds(ctx workflow.Context, step journey.Step, ch jou
 		}
 		r.note(fmt.Sprintf("%s: %s held: %s", step.ID, ch, result.Reason))
 		wait := r.plan.WallDuration(result.HeldUntil.Sub(r.plan.DevTime(workflow.Now(ctx))))
+		if r.devClock {
+			wait = r.wallUntil(ctx, result.HeldUntil)
+		}
 		r.state.Sends = append(r.state.Sends, SendRecord{Step: step.ID, Template: step.Send.Template, SendResult: result, At: workflow.Now(ctx)})
 		r.state.PendingWait = &PendingWait{Step: step.ID, Kind: WaitHeld, Until: workflow.Now(ctx).Add(wait), Why: fmt.Sprintf("%s %s held: %s", ch, step.Send.Template, result.Reason)}
 		r.describe(ctx)
 		r.rest(ctx)
 		err = workflow.NewTimerWithOptions(ctx, max(wait, time.Millisecond), workflow.TimerOptions{Summary: oneLine("held: "+result.Reason, 120)}).Get(ctx, nil)
 		r.state.PendingWait = nil
+		r.reached(ctx, result.HeldUntil, err != nil)
 		if err != nil {
 			return SendResult{}, err
 		}
@@ -162,7 +166,7 @@ func (r *run) sendOn(ctx workflow.Context, step journey.Step, ch journey.Channel
 		Caps:       r.plan.Frequency,
 	}
 	if r.plan.Scale > 0 && !r.plan.ScaleEpoch.IsZero() {
-		req.PolicyAt = r.plan.DevTime(workflow.Now(ctx))
+		req.PolicyAt = r.journeyNow(ctx)
 	}
 	req.TriggerEventID, req.Fallback = r.input.Trigger.ID, r.fallback
 	req.TemplateVersion = r.plan.Templates[step.Send.Template]
@@ -245,7 +249,7 @@ func (r *run) wait(ctx workflow.Context, step journey.Step) error {
 func (r *run) waitUntil(ctx workflow.Context, step journey.Step) error {
 	w := step.Wait
 	var next NextLocalTime
-	now := r.plan.DevTime(workflow.Now(ctx))
+	now := r.journeyNow(ctx)
 	err := r.patiently(ctx, "the database (the customer's time zone)", func(budget time.Duration) error {
 		lctx := workflow.WithLocalActivityOptions(ctx, localOptions(budget, ""))
 		return workflow.ExecuteLocalActivity(lctx, NextLocalTimeActivity, NextLocalTimeRequest{
