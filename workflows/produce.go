@@ -28,17 +28,16 @@ const (
 type RecordAnswerRequest struct {
 	// SurveyID identifies the answer: one per run and step, so a retry
 	// records nothing twice.
-	SurveyID   string    `json:"survey_id"`
-	Survey     string    `json:"survey"`
-	CustomerID string    `json:"customer_id"`
-	WorkflowID string    `json:"workflow_id"`
-	Journey    string    `json:"journey"`
-	StepID     string    `json:"step_id"`
-	Score      int       `json:"score"`
-	Comment    string    `json:"comment,omitempty"`
-	Source     string    `json:"source"`
-	OrderID    string    `json:"order_id,omitempty"`
-	At         time.Time `json:"at"`
+	SurveyID   string `json:"survey_id"`
+	Survey     string `json:"survey"`
+	CustomerID string `json:"customer_id"`
+	WorkflowID string `json:"workflow_id"`
+	Journey    string `json:"journey"`
+	StepID     string `json:"step_id"`
+	Score      int    `json:"score"`
+	Comment    string `json:"comment,omitempty"`
+	Source     string `json:"source"`
+	OrderID    string `json:"order_id,omitempty"`
 }
 
 // EmitEventRequest is an event a journey sends to the customer's journeys.
@@ -57,8 +56,20 @@ const maxEmitDepth = 5
 // EmittedEventID is the id of the event a run's emit step sends: the same
 // on every attempt and replay, so routing it twice changes nothing.
 func EmittedEventID(workflowID, stepID string) string {
+	return "emit-" + stepDigest(workflowID, stepID)
+}
+
+// RecordedSurveyID is the survey id of the answer a run's record step
+// stores, the same on every attempt and replay.
+func RecordedSurveyID(workflowID, stepID string) string {
+	return "journey-" + stepDigest(workflowID, stepID)
+}
+
+// stepDigest names a run's step in a few characters (a workflow id may be
+// long, and holds no secret).
+func stepDigest(workflowID, stepID string) string {
 	sum := sha256.Sum256([]byte(workflowID + "\x00" + stepID))
-	return "emit-" + hex.EncodeToString(sum[:12])
+	return hex.EncodeToString(sum[:12])
 }
 
 // recordAnswer stores the answer the step's expressions give.
@@ -78,7 +89,10 @@ func (r *run) recordAnswer(ctx workflow.Context, step journey.Step) error {
 	comment := ""
 	if spec.Comment != "" {
 		c, err := r.env.EvalValue(spec.Comment, r.vars)
-		if err == nil && c != nil {
+		switch {
+		case err != nil:
+			r.note(fmt.Sprintf("%s: the comment could not be evaluated (%v); recorded without", step.ID, err))
+		case c != nil:
 			comment = fmt.Sprint(c)
 		}
 	}
@@ -86,10 +100,9 @@ func (r *run) recordAnswer(ctx workflow.Context, step journey.Step) error {
 		comment = string(runes[:2000])
 	}
 	req := RecordAnswerRequest{
-		SurveyID: "journey-" + EmittedEventID(r.workflowID, step.ID)[len("emit-"):], Survey: cmp.Or(spec.Survey, r.plan.Journey),
+		SurveyID: RecordedSurveyID(r.workflowID, step.ID), Survey: cmp.Or(spec.Survey, r.plan.Journey),
 		CustomerID: r.input.CustomerID, WorkflowID: r.workflowID, Journey: r.plan.Journey, StepID: step.ID,
 		Score: int(score), Comment: comment, Source: cmp.Or(spec.Source, "journey"), OrderID: r.input.Trigger.Order.ID,
-		At: workflow.Now(ctx),
 	}
 	if err := r.produce(ctx, RecordAnswerActivity, fmt.Sprintf("record %s answer %d", req.Survey, req.Score), req); err != nil {
 		return err
