@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,6 +30,7 @@ func run(args ...string) (stdout, stderr string, err error) {
 }
 
 func TestValidateTheShippedJourneys(t *testing.T) {
+	t.Setenv("DATABASE_URL", "") // no runs in flight to compare with
 	out, errOut, err := run("validate", "../../journeys")
 	require.NoError(t, err, errOut)
 	assert.Contains(t, out, "../../journeys/thank-you.yaml: ok (thank-you, plan ")
@@ -36,6 +38,7 @@ func TestValidateTheShippedJourneys(t *testing.T) {
 }
 
 func TestValidateReportsEveryProblem(t *testing.T) {
+	t.Setenv("DATABASE_URL", "") // no runs in flight to compare with
 	out, errOut, err := run("validate", "testdata/broken", "testdata/journeys/review-request.yaml")
 	var exit *exitError
 	require.ErrorAs(t, err, &exit)
@@ -52,6 +55,7 @@ testdata/broken/winback.yaml:9:24: when: there is no field "orders_cnt"; did you
 // the others are reported valid, and a misspelt template gets a
 // suggestion.
 func TestValidateFolderCountsEachFile(t *testing.T) {
+	t.Setenv("DATABASE_URL", "") // no runs in flight to compare with
 	dir := t.TempDir()
 	require.NoError(t, os.CopyFS(dir, os.DirFS("../../journeys")))
 	path := filepath.Join(dir, "thank-you.yaml")
@@ -70,6 +74,7 @@ func TestValidateFolderCountsEachFile(t *testing.T) {
 }
 
 func TestValidateMissingPath(t *testing.T) {
+	t.Setenv("DATABASE_URL", "") // no runs in flight to compare with
 	_, errOut, err := run("validate", "testdata/nowhere")
 	require.Error(t, err)
 	assert.Contains(t, errOut, "testdata/nowhere: no such file or directory")
@@ -184,7 +189,27 @@ func TestDiffCommand(t *testing.T) {
 // SMS reply recorded and emitted, a journey started by another's event, a
 // template listing the trigger's items) are valid with their templates.
 func TestExampleJourneysValidate(t *testing.T) {
+	t.Setenv("DATABASE_URL", "") // no runs in flight to compare with
 	out, errOut, err := run("validate", "../../docs/examples")
 	require.NoError(t, err, errOut)
 	assert.Equal(t, 3, strings.Count(out, ": ok ("), out)
+}
+
+// TestValidateSaysWhatRunsInFlightKeep: with a database, validate says how
+// many runs are in flight on an older plan of a journey it compiled.
+func TestValidateSaysWhatRunsInFlightKeep(t *testing.T) {
+	st, dbURL := storetest.New(t)
+	ctx := context.Background()
+	for i, hash := range []string{"0123456789abcdef", "0123456789abcdef", "fedcba9876543210"} {
+		require.NoError(t, st.RegisterRun(ctx, store.Run{WorkflowID: fmt.Sprintf("rapport/thank-you/c_%d/e", i), Journey: "thank-you", CustomerID: fmt.Sprintf("c_%d", i), PlanHash: hash}))
+	}
+	out, errOut, err := run("validate", "--database", dbURL, "../../journeys")
+	require.NoError(t, err, errOut)
+	assert.Contains(t, out, "thank-you.yaml: ok")
+	assert.Contains(t, errOut, "../../journeys/thank-you.yaml: warning: 3 runs in flight on older plans (0123456, fedcba9) keep them, templates included")
+	assert.NotContains(t, errOut, "lapse-winback", "no run of it is in flight")
+
+	_, errOut, err = run("validate", "--database", "postgres://nobody@127.0.0.1:1/none?connect_timeout=2", "../../journeys")
+	require.NoError(t, err, "a database out of reach does not fail validation")
+	assert.Contains(t, errOut, "runs in flight not checked")
 }

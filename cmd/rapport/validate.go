@@ -1,25 +1,38 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/rapporthq/rapport/internal/app"
 	"github.com/rapporthq/rapport/internal/journey"
+	"github.com/rapporthq/rapport/internal/store"
 )
 
 func newValidateCmd() *cobra.Command {
-	return &cobra.Command{
+	var databaseURL string
+	cmd := &cobra.Command{
 		Use:   "validate [paths...]",
 		Short: "Check journey files and their templates",
 		Long: `Validate compiles journey files (or every journey in the folders given,
 journeys/ by default) and checks that their templates exist and render.
 Every problem is printed as file:line:col: message. The exit status is 0
-when everything is valid and 1 otherwise.`,
+when everything is valid and 1 otherwise.
+
+With a database (--database, or DATABASE_URL), it also says, for each
+journey whose plan changed, how many runs in flight are on older plans:
+they keep theirs, templates included, so the edit changes nothing for
+them (rapport diff shows what it changes for new runs).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				args = []string{"journeys"}
@@ -28,6 +41,7 @@ when everything is valid and 1 otherwise.`,
 			var diags journey.Diagnostics
 			var problems []error
 			valid := 0
+			var all []*journey.Plan
 			for _, path := range args {
 				plans, ds, err := validatePath(path)
 				diags = append(diags, ds...)
@@ -37,7 +51,11 @@ when everything is valid and 1 otherwise.`,
 				for _, p := range plans {
 					valid++
 					fmt.Fprintf(out, "%s: ok (%s, plan %s)\n", p.Source, p.Journey, p.ShortHash())
+					all = append(all, p)
 				}
+			}
+			if databaseURL != "" {
+				inFlight(cmd.Context(), errOut, databaseURL, all)
 			}
 			diags.Sort()
 			for _, d := range diags {
@@ -52,6 +70,42 @@ when everything is valid and 1 otherwise.`,
 			}
 			return nil
 		},
+	}
+	cmd.Flags().StringVar(&databaseURL, "database", os.Getenv("DATABASE_URL"), "the database whose runs in flight to compare with (default DATABASE_URL)")
+	return cmd
+}
+
+// inFlight warns, for each plan, of the runs still on older plans of its
+// journey. A database out of reach is said, not a failure: validating
+// needs no database.
+func inFlight(ctx context.Context, w io.Writer, databaseURL string, plans []*journey.Plan) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	st, err := store.Open(ctx, databaseURL)
+	if err == nil {
+		defer st.Close()
+	}
+	var running map[string]map[string]int
+	if err == nil {
+		running, err = st.RunningPlans(ctx)
+	}
+	if err != nil {
+		fmt.Fprintf(w, "runs in flight not checked: %v\n", err)
+		return
+	}
+	for _, p := range plans {
+		older := 0
+		var hashes []string
+		for _, hash := range slices.Sorted(maps.Keys(running[p.Journey])) {
+			if hash != p.Hash {
+				older += running[p.Journey][hash]
+				hashes = append(hashes, hash[:min(7, len(hash))])
+			}
+		}
+		if older > 0 {
+			fmt.Fprintf(w, "%s: warning: %s in flight on older plans (%s) keep them, templates included; this plan (%s) is for new runs; rapport diff shows what changes, rapport runs list --journey %s --plan HASH lists them\n",
+				p.Source, plural(older, "run", "runs"), strings.Join(hashes, ", "), p.ShortHash(), p.Journey)
+		}
 	}
 }
 

@@ -374,3 +374,25 @@ func (s *Store) RunsEntered(ctx context.Context, journeyName, entryKey string, l
 	}
 	return pgx.CollectRows(rows, pgx.RowTo[string])
 }
+
+// RunningPlans counts the running runs of each journey by plan hash.
+func (s *Store) RunningPlans(ctx context.Context) (map[string]map[string]int, error) {
+	rows, err := s.pool.Query(ctx, `SELECT journey, plan_hash, count(*) FROM journey_runs WHERE status = 'running' GROUP BY journey, plan_hash`)
+	if err != nil {
+		return nil, fmt.Errorf("count running plans: %w", err)
+	}
+	out := map[string]map[string]int{}
+	var journeyName, hash string
+	var n int
+	_, err = pgx.ForEachRow(rows, []any{&journeyName, &hash, &n}, func() error {
+		if out[journeyName] == nil {
+			out[journeyName] = map[string]int{}
+		}
+		out[journeyName][hash] = n
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("count running plans: %w", err)
+	}
+	return out, nil
+}
