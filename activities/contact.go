@@ -62,6 +62,13 @@ func (a *Activities) claim(ctx context.Context, req workflows.SendRequest, msg s
 	return claim, &res, nil
 }
 
+// Decide applies the contact rules to a message as the send activity
+// does, claiming nothing and storing nothing: rapport preview asks it.
+func (a *Activities) Decide(req workflows.SendRequest, c store.Customer, in store.GateInput) store.Gate {
+	g, _ := a.gate(req, c, in)
+	return g
+}
+
 // gate applies the contact rules (package policy) to what the claim read.
 // When the message may not go now it also names why for the metrics (one
 // of their Reason values).

@@ -21,6 +21,7 @@ func devCommands() []*cobra.Command {
 		newBenchCmd(),
 		newSimulateCmd(),
 		newChaosCmd(),
+		newPreviewCmd(),
 	}
 }
 

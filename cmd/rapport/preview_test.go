@@ -1,0 +1,82 @@
+//go:build !production
+
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rapporthq/rapport/internal/money"
+	"github.com/rapporthq/rapport/internal/store"
+	"github.com/rapporthq/rapport/internal/store/storetest"
+)
+
+// TestPreview: rapport preview plays a journey for one customer from the
+// database in a few seconds of real time, sending and storing nothing,
+// and prints the timeline in the customer's local time.
+func TestPreview(t *testing.T) {
+	st, dbURL := storetest.New(t)
+	ctx := context.Background()
+	t.Setenv("DATABASE_URL", dbURL)
+	t.Setenv("RAPPORT_SECRET", strings.Repeat("s", 32))
+	_, err := st.UpsertCustomer(ctx, store.Customer{ID: "c_ada", Email: "ada@example.com", Name: "Ada Lovelace", Locale: "en-GB",
+		Address: store.Address{Line1: "12 St James's Square", City: "London", PostalCode: "SW1Y 4LB", Country: "GB"}})
+	require.NoError(t, err)
+	placed := time.Now().Add(-120 * 24 * time.Hour)
+	_, _, err = st.RecordEvent(ctx, store.Event{ID: "e1", Type: "order.placed", CustomerID: "c_ada", OccurredAt: placed},
+		&store.Order{ID: "o1", CustomerID: "c_ada", Total: money.MustParse("8.50"), Currency: "GBP", PlacedAt: placed,
+			Items: []store.Item{{ProductID: "tea", Name: "Earl Grey", Quantity: 2, Price: money.MustParse("4.25")}}})
+	require.NoError(t, err)
+
+	began := time.Now()
+	out, errOut, err := run("preview", "thank-you", "--customer", "c_ada", "--journeys-dir", "../../journeys")
+	require.NoError(t, err, errOut)
+	assert.Contains(t, out, "thank-you for c_ada (Europe/London time)")
+	assert.Contains(t, out, `email thank-you: "Thank you for your order, Ada"`)
+	assert.Contains(t, out, "the journey ends: completed")
+
+	out, errOut, err = run("preview", "lapse-winback", "--customer", "c_ada", "--journeys-dir", "../../journeys", "--days", "60")
+	require.NoError(t, err, errOut)
+	t.Logf("sixty days of lapse-winback:\n%s", out)
+	assert.Regexp(t, `(?m)^  \w{3} \d+ \w{3}( \d{4})? \d\d:\d\d +the journey ends: exited \(no phone number to call\)$`, out, "35 days on, the call it cannot make")
+	lines := strings.Split(out, "\n")
+	require.GreaterOrEqual(t, len(lines), 4, out)
+	assert.Contains(t, out, "email winback-offer:")
+	assert.Contains(t, out, "mail winback-postcard: a postcard")
+	assert.Contains(t, out, "no phone number to call", "the branch without a phone, in what it decided")
+	assert.Less(t, strings.Index(out, "email winback-offer"), strings.Index(out, "mail winback-postcard"), "in time order")
+
+	// A what-if purchase ends the win-back at once.
+	out, errOut, err = run("preview", "lapse-winback", "--customer", "c_ada", "--journeys-dir", "../../journeys", "--what-if", "event order.placed at day 3")
+	require.NoError(t, err, errOut)
+	assert.Contains(t, out, "event order.placed arrives (what if)")
+	assert.NotContains(t, out, "winback-postcard", "it ended before the postcard")
+	assert.Contains(t, out, "the journey ends: exited")
+	t.Logf("three previews took %s:\n%s", time.Since(began), out)
+
+	// Nothing was sent or stored.
+	msgs, err := st.MessagesFor(ctx, "c_ada")
+	require.NoError(t, err)
+	assert.Empty(t, msgs)
+
+	// An event from a file starts it.
+	file := filepath.Join(t.TempDir(), "event.json")
+	require.NoError(t, os.WriteFile(file, []byte(`{"type": "order.placed", "data": {"order_id": "o1"}, "order": {"id": "o1"}}`), 0o600))
+	out, errOut, err = run("preview", "thank-you", "--customer", "c_ada", "--journeys-dir", "../../journeys", "--event", file)
+	require.NoError(t, err, errOut)
+	assert.Contains(t, out, "started by order.placed")
+
+	for _, bad := range [][]string{{"--what-if", "order at 3"}, {"--days", "0"}, {"--customer", ""}} {
+		_, _, err := run(append([]string{"preview", "thank-you", "--customer", "c_ada", "--journeys-dir", "../../journeys"}, bad...)...)
+		assert.Error(t, err, "%v", bad)
+	}
+	_, _, err = run("preview", "nope", "--customer", "c_ada", "--journeys-dir", "../../journeys")
+	assert.ErrorContains(t, err, `no journey "nope"`)
+}
