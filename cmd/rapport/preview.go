@@ -156,6 +156,18 @@ type previewer struct {
 	trigger  journey.Event
 	recent   []store.RecentSend // the preview's own marketing sends, for caps
 	lines    []previewLine
+	start    time.Time
+	loc      *time.Location // the customer's time zone
+}
+
+// local writes a moment in the customer's time zone, with its year when
+// it is not the preview's first.
+func (p *previewer) local(t time.Time) string {
+	t = t.In(p.loc)
+	if t.Year() != p.start.In(p.loc).Year() {
+		return t.Format("Mon 2 Jan 2006 15:04")
+	}
+	return t.Format("Mon 2 Jan 15:04")
 }
 
 type previewLine struct {
@@ -181,6 +193,8 @@ func (p *previewer) run(ctx context.Context, w io.Writer, plan *journey.Plan, cu
 		return err
 	}
 	p.trigger = previewTrigger(plan, facts, ev, start)
+	p.start = start
+	p.loc, _ = policy.ResolveZone(p.customer.TimeZone, p.customer.Address.Country, p.cfg.Rules.DefaultZone)
 
 	var suite testsuite.WorkflowTestSuite
 	suite.SetLogger(log.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
@@ -188,6 +202,11 @@ func (p *previewer) run(ctx context.Context, w io.Writer, plan *journey.Plan, cu
 	p.test.SetStartTime(start)
 	workflows.NewInterpreter(p.env).Register(p.test)
 	p.register()
+	p.test.SetOnTimerScheduledListener(func(_ string, d time.Duration) {
+		if d >= time.Minute { // the interpreter's short timers (retries) are not the journey's
+			p.say("waits %s, until %s", journey.FormatDuration(d.Round(time.Minute)), p.local(p.test.Now().Add(d)))
+		}
+	})
 	for i, e := range whatIf {
 		e := journey.Event{ID: fmt.Sprintf("what-if-%d", i+1), Type: e.Type, CustomerID: customerID, Data: map[string]any{}}
 		at := time.Duration(whatIf[i].Day) * 24 * time.Hour
@@ -202,17 +221,11 @@ func (p *previewer) run(ctx context.Context, w io.Writer, plan *journey.Plan, cu
 	p.test.ExecuteWorkflow(workflows.JourneyWorkflowName, workflows.JourneyInput{Plan: *plan, CustomerID: customerID,
 		EntryKey: p.trigger.ID, Trigger: p.trigger, Revision: workflows.Revision})
 
-	loc, _ := policy.ResolveZone(p.customer.TimeZone, p.customer.Address.Country, p.cfg.Rules.DefaultZone)
-	when := func(t time.Time) string {
-		t = t.In(loc)
-		if t.Year() != start.In(loc).Year() {
-			return t.Format("Mon 2 Jan 2006 15:04")
-		}
-		return t.Format("Mon 2 Jan 15:04")
-	}
+	loc := p.loc
+	when := p.local
 	fmt.Fprintf(w, "%s for %s (%s time), from %s, started by %s; nothing is sent or stored\n",
 		plan.Journey, customerID, loc, when(start), p.trigger.Type)
-	width := len(when(start))
+	width := max(len(when(start)), len(when(p.test.Now())))
 	for _, l := range p.lines {
 		width = max(width, len(when(l.at)))
 	}

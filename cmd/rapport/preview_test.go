@@ -50,6 +50,7 @@ func TestPreview(t *testing.T) {
 	require.GreaterOrEqual(t, len(lines), 4, out)
 	assert.Contains(t, out, "email winback-offer:")
 	assert.Contains(t, out, "mail winback-postcard: a postcard")
+	assert.Regexp(t, `waits 14d, until \w{3} \d+ \w{3}`, out, "the wait, with when it ends")
 	assert.Contains(t, out, "no phone number to call", "the branch without a phone, in what it decided")
 	assert.Less(t, strings.Index(out, "email winback-offer"), strings.Index(out, "mail winback-postcard"), "in time order")
 
