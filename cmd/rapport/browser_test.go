@@ -161,8 +161,14 @@ func TestPreferenceCenterInBrowser(t *testing.T) {
 			assert.Equal(t, "ask", m.Step)
 		}
 	}
-	rows, err := s.store.MessagesOfWorkflow(context.Background(), wid)
-	require.NoError(t, err)
+	// The provider has the email; the outbox records so a moment later.
+	var rows []store.Message
+	s.waitFor("the email recorded as sent", 10*time.Second, func() bool {
+		var err error
+		rows, err = s.store.MessagesOfWorkflow(context.Background(), wid)
+		require.NoError(t, err)
+		return len(rows) == 2 && rows[1].Status != store.MessageSending
+	})
 	require.Len(t, rows, 2, "the text refused, then the email")
 	assert.Equal(t, "sms", rows[0].Channel)
 	assert.Equal(t, store.MessageSkipped, rows[0].Status)

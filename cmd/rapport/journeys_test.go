@@ -225,8 +225,14 @@ func TestSatisfactionUnhappyCustomerGetsAPerson(t *testing.T) {
 		return false
 	})
 	assert.Equal(t, "email", survey.Channel, "the invalid number falls back to email")
-	rows, err := s.store.MessagesOfWorkflow(context.Background(), "rapport/satisfaction-check/c_1/evt-1")
-	require.NoError(t, err)
+	// The provider has it; the outbox records so a moment later.
+	var rows []store.Message
+	s.waitFor("the survey email recorded as sent", 10*time.Second, func() bool {
+		var err error
+		rows, err = s.store.MessagesOfWorkflow(context.Background(), "rapport/satisfaction-check/c_1/evt-1")
+		require.NoError(t, err)
+		return len(rows) == 2 && rows[1].Status != store.MessageSending
+	})
 	require.Len(t, rows, 2)
 	assert.Equal(t, store.MessageFailed, rows[0].Status)
 	assert.Equal(t, "sms", rows[0].Channel)
