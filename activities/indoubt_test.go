@@ -30,14 +30,14 @@ func TestGateway504EmailNotSentTwiceAndSettledByWebhook(t *testing.T) {
 	apiSrv := httptest.NewServer((&api.Server{Store: h.store, Webhooks: api.WebhookKeys{SendGrid: &key.PublicKey}, Metrics: h.acts.Metrics}).Handler())
 	t.Cleanup(apiSrv.Close)
 	// The webhook is let through once the attempt has recorded its answer
-	// (unknown), so this test settles a row already in doubt; a webhook
-	// that comes first is TestWebhookBeforeTheAnswerSettlesAsSent's.
+	// (unknown) and an activity retry has found it so, so this test
+	// settles a row already in doubt; a webhook that comes first is
+	// TestWebhookBeforeTheAnswerSettlesAsSent's.
+	release := make(chan struct{})
 	hooks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		for range 100 {
-			if msgs, _ := h.store.MessagesFor(r.Context(), "c_1"); len(msgs) == 1 && msgs[0].Status == store.MessageUnknown {
-				break
-			}
-			time.Sleep(50 * time.Millisecond)
+		select {
+		case <-release:
+		case <-time.After(10 * time.Second):
 		}
 		r2, _ := http.NewRequestWithContext(r.Context(), r.Method, apiSrv.URL+"/webhooks/sendgrid", r.Body)
 		r2.Header = r.Header.Clone()
@@ -67,6 +67,7 @@ func TestGateway504EmailNotSentTwiceAndSettledByWebhook(t *testing.T) {
 	again, err := h.send(request())
 	require.NoError(t, err)
 	assert.Equal(t, workflows.SendUnknown, again.Status, "an activity retry does not send again")
+	close(release) // now the delivery webhook may come
 
 	var m store.Message
 	require.Eventually(t, func() bool {
