@@ -120,6 +120,7 @@ func TestFrequencyCapOnCapSkip(t *testing.T) {
 
 	second := marketingOffer(journey.Email, "w2")
 	second.PolicyAt = at.Add(time.Hour)
+	require.NoError(t, h.store.RegisterRun(context.Background(), store.Run{WorkflowID: "w2", Journey: "thank-you", CustomerID: "c_1", PlanHash: "h"}), "its run is running")
 	res, err = h.send(second)
 	require.NoError(t, err)
 	assert.Equal(t, workflows.SendHeld, res.Status, "the daily cap holds it")

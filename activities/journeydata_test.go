@@ -116,6 +116,14 @@ func TestPinnedTemplateSurvivesEdits(t *testing.T) {
 	assert.Equal(t, "Your basket, Ada", msgs[0].Subject, "the pinned version, though no file has it now")
 	assert.Contains(t, msgs[0].Text, "The first British words.", "with its locale variants")
 
+	// Two templates with the same words share a stored version, saved
+	// under the first's name: the run renders it under its own.
+	twin := req
+	twin.WorkflowID, twin.Template = "rapport/cart/c_1/twin", "twin-cart"
+	res, err = h.send(twin)
+	require.NoError(t, err)
+	require.Equal(t, workflows.SendSent, res.Status, res.Reason)
+
 	unpinned := req
 	unpinned.WorkflowID, unpinned.Template, unpinned.TemplateVersion = "rapport/cart/c_1/e2", "basket", ""
 	res, err = h.send(unpinned)
@@ -125,7 +133,7 @@ func TestPinnedTemplateSurvivesEdits(t *testing.T) {
 	for _, m := range h.fakes.Recorder.Messages() {
 		subjects = append(subjects, m.Subject)
 	}
-	assert.ElementsMatch(t, []string{"Your basket, Ada", "New subject"}, subjects, "a plan without pins renders the current files")
+	assert.ElementsMatch(t, []string{"Your basket, Ada", "Your basket, Ada", "New subject"}, subjects, "a plan without pins renders the current files")
 }
 
 // TestPriorityUnderACap: with one marketing message a week, a review
@@ -143,6 +151,8 @@ func TestPriorityUnderACap(t *testing.T) {
 	t0 := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 	send := func(journeyName, step string, priority journey.Priority, at time.Time) workflows.SendResult {
 		t.Helper()
+		// A held message waits its turn while its run runs.
+		require.NoError(t, h.store.RegisterRun(context.Background(), store.Run{WorkflowID: "rapport/" + journeyName + "/c_1/e1", Journey: journeyName, CustomerID: "c_1", PlanHash: "h"}))
 		res, err := h.send(workflows.SendRequest{WorkflowID: "rapport/" + journeyName + "/c_1/e1", Journey: journeyName, StepID: step, CustomerID: "c_1",
 			Channel: journey.Email, Template: "note", Purpose: journey.Marketing, Topic: "surveys", Priority: priority, PolicyAt: at})
 		require.NoError(t, err)
@@ -167,11 +177,18 @@ func TestPriorityUnderACap(t *testing.T) {
 
 	require.Equal(t, workflows.SendSent, send("satisfaction-check", "ask", journey.PriorityHigh, t0.Add(week)).Status)
 	require.Equal(t, workflows.SendSent, send("review-request", "ask", journey.PriorityLow, t0.Add(2*week)).Status)
+
+	// A held message whose run ended is nobody's turn: it holds nothing back.
+	orphan := send("old-offer", "ask", journey.PriorityHigh, t0.Add(2*week+time.Hour))
+	require.Equal(t, workflows.SendHeld, orphan.Status)
+	require.NoError(t, h.store.GiveUpRun(context.Background(), "rapport/old-offer/c_1/e1", "gone"))
+	late := send("late-offer", "ask", journey.PriorityLow, t0.Add(3*week))
+	assert.Equal(t, workflows.SendSent, late.Status, "not behind the message of a run that ended: %s", late.Reason)
 	var journeys []string
 	for _, m := range h.fakes.Recorder.Messages() { // newest first
 		journeys = append(journeys, m.Journey)
 	}
-	assert.Equal(t, []string{"review-request", "satisfaction-check", "offers"}, journeys, "sent in priority order")
+	assert.Equal(t, []string{"late-offer", "review-request", "satisfaction-check", "offers"}, journeys, "sent in priority order")
 }
 
 // TestRecordAnswerAndEmitEvent: a journey's recorded answer is stored once

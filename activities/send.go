@@ -131,7 +131,10 @@ func (a *Activities) templatesFor(ctx context.Context, req workflows.SendRequest
 	if current, ok := a.Templates.Version(req.Template); ok && current == hash {
 		return a.Templates, nil
 	}
-	if set, ok := a.pinned.Load(hash); ok {
+	// By name and hash: two templates with the same files share a stored
+	// version, saved under the first one's name.
+	cacheKey := req.Template + "@" + hash
+	if set, ok := a.pinned.Load(cacheKey); ok {
 		return set.(*templates.Set), nil
 	}
 	v, err := a.Store.GetTemplateVersion(ctx, hash)
@@ -142,11 +145,11 @@ func (a *Activities) templatesFor(ctx context.Context, req workflows.SendRequest
 	if err != nil {
 		return nil, err
 	}
-	set, err := templates.LoadVersion(templates.Version{Name: v.Name, Hash: v.Hash, Files: v.Files}, "pinned "+v.Hash)
+	set, err := templates.LoadVersion(templates.Version{Name: req.Template, Hash: v.Hash, Files: v.Files}, "pinned "+v.Hash)
 	if err != nil {
 		return nil, temporal.NewNonRetryableApplicationError(err.Error(), "BadTemplateVersion", err)
 	}
-	cached, _ := a.pinned.LoadOrStore(hash, set)
+	cached, _ := a.pinned.LoadOrStore(cacheKey, set)
 	return cached.(*templates.Set), nil
 }
 

@@ -40,7 +40,8 @@ func (r *run) wallUntil(ctx workflow.Context, target time.Time) time.Duration {
 
 // reached moves the cursor to a journey time the run has reached (a wait
 // that ran its course, a hold that ended), or, when it was woken early (an
-// event, staff), to the dev clock's time.
+// event, staff) or waited on something else (a staff task), to the dev
+// clock's time.
 func (r *run) reached(ctx workflow.Context, target time.Time, early bool) {
 	if !r.devClock {
 		return

@@ -677,3 +677,25 @@ steps:
 		s.WithinDuration(want, at[i], 5*time.Minute, "send %d at journey time %s", i+1, at[i])
 	}
 }
+
+// TestDevClockAfterATask: a staff task moves a scaled run's journey clock
+// on by the time it took, so a wait after it still lasts its length.
+func (s *JourneySuite) TestDevClockAfterATask() {
+	p := s.plan(`
+journey: call-then-wait
+purpose: transactional
+trigger: {event: order.placed}
+steps:
+  - task: {kind: call, queue: care, due_in: 1d}
+  - wait: 1d
+  - {id: after, send: {channel: email, template: t}}
+`)
+	start := time.Date(2026, 1, 5, 10, 0, 0, 0, time.UTC)
+	s.env.SetStartTime(start)
+	scaled := *p.Scaled(time.Second, start)
+	s.env.ExecuteWorkflow(JourneyWorkflowName, JourneyInput{Plan: scaled, CustomerID: "c_1", EntryKey: "e", Trigger: trigger(journey.Order{}), Revision: Revision})
+	s.Require().True(s.env.IsWorkflowCompleted())
+	s.Require().NoError(s.env.GetWorkflowError())
+	s.Require().Len(s.acts.sends, 1)
+	s.WithinDuration(start.Add(48*time.Hour), s.acts.sends[0].PolicyAt, 5*time.Minute, "a day for the task, then a day's wait")
+}

@@ -138,10 +138,10 @@ func (r *run) emit(ctx workflow.Context, step journey.Step) error {
 	data[EmitDepthKey] = depth + 1
 	ev := journey.Event{ID: EmittedEventID(r.workflowID, step.ID), Type: spec.Event, CustomerID: r.input.CustomerID,
 		OccurredAt: workflow.Now(ctx), Data: data}
+	r.remember(ev.ID) // the router may signal it to this run too: it is not taken in
 	if err := r.produce(ctx, EmitEventActivity, "emit "+spec.Event, EmitEventRequest{Event: ev}); err != nil {
 		return err
 	}
-	r.remember(ev.ID) // the run does not take in its own event again
 	r.note(fmt.Sprintf("%s: emitted %s (%s)", step.ID, spec.Event, ev.ID))
 	return nil
 }

@@ -249,10 +249,10 @@ func (r *run) catchUp(ctx workflow.Context, stopWalking workflow.CancelFunc) {
 	}
 }
 
-// tick sets `now` in the run's variables: the workflow's time (the dev
-// clock of a scaled plan), the same on every replay.
+// tick sets `now` in the run's variables: the workflow's time (a scaled
+// run's journey clock), the same on every replay.
 func (r *run) tick(ctx workflow.Context) {
-	r.vars.Now = r.plan.DevTime(workflow.Now(ctx))
+	r.vars.Now = r.journeyNow(ctx)
 }
 
 // receive takes in one of the customer's events.

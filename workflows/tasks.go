@@ -100,7 +100,9 @@ func (r *run) task(ctx workflow.Context, step journey.Step) error {
 		r.note(fmt.Sprintf("%s: no task: %s", step.ID, created.Reason))
 		return nil
 	}
-	return r.awaitTask(ctx, step, t, due)
+	err = r.awaitTask(ctx, step, t, due)
+	r.reached(ctx, time.Time{}, true) // a scaled run's clock: where the task left it
+	return err
 }
 
 // awaitTask waits for staff to complete the run's task, escalating it or

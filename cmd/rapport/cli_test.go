@@ -178,11 +178,15 @@ func TestDiffCommand(t *testing.T) {
 	out, _, err = run("diff", "HEAD:journeys/lapse-winback.yaml", edited)
 	require.ErrorAs(t, err, &exit)
 	assert.Contains(t, out, "days_since_last_order >= 120")
-	_, _, err = run("diff", "no-such-revision:journeys/lapse-winback.yaml", edited)
-	assert.ErrorContains(t, err, "git show")
+	_, errOut, err = run("diff", "no-such-revision:journeys/lapse-winback.yaml", edited)
+	require.ErrorAs(t, err, &exit)
+	assert.Equal(t, 2, exit.code)
+	assert.Contains(t, errOut, "git show")
 
-	_, _, err = run("diff", "nowhere.yaml", edited)
-	assert.Error(t, err)
+	_, errOut, err = run("diff", "nowhere.yaml", edited)
+	require.ErrorAs(t, err, &exit)
+	assert.Equal(t, 2, exit.code, "an error is not a difference")
+	assert.Contains(t, errOut, "nowhere.yaml")
 }
 
 // TestExampleJourneysValidate: the example journeys in docs/examples (an

@@ -41,13 +41,18 @@ Exit status: 0 when the plans are the same, 1 when they differ, 2 on an
 error (git's convention).`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// An error is status 2, so a script tells it from "they differ".
+			fail := func(err error) error {
+				fmt.Fprintln(cmd.ErrOrStderr(), err)
+				return &exitError{code: 2}
+			}
 			old, err := planAt(cmd.Context(), args[0])
 			if err != nil {
-				return err
+				return fail(err)
 			}
 			new, err := planAt(cmd.Context(), args[1])
 			if err != nil {
-				return err
+				return fail(err)
 			}
 			changes := journey.Diff(old, new)
 			if asJSON {

@@ -24,6 +24,7 @@ import (
 	"github.com/rapporthq/rapport/activities"
 	"github.com/rapporthq/rapport/internal/app"
 	"github.com/rapporthq/rapport/internal/journey"
+	"github.com/rapporthq/rapport/internal/phone"
 	"github.com/rapporthq/rapport/internal/policy"
 	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/internal/templates"
@@ -38,9 +39,10 @@ func newPreviewCmd() *cobra.Command {
 		Use:   "preview JOURNEY --customer ID",
 		Short: "Show what a journey would do for one customer, day by day, sending nothing",
 		Long: `Preview runs a journey for one customer on Temporal's test environment,
-skipping time, with the real interpreter and the customer's real facts,
-preferences, orders and templates read from the database (DATABASE_URL),
-and activities that send nothing and store nothing. It prints the
+skipping time, with the real interpreter, the customer's real facts,
+preferences, orders, recent marketing and suppressed addresses read from
+the database (DATABASE_URL), the templates of the journeys folder, and
+activities that send nothing and store nothing. It prints the
 timeline in the customer's local time: each message with its channel,
 subject and first line, each hold with its reason and when it ends, staff
 tasks, what the journey decided and why, and how it ended.
@@ -154,10 +156,12 @@ type previewer struct {
 	customer store.Customer
 	prefs    store.Preferences
 	trigger  journey.Event
-	recent   []store.RecentSend // the preview's own marketing sends, for caps
-	lines    []previewLine
-	start    time.Time
-	loc      *time.Location // the customer's time zone
+	recent   []store.RecentSend // marketing sent lately and in the preview, for caps
+	// suppressed are the channels whose address is suppressed, with why.
+	suppressed map[journey.Channel]string
+	lines      []previewLine
+	start      time.Time
+	loc        *time.Location // the customer's time zone
 }
 
 // local writes a moment in the customer's time zone, with its year when
@@ -188,6 +192,29 @@ func (p *previewer) run(ctx context.Context, w io.Writer, plan *journey.Plan, cu
 		return err
 	}
 	start := time.Now().UTC().Truncate(time.Minute)
+	// What the caps already count: the customer's real marketing of the
+	// last 60 days; and the addresses no message may go to.
+	if p.recent, err = p.store.RecentMarketing(ctx, customerID, start.Add(-60*24*time.Hour)); err != nil {
+		return err
+	}
+	p.suppressed = map[journey.Channel]string{}
+	for ch, address := range map[journey.Channel]string{journey.Email: p.customer.Email, journey.SMS: p.customer.Phone} {
+		if address == "" {
+			continue
+		}
+		if ch == journey.SMS {
+			if address, err = phone.Normalize(address, p.customer.Address.Country); err != nil {
+				continue // the send says the number is invalid
+			}
+		}
+		sup, err := p.store.Suppressed(ctx, string(ch), address)
+		switch {
+		case err == nil:
+			p.suppressed[ch] = sup.Reason
+		case !errors.Is(err, store.ErrNotFound):
+			return err
+		}
+	}
 	facts, err := p.store.CustomerFacts(ctx, customerID, start)
 	if err != nil {
 		return err
@@ -348,7 +375,7 @@ func (p *previewer) send(ctx context.Context, req workflows.SendRequest) (workfl
 	if at.IsZero() {
 		at = p.test.Now()
 	}
-	gate := p.acts.Decide(req, c, store.GateInput{At: at, Preferences: p.prefs, Recent: p.recent})
+	gate := p.acts.Decide(req, c, store.GateInput{At: at, Preferences: p.prefs, Recent: p.recent, Suppression: p.suppressed[req.Channel]})
 	switch {
 	case gate.Hold:
 		p.say("%s held: %s", what, gate.Reason)

@@ -74,6 +74,12 @@ func TestPreview(t *testing.T) {
 	require.NoError(t, err, errOut)
 	assert.Contains(t, out, "started by order.placed")
 
+	// A suppressed address gets nothing, in a preview as in a send.
+	require.NoError(t, st.Suppress(ctx, store.Suppression{Channel: "email", Address: "ada@example.com", Reason: "bounced", Source: "test"}))
+	out, errOut, err = run("preview", "thank-you", "--customer", "c_ada", "--journeys-dir", "../../journeys")
+	require.NoError(t, err, errOut)
+	assert.Contains(t, out, "email thank-you not sent: the email address is suppressed: bounced")
+
 	for _, bad := range [][]string{{"--what-if", "order at 3"}, {"--days", "0"}, {"--customer", ""}} {
 		_, _, err := run(append([]string{"preview", "thank-you", "--customer", "c_ada", "--journeys-dir", "../../journeys"}, bad...)...)
 		assert.Error(t, err, "%v", bad)

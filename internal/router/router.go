@@ -99,7 +99,7 @@ func (r *Router) route(ctx context.Context, e store.Event, startOnly bool) (Resu
 		if err != nil {
 			return res, err
 		}
-		vars := journey.Vars{Customer: facts, Event: ev, Trigger: ev, Order: ev.Order, Now: time.Now().UTC()}
+		vars := journey.Vars{Customer: facts, Event: ev, Trigger: ev, Order: ev.Order, Now: cmp.Or(e.ReceivedAt, time.Now()).UTC()}
 		for _, plan := range plans {
 			if age := plan.Trigger.MaxEventAge.D; age > 0 && time.Since(ev.OccurredAt) > age {
 				res.Skipped = append(res.Skipped, fmt.Sprintf("%s: the event is older than max_event_age %s", plan.Journey, plan.Trigger.MaxEventAge))

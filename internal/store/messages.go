@@ -238,11 +238,13 @@ func (s *Store) ClaimWithGate(ctx context.Context, m Message, resumable bool, po
 		}
 		// The customer's marketing messages held back that go first when
 		// a cap frees a slot: a higher priority, or the same and held
-		// longer (created earlier).
+		// longer (created earlier), of runs still running (a run that
+		// ended leaves no message to wait behind).
 		if current.Purpose == "marketing" {
 			rows, err = tx.Query(ctx, `SELECT channel, journey, step_id, priority FROM messages
 				WHERE customer_id = $1 AND purpose = 'marketing' AND status = 'held' AND idempotency_key <> $2
 				  AND (priority > $3 OR (priority = $3 AND (created_at, id) < ($4, $5::uuid)))
+				  AND EXISTS (SELECT 1 FROM journey_runs r WHERE r.workflow_id = messages.workflow_id AND r.status = 'running')
 				ORDER BY priority DESC, created_at, id LIMIT 100`, m.CustomerID, m.IdempotencyKey, current.Priority, current.CreatedAt, current.ID)
 			if err != nil {
 				return err
@@ -473,4 +475,20 @@ func prefixed(alias, columns string) string {
 		parts[i] = alias + strings.TrimSpace(p)
 	}
 	return strings.Join(parts, ", ")
+}
+
+// RecentMarketing lists a customer's marketing messages sent (or being
+// sent) since a moment, at their policy time, as the contact rules count
+// them.
+func (s *Store) RecentMarketing(ctx context.Context, customerID string, since time.Time) ([]RecentSend, error) {
+	rows, err := s.pool.Query(ctx, `SELECT channel, policy_at FROM messages
+		WHERE customer_id = $1 AND purpose = 'marketing' AND status IN ('sending', 'sent', 'unknown') AND policy_at > $2`, customerID, since)
+	if err != nil {
+		return nil, fmt.Errorf("recent marketing of %s: %w", customerID, err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[RecentSend])
+	if err != nil {
+		return nil, fmt.Errorf("recent marketing of %s: %w", customerID, err)
+	}
+	return out, nil
 }
