@@ -12,18 +12,12 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
-	enumspb "go.temporal.io/api/enums/v1"
-	workflowpb "go.temporal.io/api/workflow/v1"
-	"go.temporal.io/api/workflowservice/v1"
-	"go.temporal.io/sdk/mocks"
 
 	"github.com/rapporthq/rapport/internal/api"
 	"github.com/rapporthq/rapport/internal/api/contracttest"
 	"github.com/rapporthq/rapport/internal/api/wire"
 	"github.com/rapporthq/rapport/internal/apikey"
-	"github.com/rapporthq/rapport/internal/journey"
 	"github.com/rapporthq/rapport/internal/router"
 	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/internal/store/storetest"
@@ -36,32 +30,11 @@ import (
 func contractServer(t *testing.T) (*store.Store, *contracttest.Checker, string) {
 	t.Helper()
 	st, _ := storetest.New(t)
-	comp, err := journey.NewCompiler(journey.Options{})
-	require.NoError(t, err)
-	var plans []*journey.Plan
-	for _, f := range []string{"thank-you.yaml", "lapse-winback.yaml"} {
-		src, err := os.ReadFile(filepath.Join("..", "..", "journeys", f))
-		require.NoError(t, err)
-		plan, diags := comp.Compile(f, src)
-		require.False(t, diags.HasErrors(), "%s: %v", f, diags)
-		plans = append(plans, plan)
-	}
-	cat, err := journey.NewCatalog(plans...)
-	require.NoError(t, err)
-
-	tc := &mocks.Client{}
-	run := &mocks.WorkflowRun{}
-	run.On("Get", mock.Anything, mock.Anything).Return(nil)
-	tc.On("ExecuteWorkflow", mock.Anything, mock.Anything, mock.Anything, mock.Anything).Return(run, nil)
-	tc.On("DescribeWorkflowExecution", mock.Anything, mock.Anything, mock.Anything).Return(&workflowservice.DescribeWorkflowExecutionResponse{
-		WorkflowExecutionInfo: &workflowpb.WorkflowExecutionInfo{Status: enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING}}, nil)
-	tc.On("ListWorkflow", mock.Anything, mock.Anything).Return(&workflowservice.ListWorkflowExecutionsResponse{}, nil)
-	update := &mocks.WorkflowUpdateHandle{}
-	update.On("Get", mock.Anything, mock.Anything).Return(nil)
-	tc.On("UpdateWorkflow", mock.Anything, mock.Anything).Return(update, nil)
+	cat, env := contracttest.ShippedCatalog(t, filepath.Join("..", ".."))
+	tc := contracttest.Temporal()
 
 	s := &api.Server{Store: st, Temporal: tc, Topics: []string{"offers"}, Log: slog.New(slog.DiscardHandler),
-		Router: &router.Router{Store: st, Catalog: cat, Env: comp.Env(), Temporal: tc}}
+		Router: &router.Router{Store: st, Catalog: cat, Env: env, Temporal: tc}}
 	check := contracttest.New(t)
 	srv := httptest.NewServer(check.Handler(s.Handler()))
 	t.Cleanup(srv.Close)

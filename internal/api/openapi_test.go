@@ -20,16 +20,11 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	legacyrouter "github.com/getkin/kin-openapi/routers/legacy"
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
-	enumspb "go.temporal.io/api/enums/v1"
-	workflowpb "go.temporal.io/api/workflow/v1"
-	"go.temporal.io/api/workflowservice/v1"
-	"go.temporal.io/sdk/mocks"
 
 	"github.com/rapporthq/rapport/docs"
+	"github.com/rapporthq/rapport/internal/api/contracttest"
 	"github.com/rapporthq/rapport/internal/apikey"
-	"github.com/rapporthq/rapport/internal/journey"
 	"github.com/rapporthq/rapport/internal/money"
 	"github.com/rapporthq/rapport/internal/router"
 	"github.com/rapporthq/rapport/internal/store"
@@ -37,19 +32,8 @@ import (
 	"github.com/rapporthq/rapport/workflows"
 )
 
-// loadContract loads docs/openapi.yaml as the server embeds it, and
-// validates it (its examples included, against their schemas).
-func loadContract(t *testing.T) *openapi3.T {
-	t.Helper()
-	loader := openapi3.NewLoader()
-	doc, err := loader.LoadFromData(docs.OpenAPIYAML())
-	require.NoError(t, err, "docs/openapi.yaml does not load")
-	require.NoError(t, doc.Validate(loader.Context, openapi3.EnableExamplesValidation()), "docs/openapi.yaml is not a valid OpenAPI document")
-	return doc
-}
-
 func TestContractIsAValidOpenAPI31Document(t *testing.T) {
-	doc := loadContract(t)
+	doc := contracttest.Load(t)
 	assert.True(t, doc.IsOpenAPI31OrLater(), "the contract is OpenAPI 3.1, not %s", doc.OpenAPI)
 
 	for path, item := range doc.Paths.Map() {
@@ -104,7 +88,7 @@ func TestContractIsServedAsJSONWithoutAKey(t *testing.T) {
 
 	served, err := openapi3.NewLoader().LoadFromData(rec.Body.Bytes())
 	require.NoError(t, err, "the served JSON does not load")
-	committed := loadContract(t)
+	committed := contracttest.Load(t)
 	a, err := json.Marshal(served)
 	require.NoError(t, err)
 	b, err := json.Marshal(committed)
@@ -122,7 +106,7 @@ func TestContractIsServedAsJSONWithoutAKey(t *testing.T) {
 // a route served but not documented fails, and so does a documented
 // operation nothing serves.
 func TestContractListsExactlyTheRoutesServed(t *testing.T) {
-	doc := loadContract(t)
+	doc := contracttest.Load(t)
 	var documented []string
 	for path, item := range doc.Paths.Map() {
 		for method := range item.Operations() {
@@ -170,36 +154,11 @@ func newContractAPI(t *testing.T) *contractAPI {
 	st, _ := storetest.New(t)
 	ctx := context.Background()
 
-	comp, err := journey.NewCompiler(journey.Options{})
-	require.NoError(t, err)
-	var plans []*journey.Plan
-	for _, f := range []string{"thank-you.yaml", "lapse-winback.yaml"} {
-		src, err := os.ReadFile(filepath.Join("..", "..", "journeys", f))
-		require.NoError(t, err)
-		plan, diags := comp.Compile(f, src)
-		require.False(t, diags.HasErrors(), "%s: %v", f, diags)
-		plans = append(plans, plan)
-	}
-	cat, err := journey.NewCatalog(plans...)
-	require.NoError(t, err)
-
-	tc := &mocks.Client{}
-	run := &mocks.WorkflowRun{}
-	run.On("Get", mock.Anything, mock.Anything).Return(nil)
-	run.On("GetID").Return("wf")
-	run.On("GetRunID").Return("run")
-	tc.On("ExecuteWorkflow", mock.Anything, mock.Anything, mock.Anything, mock.Anything).Return(run, nil)
-	tc.On("SignalWithStartWorkflow", mock.Anything, mock.Anything, mock.Anything, mock.Anything, mock.Anything, mock.Anything, mock.Anything).Return(run, nil)
-	tc.On("SignalWorkflow", mock.Anything, mock.Anything, mock.Anything, mock.Anything, mock.Anything).Return(nil)
-	tc.On("DescribeWorkflowExecution", mock.Anything, mock.Anything, mock.Anything).Return(&workflowservice.DescribeWorkflowExecutionResponse{
-		WorkflowExecutionInfo: &workflowpb.WorkflowExecutionInfo{Status: enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING}}, nil)
-	tc.On("ListWorkflow", mock.Anything, mock.Anything).Return(&workflowservice.ListWorkflowExecutionsResponse{}, nil)
-	update := &mocks.WorkflowUpdateHandle{}
-	update.On("Get", mock.Anything, mock.Anything).Return(nil)
-	tc.On("UpdateWorkflow", mock.Anything, mock.Anything).Return(update, nil)
+	cat, env := contracttest.ShippedCatalog(t, filepath.Join("..", ".."))
+	tc := contracttest.Temporal()
 
 	s := &Server{Store: st, Temporal: tc, Topics: []string{"offers"},
-		Router:      &router.Router{Store: st, Catalog: cat, Env: comp.Env(), Temporal: tc},
+		Router:      &router.Router{Store: st, Catalog: cat, Env: env, Temporal: tc},
 		PublicLimit: PublicLimit{Rate: 1000, Burst: 1000, WebhookRate: 1000, WebhookBurst: 1000}}
 	a := &contractAPI{s: s, h: s.Handler(), keys: map[string]string{}}
 
@@ -212,7 +171,7 @@ func newContractAPI(t *testing.T) *contractAPI {
 		_, err := st.UpsertCustomer(ctx, c)
 		require.NoError(t, err)
 	}
-	_, _, err = st.RecordEvent(ctx, store.Event{ID: "evt_welcome", Type: "newsletter.joined", CustomerID: "c_ada",
+	_, _, err := st.RecordEvent(ctx, store.Event{ID: "evt_welcome", Type: "newsletter.joined", CustomerID: "c_ada",
 		OccurredAt: time.Now().Add(-time.Hour), Data: json.RawMessage(`{"source":"footer"}`)}, nil)
 	require.NoError(t, err)
 	wf := "journey/lapse-winback/c_ada/audience-20260503"
@@ -336,7 +295,7 @@ func (c exampleCall) request(t *testing.T) *http.Request {
 // answer against the document: the answer must be a documented success
 // whose body fits its schema.
 func TestEveryExampleAgainstTheRealHandlers(t *testing.T) {
-	doc := loadContract(t)
+	doc := contracttest.Load(t)
 	rt, err := legacyrouter.NewRouter(doc)
 	require.NoError(t, err)
 	a := newContractAPI(t)
@@ -405,7 +364,7 @@ func mustRead(t *testing.T, r io.Reader) []byte {
 // TestContractAmountsTakeANumberOrADecimalString holds the Amount schema
 // to the two forms shops send money in, and to refusing the rest.
 func TestContractAmountsTakeANumberOrADecimalString(t *testing.T) {
-	doc := loadContract(t)
+	doc := contracttest.Load(t)
 	amount := doc.Components.Schemas["Amount"].Value
 	require.NotNil(t, amount)
 	for _, ok := range []any{48.0, 0.0, 12.5, "48.00", "48", "0.5"} {

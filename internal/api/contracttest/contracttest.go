@@ -14,6 +14,8 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -22,8 +24,14 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	legacyrouter "github.com/getkin/kin-openapi/routers/legacy"
+	"github.com/stretchr/testify/mock"
+	enumspb "go.temporal.io/api/enums/v1"
+	workflowpb "go.temporal.io/api/workflow/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/mocks"
 
 	"github.com/rapporthq/rapport/docs"
+	"github.com/rapporthq/rapport/internal/journey"
 )
 
 // Load loads docs/openapi.yaml as the server embeds it, and validates it
@@ -134,4 +142,53 @@ func (c *Checker) String() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return fmt.Sprint(c.seen)
+}
+
+// ShippedCatalog compiles the shipped journeys the contract's examples
+// name (thank-you and lapse-winback, in root/journeys), for a router the
+// API starts them with.
+func ShippedCatalog(t testing.TB, root string) (*journey.Catalog, *journey.Env) {
+	t.Helper()
+	comp, err := journey.NewCompiler(journey.Options{})
+	if err != nil {
+		t.Fatalf("journey compiler: %v", err)
+	}
+	var plans []*journey.Plan
+	for _, f := range []string{"thank-you.yaml", "lapse-winback.yaml"} {
+		src, err := os.ReadFile(filepath.Join(root, "journeys", f))
+		if err != nil {
+			t.Fatalf("read %s: %v", f, err)
+		}
+		plan, diags := comp.Compile(f, src)
+		if diags.HasErrors() {
+			t.Fatalf("%s: %v", f, diags)
+		}
+		plans = append(plans, plan)
+	}
+	cat, err := journey.NewCatalog(plans...)
+	if err != nil {
+		t.Fatalf("catalog: %v", err)
+	}
+	return cat, comp.Env()
+}
+
+// Temporal is a Temporal client that answers what the API asks of it, as
+// a healthy cluster would (journeys, erasures and audience runs run for
+// real in the tests of the whole stack, not here).
+func Temporal() *mocks.Client {
+	tc := &mocks.Client{}
+	run := &mocks.WorkflowRun{}
+	run.On("Get", mock.Anything, mock.Anything).Return(nil)
+	run.On("GetID").Return("wf")
+	run.On("GetRunID").Return("run")
+	tc.On("ExecuteWorkflow", mock.Anything, mock.Anything, mock.Anything, mock.Anything).Return(run, nil)
+	tc.On("SignalWithStartWorkflow", mock.Anything, mock.Anything, mock.Anything, mock.Anything, mock.Anything, mock.Anything, mock.Anything).Return(run, nil)
+	tc.On("SignalWorkflow", mock.Anything, mock.Anything, mock.Anything, mock.Anything, mock.Anything).Return(nil)
+	tc.On("DescribeWorkflowExecution", mock.Anything, mock.Anything, mock.Anything).Return(&workflowservice.DescribeWorkflowExecutionResponse{
+		WorkflowExecutionInfo: &workflowpb.WorkflowExecutionInfo{Status: enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING}}, nil)
+	tc.On("ListWorkflow", mock.Anything, mock.Anything).Return(&workflowservice.ListWorkflowExecutionsResponse{}, nil)
+	update := &mocks.WorkflowUpdateHandle{}
+	update.On("Get", mock.Anything, mock.Anything).Return(nil)
+	tc.On("UpdateWorkflow", mock.Anything, mock.Anything).Return(update, nil)
+	return tc
 }
