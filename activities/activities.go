@@ -104,6 +104,8 @@ func (a *Activities) CustomerFacts(ctx context.Context, customerID string) (jour
 	began := time.Now()
 	facts, err := a.Store.CustomerFacts(ctx, customerID, began)
 	a.Metrics.ObservePhase(metrics.PhaseFacts, time.Since(began))
+	loc, _ := policy.ResolveZone(facts.TimeZone, facts.Country, a.Rules.DefaultZone)
+	facts.Zone = loc.String()
 	if errors.Is(err, store.ErrNotFound) {
 		return facts, temporal.NewNonRetryableApplicationError("customer "+customerID+" does not exist", workflows.ErrCustomerNotFound, err)
 	}

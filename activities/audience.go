@@ -18,9 +18,9 @@ func (a *Activities) EnterAudience(ctx context.Context, req workflows.AudienceSt
 		return workflows.AudienceStretch{}, temporal.NewNonRetryableApplicationError("this worker cannot run audiences (no router)", workflows.ErrNoSuchJourney, nil)
 	}
 	plan, ok := a.Router.Catalog.Get(req.Journey)
-	if !ok || plan.Trigger.Audience == "" {
+	if !ok || !plan.Trigger.Scanned() {
 		return workflows.AudienceStretch{}, temporal.NewNonRetryableApplicationError(
-			"journey "+req.Journey+" is not in this worker's journeys, or has no trigger.audience", workflows.ErrNoSuchJourney, nil)
+			"journey "+req.Journey+" is not in this worker's journeys, or has no trigger.audience or trigger.date", workflows.ErrNoSuchJourney, nil)
 	}
 	if req.MaxRows <= 0 {
 		req.MaxRows = 50_000

@@ -195,7 +195,13 @@ func (a *Activities) templateData(ctx context.Context, req workflows.SendRequest
 		data.Customer.Attributes = map[string]any{}
 	}
 	data.Trigger = &templates.Event{Data: map[string]any{}} // an audience journey's: no event
-	if req.TriggerEventID != "" {
+	switch {
+	case req.Trigger != nil: // a date trigger's, not stored
+		data.Trigger = &templates.Event{ID: req.Trigger.ID, Type: req.Trigger.Type, OccurredAt: req.Trigger.OccurredAt, Data: req.Trigger.Data}
+		if data.Trigger.Data == nil {
+			data.Trigger.Data = map[string]any{}
+		}
+	case req.TriggerEventID != "":
 		ev, err := a.triggerEvent(ctx, req)
 		if err != nil {
 			return data, "", err

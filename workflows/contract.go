@@ -219,6 +219,10 @@ type SendRequest struct {
 	// TriggerEventID is the event that started the run, for the
 	// template (read from the event store); empty for audience runs.
 	TriggerEventID string `json:"trigger_event_id,omitempty"`
+	// Trigger is the event that started the run when no event store holds
+	// it (a date trigger's, with the date in its data), for the template;
+	// nil otherwise.
+	Trigger *journey.Event `json:"trigger,omitempty"`
 	// Fallback says why the message goes on this channel and not an
 	// earlier one of the step; nil on the step's first channel.
 	Fallback *Fallback `json:"fallback,omitempty"`

@@ -169,6 +169,9 @@ func (r *run) sendOn(ctx workflow.Context, step journey.Step, ch journey.Channel
 		req.PolicyAt = r.journeyNow(ctx)
 	}
 	req.TriggerEventID, req.Fallback = r.input.Trigger.ID, r.fallback
+	if r.input.Trigger.Type == journey.DateEventType {
+		req.Trigger = &r.input.Trigger // not a stored event: its data goes along
+	}
 	req.TemplateVersion = r.plan.Templates[step.Send.Template]
 	req.Priority = cmp.Or(step.Send.Priority, r.plan.Priority)
 	var result SendResult

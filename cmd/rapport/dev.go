@@ -337,7 +337,7 @@ func startDev(ctx context.Context, opts devOptions) (_ *devStack, err error) {
 	if err != nil {
 		return nil, err
 	}
-	svc := &app.Services{Log: log, Journeys: js, Store: d.store, Temporal: d.client, Metrics: d.metrics, DataConverter: dc}
+	svc := &app.Services{Log: log, Journeys: js, Store: d.store, Temporal: d.client, Metrics: d.metrics, DataConverter: dc, DefaultZone: opts.Sender.Rules.DefaultZone}
 	cfg := *opts.Sender
 	cfg.PublicURL = d.APIURL
 	cfg.Temporal.Namespace = d.temporal.Namespace()

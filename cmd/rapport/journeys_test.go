@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -430,4 +431,54 @@ func TestSurveyBySMS(t *testing.T) {
 	assert.Equal(t, "satisfaction-check", sms.Journey)
 	assert.Equal(t, "ask", sms.Step)
 	assert.Regexp(t, `^The Shop: hi Ada, how did your order go\? 10 seconds: http://\S+/survey/\S+ Choose what we send: http://\S+/preferences/\S+ Reply STOP to opt out\.$`, sms.Text)
+}
+
+// TestDateJourneyEndToEnd: a yearly renewal-date journey on the real
+// stack: the customer lives where it is now between 09:00 and 12:00, their
+// renewal is in a week, so an audience run of the journey (as its
+// quarter-hourly schedule would) enters them under the date's key and the
+// reminder email goes out naming the date.
+func TestDateJourneyEndToEnd(t *testing.T) {
+	s := startStack(t, "../../docs/examples")
+	now := time.Now().UTC()
+	// Etc/GMT-k is UTC+k: pick k so the local hour is 10.
+	k := 10 - now.Hour()
+	if k < -12 {
+		k += 24
+	}
+	if k > 14 {
+		k -= 24
+	}
+	zone := fmt.Sprintf("Etc/GMT%+d", -k)
+	if k == 0 {
+		zone = "Etc/GMT"
+	}
+	loc, err := time.LoadLocation(zone)
+	require.NoError(t, err)
+	renews := now.In(loc).AddDate(0, 0, 7).Format(time.DateOnly)
+	t.Logf("now %s UTC; customer in %s (%s local); renews %s", now.Format("15:04"), zone, now.In(loc).Format("15:04"), renews)
+	c := customer("c_1", "ada@example.com")
+	c["time_zone"] = zone
+	c["attributes"] = map[string]any{"renewal_date": "2019-" + renews[5:]}
+	status, body := s.post("/v1/customers", c)
+	require.Equal(t, http.StatusCreated, status, body)
+	other := customer("c_2", "bob@example.com") // renews next month
+	other["attributes"] = map[string]any{"renewal_date": now.AddDate(0, 1, 0).Format(time.DateOnly)}
+	s.post("/v1/customers", other)
+
+	t.Setenv("RAPPORT_API_KEY", s.APIKey)
+	out, errOut, err := run("audience", "run", "--api="+s.APIURL, "renewal-reminder")
+	require.NoError(t, err, errOut)
+	assert.Contains(t, out, "1 match", "the quarter-hourly schedule may have entered her first; either way, once")
+
+	id := workflows.WorkflowID("renewal-reminder", "c_1", "date-"+renews)
+	s.waitFor("the reminder", time.Minute, func() bool { return len(s.messagesTo("c_1")) > 0 })
+	msgs := s.messagesTo("c_1")
+	require.Len(t, msgs, 1)
+	assert.Equal(t, "Your plan renews on "+renews, msgs[0].Subject)
+	assert.Equal(t, "renewal-reminder", msgs[0].Journey)
+	r, err := s.store.GetRun(context.Background(), id)
+	require.NoError(t, err, "the run is keyed by the date it is about")
+	assert.Equal(t, "date-"+renews, r.EntryKey)
+	assert.Empty(t, s.messagesTo("c_2"))
 }

@@ -219,9 +219,35 @@ func (p *previewer) run(ctx context.Context, w io.Writer, plan *journey.Plan, cu
 	if err != nil {
 		return err
 	}
-	p.trigger = previewTrigger(plan, facts, ev, start)
-	p.start = start
 	p.loc, _ = policy.ResolveZone(p.customer.TimeZone, p.customer.Address.Country, p.cfg.Rules.DefaultZone)
+	facts.Zone = p.loc.String()
+	p.trigger = previewTrigger(plan, facts, ev, start)
+	if t := plan.Trigger; t.LocalTime() && ev == nil {
+		// It starts when the customer's moment next comes.
+		occ, ok := t.Next(facts, p.loc, start)
+		switch {
+		case !ok && t.Date != "":
+			return fmt.Errorf("customer %s has no date in attributes.%s (text such as 2027-03-14), so %s would never start for them", customerID, t.Date, plan.Journey)
+		case !ok:
+			return fmt.Errorf("the schedule %q never comes round for customer %s", t.Schedule, customerID)
+		}
+		start = occ.At.UTC()
+		p.trigger.ID, p.trigger.OccurredAt = occ.Key, start
+		if t.Date != "" {
+			p.trigger.Type = journey.DateEventType
+			p.trigger.Data = map[string]any{"attribute": t.Date, "date": occ.Date}
+		}
+	}
+	if cond := cmp.Or(plan.Trigger.Audience, plan.Trigger.When); plan.Trigger.Scanned() && cond != "" {
+		// Whether the customer is in the audience, or passes the date
+		// trigger's condition, at that moment.
+		ok, err := p.env.EvalAudience(cond, facts, start)
+		if err != nil || !ok {
+			fmt.Fprintf(w, "%s would not start for %s at %s: %s is %s for them\n", plan.Journey, customerID, start.In(p.loc).Format("Mon 2 Jan 2006 15:04"), cond, falseOrError(err))
+			return nil
+		}
+	}
+	p.start = start
 
 	var suite testsuite.WorkflowTestSuite
 	suite.SetLogger(log.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
@@ -252,6 +278,9 @@ func (p *previewer) run(ctx context.Context, w io.Writer, plan *journey.Plan, cu
 	when := p.local
 	fmt.Fprintf(w, "%s for %s (%s time), from %s, started by %s; nothing is sent or stored\n",
 		plan.Journey, customerID, loc, when(start), p.trigger.Type)
+	if plan.Trigger.Date != "" && ev == nil {
+		fmt.Fprintf(w, "  the date is %s; the journey enters %s\n", p.trigger.Data["date"], plan.Trigger.DescribeDate())
+	}
 	width := max(len(when(start)), len(when(p.test.Now())))
 	for _, l := range p.lines {
 		width = max(width, len(when(l.at)))
@@ -280,6 +309,14 @@ func (p *previewer) run(ctx context.Context, w io.Writer, plan *journey.Plan, cu
 		}
 	}
 	return nil
+}
+
+// falseOrError says why a condition let nobody in: false, or the error.
+func falseOrError(err error) string {
+	if err != nil {
+		return "not known (" + err.Error() + ")"
+	}
+	return "false"
 }
 
 func parenthesised(s string) string {
@@ -318,7 +355,9 @@ func (p *previewer) register() {
 		p.test.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
 	}
 	reg(func(ctx context.Context, id string) (journey.Customer, error) {
-		return p.store.CustomerFacts(ctx, id, p.test.Now())
+		facts, err := p.store.CustomerFacts(ctx, id, p.test.Now())
+		facts.Zone = p.loc.String()
+		return facts, err
 	}, workflows.CustomerFactsActivity)
 	reg(p.send, workflows.SendMessageActivity)
 	reg(func(context.Context, workflows.FinishRunRequest) error { return nil }, workflows.FinishRunActivity)

@@ -87,3 +87,33 @@ func TestPreview(t *testing.T) {
 	_, _, err = run("preview", "nope", "--customer", "c_ada", "--journeys-dir", "../../journeys")
 	assert.ErrorContains(t, err, `no journey "nope"`)
 }
+
+// TestPreviewDateJourney: a yearly attribute-date journey previews from
+// the customer's next date, at 09:00 their time, with the date in its
+// templates and conditions.
+func TestPreviewDateJourney(t *testing.T) {
+	st, dbURL := storetest.New(t)
+	ctx := context.Background()
+	t.Setenv("DATABASE_URL", dbURL)
+	t.Setenv("RAPPORT_SECRET", strings.Repeat("s", 32))
+	renews := time.Now().AddDate(0, 0, 20).Format(time.DateOnly)
+	_, err := st.UpsertCustomer(ctx, store.Customer{ID: "c_kai", Email: "kai@example.com", Phone: "+61 412 345 678", Name: "Kai Wong", TimeZone: "Australia/Sydney",
+		Attributes: map[string]any{"renewal_date": "2023-" + renews[5:]}})
+	require.NoError(t, err)
+	_, err = st.UpsertCustomer(ctx, store.Customer{ID: "c_none", Email: "none@example.com", Name: "No Date"})
+	require.NoError(t, err)
+	_, err = st.RecordConsent(ctx, "c_kai", "sms", "opted_in", "api", store.Evidence{})
+	require.NoError(t, err)
+
+	out, errOut, err := run("preview", "renewal-reminder", "--customer", "c_kai", "--journeys-dir", "../../docs/examples")
+	require.NoError(t, err, errOut)
+	t.Logf("renewal-reminder:\n%s", out)
+	enters, _ := time.Parse(time.DateOnly, renews)
+	assert.Contains(t, out, "renewal-reminder for c_kai (Australia/Sydney time), from "+enters.AddDate(0, 0, -7).Format("Mon 2 Jan")+" 09:00, started by date")
+	assert.Contains(t, out, "the date is "+renews+"; the journey enters 7 days before customer.attributes.renewal_date, every year, at 09:00 local time")
+	assert.Contains(t, out, `email renewal-reminder: "Your plan renews on `+renews+`"`)
+	assert.Contains(t, out, "sms renewal-reminder", "the day before, days_between(today, trigger.data.date) == 1 in Sydney")
+
+	_, _, err = run("preview", "renewal-reminder", "--customer", "c_none", "--journeys-dir", "../../docs/examples")
+	assert.ErrorContains(t, err, "customer c_none has no date in attributes.renewal_date (text such as 2027-03-14), so renewal-reminder would never start for them")
+}

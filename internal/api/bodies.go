@@ -101,7 +101,7 @@ func audiencePreviewBody(p router.AudiencePreview) wire.AudiencePreview {
 // audienceCustomer is a customer as an audience sees them: their facts
 // without the list of their orders (audiences do not load it).
 func audienceCustomer(c journey.Customer) wire.AudienceCustomer {
-	return wire.AudienceCustomer{ID: c.ID, Locale: c.Locale, TimeZone: c.TimeZone, Country: c.Country, HasEmail: c.HasEmail,
+	return wire.AudienceCustomer{ID: c.ID, Locale: c.Locale, TimeZone: c.TimeZone, Zone: c.Zone, Country: c.Country, HasEmail: c.HasEmail,
 		HasPhone: c.HasPhone, HasPostalAddress: c.HasPostalAddress, OrdersCount: c.OrdersCount, LifetimeValue: c.LifetimeValue,
 		DaysSinceLastOrder: c.DaysSinceLastOrder, Tags: c.Tags, Attributes: c.Attributes, PreferredChannels: c.PreferredChannels}
 }

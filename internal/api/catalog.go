@@ -206,8 +206,8 @@ func (s *Server) audiencePlan(w http.ResponseWriter, r *http.Request) (*journey.
 		notFound(w, "journey", r.PathValue("name"))
 		return nil, false
 	}
-	if plan.Trigger.Audience == "" {
-		s.fail(w, r, &apiError{Status: http.StatusBadRequest, Message: fmt.Sprintf("journey %s is started by %s events, not by an audience", plan.Journey, plan.Trigger.Event)})
+	if !plan.Trigger.Scanned() {
+		s.fail(w, r, &apiError{Status: http.StatusBadRequest, Message: fmt.Sprintf("journey %s is started by %s events, not by an audience or a date", plan.Journey, plan.Trigger.Event)})
 		return nil, false
 	}
 	return plan, true

@@ -34,6 +34,9 @@ type Services struct {
 	// DataConverter is the Temporal client's (with the codec when payloads
 	// are encrypted; nil: Temporal's default).
 	DataConverter converter.DataConverter
+	// DefaultZone is the time zone of customers with neither their own
+	// nor a known country's (Config.Rules.DefaultZone); empty is UTC.
+	DefaultZone string
 }
 
 // Connect loads the journeys in journeysDir, opens and migrates the
@@ -43,7 +46,7 @@ func Connect(ctx context.Context, cfg Config, journeysDir string) (_ *Services, 
 	if cfg.DatabaseURL == "" {
 		return nil, errors.New("DATABASE_URL is not set; it names the PostgreSQL database, such as postgres://rapport@localhost:5432/rapport")
 	}
-	svc := &Services{Log: cfg.Logger(), Metrics: metrics.New()}
+	svc := &Services{Log: cfg.Logger(), Metrics: metrics.New(), DefaultZone: cfg.Rules.DefaultZone}
 	defer func() {
 		if err != nil {
 			svc.Close()
@@ -94,7 +97,7 @@ func (s *Services) MetricsHandler() http.Handler {
 // dayLength is dev mode's --day (0 in production), from dayEpoch.
 func (s *Services) NewRouter(dayLength time.Duration, dayEpoch time.Time) *router.Router {
 	return &router.Router{Store: s.Store, Temporal: s.Temporal, Catalog: s.Journeys.Catalog,
-		Env: s.Journeys.Compiler.Env(), Log: s.Log, DayLength: dayLength, DayEpoch: dayEpoch}
+		Env: s.Journeys.Compiler.Env(), Log: s.Log, DayLength: dayLength, DayEpoch: dayEpoch, DefaultZone: s.DefaultZone}
 }
 
 // Close releases the database and Temporal connections and the metrics.

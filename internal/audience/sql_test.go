@@ -299,7 +299,7 @@ func TestTranslationAgreesWithCEL(t *testing.T) {
 		for _, id := range ids {
 			// A condition that cannot be evaluated (a missing key) leaves
 			// the customer out, as audience runs do.
-			if ok, err := e.EvalAudience(expr, facts[id]); err == nil && ok {
+			if ok, err := e.EvalAudience(expr, facts[id], now); err == nil && ok {
 				byCEL = append(byCEL, id)
 			}
 		}
@@ -340,7 +340,7 @@ func TestTranslationAgreesWithScan(t *testing.T) {
 			bySQL := selectIDs(t, s, f)
 			var byCEL []string
 			for _, p := range page.Prospects {
-				if ok, err := e.EvalAudience(expr, p.Facts); err == nil && ok {
+				if ok, err := e.EvalAudience(expr, p.Facts, asOf); err == nil && ok {
 					byCEL = append(byCEL, p.Facts.ID)
 				}
 			}

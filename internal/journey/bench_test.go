@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // BenchmarkCompile compiles each shipped journey: parse, check every CEL
@@ -43,7 +44,7 @@ func BenchmarkEvalAudience(b *testing.B) {
 	c := Customer{ID: "c_1", Country: "GB", OrdersCount: 3, DaysSinceLastOrder: 120, Tags: []string{"tea"}}
 	b.ReportAllocs()
 	for b.Loop() {
-		if ok, err := e.EvalAudience("days_since_last_order >= 90 && orders_count >= 1", c); err != nil || !ok {
+		if ok, err := e.EvalAudience("days_since_last_order >= 90 && orders_count >= 1", c, time.Time{}); err != nil || !ok {
 			b.Fatal(ok, err)
 		}
 	}

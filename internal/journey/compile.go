@@ -278,18 +278,31 @@ func (cc *compilation) trigger(n *yaml.Node) Trigger {
 	if fs == nil {
 		return t
 	}
-	en, an := fs.get("event"), fs.get("audience")
+	var kinds []string
+	for _, k := range triggerObject.oneOf {
+		if fs.get(k) != nil {
+			kinds = append(kinds, k)
+		}
+	}
 	switch {
-	case en == nil && an == nil:
-		cc.errorf(n, "the trigger needs an event, such as `event: order.placed`, or an audience, such as `audience: days_since_last_order >= 90`")
+	case len(kinds) == 0:
+		cc.errorf(n, "the trigger needs an event, such as `event: order.placed`, an audience, such as `audience: days_since_last_order >= 90`, or a date, such as `date: customer.attributes.renewal_date`")
 		return t
-	case en != nil && an != nil:
-		cc.errorf(fs.keys["audience"], "a trigger has an event or an audience, not both")
+	case len(kinds) > 1:
+		cc.errorf(fs.keys[kinds[1]], "a trigger has one of event, audience and date, not both %s and %s", kinds[0], kinds[1])
 		return t
 	}
 	cc.entryRules(fs, &t)
-	if an != nil {
-		t.Audience = cc.audience(an)
+	if kinds[0] != "date" {
+		for _, k := range []string{"every", "at", "offset"} {
+			if fs.get(k) != nil {
+				cc.errorf(fs.keys[k], "%s only goes with a date trigger (`date: customer.attributes.<name>`)", k)
+			}
+		}
+	}
+	switch kinds[0] {
+	case "audience":
+		t.Audience = cc.audience(fs.get("audience"))
 		for _, k := range []string{"when", "max_event_age"} {
 			if fs.get(k) != nil {
 				cc.errorf(fs.keys[k], "%s only goes with a trigger event; put the condition in the audience", k)
@@ -300,7 +313,11 @@ func (cc *compilation) trigger(n *yaml.Node) Trigger {
 		}
 		cc.schedule(fs, &t)
 		return t
+	case "date":
+		cc.dateTrigger(fs, &t)
+		return t
 	}
+	en := fs.get("event")
 	for _, k := range []string{"schedule", "time_zone"} {
 		if fs.get(k) != nil {
 			cc.errorf(fs.keys[k], "%s only goes with an audience: an event trigger starts the journey when the event arrives", k)
@@ -356,13 +373,104 @@ func (cc *compilation) entryRules(fs *fieldSet, t *Trigger) {
 	}
 }
 
+// dateTrigger reads a trigger on a date held in a customer attribute:
+// date, every, at, offset, and when (a condition over the customer).
+func (cc *compilation) dateTrigger(fs *fieldSet, t *Trigger) {
+	dn := fs.get("date")
+	if v, ok := cc.scalar(dn, "date"); ok {
+		if m := dateAttributeRe.FindStringSubmatch(strings.TrimSpace(v)); m == nil {
+			cc.errorf(dn, "date %q is not a customer attribute; name the attribute holding the date, such as customer.attributes.renewal_date (its value is text such as 2027-03-14)", v)
+		} else {
+			t.Date = m[1]
+		}
+	}
+	for _, k := range []string{"schedule", "time_zone"} {
+		if fs.get(k) != nil {
+			cc.errorf(fs.keys[k], "%s does not go with a date trigger: the customer enters at `at` (default %s) in their own time zone", k, DefaultAt)
+		}
+	}
+	for _, k := range []string{"key", "max_event_age"} {
+		if fs.get(k) != nil {
+			cc.errorf(fs.keys[k], "%s only goes with a trigger event; a date trigger enters each customer once per date", k)
+		}
+	}
+	if en := fs.get("every"); en != nil {
+		if v, ok := cc.scalar(en, "every"); ok {
+			switch Every(v) {
+			case EveryYear, EveryOnce:
+				t.Every = Every(v)
+			default:
+				cc.errorf(en, "every %q is unknown; use year (every year on the date's anniversary) or once (on the date itself)%s", v, didYouMean(v, []string{"year", "once"}))
+			}
+		}
+	}
+	if an := fs.get("at"); an != nil {
+		if v, ok := cc.scalar(an, "at"); ok {
+			if timeOfDayRe.MatchString(v) {
+				t.At = v
+			} else {
+				cc.errorf(an, "at %q is not a time of day; write hours and minutes on a 24-hour clock, such as \"09:00\"", v)
+			}
+		}
+	}
+	if on := fs.get("offset"); on != nil {
+		if v, ok := cc.scalar(on, "offset"); ok {
+			t.Offset = cc.offset(on, v)
+		}
+	}
+	if wn := fs.get("when"); wn != nil {
+		if v, ok := cc.scalar(wn, "when"); ok {
+			checked := cc.c.env.checkAudience(v)
+			if len(checked.issues) > 0 {
+				positions := cc.valuePositions(wn)
+				for _, is := range checked.issues {
+					cc.errorAt(exprPos(wn, v, positions, is.line, is.col), "when: "+is.message)
+				}
+			} else {
+				t.When = v
+			}
+		}
+	}
+}
+
+// offset reads a date trigger's offset: whole days or weeks, before (-7d)
+// or after (3d) the date.
+func (cc *compilation) offset(n *yaml.Node, v string) Offset {
+	text := strings.TrimSpace(v)
+	sign, rest := 1, text
+	switch {
+	case strings.HasPrefix(rest, "-"):
+		sign, rest = -1, rest[1:]
+	case strings.HasPrefix(rest, "+"):
+		rest = rest[1:]
+	}
+	d, err := ParseDuration(rest)
+	switch {
+	case err != nil:
+		cc.errorf(n, "offset %q is not a number of days; write days or weeks before (-7d) or after (3d) the date", v)
+	case d%(24*time.Hour) != 0:
+		cc.errorf(n, "offset %q is not whole days; give days or weeks (-7d, 2w), and the time of day with at", v)
+	case d > MaxOffsetDays*24*time.Hour:
+		cc.errorf(n, "offset %q is more than a year; keep it within %d days of the date", v, MaxOffsetDays)
+	default:
+		return Offset{Days: sign * int(d/(24*time.Hour)), Text: text}
+	}
+	return Offset{}
+}
+
+// dateAttributeRe matches customer.attributes.<name> and captures the
+// name.
+var dateAttributeRe = regexp.MustCompile(`^customer\.attributes\.([A-Za-z_][A-Za-z0-9_]*)$`)
+
 // schedule reads when an audience is evaluated: a cron expression and the
 // time zone it is read in.
 func (cc *compilation) schedule(fs *fieldSet, t *Trigger) {
 	if zn := fs.get("time_zone"); zn != nil {
 		if v, ok := cc.scalar(zn, "time_zone"); ok {
-			if _, err := time.LoadLocation(v); err != nil || v == "" || v == "Local" {
-				cc.errorf(zn, "time_zone %q is not an IANA time zone such as Europe/London or America/New_York", v)
+			if v == CustomerTimeZone {
+				t.TimeZone = v
+			} else if _, err := time.LoadLocation(v); err != nil || v == "" || v == "Local" {
+				cc.errorf(zn, "time_zone %q is not an IANA time zone such as Europe/London or America/New_York, nor customer (each customer's own)", v)
 			} else {
 				t.TimeZone = v
 			}

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	"google.golang.org/protobuf/types/known/structpb"
@@ -31,7 +32,7 @@ type Env struct {
 }
 
 // Variables are the names expressions can use.
-var Variables = []string{"customer", "event", "trigger", "order", "task", "now"}
+var Variables = []string{"customer", "event", "trigger", "order", "task", "now", "today"}
 
 // maxExprLen bounds an expression's length; journeys hold conditions, not
 // programs.
@@ -54,6 +55,9 @@ func NewEnv() (*Env, error) {
 		cel.ParserRecursionLimit(64),
 		ext.Strings(),
 		orderedRange(),
+		dateFunctions(),
+		cel.Variable("now", cel.TimestampType),
+		cel.Variable("today", cel.StringType),
 	}
 	env, err := cel.NewEnv(append(common,
 		cel.Variable("customer", cel.ObjectType(celTypeName(types[0]))),
@@ -61,7 +65,6 @@ func NewEnv() (*Env, error) {
 		cel.Variable("trigger", cel.ObjectType(celTypeName(types[1]))),
 		cel.Variable("order", cel.ObjectType(celTypeName(types[2]))),
 		cel.Variable("task", cel.ObjectType(celTypeName(types[4]))),
-		cel.Variable("now", cel.TimestampType),
 	)...)
 	if err != nil {
 		return nil, fmt.Errorf("journey: build CEL environment: %w", err)
@@ -279,10 +282,10 @@ func (e *Env) friendly(msg string, audience bool) string {
 	switch {
 	case strings.HasPrefix(msg, "undeclared reference to '") && audience:
 		name := between(msg, "'", "'")
-		return fmt.Sprintf("unknown name %q; an audience can use the customer's fields, such as orders_count or days_since_last_order%s", name, didYouMean(name, e.fields))
+		return fmt.Sprintf("unknown name %q; an audience can use the customer's fields, such as orders_count or days_since_last_order, and now and today%s", name, didYouMean(name, e.fields))
 	case strings.HasPrefix(msg, "undeclared reference to '"):
 		name := between(msg, "'", "'")
-		return fmt.Sprintf("unknown name %q; expressions can use customer, event, trigger, order, task and now%s", name, didYouMean(name, slices.Concat(Variables, e.fields)))
+		return fmt.Sprintf("unknown name %q; expressions can use customer, event, trigger, order, task, now and today%s", name, didYouMean(name, slices.Concat(Variables, e.fields)))
 	case strings.HasPrefix(msg, "undefined field '"):
 		name := between(msg, "'", "'")
 		return fmt.Sprintf("there is no field %q%s (journeys/README.md lists every field)", name, didYouMean(name, e.fields))
@@ -334,7 +337,8 @@ func (e *Env) Eval(expr string, vars Vars) (bool, error) {
 
 // activation is what the variables hold for an evaluation.
 func (v Vars) activation() map[string]any {
-	return map[string]any{"customer": v.Customer, "event": v.Event, "trigger": v.Trigger, "order": v.Order, "task": v.Task, "now": v.Now}
+	return map[string]any{"customer": v.Customer, "event": v.Event, "trigger": v.Trigger, "order": v.Order, "task": v.Task, "now": v.Now,
+		"today": func() any { return v.Customer.Today(v.Now) }}
 }
 
 func (e *Env) program(expr string) (cel.Program, error) {
@@ -377,8 +381,9 @@ func (e *Env) checkAudience(src string) checkedExpr {
 // audienceOrdersRe finds customer.orders in an audience condition.
 var audienceOrdersRe = regexp.MustCompile(`\bcustomer\s*\.\s*orders\b`)
 
-// EvalAudience evaluates an audience condition for a customer.
-func (e *Env) EvalAudience(expr string, c Customer) (bool, error) {
+// EvalAudience evaluates an audience condition for a customer, at the
+// scan's time now.
+func (e *Env) EvalAudience(expr string, c Customer, now time.Time) (bool, error) {
 	var prg cel.Program
 	if p, ok := e.audProgs.Load(expr); ok {
 		prg = p.(cel.Program)
@@ -394,7 +399,7 @@ func (e *Env) EvalAudience(expr string, c Customer) (bool, error) {
 		e.audProgs.Store(expr, p)
 		prg = p
 	}
-	vars := map[string]any{"customer": c}
+	vars := map[string]any{"customer": c, "now": now, "today": func() any { return c.Today(now) }}
 	v := reflect.ValueOf(c)
 	for _, f := range customerFields() {
 		val := v.Field(f.index).Interface()

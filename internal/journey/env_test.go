@@ -117,11 +117,11 @@ func TestEvalAudience(t *testing.T) {
 		`"vip" in tags`:                                    false,
 		`size(attributes) == 0`:                            true,
 	} {
-		got, err := env.EvalAudience(expr, lapsed)
+		got, err := env.EvalAudience(expr, lapsed, time.Time{})
 		require.NoError(t, err, expr)
 		assert.Equal(t, want, got, expr)
 	}
-	_, err = env.EvalAudience("nonsense >", lapsed)
+	_, err = env.EvalAudience("nonsense >", lapsed, time.Time{})
 	assert.Error(t, err)
 }
 

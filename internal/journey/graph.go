@@ -14,11 +14,18 @@ func (p *Plan) Mermaid() string {
 	g.line("  %%%% %s (plan %s)", p.Journey, p.ShortHash())
 	start := "start"
 	label := "on " + p.Trigger.Event
+	if p.Trigger.Date != "" {
+		label = p.Trigger.DescribeDate()
+	}
 	if p.Trigger.Audience != "" {
 		label = "customers where " + p.Trigger.Audience
 		switch {
 		case p.Trigger.Schedule != "":
-			label += "\nchecked at " + p.Trigger.Schedule + " (cron, " + cmp.Or(p.Trigger.TimeZone, "UTC") + ")"
+			zone := cmp.Or(p.Trigger.TimeZone, "UTC")
+			if zone == CustomerTimeZone {
+				zone = "each customer's local time"
+			}
+			label += "\nchecked at " + p.Trigger.Schedule + " (cron, " + zone + ")"
 		default:
 			label += "\nwhen `rapport audience run` starts"
 		}

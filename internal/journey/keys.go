@@ -115,13 +115,19 @@ var (
 			value: schema{"type": "array", "items": defRef("frequency_cap"), "minItems": 1}},
 		{name: "steps", doc: "What the journey does, in order.", required: true, value: stepsValue},
 	}}
-	triggerObject = &object{what: "trigger", def: "trigger", doc: "What starts the journey: an event, or an audience run.", oneOf: []string{"event", "audience"}, keys: []key{
+	triggerObject = &object{what: "trigger", def: "trigger", doc: "What starts the journey: an event, an audience run, or a date in a customer attribute.", oneOf: []string{"event", "audience", "date"}, keys: []key{
 		{name: "event", doc: "The event type that starts it, such as order.placed.", value: schema{"type": "string", "pattern": `^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$`}},
-		{name: "when", doc: "A condition over the event and the customer (event triggers only).", value: conditionValue},
+		{name: "date", doc: "A customer attribute holding a date, such as customer.attributes.renewal_date: the customer enters on that date, at their local time.",
+			value: schema{"type": "string", "pattern": `^customer\.attributes\.[A-Za-z_][A-Za-z0-9_]*$`}},
+		{name: "every", doc: "With date: year (the default: on its anniversary every year) or once (on the date itself).", value: enum(Everies...)},
+		{name: "at", doc: "With date: the local time of day, in each customer's time zone (default \"09:00\").", value: timeOfDayValue},
+		{name: "offset", doc: "With date: whole days before (-7d) or after (3d) the date.",
+			value: schema{"type": "string", "pattern": `^\s*[-+]?([0-9]+[wd])+\s*$`, "description": "whole days or weeks, before (-7d) or after (3d)"}},
+		{name: "when", doc: "A condition over the event and the customer (event triggers), or over the customer (date triggers).", value: conditionValue},
 		{name: "max_event_age", doc: "An event older than this does not start the journey (default 24h).", value: durationValue},
 		{name: "audience", doc: "A condition over customers; an audience run enters those for whom it holds.", value: conditionValue},
 		{name: "schedule", doc: "When audience runs happen: a cron expression such as \"0 9 * * *\".", value: textValue},
-		{name: "time_zone", doc: "The IANA time zone the schedule is read in (default UTC).", value: textValue},
+		{name: "time_zone", doc: "The IANA time zone the schedule is read in (default UTC), or customer: each customer's own.", value: textValue},
 		{name: "entry", doc: "How often a customer may enter: once, once_per_event_key (the default) or always.", value: enum(EntryModes...)},
 		{name: "key", doc: "The entry key of an event (a CEL expression giving text; default the event's id).", value: conditionValue},
 		{name: "reentry", doc: "How long after entering a customer may enter again.", value: durationValue},

@@ -2,6 +2,7 @@ package journey
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -38,7 +39,7 @@ func TestMapComprehensionsGiveOneAnswer(t *testing.T) {
 
 	c := Customer{ID: "c_1", Attributes: map[string]any{"z": 1, "y": 1, "x": 1, "a": 1, "m": 1}}
 	for i := range 1000 {
-		got, err := env.EvalAudience(`attributes.map(k, k)[0] == "a" && customer.attributes.map(k, k)[4] == "z"`, c)
+		got, err := env.EvalAudience(`attributes.map(k, k)[0] == "a" && customer.attributes.map(k, k)[4] == "z"`, c, time.Time{})
 		require.NoError(t, err)
 		require.True(t, got, "audience evaluation %d", i)
 	}

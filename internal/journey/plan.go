@@ -167,7 +167,19 @@ type Trigger struct {
 	// (minute hour day-of-month month day-of-week) read in TimeZone.
 	Schedule string `json:"schedule,omitempty"`
 	// TimeZone is the IANA zone the schedule is read in; empty is UTC.
+	// CustomerTimeZone ("customer") reads it in each customer's own zone:
+	// a customer is entered when the schedule's time comes where they
+	// live (see Calendar).
 	TimeZone string `json:"time_zone,omitempty"`
+
+	// Date, for a calendar trigger, names the customer attribute holding
+	// a date (renewal_date for customer.attributes.renewal_date): the
+	// customer is entered on that date (every year, or once, as Every
+	// says), At local time in their zone, Offset days before or after.
+	Date   string `json:"date,omitempty"`
+	Every  Every  `json:"every,omitempty"`
+	At     string `json:"at,omitempty"`
+	Offset Offset `json:"offset,omitzero"`
 
 	// Entry says how often a customer may enter; empty is
 	// EntryOncePerEventKey.
@@ -205,11 +217,15 @@ var EntryModes = []EntryMode{EntryOnce, EntryOncePerEventKey, EntryAlways}
 // ActiveCap is how many runs of the journey a customer may be in at once;
 // zero is no cap.
 func (t Trigger) ActiveCap() int {
-	if t.MaxActive == 0 && t.Audience != "" {
+	if t.MaxActive == 0 && t.Scanned() {
 		return 1
 	}
 	return t.MaxActive
 }
+
+// Scanned says whether customers enter by a scan of the customers (an
+// audience or a date trigger) rather than by an event.
+func (t Trigger) Scanned() bool { return t.Audience != "" || t.Date != "" }
 
 // EntryMode returns the entry mode, with the default filled in.
 func (t Trigger) EntryMode() EntryMode {

@@ -104,14 +104,11 @@ steps:
         steps: [{exit: reached}]
       - otherwise: [{exit: {reason: not reached}}]
 `
-	_, diags := c.Compile("j.yaml", []byte(valid))
-	require.False(t, diags.HasErrors(), "%v", diags)
-	require.NoError(t, s.Validate(yamlInstance(t, []byte(valid))))
-
-	// Every key of the table appears in the journey above, so each is one
-	// the compiler reads without complaint.
-	var doc yaml.Node
-	require.NoError(t, yaml.Unmarshal([]byte(valid), &doc))
+	validDate := `journey: renewal
+topic: renewals
+trigger: {date: customer.attributes.renewal_date, every: year, at: "09:30", offset: -7d, when: orders_count > 0 && today < "2100-01-01"}
+steps: [{exit: done}]
+`
 	seen := map[string]bool{}
 	var walk func(n *yaml.Node)
 	walk = func(n *yaml.Node) {
@@ -124,7 +121,16 @@ steps:
 			walk(c)
 		}
 	}
-	walk(&doc)
+	for _, src := range []string{valid, validDate} {
+		_, diags := c.Compile("j.yaml", []byte(src))
+		require.False(t, diags.HasErrors(), "%v", diags)
+		require.NoError(t, s.Validate(yamlInstance(t, []byte(src))))
+		var doc yaml.Node
+		require.NoError(t, yaml.Unmarshal([]byte(src), &doc))
+		walk(&doc)
+	}
+	// Every key of the table appears in the journeys above, so each is one
+	// the compiler reads without complaint.
 	for _, o := range objects {
 		for _, k := range o.keys {
 			if k.name == "audience" || k.name == "schedule" || k.name == "time_zone" || k.name == "key" || k.name == "percent" ||

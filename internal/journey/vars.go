@@ -13,9 +13,13 @@ import "time"
 
 // Customer is what a journey may know about a customer when it decides.
 type Customer struct {
-	ID                 string         `json:"id"`
-	Locale             string         `json:"locale"`
-	TimeZone           string         `json:"time_zone"`
+	ID       string `json:"id"`
+	Locale   string `json:"locale"`
+	TimeZone string `json:"time_zone"`
+	// Zone is the time zone Rapport uses for the customer: their own,
+	// else their country's, else the default (RAPPORT_DEFAULT_TIME_ZONE).
+	// Expressions read local times with it: now.getHours(customer.zone).
+	Zone               string         `json:"zone"`
 	Country            string         `json:"country"`
 	HasEmail           bool           `json:"has_email"`
 	HasPhone           bool           `json:"has_phone"`
@@ -100,4 +104,21 @@ type Vars struct {
 	// running journey (the same on every replay; the dev clock of a
 	// scaled plan), the time the event came in for trigger.when.
 	Now time.Time
+}
+
+// Location is the customer's time zone (Zone), UTC when it is not set.
+func (c Customer) Location() *time.Location {
+	if c.Zone == "" {
+		return time.UTC
+	}
+	loc, err := time.LoadLocation(c.Zone)
+	if err != nil {
+		return time.UTC
+	}
+	return loc
+}
+
+// Today is the customer's date at a moment, in their zone: 2026-12-03.
+func (c Customer) Today(now time.Time) string {
+	return now.In(c.Location()).Format(time.DateOnly)
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/rapporthq/rapport/internal/audience"
 	"github.com/rapporthq/rapport/internal/journey"
+	"github.com/rapporthq/rapport/internal/policy"
 	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/workflows"
 )
@@ -49,23 +50,23 @@ func (a AudienceRun) withDefaults() AudienceRun {
 // pagination on the primary key): the audience's common predicates are
 // decided by Postgres, the rest by CEL for each candidate; matching
 // customers are entered under the journey's entry rules, Concurrency at a
-// time, with deterministic workflow ids. After each page it calls
-// progress (for heartbeats) with what is done so far. It stops after
-// MaxRows customers, or at the end (Done).
+// time, with deterministic workflow ids. A journey entered at customers'
+// own times (a date trigger, an audience with time_zone: customer) enters
+// only those whose moment has come (journey.Trigger.Due), each under the
+// key of that occurrence. After each page it calls progress (for
+// heartbeats) with what is done so far. It stops after MaxRows customers,
+// or at the end (Done).
 func (r *Router) EnterAudience(ctx context.Context, plan *journey.Plan, run AudienceRun, progress func(workflows.AudienceStretch)) (workflows.AudienceStretch, error) {
 	run = run.withDefaults()
 	run.AsOf = run.AsOf.Truncate(time.Microsecond) // Postgres' precision, for exact day boundaries
 	out := workflows.AudienceStretch{Cursor: run.Cursor}
-	if plan.Trigger.Audience == "" {
-		return out, fmt.Errorf("journey %s has no trigger.audience", plan.Journey)
-	}
-	filter, err := audience.Translate(r.Env, plan.Trigger.Audience, run.AsOf, store.AudienceArgBase)
+	sel, err := r.selection(plan, run.AsOf)
 	if err != nil {
 		return out, err
 	}
 	for out.Scanned < int64(run.MaxRows) {
 		began := time.Now()
-		page, err := r.Store.ScanCustomers(ctx, out.Cursor, run.PageSize, filter.Where, filter.Args, run.AsOf)
+		page, err := r.Store.ScanCustomers(ctx, out.Cursor, run.PageSize, sel.filter.Where, sel.filter.Args, run.AsOf)
 		if err != nil {
 			return out, err
 		}
@@ -74,26 +75,18 @@ func (r *Router) EnterAudience(ctx context.Context, plan *journey.Plan, run Audi
 			out.Done = true
 			break
 		}
-		matched := make([]store.Prospect, 0, len(page.Prospects))
+		var entrants []entrant
 		for _, p := range page.Prospects {
-			if !filter.Exact {
-				ok, err := r.Env.EvalAudience(plan.Trigger.Audience, p.Facts)
-				if err != nil {
-					r.log().Warn("audience could not be evaluated for a customer; left out", "journey", plan.Journey, "customer_id", p.Facts.ID, "error", err)
-					continue
-				}
-				if !ok {
-					continue
-				}
+			if e, ok := sel.pick(r, p, run.EntryKey); ok {
+				entrants = append(entrants, e)
 			}
-			matched = append(matched, p)
 		}
-		started, skipped, err := r.enterAll(ctx, plan, run, matched)
+		started, skipped, err := r.enterAll(ctx, plan, run, entrants)
 		if err != nil {
 			return out, err
 		}
 		out.Scanned += int64(page.Scanned)
-		out.Matched += int64(len(matched))
+		out.Matched += int64(len(entrants))
 		out.Started += started
 		out.Skipped += skipped
 		out.Cursor = page.Last
@@ -108,16 +101,119 @@ func (r *Router) EnterAudience(ctx context.Context, plan *journey.Plan, run Audi
 	return out, nil
 }
 
-// enterAll enters matching customers, Concurrency at a time. A customer
-// already in the run, or refused by the entry rules, counts as skipped.
-func (r *Router) enterAll(ctx context.Context, plan *journey.Plan, run AudienceRun, matched []store.Prospect) (started, skipped int64, err error) {
+// selection decides which scanned customers a journey enters: filter is
+// what Postgres decides; cond, when set, is evaluated by CEL for each
+// candidate (not all of it translated).
+type selection struct {
+	plan   *journey.Plan
+	filter audience.Filter
+	cond   string
+	asOf   time.Time
+}
+
+// entrant is a customer to enter, with the entry key and the event that
+// starts their run.
+type entrant struct {
+	prospect store.Prospect
+	key      string
+	event    journey.Event
+}
+
+// selection builds the selection of a journey entered by scanning
+// customers at asOf.
+func (r *Router) selection(plan *journey.Plan, asOf time.Time) (selection, error) {
+	t := plan.Trigger
+	sel := selection{plan: plan, cond: t.Audience, asOf: asOf}
+	switch {
+	case t.Audience != "":
+	case t.Date != "":
+		sel.cond = t.When
+	default:
+		return sel, fmt.Errorf("journey %s is started by %s events, not by an audience or a date", plan.Journey, plan.Trigger.Event)
+	}
+	sel.filter = audience.Filter{Where: "true", Exact: true}
+	if sel.cond != "" {
+		f, err := audience.Translate(r.Env, sel.cond, asOf, store.AudienceArgBase)
+		if err != nil {
+			return sel, err
+		}
+		sel.filter = f
+	}
+	if t.Date != "" {
+		where, args := dateFilter(t, asOf, store.AudienceArgBase+len(sel.filter.Args))
+		sel.filter.Where = "(" + sel.filter.Where + ") AND " + where
+		sel.filter.Args = append(sel.filter.Args, args...)
+		sel.filter.SQL = append(sel.filter.SQL, "customer.attributes."+t.Date+" near "+asOf.UTC().Format(time.DateOnly))
+	}
+	return sel, nil
+}
+
+// dateFilter selects, in SQL, the customers whose date attribute may be
+// due at asOf: its month and day (or, once, its date) within two days of
+// asOf less the offset, so every time zone is covered; Trigger.Due
+// decides exactly. Placeholders are numbered from base.
+func dateFilter(t journey.Trigger, asOf time.Time, base int) (string, []any) {
+	around := asOf.UTC().AddDate(0, 0, -t.Offset.Days)
+	var dates []string
+	for d := around.Add(-journey.CatchUp).AddDate(0, 0, -2); !d.After(around.AddDate(0, 0, 2)); d = d.AddDate(0, 0, 1) {
+		if t.Every == journey.EveryOnce {
+			dates = append(dates, d.Format(time.DateOnly))
+			continue
+		}
+		dates = append(dates, d.Format("01-02"))
+		if d.Month() == time.February && d.Day() == 28 {
+			dates = append(dates, "02-29") // its anniversary is the 28th in other years
+		}
+	}
+	if t.Every == journey.EveryOnce {
+		return fmt.Sprintf("left(c.attributes->>$%d, 10) = ANY($%d)", base, base+1), []any{t.Date, dates}
+	}
+	return fmt.Sprintf("substr(c.attributes->>$%d, 6, 5) = ANY($%d)", base, base+1), []any{t.Date, dates}
+}
+
+// pick says whether a scanned customer enters, and how: under the run's
+// key, or for a journey entered at customers' own times, under the key of
+// the occurrence that is due.
+func (sel selection) pick(r *Router, p store.Prospect, runKey string) (entrant, bool) {
+	loc, _ := policy.ResolveZone(p.Facts.TimeZone, p.Facts.Country, r.DefaultZone)
+	p.Facts.Zone = loc.String()
+	if !sel.filter.Exact {
+		ok, err := r.Env.EvalAudience(sel.cond, p.Facts, sel.asOf)
+		if err != nil {
+			r.log().Warn("audience could not be evaluated for a customer; left out", "journey", sel.plan.Journey, "customer_id", p.Facts.ID, "error", err)
+			return entrant{}, false
+		}
+		if !ok {
+			return entrant{}, false
+		}
+	}
+	t := sel.plan.Trigger
+	e := entrant{prospect: p, key: runKey,
+		event: journey.Event{ID: runKey, Type: "audience", CustomerID: p.Facts.ID, OccurredAt: sel.asOf.UTC(), Data: map[string]any{}}}
+	if !t.LocalTime() {
+		return e, true
+	}
+	occ, ok := t.Due(p.Facts, loc, sel.asOf)
+	if !ok {
+		return entrant{}, false
+	}
+	e.key, e.event.ID, e.event.OccurredAt = occ.Key, occ.Key, occ.At.UTC()
+	if t.Date != "" {
+		e.event.Type = journey.DateEventType
+		e.event.Data = map[string]any{"attribute": t.Date, "date": occ.Date}
+	}
+	return e, true
+}
+
+// enterAll enters customers, Concurrency at a time. A customer already in
+// the run, or refused by the entry rules, counts as skipped.
+func (r *Router) enterAll(ctx context.Context, plan *journey.Plan, run AudienceRun, entrants []entrant) (started, skipped int64, err error) {
 	var nStarted, nSkipped atomic.Int64
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(run.Concurrency)
-	for _, p := range matched {
+	for _, e := range entrants {
 		g.Go(func() error {
-			ev := journey.Event{ID: run.EntryKey, Type: "audience", CustomerID: p.Facts.ID, OccurredAt: run.AsOf.UTC(), Data: map[string]any{}}
-			_, ok, _, err := r.enter(gctx, plan, p.Facts.ID, run.EntryKey, ev, p.LastEventSeq, false)
+			_, ok, _, err := r.enter(gctx, plan, e.prospect.Facts.ID, e.key, e.event, e.prospect.LastEventSeq, false)
 			if err != nil {
 				return err
 			}
@@ -155,37 +251,44 @@ type AudiencePreview struct {
 // enters nobody.
 func (r *Router) PreviewAudience(ctx context.Context, plan *journey.Plan, asOf time.Time, sampleSize int) (AudiencePreview, error) {
 	asOf = asOf.Truncate(time.Microsecond)
-	out := AudiencePreview{Journey: plan.Journey, Audience: plan.Trigger.Audience, Sample: []journey.Customer{}}
-	if plan.Trigger.Audience == "" {
-		return out, fmt.Errorf("journey %s is started by %s events, not by an audience", plan.Journey, plan.Trigger.Event)
+	t := plan.Trigger
+	out := AudiencePreview{Journey: plan.Journey, Audience: t.Audience, Sample: []journey.Customer{}}
+	switch {
+	case t.Date != "":
+		// Those whose moment is due now.
+		out.Audience = t.DescribeDate()
+		if t.When != "" {
+			out.Audience += ", when " + t.When
+		}
+	case t.LocalTime():
+		out.Audience += fmt.Sprintf(", due at %q in each customer's zone", t.Schedule)
 	}
-	filter, err := audience.Translate(r.Env, plan.Trigger.Audience, asOf, store.AudienceArgBase)
+	sel, err := r.selection(plan, asOf)
 	if err != nil {
 		return out, err
 	}
-	out.SQL, out.CEL = nonNil(filter.SQL), nonNil(filter.CEL)
+	out.SQL, out.CEL = nonNil(sel.filter.SQL), nonNil(sel.filter.CEL)
 	rng := rand.New(rand.NewPCG(uint64(asOf.UnixNano()), 0))
 	cursor := ""
 	for {
 		began := time.Now()
-		page, err := r.Store.ScanCustomers(ctx, cursor, 5_000, filter.Where, filter.Args, asOf)
+		page, err := r.Store.ScanCustomers(ctx, cursor, 5_000, sel.filter.Where, sel.filter.Args, asOf)
 		if err != nil {
 			return out, err
 		}
 		out.ScanMillis += time.Since(began).Milliseconds()
 		out.Customers += int64(page.Scanned)
 		for _, p := range page.Prospects {
-			if !filter.Exact {
-				if ok, err := r.Env.EvalAudience(plan.Trigger.Audience, p.Facts); err != nil || !ok {
-					continue
-				}
+			e, ok := sel.pick(r, p, "")
+			if !ok {
+				continue
 			}
 			out.Matched++
 			// Reservoir sampling: every match has the same chance.
 			if len(out.Sample) < sampleSize {
-				out.Sample = append(out.Sample, p.Facts)
+				out.Sample = append(out.Sample, e.prospect.Facts)
 			} else if j := rng.Int64N(out.Matched); j < int64(sampleSize) {
-				out.Sample[j] = p.Facts
+				out.Sample[j] = e.prospect.Facts
 			}
 		}
 		if page.Scanned < 5_000 {

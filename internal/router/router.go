@@ -23,6 +23,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/rapporthq/rapport/internal/journey"
+	"github.com/rapporthq/rapport/internal/policy"
 	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/workflows"
 )
@@ -45,6 +46,9 @@ type Router struct {
 	// TaskDueFloor, in dev mode, keeps staff tasks due at least this long
 	// after they appear, however fast the day (0: no floor).
 	TaskDueFloor time.Duration
+	// DefaultZone is the time zone of customers with neither their own
+	// nor a known country's (RAPPORT_DEFAULT_TIME_ZONE); empty is UTC.
+	DefaultZone string
 	// TaskQueue is where journeys start; empty is workflows.TaskQueue.
 	TaskQueue string
 
@@ -99,6 +103,8 @@ func (r *Router) route(ctx context.Context, e store.Event, startOnly bool) (Resu
 		if err != nil {
 			return res, err
 		}
+		loc, _ := policy.ResolveZone(facts.TimeZone, facts.Country, r.DefaultZone)
+		facts.Zone = loc.String()
 		vars := journey.Vars{Customer: facts, Event: ev, Trigger: ev, Order: ev.Order, Now: cmp.Or(e.ReceivedAt, time.Now()).UTC()}
 		for _, plan := range plans {
 			if age := plan.Trigger.MaxEventAge.D; age > 0 && time.Since(ev.OccurredAt) > age {

@@ -6,6 +6,7 @@
 package schedules
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -41,7 +42,11 @@ type Report struct {
 }
 
 // Sync makes the schedules match the catalog: a schedule for every
-// journey with trigger.audience and trigger.schedule, none for others. dc
+// journey with trigger.audience and trigger.schedule, and for every date
+// trigger, none for others. A journey entered at customers' own times (a
+// date trigger, time_zone: customer) is scanned every quarter of an hour
+// (journey.LocalScanSchedule, in UTC), and the scan enters those whose
+// local moment has come. dc
 // is the client's data converter, which wrote the memos it compares (nil:
 // Temporal's default).
 func Sync(ctx context.Context, c client.Client, catalog *journey.Catalog, dc converter.DataConverter) (Report, error) {
@@ -53,7 +58,7 @@ func Sync(ctx context.Context, c client.Client, catalog *journey.Catalog, dc con
 	wanted := map[string]*journey.Plan{}
 	var ids []string
 	for _, p := range catalog.Plans() {
-		if p.Trigger.Audience != "" && p.Trigger.Schedule != "" {
+		if (p.Trigger.Audience != "" && p.Trigger.Schedule != "") || p.Trigger.Date != "" {
 			wanted[ID(p.Journey)] = p
 			ids = append(ids, ID(p.Journey))
 		}
@@ -111,6 +116,13 @@ func List(ctx context.Context, c client.Client) ([]string, error) {
 
 // spec is what a schedule is made from; a change means an update.
 func spec(p *journey.Plan) string {
+	if t := p.Trigger; t.LocalTime() {
+		what := fmt.Sprintf("cron %q in each customer's zone", t.Schedule)
+		if t.Date != "" {
+			what = fmt.Sprintf("date customer.attributes.%s every %s at %s offset %dd in each customer's zone", t.Date, cmp.Or(string(t.Every), string(journey.EveryYear)), cmp.Or(t.At, journey.DefaultAt), t.Offset.Days)
+		}
+		return fmt.Sprintf("cron %q in UTC, entering by %s", journey.LocalScanSchedule, what)
+	}
 	tz := p.Trigger.TimeZone
 	if tz == "" {
 		tz = "UTC"
@@ -163,6 +175,9 @@ func put(ctx context.Context, sc client.ScheduleClient, p *journey.Plan, dc conv
 }
 
 func scheduleSpec(p *journey.Plan) client.ScheduleSpec {
+	if p.Trigger.LocalTime() {
+		return client.ScheduleSpec{CronExpressions: []string{journey.LocalScanSchedule}}
+	}
 	return client.ScheduleSpec{CronExpressions: []string{p.Trigger.Schedule}, TimeZoneName: p.Trigger.TimeZone}
 }
 

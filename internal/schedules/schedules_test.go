@@ -88,6 +88,25 @@ func TestSyncKeepsSchedulesInStepWithTheJourneys(t *testing.T) {
 	_, err = c.ScheduleClient().GetHandle(ctx, "someone-elses").Describe(ctx)
 	assert.NoError(t, err, "a schedule that is not Rapport's is left alone")
 
+	// A date trigger is scanned every quarter of an hour in UTC; the scan
+	// enters those whose local moment has come.
+	comp, err := journey.NewCompiler(journey.Options{})
+	require.NoError(t, err)
+	renewal, diags := comp.Compile("renewal.yaml", []byte("journey: renewal\ntopic: renewals\ntrigger: {date: customer.attributes.renewal_date, offset: -7d}\nsteps: [{exit: done}]\n"))
+	require.False(t, diags.HasErrors(), diags.Error())
+	rep, err = Sync(ctx, c, catalog(audiencePlan(t, "winback", "30 9 * * *"), renewal), nil)
+	require.NoError(t, err)
+	assert.Equal(t, []string{ID("renewal")}, rep.Created)
+	desc, err = c.ScheduleClient().GetHandle(ctx, ID("renewal")).Describe(ctx)
+	require.NoError(t, err)
+	require.Len(t, desc.Schedule.Spec.Calendars, 1, "%+v", desc.Schedule.Spec)
+	assert.Equal(t, 15, desc.Schedule.Spec.Calendars[0].Minute[0].Step, "%+v", desc.Schedule.Spec.Calendars[0].Minute)
+	assert.Empty(t, desc.Schedule.Spec.TimeZoneName)
+	renewal.Trigger.At = "10:00"
+	rep, err = Sync(ctx, c, catalog(audiencePlan(t, "winback", "30 9 * * *"), renewal), nil)
+	require.NoError(t, err)
+	assert.Equal(t, []string{ID("renewal")}, rep.Updated, "its memo says what it enters by")
+
 	require.NoError(t, Trigger(ctx, c, "winback"))
 	assert.Error(t, Trigger(ctx, c, "no-such-journey"))
 }

@@ -50,9 +50,12 @@ type AudiencePreview struct {
 // AudienceCustomer is a customer as audience conditions see them (no
 // contact details).
 type AudienceCustomer struct {
-	ID                 string         `json:"id"`
-	Locale             string         `json:"locale"`
-	TimeZone           string         `json:"time_zone"`
+	ID       string `json:"id"`
+	Locale   string `json:"locale"`
+	TimeZone string `json:"time_zone"`
+	// Zone is the time zone Rapport uses for them (theirs, else their
+	// country's, else the default).
+	Zone               string         `json:"zone"`
 	Country            string         `json:"country"`
 	HasEmail           bool           `json:"has_email"`
 	HasPhone           bool           `json:"has_phone"`
