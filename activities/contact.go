@@ -39,6 +39,10 @@ func (a *Activities) claim(ctx context.Context, req workflows.SendRequest, msg s
 	}
 	res := result(claim.Message)
 	switch {
+	case gate.Hold && req.SkipIfHeld != "":
+		// The journey's last ask: the message will not be held again.
+		res, err := a.skip(ctx, claim.Message, why, req.SkipIfHeld+" ("+gate.Reason+")")
+		return claim, &res, err
 	case gate.Hold:
 		res.Status, res.HeldUntil = workflows.SendHeld, gate.Until
 		a.logger(ctx).Info("message held", "message_id", claim.Message.ID, "channel", msg.Channel, "until", gate.Until, "reason", gate.Reason)

@@ -185,3 +185,45 @@ func TestCapsHoldUnderConcurrency(t *testing.T) {
 	assert.Equal(t, 19.0, h.metric(t, "rapport_messages_total", "channel", "email", "journey", "thank-you", "status", "held"))
 	assert.Equal(t, 19.0, h.metric(t, "rapport_messages_held_total", "channel", "email", "reason", "frequency_cap"))
 }
+
+// TestLastAskSkipsRatherThanHolds: when the journey asks for the last time
+// (SkipIfHeld), a message the rules hold again is skipped, saying so, and
+// no longer goes first when the cap frees a slot.
+func TestLastAskSkipsRatherThanHolds(t *testing.T) {
+	h := newHarness(t)
+	h.useTestTemplates(t)
+	ctx := context.Background()
+	at := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	first := marketingOffer(journey.Email, "w1")
+	first.PolicyAt = at
+	res, err := h.send(first)
+	require.NoError(t, err)
+	require.Equal(t, workflows.SendSent, res.Status)
+
+	for _, id := range []string{"w2", "w3"} {
+		require.NoError(t, h.store.RegisterRun(ctx, store.Run{WorkflowID: id, Journey: "thank-you", CustomerID: "c_1", PlanHash: "h"}))
+	}
+	second := marketingOffer(journey.Email, "w2")
+	second.PolicyAt = at.Add(time.Hour)
+	res, err = h.send(second)
+	require.NoError(t, err)
+	require.Equal(t, workflows.SendHeld, res.Status, "the daily cap holds it")
+
+	second.PolicyAt = at.Add(2 * time.Hour)
+	second.SkipIfHeld = "held back 50 times in a row; given up"
+	res, err = h.send(second)
+	require.NoError(t, err)
+	assert.Equal(t, workflows.SendSkipped, res.Status)
+	assert.Contains(t, res.Reason, "held back 50 times in a row; given up (")
+	msgs, err := h.store.MessagesOfWorkflow(ctx, "w2")
+	require.NoError(t, err)
+	require.Len(t, msgs, 1)
+	assert.Equal(t, store.MessageSkipped, msgs[0].Status, "the outbox says so too")
+
+	// A later message is not held behind the one given up.
+	third := marketingOffer(journey.Email, "w3")
+	third.PolicyAt = at.Add(25 * time.Hour)
+	res, err = h.send(third)
+	require.NoError(t, err)
+	assert.Equal(t, workflows.SendSent, res.Status)
+}

@@ -223,6 +223,10 @@ type SendRequest struct {
 	// it (a date trigger's, with the date in its data), for the template;
 	// nil otherwise.
 	Trigger *journey.Event `json:"trigger,omitempty"`
+	// SkipIfHeld, when set, is the journey's last ask: if the contact
+	// rules hold the message again it is skipped with this reason, not
+	// left held (where it would go first when a cap frees a slot).
+	SkipIfHeld string `json:"skip_if_held,omitempty"`
 	// Fallback says why the message goes on this channel and not an
 	// earlier one of the step; nil on the step's first channel.
 	Fallback *Fallback `json:"fallback,omitempty"`

@@ -136,6 +136,9 @@ func (f *fakeActivities) SendMessage(_ context.Context, req SendRequest) (SendRe
 	}
 	if hs := f.holds[req.Channel]; len(hs) > 0 {
 		f.holds[req.Channel] = hs[1:]
+		if req.SkipIfHeld != "" { // as the send activity does on the last ask
+			return SendResult{Channel: req.Channel, Status: SendSkipped, Reason: req.SkipIfHeld + " (quiet hours)"}, nil
+		}
 		// Tests that hold use a scaled plan, whose requests carry the
 		// journey clock.
 		return SendResult{Channel: req.Channel, Status: SendHeld, Reason: "quiet hours (21:00-08:00) until Mon 23 Nov 08:00 Europe/London", HeldUntil: req.PolicyAt.Add(hs[0])}, nil

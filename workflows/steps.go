@@ -100,8 +100,13 @@ const maxHolds = 50
 // waits on a durable timer until the moment they allow, then asks again:
 // the customer may have changed their mind meanwhile.
 func (r *run) sendHonouringHolds(ctx workflow.Context, step journey.Step, ch journey.Channel, budget time.Duration) (SendResult, error) {
-	for range maxHolds {
-		result, err := r.sendOn(ctx, step, ch, budget)
+	givenUp := fmt.Sprintf("held back %d times in a row; given up", maxHolds)
+	for i := range maxHolds {
+		skipIfHeld := ""
+		if i == maxHolds-1 {
+			skipIfHeld = givenUp // the outbox says so, and the held row no longer goes first
+		}
+		result, err := r.sendOn(ctx, step, ch, budget, skipIfHeld)
 		if err != nil || result.Status != SendHeld {
 			return result, err
 		}
@@ -121,7 +126,7 @@ func (r *run) sendHonouringHolds(ctx workflow.Context, step journey.Step, ch jou
 			return SendResult{}, err
 		}
 	}
-	return SendResult{Channel: ch, Status: SendSkipped, Reason: fmt.Sprintf("held back %d times in a row; given up", maxHolds)}, nil
+	return SendResult{Channel: ch, Status: SendSkipped, Reason: givenUp}, nil // a worker before SkipIfHeld held it
 }
 
 // channelOrder puts a step's channels in the customer's preferred order
@@ -143,7 +148,7 @@ func (r *run) channelOrder(channels []journey.Channel) []journey.Channel {
 	return out
 }
 
-func (r *run) sendOn(ctx workflow.Context, step journey.Step, ch journey.Channel, budget time.Duration) (SendResult, error) {
+func (r *run) sendOn(ctx workflow.Context, step journey.Step, ch journey.Channel, budget time.Duration, skipIfHeld string) (SendResult, error) {
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout:    sendStartToClose,
 		ScheduleToCloseTimeout: budget,
@@ -173,6 +178,7 @@ func (r *run) sendOn(ctx workflow.Context, step journey.Step, ch journey.Channel
 		req.Trigger = &r.input.Trigger // not a stored event: its data goes along
 	}
 	req.TemplateVersion = r.plan.Templates[step.Send.Template]
+	req.SkipIfHeld = skipIfHeld
 	req.Priority = cmp.Or(step.Send.Priority, r.plan.Priority)
 	var result SendResult
 	err := workflow.ExecuteActivity(ctx, SendMessageActivity, req).Get(ctx, &result)

@@ -254,6 +254,46 @@ steps:
 	s.Contains(s.state().Notes[0], "text: sms held: quiet hours")
 }
 
+// TestHeldFiftyTimesIsGivenUp: the 50th ask tells the send activity it is
+// the last (SkipIfHeld), so the outbox row is skipped rather than left
+// held, and the journey goes on.
+func (s *JourneySuite) TestHeldFiftyTimesIsGivenUp() {
+	plan := s.plan(`
+journey: held
+purpose: transactional
+trigger: {event: order.placed}
+steps:
+  - {id: text, send: {channel: sms, template: t}}
+  - {id: after, send: {channel: email, template: t}}
+`)
+	p := plan.Scaled(24*time.Hour, s.env.Now())
+	holds := make([]time.Duration, 60)
+	for i := range holds {
+		holds[i] = time.Hour
+	}
+	s.acts.holds = map[journey.Channel][]time.Duration{journey.SMS: holds}
+	res := s.run(*p, journey.Order{})
+	s.Equal(Completed, res.Outcome)
+	var texts []SendRequest
+	for _, r := range s.acts.sends {
+		if r.Channel == journey.SMS {
+			texts = append(texts, r)
+		}
+	}
+	s.Require().Len(texts, maxHolds)
+	for i, r := range texts {
+		if i < maxHolds-1 {
+			s.Empty(r.SkipIfHeld, "ask %d", i+1)
+		}
+	}
+	s.Equal("held back 50 times in a row; given up", texts[maxHolds-1].SkipIfHeld)
+	st := s.state()
+	last := st.Sends[len(st.Sends)-2]
+	s.Equal(SendSkipped, last.Status)
+	s.Equal("held back 50 times in a row; given up (quiet hours)", last.Reason)
+	s.Equal("after", st.Sends[len(st.Sends)-1].Step, "the journey goes on")
+}
+
 func (s *JourneySuite) TestPreferredChannelOrder() {
 	s.acts.facts.PreferredChannels = []string{"sms"}
 	p := s.plan(`
