@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -160,6 +161,7 @@ type previewer struct {
 	// suppressed are the channels whose address is suppressed, with why.
 	suppressed map[journey.Channel]string
 	lines      []previewLine
+	marks      []whatIfMark // the what-if events, to say which wait each ended
 	start      time.Time
 	loc        *time.Location // the customer's time zone
 }
@@ -172,6 +174,34 @@ func (p *previewer) local(t time.Time) string {
 		return t.Format("Mon 2 Jan 2006 15:04")
 	}
 	return t.Format("Mon 2 Jan 15:04")
+}
+
+// whatIfMark is a what-if event as it arrived: its line in the timeline
+// and the wait the run was in.
+type whatIfMark struct {
+	line    int
+	eventID string
+	before  *workflows.PendingWait
+}
+
+// sayWhatIfEnded adds, after each what-if event's line, which wait it
+// ended (the run's notes say "<step>: ended by <type> event <id>"), or
+// that the wait went on.
+func (p *previewer) sayWhatIfEnded(notes []string) {
+	for i := len(p.marks) - 1; i >= 0; i-- {
+		m := p.marks[i]
+		if m.before == nil {
+			continue
+		}
+		text := fmt.Sprintf("  the %s wait (%s) goes on: the event does not end it", m.before.Step, m.before.Why)
+		for _, n := range notes {
+			if strings.HasPrefix(n, m.before.Step+": ended by ") && strings.HasSuffix(n, " event "+m.eventID) {
+				text = fmt.Sprintf("  it ends the %s wait (%s)", m.before.Step, m.before.Why)
+			}
+		}
+		at := p.lines[m.line].at
+		p.lines = slices.Insert(p.lines, m.line+1, previewLine{at: at, text: text})
+	}
 }
 
 type previewLine struct {
@@ -266,6 +296,7 @@ func (p *previewer) run(ctx context.Context, w io.Writer, plan *journey.Plan, cu
 		p.test.RegisterDelayedCallback(func() {
 			p.say("event %s arrives (what if)", e.Type)
 			e.OccurredAt = p.test.Now()
+			p.marks = append(p.marks, whatIfMark{line: len(p.lines) - 1, eventID: e.ID, before: p.pendingWait()})
 			p.test.SignalWorkflow(workflows.EventSignal, e)
 		}, at)
 	}
@@ -274,6 +305,11 @@ func (p *previewer) run(ctx context.Context, w io.Writer, plan *journey.Plan, cu
 	p.test.ExecuteWorkflow(workflows.JourneyWorkflowName, workflows.JourneyInput{Plan: *plan, CustomerID: customerID,
 		EntryKey: p.trigger.ID, Trigger: p.trigger, Revision: workflows.Revision})
 
+	var st workflows.State
+	if v, qerr := p.test.QueryWorkflow(workflows.StateQuery); qerr == nil {
+		_ = v.Get(&st)
+	}
+	p.sayWhatIfEnded(st.Notes)
 	loc := p.loc
 	when := p.local
 	fmt.Fprintf(w, "%s for %s (%s time), from %s, started by %s; nothing is sent or stored\n",
@@ -287,10 +323,6 @@ func (p *previewer) run(ctx context.Context, w io.Writer, plan *journey.Plan, cu
 	}
 	for _, l := range p.lines {
 		fmt.Fprintf(w, "  %-*s  %s\n", width, when(l.at), l.text)
-	}
-	var st workflows.State
-	if v, qerr := p.test.QueryWorkflow(workflows.StateQuery); qerr == nil {
-		_ = v.Get(&st)
 	}
 	switch {
 	case cut:
@@ -309,6 +341,16 @@ func (p *previewer) run(ctx context.Context, w io.Writer, plan *journey.Plan, cu
 		}
 	}
 	return nil
+}
+
+// pendingWait is what the previewed run waits for now, if anything.
+func (p *previewer) pendingWait() *workflows.PendingWait {
+	var st workflows.State
+	v, err := p.test.QueryWorkflow(workflows.StateQuery)
+	if err != nil || v.Get(&st) != nil {
+		return nil
+	}
+	return st.PendingWait
 }
 
 // falseOrError says why a condition let nobody in: false, or the error.

@@ -62,6 +62,27 @@ func TestPreview(t *testing.T) {
 	assert.Contains(t, out, "the journey ends: exited")
 	t.Logf("three previews took %s:\n%s", time.Since(began), out)
 
+	// A what-if event says which wait it ends, or that it ends none.
+	dir := t.TempDir()
+	require.NoError(t, os.CopyFS(dir, os.DirFS("../../journeys")))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "wait-for-review.yaml"), []byte(`journey: wait-for-review
+purpose: transactional
+trigger: {event: order.placed}
+steps:
+  - id: for_review
+    wait: {until_event: event.type == "review.left", timeout: 7d}
+  - id: thanks
+    send: {channel: email, template: thank-you}
+`), 0o600))
+	out, errOut, err = run("preview", "wait-for-review", "--customer", "c_ada", "--journeys-dir", dir,
+		"--what-if", "event page.viewed at day 1", "--what-if", "event review.left at day 2")
+	require.NoError(t, err, errOut)
+	t.Logf("what-if waits:\n%s", out)
+	assert.Contains(t, out, "event page.viewed arrives (what if)\n")
+	assert.Regexp(t, `the for_review wait \(.+\) goes on: the event does not end it`, out)
+	assert.Regexp(t, `event review.left arrives \(what if\)\n.*it ends the for_review wait`, out)
+	assert.Less(t, strings.Index(out, "it ends the for_review wait"), strings.Index(out, "email thank-you"))
+
 	// Nothing was sent or stored.
 	msgs, err := st.MessagesFor(ctx, "c_ada")
 	require.NoError(t, err)
