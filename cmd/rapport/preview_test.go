@@ -135,6 +135,14 @@ func TestPreviewDateJourney(t *testing.T) {
 	assert.Contains(t, out, `email renewal-reminder: "Your plan renews on `+renews+`"`)
 	assert.Contains(t, out, "sms renewal-reminder", "the day before, days_between(today, trigger.data.date) == 1 in Sydney")
 
+	// The trigger's condition, at that moment, decides whether they enter.
+	_, err = st.UpsertCustomer(ctx, store.Customer{ID: "c_post", Name: "Post Only", Attributes: map[string]any{"renewal_date": renews}})
+	require.NoError(t, err)
+	out, errOut, err = run("preview", "renewal-reminder", "--customer", "c_post", "--journeys-dir", "../../docs/examples")
+	require.NoError(t, err, errOut)
+	assert.Contains(t, out, "renewal-reminder would not start for c_post at ")
+	assert.Contains(t, out, ": customer.has_email is false for them")
+
 	_, _, err = run("preview", "renewal-reminder", "--customer", "c_none", "--journeys-dir", "../../docs/examples")
 	assert.ErrorContains(t, err, "customer c_none has no date in attributes.renewal_date (text such as 2027-03-14), so renewal-reminder would never start for them")
 }
