@@ -459,7 +459,7 @@ func TestDateJourneyEndToEnd(t *testing.T) {
 	t.Logf("now %s UTC; customer in %s (%s local); renews %s", now.Format("15:04"), zone, now.In(loc).Format("15:04"), renews)
 	c := customer("c_1", "ada@example.com")
 	c["time_zone"] = zone
-	c["attributes"] = map[string]any{"renewal_date": "2019-" + renews[5:]}
+	c["attributes"] = map[string]any{"renewal_date": "2020-" + renews[5:]} // a leap year: 29 February is a date
 	status, body := s.post("/v1/customers", c)
 	require.Equal(t, http.StatusCreated, status, body)
 	other := customer("c_2", "bob@example.com") // renews next month

@@ -256,6 +256,8 @@ func (p *previewer) run(ctx context.Context, w io.Writer, plan *journey.Plan, cu
 		// It starts when the customer's moment next comes.
 		occ, ok := t.Next(facts, p.loc, start)
 		switch {
+		case !ok && t.Date != "" && t.Every == journey.EveryOnce && hasDate(facts, t.Date):
+			return fmt.Errorf("customer %s's attributes.%s (%v) has passed, and %s comes once, so it would never start for them", customerID, t.Date, facts.Attributes[t.Date], plan.Journey)
 		case !ok && t.Date != "":
 			return fmt.Errorf("customer %s has no date in attributes.%s (text such as 2027-03-14), so %s would never start for them", customerID, t.Date, plan.Journey)
 		case !ok:
@@ -341,6 +343,12 @@ func (p *previewer) run(ctx context.Context, w io.Writer, plan *journey.Plan, cu
 		}
 	}
 	return nil
+}
+
+// hasDate says whether the customer's attribute holds a date.
+func hasDate(c journey.Customer, attribute string) bool {
+	_, _, _, ok := journey.AttributeDate(c.Attributes[attribute])
+	return ok
 }
 
 // pendingWait is what the previewed run waits for now, if anything.

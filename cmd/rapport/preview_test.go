@@ -119,7 +119,7 @@ func TestPreviewDateJourney(t *testing.T) {
 	t.Setenv("RAPPORT_SECRET", strings.Repeat("s", 32))
 	renews := time.Now().AddDate(0, 0, 20).Format(time.DateOnly)
 	_, err := st.UpsertCustomer(ctx, store.Customer{ID: "c_kai", Email: "kai@example.com", Phone: "+61 412 345 678", Name: "Kai Wong", TimeZone: "Australia/Sydney",
-		Attributes: map[string]any{"renewal_date": "2023-" + renews[5:]}})
+		Attributes: map[string]any{"renewal_date": "2020-" + renews[5:]}}) // a leap year: 29 February is a date
 	require.NoError(t, err)
 	_, err = st.UpsertCustomer(ctx, store.Customer{ID: "c_none", Email: "none@example.com", Name: "No Date"})
 	require.NoError(t, err)

@@ -152,7 +152,9 @@ func (t Trigger) dateOccurrences(c Customer, loc *time.Location, around time.Tim
 		if m == time.February && d == 29 && !leapYear(year) {
 			day = 28
 		}
-		at := time.Date(year, m, day, hour, minute, 0, 0, loc).AddDate(0, 0, t.Offset.Days)
+		// One time.Date, so a local time that does not exist on the date
+		// the offset lands on (a DST gap) is the only one moved.
+		at := time.Date(year, m, day+t.Offset.Days, hour, minute, 0, 0, loc)
 		return Occurrence{Key: fmt.Sprintf("date-%04d-%02d-%02d", year, m, day), At: at, Date: fmt.Sprintf("%04d-%02d-%02d", year, m, day)}
 	}
 	if t.Every == EveryOnce {
@@ -170,13 +172,13 @@ func (t Trigger) dateOccurrences(c Customer, loc *time.Location, around time.Tim
 
 // AttributeDate reads a date from a customer attribute: text beginning
 // with a date, 2027-03-14 (a timestamp's date as written, so
-// 2027-03-14T23:30:00-05:00 is the 14th).
+// 2027-03-14T23:30:00-05:00 is the 14th). Nothing may come before the
+// date: the database picks candidates by the same characters.
 func AttributeDate(v any) (year int, month time.Month, day int, ok bool) {
 	s, isText := v.(string)
 	if !isText {
 		return 0, 0, 0, false
 	}
-	s = strings.TrimSpace(s)
 	if len(s) < 10 || (len(s) > 10 && s[10] != 'T' && s[10] != ' ') {
 		return 0, 0, 0, false
 	}
@@ -208,8 +210,9 @@ func dateFunctions() cel.EnvOption {
 				if !ok {
 					return types.NewErr("days_between: %q is not a date such as 2027-03-14", fmt.Sprint(b.Value()))
 				}
-				// Dates at noon UTC: whole days, whatever the zone's DST.
-				return types.Int(to.Sub(from).Round(24*time.Hour) / (24 * time.Hour))
+				// Dates at noon UTC: whole days, whatever the zone's DST
+				// (in seconds: a Duration would saturate past 292 years).
+				return types.Int((to.Unix() - from.Unix()) / 86400)
 			})))
 }
 

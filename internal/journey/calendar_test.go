@@ -83,10 +83,19 @@ func TestDateTriggerEdges(t *testing.T) {
 	_, ok = at(once, "2025-11-30", "2026-12-03T09:00:00Z")
 	assert.False(t, ok, "once means that date only")
 
-	for _, bad := range []any{nil, "", "soon", "30/11/2026", 20261130, "2026-11-30x"} {
+	for _, bad := range []any{nil, "", "soon", "30/11/2026", 20261130, "2026-11-30x", " 2026-11-30"} {
 		_, ok := at(yearly, bad, "2026-11-30T10:30:00Z")
 		assert.False(t, ok, "%v", bad)
 	}
+
+	// A time a DST gap skips moves only on the day it does not exist: 02:30
+	// a week before 14 March 2027 (New York springs forward that day) is
+	// 02:30 on the 7th.
+	ny0 := zone(t, "America/New_York")
+	gap := Trigger{Date: "d", At: "02:30", Offset: Offset{Days: -7}, Every: EveryOnce}
+	occ, ok = gap.Due(Customer{Attributes: map[string]any{"d": "2027-03-14"}}, ny0, utc("2027-03-07T07:30:00Z"))
+	require.True(t, ok)
+	assert.Equal(t, "2027-03-07 02:30", occ.At.In(ny0).Format("2006-01-02 15:04"))
 
 	// Spring forward: 09:00 in New York is 13:00 UTC after the change.
 	ny := zone(t, "America/New_York")
@@ -126,6 +135,7 @@ func TestTodayAndDaysBetween(t *testing.T) {
 		`days_between(today, customer.attributes.renewal_date) == 7`: true,
 		`days_between("2026-03-28", "2026-03-30") == 2`:              true, // across a DST change
 		`days_between("2026-12-31", "2026-01-01") == -364`:           true,
+		`days_between("0001-01-01", "2027-01-01") == 739981`:         true, // no saturation
 		`now.getHours(customer.zone) == 1`:                           true,
 	} {
 		got, err := env.Eval(expr, vars)
@@ -185,6 +195,7 @@ func TestCompileDateTrigger(t *testing.T) {
 		{"{event: order.placed, date: customer.attributes.d}", `r.yaml:3:32: a trigger has one of event, audience and date, not both event and date`},
 		{"{event: order.placed, offset: 1d}", `r.yaml:3:32: offset only goes with a date trigger`},
 		{"{audience: \"true\", time_zone: customer}", `time_zone says how to read the schedule, but there is no schedule`},
+		{"{audience: \"true\", time_zone: customer, schedule: \"@every 1h\"}", `schedule "@every 1h" counts from whenever it starts, not from a time of day, so it cannot be read in each customer's zone`},
 	} {
 		_, diags := c.Compile("r.yaml", src("journey: r", "topic: t", "trigger: "+tc.trigger, "steps: [{exit: done}]"))
 		assert.Contains(t, diags.Error(), tc.want, tc.trigger)

@@ -491,6 +491,10 @@ func (cc *compilation) schedule(fs *fieldSet, t *Trigger) {
 		cc.errorf(sn, "schedule %q is not a cron expression (minute hour day-of-month month day-of-week, such as \"0 9 * * *\" for 09:00 every day): %v", v, err)
 		return
 	}
+	if t.TimeZone == CustomerTimeZone && strings.HasPrefix(strings.TrimSpace(v), "@every") {
+		cc.errorf(sn, "schedule %q counts from whenever it starts, not from a time of day, so it cannot be read in each customer's zone; give times of day, such as \"0 9 * * 1\" (Mondays at 09:00)", v)
+		return
+	}
 	t.Schedule = v
 }
 
