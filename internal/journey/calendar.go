@@ -109,7 +109,7 @@ func (t Trigger) Due(c Customer, loc *time.Location, asOf time.Time) (Occurrence
 	for next := sched.Next(at); !next.IsZero() && !next.After(asOf); next = sched.Next(next) {
 		at = next
 	}
-	return Occurrence{Key: "audience-" + at.Format("20060102T1504") + "L", At: at}, true
+	return localOccurrence(at), true
 }
 
 // Next returns the customer's first occurrence after the moment given (in
@@ -133,7 +133,13 @@ func (t Trigger) Next(c Customer, loc *time.Location, after time.Time) (Occurren
 	if at.IsZero() {
 		return Occurrence{}, false
 	}
-	return Occurrence{Key: "audience-" + at.Format("20060102T1504") + "L", At: at}, true
+	return localOccurrence(at), true
+}
+
+// localOccurrence is an audience's occurrence at a customer's local time
+// at: keyed by that local time (audience-20270104T0900L).
+func localOccurrence(at time.Time) Occurrence {
+	return Occurrence{Key: "audience-" + at.Format("20060102T1504") + "L", At: at}
 }
 
 // dateOccurrences are a date trigger's occurrences around the moment
