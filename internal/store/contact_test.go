@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -108,4 +109,16 @@ func TestEndingARunSkipsWhatItHeld(t *testing.T) {
 	require.Len(t, got, 1)
 	assert.Equal(t, store.MessageSkipped, got[0].Status)
 	assert.Equal(t, "the journey ended (exit_when matched order.placed event e2) while it was held back: quiet hours (21:00-08:00) until Mon 23 Nov 08:00 Europe/London", got[0].Reason)
+
+	// An attempt that outlives the run (a retry it no longer waits for)
+	// neither sends nor holds a message of its own.
+	for i, g := range []store.Gate{{Allow: true}, {Hold: true, Until: at.Add(time.Hour), Reason: "quiet hours"}} {
+		late := outboxMessage(fmt.Sprintf("late-%d", i))
+		late.WorkflowID = m.WorkflowID
+		claim, _, err := s.ClaimWithGate(ctx, late, false, at, func(store.GateInput) store.Gate { return g })
+		require.NoError(t, err)
+		assert.False(t, claim.Send)
+		assert.Equal(t, store.MessageSkipped, claim.Message.Status)
+		assert.Equal(t, store.JourneyEndedReason, claim.Message.Reason)
+	}
 }

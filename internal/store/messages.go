@@ -195,6 +195,19 @@ func (s *Store) ClaimWithGate(ctx context.Context, m Message, resumable bool, po
 			claim.Message = current
 			return nil
 		}
+		// An attempt that outlived its run (a retry the run no longer
+		// waits for) neither sends nor leaves the message held: the run's
+		// end settled the rest of its messages, and this one with them.
+		var ended bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM journey_runs WHERE workflow_id = $1 AND status <> 'running')`, m.WorkflowID).Scan(&ended); err != nil {
+			return err
+		}
+		if ended {
+			claim.Message, err = scanMessage(tx.QueryRow(ctx, `
+				UPDATE messages SET status = 'skipped', reason = $2, claimed_at = clock_timestamp(), updated_at = now()
+				WHERE idempotency_key = $1 RETURNING `+messageColumns, m.IdempotencyKey, JourneyEndedReason))
+			return err
+		}
 		// One decision at a time per customer and address, none while
 		// what it reads is changing (see locks.go).
 		if err := lockCustomer(ctx, tx, m.CustomerID); err != nil {
@@ -281,6 +294,10 @@ func (s *Store) ClaimWithGate(ctx context.Context, m Message, resumable bool, po
 	}
 	return claim, verdict, nil
 }
+
+// JourneyEndedReason is why a message an attempt claims after its run
+// ended is skipped.
+const JourneyEndedReason = "the journey ended before it was sent"
 
 // Outcome is the result of a provider call, for FinishSend.
 type Outcome struct {
