@@ -89,6 +89,7 @@ func (a *Activities) Register(w Registry) {
 	w.RegisterActivityWithOptions(a.CustomerFacts, activity.RegisterOptions{Name: workflows.CustomerFactsActivity})
 	w.RegisterActivityWithOptions(a.SendMessage, activity.RegisterOptions{Name: workflows.SendMessageActivity})
 	w.RegisterActivityWithOptions(a.FinishRun, activity.RegisterOptions{Name: workflows.FinishRunActivity})
+	w.RegisterActivityWithOptions(a.MoveRun, activity.RegisterOptions{Name: workflows.MoveRunActivity})
 	w.RegisterActivityWithOptions(a.CreateTask, activity.RegisterOptions{Name: workflows.CreateTaskActivity})
 	w.RegisterActivityWithOptions(a.UpdateTask, activity.RegisterOptions{Name: workflows.UpdateTaskActivity})
 	w.RegisterActivityWithOptions(a.RecordSplit, activity.RegisterOptions{Name: workflows.RecordSplitActivity})
@@ -122,6 +123,13 @@ func (a *Activities) FinishRun(ctx context.Context, req workflows.FinishRunReque
 		status = store.RunFailed
 	}
 	return a.Store.FinishRun(ctx, req.WorkflowID, status, req.Reason)
+}
+
+// MoveRun records in the run registry that a run moved to a new plan, so
+// the router delivers the events that plan listens for.
+func (a *Activities) MoveRun(ctx context.Context, req workflows.MoveRunRequest) error {
+	_, err := a.Store.MoveRun(ctx, req.WorkflowID, req.PlanHash, req.Listens, req.ListensFor)
+	return err
 }
 
 func (a *Activities) logger(ctx context.Context) *slog.Logger {

@@ -67,6 +67,9 @@ type Resume struct {
 	Completed map[string]string `json:"completed,omitempty"`
 	// Continues counts the executions before this one.
 	Continues int `json:"continues"`
+	// Fresh says the run, moved to a new plan, walks the step Path leads
+	// to anew rather than resting until Until (move.go).
+	Fresh bool `json:"fresh,omitempty"`
 }
 
 // ResumeTask is the open staff task a continued run waits for.
@@ -76,8 +79,12 @@ type ResumeTask struct {
 	Escalated bool   `json:"escalated,omitempty"`
 }
 
-// continueError unwinds the walk when the run continues as new.
-type continueError struct{ resume Resume }
+// continueError unwinds the walk when the run continues as new; plan is
+// set when it moves to a new plan.
+type continueError struct {
+	resume Resume
+	plan   *journey.Plan
+}
 
 func (e *continueError) Error() string { return "continue as new" }
 
@@ -129,8 +136,14 @@ func (r *run) continuing(until time.Time) error {
 	if t := r.pendingTask; t != nil && !t.done {
 		res.OpenTask = &ResumeTask{ID: t.id, Queue: t.queue, Escalated: t.escalated}
 	}
+	c := &continueError{resume: res}
+	if r.moveDue() {
+		if plan, err := r.moved(&c.resume, until); err == nil {
+			c.plan = plan
+		}
+	}
 	r.leaving = true
-	return &continueError{resume: res}
+	return c
 }
 
 // continueAsNew ends this execution and starts the next with the run's
@@ -139,6 +152,10 @@ func (r *run) continueAsNew(ctx workflow.Context, c *continueError) error {
 	next := r.input
 	next.Backlog = nil
 	next.Resume = &c.resume
+	if c.plan != nil {
+		r.recordMove(ctx, c.plan)
+		next.Plan = *c.plan
+	}
 	workflow.GetLogger(ctx).Info("journey continues as new", "events_here", r.receivedHere, "continues", c.resume.Continues, "step", r.state.CurrentStep)
 	return workflow.NewContinueAsNewError(ctx, JourneyWorkflowName, next)
 }
@@ -156,7 +173,7 @@ func (r *run) restore(res *Resume) {
 		r.completed = res.Completed
 	}
 	r.continues = res.Continues
-	r.resume = &resumeAt{path: append([]int(nil), res.Path...), until: res.Until, task: res.OpenTask}
+	r.resume = &resumeAt{path: append([]int(nil), res.Path...), until: res.Until, task: res.OpenTask, fresh: res.Fresh}
 }
 
 // resumeAt is where a continued run picks up its walk.
@@ -164,6 +181,7 @@ type resumeAt struct {
 	path  []int
 	until time.Time
 	task  *ResumeTask
+	fresh bool // walk the step anew (a run moved to a new plan)
 }
 
 // resumeIndex is the next index along the resume path (0 when the run is

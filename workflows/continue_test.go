@@ -50,6 +50,7 @@ type chain struct {
 	feed   func(env *testsuite.TestWorkflowEnvironment)
 	execs  int
 	states []State
+	inputs []JourneyInput // the input of each execution after the first
 }
 
 func (c *chain) run(input JourneyInput) (JourneyResult, State) {
@@ -69,6 +70,7 @@ func (c *chain) run(input JourneyInput) (JourneyResult, State) {
 		env.RegisterActivityWithOptions(c.acts.UpdateTask, activity.RegisterOptions{Name: UpdateTaskActivity})
 		env.RegisterActivityWithOptions(c.acts.RecordSplit, activity.RegisterOptions{Name: RecordSplitActivity})
 		env.RegisterActivityWithOptions(c.acts.NextLocalTime, activity.RegisterOptions{Name: NextLocalTimeActivity})
+		env.RegisterActivityWithOptions(c.acts.MoveRun, activity.RegisterOptions{Name: MoveRunActivity})
 		c.feed(env)
 		env.ExecuteWorkflow(JourneyWorkflowName, input)
 		require.True(c.t, env.IsWorkflowCompleted())
@@ -80,6 +82,7 @@ func (c *chain) run(input JourneyInput) (JourneyResult, State) {
 			require.NoError(c.t, converter.GetDefaultDataConverter().FromPayloads(cont.Input, &next))
 			require.NotNil(c.t, next.Resume)
 			c.states = append(c.states, next.Resume.State)
+			c.inputs = append(c.inputs, next)
 			input, at = next, env.Now()
 			continue
 		}

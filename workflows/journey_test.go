@@ -47,6 +47,14 @@ type fakeActivities struct {
 	settleCalls []SettleRequest
 	recorded    []RecordAnswerRequest
 	emitted     []EmitEventRequest
+	moved       []MoveRunRequest
+}
+
+func (f *fakeActivities) MoveRun(_ context.Context, req MoveRunRequest) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.moved = append(f.moved, req)
+	return nil
 }
 
 func (f *fakeActivities) RecordAnswer(_ context.Context, req RecordAnswerRequest) error {

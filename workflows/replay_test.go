@@ -25,7 +25,9 @@ import (
 // -r1 at revision 1 (stamped in the input, no marker), -r2 with the
 // interpreter-revision marker at revision 2. Files named continued-* come
 // from TestRunContinuesAsNewOnARealServer, whose worker continues runs as
-// new after continuedTestEvents events, and replay so set.
+// new after continuedTestEvents events, and replay so set. Files named
+// moved-* come from TestRunMovesOnARealServer: a run that took the
+// move-plan update and continued on the new plan.
 func TestReplayRecordedHistories(t *testing.T) {
 	files, err := filepath.Glob("testdata/*.json")
 	require.NoError(t, err)
@@ -79,6 +81,10 @@ func TestRecordedHistoriesCoverEveryRevision(t *testing.T) {
 		require.NoError(t, err)
 		assert.True(t, hasChange(t, b, change), "%s holds the %s marker", file, change)
 	}
+	moved, err := os.ReadFile(filepath.Join("testdata", "moved-winback-first-r3.json"))
+	require.NoError(t, err)
+	assert.Contains(t, string(moved), `"EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED"`, "the move's history holds the accepted update")
+	assert.Contains(t, string(moved), `"`+MovePlanUpdate+`"`)
 }
 
 var revisionSuffix = regexp.MustCompile(`-(r\d+)\.json$`)

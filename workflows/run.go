@@ -34,8 +34,11 @@ type State struct {
 	// Splits lists the path taken at each split ("step: path").
 	Splits []string `json:"splits,omitempty"`
 	// Actions are what staff did to the run (exit, skip-wait,
-	// complete-task), in order.
+	// complete-task, move-plan), in order.
 	Actions []StaffAction `json:"actions,omitempty"`
+	// PlansLeft are the plans the run moved away from (on_edit:
+	// restart-at-step), oldest first; PlanHash is the one it is on.
+	PlansLeft []string `json:"plans_left,omitempty"`
 }
 
 // PendingWait is the wait a run is in: its next wake-up and why.
@@ -113,6 +116,7 @@ type run struct {
 	receivedHere  int       // events received in this execution
 	continues     int       // executions before this one
 	leaving       bool      // the walk unwinds to continue as new
+	moveTo        *Move     // the plan the run moves to at its next wait (move.go)
 }
 
 type waiter struct {
@@ -156,6 +160,9 @@ func (r *run) expose(ctx workflow.Context) error {
 		return fmt.Errorf("register %s update: %w", CompleteTaskUpdate, err)
 	}
 	if err := r.acceptSteering(ctx); err != nil {
+		return err
+	}
+	if err := r.acceptMoves(ctx); err != nil {
 		return err
 	}
 	// Runs started at revision 1 or later carry RapportStatus=running from

@@ -193,6 +193,9 @@ func (r *run) sendOn(ctx workflow.Context, step journey.Step, ch journey.Channel
 func (r *run) wait(ctx workflow.Context, step journey.Step) error {
 	w := step.Wait
 	at, resumed := r.resumedRest()
+	if resumed && at.fresh {
+		resumed = false // moved to a new plan: the step starts anew
+	}
 	if resumed && w.UntilEvent == "" {
 		return r.waitRest(ctx, step, at.until)
 	}

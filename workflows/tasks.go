@@ -114,6 +114,7 @@ func (r *run) awaitTask(ctx workflow.Context, step journey.Step, t *pendingTask,
 	r.pendingTask = t
 	settled := func() { r.pendingTask, r.state.OpenTask = nil, nil }
 	may := r.mayContinue(ctx)
+	r.keepOrMove(step.ID)
 	for {
 		r.state.OpenTask = &OpenTask{ID: t.id, Step: step.ID, Kind: spec.Kind, Queue: t.queue, DueAt: due}
 		r.state.PendingWait = &PendingWait{Step: step.ID, Kind: WaitForTask, Until: due, ForEvent: "task " + t.id + " completed",
@@ -123,7 +124,7 @@ func (r *run) awaitTask(ctx workflow.Context, step journey.Step, t *pendingTask,
 		done, err := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
 			Timeout:      due.Sub(workflow.Now(ctx)),
 			TimerOptions: workflow.TimerOptions{Summary: fmt.Sprintf("task %s for %s, due in %s", spec.Kind, t.queue, spec.DueIn)},
-		}, func() bool { return t.done || (may && r.continueDue(ctx)) })
+		}, func() bool { return t.done || (may && (r.continueDue(ctx) || r.moveDue())) })
 		if err != nil {
 			return err
 		}

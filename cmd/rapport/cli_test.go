@@ -187,6 +187,23 @@ func TestDiffCommand(t *testing.T) {
 	require.ErrorAs(t, err, &exit)
 	assert.Equal(t, 2, exit.code, "an error is not a difference")
 	assert.Contains(t, errOut, "nowhere.yaml")
+
+	// A journey that moves its runs: diff says where a waiting run would
+	// keep its plan.
+	moving := filepath.Join(dir, "moving.yaml")
+	movingSrc := strings.Replace(string(src), "topic: offers\n", "topic: offers\non_edit: restart-at-step\n", 1)
+	require.NotEqual(t, string(src), movingSrc)
+	require.NoError(t, os.WriteFile(moving, []byte(movingSrc), 0o600))
+	require.NoError(t, os.WriteFile(edited, []byte(strings.Replace(movingSrc, "id: wait_after_postcard", "id: wait_after_letter", 1)), 0o600))
+	out, _, err = run("diff", moving, edited)
+	require.ErrorAs(t, err, &exit)
+	assert.Contains(t, out, "on_edit: restart-at-step: runs in flight on plan ")
+	assert.Regexp(t, `(?m)^  runs waiting at wait_after_postcard keep plan [0-9a-f]{7}: step wait_after_postcard is not in the new plan [0-9a-f]{7}$`, out)
+	assert.NotContains(t, out, "runs waiting at wait_for_return", "that wait moves")
+	out, _, err = run("diff", "--json", moving, edited)
+	require.ErrorAs(t, err, &exit)
+	assert.Contains(t, out, `"on_edit": "restart-at-step"`)
+	assert.Contains(t, out, `"step": "wait_for_return"`)
 }
 
 // TestExampleJourneysValidate: the example journeys in docs/examples (a
@@ -213,6 +230,18 @@ func TestValidateSaysWhatRunsInFlightKeep(t *testing.T) {
 	assert.Contains(t, out, "thank-you.yaml: ok")
 	assert.Contains(t, errOut, "../../journeys/thank-you.yaml: warning: 3 runs in flight on older plans (0123456, fedcba9) keep them, templates included")
 	assert.NotContains(t, errOut, "lapse-winback", "no run of it is in flight")
+
+	// A journey that moves its runs says they will move.
+	dir := t.TempDir()
+	require.NoError(t, os.CopyFS(dir, os.DirFS("../../journeys")))
+	thanks := filepath.Join(dir, "thank-you.yaml")
+	src, err := os.ReadFile(thanks)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(thanks, []byte(strings.Replace(string(src), "\ntrigger:", "\non_edit: restart-at-step\ntrigger:", 1)), 0o600))
+	_, errOut, err = run("validate", "--database", dbURL, dir)
+	require.NoError(t, err, errOut)
+	assert.Contains(t, errOut, "thank-you.yaml: 3 runs in flight on older plans (0123456, fedcba9) move to this plan (")
+	assert.Contains(t, errOut, ") at the step they wait in (on_edit: restart-at-step)")
 
 	_, errOut, err = run("validate", "--database", "postgres://nobody@127.0.0.1:1/none?connect_timeout=2", "../../journeys")
 	require.NoError(t, err, "a database out of reach does not fail validation")

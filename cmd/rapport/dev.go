@@ -368,6 +368,9 @@ func startDev(ctx context.Context, opts devOptions) (_ *devStack, err error) {
 	}
 	app.SyncSchedules(ctx, svc)
 	app.SyncRetention(ctx, svc, cfg.Retention)
+	if !opts.NoWorker {
+		go app.MoveRuns(runCtx, svc)
+	}
 
 	outbox := fakes.OutboxHandler(d.fakes.Recorder, d.enrich, d.unsent)
 	hooks, err := cfg.WebhookKeys()

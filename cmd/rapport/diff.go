@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -34,7 +35,9 @@ through edits), and templates whose words changed.
 
 Runs in flight keep the plan they started with, templates included
 (each plan pins its templates' content): an edit changes nothing for
-them. diff prints both plans' hashes; rapport runs list --journey NAME
+them, unless the journey says on_edit: restart-at-step; diff then says at
+which steps a waiting run would move and where it would keep its plan,
+and why. diff prints both plans' hashes; rapport runs list --journey NAME
 --plan HASH counts the runs still on the old one.
 
 Exit status: 0 when the plans are the same, 1 when they differ, 2 on an
@@ -56,7 +59,7 @@ error (git's convention).`,
 			}
 			changes := journey.Diff(old, new)
 			if asJSON {
-				if err := printJSON(cmd, map[string]any{"journey": new.Journey, "old_plan": old.Hash, "new_plan": new.Hash, "changes": changes}); err != nil {
+				if err := printJSON(cmd, map[string]any{"journey": new.Journey, "old_plan": old.Hash, "new_plan": new.Hash, "changes": changes, "on_edit": cmp.Or(string(new.OnEdit), string(journey.OnEditKeep)), "rests": restsIfMoving(old, new)}); err != nil {
 					return err
 				}
 			} else {
@@ -86,8 +89,33 @@ func printDiff(w io.Writer, old, new *journey.Plan, changes []journey.Change) {
 		}
 		fmt.Fprintf(w, "    %s\n", c.What)
 	}
-	fmt.Fprintf(w, "Runs in flight keep plan %s, templates included, until they end; new runs take %s.\n", old.ShortHash(), new.ShortHash())
+	if !new.Moves() {
+		fmt.Fprintf(w, "Runs in flight keep plan %s, templates included, until they end; new runs take %s.\n", old.ShortHash(), new.ShortHash())
+		fmt.Fprintf(w, "Count them: rapport runs list --journey %s --plan %s\n", old.Journey, old.ShortHash())
+		return
+	}
+	fmt.Fprintf(w, "on_edit: restart-at-step: runs in flight on plan %s move to %s at the step they wait in, when a worker starts with it or on rapport runs move; new runs take %s.\n", old.ShortHash(), new.ShortHash(), new.ShortHash())
+	rests := new.Rests(old)
+	kept := 0
+	for _, r := range rests {
+		if r.Keeps != "" {
+			fmt.Fprintf(w, "  runs waiting at %s keep plan %s: %s\n", r.Step, old.ShortHash(), r.Keeps)
+			kept++
+		}
+	}
+	if kept == 0 {
+		fmt.Fprintf(w, "  every step a run can wait at (%d) has its match in the new plan\n", len(rests))
+	}
 	fmt.Fprintf(w, "Count them: rapport runs list --journey %s --plan %s\n", old.Journey, old.ShortHash())
+}
+
+// restsIfMoving is what becomes of runs waiting at each step of old, when
+// the journey moves its runs (nil when it keeps them).
+func restsIfMoving(old, new *journey.Plan) []journey.Rest {
+	if !new.Moves() {
+		return nil
+	}
+	return new.Rests(old)
 }
 
 // planAt compiles a journey file, or a git revision of one (REV:PATH),

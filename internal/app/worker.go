@@ -12,6 +12,7 @@ import (
 
 	"github.com/rapporthq/rapport/activities"
 	"github.com/rapporthq/rapport/internal/links"
+	"github.com/rapporthq/rapport/internal/onedit"
 	"github.com/rapporthq/rapport/internal/router"
 	"github.com/rapporthq/rapport/internal/schedules"
 	"github.com/rapporthq/rapport/workflows"
@@ -118,6 +119,7 @@ func RunWorker(ctx context.Context, cfg Config, journeysDir string, t WorkerTuni
 	health.Ready()
 	SyncSchedules(ctx, svc)
 	SyncRetention(ctx, svc, cfg.Retention)
+	go MoveRuns(ctx, svc)
 	svc.Log.Info("worker running", "task_queue", workflows.TaskQueue, "journeys", len(svc.Journeys.Catalog.Plans()),
 		"max_activities", t.Activities, "activities_per_second", t.ActivitiesPerSecond, "retry_budget", t.RetryBudget, "pin_revision", t.PinRevision)
 	<-ctx.Done()
@@ -169,6 +171,32 @@ func SyncSchedules(ctx context.Context, svc *Services) {
 		return
 	}
 	svc.Log.Info("audience schedules in sync", "created", rep.Created, "updated", rep.Updated, "unchanged", rep.Unchanged, "deleted", rep.Deleted)
+}
+
+// MoveRuns moves the runs in flight of the journeys that say on_edit:
+// restart-at-step to their plan in this catalog, as `rapport runs move`
+// does. It logs what became of them; a failure is logged, not returned:
+// the next start (or the command) asks again.
+func MoveRuns(ctx context.Context, svc *Services) {
+	m := &onedit.Mover{Store: svc.Store, Temporal: svc.Temporal, Env: svc.Journeys.Compiler.Env(), By: "rapport (on_edit)", Log: svc.Log}
+	rep, err := m.Move(ctx, svc.Journeys.Catalog, "")
+	if err != nil {
+		svc.Log.Error("could not move runs in flight to their journey's new plan; run `rapport runs move`", "error", err)
+		return
+	}
+	for _, j := range rep.Journeys {
+		if j.Moved+j.AtNextWait+j.Kept+j.Ended+j.Failed == 0 {
+			continue
+		}
+		args := []any{"journey", j.Journey, "plan", j.Plan[:min(7, len(j.Plan))], "moved", j.Moved, "at_next_wait", j.AtNextWait, "kept", j.Kept, "ended", j.Ended, "failed", j.Failed}
+		if len(j.Reasons) > 0 {
+			args = append(args, "kept_because", j.Reasons[0].Reason)
+		}
+		if j.FirstError != "" {
+			args = append(args, "first_error", j.FirstError)
+		}
+		svc.Log.Info("runs in flight moved to the new plan (on_edit: restart-at-step)", args...)
+	}
 }
 
 // SyncRetention creates, updates or removes the daily retention schedule

@@ -245,6 +245,9 @@ func (cc *compilation) journey(root *yaml.Node) *Plan {
 			cc.errorf(fs.keys["priority"], "priority orders messages a frequency cap holds, and caps hold only marketing; a transactional journey never waits behind one")
 		}
 	}
+	if n := fs.get("on_edit"); n != nil {
+		p.OnEdit = cc.onEdit(n)
+	}
 	if n := fs.require(cc, root, "trigger", "the journey has no trigger; add `trigger: {event: order.placed}` to say what starts it"); n != nil {
 		p.Trigger = cc.trigger(n)
 		cc.triggerEvent = p.Trigger.Event
@@ -700,7 +703,6 @@ func (cc *compilation) send(n *yaml.Node) *SendStep {
 	return out
 }
 
-// frequency reads the journey's caps: a list of {max, per, channel}.
 // priority reads high, normal or low.
 func (cc *compilation) priority(n *yaml.Node) Priority {
 	v, ok := cc.scalar(n, "priority")
@@ -721,6 +723,27 @@ func (cc *compilation) priority(n *yaml.Node) Priority {
 	return Priority(v)
 }
 
+// onEdit reads keep or restart-at-step.
+func (cc *compilation) onEdit(n *yaml.Node) OnEdit {
+	v, ok := cc.scalar(n, "on_edit")
+	if !ok {
+		return ""
+	}
+	names := make([]string, len(OnEdits))
+	for i, o := range OnEdits {
+		names[i] = string(o)
+	}
+	if !slices.Contains(names, v) {
+		cc.errorf(n, "on_edit %q is unknown; use keep (runs in flight end on the plan they started on) or restart-at-step (they move to the new plan at the step they wait in)%s", v, didYouMean(v, names))
+		return ""
+	}
+	if OnEdit(v) == OnEditKeep {
+		return "" // the default stays implicit, so plans keep their hash
+	}
+	return OnEdit(v)
+}
+
+// frequency reads the journey's caps: a list of {max, per, channel}.
 func (cc *compilation) frequency(n *yaml.Node) []FrequencyCap {
 	n = cc.resolve(n)
 	if n == nil {

@@ -403,6 +403,8 @@ func TestCompileErrors(t *testing.T) {
 			[]string{"3:41: when only goes with a trigger event"}},
 		{"task outcome in a condition", with(6, "  - branch: [{when: 'task.outcom == \"x\"', steps: []}]"),
 			[]string{`6:27: when: there is no field "outcom"; did you mean "outcome"?`}},
+		{"on_edit unknown", with(2, "purpose: transactional", "on_edit: restart-at-stop"),
+			[]string{`3:10: on_edit "restart-at-stop" is unknown; use keep (runs in flight end on the plan they started on) or restart-at-step (they move to the new plan at the step they wait in); did you mean "restart-at-step"?`}},
 		{"merge keys", with(2, "purpose: transactional", "<<: {topic: x}"),
 			[]string{"3:1: merge keys (<<) are not supported"}},
 	}

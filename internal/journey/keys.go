@@ -109,6 +109,7 @@ var (
 		{name: "purpose", doc: "marketing (the default: honours topics, opt-outs and caps) or transactional (about an order).", value: enum(Marketing, Transactional)},
 		{name: "topic", doc: "The topic customers opt out of (required for marketing), such as offers.", value: slugValue},
 		{name: "priority", doc: "When a frequency cap holds messages, the next free slot goes to the highest priority, then the oldest: high, normal (the default) or low.", value: enum(Priorities...)},
+		{name: "on_edit", doc: "What an edit does to runs in flight: keep (the default: they end on the plan they started on) or restart-at-step (they move to the new plan at the step they wait in).", value: enum(OnEdits...)},
 		{name: "trigger", doc: "What starts the journey: an event or an audience.", required: true, value: defRef("trigger")},
 		{name: "exit_when", doc: "A condition over each incoming event; when it holds the journey ends at once.", value: conditionValue},
 		{name: "frequency", doc: "The journey's own caps on top of the customer's, such as [{max: 1, per: 7d}].",

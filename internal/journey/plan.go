@@ -60,8 +60,11 @@ type Plan struct {
 	// Priority orders the journey's marketing messages against the
 	// customer's others when a frequency cap holds them (empty: normal).
 	Priority Priority `json:"priority,omitempty"`
-	Trigger  Trigger  `json:"trigger"`
-	ExitWhen string   `json:"exit_when,omitempty"`
+	// OnEdit says what an edit of the journey does to its runs in flight
+	// (empty: keep their plan).
+	OnEdit   OnEdit  `json:"on_edit,omitempty"`
+	Trigger  Trigger `json:"trigger"`
+	ExitWhen string  `json:"exit_when,omitempty"`
 	// Frequency are the journey's own limits on how often its marketing
 	// messages may go, on top of each customer's.
 	Frequency []FrequencyCap `json:"frequency,omitempty"`
@@ -444,24 +447,32 @@ func (p *Plan) Scaled(day time.Duration, epoch time.Time) *Plan {
 	if day <= 0 || day == 24*time.Hour {
 		return &c
 	}
-	c.Scale = float64(day) / float64(24*time.Hour)
-	c.ScaleEpoch = epoch.UTC()
-	scale := func(d *Duration) {
-		d.D = time.Duration(float64(d.D) * c.Scale)
+	c.ScaleBy(float64(day)/float64(24*time.Hour), epoch)
+	return &c
+}
+
+// ScaleBy scales an unscaled plan in place, as Scaled does a copy: every
+// wait, timeout and task due time is multiplied by scale (above zero), and
+// dev time starts at epoch. It is for a plan the caller owns, such as one
+// just decoded; it uses no reflection, so workflow code may call it.
+func (p *Plan) ScaleBy(scale float64, epoch time.Time) {
+	p.Scale = scale
+	p.ScaleEpoch = epoch.UTC()
+	scaled := func(d *Duration) {
+		d.D = time.Duration(float64(d.D) * scale)
 		if d.D < time.Millisecond && d.Text != "" {
 			d.D = time.Millisecond
 		}
 	}
-	c.Walk(func(s *Step) {
+	p.Walk(func(s *Step) {
 		switch {
 		case s.Wait != nil:
-			scale(&s.Wait.For)
-			scale(&s.Wait.Timeout)
+			scaled(&s.Wait.For)
+			scaled(&s.Wait.Timeout)
 		case s.Task != nil:
-			scale(&s.Task.DueIn)
+			scaled(&s.Task.DueIn)
 		}
 	})
-	return &c
 }
 
 // WithTaskDueFloor returns a copy of a scaled plan whose staff tasks are

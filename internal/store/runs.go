@@ -276,6 +276,31 @@ func (s *Store) GiveUpRun(ctx context.Context, workflowID, outcome string) error
 	return nil
 }
 
+// MoveRun records that a running run moved to another plan of its
+// journey (on_edit: restart-at-step), with the events that plan listens
+// for. It reports whether the run was still running.
+func (s *Store) MoveRun(ctx context.Context, workflowID, planHash string, listens bool, listensTo []string) (bool, error) {
+	tag, err := s.pool.Exec(ctx, `
+		UPDATE journey_runs SET plan_hash = $2, listens = $3, listens_for = $4
+		WHERE workflow_id = $1 AND status = 'running'`, workflowID, planHash, listens, listensFor(listensTo))
+	if err != nil {
+		return false, fmt.Errorf("move run %s to plan %s: %w", workflowID, planHash, err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// RunsOnOtherPlans returns, by workflow id after after, at most limit
+// running runs of a journey that are not on plan planHash.
+func (s *Store) RunsOnOtherPlans(ctx context.Context, journeyName, planHash, after string, limit int) ([]Run, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+runColumns+` FROM journey_runs
+		WHERE journey = $1 AND status = 'running' AND plan_hash <> $2 AND workflow_id > $3
+		ORDER BY workflow_id LIMIT $4`, journeyName, planHash, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("runs of %s not on plan %s: %w", journeyName, planHash, err)
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (Run, error) { return scanRun(row) })
+}
+
 // FinishRun records how a run ended.
 func (s *Store) FinishRun(ctx context.Context, workflowID, status, outcome string) error {
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
