@@ -153,8 +153,7 @@ func (r *run) continueAsNew(ctx workflow.Context, c *continueError) error {
 	next.Backlog = nil
 	next.Resume = &c.resume
 	if c.plan != nil {
-		r.recordMove(ctx, c.plan)
-		next.Plan = *c.plan
+		next.Plan = *c.plan // recorded at the rest (recordMoveAtRest)
 	}
 	workflow.GetLogger(ctx).Info("journey continues as new", "events_here", r.receivedHere, "continues", c.resume.Continues, "step", r.state.CurrentStep)
 	return workflow.NewContinueAsNewError(ctx, JourneyWorkflowName, next)

@@ -53,6 +53,9 @@ type fakeActivities struct {
 func (f *fakeActivities) MoveRun(_ context.Context, req MoveRunRequest) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.down != nil && f.down() {
+		return errors.New("dial tcp 127.0.0.1:5432: connect: connection refused")
+	}
 	f.moved = append(f.moved, req)
 	return nil
 }

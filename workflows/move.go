@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/rapporthq/rapport/internal/journey"
@@ -34,6 +35,10 @@ import (
 // MovePlanUpdate moves a run to its journey's new plan (on_edit:
 // restart-at-step).
 const MovePlanUpdate = "move-plan"
+
+// ErrAlreadyMoving is the error type of a move-plan update refused because
+// the run already accepted a move to that plan.
+const ErrAlreadyMoving = "AlreadyMoving"
 
 // MoveRunActivity records a run's new plan in the run registry.
 const MoveRunActivity = "MoveRun"
@@ -101,6 +106,9 @@ func (r *run) canMove(m Move) error {
 		return errors.New("the plan to move to has no hash or no steps")
 	case p.Hash == r.plan.Hash:
 		return fmt.Errorf("this run is already on plan %s", r.plan.ShortHash())
+	case r.moveTo != nil && r.moveTo.Plan.Hash == p.Hash:
+		// Asked again (another worker started): the move stands.
+		return temporal.NewApplicationError(fmt.Sprintf("this run already moves to plan %s at its next wait", p.ShortHash()), ErrAlreadyMoving)
 	case slices.Contains(r.state.PlansLeft, p.Hash):
 		return fmt.Errorf("this run moved away from plan %s; it does not go back", p.ShortHash())
 	case p.Scale != 0:
@@ -125,15 +133,35 @@ func (r *run) waitsWhereItMoves() bool {
 
 // keepOrMove is called as the run comes to rest at step: a move accepted
 // while the run was busy elsewhere is dropped, with a note, when the new
-// plan cannot wait at this step.
-func (r *run) keepOrMove(step string) {
+// plan cannot wait at this step. If the move was already recorded (an
+// event ended the wait it was recorded at), the registry is set back to
+// the run's plan, hearing every event (the events this plan listens for
+// are not known here; hearing more is safe).
+func (r *run) keepOrMove(ctx workflow.Context, step string) {
 	if r.moveTo == nil {
 		return
 	}
 	if _, _, err := r.moveTo.Plan.RestartAt(r.plan, step); err != nil {
 		r.note(fmt.Sprintf("%s: keeps plan %s rather than move to %s: %v", step, r.plan.ShortHash(), r.moveTo.Plan.ShortHash(), err))
 		r.moveTo = nil
+		if r.moveRecorded != "" {
+			r.recordMove(ctx, r.plan, true, []string{journey.AnyEventType})
+			r.moveRecorded = ""
+		}
 	}
+}
+
+// recordMoveAtRest writes the new plan where the router and staff look,
+// at the rest the run moves from, before it takes in what arrived and
+// continues as new: events, staff actions and task completions that come
+// while the database is written are then in the state it carries.
+func (r *run) recordMoveAtRest(ctx workflow.Context) {
+	m := r.moveTo
+	if m == nil || r.moveRecorded == m.Plan.Hash {
+		return
+	}
+	r.recordMove(ctx, &m.Plan, m.Listens, m.ListensFor)
+	r.moveRecorded = m.Plan.Hash
 }
 
 // moveDue reports whether a move waits to be made.
@@ -186,11 +214,11 @@ func waitLength(w *journey.WaitStep) (time.Duration, bool) {
 	return w.For.D, true
 }
 
-// recordMove writes the run's new plan where the router and staff look:
+// recordMove writes a plan of the run where the router and staff look:
 // the run registry (which events to deliver) and the RapportPlanHash
 // search attribute, which the next execution keeps.
-func (r *run) recordMove(ctx workflow.Context, plan *journey.Plan) {
-	req := MoveRunRequest{WorkflowID: r.workflowID, PlanHash: plan.Hash, Listens: r.moveTo.Listens, ListensFor: r.moveTo.ListensFor}
+func (r *run) recordMove(ctx workflow.Context, plan *journey.Plan, listens bool, listensFor []string) {
+	req := MoveRunRequest{WorkflowID: r.workflowID, PlanHash: plan.Hash, Listens: listens, ListensFor: listensFor}
 	err := r.patiently(ctx, "the database (run registry)", func(budget time.Duration) error {
 		lctx := workflow.WithLocalActivityOptions(ctx, localOptions(budget, "record plan "+plan.ShortHash()))
 		return workflow.ExecuteLocalActivity(lctx, MoveRunActivity, req).Get(ctx, nil)

@@ -200,12 +200,49 @@ func TestAMoveTheNextWaitCannotTakeIsDropped(t *testing.T) {
 	old := compileMoving(t, comp, "  - {id: hold_on, wait: 2d}\n")
 	updated := compileMoving(t, comp, "  - {id: other, wait: 2d}\n")
 	r := &run{plan: old, moveTo: &Move{Plan: *updated}}
-	r.keepOrMove("hold_on")
+	r.keepOrMove(nil, "hold_on") // nothing recorded yet: no activity to run
 	assert.Nil(t, r.moveTo)
 	assert.Equal(t, []string{fmt.Sprintf("hold_on: keeps plan %s rather than move to %s: step hold_on is not in the new plan %s", old.ShortHash(), updated.ShortHash(), updated.ShortHash())}, r.state.Notes)
 
 	kept := compileMoving(t, comp, "  - {id: hold_on, wait: 1d}\n")
 	r = &run{plan: old, moveTo: &Move{Plan: *kept}}
-	r.keepOrMove("hold_on")
+	r.keepOrMove(nil, "hold_on")
 	assert.NotNil(t, r.moveTo, "a step the new plan waits at keeps the move")
+}
+
+// TestAnExitWhileTheMoveIsRecordedEndsTheRun: the database is down for
+// two hours as the run records its move; a purchase that matches
+// exit_when meanwhile ends the run, rather than being lost in the move.
+func TestAnExitWhileTheMoveIsRecordedEndsTheRun(t *testing.T) {
+	comp, err := journey.NewCompiler(journey.Options{})
+	require.NoError(t, err)
+	head := strings.Replace(movingHead, "steps:\n", "exit_when: event.type == \"order.placed\"\nsteps:\n", 1)
+	compile := func(steps string) *journey.Plan {
+		plan, diags := comp.Compile("moving.yaml", []byte(head+steps))
+		require.False(t, diags.HasErrors(), diags.Error())
+		return plan
+	}
+	old := compile("  - {id: wait_for_return, wait: 14d}\n  - {id: last_word, send: {channel: email, template: winback-last}}\n")
+	updated := compile("  - {id: wait_for_return, wait: 10d}\n  - {id: last_word, send: {channel: email, template: winback-last-2}}\n")
+
+	start := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	var now func() time.Time
+	acts := &fakeActivities{answers: map[journey.Channel]SendStatus{}}
+	acts.down = func() bool { return now != nil && now().Before(start.Add(24*time.Hour+2*time.Hour)) }
+	c := &chain{t: t, acts: acts, env: comp.Env(), start: start}
+	var move *moveResult
+	c.feed = func(env *testsuite.TestWorkflowEnvironment) {
+		now = env.Now
+		move = moveAt(env, 24*time.Hour, "move", Move{Plan: *updated})
+		env.RegisterDelayedCallback(func() {
+			env.SignalWorkflow(EventSignal, journey.Event{ID: "order-1", Type: "order.placed", CustomerID: "c_1", OccurredAt: env.Now()})
+		}, 25*time.Hour)
+	}
+	res, st := c.run(JourneyInput{Plan: *old, CustomerID: "c_1", EntryKey: "k", Trigger: journey.Event{ID: "evt_lapsed", Type: "customer.lapsed", CustomerID: "c_1"}, Revision: Revision})
+	require.NoError(t, move.rejected)
+	assert.Equal(t, 1, c.execs, "no continue: the run ended")
+	assert.Equal(t, Exited, res.Outcome)
+	assert.Contains(t, res.Reason, "exit_when matched order.placed event order-1")
+	assert.Empty(t, acts.sends)
+	assert.Equal(t, old.Hash, st.PlanHash)
 }

@@ -117,6 +117,7 @@ type run struct {
 	continues     int       // executions before this one
 	leaving       bool      // the walk unwinds to continue as new
 	moveTo        *Move     // the plan the run moves to at its next wait (move.go)
+	moveRecorded  string    // the plan hash recordMoveAtRest wrote, if any
 }
 
 type waiter struct {

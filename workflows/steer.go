@@ -143,12 +143,15 @@ func (r *run) pause(ctx workflow.Context, d time.Duration, summary string, done 
 	until := workflow.Now(ctx).Add(d)
 	wake := func() bool { return r.skip || (done != nil && done()) }
 	may := r.mayContinue(ctx)
-	r.keepOrMove(r.state.CurrentStep)
+	r.keepOrMove(ctx, r.state.CurrentStep)
 	var fired bool
 	fired, err = workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
 		Timeout:      max(d, time.Millisecond),
 		TimerOptions: workflow.TimerOptions{Summary: summary},
 	}, func() bool { return wake() || (may && (r.continueDue(ctx) || r.moveDue())) })
+	if err == nil && fired && ctx.Err() == nil && !wake() && may && r.moveDue() {
+		r.recordMoveAtRest(ctx)
+	}
 	if err == nil && fired && ctx.Err() == nil && !wake() && r.readyToContinue(ctx, wake) {
 		return false, r.continuing(until)
 	}

@@ -112,9 +112,9 @@ func (r *run) awaitTask(ctx workflow.Context, step journey.Step, t *pendingTask,
 	// The run forgets the task once it is settled; if the run is stopped
 	// while waiting (exit_when), finish finds it and cancels it.
 	r.pendingTask = t
-	settled := func() { r.pendingTask, r.state.OpenTask = nil, nil }
+	settled := func() { r.pendingTask, r.state.OpenTask, r.state.PendingWait = nil, nil, nil }
 	may := r.mayContinue(ctx)
-	r.keepOrMove(step.ID)
+	r.keepOrMove(ctx, step.ID)
 	for {
 		r.state.OpenTask = &OpenTask{ID: t.id, Step: step.ID, Kind: spec.Kind, Queue: t.queue, DueAt: due}
 		r.state.PendingWait = &PendingWait{Step: step.ID, Kind: WaitForTask, Until: due, ForEvent: "task " + t.id + " completed",
@@ -127,6 +127,9 @@ func (r *run) awaitTask(ctx workflow.Context, step journey.Step, t *pendingTask,
 		}, func() bool { return t.done || (may && (r.continueDue(ctx) || r.moveDue())) })
 		if err != nil {
 			return err
+		}
+		if done && !t.done && may && r.moveDue() {
+			r.recordMoveAtRest(ctx)
 		}
 		if done && !t.done {
 			// Due to continue as new (continue.go).

@@ -119,7 +119,15 @@ func RunWorker(ctx context.Context, cfg Config, journeysDir string, t WorkerTuni
 	health.Ready()
 	SyncSchedules(ctx, svc)
 	SyncRetention(ctx, svc, cfg.Retention)
-	go MoveRuns(ctx, svc)
+	if t.PinRevision > 0 {
+		// Phase one of a rolling deploy: workers of the release before may
+		// still take the runs' tasks, and they know no moves. The workers
+		// of phase two, unpinned, move them.
+		SeePlans(ctx, svc)
+		svc.Log.Info("runs in flight are not moved to new plans while the revision is pinned (phase one of a rolling deploy); unpinned workers move them")
+	} else {
+		go MoveRuns(ctx, svc)
+	}
 	svc.Log.Info("worker running", "task_queue", workflows.TaskQueue, "journeys", len(svc.Journeys.Catalog.Plans()),
 		"max_activities", t.Activities, "activities_per_second", t.ActivitiesPerSecond, "retry_budget", t.RetryBudget, "pin_revision", t.PinRevision)
 	<-ctx.Done()
@@ -196,6 +204,14 @@ func MoveRuns(ctx context.Context, svc *Services) {
 			args = append(args, "first_error", j.FirstError)
 		}
 		svc.Log.Info("runs in flight moved to the new plan (on_edit: restart-at-step)", args...)
+	}
+}
+
+// SeePlans records the journeys' plans as seen now (see onedit.Mover.See).
+func SeePlans(ctx context.Context, svc *Services) {
+	m := &onedit.Mover{Store: svc.Store}
+	if err := m.See(ctx, svc.Journeys.Catalog); err != nil {
+		svc.Log.Error("could not record the journeys' plans", "error", err)
 	}
 }
 

@@ -264,6 +264,9 @@ func (cc *compilation) journey(root *yaml.Node) *Plan {
 			cc.errorf(n, "the journey has no steps; add at least one send, wait, branch or exit")
 		}
 	}
+	if p.Moves() {
+		cc.requireIDs(p)
+	}
 	if cc.diags.HasErrors() {
 		return nil
 	}
@@ -1371,6 +1374,20 @@ func (cc *compilation) expr(n *yaml.Node, what string) string {
 		return ""
 	}
 	return v
+}
+
+// requireIDs asks a journey that moves its runs to new plans for an id on
+// every step that waits or leaves a trace: a moved run finds the step it
+// waits at by id, and knows by their ids the messages, splits and answers
+// it already made (an id made of kind and position would change when
+// steps are added before it, and a message would go twice).
+func (cc *compilation) requireIDs(p *Plan) {
+	p.Walk(func(s *Step) {
+		if s.ID != "" || s.Kind == KindBranch || s.Kind == KindExit {
+			return
+		}
+		cc.errorAt(Pos{Line: s.Line, Col: 1}, fmt.Sprintf("this %s step has no id; with on_edit: restart-at-step every send, wait, task, split, record and emit step needs one (a moved run finds its step, and the messages it already sent, by id): add `id: <name>`", s.Kind))
+	})
 }
 
 // assignIDs gives every step without an id one made of its kind and its

@@ -59,14 +59,39 @@ func locate(steps []Step, id string, path []int) ([]int, *Step, bool) {
 	return nil, nil, false
 }
 
+// splitsAlong lists the split paths a path through steps passes, as split
+// step id and path name joined by a NUL.
+func splitsAlong(steps []Step, path []int) []string {
+	var out []string
+	for len(path) > 1 {
+		s := &steps[path[0]]
+		switch {
+		case s.Branch != nil:
+			if c := path[1]; c < len(s.Branch.Cases) {
+				steps = s.Branch.Cases[c].Steps
+			} else {
+				steps = s.Branch.Otherwise
+			}
+		case s.Split != nil:
+			out = append(out, s.ID+"\x00"+s.Split.Paths[path[1]].Name)
+			steps = s.Split.Paths[path[1]].Steps
+		default:
+			return out
+		}
+		path = path[2:]
+	}
+	return out
+}
+
 // RestartAt says where a run of old that waits at step id would wait in
 // p, the journey's new plan, under on_edit: restart-at-step: the path to
 // the step with the same id, which must wait as the old one did (a wait
 // step for a wait step; a task step for a task step, with every outcome
-// staff may already give the open task). Otherwise it says, in words, why
-// the run keeps its plan.
+// staff may already give the open task), and not inside a split path the
+// run did not take (its split was never chosen nor recorded). Otherwise
+// it says, in words, why the run keeps its plan.
 func (p *Plan) RestartAt(old *Plan, id string) ([]int, *Step, error) {
-	_, was, ok := old.Locate(id)
+	oldPath, was, ok := old.Locate(id)
 	if !ok {
 		return nil, nil, fmt.Errorf("step %s is not in plan %s", id, old.ShortHash())
 	}
@@ -79,6 +104,15 @@ func (p *Plan) RestartAt(old *Plan, id string) ([]int, *Step, error) {
 		return nil, nil, fmt.Errorf("step %s is a %s step; runs move only while they wait (at a wait or a task)", id, was.Kind)
 	case now.Kind != was.Kind:
 		return nil, nil, fmt.Errorf("step %s is a %s step in the new plan %s, not a %s step", id, now.Kind, p.ShortHash(), was.Kind)
+	}
+	taken := splitsAlong(old.Steps, oldPath)
+	for _, sp := range splitsAlong(p.Steps, path) {
+		if !slices.Contains(taken, sp) {
+			step, name, _ := strings.Cut(sp, "\x00")
+			return nil, nil, fmt.Errorf("step %s is in path %s of split %s in the new plan %s, a split a run waiting there did not take", id, name, step, p.ShortHash())
+		}
+	}
+	switch {
 	case now.Kind == KindTask:
 		var missing []string
 		for _, o := range was.Task.Outcomes {

@@ -9,7 +9,7 @@ import (
 
 func TestOnEditCompiles(t *testing.T) {
 	c := newTestCompiler(t)
-	base := []string{"journey: j", "purpose: transactional", "trigger: {event: order.placed}", "steps:", "  - wait: 1d"}
+	base := []string{"journey: j", "purpose: transactional", "trigger: {event: order.placed}", "steps:", "  - {id: pause, wait: 1d}"}
 	keep, diags := c.Compile("j.yaml", src(base...))
 	require.False(t, diags.HasErrors(), "%v", diags)
 	explicit, diags := c.Compile("j.yaml", src(append([]string{"on_edit: keep"}, base...)...))
@@ -21,6 +21,11 @@ func TestOnEditCompiles(t *testing.T) {
 	assert.Equal(t, keep.Hash, explicit.Hash, "keep is the default: saying it changes no plan")
 	assert.True(t, moving.Moves())
 	assert.NotEqual(t, keep.Hash, moving.Hash)
+
+	_, diags = c.Compile("j.yaml", src("journey: j", "purpose: transactional", "on_edit: restart-at-step", "trigger: {event: order.placed}", "steps:",
+		"  - {id: pause, wait: 1d}", "  - send: {channel: email, template: thank-you}", "  - branch:", "      - when: customer.orders_count > 1", "        steps: [{exit: loyal}]"))
+	assert.Equal(t, "j.yaml:7:1: this send step has no id; with on_edit: restart-at-step every send, wait, task, split, record and emit step needs one (a moved run finds its step, and the messages it already sent, by id): add `id: <name>`",
+		diags.Errors().Error(), "branches and exits need none")
 }
 
 // movePlans compiles an old and a new plan of one journey.
@@ -36,7 +41,7 @@ func movePlans(t *testing.T, old, updated string) (*Plan, *Plan) {
 }
 
 func TestLocateFollowsBranchesAndSplits(t *testing.T) {
-	_, p := movePlans(t, "  - wait: 1d\n", `  - id: first
+	_, p := movePlans(t, "  - {id: first, wait: 1d}\n", `  - id: first
     wait: 1d
   - id: fork
     branch:
@@ -101,6 +106,27 @@ func TestRestartAt(t *testing.T) {
 		{Step: "typed", Kind: KindWait, Keeps: "step typed is a send step in the new plan " + updated.ShortHash() + ", not a wait step"},
 		{Step: "fewer", Kind: KindTask, Keeps: "task step fewer no longer has the outcome no-answer in the new plan " + updated.ShortHash() + ", and staff may already give it to the open task"},
 	}, updated.Rests(old))
+
+	// Into a split the run never took: refused; out of one: moved.
+	inSplit, outOfSplit := movePlans(t, `  - id: ab
+    split:
+      - {path: a, weight: 50, steps: [{id: in-a, wait: 1d}]}
+      - {path: b, weight: 50, steps: [{id: in-b, wait: 1d}]}
+  - {id: later, wait: 1d}
+`, `  - {id: in-a, wait: 1d}
+  - id: cd
+    split:
+      - {path: c, weight: 50, steps: [{id: later, wait: 1d}]}
+      - {path: d, weight: 50, steps: []}
+`)
+	path, _, err = outOfSplit.RestartAt(inSplit, "in-a")
+	require.NoError(t, err)
+	assert.Equal(t, []int{0}, path)
+	_, _, err = outOfSplit.RestartAt(inSplit, "later")
+	assert.EqualError(t, err, "step later is in path c of split cd in the new plan "+outOfSplit.ShortHash()+", a split a run waiting there did not take")
+	path, _, err = inSplit.RestartAt(inSplit, "in-b")
+	require.NoError(t, err, "the same split path")
+	assert.Equal(t, []int{0, 1, 0}, path)
 
 	for id, want := range map[string]string{
 		"hello":   "step hello is a send step; runs move only while they wait (at a wait or a task)",

@@ -84,7 +84,7 @@ func TestSchemaAndCompilerAgreeOnKeys(t *testing.T) {
 	valid := `journey: j
 topic: offers
 priority: low
-on_edit: restart-at-step
+on_edit: keep
 trigger: {event: order.placed, when: order.total > 1, max_event_age: 1d, entry: always, reentry: 7d, max_active: 2}
 exit_when: event.type == "order.refunded"
 frequency: [{max: 1, per: 7d, channel: email}]

@@ -81,11 +81,15 @@ type Reason struct {
 }
 
 // Move asks the running runs of every journey in cat that says on_edit:
-// restart-at-step, and is not on its plan there, to move to it; only, if
+// restart-at-step, and are on a plan seen before its plan there, to move
+// to it; only, if
 // set, limits it to that journey. It returns an error only when the
 // registry cannot be read; runs that could not be asked are counted.
 func (m *Mover) Move(ctx context.Context, cat *journey.Catalog, only string) (Report, error) {
 	var rep Report
+	if err := m.See(ctx, cat); err != nil {
+		return rep, err
+	}
 	for _, p := range cat.Plans() {
 		if !p.Moves() || (only != "" && p.Journey != only) {
 			continue
@@ -97,6 +101,18 @@ func (m *Mover) Move(ctx context.Context, cat *journey.Catalog, only string) (Re
 		}
 	}
 	return rep, nil
+}
+
+// See records the catalog's plans as seen now, if they were not seen
+// before: runs move only to plans seen after theirs, so a worker on older
+// journey files (mid-rollout, or rolled back) never moves runs back. Every
+// worker sees its plans when it starts, pinned or not.
+func (m *Mover) See(ctx context.Context, cat *journey.Catalog) error {
+	var seen []store.PlanSeen
+	for _, p := range cat.Plans() {
+		seen = append(seen, store.PlanSeen{Journey: p.Journey, PlanHash: p.Hash})
+	}
+	return m.Store.SeePlans(ctx, seen)
 }
 
 func (m *Mover) moveJourney(ctx context.Context, p *journey.Plan) (Journey, error) {
@@ -112,7 +128,7 @@ func (m *Mover) moveJourney(ctx context.Context, p *journey.Plan) (Journey, erro
 	reasons := map[string]int{}
 	after := ""
 	for {
-		runs, err := m.Store.RunsOnOtherPlans(ctx, p.Journey, p.Hash, after, page)
+		runs, err := m.Store.RunsOnOlderPlans(ctx, p.Journey, p.Hash, after, page)
 		if err != nil {
 			return rep, err
 		}
@@ -130,7 +146,7 @@ func (m *Mover) moveJourney(ctx context.Context, p *journey.Plan) (Journey, erro
 					switch {
 					case err == nil && answer.Now:
 						rep.Moved++
-					case err == nil:
+					case err == nil || alreadyMoving(err):
 						rep.AtNextWait++
 					default:
 						var kept *keptError
@@ -199,6 +215,13 @@ func (m *Mover) ask(ctx context.Context, id string, move workflows.Move) (workfl
 func isEnded(err error) bool {
 	var notFound *serviceerror.NotFound
 	return errors.As(err, &notFound) || strings.Contains(err.Error(), "workflow execution already completed")
+}
+
+// alreadyMoving reports whether the run had accepted this move before (a
+// worker that started earlier asked it): it moves at its next wait.
+func alreadyMoving(err error) bool {
+	var appErr *temporal.ApplicationError
+	return errors.As(err, &appErr) && appErr.Type() == workflows.ErrAlreadyMoving
 }
 
 // refused reports whether err is the run's own answer (its validator

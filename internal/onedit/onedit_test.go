@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/rapporthq/rapport/workflows"
 	"github.com/stretchr/testify/assert"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/temporal"
@@ -19,6 +20,10 @@ func TestAnswersAreSorted(t *testing.T) {
 	refusal := fmt.Errorf("update move-plan: %w", temporal.NewApplicationError("step get_to_know is not in the new plan 1234567", "", nil))
 	assert.True(t, refused(refusal))
 	assert.Equal(t, "step get_to_know is not in the new plan 1234567", rootCause(refusal))
+
+	again := fmt.Errorf("update move-plan: %w", temporal.NewApplicationError("this run already moves to plan 1234567 at its next wait", workflows.ErrAlreadyMoving))
+	assert.True(t, alreadyMoving(again))
+	assert.False(t, alreadyMoving(refusal))
 
 	for _, err := range []error{
 		serviceerror.NewNotFound("workflow not found"),

@@ -381,6 +381,7 @@ var ErasureTables = map[string]string{
 	"webhook_events":     "no customer data (provider event ids)",
 	"api_keys":           "no customer data",
 	"template_versions":  "no customer data (the words of templates)",
+	"journey_plans":      "no customer data (plan hashes)",
 	"erasures":           "kept: the erasure record, by the customer's hash",
 	"goose_db_version":   "no customer data",
 }

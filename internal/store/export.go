@@ -82,6 +82,7 @@ var ExportTables = map[string]string{
 	"webhook_events":     "not exported: no customer data (provider event ids)",
 	"api_keys":           "not exported: no customer data",
 	"template_versions":  "not exported: no customer data (the words of templates)",
+	"journey_plans":      "not exported: no customer data (plan hashes)",
 	"goose_db_version":   "not exported: no customer data",
 }
 

@@ -198,9 +198,13 @@ func (s *Store) ClaimWithGate(ctx context.Context, m Message, resumable bool, po
 		// An attempt that outlived its run (a retry the run no longer
 		// waits for) neither sends nor leaves the message held: the run's
 		// end settled the rest of its messages, and this one with them.
+		// An attempt interrupted mid-call (sending) is resumed as before:
+		// the provider may have it.
 		var ended bool
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM journey_runs WHERE workflow_id = $1 AND status <> 'running')`, m.WorkflowID).Scan(&ended); err != nil {
-			return err
+		if current.Status != MessageSending {
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM journey_runs WHERE workflow_id = $1 AND status IN ('completed', 'exited'))`, m.WorkflowID).Scan(&ended); err != nil {
+				return err
+			}
 		}
 		if ended {
 			claim.Message, err = scanMessage(tx.QueryRow(ctx, `

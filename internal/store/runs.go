@@ -289,14 +289,37 @@ func (s *Store) MoveRun(ctx context.Context, workflowID, planHash string, listen
 	return tag.RowsAffected() == 1, nil
 }
 
-// RunsOnOtherPlans returns, by workflow id after after, at most limit
-// running runs of a journey that are not on plan planHash.
-func (s *Store) RunsOnOtherPlans(ctx context.Context, journeyName, planHash, after string, limit int) ([]Run, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+runColumns+` FROM journey_runs
-		WHERE journey = $1 AND status = 'running' AND plan_hash <> $2 AND workflow_id > $3
-		ORDER BY workflow_id LIMIT $4`, journeyName, planHash, after, limit)
+// PlanSeen names a plan of a journey.
+type PlanSeen struct {
+	Journey  string
+	PlanHash string
+}
+
+// SeePlans records when each plan was first seen (a plan seen before keeps
+// its time).
+func (s *Store) SeePlans(ctx context.Context, plans []PlanSeen) error {
+	batch := &pgx.Batch{}
+	for _, p := range plans {
+		batch.Queue(`INSERT INTO journey_plans (journey, plan_hash) VALUES ($1, $2) ON CONFLICT DO NOTHING`, p.Journey, p.PlanHash)
+	}
+	if err := s.pool.SendBatch(ctx, batch).Close(); err != nil {
+		return fmt.Errorf("record the plans seen: %w", err)
+	}
+	return nil
+}
+
+// RunsOnOlderPlans returns, by workflow id after after, at most limit
+// running runs of a journey on plans seen before planHash (or never
+// recorded as seen: they started before plans were). It returns none
+// when planHash itself was never seen.
+func (s *Store) RunsOnOlderPlans(ctx context.Context, journeyName, planHash, after string, limit int) ([]Run, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+runColumns+` FROM journey_runs r
+		WHERE r.journey = $1 AND r.status = 'running' AND r.plan_hash <> $2 AND r.workflow_id > $3
+		  AND coalesce((SELECT first_seen FROM journey_plans p WHERE p.journey = r.journey AND p.plan_hash = r.plan_hash), '-infinity')
+		      < (SELECT first_seen FROM journey_plans p WHERE p.journey = $1 AND p.plan_hash = $2)
+		ORDER BY r.workflow_id LIMIT $4`, journeyName, planHash, after, limit)
 	if err != nil {
-		return nil, fmt.Errorf("runs of %s not on plan %s: %w", journeyName, planHash, err)
+		return nil, fmt.Errorf("runs of %s on plans older than %s: %w", journeyName, planHash, err)
 	}
 	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (Run, error) { return scanRun(row) })
 }
