@@ -106,6 +106,8 @@ func (r *run) canMove(m Move) error {
 		return errors.New("the plan to move to has no hash or no steps")
 	case p.Hash == r.plan.Hash:
 		return fmt.Errorf("this run is already on plan %s", r.plan.ShortHash())
+	case r.moveRecorded != "" && r.moveRecorded != p.Hash:
+		return fmt.Errorf("this run is moving to plan %s now; ask again once it has", r.moveRecorded[:min(7, len(r.moveRecorded))])
 	case r.moveTo != nil && r.moveTo.Plan.Hash == p.Hash:
 		// Asked again (another worker started): the move stands.
 		return temporal.NewApplicationError(fmt.Sprintf("this run already moves to plan %s at its next wait", p.ShortHash()), ErrAlreadyMoving)
@@ -144,11 +146,20 @@ func (r *run) keepOrMove(ctx workflow.Context, step string) {
 	if _, _, err := r.moveTo.Plan.RestartAt(r.plan, step); err != nil {
 		r.note(fmt.Sprintf("%s: keeps plan %s rather than move to %s: %v", step, r.plan.ShortHash(), r.moveTo.Plan.ShortHash(), err))
 		r.moveTo = nil
-		if r.moveRecorded != "" {
-			r.recordMove(ctx, r.plan, true, []string{journey.AnyEventType})
-			r.moveRecorded = ""
-		}
+		r.unrecordMove(ctx)
 	}
+}
+
+// unrecordMove sets the registry back to the run's plan when a move it
+// recorded does not happen now (an event, staff or a task ended the rest
+// first): until the run moves, it hears every event, since the events its
+// own plan listens for are not known here and hearing more is safe.
+func (r *run) unrecordMove(ctx workflow.Context) {
+	if r.moveRecorded == "" || ctx.Err() != nil { // an exiting run's end is recorded anyway
+		return
+	}
+	r.recordMove(ctx, r.plan, true, []string{journey.AnyEventType})
+	r.moveRecorded = ""
 }
 
 // recordMoveAtRest writes the new plan where the router and staff look,
@@ -160,8 +171,9 @@ func (r *run) recordMoveAtRest(ctx workflow.Context) {
 	if m == nil || r.moveRecorded == m.Plan.Hash {
 		return
 	}
-	r.recordMove(ctx, &m.Plan, m.Listens, m.ListensFor)
-	r.moveRecorded = m.Plan.Hash
+	if r.recordMove(ctx, &m.Plan, m.Listens, m.ListensFor) {
+		r.moveRecorded = m.Plan.Hash
+	}
 }
 
 // moveDue reports whether a move waits to be made.
@@ -216,15 +228,18 @@ func waitLength(w *journey.WaitStep) (time.Duration, bool) {
 
 // recordMove writes a plan of the run where the router and staff look:
 // the run registry (which events to deliver) and the RapportPlanHash
-// search attribute, which the next execution keeps.
-func (r *run) recordMove(ctx workflow.Context, plan *journey.Plan, listens bool, listensFor []string) {
+// search attribute, which the next execution keeps. It reports whether the
+// registry took it (the search attribute follows the registry).
+func (r *run) recordMove(ctx workflow.Context, plan *journey.Plan, listens bool, listensFor []string) bool {
 	req := MoveRunRequest{WorkflowID: r.workflowID, PlanHash: plan.Hash, Listens: listens, ListensFor: listensFor}
 	err := r.patiently(ctx, "the database (run registry)", func(budget time.Duration) error {
 		lctx := workflow.WithLocalActivityOptions(ctx, localOptions(budget, "record plan "+plan.ShortHash()))
 		return workflow.ExecuteLocalActivity(lctx, MoveRunActivity, req).Get(ctx, nil)
 	})
 	if err != nil {
-		workflow.GetLogger(ctx).Warn("could not record the run's new plan", "error", err)
+		workflow.GetLogger(ctx).Warn("could not record the run's plan", "plan", plan.ShortHash(), "error", err)
+		return false
 	}
 	r.setAttributes(ctx, PlanHashAttr.ValueSet(plan.Hash))
+	return true
 }

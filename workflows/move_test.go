@@ -246,3 +246,59 @@ func TestAnExitWhileTheMoveIsRecordedEndsTheRun(t *testing.T) {
 	assert.Empty(t, acts.sends)
 	assert.Equal(t, old.Hash, st.PlanHash)
 }
+
+// TestAnEventWhileTheMoveIsRecordedComesFirst: the database is down as
+// the run records its move; the answer the run waits for arrives
+// meanwhile. The wait ends on the old plan, the registry is set back
+// (hearing every event), and the run moves at its next wait.
+func TestAnEventWhileTheMoveIsRecordedComesFirst(t *testing.T) {
+	comp, err := journey.NewCompiler(journey.Options{})
+	require.NoError(t, err)
+	old := compileMoving(t, comp, `
+  - {id: wait_for_answer, wait: {until_event: event.type == "survey.answered", timeout: 14d}}
+  - {id: pause, wait: 3d}
+  - {id: last_word, send: {channel: email, template: winback-last}}
+`)
+	updated := compileMoving(t, comp, `
+  - {id: wait_for_answer, wait: {until_event: event.type == "survey.answered", timeout: 14d}}
+  - {id: pause, wait: 3d}
+  - {id: last_word, send: {channel: email, template: winback-last-2}}
+`)
+	start := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	var now func() time.Time
+	acts := &fakeActivities{answers: map[journey.Channel]SendStatus{}}
+	acts.down = func() bool {
+		return now != nil && !now().Before(start.Add(24*time.Hour)) && now().Before(start.Add(26*time.Hour))
+	}
+	c := &chain{t: t, acts: acts, env: comp.Env(), start: start}
+	var move *moveResult
+	c.feed = func(env *testsuite.TestWorkflowEnvironment) {
+		now = env.Now
+		if c.execs > 1 {
+			return
+		}
+		move = moveAt(env, 24*time.Hour, "move", Move{Plan: *updated, Listens: true, ListensFor: []string{"survey.answered"}})
+		env.RegisterDelayedCallback(func() {
+			env.SignalWorkflow(EventSignal, journey.Event{ID: "answer-1", Type: "survey.answered", CustomerID: "c_1", OccurredAt: env.Now()})
+		}, 25*time.Hour)
+	}
+	res, st := c.run(JourneyInput{Plan: *old, CustomerID: "c_1", EntryKey: "k", Trigger: journey.Event{ID: "evt_lapsed", Type: "customer.lapsed", CustomerID: "c_1"}, Revision: Revision})
+	require.NoError(t, move.rejected)
+	assert.Contains(t, strings.Join(st.Notes, "\n"), "wait_for_answer: ended by survey.answered event answer-1", "the event ended the wait on the old plan")
+	// The test environment's clock jumps while the database is down, so it
+	// repeats local activities it then finds late: the writes, each once.
+	var writes []string
+	for _, m := range acts.moved {
+		w := m.PlanHash + " " + strings.Join(m.ListensFor, ",")
+		if len(writes) == 0 || writes[len(writes)-1] != w {
+			writes = append(writes, w)
+		}
+	}
+	assert.Equal(t, []string{updated.Hash + " survey.answered", old.Hash + " *", updated.Hash + " survey.answered"}, writes,
+		"recorded, set back (hearing every event) when the answer ended the wait first, recorded again at the next wait")
+	assert.Equal(t, 2, c.execs)
+	assert.Equal(t, Completed, res.Outcome)
+	require.Len(t, acts.sends, 1)
+	assert.Equal(t, "winback-last-2", acts.sends[0].Template)
+	assert.Equal(t, updated.Hash, st.PlanHash)
+}

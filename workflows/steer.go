@@ -155,6 +155,7 @@ func (r *run) pause(ctx workflow.Context, d time.Duration, summary string, done 
 	if err == nil && fired && ctx.Err() == nil && !wake() && r.readyToContinue(ctx, wake) {
 		return false, r.continuing(until)
 	}
+	r.unrecordMove(ctx) // the move, if recorded, waits for the next rest
 	if err == nil && ctx.Err() != nil {
 		err = ctx.Err() // the run is exiting: the walk stops here
 	}

@@ -136,6 +136,7 @@ func (r *run) awaitTask(ctx workflow.Context, step journey.Step, t *pendingTask,
 			if r.readyToContinue(ctx, func() bool { return t.done }) {
 				return r.continuing(due)
 			}
+			r.unrecordMove(ctx) // the move, if recorded, waits for the next rest
 			if !t.done && ctx.Err() != nil {
 				return ctx.Err() // the run is exiting
 			}

@@ -103,7 +103,7 @@ func inFlight(ctx context.Context, w io.Writer, databaseURL string, plans []*jou
 			}
 		}
 		if older > 0 && p.Moves() {
-			fmt.Fprintf(w, "%s: %s in flight on older plans (%s) move to this plan (%s) at the step they wait in (on_edit: restart-at-step) when a worker starts with it, or on rapport runs move; rapport diff shows which steps cannot move\n",
+			fmt.Fprintf(w, "%s: %s in flight on older plans (%s) move to this plan (%s) at the step they wait in (on_edit: restart-at-step) when a worker starts with it, or on rapport runs move, if it is seen after theirs; rapport diff shows which steps cannot move\n",
 				p.Source, plural(older, "run", "runs"), strings.Join(hashes, ", "), p.ShortHash())
 		} else if older > 0 {
 			fmt.Fprintf(w, "%s: warning: %s in flight on older plans (%s) keep them, templates included; this plan (%s) is for new runs; rapport diff shows what changes, rapport runs list --journey %s --plan HASH lists them\n",

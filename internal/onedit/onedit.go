@@ -146,7 +146,7 @@ func (m *Mover) moveJourney(ctx context.Context, p *journey.Plan) (Journey, erro
 					switch {
 					case err == nil && answer.Now:
 						rep.Moved++
-					case err == nil || alreadyMoving(err):
+					case err == nil:
 						rep.AtNextWait++
 					default:
 						var kept *keptError
@@ -204,6 +204,9 @@ func (m *Mover) ask(ctx context.Context, id string, move workflows.Move) (workfl
 	})
 	if err == nil {
 		err = h.Get(ctx, &answer)
+	}
+	if err != nil && alreadyMoving(err) {
+		return workflows.MoveAnswer{}, nil // asked before: it moves at its next wait
 	}
 	if err != nil && refused(err) {
 		return answer, &keptError{reason: rootCause(err)}

@@ -121,4 +121,17 @@ func TestEndingARunSkipsWhatItHeld(t *testing.T) {
 		assert.Equal(t, store.MessageSkipped, claim.Message.Status)
 		assert.Equal(t, store.JourneyEndedReason, claim.Message.Reason)
 	}
+
+	// A failed run's late attempt is skipped too; a run given up as not
+	// found in Temporal may still start under its id, and sends.
+	for i, outcome := range []string{"load customer c_1: boom", store.RunNotFound} {
+		wid := fmt.Sprintf("rapport/j/c_1/failed-%d", i)
+		require.NoError(t, s.RegisterRun(ctx, store.Run{WorkflowID: wid, Journey: "j", CustomerID: "c_1", PlanHash: "h"}))
+		require.NoError(t, s.GiveUpRun(ctx, wid, outcome))
+		late := outboxMessage(fmt.Sprintf("failed-%d", i))
+		late.WorkflowID = wid
+		claim, _, err := s.ClaimWithGate(ctx, late, false, at, func(store.GateInput) store.Gate { return store.Gate{Allow: true} })
+		require.NoError(t, err)
+		assert.Equal(t, outcome == store.RunNotFound, claim.Send, outcome)
+	}
 }

@@ -202,7 +202,10 @@ func (s *Store) ClaimWithGate(ctx context.Context, m Message, resumable bool, po
 		// the provider may have it.
 		var ended bool
 		if current.Status != MessageSending {
-			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM journey_runs WHERE workflow_id = $1 AND status IN ('completed', 'exited'))`, m.WorkflowID).Scan(&ended); err != nil {
+			// A run given up as not found in Temporal may still start
+			// under its id (see RunNotFound): its sends go on.
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM journey_runs WHERE workflow_id = $1
+				AND (status IN ('completed', 'exited') OR (status = 'failed' AND outcome <> $2)))`, m.WorkflowID, RunNotFound).Scan(&ended); err != nil {
 				return err
 			}
 		}

@@ -309,13 +309,15 @@ func (s *Store) SeePlans(ctx context.Context, plans []PlanSeen) error {
 }
 
 // RunsOnOlderPlans returns, by workflow id after after, at most limit
-// running runs of a journey on plans seen before planHash (or never
-// recorded as seen: they started before plans were). It returns none
-// when planHash itself was never seen.
+// running runs of a journey on plans seen before planHash. A plan never
+// seen (an API started a run on it before any worker saw it) is not
+// older: its runs stay. It returns none when planHash itself was never
+// seen. (The plans of runs registered before plans were recorded were
+// recorded, at their first run's start, by the migration.)
 func (s *Store) RunsOnOlderPlans(ctx context.Context, journeyName, planHash, after string, limit int) ([]Run, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+runColumns+` FROM journey_runs r
 		WHERE r.journey = $1 AND r.status = 'running' AND r.plan_hash <> $2 AND r.workflow_id > $3
-		  AND coalesce((SELECT first_seen FROM journey_plans p WHERE p.journey = r.journey AND p.plan_hash = r.plan_hash), '-infinity')
+		  AND (SELECT first_seen FROM journey_plans p WHERE p.journey = r.journey AND p.plan_hash = r.plan_hash)
 		      < (SELECT first_seen FROM journey_plans p WHERE p.journey = $1 AND p.plan_hash = $2)
 		ORDER BY r.workflow_id LIMIT $4`, journeyName, planHash, after, limit)
 	if err != nil {

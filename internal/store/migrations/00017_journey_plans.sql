@@ -12,5 +12,14 @@ CREATE TABLE journey_plans (
     PRIMARY KEY (journey, plan_hash)
 );
 
+-- The plans of runs already registered, first seen when their first run
+-- started.
+INSERT INTO journey_plans (journey, plan_hash, first_seen)
+SELECT journey, plan_hash, min(started_at) FROM journey_runs GROUP BY journey, plan_hash;
+
+-- The Mover pages through a journey's running runs by workflow id.
+CREATE INDEX journey_runs_running_by_journey ON journey_runs (journey, workflow_id) WHERE status = 'running';
+
 -- +goose Down
+DROP INDEX journey_runs_running_by_journey;
 DROP TABLE journey_plans;
