@@ -71,9 +71,9 @@ type MoveRunRequest struct {
 }
 
 // acceptMoves registers the move-plan update. Its validator refuses what
-// cannot apply (another journey, the plan the run is on or left, another
-// dev clock, a step the new plan cannot wait at), so nothing invalid
-// reaches the history.
+// cannot apply (another journey, the plan the run is on or left, a move
+// it already took or is recording, a scaled plan, a step the new plan
+// cannot wait at), so nothing invalid reaches the history.
 func (r *run) acceptMoves(ctx workflow.Context) error {
 	err := workflow.SetUpdateHandlerWithOptions(ctx, MovePlanUpdate,
 		func(ctx workflow.Context, m Move) (MoveAnswer, error) {
