@@ -9,6 +9,7 @@
 package journey
 
 import (
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"slices"
@@ -275,8 +276,17 @@ func (cc *compilation) journey(root *yaml.Node) *Plan {
 		p.Templates = cc.pinned
 	}
 	p.Hash = ComputeHash(p)
+	if b, err := json.Marshal(p); err == nil && len(b) > MaxPlanBytes {
+		cc.errorAt(Pos{1, 1}, fmt.Sprintf("this journey compiles to a plan of %d KiB; every run carries its plan through Temporal, which bounds what a run carries, so a plan must stay under %d KiB: split the journey into several", (len(b)+1023)>>10, MaxPlanBytes>>10))
+		return nil
+	}
 	return p
 }
+
+// MaxPlanBytes bounds a compiled plan as JSON: a run carries its plan in
+// its input, and again each time it continues as new, inside Temporal's
+// 2 MiB payload limit together with its state.
+const MaxPlanBytes = 512 << 10
 
 func (cc *compilation) trigger(n *yaml.Node) Trigger {
 	var t Trigger

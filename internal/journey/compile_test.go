@@ -601,3 +601,34 @@ func TestCompileFrequencyAndOnCap(t *testing.T) {
 	assert.Contains(t, diags.Error(), `f.yaml:4:32: a frequency cap needs max`)
 	assert.Contains(t, diags.Error(), `f.yaml:6:50: on_cap "later" is unknown`)
 }
+
+// TestAPlanLargerThanARunCarriesIsRefused: a journey under the file limit
+// whose plan would be larger than MaxPlanBytes (a run carries its plan
+// through Temporal) is refused, saying how large and what to do.
+func TestAPlanLargerThanARunCarriesIsRefused(t *testing.T) {
+	c := newTestCompiler(t)
+	brief := strings.Repeat("Ask how it went. ", (MaxPlanBytes+(64<<10))/17)
+	plan, diags := c.Compile("huge.yaml", src(
+		"journey: huge",
+		"purpose: transactional",
+		"trigger: {event: order.placed}",
+		"steps:",
+		"  - id: call",
+		"    task: {kind: phone_call, queue: care, due_in: 1d, brief: \""+brief+"\"}",
+	))
+	assert.Nil(t, plan)
+	require.True(t, diags.HasErrors())
+	assert.Contains(t, diags.Error(), "huge.yaml:1:1: this journey compiles to a plan of")
+	assert.Contains(t, diags.Error(), "a plan must stay under 512 KiB: split the journey into several")
+
+	plan, diags = c.Compile("fine.yaml", src(
+		"journey: fine",
+		"purpose: transactional",
+		"trigger: {event: order.placed}",
+		"steps:",
+		"  - id: call",
+		"    task: {kind: phone_call, queue: care, due_in: 1d, brief: \""+brief[:MaxPlanBytes/2]+"\"}",
+	))
+	require.False(t, diags.HasErrors(), diags.Error())
+	assert.NotNil(t, plan)
+}

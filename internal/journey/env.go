@@ -42,6 +42,14 @@ const maxExprLen = 4000
 // huge list) from burning a workflow task.
 const evalCostLimit = 1_000_000
 
+// StringsVersion is the version of CEL's strings extension journeys use,
+// pinned: running journeys evaluate their conditions again on every
+// replay, so the environment is part of the interpreter, and a new version
+// (new functions, or old ones behaving differently) is a new interpreter
+// revision (workflows.CurrentRevision), with recorded histories. So is a
+// cel-go upgrade; workflows' TestCELEnvironmentIsPinned holds both.
+const StringsVersion = 5
+
 // NewEnv builds the journey CEL environment.
 func NewEnv() (*Env, error) {
 	types := []reflect.Type{
@@ -53,7 +61,7 @@ func NewEnv() (*Env, error) {
 		cel.CrossTypeNumericComparisons(true),
 		cel.ParserExpressionSizeLimit(maxExprLen),
 		cel.ParserRecursionLimit(64),
-		ext.Strings(),
+		ext.Strings(ext.StringsVersion(StringsVersion)),
 		orderedRange(),
 		dateFunctions(),
 		cel.Variable("now", cel.TimestampType),
@@ -454,4 +462,38 @@ func (e *Env) EvalKey(expr string, vars Vars) (string, error) {
 		return "", fmt.Errorf("evaluate key %q: got %v, not text", expr, out.Value())
 	}
 	return s, nil
+}
+
+// Declarations lists what the environment declares, one line each in a
+// stable order: every function's overloads with their signatures, the
+// macros and the variables. Two environments that differ in what
+// expressions may say differ here (see StringsVersion).
+func (e *Env) Declarations() []string {
+	var out []string
+	for _, env := range []struct {
+		name string
+		env  *cel.Env
+	}{{"conditions", e.env}, {"audiences", e.audience}} {
+		for name, fn := range env.env.Functions() {
+			for _, o := range fn.OverloadDecls() {
+				args := make([]string, len(o.ArgTypes()))
+				for i, t := range o.ArgTypes() {
+					args[i] = t.String()
+				}
+				kind := "function"
+				if o.IsMemberFunction() {
+					kind = "member"
+				}
+				out = append(out, fmt.Sprintf("%s %s %s %s(%s) %s", env.name, kind, name, o.ID(), strings.Join(args, ", "), o.ResultType()))
+			}
+		}
+		for _, m := range env.env.Macros() {
+			out = append(out, fmt.Sprintf("%s macro %s", env.name, m.MacroKey()))
+		}
+		for _, v := range env.env.Variables() {
+			out = append(out, fmt.Sprintf("%s variable %s %s", env.name, v.Name(), v.Type()))
+		}
+	}
+	slices.Sort(out)
+	return out
 }
