@@ -1,7 +1,10 @@
 package workflows
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/workflow"
@@ -70,6 +73,12 @@ type Resume struct {
 	// Fresh says the run, moved to a new plan, walks the step Path leads
 	// to anew rather than resting until Until (move.go).
 	Fresh bool `json:"fresh,omitempty"`
+	// Restart says the run continued as new in the middle of the step
+	// Path leads to (waiting out an outage, a hold, a send in doubt: see
+	// continuingFresh) and walks it again from its start. Fresh is set
+	// too, so that a worker of a release before Restart, which walks the
+	// step without looking, does not take the next wait for a rest.
+	Restart bool `json:"restart,omitempty"`
 }
 
 // ResumeTask is the open staff task a continued run waits for.
@@ -82,8 +91,9 @@ type ResumeTask struct {
 // continueError unwinds the walk when the run continues as new; plan is
 // set when it moves to a new plan.
 type continueError struct {
-	resume Resume
-	plan   *journey.Plan
+	resume      Resume
+	plan        *journey.Plan
+	keepBacklog bool // the run had not taken in its start backlog yet
 }
 
 func (e *continueError) Error() string { return "continue as new" }
@@ -128,15 +138,10 @@ func (r *run) readyToContinue(ctx workflow.Context, wake func() bool) bool {
 // continuing builds the error that unwinds the walk, with the run's state,
 // at a rest that ends at until.
 func (r *run) continuing(until time.Time) error {
-	res := Resume{
-		Path: append([]int(nil), r.at...), Until: until, State: r.state,
-		Event: r.vars.Event, Task: r.vars.Task, Inbox: r.inbox, Seen: r.seenOrder,
-		Completed: r.completed, Continues: r.continues + 1,
-	}
+	c := &continueError{resume: r.resumeState(until)}
 	if t := r.pendingTask; t != nil && !t.done {
-		res.OpenTask = &ResumeTask{ID: t.id, Queue: t.queue, Escalated: t.escalated}
+		c.resume.OpenTask = &ResumeTask{ID: t.id, Queue: t.queue, Escalated: t.escalated}
 	}
-	c := &continueError{resume: res}
 	if r.moveDue() {
 		if plan, err := r.moved(&c.resume, until); err == nil {
 			c.plan = plan
@@ -146,17 +151,108 @@ func (r *run) continuing(until time.Time) error {
 	return c
 }
 
+// continueMidStep continues the run as new in the middle of a step when
+// it is due (revision 4), before a wait of an open-ended loop inside a
+// step: a message held by the contact rules, a send in doubt, an activity
+// failing past its budget. The next execution walks the step anew
+// (continuingFresh). It returns nil when the run goes on here.
+func (r *run) continueMidStep(ctx workflow.Context) error {
+	if r.revision < 4 || !r.continueDue(ctx) || !r.mayContinue(ctx) {
+		return nil
+	}
+	if !r.readyToContinue(ctx, func() bool { return false }) {
+		return nil // the run is exiting: the wait that follows ends at once
+	}
+	return r.continuingFresh()
+}
+
+// continuingFresh builds the error that unwinds the walk in the middle of
+// a step (revision 4): the next execution walks that step again from its
+// start. Every activity of a step is idempotent (a send finds its outbox
+// row and what became of it; a task, a split, a record keep their ids),
+// so nothing is sent or created twice; a step interrupted before the walk
+// began (learning about the customer) starts the walk. A run that had
+// not yet taken in its start backlog carries it on.
+func (r *run) continuingFresh() error {
+	c := &continueError{resume: r.resumeState(time.Time{}), keepBacklog: !r.caughtUp}
+	c.resume.Fresh, c.resume.Restart = true, true
+	r.leaving = true
+	return c
+}
+
+// resumeState is what the next execution carries, at a rest that ends at
+// until (zero when it walks a step anew).
+func (r *run) resumeState(until time.Time) Resume {
+	return Resume{
+		Path: append([]int(nil), r.at...), Until: until, State: r.state,
+		Event: r.vars.Event, Task: r.vars.Task, Inbox: r.inbox, Seen: r.seenOrder,
+		Completed: r.completed, Continues: r.continues + 1,
+	}
+}
+
 // continueAsNew ends this execution and starts the next with the run's
 // state.
 func (r *run) continueAsNew(ctx workflow.Context, c *continueError) error {
 	next := r.input
-	next.Backlog = nil
+	if !c.keepBacklog {
+		next.Backlog = nil
+	}
 	next.Resume = &c.resume
 	if c.plan != nil {
 		next.Plan = *c.plan // recorded at the rest (recordMoveAtRest)
 	}
+	if r.revision >= 4 {
+		if shed := fitInput(&next, maxContinueBytes); shed != "" {
+			workflow.GetLogger(ctx).Warn("journey continues as new with less state", "shed", shed)
+		}
+	}
 	workflow.GetLogger(ctx).Info("journey continues as new", "events_here", r.receivedHere, "continues", c.resume.Continues, "step", r.state.CurrentStep)
 	return workflow.NewContinueAsNewError(ctx, JourneyWorkflowName, next)
+}
+
+// maxContinueBytes bounds the input a run continues as new with, well
+// inside Temporal's 2 MiB payload limit (past which the server ends the
+// run). What a run keeps is bounded on its own (maxInboxBytes, maxSeen,
+// maxNotes and maxNoteRunes, maxSends, maxActions; a plan by
+// journey.MaxPlanBytes); fitInput is the last guard.
+const maxContinueBytes = 3 << 19 // 1.5 MiB
+
+// fitInput makes the input of the next execution fit in limit bytes as
+// JSON, shedding what matters least first: the oldest events kept for
+// later waits, then the oldest remembered event ids (the API also drops
+// repeated events), then notes between the first and the latest. It says
+// what it shed ("" for nothing). It is deterministic: the same state sheds
+// the same on replay.
+func fitInput(in *JourneyInput, limit int) string {
+	size := func() int {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return limit + 1
+		}
+		return len(b)
+	}
+	res := in.Resume
+	var shed []string
+	for size() > limit {
+		switch {
+		case len(res.Inbox) > 0:
+			n := (len(res.Inbox) + 1) / 2
+			res.Inbox = res.Inbox[n:]
+			shed = append(shed, fmt.Sprintf("%d kept events", n))
+		case len(res.Seen) > 100:
+			n := len(res.Seen) - 100
+			res.Seen = res.Seen[n:]
+			shed = append(shed, fmt.Sprintf("%d remembered event ids", n))
+		case len(res.State.Notes) > notesHead+10:
+			n := len(res.State.Notes) - notesHead - 10
+			res.State.Notes = append(res.State.Notes[:notesHead:notesHead], res.State.Notes[notesHead+n:]...)
+			res.State.NotesDropped += n
+			shed = append(shed, fmt.Sprintf("%d notes", n))
+		default:
+			return strings.Join(append(shed, "nothing more to shed"), ", ")
+		}
+	}
+	return strings.Join(shed, ", ")
 }
 
 // restore takes the state a continued run carries.
@@ -172,15 +268,27 @@ func (r *run) restore(res *Resume) {
 		r.completed = res.Completed
 	}
 	r.continues = res.Continues
-	r.resume = &resumeAt{path: append([]int(nil), res.Path...), until: res.Until, task: res.OpenTask, fresh: res.Fresh}
+	r.resume = &resumeAt{path: append([]int(nil), res.Path...), until: res.Until, task: res.OpenTask, fresh: res.Fresh, restart: res.Restart}
 }
 
 // resumeAt is where a continued run picks up its walk.
 type resumeAt struct {
-	path  []int
-	until time.Time
-	task  *ResumeTask
-	fresh bool // walk the step anew (a run moved to a new plan)
+	path    []int
+	until   time.Time
+	task    *ResumeTask
+	fresh   bool // walk the step anew (a run moved to a new plan)
+	restart bool // walk the step again from its start (continuingFresh)
+}
+
+// restarting reports, at the step the resume path leads to, whether the
+// run walks it again from its start (it continued as new in the middle of
+// it); the run then goes on as if it had not continued.
+func (r *run) restarting() bool {
+	if r.resume == nil || !r.resume.restart || len(r.resume.path) > 0 {
+		return false
+	}
+	r.resume = nil
+	return true
 }
 
 // resumeIndex is the next index along the resume path (0 when the run is

@@ -42,12 +42,17 @@ steps:
 // registers that execution's signals (it is given the environment and the
 // time the run started).
 type chain struct {
-	t      *testing.T
-	acts   *fakeActivities
-	env    *journey.Env
-	after  int
-	start  time.Time
-	feed   func(env *testsuite.TestWorkflowEnvironment)
+	t     *testing.T
+	acts  *fakeActivities
+	env   *journey.Env
+	after int
+	start time.Time
+	feed  func(env *testsuite.TestWorkflowEnvironment)
+	// suggest, when set, says whether Temporal suggests the execution (1
+	// for the first) continue as new.
+	suggest func(exec int) bool
+	// budget is the interpreter's retry budget (0: the default).
+	budget time.Duration
 	execs  int
 	states []State
 	inputs []JourneyInput // the input of each execution after the first
@@ -62,7 +67,11 @@ func (c *chain) run(input JourneyInput) (JourneyResult, State) {
 		env.SetStartTime(at)
 		in := NewInterpreter(c.env)
 		in.ContinueAfterEvents = c.after
+		in.RetryBudget = c.budget
 		in.Register(env)
+		if c.suggest != nil && c.suggest(c.execs) {
+			env.SetContinueAsNewSuggested(true)
+		}
 		env.RegisterActivityWithOptions(c.acts.CustomerFacts, activity.RegisterOptions{Name: CustomerFactsActivity})
 		env.RegisterActivityWithOptions(c.acts.SendMessage, activity.RegisterOptions{Name: SendMessageActivity})
 		env.RegisterActivityWithOptions(c.acts.FinishRun, activity.RegisterOptions{Name: FinishRunActivity})
@@ -71,7 +80,10 @@ func (c *chain) run(input JourneyInput) (JourneyResult, State) {
 		env.RegisterActivityWithOptions(c.acts.RecordSplit, activity.RegisterOptions{Name: RecordSplitActivity})
 		env.RegisterActivityWithOptions(c.acts.NextLocalTime, activity.RegisterOptions{Name: NextLocalTimeActivity})
 		env.RegisterActivityWithOptions(c.acts.MoveRun, activity.RegisterOptions{Name: MoveRunActivity})
-		c.feed(env)
+		env.RegisterActivityWithOptions(c.acts.SettleSend, activity.RegisterOptions{Name: SettleSendActivity})
+		if c.feed != nil {
+			c.feed(env)
+		}
 		env.ExecuteWorkflow(JourneyWorkflowName, input)
 		require.True(c.t, env.IsWorkflowCompleted())
 		err := env.GetWorkflowError()

@@ -100,10 +100,11 @@ type JourneyInput struct {
 //     and it records its end in the run registry with a local activity.
 const Revision = 1
 
-// CurrentRevision is the interpreter revision runs record when they start
-// on this worker (as the RevisionChange version marker), unless the worker
-// pins an older one for the first phase of a rolling deploy (see
-// PinRevision):
+// CurrentRevision is the newest interpreter revision this release runs.
+// A run records the revision it runs at when it starts (the
+// RevisionChange version marker): the newest every worker of the fleet
+// can run (internal/fleet, RecordRevision), so during a rollout runs keep
+// recording the older revision until the last older worker is gone.
 //
 //  2. An activity or local activity the run depends on that fails past
 //     the retry budget (an outage of the database, say) does not end the
@@ -115,7 +116,20 @@ const Revision = 1
 //     the search attributes it sets when it ends; and a scaled plan (dev
 //     mode) keeps its own journey clock, so waits end where the journey
 //     says in journey time, however late timers fire (devclock.go).
-const CurrentRevision = 3
+//  4. A run stays bounded however long it waits: it continues as new in
+//     the middle of a step when Temporal suggests it (a message held, a
+//     send in doubt, an activity failing past its budget) and walks the
+//     step again in the next execution; it keeps at most 256 KiB of events
+//     for later waits, notes of at most 500 characters, one record per
+//     hold or look at a send in doubt, and the first 20 and latest 80
+//     staff actions; and its input stays under 1.5 MiB when it continues
+//     as new. A local activity that keeps failing gives way after two
+//     minutes to the same activity retried by the server (no timers in
+//     the history), and a send in doubt is looked at every two minutes at
+//     most, sooner when the evidence says when (SettleResult.LookAgainIn).
+//     The CEL environment conditions are evaluated in is pinned with it
+//     (journey.EnvRevision).
+const CurrentRevision = 4
 
 // RevisionChange is the workflow.GetVersion change id under which a run
 // records the interpreter revision it runs at.
@@ -315,6 +329,11 @@ type SettleResult struct {
 	Reason string `json:"reason,omitempty"`
 	// Send is the message as it stands.
 	Send SendResult `json:"send"`
+	// LookAgainIn, when set with StillInDoubt, is when the evidence may
+	// change (a marketing email proven unsent waits for the transactional
+	// ones to go first): the run looks again then rather than after its
+	// usual pause. Read from revision 4.
+	LookAgainIn time.Duration `json:"look_again_in,omitempty"`
 }
 
 // FinishRunRequest records how a run ended in the run registry.

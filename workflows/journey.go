@@ -29,6 +29,10 @@ type Interpreter struct {
 	// differently. Tests set it; workers leave the default, and a change
 	// of the default is a behaviour change (behind workflow.GetVersion).
 	ContinueAfterEvents int
+	// Newest is the newest interpreter revision this interpreter runs
+	// (0: CurrentRevision). Tests set it lower to stand for a worker of an
+	// older release, which records and replays no revision past its own.
+	Newest int
 }
 
 // NewInterpreter returns an interpreter evaluating conditions in env.
@@ -43,7 +47,7 @@ func NewInterpreter(env *journey.Env) *Interpreter {
 // is), walks the steps in order, and records how the run ended.
 func (in *Interpreter) JourneyWorkflow(ctx workflow.Context, input JourneyInput) (JourneyResult, error) {
 	run := newRun(ctx, in.env, input)
-	run.revision = revisionOf(ctx, input)
+	run.revision = revisionOf(ctx, input, cmp.Or(in.Newest, CurrentRevision))
 	run.startDevClock(ctx)
 	run.budget = in.RetryBudget
 	run.continueAfter = cmp.Or(in.ContinueAfterEvents, DefaultContinueAfterEvents)
@@ -58,6 +62,9 @@ func (in *Interpreter) JourneyWorkflow(ctx workflow.Context, input JourneyInput)
 		learning = walking // staff can exit a run that waits for the database
 	}
 	if err := run.learnAboutTheCustomer(learning); err != nil {
+		if c, ok := isContinue(err); ok {
+			return JourneyResult{}, run.continueAsNew(ctx, c)
+		}
 		return run.finish(ctx, Failed, err.Error())
 	}
 
@@ -94,6 +101,7 @@ func (r *run) walk(ctx workflow.Context, steps []journey.Step) error {
 	for i := r.resumeIndex(); i < len(steps); i++ {
 		step := steps[i]
 		r.at[depth] = i
+		r.restarting()
 		r.enter(ctx, step)
 		var err error
 		switch step.Kind {

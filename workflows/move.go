@@ -232,9 +232,8 @@ func waitLength(w *journey.WaitStep) (time.Duration, bool) {
 // registry took it (the search attribute follows the registry).
 func (r *run) recordMove(ctx workflow.Context, plan *journey.Plan, listens bool, listensFor []string) bool {
 	req := MoveRunRequest{WorkflowID: r.workflowID, PlanHash: plan.Hash, Listens: listens, ListensFor: listensFor}
-	err := r.patiently(ctx, "the database (run registry)", func(budget time.Duration) error {
-		lctx := workflow.WithLocalActivityOptions(ctx, localOptions(budget, "record plan "+plan.ShortHash()))
-		return workflow.ExecuteLocalActivity(lctx, MoveRunActivity, req).Get(ctx, nil)
+	err := r.patientlyOr(ctx, "the database (run registry)", stopWaiting, func(budget time.Duration) error {
+		return r.local(ctx, budget, "record plan "+plan.ShortHash(), MoveRunActivity, req, nil)
 	})
 	if err != nil {
 		workflow.GetLogger(ctx).Warn("could not record the run's plan", "plan", plan.ShortHash(), "error", err)

@@ -42,8 +42,23 @@ func (s *JourneySuite) TestDatabaseDownForTwoHoursTheRunGoesOn() {
 	s.Equal(Completed, res.Outcome, res.Reason)
 	s.Equal([]string{"thanks"}, s.acts.sentSteps())
 	s.GreaterOrEqual(s.env.Now().Sub(start), 2*time.Hour, "it sent once the database was back")
+	// The test environment gives an activity ten attempts where the
+	// server retries it for the budget, so here the run also waits
+	// between tries (continuingRetryPause); on a server it tries at least
+	// once a minute (retryMaxInterval).
+	s.Less(s.env.Now().Sub(start), 2*time.Hour+continuingRetryPause+2*time.Minute, "it resumes soon after the database is back")
 	s.Greater(s.acts.factsCalls, 5, "retried past five attempts")
-	s.Less(s.acts.factsCalls, 60, "with exponential backoff")
+	s.Less(s.acts.factsCalls, 2*60+30, "at most about once a minute")
+}
+
+func (s *JourneySuite) TestRevisionThreeKeepsItsPace() {
+	s.withBudget(0, 3)
+	start := s.downFor(2 * time.Hour)
+	res := s.run(s.plan(thankYou), journey.Order{})
+
+	s.Equal(Completed, res.Outcome, res.Reason)
+	s.GreaterOrEqual(s.env.Now().Sub(start), 2*time.Hour)
+	s.Less(s.acts.factsCalls, 60, "a local activity with exponential backoff up to five minutes")
 	for _, n := range s.state().Notes {
 		s.NotContains(n, "retry budget", "two hours is inside the default budget")
 	}

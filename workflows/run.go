@@ -1,8 +1,10 @@
 package workflows
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -116,6 +118,7 @@ type run struct {
 	receivedHere  int       // events received in this execution
 	continues     int       // executions before this one
 	leaving       bool      // the walk unwinds to continue as new
+	caughtUp      bool      // the run took in its start backlog (catchUp)
 	moveTo        *Move     // the plan the run moves to at its next wait (move.go)
 	moveRecorded  string    // the plan hash recordMoveAtRest wrote, if any
 }
@@ -180,6 +183,9 @@ func (r *run) expose(ctx workflow.Context) error {
 // first step.
 func (r *run) learnAboutTheCustomer(ctx workflow.Context) error {
 	facts, err := r.customerFacts(ctx)
+	if _, ok := isContinue(err); ok {
+		return err // waiting for the database, the run continues as new
+	}
 	var gone *exitError
 	if errors.As(err, &gone) {
 		r.exitReason = gone.reason
@@ -202,8 +208,7 @@ func (r *run) learnAboutTheCustomer(ctx workflow.Context) error {
 func (r *run) customerFacts(ctx workflow.Context) (journey.Customer, error) {
 	var facts journey.Customer
 	err := r.patiently(ctx, "the database (customer facts)", func(budget time.Duration) error {
-		lctx := workflow.WithLocalActivityOptions(ctx, localOptions(budget, "", ErrCustomerNotFound))
-		return workflow.ExecuteLocalActivity(lctx, CustomerFactsActivity, r.input.CustomerID).Get(lctx, &facts)
+		return r.local(ctx, budget, "", CustomerFactsActivity, r.input.CustomerID, &facts, ErrCustomerNotFound)
 	})
 	var appErr *temporal.ApplicationError
 	if errors.As(err, &appErr) && appErr.Type() == ErrCustomerNotFound &&
@@ -226,13 +231,31 @@ const CustomerGoneReason = "customer no longer exists"
 // listenForEvents receives the customer's events for the whole run. An
 // event matching exit_when stops the walk at once; others are kept for
 // waits. Repeated deliveries of an event are ignored.
+//
+// From revision 4 it never blocks in Receive: a signal handed to a
+// coroutine blocked there is taken out of the channel before that
+// coroutine runs, so a run continuing as new in the same workflow task
+// (when Temporal suggests it; readyToContinue drains the channel) lost it.
+// It waits for the channel to hold events and takes them from there, so
+// events stay in the channel until someone takes them in.
 func (r *run) listenForEvents(ctx workflow.Context, stopWalking workflow.CancelFunc) {
 	events := workflow.GetSignalChannel(ctx, EventSignal)
 	for {
 		var ev journey.Event
-		events.Receive(ctx, &ev)
-		r.tick(ctx)
-		r.receive(ev, stopWalking)
+		if r.revision < 4 {
+			events.Receive(ctx, &ev)
+			r.tick(ctx)
+			r.receive(ev, stopWalking)
+			continue
+		}
+		if workflow.Await(ctx, func() bool { return events.Len() > 0 }) != nil {
+			return
+		}
+		for events.ReceiveAsync(&ev) {
+			r.tick(ctx)
+			r.receive(ev, stopWalking)
+			ev = journey.Event{}
+		}
 	}
 }
 
@@ -240,6 +263,7 @@ func (r *run) listenForEvents(ctx workflow.Context, stopWalking workflow.CancelF
 // with and the events already signalled, so an event that ends the
 // journey (a purchase, for a win-back) stops it before it sends anything.
 func (r *run) catchUp(ctx workflow.Context, stopWalking workflow.CancelFunc) {
+	r.caughtUp = true
 	if r.revision < 1 {
 		return // runs started before: they received these in listenForEvents
 	}
@@ -285,6 +309,38 @@ func (r *run) receive(ev journey.Event, stopWalking workflow.CancelFunc) {
 	if len(r.inbox) > maxInbox {
 		r.inbox = r.inbox[1:]
 	}
+	if r.revision >= 4 {
+		r.inbox = keepBytes(r.inbox, maxInboxBytes)
+	}
+}
+
+// keepBytes drops the oldest events until the events' data together take
+// at most limit bytes as JSON (the newest event is always kept: an event's
+// data is bounded by the API).
+func keepBytes(events []journey.Event, limit int) []journey.Event {
+	total := 0
+	for i := len(events) - 1; i >= 0; i-- {
+		total += eventBytes(events[i])
+		if total > limit && i < len(events)-1 {
+			return events[i+1:]
+		}
+	}
+	return events
+}
+
+// eventBytes is about what an event takes in a workflow's input: its data
+// as JSON (encoding/json writes map keys in order: the same on replay),
+// its id, type and customer.
+func eventBytes(ev journey.Event) int {
+	n := len(ev.ID) + len(ev.Type) + len(ev.CustomerID) + 64
+	if len(ev.Data) > 0 {
+		b, err := json.Marshal(ev.Data)
+		if err != nil {
+			return n + maxInboxBytes // cannot say: count it as large
+		}
+		n += len(b)
+	}
+	return n
 }
 
 // matches evaluates a condition over an incoming event. A condition that
@@ -332,9 +388,57 @@ func (r *run) done(ctx workflow.Context, step journey.Step) {
 	r.describe(ctx)
 }
 
+// Bounds on what a run keeps in its state from revision 4 (its state
+// travels into the next execution when it continues as new, and the
+// whole input must stay well inside Temporal's payload limit): a note's
+// length, the send records, the staff actions (the first actionsHead and
+// the latest), and the bytes of the events kept for later waits.
+const (
+	maxNoteRunes  = 500
+	maxSends      = 200
+	maxActions    = 100
+	actionsHead   = 20
+	maxInboxBytes = 256 << 10
+)
+
+// addSend records a channel attempt of a send step. From revision 4 a
+// record that repeats the last one's step, channel and status while the
+// message is held or in doubt (each hold of a message the contact rules
+// keep holding, each look at a send in doubt) replaces it, and beyond
+// maxSends the oldest such records go: the notes say what happened.
+func (r *run) addSend(rec SendRecord) {
+	if r.revision >= 4 {
+		rec.Reason = cut(rec.Reason, maxNoteRunes)
+	}
+	sends := r.state.Sends
+	if r.revision >= 4 && len(sends) > 0 {
+		last := sends[len(sends)-1]
+		if last.Step == rec.Step && last.Channel == rec.Channel && last.Status == rec.Status && intermediate(rec.Status) {
+			sends[len(sends)-1] = rec
+			return
+		}
+	}
+	sends = append(sends, rec)
+	for r.revision >= 4 && len(sends) > maxSends {
+		i := slices.IndexFunc(sends, func(s SendRecord) bool { return intermediate(s.Status) })
+		if i < 0 {
+			i = 0
+		}
+		sends = slices.Delete(sends, i, i+1)
+	}
+	r.state.Sends = sends
+}
+
+// intermediate reports whether a send status may still change: held, or
+// in doubt.
+func intermediate(s SendStatus) bool { return s == SendHeld || s == SendUnknown }
+
 // note keeps a note in the run's state: the first notesHead and the
 // latest, maxNotes in all, counting those dropped between.
 func (r *run) note(s string) {
+	if r.revision >= 4 {
+		s = cut(s, maxNoteRunes)
+	}
 	r.state.Notes = append(r.state.Notes, s)
 	if len(r.state.Notes) > maxNotes {
 		r.state.Notes = append(r.state.Notes[:notesHead], r.state.Notes[notesHead+1:]...)
@@ -378,9 +482,11 @@ func (r *run) finish(ctx workflow.Context, outcome Outcome, reason string) (Jour
 	if r.revision >= 1 {
 		// A quick write to the registry: a local activity saves a round
 		// trip through the server.
-		err = r.patiently(ctx, "the database (run registry)", func(budget time.Duration) error {
-			lctx := workflow.WithLocalActivityOptions(ctx, localOptions(budget, "record "+string(outcome)))
-			return workflow.ExecuteLocalActivity(lctx, FinishRunActivity, req).Get(ctx, nil)
+		// Past the budget, a run whose history grows long stops waiting
+		// (revision 4): the router's sweeper records the end of a run
+		// Temporal has closed.
+		err = r.patientlyOr(ctx, "the database (run registry)", stopWaiting, func(budget time.Duration) error {
+			return r.local(ctx, budget, "record "+string(outcome), FinishRunActivity, req, nil)
 		})
 	} else {
 		actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{

@@ -19,12 +19,15 @@ const WaitInDoubt WaitKind = "in-doubt"
 const settleChange = "settle-in-doubt"
 
 // Settling's pace: the first look comes soon (a delivery webhook usually
-// has arrived by then), later ones back off to a look every ten minutes.
-// The settle activity ends the wait when its deadline for evidence
-// passes; maxSettleLooks bounds the loop should it not.
+// has arrived by then), later ones back off to a look every ten minutes
+// (every two from revision 4, so that emails of a provider outage go out
+// soon after it ends, once evidence proves them unsent). The settle
+// activity ends the wait when its deadline for evidence passes;
+// maxSettleLooks bounds the loop should it not.
 const (
 	settleFirstWait = 30 * time.Second
 	settleMaxWait   = 10 * time.Minute
+	settleMaxWaitR4 = 2 * time.Minute
 	maxSettleLooks  = 300
 )
 
@@ -40,11 +43,17 @@ func (r *run) settle(ctx workflow.Context, step journey.Step, ch journey.Channel
 		return result, nil
 	}
 	record := func(res SendResult) {
-		r.state.Sends = append(r.state.Sends, SendRecord{Step: step.ID, Template: step.Send.Template, SendResult: res, At: workflow.Now(ctx)})
+		r.addSend(SendRecord{Step: step.ID, Template: step.Send.Template, SendResult: res, At: workflow.Now(ctx)})
 	}
 	record(result)
-	wait := settleFirstWait
+	wait, maxWait := settleFirstWait, settleMaxWait
+	if r.revision >= 4 {
+		maxWait = settleMaxWaitR4
+	}
 	for range maxSettleLooks {
+		if err := r.continueMidStep(ctx); err != nil {
+			return result, err // the next execution sends again (the outbox says unknown) and settles it
+		}
 		r.state.PendingWait = &PendingWait{Step: step.ID, Kind: WaitInDoubt, Until: workflow.Now(ctx).Add(wait),
 			Why: fmt.Sprintf("%s %s in doubt (the provider's answer was lost): waiting for evidence that it was or was not sent", ch, step.Send.Template)}
 		r.describe(ctx)
@@ -53,7 +62,7 @@ func (r *run) settle(ctx workflow.Context, step journey.Step, ch journey.Channel
 		if err != nil {
 			return result, err // the run is exiting
 		}
-		wait = min(2*wait, settleMaxWait)
+		wait = min(2*wait, maxWait)
 
 		var found SettleResult
 		err = r.patiently(ctx, "the database (settling a message in doubt)", func(budget time.Duration) error {
@@ -67,6 +76,9 @@ func (r *run) settle(ctx workflow.Context, step journey.Step, ch journey.Channel
 		})
 		if err != nil {
 			return result, err
+		}
+		if r.revision >= 4 && found.Settlement == StillInDoubt && found.LookAgainIn > 0 {
+			wait = min(found.LookAgainIn, maxWait)
 		}
 		switch found.Settlement {
 		case Settled, GaveUp:

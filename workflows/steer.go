@@ -3,6 +3,7 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -124,6 +125,9 @@ func (r *run) record(ctx workflow.Context, a StaffAction) {
 	a.At = workflow.Now(ctx)
 	a.Reason = oneLine(a.Reason, 4*maxReason) // one line in the details: no markdown blocks
 	r.state.Actions = append(r.state.Actions, a)
+	if r.revision >= 4 && len(r.state.Actions) > maxActions {
+		r.state.Actions = slices.Delete(r.state.Actions, actionsHead, actionsHead+1)
+	}
 	r.describe(ctx)
 }
 

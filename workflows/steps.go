@@ -29,12 +29,12 @@ func (r *run) send(ctx workflow.Context, step journey.Step) error {
 			result, err = r.settle(ctx, step, ch, result)
 		}
 		if err != nil {
-			if ctx.Err() != nil {
-				return err // the run is exiting
+			if _, ok := isContinue(err); ok || ctx.Err() != nil {
+				return err // the run continues as new, or is exiting
 			}
 			result = SendResult{Channel: ch, Status: SendFailed, Reason: "gave up: " + rootCause(err)}
 		}
-		r.state.Sends = append(r.state.Sends, SendRecord{Step: step.ID, Template: step.Send.Template, SendResult: result, At: workflow.Now(ctx)})
+		r.addSend(SendRecord{Step: step.ID, Template: step.Send.Template, SendResult: result, At: workflow.Now(ctx)})
 		r.describe(ctx)
 		if result.Status == SendSent || result.Status == SendUnknown {
 			return nil
@@ -59,7 +59,7 @@ func (r *run) send(ctx workflow.Context, step journey.Step) error {
 // drop the message. Earlier runs gave up the channel in every case.
 func (r *run) sendPatiently(ctx workflow.Context, step journey.Step, ch journey.Channel, fallback bool) (SendResult, error) {
 	result, err := r.sendHonouringHolds(ctx, step, ch, r.retryBudget())
-	if err == nil || ctx.Err() != nil || r.revision < 2 || permanent(err) {
+	if _, ok := isContinue(err); ok || err == nil || ctx.Err() != nil || r.revision < 2 || permanent(err) {
 		return result, err
 	}
 	if workflow.GetVersion(ctx, sendWaitsOutOutagesChange, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
@@ -111,11 +111,14 @@ func (r *run) sendHonouringHolds(ctx workflow.Context, step journey.Step, ch jou
 			return result, err
 		}
 		r.note(fmt.Sprintf("%s: %s held: %s", step.ID, ch, result.Reason))
+		if err := r.continueMidStep(ctx); err != nil {
+			return SendResult{}, err // asked again in the next execution
+		}
 		wait := r.plan.WallDuration(result.HeldUntil.Sub(r.plan.DevTime(workflow.Now(ctx))))
 		if r.devClock {
 			wait = r.wallUntil(ctx, result.HeldUntil)
 		}
-		r.state.Sends = append(r.state.Sends, SendRecord{Step: step.ID, Template: step.Send.Template, SendResult: result, At: workflow.Now(ctx)})
+		r.addSend(SendRecord{Step: step.ID, Template: step.Send.Template, SendResult: result, At: workflow.Now(ctx)})
 		r.state.PendingWait = &PendingWait{Step: step.ID, Kind: WaitHeld, Until: workflow.Now(ctx).Add(wait), Why: fmt.Sprintf("%s %s held: %s", ch, step.Send.Template, result.Reason)}
 		r.describe(ctx)
 		r.rest(ctx)
@@ -263,11 +266,13 @@ func (r *run) waitUntil(ctx workflow.Context, step journey.Step) error {
 	var next NextLocalTime
 	now := r.journeyNow(ctx)
 	err := r.patiently(ctx, "the database (the customer's time zone)", func(budget time.Duration) error {
-		lctx := workflow.WithLocalActivityOptions(ctx, localOptions(budget, ""))
-		return workflow.ExecuteLocalActivity(lctx, NextLocalTimeActivity, NextLocalTimeRequest{
+		return r.local(ctx, budget, "", NextLocalTimeActivity, NextLocalTimeRequest{
 			CustomerID: r.input.CustomerID, At: w.Until, On: w.On, After: now,
-		}).Get(ctx, &next)
+		}, &next)
 	})
+	if _, ok := isContinue(err); ok {
+		return err
+	}
 	if err != nil {
 		return fmt.Errorf("%s: when is the next %s: %w", step.ID, w.Until, err)
 	}
@@ -335,6 +340,15 @@ func oneLine(s string, n int) string {
 		kept++
 	}
 	return s[:i] + "…"
+}
+
+// cut shortens s to at most n runes, ending a cut one with "…".
+func cut(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + "…"
 }
 
 // rootCause is the innermost error message: the provider's words rather

@@ -172,12 +172,28 @@ func (r *run) awaitTask(ctx workflow.Context, step journey.Step, t *pendingTask,
 	}
 }
 
+// taskActivity changes the run's task once the run decided (its outcome,
+// an escalation, overdue, cancelled): past the budget, a run whose
+// history grows long stops waiting (revision 4) and goes on; the task
+// row may then lag what the run did.
 func (r *run) taskActivity(ctx workflow.Context, name, summary string, req any) error {
-	return r.taskActivityResult(ctx, name, summary, req, nil)
+	err := r.taskActivityOr(ctx, name, summary, req, nil, stopWaiting)
+	var stopped *stoppedWaiting
+	if errors.As(err, &stopped) {
+		return nil // noted; the journey goes on
+	}
+	return err
 }
 
+// taskActivityResult creates the run's task: past the budget, a run whose
+// history grows long continues as new and creates it again (it has one
+// id: created once).
 func (r *run) taskActivityResult(ctx workflow.Context, name, summary string, req, result any) error {
-	return r.patiently(ctx, "the database (staff tasks)", func(budget time.Duration) error {
+	return r.taskActivityOr(ctx, name, summary, req, result, continueFresh)
+}
+
+func (r *run) taskActivityOr(ctx workflow.Context, name, summary string, req, result any, at onLongOutage) error {
+	return r.patientlyOr(ctx, "the database (staff tasks)", at, func(budget time.Duration) error {
 		actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 			StartToCloseTimeout:    30 * time.Second,
 			ScheduleToCloseTimeout: budget,

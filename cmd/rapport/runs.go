@@ -80,7 +80,7 @@ with rapport inspect CUSTOMER or rapport runs list.`,
 		c.Flags().StringVar(&by, "by", env("USER", ""), "who asks, for the record")
 	}
 	skip.Flags().StringVar(&step, "step", "", "the wait step you mean to skip: refused if the journey has moved on")
-	cmd.AddCommand(newRunsListCmd(tf), newRunsMoveCmd(tf), exit, skip)
+	cmd.AddCommand(newRunsListCmd(tf), newRunsMoveCmd(tf), newRunsRevisionsCmd(tf), exit, skip)
 	return cmd
 }
 

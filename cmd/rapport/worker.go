@@ -25,8 +25,8 @@ func tuningFlags(cmd *cobra.Command) (read func() (app.WorkerTuning, error)) {
 	f.Float64Var(&t.ActivitiesPerSecond, "activities-per-second", 0, "activities started per second on the task queue, all workers together, 0 for no cap (RAPPORT_TASK_QUEUE_ACTIVITIES_PER_SECOND)")
 	f.DurationVar(&t.Drain, "drain", app.DefaultWorkerDrain, "on SIGTERM, how long running activities may take to finish (RAPPORT_WORKER_DRAIN)")
 	f.StringVar(&t.OpsAddr, "ops-addr", t.OpsAddr, "address of /healthz, /readyz and /metrics, or off (RAPPORT_OPS_ADDR)")
-	f.DurationVar(&t.RetryBudget, "retry-budget", t.RetryBudget, "how long a journey run retries a failing activity (the database down, say) before it waits an hour and tries again (RAPPORT_RETRY_BUDGET)")
-	f.IntVar(&t.PinRevision, "pin-revision", 0, "record this interpreter revision in runs that start here instead of the newest, 0 for none: the first phase of a rolling deploy (RAPPORT_PIN_REVISION)")
+	f.DurationVar(&t.RetryBudget, "retry-budget", t.RetryBudget, "how long a journey run retries a failing activity (the database down, say) before it waits between tries for as long as it takes (RAPPORT_RETRY_BUDGET)")
+	f.IntVar(&t.PinRevision, "pin-revision", 0, "record at most this interpreter revision in runs that start here, 0 for no cap; rollouts do not need it: workers record the newest revision the whole fleet runs (RAPPORT_PIN_REVISION)")
 	return func() (app.WorkerTuning, error) {
 		for _, v := range []struct {
 			flag, env string

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"os"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -11,6 +12,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/rapporthq/rapport/activities"
+	"github.com/rapporthq/rapport/internal/fleet"
 	"github.com/rapporthq/rapport/internal/links"
 	"github.com/rapporthq/rapport/internal/onedit"
 	"github.com/rapporthq/rapport/internal/router"
@@ -46,10 +48,15 @@ type WorkerTuning struct {
 	// RetryBudget is how long an activity a journey run depends on is
 	// retried before the run waits and tries again (0: 24h).
 	RetryBudget time.Duration
-	// PinRevision, above 0, makes runs starting on this worker record that
-	// interpreter revision instead of the newest (the first phase of a
-	// rolling deploy; see docs/development.md, "Changing the interpreter").
+	// PinRevision, above 0, caps the interpreter revision runs starting
+	// on this worker record (RAPPORT_PIN_REVISION). Rollouts do not need
+	// it: Revision already keeps to what the whole fleet runs.
 	PinRevision int
+	// Revision, when set, says which interpreter revision runs starting
+	// on this worker record: the newest every worker of the fleet can run
+	// (fleet.Watcher.Revision, which RunWorker sets). Unset (dev mode,
+	// tests: one release), runs record CurrentRevision, or PinRevision.
+	Revision func() int
 	// ParkAudienceJourneys makes the journeys that audience runs start go
 	// to ParkedTaskQueue, which no worker polls, instead of the journeys'
 	// task queue. The worker processes of `rapport bench --workers N` (the
@@ -72,8 +79,24 @@ func (t WorkerTuning) Options(interceptors []interceptor.WorkerInterceptor) work
 		TaskQueueActivitiesPerSecond:           t.ActivitiesPerSecond,
 		WorkerStopTimeout:                      drain,
 		Interceptors:                           interceptors,
-		PreferredVersionProvider:               workflows.PinRevision(t.PinRevision),
+		Identity:                               WorkerIdentity(),
+		PreferredVersionProvider:               t.versionProvider(),
 	}
+}
+
+func (t WorkerTuning) versionProvider() worker.PreferredVersionProvider {
+	if t.Revision != nil {
+		return workflows.RecordRevision(t.Revision)
+	}
+	return workflows.PinRevision(t.PinRevision)
+}
+
+// WorkerIdentity is this process's Temporal identity as a worker: the
+// SDK's pid@host, with the newest interpreter revision it can run, which
+// the other workers read (internal/fleet).
+func WorkerIdentity() string {
+	host, _ := os.Hostname()
+	return fleet.Identity(fmt.Sprintf("%d@%s", os.Getpid(), host), workflows.CurrentRevision)
 }
 
 // RunWorker runs a worker of the journeys in journeysDir until ctx ends,
@@ -109,6 +132,13 @@ func RunWorker(ctx context.Context, cfg Config, journeysDir string, t WorkerTuni
 		rt.TaskQueue = ParkedTaskQueue
 	}
 	acts := cfg.Activities(svc, senders, signer, rt)
+	watch := &fleet.Watcher{Client: svc.Temporal, TaskQueue: workflows.TaskQueue, Own: workflows.CurrentRevision,
+		Pin: t.PinRevision, Self: WorkerIdentity(), Log: svc.Log}
+	t.Revision = watch.Revision
+	health.Detail("interpreter revision", func(context.Context) string {
+		v := watch.View()
+		return fmt.Sprintf("new runs record revision %d: %s", v.Record, v.Why)
+	})
 	w := NewWorker(svc.Temporal, acts, svc.Journeys, t)
 	if register != nil {
 		register(w)
@@ -116,18 +146,19 @@ func RunWorker(ctx context.Context, cfg Config, journeysDir string, t WorkerTuni
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
+	go watch.Run(ctx)
 	health.Ready()
 	SyncSchedules(ctx, svc)
 	SyncRetention(ctx, svc, cfg.Retention)
-	if t.PinRevision > 0 {
-		// Phase one of a rolling deploy: workers of the release before may
-		// still take the runs' tasks, and they know no moves. The workers
-		// of phase two, unpinned, move them.
-		SeePlans(ctx, svc)
-		svc.Log.Info("runs in flight are not moved to new plans while the revision is pinned (phase one of a rolling deploy); unpinned workers move them")
-	} else {
-		go MoveRuns(ctx, svc)
-	}
+	// Runs move to new plans only once every worker of the fleet runs this
+	// release: workers of the release before know no moves, and would
+	// take the tasks of moved runs (the move-plan update).
+	SeePlans(ctx, svc)
+	go func() {
+		if watch.WaitFor(ctx, workflows.CurrentRevision) == nil {
+			MoveRuns(ctx, svc)
+		}
+	}()
 	svc.Log.Info("worker running", "task_queue", workflows.TaskQueue, "journeys", len(svc.Journeys.Catalog.Plans()),
 		"max_activities", t.Activities, "activities_per_second", t.ActivitiesPerSecond, "retry_budget", t.RetryBudget, "pin_revision", t.PinRevision)
 	<-ctx.Done()

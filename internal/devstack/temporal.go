@@ -72,6 +72,10 @@ type TemporalOptions struct {
 	// Logger receives the server's logs. Server logs below LogLevel are dropped.
 	Logger   *slog.Logger
 	LogLevel slog.Level
+	// Dynamic sets more of the server's dynamic configuration, by key
+	// (such as "matching.PollerHistoryTTL"): tests shorten what they wait
+	// for.
+	Dynamic map[string]any
 }
 
 // Temporal is a running embedded Temporal server.
@@ -197,6 +201,9 @@ func startServer(opts TemporalOptions) (temporal.Server, *slog.LevelVar, error) 
 		// every 30s, which made erasing a customer take half a minute.
 		dynamicconfig.TransferProcessorUpdateAckInterval.Key():   time.Second,
 		dynamicconfig.VisibilityProcessorUpdateAckInterval.Key(): time.Second,
+	}
+	for k, v := range opts.Dynamic {
+		dyn[dynamicconfig.MakeKey(k)] = v
 	}
 	server, err := temporal.NewServer(
 		temporal.WithConfig(conf),

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -37,6 +38,23 @@ type Health struct {
 	Log      *slog.Logger
 	ready    atomic.Bool
 	draining atomic.Bool
+
+	mu      sync.Mutex
+	details []detail
+}
+
+type detail struct {
+	name string
+	text func(ctx context.Context) string
+}
+
+// Detail adds a line /readyz shows under details: something an operator
+// should know that does not make the process unready (text must hold no
+// secrets). It may be called while the probes are served.
+func (h *Health) Detail(name string, text func(ctx context.Context) string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.details = append(h.details, detail{name, text})
 }
 
 // Ready marks the process ready to take work (the worker has started
@@ -52,6 +70,8 @@ type Status struct {
 	Ready  bool              `json:"ready"`
 	Reason string            `json:"reason,omitempty"`
 	Checks map[string]string `json:"checks,omitempty"` // name -> "ok" or the error ("failing" on /readyz)
+	// Details are what an operator should know (Health.Detail).
+	Details map[string]string `json:"details,omitempty"`
 }
 
 // Readiness runs the checks and says whether the process is ready.
@@ -83,6 +103,17 @@ func (h *Health) Readiness(ctx context.Context) Status {
 			continue
 		}
 		st.Checks[c.Name] = "ok"
+	}
+	h.mu.Lock()
+	details := append([]detail(nil), h.details...)
+	h.mu.Unlock()
+	for _, d := range details {
+		if st.Details == nil {
+			st.Details = map[string]string{}
+		}
+		cctx, cancel := context.WithTimeout(ctx, timeout)
+		st.Details[d.name] = d.text(cctx)
+		cancel()
 	}
 	return st
 }
