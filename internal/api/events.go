@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/rapporthq/rapport/internal/api/wire"
 	"github.com/rapporthq/rapport/internal/metrics"
 	"github.com/rapporthq/rapport/internal/money"
@@ -81,6 +83,11 @@ func validateEvent(req *wire.EventRequest, now time.Time) (store.Event, *store.O
 			return e, nil, err
 		}
 	}
+	// The data is stored as sent: each number must be one PostgreSQL can
+	// store and routing can read.
+	if err := checkNumbers(e.Data, "data"); err != nil {
+		return e, nil, err
+	}
 	return e, order, nil
 }
 
@@ -97,9 +104,14 @@ func validateOrder(raw json.RawMessage, e store.Event) (*store.Order, error) {
 
 // checkOrder validates an order's fields; prefix names them in errors.
 func checkOrder(ob wire.Order, prefix, customerID string, placedAt time.Time) (*store.Order, error) {
+	if err := text(prefix+"id", ob.ID, maxRef, true); err != nil {
+		return nil, err
+	}
 	switch {
 	case ob.ID == "":
 		return nil, badField(prefix+"id", "is required")
+	case len(ob.Items) > maxItems:
+		return nil, badField(prefix+"items", "lists %d items; an order has at most %s", len(ob.Items), count(maxItems))
 	case ob.Total == nil:
 		return nil, badField(prefix+"total", "is required")
 	case !currencyRe.MatchString(ob.Currency):
@@ -114,6 +126,12 @@ func checkOrder(ob wire.Order, prefix, customerID string, placedAt time.Time) (*
 	o := &store.Order{ID: ob.ID, CustomerID: customerID, Total: total, Currency: ob.Currency, Gift: ob.Gift, PlacedAt: placedAt}
 	for i, it := range ob.Items {
 		field := fmt.Sprintf("%sitems[%d]", prefix, i)
+		if err := text(field+".product_id", it.ProductID, maxRef, true); err != nil {
+			return nil, err
+		}
+		if err := text(field+".name", it.Name, maxName, true); err != nil {
+			return nil, err
+		}
 		switch {
 		case it.ProductID == "":
 			return nil, badField(field+".product_id", "is required")
@@ -326,6 +344,8 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request, raw json.Raw
 		if err == nil {
 			res.ID = req.ID
 			e, order, err = validateEvent(&req, now)
+		} else {
+			res.ID = refusedID(item) // to say which event, when it can
 		}
 		if err == nil {
 			if f, ok := seen[e.ID]; ok {
@@ -362,17 +382,19 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request, raw json.Raw
 			keptWhere = append(keptWhere, where[j])
 		}
 	}
-	var recorded []store.Recorded
-	if len(kept) > 0 {
-		var err error
-		if recorded, err = s.Store.RecordEvents(r.Context(), kept); err != nil {
-			s.fail(w, r, err)
-			return
-		}
+	recorded, refused, err := s.recordBatch(r.Context(), kept)
+	if err != nil {
+		s.fail(w, r, err)
+		return
 	}
 	var toRoute, routed []store.Event
 	for j, rec := range recorded {
 		res := &resp.Results[keptWhere[j]]
+		if pe := refused[j]; pe != nil {
+			res.Status, res.Error = wire.StatusRejected, refusedValue(pe).Message
+			resp.Rejected++
+			continue
+		}
 		if !rec.Inserted {
 			if err := s.checkReuse(r.Context(), kept[j].Event, rec.Event); err != nil {
 				var refused *apiError
@@ -412,6 +434,47 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request, raw json.Raw
 		s.Metrics.EventAccepted(types[i], result)
 	}
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// recordBatch stores a batch's events in one transaction. Should the
+// database refuse a value of one (something the checks let through), it
+// stores them one by one instead, so the others are kept: refused holds
+// the database's error for each event it refused, by index.
+func (s *Server) recordBatch(ctx context.Context, batch []store.NewEvent) ([]store.Recorded, map[int]*pgconn.PgError, error) {
+	if len(batch) == 0 {
+		return nil, nil, nil
+	}
+	recorded, err := s.Store.RecordEvents(ctx, batch)
+	if _, ok := dataError(err); !ok {
+		return recorded, nil, err
+	}
+	s.log().Error("the database refused a value of a batch the API took; storing its events one by one", "events", len(batch), "error", err)
+	recorded = make([]store.Recorded, len(batch))
+	refused := map[int]*pgconn.PgError{}
+	for j, ne := range batch {
+		one, err := s.Store.RecordEvents(ctx, []store.NewEvent{ne})
+		if pe, ok := dataError(err); ok {
+			refused[j] = pe
+			continue
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		recorded[j] = one[0]
+	}
+	return recorded, refused, nil
+}
+
+// refusedID is the id of an event of a batch that could not be decoded,
+// when it has a valid one, else "".
+func refusedID(item json.RawMessage) string {
+	var probe struct {
+		ID string `json:"id"`
+	}
+	if json.Unmarshal(item, &probe) != nil || !workflows.ValidIDPart(probe.ID) {
+		return ""
+	}
+	return probe.ID
 }
 
 // differs says how an event sent under an id already known (stored, or
