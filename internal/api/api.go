@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -48,10 +49,23 @@ type Server struct {
 	// PublicLimit bounds how fast one client may call the public pages
 	// and webhooks (DefaultPublicLimit when zero).
 	PublicLimit PublicLimit
+	// RouteTimeout bounds how long the answer to one event (and to a
+	// survey answer) waits for its routing; DefaultRouteTimeout when
+	// zero. Routing gives up sooner, at once, when Temporal cannot be
+	// reached (internal/failfast, on a client dialled with its
+	// interceptor). Either way the event stays stored, answered
+	// "pending", and the sweeper routes it.
+	RouteTimeout time.Duration
 	// Metrics counts the events received; nil records nothing.
 	Metrics *metrics.Metrics
 	Log     *slog.Logger
 }
+
+// DefaultRouteTimeout is how long the answer to one event waits for its
+// routing unless Server.RouteTimeout says otherwise: long enough for a
+// Temporal that answers, however busy; a Temporal that does not answer at
+// all (a network that drops packets) is given up on then.
+const DefaultRouteTimeout = 5 * time.Second
 
 // maxBody bounds request bodies.
 const maxBody = 1 << 20

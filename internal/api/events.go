@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/rapporthq/rapport/internal/api/wire"
+	"github.com/rapporthq/rapport/internal/failfast"
 	"github.com/rapporthq/rapport/internal/metrics"
 	"github.com/rapporthq/rapport/internal/money"
 	"github.com/rapporthq/rapport/internal/store"
@@ -662,6 +664,9 @@ func reject(res *wire.BatchResult, err error) {
 
 // recordAndRoute stores an event (idempotently), then routes it unless it
 // was already routed. A routing failure leaves the event for the sweeper.
+// Routing does not hold the answer while Temporal cannot be reached: it
+// runs under failfast (given up at the first call that finds no server)
+// and RouteTimeout.
 func (s *Server) recordAndRoute(ctx context.Context, e store.Event, order *store.Order) (wire.EventResponse, error) {
 	resp := wire.EventResponse{ID: e.ID, Status: wire.StatusAccepted, Routing: wire.RoutingDone,
 		RoutingResult: wire.RoutingResult{Started: []string{}, Delivered: []string{}}}
@@ -669,22 +674,32 @@ func (s *Server) recordAndRoute(ctx context.Context, e store.Event, order *store
 	if err != nil {
 		return resp, err
 	}
+	rctx, cancel := s.routeContext(ctx)
+	defer cancel()
 	if !inserted {
 		resp.Status = wire.StatusDuplicate
 		if err := s.checkReuse(ctx, e, stored); err != nil {
 			return resp, err
 		}
 		if stored.RoutedAt != nil {
-			return s.restartFailed(ctx, stored, resp)
+			return s.restartFailed(rctx, stored, resp)
 		}
 	}
-	res, err := s.Router.Route(ctx, stored)
+	res, err := s.Router.Route(rctx, stored)
 	resp.RoutingResult = routingBody(res)
 	if err != nil {
 		s.log().Warn("event stored, routing deferred", "event_id", e.ID, "error", err)
 		resp.Routing = wire.RoutingPending
 	}
 	return resp, nil
+}
+
+// routeContext bounds the routing an answer waits for: RouteTimeout, and
+// no waiting on a Temporal that cannot be reached (failfast).
+func (s *Server) routeContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancelFast := failfast.WithContext(ctx)
+	ctx, cancelTimeout := context.WithTimeout(ctx, cmp.Or(s.RouteTimeout, DefaultRouteTimeout))
+	return ctx, func() { cancelTimeout(); cancelFast() }
 }
 
 // restartFailed starts again the journeys an event already routed started
