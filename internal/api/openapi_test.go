@@ -150,7 +150,7 @@ type contractAPI struct {
 	keys map[string]string // scope -> key holding only it
 }
 
-func newContractAPI(t *testing.T) *contractAPI {
+func newContractAPI(t testing.TB) *contractAPI {
 	t.Helper()
 	st, _ := storetest.New(t)
 	ctx := context.Background()
@@ -191,7 +191,7 @@ func newContractAPI(t *testing.T) *contractAPI {
 }
 
 // key returns a key holding only scope, made once.
-func (a *contractAPI) key(t *testing.T, scope string) string {
+func (a *contractAPI) key(t testing.TB, scope string) string {
 	t.Helper()
 	if k, ok := a.keys[scope]; ok {
 		return k
