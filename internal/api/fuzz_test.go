@@ -8,12 +8,16 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rapporthq/rapport/internal/api/wire"
+	"github.com/rapporthq/rapport/internal/links"
 )
 
 // fuzzRequest is a request of the fuzz test: its method, path and body,
-// each of which may hold %s, where the fuzzed value goes.
+// each of which may hold %s, where the fuzzed value goes. Outside /v1 it
+// is a form posted to a public page (signed links, {survey},
+// {preferences} and {unsubscribe} in its path), the value URL-encoded.
 type fuzzRequest struct {
 	method, path, body string
 }
@@ -59,10 +63,13 @@ var fuzzRequests = []fuzzRequest{
 	{"GET", "/v1/tasks?queue=%s&status=open", ""},
 	{"GET", "/v1/suppressions/email/%s", ""},
 	{"GET", "/v1/journeys/lapse-winback/audience?sample=%s", ""},
+	{"POST", "/survey/{survey}", "score=%s&comment=%s"},
+	{"POST", "/preferences/{preferences}", "channel_email=%s&topic_offers=on&quiet=on&quiet_from=%s&quiet_to=08:00&frequency=%s&time_zone=%s"},
+	{"POST", "/unsubscribe/{unsubscribe}", "action=%s&List-Unsubscribe=%s"},
 }
 
 // FuzzHandlers drives the real handlers, over a real database, with
-// values no shop should send: NUL, bytes that are not UTF-8, lone
+// values no shop (or customer, on the public pages' forms) should send: NUL, bytes that are not UTF-8, lone
 // surrogates, numbers out of range, line breaks, very long text, deep
 // nesting. Whatever the value, the answer is never 5xx, and a 400 to a
 // body that is JSON names the field at fault. Its seed corpus runs with
@@ -72,6 +79,21 @@ var fuzzRequests = []fuzzRequest{
 func FuzzHandlers(f *testing.F) {
 	a := newContractAPI(f)
 	key := a.key(f, "admin")
+	signer, err := links.NewSigner([]byte(strings.Repeat("f", 32)))
+	if err != nil {
+		f.Fatal(err)
+	}
+	a.s.Links = signer
+	expires := time.Now().Add(24 * time.Hour)
+	survey, err := signer.Sign(links.SurveyPurpose, links.Survey{SurveyID: "sv_fz", CustomerID: "c_ada", WorkflowID: "wf_fz", StepID: "ask"}, expires)
+	if err != nil {
+		f.Fatal(err)
+	}
+	unsubscribe, err := signer.Sign(links.UnsubscribePurpose, links.Unsubscribe{CustomerID: "c_ada", Topic: "offers", Channel: "email"}, expires)
+	if err != nil {
+		f.Fatal(err)
+	}
+	tokens := strings.NewReplacer("{survey}", survey, "{preferences}", signer.SignSubject(links.PreferencesPurpose, "c_ada", expires), "{unsubscribe}", unsubscribe)
 	values := []struct {
 		v      string
 		quoted bool // inside a JSON string's quotes, as sent
@@ -91,15 +113,19 @@ func FuzzHandlers(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, which uint8, quoted bool, value string) {
 		fr := fuzzRequests[int(which)%len(fuzzRequests)]
+		form := !strings.HasPrefix(fr.path, "/v1/")
 		fill := value
 		if quoted {
 			fill = `"` + value + `"`
 		}
 		var body []byte
-		target := fr.path
-		if fr.body != "" {
+		target := tokens.Replace(fr.path)
+		switch {
+		case form:
+			body = []byte(strings.ReplaceAll(fr.body, "%s", url.QueryEscape(value)))
+		case fr.body != "":
 			body = []byte(strings.ReplaceAll(fr.body, "%s", fill))
-		} else {
+		default:
 			target = strings.ReplaceAll(fr.path, "%s", url.PathEscape(value))
 		}
 		req := httptest.NewRequest(fr.method, "http://localhost"+target[:0]+"/", nil)
@@ -112,7 +138,11 @@ func FuzzHandlers(f *testing.F) {
 			req.ContentLength = int64(len(body))
 			req.Header.Set("Content-Type", "application/json")
 		}
-		req.Header.Set("Authorization", "Bearer "+key)
+		if form {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		} else {
+			req.Header.Set("Authorization", "Bearer "+key)
+		}
 		req.RemoteAddr = "192.0.2.10:5555"
 		rec := httptest.NewRecorder()
 		a.h.ServeHTTP(rec, req)
@@ -121,7 +151,7 @@ func FuzzHandlers(f *testing.F) {
 			t.Fatalf("%s %s with %q answered %d: %s", fr.method, fr.path, value, rec.Code, rec.Body.String())
 		}
 		var got wire.Error
-		if rec.Code == http.StatusBadRequest {
+		if rec.Code == http.StatusBadRequest && !form {
 			if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
 				t.Fatalf("%s %s with %q: the 400 is not JSON: %s", fr.method, fr.path, value, rec.Body.String())
 			}

@@ -262,3 +262,46 @@ func count(n int) string {
 	}
 	return s
 }
+
+// cleanText makes text from a customer's form or a provider's webhook
+// storable, where refusing it would lose what was meant (a comment, an
+// SMS reply): bytes that are not UTF-8 become U+FFFD, CR LF and CR become
+// "\n", and other control characters (NUL included) are dropped, except
+// "\n" and "\t" when lines are kept; without, those become spaces.
+func cleanText(s string, keepLines bool) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = strings.NewReplacer("\r\n", "\n", "\r", "\n").Replace(s)
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '\n' || r == '\t' || r == '\u2028' || r == '\u2029':
+			if keepLines {
+				return r
+			}
+			return ' '
+		case isControl(r):
+			return -1
+		}
+		return r
+	}, s)
+}
+
+// cleanJSON applies cleanText, keeping lines, to every string of a
+// decoded JSON value (keys included).
+func cleanJSON(v any) any {
+	switch v := v.(type) {
+	case string:
+		return cleanText(v, true)
+	case []any:
+		for i := range v {
+			v[i] = cleanJSON(v[i])
+		}
+		return v
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, e := range v {
+			out[cleanText(k, true)] = cleanJSON(e)
+		}
+		return out
+	}
+	return v
+}
