@@ -35,6 +35,7 @@ import (
 
 	"golang.org/x/text/language"
 
+	"github.com/rapporthq/rapport/internal/channels"
 	"github.com/rapporthq/rapport/internal/journey"
 	"github.com/rapporthq/rapport/internal/money"
 )
@@ -613,7 +614,7 @@ func (v *variant) renderEmail(d Data) (Email, error) {
 		return Email{}, err
 	}
 	out := Email{
-		Subject: Subject(strings.TrimPrefix(subject, "Subject:")),
+		Subject: subjectLine(strings.TrimPrefix(subject, "Subject:")),
 		Text:    strings.TrimLeft(body, "\r\n"),
 	}
 	if out.Subject == "" {
@@ -632,54 +633,35 @@ func (v *variant) renderSMS(d Data) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	body = SMSText(body)
+	body = smsText(body)
 	if n := utf8.RuneCountInString(body); n > smsMaxChars {
 		return "", fmt.Errorf("%s: renders to %d characters with this customer's data; a text message can be at most %d", v.sms.Name(), n, smsMaxChars)
 	}
 	return body, nil
 }
 
-// MaxSubject is the longest subject a rendered email has, in characters:
+// maxSubject is the longest subject a rendered email has, in characters:
 // a longer one is cut there, ending with "…".
-const MaxSubject = 200
+const maxSubject = 200
 
-// Subject makes a rendered subject one line of at most MaxSubject
+// subjectLine makes a rendered subject one line of at most maxSubject
 // characters, whatever the values in it hold: each run of spaces, line
 // breaks (CR, LF, NEL, U+2028, U+2029), tabs and other control
 // characters becomes one space, and the ends are trimmed. Other spaces
 // (the no-break space of "10,00 €") stay.
-func Subject(s string) string {
-	s = oneLine(s)
-	if utf8.RuneCountInString(s) <= MaxSubject {
+func subjectLine(s string) string {
+	s = channels.OneLine(s)
+	if utf8.RuneCountInString(s) <= maxSubject {
 		return s
 	}
-	r := []rune(s)[:MaxSubject-1]
+	r := []rune(s)[:maxSubject-1]
 	return strings.TrimRightFunc(string(r), unicode.IsSpace) + "…"
 }
 
-// oneLine turns each run of spaces, line separators and control
-// characters of s into one space, and trims its ends.
-func oneLine(s string) string {
-	var b strings.Builder
-	space := false
-	for _, r := range s {
-		if r == ' ' || unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
-			space = true
-			continue
-		}
-		if space && b.Len() > 0 {
-			b.WriteByte(' ')
-		}
-		space = false
-		b.WriteRune(r)
-	}
-	return b.String()
-}
-
-// SMSText tidies a rendered text message: line breaks become "\n" (CR
+// smsText tidies a rendered text message: line breaks become "\n" (CR
 // LF, CR, U+2028 and U+2029 included), other control characters a space,
 // and the ends are trimmed.
-func SMSText(s string) string {
+func smsText(s string) string {
 	s = strings.NewReplacer("\r\n", "\n", "\r", "\n", "\u2028", "\n", "\u2029", "\n", "\u0085", "\n").Replace(s)
 	s = strings.Map(func(r rune) rune {
 		if r != '\n' && unicode.IsControl(r) {

@@ -308,7 +308,7 @@ func TestASubjectIsOneLineWhateverTheData(t *testing.T) {
 	d.Customer.Name = strings.Repeat("Bob ", 5000)
 	e, err = set.RenderEmail("offer", d)
 	require.NoError(t, err)
-	assert.Equal(t, MaxSubject, len([]rune(e.Subject)))
+	assert.Equal(t, maxSubject, len([]rune(e.Subject)))
 	assert.True(t, strings.HasSuffix(e.Subject, "…"))
 	assert.True(t, strings.HasPrefix(e.Subject, "Offer for Bob Bob"))
 
