@@ -13,7 +13,10 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
+	"time"
+	"unicode/utf8"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"go.temporal.io/sdk/client"
 
 	"github.com/rapporthq/rapport/docs"
@@ -46,10 +49,23 @@ type Server struct {
 	// PublicLimit bounds how fast one client may call the public pages
 	// and webhooks (DefaultPublicLimit when zero).
 	PublicLimit PublicLimit
+	// RouteTimeout bounds how long the answer to one event (and to a
+	// survey answer) waits for its routing; DefaultRouteTimeout when
+	// zero. Routing gives up sooner, at once, when Temporal cannot be
+	// reached (internal/failfast, on a client dialled with its
+	// interceptor). Either way the event stays stored, answered
+	// "pending", and the sweeper routes it.
+	RouteTimeout time.Duration
 	// Metrics counts the events received; nil records nothing.
 	Metrics *metrics.Metrics
 	Log     *slog.Logger
 }
+
+// DefaultRouteTimeout is how long the answer to one event waits for its
+// routing unless Server.RouteTimeout says otherwise: long enough for a
+// Temporal that answers, however busy; a Temporal that does not answer at
+// all (a network that drops packets) is given up on then.
+const DefaultRouteTimeout = 5 * time.Second
 
 // maxBody bounds request bodies.
 const maxBody = 1 << 20
@@ -150,7 +166,7 @@ func (s *Server) mount(routes []route) http.Handler {
 		case rt.scope == public:
 			h = pages.wrap(h)
 		default:
-			h = s.authenticate(rt.scope, h)
+			h = s.authenticate(rt.scope, s.checkParams(rt.pattern, h))
 		}
 		mux.Handle(rt.pattern, h)
 	}
@@ -158,6 +174,53 @@ func (s *Server) mount(routes []route) http.Handler {
 	// 401 to a caller without one, so the API's shape is not probed freely.
 	mux.Handle("/v1/", s.authenticate("", http.NotFoundHandler()))
 	return s.logRequests(mux)
+}
+
+// checkParams refuses a /v1 request whose path values or query
+// parameters are not one line of text (invalid UTF-8, NUL, a line break
+// or another control character) or are longer than maxParam characters,
+// naming the parameter; the handler never sees them.
+func (s *Server) checkParams(pattern string, next http.Handler) http.Handler {
+	var names []string
+	for rest := pattern; ; {
+		i := strings.IndexByte(rest, '{')
+		j := strings.IndexByte(rest, '}')
+		if i < 0 || j < i {
+			break
+		}
+		names = append(names, strings.TrimSuffix(rest[i+1:j], "..."))
+		rest = rest[j+1:]
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for _, name := range names {
+			if err := param(name, r.PathValue(name)); err != nil {
+				s.fail(w, r, err)
+				return
+			}
+		}
+		for _, name := range sortedKeys(r.URL.Query()) {
+			if err := param("query parameter", name); err != nil {
+				s.fail(w, r, err)
+				return
+			}
+			for _, v := range r.URL.Query()[name] {
+				if err := param(name, v); err != nil {
+					s.fail(w, r, err)
+					return
+				}
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// param checks a path value or query parameter: UTF-8 text of one line,
+// at most maxParam characters.
+func param(name, v string) error {
+	if !utf8.ValidString(v) {
+		return badField(name, "is not valid UTF-8; send text encoded as UTF-8 (percent-encoded in the URL)")
+	}
+	return text(name, v, maxParam, true)
 }
 
 // apiError is an error to answer with its status; its body is a
@@ -203,6 +266,14 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	}
 	// The route pattern, not the path: paths hold addresses and tokens.
+	if pe, ok := dataError(err); ok {
+		// A value checkStorable and the handler's checks should have
+		// refused, naming its field: refused all the same, as the
+		// request's fault, and logged to be caught earlier next time.
+		s.log().Error("the database refused a value of a request the API took", "method", r.Method, "route", r.Pattern, "sqlstate", pe.Code, "error", err)
+		writeJSON(w, http.StatusBadRequest, refusedValue(pe))
+		return
+	}
 	if unavailable(err) {
 		s.log().Warn("database unavailable", "method", r.Method, "route", r.Pattern, "error", err)
 		w.Header().Set("Retry-After", retryAfter)
@@ -211,6 +282,22 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	s.log().Error("request failed", "method", r.Method, "route", r.Pattern, "error", err)
 	writeJSON(w, http.StatusInternalServerError, wire.Error{Message: "internal error; the request was not applied, try again"})
+}
+
+// dataError returns the database's error when err is one of its data
+// exceptions (SQLSTATE class 22: a value it cannot store, such as text
+// with NUL or a number out of range).
+func dataError(err error) (*pgconn.PgError, bool) {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && strings.HasPrefix(pe.Code, "22") {
+		return pe, true
+	}
+	return nil, false
+}
+
+// refusedValue is the answer to a value the database refused.
+func refusedValue(pe *pgconn.PgError) wire.Error {
+	return wire.Error{Message: fmt.Sprintf("a value of the request cannot be stored (%s); check its text (no NUL characters, UTF-8 only) and numbers", pe.Message)}
 }
 
 // decode reads a JSON body strictly: at most maxBody bytes (413 past
@@ -232,13 +319,17 @@ func decodeJSON(rd io.Reader, v any) error {
 	return decodeBytes(body, v, "")
 }
 
-// decodeBytes decodes body into v strictly, as decode does; prefix is the
-// path of body in the request ("data.order"), for error messages.
+// decodeBytes decodes body into v strictly, as decode does, holding it to
+// checkStorable; prefix is the path of body in the request
+// ("data.order"), for error messages.
 func decodeBytes(body []byte, v any, prefix string) error {
 	if err := checkDepth(body, maxDepth); err != nil {
 		if prefix != "" {
 			return badField(prefix, "nests objects and lists more than %d levels deep, the most accepted", maxDepth)
 		}
+		return err
+	}
+	if err := checkStorable(body, prefix); err != nil {
 		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -30,6 +32,9 @@ func (s *Server) postOrder(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case req.CustomerID == "":
 		s.fail(w, r, badField("customer_id", "is required"))
+		return
+	case !workflows.ValidIDPart(req.CustomerID):
+		s.fail(w, r, badField("customer_id", "must be 1-128 letters, digits, _ . : or -"))
 		return
 	case req.PlacedAt == nil:
 		s.fail(w, r, badField("placed_at", "is required: when the order was placed, such as 2026-05-01T10:00:00Z"))
@@ -80,6 +85,10 @@ func (s *Server) postProducts(w http.ResponseWriter, r *http.Request) {
 	products := make([]store.Product, len(req.Products))
 	for i, p := range req.Products {
 		field := fmt.Sprintf("products[%d]", i)
+		if err := checkProductText(field, p); err != nil {
+			s.fail(w, r, err)
+			return
+		}
 		switch {
 		case !workflows.ValidIDPart(p.ID):
 			s.fail(w, r, badField(field+".id", "must be 1-128 letters, digits, _ . : or -"))
@@ -90,15 +99,18 @@ func (s *Server) postProducts(w http.ResponseWriter, r *http.Request) {
 		case p.Currency != "" && !currencyRe.MatchString(p.Currency):
 			s.fail(w, r, badField(field+".currency", "must be a three-letter code such as EUR"))
 			return
+		case len(p.Complements) > maxComplements:
+			s.fail(w, r, badField(field+".complements", "lists %d products; at most %d are accepted", len(p.Complements), maxComplements))
+			return
 		}
 		price, err := checkAmount(field+".price", p.Price, p.Currency)
 		if err != nil {
 			s.fail(w, r, err)
 			return
 		}
-		for other, weight := range p.Complements {
-			if other == p.ID || weight <= 0 {
-				s.fail(w, r, badField(field+".complements."+other, "must be another product with a weight above 0"))
+		for _, other := range sortedKeys(p.Complements) {
+			if other == p.ID || !workflows.ValidIDPart(other) || p.Complements[other] <= 0 {
+				s.fail(w, r, badField(field+".complements."+other, "must be another product's id with a weight above 0"))
 				return
 			}
 		}
@@ -115,6 +127,26 @@ func (s *Server) postProducts(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, wire.ProductsResponse{Stored: len(products)})
+}
+
+// checkProductText bounds a product's name and links: the name reaches
+// messages (one line), the links are absolute http or https URLs.
+func checkProductText(field string, p wire.Product) error {
+	if err := text(field+".name", p.Name, maxName, true); err != nil {
+		return err
+	}
+	for _, l := range []struct{ name, value string }{{"url", p.URL}, {"image_url", p.ImageURL}} {
+		if err := text(field+"."+l.name, l.value, maxURL, true); err != nil {
+			return err
+		}
+		if l.value == "" {
+			continue
+		}
+		if u, err := url.Parse(l.value); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.ContainsAny(l.value, " \t") {
+			return badField(field+"."+l.name, "%q is not an absolute http or https URL such as https://shop.example/teapot", short(l.value))
+		}
+	}
+	return nil
 }
 
 // audienceWait is how long POST /v1/journeys/{name}/audience-runs waits

@@ -150,9 +150,14 @@ func (s *Server) pageFailed(w http.ResponseWriter, r *http.Request, err error) {
 	s.render(w, status, centerPage, centerView{W: words["en"], Lang: "en", Error: words["en"]["unavailable"]})
 }
 
-// pageFailure logs why a public page failed and returns its status: 503
-// (with Retry-After) while the database is out of reach, else 500.
+// pageFailure logs why a public page failed and returns its status: 400
+// for a value the database refused, 503 (with Retry-After) while the
+// database is out of reach, else 500.
 func (s *Server) pageFailure(w http.ResponseWriter, r *http.Request, err error) int {
+	if pe, ok := dataError(err); ok {
+		s.log().Error("the database refused a value of a form the page took", "method", r.Method, "route", r.Pattern, "sqlstate", pe.Code, "error", err)
+		return http.StatusBadRequest
+	}
 	if unavailable(err) {
 		w.Header().Set("Retry-After", retryAfter)
 		s.log().Warn("database unavailable", "method", r.Method, "route", r.Pattern, "error", err)

@@ -32,6 +32,16 @@ func validateCustomer(req *wire.CustomerRequest) (store.Customer, error) {
 	case !workflows.ValidIDPart(req.ID):
 		return c, badField("id", "must be 1-128 letters, digits, _ . : or -; use the shop's opaque id, not an email address (ids appear in workflow ids)")
 	}
+	// Each reaches a subject, a header, a text message or a printed
+	// address: one line each, and bounded.
+	for _, f := range []struct {
+		field, value string
+		max          int
+	}{{"email", req.Email, maxEmail}, {"phone", req.Phone, maxPhone}, {"name", req.Name, maxName}, {"locale", req.Locale, maxLocale}, {"time_zone", req.TimeZone, maxZone}} {
+		if err := text(f.field, f.value, f.max, true); err != nil {
+			return c, err
+		}
+	}
 	if req.Email != "" {
 		if a, err := mail.ParseAddress(req.Email); err != nil || a.Address != req.Email {
 			return c, badField("email", "%q is not an email address", req.Email)

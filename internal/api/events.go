@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,7 +15,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/rapporthq/rapport/internal/api/wire"
+	"github.com/rapporthq/rapport/internal/failfast"
 	"github.com/rapporthq/rapport/internal/metrics"
 	"github.com/rapporthq/rapport/internal/money"
 	"github.com/rapporthq/rapport/internal/store"
@@ -81,6 +85,11 @@ func validateEvent(req *wire.EventRequest, now time.Time) (store.Event, *store.O
 			return e, nil, err
 		}
 	}
+	// The data is stored as sent: each number must be one PostgreSQL can
+	// store and routing can read.
+	if err := checkNumbers(e.Data, "data"); err != nil {
+		return e, nil, err
+	}
 	return e, order, nil
 }
 
@@ -97,9 +106,14 @@ func validateOrder(raw json.RawMessage, e store.Event) (*store.Order, error) {
 
 // checkOrder validates an order's fields; prefix names them in errors.
 func checkOrder(ob wire.Order, prefix, customerID string, placedAt time.Time) (*store.Order, error) {
+	if err := text(prefix+"id", ob.ID, maxRef, true); err != nil {
+		return nil, err
+	}
 	switch {
 	case ob.ID == "":
 		return nil, badField(prefix+"id", "is required")
+	case len(ob.Items) > maxItems:
+		return nil, badField(prefix+"items", "lists %d items; an order has at most %s", len(ob.Items), count(maxItems))
 	case ob.Total == nil:
 		return nil, badField(prefix+"total", "is required")
 	case !currencyRe.MatchString(ob.Currency):
@@ -114,6 +128,12 @@ func checkOrder(ob wire.Order, prefix, customerID string, placedAt time.Time) (*
 	o := &store.Order{ID: ob.ID, CustomerID: customerID, Total: total, Currency: ob.Currency, Gift: ob.Gift, PlacedAt: placedAt}
 	for i, it := range ob.Items {
 		field := fmt.Sprintf("%sitems[%d]", prefix, i)
+		if err := text(field+".product_id", it.ProductID, maxRef, true); err != nil {
+			return nil, err
+		}
+		if err := text(field+".name", it.Name, maxName, true); err != nil {
+			return nil, err
+		}
 		switch {
 		case it.ProductID == "":
 			return nil, badField(field+".product_id", "is required")
@@ -326,6 +346,8 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request, raw json.Raw
 		if err == nil {
 			res.ID = req.ID
 			e, order, err = validateEvent(&req, now)
+		} else {
+			res.ID = refusedID(item) // to say which event, when it can
 		}
 		if err == nil {
 			if f, ok := seen[e.ID]; ok {
@@ -362,17 +384,19 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request, raw json.Raw
 			keptWhere = append(keptWhere, where[j])
 		}
 	}
-	var recorded []store.Recorded
-	if len(kept) > 0 {
-		var err error
-		if recorded, err = s.Store.RecordEvents(r.Context(), kept); err != nil {
-			s.fail(w, r, err)
-			return
-		}
+	recorded, refused, err := s.recordBatch(r.Context(), kept)
+	if err != nil {
+		s.fail(w, r, err)
+		return
 	}
 	var toRoute, routed []store.Event
 	for j, rec := range recorded {
 		res := &resp.Results[keptWhere[j]]
+		if pe := refused[j]; pe != nil {
+			res.Status, res.Error = wire.StatusRejected, refusedValue(pe).Message
+			resp.Rejected++
+			continue
+		}
 		if !rec.Inserted {
 			if err := s.checkReuse(r.Context(), kept[j].Event, rec.Event); err != nil {
 				var refused *apiError
@@ -412,6 +436,47 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request, raw json.Raw
 		s.Metrics.EventAccepted(types[i], result)
 	}
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// recordBatch stores a batch's events in one transaction. Should the
+// database refuse a value of one (something the checks let through), it
+// stores them one by one instead, so the others are kept: refused holds
+// the database's error for each event it refused, by index.
+func (s *Server) recordBatch(ctx context.Context, batch []store.NewEvent) ([]store.Recorded, map[int]*pgconn.PgError, error) {
+	if len(batch) == 0 {
+		return nil, nil, nil
+	}
+	recorded, err := s.Store.RecordEvents(ctx, batch)
+	if _, ok := dataError(err); !ok {
+		return recorded, nil, err
+	}
+	s.log().Error("the database refused a value of a batch the API took; storing its events one by one", "events", len(batch), "error", err)
+	recorded = make([]store.Recorded, len(batch))
+	refused := map[int]*pgconn.PgError{}
+	for j, ne := range batch {
+		one, err := s.Store.RecordEvents(ctx, []store.NewEvent{ne})
+		if pe, ok := dataError(err); ok {
+			refused[j] = pe
+			continue
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		recorded[j] = one[0]
+	}
+	return recorded, refused, nil
+}
+
+// refusedID is the id of an event of a batch that could not be decoded,
+// when it has a valid one, else "".
+func refusedID(item json.RawMessage) string {
+	var probe struct {
+		ID string `json:"id"`
+	}
+	if json.Unmarshal(item, &probe) != nil || !workflows.ValidIDPart(probe.ID) {
+		return ""
+	}
+	return probe.ID
 }
 
 // differs says how an event sent under an id already known (stored, or
@@ -599,6 +664,9 @@ func reject(res *wire.BatchResult, err error) {
 
 // recordAndRoute stores an event (idempotently), then routes it unless it
 // was already routed. A routing failure leaves the event for the sweeper.
+// Routing does not hold the answer while Temporal cannot be reached: it
+// runs under failfast (given up at the first call that finds no server)
+// and RouteTimeout.
 func (s *Server) recordAndRoute(ctx context.Context, e store.Event, order *store.Order) (wire.EventResponse, error) {
 	resp := wire.EventResponse{ID: e.ID, Status: wire.StatusAccepted, Routing: wire.RoutingDone,
 		RoutingResult: wire.RoutingResult{Started: []string{}, Delivered: []string{}}}
@@ -606,22 +674,32 @@ func (s *Server) recordAndRoute(ctx context.Context, e store.Event, order *store
 	if err != nil {
 		return resp, err
 	}
+	rctx, cancel := s.routeContext(ctx)
+	defer cancel()
 	if !inserted {
 		resp.Status = wire.StatusDuplicate
 		if err := s.checkReuse(ctx, e, stored); err != nil {
 			return resp, err
 		}
 		if stored.RoutedAt != nil {
-			return s.restartFailed(ctx, stored, resp)
+			return s.restartFailed(rctx, stored, resp)
 		}
 	}
-	res, err := s.Router.Route(ctx, stored)
+	res, err := s.Router.Route(rctx, stored)
 	resp.RoutingResult = routingBody(res)
 	if err != nil {
 		s.log().Warn("event stored, routing deferred", "event_id", e.ID, "error", err)
 		resp.Routing = wire.RoutingPending
 	}
 	return resp, nil
+}
+
+// routeContext bounds the routing an answer waits for: RouteTimeout, and
+// no waiting on a Temporal that cannot be reached (failfast).
+func (s *Server) routeContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancelFast := failfast.WithContext(ctx)
+	ctx, cancelTimeout := context.WithTimeout(ctx, cmp.Or(s.RouteTimeout, DefaultRouteTimeout))
+	return ctx, func() { cancelTimeout(); cancelFast() }
 }
 
 // restartFailed starts again the journeys an event already routed started

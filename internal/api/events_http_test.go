@@ -13,6 +13,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rapporthq/rapport/internal/api"
+	"github.com/rapporthq/rapport/internal/failfast"
+	"github.com/rapporthq/rapport/internal/failfast/failfasttest"
+	"github.com/rapporthq/rapport/internal/router"
+	"github.com/rapporthq/rapport/internal/store/storetest"
 	"github.com/rapporthq/rapport/workflows"
 )
 
@@ -96,6 +100,41 @@ func TestAnEventIsTakenWhileTemporalIsDown(t *testing.T) {
 	assert.Equal(t, 1, st.Routed)
 	assert.NotNil(t, s.must(http.StatusOK, "GET", "/v1/events/evt-1", "")["routed_at"])
 	assert.Len(t, s.temporal.startIDs(), 2)
+}
+
+// While Temporal is gone (the client connected once, then the server went
+// away, so the SDK would retry each call until its deadline), the answer
+// does not wait on it: routing gives up at the first call that finds no
+// server (internal/failfast), long before the hour-long RouteTimeout,
+// and the event is stored, answered "pending", its routing error saying
+// why. Once Temporal is back, the sweeper routes it.
+func TestAnEventIsAnsweredAtOnceWhileTemporalIsGone(t *testing.T) {
+	t.Parallel()
+	s := newShop(t)
+	s.customer(`{"id": "c_1", "email": "ada@example.com"}`)
+	gone := failfasttest.GoneAway(t)
+	back := s.h
+	s.h = (&api.Server{Store: s.st, Temporal: gone, RouteTimeout: time.Hour,
+		Router:      &router.Router{Store: s.st, Temporal: gone, Catalog: s.router.Catalog, Env: s.router.Env},
+		PublicLimit: api.PublicLimit{Rate: 1000, Burst: 1000, WebhookRate: 1000, WebhookBurst: 1000}}).Handler()
+
+	start := time.Now()
+	a := s.must(http.StatusAccepted, "POST", "/v1/events", orderPlaced("evt-1", "c_1", "o-1"))
+	took := time.Since(start)
+	t.Logf("answered in %s", took)
+	assert.Equal(t, "accepted", a["status"])
+	assert.Equal(t, "pending", a["routing"])
+	assert.Less(t, took, 10*time.Minute, "the answer did not wait for the hour-long route timeout")
+	var routingError string
+	require.NoError(t, storetest.DB(t, s.dbURL).QueryRow(context.Background(), `SELECT routing_error FROM events WHERE id = 'evt-1'`).Scan(&routingError))
+	assert.Contains(t, routingError, failfast.ErrUnreachable.Error(), "routing gave up because Temporal could not be reached, not at a deadline")
+
+	s.h = back // Temporal is back
+	st, err := s.router.SweepOnce(context.Background(), routerSweep())
+	require.NoError(t, err)
+	assert.Equal(t, 1, st.Routed)
+	assert.NotNil(t, s.must(http.StatusOK, "GET", "/v1/events/evt-1", "")["routed_at"])
+	assert.ElementsMatch(t, []string{workflows.WorkflowID("thanks", "c_1", "evt-1"), workflows.WorkflowID("review", "c_1", "evt-1")}, s.temporal.startIDs())
 }
 
 // An event the API refuses is answered with the field at fault, and is

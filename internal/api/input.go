@@ -166,6 +166,11 @@ func locate(raw []byte, t reflect.Type, path string) *apiError {
 	case reflect.Pointer:
 		return locate(raw, t.Elem(), path)
 	case reflect.Interface:
+		if isNumber(raw) {
+			if why := numberProblem(raw); why != "" {
+				return badField(at, "%s", why)
+			}
+		}
 		return nil
 	case reflect.Struct:
 		if raw[0] != '{' {

@@ -24,6 +24,7 @@ import (
 
 	"github.com/rapporthq/rapport/docs"
 	"github.com/rapporthq/rapport/internal/api/contracttest"
+	"github.com/rapporthq/rapport/internal/api/wire"
 	"github.com/rapporthq/rapport/internal/apikey"
 	"github.com/rapporthq/rapport/internal/money"
 	"github.com/rapporthq/rapport/internal/router"
@@ -149,7 +150,7 @@ type contractAPI struct {
 	keys map[string]string // scope -> key holding only it
 }
 
-func newContractAPI(t *testing.T) *contractAPI {
+func newContractAPI(t testing.TB) *contractAPI {
 	t.Helper()
 	st, _ := storetest.New(t)
 	ctx := context.Background()
@@ -190,7 +191,7 @@ func newContractAPI(t *testing.T) *contractAPI {
 }
 
 // key returns a key holding only scope, made once.
-func (a *contractAPI) key(t *testing.T, scope string) string {
+func (a *contractAPI) key(t testing.TB, scope string) string {
 	t.Helper()
 	if k, ok := a.keys[scope]; ok {
 		return k
@@ -373,4 +374,171 @@ func TestContractAmountsTakeANumberOrADecimalString(t *testing.T) {
 	for _, bad := range []any{-1.0, "48,00", "-48.00", "£48", "", "4.8e1", true, nil} {
 		assert.Error(t, amount.VisitJSON(bad, openapi3.EnableJSONSchema2020()), "%#v is not an amount", bad)
 	}
+}
+
+// textField is a string field of a documented request: where it is, its
+// schema, and the request with it set to a value.
+type textField struct {
+	path   string // as the API names it: data.order.items[0].name
+	schema *openapi3.Schema
+	set    func(v string) any // the example body with the field set to v
+}
+
+// textFields lists the string fields of a request body schema, following
+// the example: every property of each object the example holds (present
+// or not), the first element of its lists, and the alternative of a
+// oneOf the example fits.
+func textFields(schema *openapi3.Schema, example any, path string, set func(any) any) []textField {
+	schema = pickAlternative(schema, example)
+	var out []textField
+	switch {
+	case schema.Type.Includes("object"):
+		obj, _ := example.(map[string]any)
+		names := slices.Sorted(func(yield func(string) bool) {
+			for name := range schema.Properties {
+				if !yield(name) {
+					return
+				}
+			}
+		})
+		for _, name := range names {
+			prop := schema.Properties[name].Value
+			v, present := obj[name]
+			setProp := func(pv any) any {
+				c := copyJSON(obj)
+				c[name] = pv
+				return set(c)
+			}
+			if prop.Type != nil && prop.Type.Includes("string") {
+				out = append(out, textField{path: join(path, name), schema: prop, set: func(s string) any { return setProp(s) }})
+				continue
+			}
+			if present {
+				out = append(out, textFields(prop, v, join(path, name), setProp)...)
+			}
+		}
+		if ap := schema.AdditionalProperties.Schema; ap != nil && obj != nil {
+			for _, key := range sortedKeys(obj) {
+				if _, known := schema.Properties[key]; known {
+					continue
+				}
+				setKey := func(pv any) any {
+					c := copyJSON(obj)
+					c[key] = pv
+					return set(c)
+				}
+				out = append(out, textFields(ap.Value, obj[key], join(path, key), setKey)...)
+			}
+		}
+	case schema.Type.Includes("array"):
+		list, _ := example.([]any)
+		if len(list) > 0 && schema.Items != nil {
+			setFirst := func(v any) any {
+				c := slices.Clone(list)
+				c[0] = v
+				return set(c)
+			}
+			out = append(out, textFields(schema.Items.Value, list[0], path+"[0]", setFirst)...)
+		}
+	}
+	return out
+}
+
+// pickAlternative is the alternative of a oneOf (or anyOf) that v fits.
+func pickAlternative(s *openapi3.Schema, v any) *openapi3.Schema {
+	alts := s.OneOf
+	if len(alts) == 0 {
+		alts = s.AnyOf
+	}
+	for _, alt := range alts {
+		if alt.Value.VisitJSON(v, openapi3.EnableJSONSchema2020()) == nil {
+			return pickAlternative(alt.Value, v)
+		}
+	}
+	return s
+}
+
+func copyJSON(m map[string]any) map[string]any {
+	c := make(map[string]any, len(m))
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
+}
+
+// bounded reports whether a string schema bounds its values' length.
+func bounded(s *openapi3.Schema) bool {
+	return s.MaxLength != nil || len(s.Enum) > 0 || s.Format == "date-time"
+}
+
+// TestEveryTextFieldIsBoundedAndTheBoundIsKept holds every string field
+// of every documented /v1 request (body and query) to a maxLength (or an
+// enum or a date-time format), and sends each with one character more
+// than its maxLength to the real handlers: the answer is 400 naming the
+// field, and, unless the field has a pattern (then its form is named),
+// the limit.
+func TestEveryTextFieldIsBoundedAndTheBoundIsKept(t *testing.T) {
+	doc := contracttest.Load(t)
+	a := newContractAPI(t)
+	checked := 0
+	for _, c := range exampleCalls(doc) {
+		var fields []textField
+		for _, p := range c.params {
+			if p.Value.In != openapi3.ParameterInQuery || p.Value.Schema == nil || !p.Value.Schema.Value.Type.Includes("string") {
+				continue
+			}
+			fields = append(fields, textField{path: "?" + p.Value.Name, schema: p.Value.Schema.Value})
+		}
+		if c.body != nil {
+			schema := c.op.RequestBody.Value.Content.Get("application/json").Schema.Value
+			fields = append(fields, textFields(schema, c.body, "", func(v any) any { return v })...)
+		}
+		for _, f := range fields {
+			name := c.name + " " + f.path
+			if !assert.True(t, bounded(f.schema), "%s: a text field needs a maxLength in docs/openapi.yaml (and the API must keep it)", name) || f.schema.MaxLength == nil {
+				continue
+			}
+			t.Run(name, func(t *testing.T) {
+				max := int(*f.schema.MaxLength)
+				over := strings.Repeat("a", max+1)
+				call := c
+				field := f.path
+				var req *http.Request
+				if query, ok := strings.CutPrefix(f.path, "?"); ok {
+					field = query
+					req = call.request(t)
+					q := req.URL.Query()
+					q.Set(query, over)
+					req.URL.RawQuery = q.Encode()
+				} else {
+					call.body = f.set(over)
+					req = call.request(t)
+				}
+				if scope, _ := c.op.Extensions["x-rapport-scope"].(string); scope != "" {
+					req.Header.Set("Authorization", "Bearer "+a.key(t, scope))
+				}
+				rec := httptest.NewRecorder()
+				a.h.ServeHTTP(rec, req)
+				var got wire.Error
+				if rest, ok := strings.CutPrefix(field, "events[0]."); ok {
+					// A batch answers per event.
+					require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+					var batch wire.BatchResponse
+					require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &batch))
+					require.Equal(t, wire.StatusRejected, batch.Results[0].Status, rec.Body.String())
+					got, field = wire.Error{Message: batch.Results[0].Error, Field: batch.Results[0].Field}, rest
+				} else {
+					require.Equal(t, http.StatusBadRequest, rec.Code, rec.Body.String())
+					require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &got))
+				}
+				assert.Equal(t, field, got.Field, got.Message)
+				if f.schema.Pattern == "" {
+					assert.True(t, strings.Contains(got.Message, fmt.Sprint(max)) || strings.Contains(got.Message, count(max)),
+						"%s: the answer names the limit, %d: %s", name, max, got.Message)
+				}
+			})
+			checked++
+		}
+	}
+	assert.Greater(t, checked, 50, "the walk found the text fields")
 }

@@ -91,6 +91,10 @@ func capSettings(caps []policy.Cap) []store.CapSetting {
 }
 
 func (s *Server) getPreferences(w http.ResponseWriter, r *http.Request) {
+	if err := text("history", r.URL.Query().Get("history"), 10, true); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	c, err := s.Store.GetCustomer(r.Context(), r.PathValue("id"))
 	if errors.Is(err, store.ErrNotFound) {
 		notFound(w, "customer", r.PathValue("id"))
@@ -124,6 +128,24 @@ type change struct {
 // (the marketing topics of the journeys).
 func checkPreferences(u *wire.PreferencesUpdate, topics []string) (change, error) {
 	ch := change{consent: map[string]string{}, topics: u.Topics, quiet: map[string]store.QuietHours{}, order: u.ChannelOrder, zone: u.TimeZone}
+	ev := u.Evidence
+	for _, err := range []error{
+		text("evidence.source", ev.Source, maxSource, true), text("evidence.shown", ev.Shown, maxShown, false),
+		text("evidence.ip", ev.IP, maxIP, true), text("evidence.user_agent", ev.UserAgent, maxAgent, true),
+		text("evidence.note", ev.Note, maxShown, false),
+	} {
+		if err != nil {
+			return ch, err
+		}
+	}
+	if u.TimeZone != nil {
+		if err := text("time_zone", *u.TimeZone, maxZone, true); err != nil {
+			return ch, err
+		}
+	}
+	if len(u.ChannelOrder) > len(policy.Channels) {
+		return ch, badField("channel_order", "lists %d channels; there are %d (email, sms, mail, phone), each at most once", len(u.ChannelOrder), len(policy.Channels))
+	}
 	for name, cu := range u.Channels {
 		if !slices.Contains(policy.Channels, policy.Channel(name)) {
 			return ch, badField("channels."+name, "is not a channel; use email, sms, mail or phone%s", didYouMean(name, channelNames()))
@@ -170,8 +192,14 @@ func checkPreferences(u *wire.PreferencesUpdate, topics []string) (change, error
 		}
 	}
 	if u.Frequency != nil {
+		if len(u.Frequency.Caps) > maxCaps {
+			return ch, badField("frequency.caps", "lists %d caps; at most %d are accepted", len(u.Frequency.Caps), maxCaps)
+		}
 		for i, c := range u.Frequency.Caps {
 			field := fmt.Sprintf("frequency.caps[%d]", i)
+			if err := text(field+".per", c.Per, maxPer, true); err != nil {
+				return ch, err
+			}
 			if c.Channel != "all" && !slices.Contains(policy.Channels, policy.Channel(c.Channel)) {
 				return ch, badField(field+".channel", "must be all, email, sms, mail or phone")
 			}

@@ -6,7 +6,6 @@ import (
 	"net/mail"
 	"slices"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/rapporthq/rapport/internal/api/wire"
 	"github.com/rapporthq/rapport/internal/phone"
@@ -24,6 +23,12 @@ import (
 func suppressionAddress(channel, address, country string) (string, error) {
 	if !slices.Contains(policy.Channels, policy.Channel(channel)) {
 		return "", badField("channel", "must be email, sms, mail or phone, not %q", channel)
+	}
+	if err := text("address", address, maxAddress, true); err != nil {
+		return "", err
+	}
+	if country != "" && !countryRe.MatchString(country) {
+		return "", badField("country", "%q is not a two-letter country code such as GB or US", country)
 	}
 	address = strings.TrimSpace(address)
 	if address == "" {
@@ -50,13 +55,19 @@ func (s *Server) postSuppression(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	for _, err := range []error{text("reason", req.Reason, maxReason, false), text("source", req.Source, maxSource, true)} {
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
 	address, err := suppressionAddress(req.Channel, req.Address, req.Country)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	req.Reason = strings.TrimSpace(req.Reason)
-	if req.Reason == "" || utf8.RuneCountInString(req.Reason) > 500 {
+	if req.Reason == "" {
 		s.fail(w, r, badField("reason", "say why, in up to 500 characters (it is shown wherever the address is refused)"))
 		return
 	}

@@ -82,7 +82,9 @@ func (s *Server) answerSurvey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	score, err := strconv.Atoi(r.PostForm.Get("score"))
-	comment := strings.TrimSpace(r.PostForm.Get("comment"))
+	// The customer's words are kept, made storable: nothing in them is
+	// refused.
+	comment := strings.TrimSpace(cleanText(r.PostForm.Get("comment"), true))
 	if err != nil || score < 1 || score > 5 {
 		s.page(w, http.StatusBadRequest, surveyView{Title: "How did we do?", Error: "Please choose a score from 1 to 5.", Comment: comment})
 		return

@@ -22,6 +22,16 @@ import (
 // default is what is still to do: open and claimed).
 func (s *Server) listTasks(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
+	for _, err := range []error{text("queue", q.Get("queue"), maxName, true), text("status", q.Get("status"), maxName, true)} {
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	if c := q.Get("customer_id"); c != "" && !workflows.ValidIDPart(c) {
+		s.fail(w, r, badField("customer_id", "must be 1-128 letters, digits, _ . : or -"))
+		return
+	}
 	statuses, err := store.ParseTaskStatuses(q.Get("status"))
 	if err != nil {
 		s.fail(w, r, badField("status", "%v", err))
@@ -54,6 +64,10 @@ func (s *Server) claimTask(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	if err := text("assignee", req.Assignee, maxName, true); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	if strings.TrimSpace(req.Assignee) == "" {
 		s.fail(w, r, badField("assignee", "is required: who takes the task"))
 		return
@@ -79,6 +93,12 @@ func (s *Server) completeTask(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	for _, err := range []error{text("outcome", req.Outcome, maxOutcome, true), text("notes", req.Notes, maxNotes, false), text("by", req.By, maxName, true)} {
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
 	t, err := s.Store.GetTask(r.Context(), r.PathValue("id"))
 	if errors.Is(err, store.ErrNotFound) {
 		notFound(w, "task", r.PathValue("id"))
@@ -97,9 +117,6 @@ func (s *Server) completeTask(w http.ResponseWriter, r *http.Request) {
 		return
 	case !slices.Contains(t.Outcomes, req.Outcome):
 		s.fail(w, r, badField("outcome", "%q is not one of this task's outcomes: %s", req.Outcome, strings.Join(t.Outcomes, ", ")))
-		return
-	case len(req.Notes) > 10000:
-		s.fail(w, r, badField("notes", "must be at most 10,000 characters"))
 		return
 	}
 	update := workflows.CompleteTask{TaskID: t.ID, Outcome: req.Outcome, Notes: req.Notes, By: actor(r, req.By)}

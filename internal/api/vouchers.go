@@ -33,6 +33,10 @@ func (s *Server) redeemVoucher(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if err := text("order_id", req.OrderID, maxRef, true); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	v, err := s.Store.RedeemVoucher(r.Context(), strings.ToUpper(r.PathValue("code")), req.OrderID, time.Now(), keyName(r))
 	switch {
 	case errors.Is(err, store.ErrNotFound):

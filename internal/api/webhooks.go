@@ -97,7 +97,8 @@ func (s *Server) sendgridWebhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	for _, e := range events {
+	for i, e := range events {
+		e = cleanJSON(e).(map[string]any) // what SendGrid relays may hold anything
 		id, _ := e["sg_event_id"].(string)
 		kind, _ := e["event"].(string)
 		email, _ := e["email"].(string)
@@ -106,6 +107,12 @@ func (s *Server) sendgridWebhook(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		err := s.once(ctx, "sendgrid", id, func() error { return s.sendgridEvent(ctx, e, kind, email, messageID) })
+		if pe, ok := dataError(err); ok {
+			// One event the database refuses must not hold back the
+			// others: SendGrid would send the whole batch again, for a day.
+			s.log().Error("a SendGrid event could not be stored; skipped", "index", i, "event", kind, "sqlstate", pe.Code, "error", err)
+			continue
+		}
 		if err != nil {
 			s.fail(w, r, err)
 			return
@@ -250,7 +257,8 @@ func (s *Server) twilioInbound(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	from, body, sid := r.PostForm.Get("From"), strings.TrimSpace(r.PostForm.Get("Body")), r.PostForm.Get("MessageSid")
+	// A reply is kept as the customer wrote it, made storable.
+	from, body, sid := cleanText(r.PostForm.Get("From"), false), strings.TrimSpace(cleanText(r.PostForm.Get("Body"), true)), cleanText(r.PostForm.Get("MessageSid"), false)
 	if err := s.once(ctx, "twilio", "inbound:"+sid, func() error { return s.inboundSMS(ctx, from, body, sid) }); err != nil {
 		s.fail(w, r, err)
 		return
@@ -315,7 +323,7 @@ func (s *Server) twilioStatus(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, "twilio", "bad signature")
 		return
 	}
-	status, sid := r.PostForm.Get("MessageStatus"), r.PostForm.Get("MessageSid")
+	status, sid := cleanText(r.PostForm.Get("MessageStatus"), false), cleanText(r.PostForm.Get("MessageSid"), false)
 	err := s.once(r.Context(), "twilio", "status:"+sid+":"+status, func() error {
 		if status == "" {
 			return nil
@@ -368,9 +376,9 @@ func (s *Server) lobWebhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	err = s.once(ctx, "lob", e.ID, func() error {
-		messageID := e.Body.Metadata["message_id"]
-		_, status, _ := strings.Cut(e.EventType.ID, ".") // letter.delivered -> delivered
+	err = s.once(ctx, "lob", cleanText(e.ID, false), func() error {
+		messageID := cleanText(e.Body.Metadata["message_id"], false)
+		_, status, _ := strings.Cut(cleanText(e.EventType.ID, false), ".") // letter.delivered -> delivered
 		if err := s.noteDelivery(ctx, messageID, status, time.Now()); err != nil {
 			return err
 		}

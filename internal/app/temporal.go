@@ -14,12 +14,14 @@ import (
 	grpcstatus "google.golang.org/grpc/status"
 
 	"github.com/rapporthq/rapport/internal/codec"
+	"github.com/rapporthq/rapport/internal/failfast"
 	"github.com/rapporthq/rapport/internal/metrics"
 	"github.com/rapporthq/rapport/internal/temporalsetup"
 	"github.com/rapporthq/rapport/workflows"
 )
 
-// DialTemporal connects to Temporal with opts, logging through log. With
+// DialTemporal connects to Temporal with opts, logging through log, with
+// failfast's interceptor (see internal/failfast). With
 // keys, payloads are encrypted (and decrypted) with them; with m, the
 // SDK's metrics go to m. It returns the client's data converter too (nil:
 // Temporal's default), for what reads payloads the client wrote.
@@ -35,6 +37,9 @@ func DialTemporal(ctx context.Context, opts client.Options, log *slog.Logger, ke
 	if m != nil {
 		opts.MetricsHandler = m.TemporalHandler()
 	}
+	// Calls made under failfast.WithContext (routing an event the API
+	// answers) give up at once when Temporal cannot be reached.
+	opts.ConnectionOptions.DialOptions = append(opts.ConnectionOptions.DialOptions, failfast.DialOption())
 	c, err := client.DialContext(ctx, opts)
 	if err != nil {
 		return nil, nil, fmt.Errorf("connect to Temporal at %s (namespace %s): %w; is it running (`rapport dev` starts one)? Its address is TEMPORAL_ADDRESS, or --temporal-address on the command line", opts.HostPort, opts.Namespace, err)

@@ -10,8 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"syscall"
 	"time"
+	"unicode"
 )
 
 // Email is one email to one recipient, fully rendered.
@@ -32,6 +34,29 @@ type Email struct {
 	// CustomArgs travel with the message and come back on webhooks: the
 	// journey, step and outbox message ids.
 	CustomArgs map[string]string
+}
+
+// OneLine makes s fit a header or a printed line: each run of spaces,
+// line breaks (CR, LF, NEL, U+2028, U+2029), tabs and other control
+// characters becomes one space, and the ends are trimmed. The adapters
+// pass names, subjects, header values and address lines through it, so a
+// value stored before the API refused line breaks (or from anywhere
+// else) cannot add a header or a line.
+func OneLine(s string) string {
+	var b strings.Builder
+	space := false
+	for _, r := range s {
+		if r == ' ' || unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
+			space = true
+			continue
+		}
+		if space && b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		space = false
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // Receipt is a provider's acceptance of a message.

@@ -42,3 +42,15 @@ func TestTransportError(t *testing.T) {
 	}
 	assert.Equal(t, channels.InDoubt, channels.KindOf(errors.New("context deadline exceeded")), "an unclassified error is in doubt")
 }
+
+func TestOneLine(t *testing.T) {
+	for in, want := range map[string]string{
+		"Ada Lovelace":                             "Ada Lovelace",
+		"Bob\r\nBcc: evil@example.com\r\nX: 1":     "Bob Bcc: evil@example.com X: 1",
+		"  a\t\tb \u2028 c\u2029d\u0085e\x00f\x7f": "a b c d e f",
+		"10,00\u00a0€":                             "10,00\u00a0€",
+		"\r\n":                                     "",
+	} {
+		assert.Equal(t, want, channels.OneLine(in), "%q", in)
+	}
+}

@@ -13,6 +13,8 @@
 //     state); line1 and line2 at most 200 characters, city and state at
 //     most 200, postal code at most 40; line1 is required, and either a
 //     postal code or both a city and a state.
+//   - No field holds a line break or another control character: each is
+//     printed on one line.
 //
 // An address without a street (line1) is not a postal address: a country
 // alone, say, is kept to choose a time zone, and no letter is sent to it.
@@ -24,6 +26,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -95,6 +98,14 @@ func (a Address) IsMailing() bool { return a.Line1 != "" }
 // postcard (or, without a street, when its fields are each of a form Lob
 // takes), else a *FieldError naming the first field at fault.
 func Check(a Address) error {
+	for _, f := range []struct{ name, value string }{
+		{"line1", a.Line1}, {"line2", a.Line2}, {"city", a.City}, {"state", a.State}, {"postal_code", a.PostalCode}, {"country", a.Country},
+	} {
+		if i := strings.IndexFunc(f.value, breaksLine); i >= 0 {
+			r, _ := utf8.DecodeRuneInString(f.value[i:])
+			return refuse(f.name, "holds a line break or another control character (U+%04X); each part of an address is printed on one line", r)
+		}
+	}
 	if a.Country != "" && !countryRe.MatchString(a.Country) {
 		return refuse("country", "%q is not a two-letter country code such as GB or US", a.Country)
 	}
@@ -163,3 +174,8 @@ func checkIntl(a Address) error {
 }
 
 func tooLong(s string, max int) bool { return utf8.RuneCountInString(s) > max }
+
+// breaksLine reports whether r has no place on a printed line: a control
+// character (line breaks and tabs included) or a Unicode line or
+// paragraph separator.
+func breaksLine(r rune) bool { return unicode.IsControl(r) || r == '\u2028' || r == '\u2029' }

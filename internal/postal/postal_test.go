@@ -66,6 +66,12 @@ func TestCheck(t *testing.T) {
 		{"country Lob does not serve", func(a *Address) { a.Country = "JE" }, gb, "country"},
 		{"country Lob does not serve: PS", func(a *Address) { a.Country = "PS" }, gb, "country"},
 
+		{"a line break in line1", func(a *Address) { a.Line1 = "1 High St\r\nBcc: x" }, gb, "line1"},
+		{"a tab in the city", func(a *Address) { a.City = "Lon\tdon" }, us, "city"},
+		{"a line separator in line2", func(a *Address) { a.Line2 = "Flat 2\u2028Floor 3" }, gb, "line2"},
+		{"a control character in the postcode", func(a *Address) { a.PostalCode = "SW1\x07" }, gb, "postal_code"},
+		{"a line break without a street", func(a *Address) { *a = Address{State: "A\nB"} }, gb, "state"},
+
 		{"no street: a country alone", func(a *Address) { *a = Address{Country: "JE"} }, gb, ""},
 		{"no street: nothing", func(a *Address) { *a = Address{} }, gb, ""},
 		{"no street: fields still checked", func(a *Address) { *a = Address{Country: "US", PostalCode: "SW1"} }, gb, "postal_code"},

@@ -69,16 +69,29 @@ type Result struct {
 // Route starts and tells journeys about a stored event, then marks it
 // routed. On failure it records why and returns the error; the event
 // stays unrouted for the sweeper.
+//
+// ctx may end routing early (a deadline, or internal/failfast when
+// Temporal cannot be reached): the error then says why (its cause), and
+// the failure is still recorded.
 func (r *Router) Route(ctx context.Context, e store.Event) (Result, error) {
 	res, err := r.route(ctx, e, false)
 	if err != nil {
-		if markErr := r.Store.MarkEventRoutingFailed(ctx, e.ID, err.Error()); markErr != nil {
+		if cause := context.Cause(ctx); cause != nil && !errors.Is(err, cause) {
+			err = fmt.Errorf("%w (%w)", err, cause)
+		}
+		mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), markTimeout)
+		defer cancel()
+		if markErr := r.Store.MarkEventRoutingFailed(mctx, e.ID, err.Error()); markErr != nil {
 			r.log().Error("could not record routing failure", "event_id", e.ID, "error", markErr)
 		}
 		return res, fmt.Errorf("route event %s: %w", e.ID, err)
 	}
 	return res, r.Store.MarkEventRouted(ctx, e.ID)
 }
+
+// markTimeout bounds recording a routing failure, which goes on after
+// the routing's own context has ended.
+const markTimeout = 5 * time.Second
 
 // Restart routes an event again to start the journeys whose run it
 // started failed (see store.EnterRun): the entry rules apply as for a new

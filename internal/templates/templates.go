@@ -30,9 +30,12 @@ import (
 	"testing/fstest"
 	texttemplate "text/template"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/text/language"
 
+	"github.com/rapporthq/rapport/internal/channels"
 	"github.com/rapporthq/rapport/internal/journey"
 	"github.com/rapporthq/rapport/internal/money"
 )
@@ -190,13 +193,17 @@ const smsMaxChars = 1600
 
 // variant is the files of one template folder (or a locale subfolder).
 type variant struct {
-	emailText  *texttemplate.Template
-	emailHTML  *htmltemplate.Template
-	sms        *texttemplate.Template
-	letter     *htmltemplate.Template
-	postFront  *htmltemplate.Template
-	postBack   *htmltemplate.Template
-	folderPath string
+	// emailSubject is the first line of email.txt, emailText the rest:
+	// two templates, so nothing a value holds can move text from the
+	// subject into the body.
+	emailSubject *texttemplate.Template
+	emailText    *texttemplate.Template
+	emailHTML    *htmltemplate.Template
+	sms          *texttemplate.Template
+	letter       *htmltemplate.Template
+	postFront    *htmltemplate.Template
+	postBack     *htmltemplate.Template
+	folderPath   string
 }
 
 func (v *variant) has(ch journey.Channel) bool {
@@ -407,8 +414,25 @@ func (s *Set) loadVariant(fsys fs.FS, folder string) (*variant, error) {
 			errs = append(errs, err)
 		}
 	}
+	// email.txt is parsed as two templates: its first line, the subject,
+	// and the rest (after a newline, so its errors name the file's own
+	// line numbers).
+	parseEmail := func() (*texttemplate.Template, *texttemplate.Template, error) {
+		src, ok, err := read("email.txt")
+		if err != nil || !ok {
+			return nil, nil, err
+		}
+		first, rest, _ := strings.Cut(src, "\n")
+		name := path.Join(folder, "email.txt")
+		subject, err := texttemplate.New(name).Option("missingkey=error").Funcs(funcs).Parse(first)
+		if err != nil {
+			return nil, nil, s.wrap(subjectLineError(err))
+		}
+		body, err := texttemplate.New(name).Option("missingkey=error").Funcs(funcs).Parse("\n" + rest)
+		return subject, body, s.wrap(err)
+	}
 	var err error
-	v.emailText, err = parseText("email.txt")
+	v.emailSubject, v.emailText, err = parseEmail()
 	collect(err)
 	v.emailHTML, err = parseHTML("email.html")
 	collect(err)
@@ -581,13 +605,16 @@ func localize(d Data) Data {
 }
 
 func (v *variant) renderEmail(d Data) (Email, error) {
-	text, err := execText(v.emailText, d)
+	subject, err := execText(v.emailSubject, d)
 	if err != nil {
 		return Email{}, err
 	}
-	subject, body, _ := strings.Cut(text, "\n")
+	body, err := execText(v.emailText, d)
+	if err != nil {
+		return Email{}, err
+	}
 	out := Email{
-		Subject: strings.TrimSpace(strings.TrimPrefix(subject, "Subject:")),
+		Subject: subjectLine(strings.TrimPrefix(subject, "Subject:")),
 		Text:    strings.TrimLeft(body, "\r\n"),
 	}
 	if out.Subject == "" {
@@ -603,7 +630,56 @@ func (v *variant) renderEmail(d Data) (Email, error) {
 
 func (v *variant) renderSMS(d Data) (string, error) {
 	body, err := execText(v.sms, d)
-	return strings.TrimSpace(body), err
+	if err != nil {
+		return "", err
+	}
+	body = smsText(body)
+	if n := utf8.RuneCountInString(body); n > smsMaxChars {
+		return "", fmt.Errorf("%s: renders to %d characters with this customer's data; a text message can be at most %d", v.sms.Name(), n, smsMaxChars)
+	}
+	return body, nil
+}
+
+// maxSubject is the longest subject a rendered email has, in characters:
+// a longer one is cut there, ending with "…".
+const maxSubject = 200
+
+// subjectLine makes a rendered subject one line of at most maxSubject
+// characters, whatever the values in it hold: each run of spaces, line
+// breaks (CR, LF, NEL, U+2028, U+2029), tabs and other control
+// characters becomes one space, and the ends are trimmed. Other spaces
+// (the no-break space of "10,00 €") stay.
+func subjectLine(s string) string {
+	s = channels.OneLine(s)
+	if utf8.RuneCountInString(s) <= maxSubject {
+		return s
+	}
+	r := []rune(s)[:maxSubject-1]
+	return strings.TrimRightFunc(string(r), unicode.IsSpace) + "…"
+}
+
+// smsText tidies a rendered text message: line breaks become "\n" (CR
+// LF, CR, U+2028 and U+2029 included), other control characters a space,
+// and the ends are trimmed.
+func smsText(s string) string {
+	s = strings.NewReplacer("\r\n", "\n", "\r", "\n", "\u2028", "\n", "\u2029", "\n", "\u0085", "\n").Replace(s)
+	s = strings.Map(func(r rune) rune {
+		if r != '\n' && unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
+	return strings.TrimSpace(s)
+}
+
+// subjectLineError explains a subject line that does not parse alone:
+// since the subject is a template of its own, an action cannot go on to
+// the next line.
+func subjectLineError(err error) error {
+	if strings.Contains(err.Error(), "unclosed action") || strings.Contains(err.Error(), "unexpected EOF") {
+		return fmt.Errorf("%w (the subject is the first line, a template of its own: each {{...}} in it must end on that line)", err)
+	}
+	return err
 }
 
 func (v *variant) renderMail(d Data) (Mail, error) {

@@ -277,3 +277,63 @@ func TestVersions(t *testing.T) {
 	_, err = LoadVersion(tampered, "pinned")
 	assert.ErrorContains(t, err, "hash to")
 }
+
+// A subject is one line, whatever the data holds: the subject line and
+// the body are templates of their own, so a customer's name with CR LF
+// and header-like text stays in the subject, on one line, and the body
+// is what the template says.
+func TestASubjectIsOneLineWhateverTheData(t *testing.T) {
+	set, err := Load(fstest.MapFS{
+		"offer/email.txt": {Data: []byte("Subject: Offer for {{.Customer.Name}}\r\nHello {{.Customer.FirstName}},\nhere it is.\n")},
+		"offer/sms.txt":   {Data: []byte("Hi {{.Customer.Name}}:\r\n{{.Trigger.Data.note}}")},
+	}, "t")
+	require.NoError(t, err)
+	name := "Bob\r\nBcc: evil@example.com\r\nX-Injected: 1"
+	d := Data{Customer: Customer{Name: name, FirstName: "Bob"}, Trigger: &Event{Data: map[string]any{"note": "a\u2028b\x07c\u0085d"}}}
+	e, err := set.RenderEmail("offer", d)
+	require.NoError(t, err)
+	assert.Equal(t, "Offer for Bob Bcc: evil@example.com X-Injected: 1", e.Subject)
+	assert.NotContains(t, e.Subject, "\r")
+	assert.NotContains(t, e.Subject, "\n")
+	assert.Equal(t, "Hello Bob,\nhere it is.\n", e.Text, "the body is the template's, nothing of the subject moved into it")
+
+	for _, sep := range []string{"\n", "\r", "\u2028", "\u2029", "\u0085", "\t", "\x00", "\x1b", "  \r\n  "} {
+		d.Customer.Name = "Ada" + sep + "Lovelace"
+		e, err := set.RenderEmail("offer", d)
+		require.NoError(t, err)
+		assert.Equal(t, "Offer for Ada Lovelace", e.Subject, "%q", sep)
+	}
+
+	// A very long value is cut, so the subject stays a subject.
+	d.Customer.Name = strings.Repeat("Bob ", 5000)
+	e, err = set.RenderEmail("offer", d)
+	require.NoError(t, err)
+	assert.Equal(t, maxSubject, len([]rune(e.Subject)))
+	assert.True(t, strings.HasSuffix(e.Subject, "…"))
+	assert.True(t, strings.HasPrefix(e.Subject, "Offer for Bob Bob"))
+
+	// A text message keeps its lines, as "\n", and no other control
+	// character.
+	d.Customer.Name = "Bob\r\nBcc"
+	body, err := set.RenderSMS("offer", d)
+	require.NoError(t, err)
+	assert.Equal(t, "Hi Bob\nBcc:\na\nb c\nd", body)
+
+	// One longer than a text message can be is refused when rendered,
+	// rather than by the provider.
+	d.Customer.Name = strings.Repeat("b", 2000)
+	_, err = set.RenderSMS("offer", d)
+	assert.ErrorContains(t, err, "a text message can be at most 1600")
+}
+
+// The subject is the first line, a template of its own: an action that
+// goes on to the next line is refused when the templates load, saying
+// so.
+func TestASubjectActionEndsOnItsLine(t *testing.T) {
+	_, err := Load(fstest.MapFS{
+		"a/email.txt": {Data: []byte("Subject: Hi {{if .Customer.FirstName}}\n{{.Customer.FirstName}}{{end}}\nBody")},
+	}, "journeys/templates")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "journeys/templates/a/email.txt:1:")
+	assert.Contains(t, err.Error(), "each {{...}} in it must end on that line")
+}

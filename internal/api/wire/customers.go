@@ -11,14 +11,16 @@ type CustomerRequest struct {
 	Email string `json:"email,omitempty"`
 	// Phone is in international form, such as +44 20 7946 0958.
 	Phone string `json:"phone,omitempty"`
-	// Name is required with a postal address.
+	// Name is one line of at most 200 characters, required with a postal
+	// address.
 	Name string `json:"name,omitempty"`
 	// Locale is a language tag such as en-GB.
 	Locale string `json:"locale,omitempty"`
 	// TimeZone is an IANA time zone such as Europe/London.
 	TimeZone string          `json:"time_zone,omitempty"`
 	Address  *AddressRequest `json:"address,omitempty"`
-	// Attributes are anything the journeys may use (at most 64 KiB).
+	// Attributes are anything the journeys may use (at most 16 KiB as
+	// compact JSON, 100 keys).
 	Attributes map[string]any `json:"attributes,omitempty"`
 }
 

@@ -38,7 +38,8 @@ type EventRequest struct {
 	// OccurredAt is when it happened (not in the future); now when
 	// absent.
 	OccurredAt *time.Time `json:"occurred_at,omitempty"`
-	// Data is what the journeys may read (at most 64 KiB); an
+	// Data is what the journeys may read (at most 32 KiB as compact JSON,
+	// 100 keys); an
 	// order.placed event carries an Order as data.order.
 	Data map[string]json.RawMessage `json:"data,omitempty"`
 }

@@ -69,13 +69,18 @@ type address struct {
 	AddressCountry string `json:"address_country"`
 }
 
+// lobAddress is an address as Lob takes it: each field one line
+// (channels.OneLine: the API refuses line breaks in addresses and names,
+// this holds for any stored before), the name cut to Lob's 40
+// characters.
 func lobAddress(a channels.PostalAddress) *address {
-	name := a.Name
+	name := channels.OneLine(a.Name)
 	if len([]rune(name)) > 40 {
-		name = string([]rune(name)[:40])
+		name = strings.TrimSpace(string([]rune(name)[:40]))
 	}
-	return &address{Name: name, AddressLine1: a.Line1, AddressLine2: a.Line2, AddressCity: a.City,
-		AddressState: a.State, AddressZip: a.PostalCode, AddressCountry: a.Country}
+	one := channels.OneLine
+	return &address{Name: name, AddressLine1: one(a.Line1), AddressLine2: one(a.Line2), AddressCity: one(a.City),
+		AddressState: one(a.State), AddressZip: one(a.PostalCode), AddressCountry: one(a.Country)}
 }
 
 type request struct {

@@ -119,3 +119,16 @@ func TestMailFailures(t *testing.T) {
 	require.ErrorAs(t, err, &pe)
 	assert.Equal(t, 401, pe.Status)
 }
+
+// A name or address line with a line break (stored before the API refused
+// them) reaches Lob as one line each.
+func TestAddressLinesAreOneLineEach(t *testing.T) {
+	f, c := setup(t)
+	m := postcard("k3")
+	m.To = channels.PostalAddress{Name: "Bob\r\nX-Injected: 1", Line1: "12 St James's\r\nSquare", City: "Lon\ndon", PostalCode: "SW1Y 4LB", Country: "GB"}
+	_, err := c.SendMail(context.Background(), m)
+	require.NoError(t, err)
+	msgs := f.Recorder.Messages()
+	require.Len(t, msgs, 1)
+	assert.Equal(t, "Bob X-Injected: 1, 12 St James's Square, Lon don, SW1Y 4LB, GB", msgs[0].To)
+}

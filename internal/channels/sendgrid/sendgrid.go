@@ -59,13 +59,15 @@ var _ channels.EmailSender = (*Client)(nil)
 // failures not taken only when the request cannot have reached SendGrid.
 func (c *Client) SendEmail(ctx context.Context, e channels.Email) (channels.Receipt, error) {
 	m := mail.NewV3Mail()
-	m.SetFrom(mail.NewEmail(e.FromName, e.From))
-	m.Subject = e.Subject
+	// Names, the subject and header values go into headers: one line
+	// each (channels.OneLine), whatever the data held.
+	m.SetFrom(mail.NewEmail(channels.OneLine(e.FromName), e.From))
+	m.Subject = channels.OneLine(e.Subject)
 	if e.ReplyTo != "" {
 		m.SetReplyTo(mail.NewEmail("", e.ReplyTo))
 	}
 	p := mail.NewPersonalization()
-	p.AddTos(mail.NewEmail(e.ToName, e.To))
+	p.AddTos(mail.NewEmail(channels.OneLine(e.ToName), e.To))
 	for k, v := range e.CustomArgs {
 		p.SetCustomArg(k, v)
 	}
@@ -77,7 +79,7 @@ func (c *Client) SendEmail(ctx context.Context, e channels.Email) (channels.Rece
 		m.AddContent(mail.NewContent("text/html", e.HTML))
 	}
 	for k, v := range e.Headers {
-		m.SetHeader(k, v)
+		m.SetHeader(k, channels.OneLine(v))
 	}
 	m.AddCategories(e.Categories...)
 

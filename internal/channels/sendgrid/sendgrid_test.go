@@ -2,6 +2,8 @@ package sendgrid_test
 
 import (
 	"context"
+	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -164,4 +166,28 @@ func TestProviderHangingPastTheTimeoutIsInDoubt(t *testing.T) {
 func TestDefaultTimeoutIsWellBelowTheSendActivity(t *testing.T) {
 	const sendStartToClose = 30 * time.Second // workflows.sendStartToClose
 	assert.LessOrEqual(t, channels.DefaultTimeout, sendStartToClose/2)
+}
+
+// Names, the subject and header values reach SendGrid as one line each,
+// whatever they held.
+func TestHeadersAreOneLineEach(t *testing.T) {
+	var body map[string]any
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		_ = json.Unmarshal(b, &body)
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	t.Cleanup(srv.Close)
+	c := sendgrid.New(sendgrid.Config{APIKey: "SG.test", BaseURL: srv.URL})
+	e := email()
+	e.ToName, e.FromName, e.Subject = "Bob\r\nBcc: evil@example.com", "The\nShop", "Offer\r\nX-Injected: 1"
+	e.Headers = map[string]string{"List-Unsubscribe": "<https://shop.example/u>\r\nX-Injected: 1"}
+	_, err := c.SendEmail(context.Background(), e)
+	require.NoError(t, err)
+	require.NotNil(t, body)
+	p := body["personalizations"].([]any)[0].(map[string]any)
+	assert.Equal(t, "Bob Bcc: evil@example.com", p["to"].([]any)[0].(map[string]any)["name"])
+	assert.Equal(t, "The Shop", body["from"].(map[string]any)["name"])
+	assert.Equal(t, "Offer X-Injected: 1", body["subject"])
+	assert.Equal(t, "<https://shop.example/u> X-Injected: 1", body["headers"].(map[string]any)["List-Unsubscribe"])
 }
