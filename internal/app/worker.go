@@ -79,9 +79,13 @@ func (t WorkerTuning) Options(interceptors []interceptor.WorkerInterceptor) work
 // RunWorker runs a worker of the journeys in journeysDir until ctx ends,
 // then drains it: /readyz fails, polling stops, and running activities
 // get t.Drain to finish. It refuses a namespace without Rapport's search
-// attributes. register, when set, adds workflows and activities (the
-// bench's baselines, tests' own).
+// attributes, and, with a provider key set, the demo's public URL and
+// sender identity (Config.CheckNoDemoDefaults). register, when set, adds
+// workflows and activities (the bench's baselines, tests' own).
 func RunWorker(ctx context.Context, cfg Config, journeysDir string, t WorkerTuning, register func(worker.Registry)) error {
+	if err := cfg.CheckNoDemoDefaults(); err != nil {
+		return err
+	}
 	signer, err := cfg.Signer()
 	if err != nil {
 		return err
