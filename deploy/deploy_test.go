@@ -549,6 +549,7 @@ var rapportServices = map[string]struct {
 	check   string // health path; "" for one-shot services
 }{
 	"temporal-setup": {[]string{"setup", "temporal"}, ""},
+	"schedules-sync": {[]string{"schedules", "sync"}, ""},
 	"worker":         {[]string{"worker"}, readyPath},
 	"api":            {[]string{"api"}, readyPath},
 	"codec-server":   {[]string{"codec-server"}, healthPath},
@@ -559,7 +560,7 @@ func TestComposeServices(t *testing.T) {
 	if p.Name != "rapport" {
 		t.Errorf("compose project name = %q; want rapport", p.Name)
 	}
-	for _, name := range []string{"postgres", "temporal", "temporal-setup", "temporal-ui", "worker", "api"} {
+	for _, name := range []string{"postgres", "temporal", "temporal-setup", "schedules-sync", "temporal-ui", "worker", "api"} {
 		service(t, p, name)
 	}
 	// codec-server only with --profile encryption.
@@ -898,7 +899,11 @@ func TestComposeDependencies(t *testing.T) {
 	want := map[string]map[string]string{
 		"temporal":       {"postgres": types.ServiceConditionHealthy},
 		"temporal-setup": {"temporal": types.ServiceConditionHealthy},
-		"temporal-ui":    {"temporal": types.ServiceConditionHealthy},
+		"schedules-sync": {
+			"postgres":       types.ServiceConditionHealthy,
+			"temporal-setup": types.ServiceConditionCompletedSuccessfully,
+		},
+		"temporal-ui": {"temporal": types.ServiceConditionHealthy},
 		"worker": {
 			"postgres":       types.ServiceConditionHealthy,
 			"temporal-setup": types.ServiceConditionCompletedSuccessfully,
@@ -945,8 +950,10 @@ func TestComposeRestartAndStop(t *testing.T) {
 			t.Errorf("%s: restart %q; want unless-stopped", name, r)
 		}
 	}
-	if r := service(t, p, "temporal-setup").Restart; r != "" && r != types.RestartPolicyNo {
-		t.Errorf("temporal-setup: restart %q; a one-shot job must not restart", r)
+	for _, name := range []string{"temporal-setup", "schedules-sync"} {
+		if r := service(t, p, name).Restart; r != "" && r != types.RestartPolicyNo {
+			t.Errorf("%s: restart %q; a one-shot job must not restart", name, r)
+		}
 	}
 	worker := service(t, p, "worker")
 	drain := drainOf(t, envOf(worker), nil)
@@ -1904,7 +1911,7 @@ func TestNetworkPolicies(t *testing.T) {
 func TestSetupJob(t *testing.T) {
 	m := loadManifests(t)
 	uid := finalStageUID(t, loadDockerfile(t))
-	var found bool
+	var found, syncs bool
 	for name, j := range m.jobs {
 		where := "Job " + name
 		checkPodBasics(t, m, where, &j.Spec.Template, uid)
@@ -1918,9 +1925,17 @@ func TestSetupJob(t *testing.T) {
 		if slices.Equal(j.Spec.Template.Spec.Containers[0].Args, []string{"setup", "temporal"}) {
 			found = true
 		}
+		if slices.Equal(j.Spec.Template.Spec.Containers[0].Args, []string{"schedules", "sync"}) {
+			syncs = true
+		}
 	}
 	if len(m.jobs) > 0 && !found {
 		t.Error("no Job runs rapport setup temporal")
+	}
+	// Only the deploy's sync, or a worker of the newest journeys, writes
+	// the schedules: a rollback on purpose takes them back by this Job.
+	if !syncs {
+		t.Error("no Job runs rapport schedules sync")
 	}
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -9,6 +10,7 @@ import (
 
 	"github.com/rapporthq/rapport/internal/app"
 	"github.com/rapporthq/rapport/internal/schedules"
+	"github.com/rapporthq/rapport/internal/store"
 )
 
 func newSchedulesCmd() *cobra.Command {
@@ -19,33 +21,56 @@ func newSchedulesCmd() *cobra.Command {
 		Short: "Keep Temporal Schedules in step with the audience journeys",
 		Long: `Every journey with trigger.audience and trigger.schedule has a Temporal
 Schedule (id rapport-audience-<journey>) that starts its audience
-workflow at the cron times, in the journey's time zone. Workers sync them
-when they start; sync does it by hand. Configured by TEMPORAL_ADDRESS and
-TEMPORAL_NAMESPACE.`,
+workflow at the cron times, in the journey's time zone.
+
+The newest journeys own the schedules. A worker syncs them when it starts
+only if its journeys are the newest seen (a release that adds, edits or
+removes a journey is newer when its first worker starts); a worker of
+older journeys (rolled back by hand, an old pod restarting mid-rollout)
+leaves them alone. sync writes them from the journeys it is given and
+makes those the newest: run it on every deploy, and after a rollback, from
+the release you deploy. Configured by TEMPORAL_* and DATABASE_URL.`,
 	}
 	cmd.PersistentFlags().StringVar(&journeysDir, "journeys", journeysDir, "folder of journey files (RAPPORT_JOURNEYS)")
 	var asJSON bool
 	sync := &cobra.Command{
 		Use:   "sync",
-		Short: "Create, update and remove schedules to match journeys/",
+		Short: "Create, update and remove schedules to match journeys/, and make them the newest",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			js, err := app.LoadJourneys(journeysDir)
 			if err != nil {
 				return err
 			}
-			c, dc, _, err := dialFromEnv(cmd.Context(), tf)
+			c, dc, cfg, err := dialFromEnv(cmd.Context(), tf)
 			if err != nil {
 				return err
 			}
 			defer c.Close()
-			rep, err := schedules.Sync(cmd.Context(), c, js.Catalog, dc)
+			if cfg.DatabaseURL == "" {
+				return errors.New("DATABASE_URL is not set: sync records the journeys it writes the schedules from as the newest, so that workers of older journeys leave them alone")
+			}
+			st, err := store.Open(cmd.Context(), cfg.DatabaseURL)
 			if err != nil {
 				return err
 			}
+			defer st.Close()
+			// A deploy may run sync before any worker of its release has
+			// migrated the database.
+			if err := st.Migrate(cmd.Context(), nil); err != nil {
+				return err
+			}
+			o, err := schedules.SyncOwned(cmd.Context(), c, st, js.Catalog, schedules.OwnOptions{Claim: true, DataConverter: dc})
+			if err != nil {
+				return err
+			}
+			rep := o.Audience
 			out := cmd.OutOrStdout()
 			if asJSON {
-				return json.NewEncoder(out).Encode(rep)
+				return json.NewEncoder(out).Encode(struct {
+					schedules.Report
+					Catalog string `json:"catalog"`
+				}{rep, o.Catalog})
 			}
 			for _, l := range []struct {
 				what string
@@ -58,6 +83,7 @@ TEMPORAL_NAMESPACE.`,
 			if len(rep.Created)+len(rep.Updated)+len(rep.Unchanged)+len(rep.Deleted) == 0 {
 				fmt.Fprintln(out, "no journey has trigger.schedule; nothing to do")
 			}
+			fmt.Fprintf(out, "journeys %s are the newest now: workers of other journeys leave the schedules alone\n", o.Catalog)
 			return nil
 		},
 	}

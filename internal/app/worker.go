@@ -121,8 +121,7 @@ func RunWorker(ctx context.Context, cfg Config, journeysDir string, t WorkerTuni
 		return fmt.Errorf("start worker: %w", err)
 	}
 	health.Ready()
-	SyncSchedules(ctx, svc)
-	SyncRetention(ctx, svc, cfg.Retention)
+	SyncSchedules(ctx, svc, cfg.Retention, false)
 	if t.PinRevision > 0 {
 		// Phase one of a rolling deploy: workers of the release before may
 		// still take the runs' tasks, and they know no moves. The workers
@@ -173,16 +172,35 @@ func (c Config) Activities(svc *Services, s Senders, signer *links.Signer, rt *r
 	}
 }
 
-// SyncSchedules makes the audience schedules match the journeys, as
-// `rapport schedules sync` does. A failure is logged, not returned: the
-// worker still runs journeys, and the next start (or the command) syncs.
-func SyncSchedules(ctx context.Context, svc *Services) {
-	rep, err := schedules.Sync(ctx, svc.Temporal, svc.Journeys.Catalog, svc.DataConverter)
-	if err != nil {
-		svc.Log.Error("could not sync audience schedules; run `rapport schedules sync`", "error", err)
-		return
+// SyncSchedulesTimeout bounds how long a worker's start spends on the
+// schedules, lock included.
+const SyncSchedulesTimeout = 2 * time.Minute
+
+// SyncSchedules makes Rapport's schedules match this worker's journeys
+// (an audience schedule per scheduled journey, as `rapport schedules
+// sync` does) and retention (RAPPORT_RETENTION_MESSAGES and
+// RAPPORT_RETENTION_EVENTS), if its journey folder owns them: it is the
+// newest seen, or claim is set (dev mode, which owns its own). A worker
+// whose journeys are older than the newest seen (rolled back by hand, an
+// old pod restarting mid-rollout) leaves them alone and says so. A
+// failure is logged, not returned: the worker still runs journeys, and
+// the next start (or the command) syncs.
+func SyncSchedules(ctx context.Context, svc *Services, retention workflows.RetentionInput, claim bool) {
+	ctx, cancel := context.WithTimeout(ctx, SyncSchedulesTimeout)
+	defer cancel()
+	o, err := schedules.SyncOwned(ctx, svc.Temporal, svc.Store, svc.Journeys.Catalog, schedules.OwnOptions{Claim: claim, Retention: &retention, DataConverter: svc.DataConverter})
+	switch {
+	case err != nil && o.Owner:
+		svc.Log.Error("could not sync the audience and retention schedules; the next worker start tries again, or run `rapport schedules sync`", "error", err)
+	case err != nil:
+		svc.Log.Error("could not tell whether this worker's journeys own the schedules; the next worker start tries again, or run `rapport schedules sync`", "error", err)
+	case !o.Owner:
+		svc.Log.Warn("audience and retention schedules left alone: this worker's journeys are older than the newest seen (a rollback, or an old pod restarting mid-rollout); the newest release's workers own them, or run `rapport schedules sync` from these journeys to take them back",
+			"catalog", o.Catalog, "newest", o.Newest, "newest_since", o.NewestSince, "missing", o.Missing, "extra", o.Extra, "changed", o.Changed)
+	default:
+		svc.Log.Info("audience schedules in sync", "catalog", o.Catalog, "created", o.Audience.Created, "updated", o.Audience.Updated, "unchanged", o.Audience.Unchanged, "deleted", o.Audience.Deleted)
+		svc.Log.Info("retention schedule "+o.Retention, "schedule", workflows.RetentionScheduleID, "retention", retention.String())
 	}
-	svc.Log.Info("audience schedules in sync", "created", rep.Created, "updated", rep.Updated, "unchanged", rep.Unchanged, "deleted", rep.Deleted)
 }
 
 // MoveRuns moves the runs in flight of the journeys that say on_edit:
@@ -217,16 +235,4 @@ func SeePlans(ctx context.Context, svc *Services) {
 	if err := m.See(ctx, svc.Journeys.Catalog); err != nil {
 		svc.Log.Error("could not record the journeys' plans", "error", err)
 	}
-}
-
-// SyncRetention creates, updates or removes the daily retention schedule
-// to match in (RAPPORT_RETENTION_MESSAGES and RAPPORT_RETENTION_EVENTS). A
-// failure is logged, not returned: the next start tries again.
-func SyncRetention(ctx context.Context, svc *Services, in workflows.RetentionInput) {
-	did, err := schedules.SyncRetention(ctx, svc.Temporal, in, svc.DataConverter)
-	if err != nil {
-		svc.Log.Error("could not set up the retention schedule; old content is not being removed until a worker starts and succeeds", "error", err)
-		return
-	}
-	svc.Log.Info("retention schedule "+did, "schedule", workflows.RetentionScheduleID, "retention", in.String())
 }
