@@ -4,13 +4,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
+	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/rapporthq/rapport/internal/app"
 	"github.com/rapporthq/rapport/internal/schedules"
 	"github.com/rapporthq/rapport/internal/store"
+	"github.com/rapporthq/rapport/workflows"
 )
 
 func newSchedulesCmd() *cobra.Command {
@@ -105,7 +109,128 @@ the release you deploy. Configured by TEMPORAL_* and DATABASE_URL.`,
 			return nil
 		},
 	}
-	cmd.AddCommand(sync, trigger)
+	var listJSON bool
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "Show Rapport's schedules: next time, last run, runs older than their period, what waits or was skipped",
+		Long: `List shows each of Rapport's schedules (the audience schedules and
+retention's): its next time, the run it started last and how it went, the
+runs still running, and how many runs wait for one to end or were
+skipped. A run still running after the schedule's next time has passed is
+older than its period: list says so (it also shows in the worker's
+rapport_audience_run_overdue_seconds). With DATABASE_URL set it also says
+which journeys own the schedules, and which older journeys started a
+worker lately. Configured by TEMPORAL_*.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, dc, cfg, err := dialFromEnv(cmd.Context(), tf)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			now := time.Now()
+			sts, err := schedules.Statuses(cmd.Context(), c, cfg.Temporal.Namespace, dc, now)
+			if err != nil {
+				return err
+			}
+			var cats []store.JourneyCatalog
+			if cfg.DatabaseURL != "" {
+				st, err := store.Open(cmd.Context(), cfg.DatabaseURL)
+				if err != nil {
+					return err
+				}
+				defer st.Close()
+				if cats, err = st.Catalogs(cmd.Context(), 20); err != nil {
+					return err
+				}
+			}
+			if listJSON {
+				return printJSON(cmd, struct {
+					Schedules []schedules.Status     `json:"schedules"`
+					Journeys  []store.JourneyCatalog `json:"journeys,omitempty"`
+				}{sts, cats})
+			}
+			printScheduleStatuses(cmd.OutOrStdout(), sts, now)
+			printCatalogs(cmd.OutOrStdout(), cats, now)
+			return nil
+		},
+	}
+	list.Flags().BoolVar(&listJSON, "json", false, "print the schedules as JSON")
+	cmd.AddCommand(sync, trigger, list)
 	tf = addTemporalFlags(cmd)
 	return cmd
+}
+
+// printScheduleStatuses prints the schedules as a table, then a sentence
+// for each run older than its period.
+func printScheduleStatuses(out io.Writer, sts []schedules.Status, now time.Time) {
+	if len(sts) == 0 {
+		fmt.Fprintln(out, "no schedules: no journey has trigger.schedule or trigger.date, and retention is off")
+		return
+	}
+	at := func(t time.Time) string {
+		if t.IsZero() {
+			return "-"
+		}
+		return t.UTC().Format("2006-01-02 15:04")
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SCHEDULE\tNEXT (UTC)\tLAST RUN (UTC)\tRUNNING\tWAITING\tSKIPPED")
+	for _, s := range sts {
+		next := at(s.Next)
+		if s.Paused {
+			next = "paused"
+		}
+		last := "-"
+		if s.Last != nil {
+			last = strings.TrimSpace(at(s.Last.Scheduled) + " " + s.Last.Status)
+		}
+		running := "-"
+		if len(s.Running) > 0 {
+			var rs []string
+			for _, r := range s.Running {
+				what := "since " + at(r.Scheduled)
+				if !r.OverdueSince.IsZero() {
+					what += " OLDER THAN ITS PERIOD"
+				}
+				rs = append(rs, what)
+			}
+			running = strings.Join(rs, "; ")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\n", s.ID, next, last, running, s.Waiting, s.Skipped)
+	}
+	tw.Flush()
+	for _, s := range sts {
+		r, ok := s.Overdue()
+		if !ok {
+			continue
+		}
+		meanwhile := "the run due meanwhile waits for it"
+		if s.Waiting == 0 {
+			meanwhile = "no run waits for it"
+		}
+		fmt.Fprintf(out, "\n%s: the run of %s UTC (%s) is older than its period: the schedule's next time, %s UTC, passed %s ago, and %s. A stretch that keeps failing gives up after %s; look at the run in the Temporal UI.\n",
+			s.ID, at(r.Scheduled), r.WorkflowID, at(r.OverdueSince), now.Sub(r.OverdueSince).Round(time.Minute), meanwhile, workflows.AudienceStretchBudget)
+	}
+}
+
+// printCatalogs says which journeys own the schedules, and which older
+// journeys started a worker in the last day (and so left them alone).
+func printCatalogs(out io.Writer, cats []store.JourneyCatalog, now time.Time) {
+	if len(cats) == 0 {
+		return
+	}
+	newest := cats[0]
+	how := "first seen " + newest.FirstSeen.UTC().Format("2006-01-02 15:04") + " UTC"
+	if !newest.ClaimedAt.IsZero() {
+		how = "synced by rapport schedules sync " + newest.ClaimedAt.UTC().Format("2006-01-02 15:04") + " UTC"
+	}
+	fmt.Fprintf(out, "\njourneys %s (%d) own the schedules: %s\n", newest.Hash, len(newest.Plans), how)
+	for _, c := range cats[1:] {
+		if now.Sub(c.LastSeen) > 24*time.Hour {
+			continue
+		}
+		fmt.Fprintf(out, "older journeys %s (%d) started a worker %s ago, which left the schedules alone (a rollback, or an old pod restarting)\n",
+			c.Hash, len(c.Plans), now.Sub(c.LastSeen).Round(time.Second))
+	}
 }

@@ -339,6 +339,15 @@ func TestScheduledAudience(t *testing.T) {
 	var meta sdkpb.WorkflowMetadata
 	require.NoError(t, v.Get(&meta))
 	assert.Contains(t, meta.GetCurrentDetails(), "| 3 | 2 | 2 | 0 |")
+	s.waitFor("the schedule to see its run completed", 30*time.Second, func() bool {
+		out, _, err := run("schedules", "list")
+		require.NoError(t, err)
+		return regexp.MustCompile(`(?m)^rapport-audience-lapse-winback\s+\d{4}-\d\d-\d\d \d\d:\d\d\s+\d{4}-\d\d-\d\d \d\d:\d\d completed\s+-\s+0\s+0$`).MatchString(out)
+	})
+	out, _, err = run("schedules", "list")
+	require.NoError(t, err)
+	assert.Regexp(t, `(?m)^journeys [0-9a-f]{16} \(\d+\) own the schedules: synced by rapport schedules sync`, out)
+	assert.NotContains(t, out, "OLDER THAN ITS PERIOD")
 
 	// A journey whose schedule goes away loses its schedule.
 	dir := t.TempDir()

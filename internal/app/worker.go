@@ -122,6 +122,9 @@ func RunWorker(ctx context.Context, cfg Config, journeysDir string, t WorkerTuni
 	}
 	health.Ready()
 	SyncSchedules(ctx, svc, cfg.Retention, false)
+	// rapport_audience_run_overdue_seconds: audience runs older than
+	// their period.
+	go schedules.Watch(ctx, svc.Temporal, cfg.Temporal.Namespace, svc.DataConverter, svc.Metrics, 0, svc.Log)
 	if t.PinRevision > 0 {
 		// Phase one of a rolling deploy: workers of the release before may
 		// still take the runs' tasks, and they know no moves. The workers

@@ -2,9 +2,11 @@ package app
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -186,4 +188,29 @@ func TestOldWorkerLeavesNewerSchedulesAlone(t *testing.T) {
 	start(old, false)
 	assert.True(t, exists("weekly"), "the old worker left the new journey's schedule alone")
 	assert.True(t, exists("winback"))
+
+	// Every worker watches the audience runs: none is older than its
+	// period.
+	ops := freeAddr(t)
+	wctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- RunWorker(wctx, cfg, old, WorkerTuning{OpsAddr: ops, Drain: time.Second}, nil) }()
+	waitFor(t, "the metric of audience runs older than their period", time.Minute, func() bool {
+		body := fetchBody("http://" + ops + "/metrics")
+		return strings.Contains(body, `rapport_audience_run_overdue_seconds{journey="weekly"} 0`) &&
+			strings.Contains(body, `rapport_audience_run_overdue_seconds{journey="winback"} 0`)
+	})
+	stop()
+	require.NoError(t, <-done)
+}
+
+// fetchBody returns the body at url ("" when nothing answers).
+func fetchBody(url string) string {
+	resp, err := http.Get(url)
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
 }

@@ -13,17 +13,17 @@ import (
 // sync`) ran it: the plan of each of its journeys, identified by a hash of
 // them all.
 type JourneyCatalog struct {
-	Hash string
+	Hash string `json:"hash"`
 	// Plans maps each journey to its plan hash.
-	Plans map[string]string
+	Plans map[string]string `json:"plans"`
 	// FirstSeen and LastSeen are when a worker (or the sync) first and
 	// last started with it; NewestAt when it became the newest: first
 	// seen, or claimed by `rapport schedules sync` (ClaimedAt, the last
 	// claim; zero: never).
-	FirstSeen time.Time
-	LastSeen  time.Time
-	NewestAt  time.Time
-	ClaimedAt time.Time
+	FirstSeen time.Time `json:"first_seen"`
+	LastSeen  time.Time `json:"last_seen"`
+	NewestAt  time.Time `json:"newest_at"`
+	ClaimedAt time.Time `json:"claimed_at,omitzero"`
 }
 
 // ScheduleOwnership is what OwnSchedules found: the folder given, and the
