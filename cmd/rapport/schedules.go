@@ -88,6 +88,10 @@ the release you deploy. Configured by TEMPORAL_* and DATABASE_URL.`,
 				fmt.Fprintln(out, "no journey has trigger.schedule; nothing to do")
 			}
 			fmt.Fprintf(out, "journeys %s are the newest now: workers of other journeys leave the schedules alone\n", o.Catalog)
+			if o.TookOver != "" {
+				fmt.Fprintf(out, "they took the schedules over from journeys %s, the newest since %s UTC\n",
+					o.TookOver, o.TookOverSince.UTC().Format("2006-01-02 15:04"))
+			}
 			return nil
 		},
 	}

@@ -201,7 +201,7 @@ func SyncSchedules(ctx context.Context, svc *Services, retention workflows.Reten
 		svc.Log.Warn("audience and retention schedules left alone: this worker's journeys are older than the newest seen (a rollback, or an old pod restarting mid-rollout); the newest release's workers own them, or run `rapport schedules sync` from these journeys to take them back",
 			"catalog", o.Catalog, "newest", o.Newest, "newest_since", o.NewestSince, "missing", o.Missing, "extra", o.Extra, "changed", o.Changed)
 	default:
-		svc.Log.Info("audience schedules in sync", "catalog", o.Catalog, "created", o.Audience.Created, "updated", o.Audience.Updated, "unchanged", o.Audience.Unchanged, "deleted", o.Audience.Deleted)
+		svc.Log.Info("audience schedules in sync", "catalog", o.Catalog, "took_over_from", o.TookOver, "created", o.Audience.Created, "updated", o.Audience.Updated, "unchanged", o.Audience.Unchanged, "deleted", o.Audience.Deleted)
 		svc.Log.Info("retention schedule "+o.Retention, "schedule", workflows.RetentionScheduleID, "retention", retention.String())
 	}
 }

@@ -61,6 +61,11 @@ type Owned struct {
 	Catalog     string    `json:"catalog"`
 	Newest      string    `json:"newest"`
 	NewestSince time.Time `json:"newest_since"`
+	// TookOver is the folder that was the newest before this one took the
+	// schedules from it, as a newer release or by a claim ("" when it was
+	// this one, or none was seen).
+	TookOver      string    `json:"took_over,omitempty"`
+	TookOverSince time.Time `json:"took_over_since,omitzero"`
 	// Missing lists the journeys the newest has and this folder lacks,
 	// Extra those it has and the newest lacks, Changed those whose plans
 	// differ: what an older folder would have undone.
@@ -107,6 +112,9 @@ func SyncOwned(ctx context.Context, c client.Client, st *store.Store, cat *journ
 	})
 	out.Owner = own.Owner
 	out.Newest, out.NewestSince = own.Newest.Hash, own.Newest.NewestAt
+	if own.Owner && own.Before.Hash != "" && own.Before.Hash != out.Catalog {
+		out.TookOver, out.TookOverSince = own.Before.Hash, own.Before.NewestAt
+	}
 	if !own.Owner && own.Newest.Hash != "" {
 		out.Missing, out.Extra, out.Changed = diffPlans(mine, own.Newest.Plans)
 	}

@@ -48,11 +48,13 @@ func TestOnlyTheNewestFolderWritesSchedules(t *testing.T) {
 
 	o := worker(release1, &workflows.RetentionInput{Messages: "400d"})
 	require.True(t, o.Owner)
+	assert.Empty(t, o.TookOver, "the first folder seen took over from none")
 	assert.Equal(t, []string{ID("winback")}, o.Audience.Created)
 	assert.Equal(t, "created", o.Retention)
 
 	o = worker(release2, &workflows.RetentionInput{Messages: "400d"})
 	require.True(t, o.Owner, "a journey added: the folder is newer")
+	assert.Equal(t, CatalogHash(release1), o.TookOver, "it took over from the release before")
 	assert.Equal(t, []string{ID("weekly")}, o.Audience.Created)
 	assert.Equal(t, CatalogHash(release2), o.Catalog)
 
@@ -97,6 +99,7 @@ func TestOnlyTheNewestFolderWritesSchedules(t *testing.T) {
 	o, err := SyncOwned(ctx, c, st, release1, OwnOptions{Claim: true})
 	require.NoError(t, err)
 	require.True(t, o.Owner)
+	assert.Equal(t, CatalogHash(release4), o.TookOver, "it says whose schedules it took")
 	assert.Equal(t, []string{ID("winback")}, o.Audience.Created)
 	assert.Equal(t, []string{ID("weekly")}, o.Audience.Deleted)
 	o = worker(release4, nil)

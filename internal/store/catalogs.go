@@ -30,6 +30,8 @@ type JourneyCatalog struct {
 // newest seen, which owns the schedules.
 type ScheduleOwnership struct {
 	Mine, Newest JourneyCatalog
+	// Before is the newest before this call (zero Hash: none was seen).
+	Before JourneyCatalog
 	// Owner says the folder given is the newest (write was called).
 	Owner bool
 }
@@ -53,6 +55,11 @@ func (s *Store) OwnSchedules(ctx context.Context, hash string, plans map[string]
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('rapport-schedules', 0))`); err != nil {
 			return err
 		}
+		before, err := scanCatalog(tx.QueryRow(ctx, `SELECT `+catalogColumns+` FROM journey_catalogs ORDER BY newest_at DESC, catalog_hash DESC LIMIT 1`))
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		own.Before = before
 		insert := `INSERT INTO journey_catalogs (catalog_hash, plans) VALUES ($1, $2)
 			ON CONFLICT (catalog_hash) DO UPDATE SET last_seen = clock_timestamp()`
 		if claim {
@@ -62,7 +69,6 @@ func (s *Store) OwnSchedules(ctx context.Context, hash string, plans map[string]
 		if _, err := tx.Exec(ctx, insert, hash, plans); err != nil {
 			return err
 		}
-		var err error
 		if own.Mine, err = scanCatalog(tx.QueryRow(ctx, `SELECT `+catalogColumns+` FROM journey_catalogs WHERE catalog_hash = $1`, hash)); err != nil {
 			return err
 		}

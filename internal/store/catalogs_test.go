@@ -37,6 +37,7 @@ func TestOwnSchedules(t *testing.T) {
 	o, wrote, err := own("old", false, nil)
 	require.NoError(t, err)
 	assert.True(t, o.Owner && wrote, "the first folder seen is the newest")
+	assert.Empty(t, o.Before.Hash, "none before it")
 	assert.Equal(t, map[string]string{"winback": "p-old"}, o.Mine.Plans)
 	assert.True(t, o.Mine.ClaimedAt.IsZero())
 
@@ -58,6 +59,7 @@ func TestOwnSchedules(t *testing.T) {
 	o, wrote, err = own("old", true, nil)
 	require.NoError(t, err)
 	assert.True(t, o.Owner && wrote)
+	assert.Equal(t, "new", o.Before.Hash, "it takes over from new")
 	assert.False(t, o.Mine.ClaimedAt.IsZero())
 	assert.True(t, o.Mine.NewestAt.After(o.Mine.FirstSeen))
 	o, wrote, err = own("new", false, nil)
