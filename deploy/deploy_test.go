@@ -98,6 +98,15 @@ var knownEnv = setOf(
 	"GOMEMLIMIT", "GOMAXPROCS", "GOGC",
 )
 
+// senderEnv are the public URL and the sender identity, which the worker
+// and the API require once a provider key is set, refusing the binary's
+// demo values (internal/app.Config.CheckNoDemoDefaults): no file here may
+// fill them with a demo value of its own.
+var senderEnv = []string{"RAPPORT_PUBLIC_URL", "RAPPORT_EMAIL_FROM", "RAPPORT_SHOP_NAME", "RAPPORT_SHOP_URL", "RAPPORT_SUPPORT_EMAIL"}
+
+// demoValues are the binary's demo defaults of senderEnv.
+var demoValues = setOf("http://127.0.0.1:8080", "http://localhost:8080", "hello@shop.example", "The Shop", "https://shop.example", "help@shop.example")
+
 // secretEnv are variables that must never sit in a ConfigMap or carry a
 // value in a committed file.
 var secretEnv = setOf(
@@ -540,6 +549,7 @@ var rapportServices = map[string]struct {
 	check   string // health path; "" for one-shot services
 }{
 	"temporal-setup": {[]string{"setup", "temporal"}, ""},
+	"schedules-sync": {[]string{"schedules", "sync"}, ""},
 	"worker":         {[]string{"worker"}, readyPath},
 	"api":            {[]string{"api"}, readyPath},
 	"codec-server":   {[]string{"codec-server"}, healthPath},
@@ -550,7 +560,7 @@ func TestComposeServices(t *testing.T) {
 	if p.Name != "rapport" {
 		t.Errorf("compose project name = %q; want rapport", p.Name)
 	}
-	for _, name := range []string{"postgres", "temporal", "temporal-setup", "temporal-ui", "worker", "api"} {
+	for _, name := range []string{"postgres", "temporal", "temporal-setup", "schedules-sync", "temporal-ui", "worker", "api"} {
 		service(t, p, name)
 	}
 	// codec-server only with --profile encryption.
@@ -734,11 +744,18 @@ func TestComposeEnvironment(t *testing.T) {
 	pg := envOf(service(t, p, "postgres"))
 	for _, name := range []string{"worker", "api"} {
 		env := envOf(service(t, p, name))
-		for _, v := range []string{"DATABASE_URL", "TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE", "RAPPORT_SECRET",
-			"RAPPORT_PUBLIC_URL", "RAPPORT_LOG_FORMAT", "RAPPORT_CODEC_KEYS", "SENDGRID_API_KEY",
-			"TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM", "LOB_API_KEY"} {
+		for _, v := range append([]string{"DATABASE_URL", "TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE", "RAPPORT_SECRET",
+			"RAPPORT_LOG_FORMAT", "RAPPORT_CODEC_KEYS", "SENDGRID_API_KEY",
+			"TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM", "LOB_API_KEY"}, senderEnv...) {
 			if _, ok := env[v]; !ok {
 				t.Errorf("%s: environment lacks %s", name, v)
+			}
+		}
+		// Unset in the shell, the sender stays unset: with a provider key
+		// the binary refuses to start rather than send as the demo.
+		for _, v := range senderEnv {
+			if env[v] != "" {
+				t.Errorf("%s: %s defaults to %q; leave it empty, so that a provider key set without it is refused", name, v, env[v])
 			}
 		}
 		// DATABASE_URL reaches the postgres service with its credentials.
@@ -800,6 +817,11 @@ func TestComposeInterpolation(t *testing.T) {
 		"RAPPORT_CODEC_TOKEN":    "staff-token",
 		"SENDGRID_API_KEY":       "SG.test",
 		"TEMPORAL_NAMESPACE":     "shop",
+		"RAPPORT_PUBLIC_URL":     "https://rapport.shop.test",
+		"RAPPORT_EMAIL_FROM":     "news@shop.test",
+		"RAPPORT_SHOP_NAME":      "Teapot & Co",
+		"RAPPORT_SHOP_URL":       "https://shop.test",
+		"RAPPORT_SUPPORT_EMAIL":  "care@shop.test",
 	}, "encryption")
 	for _, name := range []string{"worker", "api"} {
 		env := envOf(service(t, p, name))
@@ -811,6 +833,11 @@ func TestComposeInterpolation(t *testing.T) {
 		}
 		if env["SENDGRID_API_KEY"] != "SG.test" {
 			t.Errorf("%s: SENDGRID_API_KEY = %q", name, env["SENDGRID_API_KEY"])
+		}
+		for _, v := range senderEnv {
+			if env[v] == "" {
+				t.Errorf("%s: %s set in the shell does not reach it", name, v)
+			}
 		}
 		if env["TEMPORAL_NAMESPACE"] != "shop" {
 			t.Errorf("%s: TEMPORAL_NAMESPACE = %q; want shop", name, env["TEMPORAL_NAMESPACE"])
@@ -872,7 +899,11 @@ func TestComposeDependencies(t *testing.T) {
 	want := map[string]map[string]string{
 		"temporal":       {"postgres": types.ServiceConditionHealthy},
 		"temporal-setup": {"temporal": types.ServiceConditionHealthy},
-		"temporal-ui":    {"temporal": types.ServiceConditionHealthy},
+		"schedules-sync": {
+			"postgres":       types.ServiceConditionHealthy,
+			"temporal-setup": types.ServiceConditionCompletedSuccessfully,
+		},
+		"temporal-ui": {"temporal": types.ServiceConditionHealthy},
 		"worker": {
 			"postgres":       types.ServiceConditionHealthy,
 			"temporal-setup": types.ServiceConditionCompletedSuccessfully,
@@ -919,8 +950,10 @@ func TestComposeRestartAndStop(t *testing.T) {
 			t.Errorf("%s: restart %q; want unless-stopped", name, r)
 		}
 	}
-	if r := service(t, p, "temporal-setup").Restart; r != "" && r != types.RestartPolicyNo {
-		t.Errorf("temporal-setup: restart %q; a one-shot job must not restart", r)
+	for _, name := range []string{"temporal-setup", "schedules-sync"} {
+		if r := service(t, p, name).Restart; r != "" && r != types.RestartPolicyNo {
+			t.Errorf("%s: restart %q; a one-shot job must not restart", name, r)
+		}
 	}
 	worker := service(t, p, "worker")
 	drain := drainOf(t, envOf(worker), nil)
@@ -1236,6 +1269,18 @@ func TestConfigAndSecret(t *testing.T) {
 		for _, k := range []string{"TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE", "RAPPORT_PUBLIC_URL"} {
 			if cm.Data[k] == "" {
 				t.Errorf("ConfigMap %s lacks %s", name, k)
+			}
+		}
+		// The sender is listed for the operator to fill in, never with the
+		// demo's values: left empty, a pod with a provider key refuses to
+		// start and names it.
+		for _, k := range senderEnv {
+			v, ok := cm.Data[k]
+			if !ok {
+				t.Errorf("ConfigMap %s does not list %s, which a provider key requires", name, k)
+			}
+			if demoValues[v] {
+				t.Errorf("ConfigMap %s: %s = %q, the demo's value, would reach customers", name, k, v)
 			}
 		}
 		for k := range cm.Data {
@@ -1866,7 +1911,7 @@ func TestNetworkPolicies(t *testing.T) {
 func TestSetupJob(t *testing.T) {
 	m := loadManifests(t)
 	uid := finalStageUID(t, loadDockerfile(t))
-	var found bool
+	var found, syncs bool
 	for name, j := range m.jobs {
 		where := "Job " + name
 		checkPodBasics(t, m, where, &j.Spec.Template, uid)
@@ -1880,9 +1925,17 @@ func TestSetupJob(t *testing.T) {
 		if slices.Equal(j.Spec.Template.Spec.Containers[0].Args, []string{"setup", "temporal"}) {
 			found = true
 		}
+		if slices.Equal(j.Spec.Template.Spec.Containers[0].Args, []string{"schedules", "sync"}) {
+			syncs = true
+		}
 	}
 	if len(m.jobs) > 0 && !found {
 		t.Error("no Job runs rapport setup temporal")
+	}
+	// Only the deploy's sync, or a worker of the newest journeys, writes
+	// the schedules: a rollback on purpose takes them back by this Job.
+	if !syncs {
+		t.Error("no Job runs rapport schedules sync")
 	}
 }
 

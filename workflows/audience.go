@@ -1,10 +1,12 @@
 package workflows
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 )
@@ -15,6 +17,27 @@ const (
 	AudienceWorkflowName  = "AudienceWorkflow"
 	EnterAudienceActivity = "EnterAudience"
 )
+
+// AudienceStretchBudget is how long one stretch of an audience run (an
+// EnterAudience activity, its retries included) may take. A stretch whose
+// activity keeps failing (the database down, a bug) gives up when it is
+// spent and the run fails, saying so, instead of retrying for ever while
+// its schedule's later runs wait: long enough to outlast a database
+// restart or failover, short enough that a daily run's failure shows the
+// same day, and shorter than journey.CatchUp, so the scan of journeys
+// entered at customers' own times that follows enters those the failed
+// one missed.
+const AudienceStretchBudget = 2 * time.Hour
+
+// audienceRetryInterval is the longest wait between two attempts of a
+// stretch.
+const audienceRetryInterval = time.Minute
+
+// audienceMaxAttempts bounds a stretch's attempts by what its budget
+// allows, one a minute at most: the budget is what ends a stretch, and a
+// count says so to Temporal's test suite too, which caps "unlimited" at
+// ten attempts.
+const audienceMaxAttempts = int32(AudienceStretchBudget/audienceRetryInterval) + 10
 
 // AudienceInput starts (or, after continue-as-new, resumes) an audience
 // run.
@@ -90,7 +113,9 @@ var scheduledStartAttr = temporal.NewSearchAttributeKeyTime("TemporalScheduledSt
 // activities walk the customers in stretches (keyset pagination, SQL for
 // the common predicates, CEL for the rest, bounded concurrent starts with
 // deterministic ids) and the workflow keeps the count in its current
-// details, continuing as new every StretchesPerRun stretches.
+// details, continuing as new every StretchesPerRun stretches. A stretch
+// whose activity keeps failing past AudienceStretchBudget ends the run,
+// failed, with the reason in its error and its current details.
 func AudienceWorkflow(ctx workflow.Context, in AudienceInput) (AudienceResult, error) {
 	if in.EntryKey == "" {
 		at := workflow.Now(ctx)
@@ -108,21 +133,37 @@ func AudienceWorkflow(ctx workflow.Context, in AudienceInput) (AudienceResult, e
 		perRun = 20
 	}
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 30 * time.Minute,
-		HeartbeatTimeout:    time.Minute,
-		RetryPolicy:         &temporal.RetryPolicy{MaximumInterval: time.Minute, NonRetryableErrorTypes: []string{ErrNoSuchJourney}},
-		Summary:             "enter " + in.Journey + " audience",
+		ScheduleToCloseTimeout: AudienceStretchBudget,
+		StartToCloseTimeout:    30 * time.Minute,
+		HeartbeatTimeout:       time.Minute,
+		RetryPolicy: &temporal.RetryPolicy{
+			MaximumInterval: audienceRetryInterval, MaximumAttempts: audienceMaxAttempts,
+			NonRetryableErrorTypes: []string{ErrNoSuchJourney},
+		},
+		Summary: "enter " + in.Journey + " audience",
 	})
-	describeAudience(ctx, in, false)
+	describeAudience(ctx, in, false, "")
 	for range perRun {
 		var st AudienceStretch
+		begun := workflow.Now(ctx)
 		req := AudienceStretchRequest{Journey: in.Journey, EntryKey: in.EntryKey, AsOf: in.AsOf, Cursor: in.Cursor, MaxRows: in.RowsPerStretch}
 		if err := workflow.ExecuteActivity(ctx, EnterAudienceActivity, req).Get(ctx, &st); err != nil {
-			return AudienceResult{Journey: in.Journey, EntryKey: in.EntryKey, Counts: in.Counts}, fmt.Errorf("enter %s audience after %q: %w", in.Journey, in.Cursor, err)
+			res := AudienceResult{Journey: in.Journey, EntryKey: in.EntryKey, Counts: in.Counts}
+			// Its budget spent: the last attempt failed with no time left for
+			// another, or timed out schedule-to-close (the server says retry
+			// state timeout; the test suite does not, hence the clock).
+			var actErr *temporal.ActivityError
+			spent := errors.As(err, &actErr) && actErr.RetryState() == enumspb.RETRY_STATE_TIMEOUT
+			if spent || workflow.Now(ctx).Sub(begun) >= AudienceStretchBudget-audienceRetryInterval {
+				describeAudience(ctx, in, false, "gave up: the stretch after `"+in.Cursor+"` kept failing for "+AudienceStretchBudget.String())
+				return res, fmt.Errorf("the %s audience run %s gave up after customer %q: its stretch kept failing for %s (AudienceStretchBudget); the customers after it were not scanned by this run, and the schedule's next run scans them all again: %w",
+					in.Journey, in.EntryKey, in.Cursor, AudienceStretchBudget, err)
+			}
+			return res, fmt.Errorf("enter %s audience after %q: %w", in.Journey, in.Cursor, err)
 		}
 		in.Counts.add(st.AudienceCounts)
 		in.Cursor = st.Cursor
-		describeAudience(ctx, in, st.Done)
+		describeAudience(ctx, in, st.Done, "")
 		if st.Done {
 			return AudienceResult{Journey: in.Journey, EntryKey: in.EntryKey, Counts: in.Counts}, nil
 		}
@@ -145,16 +186,21 @@ func AudienceWorkflowID(journeyName, run string) string {
 	return "rapport-audience/" + journeyName + "/" + run
 }
 
-func describeAudience(ctx workflow.Context, in AudienceInput, done bool) {
+// describeAudience sets the run's current details: its counts, and its
+// state (running, done, or failed, which says why).
+func describeAudience(ctx workflow.Context, in AudienceInput, done bool, failed string) {
 	var b strings.Builder
 	state := "running"
-	if done {
+	switch {
+	case failed != "":
+		state = failed
+	case done:
 		state = "done"
 	}
 	fmt.Fprintf(&b, "**%s** audience run `%s` (as of %s UTC): **%s**\n\n", in.Journey, in.EntryKey, in.AsOf.Format("2006-01-02 15:04"), state)
 	c := in.Counts
 	fmt.Fprintf(&b, "| scanned | matched | started | skipped |\n|---|---|---|---|\n| %d | %d | %d | %d |\n\n", c.Scanned, c.Matched, c.Started, c.Skipped)
-	if !done && in.Cursor != "" {
+	if !done && failed == "" && in.Cursor != "" {
 		fmt.Fprintf(&b, "Next: customers after `%s`.\n", in.Cursor)
 	}
 	workflow.SetCurrentDetails(ctx, b.String())

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	sdkpb "go.temporal.io/api/sdk/v1"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
@@ -100,4 +101,67 @@ func TestAudienceEntryKey(t *testing.T) {
 	require.Len(t, f.requests, 1)
 	assert.Equal(t, "audience-20261122T0900Z", f.requests[0].EntryKey)
 	assert.Equal(t, scheduled, f.requests[0].AsOf)
+}
+
+// flakyAudience fails its first failures attempts, as a database that is
+// down would, then hands out every customer at once.
+type flakyAudience struct {
+	failures, attempts int
+}
+
+func (f *flakyAudience) EnterAudience(_ context.Context, req AudienceStretchRequest) (AudienceStretch, error) {
+	f.attempts++
+	if f.attempts <= f.failures {
+		return AudienceStretch{}, errors.New("dial tcp 10.0.0.5:5432: connection refused")
+	}
+	return AudienceStretch{AudienceCounts: AudienceCounts{Scanned: 5, Matched: 1, Started: 1}, Cursor: "c_005", Done: true}, nil
+}
+
+func flakyEnv(f *flakyAudience) *testsuite.TestWorkflowEnvironment {
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	env.RegisterWorkflowWithOptions(AudienceWorkflow, workflow.RegisterOptions{Name: AudienceWorkflowName})
+	env.RegisterActivityWithOptions(f.EnterAudience, activity.RegisterOptions{Name: EnterAudienceActivity})
+	return env
+}
+
+// A stretch whose activity keeps failing gives up when its budget is
+// spent (two hours, skipped through here), and the run fails saying why
+// and where, so that it ends instead of retrying for ever while its
+// schedule's later runs wait. An outage shorter than the budget costs
+// only time.
+func TestAudienceStretchHasATimeBudget(t *testing.T) {
+	f := &flakyAudience{failures: 1 << 30}
+	env := flakyEnv(f)
+	start := time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)
+	env.SetStartTime(start)
+	env.ExecuteWorkflow(AudienceWorkflowName, AudienceInput{Journey: "lapse-winback", EntryKey: "audience-20261122T0900Z", AsOf: start, Cursor: "c_100"})
+	require.True(t, env.IsWorkflowCompleted())
+	err := env.GetWorkflowError()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `the lapse-winback audience run audience-20261122T0900Z gave up after customer "c_100": its stretch kept failing for 2h0m0s`)
+	assert.Contains(t, err.Error(), "the schedule's next run scans them all again")
+	var actErr *temporal.ActivityError
+	require.ErrorAs(t, err, &actErr, "the activity's error is kept")
+	assert.Contains(t, err.Error(), "connection refused", "the last failure is kept")
+	elapsed := env.Now().Sub(start)
+	assert.GreaterOrEqual(t, elapsed, AudienceStretchBudget-time.Minute)
+	assert.Less(t, elapsed, AudienceStretchBudget+5*time.Minute, "it ends when the budget is spent")
+	assert.Greater(t, f.attempts, 10, "retried meanwhile, at most a minute apart")
+	v, err := env.QueryWorkflow("__temporal_workflow_metadata")
+	require.NoError(t, err)
+	var meta sdkpb.WorkflowMetadata
+	require.NoError(t, v.Get(&meta))
+	assert.Contains(t, meta.GetCurrentDetails(), "**gave up: the stretch after `c_100` kept failing for 2h0m0s**", "the Temporal UI says so")
+
+	f = &flakyAudience{failures: 30} // about half an hour down
+	env = flakyEnv(f)
+	env.SetStartTime(start)
+	env.ExecuteWorkflow(AudienceWorkflowName, AudienceInput{Journey: "lapse-winback", EntryKey: "k", AsOf: start})
+	require.True(t, env.IsWorkflowCompleted())
+	require.NoError(t, env.GetWorkflowError())
+	var res AudienceResult
+	require.NoError(t, env.GetWorkflowResult(&res))
+	assert.Equal(t, int64(5), res.Counts.Scanned)
+	assert.Equal(t, 31, f.attempts)
 }

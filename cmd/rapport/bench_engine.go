@@ -175,9 +175,14 @@ func benchWorkerEnv(d *devStack, journeysDir string) ([]string, error) {
 		env = append(env, kv)
 	}
 	a := devReturnAddress
+	sender := d.opts.Sender.Sender
 	return append(env,
 		"DATABASE_URL="+d.DatabaseURL, "TEMPORAL_ADDRESS="+d.TemporalAddress, "TEMPORAL_NAMESPACE="+d.temporal.Namespace(),
 		"RAPPORT_SECRET="+string(secret), "RAPPORT_JOURNEYS="+journeys, "RAPPORT_PUBLIC_URL="+d.APIURL,
+		// The stack's sender: worker processes with provider keys refuse
+		// to start without one set.
+		"RAPPORT_EMAIL_FROM="+sender.EmailFrom, "RAPPORT_EMAIL_FROM_NAME="+sender.EmailFromName, "RAPPORT_SHOP_NAME="+sender.Shop.Name,
+		"RAPPORT_SHOP_URL="+sender.Shop.URL, "RAPPORT_SUPPORT_EMAIL="+sender.Shop.SupportEmail,
 		"SENDGRID_API_KEY="+devSendGridKey, "SENDGRID_BASE_URL="+d.FakesURL,
 		"TWILIO_ACCOUNT_SID="+devTwilioSID, "TWILIO_AUTH_TOKEN="+devTwilioToken, "TWILIO_FROM="+devTwilioFrom, "TWILIO_BASE_URL="+d.FakesURL,
 		"LOB_API_KEY="+devLobKey, "LOB_BASE_URL="+d.FakesURL,

@@ -138,6 +138,7 @@ func TestTemporalAddressFlag(t *testing.T) {
 		{"inspect", "c_1"},
 		{"runs", "exit", "rapport/x/c_1/e", "--reason", "test"},
 		{"schedules", "trigger", "lapse-winback"},
+		{"schedules", "list"},
 		{"setup", "temporal"},
 	} {
 		_, _, err := run(append(args, "--temporal-address", "127.0.0.1:1")...)

@@ -366,8 +366,9 @@ func startDev(ctx context.Context, opts devOptions) (_ *devStack, err error) {
 			return nil, fmt.Errorf("start worker: %w", err)
 		}
 	}
-	app.SyncSchedules(ctx, svc)
-	app.SyncRetention(ctx, svc, cfg.Retention)
+	// Dev mode owns its schedules: its journeys are the ones it runs, even
+	// when an edit was undone since the last start.
+	app.SyncSchedules(ctx, svc, cfg.Retention, true)
 	if !opts.NoWorker {
 		go app.MoveRuns(runCtx, svc)
 	}

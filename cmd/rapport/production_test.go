@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -153,4 +154,19 @@ func TestProductionBinaryCommands(t *testing.T) {
 	out2, err = rapport("setup", "temporal", "--help")
 	require.NoError(t, err, out2)
 	assert.Contains(t, out2, "search attributes")
+
+	// With a provider key, the worker and the API refuse the demo's public
+	// URL and sender, naming each variable, before they connect anywhere.
+	for _, cmd := range []string{"worker", "api"} {
+		c := exec.CommandContext(ctx, bin, cmd)
+		c.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "TEMPORAL_CONFIG_FILE=" + filepath.Join(t.TempDir(), "none.toml"),
+			"RAPPORT_SECRET=0123456789abcdef0123456789abcdef", "SENDGRID_API_KEY=SG.key", "RAPPORT_SHOP_NAME=Teapot & Co",
+			"DATABASE_URL=postgres://nowhere.invalid/rapport", "TEMPORAL_ADDRESS=127.0.0.1:1"}
+		out, err := c.CombinedOutput()
+		require.Error(t, err, "%s: %s", cmd, out)
+		for _, v := range []string{"SENDGRID_API_KEY is set", "RAPPORT_PUBLIC_URL (", "RAPPORT_EMAIL_FROM (", "RAPPORT_SHOP_URL (", "RAPPORT_SUPPORT_EMAIL ("} {
+			assert.Contains(t, string(out), v, cmd)
+		}
+		assert.NotContains(t, string(out), "RAPPORT_SHOP_NAME (", "%s: it is set", cmd)
+	}
 }

@@ -2,13 +2,19 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"strings"
+	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/rapporthq/rapport/internal/app"
 	"github.com/rapporthq/rapport/internal/schedules"
+	"github.com/rapporthq/rapport/internal/store"
+	"github.com/rapporthq/rapport/workflows"
 )
 
 func newSchedulesCmd() *cobra.Command {
@@ -19,33 +25,56 @@ func newSchedulesCmd() *cobra.Command {
 		Short: "Keep Temporal Schedules in step with the audience journeys",
 		Long: `Every journey with trigger.audience and trigger.schedule has a Temporal
 Schedule (id rapport-audience-<journey>) that starts its audience
-workflow at the cron times, in the journey's time zone. Workers sync them
-when they start; sync does it by hand. Configured by TEMPORAL_ADDRESS and
-TEMPORAL_NAMESPACE.`,
+workflow at the cron times, in the journey's time zone.
+
+The newest journeys own the schedules. A worker syncs them when it starts
+only if its journeys are the newest seen (a release that adds, edits or
+removes a journey is newer when its first worker starts); a worker of
+older journeys (rolled back by hand, an old pod restarting mid-rollout)
+leaves them alone. sync writes them from the journeys it is given and
+makes those the newest: run it on every deploy, and after a rollback, from
+the release you deploy. Configured by TEMPORAL_* and DATABASE_URL.`,
 	}
 	cmd.PersistentFlags().StringVar(&journeysDir, "journeys", journeysDir, "folder of journey files (RAPPORT_JOURNEYS)")
 	var asJSON bool
 	sync := &cobra.Command{
 		Use:   "sync",
-		Short: "Create, update and remove schedules to match journeys/",
+		Short: "Create, update and remove schedules to match journeys/, and make them the newest",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			js, err := app.LoadJourneys(journeysDir)
 			if err != nil {
 				return err
 			}
-			c, dc, _, err := dialFromEnv(cmd.Context(), tf)
+			c, dc, cfg, err := dialFromEnv(cmd.Context(), tf)
 			if err != nil {
 				return err
 			}
 			defer c.Close()
-			rep, err := schedules.Sync(cmd.Context(), c, js.Catalog, dc)
+			if cfg.DatabaseURL == "" {
+				return errors.New("DATABASE_URL is not set: sync records the journeys it writes the schedules from as the newest, so that workers of older journeys leave them alone")
+			}
+			st, err := store.Open(cmd.Context(), cfg.DatabaseURL)
 			if err != nil {
 				return err
 			}
+			defer st.Close()
+			// A deploy may run sync before any worker of its release has
+			// migrated the database.
+			if err := st.Migrate(cmd.Context(), nil); err != nil {
+				return err
+			}
+			o, err := schedules.SyncOwned(cmd.Context(), c, st, js.Catalog, schedules.OwnOptions{Claim: true, DataConverter: dc})
+			if err != nil {
+				return err
+			}
+			rep := o.Audience
 			out := cmd.OutOrStdout()
 			if asJSON {
-				return json.NewEncoder(out).Encode(rep)
+				return json.NewEncoder(out).Encode(struct {
+					schedules.Report
+					Catalog string `json:"catalog"`
+				}{rep, o.Catalog})
 			}
 			for _, l := range []struct {
 				what string
@@ -57,6 +86,11 @@ TEMPORAL_NAMESPACE.`,
 			}
 			if len(rep.Created)+len(rep.Updated)+len(rep.Unchanged)+len(rep.Deleted) == 0 {
 				fmt.Fprintln(out, "no journey has trigger.schedule; nothing to do")
+			}
+			fmt.Fprintf(out, "journeys %s are the newest now: workers of other journeys leave the schedules alone\n", o.Catalog)
+			if o.TookOver != "" {
+				fmt.Fprintf(out, "they took the schedules over from journeys %s, the newest since %s UTC\n",
+					o.TookOver, o.TookOverSince.UTC().Format("2006-01-02 15:04"))
 			}
 			return nil
 		},
@@ -79,7 +113,128 @@ TEMPORAL_NAMESPACE.`,
 			return nil
 		},
 	}
-	cmd.AddCommand(sync, trigger)
+	var listJSON bool
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "Show Rapport's schedules: next time, last run, runs older than their period, what waits or was skipped",
+		Long: `List shows each of Rapport's schedules (the audience schedules and
+retention's): its next time, the run it started last and how it went, the
+runs still running, and how many runs wait for one to end or were
+skipped. A run still running after the schedule's next time has passed is
+older than its period: list says so (it also shows in the worker's
+rapport_audience_run_overdue_seconds). With DATABASE_URL set it also says
+which journeys own the schedules, and which older journeys started a
+worker lately. Configured by TEMPORAL_*.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, dc, cfg, err := dialFromEnv(cmd.Context(), tf)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			now := time.Now()
+			sts, err := schedules.Statuses(cmd.Context(), c, cfg.Temporal.Namespace, dc, now)
+			if err != nil {
+				return err
+			}
+			var cats []store.JourneyCatalog
+			if cfg.DatabaseURL != "" {
+				st, err := store.Open(cmd.Context(), cfg.DatabaseURL)
+				if err != nil {
+					return err
+				}
+				defer st.Close()
+				if cats, err = st.Catalogs(cmd.Context(), 20); err != nil {
+					return err
+				}
+			}
+			if listJSON {
+				return printJSON(cmd, struct {
+					Schedules []schedules.Status     `json:"schedules"`
+					Journeys  []store.JourneyCatalog `json:"journeys,omitempty"`
+				}{sts, cats})
+			}
+			printScheduleStatuses(cmd.OutOrStdout(), sts, now)
+			printCatalogs(cmd.OutOrStdout(), cats, now)
+			return nil
+		},
+	}
+	list.Flags().BoolVar(&listJSON, "json", false, "print the schedules as JSON")
+	cmd.AddCommand(sync, trigger, list)
 	tf = addTemporalFlags(cmd)
 	return cmd
+}
+
+// printScheduleStatuses prints the schedules as a table, then a sentence
+// for each run older than its period.
+func printScheduleStatuses(out io.Writer, sts []schedules.Status, now time.Time) {
+	if len(sts) == 0 {
+		fmt.Fprintln(out, "no schedules: no journey has trigger.schedule or trigger.date, and retention is off")
+		return
+	}
+	at := func(t time.Time) string {
+		if t.IsZero() {
+			return "-"
+		}
+		return t.UTC().Format("2006-01-02 15:04")
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SCHEDULE\tNEXT (UTC)\tLAST RUN (UTC)\tRUNNING\tWAITING\tSKIPPED")
+	for _, s := range sts {
+		next := at(s.Next)
+		if s.Paused {
+			next = "paused"
+		}
+		last := "-"
+		if s.Last != nil {
+			last = strings.TrimSpace(at(s.Last.Scheduled) + " " + s.Last.Status)
+		}
+		running := "-"
+		if len(s.Running) > 0 {
+			var rs []string
+			for _, r := range s.Running {
+				what := "since " + at(r.Scheduled)
+				if !r.OverdueSince.IsZero() {
+					what += " OLDER THAN ITS PERIOD"
+				}
+				rs = append(rs, what)
+			}
+			running = strings.Join(rs, "; ")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\n", s.ID, next, last, running, s.Waiting, s.Skipped)
+	}
+	tw.Flush()
+	for _, s := range sts {
+		r, ok := s.Overdue()
+		if !ok {
+			continue
+		}
+		meanwhile := "the run due meanwhile waits for it"
+		if s.Waiting == 0 {
+			meanwhile = "no run waits for it"
+		}
+		fmt.Fprintf(out, "\n%s: the run of %s UTC (%s) is older than its period: the schedule's next time, %s UTC, passed %s ago, and %s. A stretch that keeps failing gives up after %s; look at the run in the Temporal UI.\n",
+			s.ID, at(r.Scheduled), r.WorkflowID, at(r.OverdueSince), now.Sub(r.OverdueSince).Round(time.Minute), meanwhile, workflows.AudienceStretchBudget)
+	}
+}
+
+// printCatalogs says which journeys own the schedules, and which older
+// journeys started a worker in the last day (and so left them alone).
+func printCatalogs(out io.Writer, cats []store.JourneyCatalog, now time.Time) {
+	if len(cats) == 0 {
+		return
+	}
+	newest := cats[0]
+	how := "first seen " + newest.FirstSeen.UTC().Format("2006-01-02 15:04") + " UTC"
+	if !newest.ClaimedAt.IsZero() {
+		how = "synced by rapport schedules sync " + newest.ClaimedAt.UTC().Format("2006-01-02 15:04") + " UTC"
+	}
+	fmt.Fprintf(out, "\njourneys %s (%d) own the schedules: %s\n", newest.Hash, len(newest.Plans), how)
+	for _, c := range cats[1:] {
+		if now.Sub(c.LastSeen) > 24*time.Hour {
+			continue
+		}
+		fmt.Fprintf(out, "older journeys %s (%d) started a worker %s ago, which left the schedules alone (a rollback, or an old pod restarting)\n",
+			c.Hash, len(c.Plans), now.Sub(c.LastSeen).Round(time.Second))
+	}
 }

@@ -294,6 +294,7 @@ func TestScheduledAudience(t *testing.T) {
 	s := startStack(t, "../../journeys")
 	ctx := context.Background()
 	t.Setenv("TEMPORAL_ADDRESS", s.TemporalAddress)
+	t.Setenv("DATABASE_URL", s.DatabaseURL)
 	for _, c := range []map[string]any{lapsedCustomer("c_1", "ada@example.com"), lapsedCustomer("c_2", "grace@example.com"), customer("c_3", "linus@example.com")} {
 		status, body := s.post("/v1/customers", c)
 		require.Equal(t, http.StatusCreated, status, body)
@@ -314,7 +315,7 @@ func TestScheduledAudience(t *testing.T) {
 
 	out, _, err = run("schedules", "sync", "--journeys=../../journeys")
 	require.NoError(t, err)
-	assert.Equal(t, "unchanged rapport-audience-lapse-winback\n", out, "rapport dev synced it when it started")
+	assert.Regexp(t, "^unchanged rapport-audience-lapse-winback\njourneys [0-9a-f]{16} are the newest now", out, "rapport dev synced it when it started")
 	out, _, err = run("schedules", "trigger", "lapse-winback")
 	require.NoError(t, err)
 	assert.Contains(t, out, "triggered rapport-audience-lapse-winback")
@@ -338,6 +339,15 @@ func TestScheduledAudience(t *testing.T) {
 	var meta sdkpb.WorkflowMetadata
 	require.NoError(t, v.Get(&meta))
 	assert.Contains(t, meta.GetCurrentDetails(), "| 3 | 2 | 2 | 0 |")
+	s.waitFor("the schedule to see its run completed", 30*time.Second, func() bool {
+		out, _, err := run("schedules", "list")
+		require.NoError(t, err)
+		return regexp.MustCompile(`(?m)^rapport-audience-lapse-winback\s+\d{4}-\d\d-\d\d \d\d:\d\d\s+\d{4}-\d\d-\d\d \d\d:\d\d completed\s+-\s+0\s+0$`).MatchString(out)
+	})
+	out, _, err = run("schedules", "list")
+	require.NoError(t, err)
+	assert.Regexp(t, `(?m)^journeys [0-9a-f]{16} \(\d+\) own the schedules: synced by rapport schedules sync`, out)
+	assert.NotContains(t, out, "OLDER THAN ITS PERIOD")
 
 	// A journey whose schedule goes away loses its schedule.
 	dir := t.TempDir()
@@ -345,7 +355,7 @@ func TestScheduledAudience(t *testing.T) {
 	require.NoError(t, os.Remove(filepath.Join(dir, "lapse-winback.yaml")))
 	out, _, err = run("schedules", "sync", "--journeys="+dir)
 	require.NoError(t, err)
-	assert.Equal(t, "deleted   rapport-audience-lapse-winback\n", out)
+	assert.Regexp(t, "^deleted   rapport-audience-lapse-winback\n", out)
 }
 
 // TestBench runs rapport bench small: every part prints its figures,

@@ -43,8 +43,12 @@ type APIOptions struct {
 
 // RunAPI serves the API of the journeys in journeysDir until ctx ends,
 // then shuts down gracefully: /readyz fails at once, and requests under
-// way may finish.
+// way may finish. With a provider key set it refuses the demo's public
+// URL and sender identity (Config.CheckNoDemoDefaults).
 func RunAPI(ctx context.Context, cfg Config, journeysDir string, o APIOptions) error {
+	if err := cfg.CheckNoDemoDefaults(); err != nil {
+		return err
+	}
 	signer, err := cfg.Signer()
 	if err != nil {
 		return err

@@ -86,24 +86,118 @@ type Config struct {
 	// InDoubt is how messages whose send is in doubt are settled
 	// (RAPPORT_IN_DOUBT_DEADLINE, RAPPORT_IN_DOUBT_AT_LEAST_ONCE).
 	InDoubt activities.InDoubtPolicy
+	// DemoDefaults lists, sorted, the variables of the public URL and the
+	// sender identity that were unset and took the demo's value (such as
+	// RAPPORT_EMAIL_FROM, hello@shop.example). CheckNoDemoDefaults refuses
+	// them once a provider key is set.
+	DemoDefaults []string
+}
+
+// demoDefault is a variable whose default only suits a demo.
+type demoDefault struct {
+	name, def, what string
+	// needs says which configuration needs the variable set: any provider
+	// key, or only SendGrid's.
+	needs func(Config) bool
+}
+
+// demoDefaults are the variables whose defaults only suit a demo: where
+// the links in messages point, and who messages say they come from. With
+// a provider key set, messages reach real people, so a worker or an API
+// needs each set (CheckNoDemoDefaults); what needs it, for the error.
+var demoDefaults = []demoDefault{
+	{"RAPPORT_PUBLIC_URL", "http://127.0.0.1:8080", "where customers reach the unsubscribe, preference and survey links, and providers the webhooks", Config.sends},
+	{"RAPPORT_SHOP_NAME", "The Shop", "the shop's name, in messages and as the sender's name", Config.sends},
+	{"RAPPORT_SHOP_URL", "https://shop.example", "the shop's website, in messages", Config.sends},
+	{"RAPPORT_SUPPORT_EMAIL", "help@shop.example", "where customers write for help, in messages", Config.sends},
+	{"RAPPORT_EMAIL_FROM", "hello@shop.example", "the address email comes from, verified with SendGrid", func(c Config) bool { return c.SendGridAPIKey != "" }},
+}
+
+// sends reports whether a provider key is set, so that messages reach
+// real people: SENDGRID_API_KEY, TWILIO_ACCOUNT_SID or LOB_API_KEY.
+func (c Config) sends() bool {
+	return c.SendGridAPIKey != "" || c.Twilio.AccountSID != "" || c.LobAPIKey != ""
+}
+
+// providerKeys names the provider keys that are set.
+func (c Config) providerKeys() []string {
+	var keys []string
+	for _, k := range []struct {
+		name string
+		set  bool
+	}{{"SENDGRID_API_KEY", c.SendGridAPIKey != ""}, {"TWILIO_ACCOUNT_SID", c.Twilio.AccountSID != ""}, {"LOB_API_KEY", c.LobAPIKey != ""}} {
+		if k.set {
+			keys = append(keys, k.name)
+		}
+	}
+	return keys
+}
+
+// CheckNoDemoDefaults refuses a configuration that would send real
+// messages with the demo's defaults: with a provider key set
+// (SENDGRID_API_KEY, TWILIO_ACCOUNT_SID, LOB_API_KEY), the public URL and
+// the sender identity (RAPPORT_PUBLIC_URL, RAPPORT_SHOP_NAME,
+// RAPPORT_SHOP_URL, RAPPORT_SUPPORT_EMAIL, and with SendGrid
+// RAPPORT_EMAIL_FROM) must be set. The error names each one missing.
+// `rapport worker` and `rapport api` check it before they start; dev mode
+// sets its own and sends only to fakes.
+func (c Config) CheckNoDemoDefaults() error {
+	if !c.sends() {
+		return nil
+	}
+	var missing []string
+	for _, d := range demoDefaults {
+		if d.needs(c) && slices.Contains(c.DemoDefaults, d.name) {
+			missing = append(missing, fmt.Sprintf("%s (%s; the demo's is %s)", d.name, d.what, d.def))
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	keys := c.providerKeys()
+	verb := "is"
+	if len(keys) > 1 {
+		verb = "are"
+	}
+	return fmt.Errorf("%s %s set, so messages go to real people, but %s: %s. Set each (see docs/configuration.md), or unset the provider keys to run without sending",
+		strings.Join(keys, " and "), verb, plural(len(missing), "this variable is not set and its demo default must not reach them", "these variables are not set and their demo defaults must not reach them"), strings.Join(missing, "; "))
+}
+
+// plural returns one when n is 1, else many.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 // ConfigFromEnv reads the configuration from env (OSEnv for the
 // process's), with the defaults docs/configuration.md gives, and checks
 // it: a bad value fails with an error that names its variable.
 func ConfigFromEnv(env Env) (Config, error) {
+	var demo []string
+	// orDemo is getOr for a variable with a demo default, noting it.
+	orDemo := func(key string) string {
+		if v := get(env, key); v != "" {
+			return v
+		}
+		demo = append(demo, key)
+		i := slices.IndexFunc(demoDefaults, func(d demoDefault) bool { return d.name == key })
+		return demoDefaults[i].def
+	}
+	shopName := orDemo("RAPPORT_SHOP_NAME")
 	c := Config{
 		DatabaseURL:     get(env, "DATABASE_URL"),
 		SendGridAPIKey:  get(env, "SENDGRID_API_KEY"),
 		SendGridBaseURL: get(env, "SENDGRID_BASE_URL"),
 		Sender: activities.Sender{
-			EmailFrom:     getOr(env, "RAPPORT_EMAIL_FROM", "hello@shop.example"),
-			EmailFromName: getOr(env, "RAPPORT_EMAIL_FROM_NAME", "The Shop"),
+			EmailFrom:     orDemo("RAPPORT_EMAIL_FROM"),
+			EmailFromName: getOr(env, "RAPPORT_EMAIL_FROM_NAME", shopName),
 			ReplyTo:       get(env, "RAPPORT_EMAIL_REPLY_TO"),
 			Shop: templates.Shop{
-				Name:         getOr(env, "RAPPORT_SHOP_NAME", "The Shop"),
-				URL:          getOr(env, "RAPPORT_SHOP_URL", "https://shop.example"),
-				SupportEmail: getOr(env, "RAPPORT_SUPPORT_EMAIL", "help@shop.example"),
+				Name:         shopName,
+				URL:          orDemo("RAPPORT_SHOP_URL"),
+				SupportEmail: orDemo("RAPPORT_SUPPORT_EMAIL"),
 			},
 		},
 		Twilio: twilio.Config{
@@ -116,7 +210,7 @@ func ConfigFromEnv(env Env) (Config, error) {
 		LobAPIKey:  get(env, "LOB_API_KEY"),
 		LobBaseURL: get(env, "LOB_BASE_URL"),
 		ReturnAddress: channels.PostalAddress{
-			Name:       getOr(env, "RAPPORT_MAIL_FROM_NAME", "The Shop"),
+			Name:       getOr(env, "RAPPORT_MAIL_FROM_NAME", shopName),
 			Line1:      get(env, "RAPPORT_MAIL_FROM_LINE1"),
 			Line2:      get(env, "RAPPORT_MAIL_FROM_LINE2"),
 			City:       get(env, "RAPPORT_MAIL_FROM_CITY"),
@@ -125,7 +219,7 @@ func ConfigFromEnv(env Env) (Config, error) {
 			Country:    getOr(env, "RAPPORT_MAIL_FROM_COUNTRY", "US"),
 		},
 		Secret:             get(env, "RAPPORT_SECRET"),
-		PublicURL:          getOr(env, "RAPPORT_PUBLIC_URL", "http://127.0.0.1:8080"),
+		PublicURL:          orDemo("RAPPORT_PUBLIC_URL"),
 		Rules:              policy.DefaultRules(),
 		UnsubscribeMailto:  get(env, "RAPPORT_UNSUBSCRIBE_MAILTO"),
 		DefaultCurrency:    getOr(env, "RAPPORT_DEFAULT_CURRENCY", "USD"),
@@ -133,6 +227,8 @@ func ConfigFromEnv(env Env) (Config, error) {
 		LobWebhookSecret:   get(env, "LOB_WEBHOOK_SECRET"),
 		LogFormat:          getOr(env, "RAPPORT_LOG_FORMAT", "text"),
 	}
+	slices.Sort(demo)
+	c.DemoDefaults = demo
 	topts, err := temporalOptions(env)
 	if err != nil {
 		return c, err

@@ -11,6 +11,8 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -65,6 +67,76 @@ func TestConfigDefaults(t *testing.T) {
 	assert.Empty(t, cfg.TrustedProxies)
 	assert.Equal(t, workflows.RetentionInput{}, cfg.Retention, "kept forever")
 	assert.Equal(t, activities.InDoubtPolicy{}, cfg.InDoubt)
+	assert.Equal(t, []string{"RAPPORT_EMAIL_FROM", "RAPPORT_PUBLIC_URL", "RAPPORT_SHOP_NAME", "RAPPORT_SHOP_URL", "RAPPORT_SUPPORT_EMAIL"}, cfg.DemoDefaults)
+	assert.NoError(t, cfg.CheckNoDemoDefaults(), "no provider key: nothing reaches real people")
+
+	// The sender's names follow the shop's.
+	cfg, err = ConfigFromEnv(testEnv(t, map[string]string{"RAPPORT_SHOP_NAME": "Teapot & Co"}))
+	require.NoError(t, err)
+	assert.Equal(t, "Teapot & Co", cfg.Sender.EmailFromName)
+	assert.Equal(t, "Teapot & Co", cfg.ReturnAddress.Name)
+}
+
+// With a provider key set, a worker or an API refuses to start on the
+// demo's public URL and sender identity, naming each variable missing; it
+// starts once they are set. Which ones depends on the keys: the sending
+// address only with SendGrid.
+func TestConfigRefusesDemoDefaultsWithProviderKeys(t *testing.T) {
+	identity := map[string]string{
+		"RAPPORT_PUBLIC_URL":    "https://rapport.shop.test",
+		"RAPPORT_EMAIL_FROM":    "news@shop.test",
+		"RAPPORT_SHOP_NAME":     "Teapot & Co",
+		"RAPPORT_SHOP_URL":      "https://shop.test",
+		"RAPPORT_SUPPORT_EMAIL": "care@shop.test",
+	}
+	for _, tc := range []struct {
+		name  string
+		keys  map[string]string
+		unset []string
+		want  []string // variables named, in order; none: it starts
+	}{
+		{"SendGrid, nothing set", map[string]string{"SENDGRID_API_KEY": "SG.key"}, slices.Collect(maps.Keys(identity)),
+			[]string{"SENDGRID_API_KEY is set", "RAPPORT_PUBLIC_URL (", "RAPPORT_SHOP_NAME (", "RAPPORT_SHOP_URL (", "RAPPORT_SUPPORT_EMAIL (", "RAPPORT_EMAIL_FROM ("}},
+		{"SendGrid, no public URL", map[string]string{"SENDGRID_API_KEY": "SG.key"}, []string{"RAPPORT_PUBLIC_URL"},
+			[]string{"SENDGRID_API_KEY is set", "but this variable is not set", "RAPPORT_PUBLIC_URL (where customers reach the unsubscribe, preference and survey links, and providers the webhooks; the demo's is http://127.0.0.1:8080)"}},
+		{"SendGrid, no sender", map[string]string{"SENDGRID_API_KEY": "SG.key"}, []string{"RAPPORT_EMAIL_FROM"},
+			[]string{"RAPPORT_EMAIL_FROM (the address email comes from, verified with SendGrid; the demo's is hello@shop.example)"}},
+		{"Twilio needs no email sender", map[string]string{"TWILIO_ACCOUNT_SID": "ACsid", "TWILIO_AUTH_TOKEN": "t", "TWILIO_FROM": "+15005550006"}, []string{"RAPPORT_EMAIL_FROM"}, nil},
+		{"Twilio and Lob, no shop", map[string]string{"TWILIO_ACCOUNT_SID": "ACsid", "LOB_API_KEY": "test_lob"}, []string{"RAPPORT_SHOP_NAME", "RAPPORT_SHOP_URL"},
+			[]string{"TWILIO_ACCOUNT_SID and LOB_API_KEY are set", "RAPPORT_SHOP_NAME (", "RAPPORT_SHOP_URL ("}},
+		{"empty counts as unset", map[string]string{"SENDGRID_API_KEY": "SG.key", "RAPPORT_PUBLIC_URL": ""}, nil, []string{"RAPPORT_PUBLIC_URL ("}},
+		{"every one set", map[string]string{"SENDGRID_API_KEY": "SG.key", "TWILIO_ACCOUNT_SID": "ACsid", "LOB_API_KEY": "test_lob"}, nil, nil},
+		{"no provider key", nil, slices.Collect(maps.Keys(identity)), nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			vars := maps.Clone(identity)
+			for _, k := range tc.unset {
+				delete(vars, k)
+			}
+			maps.Copy(vars, tc.keys)
+			cfg, err := ConfigFromEnv(testEnv(t, vars))
+			require.NoError(t, err, "reading the configuration is not refused: other commands use it")
+			err = cfg.CheckNoDemoDefaults()
+			if tc.want == nil {
+				assert.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			msg := err.Error()
+			at := 0
+			for _, w := range tc.want {
+				i := strings.Index(msg[at:], w)
+				require.GreaterOrEqual(t, i, 0, "%q after %q in %s", w, msg[:at], msg)
+				at += i + len(w)
+			}
+			for k := range identity {
+				if vars[k] != "" {
+					assert.NotContains(t, msg, k+" (", "%s is set", k)
+				}
+			}
+			assert.Contains(t, msg, "unset the provider keys to run without sending")
+		})
+	}
 }
 
 // Every variable set, each lands where it belongs.

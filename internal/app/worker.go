@@ -102,9 +102,13 @@ func WorkerIdentity() string {
 // RunWorker runs a worker of the journeys in journeysDir until ctx ends,
 // then drains it: /readyz fails, polling stops, and running activities
 // get t.Drain to finish. It refuses a namespace without Rapport's search
-// attributes. register, when set, adds workflows and activities (the
-// bench's baselines, tests' own).
+// attributes, and, with a provider key set, the demo's public URL and
+// sender identity (Config.CheckNoDemoDefaults). register, when set, adds
+// workflows and activities (the bench's baselines, tests' own).
 func RunWorker(ctx context.Context, cfg Config, journeysDir string, t WorkerTuning, register func(worker.Registry)) error {
+	if err := cfg.CheckNoDemoDefaults(); err != nil {
+		return err
+	}
 	signer, err := cfg.Signer()
 	if err != nil {
 		return err
@@ -148,8 +152,10 @@ func RunWorker(ctx context.Context, cfg Config, journeysDir string, t WorkerTuni
 	}
 	go watch.Run(ctx)
 	health.Ready()
-	SyncSchedules(ctx, svc)
-	SyncRetention(ctx, svc, cfg.Retention)
+	SyncSchedules(ctx, svc, cfg.Retention, false)
+	// rapport_audience_run_overdue_seconds: audience runs older than
+	// their period.
+	go schedules.Watch(ctx, svc.Temporal, cfg.Temporal.Namespace, svc.DataConverter, svc.Metrics, 0, svc.Log)
 	// Runs move to new plans only once every worker of the fleet runs this
 	// release: workers of the release before know no moves, and would
 	// take the tasks of moved runs (the move-plan update).
@@ -200,16 +206,35 @@ func (c Config) Activities(svc *Services, s Senders, signer *links.Signer, rt *r
 	}
 }
 
-// SyncSchedules makes the audience schedules match the journeys, as
-// `rapport schedules sync` does. A failure is logged, not returned: the
-// worker still runs journeys, and the next start (or the command) syncs.
-func SyncSchedules(ctx context.Context, svc *Services) {
-	rep, err := schedules.Sync(ctx, svc.Temporal, svc.Journeys.Catalog, svc.DataConverter)
-	if err != nil {
-		svc.Log.Error("could not sync audience schedules; run `rapport schedules sync`", "error", err)
-		return
+// SyncSchedulesTimeout bounds how long a worker's start spends on the
+// schedules, lock included.
+const SyncSchedulesTimeout = 2 * time.Minute
+
+// SyncSchedules makes Rapport's schedules match this worker's journeys
+// (an audience schedule per scheduled journey, as `rapport schedules
+// sync` does) and retention (RAPPORT_RETENTION_MESSAGES and
+// RAPPORT_RETENTION_EVENTS), if its journey folder owns them: it is the
+// newest seen, or claim is set (dev mode, which owns its own). A worker
+// whose journeys are older than the newest seen (rolled back by hand, an
+// old pod restarting mid-rollout) leaves them alone and says so. A
+// failure is logged, not returned: the worker still runs journeys, and
+// the next start (or the command) syncs.
+func SyncSchedules(ctx context.Context, svc *Services, retention workflows.RetentionInput, claim bool) {
+	ctx, cancel := context.WithTimeout(ctx, SyncSchedulesTimeout)
+	defer cancel()
+	o, err := schedules.SyncOwned(ctx, svc.Temporal, svc.Store, svc.Journeys.Catalog, schedules.OwnOptions{Claim: claim, Retention: &retention, DataConverter: svc.DataConverter})
+	switch {
+	case err != nil && o.Owner:
+		svc.Log.Error("could not sync the audience and retention schedules; the next worker start tries again, or run `rapport schedules sync`", "error", err)
+	case err != nil:
+		svc.Log.Error("could not tell whether this worker's journeys own the schedules; the next worker start tries again, or run `rapport schedules sync`", "error", err)
+	case !o.Owner:
+		svc.Log.Warn("audience and retention schedules left alone: this worker's journeys are older than the newest seen (a rollback, or an old pod restarting mid-rollout); the newest release's workers own them, or run `rapport schedules sync` from these journeys to take them back",
+			"catalog", o.Catalog, "newest", o.Newest, "newest_since", o.NewestSince, "missing", o.Missing, "extra", o.Extra, "changed", o.Changed)
+	default:
+		svc.Log.Info("audience schedules in sync", "catalog", o.Catalog, "took_over_from", o.TookOver, "created", o.Audience.Created, "updated", o.Audience.Updated, "unchanged", o.Audience.Unchanged, "deleted", o.Audience.Deleted)
+		svc.Log.Info("retention schedule "+o.Retention, "schedule", workflows.RetentionScheduleID, "retention", retention.String())
 	}
-	svc.Log.Info("audience schedules in sync", "created", rep.Created, "updated", rep.Updated, "unchanged", rep.Unchanged, "deleted", rep.Deleted)
 }
 
 // MoveRuns moves the runs in flight of the journeys that say on_edit:
@@ -244,16 +269,4 @@ func SeePlans(ctx context.Context, svc *Services) {
 	if err := m.See(ctx, svc.Journeys.Catalog); err != nil {
 		svc.Log.Error("could not record the journeys' plans", "error", err)
 	}
-}
-
-// SyncRetention creates, updates or removes the daily retention schedule
-// to match in (RAPPORT_RETENTION_MESSAGES and RAPPORT_RETENTION_EVENTS). A
-// failure is logged, not returned: the next start tries again.
-func SyncRetention(ctx context.Context, svc *Services, in workflows.RetentionInput) {
-	did, err := schedules.SyncRetention(ctx, svc.Temporal, in, svc.DataConverter)
-	if err != nil {
-		svc.Log.Error("could not set up the retention schedule; old content is not being removed until a worker starts and succeeds", "error", err)
-		return
-	}
-	svc.Log.Info("retention schedule "+did, "schedule", workflows.RetentionScheduleID, "retention", in.String())
 }

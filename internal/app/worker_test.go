@@ -2,7 +2,11 @@ package app
 
 import (
 	"context"
+	"io"
 	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -116,4 +120,97 @@ func TestWorkerDrains(t *testing.T) {
 		}
 	}
 	assert.True(t, completed, "the activity under way completed during the drain")
+}
+
+// TestOldWorkerLeavesNewerSchedulesAlone: a worker started with older
+// journeys, after a release added a scheduled journey and its worker
+// synced, leaves the new journey's schedule alone; the workers of the
+// newest journeys sync them when they start.
+func TestOldWorkerLeavesNewerSchedulesAlone(t *testing.T) {
+	srv := startTemporal(t, SearchAttributeTypes())
+	st, dbURL := storetest.New(t)
+	cfg := testConfig(t, dbURL, srv.Address())
+	c, err := client.Dial(client.Options{HostPort: srv.Address()})
+	require.NoError(t, err)
+	defer c.Close()
+	ctx := context.Background()
+
+	audience := func(name string) string {
+		return "journey: " + name + "\ntopic: offers\ntrigger: {audience: days_since_last_order >= 90, schedule: \"0 9 * * *\"}\nsteps: [{exit: done}]\n"
+	}
+	folder := func(journeys ...string) string {
+		dir := t.TempDir()
+		require.NoError(t, os.CopyFS(dir, os.DirFS("testdata/journeys")))
+		for _, j := range journeys {
+			require.NoError(t, os.WriteFile(filepath.Join(dir, j+".yaml"), []byte(audience(j)), 0o600))
+		}
+		return dir
+	}
+	old, added := folder("winback"), folder("winback", "weekly")
+	exists := func(journeyName string) bool {
+		_, err := c.ScheduleClient().GetHandle(ctx, "rapport-audience-"+journeyName).Describe(ctx)
+		return err == nil
+	}
+	// dbNow is the database's clock, which stamps the folders seen.
+	dbNow := func() time.Time {
+		var now time.Time
+		require.NoError(t, storetest.DB(t, dbURL).QueryRow(ctx, `SELECT clock_timestamp()`).Scan(&now))
+		return now
+	}
+	// start runs a worker of dir until its start has recorded its
+	// folder (with weekly or not), which it commits once it has synced
+	// the schedules or decided to leave them alone.
+	start := func(dir string, withWeekly bool) {
+		t.Helper()
+		before := dbNow()
+		wctx, stop := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- RunWorker(wctx, cfg, dir, WorkerTuning{OpsAddr: "off", Drain: time.Second}, nil) }()
+		waitFor(t, "the worker's start to sync", time.Minute, func() bool {
+			cats, err := st.Catalogs(ctx, 10)
+			require.NoError(t, err)
+			for _, cat := range cats {
+				if _, ok := cat.Plans["weekly"]; ok == withWeekly && cat.LastSeen.After(before) {
+					return true
+				}
+			}
+			return false
+		})
+		stop()
+		require.NoError(t, <-done)
+	}
+
+	start(old, false)
+	assert.True(t, exists("winback"))
+	assert.False(t, exists("weekly"))
+	start(added, true)
+	assert.True(t, exists("weekly"), "the release that added it synced it")
+	start(old, false)
+	assert.True(t, exists("weekly"), "the old worker left the new journey's schedule alone")
+	assert.True(t, exists("winback"))
+
+	// Every worker watches the audience runs: none is older than its
+	// period.
+	ops := freeAddr(t)
+	wctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- RunWorker(wctx, cfg, old, WorkerTuning{OpsAddr: ops, Drain: time.Second}, nil) }()
+	waitFor(t, "the metric of audience runs older than their period", time.Minute, func() bool {
+		body := fetchBody("http://" + ops + "/metrics")
+		return strings.Contains(body, `rapport_audience_run_overdue_seconds{journey="weekly"} 0`) &&
+			strings.Contains(body, `rapport_audience_run_overdue_seconds{journey="winback"} 0`)
+	})
+	stop()
+	require.NoError(t, <-done)
+}
+
+// fetchBody returns the body at url ("" when nothing answers).
+func fetchBody(url string) string {
+	resp, err := http.Get(url)
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
 }

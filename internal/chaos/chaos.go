@@ -307,6 +307,10 @@ func (r *run) start(ctx context.Context) (err error) {
 	env := append(os.Environ(),
 		"DATABASE_URL="+r.dbURL, "TEMPORAL_ADDRESS="+taddr, "TEMPORAL_NAMESPACE=default",
 		"RAPPORT_SECRET="+r.secret, "RAPPORT_JOURNEYS="+journeysDir, "RAPPORT_PUBLIC_URL="+r.apiURL,
+		// With provider keys set, workers and the API refuse the demo's
+		// sender identity, as in production.
+		"RAPPORT_EMAIL_FROM=hello@chaos.rapport.test", "RAPPORT_SHOP_NAME=Chaos Tea Co",
+		"RAPPORT_SHOP_URL=https://chaos.rapport.test", "RAPPORT_SUPPORT_EMAIL=help@chaos.rapport.test",
 		"SENDGRID_API_KEY="+sendGridKey, "SENDGRID_BASE_URL="+fakesURL, "SENDGRID_WEBHOOK_PUBLIC_KEY="+base64.StdEncoding.EncodeToString(sgPub),
 		"TWILIO_ACCOUNT_SID="+twilioSID, "TWILIO_AUTH_TOKEN="+twilioToken, "TWILIO_FROM="+twilioFrom, "TWILIO_BASE_URL="+fakesURL,
 		"LOB_API_KEY="+lobKey, "LOB_BASE_URL="+fakesURL,

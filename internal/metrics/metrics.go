@@ -172,11 +172,13 @@ type Metrics struct {
 	held     *prometheus.CounterVec
 	provider *prometheus.HistogramVec
 	events   *prometheus.CounterVec
-	// routingFailed is rapport_events_routing_failed (routing.go).
-	routingFailed prometheus.Gauge
-	inDoubt       *prometheus.CounterVec
-	settled       *prometheus.CounterVec
-	phases        *prometheus.HistogramVec
+	// routingFailed is rapport_events_routing_failed and audienceOverdue
+	// rapport_audience_run_overdue_seconds (routing.go).
+	routingFailed   prometheus.Gauge
+	audienceOverdue *prometheus.GaugeVec
+	inDoubt         *prometheus.CounterVec
+	settled         *prometheus.CounterVec
+	phases          *prometheus.HistogramVec
 
 	// The Temporal SDK's metrics go through a tally scope made on first
 	// use (see TemporalHandler), reported every interval.
@@ -203,6 +205,9 @@ type Metrics struct {
 //     API, by what became of them.
 //   - rapport_events_routing_failed: events the routing sweeper
 //     dead-lettered after repeated failures, not yet retried.
+//   - rapport_audience_run_overdue_seconds{journey}: for each scheduled
+//     audience journey, how long ago its running run passed the schedule's
+//     next time (0: none did), as of the worker's last look.
 //   - rapport_messages_in_doubt_total{channel}: provider calls whose answer
 //     left it unknown whether the message was taken (status unknown).
 //   - rapport_messages_in_doubt_settled_total{channel,how,result}: unknown
@@ -242,7 +247,8 @@ func newMetrics(interval time.Duration) *Metrics {
 			Name: "rapport_events_accepted_total",
 			Help: "Events received by the API, by type (known types, else custom) and result (accepted, duplicate, invalid).",
 		}, []string{"type", "result"}),
-		routingFailed: newRoutingFailed(),
+		routingFailed:   newRoutingFailed(),
+		audienceOverdue: newAudienceOverdue(),
 		inDoubt: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "rapport_messages_in_doubt_total",
 			Help: "Provider calls that left it unknown whether the message was taken, by channel.",
@@ -264,7 +270,7 @@ func newMetrics(interval time.Duration) *Metrics {
 	m.registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.messages, m.held, m.provider, m.events, m.inDoubt, m.settled, m.phases, m.temporalErrors, m.routingFailed,
+		m.messages, m.held, m.provider, m.events, m.inDoubt, m.settled, m.phases, m.temporalErrors, m.routingFailed, m.audienceOverdue,
 	)
 	return m
 }

@@ -174,3 +174,22 @@ func labels(m *dto.Metric) string {
 	}
 	return strings.Join(parts, ",")
 }
+
+// rapport_audience_run_overdue_seconds has a series per scheduled audience
+// journey, 0 unless its running run is older than its period; a journey
+// no longer scheduled loses its series.
+func TestAudienceOverdue(t *testing.T) {
+	m := New()
+	defer m.Close()
+	m.SetAudienceOverdue(map[string]time.Duration{"lapse-winback": 90 * time.Minute, "weekly-digest": 0, "gone": time.Hour})
+	m.SetAudienceOverdue(map[string]time.Duration{"lapse-winback": 90 * time.Minute, "weekly-digest": 0})
+	err := testutil.GatherAndCompare(m.Registry(), strings.NewReader(`
+# HELP rapport_audience_run_overdue_seconds For each scheduled audience journey, how long ago its audience run still running passed the schedule's next time (0: none did): the run is older than its period, and the run due meanwhile waits for it. See `+"`rapport schedules list`"+`.
+# TYPE rapport_audience_run_overdue_seconds gauge
+rapport_audience_run_overdue_seconds{journey="lapse-winback"} 5400
+rapport_audience_run_overdue_seconds{journey="weekly-digest"} 0
+`), "rapport_audience_run_overdue_seconds")
+	assert.NoError(t, err)
+	var none *Metrics
+	assert.NotPanics(t, func() { none.SetAudienceOverdue(map[string]time.Duration{"x": time.Second}) })
+}

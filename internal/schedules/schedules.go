@@ -127,7 +127,23 @@ func spec(p *journey.Plan) string {
 	if tz == "" {
 		tz = "UTC"
 	}
-	return fmt.Sprintf("cron %q in %s", p.Trigger.Schedule, tz)
+	return fmt.Sprintf("cron %q in %s; a run due while one runs waits for it", p.Trigger.Schedule, tz)
+}
+
+// overlap is what a schedule does with a run due while the last one still
+// runs. An audience at cron times buffers one, which starts when the last
+// ends: skipped, the run of that time would never happen (its entry key is
+// its scheduled time), and it would go unseen. A scan of customers' own
+// times skips it: every scan enters those whose moment came in the last
+// journey.CatchUp, so a scan skipped costs lateness, not entries, and
+// scans do not queue up behind a slow one. Either way `rapport schedules
+// list` counts what waits and what was skipped, and an audience run older
+// than its period shows there and in rapport_audience_run_overdue_seconds.
+func overlap(p *journey.Plan) enumspb.ScheduleOverlapPolicy {
+	if p.Trigger.LocalTime() {
+		return enumspb.SCHEDULE_OVERLAP_POLICY_SKIP
+	}
+	return enumspb.SCHEDULE_OVERLAP_POLICY_BUFFER_ONE
 }
 
 // put creates the journey's schedule, or updates it when its spec
@@ -143,7 +159,7 @@ func put(ctx context.Context, sc client.ScheduleClient, p *journey.Plan, dc conv
 			ID:      id,
 			Spec:    scheduleSpec(p),
 			Action:  action(p),
-			Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
+			Overlap: overlap(p),
 			Memo:    map[string]any{specMemo: want},
 			Note:    "Enters the " + p.Journey + " audience: " + want + ". Managed by rapport schedules sync.",
 		})
@@ -191,9 +207,10 @@ func action(p *journey.Plan) *client.ScheduleWorkflowAction {
 	}
 }
 
-// Trigger starts a journey's scheduled audience run now.
+// Trigger starts a journey's scheduled audience run now, or, while one
+// runs, as soon as it ends.
 func Trigger(ctx context.Context, c client.Client, journeyName string) error {
-	err := c.ScheduleClient().GetHandle(ctx, ID(journeyName)).Trigger(ctx, client.ScheduleTriggerOptions{Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP})
+	err := c.ScheduleClient().GetHandle(ctx, ID(journeyName)).Trigger(ctx, client.ScheduleTriggerOptions{Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_BUFFER_ONE})
 	if err != nil {
 		return fmt.Errorf("trigger schedule %s: %w", ID(journeyName), err)
 	}

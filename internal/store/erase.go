@@ -382,6 +382,7 @@ var ErasureTables = map[string]string{
 	"api_keys":           "no customer data",
 	"template_versions":  "no customer data (the words of templates)",
 	"journey_plans":      "no customer data (plan hashes)",
+	"journey_catalogs":   "no customer data (journey names and plan hashes)",
 	"erasures":           "kept: the erasure record, by the customer's hash",
 	"goose_db_version":   "no customer data",
 }

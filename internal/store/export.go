@@ -83,6 +83,7 @@ var ExportTables = map[string]string{
 	"api_keys":           "not exported: no customer data",
 	"template_versions":  "not exported: no customer data (the words of templates)",
 	"journey_plans":      "not exported: no customer data (plan hashes)",
+	"journey_catalogs":   "not exported: no customer data (journey names and plan hashes)",
 	"goose_db_version":   "not exported: no customer data",
 }
 
