@@ -73,8 +73,21 @@ type Activities struct {
 	Temporal  client.Client
 	Namespace string
 
+	// Clock is the time the activities decide at (nil: the real time);
+	// tests that skip time set Temporal's test clock, and the store's
+	// (store.WithClock).
+	Clock func() time.Time
+
 	// pinned caches template versions read from the store, by hash.
 	pinned sync.Map
+}
+
+// now is the activities' time.
+func (a *Activities) now() time.Time {
+	if a.Clock != nil {
+		return a.Clock()
+	}
+	return time.Now()
 }
 
 // Registry is where activities are registered: a worker, or a test

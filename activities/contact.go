@@ -3,7 +3,6 @@ package activities
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"go.temporal.io/sdk/activity"
 
@@ -23,7 +22,7 @@ import (
 func (a *Activities) claim(ctx context.Context, req workflows.SendRequest, msg store.Message, c store.Customer, resumable bool) (store.Claim, *workflows.SendResult, error) {
 	at := req.PolicyAt
 	if at.IsZero() {
-		at = time.Now()
+		at = a.now()
 	}
 	var why string // the metrics' name for why the rules said no, when they were asked
 	claim, gate, err := a.Store.ClaimWithGate(ctx, msg, resumable, at, func(in store.GateInput) store.Gate {

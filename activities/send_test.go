@@ -43,9 +43,9 @@ type harness struct {
 	fakesURL string
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t *testing.T, opts ...store.Option) *harness {
 	t.Helper()
-	s, dbURL := storetest.New(t)
+	s, dbURL := storetest.New(t, opts...)
 	f := fakes.New(fakes.Config{SendGridAPIKey: "SG.test", TwilioAccountSID: twilioSID, TwilioAuthToken: "token", LobAPIKey: "lob_key"})
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)

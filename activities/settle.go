@@ -32,13 +32,41 @@ type InDoubtPolicy struct {
 	// proves it was not taken (0: DefaultLookupAfter). It is well above
 	// the providers' HTTP timeouts (channels.DefaultTimeout).
 	LookupAfter time.Duration
+	// EmailWindow is how long after the attempt an email in doubt may be
+	// proven unsent by the silence of SendGrid's event webhook (0:
+	// DefaultEmailWindow): SendGrid reports every email it takes
+	// (processed) within seconds, in batches at least every 30 s.
+	EmailWindow time.Duration
 }
 
 // Defaults of InDoubtPolicy.
 const (
 	DefaultInDoubtDeadline = 6 * time.Hour
 	DefaultLookupAfter     = 2 * time.Minute
+	DefaultEmailWindow     = 5 * time.Minute
 )
+
+// The webhook's silence about an email in doubt proves it unsent only
+// when the webhook reported every one of the first silenceLater emails
+// SendGrid accepted after it: claimed more than silenceGap after it
+// (longer than a request can take, channels.DefaultTimeout, so each was
+// asked for after it was answered) and more than silenceSlack ago (time
+// for their reports to arrive). A marketing email proven unsent waits,
+// looking again every transactionalFirst, while transactional emails of
+// the outage wait to go.
+const (
+	silenceGap         = time.Minute
+	silenceSlack       = 2 * time.Minute
+	silenceLater       = 10
+	transactionalFirst = 30 * time.Second
+)
+
+func (p InDoubtPolicy) emailWindow() time.Duration {
+	if p.EmailWindow > 0 {
+		return p.EmailWindow
+	}
+	return DefaultEmailWindow
+}
 
 func (p InDoubtPolicy) deadline() time.Duration {
 	if p.Deadline > 0 {
@@ -79,8 +107,18 @@ func (a *Activities) SettleSend(ctx context.Context, req workflows.SettleRequest
 	if m.ClaimedAt != nil {
 		since = *m.ClaimedAt
 	}
-	age := time.Since(since)
+	age := a.now().Sub(since)
 	log := a.logger(ctx).With("message_id", m.ID, "channel", m.Channel)
+
+	if m.Channel == string(journey.Email) && m.ClaimedAt != nil && age >= a.InDoubt.emailWindow() {
+		r, proven, err := a.settleBySilence(ctx, m)
+		switch {
+		case err != nil:
+			log.Warn("could not read what the event webhook said about the emails after it; will look again", "error", err)
+		case proven:
+			return r, nil
+		}
+	}
 
 	if finder, ok := a.SMS.(channels.SMSFinder); ok && m.Channel == string(journey.SMS) && m.BodyDigest != "" && m.Recipient != "" && age >= a.InDoubt.lookupAfter() {
 		sid, found, err := finder.FindSent(ctx, m.Recipient, m.BodyDigest, since)
@@ -165,4 +203,33 @@ func (a *Activities) reopen(ctx context.Context, m store.Message, how, why strin
 	a.logger(ctx).Warn("message in doubt will be sent again", "message_id", m.ID, "channel", m.Channel, "by", how, "why", why)
 	a.Metrics.SettledInDoubt(m.Channel, how, metrics.SettledResent)
 	return workflows.SettleResult{Settlement: workflows.Resend, Reason: why, Send: result(reopened)}, nil
+}
+
+// settleBySilence settles an email in doubt on the silence of SendGrid's
+// event webhook: when the webhook has reported every email SendGrid
+// accepted after it (the first silenceLater, see silenceGap and
+// silenceSlack) and nothing on it, SendGrid did not take it, and it is
+// sent again (on the same outbox row, through the contact rules again).
+// A marketing email waits while transactional emails of the outage wait
+// to go, so that they go first. It reports whether the webhook proved
+// anything.
+func (a *Activities) settleBySilence(ctx context.Context, m store.Message) (workflows.SettleResult, bool, error) {
+	ev, err := a.Store.EmailWebhookEvidence(ctx, m.ID, silenceGap, silenceSlack, silenceLater)
+	if err != nil || ev.Later == 0 || ev.Reported < ev.Later {
+		return workflows.SettleResult{}, false, err
+	}
+	if m.Purpose == string(journey.Marketing) {
+		waiting, err := a.Store.TransactionalEmailsAwaitingResend(ctx, a.InDoubt.deadline())
+		if err != nil {
+			return workflows.SettleResult{}, false, err
+		}
+		if waiting > 0 {
+			return workflows.SettleResult{Settlement: workflows.StillInDoubt, Send: result(m), LookAgainIn: transactionalFirst,
+				Reason: fmt.Sprintf("proven not sent; waiting for %d transactional email(s) of the outage to go first", waiting)}, true, nil
+		}
+	}
+	r, err := a.reopen(ctx, m, metrics.SettledBySilence, fmt.Sprintf(
+		"SendGrid's event webhook reported the %d emails it accepted after this one, and nothing on this one, %s after the attempt (proven not sent)",
+		ev.Later, ev.Age.Round(time.Second)))
+	return r, err == nil, err
 }

@@ -147,6 +147,11 @@ func (s *Server) sendgridEvent(ctx context.Context, e map[string]any, kind, emai
 		}
 	case "unsubscribe", "group_unsubscribe":
 		err = s.leaveFromEmail(ctx, messageID, email, "sendgrid_"+kind)
+	case "processed", "deferred":
+		// SendGrid took the email (and may still be trying to deliver
+		// it): the evidence that settles an email in doubt, and what
+		// proves the webhook alive for the emails after it.
+		err = s.noteDelivery(ctx, messageID, kind, at)
 	case "delivered":
 		err = s.noteDelivery(ctx, messageID, "delivered", at)
 	case "open":

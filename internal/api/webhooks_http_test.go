@@ -173,6 +173,32 @@ func TestSendGridEventsAreAppliedOnce(t *testing.T) {
 	assert.Equal(t, http.StatusBadRequest, s.sendgridRaw(ts, signed, sendgridSign(t, s.sendgrid, ts, signed)).Code)
 }
 
+// SendGrid's processed and deferred events prove it took an email: one
+// in doubt is settled as sent, and a later processed event does not hide
+// a delivery already reported.
+func TestSendGridProcessedSettlesAnEmailInDoubt(t *testing.T) {
+	t.Parallel()
+	s := newShop(t)
+	s.customer(`{"id": "c_1", "email": "ada@example.com"}`)
+	processed := s.message("c_1", "email", "offers", "ada@example.com", store.MessageUnknown)
+	deferred := s.message("c_1", "email", "offers", "ada@example.com", store.MessageUnknown)
+	delivered := s.message("c_1", "email", "offers", "ada@example.com", store.MessageSent)
+	a := s.postSendGrid(s.sendgrid, now(), []map[string]any{
+		{"sg_event_id": "p1", "event": "processed", "email": "ada@example.com", "message_id": processed},
+		{"sg_event_id": "d1", "event": "deferred", "email": "ada@example.com", "message_id": deferred},
+		{"sg_event_id": "v1", "event": "delivered", "email": "ada@example.com", "message_id": delivered},
+		{"sg_event_id": "p2", "event": "processed", "email": "ada@example.com", "message_id": delivered}, // late
+	})
+	require.Equal(t, http.StatusOK, a.Code, a.Body)
+	for id, want := range map[string]string{processed: "processed", deferred: "deferred"} {
+		m := s.outboxRow(id)
+		assert.Equal(t, store.MessageSent, m.Status, want)
+		assert.Equal(t, want, m.DeliveryStatus)
+		assert.Contains(t, m.Reason, "settled as sent by the provider's delivery webhook ("+want+")")
+	}
+	assert.Equal(t, "delivered", s.outboxRow(delivered).DeliveryStatus, "a late processed event does not undo a delivery")
+}
+
 // A SendGrid request that does not verify is refused (401) and changes
 // nothing: signed with another key, a signature of another body or time,
 // replayed an hour later, unsigned, or sent to a server without the key.

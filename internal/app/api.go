@@ -74,6 +74,9 @@ func RunAPI(ctx context.Context, cfg Config, journeysDir string, o APIOptions) e
 		l.Close()
 		return err
 	}
+	if hooks.SendGrid == nil {
+		svc.Log.Warn(NoEmailWebhook + "; /webhooks/sendgrid refuses every post")
+	}
 	srv := NewAPIServer(ctx, APIDeps{Services: svc, Config: cfg, Signer: signer, Webhooks: hooks, MaxRoutingAttempts: o.MaxRoutingAttempts})
 	svc.Log.Info("API listening", "addr", l.Addr().String())
 	health.Ready()

@@ -386,6 +386,12 @@ func TestSenders(t *testing.T) {
 	assert.NotNil(t, s.Email)
 	assert.NotNil(t, s.SMS)
 	assert.NotNil(t, s.Mail)
+	assert.Equal(t, NoEmailWebhook, logRecord(t, logged.String()), "only that SendGrid's event webhook is not configured")
+
+	logged.Reset()
+	cfg.SendGridWebhookKey = "a key"
+	_, err = cfg.Senders(log)
+	require.NoError(t, err)
 	assert.Empty(t, logged.String(), "no warnings")
 
 	cfg.ReturnAddress = channels.PostalAddress{Name: "The Shop", Country: "US"}
@@ -454,4 +460,15 @@ func sendGridKey(t *testing.T) (*ecdsa.PublicKey, string) {
 	der, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
 	require.NoError(t, err)
 	return &key.PublicKey, base64.StdEncoding.EncodeToString(der)
+}
+
+// logRecord is the message of the one text log record in out.
+func logRecord(t *testing.T, out string) string {
+	t.Helper()
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	require.Len(t, lines, 1, out)
+	_, msg, ok := strings.Cut(lines[0], `msg="`)
+	require.True(t, ok, out)
+	msg = strings.TrimSuffix(msg, `"`)
+	return strings.ReplaceAll(msg, `\"`, `"`)
 }

@@ -21,10 +21,17 @@ type Senders struct {
 
 // Senders builds the provider clients that are configured (SendGrid,
 // Twilio, Lob), warning on log of each channel that is not.
+// NoEmailWebhook is what a worker and the API say when SendGrid's event
+// webhook is not configured (SENDGRID_WEBHOOK_PUBLIC_KEY).
+const NoEmailWebhook = "SendGrid's event webhook is not configured (SENDGRID_WEBHOOK_PUBLIC_KEY): an email whose send is in doubt (SendGrid answered 5xx, or not at all) cannot be proven sent or unsent, so it stays unknown until RAPPORT_IN_DOUBT_DEADLINE passes, then is left unsent (or sent again, if RAPPORT_IN_DOUBT_AT_LEAST_ONCE names email); configure the webhook with its Processed, Deferred, Delivered, Dropped and Bounce events (docs/operating.md, \"SendGrid's event webhook\")"
+
 func (c Config) Senders(log *slog.Logger) (Senders, error) {
 	var s Senders
 	if c.SendGridAPIKey != "" {
 		s.Email = sendgrid.New(sendgrid.Config{APIKey: c.SendGridAPIKey, BaseURL: c.SendGridBaseURL})
+		if c.SendGridWebhookKey == "" {
+			log.Warn(NoEmailWebhook)
+		}
 	} else {
 		log.Warn("email is not configured (SENDGRID_API_KEY); email messages will be skipped")
 	}

@@ -143,6 +143,11 @@ func RunWorker(ctx context.Context, cfg Config, journeysDir string, t WorkerTuni
 		v := watch.View()
 		return fmt.Sprintf("new runs record revision %d: %s", v.Record, v.Why)
 	})
+	if senders.Email != nil {
+		health.Detail("sendgrid event webhook", func(ctx context.Context) string {
+			return EmailWebhookDetail(ctx, svc, cfg.SendGridWebhookKey != "")
+		})
+	}
 	w := NewWorker(svc.Temporal, acts, svc.Journeys, t)
 	if register != nil {
 		register(w)
@@ -269,4 +274,30 @@ func SeePlans(ctx context.Context, svc *Services) {
 	if err := m.See(ctx, svc.Journeys.Catalog); err != nil {
 		svc.Log.Error("could not record the journeys' plans", "error", err)
 	}
+}
+
+// EmailWebhookDetail says, for /readyz, whether SendGrid's event webhook
+// demonstrably reports the emails SendGrid accepts: what proves an email
+// in doubt sent, or unsent.
+func EmailWebhookDetail(ctx context.Context, svc *Services, configured bool) string {
+	h, err := svc.Store.ChannelWebhookHealth(ctx, "email", 24*time.Hour)
+	if err != nil {
+		return "unknown: the outbox cannot be read now"
+	}
+	var s string
+	switch {
+	case h.Sent == 0:
+		s = "no email accepted in the last 24 hours to judge by"
+	case h.Reported == 0:
+		s = fmt.Sprintf("no report on the %d emails SendGrid accepted in the last 24 hours: check the event webhook; emails in doubt cannot be proven sent or unsent", h.Sent)
+	default:
+		s = fmt.Sprintf("reported %d of the %d emails SendGrid accepted in the last 24 hours", h.Reported, h.Sent)
+	}
+	if h.LastReport != nil {
+		s += fmt.Sprintf(", the last report %s ago", time.Since(*h.LastReport).Round(time.Second))
+	}
+	if !configured {
+		s = "SENDGRID_WEBHOOK_PUBLIC_KEY is not set on this worker (is it on the API?); " + s
+	}
+	return s
 }

@@ -6,6 +6,8 @@ package channels
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -219,9 +221,11 @@ func KindOf(err error) Kind {
 	return InDoubt
 }
 
-// TransportError classifies a failure without a response: only a refused
-// or unresolvable connection proves the provider never saw the request;
-// anything else (a timeout, a dropped connection) is in doubt.
+// TransportError classifies a failure without a response: a refused or
+// unresolvable connection, and a TLS handshake that failed (the request
+// is sent only once the handshake is done), prove the provider never saw
+// the request; anything else (a timeout, a dropped connection) is in
+// doubt.
 func TransportError(provider string, err error) error {
 	e := &Error{Provider: provider, Kind: InDoubt, Message: err.Error()}
 	var dnsErr *net.DNSError
@@ -231,8 +235,23 @@ func TransportError(provider string, err error) error {
 		e.Kind = Retryable
 	case errors.As(err, &opErr) && opErr.Op == "dial":
 		e.Kind = Retryable
+	case handshakeFailed(err):
+		e.Kind = Retryable
 	}
 	return e
+}
+
+// handshakeFailed reports whether err is a TLS handshake that failed: the
+// server's certificate refused, an alert, or an answer that is not TLS.
+func handshakeFailed(err error) bool {
+	var verify *tls.CertificateVerificationError
+	var alert tls.AlertError
+	var header tls.RecordHeaderError
+	var unknownAuthority x509.UnknownAuthorityError
+	var hostname x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	return errors.As(err, &verify) || errors.As(err, &alert) || errors.As(err, &header) ||
+		errors.As(err, &unknownAuthority) || errors.As(err, &hostname) || errors.As(err, &invalid)
 }
 
 // KindOfStatus classifies an HTTP error status. 429 (rate limited) and 408

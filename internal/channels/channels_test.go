@@ -1,9 +1,14 @@
 package channels_test
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -37,6 +42,9 @@ func TestTransportError(t *testing.T) {
 		{"reset mid-answer", &net.OpError{Op: "read", Err: syscall.ECONNRESET}, channels.InDoubt},
 		{"timeout awaiting headers", errors.New("net/http: request canceled (Client.Timeout exceeded while awaiting headers)"), channels.InDoubt},
 		{"EOF", errors.New("unexpected EOF"), channels.InDoubt},
+		{"certificate refused", fmt.Errorf("post: %w", &tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}}), channels.NotTaken},
+		{"handshake alert", fmt.Errorf("post: %w", tls.AlertError(40)), channels.NotTaken},
+		{"not TLS", fmt.Errorf("post: %w", tls.RecordHeaderError{Msg: "first record does not look like a TLS handshake"}), channels.NotTaken},
 	} {
 		assert.Equal(t, tc.want, channels.KindOf(channels.TransportError("p", tc.err)), tc.name)
 	}
@@ -53,4 +61,17 @@ func TestOneLine(t *testing.T) {
 	} {
 		assert.Equal(t, want, channels.OneLine(in), "%q", in)
 	}
+}
+
+// TestTLSHandshakeFailureIsNotTaken: a real request to a server whose
+// certificate the client does not trust fails in the handshake, before
+// the request is written: not taken, safe to retry.
+func TestTLSHandshakeFailureIsNotTaken(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Error("the request reached the server")
+	}))
+	defer srv.Close()
+	_, err := http.Post(srv.URL, "application/json", strings.NewReader("{}")) // the default client does not trust the test certificate
+	assert.Error(t, err)
+	assert.Equal(t, channels.NotTaken, channels.KindOf(channels.TransportError("p", err)))
 }

@@ -348,6 +348,7 @@ const (
 	SettledByWebhook  = "webhook"  // a signed delivery webhook about it
 	SettledByLookup   = "lookup"   // the provider's records (Twilio)
 	SettledByDeadline = "deadline" // no evidence in time: the channel's policy
+	SettledBySilence  = "silence"  // the webhook reported every later email, not this one
 )
 
 // What settling an in-doubt message found.
@@ -358,7 +359,7 @@ const (
 )
 
 var (
-	settleHows    = []string{SettledByWebhook, SettledByLookup, SettledByDeadline}
+	settleHows    = []string{SettledByWebhook, SettledByLookup, SettledByDeadline, SettledBySilence}
 	settleResults = []string{SettledSent, SettledResent, SettledExpired}
 )
 

@@ -211,8 +211,8 @@ func (s *Store) ClaimWithGate(ctx context.Context, m Message, resumable bool, po
 		}
 		if ended {
 			claim.Message, err = scanMessage(tx.QueryRow(ctx, `
-				UPDATE messages SET status = 'skipped', reason = $2, claimed_at = clock_timestamp(), updated_at = now()
-				WHERE idempotency_key = $1 RETURNING `+messageColumns, m.IdempotencyKey, JourneyEndedReason))
+				UPDATE messages SET status = 'skipped', reason = $2, claimed_at = coalesce($3, clock_timestamp()), updated_at = now()
+				WHERE idempotency_key = $1 RETURNING `+messageColumns, m.IdempotencyKey, JourneyEndedReason, s.now()))
 			return err
 		}
 		// One decision at a time per customer and address, none while
@@ -279,8 +279,8 @@ func (s *Store) ClaimWithGate(ctx context.Context, m Message, resumable bool, po
 			claim.Send = true
 			claim.Message, err = scanMessage(tx.QueryRow(ctx, `
 				UPDATE messages SET status = 'sending', attempts = attempts + 1, recipient = $2, subject = $3, details = $4,
-					reason = '', policy_at = $5, claimed_at = clock_timestamp(), updated_at = now(), body_digest = $6
-				WHERE idempotency_key = $1 RETURNING `+messageColumns, m.IdempotencyKey, m.Recipient, m.Subject, detailsOf(m), policyAt, m.BodyDigest))
+					reason = '', policy_at = $5, claimed_at = coalesce($7, clock_timestamp()), updated_at = now(), body_digest = $6
+				WHERE idempotency_key = $1 RETURNING `+messageColumns, m.IdempotencyKey, m.Recipient, m.Subject, detailsOf(m), policyAt, m.BodyDigest, s.now()))
 		case verdict.Hold:
 			claim.Message, err = scanMessage(tx.QueryRow(ctx, `
 				UPDATE messages SET status = 'held', reason = $2, recipient = $3, policy_at = $4, updated_at = now()
@@ -291,8 +291,8 @@ func (s *Store) ClaimWithGate(ctx context.Context, m Message, resumable bool, po
 			}
 		default:
 			claim.Message, err = scanMessage(tx.QueryRow(ctx, `
-				UPDATE messages SET status = 'skipped', reason = $2, recipient = $3, policy_at = $4, claimed_at = clock_timestamp(), updated_at = now()
-				WHERE idempotency_key = $1 RETURNING `+messageColumns, m.IdempotencyKey, verdict.Reason, m.Recipient, policyAt))
+				UPDATE messages SET status = 'skipped', reason = $2, recipient = $3, policy_at = $4, claimed_at = coalesce($5, clock_timestamp()), updated_at = now()
+				WHERE idempotency_key = $1 RETURNING `+messageColumns, m.IdempotencyKey, verdict.Reason, m.Recipient, policyAt, s.now()))
 		}
 		return err
 	})

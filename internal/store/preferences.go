@@ -306,12 +306,14 @@ func (s *Store) RecordWebhook(ctx context.Context, provider, eventID string) err
 // status, and when it was delivered, opened or clicked.
 func (s *Store) RecordDelivery(ctx context.Context, messageID, status string, at time.Time) error {
 	_, err := s.pool.Exec(ctx, `
-		UPDATE messages SET delivery_status = $2,
+		UPDATE messages SET
+			delivery_status = CASE WHEN $2 IN ('processed', 'deferred') AND delivery_status NOT IN ('', 'processed', 'deferred') THEN delivery_status ELSE $2 END,
 			delivered_at = CASE WHEN $2 = 'delivered' THEN coalesce(delivered_at, $3) ELSE delivered_at END,
 			opened_at = CASE WHEN $2 = 'opened' THEN coalesce(opened_at, $3) ELSE opened_at END,
 			clicked_at = CASE WHEN $2 = 'clicked' THEN coalesce(clicked_at, $3) ELSE clicked_at END,
+			reported_at = coalesce(reported_at, $4, now()),
 			updated_at = now()
-		WHERE id::text = $1`, messageID, status, at)
+		WHERE id::text = $1`, messageID, status, at, s.now())
 	if err != nil {
 		return fmt.Errorf("record delivery of %s: %w", messageID, err)
 	}

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -32,6 +33,26 @@ type Store struct {
 	// hash keys the hashes erasure keeps in place of ids and addresses
 	// (see erase.go); nil: erasure is not possible.
 	hash *hashKeys
+	// clock, when set (WithClock: tests), is the time the outbox records
+	// claims and provider reports at, instead of the database's.
+	clock func() time.Time
+}
+
+// WithClock makes the outbox record when messages are claimed and
+// reported at clock's time rather than the database's: tests that skip
+// time (Temporal's test environment) through evidence windows.
+func WithClock(clock func() time.Time) Option {
+	return func(s *Store) { s.clock = clock }
+}
+
+// now is the clock's time as a query argument: nil (SQL NULL, so the
+// query falls back on the database's clock) when there is no clock.
+func (s *Store) now() *time.Time {
+	if s.clock == nil {
+		return nil
+	}
+	t := s.clock()
+	return &t
 }
 
 // Open connects to the database at url and checks it answers.

@@ -52,7 +52,7 @@ func Server(t testing.TB) *pglocal.Server {
 
 // New creates an empty database named after the test, migrates it, and
 // drops it when the test ends. It returns the open store and its URL.
-func New(t testing.TB) (*store.Store, string) {
+func New(t testing.TB, opts ...store.Option) (*store.Store, string) {
 	t.Helper()
 	srv := Server(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -72,7 +72,7 @@ func New(t testing.TB) (*store.Store, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := store.Open(ctx, url, store.WithHashKey([]byte(HashSecret)))
+	s, err := store.Open(ctx, url, append([]store.Option{store.WithHashKey([]byte(HashSecret))}, opts...)...)
 	if err != nil {
 		t.Fatalf("open test database: %v", err)
 	}
