@@ -1,3 +1,9 @@
+//go:build !race
+
+// The tests on a real server (the embedded Temporal server) are left out
+// of -race builds: a race-instrumented build of the server takes minutes
+// to build and to run. .ci/test runs them without -race.
+
 package workflows
 
 import (
@@ -158,10 +164,6 @@ func devServer(ctx context.Context, t *testing.T) client.Client {
 	t.Cleanup(c.Close)
 	return c
 }
-
-// continuedTestEvents is after how many events the worker of
-// TestRunContinuesAsNewOnARealServer continues runs as new.
-const continuedTestEvents = 5
 
 // TestInDoubtSendSettledOnARealServer: on a Temporal dev server, a text
 // whose send ends in doubt is settled by evidence before the journey goes
