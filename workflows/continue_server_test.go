@@ -1,3 +1,9 @@
+//go:build !race
+
+// The tests on a real server (the embedded Temporal server) are left out
+// of -race builds: a race-instrumented build of the server takes minutes
+// to build and to run. .ci/test runs them without -race.
+
 package workflows
 
 import (
@@ -31,7 +37,7 @@ import (
 // id and search attributes, and its last execution completes the journey
 // without sending the first message again.
 func TestRunContinuesAsNewOnARealServer(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*serverPatience)
 	defer cancel()
 	c := devServer(ctx, t)
 
@@ -51,7 +57,7 @@ steps:
     send: {channel: email, template: winback-last}
 `))
 	require.False(t, diags.HasErrors(), diags.Error())
-	plan = plan.Scaled(8*time.Second, time.Now()) // the day's wait lasts 8 s
+	plan = plan.Scaled(slowDay, time.Now()) // the day's wait outlasts the test, which skips it
 
 	acts := &fakeActivities{answers: map[journey.Channel]SendStatus{}}
 	w := worker.New(c, "continue-test", worker.Options{})
@@ -71,14 +77,18 @@ steps:
 	}, JourneyWorkflowName, JourneyInput{Plan: *plan, CustomerID: "c_1", EntryKey: "k", Trigger: journey.Event{ID: "evt_lapsed", Type: "customer.lapsed", CustomerID: "c_1"}, Revision: Revision})
 	require.NoError(t, err)
 	firstRun := run.GetRunID()
-	require.Eventually(t, func() bool { // the run rests in its wait
-		v, err := c.QueryWorkflow(ctx, id, "", StateQuery)
-		var st State
-		return err == nil && v.Get(&st) == nil && st.PendingWait != nil && st.PendingWait.Step == "wait_for_return"
-	}, 30*time.Second, 50*time.Millisecond)
+	restsAt(ctx, t, c, id, "wait_for_return")
 	for i := range 12 {
 		require.NoError(t, c.SignalWorkflow(ctx, id, "", EventSignal, journey.Event{ID: fmt.Sprintf("view-%d", i), Type: "page.viewed", CustomerID: "c_1"}))
 	}
+	// Once the last execution has taken in every event and rests in the
+	// wait again, the test ends the wait.
+	require.Eventually(t, func() bool {
+		v, err := c.QueryWorkflow(ctx, id, "", StateQuery)
+		var st State
+		return err == nil && v.Get(&st) == nil && st.EventsReceived == 12 && st.PendingWait != nil && st.PendingWait.Step == "wait_for_return"
+	}, serverPatience, 50*time.Millisecond, "the run to take in the 12 events and rest in its wait")
+	skipWaitOnServer(ctx, t, c, id, "wait_for_return")
 
 	var res JourneyResult
 	require.NoError(t, c.GetWorkflow(ctx, id, "").Get(ctx, &res)) // follows the chain
@@ -160,15 +170,11 @@ func devServer(ctx context.Context, t *testing.T) client.Client {
 	return c
 }
 
-// continuedTestEvents is after how many events the worker of
-// TestRunContinuesAsNewOnARealServer continues runs as new.
-const continuedTestEvents = 5
-
 // TestInDoubtSendSettledOnARealServer: on a Temporal dev server, a text
 // whose send ends in doubt is settled by evidence before the journey goes
 // on; its history replays and is kept for the replay test.
 func TestInDoubtSendSettledOnARealServer(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*serverPatience)
 	defer cancel()
 	c := devServer(ctx, t)
 
@@ -235,7 +241,7 @@ func replayAndRecord(t *testing.T, c client.Client, in *Interpreter, workflowID,
 // nothing_delivered, which staff can filter on; its history replays and
 // is kept for the replay test.
 func TestOutcomeAttributeOnARealServer(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*serverPatience)
 	defer cancel()
 	c := devServer(ctx, t)
 
@@ -275,7 +281,7 @@ func TestOutcomeAttributeOnARealServer(t *testing.T) {
 		require.NoError(ct, err)
 		require.Len(ct, list.GetExecutions(), 1)
 		assert.Equal(ct, id, list.GetExecutions()[0].GetExecution().GetWorkflowId())
-	}, 20*time.Second, 200*time.Millisecond, "a list filter on %s", query)
+	}, serverPatience, 200*time.Millisecond, "a list filter on %s", query)
 	replayAndRecord(t, c, NewInterpreter(comp.Env()), id, run.GetRunID(), "nothing-delivered-r3.json")
 }
 

@@ -1,3 +1,7 @@
+//go:build !race
+
+// Left out of -race builds: see continue_server_test.go.
+
 package workflows
 
 import (
@@ -18,13 +22,14 @@ import (
 )
 
 // TestRunMovesOnARealServer: on a Temporal dev server, a dev run (a day
-// lasts 8 s) resting in a 3-day wait takes the move-plan update with the
-// new plan as compiled: it scales it to its own clock, continues as new on
-// it with RapportPlanHash changed, ends its wait a day after it began,
-// and sends the new plan's steps. Both executions replay, and are kept
-// for the replay test.
+// lasts an hour) resting in a 3-day wait takes the move-plan update with
+// the new plan as compiled: it scales it to its own clock, continues as
+// new on it with RapportPlanHash changed, sets its wait to end a day after
+// the run's clock began it (not a day after the move), and, the wait
+// skipped, sends the new plan's steps. Both executions replay, and are
+// kept for the replay test.
 func TestRunMovesOnARealServer(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*serverPatience)
 	defer cancel()
 	c := devServer(ctx, t)
 
@@ -41,7 +46,7 @@ func TestRunMovesOnARealServer(t *testing.T) {
   - {id: nudge, send: {channel: email, template: winback-nudge}}
   - {id: last_word, send: {channel: email, template: winback-last}}
 `)
-	const day = 8 * time.Second
+	const day = slowDay
 	scaled := old.Scaled(day, time.Now())
 
 	acts := &fakeActivities{answers: map[journey.Channel]SendStatus{}}
@@ -62,16 +67,22 @@ func TestRunMovesOnARealServer(t *testing.T) {
 	}, JourneyWorkflowName, JourneyInput{Plan: *scaled, CustomerID: "c_1", EntryKey: "k", Trigger: journey.Event{ID: "evt_lapsed", Type: "customer.lapsed", CustomerID: "c_1"}, Revision: Revision})
 	require.NoError(t, err)
 	firstRun := run.GetRunID()
+	restsAt(ctx, t, c, id, "wait_for_return")
+	// The run's clock starts with its first workflow task: the journey
+	// time of the wait's beginning (a send takes no journey time).
 	var began time.Time
-	require.Eventually(t, func() bool { // the run rests in its wait
-		v, err := c.QueryWorkflow(ctx, id, "", StateQuery)
-		var st State
-		if err != nil || v.Get(&st) != nil || st.PendingWait == nil || st.PendingWait.Step != "wait_for_return" {
-			return false
+	for it := c.GetWorkflowHistory(ctx, id, firstRun, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT); it.HasNext() && began.IsZero(); {
+		ev, err := it.Next()
+		require.NoError(t, err)
+		if ev.GetEventType() == enumspb.EVENT_TYPE_WORKFLOW_TASK_STARTED {
+			began = ev.GetEventTime().AsTime()
 		}
-		began = st.PendingWait.Until.Add(-3 * day)
-		return true
-	}, 30*time.Second, 50*time.Millisecond)
+	}
+	require.False(t, began.IsZero())
+	// Five seconds into the wait, so that a wait counted from the move
+	// would end visibly later than one counted from its beginning.
+	time.Sleep(time.Until(began.Add(5 * time.Second)))
+	movedAt := time.Now()
 
 	h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
 		WorkflowID: id, UpdateName: MovePlanUpdate, WaitForStage: client.WorkflowUpdateStageCompleted,
@@ -81,6 +92,38 @@ func TestRunMovesOnARealServer(t *testing.T) {
 	var answer MoveAnswer
 	require.NoError(t, h.Get(ctx, &answer))
 	assert.Equal(t, MoveAnswer{Step: "wait_for_return", Now: true}, answer)
+
+	// The new execution waits on a timer that fires a day (of the new
+	// plan) after the wait began: workflow.Now, the start of the workflow
+	// task that set it, plus its timeout.
+	var fires time.Time
+	require.Eventually(t, func() bool {
+		d, err := c.DescribeWorkflowExecution(ctx, id, "")
+		if err != nil || d.GetWorkflowExecutionInfo().GetExecution().GetRunId() == firstRun {
+			return false
+		}
+		lastRun := d.GetWorkflowExecutionInfo().GetExecution().GetRunId()
+		var taskStarted time.Time
+		for it := c.GetWorkflowHistory(ctx, id, lastRun, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT); it.HasNext(); {
+			ev, err := it.Next()
+			if err != nil {
+				return false
+			}
+			switch ev.GetEventType() {
+			case enumspb.EVENT_TYPE_WORKFLOW_TASK_STARTED:
+				taskStarted = ev.GetEventTime().AsTime()
+			case enumspb.EVENT_TYPE_TIMER_STARTED:
+				fires = taskStarted.Add(ev.GetTimerStartedEventAttributes().GetStartToFireTimeout().AsDuration())
+				return true
+			}
+		}
+		return false
+	}, serverPatience, 50*time.Millisecond, "the moved run to wait on a timer")
+	t.Logf("wait began %s, moved %s after; the new wait ends %s after it began (a day is %s)",
+		began.Format(time.TimeOnly), movedAt.Sub(began).Round(time.Millisecond), fires.Sub(began), day)
+	assert.WithinDuration(t, began.Add(day), fires, time.Second, "the wait lasts the new plan's day, counted from when it began")
+	restsAt(ctx, t, c, id, "wait_for_return")
+	skipWaitOnServer(ctx, t, c, id, "wait_for_return")
 
 	var res JourneyResult
 	require.NoError(t, c.GetWorkflow(ctx, id, "").Get(ctx, &res)) // follows the chain
@@ -102,9 +145,6 @@ func TestRunMovesOnARealServer(t *testing.T) {
 	var st State
 	require.NoError(t, v.Get(&st))
 	require.Len(t, st.Sends, 3)
-	nudgeAt := st.Sends[1].At
-	t.Logf("wait began %s; nudge sent %s after it (a day is %s)", began.Format(time.TimeOnly), nudgeAt.Sub(began), day)
-	assert.InDelta(t, day.Seconds(), nudgeAt.Sub(began).Seconds(), 3, "the wait lasts the new plan's day, counted from when it began")
 	assert.Equal(t, []string{old.Hash}, st.PlansLeft)
 
 	hashes := map[string]bool{}

@@ -17,6 +17,10 @@ import (
 	"github.com/rapporthq/rapport/internal/journey"
 )
 
+// continuedTestEvents is after how many events the worker of
+// TestRunContinuesAsNewOnARealServer continues runs as new.
+const continuedTestEvents = 5
+
 // TestReplayRecordedHistories replays histories recorded from real runs on
 // the embedded server (cmd/rapport's integration tests write them when
 // RAPPORT_RECORD_HISTORIES=1). A change to the interpreter that would alter

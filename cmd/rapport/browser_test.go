@@ -61,10 +61,11 @@ func browser(t *testing.T) context.Context {
 	return ctx
 }
 
-// inBrowser runs a browser action with a time limit.
+// inBrowser runs a browser action, failing the test when it has not
+// finished after patience.
 func inBrowser[T any](t *testing.T, ctx context.Context, a chromedp.Action[T]) T {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, patience)
 	defer cancel()
 	v, err := chromedp.Run(ctx, a)
 	require.NoError(t, err)
@@ -92,7 +93,7 @@ func TestPreferenceCenterInBrowser(t *testing.T) {
 	require.NoError(t, err)
 	s.post("/v1/events", orderPlaced("evt-1", "c_1", false))
 	wid := "rapport/satisfaction-check/c_1/evt-1"
-	s.waitFor("the survey journey to wait for delivery", 10*time.Second, func() bool {
+	s.waitFor("the survey journey to wait for delivery", func() bool {
 		run, err := s.store.GetRun(context.Background(), wid)
 		return err == nil && run.Status == store.RunRunning
 	})
@@ -146,7 +147,7 @@ func TestPreferenceCenterInBrowser(t *testing.T) {
 	// The order arrives; two days later the survey goes by email.
 	s.post("/v1/events", map[string]any{"id": "evt-2", "type": "order.delivered", "customer_id": "c_1", "data": map[string]any{"order_id": "o-evt-1"}})
 	s.skipWait(wid, "wait_2")
-	s.waitFor("the survey email", 30*time.Second, func() bool {
+	s.waitFor("the survey email", func() bool {
 		for _, m := range s.messagesTo("c_1") {
 			if m.Journey == "satisfaction-check" {
 				return true
@@ -163,7 +164,7 @@ func TestPreferenceCenterInBrowser(t *testing.T) {
 	}
 	// The provider has the email; the outbox records so a moment later.
 	var rows []store.Message
-	s.waitFor("the email recorded as sent", 10*time.Second, func() bool {
+	s.waitFor("the email recorded as sent", func() bool {
 		var err error
 		rows, err = s.store.MessagesOfWorkflow(context.Background(), wid)
 		require.NoError(t, err)

@@ -149,7 +149,7 @@ func TestRetentionScheduleScrubsOldContent(t *testing.T) {
 	require.Eventually(t, func() bool {
 		e, err := s.store.GetEvent(ctx, "evt-old-1")
 		return err == nil && e.RoutedAt != nil
-	}, 10*time.Second, 100*time.Millisecond)
+	}, patience, 100*time.Millisecond)
 	// Make it all old.
 	_, err = s.db().Exec(ctx, `UPDATE messages SET created_at = now() - interval '500 days' WHERE customer_id = 'c_old'`)
 	require.NoError(t, err)
@@ -162,7 +162,7 @@ func TestRetentionScheduleScrubsOldContent(t *testing.T) {
 		err := s.db().QueryRow(ctx, `SELECT (SELECT count(*) FROM messages WHERE customer_id = 'c_old' AND content_removed_at IS NULL)
 			+ (SELECT count(*) FROM events WHERE customer_id = 'c_old' AND data_removed_at IS NULL)`).Scan(&left)
 		return err == nil && left == 0
-	}, 30*time.Second, 200*time.Millisecond, "the scheduled run removes the old content")
+	}, patience, 200*time.Millisecond, "the scheduled run removes the old content")
 	msgs, err := s.store.MessagesFor(ctx, "c_old")
 	require.NoError(t, err)
 	require.NotEmpty(t, msgs)

@@ -64,7 +64,7 @@ func eraseSetup(t *testing.T, s *stack) string {
 	require.Equal(t, http.StatusOK, status, run)
 	wid := "rapport/lapse-winback/c_ada/" + run["entry_key"].(string)
 	require.Equal(t, []any{wid}, run["runs"])
-	s.waitFor("the voucher email", 15*time.Second, func() bool { return len(s.messagesTo("c_ada")) == 1 })
+	s.waitFor("the voucher email", func() bool { return len(s.messagesTo("c_ada")) == 1 })
 	// She unsubscribed from email through her provider's link.
 	status, body = s.post("/v1/suppressions", map[string]any{"channel": "email", "address": "ada.erase@example.com", "reason": "unsubscribed"})
 	require.Contains(t, []int{http.StatusOK, http.StatusCreated}, status, body)
@@ -214,7 +214,7 @@ func TestErasureInterruptedAndResumed(t *testing.T) {
 	assert.Contains(t, out, "erasing c_ada (erasure 1")
 	select {
 	case <-ic.reached:
-	case <-time.After(2 * time.Minute): // Temporal deletes executions in the background, after up to 30s
+	case <-time.After(patience): // Temporal deletes executions in the background, after up to 30s
 		t.Fatal("the erasure did not reach the removal of the data")
 	}
 	var er map[string]any

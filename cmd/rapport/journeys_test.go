@@ -38,13 +38,16 @@ func (s *stack) get(path string, out any) int {
 	return resp.StatusCode
 }
 
-// waitFor polls until cond holds.
-func (s *stack) waitFor(what string, timeout time.Duration, cond func() bool) {
+// waitFor polls cond until it holds, and fails the test when it still
+// does not after patience. cond runs on the test's goroutine (not in
+// require.Eventually's), so it may use require and write the test's
+// variables.
+func (s *stack) waitFor(what string, cond func() bool) {
 	s.t.Helper()
-	deadline := time.Now().Add(timeout)
+	deadline := time.Now().Add(patience)
 	for !cond() {
 		if time.Now().After(deadline) {
-			s.t.Fatalf("timed out after %s waiting for %s", timeout, what)
+			s.t.Fatalf("waited %s for %s: it did not happen", patience, what)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -76,6 +79,11 @@ func lapsedCustomer(id, email string) map[string]any {
 		"address":   map[string]any{"line1": "12 St James's Square", "city": "London", "postal_code": "SW1Y 4LB", "country": "GB"}}
 }
 
+// weeklyCap is a customer's frequency for tests that skip a journey's
+// waits: at most three marketing messages a week, the default's weekly cap
+// without its daily one.
+var weeklyCap = map[string]any{"caps": []any{map[string]any{"channel": "all", "max": 3, "per": "7d"}}}
+
 func pastOrder(id, customerID string, daysAgo int) map[string]any {
 	return map[string]any{"id": id, "customer_id": customerID, "placed_at": time.Now().AddDate(0, 0, -daysAgo).UTC().Format(time.RFC3339),
 		"total": 17, "currency": "GBP", "items": []any{map[string]any{"product_id": "tea", "name": "Earl Grey tea", "quantity": 2, "price": 8.5}}}
@@ -87,16 +95,23 @@ func pastOrder(id, customerID string, daysAgo int) map[string]any {
 // the API, which ends the journey. A second customer orders after the
 // email and gets nothing more from it.
 func TestWinback(t *testing.T) {
-	s := startStack(t, "../../journeys", withDay(250*time.Millisecond))
+	// A slow day: the second customer's order must reach her run during
+	// its two weeks' wait, and the task is due in five days, however busy
+	// the machine; the test ends the waits with skip-wait.
+	s := startStack(t, "../../journeys", withDay(slowDay))
 	for _, c := range []string{"c_1", "c_2"} {
 		status, body := s.post("/v1/customers", lapsedCustomer(c, c+"@example.com"))
 		require.Equal(t, http.StatusCreated, status, body)
 		status, body = s.post("/v1/orders", pastOrder("o-old-"+c, c, 120))
 		require.Equal(t, http.StatusCreated, status, body)
-		// A marketing call needs the customer's yes to calls.
+		// A marketing call needs the customer's yes to calls. Skipping the
+		// wait brings the postcard within a journey day of the email, so
+		// the default cap of one marketing message a day would hold it a
+		// (slow) day: these customers take three a week.
 		status, body = s.put("/v1/customers/"+c+"/preferences", map[string]any{
-			"channels": map[string]any{"phone": map[string]any{"consent": "opted_in"}},
-			"evidence": map[string]any{"source": "checkout", "shown": "You may call me about offers"}})
+			"channels":  map[string]any{"phone": map[string]any{"consent": "opted_in"}},
+			"frequency": weeklyCap,
+			"evidence":  map[string]any{"source": "checkout", "shown": "You may call me about offers"}})
 		require.Equal(t, http.StatusOK, status, body)
 	}
 	s.post("/v1/customers", customer("c_recent", "recent@example.com"))
@@ -116,7 +131,8 @@ func TestWinback(t *testing.T) {
 	wid2 := "rapport/lapse-winback/c_2/" + run["entry_key"].(string)
 
 	// Both get the voucher email at once.
-	s.waitFor("the voucher emails", 10*time.Second, func() bool { return len(s.messagesTo("c_1")) == 1 && len(s.messagesTo("c_2")) == 1 })
+	s.waitFor("the voucher emails", func() bool { return len(s.messagesTo("c_1")) == 1 && len(s.messagesTo("c_2")) == 1 })
+	// Both runs rest in their two weeks' wait (an hour a day: 14 hours).
 	email := s.messagesTo("c_1")[0]
 	assert.Equal(t, "email", email.Channel)
 	assert.Equal(t, "We miss you, Ada: 15% off your next order", email.Subject)
@@ -131,8 +147,9 @@ func TestWinback(t *testing.T) {
 	assert.Equal(t, workflows.Exited, res.Outcome)
 	assert.Equal(t, "exit_when matched order.placed event evt-c2-order", res.Reason)
 
-	// Two weeks later (3.5s), c_1 gets a postcard.
-	s.waitFor("the postcard", 15*time.Second, func() bool { return len(s.messagesTo("c_1")) == 2 })
+	// Two weeks later, c_1 gets a postcard.
+	s.skipWait(wid1, "wait_for_return")
+	s.waitFor("the postcard", func() bool { return len(s.messagesTo("c_1")) == 2 })
 	postcard := s.messagesTo("c_1")[1]
 	assert.Equal(t, "mail", postcard.Channel)
 	assert.Contains(t, postcard.To, "12 St James's Square")
@@ -142,9 +159,10 @@ func TestWinback(t *testing.T) {
 	assert.Regexp(t, `code [2-9A-Z]{4}-[2-9A-Z]{4}-[2-9A-Z]{4}-[2-9A-Z]{4}, until`, postcard.Text, "the text version has no stray space before the comma")
 	assert.Equal(t, 1, s.fakes.Lob.Created(), "the lost answer was retried with the same key: one postcard")
 
-	// Three weeks later (5.25s), a phone task in the retention queue.
+	// Three weeks later, a phone task in the retention queue.
+	s.skipWait(wid1, "wait_after_postcard")
 	var task store.Task
-	s.waitFor("the phone task", 15*time.Second, func() bool {
+	s.waitFor("the phone task", func() bool {
 		ts := s.tasks("queue=retention&customer_id=c_1")
 		if len(ts) == 1 {
 			task = ts[0]
@@ -216,7 +234,7 @@ func TestSatisfactionUnhappyCustomerGetsAPerson(t *testing.T) {
 	s.skipWait("rapport/satisfaction-check/c_1/evt-1", "wait_2") // the two days after delivery
 
 	var survey fakes.Message
-	s.waitFor("the survey", 30*time.Second, func() bool {
+	s.waitFor("the survey", func() bool {
 		for _, m := range s.messagesTo("c_1") {
 			if m.Journey == "satisfaction-check" {
 				survey = m
@@ -228,7 +246,7 @@ func TestSatisfactionUnhappyCustomerGetsAPerson(t *testing.T) {
 	assert.Equal(t, "email", survey.Channel, "the invalid number falls back to email")
 	// The provider has it; the outbox records so a moment later.
 	var rows []store.Message
-	s.waitFor("the survey email recorded as sent", 10*time.Second, func() bool {
+	s.waitFor("the survey email recorded as sent", func() bool {
 		var err error
 		rows, err = s.store.MessagesOfWorkflow(context.Background(), "rapport/satisfaction-check/c_1/evt-1")
 		require.NoError(t, err)
@@ -262,7 +280,7 @@ func TestSatisfactionUnhappyCustomerGetsAPerson(t *testing.T) {
 	assert.Contains(t, string(page), "Someone from our team will read your comment")
 
 	var task store.Task
-	s.waitFor("the care task", 30*time.Second, func() bool {
+	s.waitFor("the care task", func() bool {
 		ts := s.tasks("queue=care")
 		if len(ts) == 1 {
 			task = ts[0]
@@ -417,7 +435,7 @@ func TestSurveyBySMS(t *testing.T) {
 	s.post("/v1/events", orderPlaced("evt-1", "c_1", false))
 	s.post("/v1/events", map[string]any{"id": "evt-2", "type": "order.delivered", "customer_id": "c_1", "data": map[string]any{"order_id": "o-evt-1"}})
 	var sms fakes.Message
-	s.waitFor("the survey text", 30*time.Second, func() bool {
+	s.waitFor("the survey text", func() bool {
 		for _, m := range s.outbox() {
 			if m.Channel == "sms" {
 				sms = m
@@ -472,7 +490,7 @@ func TestDateJourneyEndToEnd(t *testing.T) {
 	assert.Contains(t, out, "1 match", "the quarter-hourly schedule may have entered her first; either way, once")
 
 	id := workflows.WorkflowID("renewal-reminder", "c_1", "date-"+renews)
-	s.waitFor("the reminder", time.Minute, func() bool { return len(s.messagesTo("c_1")) > 0 })
+	s.waitFor("the reminder", func() bool { return len(s.messagesTo("c_1")) > 0 })
 	msgs := s.messagesTo("c_1")
 	require.Len(t, msgs, 1)
 	assert.Equal(t, "Your plan renews on "+renews, msgs[0].Subject)

@@ -12,6 +12,14 @@ import (
 	"github.com/rapporthq/rapport/workflows"
 )
 
+// patience bounds every wait of these tests for a run, a message or the
+// stack to get somewhere (waitFor, waitForRun, skipWait): a detector of
+// what never happens, minutes long, not a speed the machine must keep. A
+// test never needs a journey to be quick; one that must act before a
+// journey's own time runs out runs on slowDay and moves the run on with
+// skipWait.
+const patience = 3 * time.Minute
+
 // slowDay is the day length of tests that must act before a journey's own
 // time runs out (answer a survey, complete a task): an hour, so nothing a
 // test waits on times out however busy the machine. Such a test moves a
@@ -23,7 +31,7 @@ const slowDay = time.Hour
 // left it.
 func (s *stack) skipWait(workflowID, step string) {
 	s.t.Helper()
-	s.waitFor(workflowID+" to wait at "+step, 30*time.Second, func() bool {
+	s.waitFor(workflowID+" to wait at "+step, func() bool {
 		desc, err := s.client.DescribeWorkflow(context.Background(), workflowID, "")
 		if err != nil {
 			return false // not started yet
@@ -31,7 +39,7 @@ func (s *stack) skipWait(workflowID, step string) {
 		at, _ := desc.TypedSearchAttributes.GetKeyword(workflows.StepAttr)
 		return at == step
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), patience)
 	defer cancel()
 	h, err := s.client.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
 		WorkflowID: workflowID, UpdateName: workflows.SkipWaitUpdate, WaitForStage: client.WorkflowUpdateStageCompleted,

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -86,7 +85,7 @@ func TestRunsMoveToTheNewPlan(t *testing.T) {
 		"welcome: to plan "+welcomePlan.ShortHash()+": 0 moved, 0 move at their next wait, 1 keep their plan, 0 had ended, 0 not reached\n"+
 		"  1 run kept: step get_to_know is not in the new plan "+welcomePlan.ShortHash()+"\n", out)
 
-	s.waitFor("the run on the new plan", 20*time.Second, func() bool {
+	s.waitFor("the run on the new plan", func() bool {
 		v := s.uiView(id)
 		return v.attrs["RapportPlanHash"] == newPlan.Hash && v.attrs["RapportStep"] == "settle_in"
 	})

@@ -135,7 +135,7 @@ func TestAPIServesProbesOnlyOnItsOpsAddr(t *testing.T) {
 	go func() { done <- cmd.ExecuteContext(ctx) }()
 	ops, api := "http://"+opsAddr, "http://"+apiAddr
 	s := &stack{t: t}
-	s.waitFor("the API to be ready on its ops address", 20*time.Second, func() bool { return status(t, ops+"/readyz") == http.StatusOK })
+	s.waitFor("the API to be ready on its ops address", func() bool { return status(t, ops+"/readyz") == http.StatusOK })
 
 	code, body := fetch(t, ops+"/readyz")
 	assert.Equal(t, http.StatusOK, code)
@@ -149,7 +149,7 @@ func TestAPIServesProbesOnlyOnItsOpsAddr(t *testing.T) {
 	code, _ = fetch(t, ops+"/v1/customers/c_1")
 	assert.Equal(t, http.StatusNotFound, code, "the ops address serves no API")
 
-	s.waitFor("the API to listen", 10*time.Second, func() bool { return status(t, api+"/v1/customers/c_1") != 0 })
+	s.waitFor("the API to listen", func() bool { return status(t, api+"/v1/customers/c_1") != 0 })
 	code, _ = fetch(t, api+"/v1/customers/c_1")
 	assert.Equal(t, http.StatusUnauthorized, code, "the API is on its port")
 	for _, path := range []string{"/metrics", "/healthz", "/readyz"} {
@@ -162,7 +162,7 @@ func TestAPIServesProbesOnlyOnItsOpsAddr(t *testing.T) {
 	select {
 	case err := <-done:
 		require.NoError(t, err)
-	case <-time.After(20 * time.Second):
+	case <-time.After(patience):
 		t.Fatal("rapport api did not stop")
 	}
 	assert.Equal(t, 0, status(t, ops+"/healthz"), "the ops server stops with the API")

@@ -13,7 +13,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -62,7 +61,7 @@ func (s *stack) uiView(id string) uiView {
 func (s *stack) waitForStep(id, step string) uiView {
 	s.t.Helper()
 	var v uiView
-	s.waitFor(id+" at "+step, 20*time.Second, func() bool {
+	s.waitFor(id+" at "+step, func() bool {
 		v = s.uiView(id)
 		return v.attrs["RapportStep"] == step
 	})
@@ -107,7 +106,7 @@ func TestStaffReadAndSteerJourneys(t *testing.T) {
 	assert.NotContains(t, v.details, "ada@example.com", "no contact details in the UI")
 
 	// Staff find both journeys by customer id.
-	s.waitFor("both runs visible by customer id", 10*time.Second, func() bool {
+	s.waitFor("both runs visible by customer id", func() bool {
 		resp, err := s.client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: "RapportCustomerId = 'c_1'"})
 		require.NoError(t, err)
 		return len(resp.Executions) == 2
@@ -148,7 +147,7 @@ func TestStaffReadAndSteerJourneys(t *testing.T) {
 	assert.Equal(t, "exited by sam: duplicate account", rec.Outcome)
 
 	// rapport inspect shows both, the running one first.
-	s.waitFor("visibility shows the exit", 10*time.Second, func() bool {
+	s.waitFor("visibility shows the exit", func() bool {
 		resp, err := s.client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: "RapportCustomerId = 'c_1' AND ExecutionStatus = 'Completed'"})
 		require.NoError(t, err)
 		return len(resp.Executions) == 1

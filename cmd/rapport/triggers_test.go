@@ -85,7 +85,7 @@ func TestNoEventIsLost(t *testing.T) {
 	var wg sync.WaitGroup
 	var audience map[string]any
 	wg.Go(func() {
-		status, body := s.post("/v1/journeys/quiet-winback/audience-runs?wait=5m", nil)
+		status, body := s.post("/v1/journeys/quiet-winback/audience-runs?wait=10m", nil)
 		assert.Equal(t, http.StatusOK, status, body)
 		audience = body
 	})
@@ -114,13 +114,13 @@ func TestNoEventIsLost(t *testing.T) {
 	require.EqualValues(t, customers, counts["scanned"])
 
 	// Every event is routed, and every run a purchase reaches has ended.
-	s.waitFor("every purchase routed", 2*time.Minute, func() bool {
+	s.waitFor("every purchase routed", func() bool {
 		var unrouted int
 		require.NoError(t, s.db().QueryRow(ctx, `SELECT count(*) FROM events WHERE routed_at IS NULL`).Scan(&unrouted))
 		return unrouted == 0
 	})
 	t.Logf("every event routed after %s", time.Since(began))
-	s.waitFor("buyers' win-backs ended", 2*time.Minute, func() bool {
+	s.waitFor("buyers' win-backs ended", func() bool {
 		var running int
 		require.NoError(t, s.db().QueryRow(ctx, `SELECT count(*) FROM journey_runs
 			WHERE journey = 'quiet-winback' AND status = 'running' AND customer_id IN (SELECT customer_id FROM events WHERE type = 'order.placed')`).Scan(&running))
@@ -243,7 +243,7 @@ func TestEventBatches(t *testing.T) {
 	assert.Equal(t, "duplicate", line(5)["status"], "stored before")
 	assert.Equal(t, "colour", line(6)["field"])
 	assert.Equal(t, "accepted", line(7)["status"])
-	s.waitFor("the batch routed, welcome started", 10*time.Second, func() bool {
+	s.waitFor("the batch routed, welcome started", func() bool {
 		run, err := s.store.GetRun(context.Background(), "rapport/welcome/c_1/once")
 		e, err2 := s.store.GetEvent(context.Background(), "e-6")
 		return err == nil && run.Status == store.RunRunning && err2 == nil && e.RoutedAt != nil
@@ -279,7 +279,7 @@ func TestEventBatches(t *testing.T) {
 	out, _, err = run("events", "send", "--api="+s.APIURL, "--api-key="+s.APIKey, "-q", file)
 	require.ErrorAs(t, err, &exit)
 	assert.Contains(t, out, "0 accepted, 120 duplicates, 2 rejected", "sending again is harmless")
-	s.waitFor("every event routed", 10*time.Second, func() bool {
+	s.waitFor("every event routed", func() bool {
 		var unrouted int
 		require.NoError(t, s.db().QueryRow(context.Background(), `SELECT count(*) FROM events WHERE routed_at IS NULL`).Scan(&unrouted))
 		return unrouted == 0
@@ -319,7 +319,7 @@ func TestScheduledAudience(t *testing.T) {
 	out, _, err = run("schedules", "trigger", "lapse-winback")
 	require.NoError(t, err)
 	assert.Contains(t, out, "triggered rapport-audience-lapse-winback")
-	s.waitFor("the scheduled run enters both lapsed customers", 30*time.Second, func() bool {
+	s.waitFor("the scheduled run enters both lapsed customers", func() bool {
 		var n int
 		require.NoError(t, s.db().QueryRow(ctx, `SELECT count(*) FROM journey_runs WHERE journey = 'lapse-winback' AND entry_key LIKE 'audience-%T%Z'`).Scan(&n))
 		return n == 2

@@ -260,7 +260,7 @@ func TestABatchIsRoutedByTheQueue(t *testing.T) {
 	s.router.RunQueue(ctx, 2)
 	a := s.must(http.StatusOK, "POST", "/v1/events", `{"events": [`+orderPlaced("b-1", "c_1", "o-1")+`, `+orderPlaced("b-2", "c_1", "o-2")+`]}`)
 	assert.EqualValues(t, 2, a["accepted"])
-	eventually(t, 10*time.Second, "the batch's events routed", func() bool {
+	eventually(t, time.Minute, "the batch's events routed", func() bool {
 		for _, id := range []string{"b-1", "b-2"} {
 			if s.must(http.StatusOK, "GET", "/v1/events/"+id, "")["routed_at"] == nil {
 				return false

@@ -24,7 +24,7 @@ func proxied(t *testing.T, f Faults, timeout time.Duration) (*fakes.Fakes, *Prox
 	t.Helper()
 	fk := fakes.New(fakes.Config{SendGridAPIKey: sgKey})
 	p := NewProxy(fk, 1)
-	p.MaxHang = 10 * time.Second
+	p.MaxHang = time.Minute // far past the hanging test's client timeout
 	p.SetFaults(f)
 	srv := httptest.NewServer(p)
 	t.Cleanup(srv.Close)
@@ -38,7 +38,7 @@ func email() channels.Email {
 }
 
 func TestProxyAfterAcceptAnswers5xxButTheProviderGotIt(t *testing.T) {
-	fk, p, c := proxied(t, Faults{AfterAccept: 1}, 5*time.Second)
+	fk, p, c := proxied(t, Faults{AfterAccept: 1}, time.Minute)
 	_, err := c.SendEmail(context.Background(), email())
 	require.Error(t, err, "the client sees a failure")
 	assert.Regexp(t, "50[24]", err.Error())
@@ -55,13 +55,14 @@ func TestProxyHangOutlastsTheClientTimeoutAndStillForwards(t *testing.T) {
 	require.Error(t, err)
 	assert.True(t, strings.Contains(err.Error(), "Timeout") || strings.Contains(err.Error(), "deadline"), err.Error())
 	assert.GreaterOrEqual(t, time.Since(began), 300*time.Millisecond, "the answer never came before the client's timeout")
-	assert.Less(t, time.Since(began), 5*time.Second, "the client gave up, not the proxy")
-	assert.Len(t, fk.Recorder.Messages(), 1, "the provider got the email")
+	assert.Less(t, time.Since(began), p.MaxHang, "the client gave up, not the proxy")
+	// The proxy forwards before it hangs, even when the client has gone.
+	require.Eventually(t, func() bool { return len(fk.Recorder.Messages()) == 1 }, time.Minute, 10*time.Millisecond, "the provider got the email")
 	assert.Equal(t, int64(1), p.Counts().Hung)
 }
 
 func TestProxyThrottleDoesNotForward(t *testing.T) {
-	fk, p, c := proxied(t, Faults{Throttle: 1}, 5*time.Second)
+	fk, p, c := proxied(t, Faults{Throttle: 1}, time.Minute)
 	_, err := c.SendEmail(context.Background(), email())
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "429")
@@ -70,7 +71,7 @@ func TestProxyThrottleDoesNotForward(t *testing.T) {
 }
 
 func TestProxyPassesWithoutFaultsAndDrawsRates(t *testing.T) {
-	fk, p, c := proxied(t, Faults{}, 5*time.Second)
+	fk, p, c := proxied(t, Faults{}, time.Minute)
 	_, err := c.SendEmail(context.Background(), email())
 	require.NoError(t, err)
 	assert.Len(t, fk.Recorder.Messages(), 1)

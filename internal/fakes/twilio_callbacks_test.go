@@ -75,7 +75,7 @@ func (e *statusEndpoint) callbacks() []callback {
 // waitFor waits until n verified callbacks have arrived.
 func (e *statusEndpoint) waitFor(t *testing.T, n int) {
 	t.Helper()
-	deadline := time.After(20 * time.Second)
+	deadline := time.After(time.Minute)
 	for len(e.callbacks()) < n {
 		select {
 		case <-e.arrived:

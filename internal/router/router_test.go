@@ -499,7 +499,7 @@ steps:
 			}
 		}
 		return true
-	}, 30*time.Second, 20*time.Millisecond, "every enqueued event is routed")
+	}, time.Minute, 20*time.Millisecond, "every enqueued event is routed")
 	got := map[string][]string{}
 	for _, s := range g.tc.startList() {
 		if s.Event.ID != "lone" {

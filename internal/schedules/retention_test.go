@@ -125,7 +125,7 @@ func TestSyncRetentionKeepsTheScheduleInStepWithTheSettings(t *testing.T) {
 	require.Eventually(t, func() bool {
 		d := retentionSchedule(t, ctx, c)
 		return d != nil && len(d.Info.RecentActions) == 1
-	}, 20*time.Second, 100*time.Millisecond, "the triggered run is the schedule's one action")
+	}, time.Minute, 100*time.Millisecond, "the triggered run is the schedule's one action")
 	started := retentionSchedule(t, ctx, c).Info.RecentActions[0].StartWorkflowResult
 	require.NotNil(t, started)
 	assert.True(t, strings.HasPrefix(started.WorkflowID, workflows.RetentionScheduleID), started.WorkflowID)

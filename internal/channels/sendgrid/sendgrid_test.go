@@ -115,9 +115,15 @@ func TestSendEmailTransportFailures(t *testing.T) {
 	_, err := c.SendEmail(context.Background(), email())
 	assert.Equal(t, channels.Retryable, channels.KindOf(err), "a refused connection never reached SendGrid: %v", err)
 
-	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { time.Sleep(time.Second) }))
+	// The server takes the request and never answers; the client's
+	// timeout, long enough for a busy machine to send the request, ends
+	// the wait.
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body) // read, so the server notices when the client goes
+		<-r.Context().Done()
+	}))
 	defer slow.Close()
-	c = sendgrid.New(sendgrid.Config{APIKey: "k", BaseURL: slow.URL, HTTPClient: &http.Client{Timeout: 50 * time.Millisecond}})
+	c = sendgrid.New(sendgrid.Config{APIKey: "k", BaseURL: slow.URL, HTTPClient: &http.Client{Timeout: time.Second}})
 	_, err = c.SendEmail(context.Background(), email())
 	assert.Equal(t, channels.InDoubt, channels.KindOf(err), "a timeout after sending may have been accepted: %v", err)
 }
@@ -151,7 +157,7 @@ func TestProviderHangingPastTheTimeoutIsInDoubt(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	t.Cleanup(func() { close(release) })
-	c := sendgrid.New(sendgrid.Config{APIKey: "SG.test", BaseURL: srv.URL, HTTPClient: &http.Client{Timeout: 200 * time.Millisecond}})
+	c := sendgrid.New(sendgrid.Config{APIKey: "SG.test", BaseURL: srv.URL, HTTPClient: &http.Client{Timeout: time.Second}}) // long enough to send on a busy machine
 	_, err := c.SendEmail(context.Background(), email())
 	assert.Equal(t, channels.InDoubt, channels.KindOf(err), "%v", err)
 
