@@ -1,3 +1,7 @@
+//go:build !race
+
+// Left out of -race builds: see continue_server_test.go.
+
 package workflows
 
 import (

@@ -8,6 +8,8 @@ package app
 
 import (
 	"context"
+	"maps"
+	"net/http"
 	"testing"
 	"time"
 
@@ -75,4 +77,79 @@ func TestConnect(t *testing.T) {
 	rt := svc.NewRouter(0, time.Time{})
 	assert.Same(t, svc.Store, rt.Store)
 	assert.Same(t, svc.Journeys.Catalog, rt.Catalog)
+}
+
+// With a provider key set, RunWorker and RunAPI refuse the demo's public
+// URL and sender identity before they connect to anything, naming each
+// variable missing; with them set, both start (on a real database and
+// Temporal server) and stop when told.
+func TestRunRefusesDemoDefaultsWithProviderKeys(t *testing.T) {
+	env := map[string]string{
+		"RAPPORT_SECRET":     testSecret,
+		"RAPPORT_LOG_LEVEL":  "error",
+		"SENDGRID_API_KEY":   "SG.key",
+		"SENDGRID_BASE_URL":  "http://127.0.0.1:1",
+		"TWILIO_ACCOUNT_SID": "ACsid", "TWILIO_AUTH_TOKEN": "token", "TWILIO_FROM": "+15005550006", "TWILIO_BASE_URL": "http://127.0.0.1:1",
+		"DATABASE_URL":     "postgres://nowhere.invalid/rapport",
+		"TEMPORAL_ADDRESS": "127.0.0.1:1",
+	}
+	cfg, err := ConfigFromEnv(testEnv(t, env))
+	require.NoError(t, err)
+	for what, run := range map[string]func(Config) error{
+		"worker": func(cfg Config) error {
+			return RunWorker(t.Context(), cfg, "testdata/journeys", WorkerTuning{OpsAddr: "off"}, nil)
+		},
+		"api": func(cfg Config) error {
+			return RunAPI(t.Context(), cfg, "testdata/journeys", APIOptions{Addr: "127.0.0.1:0", OpsAddr: "off"})
+		},
+	} {
+		err := run(cfg)
+		require.Error(t, err, what)
+		for _, v := range []string{"SENDGRID_API_KEY and TWILIO_ACCOUNT_SID are set", "RAPPORT_PUBLIC_URL", "RAPPORT_EMAIL_FROM", "RAPPORT_SHOP_NAME", "RAPPORT_SHOP_URL", "RAPPORT_SUPPORT_EMAIL"} {
+			assert.Contains(t, err.Error(), v, what)
+		}
+	}
+
+	srv := startTemporal(t, SearchAttributeTypes())
+	_, dbURL := storetest.New(t)
+	maps.Copy(env, map[string]string{
+		"DATABASE_URL": dbURL, "TEMPORAL_ADDRESS": srv.Address(),
+		"RAPPORT_PUBLIC_URL": "https://rapport.shop.test", "RAPPORT_EMAIL_FROM": "news@shop.test",
+		"RAPPORT_SHOP_NAME": "Teapot & Co", "RAPPORT_SHOP_URL": "https://shop.test", "RAPPORT_SUPPORT_EMAIL": "care@shop.test",
+	})
+	cfg, err = ConfigFromEnv(testEnv(t, env))
+	require.NoError(t, err)
+	require.NoError(t, cfg.CheckNoDemoDefaults())
+	for what, run := range map[string]func(context.Context, string) error{
+		"worker": func(ctx context.Context, ops string) error {
+			return RunWorker(ctx, cfg, "testdata/journeys", WorkerTuning{OpsAddr: ops}, nil)
+		},
+		"api": func(ctx context.Context, ops string) error {
+			return RunAPI(ctx, cfg, "testdata/journeys", APIOptions{Addr: "127.0.0.1:0", OpsAddr: ops})
+		},
+	} {
+		ctx, stop := context.WithCancel(t.Context())
+		ops := freeAddr(t)
+		done := make(chan error, 1)
+		go func() { done <- run(ctx, ops) }()
+		var stopped error
+		gone := false
+		require.Eventually(t, func() bool {
+			select {
+			case err := <-done:
+				stopped, gone = err, true
+				return true
+			default:
+			}
+			return status("http://"+ops+"/readyz") == http.StatusOK
+		}, 3*time.Minute, 100*time.Millisecond, "the %s is ready", what)
+		require.False(t, gone, "the %s stopped: %v", what, stopped)
+		stop()
+		select {
+		case err := <-done:
+			require.NoError(t, err, what)
+		case <-time.After(time.Minute):
+			t.Fatalf("the %s did not stop", what)
+		}
+	}
 }

@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"errors"
-	"maps"
 	"net"
 	"net/http"
 	"testing"
@@ -61,77 +60,6 @@ func TestRunNeedsTheSecret(t *testing.T) {
 	require.ErrorContains(t, err, "RAPPORT_SECRET is not set")
 	err = RunAPI(t.Context(), cfg, "testdata/journeys", APIOptions{Addr: "127.0.0.1:0", OpsAddr: "off"})
 	require.ErrorContains(t, err, "RAPPORT_SECRET is not set")
-}
-
-// With a provider key set, RunWorker and RunAPI refuse the demo's public
-// URL and sender identity before they connect to anything, naming each
-// variable missing; with them set, both start (on a real database and
-// Temporal server) and stop when told.
-func TestRunRefusesDemoDefaultsWithProviderKeys(t *testing.T) {
-	env := map[string]string{
-		"RAPPORT_SECRET":     testSecret,
-		"RAPPORT_LOG_LEVEL":  "error",
-		"SENDGRID_API_KEY":   "SG.key",
-		"SENDGRID_BASE_URL":  "http://127.0.0.1:1",
-		"TWILIO_ACCOUNT_SID": "ACsid", "TWILIO_AUTH_TOKEN": "token", "TWILIO_FROM": "+15005550006", "TWILIO_BASE_URL": "http://127.0.0.1:1",
-		"DATABASE_URL":     "postgres://nowhere.invalid/rapport",
-		"TEMPORAL_ADDRESS": "127.0.0.1:1",
-	}
-	cfg, err := ConfigFromEnv(testEnv(t, env))
-	require.NoError(t, err)
-	for what, run := range map[string]func(Config) error{
-		"worker": func(cfg Config) error {
-			return RunWorker(t.Context(), cfg, "testdata/journeys", WorkerTuning{OpsAddr: "off"}, nil)
-		},
-		"api": func(cfg Config) error {
-			return RunAPI(t.Context(), cfg, "testdata/journeys", APIOptions{Addr: "127.0.0.1:0", OpsAddr: "off"})
-		},
-	} {
-		err := run(cfg)
-		require.Error(t, err, what)
-		for _, v := range []string{"SENDGRID_API_KEY and TWILIO_ACCOUNT_SID are set", "RAPPORT_PUBLIC_URL", "RAPPORT_EMAIL_FROM", "RAPPORT_SHOP_NAME", "RAPPORT_SHOP_URL", "RAPPORT_SUPPORT_EMAIL"} {
-			assert.Contains(t, err.Error(), v, what)
-		}
-	}
-
-	srv := startTemporal(t, SearchAttributeTypes())
-	_, dbURL := storetest.New(t)
-	maps.Copy(env, map[string]string{
-		"DATABASE_URL": dbURL, "TEMPORAL_ADDRESS": srv.Address(),
-		"RAPPORT_PUBLIC_URL": "https://rapport.shop.test", "RAPPORT_EMAIL_FROM": "news@shop.test",
-		"RAPPORT_SHOP_NAME": "Teapot & Co", "RAPPORT_SHOP_URL": "https://shop.test", "RAPPORT_SUPPORT_EMAIL": "care@shop.test",
-	})
-	cfg, err = ConfigFromEnv(testEnv(t, env))
-	require.NoError(t, err)
-	require.NoError(t, cfg.CheckNoDemoDefaults())
-	for what, run := range map[string]func(context.Context, string) error{
-		"worker": func(ctx context.Context, ops string) error {
-			return RunWorker(ctx, cfg, "testdata/journeys", WorkerTuning{OpsAddr: ops}, nil)
-		},
-		"api": func(ctx context.Context, ops string) error {
-			return RunAPI(ctx, cfg, "testdata/journeys", APIOptions{Addr: "127.0.0.1:0", OpsAddr: ops})
-		},
-	} {
-		ctx, stop := context.WithCancel(t.Context())
-		ops := freeAddr(t)
-		done := make(chan error, 1)
-		go func() { done <- run(ctx, ops) }()
-		waitFor(t, "the "+what+" to be ready", time.Minute, func() bool {
-			select {
-			case err := <-done:
-				t.Fatalf("the %s stopped: %v", what, err)
-			default:
-			}
-			return status("http://"+ops+"/readyz") == http.StatusOK
-		})
-		stop()
-		select {
-		case err := <-done:
-			require.NoError(t, err, what)
-		case <-time.After(time.Minute):
-			t.Fatalf("the %s did not stop", what)
-		}
-	}
 }
 
 func freeAddr(t *testing.T) string {

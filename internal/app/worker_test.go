@@ -166,16 +166,18 @@ func TestOldWorkerLeavesNewerSchedulesAlone(t *testing.T) {
 		wctx, stop := context.WithCancel(ctx)
 		done := make(chan error, 1)
 		go func() { done <- RunWorker(wctx, cfg, dir, WorkerTuning{OpsAddr: "off", Drain: time.Second}, nil) }()
-		waitFor(t, "the worker's start to sync", time.Minute, func() bool {
+		require.Eventually(t, func() bool {
 			cats, err := st.Catalogs(ctx, 10)
-			require.NoError(t, err)
+			if err != nil {
+				return false
+			}
 			for _, cat := range cats {
 				if _, ok := cat.Plans["weekly"]; ok == withWeekly && cat.LastSeen.After(before) {
 					return true
 				}
 			}
 			return false
-		})
+		}, 3*time.Minute, 100*time.Millisecond, "the worker's start syncs")
 		stop()
 		require.NoError(t, <-done)
 	}
@@ -195,11 +197,11 @@ func TestOldWorkerLeavesNewerSchedulesAlone(t *testing.T) {
 	wctx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- RunWorker(wctx, cfg, old, WorkerTuning{OpsAddr: ops, Drain: time.Second}, nil) }()
-	waitFor(t, "the metric of audience runs older than their period", time.Minute, func() bool {
+	require.Eventually(t, func() bool {
 		body := fetchBody("http://" + ops + "/metrics")
 		return strings.Contains(body, `rapport_audience_run_overdue_seconds{journey="weekly"} 0`) &&
 			strings.Contains(body, `rapport_audience_run_overdue_seconds{journey="winback"} 0`)
-	})
+	}, 3*time.Minute, 100*time.Millisecond, "the metric of audience runs older than their period")
 	stop()
 	require.NoError(t, <-done)
 }
