@@ -203,3 +203,147 @@ func TestFitInputShedsWhatMattersLeast(t *testing.T) {
 	small := JourneyInput{Resume: &Resume{Seen: []string{"a"}}}
 	assert.Empty(t, fitInput(&small, 1<<20), "nothing to shed under the limit")
 }
+
+const threeSteps = `
+journey: three
+purpose: transactional
+trigger: {event: order.placed}
+steps:
+  - {id: first, send: {channel: sms, template: t}}
+  - {id: pause, wait: 1d}
+  - {id: after, send: {channel: email, template: e}}
+`
+
+// TestContinuedRunKeepsItsPlaceWhenLearningContinues: a continued run
+// whose next execution waits out the database before its walk starts,
+// and continues as new while it does, keeps where it rested: it sends
+// nothing again and its wait still ends a day after it began.
+func TestContinuedRunKeepsItsPlaceWhenLearningContinues(t *testing.T) {
+	acts := &fakeActivities{answers: map[journey.Channel]SendStatus{}}
+	c := newChain(t, acts)
+	c.budget = time.Hour
+	c.suggest = func(exec int) bool { return exec <= 2 }
+	outageEnds := c.start.Add(5 * time.Hour)
+	var now func() time.Time
+	acts.down = func() bool { return c.execs >= 2 && now().Before(outageEnds) }
+	c.feed = func(env *testsuite.TestWorkflowEnvironment) { now = env.Now }
+	res, st := c.run(JourneyInput{Plan: compileTest(t, threeSteps), CustomerID: "c_1", EntryKey: "k", Trigger: trigger(journey.Order{}), Revision: Revision})
+
+	assert.Equal(t, Completed, res.Outcome, res.Reason)
+	assert.Equal(t, []string{"first", "pause", "after"}, res.StepsDone)
+	require.GreaterOrEqual(t, len(c.inputs), 2)
+	assert.Equal(t, c.inputs[0].Resume.Path, c.inputs[1].Resume.Path, "the second continue-as-new keeps the run's place")
+	assert.Equal(t, c.inputs[0].Resume.Until, c.inputs[1].Resume.Until, "and its wait's deadline")
+	first := 0
+	for _, s := range acts.sends {
+		if s.StepID == "first" {
+			first++
+		}
+	}
+	assert.Equal(t, 1, first, "the first step is not walked again")
+	last := st.Sends[len(st.Sends)-1]
+	assert.Equal(t, "after", last.Step)
+	assert.LessOrEqual(t, last.At.Sub(c.start), 24*time.Hour+time.Minute, "the day's wait is not waited again")
+}
+
+// TestGatedSendWaitsPastThreeHundredLooks: a marketing email proven
+// unsent waits for transactional ones (the settle activity says look
+// again in 30 s) for more than 300 looks: the run keeps looking until the
+// evidence settles it, rather than give it up.
+func TestGatedSendWaitsPastThreeHundredLooks(t *testing.T) {
+	acts := &fakeActivities{answers: map[journey.Channel]SendStatus{journey.Email: SendUnknown}, lookAgain: 30 * time.Second}
+	for range 350 {
+		acts.settles = append(acts.settles, StillInDoubt)
+	}
+	acts.settles = append(acts.settles, Settled)
+	c := newChain(t, acts)
+	res, st := c.run(JourneyInput{Plan: compileTest(t, `
+journey: promo
+topic: offers
+trigger: {event: order.placed}
+steps:
+  - {id: offer, send: {channel: email, template: e}}
+`), CustomerID: "c_1", EntryKey: "k", Trigger: trigger(journey.Order{}), Revision: Revision})
+
+	assert.Equal(t, Completed, res.Outcome, res.Reason)
+	assert.Len(t, acts.settleCalls, 351, "it looked until the evidence came")
+	notes := strings.Join(st.Notes, "\n")
+	assert.NotContains(t, notes, "still in doubt after")
+	assert.Contains(t, notes, "settled as sent")
+	assert.Equal(t, SendSent, st.Sends[len(st.Sends)-1].Status)
+}
+
+// TestMoveAcceptedWhileHeldSurvivesMidStepContinue: a run that accepts a
+// move while the contact rules hold its message ("moves at its next
+// wait") does not lose the move by continuing as new in the middle of the
+// send step: it moves at its next wait.
+func TestMoveAcceptedWhileHeldSurvivesMidStepContinue(t *testing.T) {
+	comp, err := journey.NewCompiler(journey.Options{})
+	require.NoError(t, err)
+	old := compileMoving(t, comp, `
+  - {id: offer, send: {channel: email, template: winback-offer}}
+  - {id: wait_for_return, wait: 14d}
+  - {id: postcard, send: {channel: mail, template: winback-postcard}}
+`)
+	updated := compileMoving(t, comp, `
+  - {id: offer, send: {channel: email, template: winback-offer}}
+  - {id: wait_for_return, wait: 10d}
+  - {id: nudge, send: {channel: email, template: winback-nudge}}
+  - {id: postcard, send: {channel: mail, template: winback-postcard-2}}
+`)
+	start := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	acts := &fakeActivities{answers: map[journey.Channel]SendStatus{}, holds: map[journey.Channel][]time.Duration{journey.Email: {10 * time.Hour, 10 * time.Hour}}}
+	c := &chain{t: t, acts: acts, env: comp.Env(), start: start, after: 1}
+	var mv *moveResult
+	c.feed = func(env *testsuite.TestWorkflowEnvironment) {
+		if c.execs != 1 {
+			return
+		}
+		mv = moveAt(env, time.Hour, "move", Move{Plan: *updated, Listens: true, By: "rapport"})
+		env.RegisterDelayedCallback(func() {
+			env.SignalWorkflow(EventSignal, journey.Event{ID: "e1", Type: "page.viewed", CustomerID: "c_1"})
+		}, 2*time.Hour)
+	}
+	p := old.Scaled(12*time.Hour, start)
+	res, st := c.run(JourneyInput{Plan: *p, CustomerID: "c_1", EntryKey: "k", Trigger: journey.Event{ID: "evt_lapsed", Type: "customer.lapsed", CustomerID: "c_1"}, Revision: Revision})
+	require.True(t, mv.sent)
+	require.NoError(t, mv.rejected)
+	assert.Equal(t, Completed, res.Outcome, res.Reason)
+	assert.Equal(t, updated.Hash, st.PlanHash, "the accepted move happened")
+}
+
+// TestRestartGoesOnFromTheChannelItFellBackTo: a step that fell back from
+// mail (Lob unavailable past the budget) to email, whose send is in
+// doubt, continues as new while settling it; the next execution goes on
+// with the email, not from mail again, so the customer does not get the
+// postcard as well as an email SendGrid may have.
+func TestRestartGoesOnFromTheChannelItFellBackTo(t *testing.T) {
+	acts := &fakeActivities{answers: map[journey.Channel]SendStatus{journey.Email: SendUnknown}, downOnly: journey.Mail,
+		settles: []Settlement{StillInDoubt, StillInDoubt, Settled}}
+	c := newChain(t, acts)
+	c.budget = time.Hour
+	c.suggest = firstOnly
+	outageEnds := c.start.Add(6 * time.Minute)
+	var now func() time.Time
+	acts.sendDown = func() bool { return now().Before(outageEnds) }
+	c.feed = func(env *testsuite.TestWorkflowEnvironment) { now = env.Now }
+	res, st := c.run(JourneyInput{Plan: compileTest(t, `
+journey: fallback
+purpose: transactional
+trigger: {event: order.placed}
+steps:
+  - {id: note, send: {channel: [mail, email], template: t}}
+`), CustomerID: "c_1", EntryKey: "k", Trigger: trigger(journey.Order{}), Revision: Revision})
+
+	assert.Equal(t, Completed, res.Outcome, res.Reason)
+	require.Equal(t, 2, c.execs, "continued as new while settling the email")
+	require.NotNil(t, c.inputs[0].Resume.Sending)
+	assert.Equal(t, journey.Email, c.inputs[0].Resume.Sending.Channel)
+	for _, s := range st.Sends {
+		assert.False(t, s.Channel == journey.Mail && s.Status == SendSent, "no postcard after the email went out in doubt")
+	}
+	last := acts.sends[len(acts.sends)-1]
+	assert.Equal(t, journey.Email, last.Channel, "the next execution asked about the email")
+	require.NotNil(t, last.Fallback, "still saying why it is on email")
+	assert.Equal(t, journey.Mail, last.Fallback.From)
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -79,6 +80,19 @@ type Resume struct {
 	// too, so that a worker of a release before Restart, which walks the
 	// step without looking, does not take the next wait for a rest.
 	Restart bool `json:"restart,omitempty"`
+	// Sending, when a send step restarts, is the channel it was on and
+	// why it had left the ones before: the step goes on from there, not
+	// from its first channel (which it had given up, and may now reach).
+	Sending *ResumeSend `json:"sending,omitempty"`
+}
+
+// ResumeSend is where a send step that continued as new in its middle
+// was: its channel, the fallback that brought it there, and what the
+// channels before it came to.
+type ResumeSend struct {
+	Channel  journey.Channel `json:"channel"`
+	Fallback *Fallback       `json:"fallback,omitempty"`
+	Misses   []string        `json:"misses,omitempty"`
 }
 
 // ResumeTask is the open staff task a continued run waits for.
@@ -160,6 +174,9 @@ func (r *run) continueMidStep(ctx workflow.Context) error {
 	if r.revision < 4 || !r.continueDue(ctx) || !r.mayContinue(ctx) {
 		return nil
 	}
+	if r.moveDue() && workflow.GetInfo(ctx).GetCurrentHistoryLength() < moveHoldsHistory {
+		return nil // a move accepted meanwhile happens at the next wait, which continues as new then
+	}
 	if !r.readyToContinue(ctx, func() bool { return false }) {
 		return nil // the run is exiting: the wait that follows ends at once
 	}
@@ -175,10 +192,26 @@ func (r *run) continueMidStep(ctx workflow.Context) error {
 // not yet taken in its start backlog carries it on.
 func (r *run) continuingFresh() error {
 	c := &continueError{resume: r.resumeState(time.Time{}), keepBacklog: !r.caughtUp}
-	c.resume.Fresh, c.resume.Restart = true, true
+	c.resume.Fresh, c.resume.Restart, c.resume.Sending = true, true, r.sending
+	if orig := r.input.Resume; r.resume != nil && orig != nil {
+		// A continued run that had not got back to where it was (it was
+		// learning about the customer) keeps its place: where it rested,
+		// until when, its open task.
+		c.resume.Path, c.resume.Until, c.resume.OpenTask = slices.Clone(orig.Path), orig.Until, orig.OpenTask
+		c.resume.Fresh, c.resume.Restart, c.resume.Sending = orig.Fresh, orig.Restart, orig.Sending
+	}
+	if r.moveDue() {
+		r.note(r.state.CurrentStep + ": a move to a new plan waits for the next start of a worker (or rapport runs move): the run continued as new before its next wait")
+	}
 	r.leaving = true
 	return c
 }
+
+// moveHoldsHistory is the history length up to which a run with a move
+// due does not continue as new in the middle of a step (the move happens
+// at its next wait, continuing as new then); past it the run continues
+// and the move is asked again later.
+const moveHoldsHistory = 40_000
 
 // resumeState is what the next execution carries, at a rest that ends at
 // until (zero when it walks a step anew).
@@ -220,7 +253,8 @@ const maxContinueBytes = 3 << 19 // 1.5 MiB
 // fitInput makes the input of the next execution fit in limit bytes as
 // JSON, shedding what matters least first: the oldest events kept for
 // later waits, then the oldest remembered event ids (the API also drops
-// repeated events), then notes between the first and the latest. It says
+// repeated events), then notes between the first and the latest, then
+// the oldest events of a start backlog not taken in yet. It says
 // what it shed ("" for nothing). It is deterministic: the same state sheds
 // the same on replay.
 func fitInput(in *JourneyInput, limit int) string {
@@ -248,6 +282,10 @@ func fitInput(in *JourneyInput, limit int) string {
 			res.State.Notes = append(res.State.Notes[:notesHead:notesHead], res.State.Notes[notesHead+n:]...)
 			res.State.NotesDropped += n
 			shed = append(shed, fmt.Sprintf("%d notes", n))
+		case len(in.Backlog) > 0: // a start backlog not taken in yet
+			n := (len(in.Backlog) + 1) / 2
+			in.Backlog = in.Backlog[n:]
+			shed = append(shed, fmt.Sprintf("%d events of the start backlog", n))
 		default:
 			return strings.Join(append(shed, "nothing more to shed"), ", ")
 		}
@@ -269,6 +307,9 @@ func (r *run) restore(res *Resume) {
 	}
 	r.continues = res.Continues
 	r.resume = &resumeAt{path: append([]int(nil), res.Path...), until: res.Until, task: res.OpenTask, fresh: res.Fresh, restart: res.Restart}
+	if res.Restart {
+		r.restartSend = res.Sending
+	}
 }
 
 // resumeAt is where a continued run picks up its walk.

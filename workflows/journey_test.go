@@ -48,6 +48,8 @@ type fakeActivities struct {
 	recorded    []RecordAnswerRequest
 	emitted     []EmitEventRequest
 	moved       []MoveRunRequest
+	lookAgain   time.Duration
+	downOnly    journey.Channel
 }
 
 func (f *fakeActivities) MoveRun(_ context.Context, req MoveRunRequest) error {
@@ -81,6 +83,9 @@ func (f *fakeActivities) SettleSend(_ context.Context, req SettleRequest) (Settl
 	res := SettleResult{Settlement: StillInDoubt, Reason: "no evidence yet", Send: SendResult{Channel: req.Channel, Status: SendUnknown, MessageID: req.MessageID}}
 	if len(f.settles) > 0 {
 		res.Settlement, f.settles = f.settles[0], f.settles[1:]
+	}
+	if res.Settlement == StillInDoubt {
+		res.LookAgainIn = f.lookAgain
 	}
 	switch res.Settlement {
 	case Settled:
@@ -139,7 +144,7 @@ func (f *fakeActivities) SendMessage(_ context.Context, req SendRequest) (SendRe
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.sends = append(f.sends, req)
-	if f.sendDown != nil && f.sendDown() {
+	if f.sendDown != nil && (f.downOnly == "" || f.downOnly == req.Channel) && f.sendDown() {
 		if req.Channel == journey.Mail {
 			return SendResult{}, temporal.NewApplicationError("lob answered 429", ErrProviderUnavailable)
 		}

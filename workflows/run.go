@@ -111,16 +111,18 @@ type run struct {
 	// budget is the retry budget (Interpreter.RetryBudget; zero: default).
 	budget time.Duration
 	// Continuing as new (continue.go).
-	at            []int     // path to the current step
-	resume        *resumeAt // where a continued run picks up, until it gets there
-	canContinue   int       // 0 undecided, 1 may continue as new, -1 may not
-	continueAfter int       // events in one execution before continuing as new
-	receivedHere  int       // events received in this execution
-	continues     int       // executions before this one
-	leaving       bool      // the walk unwinds to continue as new
-	caughtUp      bool      // the run took in its start backlog (catchUp)
-	moveTo        *Move     // the plan the run moves to at its next wait (move.go)
-	moveRecorded  string    // the plan hash recordMoveAtRest wrote, if any
+	at            []int       // path to the current step
+	resume        *resumeAt   // where a continued run picks up, until it gets there
+	canContinue   int         // 0 undecided, 1 may continue as new, -1 may not
+	continueAfter int         // events in one execution before continuing as new
+	receivedHere  int         // events received in this execution
+	continues     int         // executions before this one
+	leaving       bool        // the walk unwinds to continue as new
+	caughtUp      bool        // the run took in its start backlog (catchUp)
+	sending       *ResumeSend // the channel a send step is on, for continuingFresh
+	restartSend   *ResumeSend // where a restarted send step goes on (Resume.Sending)
+	moveTo        *Move       // the plan the run moves to at its next wait (move.go)
+	moveRecorded  string      // the plan hash recordMoveAtRest wrote, if any
 }
 
 type waiter struct {

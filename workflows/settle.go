@@ -23,7 +23,10 @@ const settleChange = "settle-in-doubt"
 // (every two from revision 4, so that emails of a provider outage go out
 // soon after it ends, once evidence proves them unsent). The settle
 // activity ends the wait when its deadline for evidence passes;
-// maxSettleLooks bounds the loop should it not.
+// maxSettleLooks bounds the loop should it not, before revision 4 (from
+// it, the deadline alone ends it: a bound on looks cut a wait whose
+// looks came every 30 s short of the deadline, and the run continues as
+// new when its history grows long).
 const (
 	settleFirstWait = 30 * time.Second
 	settleMaxWait   = 10 * time.Minute
@@ -50,7 +53,7 @@ func (r *run) settle(ctx workflow.Context, step journey.Step, ch journey.Channel
 	if r.revision >= 4 {
 		maxWait = settleMaxWaitR4
 	}
-	for range maxSettleLooks {
+	for looks := 0; r.revision >= 4 || looks < maxSettleLooks; looks++ {
 		if err := r.continueMidStep(ctx); err != nil {
 			return result, err // the next execution sends again (the outbox says unknown) and settles it
 		}

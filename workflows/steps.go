@@ -22,8 +22,17 @@ import (
 func (r *run) send(ctx workflow.Context, step journey.Step) error {
 	var misses []string
 	channels := r.channelOrder(step.Send.Channels)
-	defer func() { r.fallback = nil }()
-	for i, ch := range channels {
+	defer func() { r.fallback, r.sending = nil, nil }()
+	first := 0
+	if at := r.restartSend; at != nil { // the step continued as new on this channel
+		r.restartSend = nil
+		if i := slices.Index(channels, at.Channel); i >= 0 {
+			first, r.fallback, misses = i, at.Fallback, slices.Clone(at.Misses)
+		}
+	}
+	for i := first; i < len(channels); i++ {
+		ch := channels[i]
+		r.sending = &ResumeSend{Channel: ch, Fallback: r.fallback, Misses: slices.Clone(misses)}
 		result, err := r.sendPatiently(ctx, step, ch, i < len(channels)-1)
 		if err == nil && result.Status == SendUnknown {
 			result, err = r.settle(ctx, step, ch, result)

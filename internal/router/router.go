@@ -270,6 +270,11 @@ func (r *Router) enter(ctx context.Context, plan *journey.Plan, customerID, entr
 		}
 		backlog = append(backlog, jev)
 	}
+	if kept := boundBacklog(backlog); len(kept) < len(backlog) {
+		r.log().Warn("a journey's start backlog was too large to carry; its oldest events were left out", "workflow_id", id,
+			"events", len(backlog), "kept", len(kept))
+		backlog = kept
+	}
 	if r.DayLength > 0 {
 		plan = plan.Scaled(r.DayLength, r.DayEpoch)
 		if r.TaskDueFloor > 0 {
@@ -373,4 +378,26 @@ func JourneyEvent(e store.Event) (journey.Event, error) {
 		}
 	}
 	return ev, nil
+}
+
+// maxBacklogBytes bounds the events a run starts with (its start input
+// carries them, with its plan, inside Temporal's 2 MiB payload limit).
+// A backlog is the customer's events stored while the run was being
+// registered, which the run listens for: a few at most, in practice.
+const maxBacklogBytes = 1 << 20
+
+// boundBacklog keeps the newest events of a backlog that fit in
+// maxBacklogBytes as JSON.
+func boundBacklog(events []journey.Event) []journey.Event {
+	total := 0
+	for i := len(events) - 1; i >= 0; i-- {
+		b, err := json.Marshal(events[i])
+		if err != nil {
+			return events[i+1:]
+		}
+		if total += len(b); total > maxBacklogBytes {
+			return events[i+1:]
+		}
+	}
+	return events
 }
