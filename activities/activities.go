@@ -80,6 +80,13 @@ type Activities struct {
 
 	// pinned caches template versions read from the store, by hash.
 	pinned sync.Map
+	// awaiting caches how many transactional emails wait to go again
+	// after an outage (transactionalAwaiting).
+	awaiting struct {
+		sync.Mutex
+		at time.Time
+		n  int
+	}
 }
 
 // now is the activities' time.

@@ -321,7 +321,7 @@ func TestWebhookSilenceProvesAnEmailUnsent(t *testing.T) {
 	require.NoError(t, h.store.RecordDelivery(ctx, later.MessageID, "processed", clock.now()))
 	got = h.settle(t, inDoubt)
 	assert.Equal(t, workflows.Resend, got.Settlement, got.Reason)
-	assert.Contains(t, got.Reason, "SendGrid's event webhook reported the 1 emails it accepted after this one, and nothing on this one, 10m0s after the attempt (proven not sent)")
+	assert.Contains(t, got.Reason, "SendGrid's event webhook reported the 1 emails it accepted after this one processed, and nothing on this one, 10m0s after the attempt (proven not sent)")
 	assert.Equal(t, 1.0, h.metric(t, "rapport_messages_in_doubt_settled_total", "channel", "email", "how", "silence", "result", "resent"))
 
 	// A marketing email proven unsent waits for the transactional one,
@@ -339,9 +339,88 @@ func TestWebhookSilenceProvesAnEmailUnsent(t *testing.T) {
 	wait := h.settle(t, news)
 	assert.Equal(t, workflows.StillInDoubt, wait.Settlement)
 	assert.Contains(t, wait.Reason, "waiting for 1 transactional email(s) of the outage to go first")
-	assert.Equal(t, 30*time.Second, wait.LookAgainIn)
+	assert.GreaterOrEqual(t, wait.LookAgainIn, 20*time.Second, "about 30 s, jittered")
+	assert.Less(t, wait.LookAgainIn, 40*time.Second)
 
 	resent := sendTo("c_1", journey.Transactional) // the transactional one goes again
 	require.Equal(t, workflows.SendSent, resent.Status)
 	assert.Equal(t, workflows.Resend, h.settle(t, news).Settlement, "then the marketing one goes")
+}
+
+// TestWebhookSilenceNeedsProcessedAndNoFailedPost: only processed reports
+// of the emails after one in doubt prove it unsent (a webhook without
+// them, whose delivered reports may come hours later, proves nothing);
+// one email after it never reported does not block the proof for good
+// (the latest ones count); a post of the webhook the API failed to take
+// since the attempt holds the proof back for an hour (SendGrid posts it
+// again); and a reopened email the webhook reports before it goes again
+// is not sent again.
+func TestWebhookSilenceNeedsProcessedAndNoFailedPost(t *testing.T) {
+	t0 := time.Now().Truncate(time.Second)
+	clock := &testClock{at: t0}
+	h := newHarness(t, store.WithClock(clock.now))
+	h.acts.Clock = clock.now
+	ctx := context.Background()
+	down := true
+	sg := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if down {
+			http.Error(w, `{"errors":[{"message":"service unavailable"}]}`, http.StatusServiceUnavailable)
+			return
+		}
+		h.fakes.ServeHTTP(w, r)
+	}))
+	t.Cleanup(sg.Close)
+	h.acts.Email = sendgrid.New(sendgrid.Config{APIKey: "SG.test", BaseURL: sg.URL})
+	n := 0
+	sendTo := func() workflows.SendResult {
+		n++
+		id := fmt.Sprintf("c_%d", n+1)
+		_, err := h.store.UpsertCustomer(ctx, store.Customer{ID: id, Email: id + "@example.com", Name: "Customer " + id, Locale: "en-GB"})
+		require.NoError(t, err)
+		req := request()
+		req.CustomerID, req.WorkflowID, req.OrderID = id, "rapport/thank-you/"+id+"/k", ""
+		res, err := h.send(req)
+		require.NoError(t, err)
+		return res
+	}
+	at := func(d time.Duration) { clock.set(t0.Add(d)) }
+
+	inDoubt := sendTo()
+	require.Equal(t, workflows.SendUnknown, inDoubt.Status)
+	down = false
+	at(2 * time.Minute)
+	silent := sendTo() // never reported at all
+	at(3 * time.Minute)
+	deliveredOnly := sendTo()
+	require.NoError(t, h.store.RecordDelivery(ctx, deliveredOnly.MessageID, "delivered", clock.now()))
+	at(10 * time.Minute)
+	assert.Equal(t, workflows.StillInDoubt, h.settle(t, inDoubt).Settlement, "no processed report after it: no proof")
+
+	var later []workflows.SendResult
+	for i := range silenceLater {
+		at(4*time.Minute + time.Duration(i)*time.Second)
+		later = append(later, sendTo())
+	}
+	for _, r := range later {
+		require.NoError(t, h.store.RecordDelivery(ctx, r.MessageID, "processed", clock.now()))
+	}
+	_ = silent
+	at(10 * time.Minute)
+	require.NoError(t, h.store.RecordWebhookFailure(ctx, "sendgrid", t0.Add(5*time.Minute)))
+	assert.Equal(t, workflows.StillInDoubt, h.settle(t, inDoubt).Settlement, "a post the API failed to take since: SendGrid posts it again, maybe with its report")
+	at(5*time.Minute + silenceRetryWait + time.Minute)
+	got := h.settle(t, inDoubt)
+	require.Equal(t, workflows.Resend, got.Settlement, "the latest ten emails after it were processed; the one never reported does not block it: %s", got.Reason)
+
+	// The webhook reports it after all (a post retried late) before it
+	// goes again: it is settled as sent, not sent twice.
+	require.NoError(t, h.store.RecordDelivery(ctx, inDoubt.MessageID, "processed", clock.now()))
+	sentBefore := len(h.fakes.Recorder.Messages())
+	req := request()
+	req.CustomerID, req.WorkflowID, req.OrderID = "c_2", "rapport/thank-you/c_2/k", ""
+	again, err := h.send(req)
+	require.NoError(t, err)
+	assert.Equal(t, workflows.SendSent, again.Status)
+	assert.Contains(t, again.Reason, "was proven not sent, but the provider's webhook reported it (processed) before it went again")
+	assert.Len(t, h.fakes.Recorder.Messages(), sentBefore, "not sent again")
 }

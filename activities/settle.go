@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"time"
 
@@ -47,17 +48,22 @@ const (
 )
 
 // The webhook's silence about an email in doubt proves it unsent only
-// when the webhook reported every one of the first silenceLater emails
-// SendGrid accepted after it: claimed more than silenceGap after it
-// (longer than a request can take, channels.DefaultTimeout, so each was
-// asked for after it was answered) and more than silenceSlack ago (time
-// for their reports to arrive). A marketing email proven unsent waits,
-// looking again every transactionalFirst, while transactional emails of
-// the outage wait to go.
+// when the webhook reported processed for each of the latest
+// silenceLater emails SendGrid accepted after it: claimed more than
+// silenceGap after it (longer than a request can take,
+// channels.DefaultTimeout, so each was asked for after it was answered)
+// and more than silenceSlack ago (time for their reports to arrive); and
+// when the API has not failed to take a post of the webhook since the
+// attempt, unless silenceRetryWait has passed (SendGrid posts a batch
+// again later, and it may hold the report about this one). A marketing
+// email proven unsent waits, looking again after about transactionalFirst,
+// while transactional emails of the outage wait to go, unless it is past
+// the deadline itself.
 const (
 	silenceGap         = time.Minute
 	silenceSlack       = 2 * time.Minute
 	silenceLater       = 10
+	silenceRetryWait   = time.Hour
 	transactionalFirst = 30 * time.Second
 )
 
@@ -215,21 +221,43 @@ func (a *Activities) reopen(ctx context.Context, m store.Message, how, why strin
 // anything.
 func (a *Activities) settleBySilence(ctx context.Context, m store.Message) (workflows.SettleResult, bool, error) {
 	ev, err := a.Store.EmailWebhookEvidence(ctx, m.ID, silenceGap, silenceSlack, silenceLater)
-	if err != nil || ev.Later == 0 || ev.Reported < ev.Later {
+	if err != nil || !ev.Proves(a.now(), silenceRetryWait) {
 		return workflows.SettleResult{}, false, err
 	}
-	if m.Purpose == string(journey.Marketing) {
-		waiting, err := a.Store.TransactionalEmailsAwaitingResend(ctx, a.InDoubt.deadline())
+	if m.Purpose == string(journey.Marketing) && ev.Age < a.InDoubt.deadline() {
+		waiting, err := a.transactionalAwaiting(ctx)
 		if err != nil {
 			return workflows.SettleResult{}, false, err
 		}
 		if waiting > 0 {
-			return workflows.SettleResult{Settlement: workflows.StillInDoubt, Send: result(m), LookAgainIn: transactionalFirst,
+			// Jittered, so that the marketing emails of an outage do not
+			// all look again in the same second.
+			again := transactionalFirst*2/3 + time.Duration(rand.Int64N(int64(transactionalFirst*2/3)))
+			return workflows.SettleResult{Settlement: workflows.StillInDoubt, Send: result(m), LookAgainIn: again,
 				Reason: fmt.Sprintf("proven not sent; waiting for %d transactional email(s) of the outage to go first", waiting)}, true, nil
 		}
 	}
 	r, err := a.reopen(ctx, m, metrics.SettledBySilence, fmt.Sprintf(
-		"SendGrid's event webhook reported the %d emails it accepted after this one, and nothing on this one, %s after the attempt (proven not sent)",
+		"SendGrid's event webhook reported the %d emails it accepted after this one processed, and nothing on this one, %s after the attempt (proven not sent)",
 		ev.Later, ev.Age.Round(time.Second)))
 	return r, err == nil, err
+}
+
+// transactionalAwaiting counts the transactional emails of an outage
+// waiting to go again (Store.TransactionalEmailsAwaitingResend), read at
+// most every few seconds on this worker: every marketing email proven
+// unsent after an outage asks.
+func (a *Activities) transactionalAwaiting(ctx context.Context) (int, error) {
+	a.awaiting.Lock()
+	defer a.awaiting.Unlock()
+	now := a.now()
+	if !a.awaiting.at.IsZero() && now.Sub(a.awaiting.at) < 5*time.Second && now.After(a.awaiting.at) {
+		return a.awaiting.n, nil
+	}
+	n, err := a.Store.TransactionalEmailsAwaitingResend(ctx, a.InDoubt.deadline())
+	if err != nil {
+		return 0, err
+	}
+	a.awaiting.at, a.awaiting.n = now, n
+	return n, nil
 }

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -59,6 +60,11 @@ type Server struct {
 	// Metrics counts the events received; nil records nothing.
 	Metrics *metrics.Metrics
 	Log     *slog.Logger
+
+	// sendgridFailed is when the API last failed to take a verified post
+	// of SendGrid's webhook and could not record it yet (the database
+	// was down): it is recorded with the next post taken.
+	sendgridFailed atomic.Pointer[time.Time]
 }
 
 // DefaultRouteTimeout is how long the answer to one event waits for its

@@ -97,6 +97,9 @@ func (s *Server) sendgridWebhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
+	if at := s.sendgridFailed.Swap(nil); at != nil {
+		s.noteSendGridFailure(ctx, *at)
+	}
 	for i, e := range events {
 		e = cleanJSON(e).(map[string]any) // what SendGrid relays may hold anything
 		id, _ := e["sg_event_id"].(string)
@@ -114,11 +117,28 @@ func (s *Server) sendgridWebhook(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		if err != nil {
+			s.noteSendGridFailure(ctx, time.Now())
 			s.fail(w, r, err)
 			return
 		}
 	}
 	w.WriteHeader(http.StatusOK)
+}
+
+// noteSendGridFailure records that a verified post of SendGrid's webhook
+// was not taken at at: SendGrid will post it again, perhaps after later
+// batches, so until then the webhook's silence about an email proves
+// nothing (store.EmailEvidence). A database that cannot take it now gets
+// it with the next post taken.
+func (s *Server) noteSendGridFailure(ctx context.Context, at time.Time) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	if err := s.Store.RecordWebhookFailure(ctx, "sendgrid", at); err != nil {
+		if prev := s.sendgridFailed.Load(); prev == nil || prev.Before(at) {
+			s.sendgridFailed.Store(&at)
+		}
+		s.log().Warn("could not record a failed SendGrid webhook post yet; will with the next one", "error", err)
+	}
 }
 
 // sendgridEvent applies one event of SendGrid's event webhook.

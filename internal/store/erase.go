@@ -383,6 +383,7 @@ var ErasureTables = map[string]string{
 	"template_versions":  "no customer data (the words of templates)",
 	"journey_plans":      "no customer data (plan hashes)",
 	"journey_catalogs":   "no customer data (journey names and plan hashes)",
+	"webhook_failures":   "no customer data (when a provider's webhook post was last not taken)",
 	"erasures":           "kept: the erasure record, by the customer's hash",
 	"goose_db_version":   "no customer data",
 }

@@ -84,6 +84,7 @@ var ExportTables = map[string]string{
 	"template_versions":  "not exported: no customer data (the words of templates)",
 	"journey_plans":      "not exported: no customer data (plan hashes)",
 	"journey_catalogs":   "not exported: no customer data (journey names and plan hashes)",
+	"webhook_failures":   "not exported: no customer data (when a provider's webhook post was last not taken)",
 	"goose_db_version":   "not exported: no customer data",
 }
 

@@ -177,6 +177,16 @@ func (s *Store) ClaimWithGate(ctx context.Context, m Message, resumable bool, po
 		if err != nil {
 			return err
 		}
+		if current.Status == MessagePending && current.DeliveryStatus != "" {
+			// Proven unsent and reopened, yet the provider's webhook has
+			// reported it since (a post retried late): it was taken after
+			// all, and is not sent again.
+			claim.Message, err = scanMessage(tx.QueryRow(ctx, `
+				UPDATE messages SET status = 'sent', sent_at = coalesce(sent_at, now()), updated_at = now(),
+					reason = 'was proven not sent, but the provider''s webhook reported it (' || delivery_status || ') before it went again: not sent again'
+				WHERE idempotency_key = $1 RETURNING `+messageColumns, m.IdempotencyKey))
+			return err
+		}
 		claimable := current.Status == MessagePending || current.Status == MessageHeld || (current.Status == MessageSending && resumable)
 		if !claimable {
 			if current.Status == MessageSending {
@@ -372,7 +382,7 @@ func (s *Store) settleUnsent(ctx context.Context, m Message, status MessageStatu
 
 // GetMessage returns an outbox row by its id, or ErrNotFound.
 func (s *Store) GetMessage(ctx context.Context, id string) (Message, error) {
-	m, err := scanMessage(s.pool.QueryRow(ctx, `SELECT `+messageColumns+` FROM messages WHERE id::text = $1`, id))
+	m, err := scanMessage(s.pool.QueryRow(ctx, `SELECT `+messageColumns+` FROM messages WHERE id = rapport_uuid($1)`, id))
 	if err != nil {
 		return m, fmt.Errorf("get message %s: %w", id, err)
 	}
@@ -414,7 +424,7 @@ func (s *Store) SettleInDoubt(ctx context.Context, messageID, evidence, provider
 		UPDATE messages SET status = 'sent', sent_at = coalesce(sent_at, now()), updated_at = now(),
 			reason = 'was in doubt; settled as sent by ' || $2,
 			provider_message_id = CASE WHEN $3 = '' THEN provider_message_id ELSE $3 END
-		WHERE id::text = $1 AND status = 'unknown'
+		WHERE id = rapport_uuid($1) AND status = 'unknown'
 		RETURNING `+messageColumns, messageID, evidence, providerMessageID))
 	if errors.Is(err, ErrNotFound) {
 		return Message{}, false, nil
@@ -433,7 +443,7 @@ func (s *Store) SettleInDoubt(ctx context.Context, messageID, evidence, provider
 func (s *Store) ReopenInDoubt(ctx context.Context, messageID, evidence string) (Message, bool, error) {
 	m, err := scanMessage(s.pool.QueryRow(ctx, `
 		UPDATE messages SET status = 'pending', updated_at = now(), reason = 'was in doubt; sent again: ' || $2
-		WHERE id::text = $1 AND status = 'unknown'
+		WHERE id = rapport_uuid($1) AND status = 'unknown'
 		RETURNING `+messageColumns, messageID, evidence))
 	if errors.Is(err, ErrNotFound) {
 		return Message{}, false, nil
@@ -450,7 +460,7 @@ func (s *Store) ReopenInDoubt(ctx context.Context, messageID, evidence string) (
 func (s *Store) NoteInDoubt(ctx context.Context, messageID, reason string) (Message, bool, error) {
 	m, err := scanMessage(s.pool.QueryRow(ctx, `
 		UPDATE messages SET updated_at = now(), reason = $2
-		WHERE id::text = $1 AND status = 'unknown'
+		WHERE id = rapport_uuid($1) AND status = 'unknown'
 		RETURNING `+messageColumns, messageID, reason))
 	if errors.Is(err, ErrNotFound) {
 		return Message{}, false, nil

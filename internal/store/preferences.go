@@ -312,8 +312,9 @@ func (s *Store) RecordDelivery(ctx context.Context, messageID, status string, at
 			opened_at = CASE WHEN $2 = 'opened' THEN coalesce(opened_at, $3) ELSE opened_at END,
 			clicked_at = CASE WHEN $2 = 'clicked' THEN coalesce(clicked_at, $3) ELSE clicked_at END,
 			reported_at = coalesce(reported_at, $4, now()),
+			processed_at = CASE WHEN $2 = 'processed' THEN coalesce(processed_at, $4, now()) ELSE processed_at END,
 			updated_at = now()
-		WHERE id::text = $1`, messageID, status, at, s.now())
+		WHERE id = rapport_uuid($1)`, messageID, status, at, s.now())
 	if err != nil {
 		return fmt.Errorf("record delivery of %s: %w", messageID, err)
 	}
