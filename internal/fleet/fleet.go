@@ -121,11 +121,14 @@ type Watcher struct {
 	Pin int
 	// Interval is how often Run reads the fleet (0: DefaultInterval).
 	Interval time.Duration
-	// RaiseAfter is how long the fleet must keep allowing a newer
-	// revision before this worker records it (0: DefaultRaiseAfter;
-	// negative: at once). Going back to an older one is immediate: a
-	// worker missing from one reading (a slow poll) must not let a run
-	// record a revision it cannot run.
+	// RaiseAfter is how long readings of the root partition alone (a
+	// server that cannot list every partition's pollers) must keep
+	// allowing a newer revision before this worker records it (0:
+	// DefaultRaiseAfter; negative: at once): polls land on random
+	// partitions, so an older worker may be missing from a few of them.
+	// A reading of every partition lists every worker that polled in the
+	// server's poller history (five minutes), and raises at once. Going
+	// back to an older revision is always immediate.
 	RaiseAfter time.Duration
 	// Self is this worker's identity: until the server lists it, the
 	// fleet is read every second rather than every Interval.
@@ -142,9 +145,9 @@ type Watcher struct {
 	raiseSince time.Time
 }
 
-// DefaultRaiseAfter is how long the fleet must keep allowing a newer
-// revision before a worker records it.
-const DefaultRaiseAfter = time.Minute
+// DefaultRaiseAfter is how long readings of the root partition alone
+// must keep allowing a newer revision before a worker records it.
+const DefaultRaiseAfter = 10 * time.Minute
 
 // Revision is the revision runs starting on this worker record now: the
 // newest every worker of the fleet can run, at most Own and Pin. Before
@@ -218,14 +221,14 @@ func (w *Watcher) Refresh(ctx context.Context) error {
 		current = w.decide(0, false).Record
 	}
 	switch wait := cmp.Or(w.RaiseAfter, DefaultRaiseAfter); {
-	case next.Record <= current || wait < 0:
+	case next.Record <= current || wait < 0 || partitions == "all":
 		w.raiseTo = 0
 	default:
 		if w.raiseTo != next.Record {
 			w.raiseTo, w.raiseSince = next.Record, next.At
 		}
 		if since := next.At.Sub(w.raiseSince); since < wait {
-			next.Why = fmt.Sprintf("revision %d once the fleet has allowed it for %s (%s so far); until then revision %d", next.Record, wait, since.Round(time.Second), current)
+			next.Why = fmt.Sprintf("revision %d once readings of the task queue's root partition have allowed it for %s (%s so far); until then revision %d", next.Record, wait, since.Round(time.Second), current)
 			next.Record = current
 		} else {
 			w.raiseTo = 0
@@ -266,10 +269,28 @@ func (w *Watcher) Run(ctx context.Context) {
 	if interval <= 0 {
 		interval = DefaultInterval
 	}
+	var failingSince time.Time
+	told := false
 	for {
 		err := w.Refresh(ctx)
-		if err != nil && ctx.Err() == nil && w.Log != nil {
-			w.Log.Warn("could not read which workers poll the task queue; keeping what was known", "error", err)
+		switch {
+		case err == nil:
+			failingSince, told = time.Time{}, false
+		case ctx.Err() != nil:
+		case failingSince.IsZero():
+			failingSince = time.Now()
+			fallthrough
+		default:
+			if w.Log == nil {
+				break
+			}
+			if !told && time.Since(failingSince) >= 5*time.Minute {
+				told = true
+				w.Log.Error("cannot read which workers poll the task queue for five minutes: new runs record revision "+strconv.Itoa(w.Revision())+
+					" and runs are not moved to new plans until it can (the worker's Temporal credentials must allow DescribeTaskQueue)", "error", err)
+			} else {
+				w.Log.Warn("could not read which workers poll the task queue; keeping what was known", "error", err)
+			}
 		}
 		next := interval
 		if err == nil && w.Self != "" && !w.lists(w.Self) {
