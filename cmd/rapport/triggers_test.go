@@ -339,7 +339,7 @@ func TestScheduledAudience(t *testing.T) {
 	var meta sdkpb.WorkflowMetadata
 	require.NoError(t, v.Get(&meta))
 	assert.Contains(t, meta.GetCurrentDetails(), "| 3 | 2 | 2 | 0 |")
-	s.waitFor("the schedule to see its run completed", 30*time.Second, func() bool {
+	s.waitFor("the schedule to see its run completed", func() bool {
 		out, _, err := run("schedules", "list")
 		require.NoError(t, err)
 		return regexp.MustCompile(`(?m)^rapport-audience-lapse-winback\s+\d{4}-\d\d-\d\d \d\d:\d\d\s+\d{4}-\d\d-\d\d \d\d:\d\d completed\s+-\s+0\s+0$`).MatchString(out)
