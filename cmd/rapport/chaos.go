@@ -23,29 +23,36 @@ func newChaosCmd() *cobra.Command {
 	var seed uint64
 	var shared, keep bool
 	cmd := &cobra.Command{
-		Use:   "chaos [--profile short|full]",
+		Use:   "chaos [--profile short|full|outage]",
 		Short: "Run the production topology on this machine and inject faults; count lost and duplicated sends",
 		Long: `Chaos runs Rapport as production does, on this machine: a Temporal server
 in its own process with PostgreSQL persistence, a private PostgreSQL
 cluster for Rapport, two or more ` + "`rapport worker`" + ` processes and a ` + "`rapport api`" + `,
 and the fake SendGrid, Twilio and Lob behind a fault proxy. It drives
-customers through a journey of four sends on three channels while it
+customers through a transactional journey of four sends on three
+channels (and, but for the short profile, a marketing email) while it
 kills workers with SIGKILL, stops PostgreSQL for 30 seconds and more,
-and makes the providers answer 5xx after accepting, hang past the
-client's timeout and answer 429 bursts. Then it waits for every run to
-end and prints, per channel, the sends expected, sent, lost, duplicated
-and still in doubt (outbox rows "unknown"), and the runs that failed.
+takes SendGrid down, and makes the providers answer 5xx after accepting,
+hang past the client's timeout and answer 429 bursts. Then it waits for
+every run to end and prints, per channel, the sends expected, sent,
+lost, duplicated and still in doubt (outbox rows "unknown"), and the
+runs that failed; after a SendGrid outage, whether its transactional
+emails went again before its marketing ones.
 
 The last line is
   chaos: N customers, M sends: L lost, D duplicated, F failed runs, U unsettled
-and the exit status is 1 unless all four are 0. --profile short takes a
-few minutes (CI); full drives 300 customers through 3 worker kills and 2
-PostgreSQL outages of 35s. Needs the PostgreSQL server binaries (initdb).`,
+and the exit status is 1 unless all four are 0 (and, after a SendGrid
+outage, the transactional emails went first). --profile short takes a
+few minutes (CI; it settles emails in doubt at least once after 2
+minutes); full drives 300 customers through 3 worker kills and 2
+PostgreSQL outages of 35s, and outage 150 customers through a 3-minute
+SendGrid outage (503 to every request), both with the default settings.
+Needs the PostgreSQL server binaries (initdb).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, ok := chaos.Profiles[profile]
 			if !ok {
-				return fmt.Errorf("--profile: %q is not a profile; use short or full", profile)
+				return fmt.Errorf("--profile: %q is not a profile; use short, full or outage", profile)
 			}
 			bin, err := os.Executable()
 			if err != nil {

@@ -55,7 +55,7 @@ func TestShortProfile(t *testing.T) {
 		c := rep.PerChannel[ch]
 		require.NotNil(t, c, ch)
 		perCustomer := 0
-		for _, s := range journeySends {
+		for _, s := range sendsOf(p) {
 			if s.channel == ch {
 				perCustomer++
 			}
@@ -66,7 +66,7 @@ func TestShortProfile(t *testing.T) {
 		assert.GreaterOrEqual(t, c.Unsettled, 0)
 		assert.GreaterOrEqual(t, c.Settled, 0)
 	}
-	assert.Equal(t, p.Customers, rep.Completed+rep.Exited+rep.Failed+rep.Running+rep.NotStarted, "every customer's run is counted once")
+	assert.Equal(t, p.Customers*len(p.Journeys), rep.Completed+rep.Exited+rep.Failed+rep.Running+rep.NotStarted, "every customer's run is counted once")
 	assert.GreaterOrEqual(t, rep.Kills, 2, "the workers were killed")
 	assert.Equal(t, 1, rep.Outages, "PostgreSQL was stopped")
 	assert.Positive(t, rep.Proxy.AfterAccept+rep.Proxy.Hung+rep.Proxy.Throttled, "the providers misbehaved")
@@ -81,6 +81,7 @@ func TestShortProfile(t *testing.T) {
 		got, _ := strconv.Atoi(m[0][i+1])
 		assert.Equal(t, want, got, "summary field %d", i+1)
 	}
+	assert.True(t, rep.TransactionalFirst, "no SendGrid outage in this profile")
 	assert.Equal(t, lost == 0 && dup == 0 && unsettled == 0 && rep.FailedRuns() == 0, rep.Clean())
 
 	if expectClean && os.Getenv("RAPPORT_CHAOS_EXPECT_CLEAN") != "0" {
@@ -95,7 +96,7 @@ func TestReportArithmetic(t *testing.T) {
 		"email": {Expected: 4, Sent: 4, Duplicated: 1},
 		"sms":   {Expected: 2, Sent: 1, Lost: 1, Unsettled: 1, Settled: 3},
 		"mail":  {Expected: 2, Sent: 2},
-	}, Completed: 1, Failed: 1}
+	}, Completed: 1, Failed: 1, TransactionalFirst: true}
 	assert.Equal(t, "chaos: 2 customers, 8 sends: 1 lost, 1 duplicated, 1 failed runs, 1 unsettled", rep.Summary())
 	assert.False(t, rep.Clean())
 	var b bytes.Buffer
@@ -103,8 +104,11 @@ func TestReportArithmetic(t *testing.T) {
 	assert.Regexp(t, `(?m)^email\s+4\s+4\s+0\s+1\s+0\s+0$`, b.String())
 	assert.Regexp(t, `(?m)^sms\s+2\s+1\s+1\s+0\s+1\s+3$`, b.String())
 
-	clean := &Report{Customers: 1, PerChannel: map[string]*ChannelCount{"email": {Expected: 2, Sent: 2}, "sms": {Expected: 1, Sent: 1}, "mail": {Expected: 1, Sent: 1}}, Completed: 1}
+	clean := &Report{Customers: 1, PerChannel: map[string]*ChannelCount{"email": {Expected: 2, Sent: 2}, "sms": {Expected: 1, Sent: 1}, "mail": {Expected: 1, Sent: 1}}, Completed: 1, TransactionalFirst: true}
 	assert.True(t, clean.Clean())
+	clean.TransactionalFirst = false
+	assert.False(t, clean.Clean(), "a marketing email of a SendGrid outage went before a transactional one")
+	clean.TransactionalFirst = true
 	clean.Running = 1
 	assert.False(t, clean.Clean(), "a run that never ended is a failed run")
 }

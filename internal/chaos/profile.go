@@ -10,12 +10,14 @@ type Action struct {
 	// At is when, counted from the first event posted.
 	At time.Duration
 	// Kind is what happens: "kill" a worker with SIGKILL (it is started
-	// again, as an orchestrator would), stop "postgres" for a while, or
-	// set the provider "faults".
+	// again, as an orchestrator would), stop "postgres" for a while, take
+	// SendGrid down ("sendgrid-down": 503 to every request) for a while,
+	// or set the provider "faults".
 	Kind string
 	// Worker is the worker killed ("kill").
 	Worker int
-	// For is how long PostgreSQL stays down ("postgres").
+	// For is how long PostgreSQL stays down ("postgres"), or SendGrid
+	// answers 503 to every request without taking it ("sendgrid-down").
 	For time.Duration
 	// Faults are the provider fault rates from now on ("faults").
 	Faults Faults
@@ -34,6 +36,13 @@ type Profile struct {
 	Schedule []Action
 	// Settle bounds the wait, after the schedule, for every run to end.
 	Settle time.Duration
+	// Journeys are the journeys every customer goes through (chaos, the
+	// transactional one, and chaos-offer, a marketing email).
+	Journeys []string
+	// AtLeastOnce runs the workers with RAPPORT_IN_DOUBT_AT_LEAST_ONCE=email
+	// and a 2-minute deadline instead of the defaults: the short profile
+	// does, so that CI need not wait out SendGrid's evidence window.
+	AtLeastOnce bool
 }
 
 // Profiles are the profiles `rapport chaos --profile` knows.
@@ -50,9 +59,10 @@ var Profiles = map[string]Profile{
 			{At: 65 * time.Second, Kind: "kill", Worker: 1},
 			{At: 85 * time.Second, Kind: "faults", Faults: Faults{}},
 		},
-		Settle: 4 * time.Minute,
+		Settle: 4 * time.Minute, Journeys: []string{"chaos"}, AtLeastOnce: true,
 	},
-	// full is the run docs/operating.md quotes: 3 worker kills, 2 outages of 35s.
+	// full is the run docs/operating.md quotes: 3 worker kills, 2 outages
+	// of 35s, the default settings.
 	"full": {
 		Name: "full", Customers: 300, PostOver: 150 * time.Second, Workers: 3,
 		Schedule: []Action{
@@ -67,7 +77,19 @@ var Profiles = map[string]Profile{
 			{At: 160 * time.Second, Kind: "faults", Faults: Faults{Throttle: 0.3, AfterAccept: 0.1}},
 			{At: 180 * time.Second, Kind: "faults", Faults: Faults{}},
 		},
-		Settle: 8 * time.Minute,
+		Settle: 10 * time.Minute, Journeys: []string{"chaos", "chaos-offer"},
+	},
+	// outage takes SendGrid down for three minutes (503 to every request,
+	// nothing taken) while customers keep coming, with the default
+	// settings: every email of the outage must go again after it, once,
+	// the transactional ones first.
+	"outage": {
+		Name: "outage", Customers: 150, PostOver: 7 * time.Minute, Workers: 2,
+		Schedule: []Action{
+			{At: 60 * time.Second, Kind: "sendgrid-down", For: 3 * time.Minute},
+			{At: 90 * time.Second, Kind: "kill", Worker: 0},
+		},
+		Settle: 12 * time.Minute, Journeys: []string{"chaos", "chaos-offer"},
 	},
 }
 
@@ -78,6 +100,8 @@ func (a Action) describe() string {
 		return fmt.Sprintf("SIGKILL worker %d", a.Worker)
 	case "postgres":
 		return fmt.Sprintf("stop PostgreSQL for %s", a.For)
+	case "sendgrid-down":
+		return fmt.Sprintf("SendGrid answers 503 to every request for %s", a.For)
 	case "faults":
 		if a.Faults == (Faults{}) {
 			return "providers healthy again"

@@ -38,6 +38,9 @@ type Faults struct {
 // passed on untouched.
 type Counts struct {
 	Passed, AfterAccept, Hung, Throttled int64
+	// Refused counts the requests answered 503, not forwarded, while a
+	// provider was down (SetDown).
+	Refused int64
 }
 
 // Proxy sits in front of the provider fakes and injects Faults at random,
@@ -50,8 +53,24 @@ type Proxy struct {
 	mu     sync.Mutex
 	rng    *rand.Rand
 	faults Faults
+	// sendGridDown answers every SendGrid request 503 without forwarding.
+	sendGridDown bool
 
-	passed, afterAccept, hung, throttled atomic.Int64
+	passed, afterAccept, hung, throttled, refused atomic.Int64
+}
+
+// SetSendGridDown takes SendGrid down (every mail send answered 503, from
+// its edge: the request never reaches SendGrid) or brings it back.
+func (p *Proxy) SetSendGridDown(down bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.sendGridDown = down
+}
+
+func (p *Proxy) isSendGridDown() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.sendGridDown
 }
 
 // NewProxy returns a proxy in front of next (the fakes) that injects
@@ -69,7 +88,7 @@ func (p *Proxy) SetFaults(f Faults) {
 
 // Counts returns the faults injected so far.
 func (p *Proxy) Counts() Counts {
-	return Counts{Passed: p.passed.Load(), AfterAccept: p.afterAccept.Load(), Hung: p.hung.Load(), Throttled: p.throttled.Load()}
+	return Counts{Passed: p.passed.Load(), AfterAccept: p.afterAccept.Load(), Hung: p.hung.Load(), Throttled: p.throttled.Load(), Refused: p.refused.Load()}
 }
 
 type fault int
@@ -102,6 +121,13 @@ func (p *Proxy) pick() fault {
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.URL.Path, "/_fakes/") || r.Method != http.MethodPost {
 		p.next.ServeHTTP(w, r)
+		return
+	}
+	if strings.HasPrefix(r.URL.Path, "/v3/") && p.isSendGridDown() {
+		p.refused.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = io.WriteString(w, `{"errors":[{"field":null,"message":"service unavailable"}]}`)
 		return
 	}
 	switch p.pick() {
