@@ -74,11 +74,14 @@ func retryPolicy(maxInterval time.Duration, nonRetryable ...string) *temporal.Re
 	return &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: maxInterval, NonRetryableErrorTypes: nonRetryable}
 }
 
+// localOptions are revision 4's for a local activity's first try (two
+// minutes, backoff capped at a minute; past them the interpreter hands
+// the same activity to the server, which a healthy run never meets).
 func localOptions(summary string, nonRetryable ...string) workflow.LocalActivityOptions {
 	return workflow.LocalActivityOptions{
 		StartToCloseTimeout:    localActivityTime,
-		ScheduleToCloseTimeout: retryBudget,
-		RetryPolicy:            retryPolicy(5*time.Minute, nonRetryable...),
+		ScheduleToCloseTimeout: 2 * time.Minute,
+		RetryPolicy:            retryPolicy(time.Minute, nonRetryable...),
 		Summary:                summary,
 	}
 }
@@ -105,7 +108,7 @@ func SameStepsWorkflow(ctx workflow.Context, in ThankYouInput) (workflows.Journe
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout:    sendStartToClose,
 		ScheduleToCloseTimeout: retryBudget,
-		RetryPolicy:            retryPolicy(10 * time.Minute),
+		RetryPolicy:            retryPolicy(time.Minute),
 		Summary:                string(journey.Email) + " " + thankYouTemplate,
 	})
 	var sent workflows.SendResult
