@@ -259,6 +259,15 @@ func (cc *compilation) journey(root *yaml.Node) *Plan {
 	if n := fs.get("frequency"); n != nil {
 		p.Frequency = cc.frequency(n)
 	}
+	if n := fs.get("goal"); n != nil {
+		p.Goal = cc.goal(n)
+	}
+	if n := fs.get("holdout"); n != nil {
+		p.Holdout = cc.holdout(n)
+		if p.Holdout > 0 && p.Goal == nil {
+			cc.errorf(fs.keys["holdout"], "a holdout is compared with the treated customers on the journey's goal; add a goal, such as `goal: {when: 'event.type == \"order.placed\"', within: 14d}`")
+		}
+	}
 	if n := fs.require(cc, root, "steps", "the journey has no steps; add `steps:` with what it should do"); n != nil {
 		p.Steps = cc.steps(n, "steps", 0)
 		if len(p.Steps) == 0 && n.Kind == yaml.SequenceNode {
@@ -287,6 +296,64 @@ func (cc *compilation) journey(root *yaml.Node) *Plan {
 // its input, and again each time it continues as new, inside Temporal's
 // 2 MiB payload limit together with its state.
 const MaxPlanBytes = 512 << 10
+
+// goal reads a journey's goal.
+func (cc *compilation) goal(n *yaml.Node) *Goal {
+	out := &Goal{}
+	fs := cc.fields(n, goalObject)
+	if fs == nil {
+		return nil
+	}
+	n = cc.resolve(n)
+	if wn := fs.require(cc, n, "when", "a goal needs `when: <condition>` over the event that counts, such as event.type == \"order.placed\""); wn != nil {
+		out.When = cc.expr(wn, "goal.when")
+	}
+	if dn := fs.require(cc, n, "within", "a goal needs a window: `within: 14d`, how long after entering a conversion counts"); dn != nil {
+		out.Within = cc.duration(dn, "goal.within")
+		if out.Within.D > MaxGoalWindow {
+			cc.errorf(dn, "goal.within: %s is longer than a year; a conversion that late says little about the journey", out.Within.Text)
+		}
+	}
+	if fn := fs.get("from"); fn != nil {
+		if v, ok := cc.scalar(fn, "goal.from"); ok {
+			switch GoalFrom(v) {
+			case GoalFromEntry:
+			case GoalFromLastMessage:
+				out.From = GoalFromLastMessage
+			default:
+				cc.errorf(fn, "goal.from %q is unknown; use entry (the default) or last_message%s", v, didYouMean(v, []string{"entry", "last_message"}))
+			}
+		}
+	}
+	if en := fs.get("exit"); en != nil {
+		if v, ok := cc.scalar(en, "goal.exit"); ok {
+			switch v {
+			case "true":
+				out.Exit = true
+			case "false":
+			default:
+				cc.errorf(en, "goal.exit is true (a run still in the journey ends when it converts) or false")
+			}
+		}
+	}
+	return out
+}
+
+// holdout reads a holdout share: 10% or 10, a whole percentage from 1 to
+// MaxHoldout.
+func (cc *compilation) holdout(n *yaml.Node) int {
+	v, ok := cc.scalar(n, "holdout")
+	if !ok {
+		return 0
+	}
+	text := strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "%"))
+	pct, err := strconv.Atoi(text)
+	if err != nil || pct < 1 || pct > MaxHoldout {
+		cc.errorf(n, "holdout %q is not a share of entrants; write a whole percentage from 1%% to %d%%, such as 10%%", v, MaxHoldout)
+		return 0
+	}
+	return pct
+}
 
 func (cc *compilation) trigger(n *yaml.Node) Trigger {
 	var t Trigger
@@ -1259,6 +1326,9 @@ func (cc *compilation) record(n *yaml.Node) *RecordStep {
 			}
 			out.Source = v
 		}
+	}
+	if on := fs.get("order"); on != nil {
+		out.Order = cc.valueExpr(on, "order", cc.c.env.checkValue)
 	}
 	return out
 }

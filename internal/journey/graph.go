@@ -42,6 +42,12 @@ func (p *Plan) Mermaid() string {
 	if p.ExitWhen != "" {
 		g.line("  exit_when{{%s}} -.-> exited([%s])", quote("at any point:\n"+p.ExitWhen), quote("exit"))
 	}
+	if p.Holdout > 0 {
+		g.line("  %s -. %s .-> holdout([%s])", start, quote(fmt.Sprintf("%d%% held out", p.Holdout)), quote("control group: gets nothing, tracked for the goal"))
+	}
+	if p.Goal != nil {
+		g.line("  goal[/%s/]", quote(p.Goal.Describe()))
+	}
 	return g.b.String()
 }
 

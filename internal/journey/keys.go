@@ -114,7 +114,16 @@ var (
 		{name: "exit_when", doc: "A condition over each incoming event; when it holds the journey ends at once.", value: conditionValue},
 		{name: "frequency", doc: "The journey's own caps on top of the customer's, such as [{max: 1, per: 7d}].",
 			value: schema{"type": "array", "items": defRef("frequency_cap"), "minItems": 1}},
+		{name: "goal", doc: "What the journey is for: an event condition and a window, such as {when: 'event.type == \"order.placed\"', within: 14d}.", value: defRef("goal")},
+		{name: "holdout", doc: "The share of entrants held out as a control group that gets nothing, such as 10%.",
+			value: schema{"oneOf": []schema{integer(1, MaxHoldout), {"type": "string", "pattern": `^\s*[0-9]{1,2}\s*%\s*$`}}}},
 		{name: "steps", doc: "What the journey does, in order.", required: true, value: stepsValue},
+	}}
+	goalObject = &object{what: "goal", def: "goal", doc: "What the journey is for: a run converts when an event matching when arrives within the window.", keys: []key{
+		{name: "when", doc: "A condition over the event, such as event.type == \"order.placed\".", required: true, value: conditionValue},
+		{name: "within", doc: "The conversion window, such as 14d.", required: true, value: durationValue},
+		{name: "from", doc: "Where the window starts: entry (the default) or last_message.", value: enum(GoalFroms...)},
+		{name: "exit", doc: "End a run still in the journey when it converts (default false).", value: schema{"type": "boolean"}},
 	}}
 	triggerObject = &object{what: "trigger", def: "trigger", doc: "What starts the journey: an event, an audience run, or a date in a customer attribute.", oneOf: []string{"event", "audience", "date"}, keys: []key{
 		{name: "event", doc: "The event type that starts it, such as order.placed.", value: schema{"type": "string", "pattern": `^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$`}},
@@ -210,6 +219,7 @@ var (
 		{name: "score", doc: "A CEL expression giving the score, 1 to 5, such as int(event.data.body).", required: true, value: conditionValue},
 		{name: "comment", doc: "A CEL expression giving the comment.", value: conditionValue},
 		{name: "source", doc: "Where the answer came from, such as sms.", value: slugValue},
+		{name: "order", doc: "A CEL expression giving the id of the order the answer is about (default: the trigger's order).", value: conditionValue},
 	}}
 	emitObject = &object{what: "emit", def: "emit", doc: "An event for the customer's journeys.", keys: []key{
 		{name: "event", doc: "The event type, such as review.requested.", required: true, value: schema{"type": "string", "pattern": `^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$`}},
@@ -222,7 +232,7 @@ var (
 )
 
 // objects lists every object, the journey first.
-var objects = []*object{journeyObject, triggerObject, stepObject, sendObject, frequencyCapObject, voucherObject,
+var objects = []*object{journeyObject, goalObject, triggerObject, stepObject, sendObject, frequencyCapObject, voucherObject,
 	recommendObject, waitObject, taskObject, splitPathObject, branchCaseObject, recordObject, emitObject, exitObject}
 
 // SchemaID is the address the schema names itself by.

@@ -15,8 +15,8 @@ import (
 const AnyEventType = "*"
 
 // ListenedEventTypes returns the event types a running journey can react
-// to: the types its exit_when and wait until_event conditions can match,
-// sorted. It is nil when the journey reacts to no event, and
+// to: the types its exit_when, goal (when it exits on it) and wait
+// until_event conditions can match, sorted. It is nil when the journey reacts to no event, and
 // []string{AnyEventType} when some condition does not constrain
 // event.type (such a run must receive every event).
 //
@@ -30,6 +30,9 @@ func (e *Env) ListenedEventTypes(p *Plan) ([]string, error) {
 	var conds []string
 	if p.ExitWhen != "" {
 		conds = append(conds, p.ExitWhen)
+	}
+	if p.Goal != nil && p.Goal.Exit {
+		conds = append(conds, p.Goal.When)
 	}
 	p.Walk(func(s *Step) {
 		if s.Wait != nil && s.Wait.UntilEvent != "" {

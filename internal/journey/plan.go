@@ -2,8 +2,10 @@ package journey
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/rapporthq/rapport/internal/money"
@@ -68,7 +70,14 @@ type Plan struct {
 	// Frequency are the journey's own limits on how often its marketing
 	// messages may go, on top of each customer's.
 	Frequency []FrequencyCap `json:"frequency,omitempty"`
-	Steps     []Step         `json:"steps"`
+	// Goal is what the journey is for, if it says: each run records
+	// whether and when it converted (see Goal).
+	Goal *Goal `json:"goal,omitempty"`
+	// Holdout is the percentage of entrants held out as a control group:
+	// they enter, are tracked for the goal, and get nothing (see
+	// HeldOut). Zero holds out nobody.
+	Holdout int    `json:"holdout,omitempty"`
+	Steps   []Step `json:"steps"`
 	// Templates pins the content of the templates the plan sends: template
 	// name to the hash of its files (TemplateVersioner). A run renders
 	// these versions whatever happens to the files later; a plan without
@@ -90,6 +99,73 @@ type Plan struct {
 	ScaleEpoch time.Time `json:"scale_epoch,omitzero"`
 }
 
+// Goal is what a journey is for: an event condition and a window. A run
+// converts when an event matching When arrives within Within of its
+// start (GoalFromEntry, the default) or of the latest message it sent
+// (GoalFromLastMessage). Conversions are recorded by the router for every
+// run, running or ended, held out or not, so the arms compare.
+type Goal struct {
+	// When is a condition over the event (and customer, trigger, order),
+	// such as event.type == "order.placed".
+	When string `json:"when"`
+	// Within is the conversion window.
+	Within Duration `json:"within"`
+	// From is where the window starts: GoalFromEntry (empty) or
+	// GoalFromLastMessage.
+	From GoalFrom `json:"from,omitempty"`
+	// Exit ends a run still in the journey when it converts.
+	Exit bool `json:"exit,omitempty"`
+}
+
+// Describe says the goal in words: "goal: event.type == \"order.placed\"
+// within 14d of entry".
+func (g *Goal) Describe() string {
+	from := "entry"
+	if g.From == GoalFromLastMessage {
+		from = "the last message"
+	}
+	s := fmt.Sprintf("goal: %s within %s of %s", g.When, g.Within, from)
+	if g.Exit {
+		s += ", and the run ends"
+	}
+	return s
+}
+
+// GoalFrom says where a goal's window starts.
+type GoalFrom string
+
+// Where goal windows start.
+const (
+	// GoalFromEntry: the window starts when the customer enters (the
+	// default): held-out customers enter too, so both arms are measured
+	// over the same window.
+	GoalFromEntry GoalFrom = "entry"
+	// GoalFromLastMessage: the window starts at the latest message the run
+	// sent before the event (a run that sent nothing: at its entry).
+	GoalFromLastMessage GoalFrom = "last_message"
+)
+
+// GoalFroms lists them, the default first.
+var GoalFroms = []GoalFrom{GoalFromEntry, GoalFromLastMessage}
+
+// MaxGoalWindow bounds a goal's window.
+const MaxGoalWindow = 366 * 24 * time.Hour
+
+// MaxHoldout bounds a journey's holdout percentage: a control group larger
+// than the treated one measures little and withholds much.
+const MaxHoldout = 50
+
+// HeldOut says whether a customer is in the journey's control group: a
+// hash of journey and customer, so the same customer is held out every
+// time they enter, as split paths are chosen.
+func HeldOut(journeyName, customerID string, holdout int) bool {
+	if holdout <= 0 {
+		return false
+	}
+	sum := sha256.Sum256([]byte(journeyName + "\x00holdout\x00" + customerID))
+	return int(binary.BigEndian.Uint64(sum[:8])%100) < holdout
+}
+
 // RecordStep stores a survey answer the journey learnt (an SMS reply "2",
 // say), as the survey page would: the answer is kept, and a
 // survey.answered event tells the customer's journeys.
@@ -102,6 +178,10 @@ type RecordStep struct {
 	Comment string `json:"comment,omitempty"`
 	// Source says where the answer came from (sms, phone...), for people.
 	Source string `json:"source,omitempty"`
+	// Order is a CEL expression giving the id of the order the answer is
+	// about; empty is the trigger's order (trigger.order.id, else
+	// trigger.data.order_id).
+	Order string `json:"order,omitempty"`
 }
 
 // EmitStep sends an event to the customer's journeys, through the same
@@ -416,10 +496,10 @@ func walkSteps(steps []Step, fn func(*Step)) {
 }
 
 // ListensForEvents reports whether a running journey reacts to incoming
-// events at all (an exit_when or a wait until_event), so events need to be
-// delivered to it.
+// events at all (an exit_when, a goal it exits on, or a wait until_event),
+// so events need to be delivered to it.
 func (p *Plan) ListensForEvents() bool {
-	if p.ExitWhen != "" {
+	if p.ExitWhen != "" || p.Goal != nil && p.Goal.Exit {
 		return true
 	}
 	listens := false
@@ -463,6 +543,9 @@ func (p *Plan) ScaleBy(scale float64, epoch time.Time) {
 		if d.D < time.Millisecond && d.Text != "" {
 			d.D = time.Millisecond
 		}
+	}
+	if p.Goal != nil {
+		scaled(&p.Goal.Within)
 	}
 	p.Walk(func(s *Step) {
 		switch {

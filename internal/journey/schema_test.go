@@ -88,6 +88,8 @@ on_edit: keep
 trigger: {event: order.placed, when: order.total > 1, max_event_age: 1d, entry: always, reentry: 7d, max_active: 2}
 exit_when: event.type == "order.refunded"
 frequency: [{max: 1, per: 7d, channel: email}]
+goal: {when: event.type == "order.placed", within: 14d, from: last_message, exit: true}
+holdout: 10%
 steps:
   - id: hello
     send: {channel: [email, sms], template: thank-you, voucher: {amount: "7.50", currency: EUR, valid_for: 30d}, recommend: {from: order, limit: 2}, on_cap: skip, on_undeliverable: exit, priority: high}
@@ -95,7 +97,7 @@ steps:
   - wait: {until: "10:00", on: [Mon, friday]}
   - wait: {until_event: event.type == "x.y", timeout: 3d}
   - task: {kind: call, queue: retention, due_in: 2d, brief: call them, outcomes: [reached, declined], on_overdue: escalate to leads}
-  - record: {survey: satisfaction, score: int(event.data.body), comment: event.data.body, source: sms}
+  - record: {survey: satisfaction, score: int(event.data.body), comment: event.data.body, order: trigger.data.order_id, source: sms}
   - emit: {event: review.requested, data: {order_id: order.id, outcome: task.outcome}}
   - split:
       - {path: a, weight: 50, steps: [{wait: 1d}]}
