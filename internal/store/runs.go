@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/rapporthq/rapport/internal/journey"
 )
 
 // Run is a journey run in the registry.
@@ -29,7 +31,24 @@ type Run struct {
 	// FromSeq is the number of the last of the customer's events the entry
 	// decision saw; every later event reaches the run.
 	FromSeq int64 `json:"from_seq"`
+	// Arm is the run's side of its journey's holdout: ArmHoldout,
+	// ArmTreatment, or "" for a journey without a holdout.
+	Arm string `json:"arm,omitempty"`
+	// Goal is the goal of the plan the run entered on, if any, and
+	// GoalUntil when its window ends, for a goal counted from entry.
+	Goal      *journey.Goal `json:"goal,omitempty"`
+	GoalUntil *time.Time    `json:"goal_until,omitempty"`
 }
+
+// Arms of a journey with a holdout.
+const (
+	ArmTreatment = "treatment"
+	ArmHoldout   = "holdout"
+)
+
+// HeldOutOutcome is the outcome recorded for a run of the control group:
+// it entered, and ended there.
+const HeldOutOutcome = "held out (control group)"
 
 // Run statuses.
 const (
@@ -39,11 +58,12 @@ const (
 	RunFailed    = "failed"
 )
 
-const runColumns = `workflow_id, journey, customer_id, plan_hash, listens, listens_for, status, trigger_event_id, started_at, ended_at, outcome, entry_key, from_seq`
+const runColumns = `workflow_id, journey, customer_id, plan_hash, listens, listens_for, status, trigger_event_id, started_at, ended_at, outcome, entry_key, from_seq, arm, goal, goal_until`
 
 func scanRun(row pgx.Row) (Run, error) {
 	var r Run
-	err := row.Scan(&r.WorkflowID, &r.Journey, &r.CustomerID, &r.PlanHash, &r.Listens, &r.ListensFor, &r.Status, &r.TriggerEventID, &r.StartedAt, &r.EndedAt, &r.Outcome, &r.EntryKey, &r.FromSeq)
+	err := row.Scan(&r.WorkflowID, &r.Journey, &r.CustomerID, &r.PlanHash, &r.Listens, &r.ListensFor, &r.Status, &r.TriggerEventID, &r.StartedAt, &r.EndedAt, &r.Outcome, &r.EntryKey, &r.FromSeq,
+		&r.Arm, &r.Goal, &r.GoalUntil)
 	return r, notFound(err)
 }
 
@@ -72,6 +92,10 @@ type Entry struct {
 	MaxActive int
 	// BacklogLimit caps the events returned as backlog (default 100).
 	BacklogLimit int
+	// Holdout is the journey's holdout share (percent): a customer in the
+	// control group (journey.HeldOut) enters, and the run ends at once as
+	// ArmHoldout, with no workflow; the others are ArmTreatment.
+	Holdout int
 }
 
 // Entered says what EnterRun did.
@@ -84,6 +108,9 @@ type Entered struct {
 	New bool
 	// Refused says why the customer did not enter, when Start is false.
 	Refused string
+	// HeldOut is true when the customer entered in the journey's control
+	// group: the run is registered, ended, and has no workflow to start.
+	HeldOut bool
 	// WorkflowID is the run's id: the entry's, or, when runs of the entry
 	// failed before, RetryWorkflowID of it.
 	WorkflowID string
@@ -159,14 +186,33 @@ func (s *Store) EnterRun(ctx context.Context, e Entry) (Entered, error) {
 			if out.Refused, err = refusal(ctx, tx, e); err != nil || out.Refused != "" {
 				return err
 			}
+			arm, status, outcome := "", RunRunning, ""
+			if e.Holdout > 0 {
+				arm = ArmTreatment
+				if journey.HeldOut(e.Journey, e.CustomerID, e.Holdout) {
+					arm, status, outcome = ArmHoldout, RunExited, HeldOutOutcome
+				}
+			}
+			var within *float64
+			if e.Goal != nil && e.Goal.From != journey.GoalFromLastMessage {
+				secs := e.Goal.Within.D.Seconds()
+				within = &secs
+			}
 			_, err = tx.Exec(ctx, `
-				INSERT INTO journey_runs (workflow_id, journey, customer_id, plan_hash, listens, listens_for, status, trigger_event_id, entry_key, from_seq)
-				VALUES ($1, $2, $3, $4, $5, $6, 'running', $7, $8, $9)`,
-				e.WorkflowID, e.Journey, e.CustomerID, e.PlanHash, e.Listens, listensFor(e.ListensFor), e.TriggerEventID, e.EntryKey, e.FromSeq)
+				INSERT INTO journey_runs (workflow_id, journey, customer_id, plan_hash, listens, listens_for, status, trigger_event_id, entry_key, from_seq,
+					arm, goal, goal_until, outcome, ended_at)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, now() + make_interval(secs => $13), $14,
+					CASE WHEN $7 = 'running' THEN NULL ELSE now() END)`,
+				e.WorkflowID, e.Journey, e.CustomerID, e.PlanHash, e.Listens, listensFor(e.ListensFor), status, e.TriggerEventID, e.EntryKey, e.FromSeq,
+				arm, e.Goal, within, outcome)
 			if err != nil {
 				return err
 			}
 			out.New = true
+			if arm == ArmHoldout {
+				out.HeldOut = true
+				return nil
+			}
 		default:
 			return err
 		}
@@ -204,7 +250,9 @@ func listensFor(types []string) []string {
 }
 
 // refusal checks the entry rules for a new run; it returns why the
-// customer may not enter, or "". Runs that failed do not count.
+// customer may not enter, or "". Runs that failed do not count. A run of
+// the control group counts as active (max_active) until its goal window
+// ends, as the treated customer's run would keep them in the journey.
 func refusal(ctx context.Context, tx pgx.Tx, e Entry) (string, error) {
 	if !e.Once && e.Reentry <= 0 && e.MaxActive <= 0 {
 		return "", nil
@@ -213,7 +261,8 @@ func refusal(ctx context.Context, tx pgx.Tx, e Entry) (string, error) {
 	var active int
 	var now time.Time
 	err := tx.QueryRow(ctx, `
-		SELECT max(started_at) FILTER (WHERE status <> 'failed'), count(*) FILTER (WHERE status = 'running'), now()
+		SELECT max(started_at) FILTER (WHERE status <> 'failed'),
+			count(*) FILTER (WHERE status = 'running' OR arm = 'holdout' AND goal_until > now()), now()
 		FROM journey_runs WHERE customer_id = $1 AND journey = $2`, e.CustomerID, e.Journey).Scan(&last, &active, &now)
 	if err != nil {
 		return "", err
