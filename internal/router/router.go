@@ -64,6 +64,8 @@ type Result struct {
 	// Skipped explains journeys the event's type triggers that it did not
 	// start (trigger.when was false, say).
 	Skipped []string `json:"skipped,omitempty"`
+	// Converted are the workflow ids of runs whose goal the event met.
+	Converted []string `json:"converted,omitempty"`
 }
 
 // Route starts and tells journeys about a stored event, then marks it
@@ -151,6 +153,11 @@ func (r *Router) route(ctx context.Context, e store.Event, startOnly bool) (Resu
 	if startOnly {
 		return res, nil
 	}
+	converted, err := r.convert(ctx, e, ev)
+	if err != nil {
+		return res, err
+	}
+	res.Converted = converted
 	// Only the runs whose exit_when or until_event can match this type.
 	runs, err := r.Store.RunningListeners(ctx, e.CustomerID, ev.Type)
 	if err != nil {
@@ -229,10 +236,15 @@ func EntryKey(v string) string {
 	return "k-" + hex.EncodeToString(sum[:10])
 }
 
+// HeldOut is the reason routing gives for an entry in a journey's control
+// group: the customer entered, and gets nothing (see store.Entry.Holdout).
+const HeldOut = "held out (control group): entered, gets nothing, tracked for the goal"
+
 // enter registers a run under the journey's entry rules and starts its
 // workflow, with the trigger event as its first signal when signal is set
 // and the events stored after fromSeq as its backlog. started is false
-// when the entry already ran; refused says why the customer may not enter.
+// when the entry already ran; refused says why the customer may not enter
+// (HeldOut for the control group, whose run has no workflow).
 func (r *Router) enter(ctx context.Context, plan *journey.Plan, customerID, entryKey string, ev journey.Event, fromSeq int64, signal bool) (id string, started bool, refused string, err error) {
 	id = workflows.WorkflowID(plan.Journey, customerID, entryKey)
 	listensFor := []string{journey.AnyEventType}
@@ -244,20 +256,32 @@ func (r *Router) enter(ctx context.Context, plan *journey.Plan, customerID, entr
 		r.log().Warn("could not tell which events a journey listens for; it gets all", "journey", plan.Journey, "error", err)
 		listensFor = []string{journey.AnyEventType}
 	}
+	if r.DayLength > 0 {
+		plan = plan.Scaled(r.DayLength, r.DayEpoch) // the goal's window too
+		if r.TaskDueFloor > 0 {
+			plan = plan.WithTaskDueFloor(r.TaskDueFloor)
+		}
+	}
 	entered, err := r.Store.EnterRun(ctx, store.Entry{
 		Run: store.Run{
 			WorkflowID: id, Journey: plan.Journey, CustomerID: customerID, PlanHash: plan.Hash,
 			Listens: plan.ListensForEvents(), ListensFor: listensFor, TriggerEventID: ev.ID, EntryKey: entryKey, FromSeq: fromSeq,
+			Goal: plan.Goal,
 		},
 		Once:      plan.Trigger.EntryMode() == journey.EntryOnce,
 		Reentry:   plan.Trigger.Reentry.D,
 		MaxActive: plan.Trigger.ActiveCap(),
+		Holdout:   plan.Holdout,
 	})
 	if err != nil {
 		return id, false, "", err
 	}
 	if entered.WorkflowID != "" {
 		id = entered.WorkflowID // the entry's earlier runs failed: a new id
+	}
+	if entered.HeldOut {
+		r.log().Debug("journey entry held out", "workflow_id", id, "journey", plan.Journey)
+		return id, false, HeldOut, nil
 	}
 	if !entered.Start {
 		return id, false, entered.Refused, nil
@@ -274,12 +298,6 @@ func (r *Router) enter(ctx context.Context, plan *journey.Plan, customerID, entr
 		r.log().Warn("a journey's start backlog was too large to carry; its oldest events were left out", "workflow_id", id,
 			"events", len(backlog), "kept", len(kept))
 		backlog = kept
-	}
-	if r.DayLength > 0 {
-		plan = plan.Scaled(r.DayLength, r.DayEpoch)
-		if r.TaskDueFloor > 0 {
-			plan = plan.WithTaskDueFloor(r.TaskDueFloor)
-		}
 	}
 	opts := StartOptions(id, plan, customerID, ev)
 	opts.TaskQueue = cmp.Or(r.TaskQueue, workflows.TaskQueue)

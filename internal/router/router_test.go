@@ -57,10 +57,11 @@ steps:
 
 // rig is a router over a fresh database with customers c_1 and c_2.
 type rig struct {
-	t  *testing.T
-	r  *router.Router
-	s  *store.Store
-	tc *fakeTemporal
+	t   *testing.T
+	r   *router.Router
+	s   *store.Store
+	tc  *fakeTemporal
+	url string // the database's
 }
 
 func compile(t *testing.T, comp *journey.Compiler, src string) *journey.Plan {
@@ -72,7 +73,7 @@ func compile(t *testing.T, comp *journey.Compiler, src string) *journey.Plan {
 
 func newRig(t *testing.T, journeys ...string) *rig {
 	t.Helper()
-	s, _ := storetest.New(t)
+	s, url := storetest.New(t)
 	comp, err := journey.NewCompiler(journey.Options{})
 	require.NoError(t, err)
 	var plans []*journey.Plan
@@ -82,7 +83,7 @@ func newRig(t *testing.T, journeys ...string) *rig {
 	cat, err := journey.NewCatalog(plans...)
 	require.NoError(t, err)
 	tc := newFakeTemporal()
-	g := &rig{t: t, s: s, tc: tc, r: &router.Router{Store: s, Temporal: tc, Catalog: cat, Env: comp.Env()}}
+	g := &rig{t: t, s: s, tc: tc, url: url, r: &router.Router{Store: s, Temporal: tc, Catalog: cat, Env: comp.Env()}}
 	for _, id := range []string{"c_1", "c_2"} {
 		_, err := s.UpsertCustomer(context.Background(), store.Customer{ID: id, Email: id + "@example.com", TimeZone: "UTC"})
 		require.NoError(t, err)

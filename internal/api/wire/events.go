@@ -92,6 +92,8 @@ type RoutingResult struct {
 	// Skipped explains journeys the event's type triggers that it did not
 	// start (trigger.when was false, say).
 	Skipped []string `json:"skipped,omitempty"`
+	// Converted are the workflow ids of runs whose goal the event met.
+	Converted []string `json:"converted,omitempty"`
 }
 
 // BatchResponse answers a batch of events (200): counts, and a line per
