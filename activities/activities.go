@@ -117,6 +117,7 @@ func (a *Activities) Register(w Registry) {
 	w.RegisterActivityWithOptions(a.EnterAudience, activity.RegisterOptions{Name: workflows.EnterAudienceActivity})
 	w.RegisterActivityWithOptions(a.SettleSend, activity.RegisterOptions{Name: workflows.SettleSendActivity})
 	w.RegisterActivityWithOptions(a.RecordAnswer, activity.RegisterOptions{Name: workflows.RecordAnswerActivity})
+	w.RegisterActivityWithOptions(a.RecordSteps, activity.RegisterOptions{Name: workflows.RecordStepsActivity})
 	w.RegisterActivityWithOptions(a.EmitEvent, activity.RegisterOptions{Name: workflows.EmitEventActivity})
 }
 
@@ -142,7 +143,23 @@ func (a *Activities) FinishRun(ctx context.Context, req workflows.FinishRunReque
 	case workflows.Failed:
 		status = store.RunFailed
 	}
+	if err := a.recordSteps(ctx, req.WorkflowID, req.Steps); err != nil {
+		return err
+	}
 	return a.Store.FinishRun(ctx, req.WorkflowID, status, req.Reason)
+}
+
+// RecordSteps records the steps a run reached, for its journey's funnel.
+func (a *Activities) RecordSteps(ctx context.Context, req workflows.RecordStepsRequest) error {
+	return a.recordSteps(ctx, req.WorkflowID, req.Steps)
+}
+
+func (a *Activities) recordSteps(ctx context.Context, workflowID string, steps []workflows.StepReached) error {
+	out := make([]store.StepReached, len(steps))
+	for i, st := range steps {
+		out[i] = store.StepReached{Step: st.Step, At: st.At}
+	}
+	return a.Store.RecordSteps(ctx, workflowID, out)
 }
 
 // MoveRun records in the run registry that a run moved to a new plan, so

@@ -17,7 +17,8 @@ import (
 // survey.answered event, as the survey page does.
 func (a *Activities) RecordAnswer(ctx context.Context, req workflows.RecordAnswerRequest) error {
 	answer, _, err := a.Store.AnswerSurvey(ctx, store.SurveyAnswer{SurveyID: req.SurveyID, CustomerID: req.CustomerID,
-		WorkflowID: req.WorkflowID, StepID: req.StepID, Score: req.Score, Comment: req.Comment, Source: req.Source})
+		WorkflowID: req.WorkflowID, StepID: req.StepID, Score: req.Score, Comment: req.Comment, Source: req.Source,
+		Survey: req.Survey, OrderID: req.OrderID})
 	if err != nil {
 		return err
 	}

@@ -84,6 +84,10 @@ type Resume struct {
 	// why it had left the ones before: the step goes on from there, not
 	// from its first channel (which it had given up, and may now reach).
 	Sending *ResumeSend `json:"sending,omitempty"`
+	// Reached are the steps reached and not yet recorded in the registry;
+	// EnteredAt is when the run started (revision 5).
+	Reached   []StepReached `json:"reached,omitempty"`
+	EnteredAt time.Time     `json:"entered_at,omitzero"`
 }
 
 // ResumeSend is where a send step that continued as new in its middle
@@ -216,11 +220,15 @@ const moveHoldsHistory = 40_000
 // resumeState is what the next execution carries, at a rest that ends at
 // until (zero when it walks a step anew).
 func (r *run) resumeState(until time.Time) Resume {
-	return Resume{
+	res := Resume{
 		Path: append([]int(nil), r.at...), Until: until, State: r.state,
 		Event: r.vars.Event, Task: r.vars.Task, Inbox: r.inbox, Seen: r.seenOrder,
 		Completed: r.completed, Continues: r.continues + 1,
 	}
+	if r.revision >= 5 {
+		res.Reached, res.EnteredAt = r.stepsReached, r.enteredAt
+	}
+	return res
 }
 
 // continueAsNew ends this execution and starts the next with the run's
@@ -306,6 +314,7 @@ func (r *run) restore(res *Resume) {
 		r.completed = res.Completed
 	}
 	r.continues = res.Continues
+	r.stepsReached, r.enteredAt = res.Reached, res.EnteredAt
 	r.resume = &resumeAt{path: append([]int(nil), res.Path...), until: res.Until, task: res.OpenTask, fresh: res.Fresh, restart: res.Restart}
 	if res.Restart {
 		r.restartSend = res.Sending

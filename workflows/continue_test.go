@@ -75,6 +75,7 @@ func (c *chain) run(input JourneyInput) (JourneyResult, State) {
 		env.RegisterActivityWithOptions(c.acts.CustomerFacts, activity.RegisterOptions{Name: CustomerFactsActivity})
 		env.RegisterActivityWithOptions(c.acts.SendMessage, activity.RegisterOptions{Name: SendMessageActivity})
 		env.RegisterActivityWithOptions(c.acts.FinishRun, activity.RegisterOptions{Name: FinishRunActivity})
+		env.RegisterActivityWithOptions(c.acts.RecordSteps, activity.RegisterOptions{Name: RecordStepsActivity})
 		env.RegisterActivityWithOptions(c.acts.CreateTask, activity.RegisterOptions{Name: CreateTaskActivity})
 		env.RegisterActivityWithOptions(c.acts.UpdateTask, activity.RegisterOptions{Name: UpdateTaskActivity})
 		env.RegisterActivityWithOptions(c.acts.RecordSplit, activity.RegisterOptions{Name: RecordSplitActivity})

@@ -28,6 +28,7 @@ const (
 	CustomerFactsActivity = "CustomerFacts"
 	SendMessageActivity   = "SendMessage"
 	FinishRunActivity     = "FinishRun"
+	RecordStepsActivity   = "RecordSteps"
 	CreateTaskActivity    = "CreateTask"
 	UpdateTaskActivity    = "UpdateTask"
 	RecordSplitActivity   = "RecordSplit"
@@ -128,8 +129,15 @@ const Revision = 1
 //     the history), and a send in doubt is looked at every two minutes at
 //     most, sooner when the evidence says when (SettleResult.LookAgainIn).
 //     The CEL environment conditions are evaluated in is pinned with it
-//     (journey.EnvRevision).
-const CurrentRevision = 4
+//     (journey.StringsVersion and TestCELEnvironmentIsPinned).
+//  5. The run records the steps it reaches in the run registry (when it
+//     comes to rest, and when it ends), for the journey's funnel; a
+//     journey whose goal says exit ends a run still in it when an event
+//     meets the goal inside its window ("converted: ..."); a record step
+//     keeps the order of the run's trigger (trigger.order.id, else
+//     trigger.data.order_id) or the one it names. Conditions can read
+//     customer.surveys.
+const CurrentRevision = 5
 
 // RevisionChange is the workflow.GetVersion change id under which a run
 // records the interpreter revision it runs at.
@@ -341,6 +349,21 @@ type FinishRunRequest struct {
 	WorkflowID string  `json:"workflow_id"`
 	Outcome    Outcome `json:"outcome"`
 	Reason     string  `json:"reason,omitempty"`
+	// Steps are the steps the run reached since it last recorded them
+	// (revision 5).
+	Steps []StepReached `json:"steps,omitempty"`
+}
+
+// StepReached is a step a run entered, and when (workflow time).
+type StepReached struct {
+	Step string    `json:"step"`
+	At   time.Time `json:"at"`
+}
+
+// RecordStepsRequest records the steps a run reached, for the funnel.
+type RecordStepsRequest struct {
+	WorkflowID string        `json:"workflow_id"`
+	Steps      []StepReached `json:"steps"`
 }
 
 // CreateTaskRequest asks for a staff task to be created (once).

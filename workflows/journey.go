@@ -48,6 +48,9 @@ func NewInterpreter(env *journey.Env) *Interpreter {
 func (in *Interpreter) JourneyWorkflow(ctx workflow.Context, input JourneyInput) (JourneyResult, error) {
 	run := newRun(ctx, in.env, input)
 	run.revision = revisionOf(ctx, input, cmp.Or(in.Newest, CurrentRevision))
+	if run.revision >= 5 && run.enteredAt.IsZero() {
+		run.enteredAt = workflow.GetInfo(ctx).WorkflowStartTime.UTC()
+	}
 	run.startDevClock(ctx)
 	run.budget = in.RetryBudget
 	run.continueAfter = cmp.Or(in.ContinueAfterEvents, DefaultContinueAfterEvents)

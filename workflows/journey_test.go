@@ -28,6 +28,7 @@ type fakeActivities struct {
 	answers  map[journey.Channel]SendStatus
 	sends    []SendRequest
 	finished []FinishRunRequest
+	reached  []StepReached // RecordSteps and FinishRun
 	tasks    []CreateTaskRequest
 	updates  []UpdateTaskRequest
 	splits   []RecordSplitRequest
@@ -168,7 +169,26 @@ func (f *fakeActivities) SendMessage(_ context.Context, req SendRequest) (SendRe
 
 func (f *fakeActivities) FinishRun(_ context.Context, req FinishRunRequest) error {
 	f.finished = append(f.finished, req)
+	f.reached = append(f.reached, req.Steps...)
 	return nil
+}
+
+func (f *fakeActivities) RecordSteps(_ context.Context, req RecordStepsRequest) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.reached = append(f.reached, req.Steps...)
+	return nil
+}
+
+// reachedSteps are the ids of the steps recorded as reached, in order.
+func (f *fakeActivities) reachedSteps() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := []string{}
+	for _, st := range f.reached {
+		out = append(out, st.Step)
+	}
+	return out
 }
 
 func (f *fakeActivities) sentSteps() []string {
@@ -201,6 +221,7 @@ func (s *JourneySuite) SetupTest() {
 	s.env.RegisterActivityWithOptions(s.acts.CustomerFacts, activity.RegisterOptions{Name: CustomerFactsActivity})
 	s.env.RegisterActivityWithOptions(s.acts.SendMessage, activity.RegisterOptions{Name: SendMessageActivity})
 	s.env.RegisterActivityWithOptions(s.acts.FinishRun, activity.RegisterOptions{Name: FinishRunActivity})
+	s.env.RegisterActivityWithOptions(s.acts.RecordSteps, activity.RegisterOptions{Name: RecordStepsActivity})
 	s.env.RegisterActivityWithOptions(s.acts.CreateTask, activity.RegisterOptions{Name: CreateTaskActivity})
 	s.env.RegisterActivityWithOptions(s.acts.UpdateTask, activity.RegisterOptions{Name: UpdateTaskActivity})
 	s.env.RegisterActivityWithOptions(s.acts.RecordSplit, activity.RegisterOptions{Name: RecordSplitActivity})
@@ -262,7 +283,9 @@ func (s *JourneySuite) TestThankYouSendsOnceAndCompletes() {
 	s.Equal("o1", req.OrderID)
 	s.Equal(journey.Transactional, req.Purpose)
 	s.Equal(journey.Email, req.Channel)
-	s.Equal([]FinishRunRequest{{WorkflowID: req.WorkflowID, Outcome: Completed}}, s.acts.finished)
+	s.Require().Len(s.acts.finished, 1)
+	s.Equal(FinishRunRequest{WorkflowID: req.WorkflowID, Outcome: Completed, Steps: s.acts.finished[0].Steps}, s.acts.finished[0])
+	s.Equal([]string{"thanks"}, s.acts.reachedSteps(), "the step reached goes with the end of a run that never rested")
 	st := s.state()
 	s.Equal("completed", st.Status)
 	s.Require().Len(st.Sends, 1)
@@ -591,6 +614,7 @@ steps:
 	s.Equal("by text: 2", a.Comment)
 	s.Equal("sms", a.Source)
 	s.Equal("answer", a.StepID)
+	s.Equal("o-7", a.OrderID, "the answer keeps the order of the delivery that started the run")
 	s.NotEmpty(a.SurveyID)
 
 	s.Require().Len(s.acts.emitted, 1)

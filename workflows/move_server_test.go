@@ -56,6 +56,7 @@ func TestRunMovesOnARealServer(t *testing.T) {
 	w.RegisterActivityWithOptions(acts.CustomerFacts, activity.RegisterOptions{Name: CustomerFactsActivity})
 	w.RegisterActivityWithOptions(acts.SendMessage, activity.RegisterOptions{Name: SendMessageActivity})
 	w.RegisterActivityWithOptions(acts.FinishRun, activity.RegisterOptions{Name: FinishRunActivity})
+	w.RegisterActivityWithOptions(acts.RecordSteps, activity.RegisterOptions{Name: RecordStepsActivity})
 	w.RegisterActivityWithOptions(acts.MoveRun, activity.RegisterOptions{Name: MoveRunActivity})
 	require.NoError(t, w.Start())
 	defer w.Stop()

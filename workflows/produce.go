@@ -104,11 +104,35 @@ func (r *run) recordAnswer(ctx workflow.Context, step journey.Step) error {
 		CustomerID: r.input.CustomerID, WorkflowID: r.workflowID, Journey: r.plan.Journey, StepID: step.ID,
 		Score: int(score), Comment: comment, Source: cmp.Or(spec.Source, "journey"), OrderID: r.input.Trigger.Order.ID,
 	}
+	if r.revision >= 5 {
+		req.OrderID = r.answerOrder(step)
+	}
 	if err := r.produce(ctx, RecordAnswerActivity, fmt.Sprintf("record %s answer %d", req.Survey, req.Score), req); err != nil {
 		return err
 	}
 	r.note(fmt.Sprintf("%s: recorded %s answer %d (%s)", step.ID, req.Survey, req.Score, req.Source))
 	return nil
+}
+
+// answerOrder is the order a record step's answer is about (revision 5):
+// what the step's order expression gives, else the trigger's order
+// (trigger.order.id, else trigger.data.order_id).
+func (r *run) answerOrder(step journey.Step) string {
+	if expr := step.Record.Order; expr != "" {
+		v, err := r.env.EvalValue(expr, r.vars)
+		if err != nil || v == nil {
+			r.note(fmt.Sprintf("%s: the order could not be evaluated (%v); recorded without", step.ID, err))
+			return ""
+		}
+		return cut(fmt.Sprint(v), 128)
+	}
+	if id := r.input.Trigger.Order.ID; id != "" {
+		return id
+	}
+	if id, ok := r.input.Trigger.Data["order_id"].(string); ok {
+		return cut(id, 128)
+	}
+	return ""
 }
 
 // emit sends the step's event, with its data evaluated now.

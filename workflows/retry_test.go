@@ -24,6 +24,7 @@ func (s *JourneySuite) withBudget(budget time.Duration, pin int) {
 	s.env.RegisterActivityWithOptions(s.acts.CustomerFacts, activity.RegisterOptions{Name: CustomerFactsActivity})
 	s.env.RegisterActivityWithOptions(s.acts.SendMessage, activity.RegisterOptions{Name: SendMessageActivity})
 	s.env.RegisterActivityWithOptions(s.acts.FinishRun, activity.RegisterOptions{Name: FinishRunActivity})
+	s.env.RegisterActivityWithOptions(s.acts.RecordSteps, activity.RegisterOptions{Name: RecordStepsActivity})
 	s.env.RegisterActivityWithOptions(s.acts.NextLocalTime, activity.RegisterOptions{Name: NextLocalTimeActivity})
 	s.env.RegisterActivityWithOptions(s.acts.SettleSend, activity.RegisterOptions{Name: SettleSendActivity})
 }

@@ -123,6 +123,9 @@ type run struct {
 	restartSend   *ResumeSend // where a restarted send step goes on (Resume.Sending)
 	moveTo        *Move       // the plan the run moves to at its next wait (move.go)
 	moveRecorded  string      // the plan hash recordMoveAtRest wrote, if any
+	// Outcomes (revision 5, outcomes.go).
+	stepsReached []StepReached // steps entered since they were last recorded
+	enteredAt    time.Time     // when the run started (its first execution)
 }
 
 type waiter struct {
@@ -303,6 +306,11 @@ func (r *run) receive(ev journey.Event, stopWalking workflow.CancelFunc) {
 		stopWalking()
 		return
 	}
+	if r.exitReason == "" && r.convertsAndExits(ev) {
+		r.exitReason = fmt.Sprintf("converted: %s event %s met the goal", ev.Type, ev.ID)
+		stopWalking()
+		return
+	}
 	if r.waiting != nil && r.waiting.matched == nil && r.matches(r.waiting.condition, ev) {
 		r.waiting.matched = &ev
 		return
@@ -363,6 +371,7 @@ func (r *run) matches(condition string, ev journey.Event) bool {
 // in RapportStep when they come to rest on it (see rest), not on every
 // step they pass through.
 func (r *run) enter(ctx workflow.Context, step journey.Step) {
+	r.reach(ctx, step)
 	r.state.CurrentStep = step.ID
 	if r.revision < 1 {
 		r.setAttributes(ctx, StepAttr.ValueSet(step.ID))
@@ -381,6 +390,7 @@ func (r *run) rest(ctx workflow.Context) {
 		r.unsavedStep = false
 		r.setAttributes(ctx, StepAttr.ValueSet(r.state.CurrentStep))
 	}
+	r.recordReached(ctx)
 }
 
 // done records that a step finished.
@@ -479,7 +489,7 @@ func (r *run) finish(ctx workflow.Context, outcome Outcome, reason string) (Jour
 		}
 	}
 
-	req := FinishRunRequest{WorkflowID: r.workflowID, Outcome: outcome, Reason: reason}
+	req := FinishRunRequest{WorkflowID: r.workflowID, Outcome: outcome, Reason: reason, Steps: r.stepsReached}
 	var err error
 	if r.revision >= 1 {
 		// A quick write to the registry: a local activity saves a round

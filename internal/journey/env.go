@@ -55,9 +55,10 @@ func NewEnv() (*Env, error) {
 	types := []reflect.Type{
 		reflect.TypeFor[Customer](), reflect.TypeFor[Event](),
 		reflect.TypeFor[Order](), reflect.TypeFor[Item](), reflect.TypeFor[Task](),
+		reflect.TypeFor[SurveyAnswer](),
 	}
 	common := []cel.EnvOption{
-		ext.NativeTypes(types[0], types[1], types[2], types[3], types[4], ext.ParseStructTag("json")),
+		ext.NativeTypes(types[0], types[1], types[2], types[3], types[4], types[5], ext.ParseStructTag("json")),
 		cel.CrossTypeNumericComparisons(true),
 		cel.ParserExpressionSizeLimit(maxExprLen),
 		cel.ParserRecursionLimit(64),
@@ -381,13 +382,21 @@ func (e *Env) checkAudience(src string) checkedExpr {
 				return checkedExpr{issues: []exprIssue{{line: i + 1, col: utf8.RuneCountInString(line[:loc[0]]),
 					message: "customer.orders is not available in an audience; use orders_count, days_since_last_order or lifetime_value, or check the orders in a branch once the journey starts"}}}
 			}
+			if loc := audienceSurveysRe.FindStringIndex(line); loc != nil {
+				return checkedExpr{issues: []exprIssue{{line: i + 1, col: utf8.RuneCountInString(line[:loc[0]]),
+					message: "customer.surveys is not available in an audience; check the answers in a branch once the journey starts"}}}
+			}
 		}
 	}
 	return checked
 }
 
-// audienceOrdersRe finds customer.orders in an audience condition.
-var audienceOrdersRe = regexp.MustCompile(`\bcustomer\s*\.\s*orders\b`)
+// audienceOrdersRe and audienceSurveysRe find customer.orders and
+// customer.surveys in an audience condition.
+var (
+	audienceOrdersRe  = regexp.MustCompile(`\bcustomer\s*\.\s*orders\b`)
+	audienceSurveysRe = regexp.MustCompile(`\bcustomer\s*\.\s*surveys\b`)
+)
 
 // EvalAudience evaluates an audience condition for a customer, at the
 // scan's time now.

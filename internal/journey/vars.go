@@ -36,13 +36,32 @@ type Customer struct {
 	// MaxFactOrders, each with at most MaxFactItems items. Audiences
 	// cannot use them (they look at every customer at once).
 	Orders []Order `json:"orders,omitempty"`
+	// Surveys are the customer's latest survey answers, newest first: at
+	// most MaxFactSurveys. Audiences cannot use them.
+	Surveys []SurveyAnswer `json:"surveys,omitempty"`
 }
 
-// Bounds of Customer.Orders, so facts stay small in a run's history.
+// Bounds of Customer.Orders and Customer.Surveys, so facts stay small in
+// a run's history.
 const (
-	MaxFactOrders = 10
-	MaxFactItems  = 20
+	MaxFactOrders  = 10
+	MaxFactItems   = 20
+	MaxFactSurveys = 10
 )
+
+// SurveyAnswer is one of a customer's survey answers, as conditions see
+// it: customer.surveys.exists(s, s.order_id == order.id && s.score <= 2).
+type SurveyAnswer struct {
+	// Survey names the survey: a record step's, else the journey's that
+	// asked.
+	Survey string `json:"survey"`
+	Score  int64  `json:"score"`
+	// OrderID is the order the answer is about ("" when none was known).
+	OrderID string `json:"order_id"`
+	// Source is where it came from: page (the survey page), sms, phone...
+	Source     string    `json:"source"`
+	AnsweredAt time.Time `json:"answered_at"`
+}
 
 // Event is something that happened to a customer: an order, a survey answer,
 // a custom event from the shop.

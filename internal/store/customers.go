@@ -158,7 +158,33 @@ func (s *Store) CustomerFacts(ctx context.Context, id string, now time.Time) (jo
 	if f.Orders, err = s.orderFacts(ctx, id, now); err != nil {
 		return f, err
 	}
+	if f.Surveys, err = s.surveyFacts(ctx, id, now); err != nil {
+		return f, err
+	}
 	return f, nil
+}
+
+// surveyFacts returns a customer's latest survey answers given by now,
+// newest first (journey.MaxFactSurveys of them).
+func (s *Store) surveyFacts(ctx context.Context, customerID string, now time.Time) ([]journey.SurveyAnswer, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT survey, score, order_id, source, answered_at FROM survey_answers
+		WHERE customer_id = $1 AND answered_at <= $2
+		ORDER BY answered_at DESC, survey_id LIMIT $3`, customerID, now, journey.MaxFactSurveys)
+	if err != nil {
+		return nil, fmt.Errorf("customer %s survey answers: %w", customerID, err)
+	}
+	out := []journey.SurveyAnswer{}
+	var a journey.SurveyAnswer
+	_, err = pgx.ForEachRow(rows, []any{&a.Survey, &a.Score, &a.OrderID, &a.Source, &a.AnsweredAt}, func() error {
+		a.AnsweredAt = a.AnsweredAt.UTC()
+		out = append(out, a)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("customer %s survey answers: %w", customerID, err)
+	}
+	return out, nil
 }
 
 // orderFacts returns a customer's latest orders placed by now, newest

@@ -19,15 +19,22 @@ type SurveyAnswer struct {
 	// what a journey's record step says (sms, phone).
 	Source     string    `json:"source"`
 	AnsweredAt time.Time `json:"answered_at"`
+	// Survey names the survey: a record step's survey, else the journey
+	// that asked (found by the workflow id when left empty).
+	Survey string `json:"survey,omitempty"`
+	// OrderID is the order the answer is about, when known.
+	OrderID string `json:"order_id,omitempty"`
 }
 
 // AnswerSurvey records an answer once: the first answer to a survey
 // stands, and inserted says whether this was it.
 func (s *Store) AnswerSurvey(ctx context.Context, a SurveyAnswer) (stored SurveyAnswer, inserted bool, err error) {
 	tag, err := s.pool.Exec(ctx, `
-		INSERT INTO survey_answers (survey_id, customer_id, workflow_id, step_id, score, comment, source)
-		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (survey_id) DO NOTHING`,
-		a.SurveyID, a.CustomerID, a.WorkflowID, a.StepID, a.Score, a.Comment, cmp.Or(a.Source, "page"))
+		INSERT INTO survey_answers (survey_id, customer_id, workflow_id, step_id, score, comment, source, survey, order_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7,
+			coalesce(nullif($8, ''), (SELECT journey FROM journey_runs WHERE workflow_id = $3), ''), $9)
+		ON CONFLICT (survey_id) DO NOTHING`,
+		a.SurveyID, a.CustomerID, a.WorkflowID, a.StepID, a.Score, a.Comment, cmp.Or(a.Source, "page"), a.Survey, a.OrderID)
 	if err != nil {
 		return a, false, fmt.Errorf("answer survey %s: %w", a.SurveyID, err)
 	}
@@ -38,9 +45,9 @@ func (s *Store) AnswerSurvey(ctx context.Context, a SurveyAnswer) (stored Survey
 // GetSurveyAnswer returns the answer to a survey, or ErrNotFound.
 func (s *Store) GetSurveyAnswer(ctx context.Context, surveyID string) (SurveyAnswer, error) {
 	var a SurveyAnswer
-	err := s.pool.QueryRow(ctx, `SELECT survey_id, customer_id, workflow_id, step_id, score, comment, source, answered_at
+	err := s.pool.QueryRow(ctx, `SELECT survey_id, customer_id, workflow_id, step_id, score, comment, source, answered_at, survey, order_id
 		FROM survey_answers WHERE survey_id = $1`, surveyID).
-		Scan(&a.SurveyID, &a.CustomerID, &a.WorkflowID, &a.StepID, &a.Score, &a.Comment, &a.Source, &a.AnsweredAt)
+		Scan(&a.SurveyID, &a.CustomerID, &a.WorkflowID, &a.StepID, &a.Score, &a.Comment, &a.Source, &a.AnsweredAt, &a.Survey, &a.OrderID)
 	return a, notFound(err)
 }
 

@@ -38,14 +38,15 @@ CREATE TABLE run_steps (
     PRIMARY KEY (workflow_id, step_id)
 );
 
--- The order a survey answer is about, when the survey or the journey
--- that recorded it knew.
-ALTER TABLE survey_answers ADD COLUMN order_id text NOT NULL DEFAULT '';
+-- The survey an answer is to (the record step's survey, else the
+-- journey's name) and the order it is about, when the survey or the
+-- journey that recorded it knew.
+ALTER TABLE survey_answers ADD COLUMN survey text NOT NULL DEFAULT '', ADD COLUMN order_id text NOT NULL DEFAULT '';
 CREATE INDEX survey_answers_customer ON survey_answers (customer_id, answered_at DESC);
 
 -- +goose Down
 DROP INDEX survey_answers_customer;
-ALTER TABLE survey_answers DROP COLUMN order_id;
+ALTER TABLE survey_answers DROP COLUMN order_id, DROP COLUMN survey;
 DROP TABLE run_steps;
 DROP TABLE journey_conversions;
 ALTER TABLE journey_runs DROP COLUMN goal_until, DROP COLUMN goal, DROP COLUMN arm;
