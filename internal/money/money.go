@@ -160,6 +160,10 @@ func (a Amount) integerDigits() int {
 	return n
 }
 
+// Float64 is the amount as a float64, for statistics (not for sums that
+// must stay exact).
+func (a Amount) Float64() float64 { f, _ := a.d.Float64(); return f }
+
 // IsZero reports whether the amount is 0 (at any scale).
 func (a Amount) IsZero() bool { return a.d.IsZero() }
 
