@@ -73,15 +73,19 @@ func TestCLIAndAPIShareTheContract(t *testing.T) {
 	require.NoError(t, err, errOut)
 	assert.Equal(t, "imported 2 products from "+dir+"/catalog.csv\n", out)
 
-	// POST /v1/orders: one loaded, one refused (422).
-	out, errOut, err = run("import", "orders", apiFlag, write("orders.csv", "order_id,customer_id,placed_at,currency,product_id,name,quantity,price,gift\n"+
-		"o-1,c_ada,2025-11-10T10:00:00Z,GBP,pot,Blue teapot,1,32,true\n"+
-		"o-1,c_ada,2025-11-10T10:00:00Z,GBP,cup,Stoneware cup,2,12,true\n"+
-		"o-2,c_nobody,2025-11-11T10:00:00Z,GBP,cup,Stoneware cup,1,12,\n"))
+	// POST /v1/orders: two loaded (one partly refunded), one refused (422).
+	out, errOut, err = run("import", "orders", apiFlag, write("orders.csv", "order_id,customer_id,placed_at,currency,product_id,name,quantity,price,gift,status,refunded\n"+
+		"o-1,c_ada,2025-11-10T10:00:00Z,GBP,pot,Blue teapot,1,32,true,,\n"+
+		"o-1,c_ada,2025-11-10T10:00:00Z,GBP,cup,Stoneware cup,2,12,true,,\n"+
+		"o-2,c_nobody,2025-11-11T10:00:00Z,GBP,cup,Stoneware cup,1,12,,,\n"+
+		"o-3,c_ada,2025-11-12T10:00:00Z,GBP,cup,Stoneware cup,1,12,,partly_refunded,2.50\n"))
 	var exit *exitError
 	require.ErrorAs(t, err, &exit)
-	assert.Contains(t, out, "imported 1 order (0 already there, 1 refused)")
+	assert.Contains(t, out, "imported 2 orders (0 already there, 1 refused)")
 	assert.Contains(t, errOut, "orders.csv:4: order o-2: customer_id: no customer c_nobody")
+	o3, err := st.GetOrder(ctx, "o-3")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"partly_refunded", "2.50"}, []string{o3.Status, o3.Refunded.String()})
 
 	// POST /v1/events, in batches: an id sent again with the same event
 	// is a duplicate; with another type or other data it is refused,
@@ -209,5 +213,5 @@ func TestCLIAndAPIShareTheContract(t *testing.T) {
 		"POST /v1/tasks/{id}/claim",
 		"POST /v1/tasks/{id}/complete",
 	}, check.Seen(), check.String())
-	assert.Equal(t, []int{201, 422}, check.Statuses("POST /v1/orders"))
+	assert.Equal(t, []int{201, 422, 201}, check.Statuses("POST /v1/orders"))
 }

@@ -82,9 +82,13 @@ func newImportCmd() *cobra.Command {
 		Long: `Import orders loads order history from a CSV file with a row per order
 line and the columns order_id, customer_id, placed_at (RFC 3339, such as
 2025-11-02T14:00:00Z), currency, product_id, name, quantity, price, and
-optionally gift and total (else the sum of the lines). No journey starts
-for these orders: they only tell Rapport what customers bought and when.
-Orders already loaded are left as they are.`,
+optionally gift, total (else the sum of the lines), status (placed,
+fulfilled, delivered, cancelled, refunded, partly_refunded or returned;
+placed when empty) and refunded (how much of the total was refunded).
+Cancelled and refunded orders do not count in the customer's figures nor
+for recommendations. No journey starts for these orders: they only tell
+Rapport what customers bought and when. Orders already loaded are left
+as they are.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f, err := readCSV(args[0], "order_id", "customer_id", "placed_at", "currency", "product_id", "name", "quantity", "price")
@@ -111,6 +115,14 @@ Orders already loaded are left as they are.`,
 					}
 					o = &order{OrderRequest: wire.OrderRequest{ID: id, CustomerID: f.get(i, "customer_id"), PlacedAt: &placed, Currency: f.get(i, "currency")}, line: f.lines[i]}
 					o.Gift, _ = strconv.ParseBool(f.get(i, "gift"))
+					o.Status = f.get(i, "status")
+					if v := f.get(i, "refunded"); v != "" {
+						refunded, err := money.Parse(v)
+						if err != nil {
+							return f.errorf(i, "refunded: %v", err)
+						}
+						o.Refunded = &refunded
+					}
 					if v := f.get(i, "total"); v != "" {
 						if o.total, err = money.Parse(v); err != nil {
 							return f.errorf(i, "total: %v", err)

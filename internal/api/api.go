@@ -99,6 +99,7 @@ func (s *Server) routes() []route {
 		{"POST /v1/events", apikey.EventsWrite, s.postEvent},
 		{"GET /v1/events/{id}", apikey.CustomersRead, s.getEvent},
 		{"POST /v1/orders", apikey.EventsWrite, s.postOrder},
+		{"POST /v1/orders/{id}/status", apikey.EventsWrite, s.postOrderStatus},
 		{"POST /v1/products", apikey.CatalogWrite, s.postProducts},
 		{"GET /v1/tasks", apikey.TasksRead, s.listTasks},
 		{"GET /v1/tasks/{id}", apikey.TasksRead, s.getTask},

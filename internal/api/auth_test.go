@@ -31,6 +31,7 @@ var wantScopes = map[string]apikey.Scope{
 	"POST /v1/events":                             apikey.EventsWrite,
 	"GET /v1/events/{id}":                         apikey.CustomersRead,
 	"POST /v1/orders":                             apikey.EventsWrite,
+	"POST /v1/orders/{id}/status":                 apikey.EventsWrite,
 	"POST /v1/products":                           apikey.CatalogWrite,
 	"GET /v1/tasks":                               apikey.TasksRead,
 	"GET /v1/tasks/{id}":                          apikey.TasksRead,

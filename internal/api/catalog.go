@@ -22,7 +22,8 @@ import (
 
 // postOrder loads an order into the history without starting any journey:
 // for importing past orders, so customer facts (orders_count,
-// days_since_last_order) and recommendations know them.
+// days_since_last_order) and recommendations know them. It may give the
+// order's status (placed when left out) and what was refunded of it.
 func (s *Server) postOrder(w http.ResponseWriter, r *http.Request) {
 	var req wire.OrderRequest
 	if err := decode(r, &req); err != nil {
@@ -45,6 +46,10 @@ func (s *Server) postOrder(w http.ResponseWriter, r *http.Request) {
 	}
 	o, err := checkOrder(wire.Order{ID: req.ID, Total: req.Total, Currency: req.Currency, Gift: req.Gift, Items: req.Items}, "", req.CustomerID, *req.PlacedAt)
 	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := checkLoadedStatus(req, o); err != nil {
 		s.fail(w, r, err)
 		return
 	}

@@ -31,8 +31,21 @@ var (
 )
 
 // validateEvent checks an event sent to POST /v1/events, and returns it
-// as stored, with the order it carries (order.placed).
-func validateEvent(req *wire.EventRequest, now time.Time) (store.Event, *store.Order, error) {
+// as stored, with the order it carries (order.placed) or the change it
+// asks of an order (order.cancelled, order.refunded...).
+func validateEvent(req *wire.EventRequest, now time.Time) (store.NewEvent, error) {
+	e, order, err := checkEventAndOrder(req, now)
+	ne := store.NewEvent{Event: e, Order: order}
+	if err != nil || !store.IsOrderEvent(e.Type) {
+		return ne, err
+	}
+	ne.Change, err = validateOrderChange(e.Type, req.Data)
+	return ne, err
+}
+
+// checkEventAndOrder checks an event's fields and data, and the order an
+// order.placed event carries.
+func checkEventAndOrder(req *wire.EventRequest, now time.Time) (store.Event, *store.Order, error) {
 	e := store.Event{ID: req.ID, Type: req.Type, CustomerID: req.CustomerID}
 	switch {
 	case req.ID == "":
@@ -254,7 +267,8 @@ func (s *Server) postEvent(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	e, order, err := validateEvent(&req, time.Now().UTC())
+	ne, err := validateEvent(&req, time.Now().UTC())
+	e := ne.Event
 	if err != nil {
 		s.Metrics.EventAccepted(req.Type, metrics.EventInvalid)
 		s.fail(w, r, err)
@@ -272,7 +286,7 @@ func (s *Server) postEvent(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	resp, err := s.recordAndRoute(r.Context(), e, order)
+	resp, err := s.recordAndRoute(r.Context(), ne)
 	if err != nil {
 		var refused *apiError // the id is another event's
 		if errors.As(err, &refused) {
@@ -341,14 +355,14 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request, raw json.Raw
 		var req wire.EventRequest
 		err := decodeBytes(item, &req, "")
 		types[i] = req.Type
-		var e store.Event
-		var order *store.Order
+		var ne store.NewEvent
 		if err == nil {
 			res.ID = req.ID
-			e, order, err = validateEvent(&req, now)
+			ne, err = validateEvent(&req, now)
 		} else {
 			res.ID = refusedID(item) // to say which event, when it can
 		}
+		e := ne.Event
 		if err == nil {
 			if f, ok := seen[e.ID]; ok {
 				// The same event twice is a duplicate; another event under
@@ -369,7 +383,7 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request, raw json.Raw
 			continue
 		}
 		seen[e.ID] = first{index: i, event: e}
-		batch = append(batch, store.NewEvent{Event: e, Order: order})
+		batch = append(batch, ne)
 		where = append(where, i)
 	}
 	if err := s.checkCustomers(r.Context(), batch, where, &resp); err != nil {
@@ -397,6 +411,12 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request, raw json.Raw
 			resp.Rejected++
 			continue
 		}
+		if rec.Refused != nil { // the order change it asks cannot be: not stored
+			reject(res, orderRefusal(rec.Refused))
+			resp.Rejected++
+			continue
+		}
+		res.Order, res.Note = orderOutcomeBody(rec.Order)
 		if !rec.Inserted {
 			if err := s.checkReuse(r.Context(), kept[j].Event, rec.Event); err != nil {
 				var refused *apiError
@@ -667,13 +687,19 @@ func reject(res *wire.BatchResult, err error) {
 // Routing does not hold the answer while Temporal cannot be reached: it
 // runs under failfast (given up at the first call that finds no server)
 // and RouteTimeout.
-func (s *Server) recordAndRoute(ctx context.Context, e store.Event, order *store.Order) (wire.EventResponse, error) {
+func (s *Server) recordAndRoute(ctx context.Context, ne store.NewEvent) (wire.EventResponse, error) {
+	e := ne.Event
 	resp := wire.EventResponse{ID: e.ID, Status: wire.StatusAccepted, Routing: wire.RoutingDone,
 		RoutingResult: wire.RoutingResult{Started: []string{}, Delivered: []string{}}}
-	stored, inserted, err := s.Store.RecordEvent(ctx, e, order)
+	rec, err := s.Store.RecordNewEvent(ctx, ne)
+	if refused := (*store.OrderRefusal)(nil); errors.As(err, &refused) {
+		return resp, orderRefusal(refused)
+	}
 	if err != nil {
 		return resp, err
 	}
+	stored, inserted := rec.Event, rec.Inserted
+	resp.Order, resp.Note = orderOutcomeBody(rec.Order)
 	rctx, cancel := s.routeContext(ctx)
 	defer cancel()
 	if !inserted {

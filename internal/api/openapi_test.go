@@ -163,7 +163,7 @@ func newContractAPI(t testing.TB) *contractAPI {
 		PublicLimit: PublicLimit{Rate: 1000, Burst: 1000, WebhookRate: 1000, WebhookBurst: 1000}}
 	a := &contractAPI{s: s, h: s.Handler(), keys: map[string]string{}}
 
-	// What the examples name: Ada, an event of hers, a task and a voucher
+	// What the examples name: Ada, an order and an event of hers, a task and a voucher
 	// from her win-back, and a customer whose erasure is under way.
 	for _, c := range []store.Customer{
 		{ID: "c_ada", Email: "ada@example.com", Name: "Ada Lovelace", Attributes: map[string]any{"tier": "gold"}},
@@ -172,7 +172,10 @@ func newContractAPI(t testing.TB) *contractAPI {
 		_, err := st.UpsertCustomer(ctx, c)
 		require.NoError(t, err)
 	}
-	_, _, err := st.RecordEvent(ctx, store.Event{ID: "evt_welcome", Type: "newsletter.joined", CustomerID: "c_ada",
+	_, err := st.RecordOrder(ctx, store.Order{ID: "ord_0800", CustomerID: "c_ada", Total: money.MustParse("48.00"), Currency: "GBP",
+		PlacedAt: time.Now().Add(-48 * time.Hour), Items: []store.Item{{ProductID: "p_teapot", Name: "Teapot", Quantity: 1, Price: money.MustParse("48.00")}}})
+	require.NoError(t, err)
+	_, _, err = st.RecordEvent(ctx, store.Event{ID: "evt_welcome", Type: "newsletter.joined", CustomerID: "c_ada",
 		OccurredAt: time.Now().Add(-time.Hour), Data: json.RawMessage(`{"source":"footer"}`)}, nil)
 	require.NoError(t, err)
 	wf := "journey/lapse-winback/c_ada/audience-20260503"

@@ -118,7 +118,7 @@ func (s *Server) answerSurvey(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		e := store.Event{ID: "survey-" + claims.SurveyID, Type: "survey.answered", CustomerID: claims.CustomerID, OccurredAt: answer.AnsweredAt, Data: raw}
-		if _, err := s.recordAndRoute(r.Context(), e, nil); err != nil {
+		if _, err := s.recordAndRoute(r.Context(), store.NewEvent{Event: e}); err != nil {
 			s.surveyFailed(w, r, err)
 			return
 		}

@@ -333,7 +333,7 @@ func (s *Server) inboundSMS(ctx context.Context, from, body, sid string) error {
 			}
 			data, _ := json.Marshal(fields)
 			e := store.Event{ID: "sms-" + sid + "-" + c.ID, Type: "sms.replied", CustomerID: c.ID, OccurredAt: time.Now().UTC(), Data: data}
-			if _, err := s.recordAndRoute(ctx, e, nil); err != nil {
+			if _, err := s.recordAndRoute(ctx, store.NewEvent{Event: e}); err != nil {
 				return err
 			}
 		}

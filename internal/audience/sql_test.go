@@ -3,6 +3,7 @@ package audience_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"regexp"
@@ -393,6 +394,7 @@ func insertCustomers(t *testing.T, s *store.Store, db *pgxpool.Pool, rng *rand.R
 		return &value
 	}
 	ids := make([]string, n)
+	statuses := map[string]int{}
 	for i := range n {
 		r := row{
 			id:       fmt.Sprintf("c_%03d", i),
@@ -433,15 +435,45 @@ func insertCustomers(t *testing.T, s *store.Store, db *pgxpool.Pool, rng *rand.R
 			if placed.After(now) {
 				placed = now
 			}
+			orderID := fmt.Sprintf("o_%s_%d", r.id, j)
 			_, err := s.RecordOrder(ctx, store.Order{
-				ID: fmt.Sprintf("o_%s_%d", r.id, j), CustomerID: r.id, Currency: "GBP", PlacedAt: placed,
+				ID: orderID, CustomerID: r.id, Currency: "GBP", PlacedAt: placed,
 				Total: money.MustParse([]string{"0", "12.34", "50", "99.99", "100", "150.5"}[rng.IntN(6)]),
 			})
 			require.NoError(t, err)
+			// Some orders move on: cancelled and refunded ones stop
+			// counting, partly refunded ones count net of the refund.
+			change := store.OrderChange{OrderID: orderID}
+			switch rng.IntN(6) {
+			case 0:
+				change.Event = store.EventOrderCancelled
+			case 1:
+				change.Event = store.EventOrderRefunded
+			case 2:
+				change.Event, change.Amount = store.EventOrderRefunded, &refund
+			case 3:
+				change.Event = store.EventOrderDelivered
+			default:
+				continue
+			}
+			rec, err := s.RecordNewEvent(ctx, store.NewEvent{Change: &change, Event: store.Event{ID: "e_" + orderID, Type: change.Event,
+				CustomerID: r.id, OccurredAt: now, Data: json.RawMessage(fmt.Sprintf(`{"order_id": %q}`, orderID))}})
+			var refused *store.OrderRefusal
+			if errors.As(err, &refused) {
+				continue // a refund of more than a free order's total
+			}
+			require.NoError(t, err)
+			statuses[rec.Order.Status]++
 		}
+	}
+	for _, status := range []string{store.OrderCancelled, store.OrderRefunded, store.OrderPartlyRefunded} {
+		require.NotZero(t, statuses[status], "some orders are %s", status)
 	}
 	return ids
 }
+
+// refund is the amount of the partial refunds of insertCustomers.
+var refund = money.MustParse("10.00")
 
 // selectIDs runs the filter's SQL over the customers table, read-only.
 func selectIDs(t *testing.T, s *store.Store, f audience.Filter) []string {

@@ -84,6 +84,13 @@ type Order struct {
 	Gift     bool      `json:"gift"`
 	Items    []Item    `json:"items"`
 	PlacedAt time.Time `json:"placed_at"`
+	// Status is the order's status now: placed, fulfilled, delivered,
+	// cancelled, refunded, partly_refunded or returned. It is filled for
+	// customer.orders; an event's order (and the trigger's, order) is the
+	// order as the event carried it, without a status.
+	Status string `json:"status"`
+	// Refunded is how much of the total was refunded (customer.orders).
+	Refunded float64 `json:"refunded"`
 }
 
 // Item is one line of an order.

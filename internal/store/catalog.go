@@ -61,7 +61,8 @@ func (s *Store) UpsertProducts(ctx context.Context, products []Product) error {
 
 // Recommend picks up to limit active products that complement the basis
 // products, best match first, leaving out everything the customer has
-// bought (gifts included) and the basis itself.
+// (what they bought, gifts included, in orders that count: not cancelled
+// nor refunded in full) and the basis itself.
 func (s *Store) Recommend(ctx context.Context, customerID string, basis []string, limit int) ([]Product, error) {
 	if len(basis) == 0 || limit <= 0 {
 		return nil, nil
@@ -71,7 +72,7 @@ func (s *Store) Recommend(ctx context.Context, customerID string, basis []string
 		FROM complements c JOIN products p ON p.id = c.complement_id
 		WHERE c.product_id = ANY($2) AND p.active AND NOT (p.id = ANY($2))
 		  AND NOT EXISTS (SELECT 1 FROM order_items i JOIN orders o ON o.id = i.order_id
-		                  WHERE o.customer_id = $1 AND i.product_id = p.id)
+		                  WHERE o.customer_id = $1 AND i.product_id = p.id AND `+countedOrder+`)
 		GROUP BY p.id
 		ORDER BY sum(c.weight) DESC, p.id
 		LIMIT $3`, customerID, basis, limit)
@@ -86,16 +87,17 @@ func (s *Store) Recommend(ctx context.Context, customerID string, basis []string
 }
 
 // TasteBasis returns the products that say what a customer likes: those of
-// the order given, unless it was a gift; then those of their most recent
-// orders that were not gifts.
+// the order given, unless it was a gift or no longer counts (cancelled or
+// refunded in full: see OrderCounts); then those of their most recent
+// orders that were not gifts and still count.
 func (s *Store) TasteBasis(ctx context.Context, customerID, orderID string) ([]string, error) {
 	rows, err := s.pool.Query(ctx, `
 		WITH chosen AS (
-			SELECT o.id FROM orders o WHERE o.id = $2 AND o.customer_id = $1 AND NOT o.gift
+			SELECT o.id FROM orders o WHERE o.id = $2 AND o.customer_id = $1 AND NOT o.gift AND `+countedOrder+`
 			UNION ALL
-			SELECT id FROM (SELECT o.id FROM orders o WHERE o.customer_id = $1 AND NOT o.gift
+			SELECT id FROM (SELECT o.id FROM orders o WHERE o.customer_id = $1 AND NOT o.gift AND `+countedOrder+`
 			                ORDER BY o.placed_at DESC LIMIT 5) recent
-			WHERE NOT EXISTS (SELECT 1 FROM orders o WHERE o.id = $2 AND o.customer_id = $1 AND NOT o.gift)
+			WHERE NOT EXISTS (SELECT 1 FROM orders o WHERE o.id = $2 AND o.customer_id = $1 AND NOT o.gift AND `+countedOrder+`)
 		)
 		SELECT DISTINCT i.product_id FROM order_items i WHERE i.order_id IN (SELECT id FROM chosen) ORDER BY 1`, customerID, orderID)
 	if err != nil {

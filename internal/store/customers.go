@@ -146,10 +146,12 @@ func (s *Store) CustomerFacts(ctx context.Context, id string, now time.Time) (jo
 	if err := s.pool.QueryRow(ctx, `SELECT channel_order FROM customer_settings WHERE customer_id = $1`, id).Scan(&f.PreferredChannels); err != nil && err != pgx.ErrNoRows {
 		return f, fmt.Errorf("customer %s channel order: %w", id, err)
 	}
+	// The figures count the orders that count (OrderCounts), as those
+	// kept on the customer for audiences do.
 	var last *time.Time
 	err = s.pool.QueryRow(ctx, `
-		SELECT count(*), coalesce(sum(total), 0)::float8, max(placed_at)
-		FROM orders WHERE customer_id = $1 AND placed_at <= $2`, id, now).
+		SELECT count(*), coalesce(sum(o.total - o.refunded), 0)::float8, max(o.placed_at)
+		FROM orders o WHERE o.customer_id = $1 AND o.placed_at <= $2 AND `+countedOrder, id, now).
 		Scan(&f.OrdersCount, &f.LifetimeValue, &last)
 	if err != nil {
 		return f, fmt.Errorf("customer %s order figures: %w", id, err)
@@ -189,10 +191,11 @@ func (s *Store) surveyFacts(ctx context.Context, customerID string, now time.Tim
 
 // orderFacts returns a customer's latest orders placed by now, newest
 // first, as journeys see them (journey.MaxFactOrders of them, each with
-// its first journey.MaxFactItems items), in one query.
+// its first journey.MaxFactItems items), in one query. Cancelled and
+// refunded orders are among them, with their status.
 func (s *Store) orderFacts(ctx context.Context, customerID string, now time.Time) ([]journey.Order, error) {
 	rows, err := s.pool.Query(ctx, `
-		SELECT o.id, o.total::float8, o.currency, o.gift, o.placed_at,
+		SELECT o.id, o.total::float8, o.currency, o.gift, o.placed_at, o.status, o.refunded::float8,
 			coalesce((SELECT json_agg(json_build_object('product_id', i.product_id, 'name', i.name,
 					'quantity', i.quantity, 'price', i.price::float8) ORDER BY i.line)
 				FROM (SELECT * FROM order_items WHERE order_id = o.id ORDER BY line LIMIT $4) i), '[]'::json)
@@ -204,7 +207,7 @@ func (s *Store) orderFacts(ctx context.Context, customerID string, now time.Time
 	orders := []journey.Order{}
 	var o journey.Order
 	var items []byte
-	_, err = pgx.ForEachRow(rows, []any{&o.ID, &o.Total, &o.Currency, &o.Gift, &o.PlacedAt, &items}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&o.ID, &o.Total, &o.Currency, &o.Gift, &o.PlacedAt, &o.Status, &o.Refunded, &items}, func() error {
 		o.Items = nil
 		if err := json.Unmarshal(items, &o.Items); err != nil {
 			return fmt.Errorf("order %s items: %w", o.ID, err)

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -35,6 +36,10 @@ type Order struct {
 	Gift       bool         `json:"gift"`
 	PlacedAt   time.Time    `json:"placed_at"`
 	Items      []Item       `json:"items"`
+	// Status is one of the Order* statuses; empty is placed.
+	Status string `json:"status"`
+	// Refunded is how much of the total was refunded, in its currency.
+	Refunded money.Amount `json:"refunded"`
 }
 
 // Item is one line of an order.
@@ -50,38 +55,62 @@ type Item struct {
 // stored it changes nothing and returns the stored event with inserted
 // false. An order already stored under the same id is left as it was.
 func (s *Store) RecordEvent(ctx context.Context, e Event, order *Order) (stored Event, inserted bool, err error) {
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if err := lockRouting(ctx, tx, e.CustomerID); err != nil {
+	rec, err := s.RecordNewEvent(ctx, NewEvent{Event: e, Order: order})
+	return rec.Event, rec.Inserted, err
+}
+
+// RecordNewEvent stores one event as RecordEvents does, in a transaction
+// of its own. An order change it refuses is returned as an *OrderRefusal
+// error (nothing is stored then).
+func (s *Store) RecordNewEvent(ctx context.Context, ne NewEvent) (Recorded, error) {
+	var rec Recorded
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := lockRouting(ctx, tx, ne.Event.CustomerID); err != nil {
 			return err
 		}
-		if err := s.refuseErased(ctx, tx, e.CustomerID); err != nil {
+		if err := s.refuseErased(ctx, tx, ne.Event.CustomerID); err != nil {
 			return err
 		}
-		stored, inserted, err = recordEvent(ctx, tx, e, order)
+		var err error
+		rec, err = recordEvent(ctx, tx, ne)
 		return err
 	})
 	if err != nil {
-		return Event{}, false, fmt.Errorf("record event %s: %w", e.ID, err)
+		return Recorded{}, fmt.Errorf("record event %s: %w", ne.Event.ID, err)
 	}
-	return stored, inserted, nil
+	if rec.Refused != nil {
+		return rec, rec.Refused
+	}
+	return rec, nil
 }
 
-// NewEvent is an event to store with the order it carries, if any.
+// NewEvent is an event to store with the order it carries, if any, or the
+// change it asks of an order (order lifecycle events).
 type NewEvent struct {
-	Event Event
-	Order *Order
+	Event  Event
+	Order  *Order
+	Change *OrderChange
 }
 
 // Recorded is what storing one event of a batch did.
 type Recorded struct {
 	Event    Event
 	Inserted bool
+	// Order is what a new event with a Change did to the order it
+	// names; nil for other events and for events stored before.
+	Order *OrderOutcome
+	// Refused is set when the event was not stored because its Change
+	// cannot be applied to the order (a refund over the total, say).
+	Refused *OrderRefusal
 }
 
 // RecordEvents stores a batch of events in one transaction, each as
 // RecordEvent does: all are stored, or none is. Events with an id already
 // stored (or repeated in the batch) change nothing and come back with
-// Inserted false.
+// Inserted false. A new event with an order Change applies it in the same
+// transaction, so posting the event again changes the order once; one
+// whose change is refused is not stored and comes back with Refused, the
+// others are stored all the same.
 func (s *Store) RecordEvents(ctx context.Context, batch []NewEvent) ([]Recorded, error) {
 	out := make([]Recorded, len(batch))
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
@@ -102,11 +131,11 @@ func (s *Store) RecordEvents(ctx context.Context, batch []NewEvent) ([]Recorded,
 			return err
 		}
 		for i, ne := range batch {
-			stored, inserted, err := recordEvent(ctx, tx, ne.Event, ne.Order)
+			rec, err := recordEvent(ctx, tx, ne)
 			if err != nil {
 				return fmt.Errorf("event %s: %w", ne.Event.ID, err)
 			}
-			out[i] = Recorded{Event: stored, Inserted: inserted}
+			out[i] = rec
 		}
 		return nil
 	})
@@ -116,27 +145,58 @@ func (s *Store) RecordEvents(ctx context.Context, batch []NewEvent) ([]Recorded,
 	return out, nil
 }
 
-// recordEvent stores an event and its order inside a transaction holding
-// the customer's routing lock.
-func recordEvent(ctx context.Context, tx pgx.Tx, e Event, order *Order) (stored Event, inserted bool, err error) {
+// recordEvent stores an event and its order, or applies the change it
+// asks of an order, inside a transaction holding the customer's routing
+// lock. A change is worked out before the event is stored, and only for
+// an event not stored before: a refused one stores nothing (and runs no
+// statement that fails, so the transaction goes on).
+func recordEvent(ctx context.Context, tx pgx.Tx, ne NewEvent) (Recorded, error) {
+	e := ne.Event
 	if len(e.Data) == 0 {
 		e.Data = json.RawMessage("{}")
+	}
+	var rec Recorded
+	var next OrderState
+	if ne.Change != nil {
+		var known bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM events WHERE id = $1)`, e.ID).Scan(&known); err != nil {
+			return rec, err
+		}
+		if !known {
+			outcome, state, refused, err := planOrderChange(ctx, tx, e.CustomerID, *ne.Change)
+			if err != nil {
+				return rec, err
+			}
+			if refused != nil {
+				rec.Refused = refused
+				return rec, nil
+			}
+			rec.Order, next = &outcome, state
+		}
 	}
 	tag, err := tx.Exec(ctx, `
 		INSERT INTO events (id, type, customer_id, occurred_at, data)
 		VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING`,
 		e.ID, e.Type, e.CustomerID, e.OccurredAt, []byte(e.Data))
 	if err != nil {
-		return Event{}, false, err
+		return rec, err
 	}
-	inserted = tag.RowsAffected() == 1
-	if inserted && order != nil {
-		if err := insertOrder(ctx, tx, *order); err != nil {
-			return Event{}, false, err
+	rec.Inserted = tag.RowsAffected() == 1
+	if rec.Inserted && ne.Order != nil {
+		if err := insertOrder(ctx, tx, *ne.Order); err != nil {
+			return rec, err
 		}
 	}
-	stored, err = scanEvent(tx.QueryRow(ctx, `SELECT `+eventColumns+` FROM events WHERE id = $1`, e.ID))
-	return stored, inserted, err
+	switch {
+	case !rec.Inserted:
+		rec.Order = nil
+	case rec.Order != nil && rec.Order.Changed:
+		if err := applyOrderChange(ctx, tx, e.CustomerID, next); err != nil {
+			return rec, err
+		}
+	}
+	rec.Event, err = scanEvent(tx.QueryRow(ctx, `SELECT `+eventColumns+` FROM events WHERE id = $1`, e.ID))
+	return rec, err
 }
 
 // EventsAfter returns the customer's events stored after the one numbered
@@ -161,23 +221,29 @@ func (s *Store) LastEventSeq(ctx context.Context, customerID string) (int64, err
 	return seq, nil
 }
 
+// insertOrder stores an order (placed unless it says otherwise) and adds
+// it to the customer's figures when it counts (OrderCounts), net of what
+// was refunded of it.
 func insertOrder(ctx context.Context, tx pgx.Tx, o Order) error {
+	status := cmp.Or(o.Status, OrderPlaced)
 	tag, err := tx.Exec(ctx, `
-		INSERT INTO orders (id, customer_id, total, currency, gift, placed_at)
-		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING`,
-		o.ID, o.CustomerID, o.Total, o.Currency, o.Gift, o.PlacedAt)
+		INSERT INTO orders (id, customer_id, total, currency, gift, placed_at, status, refunded)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING`,
+		o.ID, o.CustomerID, o.Total, o.Currency, o.Gift, o.PlacedAt, status, o.Refunded)
 	if err != nil {
 		return fmt.Errorf("order %s: %w", o.ID, err)
 	}
 	if tag.RowsAffected() == 0 {
 		return nil
 	}
-	_, err = tx.Exec(ctx, `
-		UPDATE customers SET orders_count = orders_count + 1, lifetime_value = lifetime_value + $2,
-			last_order_at = greatest(last_order_at, $3)
-		WHERE id = $1`, o.CustomerID, o.Total, o.PlacedAt)
-	if err != nil {
-		return fmt.Errorf("order %s: customer figures: %w", o.ID, err)
+	if OrderCounts(status) {
+		_, err = tx.Exec(ctx, `
+			UPDATE customers SET orders_count = orders_count + 1, lifetime_value = lifetime_value + $2 - $3,
+				last_order_at = greatest(last_order_at, $4)
+			WHERE id = $1`, o.CustomerID, o.Total, o.Refunded, o.PlacedAt)
+		if err != nil {
+			return fmt.Errorf("order %s: customer figures: %w", o.ID, err)
+		}
 	}
 	rows := make([][]any, len(o.Items))
 	for i, it := range o.Items {
@@ -255,8 +321,8 @@ func (s *Store) UnroutedEvents(ctx context.Context, cutoff time.Time, limit int)
 // GetOrder returns an order with its items, or ErrNotFound.
 func (s *Store) GetOrder(ctx context.Context, id string) (Order, error) {
 	var o Order
-	err := s.pool.QueryRow(ctx, `SELECT id, customer_id, total, currency, gift, placed_at FROM orders WHERE id = $1`, id).
-		Scan(&o.ID, &o.CustomerID, &o.Total, &o.Currency, &o.Gift, &o.PlacedAt)
+	err := s.pool.QueryRow(ctx, `SELECT id, customer_id, total, currency, gift, placed_at, status, refunded FROM orders WHERE id = $1`, id).
+		Scan(&o.ID, &o.CustomerID, &o.Total, &o.Currency, &o.Gift, &o.PlacedAt, &o.Status, &o.Refunded)
 	if err != nil {
 		return o, fmt.Errorf("get order %s: %w", id, notFound(err))
 	}

@@ -61,7 +61,7 @@ func TestCustomersUpsertAndFacts(t *testing.T) {
 	require.Len(t, facts.Orders, 2, "recent orders placed by now, for conditions")
 	assert.Equal(t, []string{"ob", "oa"}, []string{facts.Orders[0].ID, facts.Orders[1].ID}, "newest first")
 	assert.Equal(t, journey.Order{ID: "ob", Total: 10.5, Currency: "GBP", PlacedAt: now.AddDate(0, 0, -30),
-		Items: []journey.Item{{ProductID: "p", Name: "Tea", Quantity: 1, Price: 10.5}}}, facts.Orders[0])
+		Items: []journey.Item{{ProductID: "p", Name: "Tea", Quantity: 1, Price: 10.5}}, Status: "placed"}, facts.Orders[0])
 
 	// Bounded: the latest journey.MaxFactOrders orders, each with its
 	// first journey.MaxFactItems items.

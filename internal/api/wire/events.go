@@ -81,6 +81,24 @@ type EventResponse struct {
 	// sweeper).
 	Routing string `json:"routing"`
 	RoutingResult
+	// Order is the order a new order event (order.fulfilled,
+	// order.delivered, order.cancelled, order.refunded, order.returned)
+	// names, as it stands after the event; nil when it names none.
+	Order *OrderState `json:"order,omitempty"`
+	// Note says why a new order event changed no order: it names none, no
+	// such order of the customer, or a status the event does not move on.
+	// The event is stored and routed all the same.
+	Note string `json:"note,omitempty"`
+}
+
+// OrderState is an order's status and what was refunded of it.
+type OrderState struct {
+	ID string `json:"id"`
+	// Status is placed, fulfilled, delivered, cancelled, refunded,
+	// partly_refunded or returned.
+	Status string `json:"status"`
+	// Refunded is how much of its total was refunded, in its currency.
+	Refunded money.Amount `json:"refunded"`
 }
 
 // RoutingResult says what routing an event did.
@@ -117,6 +135,9 @@ type BatchResult struct {
 	// rejected with Field "id".
 	Error string `json:"error,omitempty"`
 	Field string `json:"field,omitempty"`
+	// Order and Note are as in EventResponse, for a new order event.
+	Order *OrderState `json:"order,omitempty"`
+	Note  string      `json:"note,omitempty"`
 }
 
 // Event is an event as stored, GET /v1/events/{id}.

@@ -22,6 +22,33 @@ type OrderRequest struct {
 	Currency   string        `json:"currency"`
 	Gift       bool          `json:"gift,omitempty"`
 	Items      []Item        `json:"items"`
+	// Status is the order's status, placed when absent: fulfilled,
+	// delivered, cancelled, refunded, partly_refunded or returned too.
+	Status string `json:"status,omitempty"`
+	// Refunded is how much of the total was refunded: the total for a
+	// refunded order (when absent too), above 0 and below the total for
+	// a partly_refunded one, below the total for a returned or cancelled
+	// one, and 0 (or absent) for the others.
+	Refunded *money.Amount `json:"refunded,omitempty"`
+}
+
+// OrderStatusRequest is POST /v1/orders/{id}/status: the order moves on
+// as an order event of the status's type (order.cancelled...) would move
+// it, and that event is recorded and routed to the customer's journeys.
+type OrderStatusRequest struct {
+	// Status is fulfilled, delivered, cancelled, refunded or returned.
+	Status string `json:"status"`
+	// Amount is the amount refunded (refunded, returned): for refunded,
+	// the whole total when absent.
+	Amount *money.Amount `json:"amount,omitempty"`
+	// Currency is the amount's; the order's when absent.
+	Currency string `json:"currency,omitempty"`
+	// EventID names the change, as an event's id does: sending it again
+	// is harmless. When absent, the change is named by the order, the
+	// status and the amount.
+	EventID string `json:"event_id,omitempty"`
+	// OccurredAt is when it happened (not in the future); now when absent.
+	OccurredAt *time.Time `json:"occurred_at,omitempty"`
 }
 
 // OrderResponse answers POST /v1/orders: 201 created, or 200 for an
