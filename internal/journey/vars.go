@@ -36,6 +36,9 @@ type Customer struct {
 	// MaxFactOrders, each with at most MaxFactItems items. Audiences
 	// cannot use them (they look at every customer at once).
 	Orders []Order `json:"orders,omitempty"`
+	// Engagement is what the providers reported back about the
+	// customer's messages (engagement.go).
+	Engagement Engagement `json:"engagement,omitzero"`
 }
 
 // Bounds of Customer.Orders, so facts stay small in a run's history.

@@ -386,6 +386,10 @@ var ErasureTables = map[string]string{
 	"webhook_failures":   "no customer data (when a provider's webhook post was last not taken)",
 	"erasures":           "kept: the erasure record, by the customer's hash",
 	"goose_db_version":   "no customer data",
+
+	// What the providers reported back about the customer's messages.
+	"customer_engagement":      "deleted",
+	"customer_engagement_days": "deleted",
 }
 
 // RemoveCustomerData removes a customer's personal data from every table
@@ -471,6 +475,8 @@ func (s *Store) RemoveCustomerData(ctx context.Context, erasureID int64, custome
 			`DELETE FROM topic_events WHERE customer_id = $1`,
 			`DELETE FROM customer_settings WHERE customer_id = $1`,
 			`DELETE FROM settings_events WHERE customer_id = $1`,
+			`DELETE FROM customer_engagement WHERE customer_id = $1`,
+			`DELETE FROM customer_engagement_days WHERE customer_id = $1`,
 			`DELETE FROM journey_runs WHERE customer_id = $1`,
 			`DELETE FROM customers WHERE id = $1`,
 		} {
