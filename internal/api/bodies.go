@@ -99,7 +99,8 @@ func audiencePreviewBody(p router.AudiencePreview) wire.AudiencePreview {
 }
 
 // audienceCustomer is a customer as an audience sees them: their facts
-// without the list of their orders (audiences do not load it).
+// without the list of their orders (audiences do not load it), nor their
+// engagement (not in the documented answer).
 func audienceCustomer(c journey.Customer) wire.AudienceCustomer {
 	return wire.AudienceCustomer{ID: c.ID, Locale: c.Locale, TimeZone: c.TimeZone, Zone: c.Zone, Country: c.Country, HasEmail: c.HasEmail,
 		HasPhone: c.HasPhone, HasPostalAddress: c.HasPostalAddress, OrdersCount: c.OrdersCount, LifetimeValue: c.LifetimeValue,

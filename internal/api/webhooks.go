@@ -71,7 +71,9 @@ func (s *Server) refuse(w http.ResponseWriter, provider, why string) {
 // sendgridWebhook takes SendGrid's event webhook: signed with ECDSA over
 // the timestamp and the raw body. Bounces, drops and spam reports suppress
 // the address; unsubscribes leave the message's topic; deliveries, opens
-// and clicks are noted on the message.
+// and clicks are noted on the message; and what tells of the customer's
+// engagement (processed, delivered, opens, clicks, hard bounces, spam
+// reports) is added to it.
 func (s *Server) sendgridWebhook(w http.ResponseWriter, r *http.Request) {
 	body, err := readBody(r.Body, maxWebhookBody)
 	if err != nil {
@@ -109,7 +111,7 @@ func (s *Server) sendgridWebhook(w http.ResponseWriter, r *http.Request) {
 		if id == "" {
 			continue
 		}
-		err := s.once(ctx, "sendgrid", id, func() error { return s.sendgridEvent(ctx, e, kind, email, messageID) })
+		err := s.once(ctx, "sendgrid", id, func() ([]store.Engaged, error) { return s.sendgridEvent(ctx, e, kind, email, messageID) })
 		if pe, ok := dataError(err); ok {
 			// One event the database refuses must not hold back the
 			// others: SendGrid would send the whole batch again, for a day.
@@ -141,19 +143,28 @@ func (s *Server) noteSendGridFailure(ctx context.Context, at time.Time) {
 	}
 }
 
-// sendgridEvent applies one event of SendGrid's event webhook.
-func (s *Server) sendgridEvent(ctx context.Context, e map[string]any, kind, email, messageID string) error {
+// sendgridEvent applies one event of SendGrid's event webhook, and
+// returns what it tells of the customer's engagement, for the message's
+// customer (applied once, with the note of the event: see once).
+func (s *Server) sendgridEvent(ctx context.Context, e map[string]any, kind, email, messageID string) ([]store.Engaged, error) {
 	var err error
-	at := time.Now()
+	at, when := time.Now(), time.Time{} // when: the event's own time, else the store's now
 	if n, ok := e["timestamp"].(float64); ok {
 		at = time.Unix(int64(n), 0)
+		when = at
+	}
+	engaged := func(k store.EngagementKind) []store.Engaged {
+		if err != nil || messageID == "" {
+			return nil
+		}
+		return []store.Engaged{{Kind: k, MessageID: messageID, At: when}}
 	}
 	switch kind {
 	case "bounce", "dropped", "spamreport":
 		bounceType, _ := e["type"].(string)
 		if kind == "bounce" && bounceType == "blocked" {
 			err = s.noteDelivery(ctx, messageID, "blocked", at) // a soft bounce: the address is fine
-			break
+			return nil, err
 		}
 		reason := map[string]string{"bounce": "hard bounce", "dropped": "dropped by SendGrid", "spamreport": "spam report"}[kind]
 		if why, _ := e["reason"].(string); why != "" {
@@ -165,6 +176,12 @@ func (s *Server) sendgridEvent(ctx context.Context, e map[string]any, kind, emai
 		if err == nil {
 			err = s.noteDelivery(ctx, messageID, kind, at)
 		}
+		switch kind {
+		case "bounce":
+			return engaged(store.EmailBounced), err
+		case "spamreport":
+			return engaged(store.EmailSpamReport), err
+		}
 	case "unsubscribe", "group_unsubscribe":
 		err = s.leaveFromEmail(ctx, messageID, email, "sendgrid_"+kind)
 	case "processed", "deferred":
@@ -172,29 +189,56 @@ func (s *Server) sendgridEvent(ctx context.Context, e map[string]any, kind, emai
 		// it): the evidence that settles an email in doubt, and what
 		// proves the webhook alive for the emails after it.
 		err = s.noteDelivery(ctx, messageID, kind, at)
+		if kind == "processed" {
+			return engaged(store.EmailSent), err
+		}
 	case "delivered":
 		err = s.noteDelivery(ctx, messageID, "delivered", at)
+		return engaged(store.EmailDelivered), err
 	case "open":
 		err = s.noteDelivery(ctx, messageID, "opened", at)
+		if machineOpen(e["sg_machine_open"]) {
+			// Apple Mail Privacy Protection (and the like) fetched the
+			// images: nobody read it.
+			return engaged(store.EmailMachineOpen), err
+		}
+		return engaged(store.EmailOpened), err
 	case "click":
 		err = s.noteDelivery(ctx, messageID, "clicked", at)
+		return engaged(store.EmailClicked), err
 	}
-	return err
+	return nil, err
+}
+
+// machineOpen reads SendGrid's sg_machine_open flag of an open event: a
+// JSON boolean, or the text "true".
+func machineOpen(v any) bool {
+	switch x := v.(type) {
+	case bool:
+		return x
+	case string:
+		return strings.EqualFold(strings.TrimSpace(x), "true")
+	}
+	return false
 }
 
 // once applies a webhook event's effects unless they were applied
 // already, then notes that they were. Noting it after the effects means a
 // failure in between leaves the event to the provider's retry (every
-// effect is idempotent) rather than losing it.
-func (s *Server) once(ctx context.Context, provider, id string, effects func() error) error {
+// effect is idempotent) rather than losing it. What effects returns of a
+// customer's engagement (which counts, so is not idempotent) is applied
+// in the transaction that notes the event, and only by the post that
+// notes it, so it counts once however often the event is delivered.
+func (s *Server) once(ctx context.Context, provider, id string, effects func() ([]store.Engaged, error)) error {
 	seen, err := s.Store.WebhookSeen(ctx, provider, id)
 	if err != nil || seen {
 		return err
 	}
-	if err := effects(); err != nil {
+	engaged, err := effects()
+	if err != nil {
 		return err
 	}
-	return s.Store.RecordWebhook(ctx, provider, id)
+	return s.Store.RecordWebhook(ctx, provider, id, engaged...)
 }
 
 // noteDelivery records a provider's report about a message. Any report
@@ -284,7 +328,7 @@ func (s *Server) twilioInbound(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	// A reply is kept as the customer wrote it, made storable.
 	from, body, sid := cleanText(r.PostForm.Get("From"), false), strings.TrimSpace(cleanText(r.PostForm.Get("Body"), true)), cleanText(r.PostForm.Get("MessageSid"), false)
-	if err := s.once(ctx, "twilio", "inbound:"+sid, func() error { return s.inboundSMS(ctx, from, body, sid) }); err != nil {
+	if err := s.once(ctx, "twilio", "inbound:"+sid, func() ([]store.Engaged, error) { return s.inboundSMS(ctx, from, body, sid) }); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -292,33 +336,37 @@ func (s *Server) twilioInbound(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><Response></Response>`)
 }
 
-func (s *Server) inboundSMS(ctx context.Context, from, body, sid string) error {
+// inboundSMS applies a text from a customer, and returns the reply it is
+// for the engagement of each customer with that number (STOP, START and
+// their synonyms are not replies).
+func (s *Server) inboundSMS(ctx context.Context, from, body, sid string) ([]store.Engaged, error) {
 	word := strings.ToUpper(strings.Join(strings.Fields(body), " "))
 	customers, err := s.Store.CustomersWithPhone(ctx, from)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	ev := store.Evidence{Shown: "SMS reply: " + body, Note: "Twilio message " + sid}
 	switch {
 	case slices.Contains(stopWords, word):
 		if err := s.Store.Suppress(ctx, store.Suppression{Channel: "sms", Address: from, Reason: "replied " + word, Source: "twilio inbound"}); err != nil {
-			return err
+			return nil, err
 		}
 		for _, c := range customers {
 			if _, err := s.Store.RecordConsent(ctx, c.ID, "sms", "opted_out", "sms_reply", ev); err != nil {
-				return err
+				return nil, err
 			}
 		}
 	case slices.Contains(startWords, word):
 		if err := s.Store.Unsuppress(ctx, "sms", from); err != nil {
-			return err
+			return nil, err
 		}
 		for _, c := range customers {
 			if _, err := s.Store.RecordConsent(ctx, c.ID, "sms", "opted_in", "sms_reply", ev); err != nil {
-				return err
+				return nil, err
 			}
 		}
 	default:
+		var engaged []store.Engaged
 		for _, c := range customers {
 			// The reply carries its sender, and the message it most
 			// likely answers: the latest text to that number whose
@@ -326,7 +374,7 @@ func (s *Server) inboundSMS(ctx context.Context, from, body, sid string) error {
 			fields := map[string]any{"body": body, "message_sid": sid, "from": from}
 			open, ok, err := s.Store.OpenSMS(ctx, c.ID, from)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			if ok {
 				fields["in_reply_to"] = map[string]any{"message_id": open.ID, "journey": open.Journey, "step": open.StepID, "workflow_id": open.WorkflowID}
@@ -334,26 +382,36 @@ func (s *Server) inboundSMS(ctx context.Context, from, body, sid string) error {
 			data, _ := json.Marshal(fields)
 			e := store.Event{ID: "sms-" + sid + "-" + c.ID, Type: "sms.replied", CustomerID: c.ID, OccurredAt: time.Now().UTC(), Data: data}
 			if _, err := s.recordAndRoute(ctx, store.NewEvent{Event: e}); err != nil {
-				return err
+				return nil, err
 			}
+			engaged = append(engaged, store.Engaged{Kind: store.SMSReplied, CustomerID: c.ID})
 		}
+		return engaged, nil
 	}
-	return nil
+	return nil, nil
 }
 
 // twilioStatus takes Twilio's delivery reports for the messages Rapport
-// sent (the outbox id is in the callback URL).
+// sent (the outbox id is in the callback URL); a delivery is added to the
+// customer's engagement.
 func (s *Server) twilioStatus(w http.ResponseWriter, r *http.Request) {
 	if !s.verifyTwilio(r) {
 		s.refuse(w, "twilio", "bad signature")
 		return
 	}
 	status, sid := cleanText(r.PostForm.Get("MessageStatus"), false), cleanText(r.PostForm.Get("MessageSid"), false)
-	err := s.once(r.Context(), "twilio", "status:"+sid+":"+status, func() error {
+	err := s.once(r.Context(), "twilio", "status:"+sid+":"+status, func() ([]store.Engaged, error) {
 		if status == "" {
-			return nil
+			return nil, nil
 		}
-		return s.noteDelivery(r.Context(), r.URL.Query().Get("message_id"), status, time.Now())
+		messageID := r.URL.Query().Get("message_id")
+		if err := s.noteDelivery(r.Context(), messageID, status, time.Now()); err != nil {
+			return nil, err
+		}
+		if status == "delivered" && messageID != "" {
+			return []store.Engaged{{Kind: store.SMSDelivered, MessageID: messageID}}, nil
+		}
+		return nil, nil
 	})
 	if err != nil {
 		s.fail(w, r, err)
@@ -364,6 +422,7 @@ func (s *Server) twilioStatus(w http.ResponseWriter, r *http.Request) {
 
 // lobWebhook takes Lob's tracking events, signed with HMAC-SHA256 over
 // "timestamp.body". A piece returned to sender suppresses the address.
+// Deliveries and returns are added to the customer's engagement.
 func (s *Server) lobWebhook(w http.ResponseWriter, r *http.Request) {
 	body, err := readBody(r.Body, maxWebhookBody)
 	if err != nil {
@@ -387,8 +446,9 @@ func (s *Server) lobWebhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var e struct {
-		ID        string `json:"id"`
-		EventType struct {
+		ID          string `json:"id"`
+		DateCreated string `json:"date_created"`
+		EventType   struct {
 			ID string `json:"id"`
 		} `json:"event_type"`
 		Body struct {
@@ -401,18 +461,27 @@ func (s *Server) lobWebhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	err = s.once(ctx, "lob", cleanText(e.ID, false), func() error {
+	err = s.once(ctx, "lob", cleanText(e.ID, false), func() ([]store.Engaged, error) {
 		messageID := cleanText(e.Body.Metadata["message_id"], false)
 		_, status, _ := strings.Cut(cleanText(e.EventType.ID, false), ".") // letter.delivered -> delivered
 		if err := s.noteDelivery(ctx, messageID, status, time.Now()); err != nil {
-			return err
+			return nil, err
 		}
-		if status == "returned_to_sender" && messageID != "" {
+		when, _ := time.Parse(time.RFC3339, e.DateCreated) // else the store's now
+		switch {
+		case messageID == "":
+		case status == "delivered":
+			return []store.Engaged{{Kind: store.MailDelivered, MessageID: messageID, At: when}}, nil
+		case status == "returned_to_sender":
 			if m, err := s.Store.GetMessage(ctx, messageID); err == nil && m.Recipient != "" {
-				return s.Store.Suppress(ctx, store.Suppression{Channel: "mail", Address: m.Recipient, Reason: "returned to sender", Source: "lob"})
+				err := s.Store.Suppress(ctx, store.Suppression{Channel: "mail", Address: m.Recipient, Reason: "returned to sender", Source: "lob"})
+				if err != nil {
+					return nil, err
+				}
 			}
+			return []store.Engaged{{Kind: store.MailReturned, MessageID: messageID, At: when}}, nil
 		}
-		return nil
+		return nil, nil
 	})
 	if err != nil {
 		s.fail(w, r, err)

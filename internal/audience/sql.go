@@ -23,7 +23,8 @@ import (
 
 // Filter is the part of an audience condition Postgres can decide.
 type Filter struct {
-	// Where is a SQL boolean over customers aliased c ("true" when nothing
+	// Where is a SQL boolean over customers aliased c, LEFT JOINed with
+	// their customer_engagement row aliased ce ("true" when nothing
 	// translates), with placeholders numbered from the argBase given to
 	// Translate. It is never NULL for any row.
 	Where string
@@ -46,7 +47,9 @@ type Filter struct {
 // true, with facts as of now computed from the order figures kept on the
 // customer (customers.orders_count, lifetime_value, last_order_at), as
 // store.ScanCustomers computes them (and store.CustomerFacts, as long as
-// no order is placed after now: it leaves those out). Conjuncts it
+// no order is placed after now: it leaves those out), and engagement from
+// the customer's customer_engagement row, which Where names ce (see
+// store.ScanCustomers), and its customer_engagement_days. Conjuncts it
 // cannot translate are left to CEL, and Where then selects a superset of
 // the audience. An expression the audience environment rejects is an
 // error.
@@ -145,8 +148,9 @@ const (
 	integer             // an integer column, NOT NULL
 	double              // a numeric column read as float8, NOT NULL
 	boolean             // a boolean SQL expression, never NULL
-	days                // days_since_last_order, from c.last_order_at
+	days                // whole days since a timestamp SQL expression (NULL: -1)
 	tags                // the string elements of c.attributes->'tags'
+	window              // a count of the engagement window: the sum of a customer_engagement_days column
 )
 
 // column is a customer field SQL can decide.
@@ -167,28 +171,70 @@ var columns = map[string]column{
 	"lifetime_value":        {"c.lifetime_value::float8", double},
 	"has_email":             {"(c.email IS NOT NULL AND c.email <> '')", boolean},
 	"has_phone":             {"(c.phone IS NOT NULL AND c.phone <> '')", boolean},
-	"days_since_last_order": {"", days},
+	"days_since_last_order": {"c.last_order_at", days},
 	"tags":                  {"", tags},
+
+	// Engagement, from the customer_engagement row (ce, LEFT JOINed:
+	// NULL when there is none) and customer_engagement_days.
+	"engagement.email.days_since_first_sent": {"ce.email_first_sent_at", days},
+	"engagement.email.days_since_delivered":  {"ce.email_last_delivered_at", days},
+	"engagement.email.days_since_open":       {"ce.email_last_open_at", days},
+	"engagement.email.days_since_click":      {"ce.email_last_click_at", days},
+	"engagement.email.days_since_engaged":    {"GREATEST(ce.email_last_open_at, ce.email_last_click_at)", days},
+	"engagement.email.bounces":               {"coalesce(ce.email_bounces, 0)", integer},
+	"engagement.email.spam_reports":          {"coalesce(ce.email_spam_reports, 0)", integer},
+	"engagement.email.opens_30d":             {"email_opens", window},
+	"engagement.email.clicks_30d":            {"email_clicks", window},
+	"engagement.email.machine_opens_30d":     {"email_machine_opens", window},
+	"engagement.sms.days_since_delivered":    {"ce.sms_last_delivered_at", days},
+	"engagement.sms.days_since_reply":        {"ce.sms_last_reply_at", days},
+	"engagement.sms.replies_30d":             {"sms_replies", window},
+	"engagement.mail.days_since_delivered":   {"ce.mail_last_delivered_at", days},
+	"engagement.mail.returns":                {"coalesce(ce.mail_returns, 0)", integer},
 }
 
 // field recognises a customer field SQL can decide, written name or
-// customer.name.
+// customer.name (engagement.email.opens_30d or
+// customer.engagement.email.opens_30d for a nested one).
 func field(e ast.Expr) (column, bool) {
-	var name string
-	switch e.Kind() {
-	case ast.IdentKind:
-		name = e.AsIdent()
-	case ast.SelectKind:
-		s := e.AsSelect()
-		if s.IsTestOnly() || s.Operand().Kind() != ast.IdentKind || s.Operand().AsIdent() != "customer" {
-			return column{}, false
-		}
-		name = s.FieldName()
-	default:
+	name, ok := path(e)
+	if !ok {
 		return column{}, false
+	}
+	if rest, ok := strings.CutPrefix(name, "customer."); ok {
+		name = rest
 	}
 	col, ok := columns[name]
 	return col, ok
+}
+
+// path returns the dotted name of an identifier and the fields selected
+// from it: customer.engagement.email.
+func path(e ast.Expr) (string, bool) {
+	switch e.Kind() {
+	case ast.IdentKind:
+		return e.AsIdent(), true
+	case ast.SelectKind:
+		s := e.AsSelect()
+		if s.IsTestOnly() {
+			return "", false
+		}
+		operand, ok := path(s.Operand())
+		if !ok {
+			return "", false
+		}
+		return operand + "." + s.FieldName(), true
+	}
+	return "", false
+}
+
+// windowSum is the SQL of a rolling count at now: the sum of a
+// customer_engagement_days column over the days journey.EngagementWindow
+// gives, as store.CustomerFacts computes it, 0 when there is none.
+func (t *translator) windowSum(dayColumn string) string {
+	first, last := journey.EngagementWindow(t.now)
+	return fmt.Sprintf("(SELECT coalesce(sum(d.%s), 0) FROM customer_engagement_days d WHERE d.customer_id = c.id AND d.day BETWEEN %s::date AND %s::date)",
+		dayColumn, t.bind(first), t.bind(last))
 }
 
 // literal returns a scalar literal's value as int64 (ints, and uints that
@@ -314,6 +360,9 @@ var sqlOps = map[string]string{
 
 // compare translates "field op literal".
 func (t *translator) compare(col column, op string, v any) (string, bool) {
+	if col.kind == window {
+		col = column{t.windowSum(col.sql), integer}
+	}
 	switch col.kind {
 	case text:
 		s, ok := v.(string)
@@ -351,7 +400,7 @@ func (t *translator) compare(col column, op string, v any) (string, bool) {
 		}
 	case days:
 		if k, ok := asFloat(v); ok {
-			return t.days(op, k)
+			return t.days(col.sql, op, k)
 		}
 	}
 	return "", false
@@ -373,6 +422,9 @@ func (t *translator) in(elem, list ast.Expr) (string, bool) {
 	col, ok := field(elem)
 	if !ok || list.Kind() != ast.ListKind {
 		return "", false
+	}
+	if col.kind == window {
+		col = column{t.windowSum(col.sql), integer}
 	}
 	// CEL's in is == against each element, and == between a string and a
 	// number (or a bool) is false: elements of another kind never match.
@@ -415,7 +467,7 @@ func (t *translator) in(elem, list ast.Expr) (string, bool) {
 		}
 		parts := make([]string, len(floats))
 		for i, k := range floats {
-			sql, ok := t.days(operators.Equals, k)
+			sql, ok := t.days(col.sql, operators.Equals, k)
 			if !ok {
 				return "", false
 			}
@@ -442,7 +494,9 @@ const day = 24 * time.Hour
 // within which Go's time.Sub is exact.
 const maxDays = 100_000
 
-// days translates "days_since_last_order op k". The fact is -1 for a
+// days translates "days_since_last_order op k", where ts is the SQL of
+// the timestamp the days count from (c.last_order_at; the engagement
+// fields' columns, such as ce.email_last_open_at). The fact is -1 for a
 // customer without orders (last_order_at IS NULL), else the whole days
 // from last_order_at to now, truncated toward zero (Go's Duration
 // division; an order after now gives 0, or less a whole day later).
@@ -451,24 +505,24 @@ const maxDays = 100_000
 // d >= floor(k)+1, d < k is not d >= ceil(k), and so on; and d >= m is a
 // range of last_order_at (see atLeast). The customers without orders are
 // decided here, by comparing -1 with k as CEL would.
-func (t *translator) days(op string, k float64) (string, bool) {
+func (t *translator) days(ts, op string, k float64) (string, bool) {
 	if !(math.Abs(k) <= maxDays) {
 		return "", false
 	}
 	var withOrders string // over c.last_order_at, which is not NULL
 	switch op {
 	case operators.GreaterEquals:
-		withOrders = t.atLeast(int64(math.Ceil(k)))
+		withOrders = t.atLeast(ts, int64(math.Ceil(k)))
 	case operators.Greater:
-		withOrders = t.atLeast(int64(math.Floor(k)) + 1)
+		withOrders = t.atLeast(ts, int64(math.Floor(k))+1)
 	case operators.Less:
-		withOrders = "NOT " + t.atLeast(int64(math.Ceil(k)))
+		withOrders = "NOT " + t.atLeast(ts, int64(math.Ceil(k)))
 	case operators.LessEquals:
-		withOrders = "NOT " + t.atLeast(int64(math.Floor(k))+1)
+		withOrders = "NOT " + t.atLeast(ts, int64(math.Floor(k))+1)
 	case operators.Equals, operators.NotEquals:
 		equal := "false" // a whole number of days is never a fraction
 		if k == math.Trunc(k) {
-			equal = fmt.Sprintf("(%s AND NOT %s)", t.atLeast(int64(k)), t.atLeast(int64(k)+1))
+			equal = fmt.Sprintf("(%s AND NOT %s)", t.atLeast(ts, int64(k)), t.atLeast(ts, int64(k)+1))
 		}
 		withOrders = equal
 		if op == operators.NotEquals {
@@ -478,12 +532,13 @@ func (t *translator) days(op string, k float64) (string, bool) {
 		return "", false
 	}
 	if holds(op, -1, k) {
-		return fmt.Sprintf("(c.last_order_at IS NULL OR %s)", withOrders), true
+		return fmt.Sprintf("(%s IS NULL OR %s)", ts, withOrders), true
 	}
-	return fmt.Sprintf("(c.last_order_at IS NOT NULL AND %s)", withOrders), true
+	return fmt.Sprintf("(%s IS NOT NULL AND %s)", ts, withOrders), true
 }
 
-// atLeast is the condition, over a non-NULL c.last_order_at, that
+// atLeast is the condition, over a non-NULL c.last_order_at (or another
+// timestamp, ts), that
 // days_since_last_order >= m, where x = now - last_order_at and the fact
 // is trunc(x / day):
 //
@@ -494,12 +549,12 @@ func (t *translator) days(op string, k float64) (string, bool) {
 // so each bound is made a "<=" on a whole microsecond: last <= b holds
 // exactly when last <= b truncated, and last < b when last <= (b - 1ns)
 // truncated. now may then carry nanoseconds.
-func (t *translator) atLeast(m int64) string {
+func (t *translator) atLeast(ts string, m int64) string {
 	bound := t.now.Add(-time.Duration(m) * day)
 	if m <= 0 {
 		bound = t.now.Add(-time.Duration(m-1)*day - time.Nanosecond)
 	}
-	return fmt.Sprintf("(c.last_order_at <= %s::timestamptz)", t.bind(bound.Truncate(time.Microsecond)))
+	return fmt.Sprintf("(%s <= %s::timestamptz)", ts, t.bind(bound.Truncate(time.Microsecond)))
 }
 
 // holds evaluates "a op b" for numbers, as CEL does for an int and a

@@ -116,6 +116,22 @@ func TestTranslate(t *testing.T) {
 			args:  []any{ago(90 * day)},
 			exact: true, sql: []string{"90 <= days_since_last_order"},
 		},
+		// Engagement: days since a moment of the customer_engagement row
+		// (ce; -1, NULL, for never), counts of the window's days.
+		{
+			expr: "customer.engagement.email.days_since_engaged >= 180 && engagement.email.opens_30d == 0 && engagement.email.bounces < 1",
+			where: "(GREATEST(ce.email_last_open_at, ce.email_last_click_at) IS NOT NULL AND (GREATEST(ce.email_last_open_at, ce.email_last_click_at) <= $3::timestamptz)) AND " +
+				"((SELECT coalesce(sum(d.email_opens), 0) FROM customer_engagement_days d WHERE d.customer_id = c.id AND d.day BETWEEN $4::date AND $5::date) = $6::bigint) AND " +
+				"(coalesce(ce.email_bounces, 0) < $7::bigint)",
+			args:  []any{ago(180 * day), time.Date(2026, 10, 24, 0, 0, 0, 0, time.UTC), time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC), int64(0), int64(1)},
+			exact: true, sql: []string{"customer.engagement.email.days_since_engaged >= 180", "engagement.email.opens_30d == 0", "engagement.email.bounces < 1"},
+		},
+		{
+			expr:  `engagement.sms.days_since_reply == -1 && engagement.email.last_open_at < timestamp("2026-01-01T00:00:00Z")`,
+			where: "(ce.sms_last_reply_at IS NULL OR ((ce.sms_last_reply_at <= $3::timestamptz) AND NOT (ce.sms_last_reply_at <= $4::timestamptz)))",
+			args:  []any{now.Add(2*day - time.Microsecond), now.Add(day - time.Microsecond)},
+			sql:   []string{"engagement.sms.days_since_reply == -1"}, cel: []string{`engagement.email.last_open_at < timestamp("2026-01-01T00:00:00Z")`},
+		},
 		// Mixed: what SQL cannot decide is left to CEL, conjunct by conjunct.
 		{
 			expr:  `orders_count >= 2 && attributes["tier"] == "gold"`,
@@ -256,6 +272,20 @@ var equivalenceExprs = []string{
 	`has_postal_address || has_email`, `attributes["tags"] == "vip" && has_email`,
 	`country == "GB" && tags.size() > 1`, `has_email && tags.exists(t, t.startsWith("v"))`,
 	"true", "false && has_email", "!false",
+	// Engagement: days since a moment (-1 for never), counts, rolling
+	// counts of the window's days, named both ways.
+	"engagement.email.days_since_engaged >= 180", "engagement.email.days_since_engaged == -1",
+	"customer.engagement.email.days_since_engaged < 180", "engagement.email.days_since_open != -1",
+	"engagement.email.days_since_click <= 30", "engagement.email.days_since_first_sent >= 180",
+	"engagement.email.days_since_delivered == 0", "engagement.email.days_since_first_sent > 29.5",
+	"engagement.email.days_since_engaged in [-1, 0, 180]",
+	"engagement.email.days_since_first_sent >= 180 && (engagement.email.days_since_engaged == -1 || engagement.email.days_since_engaged >= 180)",
+	"engagement.email.opens_30d > 0", "engagement.email.opens_30d == 0", "customer.engagement.email.clicks_30d >= 2",
+	"engagement.email.machine_opens_30d > 1.5", "engagement.email.opens_30d in [1, 3]", "2 <= engagement.email.clicks_30d",
+	"engagement.email.bounces == 0", "engagement.email.bounces >= 2", "engagement.email.spam_reports > 0",
+	"engagement.sms.days_since_reply < 30", "engagement.sms.replies_30d >= 1", "engagement.sms.days_since_delivered >= 0",
+	"engagement.mail.days_since_delivered != -1", "engagement.mail.returns > 0",
+	`engagement.email.last_open_at > timestamp("2026-11-01T00:00:00Z") && engagement.email.opens_30d > 0`,
 }
 
 // row is how a test customer is stored.
@@ -426,6 +456,8 @@ func insertCustomers(t *testing.T, s *store.Store, db *pgxpool.Pool, rng *rand.R
 		require.NoError(t, err)
 		ids[i] = r.id
 
+		insertEngagement(t, db, rng, r.id, now)
+
 		// Orders around day boundaries: whole days before now, then a
 		// microsecond, a second or an hour either side (never after now).
 		for j := range rng.IntN(4) {
@@ -474,13 +506,51 @@ func insertCustomers(t *testing.T, s *store.Store, db *pgxpool.Pool, rng *rand.R
 
 // refund is the amount of the partial refunds of insertCustomers.
 var refund = money.MustParse("10.00")
+// insertEngagement gives most customers a customer_engagement row with
+// moments around the day boundaries (or none: NULL), and counts on days
+// around the window's edges, directly, as the webhooks would leave them.
+func insertEngagement(t *testing.T, db *pgxpool.Pool, rng *rand.Rand, id string, now time.Time) {
+	t.Helper()
+	if rng.IntN(5) == 0 {
+		return // no row: every moment never, every count 0
+	}
+	ctx := context.Background()
+	moment := func() *time.Time {
+		if rng.IntN(3) == 0 {
+			return nil
+		}
+		days := []int{0, 1, 29, 30, 179, 180, 181, 400}[rng.IntN(8)]
+		offset := []time.Duration{0, time.Microsecond, -time.Microsecond, time.Hour, -time.Hour}[rng.IntN(5)]
+		at := now.Add(-time.Duration(days)*day + offset).Truncate(time.Microsecond)
+		return &at
+	}
+	count := func() int { return []int{0, 0, 1, 2, 3}[rng.IntN(5)] }
+	_, err := db.Exec(ctx, `INSERT INTO customer_engagement (customer_id, email_first_sent_at, email_last_delivered_at,
+			email_last_open_at, email_last_machine_open_at, email_last_click_at, email_last_bounce_at, email_bounces,
+			email_last_spam_report_at, email_spam_reports, sms_last_delivered_at, sms_last_reply_at,
+			mail_last_delivered_at, mail_last_returned_at, mail_returns)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+		id, moment(), moment(), moment(), moment(), moment(), moment(), count(), moment(), count(), moment(), moment(), moment(), moment(), count())
+	require.NoError(t, err)
+	// Days on both sides of the window's edges, and after now's day.
+	first, last := journey.EngagementWindow(now)
+	for _, d := range []time.Time{first.AddDate(0, 0, -1), first, last.AddDate(0, 0, -3), last, last.AddDate(0, 0, 1)} {
+		if rng.IntN(2) == 0 {
+			continue
+		}
+		_, err := db.Exec(ctx, `INSERT INTO customer_engagement_days (customer_id, day, email_opens, email_machine_opens, email_clicks, sms_replies)
+			VALUES ($1, $2, $3, $4, $5, $6)`, id, d, count(), count(), count(), count())
+		require.NoError(t, err)
+	}
+}
 
 // selectIDs runs the filter's SQL over the customers table, read-only.
 func selectIDs(t *testing.T, s *store.Store, f audience.Filter) []string {
 	t.Helper()
 	var ids []string
 	err := s.ReadOnly(context.Background(), func(q store.Querier) error {
-		rows, err := q.Query(context.Background(), `SELECT id FROM customers c WHERE `+f.Where+` ORDER BY id COLLATE "C"`, f.Args...)
+		rows, err := q.Query(context.Background(), `SELECT id FROM customers c LEFT JOIN customer_engagement ce ON ce.customer_id = c.id
+			WHERE `+f.Where+` ORDER BY id COLLATE "C"`, f.Args...)
 		if err != nil {
 			return err
 		}
@@ -500,6 +570,9 @@ func randomExprs(rng *rand.Rand, n int) []string {
 	atoms := []string{
 		"days_since_last_order >= 90", "days_since_last_order < 1", "days_since_last_order == -1",
 		"days_since_last_order != 30", "days_since_last_order > 0.5", "orders_count >= 1", "orders_count == 2",
+		"engagement.email.days_since_engaged >= 180", "engagement.email.days_since_engaged == -1",
+		"engagement.email.opens_30d > 0", "engagement.email.clicks_30d == 1", "engagement.email.bounces >= 1",
+		"engagement.sms.replies_30d > 0", "engagement.mail.days_since_delivered < 2",
 		"lifetime_value > 100", "lifetime_value <= 50.0", `country == "GB"`, `country < "G"`,
 		`locale in ["fr-FR", "EN"]`, "has_email", "has_phone", `"vip" in tags`, `"tea" in customer.tags`,
 		`id > "c_150"`, "has_postal_address", "tags.size() == 1",

@@ -56,6 +56,10 @@ func NewEnv() (*Env, error) {
 		reflect.TypeFor[Customer](), reflect.TypeFor[Event](),
 		reflect.TypeFor[Order](), reflect.TypeFor[Item](), reflect.TypeFor[Task](),
 		reflect.TypeFor[SurveyAnswer](),
+		// Nested in Customer, so declared with it; listed for the
+		// suggestions of misspelt fields.
+		reflect.TypeFor[Engagement](), reflect.TypeFor[EmailEngagement](),
+		reflect.TypeFor[SMSEngagement](), reflect.TypeFor[MailEngagement](),
 	}
 	common := []cel.EnvOption{
 		ext.NativeTypes(types[0], types[1], types[2], types[3], types[4], types[5], ext.ParseStructTag("json")),
@@ -136,6 +140,8 @@ func customerFields() []customerField {
 			typ = cel.ListType(cel.StringType)
 		case reflect.Map:
 			typ = cel.MapType(cel.StringType, cel.DynType)
+		case reflect.Struct:
+			typ = cel.ObjectType(celTypeName(f.Type)) // engagement
 		default:
 			continue
 		}

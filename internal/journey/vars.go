@@ -39,6 +39,9 @@ type Customer struct {
 	// Surveys are the customer's latest survey answers, newest first: at
 	// most MaxFactSurveys. Audiences cannot use them.
 	Surveys []SurveyAnswer `json:"surveys,omitempty"`
+	// Engagement is what the providers reported back about the
+	// customer's messages (engagement.go).
+	Engagement Engagement `json:"engagement,omitzero"`
 }
 
 // Bounds of Customer.Orders and Customer.Surveys, so facts stay small in

@@ -37,10 +37,12 @@ type Page struct {
 // after the id after, in id order (keyset pagination on the primary key),
 // and of those the ones for whom the SQL filter where holds. Each page
 // costs two index range scans however few customers match. where is a
-// boolean over customers aliased c whose placeholders start at
-// AudienceArgBase; it comes from audience.Translate, never from user
-// text. Facts are computed as of now from the order figures kept on the
-// customer.
+// boolean over customers aliased c (and their customer_engagement row
+// aliased ce, joined on the primary key: NULLs when there is none) whose
+// placeholders start at AudienceArgBase; it comes from
+// audience.Translate, never from user text. Facts are computed as of now
+// from the order figures kept on the customer, and the engagement of the
+// page's prospects read after them.
 func (s *Store) ScanCustomers(ctx context.Context, after string, limit int, where string, args []any, now time.Time) (Page, error) {
 	var page Page
 	var last *string
@@ -63,7 +65,7 @@ func (s *Store) ScanCustomers(ctx context.Context, after string, limit int, wher
 			c.orders_count, c.lifetime_value::float8, c.last_order_at, c.attributes,
 			coalesce((SELECT channel_order FROM customer_settings st WHERE st.customer_id = c.id), '{}'),
 			coalesce((SELECT max(seq) FROM events e WHERE e.customer_id = c.id), 0)
-		FROM customers c
+		FROM customers c LEFT JOIN customer_engagement ce ON ce.customer_id = c.id
 		WHERE c.id > $1 AND c.id <= $2 AND (`+where+`)
 		ORDER BY c.id`, append([]any{after, page.Last}, args...)...)
 	if err != nil {
@@ -88,6 +90,19 @@ func (s *Store) ScanCustomers(ctx context.Context, after string, limit int, wher
 	})
 	if err != nil {
 		return page, fmt.Errorf("scan customers after %q: %w", after, err)
+	}
+	if len(page.Prospects) > 0 {
+		ids := make([]string, len(page.Prospects))
+		for i, p := range page.Prospects {
+			ids[i] = p.Facts.ID
+		}
+		engagement, err := engagementFacts(ctx, s.pool, ids, now)
+		if err != nil {
+			return page, fmt.Errorf("scan customers after %q: %w", after, err)
+		}
+		for i := range page.Prospects {
+			page.Prospects[i].Facts.Engagement = engagement[page.Prospects[i].Facts.ID]
+		}
 	}
 	return page, nil
 }

@@ -125,8 +125,8 @@ func (s *Store) GetCustomer(ctx context.Context, id string) (Customer, error) {
 }
 
 // CustomerFacts returns what journeys may know about a customer at now: no
-// contact details, but whether each channel has one, and order history
-// figures.
+// contact details, but whether each channel has one, order history
+// figures, and engagement.
 func (s *Store) CustomerFacts(ctx context.Context, id string, now time.Time) (journey.Customer, error) {
 	c, err := s.GetCustomer(ctx, id)
 	if err != nil {
@@ -163,6 +163,11 @@ func (s *Store) CustomerFacts(ctx context.Context, id string, now time.Time) (jo
 	if f.Surveys, err = s.surveyFacts(ctx, id, now); err != nil {
 		return f, err
 	}
+	engagement, err := engagementFacts(ctx, s.pool, []string{id}, now)
+	if err != nil {
+		return f, err
+	}
+	f.Engagement = engagement[id]
 	return f, nil
 }
 

@@ -64,6 +64,7 @@ func seedErasable(t *testing.T, s *store.Store) string {
 
 	wid := "rapport/lapse-winback/c_jane_erase/2026-06"
 	require.NoError(t, s.RegisterRun(ctx, store.Run{WorkflowID: wid, Journey: "lapse-winback", CustomerID: id, PlanHash: "h", Listens: true, TriggerEventID: "evt_jane_1"}))
+	require.NoError(t, s.RecordWebhook(ctx, "sendgrid", "sg_jane_click", store.Engaged{Kind: store.EmailClicked, CustomerID: id}))
 
 	allow := func(store.GateInput) store.Gate { return store.Gate{Allow: true} }
 	claim, _, err := s.ClaimWithGate(ctx, store.Message{IdempotencyKey: wid + "#email_offer#email", WorkflowID: wid, Journey: "lapse-winback",

@@ -86,6 +86,10 @@ var ExportTables = map[string]string{
 	"journey_catalogs":   "not exported: no customer data (journey names and plan hashes)",
 	"webhook_failures":   "not exported: no customer data (when a provider's webhook post was last not taken)",
 	"goose_db_version":   "not exported: no customer data",
+
+	// What the providers reported back about the customer's messages.
+	"customer_engagement":      "customer_engagement (one row)",
+	"customer_engagement_days": "customer_engagement_days (the counts of the last 30 days)",
 }
 
 // exportList is one list of the export: a query whose rows are JSON
@@ -219,6 +223,8 @@ func (s *Store) ExportCustomer(ctx context.Context, w io.Writer, customerID stri
 			{"tasks", "created_at, id"},
 			{"split_assignments", "assigned_at, workflow_id, step_id"},
 			{"journey_runs", "started_at, workflow_id"},
+			{"customer_engagement", "customer_id"},
+			{"customer_engagement_days", "day"},
 		} {
 			// The table names and orders are the constants above.
 			lists = append(lists, exportList{name: table.name, args: id,

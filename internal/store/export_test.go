@@ -53,6 +53,7 @@ func seedExportable(t *testing.T, s *store.Store) {
 
 	wid := "rapport/lapse-winback/c_linus/2026-06"
 	require.NoError(t, s.RegisterRun(ctx, store.Run{WorkflowID: wid, Journey: "lapse-winback", CustomerID: id, PlanHash: "h1", Listens: true, TriggerEventID: "evt_linus_order"}))
+	require.NoError(t, s.RecordWebhook(ctx, "sendgrid", "sg_linus_open", store.Engaged{Kind: store.EmailOpened, CustomerID: id}))
 
 	allow := func(store.GateInput) store.Gate { return store.Gate{Allow: true} }
 	claim, _, err := s.ClaimWithGate(ctx, store.Message{IdempotencyKey: wid + "#email_offer#email", WorkflowID: wid, Journey: "lapse-winback",
@@ -123,6 +124,8 @@ type exportDoc struct {
 	Tasks             []map[string]any         `json:"tasks"`
 	SplitAssignments  []map[string]any         `json:"split_assignments"`
 	JourneyRuns       []map[string]any         `json:"journey_runs"`
+	Engagement        []map[string]any         `json:"customer_engagement"`
+	EngagementDays    []map[string]any         `json:"customer_engagement_days"`
 	Erasures          []map[string]any         `json:"erasures"`
 	Journeys          []map[string]any         `json:"journeys"`
 	Truncated         []store.ExportTruncation `json:"truncated"`
@@ -222,6 +225,10 @@ func TestExportHoldsEveryKindOfRecord(t *testing.T) {
 	assert.Equal(t, "Call Linus about his blanket", doc.Tasks[0]["brief"])
 	require.Len(t, doc.SplitAssignments, 1)
 	assert.Equal(t, "path-export-b", doc.SplitAssignments[0]["path"])
+	require.Len(t, doc.Engagement, 1)
+	assert.NotNil(t, doc.Engagement[0]["email_last_open_at"])
+	require.Len(t, doc.EngagementDays, 1)
+	assert.Equal(t, float64(1), doc.EngagementDays[0]["email_opens"])
 	require.Len(t, doc.JourneyRuns, 1)
 	assert.Equal(t, "rapport/lapse-winback/c_linus/2026-06", doc.JourneyRuns[0]["workflow_id"])
 	assert.Equal(t, "running", doc.JourneyRuns[0]["status"])

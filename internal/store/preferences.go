@@ -293,13 +293,12 @@ func (s *Store) WebhookSeen(ctx context.Context, provider, eventID string) (bool
 // RecordWebhook notes that a webhook event was processed, so a repeat
 // delivery changes nothing. It is recorded after the event's effects: a
 // failure in between leaves it to be processed again when the provider
-// retries (the effects are idempotent), rather than lost.
-func (s *Store) RecordWebhook(ctx context.Context, provider, eventID string) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO webhook_events (provider, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, provider, eventID)
-	if err != nil {
-		return fmt.Errorf("webhook event %s/%s: %w", provider, eventID, err)
-	}
-	return nil
+// retries (the effects are idempotent), rather than lost. The event's
+// engagement (which is not idempotent: it counts) is applied in the same
+// transaction as the note, and only by the call that makes it, so it
+// counts once however often the event is delivered.
+func (s *Store) RecordWebhook(ctx context.Context, provider, eventID string, engaged ...Engaged) error {
+	return s.recordWebhookTx(ctx, provider, eventID, engaged)
 }
 
 // RecordDelivery updates a message from a provider's report: the delivery
