@@ -73,6 +73,7 @@ honours what the customer asked for.
 		newCustomersCmd(),
 		newKeysCmd(),
 		newAuditCmd(),
+		newReportCmd(),
 		newInspectCmd(),
 		newRunsCmd(),
 		newSetupCmd(),

@@ -132,17 +132,17 @@ func TestBodiesEncodeAsTheStoreTypes(t *testing.T) {
 			sameJSONAs(t, res, routingBody(res))
 			counts := value(workflows.AudienceCounts{}).(workflows.AudienceCounts)
 			sameJSONAs(t, counts, wire.AudienceCounts(counts))
-			// An audience does not load each customer's orders; the
-			// preview's sample leaves out their engagement (not part of
-			// the documented answer yet).
+			// An audience does not load each customer's orders nor
+			// survey answers; the preview's sample leaves out their
+			// engagement (not part of the documented answer yet).
 			p := value(router.AudiencePreview{}).(router.AudiencePreview)
 			for i := range p.Sample {
 				p.Sample[i].Orders = nil
-				p.Sample[i].Engagement = journey.Engagement{}
+				p.Sample[i].Engagement, p.Sample[i].Surveys = journey.Engagement{}, nil
 			}
 			sameJSONAs(t, p, audiencePreviewBody(p))
 			jc := value(journey.Customer{}).(journey.Customer)
-			jc.Orders, jc.Engagement = nil, journey.Engagement{}
+			jc.Orders, jc.Engagement, jc.Surveys = nil, journey.Engagement{}, nil
 			sameJSONAs(t, jc, audienceCustomer(jc))
 			tr := value(store.ExportTruncation{}).(store.ExportTruncation)
 			sameJSONAs(t, tr, wire.ExportTruncation(tr))

@@ -475,6 +475,8 @@ func (s *Store) RemoveCustomerData(ctx context.Context, erasureID int64, custome
 			`DELETE FROM topic_events WHERE customer_id = $1`,
 			`DELETE FROM customer_settings WHERE customer_id = $1`,
 			`DELETE FROM settings_events WHERE customer_id = $1`,
+			`DELETE FROM customer_engagement WHERE customer_id = $1`,
+			`DELETE FROM customer_engagement_days WHERE customer_id = $1`,
 			`DELETE FROM journey_conversions WHERE customer_id = $1`,
 			`DELETE FROM run_steps WHERE workflow_id IN (SELECT workflow_id FROM journey_runs WHERE customer_id = $1)`,
 			`DELETE FROM journey_runs WHERE customer_id = $1`,

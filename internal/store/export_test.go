@@ -124,6 +124,8 @@ type exportDoc struct {
 	Tasks             []map[string]any         `json:"tasks"`
 	SplitAssignments  []map[string]any         `json:"split_assignments"`
 	JourneyRuns       []map[string]any         `json:"journey_runs"`
+	RunSteps          []map[string]any         `json:"run_steps"`
+	Conversions       []map[string]any         `json:"journey_conversions"`
 	Engagement        []map[string]any         `json:"customer_engagement"`
 	EngagementDays    []map[string]any         `json:"customer_engagement_days"`
 	Erasures          []map[string]any         `json:"erasures"`

@@ -1,0 +1,247 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rapporthq/rapport/internal/app"
+	"github.com/rapporthq/rapport/internal/journey"
+	"github.com/rapporthq/rapport/internal/report"
+	"github.com/rapporthq/rapport/internal/store"
+)
+
+func newReportCmd() *cobra.Command {
+	var since, plan, journeysDir string
+	var asJSON, check bool
+	cmd := &cobra.Command{
+		Use:   "report JOURNEY",
+		Short: "Show how a journey does: its funnel, its goal, its arms and their lift",
+		Long: `Report reads the run registry and the outbox (DATABASE_URL) and tells
+how a journey does: who entered, reached each step, was sent, skipped
+(and why) or held, exited (and why), completed and converted on the
+journey's goal; and, for a journey with a control group (holdout) or
+splits, each arm's conversion rate and revenue per entrant with 95%
+intervals, the lift of treatment over control with its interval, and
+the probability that treatment is better (Bayesian Beta-Binomial; see
+docs/operating.md "Reading a journey's report"). When data is thin it
+says so, with about how many more entrants a conclusion needs.
+
+The journey's file (in --journeys) orders the steps and names the goal.
+--check also counts the figures again from the registry and the outbox
+and exits 1 when they differ (as rapport audit does for the rules).`,
+		Example: `  rapport report lapse-winback
+  rapport report lapse-winback --since 30d --json
+  rapport report thank-you --plan 45fc7ee`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := configFromEnv()
+			if err != nil {
+				return err
+			}
+			if cfg.DatabaseURL == "" {
+				return errors.New("DATABASE_URL is not set; it names the PostgreSQL database, such as postgres://rapport@localhost:5432/rapport")
+			}
+			js, err := app.LoadJourneys(journeysDir)
+			if err != nil {
+				return err
+			}
+			p, ok := js.Catalog.Get(args[0])
+			if !ok {
+				var names []string
+				for _, p := range js.Catalog.Plans() {
+					names = append(names, p.Journey)
+				}
+				return fmt.Errorf("there is no journey %q in %s; there are %s", args[0], journeysDir, strings.Join(names, ", "))
+			}
+			opts := report.Options{Plan: plan}
+			if since != "" {
+				if opts.Since, err = parseSince(since, time.Now()); err != nil {
+					return err
+				}
+			}
+			s, err := store.Open(cmd.Context(), cfg.DatabaseURL)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			r, err := report.Build(cmd.Context(), s, p, opts)
+			if err != nil {
+				return err
+			}
+			var diffs []string
+			if check {
+				if since != "" || plan != "" {
+					return errors.New("--check counts a journey's every run: leave out --since and --plan")
+				}
+				err = s.ReadOnly(cmd.Context(), func(q store.Querier) error {
+					diffs, err = report.CrossCheck(cmd.Context(), q, r)
+					return err
+				})
+				if err != nil {
+					return err
+				}
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(r); err != nil {
+					return err
+				}
+			} else {
+				printReport(out, r)
+			}
+			if check {
+				for _, d := range diffs {
+					fmt.Fprintln(cmd.ErrOrStderr(), "differs:", d)
+				}
+				if len(diffs) > 0 {
+					return &exitError{code: 1}
+				}
+				fmt.Fprintln(cmd.ErrOrStderr(), "checked: every figure agrees with the run registry and the outbox")
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&since, "since", "", "count runs entered since then: a duration back from now (30d) or a date (2026-11-01)")
+	f.StringVar(&plan, "plan", "", "count only the runs of this plan (a hash or its first digits, as rapport runs list shows)")
+	f.StringVar(&journeysDir, "journeys", env("RAPPORT_JOURNEYS", "journeys"), "folder of journey files")
+	f.BoolVar(&asJSON, "json", false, "print the report as JSON (the API's GET /v1/journeys/{name}/report answer)")
+	f.BoolVar(&check, "check", false, "also count the figures again from the registry and the outbox; exit 1 when they differ")
+	return cmd
+}
+
+// parseSince reads --since: a journey duration back from now, or a date.
+func parseSince(v string, now time.Time) (time.Time, error) {
+	if d, err := journey.ParseDuration(v); err == nil {
+		return now.Add(-d), nil
+	}
+	if t, err := time.Parse(time.DateOnly, v); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("--since %q is neither a duration (30d) nor a date (2026-11-01)", v)
+}
+
+// printReport writes a report for people.
+func printReport(w io.Writer, r *report.Report) {
+	scope := "every run"
+	if r.Since != nil {
+		scope = "runs entered since " + r.Since.Format("2 Jan 2006 15:04 MST")
+	}
+	if r.Plan != "" {
+		scope += " of plan " + r.Plan
+	}
+	fmt.Fprintf(w, "%s: %s, until %s\n", r.Journey, scope, r.Until.Format("2 Jan 2006 15:04 MST"))
+	if r.Goal != "" {
+		fmt.Fprintln(w, r.Goal)
+	}
+	if r.Holdout > 0 {
+		fmt.Fprintf(w, "control group: %d%% of entrants held out\n", r.Holdout)
+	}
+
+	f := r.Funnel
+	fmt.Fprintln(w, "\nfunnel")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "  entered\t%d\t%s\n", f.Entered, parens(f.HeldOut, "held out"))
+	fmt.Fprintf(tw, "  running\t%d\t\n", f.Running)
+	fmt.Fprintf(tw, "  completed\t%d\t\n", f.Completed)
+	fmt.Fprintf(tw, "  exited\t%d\t%s\n", f.Exited, reasons(f.ExitReasons))
+	if f.Failed > 0 {
+		fmt.Fprintf(tw, "  failed\t%d\t\n", f.Failed)
+	}
+	fmt.Fprintf(tw, "  converted\t%d\t%s\n", f.Converted, parens(f.OpenWindows, "still inside their goal window"))
+	tw.Flush()
+
+	fmt.Fprintln(w, "\nsteps")
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  step\twhat\treached\tsent\theld\tskipped, failed")
+	for _, s := range f.Steps {
+		what := s.Label
+		if s.Retired {
+			what += " (retired)"
+		}
+		sent, held := "", ""
+		if s.Kind == string(journey.KindSend) || s.Sent+s.Held+s.Unknown > 0 {
+			sent, held = fmt.Sprint(s.Sent), fmt.Sprint(s.Held)
+			if s.Unknown > 0 {
+				sent += fmt.Sprintf(" (+%d in doubt)", s.Unknown)
+			}
+		}
+		fmt.Fprintf(tw, "  %s%s\t%s\t%d\t%s\t%s\t%s\n", strings.Repeat("  ", s.Depth), s.ID, what, s.Reached, sent, held,
+			strings.TrimSpace(reasons(s.Skipped)+" "+reasons(s.Failed)))
+	}
+	tw.Flush()
+
+	if len(r.Arms) > 0 {
+		fmt.Fprintln(w, "\narms (95% intervals)")
+		printArms(w, r.Arms)
+	}
+	if r.Lift != nil {
+		fmt.Fprintf(w, "lift of treatment over holdout: %s, %s likely better; %s\n", points(r.Lift.Absolute), percent(r.Lift.ProbabilityBetter), r.Lift.Verdict)
+	}
+	for _, sp := range r.Splits {
+		fmt.Fprintf(w, "\nsplit %s\n", sp.Step)
+		printArms(w, sp.Arms)
+		for _, c := range sp.Comparisons {
+			fmt.Fprintf(w, "  %s over %s: %s, %s likely better; %s\n", c.Path, c.Control, points(c.Lift.Absolute), percent(c.Lift.ProbabilityBetter), c.Lift.Verdict)
+		}
+	}
+	if len(r.Notes) > 0 {
+		fmt.Fprintln(w)
+		for _, n := range r.Notes {
+			fmt.Fprintln(w, "note:", n)
+		}
+	}
+	fmt.Fprintln(w, "\nmethod:", r.Method)
+}
+
+func printArms(w io.Writer, arms []report.Arm) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  arm\tentrants\tconverted\trate\trevenue per entrant")
+	for _, a := range arms {
+		name := a.Name
+		if a.Control {
+			name += " (control)"
+		}
+		var revs []string
+		for _, rev := range a.Revenue {
+			revs = append(revs, fmt.Sprintf("%s %.2f (%.2f to %.2f; total %s)", rev.Currency, rev.PerEntrant.Value, rev.PerEntrant.Low, rev.PerEntrant.High, rev.Total))
+		}
+		fmt.Fprintf(tw, "  %s\t%d\t%d\t%s (%s to %s)\t%s\n", name, a.Entrants, a.Conversions,
+			percent(a.Rate.Value), percent(a.Rate.Low), percent(a.Rate.High), strings.Join(revs, ", "))
+	}
+	tw.Flush()
+}
+
+func parens(n int, what string) string {
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf("(%d %s)", n, what)
+}
+
+func reasons(cs []report.Count) string {
+	var parts []string
+	for _, c := range cs {
+		parts = append(parts, fmt.Sprintf("%d %s", c.N, c.Reason))
+	}
+	return strings.Join(parts, "; ")
+}
+
+func percent(v float64) string { return fmt.Sprintf("%.1f%%", 100*v) }
+
+// points writes a lift in percentage points with its interval.
+func points(e report.Estimate) string {
+	return fmt.Sprintf("%+.1f points (%+.1f to %+.1f)", 100*e.Value, 100*e.Low, 100*e.High)
+}
