@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -77,6 +78,11 @@ var celProbes = []string{
 	`[1, 2, 3].map(x, x * 2)`,
 	`{"b": 2, "a": 1}.map(k, k)`,
 	`null == customer.attributes.missing_key`,
+	`customer.orders.exists(o, o.status == "cancelled")`,
+	`customer.surveys.exists(s, s.score <= 2 && s.order_id == "o_1")`,
+	`customer.engagement.email.days_since_engaged`,
+	`customer.engagement.email.opens_30d + customer.engagement.email.clicks_30d`,
+	`customer.engagement.email.last_open_at`,
 }
 
 // TestCELEnvironmentIsPinned holds the CEL environment conditions are
@@ -122,10 +128,40 @@ func celEnvironment(t *testing.T) string {
 	for _, d := range env.Declarations() {
 		fmt.Fprintln(&b, d)
 	}
+	// The fields of the types expressions see (customer.orders[].status,
+	// customer.engagement.email.opens_30d...): a field added, removed or
+	// retyped is a change of the environment too.
+	seen := map[reflect.Type]bool{}
+	var fields func(t reflect.Type)
+	fields = func(t reflect.Type) {
+		for t.Kind() == reflect.Slice || t.Kind() == reflect.Pointer || t.Kind() == reflect.Map {
+			t = t.Elem()
+		}
+		if t.Kind() != reflect.Struct || t.PkgPath() != reflect.TypeFor[journey.Customer]().PkgPath() || seen[t] {
+			return
+		}
+		seen[t] = true
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if name, _, _ := strings.Cut(f.Tag.Get("json"), ","); name != "" && name != "-" {
+				fmt.Fprintf(&b, "field %s.%s %s\n", t.Name(), name, f.Type)
+			}
+		}
+		for i := range t.NumField() {
+			fields(t.Field(i).Type)
+		}
+	}
+	for _, t := range []reflect.Type{reflect.TypeFor[journey.Customer](), reflect.TypeFor[journey.Event](), reflect.TypeFor[journey.Task]()} {
+		fields(t)
+	}
 	now := time.Date(2026, 3, 29, 1, 30, 0, 0, time.UTC)
 	vars := journey.Vars{
 		Customer: journey.Customer{ID: "c_1", Zone: "Europe/Paris", OrdersCount: 3, LifetimeValue: 120, DaysSinceLastOrder: 45,
-			Tags: []string{"vip", "tea"}, Attributes: map[string]any{"tier": "gold", "team": "b", "points": 12.0}},
+			Tags: []string{"vip", "tea"}, Attributes: map[string]any{"tier": "gold", "team": "b", "points": 12.0},
+			Orders:  []journey.Order{{ID: "o_0", Total: 20, Currency: "EUR", Status: "cancelled"}},
+			Surveys: []journey.SurveyAnswer{{Survey: "satisfaction", Score: 2, OrderID: "o_1", Source: "sms", AnsweredAt: now.Add(-time.Hour)}},
+			Engagement: journey.Engagement{Email: journey.EmailEngagement{DaysSinceEngaged: 200, Opens30d: 2, Clicks30d: 1,
+				LastOpenAt: now.Add(-200 * 24 * time.Hour)}}},
 		Event: journey.Event{ID: "evt_1", Type: "order.placed", OccurredAt: now.Add(-time.Hour),
 			Data:  map[string]any{"sku": "tea", "count": 2.0, "nested": map[string]any{"deep": true}},
 			Order: journey.Order{ID: "o_1", Total: 42.5, Currency: "EUR", Items: []journey.Item{{ProductID: "tea", Name: "Sencha", Quantity: 2, Price: 12.5}, {ProductID: "cup", Name: "Cup", Quantity: 1, Price: 17.5}}}},

@@ -168,6 +168,8 @@ func (f *fakeActivities) SendMessage(_ context.Context, req SendRequest) (SendRe
 }
 
 func (f *fakeActivities) FinishRun(_ context.Context, req FinishRunRequest) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.finished = append(f.finished, req)
 	f.reached = append(f.reached, req.Steps...)
 	return nil
