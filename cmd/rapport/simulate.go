@@ -18,8 +18,10 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/spf13/cobra"
 
+	"github.com/rapporthq/rapport/internal/app"
 	"github.com/rapporthq/rapport/internal/audit"
 	"github.com/rapporthq/rapport/internal/devstack/pglocal"
+	"github.com/rapporthq/rapport/internal/report"
 	"github.com/rapporthq/rapport/internal/simulation"
 	"github.com/rapporthq/rapport/internal/store"
 )
@@ -30,8 +32,11 @@ type simulationResult struct {
 	Runs    map[string]map[string]int
 	Audit   audit.Report
 	// Mismatches are differences between what the providers received (the
-	// fakes) and what the outbox says was sent.
+	// fakes) and what the outbox says was sent, and between each journey's
+	// report and the registry and outbox it counts.
 	Mismatches []string
+	// Reports are the journeys' reports, by journey.
+	Reports []*report.Report
 }
 
 // simulate plays a crowd against a running dev stack, then checks the
@@ -60,11 +65,41 @@ func simulate(ctx context.Context, d *devStack, customers int, seed uint64, prog
 	if res.Mismatches, err = crossCheck(ctx, d); err != nil {
 		return res, err
 	}
+	if err := reports(ctx, d, &res); err != nil {
+		return res, err
+	}
 	err = d.store.ReadOnly(ctx, func(q store.Querier) error {
 		res.Audit, err = audit.Check(ctx, q, d.opts.Sender.Rules, audit.Options{})
 		return err
 	})
 	return res, err
+}
+
+// reports builds every journey's report and holds each to the registry
+// and the outbox (report.CrossCheck): a figure that differs is a mismatch.
+func reports(ctx context.Context, d *devStack, res *simulationResult) error {
+	js, err := app.LoadJourneys(d.opts.JourneysDir)
+	if err != nil {
+		return err
+	}
+	for _, p := range js.Catalog.Plans() {
+		r, err := report.Build(ctx, d.store, p, report.Options{})
+		if err != nil {
+			return err
+		}
+		res.Reports = append(res.Reports, r)
+		err = d.store.ReadOnly(ctx, func(q store.Querier) error {
+			diffs, err := report.CrossCheck(ctx, q, r)
+			for _, diff := range diffs {
+				res.Mismatches = append(res.Mismatches, "report: "+diff)
+			}
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // crossCheck compares what the fake providers accepted with the outbox:
@@ -119,13 +154,16 @@ func (r simulationResult) print(w io.Writer) {
 	for _, j := range slices.Sorted(keys(r.Runs)) {
 		fmt.Fprintf(w, "  journey %s: %s\n", j, joinCounts(r.Runs[j]))
 	}
+	for _, rep := range r.Reports {
+		fmt.Fprintf(w, "  report %s: %s\n", rep.Journey, reportLine(rep))
+	}
 	a := r.Audit
 	if a.ByStatus == nil {
 		return // it stopped before the checks
 	}
 	fmt.Fprintf(w, "  outbox: %s; %s on record\n", joinCounts(a.ByStatus), plural(a.Holds, "hold", "holds"))
 	if len(r.Mismatches) == 0 {
-		fmt.Fprintln(w, "providers and outbox agree: every message received is a sent row, and every sent row was received")
+		fmt.Fprintln(w, "providers and outbox agree: every message received is a sent row, and every sent row was received; every report's figures agree with the registry and the outbox")
 	} else {
 		for _, m := range r.Mismatches {
 			fmt.Fprintln(w, "mismatch:", m)
@@ -140,6 +178,20 @@ func (r simulationResult) print(w io.Writer) {
 	} else {
 		fmt.Fprintf(w, "audit: %s\n", plural(len(a.Violations), "violation", "violations"))
 	}
+}
+
+// reportLine sums a journey's report up in a line.
+func reportLine(r *report.Report) string {
+	f := r.Funnel
+	line := fmt.Sprintf("entered %d", f.Entered)
+	if f.HeldOut > 0 {
+		line += fmt.Sprintf(" (%d held out)", f.HeldOut)
+	}
+	line += fmt.Sprintf(", completed %d, exited %d, converted %d", f.Completed, f.Exited, f.Converted)
+	if r.Lift != nil {
+		line += fmt.Sprintf("; lift %s, %s likely better (%s)", points(r.Lift.Absolute), percent(r.Lift.ProbabilityBetter), r.Lift.Verdict)
+	}
+	return line
 }
 
 func keys[V any](m map[string]V) func(func(string) bool) {

@@ -14,6 +14,7 @@ import (
 	"gonum.org/v1/gonum/stat/distuv"
 
 	"github.com/rapporthq/rapport/internal/journey"
+	"github.com/rapporthq/rapport/internal/money"
 	"github.com/rapporthq/rapport/internal/store"
 )
 
@@ -283,7 +284,7 @@ func (r *Report) arms(plan *journey.Plan, runs []store.RunTally, convs []store.C
 		}
 		a.Rate = RateEstimate(a.Conversions, a.Entrants)
 		for _, c := range revenue[name] {
-			a.Revenue = append(a.Revenue, revenueOf(c.Currency, c.Revenue.String(), c.Revenue.Float64(), c.SumSquares, a.Entrants))
+			a.Revenue = append(a.Revenue, revenueOf(c.Currency, total(c.Revenue, c.Currency), c.Revenue.Float64(), c.SumSquares, a.Entrants))
 		}
 		r.Arms = append(r.Arms, *a)
 	}
@@ -311,6 +312,11 @@ func revenueOf(currency, total string, sum, sumSquares float64, n int) Revenue {
 	half := distuv.StudentsT{Mu: 0, Sigma: 1, Nu: float64(n - 1)}.Quantile(1-(1-Credibility)/2) * math.Sqrt(variance/float64(n))
 	rev.PerEntrant.Low, rev.PerEntrant.High = math.Max(0, mean-half), mean+half
 	return rev
+}
+
+// total writes an exact total with its currency's places (0.00 EUR, not 0).
+func total(a money.Amount, currency string) string {
+	return a.WithScale(max(a.Scale(), money.Exponent(currency))).String()
 }
 
 // funnelSteps lists the plan's steps in order with what runs did at
@@ -446,7 +452,7 @@ func splitArms(tallies []store.SplitTally) []Split {
 			p.arm.Rate = RateEstimate(p.arm.Conversions, p.arm.Entrants)
 			p.arm.Control = name == control[step]
 			for _, t := range p.revenue {
-				p.arm.Revenue = append(p.arm.Revenue, revenueOf(t.Currency, t.Revenue.String(), t.Revenue.Float64(), t.SumSquares, p.arm.Entrants))
+				p.arm.Revenue = append(p.arm.Revenue, revenueOf(t.Currency, total(t.Revenue, t.Currency), t.Revenue.Float64(), t.SumSquares, p.arm.Entrants))
 			}
 			sp.Arms = append(sp.Arms, p.arm)
 		}

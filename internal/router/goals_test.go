@@ -13,6 +13,7 @@ import (
 
 	"github.com/rapporthq/rapport/internal/journey"
 	"github.com/rapporthq/rapport/internal/money"
+	"github.com/rapporthq/rapport/internal/report"
 	"github.com/rapporthq/rapport/internal/router"
 	"github.com/rapporthq/rapport/internal/store"
 )
@@ -111,6 +112,32 @@ func TestGoalsConvertBothArmsAlike(t *testing.T) {
 	assert.Equal(t, "big-held", byRun[heldRun.WorkflowID].OrderID)
 	assert.Equal(t, "12.00", byRun[treatedRun].Revenue.String())
 	assert.Equal(t, "EUR", byRun[treatedRun].Currency)
+
+	// The report counts the revenue net of what became of the orders: a
+	// refund of 5.50 of the held-out customer's order, and the treated
+	// one's cancelled.
+	amount := money.MustParse("5.50")
+	for _, ch := range []struct {
+		id, customer string
+		change       store.OrderChange
+	}{
+		{"refund-1", held, store.OrderChange{Event: "order.refunded", OrderID: "big-held", Amount: &amount}},
+		{"cancel-1", treated, store.OrderChange{Event: "order.cancelled", OrderID: "big-treated"}},
+	} {
+		_, err := g.s.RecordNewEvent(ctx, store.NewEvent{Event: store.Event{ID: ch.id, Type: ch.change.Event, CustomerID: ch.customer,
+			OccurredAt: now.Add(5 * time.Minute), Data: json.RawMessage(`{"order_id": "` + ch.change.OrderID + `"}`)}, Change: &ch.change})
+		require.NoError(t, err)
+	}
+	plan, ok := g.r.Catalog.Get("nudge")
+	require.True(t, ok)
+	rep, err := report.Build(ctx, g.s, plan, report.Options{})
+	require.NoError(t, err)
+	for _, a := range rep.Arms {
+		require.Len(t, a.Revenue, 1, a.Name)
+		want := map[string]string{report.ArmHoldout: "20.00", report.ArmTreatment: "0.00"}[a.Name]
+		assert.Equal(t, want, a.Revenue[0].Total, "%s: net of refunds and cancellations", a.Name)
+		assert.Equal(t, 1, a.Conversions, "%s: the purchase still converted", a.Name)
+	}
 
 	// Routing an event again converts nothing twice.
 	again, err := g.s.GetEvent(ctx, "evt-big-treated")

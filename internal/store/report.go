@@ -67,13 +67,19 @@ type ConversionTally struct {
 	SumSquares  float64
 }
 
+// netRevenue is a conversion's revenue (c) net of what became of its
+// order (o) since: nothing once cancelled or refunded in full, less what
+// was refunded of it.
+const netRevenue = `CASE WHEN o.status IN ('cancelled', 'refunded') THEN c.revenue - c.revenue ELSE c.revenue - coalesce(o.refunded, 0) END`
+
 // ReportConversions tallies the conversions of the query's runs by arm
-// and currency.
+// and currency, their revenue net of cancellations and refunds.
 func (s *Store) ReportConversions(ctx context.Context, q ReportQuery) ([]ConversionTally, error) {
 	where, args := q.runFilter()
 	rows, err := s.pool.Query(ctx, `
-		SELECT r.arm, c.currency, count(*), coalesce(sum(c.revenue), 0), coalesce(sum(c.revenue::float8 * c.revenue::float8), 0)
+		SELECT r.arm, c.currency, count(*), coalesce(sum(`+netRevenue+`), 0), coalesce(sum((`+netRevenue+`)::float8 ^ 2), 0)
 		FROM journey_conversions c JOIN journey_runs r USING (workflow_id)
+			LEFT JOIN orders o ON o.id = c.order_id AND o.customer_id = c.customer_id
 		WHERE `+where+` GROUP BY 1, 2 ORDER BY 1, 2`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("report conversions of %s: %w", q.Journey, err)
@@ -161,9 +167,10 @@ func (s *Store) ReportSplits(ctx context.Context, q ReportQuery) ([]SplitTally, 
 	where, args := q.runFilter()
 	rows, err := s.pool.Query(ctx, `
 		SELECT a.step_id, a.path, a.holdout, coalesce(c.currency, ''), count(*), count(c.workflow_id),
-			coalesce(sum(c.revenue), 0), coalesce(sum(c.revenue::float8 * c.revenue::float8), 0)
+			coalesce(sum(`+netRevenue+`), 0), coalesce(sum((`+netRevenue+`)::float8 ^ 2), 0)
 		FROM split_assignments a JOIN journey_runs r USING (workflow_id)
 			LEFT JOIN journey_conversions c ON c.workflow_id = a.workflow_id
+			LEFT JOIN orders o ON o.id = c.order_id AND o.customer_id = c.customer_id
 		WHERE `+where+` GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 4`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("report splits of %s: %w", q.Journey, err)
