@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"net/url"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/rapporthq/rapport/internal/api/wire"
 	"github.com/rapporthq/rapport/internal/app"
 	"github.com/rapporthq/rapport/internal/journey"
 	"github.com/rapporthq/rapport/internal/report"
@@ -19,7 +22,8 @@ import (
 
 func newReportCmd() *cobra.Command {
 	var since, plan, journeysDir string
-	var asJSON, check bool
+	var asJSON, check, open bool
+	var target apiTarget
 	cmd := &cobra.Command{
 		Use:   "report JOURNEY",
 		Short: "Show how a journey does: its funnel, its goal, its arms and their lift",
@@ -35,12 +39,25 @@ says so, with about how many more entrants a conclusion needs.
 
 The journey's file (in --journeys) orders the steps and names the goal.
 --check also counts the figures again from the registry and the outbox
-and exits 1 when they differ (as rapport audit does for the rules).`,
+and exits 1 when they differ (as rapport audit does for the rules).
+
+--open prints a link to the journey's report page instead (the journey
+drawn with its counts, conversions over time, the arms side by side),
+for a browser: the API makes it for the key (RAPPORT_API_URL or --api,
+RAPPORT_API_KEY or --api-key, which needs reports:read), signed and valid
+for an hour. It needs neither DATABASE_URL nor RAPPORT_SECRET here.`,
 		Example: `  rapport report lapse-winback
   rapport report lapse-winback --since 30d --json
-  rapport report thank-you --plan 45fc7ee`,
+  rapport report thank-you --plan 45fc7ee
+  rapport report lapse-winback --open`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if open {
+				if asJSON || check {
+					return errors.New("--open prints a link to the report page: leave out --json and --check")
+				}
+				return openReport(cmd, target, args[0], since, plan)
+			}
 			cfg, err := configFromEnv()
 			if err != nil {
 				return err
@@ -116,21 +133,45 @@ and exits 1 when they differ (as rapport audit does for the rules).`,
 	f.StringVar(&journeysDir, "journeys", env("RAPPORT_JOURNEYS", "journeys"), "folder of journey files")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON (the API's GET /v1/journeys/{name}/report answer)")
 	f.BoolVar(&check, "check", false, "also count the figures again from the registry and the outbox; exit 1 when they differ")
+	f.BoolVar(&open, "open", false, "print a signed link to the journey's report page, valid for an hour (asks the API, with a key holding reports:read)")
+	addAPIFlag(cmd, &target)
 	return cmd
 }
 
-// parseSince reads --since: a journey duration back from now, or a date.
+// openReport asks the API for a signed link to a journey's report page
+// and prints it: the key stays out of the link, and this machine needs
+// no signing secret.
+func openReport(cmd *cobra.Command, target apiTarget, journey, since, plan string) error {
+	c := newAPIClient(target)
+	q := url.Values{}
+	if since != "" {
+		q.Set("since", since)
+	}
+	if plan != "" {
+		q.Set("plan", plan)
+	}
+	var link wire.ReportLink
+	if _, err := c.do(cmd.Context(), http.MethodPost, "/v1/journeys/"+url.PathEscape(journey)+"/report-links", q, nil, &link); err != nil {
+		return err
+	}
+	u := link.URL
+	if u == "" {
+		u = c.base + link.Path
+	}
+	fmt.Fprintln(cmd.OutOrStdout(), u)
+	fmt.Fprintf(cmd.ErrOrStderr(), "the report page of %s: open the link in a browser before %s (it is yours: do not share it)\n",
+		link.Journey, link.ExpiresAt.Local().Format("15:04 MST"))
+	return nil
+}
+
+// parseSince reads --since: a journey duration back from now, or a date
+// (as the API reads ?since=).
 func parseSince(v string, now time.Time) (time.Time, error) {
-	if d, err := journey.ParseDuration(v); err == nil {
-		return now.Add(-d), nil
+	t, err := report.ParseSince(v, now)
+	if err != nil {
+		return t, fmt.Errorf("--since %w", err)
 	}
-	if t, err := time.Parse(time.DateOnly, v); err == nil {
-		return t, nil
-	}
-	if t, err := time.Parse(time.RFC3339, v); err == nil {
-		return t, nil
-	}
-	return time.Time{}, fmt.Errorf("--since %q is neither a duration (30d) nor a date (2026-11-01)", v)
+	return t, nil
 }
 
 // printReport writes a report for people.

@@ -109,6 +109,8 @@ func (s *Server) routes() []route {
 		{"POST /v1/vouchers/{code}/redeem", apikey.VouchersWrite, s.redeemVoucher},
 		{"POST /v1/journeys/{name}/audience-runs", apikey.AudiencesRun, s.runAudience},
 		{"GET /v1/journeys/{name}/audience", apikey.AudiencesRun, s.previewAudience},
+		{"GET /v1/journeys/{name}/report", apikey.ReportsRead, s.getReport},
+		{"POST /v1/journeys/{name}/report-links", apikey.ReportsRead, s.postReportLink},
 		{"GET /v1/customers/{id}/export", apikey.CustomersRead, s.exportCustomer},
 		{"GET /v1/customers/{id}/preferences", apikey.CustomersRead, s.getPreferences},
 		{"PUT /v1/customers/{id}/preferences", apikey.PreferencesWrite, s.putPreferences},
@@ -125,6 +127,8 @@ func (s *Server) routes() []route {
 		{"POST /webhooks/lob", public, s.lobWebhook},
 		{"GET /survey/{token}", public, s.surveyPage},
 		{"POST /survey/{token}", public, s.answerSurvey},
+		{"GET /reports/{name}", public, s.reportPage},
+		{"POST /reports/{name}", public, s.signInToReport},
 		{contractRoute, public, s.contract()},
 	}
 }

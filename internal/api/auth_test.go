@@ -41,6 +41,8 @@ var wantScopes = map[string]apikey.Scope{
 	"POST /v1/vouchers/{code}/redeem":             apikey.VouchersWrite,
 	"POST /v1/journeys/{name}/audience-runs":      apikey.AudiencesRun,
 	"GET /v1/journeys/{name}/audience":            apikey.AudiencesRun,
+	"GET /v1/journeys/{name}/report":              apikey.ReportsRead,
+	"POST /v1/journeys/{name}/report-links":       apikey.ReportsRead,
 	"GET /v1/customers/{id}/preferences":          apikey.CustomersRead,
 	"PUT /v1/customers/{id}/preferences":          apikey.PreferencesWrite,
 	"POST /v1/suppressions":                       apikey.SuppressionsWrite,
@@ -56,6 +58,8 @@ var wantScopes = map[string]apikey.Scope{
 	"POST /webhooks/lob":                          public,
 	"GET /survey/{token}":                         public,
 	"POST /survey/{token}":                        public,
+	"GET /reports/{name}":                         public,
+	"POST /reports/{name}":                        public,
 	"GET /v1/openapi.json":                        public,
 }
 
@@ -70,7 +74,7 @@ func TestEveryRouteHasItsDoor(t *testing.T) {
 			assert.NotEqual(t, public, rt.scope, "%s is under /v1 and must name a scope", rt.pattern)
 		} else {
 			assert.Equal(t, public, rt.scope, "%s is outside /v1: only signed pages and webhooks live there", rt.pattern)
-			assert.Regexp(t, `^/(preferences|unsubscribe|survey|webhooks)/`, path, "%s: a new public route needs a signature check and a place in README's Security section", rt.pattern)
+			assert.Regexp(t, `^/(preferences|unsubscribe|survey|webhooks|reports)/`, path, "%s: a new public route needs a signature check and a place in README's Security section", rt.pattern)
 		}
 		got[rt.pattern] = rt.scope
 	}

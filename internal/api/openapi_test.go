@@ -26,6 +26,7 @@ import (
 	"github.com/rapporthq/rapport/internal/api/contracttest"
 	"github.com/rapporthq/rapport/internal/api/wire"
 	"github.com/rapporthq/rapport/internal/apikey"
+	"github.com/rapporthq/rapport/internal/links"
 	"github.com/rapporthq/rapport/internal/money"
 	"github.com/rapporthq/rapport/internal/router"
 	"github.com/rapporthq/rapport/internal/store"
@@ -158,7 +159,9 @@ func newContractAPI(t testing.TB) *contractAPI {
 	cat, env := contracttest.ShippedCatalog(t, filepath.Join("..", ".."))
 	tc := contracttest.Temporal()
 
-	s := &Server{Store: st, Temporal: tc, Topics: []string{"offers"},
+	signer, err := links.NewSigner([]byte(strings.Repeat("c", 32)))
+	require.NoError(t, err)
+	s := &Server{Store: st, Temporal: tc, Topics: []string{"offers"}, Links: signer,
 		Router:      &router.Router{Store: st, Catalog: cat, Env: env, Temporal: tc},
 		PublicLimit: PublicLimit{Rate: 1000, Burst: 1000, WebhookRate: 1000, WebhookBurst: 1000}}
 	a := &contractAPI{s: s, h: s.Handler(), keys: map[string]string{}}
@@ -172,7 +175,7 @@ func newContractAPI(t testing.TB) *contractAPI {
 		_, err := st.UpsertCustomer(ctx, c)
 		require.NoError(t, err)
 	}
-	_, err := st.RecordOrder(ctx, store.Order{ID: "ord_0800", CustomerID: "c_ada", Total: money.MustParse("48.00"), Currency: "GBP",
+	_, err = st.RecordOrder(ctx, store.Order{ID: "ord_0800", CustomerID: "c_ada", Total: money.MustParse("48.00"), Currency: "GBP",
 		PlacedAt: time.Now().Add(-48 * time.Hour), Items: []store.Item{{ProductID: "p_teapot", Name: "Teapot", Quantity: 1, Price: money.MustParse("48.00")}}})
 	require.NoError(t, err)
 	_, _, err = st.RecordEvent(ctx, store.Event{ID: "evt_welcome", Type: "newsletter.joined", CustomerID: "c_ada",

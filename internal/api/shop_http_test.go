@@ -16,6 +16,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -99,11 +100,17 @@ type shop struct {
 
 func newShop(t *testing.T) *shop {
 	t.Helper()
+	return newShopWith(t)
+}
+
+// newShopWith is newShop with more journeys besides the shop's.
+func newShopWith(t *testing.T, journeys ...string) *shop {
+	t.Helper()
 	st, dbURL := storetest.New(t)
 	comp, err := journey.NewCompiler(journey.Options{})
 	require.NoError(t, err)
 	var plans []*journey.Plan
-	for _, src := range shopJourneys {
+	for _, src := range append(slices.Clone(shopJourneys), journeys...) {
 		p, diags := comp.Compile("journey.yaml", []byte(src))
 		require.False(t, diags.HasErrors(), "%v", diags)
 		plans = append(plans, p)

@@ -35,13 +35,14 @@ const (
 	CatalogWrite      Scope = "catalog:write"      // replace products and their complements
 	VouchersWrite     Scope = "vouchers:write"     // read and redeem vouchers
 	AudiencesRun      Scope = "audiences:run"      // preview and run a journey's audience
+	ReportsRead       Scope = "reports:read"       // read journeys' reports and open their report pages
 	Erase             Scope = "erase"              // erase a customer
 	Admin             Scope = "admin"              // everything
 )
 
 // Scopes lists every scope, in the order help texts show them.
 var Scopes = []Scope{EventsWrite, CustomersRead, CustomersWrite, PreferencesWrite, SuppressionsWrite,
-	TasksRead, TasksWrite, CatalogWrite, VouchersWrite, AudiencesRun, Erase, Admin}
+	TasksRead, TasksWrite, CatalogWrite, VouchersWrite, AudiencesRun, ReportsRead, Erase, Admin}
 
 // ParseScopes reads a comma-separated list of scopes ("events:write,
 // customers:read"). Unknown scopes are errors naming the known ones.

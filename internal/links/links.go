@@ -193,3 +193,22 @@ type Unsubscribe struct {
 	Channel    string `json:"ch"`
 	WorkflowID string `json:"wf,omitempty"`
 }
+
+// ReportPurpose is the purpose of report page links: staff open a
+// journey's report page with one (rapport report JOURNEY --open asks the
+// API for it with a key holding reports:read).
+const ReportPurpose = "report"
+
+// ReportSessionPurpose is the purpose of the signed cookie the report
+// page's sign-in form sets: it names the key that signed in, never holds
+// the key itself.
+const ReportSessionPurpose = "report-session"
+
+// Report is what a report link or a report session carries: the key that
+// asked for it (its public id: the page checks the key is still valid and
+// holds reports:read at every view) and, for a link, the one journey it
+// opens.
+type Report struct {
+	Journey string `json:"j,omitempty"`
+	KeyID   string `json:"k"`
+}
