@@ -506,6 +506,7 @@ func insertCustomers(t *testing.T, s *store.Store, db *pgxpool.Pool, rng *rand.R
 
 // refund is the amount of the partial refunds of insertCustomers.
 var refund = money.MustParse("10.00")
+
 // insertEngagement gives most customers a customer_engagement row with
 // moments around the day boundaries (or none: NULL), and counts on days
 // around the window's edges, directly, as the webhooks would leave them.
