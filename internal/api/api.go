@@ -18,6 +18,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
 	"github.com/rapporthq/rapport/docs"
@@ -285,6 +286,12 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeJSON(w, http.StatusBadRequest, refusedValue(pe))
 		return
 	}
+	if temporalBusy(err) {
+		s.log().Warn("temporal unavailable or busy", "method", r.Method, "route", r.Pattern, "error", err)
+		w.Header().Set("Retry-After", retryAfter)
+		writeJSON(w, http.StatusServiceUnavailable, wire.Error{Message: "Temporal cannot take this just now (unavailable or busy); try again in a few seconds (repeating the request is safe)"})
+		return
+	}
 	if unavailable(err) {
 		s.log().Warn("database unavailable", "method", r.Method, "route", r.Pattern, "error", err)
 		w.Header().Set("Retry-After", retryAfter)
@@ -293,6 +300,23 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	s.log().Error("request failed", "method", r.Method, "route", r.Pattern, "error", err)
 	writeJSON(w, http.StatusInternalServerError, wire.Error{Message: "internal error; the request was not applied, try again"})
+}
+
+// temporalBusy reports whether err is Temporal saying it cannot take a
+// request for now: unreachable, overloaded, or too slow to answer (an
+// update a busy workflow has not taken in time). The request was not
+// applied, or applying it again is refused as done: repeating is safe.
+func temporalBusy(err error) bool {
+	var (
+		unavailable *serviceerror.Unavailable
+		deadline    *serviceerror.DeadlineExceeded
+		exhausted   *serviceerror.ResourceExhausted
+		notReady    *serviceerror.WorkflowNotReady
+		canceled    *serviceerror.Canceled
+		aborted     *serviceerror.Aborted
+	)
+	return errors.As(err, &unavailable) || errors.As(err, &deadline) || errors.As(err, &exhausted) ||
+		errors.As(err, &notReady) || errors.As(err, &canceled) || errors.As(err, &aborted)
 }
 
 // dataError returns the database's error when err is one of its data

@@ -179,7 +179,7 @@ func (s *Server) sendTaskCompletion(ctx context.Context, workflowID string, c wo
 // Temporal.
 func isRejection(err error) bool {
 	var sErr serviceerror.ServiceError
-	return !errors.As(err, &sErr)
+	return !errors.As(err, &sErr) && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled)
 }
 
 func rejectionMessage(err error) string {

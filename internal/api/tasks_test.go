@@ -10,6 +10,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/mocks"
 
@@ -65,4 +67,23 @@ func TestATaskRefusalForAnotherReasonStands(t *testing.T) {
 	status, body := a.do("POST", "/v1/tasks/task_1/complete", map[string]any{"outcome": "reached"})
 	assert.Equal(t, http.StatusConflict, status, body)
 	assert.Equal(t, 1, calls)
+}
+
+// Temporal too busy or out of reach to take the completion (an update a
+// loaded workflow has not taken in time) is a 503 saying to repeat it,
+// not a 500: repeating is safe, the task is not completed twice.
+func TestATaskCompletionTemporalCannotTakeNowIsUnavailable(t *testing.T) {
+	t.Parallel()
+	for _, err := range []error{
+		serviceerror.NewDeadlineExceeded("context deadline exceeded"),
+		serviceerror.NewUnavailable("connection refused"),
+		serviceerror.NewResourceExhausted(enumspb.RESOURCE_EXHAUSTED_CAUSE_CONCURRENT_LIMIT, "too many updates"),
+		serviceerror.NewWorkflowNotReady("workflow not ready"),
+	} {
+		a := withOpenTask(t)
+		a.tc.On("UpdateWorkflow", mock.Anything, mock.Anything).Return(nil, err)
+		status, body := a.do("POST", "/v1/tasks/task_1/complete", map[string]any{"outcome": "reached"})
+		assert.Equal(t, http.StatusServiceUnavailable, status, "%T: %v", err, body)
+		assert.Contains(t, body["error"], "repeating the request is safe")
+	}
 }

@@ -76,6 +76,9 @@ type TemporalOptions struct {
 	// (such as "matching.PollerHistoryTTL"): tests shorten what they wait
 	// for.
 	Dynamic map[string]any
+	// pickPort chooses the gRPC ports of the services behind the
+	// frontend (nil: freePort); tests hand out a taken one.
+	pickPort func(ip string) (int, error)
 }
 
 // Temporal is a running embedded Temporal server.
@@ -172,12 +175,24 @@ func StartTemporal(ctx context.Context, opts TemporalOptions) (*Temporal, error)
 }
 
 // startServer builds and starts the server with the ports in opts.
-func startServer(opts TemporalOptions) (temporal.Server, *slog.LevelVar, error) {
+func startServer(opts TemporalOptions) (server temporal.Server, level *slog.LevelVar, err error) {
+	// A port taken between freePort and the server binding it: the
+	// server's logger panics (see slogLogger.Fatal) while the server is
+	// built, and the caller tries again with other ports.
+	defer func() {
+		if p := recover(); p != nil {
+			lf, ok := p.(listenFailure)
+			if !ok {
+				panic(p)
+			}
+			server, level, err = nil, nil, fmt.Errorf("start temporal server: %s (address already in use)", lf)
+		}
+	}()
 	conf, err := serverConfig(opts)
 	if err != nil {
 		return nil, nil, err
 	}
-	level := &slog.LevelVar{}
+	level = &slog.LevelVar{}
 	level.Set(opts.LogLevel)
 	logger := slogLogger{log: opts.Logger, level: level}
 	authorizer, err := authorization.GetAuthorizerFromConfig(&conf.Global.Authorization)
@@ -205,7 +220,7 @@ func startServer(opts TemporalOptions) (temporal.Server, *slog.LevelVar, error) 
 	for k, v := range opts.Dynamic {
 		dyn[dynamicconfig.MakeKey(k)] = v
 	}
-	server, err := temporal.NewServer(
+	server, err = temporal.NewServer(
 		temporal.WithConfig(conf),
 		temporal.ForServices(temporal.DefaultServices),
 		temporal.WithStaticHosts(hosts),
@@ -307,7 +322,7 @@ func serverConfig(opts TemporalOptions) (*config.Config, error) {
 		if name == "frontend" {
 			svc.RPC.GRPCPort = opts.FrontendPort
 			svc.RPC.HTTPPort = httpPort
-		} else if svc.RPC.GRPCPort, err = freePort(opts.IP); err != nil {
+		} else if svc.RPC.GRPCPort, err = opts.servicePort(opts.IP); err != nil {
 			return nil, err
 		}
 		conf.Services[name] = svc
@@ -352,6 +367,14 @@ func sqlitePersistence(conf *config.Config, opts TemporalOptions) error {
 	conf.Persistence.NumHistoryShards = SQLiteHistoryShards
 	conf.Persistence.DataStores = map[string]config.DataStore{"sqlite-default": {SQL: &sqlConf}}
 	return nil
+}
+
+// servicePort chooses a service's gRPC port.
+func (o TemporalOptions) servicePort(ip string) (int, error) {
+	if o.pickPort != nil {
+		return o.pickPort(ip)
+	}
+	return freePort(ip)
 }
 
 // freePort finds a port nothing listens on, outside the range the kernel
@@ -422,7 +445,34 @@ func (s slogLogger) DPanic(msg string, tags ...tag.Tag) {
 	s.emit(slog.LevelError, msg, tags)
 }
 func (s slogLogger) Panic(msg string, tags ...tag.Tag) { s.emit(slog.LevelError, msg, tags) }
-func (s slogLogger) Fatal(msg string, tags ...tag.Tag) { s.emit(slog.LevelError, msg, tags) }
+
+// Fatal logs; the server means it to end the process. When it cannot
+// bind a service's port (another process took the free port it was
+// given), it panics with a listenFailure instead: the server would go on
+// with no listener and crash later, and startServer, which builds the
+// server, recovers it and starts again with other ports.
+func (s slogLogger) Fatal(msg string, tags ...tag.Tag) {
+	s.emit(slog.LevelError, msg, tags)
+	if msg == grpcListenerFailed {
+		panic(listenFailure(fmt.Sprintf("%s: %s", msg, tagText(tags))))
+	}
+}
+
+// grpcListenerFailed is what the server logs when it cannot bind a
+// service's gRPC port (go.temporal.io/server/common/rpc).
+const grpcListenerFailed = "Failed to start gRPC listener"
+
+// listenFailure is the panic of slogLogger.Fatal for a port the server
+// could not bind.
+type listenFailure string
+
+func tagText(tags []tag.Tag) string {
+	parts := make([]string, 0, len(tags))
+	for _, t := range tags {
+		parts = append(parts, fmt.Sprintf("%s=%v", t.Key(), t.Value()))
+	}
+	return strings.Join(parts, " ")
+}
 
 func (s slogLogger) emit(level slog.Level, msg string, tags []tag.Tag) {
 	if level < s.level.Level() || !s.log.Enabled(context.Background(), level) {

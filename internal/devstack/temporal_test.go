@@ -76,3 +76,30 @@ func splitHostPort(addr string) (string, int, error) {
 	port, err := strconv.Atoi(p)
 	return host, port, err
 }
+
+// TestAServicePortTakenMeanwhile: another process takes the port chosen
+// for a service behind the frontend before the server binds it. The
+// server cannot listen there; it used to go on without a listener and
+// crash the process a moment later. Now it starts again on other ports.
+func TestAServicePortTakenMeanwhile(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer taken.Close()
+	handedOut := 0
+	opts := TemporalOptions{UIPort: -1, pickPort: func(ip string) (int, error) {
+		handedOut++
+		if handedOut == 1 {
+			return taken.Addr().(*net.TCPAddr).Port, nil
+		}
+		return freePort(ip)
+	}}
+	srv, err := StartTemporal(context.Background(), opts)
+	require.NoError(t, err)
+	defer srv.Stop()
+	assert.Greater(t, handedOut, 3, "ports were chosen again")
+	c, err := client.Dial(client.Options{HostPort: srv.Address(), Namespace: srv.Namespace()})
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = c.CheckHealth(context.Background(), &client.CheckHealthRequest{})
+	assert.NoError(t, err, "the server that started serves")
+}

@@ -222,26 +222,50 @@ func (s *sim) sleepDays(ctx context.Context, days float64) bool {
 // do sends a JSON request and decodes the answer, which must have one of
 // the statuses given.
 func (s *sim) do(ctx context.Context, method, path string, body, out any, want ...int) error {
-	var r io.Reader
+	var raw []byte
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
 			return err
 		}
-		r = bytes.NewReader(b)
+		raw = b
 	}
-	req, err := http.NewRequestWithContext(ctx, method, s.api+path, r)
-	if err != nil {
-		return err
+	// A 503 says the API cannot take the request for now and repeating it
+	// is safe: the simulated shop does what the answer says, as a shop's
+	// integration would, for a while.
+	for wait, waited := time.Second, time.Duration(0); ; wait = min(2*wait, 10*time.Second) {
+		req, err := http.NewRequestWithContext(ctx, method, s.api+path, bytes.NewReader(raw))
+		if err != nil {
+			return err
+		}
+		if body != nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		if strings.HasPrefix(path, "/v1/") && s.cfg.APIKey != "" {
+			req.Header.Set("Authorization", "Bearer "+s.cfg.APIKey)
+		}
+		err = s.send(req, out, want...)
+		var busy *unavailableError
+		if !errors.As(err, &busy) || waited >= maxUnavailable {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+			waited += wait
+		}
 	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if strings.HasPrefix(path, "/v1/") && s.cfg.APIKey != "" {
-		req.Header.Set("Authorization", "Bearer "+s.cfg.APIKey)
-	}
-	return s.send(req, out, want...)
 }
+
+// maxUnavailable is how long do repeats a request answered 503.
+const maxUnavailable = 2 * time.Minute
+
+// unavailableError is a 503 answer: the API could not take the request
+// for now.
+type unavailableError struct{ msg string }
+
+func (e *unavailableError) Error() string { return e.msg }
 
 func (s *sim) send(req *http.Request, out any, want ...int) error {
 	select {
@@ -257,7 +281,11 @@ func (s *sim) send(req *http.Request, out any, want ...int) error {
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
 	if !slices.Contains(want, resp.StatusCode) {
-		return fmt.Errorf("%s %s: %s: %s", req.Method, req.URL.Path, resp.Status, strings.TrimSpace(string(raw)))
+		msg := fmt.Sprintf("%s %s: %s: %s", req.Method, req.URL.Path, resp.Status, strings.TrimSpace(string(raw)))
+		if resp.StatusCode == http.StatusServiceUnavailable {
+			return &unavailableError{msg: msg}
+		}
+		return errors.New(msg)
 	}
 	if out != nil {
 		if err := json.Unmarshal(raw, out); err != nil {
