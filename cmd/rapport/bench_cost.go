@@ -22,6 +22,7 @@ import (
 
 	"github.com/rapporthq/rapport/internal/app"
 	"github.com/rapporthq/rapport/internal/bench"
+	"github.com/rapporthq/rapport/internal/journey"
 	"github.com/rapporthq/rapport/internal/money"
 	"github.com/rapporthq/rapport/internal/router"
 	"github.com/rapporthq/rapport/internal/store"
@@ -150,7 +151,7 @@ func (b *benchRun) costOf(ctx context.Context, p scriptedPath) (costRow, error) 
 // that could hold the suggestion back (one marketing message a day).
 // Counted: the thank-you its event started and complementary-products.
 func (b *benchRun) complementsPath(ctx context.Context) ([]scriptedPath, []string, error) {
-	const c = "cost-complements"
+	c := treatedCustomer("complementary-products", "cost-complements")
 	if err := b.call(ctx, http.MethodPost, "/v1/products", map[string]any{"products": []any{
 		map[string]any{"id": "tea", "name": "Earl Grey tea", "price": 4.25, "currency": "GBP"},
 		map[string]any{"id": "pot", "name": "Blue teapot", "price": 15, "currency": "GBP"},
@@ -223,6 +224,17 @@ func (b *benchRun) satisfactionPath(ctx context.Context) ([]scriptedPath, []stri
 	}
 	return []scriptedPath{{name: "satisfaction-check: survey, score 1, care task done", workflowID: id,
 		steps: []string{"wait_for_delivery", "wait_2", "ask", "wait_for_answer", "care", "respond"}, timersFired: 1}}, started, nil
+}
+
+// treatedCustomer is base, or base-2, base-3..., the first a journey's
+// control group does not hold out at any share it may have (journey.
+// MaxHoldout): the bench measures what a treated run costs.
+func treatedCustomer(journeyName, base string) string {
+	id := base
+	for n := 2; journey.HeldOut(journeyName, id, journey.MaxHoldout); n++ {
+		id = fmt.Sprintf("%s-%d", base, n)
+	}
+	return id
 }
 
 // winbackPath: a customer who last ordered 120 days ago enters

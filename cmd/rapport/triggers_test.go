@@ -396,9 +396,9 @@ func TestBench(t *testing.T) {
 		"thank-you, same-steps":  "16 2 1 2 0 0 0 1 5",
 		"thank-you, lean":        "11 2 1 0 0 0 0 0 2",
 		"thank-you, interpreted, via the router (signal-with-start)": "17 2 1 2 0 1 0 1 5",
-		"complementary-products: delivered, 3 days, email":           "31 4 1 2 2 2 0 3 10",
-		"satisfaction-check: survey, score 1, care task done":        "65 9 4 3 4 3 1 5 20",
-		"lapse-winback: email, postcard, call task done":             "59 8 4 4 3 0 1 4 16",
+		"complementary-products: delivered, 3 days, email":           "33 4 1 4 2 2 0 3 11",
+		"satisfaction-check: survey, score 1, care task done":        "69 9 4 7 4 3 1 5 23",
+		"lapse-winback: email, postcard, call task done":             "62 8 4 7 3 0 1 4 19",
 	} {
 		require.Contains(t, costs, run)
 		if offScript[run] {
