@@ -60,16 +60,14 @@ func (r *run) convertsAndExits(ev journey.Event) bool {
 	if r.revision < 5 || g == nil || !g.Exit {
 		return false
 	}
-	from := r.enteredAt
-	if g.From == journey.GoalFromLastMessage {
-		for _, s := range r.state.Sends {
-			if s.Status == SendSent && !s.At.After(ev.OccurredAt) && s.At.After(from) {
-				from = s.At
-			}
-		}
-	}
-	if from.IsZero() || ev.OccurredAt.Before(r.enteredAt) || ev.OccurredAt.After(from.Add(g.Within.D)) {
+	if r.enteredAt.IsZero() {
 		return false
 	}
-	return r.matches(g.When, ev)
+	var lastSent time.Time
+	for _, s := range r.state.Sends {
+		if s.Status == SendSent && !s.At.After(ev.OccurredAt) && s.At.After(lastSent) {
+			lastSent = s.At
+		}
+	}
+	return g.Covers(r.enteredAt, lastSent, ev.OccurredAt) && r.matches(g.When, ev)
 }

@@ -63,6 +63,34 @@ steps: [{wait: 1d}]
 	assert.Equal(t, 7*24*time.Hour, other.Goal.Within.D, "the original is untouched")
 }
 
+// TestGoalWindow: from entry, or from the latest message sent before the
+// event (from entry when none went); never before entry.
+func TestGoalWindow(t *testing.T) {
+	day := 24 * time.Hour
+	entered := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	sent := entered.Add(5 * day)
+	fromEntry := &Goal{When: "true", Within: Duration{D: 2 * day}}
+	fromMessage := &Goal{When: "true", Within: Duration{D: 2 * day}, From: GoalFromLastMessage}
+	for _, tc := range []struct {
+		g        *Goal
+		lastSent time.Time
+		at       time.Time
+		want     bool
+	}{
+		{fromEntry, time.Time{}, entered.Add(day), true},
+		{fromEntry, time.Time{}, entered.Add(2 * day), true},
+		{fromEntry, sent, entered.Add(6 * day), false},
+		{fromEntry, time.Time{}, entered.Add(-time.Minute), false},
+		{fromMessage, time.Time{}, entered.Add(day), true},
+		{fromMessage, time.Time{}, entered.Add(3 * day), false},
+		{fromMessage, sent, entered.Add(6 * day), true},
+		{fromMessage, sent, entered.Add(8 * day), false},
+		{fromMessage, sent, entered.Add(-time.Minute), false},
+	} {
+		assert.Equal(t, tc.want, tc.g.Covers(entered, tc.lastSent, tc.at), "%s, last sent %v, at %v", tc.g.Describe(), tc.lastSent, tc.at)
+	}
+}
+
 // TestHeldOutShare: the control group is about the share asked for, the
 // same customers every time, and different across journeys.
 func TestHeldOutShare(t *testing.T) {

@@ -131,6 +131,20 @@ func (g *Goal) Describe() string {
 	return s
 }
 
+// Covers reports whether an event at t falls in the goal's window, for a
+// run that entered at entered and whose latest message sent before t
+// went at lastSent (zero when it sent none): from entry, or (GoalFrom
+// LastMessage) from that message, from entry when there is none. The
+// router (counting conversions) and the interpreter (exiting on one)
+// both ask it.
+func (g *Goal) Covers(entered, lastSent, t time.Time) bool {
+	from := entered
+	if g.From == GoalFromLastMessage && lastSent.After(entered) {
+		from = lastSent
+	}
+	return !t.Before(entered) && !t.After(from.Add(g.Within.D))
+}
+
 // GoalFrom says where a goal's window starts.
 type GoalFrom string
 

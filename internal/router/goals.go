@@ -71,14 +71,11 @@ func (r *Router) convert(ctx context.Context, e store.Event, ev journey.Event) (
 // the latest message the run sent before it (of its entry, when it sent
 // none: the control group's runs).
 func inWindow(c store.GoalCandidate, t time.Time) bool {
-	if c.Goal.From != journey.GoalFromLastMessage {
-		return true
-	}
-	from := c.StartedAt
+	var lastSent time.Time
 	if c.LastSentAt != nil {
-		from = *c.LastSentAt
+		lastSent = *c.LastSentAt
 	}
-	return !t.After(from.Add(c.Goal.Within.D))
+	return c.Goal.Covers(c.StartedAt, lastSent, t)
 }
 
 // triggerOf returns the event that started a run, as journeys see it; an
