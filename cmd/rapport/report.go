@@ -229,13 +229,13 @@ func printReport(w io.Writer, r *report.Report) {
 		printArms(w, r.Arms)
 	}
 	if r.Lift != nil {
-		fmt.Fprintf(w, "lift of treatment over holdout: %s, %s likely better; %s\n", points(r.Lift.Absolute), percent(r.Lift.ProbabilityBetter), r.Lift.Verdict)
+		fmt.Fprintf(w, "lift of treatment over holdout: %s\n", lift(*r.Lift))
 	}
 	for _, sp := range r.Splits {
 		fmt.Fprintf(w, "\nsplit %s\n", sp.Step)
 		printArms(w, sp.Arms)
 		for _, c := range sp.Comparisons {
-			fmt.Fprintf(w, "  %s over %s: %s, %s likely better; %s\n", c.Path, c.Control, points(c.Lift.Absolute), percent(c.Lift.ProbabilityBetter), c.Lift.Verdict)
+			fmt.Fprintf(w, "  %s over %s: %s\n", c.Path, c.Control, lift(c.Lift))
 		}
 	}
 	if len(r.Notes) > 0 {
@@ -263,6 +263,15 @@ func printArms(w io.Writer, arms []report.Arm) {
 			percent(a.Rate.Value), percent(a.Rate.Low), percent(a.Rate.High), strings.Join(revs, ", "))
 	}
 	tw.Flush()
+}
+
+// lift says a comparison in words: the figures, unless an arm has no
+// entrants yet (they would mean nothing), then the verdict.
+func lift(c report.Comparison) string {
+	if c.MoreEntrants == 0 && !c.Conclusive {
+		return c.Verdict
+	}
+	return fmt.Sprintf("%s, %s likely better; %s", points(c.Absolute), percent(c.ProbabilityBetter), c.Verdict)
 }
 
 func parens(n int, what string) string {

@@ -189,7 +189,7 @@ func reportLine(r *report.Report) string {
 	}
 	line += fmt.Sprintf(", completed %d, exited %d, converted %d", f.Completed, f.Exited, f.Converted)
 	if r.Lift != nil {
-		line += fmt.Sprintf("; lift %s, %s likely better (%s)", points(r.Lift.Absolute), percent(r.Lift.ProbabilityBetter), r.Lift.Verdict)
+		line += "; lift " + lift(*r.Lift)
 	}
 	return line
 }

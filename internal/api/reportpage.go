@@ -456,7 +456,7 @@ var reportPageTmpl = template.Must(template.New("report").Funcs(reportFuncs).Par
 <td class="n conversions">{{.Conversions}}</td>
 <td class="n rate">{{pct .Rate.Value}} ({{pct .Rate.Low}} to {{pct .Rate.High}})</td>
 <td class="revenue">{{range $i, $r := .Revenue}}{{if $i}}<br>{{end}}{{$r.Currency}} {{money $r.PerEntrant.Value}} ({{money $r.PerEntrant.Low}} to {{money $r.PerEntrant.High}}; total {{$r.Total}}){{else}}none{{end}}</td>
-{{with .Lift}}<td class="lift">{{points .Absolute}} over {{$row.Versus}}</td><td class="n probability">{{pct .ProbabilityBetter}}</td><td class="verdict">{{.Verdict}}</td>
+{{with .Lift}}{{if or .Conclusive .MoreEntrants}}<td class="lift">{{points .Absolute}} over {{$row.Versus}}</td><td class="n probability">{{pct .ProbabilityBetter}}</td>{{else}}<td class="lift">–</td><td class="n probability">–</td>{{end}}<td class="verdict">{{.Verdict}}</td>
 {{else}}<td class="lift">{{if .Control}}the control{{else}}not compared{{end}}</td><td class="n probability">–</td><td class="verdict">–</td>{{end}}
 </tr>
 {{end}}</tbody>

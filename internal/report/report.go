@@ -494,10 +494,12 @@ func (r *Report) notes(plan *journey.Plan) {
 	if plan.Goal == nil {
 		r.Notes = append(r.Notes, "the journey has no goal: add one (goal: {when: ..., within: ...}) to count conversions")
 	}
-	if r.Funnel.OpenWindows > 0 {
-		r.Notes = append(r.Notes, fmt.Sprintf("%d entrants are still inside their goal window: their conversions may yet come (in every arm alike)", r.Funnel.OpenWindows))
+	if n := r.Funnel.OpenWindows; n == 1 {
+		r.Notes = append(r.Notes, "1 entrant is still inside their goal window: their conversion may yet come (in every arm alike)")
+	} else if n > 1 {
+		r.Notes = append(r.Notes, fmt.Sprintf("%d entrants are still inside their goal window: their conversions may yet come (in every arm alike)", n))
 	}
-	if r.Lift != nil && !r.Lift.Conclusive {
+	if r.Lift != nil && !r.Lift.Conclusive && r.Lift.MoreEntrants > 0 {
 		r.Notes = append(r.Notes, fmt.Sprintf("%s: about %d more entrants would be needed (at a %d%% holdout) for the lift's interval to exclude zero, if the rates stay as they are",
 			r.Lift.Verdict, r.Lift.MoreEntrants, plan.Holdout))
 	}

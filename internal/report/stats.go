@@ -62,7 +62,8 @@ type Comparison struct {
 	// MoreEntrants estimates how many more entrants (both arms, at the
 	// journey's split) the lift's interval needs to exclude zero, if the
 	// rates stay as observed (or, when they are about equal, to tell a
-	// lift of a fifth of the control's rate): 0 when conclusive.
+	// lift of a fifth of the control's rate): 0 when conclusive, or when
+	// an arm has no entrants yet (there is nothing to go on).
 	MoreEntrants int `json:"more_entrants"`
 	// Verdict says it in a sentence.
 	Verdict string `json:"verdict"`
@@ -101,7 +102,7 @@ func Compare(tConv, tN, cConv, cN int) Comparison {
 	}
 	excludesZero := out.Absolute.Low > 0 || out.Absolute.High < 0
 	out.Conclusive = excludesZero && tN >= MinEntrants && cN >= MinEntrants
-	if !out.Conclusive {
+	if !out.Conclusive && tN > 0 && cN > 0 {
 		out.MoreEntrants = moreEntrants(tRate, tN, cRate, cN)
 	}
 	out.Verdict = verdict(out, tN, cN)

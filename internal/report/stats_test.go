@@ -87,6 +87,9 @@ func TestCompareIsDeterministicAndSaysWhenDataIsThin(t *testing.T) {
 	assert.Equal(t, "too few entrants to tell", small.Verdict)
 	assert.Nil(t, small.Relative, "no relative lift over a control that converted nobody")
 	assert.Equal(t, "no comparison yet: an arm has no entrants", Compare(0, 0, 0, 0).Verdict)
+	empty := Compare(1, 2, 0, 0)
+	assert.Zero(t, empty.MoreEntrants, "no estimate from an arm with nobody in it")
+	assert.False(t, empty.Conclusive)
 
 	worse := Compare(400, 5000, 600, 5000)
 	assert.True(t, worse.Conclusive)
