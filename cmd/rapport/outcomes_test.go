@@ -1,9 +1,18 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -162,4 +171,95 @@ func TestACancelledOrderFeedsNoRecommendations(t *testing.T) {
 	o, err := s.store.GetOrder(context.Background(), "o-sencha")
 	require.NoError(t, err)
 	assert.Equal(t, "cancelled", o.Status)
+}
+
+// TestTheSunsetExampleCountsOnlyAPersonsOpens: on the dev stack with the
+// examples, three customers were first emailed long ago. One has only
+// machine opens (Apple Mail fetching images), one clicked twenty days ago,
+// one was first emailed a month ago. SendGrid's signed events reach the
+// API; the sunset journey's audience run enters only the first, asks
+// them, and after its two weeks (skipped here) emits email.sunset with
+// the facts it read.
+func TestTheSunsetExampleCountsOnlyAPersonsOpens(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	pub, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	require.NoError(t, err)
+	t.Setenv("SENDGRID_WEBHOOK_PUBLIC_KEY", base64.StdEncoding.EncodeToString(pub))
+	s := startStack(t, "../../docs/examples", withDay(slowDay))
+	ctx := context.Background()
+	ago := func(d time.Duration) int64 { return time.Now().Add(-d).Unix() }
+	const day = 24 * time.Hour
+
+	var events []map[string]any
+	for _, c := range []struct {
+		id    string
+		since time.Duration // first emailed
+	}{{"c_machine", 200 * day}, {"c_clicker", 200 * day}, {"c_new", 30 * day}} {
+		status, body := s.post("/v1/customers", customer(c.id, c.id+"@example.com"))
+		require.Equal(t, http.StatusCreated, status, body)
+		// An email sent long before this test: the outbox row, as the
+		// worker leaves it, and SendGrid's events about it, dated then.
+		m := store.Message{IdempotencyKey: "old-" + c.id, WorkflowID: "rapport/newsletter/" + c.id + "/e", Journey: "newsletter",
+			StepID: "send", CustomerID: c.id, Channel: "email", Template: "newsletter", Purpose: "marketing", Topic: "offers", Recipient: c.id + "@example.com"}
+		claim, _, err := s.store.ClaimWithGate(ctx, m, false, time.Now(), func(store.GateInput) store.Gate { return store.Gate{Allow: true} })
+		require.NoError(t, err)
+		require.True(t, claim.Send)
+		out, err := s.store.FinishSend(ctx, m.IdempotencyKey, store.Outcome{Status: store.MessageSent, Provider: "sendgrid", ProviderMessageID: "sg-" + c.id})
+		require.NoError(t, err)
+		// Sent then: it counts toward no cap today.
+		_, err = s.db().Exec(ctx, `UPDATE messages SET created_at = $2, updated_at = $2, sent_at = $2, policy_at = $2 WHERE id = $1`, out.ID, time.Now().Add(-c.since))
+		require.NoError(t, err)
+		events = append(events,
+			map[string]any{"sg_event_id": "p-" + c.id, "event": "processed", "message_id": out.ID, "timestamp": ago(c.since)},
+			map[string]any{"sg_event_id": "d-" + c.id, "event": "delivered", "message_id": out.ID, "timestamp": ago(c.since)})
+		for i := range 3 {
+			events = append(events, map[string]any{"sg_event_id": fmt.Sprintf("m%d-%s", i, c.id), "event": "open",
+				"sg_machine_open": true, "message_id": out.ID, "timestamp": ago(time.Duration(i+1) * day)})
+		}
+		if c.id == "c_clicker" {
+			events = append(events, map[string]any{"sg_event_id": "k-" + c.id, "event": "click", "message_id": out.ID, "timestamp": ago(20 * day)})
+		}
+	}
+	body, err := json.Marshal(events)
+	require.NoError(t, err)
+	ts := strconv.FormatInt(time.Now().Unix(), 10)
+	req, err := http.NewRequest(http.MethodPost, s.APIURL+"/webhooks/sendgrid", bytes.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("X-Twilio-Email-Event-Webhook-Signature", sendgridSign(t, key, ts, body))
+	req.Header.Set("X-Twilio-Email-Event-Webhook-Timestamp", ts)
+	resp, err := s.http.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+
+	status, run := s.post("/v1/journeys/email-sunset/audience-runs", nil)
+	require.Equal(t, http.StatusOK, status, run)
+	wid := "rapport/email-sunset/c_machine/" + run["entry_key"].(string)
+	assert.Equal(t, []any{wid}, run["runs"], "only the customer with nothing but machine opens")
+	defer func() {
+		if t.Failed() {
+			t.Logf("%s: %+v", wid, s.state(wid))
+			for _, m := range s.outbox() {
+				t.Logf("outbox: %s %s %s %s", m.Channel, m.Journey, m.CustomerID, m.To)
+			}
+		}
+	}()
+
+	s.waitFor("the sunset question", func() bool { return len(s.messagesTo("c_machine")) == 1 })
+	assert.Equal(t, "email-sunset", s.messagesTo("c_machine")[0].Journey)
+	s.skipWait(wid, "wait_for_them")
+	assert.Equal(t, workflows.Completed, s.waitForRun(wid).Outcome)
+
+	var data []byte
+	require.NoError(t, s.db().QueryRow(ctx, `SELECT data FROM events WHERE type = 'email.sunset' AND customer_id = 'c_machine'`).Scan(&data))
+	var sunset map[string]any
+	require.NoError(t, json.Unmarshal(data, &sunset))
+	assert.EqualValues(t, 3, sunset["machine_opens_30d"], "the machine's opens are counted apart")
+	assert.GreaterOrEqual(t, sunset["days_since_first_sent"], float64(199))
+	var others int
+	require.NoError(t, s.db().QueryRow(ctx, `SELECT count(*) FROM events WHERE type = 'email.sunset'`).Scan(&others))
+	assert.Equal(t, 1, others, "the clicker and the newcomer are not sunset")
+	assert.Empty(t, s.messagesTo("c_clicker"))
+	assert.Empty(t, s.messagesTo("c_new"))
 }
