@@ -220,7 +220,7 @@ func printReport(w io.Writer, r *report.Report) {
 			}
 		}
 		fmt.Fprintf(tw, "  %s%s\t%s\t%d\t%s\t%s\t%s\n", strings.Repeat("  ", s.Depth), s.ID, what, s.Reached, sent, held,
-			strings.TrimSpace(reasons(s.Skipped)+" "+reasons(s.Failed)))
+			notSent(s.Skipped, s.Failed))
 	}
 	tw.Flush()
 
@@ -279,6 +279,19 @@ func parens(n int, what string) string {
 		return ""
 	}
 	return fmt.Sprintf("(%d %s)", n, what)
+}
+
+// notSent writes a step's skipped and failed messages by reason, the
+// failures marked as such.
+func notSent(skipped, failed []report.Count) string {
+	var parts []string
+	if len(skipped) > 0 {
+		parts = append(parts, reasons(skipped))
+	}
+	if len(failed) > 0 {
+		parts = append(parts, "failed: "+reasons(failed))
+	}
+	return strings.Join(parts, "; ")
 }
 
 func reasons(cs []report.Count) string {
