@@ -46,8 +46,22 @@ func addAPIFlag(cmd *cobra.Command, t *apiTarget) {
 	cmd.PersistentFlags().StringVar(&t.key, "api-key", "", "API key (RAPPORT_API_KEY; default: the key `rapport dev` wrote to .rapport/api-key)")
 }
 
+// apiTimeout is how long a request may take, answer included, unless the
+// command waits longer on purpose (newWaitingAPIClient).
+var apiTimeout = 2 * time.Minute
+
 func newAPIClient(t apiTarget) *apiClient {
-	return &apiClient{base: strings.TrimRight(t.base, "/"), key: findAPIKey(t.key), http: &http.Client{Timeout: 2 * time.Minute}}
+	return &apiClient{base: strings.TrimRight(t.base, "/"), key: findAPIKey(t.key), http: &http.Client{Timeout: apiTimeout}}
+}
+
+// newWaitingAPIClient is a client for a request the API holds open for up
+// to wait (such as ?wait= of an audience run): its timeout is the wait
+// with the usual margin on top, so the wait the user asked for is never
+// cut short.
+func newWaitingAPIClient(t apiTarget, wait time.Duration) *apiClient {
+	c := newAPIClient(t)
+	c.http.Timeout = max(wait, 0) + apiTimeout
+	return c
 }
 
 // findAPIKey is the key to send: the flag, else RAPPORT_API_KEY, else the

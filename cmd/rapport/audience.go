@@ -12,6 +12,9 @@ import (
 	"github.com/spf13/cobra"
 )
 
+// maxAudienceWait is the longest wait the API takes for an audience run.
+const maxAudienceWait = 10 * time.Minute
+
 // newAudienceCmd is `rapport audience run|preview`, through the API's
 // audience routes.
 func newAudienceCmd() *cobra.Command {
@@ -29,23 +32,31 @@ enters nobody twice. It waits for the run to finish (up to --wait); follow
 a longer run in the Temporal UI by its workflow id.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if wait < 0 || wait > maxAudienceWait {
+				return fmt.Errorf("--wait must be from 0 to %s, not %s", maxAudienceWait, wait)
+			}
 			var res wire.AudienceRun
 			q := url.Values{"wait": {wait.String()}}
-			if _, err := newAPIClient(base).do(cmd.Context(), "POST", "/v1/journeys/"+url.PathEscape(args[0])+"/audience-runs", q, nil, &res); err != nil {
+			if wait > 0 {
+				fmt.Fprintf(cmd.ErrOrStderr(), "%s: audience run started; waiting up to %s for it to finish\n", args[0], wait)
+			}
+			started := time.Now()
+			if _, err := newWaitingAPIClient(base, wait).do(cmd.Context(), "POST", "/v1/journeys/"+url.PathEscape(args[0])+"/audience-runs", q, nil, &res); err != nil {
 				return err
 			}
 			out := cmd.OutOrStdout()
 			if res.Status != wire.AudienceDone {
-				fmt.Fprintf(out, "%s: audience run %s still running; follow workflow %s in the Temporal UI\n", res.Journey, res.EntryKey, res.WorkflowID)
+				fmt.Fprintf(out, "%s: audience run %s still running after %s; follow workflow %s in the Temporal UI\n", res.Journey, res.EntryKey, wait, res.WorkflowID)
 				return nil
 			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "%s: audience run %s finished in %s\n", res.Journey, res.EntryKey, time.Since(started).Round(time.Second))
 			c := res.Counts
 			fmt.Fprintf(out, "%s: %s scanned, %d match, %d entered, %d skipped (already in it, or refused by the entry rules)\n",
 				res.Journey, plural(int(c.Scanned), "customer", "customers"), c.Matched, c.Started, c.Skipped)
 			return nil
 		},
 	}
-	run.Flags().DurationVar(&wait, "wait", time.Minute, "how long to wait for the run to finish (at most 10m)")
+	run.Flags().DurationVar(&wait, "wait", time.Minute, "how long to wait for the run to finish (at most 10m; 0 answers at once)")
 	var sample int
 	var asJSON bool
 	preview := &cobra.Command{

@@ -153,6 +153,42 @@ func TestCLIAndAPIShareTheContract(t *testing.T) {
 	out, _, err = run("tasks", "show", apiFlag, "task_call_ada")
 	require.NoError(t, err)
 	assert.Contains(t, out, `"assignee": "sam"`)
+
+	// Tasks change hands: Alex cannot claim Sam's task, but Kim can
+	// assign it to Alex; Alex puts it back, writes a note, and Sam claims
+	// it again. Each is kept with who did it.
+	_, _, err = run("tasks", "claim", apiFlag, "task_call_ada", "--as", "alex")
+	assert.EqualError(t, err, "the task is claimed by sam")
+	out, _, err = run("tasks", "assign", apiFlag, "task_call_ada", "alex", "--by", "kim")
+	require.NoError(t, err)
+	assert.Contains(t, out, "task task_call_ada is alex's now (due ")
+	out, _, err = run("tasks", "unclaim", apiFlag, "task_call_ada", "--by", "alex")
+	require.NoError(t, err)
+	assert.Equal(t, "task task_call_ada is back in the retention queue\n", out)
+	_, _, err = run("tasks", "unclaim", apiFlag, "task_call_ada", "--by", "alex")
+	assert.EqualError(t, err, "nobody holds the task")
+	out, _, err = run("tasks", "note", apiFlag, "task_call_ada", "Ada asked for a call after 6pm.", "--by", "alex")
+	require.NoError(t, err)
+	assert.Equal(t, "noted on task task_call_ada\n", out)
+	_, _, err = run("tasks", "assign", apiFlag, "task_nope", "alex")
+	assert.EqualError(t, err, "no task task_nope")
+	_, _, err = run("tasks", "claim", apiFlag, "task_call_ada", "--as", "sam")
+	require.NoError(t, err)
+	out, _, err = run("tasks", "show", apiFlag, "task_call_ada")
+	require.NoError(t, err)
+	var shownTask wire.Task
+	require.NoError(t, json.Unmarshal([]byte(out), &shownTask))
+	var did []string
+	for _, a := range shownTask.Actions {
+		did = append(did, a.Kind+" by "+a.By+": "+a.From+" > "+a.Assignee+" "+a.Note)
+	}
+	assert.Equal(t, []string{
+		"claim by sam (key cli):  > sam ",
+		"assign by kim (key cli): sam > alex ",
+		"unclaim by alex (key cli): alex >  ",
+		"note by alex (key cli):  >  Ada asked for a call after 6pm.",
+		"claim by sam (key cli):  > sam ",
+	}, did)
 	_, _, err = run("tasks", "complete", apiFlag, "task_call_ada", "--outcome", "emailed")
 	assert.ErrorContains(t, err, `outcome: "emailed" is not one of this task's outcomes: reached, voicemail`)
 	out, _, err = run("tasks", "complete", apiFlag, "task_call_ada", "--outcome", "reached", "--notes", "happy", "--as", "sam")
@@ -210,8 +246,11 @@ func TestCLIAndAPIShareTheContract(t *testing.T) {
 		"POST /v1/journeys/{name}/audience-runs",
 		"POST /v1/orders",
 		"POST /v1/products",
+		"POST /v1/tasks/{id}/assign",
 		"POST /v1/tasks/{id}/claim",
 		"POST /v1/tasks/{id}/complete",
+		"POST /v1/tasks/{id}/notes",
+		"POST /v1/tasks/{id}/unclaim",
 	}, check.Seen(), check.String())
 	assert.Equal(t, []int{201, 422, 201}, check.Statuses("POST /v1/orders"))
 }

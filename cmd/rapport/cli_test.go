@@ -184,6 +184,21 @@ func TestDiffCommand(t *testing.T) {
 	assert.Equal(t, 2, exit.code)
 	assert.Contains(t, errOut, "git show")
 
+	// An old copy kept outside the journeys folder, with no templates
+	// beside it, takes the other file's templates.
+	elsewhere := filepath.Join(t.TempDir(), "old-winback.yaml")
+	require.NoError(t, os.WriteFile(elsewhere, src, 0o600))
+	out, errOut, err = run("diff", elsewhere, edited)
+	require.ErrorAs(t, err, &exit, errOut)
+	assert.Equal(t, 1, exit.code, "a difference, not an error: %s", errOut)
+	assert.Contains(t, out, "days_since_last_order >= 120")
+	assert.NotContains(t, out, "template winback-offer", "both took the same templates")
+	// ... and else the journeys folder's (RAPPORT_JOURNEYS).
+	t.Setenv("RAPPORT_JOURNEYS", "../../journeys")
+	out, errOut, err = run("diff", elsewhere, elsewhere)
+	require.NoError(t, err, errOut)
+	assert.Contains(t, out, "lapse-winback: no change (plan ")
+
 	_, errOut, err = run("diff", "nowhere.yaml", edited)
 	require.ErrorAs(t, err, &exit)
 	assert.Equal(t, 2, exit.code, "an error is not a difference")

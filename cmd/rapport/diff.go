@@ -29,7 +29,9 @@ func newDiffCmd() *cobra.Command {
 		Long: `Diff compiles two versions of a journey, each a file or a git revision
 of one (REV:PATH, such as HEAD:journeys/lapse-winback.yaml or
 main~3:journeys/lapse-winback.yaml), with the templates beside it, and
-prints what changes: journey settings, steps added, removed, reordered or
+prints what changes (a file with no templates folder beside it, such as
+an old copy kept elsewhere, uses the other file's templates folder, else
+the journeys folder's: RAPPORT_JOURNEYS, by default journeys): journey settings, steps added, removed, reordered or
 changed setting by setting (matched by id: give steps ids to follow them
 through edits), and templates whose words changed.
 
@@ -49,11 +51,17 @@ error (git's convention).`,
 				fmt.Fprintln(cmd.ErrOrStderr(), err)
 				return &exitError{code: 2}
 			}
-			old, err := planAt(cmd.Context(), args[0])
+			// A file with no templates folder beside it (a copy kept
+			// elsewhere) takes the other file's, else the journeys folder's.
+			journeysDir := cmp.Or(os.Getenv("RAPPORT_JOURNEYS"), "journeys")
+			fallbacks := func(other string) []string {
+				return []string{filepath.Join(filepath.Dir(other), "templates"), filepath.Join(journeysDir, "templates")}
+			}
+			old, err := planAt(cmd.Context(), args[0], fallbacks(args[1])...)
 			if err != nil {
 				return fail(err)
 			}
-			new, err := planAt(cmd.Context(), args[1])
+			new, err := planAt(cmd.Context(), args[1], fallbacks(args[0])...)
 			if err != nil {
 				return fail(err)
 			}
@@ -119,8 +127,10 @@ func restsIfMoving(old, new *journey.Plan) []journey.Rest {
 }
 
 // planAt compiles a journey file, or a git revision of one (REV:PATH),
-// with the templates folder beside it at the same revision.
-func planAt(ctx context.Context, where string) (*journey.Plan, error) {
+// with the templates folder beside it at the same revision. A file with
+// no templates folder beside it takes the first of fallbacks that is a
+// folder.
+func planAt(ctx context.Context, where string, fallbacks ...string) (*journey.Plan, error) {
 	var src []byte
 	var tmpl *templates.Set
 	if _, err := os.Stat(where); err == nil || !strings.Contains(where, ":") {
@@ -128,6 +138,12 @@ func planAt(ctx context.Context, where string) (*journey.Plan, error) {
 			return nil, err
 		}
 		dir := filepath.Join(filepath.Dir(where), "templates")
+		for _, d := range append([]string{dir}, fallbacks...) {
+			if fi, err := os.Stat(d); err == nil && fi.IsDir() {
+				dir = d
+				break
+			}
+		}
 		if tmpl, err = app.LoadTemplates(dir); err != nil {
 			return nil, err
 		}

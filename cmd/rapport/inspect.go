@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 
+	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/workflows"
 )
 
@@ -36,12 +37,18 @@ type runView struct {
 	// there is none (no worker to answer, say).
 	State      *workflows.State `json:"state,omitempty"`
 	StateError string           `json:"state_error,omitempty"`
+	// Tasks are the run's staff tasks with what staff did to them
+	// (claims, assignments, unclaims, notes), from the database when
+	// DATABASE_URL names it.
+	Tasks []store.Task `json:"tasks,omitempty"`
 }
 
 // inspection is a customer's journeys.
 type inspection struct {
 	CustomerID string    `json:"customer_id"`
 	Runs       []runView `json:"runs"`
+	// TasksError says why the runs' tasks could not be read.
+	TasksError string `json:"tasks_error,omitempty"`
 }
 
 func newInspectCmd() *cobra.Command {
@@ -76,6 +83,14 @@ worker must be running.`,
 			in, err := inspectCustomer(cmd.Context(), c, cfg.Temporal.Namespace, args[0], limit)
 			if err != nil {
 				return err
+			}
+			if cfg.DatabaseURL != "" {
+				if st, err := store.Open(cmd.Context(), cfg.DatabaseURL); err != nil {
+					in.TasksError = err.Error()
+				} else {
+					attachTasks(cmd.Context(), st, &in)
+					st.Close()
+				}
 			}
 			if asJSON {
 				return printJSON(cmd, in)
@@ -155,6 +170,24 @@ func inspectCustomer(ctx context.Context, c client.Client, namespace, customerID
 	return in, nil
 }
 
+// attachTasks adds to each run its staff tasks, with what staff did to
+// them, from the database.
+func attachTasks(ctx context.Context, st *store.Store, in *inspection) {
+	tasks, err := st.ListTasks(ctx, store.TaskFilter{CustomerID: in.CustomerID, Statuses: []string{
+		store.TaskOpen, store.TaskClaimed, store.TaskCompleted, store.TaskOverdue, store.TaskCancelled}, Limit: 1000})
+	if err != nil {
+		in.TasksError = err.Error()
+		return
+	}
+	for i := range in.Runs {
+		for _, t := range tasks {
+			if t.WorkflowID == in.Runs[i].WorkflowID {
+				in.Runs[i].Tasks = append(in.Runs[i].Tasks, t)
+			}
+		}
+	}
+}
+
 // queryProblem says why a run's state could not be read.
 func queryProblem(err error) string {
 	if errors.Is(err, context.DeadlineExceeded) {
@@ -185,6 +218,9 @@ func printInspection(w io.Writer, in inspection) {
 		}
 	}
 	fmt.Fprintf(w, "customer %s: %s (%d running)\n", in.CustomerID, plural(len(in.Runs), "journey", "journeys"), running)
+	if in.TasksError != "" {
+		fmt.Fprintf(w, "tasks unavailable: %s\n", in.TasksError)
+	}
 	const when = "2006-01-02 15:04 MST"
 	for _, r := range in.Runs {
 		fmt.Fprintf(w, "\n%s  %s  %s\n", r.Journey, strings.ToUpper(runStatus(r)), r.WorkflowID)
@@ -196,6 +232,7 @@ func printInspection(w io.Writer, in inspection) {
 		st := r.State
 		if st == nil {
 			fmt.Fprintf(w, "  state unavailable: %s\n", r.StateError)
+			printTaskActions(w, r.Tasks)
 			continue
 		}
 		if st.Status != "running" {
@@ -253,6 +290,30 @@ func printInspection(w io.Writer, in inspection) {
 			fmt.Fprintf(w, "  %s by %s at %s, %s", a.Kind, a.By, a.Step, a.At.UTC().Format("2006-01-02 15:04"))
 			if a.Reason != "" {
 				fmt.Fprintf(w, ": %s", a.Reason)
+			}
+			fmt.Fprintln(w)
+		}
+		printTaskActions(w, r.Tasks)
+	}
+}
+
+// printTaskActions writes what staff did to a run's tasks: claims,
+// assignments, unclaims and notes, oldest first.
+func printTaskActions(w io.Writer, tasks []store.Task) {
+	for _, t := range tasks {
+		for _, a := range t.Actions {
+			fmt.Fprintf(w, "  task %s by %s at %s, %s", a.Kind, a.By, t.StepID, a.At.UTC().Format("2006-01-02 15:04"))
+			switch a.Kind {
+			case store.TaskClaim:
+			case store.TaskAssign:
+				fmt.Fprintf(w, ": to %s", a.Assignee)
+				if a.From != "" {
+					fmt.Fprintf(w, " (from %s)", a.From)
+				}
+			case store.TaskUnclaim:
+				fmt.Fprintf(w, ": from %s", a.From)
+			case store.TaskNote:
+				fmt.Fprintf(w, ": %s", oneLine(a.Note, 200))
 			}
 			fmt.Fprintln(w)
 		}

@@ -51,7 +51,10 @@ tasks, what the journey decided and why, and how it ended.
 The run starts with --event FILE (a JSON event: {"type": ..., "data":
 ...}), else with a stand-in for the journey's trigger (the customer's
 latest order for an order event). --what-if 'event TYPE at day N' sends an
-event N days in (repeatable); --days bounds the preview. Staff tasks are
+event N days in (repeatable): 'at day 2 12h30m' (or 'at 36h', 'at 90m')
+for a time of day, and 'with {"product_id": "p1"}' at the end for its
+data (a JSON object), so 'event order.placed at day 2 12h with
+{"product_id": "p1"}'. --days bounds the preview. Staff tasks are
 never done in a preview: they go overdue as the journey says.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -100,31 +103,55 @@ never done in a preview: they go overdue as the journey says.`,
 	f.StringVar(&customerID, "customer", "", "the customer's id")
 	f.StringVar(&eventFile, "event", "", "a JSON file with the event that starts the journey")
 	f.IntVar(&days, "days", 60, "how many days of the journey to show")
-	f.StringArrayVar(&whatIf, "what-if", nil, "an event during the journey: 'event order.placed at day 10' (repeatable)")
+	f.StringArrayVar(&whatIf, "what-if", nil, `an event during the journey: 'event order.placed at day 10', 'event order.placed at day 2 12h with {"product_id": "p1"}' (repeatable)`)
 	f.StringVar(&journeysDir, "journeys-dir", "journeys", "the folder of journeys and their templates")
 	return cmd
 }
 
-var whatIfRe = regexp.MustCompile(`^event ([a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)*) at day (\d+)$`)
+// whatIfRe is a what-if: event TYPE at [day N] [Hh][Mm] [with {JSON}].
+var whatIfRe = regexp.MustCompile(`^event ([a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)*) at(?: +day +(\d{1,4}))?(?: +(?:(\d{1,5})h)?(?:(\d{1,6})m)?)?(?: +with +(.+))?$`)
 
-// previewEvent is an event a what-if sends during the preview.
+// whatIfForm is how a what-if is written, for error messages.
+const whatIfForm = `write it as 'event order.placed at day 10', 'event order.placed at day 2 12h30m' or 'event order.placed at day 0 with {"product_id": "p1"}'`
+
+// maxWhatIfData bounds a what-if event's data.
+const maxWhatIfData = 64 << 10
+
+// previewEvent is an event a what-if sends during the preview: At after
+// the start, with Data.
 type previewEvent struct {
 	Type string
-	Day  int
+	At   time.Duration
+	Data map[string]any
 }
 
 func parseWhatIf(in []string, days int) ([]previewEvent, error) {
 	var out []previewEvent
 	for _, w := range in {
 		m := whatIfRe.FindStringSubmatch(strings.TrimSpace(w))
-		if m == nil {
-			return nil, fmt.Errorf("--what-if %q: write it as 'event order.placed at day 10'", w)
+		if m == nil || m[2]+m[3]+m[4] == "" {
+			return nil, fmt.Errorf("--what-if %q: %s", oneLine(w, 80), whatIfForm)
 		}
-		day, _ := strconv.Atoi(m[2])
-		if day > days {
-			return nil, fmt.Errorf("--what-if %q: day %d is after the preview's %d days", w, day, days)
+		var at time.Duration
+		for i, unit := range []time.Duration{24 * time.Hour, time.Hour, time.Minute} {
+			if n, err := strconv.Atoi(m[2+i]); err == nil {
+				at += time.Duration(n) * unit
+			}
 		}
-		out = append(out, previewEvent{Type: m[1], Day: day})
+		if at > time.Duration(days)*24*time.Hour {
+			return nil, fmt.Errorf("--what-if %q: %s in is after the preview's %d days", oneLine(w, 80), journey.FormatDuration(at), days)
+		}
+		e := previewEvent{Type: m[1], At: at, Data: map[string]any{}}
+		if m[5] != "" {
+			if len(m[5]) > maxWhatIfData {
+				return nil, fmt.Errorf("--what-if %q: the data is %d bytes; at most %d are taken", oneLine(w, 60), len(m[5]), maxWhatIfData)
+			}
+			dec := json.NewDecoder(strings.NewReader(m[5]))
+			if err := dec.Decode(&e.Data); err != nil || e.Data == nil || dec.More() {
+				return nil, fmt.Errorf("--what-if %q: the data after 'with' must be one JSON object, such as {\"product_id\": \"p1\"}", oneLine(w, 80))
+			}
+		}
+		out = append(out, e)
 	}
 	return out, nil
 }
@@ -293,8 +320,11 @@ func (p *previewer) run(ctx context.Context, w io.Writer, plan *journey.Plan, cu
 		}
 	})
 	for i, e := range whatIf {
-		e := journey.Event{ID: fmt.Sprintf("what-if-%d", i+1), Type: e.Type, CustomerID: customerID, Data: map[string]any{}}
-		at := time.Duration(whatIf[i].Day) * 24 * time.Hour
+		// A callback due at once runs before the workflow has started,
+		// with no run to signal or query yet: "at day 0" comes the
+		// moment after the start instead.
+		at := max(e.At, time.Nanosecond)
+		e := journey.Event{ID: fmt.Sprintf("what-if-%d", i+1), Type: e.Type, CustomerID: customerID, Data: e.Data}
 		p.test.RegisterDelayedCallback(func() {
 			p.say("event %s arrives (what if)", e.Type)
 			e.OccurredAt = p.test.Now()

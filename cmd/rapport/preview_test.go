@@ -146,3 +146,70 @@ func TestPreviewDateJourney(t *testing.T) {
 	_, _, err = run("preview", "renewal-reminder", "--customer", "c_none", "--journeys-dir", "../../docs/examples")
 	assert.ErrorContains(t, err, "customer c_none has no date in attributes.renewal_date (text such as 2027-03-14), so renewal-reminder would never start for them")
 }
+
+// TestPreviewWhatIfAtTheStartWithDataAndTime: a what-if event at day 0
+// (it panicked: the run was queried before it had started), a what-if
+// carrying data that the journey's conditions read (there was no data:
+// "no such key"), and one at a time of day (there were only whole days).
+func TestPreviewWhatIfAtTheStartWithDataAndTime(t *testing.T) {
+	st, dbURL := storetest.New(t)
+	ctx := context.Background()
+	t.Setenv("DATABASE_URL", dbURL)
+	t.Setenv("RAPPORT_SECRET", strings.Repeat("s", 32))
+	_, err := st.UpsertCustomer(ctx, store.Customer{ID: "s2_b", Email: "b@example.com", Name: "Bea", Locale: "en-GB", TimeZone: "Europe/London"})
+	require.NoError(t, err)
+	_, err = st.RecordConsent(ctx, "s2_b", "email", "opted_in", "api", store.Evidence{})
+	require.NoError(t, err)
+	cart := filepath.Join(t.TempDir(), "s2-event.json")
+	require.NoError(t, os.WriteFile(cart, []byte(`{"type": "cart.abandoned", "data": {"items": [{"product_id": "p1", "name": "Teapot", "quantity": 1, "price": 30}]}}`), 0o600))
+
+	// At day 0: the purchase ends the reminder before it is sent.
+	out, errOut, err := run("preview", "cart-reminder", "--customer", "s2_b", "--journeys-dir", "../../docs/examples", "--event", cart,
+		"--what-if", "event order.placed at day 0")
+	require.NoError(t, err, errOut)
+	t.Logf("what-if at day 0:\n%s", out)
+	assert.Contains(t, out, "event order.placed arrives (what if)")
+	assert.Contains(t, out, "the journey ends: exited")
+	assert.NotContains(t, out, "email cart-reminder")
+
+	// Data the journey reads, at a time of day.
+	dir := t.TempDir()
+	require.NoError(t, os.CopyFS(dir, os.DirFS("../../journeys")))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "wait-for-product.yaml"), []byte(`journey: wait-for-product
+purpose: transactional
+trigger: {event: order.placed}
+steps:
+  - id: for_view
+    wait: {until_event: event.type == "product.viewed" && event.data.product_id == "p1", timeout: 7d}
+  - id: thanks
+    send: {channel: email, template: thank-you}
+`), 0o600))
+	before := time.Now().UTC().Truncate(time.Minute) // the preview starts on the minute
+	out, errOut, err = run("preview", "wait-for-product", "--customer", "s2_b", "--journeys-dir", dir,
+		"--what-if", `event product.viewed at day 1 with {"product_id": "p2"}`,
+		"--what-if", `event product.viewed at day 2 12h30m with {"product_id": "p1"}`)
+	require.NoError(t, err, errOut)
+	t.Logf("what-if with data:\n%s", out)
+	assert.NotContains(t, out, "no such key")
+	assert.Regexp(t, `event product.viewed arrives \(what if\)\n.*the for_view wait \(.+\) goes on`, out, "p2 does not end it")
+	assert.Regexp(t, `event product.viewed arrives \(what if\)\n.*it ends the for_view wait`, out, "p1 does")
+	london, err := time.LoadLocation("Europe/London")
+	require.NoError(t, err)
+	var at []string // when it arrives, for each minute the preview may have started in
+	for m := before; !m.After(time.Now().UTC()); m = m.Add(time.Minute) {
+		at = append(at, m.Add(2*24*time.Hour+12*time.Hour+30*time.Minute).In(london).Format("Mon 2 Jan 15:04"))
+	}
+	assert.Regexp(t, `(?m)^  (`+strings.Join(at, "|")+`)( \d{4})? +event product.viewed arrives \(what if\)\n.*it ends the for_view wait`, out, "two days, twelve hours and a half in")
+
+	for _, bad := range []string{
+		"event order.placed at day 2 with [1]",
+		`event order.placed at day 2 with {"a": 1} trailing`,
+		"event order.placed at",
+		"event order.placed at day 61",
+		"event order.placed at day 60 1h",
+		"event order.placed at day 230m",
+	} {
+		_, _, err := run("preview", "cart-reminder", "--customer", "s2_b", "--journeys-dir", "../../docs/examples", "--event", cart, "--what-if", bad)
+		assert.ErrorContains(t, err, "--what-if", bad)
+	}
+}

@@ -17,7 +17,7 @@ func newTasksCmd() *cobra.Command {
 	var base apiTarget
 	cmd := &cobra.Command{
 		Use:   "tasks",
-		Short: "List, claim and complete the tasks journeys give staff",
+		Short: "List, claim, hand over, note and complete the tasks journeys give staff",
 		Long: `Journeys give staff tasks, such as calling a customer who has not ordered
 for a while. These commands talk to the Rapport API (RAPPORT_API_URL).`,
 	}
@@ -113,7 +113,58 @@ for a while. These commands talk to the Rapport API (RAPPORT_API_URL).`,
 	complete.Flags().StringVar(&assignee, "as", os.Getenv("USER"), "who did the task")
 	_ = complete.MarkFlagRequired("outcome")
 
-	cmd.AddCommand(list, show, claim, complete)
+	var by string
+	assign := &cobra.Command{
+		Use:   "assign ID PERSON",
+		Short: "Give a task to a person, also one someone else has claimed",
+		Long: `Assign gives a task to PERSON, whoever holds it now: an explicit hand-over,
+kept with the task with who made it (--by, and the API key's name).`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var t wire.Task
+			body := wire.AssignRequest{Assignee: args[1], By: by}
+			if _, err := newAPIClient(base).do(cmd.Context(), "POST", "/v1/tasks/"+url.PathEscape(args[0])+"/assign", nil, body, &t); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "task %s is %s's now (due %s)\n", t.ID, t.Assignee, due(t.DueAt))
+			return nil
+		},
+	}
+	assign.Flags().StringVar(&by, "by", os.Getenv("USER"), "who assigns the task")
+
+	unclaim := &cobra.Command{
+		Use:   "unclaim ID",
+		Short: "Put a task back in its queue for anyone to claim",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var t wire.Task
+			if _, err := newAPIClient(base).do(cmd.Context(), "POST", "/v1/tasks/"+url.PathEscape(args[0])+"/unclaim", nil, wire.UnclaimRequest{By: by}, &t); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "task %s is back in the %s queue\n", t.ID, t.Queue)
+			return nil
+		},
+	}
+	unclaim.Flags().StringVar(&by, "by", os.Getenv("USER"), "who puts the task back")
+
+	note := &cobra.Command{
+		Use:   "note ID TEXT",
+		Short: "Add a note to a task for whoever works on it next",
+		Long: `Note keeps TEXT (at most 2,000 characters) with the task, with who wrote
+it: tasks show lists the notes.`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var t wire.Task
+			if _, err := newAPIClient(base).do(cmd.Context(), "POST", "/v1/tasks/"+url.PathEscape(args[0])+"/notes", nil, wire.NoteRequest{Note: args[1], By: by}, &t); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "noted on task %s\n", t.ID)
+			return nil
+		},
+	}
+	note.Flags().StringVar(&by, "by", os.Getenv("USER"), "who writes the note")
+
+	cmd.AddCommand(list, show, claim, complete, assign, unclaim, note)
 	return cmd
 }
 

@@ -25,7 +25,19 @@ func eventBody(e store.Event) wire.Event {
 
 func routingBody(r router.Result) wire.RoutingResult { return wire.RoutingResult(r) }
 
-func taskBody(t store.Task) wire.Task { return wire.Task(t) }
+func taskBody(t store.Task) wire.Task {
+	var actions []wire.TaskAction
+	if t.Actions != nil {
+		actions = make([]wire.TaskAction, len(t.Actions))
+	}
+	for i, a := range t.Actions {
+		actions[i] = wire.TaskAction(a)
+	}
+	return wire.Task{ID: t.ID, WorkflowID: t.WorkflowID, Journey: t.Journey, StepID: t.StepID, CustomerID: t.CustomerID, Kind: t.Kind,
+		Queue: t.Queue, Status: t.Status, Brief: t.Brief, Outcomes: t.Outcomes, DueAt: t.DueAt, Context: t.Context, Assignee: t.Assignee,
+		Outcome: t.Outcome, Notes: t.Notes, Escalations: t.Escalations, CreatedAt: t.CreatedAt, ClaimedAt: t.ClaimedAt,
+		CompletedAt: t.CompletedAt, ClaimedByKey: t.ClaimedByKey, CompletedByKey: t.CompletedByKey, Actions: actions}
+}
 
 func taskBodies(ts []store.Task) []wire.Task {
 	out := make([]wire.Task, len(ts))

@@ -186,6 +186,12 @@ func newContractAPI(t testing.TB) *contractAPI {
 		CustomerID: "c_ada", Kind: "call", Queue: "retention", Brief: "Call Ada.", Outcomes: []string{"reached", "voicemail", "declined"},
 		DueAt: time.Now().Add(48 * time.Hour)})
 	require.NoError(t, err)
+	_, err = st.CreateTask(ctx, store.Task{ID: "task_call_bo", WorkflowID: "journey/lapse-winback/c_bo/audience-20260503", Journey: "lapse-winback",
+		StepID: "call_if_we_can", CustomerID: "c_bo", Kind: "call", Queue: "retention", Brief: "Call Bo.", Outcomes: []string{"reached"},
+		DueAt: time.Now().Add(48 * time.Hour)})
+	require.NoError(t, err)
+	_, err = st.ClaimTask(ctx, "task_call_bo", "sam", "sam", "support-desk")
+	require.NoError(t, err)
 	_, err = st.IssueVoucher(ctx, store.Voucher{Code: "BACK15-ADA", CustomerID: "c_ada", WorkflowID: wf, StepID: "email_offer",
 		Kind: "percent", Value: money.MustParse("15"), ExpiresAt: time.Now().Add(30 * 24 * time.Hour)})
 	require.NoError(t, err)

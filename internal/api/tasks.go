@@ -72,7 +72,70 @@ func (s *Server) claimTask(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, badField("assignee", "is required: who takes the task"))
 		return
 	}
-	t, err := s.Store.ClaimTask(r.Context(), r.PathValue("id"), req.Assignee, keyName(r))
+	t, err := s.Store.ClaimTask(r.Context(), r.PathValue("id"), req.Assignee, actor(r, req.Assignee), keyName(r))
+	s.answerTask(w, r, t, err)
+}
+
+// assignTask gives a task to a person, also over the head of whoever
+// claimed it: an explicit assignment, recorded with who made it.
+func (s *Server) assignTask(w http.ResponseWriter, r *http.Request) {
+	var req wire.AssignRequest
+	if err := decode(r, &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	for _, err := range []error{text("assignee", req.Assignee, maxName, true), text("by", req.By, maxName, true)} {
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	if strings.TrimSpace(req.Assignee) == "" {
+		s.fail(w, r, badField("assignee", "is required: who gets the task"))
+		return
+	}
+	t, err := s.Store.AssignTask(r.Context(), r.PathValue("id"), req.Assignee, actor(r, req.By), keyName(r))
+	s.answerTask(w, r, t, err)
+}
+
+// unclaimTask puts a task back in its queue, whoever held it.
+func (s *Server) unclaimTask(w http.ResponseWriter, r *http.Request) {
+	var req wire.UnclaimRequest
+	if err := decode(r, &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := text("by", req.By, maxName, true); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	t, err := s.Store.UnclaimTask(r.Context(), r.PathValue("id"), actor(r, req.By), keyName(r))
+	s.answerTask(w, r, t, err)
+}
+
+// noteTask adds a note to a task, for whoever works on it next.
+func (s *Server) noteTask(w http.ResponseWriter, r *http.Request) {
+	var req wire.NoteRequest
+	if err := decode(r, &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	for _, err := range []error{text("note", req.Note, maxTaskNote, false), text("by", req.By, maxName, true)} {
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	if strings.TrimSpace(req.Note) == "" {
+		s.fail(w, r, badField("note", "is required: the words to keep with the task"))
+		return
+	}
+	t, err := s.Store.NoteTask(r.Context(), r.PathValue("id"), req.Note, actor(r, req.By), keyName(r))
+	s.answerTask(w, r, t, err)
+}
+
+// answerTask answers a change to a task: the task, 404 or 409.
+func (s *Server) answerTask(w http.ResponseWriter, r *http.Request, t store.Task, err error) {
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		notFound(w, "task", r.PathValue("id"))

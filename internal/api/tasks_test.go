@@ -3,7 +3,9 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -86,4 +88,100 @@ func TestATaskCompletionTemporalCannotTakeNowIsUnavailable(t *testing.T) {
 		assert.Equal(t, http.StatusServiceUnavailable, status, "%T: %v", err, body)
 		assert.Contains(t, body["error"], "repeating the request is safe")
 	}
+}
+
+// TestTasksChangeHandsOverHTTP: Sam claims a task, Alex cannot claim it
+// over him, Kim assigns it to Alex (an explicit reassign, allowed), Alex
+// unclaims it and notes it; each is kept in the task's actions with who
+// did it and the key. Bad input is a 400 naming the field; an unknown
+// task a 404; a change that cannot apply a 409.
+func TestTasksChangeHandsOverHTTP(t *testing.T) {
+	t.Parallel()
+	a := withOpenTask(t)
+
+	status, body := a.do("POST", "/v1/tasks/task_1/claim", map[string]any{"assignee": "sam"})
+	require.Equal(t, http.StatusOK, status, body)
+	status, body = a.do("POST", "/v1/tasks/task_1/claim", map[string]any{"assignee": "alex"})
+	assert.Equal(t, http.StatusConflict, status, body)
+	assert.Equal(t, "the task is claimed by sam", body["error"])
+
+	status, body = a.do("POST", "/v1/tasks/task_1/assign", map[string]any{"assignee": "alex", "by": "kim"})
+	require.Equal(t, http.StatusOK, status, body)
+	assert.Equal(t, "alex", body["assignee"])
+	assert.Equal(t, "claimed", body["status"])
+	assert.Equal(t, "dpo-desk", body["claimed_by_key"])
+
+	status, body = a.do("POST", "/v1/tasks/task_1/unclaim", map[string]any{"by": "alex"})
+	require.Equal(t, http.StatusOK, status, body)
+	assert.Equal(t, "open", body["status"])
+	assert.Nil(t, body["assignee"])
+	status, body = a.do("POST", "/v1/tasks/task_1/unclaim", map[string]any{"by": "alex"})
+	assert.Equal(t, http.StatusConflict, status, body)
+	assert.Equal(t, "nobody holds the task", body["error"])
+
+	status, body = a.do("POST", "/v1/tasks/task_1/notes", map[string]any{"note": "Wants a call after 6pm.\nMobile only.", "by": "alex"})
+	require.Equal(t, http.StatusOK, status, body)
+	var actions []string
+	for _, x := range body["actions"].([]any) {
+		m := x.(map[string]any)
+		actions = append(actions, fmt.Sprintf("%s|%s|%s|%v>%v|%v", m["kind"], m["by"], m["key"], m["from"], m["assignee"], m["note"]))
+		_, err := time.Parse(time.RFC3339Nano, m["at"].(string))
+		assert.NoError(t, err)
+	}
+	assert.Equal(t, []string{
+		"claim|sam (key dpo-desk)|dpo-desk|<nil>>sam|<nil>",
+		"assign|kim (key dpo-desk)|dpo-desk|sam>alex|<nil>",
+		"unclaim|alex (key dpo-desk)|dpo-desk|alex><nil>|<nil>",
+		"note|alex (key dpo-desk)|dpo-desk|<nil>><nil>|Wants a call after 6pm.\nMobile only.",
+	}, actions)
+	status, got := a.do("GET", "/v1/tasks/task_1", nil)
+	require.Equal(t, http.StatusOK, status)
+	assert.Equal(t, body["actions"], got["actions"], "GET shows the same actions")
+
+	// Bad input: 400 naming the field.
+	for _, tc := range []struct {
+		path  string
+		body  any
+		field string
+	}{
+		{"/v1/tasks/task_1/assign", map[string]any{"by": "kim"}, "assignee"},
+		{"/v1/tasks/task_1/assign", map[string]any{"assignee": "  "}, "assignee"},
+		{"/v1/tasks/task_1/assign", map[string]any{"assignee": "alex\nroot"}, "assignee"},
+		{"/v1/tasks/task_1/assign", map[string]any{"assignee": strings.Repeat("a", 201)}, "assignee"},
+		{"/v1/tasks/task_1/assign", map[string]any{"assignee": "alex", "by": "kim\r\nroot"}, "by"},
+		{"/v1/tasks/task_1/assign", map[string]any{"assignee": 7}, "assignee"},
+		{"/v1/tasks/task_1/unclaim", map[string]any{"by": strings.Repeat("b", 201)}, "by"},
+		{"/v1/tasks/task_1/notes", map[string]any{"by": "sam"}, "note"},
+		{"/v1/tasks/task_1/notes", map[string]any{"note": " \n "}, "note"},
+		{"/v1/tasks/task_1/notes", map[string]any{"note": strings.Repeat("n", 2001)}, "note"},
+		{"/v1/tasks/task_1/notes", map[string]any{"note": "ok", "whom": "x"}, "whom"},
+	} {
+		status, body := a.do("POST", tc.path, tc.body)
+		assert.Equal(t, http.StatusBadRequest, status, "%s %v: %v", tc.path, tc.body, body)
+		assert.Equal(t, tc.field, body["field"], "%s %v: %v", tc.path, tc.body, body)
+	}
+	status, _ = a.do("POST", "/v1/tasks/task_1/notes", map[string]any{"note": strings.Repeat("n", 2000)})
+	assert.Equal(t, http.StatusOK, status, "2,000 characters are taken")
+
+	// Unknown tasks: 404.
+	for path, req := range map[string]any{
+		"/v1/tasks/task_nope/assign":  map[string]any{"assignee": "alex"},
+		"/v1/tasks/task_nope/unclaim": map[string]any{},
+		"/v1/tasks/task_nope/notes":   map[string]any{"note": "x"},
+	} {
+		status, body := a.do("POST", path, req)
+		assert.Equal(t, http.StatusNotFound, status, "%s: %v", path, body)
+		assert.Equal(t, "no task task_nope", body["error"])
+	}
+
+	// A finished task changes hands no more: 409; a note is still taken.
+	_, err := a.st.SetTaskStatus(context.Background(), "task_1", store.TaskCancelled)
+	require.NoError(t, err)
+	status, body = a.do("POST", "/v1/tasks/task_1/assign", map[string]any{"assignee": "alex"})
+	assert.Equal(t, http.StatusConflict, status, body)
+	assert.Equal(t, "the task is cancelled", body["error"])
+	status, _ = a.do("POST", "/v1/tasks/task_1/unclaim", map[string]any{})
+	assert.Equal(t, http.StatusConflict, status)
+	status, body = a.do("POST", "/v1/tasks/task_1/notes", map[string]any{"note": "Customer called back; journey ended."})
+	assert.Equal(t, http.StatusOK, status, body)
 }

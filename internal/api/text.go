@@ -217,6 +217,7 @@ const (
 	maxURL         = 2048  // a product's link or image
 	maxOutcome     = 100   // a task's outcome
 	maxNotes       = 10000 // a task's notes
+	maxTaskNote    = 2000  // one note added to a task
 	maxSource      = 100   // where a change came from
 	maxShown       = 2000  // evidence: what was shown, a note
 	maxIP          = 100   // evidence: an IP address

@@ -44,7 +44,40 @@ type Task struct {
 	// outcome came with.
 	ClaimedByKey   string `json:"claimed_by_key,omitempty"`
 	CompletedByKey string `json:"completed_by_key,omitempty"`
+	// Actions is what staff did to the task, oldest first: claims,
+	// assignments, unclaims and notes (at most MaxTaskActions).
+	Actions []TaskAction `json:"actions"`
 }
+
+// Task action kinds.
+const (
+	TaskClaim   = "claim"   // a person took the task
+	TaskAssign  = "assign"  // someone gave the task to a person
+	TaskUnclaim = "unclaim" // the task went back to its queue
+	TaskNote    = "note"    // a note for whoever works on it next
+)
+
+// TaskAction is one thing staff did to a task.
+type TaskAction struct {
+	Kind string `json:"kind"` // claim, assign, unclaim, note
+	// By is who did it (the person, with the API key's name).
+	By string `json:"by"`
+	// Key is the API key it came with.
+	Key string `json:"key,omitempty"`
+	// Assignee is who holds the task after a claim or an assignment.
+	Assignee string `json:"assignee,omitempty"`
+	// From is who held it before an assignment or an unclaim.
+	From string    `json:"from,omitempty"`
+	Note string    `json:"note,omitempty"`
+	At   time.Time `json:"at"`
+}
+
+// MaxTaskActions bounds the actions a task keeps: past it, the oldest is
+// dropped. MaxTaskNotes bounds its notes: past it, a note is a conflict.
+const (
+	MaxTaskActions = 200
+	MaxTaskNotes   = 100
+)
 
 // Final reports whether the task can no longer be worked on.
 func (t Task) Final() bool {
@@ -56,13 +89,16 @@ func (t Task) Final() bool {
 var ErrConflict = errors.New("conflict")
 
 const taskColumns = `id, workflow_id, journey, step_id, customer_id, kind, queue, status, brief, outcomes, due_at,
-	context, assignee, outcome, notes, escalations, created_at, claimed_at, completed_at, claimed_by_key, completed_by_key`
+	context, assignee, outcome, notes, escalations, created_at, claimed_at, completed_at, claimed_by_key, completed_by_key, actions`
 
 func scanTask(row pgx.Row) (Task, error) {
 	var t Task
 	err := row.Scan(&t.ID, &t.WorkflowID, &t.Journey, &t.StepID, &t.CustomerID, &t.Kind, &t.Queue, &t.Status, &t.Brief,
 		&t.Outcomes, &t.DueAt, &t.Context, &t.Assignee, &t.Outcome, &t.Notes, &t.Escalations, &t.CreatedAt, &t.ClaimedAt, &t.CompletedAt,
-		&t.ClaimedByKey, &t.CompletedByKey)
+		&t.ClaimedByKey, &t.CompletedByKey, &t.Actions)
+	if t.Actions == nil {
+		t.Actions = []TaskAction{}
+	}
 	return t, notFound(err)
 }
 
@@ -121,10 +157,10 @@ func (s *Store) ListTasks(ctx context.Context, f TaskFilter) ([]Task, error) {
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Task, error) { return scanTask(r) })
 }
 
-// ClaimTask assigns a task to a person, noting the API key the claim came
-// with. Claiming again by the same person is harmless; a task claimed by
+// ClaimTask assigns a task to a person, noting who claimed it (by: the
+// person, with the key's name) and the API key the claim came with. Claiming again by the same person is harmless; a task claimed by
 // someone else, or finished, is a conflict.
-func (s *Store) ClaimTask(ctx context.Context, id, assignee, byKey string) (Task, error) {
+func (s *Store) ClaimTask(ctx context.Context, id, assignee, by, byKey string) (Task, error) {
 	var out Task
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		t, err := scanTask(tx.QueryRow(ctx, `SELECT `+taskColumns+` FROM tasks WHERE id = $1 FOR UPDATE`, id))
@@ -137,12 +173,111 @@ func (s *Store) ClaimTask(ctx context.Context, id, assignee, byKey string) (Task
 		case t.Status == TaskClaimed && t.Assignee != assignee:
 			return fmt.Errorf("%w: the task is claimed by %s", ErrConflict, t.Assignee)
 		}
+		// Claimed again by the same person: nothing new to record.
 		out, err = scanTask(tx.QueryRow(ctx, `UPDATE tasks SET status = CASE WHEN status = 'overdue' THEN status ELSE 'claimed' END,
-			assignee = $2, claimed_at = coalesce(claimed_at, now()), claimed_by_key = $3 WHERE id = $1 RETURNING `+taskColumns, id, assignee, byKey))
+			assignee = $2, claimed_at = coalesce(claimed_at, now()), claimed_by_key = $3,
+			actions = CASE WHEN assignee = $2 THEN actions ELSE `+appendAction(4)+` END
+			WHERE id = $1 RETURNING `+taskColumns, id, assignee, byKey,
+			TaskAction{Kind: TaskClaim, By: by, Key: byKey, Assignee: assignee}))
 		return err
 	})
 	if err != nil {
 		return out, fmt.Errorf("claim task %s: %w", id, err)
+	}
+	return out, nil
+}
+
+// appendAction is the tasks.actions column with the action, parameter
+// $a, added (its time the database's), the oldest dropped once it holds
+// MaxTaskActions.
+func appendAction(a int) string {
+	return fmt.Sprintf(`(CASE WHEN jsonb_array_length(actions) >= %d THEN actions - 0 ELSE actions END)
+	|| jsonb_build_array(jsonb_set($%d::jsonb, '{at}', to_jsonb(now())))`, MaxTaskActions, a)
+}
+
+// AssignTask gives a task to a person, whoever holds it now: an explicit
+// assignment by staff (by, with the API key byKey), recorded as such.
+// Assigning it to the person who holds it changes nothing; a finished
+// task is a conflict.
+func (s *Store) AssignTask(ctx context.Context, id, assignee, by, byKey string) (Task, error) {
+	var out Task
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		t, err := scanTask(tx.QueryRow(ctx, `SELECT `+taskColumns+` FROM tasks WHERE id = $1 FOR UPDATE`, id))
+		if err != nil {
+			return err
+		}
+		switch {
+		case t.Final():
+			return fmt.Errorf("%w: the task is %s", ErrConflict, t.Status)
+		case t.Assignee == assignee:
+			out = t
+			return nil
+		}
+		out, err = scanTask(tx.QueryRow(ctx, `UPDATE tasks SET status = CASE WHEN status = 'overdue' THEN status ELSE 'claimed' END,
+			assignee = $2, claimed_at = now(), claimed_by_key = $3, actions = `+appendAction(4)+`
+			WHERE id = $1 RETURNING `+taskColumns, id, assignee, byKey,
+			TaskAction{Kind: TaskAssign, By: by, Key: byKey, Assignee: assignee, From: t.Assignee}))
+		return err
+	})
+	if err != nil {
+		return out, fmt.Errorf("assign task %s: %w", id, err)
+	}
+	return out, nil
+}
+
+// UnclaimTask puts a task back in its queue for anyone to claim, whoever
+// held it (by and byKey did it). A task nobody holds, or a finished one,
+// is a conflict.
+func (s *Store) UnclaimTask(ctx context.Context, id, by, byKey string) (Task, error) {
+	var out Task
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		t, err := scanTask(tx.QueryRow(ctx, `SELECT `+taskColumns+` FROM tasks WHERE id = $1 FOR UPDATE`, id))
+		if err != nil {
+			return err
+		}
+		switch {
+		case t.Final():
+			return fmt.Errorf("%w: the task is %s", ErrConflict, t.Status)
+		case t.Assignee == "":
+			return fmt.Errorf("%w: nobody holds the task", ErrConflict)
+		}
+		out, err = scanTask(tx.QueryRow(ctx, `UPDATE tasks SET status = CASE WHEN status = 'overdue' THEN status ELSE 'open' END,
+			assignee = '', claimed_at = NULL, claimed_by_key = '', actions = `+appendAction(2)+`
+			WHERE id = $1 RETURNING `+taskColumns, id,
+			TaskAction{Kind: TaskUnclaim, By: by, Key: byKey, From: t.Assignee}))
+		return err
+	})
+	if err != nil {
+		return out, fmt.Errorf("unclaim task %s: %w", id, err)
+	}
+	return out, nil
+}
+
+// NoteTask adds a note to a task, finished or not. A task that already
+// has MaxTaskNotes notes is a conflict.
+func (s *Store) NoteTask(ctx context.Context, id, note, by, byKey string) (Task, error) {
+	var out Task
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		t, err := scanTask(tx.QueryRow(ctx, `SELECT `+taskColumns+` FROM tasks WHERE id = $1 FOR UPDATE`, id))
+		if err != nil {
+			return err
+		}
+		notes := 0
+		for _, a := range t.Actions {
+			if a.Kind == TaskNote {
+				notes++
+			}
+		}
+		if notes >= MaxTaskNotes {
+			return fmt.Errorf("%w: the task has %d notes, as many as it keeps", ErrConflict, notes)
+		}
+		out, err = scanTask(tx.QueryRow(ctx, `UPDATE tasks SET actions = `+appendAction(2)+`
+			WHERE id = $1 RETURNING `+taskColumns, id,
+			TaskAction{Kind: TaskNote, By: by, Key: byKey, Note: note}))
+		return err
+	})
+	if err != nil {
+		return out, fmt.Errorf("note task %s: %w", id, err)
 	}
 	return out, nil
 }

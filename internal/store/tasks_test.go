@@ -38,13 +38,13 @@ func TestTaskLifecycle(t *testing.T) {
 	list, _ = s.ListTasks(ctx, store.TaskFilter{Queue: "care"})
 	assert.Empty(t, list)
 
-	claimed, err := s.ClaimTask(ctx, "task_1", "sam", "support-desk")
+	claimed, err := s.ClaimTask(ctx, "task_1", "sam", "sam", "support-desk")
 	require.NoError(t, err)
 	assert.Equal(t, store.TaskClaimed, claimed.Status)
 	assert.Equal(t, "support-desk", claimed.ClaimedByKey, "the claim records the key it came with")
-	_, err = s.ClaimTask(ctx, "task_1", "sam", "support-desk")
+	_, err = s.ClaimTask(ctx, "task_1", "sam", "sam", "support-desk")
 	assert.NoError(t, err, "claiming again is harmless")
-	_, err = s.ClaimTask(ctx, "task_1", "kim", "support-desk")
+	_, err = s.ClaimTask(ctx, "task_1", "kim", "kim", "support-desk")
 	assert.ErrorIs(t, err, store.ErrConflict)
 
 	done, err := s.CompleteTask(ctx, "task_1", "reached", "happy now", "support-desk")
@@ -56,7 +56,7 @@ func TestTaskLifecycle(t *testing.T) {
 	assert.NoError(t, err, "the same completion twice is harmless")
 	_, err = s.CompleteTask(ctx, "task_1", "declined", "", "support-desk")
 	assert.ErrorIs(t, err, store.ErrConflict)
-	_, err = s.ClaimTask(ctx, "task_1", "sam", "support-desk")
+	_, err = s.ClaimTask(ctx, "task_1", "sam", "sam", "support-desk")
 	assert.ErrorIs(t, err, store.ErrConflict)
 	list, _ = s.ListTasks(ctx, store.TaskFilter{Statuses: []string{store.TaskCompleted}})
 	assert.Len(t, list, 1)
@@ -202,4 +202,72 @@ func TestSurveysSplitsSuppressions(t *testing.T) {
 	sup, err := s.Suppressed(ctx, "sms", "+447700900123")
 	require.NoError(t, err)
 	assert.Equal(t, "replied STOP", sup.Reason)
+}
+
+// TestTasksChangeHands: a task is claimed, assigned to someone else over
+// the holder's head, unclaimed and noted; each is kept in its actions,
+// with who did it and the key it came with, and the bounds hold.
+func TestTasksChangeHands(t *testing.T) {
+	t.Parallel()
+	s, _ := storetest.New(t)
+	ctx := context.Background()
+	_, err := s.CreateTask(ctx, store.Task{ID: "task_h", WorkflowID: "w_h", Journey: "lapse-winback", StepID: "call", CustomerID: "c_1",
+		Kind: "phone_call", Queue: "retention", Outcomes: []string{"reached"}, DueAt: time.Now().Add(time.Hour)})
+	require.NoError(t, err)
+	_, err = s.AssignTask(ctx, "task_nope", "alex", "kim", "desk")
+	assert.ErrorIs(t, err, store.ErrNotFound)
+	_, err = s.UnclaimTask(ctx, "task_h", "kim", "desk")
+	assert.ErrorIs(t, err, store.ErrConflict, "nobody holds it")
+
+	_, err = s.ClaimTask(ctx, "task_h", "sam", "sam (key desk)", "desk")
+	require.NoError(t, err)
+	got, err := s.AssignTask(ctx, "task_h", "alex", "kim (key lead)", "lead")
+	require.NoError(t, err)
+	assert.Equal(t, store.TaskClaimed, got.Status)
+	assert.Equal(t, "alex", got.Assignee)
+	assert.Equal(t, "lead", got.ClaimedByKey)
+	same, err := s.AssignTask(ctx, "task_h", "alex", "kim (key lead)", "lead")
+	require.NoError(t, err)
+	assert.Len(t, same.Actions, 2, "assigning to the holder records nothing")
+	got, err = s.UnclaimTask(ctx, "task_h", "alex (key desk)", "desk")
+	require.NoError(t, err)
+	assert.Equal(t, store.TaskOpen, got.Status)
+	assert.Empty(t, got.Assignee)
+	assert.Nil(t, got.ClaimedAt)
+	got, err = s.NoteTask(ctx, "task_h", "Asked to be called after 6pm.\nMobile only.", "alex (key desk)", "desk")
+	require.NoError(t, err)
+	require.Len(t, got.Actions, 4)
+	kinds := []string{}
+	for _, a := range got.Actions {
+		kinds = append(kinds, a.Kind+" "+a.By+" "+a.From+">"+a.Assignee)
+		assert.WithinDuration(t, time.Now(), a.At, time.Minute, "the database's time")
+	}
+	assert.Equal(t, []string{"claim sam (key desk) >sam", "assign kim (key lead) sam>alex", "unclaim alex (key desk) alex>", "note alex (key desk) >"}, kinds)
+	assert.Equal(t, "Asked to be called after 6pm.\nMobile only.", got.Actions[3].Note)
+	assert.Equal(t, "lead", got.Actions[1].Key)
+
+	// Notes are bounded; past the bound, a conflict. Actions keep the
+	// latest MaxTaskActions.
+	for i := 1; i < store.MaxTaskNotes; i++ {
+		_, err = s.NoteTask(ctx, "task_h", "n", "alex", "desk")
+		require.NoError(t, err)
+	}
+	_, err = s.NoteTask(ctx, "task_h", "one too many", "alex", "desk")
+	assert.ErrorIs(t, err, store.ErrConflict)
+	for i := range store.MaxTaskActions {
+		who := []string{"sam", "kim"}[i%2]
+		got, err = s.AssignTask(ctx, "task_h", who, "lead", "lead")
+		require.NoError(t, err)
+	}
+	assert.Len(t, got.Actions, store.MaxTaskActions)
+	assert.Equal(t, store.TaskAssign, got.Actions[len(got.Actions)-1].Kind)
+	assert.NotEqual(t, store.TaskClaim, got.Actions[0].Kind, "the oldest was dropped")
+
+	// A finished task changes hands no more.
+	_, err = s.CompleteTask(ctx, "task_h", "reached", "", "desk")
+	require.NoError(t, err)
+	_, err = s.AssignTask(ctx, "task_h", "alex", "kim", "lead")
+	assert.ErrorIs(t, err, store.ErrConflict)
+	_, err = s.UnclaimTask(ctx, "task_h", "kim", "lead")
+	assert.ErrorIs(t, err, store.ErrConflict)
 }

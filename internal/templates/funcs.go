@@ -1,7 +1,10 @@
 package templates
 
 import (
+	"encoding/json"
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 	"time"
 
@@ -78,16 +81,50 @@ func date(t time.Time, locale string) string {
 // formatMoney writes an amount in a currency the way a locale does, with
 // the currency's decimal places: money .Total .Currency $.Customer.Locale
 // is £48.00 for en-GB, 48,00 € for de-DE, ¥4,800 for JPY. Without a
-// locale it writes the English way.
-func formatMoney(amount money.Amount, currency string, locale ...string) (string, error) {
+// locale it writes the English way. The amount may also be a literal:
+// money 10 "EUR", money 9.99 "EUR" or money "9.99" "EUR".
+func formatMoney(amount any, currency string, locale ...string) (string, error) {
 	if len(locale) > 1 {
 		return "", fmt.Errorf("money takes an amount, a currency and at most one locale, not %d locales", len(locale))
+	}
+	a, err := moneyAmount(amount)
+	if err != nil {
+		return "", err
 	}
 	loc := ""
 	if len(locale) == 1 {
 		loc = locale[0]
 	}
-	return money.Format(amount, currency, loc), nil
+	return money.Format(a, currency, loc), nil
+}
+
+// moneyAmount reads money's amount exactly: an amount, a whole number, a
+// decimal string ("9.99"), or a number with a point, read as the
+// shortest decimal that is the same number (9.99 is 9.99, never
+// 9.9900000000000002131628).
+func moneyAmount(v any) (money.Amount, error) {
+	switch v := v.(type) {
+	case money.Amount:
+		return v, nil
+	case *money.Amount:
+		if v != nil {
+			return *v, nil
+		}
+	case int:
+		return money.Parse(strconv.Itoa(v))
+	case int64:
+		return money.Parse(strconv.FormatInt(v, 10))
+	case float64:
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			break
+		}
+		return money.Parse(strconv.FormatFloat(v, 'f', -1, 64))
+	case json.Number:
+		return money.Parse(string(v))
+	case string:
+		return money.Parse(strings.TrimSpace(v))
+	}
+	return money.Amount{}, fmt.Errorf("money: %v is not an amount; give an amount (.Total), a number (10 or 9.99) or a decimal string (\"9.99\")", v)
 }
 
 // list joins words for a sentence: "Tea", "Tea and Mug", "Tea, Mug and Pot".

@@ -337,3 +337,32 @@ func TestASubjectActionEndsOnItsLine(t *testing.T) {
 	assert.Contains(t, err.Error(), "journeys/templates/a/email.txt:1:")
 	assert.Contains(t, err.Error(), "each {{...}} in it must end on that line")
 }
+
+// money takes a literal amount as a template writes it, exactly: a whole
+// number, a number with a point (read as the decimal written, not as the
+// nearest binary fraction) or a decimal string.
+func TestMoneyTakesALiteralAmountExactly(t *testing.T) {
+	for _, tc := range []struct{ tmpl, want string }{
+		{`{{money 10 "EUR"}}`, "€10.00"},
+		{`{{money 10 "EUR" "de-DE"}}`, "10,00\u00a0€"},
+		{`{{money 9.99 "GBP"}}`, "£9.99"},
+		{`{{money "9.99" "GBP"}}`, "£9.99"},
+		{`{{money 1.005 "USD"}}`, money.Format(money.MustParse("1.005"), "USD", "")},
+		{`{{money 0.1 "KWD"}}`, money.Format(money.MustParse("0.1"), "KWD", "")},
+		{`{{money 12345678.91 "EUR"}}`, "€12,345,678.91"},
+		{`{{money -3 "JPY"}}`, "-¥3"},
+		{`{{money "1234.5" "EUR" "fr-FR"}}`, money.Format(money.MustParse("1234.5"), "EUR", "fr-FR")},
+	} {
+		set, err := Load(fstest.MapFS{"m/email.txt": {Data: []byte("Subject: x\n" + tc.tmpl)}}, "t")
+		require.NoError(t, err, tc.tmpl)
+		e, err := set.RenderEmail("m", Data{})
+		require.NoError(t, err, tc.tmpl)
+		assert.Equal(t, tc.want, e.Text, tc.tmpl)
+	}
+	// 1.005 is not the float 1.00499999999999989...: it rounds as written.
+	assert.Equal(t, "$1.01", money.Format(money.MustParse("1.005"), "USD", ""), "half away from zero, as written")
+	for _, bad := range []string{`{{money "ten" "EUR"}}`, `{{money true "EUR"}}`, `{{money "1e999" "EUR"}}`} {
+		_, err := Load(fstest.MapFS{"m/email.txt": {Data: []byte("Subject: x\n" + bad)}}, "t")
+		assert.ErrorContains(t, err, "is not an amount", "refused when the template is loaded: %s", bad)
+	}
+}

@@ -34,12 +34,54 @@ type Task struct {
 	// outcome came with.
 	ClaimedByKey   string `json:"claimed_by_key,omitempty"`
 	CompletedByKey string `json:"completed_by_key,omitempty"`
+	// Actions is what staff did to the task, oldest first: claims,
+	// assignments, unclaims and notes (the latest 200; at most 100 notes).
+	Actions []TaskAction `json:"actions"`
+}
+
+// TaskAction is one thing staff did to a task.
+type TaskAction struct {
+	// Kind is claim, assign, unclaim or note.
+	Kind string `json:"kind"`
+	// By is who did it: the person named, with the API key's name.
+	By string `json:"by"`
+	// Key is the API key it came with.
+	Key string `json:"key,omitempty"`
+	// Assignee is who holds the task after a claim or an assignment.
+	Assignee string `json:"assignee,omitempty"`
+	// From is who held it before an assignment or an unclaim.
+	From string    `json:"from,omitempty"`
+	Note string    `json:"note,omitempty"`
+	At   time.Time `json:"at"`
 }
 
 // ClaimRequest is POST /v1/tasks/{id}/claim.
 type ClaimRequest struct {
 	// Assignee is who takes the task.
 	Assignee string `json:"assignee"`
+}
+
+// AssignRequest is POST /v1/tasks/{id}/assign.
+type AssignRequest struct {
+	// Assignee is who gets the task, whoever holds it now.
+	Assignee string `json:"assignee"`
+	// By names the person who assigns it; the key's name is added.
+	By string `json:"by,omitempty"`
+}
+
+// UnclaimRequest is POST /v1/tasks/{id}/unclaim.
+type UnclaimRequest struct {
+	// By names the person who puts the task back; the key's name is added.
+	By string `json:"by,omitempty"`
+}
+
+// NoteRequest is POST /v1/tasks/{id}/notes.
+type NoteRequest struct {
+	// Note is for whoever works on the task next (at most 2,000
+	// characters).
+	Note string `json:"note"`
+	// By names the person who writes it; the key's name is added.
+	By string `json:"by,omitempty"`
 }
 
 // CompleteRequest is POST /v1/tasks/{id}/complete.
