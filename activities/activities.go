@@ -37,10 +37,13 @@ type Sender struct {
 // that channel is not configured: its messages are skipped with that
 // reason.
 type Activities struct {
-	Store     *store.Store
-	Email     channels.EmailSender
-	SMS       channels.SMSSender
-	Mail      channels.MailSender
+	Store *store.Store
+	Email channels.EmailSender
+	SMS   channels.SMSSender
+	Mail  channels.MailSender
+	// Webhook posts to the configured webhook endpoints
+	// (RAPPORT_WEBHOOK_ENDPOINTS).
+	Webhook   channels.WebhookSender
 	Templates *templates.Set
 	Sender    Sender
 	// ReturnAddress is printed mail's sender.

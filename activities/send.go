@@ -90,6 +90,16 @@ func (a *Activities) SendMessage(ctx context.Context, req workflows.SendRequest)
 			return a.skip(ctx, msg, metrics.ReasonNoAddress, "no complete postal address (it needs a street, city, postal code and country, and a state in the US)")
 		}
 		address = formatAddress(c)
+	case journey.Webhook:
+		if a.Webhook == nil {
+			return a.skip(ctx, msg, metrics.ReasonNotConfigured, "webhooks are not configured (RAPPORT_WEBHOOK_ENDPOINTS)")
+		}
+		contacts, ok := a.Webhook.WebhookEndpoint(req.Endpoint)
+		if !ok {
+			return a.skip(ctx, msg, metrics.ReasonNotConfigured, fmt.Sprintf("webhook endpoint %q is not configured (RAPPORT_WEBHOOK_ENDPOINTS)", req.Endpoint))
+		}
+		// The endpoint's name: no personal data, and what support sees.
+		address, msg.NoContact = req.Endpoint, !contacts
 	default:
 		return a.skip(ctx, msg, metrics.Other, fmt.Sprintf("unknown channel %s", req.Channel))
 	}
@@ -113,6 +123,8 @@ func (a *Activities) SendMessage(ctx context.Context, req workflows.SendRequest)
 		return a.sendEmail(ctx, req, msg, c, set, data, rendering)
 	case journey.SMS:
 		return a.sendSMS(ctx, req, msg, c, set, data, rendering)
+	case journey.Webhook:
+		return a.sendWebhook(ctx, req, msg, c, set, data, rendering)
 	default:
 		return a.sendMail(ctx, req, msg, c, set, data, rendering)
 	}
@@ -458,6 +470,33 @@ func (a *Activities) sendMail(ctx context.Context, req workflows.SendRequest, ms
 		IdempotencyKey: mailIdempotencyKey(msg.IdempotencyKey),
 	})
 	a.observeProvider(metrics.ProviderLob, start, receipt, err)
+	defer a.phaseSince(metrics.PhaseRecord, time.Now())
+	return a.finish(ctx, msg, receipt, err, true)
+}
+
+// sendWebhook posts the step's JSON body to its endpoint, signed, with
+// the outbox message's id as webhook-id. The receiver deduplicates by that
+// id (Standard Webhooks asks it to), so a post that may have been taken
+// (a 5xx, a timeout, a worker that died mid-call) is made again with the
+// same id: at least once, which the receiver turns into once. A template
+// that does not render one JSON value fails the message with the reason.
+func (a *Activities) sendWebhook(ctx context.Context, req workflows.SendRequest, msg store.Message, c store.Customer, set *templates.Set, data templates.Data, rendering time.Time) (workflows.SendResult, error) {
+	body, err := set.RenderWebhook(req.Template, data)
+	if err != nil {
+		return a.fail(ctx, msg, "template "+req.Template+": "+err.Error())
+	}
+	msg.Subject = "webhook " + req.Template
+	msg.BodyDigest = channels.Digest(string(body))
+	a.Metrics.ObservePhase(metrics.PhaseRender, time.Since(rendering))
+	claiming := time.Now()
+	claim, done, err := a.claim(ctx, req, msg, c, true)
+	a.Metrics.ObservePhase(metrics.PhaseClaim, time.Since(claiming))
+	if err != nil || done != nil {
+		return deref(done), err
+	}
+	start := time.Now()
+	receipt, err := a.Webhook.SendWebhook(ctx, channels.Webhook{Endpoint: req.Endpoint, ID: claim.Message.ID, Body: body})
+	a.observeProvider(metrics.ProviderWebhook, start, receipt, err)
 	defer a.phaseSince(metrics.PhaseRecord, time.Now())
 	return a.finish(ctx, msg, receipt, err, true)
 }

@@ -218,6 +218,10 @@ type SendRequest struct {
 	CustomerID string          `json:"customer_id"`
 	Channel    journey.Channel `json:"channel"`
 	Template   string          `json:"template"`
+	// Endpoint is the step's webhook endpoint (journey.SendStep.Endpoint),
+	// empty for a step without the webhook channel: the request of every
+	// other send is what it was before the channel existed.
+	Endpoint string `json:"endpoint,omitempty"`
 	// TemplateVersion is the template's content hash the plan pinned
 	// (Plan.Templates), or empty to render the current files.
 	TemplateVersion string          `json:"template_version,omitempty"`

@@ -174,6 +174,7 @@ func (r *run) sendOn(ctx workflow.Context, step journey.Step, ch journey.Channel
 		CustomerID: r.input.CustomerID,
 		Channel:    ch,
 		Template:   step.Send.Template,
+		Endpoint:   step.Send.Endpoint,
 		Purpose:    r.plan.Purpose,
 		Topic:      r.plan.Topic,
 		OrderID:    r.input.Trigger.Order.ID,

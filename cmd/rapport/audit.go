@@ -74,6 +74,9 @@ The exit status is 0 when nothing broke a rule and 1 otherwise.`,
 				if rep.Legacy > 0 {
 					fmt.Fprintf(out, "%s sent before Rapport recorded contact decisions: not checked\n", plural(rep.Legacy, "message", "messages"))
 				}
+				if rep.NoContact > 0 {
+					fmt.Fprintf(out, "%s to endpoints that do not contact the customer: not checked against the contact rules\n", plural(rep.NoContact, "webhook", "webhooks"))
+				}
 				if rep.ContentRemoved > 0 {
 					fmt.Fprintf(out, "%s with content removed by retention: address suppressions not checked, the other rules were\n", plural(rep.ContentRemoved, "message", "messages"))
 				}

@@ -15,9 +15,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -35,6 +37,7 @@ import (
 	"github.com/rapporthq/rapport/internal/channels/printmail"
 	"github.com/rapporthq/rapport/internal/channels/sendgrid"
 	"github.com/rapporthq/rapport/internal/channels/twilio"
+	"github.com/rapporthq/rapport/internal/channels/webhook"
 	"github.com/rapporthq/rapport/internal/codec"
 	"github.com/rapporthq/rapport/internal/devstack"
 	"github.com/rapporthq/rapport/internal/devstack/pglocal"
@@ -115,6 +118,9 @@ type devOptions struct {
 	// PublicLimit, when set, replaces the rate limits of the customer
 	// pages and webhooks: a simulated crowd all comes from 127.0.0.1.
 	PublicLimit *api.PublicLimit
+	// WebhookTransport, when set, wraps the webhook channel's transport
+	// (tests stage faults with it).
+	WebhookTransport func(http.RoundTripper) http.RoundTripper
 }
 
 // devStack is everything `rapport dev` runs, in one process.
@@ -127,10 +133,13 @@ type devStack struct {
 	store    *store.Store
 	client   client.Client
 	worker   worker.Worker
-	fakes    *fakes.Fakes
-	servers  []*http.Server
-	cancel   context.CancelFunc
-	unlock   func() // releases the state folder (lockStateDir)
+	// newWorker makes another worker like the first (tests replace a
+	// worker that "died" with it).
+	newWorker func() worker.Worker
+	fakes     *fakes.Fakes
+	servers   []*http.Server
+	cancel    context.CancelFunc
+	unlock    func() // releases the state folder (lockStateDir)
 
 	APIURL, FakesURL, UIURL, TemporalAddress string
 	// OpsURL serves /healthz, /readyz and /metrics ("" with OpsPort -1).
@@ -351,6 +360,18 @@ func startDev(ctx context.Context, opts devOptions) (_ *devStack, err error) {
 		return nil, err
 	}
 	senders := app.Senders{Email: sendgrid.New(sendgrid.Config{APIKey: devSendGridKey, BaseURL: d.FakesURL}), SMS: sms, Mail: mail}
+	if len(cfg.WebhookEndpoints) > 0 {
+		// Dev mode's receivers run on this machine: loopback is allowed.
+		allow := append(slices.Clone(cfg.WebhookAllowNetworks), netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128"))
+		w, err := webhook.New(webhook.Config{Endpoints: cfg.WebhookEndpoints, AllowNetworks: allow, Transport: opts.WebhookTransport})
+		if err != nil {
+			return nil, err
+		}
+		senders.Webhook = w
+	}
+	if err := app.CheckWebhookEndpoints(js, cfg.WebhookEndpointNames()); err != nil {
+		return nil, err
+	}
 	dayEpoch := time.Now()
 	audienceRouter := svc.NewRouter(opts.DayLength, dayEpoch)
 	audienceRouter.TaskDueFloor = opts.TaskDueFloor
@@ -358,7 +379,11 @@ func startDev(ctx context.Context, opts devOptions) (_ *devStack, err error) {
 		audienceRouter.TaskQueue = app.ParkedTaskQueue
 	}
 	if !opts.NoWorker {
-		d.worker = app.NewWorker(d.client, cfg.Activities(svc, senders, signer, audienceRouter), js, app.WorkerTuning{RetryBudget: opts.RetryBudget}, opts.Interceptors...)
+		acts := cfg.Activities(svc, senders, signer, audienceRouter)
+		d.newWorker = func() worker.Worker {
+			return app.NewWorker(d.client, acts, js, app.WorkerTuning{RetryBudget: opts.RetryBudget}, opts.Interceptors...)
+		}
+		d.worker = d.newWorker()
 		if opts.Register != nil {
 			opts.Register(d.worker)
 		}

@@ -528,6 +528,14 @@ func (p *previewer) send(ctx context.Context, req workflows.SendRequest) (workfl
 			return p.failed(res, what, err)
 		}
 		line = firstLine(body)
+	case journey.Webhook:
+		// The contact rules were applied as for an endpoint that
+		// contacts the customer: the preview knows no endpoints.
+		body, err := p.templates.RenderWebhook(req.Template, data)
+		if err != nil {
+			return p.failed(res, what, err)
+		}
+		line = "to " + req.Endpoint + ": " + firstLine(string(body))
 	default:
 		m, err := p.templates.RenderMail(req.Template, data)
 		if err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/rapporthq/rapport/internal/api"
 	"github.com/rapporthq/rapport/internal/channels"
 	"github.com/rapporthq/rapport/internal/channels/twilio"
+	"github.com/rapporthq/rapport/internal/channels/webhook"
 	"github.com/rapporthq/rapport/internal/codec"
 	"github.com/rapporthq/rapport/internal/journey"
 	"github.com/rapporthq/rapport/internal/links"
@@ -86,6 +87,12 @@ type Config struct {
 	// InDoubt is how messages whose send is in doubt are settled
 	// (RAPPORT_IN_DOUBT_DEADLINE, RAPPORT_IN_DOUBT_AT_LEAST_ONCE).
 	InDoubt activities.InDoubtPolicy
+	// WebhookEndpoints are the webhook channel's endpoints
+	// (RAPPORT_WEBHOOK_ENDPOINTS, or RAPPORT_WEBHOOK_ENDPOINTS_FILE);
+	// WebhookAllowNetworks the non-public networks they may reach
+	// (RAPPORT_WEBHOOK_ALLOW_NETWORKS).
+	WebhookEndpoints     []webhook.Endpoint
+	WebhookAllowNetworks []netip.Prefix
 	// DemoDefaults lists, sorted, the variables of the public URL and the
 	// sender identity that were unset and took the demo's value (such as
 	// RAPPORT_EMAIL_FROM, hello@shop.example). CheckNoDemoDefaults refuses
@@ -299,6 +306,9 @@ func ConfigFromEnv(env Env) (Config, error) {
 	if c.InDoubt, err = inDoubtFromEnv(env); err != nil {
 		return c, err
 	}
+	if c.WebhookEndpoints, c.WebhookAllowNetworks, err = webhooksFromEnv(env); err != nil {
+		return c, err
+	}
 	if err := c.LogLevel.UnmarshalText([]byte(getOr(env, "RAPPORT_LOG_LEVEL", "info"))); err != nil {
 		return c, fmt.Errorf("RAPPORT_LOG_LEVEL: %w", err)
 	}
@@ -358,6 +368,62 @@ func temporalOptions(env Env) (client.Options, error) {
 		opts.Namespace = "default"
 	}
 	return opts, nil
+}
+
+// webhooksFromEnv reads the webhook channel's endpoints, from
+// RAPPORT_WEBHOOK_ENDPOINTS (a JSON array) or the file
+// RAPPORT_WEBHOOK_ENDPOINTS_FILE names (not both), and the networks they
+// may reach although not public, RAPPORT_WEBHOOK_ALLOW_NETWORKS (CIDRs or
+// addresses, comma-separated).
+func webhooksFromEnv(env Env) ([]webhook.Endpoint, []netip.Prefix, error) {
+	inline, file := get(env, "RAPPORT_WEBHOOK_ENDPOINTS"), get(env, "RAPPORT_WEBHOOK_ENDPOINTS_FILE")
+	var eps []webhook.Endpoint
+	switch {
+	case inline != "" && file != "":
+		return nil, nil, errors.New("RAPPORT_WEBHOOK_ENDPOINTS and RAPPORT_WEBHOOK_ENDPOINTS_FILE are both set; set one")
+	case inline != "":
+		var err error
+		if eps, err = webhook.ParseEndpoints([]byte(inline)); err != nil {
+			return nil, nil, fmt.Errorf("RAPPORT_WEBHOOK_ENDPOINTS: %w", err)
+		}
+	case file != "":
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, nil, fmt.Errorf("RAPPORT_WEBHOOK_ENDPOINTS_FILE: %w", err)
+		}
+		if len(b) > 1<<20 {
+			return nil, nil, fmt.Errorf("RAPPORT_WEBHOOK_ENDPOINTS_FILE: %s is larger than 1 MiB", file)
+		}
+		if eps, err = webhook.ParseEndpoints(b); err != nil {
+			return nil, nil, fmt.Errorf("RAPPORT_WEBHOOK_ENDPOINTS_FILE %s: %w", file, err)
+		}
+	}
+	var allow []netip.Prefix
+	for _, p := range strings.Split(get(env, "RAPPORT_WEBHOOK_ALLOW_NETWORKS"), ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		prefix, err := netip.ParsePrefix(p)
+		if err != nil {
+			a, aerr := netip.ParseAddr(p)
+			if aerr != nil {
+				return nil, nil, fmt.Errorf("RAPPORT_WEBHOOK_ALLOW_NETWORKS: %q is not an address or CIDR such as 10.0.0.0/8", p)
+			}
+			prefix = netip.PrefixFrom(a, a.BitLen())
+		}
+		allow = append(allow, prefix.Masked())
+	}
+	return eps, allow, nil
+}
+
+// WebhookEndpointNames lists the configured webhook endpoints' names.
+func (c Config) WebhookEndpointNames() []string {
+	names := make([]string, len(c.WebhookEndpoints))
+	for i, e := range c.WebhookEndpoints {
+		names[i] = e.Name
+	}
+	slices.Sort(names)
+	return names
 }
 
 // inDoubtFromEnv reads how messages in doubt are settled:

@@ -7,8 +7,10 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/base64"
+	"io"
 	"log/slog"
 	"maps"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -471,4 +473,53 @@ func logRecord(t *testing.T, out string) string {
 	require.True(t, ok, out)
 	msg = strings.TrimSuffix(msg, `"`)
 	return strings.ReplaceAll(msg, `\"`, `"`)
+}
+
+// TestWebhookEndpointsFromEnv: the endpoints come from the variable or a
+// file, each checked (errors name the variable, never the secret); the
+// senders include the webhook client; and journeys naming an endpoint
+// that is not configured are refused with the journey, step and line.
+func TestWebhookEndpointsFromEnv(t *testing.T) {
+	const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	eps := `[{"name": "crm", "url": "https://crm.example/in", "secret": "` + secret + `", "contacts_customer": true}]`
+	cfg, err := ConfigFromEnv(testEnv(t, map[string]string{"RAPPORT_WEBHOOK_ENDPOINTS": eps, "RAPPORT_WEBHOOK_ALLOW_NETWORKS": "10.20.0.0/16, 192.168.1.7"}))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"crm"}, cfg.WebhookEndpointNames())
+	assert.Equal(t, []netip.Prefix{netip.MustParsePrefix("10.20.0.0/16"), netip.MustParsePrefix("192.168.1.7/32")}, cfg.WebhookAllowNetworks)
+	s, err := cfg.Senders(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	require.NoError(t, err)
+	require.NotNil(t, s.Webhook)
+	contacts, ok := s.Webhook.WebhookEndpoint("crm")
+	assert.True(t, ok)
+	assert.True(t, contacts)
+
+	file := filepath.Join(t.TempDir(), "endpoints.json")
+	require.NoError(t, os.WriteFile(file, []byte(eps), 0o600))
+	cfg, err = ConfigFromEnv(testEnv(t, map[string]string{"RAPPORT_WEBHOOK_ENDPOINTS_FILE": file}))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"crm"}, cfg.WebhookEndpointNames())
+
+	for _, tc := range []struct{ vars map[string]string }{
+		{map[string]string{"RAPPORT_WEBHOOK_ENDPOINTS": `[{"name": "crm", "url": "https://crm.example/in", "secret": "whsec_c2hvcnQ="}]`}},
+		{map[string]string{"RAPPORT_WEBHOOK_ENDPOINTS": eps, "RAPPORT_WEBHOOK_ENDPOINTS_FILE": file}},
+		{map[string]string{"RAPPORT_WEBHOOK_ENDPOINTS_FILE": file + ".missing"}},
+		{map[string]string{"RAPPORT_WEBHOOK_ALLOW_NETWORKS": "intranet"}},
+	} {
+		_, err := ConfigFromEnv(testEnv(t, tc.vars))
+		require.Error(t, err, "%v", tc.vars)
+		assert.Contains(t, err.Error(), "RAPPORT_WEBHOOK_")
+		assert.NotContains(t, err.Error(), "MfKQ9r8G")
+	}
+
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "hook.yaml"), []byte("journey: hook\npurpose: transactional\ntrigger: {event: order.placed}\nsteps:\n  - id: tell\n    send: {channel: webhook, endpoint: crm, template: t}\n"), 0o644))
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "templates", "t"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "templates", "t", "webhook.json"), []byte(`{"id": {{json .Customer.ID}}}`), 0o644))
+	js, err := LoadJourneys(dir)
+	require.NoError(t, err)
+	require.NoError(t, CheckWebhookEndpoints(js, []string{"crm"}))
+	err = CheckWebhookEndpoints(js, []string{"crm-eu"})
+	require.EqualError(t, err, `journey hook, step tell (line 5): webhook endpoint "crm": not configured (RAPPORT_WEBHOOK_ENDPOINTS; configured: crm-eu)`)
+	err = CheckWebhookEndpoints(js, nil)
+	require.ErrorContains(t, err, "none is configured")
 }

@@ -2,12 +2,17 @@ package app
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 
 	"github.com/rapporthq/rapport/internal/channels"
 	"github.com/rapporthq/rapport/internal/channels/printmail"
 	"github.com/rapporthq/rapport/internal/channels/sendgrid"
 	"github.com/rapporthq/rapport/internal/channels/twilio"
+	"github.com/rapporthq/rapport/internal/channels/webhook"
+	"github.com/rapporthq/rapport/internal/journey"
 )
 
 // Senders are the provider clients a worker sends through. A channel
@@ -17,6 +22,8 @@ type Senders struct {
 	Email channels.EmailSender // SendGrid
 	SMS   channels.SMSSender   // Twilio
 	Mail  channels.MailSender  // Lob: letters and postcards
+	// Webhook posts to the configured endpoints (RAPPORT_WEBHOOK_ENDPOINTS).
+	Webhook channels.WebhookSender
 }
 
 // Senders builds the provider clients that are configured (SendGrid,
@@ -56,5 +63,41 @@ func (c Config) Senders(log *slog.Logger) (Senders, error) {
 	} else {
 		log.Warn("print mail is not configured (LOB_API_KEY); letters and postcards will be skipped")
 	}
+	if len(c.WebhookEndpoints) > 0 {
+		w, err := webhook.New(webhook.Config{Endpoints: c.WebhookEndpoints, AllowNetworks: c.WebhookAllowNetworks})
+		if err != nil {
+			return Senders{}, err
+		}
+		s.Webhook = w
+		for _, e := range c.WebhookEndpoints {
+			if strings.HasPrefix(e.URL, "http:") {
+				log.Warn("webhook endpoint posts without TLS: its messages can be read on the way; use https", "endpoint", e.Name)
+			}
+		}
+	}
 	return s, nil
+}
+
+// CheckWebhookEndpoints refuses journeys whose webhook sends name an
+// endpoint that is not configured: a worker checks them when it starts,
+// so a typo or a missing configuration is found then, not when the first
+// customer reaches the step. (The compiler accepts any well-formed name,
+// since rapport validate runs without the endpoints' secrets.)
+func CheckWebhookEndpoints(js *Journeys, configured []string) error {
+	var bad []string
+	for _, p := range js.Catalog.Plans() {
+		p.Walk(func(s *journey.Step) {
+			if s.Send != nil && slices.Contains(s.Send.Channels, journey.Webhook) && !slices.Contains(configured, s.Send.Endpoint) {
+				bad = append(bad, fmt.Sprintf("journey %s, step %s (line %d): webhook endpoint %q", p.Journey, s.ID, s.Line, s.Send.Endpoint))
+			}
+		})
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	have := "none is configured"
+	if len(configured) > 0 {
+		have = "configured: " + strings.Join(configured, ", ")
+	}
+	return fmt.Errorf("%s: not configured (RAPPORT_WEBHOOK_ENDPOINTS; %s)", strings.Join(bad, "; "), have)
 }

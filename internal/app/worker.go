@@ -126,6 +126,9 @@ func RunWorker(ctx context.Context, cfg Config, journeysDir string, t WorkerTuni
 	if err != nil {
 		return err
 	}
+	if err := CheckWebhookEndpoints(svc.Journeys, cfg.WebhookEndpointNames()); err != nil {
+		return err
+	}
 	health := svc.Health(false)
 	opsSrv, err := StartOps(t.OpsAddr, health, svc)
 	if err != nil {
@@ -203,7 +206,7 @@ func NewWorker(c client.Client, acts *activities.Activities, js *Journeys, t Wor
 func (c Config) Activities(svc *Services, s Senders, signer *links.Signer, rt *router.Router) *activities.Activities {
 	return &activities.Activities{
 		Store: svc.Store, Templates: svc.Journeys.Templates,
-		Email: s.Email, SMS: s.SMS, Mail: s.Mail,
+		Email: s.Email, SMS: s.SMS, Mail: s.Mail, Webhook: s.Webhook,
 		Sender: c.Sender, ReturnAddress: c.ReturnAddress,
 		Links: signer, PublicURL: c.PublicURL,
 		Rules: c.Rules, UnsubscribeMailto: c.UnsubscribeMailto, DefaultCurrency: c.DefaultCurrency,

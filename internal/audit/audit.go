@@ -69,8 +69,12 @@ type Report struct {
 	// ContentRemoved counts messages whose recipient retention removed
 	// (RAPPORT_RETENTION_MESSAGES): their suppression check cannot be
 	// made; every other check is.
-	ContentRemoved int         `json:"content_removed"`
-	Violations     []Violation `json:"violations"`
+	ContentRemoved int `json:"content_removed"`
+	// NoContact counts webhooks to endpoints that do not contact the
+	// customer (contacts_customer false): the contact rules do not apply
+	// to them, so they are not checked, and no cap counts them.
+	NoContact  int         `json:"no_contact"`
+	Violations []Violation `json:"violations"`
 }
 
 // Options limit a check.
@@ -138,6 +142,8 @@ type message struct {
 	Holds, HoldsWithoutReason                                                            int
 	// ContentRemoved: retention removed the recipient, subject and details.
 	ContentRemoved bool
+	// Contacts is false for a webhook that does not reach the customer.
+	Contacts bool
 }
 
 type consentEvent struct {
@@ -188,7 +194,7 @@ func load(ctx context.Context, db store.Querier, ids []string, since time.Time) 
 			m.policy_at, m.claimed_at, m.created_at,
 			(SELECT count(*) FROM message_holds h WHERE h.message_id = m.id),
 			(SELECT count(*) FROM message_holds h WHERE h.message_id = m.id AND trim(h.reason) = ''),
-			m.content_removed_at IS NOT NULL
+			m.content_removed_at IS NOT NULL, m.contacts_customer
 		FROM messages m WHERE m.customer_id = ANY($1) AND m.created_at >= $2 ORDER BY m.customer_id, m.policy_at NULLS FIRST, m.id`, ids, since)
 	if err != nil {
 		return nil, fmt.Errorf("audit: messages: %w", err)
@@ -196,7 +202,7 @@ func load(ctx context.Context, db store.Querier, ids []string, since time.Time) 
 	var addresses []string
 	var m message
 	_, err = pgx.ForEachRow(rows, []any{&m.ID, &m.CustomerID, &m.WorkflowID, &m.Step, &m.Channel, &m.Purpose, &m.Topic, &m.Status, &m.Reason, &m.Recipient,
-		&m.PolicyAt, &m.ClaimedAt, &m.CreatedAt, &m.Holds, &m.HoldsWithoutReason, &m.ContentRemoved}, func() error {
+		&m.PolicyAt, &m.ClaimedAt, &m.CreatedAt, &m.Holds, &m.HoldsWithoutReason, &m.ContentRemoved, &m.Contacts}, func() error {
 		h.messages[m.CustomerID] = append(h.messages[m.CustomerID], m)
 		if m.Recipient != "" {
 			addresses = append(addresses, addressKey(m.Channel, m.Recipient))
@@ -322,6 +328,10 @@ func (h *history) check(rules policy.Rules, customerID string, rep *Report) {
 		if !decided {
 			continue
 		}
+		if !m.Contacts {
+			rep.NoContact++
+			continue
+		}
 		if m.ClaimedAt == nil && h.epoch != nil && m.CreatedAt.Before(*h.epoch) {
 			rep.Legacy++
 			continue
@@ -388,7 +398,7 @@ func (h *history) check(rules policy.Rules, customerID string, rep *Report) {
 			for _, c := range caps(rules, settings, hasSettings) {
 				n := 0
 				for _, o := range msgs {
-					if o.Purpose != string(journey.Marketing) || !contacted(o.Status) || o.PolicyAt == nil {
+					if o.Purpose != string(journey.Marketing) || !contacted(o.Status) || o.PolicyAt == nil || !o.Contacts {
 						continue
 					}
 					if c.channel != "" && o.Channel != c.channel {

@@ -142,6 +142,25 @@ type MailSender interface {
 	SendMail(ctx context.Context, m Mail) (Receipt, error)
 }
 
+// Webhook is one JSON message to a configured endpoint.
+type Webhook struct {
+	// Endpoint names the configured endpoint.
+	Endpoint string
+	// ID is the webhook-id: the outbox message's id, the same on every
+	// attempt, so the receiver can deduplicate.
+	ID string
+	// Body is the JSON body.
+	Body []byte
+}
+
+// WebhookSender posts signed JSON messages to configured endpoints.
+type WebhookSender interface {
+	SendWebhook(ctx context.Context, m Webhook) (Receipt, error)
+	// WebhookEndpoint says whether an endpoint is configured and whether
+	// its messages reach the customer (contacts_customer).
+	WebhookEndpoint(name string) (contactsCustomer, ok bool)
+}
+
 // Kind classifies a provider failure by what the caller should do.
 type Kind int
 

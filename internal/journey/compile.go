@@ -42,6 +42,11 @@ type TemplateVersioner interface {
 type Options struct {
 	// Templates, when set, is consulted for every send step.
 	Templates TemplateChecker
+	// Endpoints, when not nil, are the configured webhook endpoints' names
+	// (RAPPORT_WEBHOOK_ENDPOINTS): a send naming another is an error. Nil
+	// accepts any well-formed name (rapport validate without the
+	// configuration); the worker checks them when it starts.
+	Endpoints []string
 }
 
 // Compiler compiles journey files. It holds the CEL environment, which is
@@ -758,9 +763,10 @@ func (cc *compilation) send(n *yaml.Node) *SendStep {
 			out.OnUndeliverable = v
 		}
 	}
-	if cn := fs.require(cc, n, "channel", "send needs a channel: email, sms or mail, or a list to try in order, like [email, sms]"); cn != nil {
+	if cn := fs.require(cc, n, "channel", "send needs a channel: email, sms, mail or webhook, or a list to try in order, like [email, sms]"); cn != nil {
 		out.Channels = cc.channels(cn)
 	}
+	cc.endpoint(n, fs, out)
 	if tn := fs.require(cc, n, "template", "send needs a template, the name of a folder in journeys/templates"); tn != nil {
 		if v, ok := cc.scalar(tn, "template"); ok {
 			if !slugRe.MatchString(v) {
@@ -781,6 +787,38 @@ func (cc *compilation) send(n *yaml.Node) *SendStep {
 		}
 	}
 	return out
+}
+
+// endpoint reads a send's webhook endpoint: required with the webhook
+// channel, refused without it, and one of Options.Endpoints when they are
+// given.
+func (cc *compilation) endpoint(n *yaml.Node, fs *fieldSet, out *SendStep) {
+	en := fs.get("endpoint")
+	if !slices.Contains(out.Channels, Webhook) {
+		if en != nil {
+			cc.errorf(en, "endpoint is for the webhook channel, which this send does not use")
+		}
+		return
+	}
+	if en = fs.require(cc, n, "endpoint", "a send on the webhook channel needs an endpoint: the name of one of RAPPORT_WEBHOOK_ENDPOINTS"); en == nil {
+		return
+	}
+	v, ok := cc.scalar(en, "endpoint")
+	if !ok {
+		return
+	}
+	switch known := cc.c.opts.Endpoints; {
+	case !slugRe.MatchString(v) || len(v) > 63:
+		cc.errorf(en, "endpoint name %q is not allowed; use lowercase letters, digits, dashes or underscores, as in RAPPORT_WEBHOOK_ENDPOINTS", v)
+	case known != nil && !slices.Contains(known, v):
+		hint := "; none is configured"
+		if len(known) > 0 {
+			hint = "; configured: " + strings.Join(known, ", ") + didYouMean(v, known)
+		}
+		cc.errorf(en, "webhook endpoint %q is not configured (RAPPORT_WEBHOOK_ENDPOINTS)%s", v, hint)
+	default:
+		out.Endpoint = v
+	}
 }
 
 // priority reads high, normal or low.
@@ -969,7 +1007,7 @@ func (cc *compilation) channels(n *yaml.Node) []Channel {
 	if n.Kind == yaml.SequenceNode {
 		items = n.Content
 		if len(items) == 0 {
-			cc.errorf(n, "the channel list is empty; name at least one of email, sms or mail")
+			cc.errorf(n, "the channel list is empty; name at least one of email, sms, mail or webhook")
 		}
 	}
 	names := make([]string, len(Channels))
@@ -985,7 +1023,7 @@ func (cc *compilation) channels(n *yaml.Node) []Channel {
 		ch := Channel(v)
 		switch {
 		case !slices.Contains(Channels, ch):
-			cc.errorf(item, "%q is not a channel; use email, sms or mail%s", v, didYouMean(v, names))
+			cc.errorf(item, "%q is not a channel; use email, sms, mail or webhook%s", v, didYouMean(v, names))
 		case slices.Contains(out, ch):
 			cc.errorf(item, "channel %s is listed twice; each channel is tried once", v)
 		default:

@@ -304,7 +304,13 @@ func TestCompileErrors(t *testing.T) {
 		{"step as a bare word", with(6, "  - exit"),
 			[]string{`6:5: step "exit" needs settings`}},
 		{"unknown channel", with(5, "  - send: {channel: [email, smss], template: thank-you}"),
-			[]string{`5:29: "smss" is not a channel; use email, sms or mail; did you mean "sms"?`}},
+			[]string{`5:29: "smss" is not a channel; use email, sms, mail or webhook; did you mean "sms"?`}},
+		{"webhook without endpoint", with(5, "  - send: {channel: webhook, template: thank-you}"),
+			[]string{"5:11: a send on the webhook channel needs an endpoint"}},
+		{"endpoint without webhook", with(5, "  - send: {channel: email, endpoint: crm, template: thank-you}"),
+			[]string{"5:37: endpoint is for the webhook channel, which this send does not use"}},
+		{"bad endpoint name", with(5, "  - send: {channel: [webhook, email], endpoint: CRM, template: thank-you}"),
+			[]string{`5:48: endpoint name "CRM" is not allowed`}},
 		{"channel twice", with(5, "  - send: {channel: [email, email], template: thank-you}"),
 			[]string{"5:29: channel email is listed twice"}},
 		{"send without template", with(5, "  - send: {channel: email}"),
@@ -450,7 +456,7 @@ func TestCompileReportsEveryError(t *testing.T) {
 		`many.yaml:2:10: purpose "promo" is unknown; use marketing or transactional`,
 		`many.yaml:3:44: trigger.when: there is no field "totl"; did you mean "total"? (journeys/README.md lists every field)`,
 		`many.yaml:5:11: wait: "3 days" is not a duration; write a whole number followed by a unit, w, d, h, m or s, such as 14d, 36h, 15m or 2w`,
-		`many.yaml:6:21: "fax" is not a channel; use email, sms or mail`,
+		`many.yaml:6:21: "fax" is not a channel; use email, sms, mail or webhook`,
 		`many.yaml:8:5: warning: this step never runs because the journey exits on line 7`,
 		`many.yaml:8:10: step id "a" is already used on line 7; step ids must be unique within a journey`,
 	}, lines)
@@ -641,4 +647,37 @@ func TestAPlanLargerThanARunCarriesIsRefused(t *testing.T) {
 	))
 	require.False(t, diags.HasErrors(), diags.Error())
 	assert.NotNil(t, plan)
+}
+
+// TestWebhookEndpoints: a webhook send keeps its endpoint in the plan;
+// with the configured endpoints given, an unknown name is an error at its
+// place, with the names configured.
+func TestWebhookEndpoints(t *testing.T) {
+	journey := src(
+		"journey: hook",
+		"purpose: transactional",
+		"trigger: {event: order.placed}",
+		"steps:",
+		"  - send: {channel: [webhook, email], endpoint: crm, template: thank-you}",
+	)
+	plan, diags := newTestCompiler(t).Compile("hook.yaml", journey)
+	require.False(t, diags.HasErrors(), "%v", diags)
+	assert.Equal(t, "crm", plan.Steps[0].Send.Endpoint)
+	assert.Equal(t, []Channel{Webhook, Email}, plan.Steps[0].Send.Channels)
+
+	c, err := NewCompiler(Options{Endpoints: []string{"crm"}})
+	require.NoError(t, err)
+	_, diags = c.Compile("hook.yaml", journey)
+	require.False(t, diags.HasErrors(), "%v", diags)
+
+	c, err = NewCompiler(Options{Endpoints: []string{"crm-eu", "feed"}})
+	require.NoError(t, err)
+	_, diags = c.Compile("hook.yaml", journey)
+	require.True(t, diags.HasErrors())
+	assert.Equal(t, `hook.yaml:5:50: webhook endpoint "crm" is not configured (RAPPORT_WEBHOOK_ENDPOINTS); configured: crm-eu, feed; did you mean "crm-eu"?`, diags.Error())
+
+	c, err = NewCompiler(Options{Endpoints: []string{}})
+	require.NoError(t, err)
+	_, diags = c.Compile("hook.yaml", journey)
+	assert.Contains(t, diags.Error(), "none is configured")
 }

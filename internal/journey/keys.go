@@ -56,7 +56,7 @@ var (
 		"description": "a whole number and a unit, w, d, h, m or s (14d, 36h, 1d12h); at most 10 years"}
 	conditionValue = schema{"type": "string", "minLength": 1, "description": "a CEL condition (journeys/README.md lists the fields)"}
 	slugValue      = schema{"type": "string", "pattern": `^[a-z0-9][a-z0-9_-]*$`}
-	channelValue   = schema{"enum": []string{string(Email), string(SMS), string(Mail)}}
+	channelValue   = schema{"enum": []string{string(Email), string(SMS), string(Mail), string(Webhook)}}
 	channelsValue  = schema{"oneOf": []schema{channelValue, {"type": "array", "items": channelValue, "minItems": 1, "uniqueItems": true}}}
 	stepsValue     = schema{"type": "array", "items": defRef("step")}
 	timeOfDayValue = schema{"type": "string", "pattern": `^([01]?[0-9]|2[0-3]):[0-5][0-9]$`, "description": "a time of day on a 24-hour clock, such as \"10:00\""}
@@ -158,8 +158,9 @@ var (
 			{name: "exit", doc: "End the journey, with a reason.", value: schema{"oneOf": []schema{{"type": "null"}, {"const": true}, textValue, defRef("exit")}}},
 		}}
 	sendObject = &object{what: "send", def: "send", doc: "A message.", keys: []key{
-		{name: "channel", doc: "email, sms or mail, or a list to try in order.", required: true, value: channelsValue},
+		{name: "channel", doc: "email, sms, mail or webhook, or a list to try in order.", required: true, value: channelsValue},
 		{name: "template", doc: "The template: a folder in journeys/templates.", required: true, value: slugValue},
+		{name: "endpoint", doc: "The webhook channel's endpoint: a name configured in RAPPORT_WEBHOOK_ENDPOINTS.", value: slugValue},
 		{name: "voucher", doc: "A voucher the message carries.", value: defRef("voucher")},
 		{name: "recommend", doc: "Products that complement the order.", value: defRef("recommend")},
 		{name: "on_undeliverable", doc: "When no channel can carry it: continue (the default) or exit.", value: enum(OverdueContinue, OverdueExit)},

@@ -31,10 +31,13 @@ const (
 	Email Channel = "email"
 	SMS   Channel = "sms"
 	Mail  Channel = "mail"
+	// Webhook posts a JSON message to an endpoint the operator configured
+	// (SendStep.Endpoint), signed as Standard Webhooks says.
+	Webhook Channel = "webhook"
 )
 
 // Channels lists every channel in a stable order.
-var Channels = []Channel{Email, SMS, Mail}
+var Channels = []Channel{Email, SMS, Mail, Webhook}
 
 // Kind names what a step does.
 type Kind string
@@ -357,6 +360,9 @@ type Step struct {
 type SendStep struct {
 	Channels []Channel `json:"channels"`
 	Template string    `json:"template"`
+	// Endpoint names the configured webhook endpoint the webhook channel
+	// posts to (RAPPORT_WEBHOOK_ENDPOINTS); empty without that channel.
+	Endpoint string `json:"endpoint,omitempty"`
 	// Voucher, when set, issues a voucher with the message.
 	Voucher *VoucherSpec `json:"voucher,omitempty"`
 	// Recommend, when set, picks products to suggest in the message.

@@ -94,6 +94,7 @@ steps:
   - id: hello
     send: {channel: [email, sms], template: thank-you, voucher: {amount: "7.50", currency: EUR, valid_for: 30d}, recommend: {from: order, limit: 2}, on_cap: skip, on_undeliverable: exit, priority: high}
   - wait: 2d
+  - send: {channel: webhook, endpoint: crm, template: thank-you}
   - wait: {until: "10:00", on: [Mon, friday]}
   - wait: {until_event: event.type == "x.y", timeout: 3d}
   - task: {kind: call, queue: retention, due_in: 2d, brief: call them, outcomes: [reached, declined], on_overdue: escalate to leads}

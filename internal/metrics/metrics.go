@@ -34,6 +34,8 @@ const (
 	ChannelEmail = "email"
 	ChannelSMS   = "sms"
 	ChannelMail  = "mail"
+	// ChannelWebhook: a journey's JSON message to a configured endpoint.
+	ChannelWebhook = "webhook"
 )
 
 // Send statuses, the values of the status label of rapport_messages_total.
@@ -77,6 +79,8 @@ const (
 	ProviderSendGrid = "sendgrid"
 	ProviderTwilio   = "twilio"
 	ProviderLob      = "lob"
+	// ProviderWebhook: a configured webhook endpoint.
+	ProviderWebhook = "webhook"
 )
 
 // Provider operations, the values of the operation label.
@@ -123,10 +127,10 @@ func KnownEventTypes() []string { return slices.Clone(knownEventTypes) }
 var knownEventTypes = []string{"order.placed", "order.delivered", "survey.answered", "sms.replied"}
 
 var (
-	channels  = []string{ChannelEmail, ChannelSMS, ChannelMail}
+	channels  = []string{ChannelEmail, ChannelSMS, ChannelMail, ChannelWebhook}
 	statuses  = []string{StatusSent, StatusFailed, StatusSkipped, StatusUnknown, StatusHeld}
 	reasons   = []string{ReasonQuietHours, ReasonFrequencyCap, ReasonConsent, ReasonTopic, ReasonSuppressed, ReasonNoAddress, ReasonNotConfigured, ReasonNoCustomer, ReasonNothingToRecommend}
-	providers = []string{ProviderSendGrid, ProviderTwilio, ProviderLob}
+	providers = []string{ProviderSendGrid, ProviderTwilio, ProviderLob, ProviderWebhook}
 	ops       = []string{OpSend}
 	outcomes  = []string{OutcomeOK, OutcomeRetryable, OutcomePermanent, OutcomeInDoubt}
 	results   = []string{EventAccepted, EventDuplicate, EventInvalid}

@@ -27,6 +27,12 @@ const (
 // Channels lists them in a stable order.
 var Channels = []Channel{Email, SMS, Mail, Phone}
 
+// Webhook is the channel of messages to configured endpoints. Customers
+// keep no preferences for it (it is not among Channels); an endpoint that
+// contacts the customer follows their topics, the caps on all channels
+// and any quiet hours or caps the rules set for webhook.
+const Webhook Channel = "webhook"
+
 // Consent is a customer's answer about a channel.
 type Consent string
 

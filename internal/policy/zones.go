@@ -78,13 +78,20 @@ func DefaultRules() Rules {
 	}
 }
 
+// ruleChannel reports whether quiet hours and caps may name ch: a
+// channel preferences are kept for, or the webhook channel (whose
+// endpoints that contact the customer follow the rules too).
+func ruleChannel(ch Channel) bool {
+	return ch == Webhook || slices.Contains(Channels, ch)
+}
+
 // ParseQuiet reads quiet hours per channel: "sms=21:00-08:00,phone=21:00-08:00"
 // ("sms=none" for none).
 func ParseQuiet(s string) (map[Channel]Window, error) {
 	out := map[Channel]Window{}
 	for _, part := range splitList(s) {
 		ch, span, ok := strings.Cut(part, "=")
-		if !ok || !slices.Contains(Channels, Channel(ch)) {
+		if !ok || !ruleChannel(Channel(ch)) {
 			return nil, fmt.Errorf("quiet hours %q: write channel=HH:MM-HH:MM, such as sms=21:00-08:00", part)
 		}
 		if span == "none" {
@@ -110,7 +117,7 @@ func ParseCaps(s string) ([]Cap, error) {
 		c := Cap{}
 		spec := part
 		if ch, rest, ok := strings.Cut(part, ":"); ok {
-			if !slices.Contains(Channels, Channel(ch)) {
+			if !ruleChannel(Channel(ch)) {
 				return nil, fmt.Errorf("frequency cap %q: %q is not a channel", part, ch)
 			}
 			c.Channel, spec = Channel(ch), rest

@@ -72,6 +72,11 @@ type Message struct {
 	// Details holds what was chosen for the message: the voucher code, the
 	// recommended products.
 	Details map[string]any `json:"details,omitempty"`
+	// NoContact marks a message that does not reach the customer (a
+	// webhook to an endpoint with contacts_customer false): recorded with
+	// its claim, it counts towards no frequency cap and the audit does not
+	// check it against the contact rules.
+	NoContact bool `json:"-"`
 }
 
 const messageColumns = `id::text, idempotency_key, workflow_id, journey, step_id, customer_id, channel, template,
@@ -166,10 +171,10 @@ func (s *Store) ClaimWithGate(ctx context.Context, m Message, resumable bool, po
 			return err
 		}
 		_, err := tx.Exec(ctx, `
-			INSERT INTO messages (idempotency_key, workflow_id, journey, step_id, customer_id, channel, template, purpose, topic, status, recipient, subject, details, priority)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $10, $11, $12, $13)
+			INSERT INTO messages (idempotency_key, workflow_id, journey, step_id, customer_id, channel, template, purpose, topic, status, recipient, subject, details, priority, contacts_customer)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $10, $11, $12, $13, NOT $14)
 			ON CONFLICT (idempotency_key) DO NOTHING`,
-			m.IdempotencyKey, m.WorkflowID, m.Journey, m.StepID, m.CustomerID, m.Channel, m.Template, m.Purpose, m.Topic, m.Recipient, m.Subject, detailsOf(m), m.Priority)
+			m.IdempotencyKey, m.WorkflowID, m.Journey, m.StepID, m.CustomerID, m.Channel, m.Template, m.Purpose, m.Topic, m.Recipient, m.Subject, detailsOf(m), m.Priority, m.NoContact)
 		if err != nil {
 			return err
 		}
@@ -240,7 +245,7 @@ func (s *Store) ClaimWithGate(ctx context.Context, m Message, resumable bool, po
 		// that computed its time a little before another's claim won the
 		// lock) is taken at the later one, so caps count every send.
 		var latest *time.Time
-		if err := tx.QueryRow(ctx, `SELECT max(policy_at) FROM messages WHERE customer_id = $1 AND status IN ('sending', 'sent', 'unknown')`,
+		if err := tx.QueryRow(ctx, `SELECT max(policy_at) FROM messages WHERE customer_id = $1 AND status IN ('sending', 'sent', 'unknown') AND contacts_customer`,
 			m.CustomerID).Scan(&latest); err != nil {
 			return err
 		}
@@ -258,7 +263,7 @@ func (s *Store) ClaimWithGate(ctx context.Context, m Message, resumable bool, po
 			}
 		}
 		rows, err := tx.Query(ctx, `SELECT channel, policy_at FROM messages
-			WHERE customer_id = $1 AND purpose = 'marketing' AND status IN ('sending', 'sent', 'unknown')
+			WHERE customer_id = $1 AND purpose = 'marketing' AND status IN ('sending', 'sent', 'unknown') AND contacts_customer
 			  AND policy_at > $2::timestamptz - interval '60 days' AND idempotency_key <> $3`, m.CustomerID, policyAt, m.IdempotencyKey)
 		if err != nil {
 			return err
@@ -272,7 +277,7 @@ func (s *Store) ClaimWithGate(ctx context.Context, m Message, resumable bool, po
 		// ended leaves no message to wait behind).
 		if current.Purpose == "marketing" {
 			rows, err = tx.Query(ctx, `SELECT channel, journey, step_id, priority FROM messages
-				WHERE customer_id = $1 AND purpose = 'marketing' AND status = 'held' AND idempotency_key <> $2
+				WHERE customer_id = $1 AND purpose = 'marketing' AND status = 'held' AND contacts_customer AND idempotency_key <> $2
 				  AND (priority > $3 OR (priority = $3 AND (created_at, id) < ($4, $5::uuid)))
 				  AND EXISTS (SELECT 1 FROM journey_runs r WHERE r.workflow_id = messages.workflow_id AND r.status = 'running')
 				ORDER BY priority DESC, created_at, id LIMIT 100`, m.CustomerID, m.IdempotencyKey, current.Priority, current.CreatedAt, current.ID)
@@ -289,8 +294,9 @@ func (s *Store) ClaimWithGate(ctx context.Context, m Message, resumable bool, po
 			claim.Send = true
 			claim.Message, err = scanMessage(tx.QueryRow(ctx, `
 				UPDATE messages SET status = 'sending', attempts = attempts + 1, recipient = $2, subject = $3, details = $4,
-					reason = '', policy_at = $5, claimed_at = coalesce($7, clock_timestamp()), updated_at = now(), body_digest = $6
-				WHERE idempotency_key = $1 RETURNING `+messageColumns, m.IdempotencyKey, m.Recipient, m.Subject, detailsOf(m), policyAt, m.BodyDigest, s.now()))
+					reason = '', policy_at = $5, claimed_at = coalesce($7, clock_timestamp()), updated_at = now(), body_digest = $6,
+					contacts_customer = NOT $8
+				WHERE idempotency_key = $1 RETURNING `+messageColumns, m.IdempotencyKey, m.Recipient, m.Subject, detailsOf(m), policyAt, m.BodyDigest, s.now(), m.NoContact))
 		case verdict.Hold:
 			claim.Message, err = scanMessage(tx.QueryRow(ctx, `
 				UPDATE messages SET status = 'held', reason = $2, recipient = $3, policy_at = $4, updated_at = now()
@@ -516,7 +522,7 @@ func prefixed(alias, columns string) string {
 // them.
 func (s *Store) RecentMarketing(ctx context.Context, customerID string, since time.Time) ([]RecentSend, error) {
 	rows, err := s.pool.Query(ctx, `SELECT channel, policy_at FROM messages
-		WHERE customer_id = $1 AND purpose = 'marketing' AND status IN ('sending', 'sent', 'unknown') AND policy_at > $2`, customerID, since)
+		WHERE customer_id = $1 AND purpose = 'marketing' AND status IN ('sending', 'sent', 'unknown') AND contacts_customer AND policy_at > $2`, customerID, since)
 	if err != nil {
 		return nil, fmt.Errorf("recent marketing of %s: %w", customerID, err)
 	}

@@ -22,6 +22,15 @@ var funcs = map[string]any{
 	"lower":  strings.ToLower,
 	"date":   date,
 	"season": season,
+	"json":   jsonValue,
+}
+
+// jsonValue writes a value as JSON text ({{json .Customer.Name}} is
+// "Ada \"A\" Lovelace" with its quotes), for webhook.json: whatever a
+// value holds, it stays one JSON value.
+func jsonValue(v any) (string, error) {
+	b, err := json.Marshal(v)
+	return string(b), err
 }
 
 // season names the season of a day in the locale's words ("autumn" for

@@ -6,6 +6,7 @@
 //	sms.txt                           text message
 //	letter.html                       printed letter
 //	postcard.front.html, postcard.back.html   printed postcard
+//	webhook.json                      webhook: a JSON body (text/template; {{json .X}} writes a value as JSON)
 //
 // A subfolder named after a locale (en-GB, en-US, fr) holds the same files
 // for customers of that locale; a file it lacks comes from the folder
@@ -17,9 +18,11 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	htmltemplate "html/template"
+	"io"
 	"io/fs"
 	"maps"
 	"path"
@@ -203,6 +206,7 @@ type variant struct {
 	letter       *htmltemplate.Template
 	postFront    *htmltemplate.Template
 	postBack     *htmltemplate.Template
+	webhook      *texttemplate.Template
 	folderPath   string
 }
 
@@ -214,6 +218,8 @@ func (v *variant) has(ch journey.Channel) bool {
 		return v.sms != nil
 	case journey.Mail:
 		return v.letter != nil || v.postFront != nil
+	case journey.Webhook:
+		return v.webhook != nil
 	}
 	return false
 }
@@ -444,6 +450,8 @@ func (s *Set) loadVariant(fsys fs.FS, folder string) (*variant, error) {
 	collect(err)
 	v.postBack, err = parseHTML("postcard.back.html")
 	collect(err)
+	v.webhook, err = parseText("webhook.json")
+	collect(err)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
@@ -485,6 +493,11 @@ func (s *Set) loadVariant(fsys fs.FS, folder string) (*variant, error) {
 				return nil, s.wrap(err)
 			}
 		}
+		if v.webhook != nil {
+			if _, err := v.renderWebhook(sample); err != nil && !shopKey(err) {
+				return nil, s.wrap(err)
+			}
+		}
 	}
 	return v, nil
 }
@@ -509,9 +522,10 @@ func (s *Set) wrap(err error) error {
 
 // channelFiles says which files make a channel's version, for messages.
 var channelFiles = map[journey.Channel]string{
-	journey.Email: "email.txt",
-	journey.SMS:   "sms.txt",
-	journey.Mail:  "letter.html (or postcard.front.html and postcard.back.html)",
+	journey.Email:   "email.txt",
+	journey.SMS:     "sms.txt",
+	journey.Mail:    "letter.html (or postcard.front.html and postcard.back.html)",
+	journey.Webhook: "webhook.json",
 }
 
 // Check reports whether a template exists for a channel; it makes a Set a
@@ -591,6 +605,51 @@ func (s *Set) RenderMail(name string, d Data) (Mail, error) {
 		return Mail{}, err
 	}
 	return v.renderMail(d)
+}
+
+// RenderWebhook renders a webhook's JSON body in the customer's locale.
+// A body that is not one valid JSON value, or is larger than
+// MaxWebhookBody, is an error.
+func (s *Set) RenderWebhook(name string, d Data) ([]byte, error) {
+	d = localize(d)
+	v, err := s.pick(name, journey.Webhook, d.Customer.Locale)
+	if err != nil {
+		return nil, err
+	}
+	return v.renderWebhook(d)
+}
+
+// MaxWebhookBody is the largest webhook body a template may render.
+const MaxWebhookBody = 256 << 10
+
+func (v *variant) renderWebhook(d Data) ([]byte, error) {
+	body, err := execText(v.webhook, d)
+	if err != nil {
+		return nil, err
+	}
+	if len(body) > MaxWebhookBody {
+		return nil, fmt.Errorf("%s: renders to %d bytes; a webhook body can be at most %d", v.webhook.Name(), len(body), MaxWebhookBody)
+	}
+	if err := validJSON(body); err != nil {
+		return nil, fmt.Errorf("%s: does not render valid JSON (%v); write values with {{json .Field}}", v.webhook.Name(), err)
+	}
+	return []byte(body), nil
+}
+
+// validJSON reports whether s is exactly one JSON value.
+func validJSON(s string) error {
+	dec := json.NewDecoder(strings.NewReader(s))
+	var v json.RawMessage
+	if err := dec.Decode(&v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("more than one JSON value")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errors.New("text after the JSON value")
+	}
+	return nil
 }
 
 // localize gives the voucher the customer's locale, when it has none,

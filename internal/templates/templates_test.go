@@ -1,6 +1,7 @@
 package templates
 
 import (
+	"encoding/json"
 	"os"
 	"strings"
 	"testing"
@@ -365,4 +366,39 @@ func TestMoneyTakesALiteralAmountExactly(t *testing.T) {
 		_, err := Load(fstest.MapFS{"m/email.txt": {Data: []byte("Subject: x\n" + bad)}}, "t")
 		assert.ErrorContains(t, err, "is not an amount", "refused when the template is loaded: %s", bad)
 	}
+}
+
+// A webhook template renders one JSON value; {{json}} keeps any value
+// inside it, and a template that renders something else is refused when
+// loaded, or fails the message when only the customer's data breaks it.
+func TestWebhookTemplatesRenderJSON(t *testing.T) {
+	set, err := Load(fstest.MapFS{
+		"hook/webhook.json": {Data: []byte(`{"customer": {{json .Customer.ID}}, "name": {{json .Customer.Name}}, "tier": {{json .Customer.Attributes.tier}}{{with .Order}}, "total": {{json .Total}}{{end}}}`)},
+		"bare/webhook.json": {Data: []byte(`{"tier": {{.Customer.Attributes.tier}}}`)},
+	}, "t")
+	require.NoError(t, err)
+	require.NoError(t, set.Check(journey.Webhook, "hook"))
+	d := Data{Customer: Customer{ID: "c_1", Name: "Ada \"A\"\n</script>", Attributes: map[string]any{"tier": "gold"}},
+		Order: &Order{ID: "o", Total: money.MustParse("12.50"), Currency: "EUR"}}
+	body, err := set.RenderWebhook("hook", d)
+	require.NoError(t, err)
+	var got map[string]any
+	require.NoError(t, json.Unmarshal(body, &got))
+	assert.Equal(t, "Ada \"A\"\n</script>", got["name"])
+	assert.Equal(t, "gold", got["tier"])
+	assert.InDelta(t, 12.5, got["total"], 0)
+
+	_, err = set.RenderWebhook("bare", d)
+	require.Error(t, err, "gold unquoted is not JSON")
+	assert.Contains(t, err.Error(), "does not render valid JSON")
+	d.Customer.Attributes["tier"] = 3
+	_, err = set.RenderWebhook("bare", d)
+	require.NoError(t, err)
+
+	_, err = Load(fstest.MapFS{"broken/webhook.json": {Data: []byte(`{"id": {{.Customer.ID}}}`)}}, "journeys/templates")
+	require.Error(t, err, "the sample customer's id unquoted is not JSON")
+	assert.Contains(t, err.Error(), "journeys/templates/broken/webhook.json: does not render valid JSON")
+	_, err = Load(fstest.MapFS{"two/webhook.json": {Data: []byte(`{} {}`)}}, "t")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "more than one JSON value")
 }
