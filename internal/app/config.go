@@ -86,6 +86,9 @@ type Config struct {
 	// InDoubt is how messages whose send is in doubt are settled
 	// (RAPPORT_IN_DOUBT_DEADLINE, RAPPORT_IN_DOUBT_AT_LEAST_ONCE).
 	InDoubt activities.InDoubtPolicy
+	// TopicLabels name topics to customers, by topic then locale
+	// (RAPPORT_TOPICS_FILE); nil: Rapport's own names.
+	TopicLabels map[string]map[string]string
 	// DemoDefaults lists, sorted, the variables of the public URL and the
 	// sender identity that were unset and took the demo's value (such as
 	// RAPPORT_EMAIL_FROM, hello@shop.example). CheckNoDemoDefaults refuses
@@ -298,6 +301,11 @@ func ConfigFromEnv(env Env) (Config, error) {
 	}
 	if c.InDoubt, err = inDoubtFromEnv(env); err != nil {
 		return c, err
+	}
+	if path := get(env, "RAPPORT_TOPICS_FILE"); path != "" {
+		if c.TopicLabels, err = readTopicLabels(path); err != nil {
+			return c, err
+		}
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(getOr(env, "RAPPORT_LOG_LEVEL", "info"))); err != nil {
 		return c, fmt.Errorf("RAPPORT_LOG_LEVEL: %w", err)

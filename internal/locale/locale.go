@@ -13,6 +13,7 @@
 package locale
 
 import (
+	"fmt"
 	"strings"
 	"time"
 
@@ -149,4 +150,14 @@ func Percent(p float64, places int, locale string) string {
 		places = 0
 	}
 	return cldr(locale).FmtPercent(p, uint64(places))
+}
+
+// Normalize writes a locale the way Chain does (fr-CA for fr_ca), or
+// fails for a value that is no locale.
+func Normalize(locale string) (string, error) {
+	own := own(locale)
+	if len(own) == 0 {
+		return "", fmt.Errorf("%q is not a locale such as fr or fr-CA", locale)
+	}
+	return own[0], nil
 }
