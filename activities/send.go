@@ -17,6 +17,7 @@ import (
 	"github.com/rapporthq/rapport/internal/channels"
 	"github.com/rapporthq/rapport/internal/journey"
 	"github.com/rapporthq/rapport/internal/links"
+	"github.com/rapporthq/rapport/internal/locale"
 	"github.com/rapporthq/rapport/internal/metrics"
 	"github.com/rapporthq/rapport/internal/money"
 	"github.com/rapporthq/rapport/internal/phone"
@@ -359,7 +360,7 @@ func (a *Activities) sendEmail(ctx context.Context, req workflows.SendRequest, m
 	}
 	headers := map[string]string{}
 	if marketing(req) && data.Links.Preferences != "" {
-		rendered.Text, rendered.HTML = withPreferencesFooter(rendered.Text, rendered.HTML, data.Links)
+		rendered.Text, rendered.HTML = withPreferencesFooter(rendered.Text, rendered.HTML, data.Links, c.Locale)
 		if data.Links.Unsubscribe != "" {
 			unsubscribe := "<" + data.Links.Unsubscribe + ">"
 			if a.UnsubscribeMailto != "" {
@@ -397,11 +398,13 @@ func (a *Activities) sendSMS(ctx context.Context, req workflows.SendRequest, msg
 	if marketing(req) {
 		// Every marketing text says how to choose what comes and how to
 		// stop, unless the template already does.
+		// In the customer's language: STOP is the keyword Twilio
+		// honours in every language.
 		if data.Links.Preferences != "" && !strings.Contains(body, data.Links.Preferences) {
-			body += " Choose what we send: " + data.Links.Preferences
+			body += " " + locale.T(c.Locale, "sms.preferences", data.Links.Preferences)
 		}
 		if !strings.Contains(strings.ToUpper(body), "STOP") {
-			body += " Reply STOP to opt out."
+			body += " " + locale.T(c.Locale, "sms.stop")
 		}
 	}
 	msg.Subject = firstLine(body, 60)
@@ -434,9 +437,9 @@ func (a *Activities) sendMail(ctx context.Context, req workflows.SendRequest, ms
 		// Printed marketing says where to choose what comes, unless the
 		// template places the link itself.
 		if rendered.Kind == "postcard" {
-			rendered.Back = withMailFooter(rendered.Back, data.Links.Preferences)
+			rendered.Back = withMailFooter(rendered.Back, data.Links.Preferences, c.Locale)
 		} else {
-			rendered.HTML = withMailFooter(rendered.HTML, data.Links.Preferences)
+			rendered.HTML = withMailFooter(rendered.HTML, data.Links.Preferences, c.Locale)
 		}
 	}
 	// Lob deduplicates by idempotency key, so an attempt interrupted
@@ -519,13 +522,14 @@ func deref(r *workflows.SendResult) workflows.SendResult {
 }
 
 // withMailFooter adds the preference center's address to a letter or a
-// postcard's back, in small print at the bottom left, unless it is there.
-func withMailFooter(html, link string) string {
+// postcard's back, in small print at the bottom left, in the customer's
+// language, unless it is there.
+func withMailFooter(html, link, loc string) string {
 	if strings.Contains(html, link) {
 		return html
 	}
-	footer := `<p style="position:absolute;left:0.3in;bottom:0.2in;width:2.8in;margin:0;font-size:7pt;font-family:sans-serif">Choose what we send you: ` +
-		template.HTMLEscapeString(link) + `</p>`
+	footer := `<p style="position:absolute;left:0.3in;bottom:0.2in;width:2.8in;margin:0;font-size:7pt;font-family:sans-serif">` +
+		template.HTMLEscapeString(locale.T(loc, "footer.mail", link)) + `</p>`
 	if i := strings.LastIndex(strings.ToLower(html), "</body>"); i >= 0 {
 		return html[:i] + footer + html[i:]
 	}
@@ -533,19 +537,21 @@ func withMailFooter(html, link string) string {
 }
 
 // withPreferencesFooter ends a marketing email with the links to the
-// preference center and to unsubscribe, unless the template already has
-// them.
-func withPreferencesFooter(text, html string, l templates.Links) (string, string) {
+// preference center and to unsubscribe, in the customer's language
+// (loc), unless the template already has them.
+func withPreferencesFooter(text, html string, l templates.Links, loc string) (string, string) {
 	if !strings.Contains(text, l.Preferences) {
-		text = strings.TrimRight(text, "\n") + "\n\n--\nChoose what we send you, and how often: " + l.Preferences + "\n"
+		text = strings.TrimRight(text, "\n") + "\n\n--\n" + locale.T(loc, "footer.text", l.Preferences) + "\n"
 		if l.Unsubscribe != "" {
-			text += "Unsubscribe: " + l.Unsubscribe + "\n"
+			text += locale.T(loc, "footer.text_unsubscribe", l.Unsubscribe) + "\n"
 		}
 	}
 	if html != "" && !strings.Contains(html, template.HTMLEscapeString(l.Preferences)) {
-		footer := `<p style="color:#666;font-size:small">Choose <a href="` + template.HTMLEscapeString(l.Preferences) + `">what we send you, and how often</a>`
+		// The catalog's words are ours (HTML allowed); the links are
+		// escaped.
+		footer := `<p style="color:#666;font-size:small">` + locale.T(loc, "footer.html", template.HTMLEscapeString(l.Preferences))
 		if l.Unsubscribe != "" {
-			footer += ` or <a href="` + template.HTMLEscapeString(l.Unsubscribe) + `">unsubscribe</a>`
+			footer += locale.T(loc, "footer.html_unsubscribe", template.HTMLEscapeString(l.Unsubscribe))
 		}
 		footer += ".</p>"
 		if i := strings.LastIndex(strings.ToLower(html), "</body>"); i >= 0 {

@@ -44,6 +44,11 @@ type Server struct {
 	// Topics are the marketing topics the journeys use, offered in the
 	// preference center.
 	Topics []string
+	// TopicLabels name topics to customers, by topic then locale
+	// (reviews: {en: Reviews, fr: Avis}), from RAPPORT_TOPICS_FILE; a
+	// topic or language without one gets Rapport's own words, else the
+	// topic's key.
+	TopicLabels map[string]map[string]string
 	// ShopName is how the shop calls itself on its pages.
 	ShopName string
 	// Webhooks verifies provider callbacks.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/rapporthq/rapport/internal/api/wire"
 	"github.com/rapporthq/rapport/internal/links"
+	"github.com/rapporthq/rapport/internal/locale"
 	"github.com/rapporthq/rapport/internal/policy"
 	"github.com/rapporthq/rapport/internal/store"
 )
@@ -22,55 +23,49 @@ import (
 // language, that works without JavaScript, reached through a signed,
 // expiring link in every marketing message.
 
-// words holds the page's text per language.
-var words = map[string]map[string]string{
-	"en": {
-		"title": "Your preferences", "hello": "Hello %s. Choose how you would like to hear from %s, about what, and how often.",
-		"channels": "How may we reach you?", "email": "Email", "sms": "Text messages", "mail": "Post (letters and postcards)", "phone": "Phone calls",
-		"topics": "What would you like to hear about?", "orders": "Your orders (thank-you notes, delivery news)",
-		"recommendations": "Suggestions for things that go with what you bought", "offers": "Offers and vouchers", "surveys": "Quick questions about how we did",
-		"quiet": "Quiet hours for texts and calls", "quiet_help": "We will not text or call you between these times, where you live.",
-		"from": "From", "to": "until", "none": "No quiet hours",
-		"frequency": "How often?", "freq_default": "Whenever there is something worth saying (at most %s)", "freq_week": "At most once a week", "freq_month": "At most once a month",
-		"yes": "Yes", "no": "No",
-		"unknown_sent":   "You have not told us yet, so for now we may send you marketing this way. Choose No to stop it.",
-		"unknown_unsent": "You have not told us yet, so we send you no marketing this way until you choose Yes.",
-		"zone":           "Your time zone", "save": "Save my preferences", "saved": "Saved. Thank you: we will stick to this.",
-		"forged": "This link is not valid. Please use the link from one of our messages as it is.", "expired": "This link has expired. The link in our latest message will work.",
-		"unsub_title": "Unsubscribe", "unsub_ask": "Stop emails about %s?", "unsub_topic": "Unsubscribe from %s", "unsub_all": "Leave all marketing",
-		"unsub_done": "Done: you will get no more %s from us.", "unsub_all_done": "Done: you will get no more marketing from us. We will still write about your orders.",
-		"manage": "Choose exactly what you get instead", "legal": "We keep a record of your choices, and when and where you made them.",
-		"unavailable": "We cannot show this page just now. Please try again in a few minutes.",
-	},
-	"fr": {
-		"title": "Vos préférences", "hello": "Bonjour %s. Choisissez comment %s peut vous écrire, à quel sujet et à quelle fréquence.",
-		"channels": "Comment pouvons-nous vous joindre ?", "email": "E-mail", "sms": "SMS", "mail": "Courrier (lettres et cartes postales)", "phone": "Appels",
-		"topics": "De quoi souhaitez-vous entendre parler ?", "orders": "Vos commandes (remerciements, livraison)",
-		"recommendations": "Des idées qui vont avec vos achats", "offers": "Offres et bons de réduction", "surveys": "Petites questions sur notre service",
-		"quiet": "Heures de tranquillité pour les SMS et les appels", "quiet_help": "Nous ne vous écrirons ni n'appellerons entre ces heures, chez vous.",
-		"from": "De", "to": "à", "none": "Pas d'heures de tranquillité",
-		"frequency": "À quelle fréquence ?", "freq_default": "Quand nous avons quelque chose à dire (au plus %s)", "freq_week": "Au plus une fois par semaine", "freq_month": "Au plus une fois par mois",
-		"yes": "Oui", "no": "Non",
-		"unknown_sent":   "Vous ne nous avez encore rien dit : pour l'instant, nous pouvons vous envoyer nos messages commerciaux par ce moyen. Choisissez Non pour les arrêter.",
-		"unknown_unsent": "Vous ne nous avez encore rien dit : nous ne vous envoyons aucun message commercial par ce moyen tant que vous n'avez pas choisi Oui.",
-		"zone":           "Votre fuseau horaire", "save": "Enregistrer mes préférences", "saved": "Enregistré. Merci : nous nous y tiendrons.",
-		"forged": "Ce lien n'est pas valide. Utilisez le lien de l'un de nos messages tel quel.", "expired": "Ce lien a expiré. Le lien de notre dernier message fonctionnera.",
-		"unsub_title": "Se désabonner", "unsub_ask": "Ne plus recevoir d'e-mails sur le thème « %s » ?", "unsub_topic": "Me désabonner de « %s »", "unsub_all": "Ne plus recevoir aucun message commercial",
-		"unsub_done": "C'est fait : vous ne recevrez plus de messages sur « %s ».", "unsub_all_done": "C'est fait : vous ne recevrez plus de messages commerciaux. Nous vous écrirons encore au sujet de vos commandes.",
-		"manage": "Choisir précisément ce que vous recevez", "legal": "Nous conservons une trace de vos choix, de leur date et de leur origine.",
-		"unavailable": "Nous ne pouvons pas afficher cette page pour le moment. Veuillez réessayer dans quelques minutes.",
-	},
+// words holds the pages' text in a customer's language, from the
+// message catalog (internal/locale/messages, "center." keys), along the
+// locale's chain (fr-CA, fr, en).
+func words(loc string) map[string]string {
+	return locale.Words(loc, "center.")
 }
 
-// tr returns the words for a locale: its language's, else English.
-func tr(locale string) map[string]string {
-	if tag, err := language.Parse(locale); err == nil {
-		base, _ := tag.Base()
-		if w, ok := words[base.String()]; ok {
-			return w
+// requestLocale is the language a visitor we cannot name asks for (a
+// forged or expired link): the first of their browser's languages Rapport
+// has words for, else English.
+func requestLocale(r *http.Request) string {
+	header := r.Header.Get("Accept-Language")
+	if len(header) > maxAcceptLanguage {
+		return locale.Default
+	}
+	tags, _, err := language.ParseAcceptLanguage(header)
+	if err != nil {
+		return locale.Default
+	}
+	for _, t := range tags {
+		if l := locale.Lang(t.String()); l != locale.Default || strings.HasPrefix(t.String(), locale.Default) {
+			return l
 		}
 	}
-	return words["en"]
+	return locale.Default
+}
+
+// maxAcceptLanguage bounds the Accept-Language header looked at.
+const maxAcceptLanguage = 200
+
+// topicLabel names a topic for a customer: its configured label in the
+// first language of their chain that has one (RAPPORT_TOPICS_FILE), else
+// Rapport's own for the topics it knows, else the topic's key.
+func (s *Server) topicLabel(topic, loc string) string {
+	for _, l := range locale.Chain(loc) {
+		if label := s.TopicLabels[topic][l]; label != "" {
+			return label
+		}
+		if text, ok := locale.Text(l, "topic."+topic); ok {
+			return text
+		}
+	}
+	return strings.ReplaceAll(topic, "-", " ")
 }
 
 // centerShown is what the page shows, recorded as consent evidence (with a
@@ -127,12 +122,14 @@ func (s *Server) centerCustomer(w http.ResponseWriter, r *http.Request, verify f
 		if errors.Is(err, links.ErrExpired) {
 			key = "expired"
 		}
-		s.render(w, http.StatusForbidden, centerPage, centerView{W: words["en"], Lang: "en", Error: words["en"][key]})
+		loc := requestLocale(r)
+		s.render(w, http.StatusForbidden, centerPage, centerView{W: words(loc), Lang: loc, Error: words(loc)[key]})
 		return store.Customer{}, false
 	}
 	c, err := s.Store.GetCustomer(r.Context(), id)
 	if errors.Is(err, store.ErrNotFound) {
-		s.render(w, http.StatusForbidden, centerPage, centerView{W: words["en"], Lang: "en", Error: words["en"]["forged"]})
+		loc := requestLocale(r)
+		s.render(w, http.StatusForbidden, centerPage, centerView{W: words(loc), Lang: loc, Error: words(loc)["forged"]})
 		return c, false
 	}
 	if err != nil {
@@ -147,7 +144,8 @@ func (s *Server) centerCustomer(w http.ResponseWriter, r *http.Request, verify f
 // database is out of reach, else 500.
 func (s *Server) pageFailed(w http.ResponseWriter, r *http.Request, err error) {
 	status := s.pageFailure(w, r, err)
-	s.render(w, status, centerPage, centerView{W: words["en"], Lang: "en", Error: words["en"]["unavailable"]})
+	loc := requestLocale(r)
+	s.render(w, status, centerPage, centerView{W: words(loc), Lang: loc, Error: words(loc)["unavailable"]})
 }
 
 // pageFailure logs why a public page failed and returns its status: 400
@@ -220,13 +218,8 @@ func (s *Server) centerView(r *http.Request, c store.Customer) (centerView, erro
 	if err != nil {
 		return centerView{}, err
 	}
-	lang := "en"
-	if tag, err := language.Parse(c.Locale); err == nil {
-		if base, _ := tag.Base(); words[base.String()] != nil {
-			lang = base.String()
-		}
-	}
-	w := tr(c.Locale)
+	lang := locale.Lang(c.Locale)
+	w := words(c.Locale)
 	v := centerView{W: w, Lang: lang, Name: c.FirstName(), Shop: s.ShopName, Zone: pv.TimeZone, Zones: slices.Clone(zoneChoices)}
 	if !slices.Contains(v.Zones, v.Zone) {
 		v.Zones = append([]string{v.Zone}, v.Zones...)
@@ -247,11 +240,7 @@ func (s *Server) centerView(r *http.Request, c store.Customer) (centerView, erro
 		if !slices.Contains(s.Topics, t) {
 			continue // no journey uses it (any more): nothing to choose
 		}
-		label := w[t]
-		if label == "" {
-			label = strings.ReplaceAll(t, "-", " ")
-		}
-		v.Topics = append(v.Topics, centerTopic{Name: t, Label: label, On: pv.Topics[t]})
+		v.Topics = append(v.Topics, centerTopic{Name: t, Label: s.topicLabel(t, c.Locale), On: pv.Topics[t]})
 	}
 	for h := 0; h < 24; h++ {
 		v.Hours = append(v.Hours, fmt.Sprintf("%02d:00", h))
@@ -271,49 +260,37 @@ func (s *Server) centerView(r *http.Request, c store.Customer) (centerView, erro
 		}
 	}
 	var parts []string
-	for _, c := range s.Rules.Caps {
-		if c.Channel == "" {
-			parts = append(parts, capWords(lang, c.Max, c.Per))
+	for _, cp := range s.Rules.Caps {
+		if cp.Channel == "" {
+			parts = append(parts, capWords(c.Locale, cp.Max, cp.Per))
 		}
 	}
 	v.DefaultCaps = strings.Join(parts, ", ")
 	return v, nil
 }
 
-// capWords says a frequency cap as a customer reads it: "3 messages a
-// week", "1 message every 2 weeks", "5 messages par mois".
-func capWords(lang string, max int, per time.Duration) string {
+// capWords says a frequency cap as a customer of a locale reads it: "3
+// messages a week", "1 message every 2 weeks", "5 messages par mois".
+func capWords(loc string, max int, per time.Duration) string {
 	const day, week = 24 * time.Hour, 7 * 24 * time.Hour
-	type unit struct {
-		one, many string // "a week", "every %d weeks"
-	}
-	units := map[string][3]unit{ // day, week, 30 days
-		"en": {{"a day", "every %d days"}, {"a week", "every %d weeks"}, {"a month", "every %d months"}},
-		"fr": {{"par jour", "tous les %d jours"}, {"par semaine", "toutes les %d semaines"}, {"par mois", "tous les %d mois"}},
-	}
-	nouns := map[string][2]string{"en": {"message", "messages"}, "fr": {"message", "messages"}}
-	u, ok := units[lang]
-	if !ok {
-		lang, u = "en", units["en"]
-	}
-	noun := nouns[lang][1]
+	noun := locale.T(loc, "cap.messages")
 	if max == 1 {
-		noun = nouns[lang][0]
+		noun = locale.T(loc, "cap.message")
 	}
-	say := func(x unit, n int) string {
+	say := func(unit string, n int) string { // unit: day, week, month
 		if n == 1 {
-			return x.one
+			return locale.T(loc, "cap."+unit)
 		}
-		return fmt.Sprintf(x.many, n)
+		return locale.T(loc, "cap."+unit+"s", n)
 	}
 	when := "/ " + per.String()
 	switch {
 	case per%(30*day) == 0:
-		when = say(u[2], int(per/(30*day)))
+		when = say("month", int(per/(30*day)))
 	case per%week == 0:
-		when = say(u[1], int(per/week))
+		when = say("week", int(per/week))
 	case per%day == 0:
-		when = say(u[0], int(per/day))
+		when = say("day", int(per/day))
 	}
 	return fmt.Sprintf("%d %s %s", max, noun, when)
 }
@@ -428,17 +405,9 @@ func (s *Server) unsubscribePage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) unsubscribeView(c store.Customer, claims links.Unsubscribe) unsubscribeView {
-	w := tr(c.Locale)
-	topic := w[claims.Topic]
-	if topic == "" {
-		topic = claims.Topic
-	}
-	v := unsubscribeView{W: w, Lang: "en", Topic: topic, Ask: fmt.Sprintf(w["unsub_ask"], strings.ToLower(topic))}
-	if tag, err := language.Parse(c.Locale); err == nil {
-		if base, _ := tag.Base(); words[base.String()] != nil {
-			v.Lang = base.String()
-		}
-	}
+	w := words(c.Locale)
+	topic := s.topicLabel(claims.Topic, c.Locale)
+	v := unsubscribeView{W: w, Lang: locale.Lang(c.Locale), Topic: topic, Ask: fmt.Sprintf(w["unsub_ask"], strings.ToLower(topic))}
 	if s.Links != nil {
 		v.Manage = "/preferences/" + s.Links.SignSubject(links.PreferencesPurpose, c.ID, time.Now().Add(24*time.Hour))
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rapporthq/rapport/internal/links"
+	"github.com/rapporthq/rapport/internal/locale"
 	"github.com/rapporthq/rapport/internal/store"
 )
 
@@ -17,6 +18,10 @@ import (
 const maxComment = 2000
 
 type surveyView struct {
+	// W are the page's words, Lang its language (the customer's, or the
+	// browser's when the link names no one).
+	W        map[string]string
+	Lang     string
 	Title    string
 	Name     string
 	Answered *store.SurveyAnswer
@@ -28,22 +33,46 @@ type surveyView struct {
 	Dead bool
 }
 
-// survey checks a survey link; a forged or expired one gets a 403 page.
+// surveyWords are the survey page's words for a locale.
+func surveyWords(loc string) surveyView {
+	w := locale.Words(loc, "survey.")
+	return surveyView{W: w, Lang: locale.Lang(loc), Title: w["title"]}
+}
+
+// survey checks a survey link; a forged or expired one gets a 403 page,
+// in the browser's language (the link names no one we may trust).
 func (s *Server) survey(w http.ResponseWriter, r *http.Request) (links.Survey, bool) {
 	var claims links.Survey
+	v := surveyWords(requestLocale(r))
+	v.Dead = true
 	if s.Links == nil {
-		s.page(w, http.StatusNotFound, surveyView{Title: "Survey unavailable", Error: "Surveys are not set up here.", Dead: true})
+		v.Title, v.Error = v.W["unavailable_title"], v.W["unavailable"]
+		s.page(w, http.StatusNotFound, v)
 		return claims, false
 	}
 	switch err := s.Links.Verify(r.PathValue("token"), links.SurveyPurpose, time.Now(), &claims); {
 	case errors.Is(err, links.ErrExpired):
-		s.page(w, http.StatusForbidden, surveyView{Title: "This link has expired", Error: "This survey link has expired. Thank you for thinking of us all the same.", Dead: true})
+		v.Title, v.Error = v.W["expired_title"], v.W["expired"]
+		s.page(w, http.StatusForbidden, v)
 		return claims, false
 	case err != nil:
-		s.page(w, http.StatusForbidden, surveyView{Title: "This link is not valid", Error: "This survey link is not valid. Please use the link from your email as it is.", Dead: true})
+		v.Title, v.Error = v.W["forged_title"], v.W["forged"]
+		s.page(w, http.StatusForbidden, v)
 		return claims, false
 	}
 	return claims, true
+}
+
+// surveyCustomer finds the customer a survey is for, for their name and
+// language; one that cannot be found (erased, or the database out of
+// reach, which the answer's own queries report) is greeted without a
+// name, in the browser's language.
+func (s *Server) surveyCustomer(r *http.Request, claims links.Survey) (surveyView, string) {
+	c, err := s.Store.GetCustomer(r.Context(), claims.CustomerID)
+	if err != nil {
+		return surveyWords(requestLocale(r)), ""
+	}
+	return surveyWords(c.Locale), c.FirstName()
 }
 
 func (s *Server) surveyPage(w http.ResponseWriter, r *http.Request) {
@@ -51,14 +80,12 @@ func (s *Server) surveyPage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	view := surveyView{Title: "How did we do?"}
-	if c, err := s.Store.GetCustomer(r.Context(), claims.CustomerID); err == nil {
-		view.Name = c.FirstName()
-	}
+	view, name := s.surveyCustomer(r, claims)
+	view.Name = name
 	if a, err := s.Store.GetSurveyAnswer(r.Context(), claims.SurveyID); err == nil {
-		view.Answered, view.Title = &a, "Thank you"
+		view.Answered, view.Title = &a, view.W["thanks_title"]
 	} else if !errors.Is(err, store.ErrNotFound) {
-		s.surveyFailed(w, r, err)
+		s.surveyFailed(w, r, view, err)
 		return
 	}
 	s.page(w, http.StatusOK, view)
@@ -71,6 +98,7 @@ func (s *Server) answerSurvey(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	view, _ := s.surveyCustomer(r, claims)
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
 	if err := r.ParseForm(); err != nil {
 		status := http.StatusBadRequest
@@ -78,7 +106,8 @@ func (s *Server) answerSurvey(w http.ResponseWriter, r *http.Request) {
 		if errors.As(err, &mbe) {
 			status = http.StatusRequestEntityTooLarge
 		}
-		s.page(w, status, surveyView{Title: "How did we do?", Error: "The answer could not be read; please try again."})
+		view.Error = view.W["unreadable"]
+		s.page(w, status, view)
 		return
 	}
 	score, err := strconv.Atoi(r.PostForm.Get("score"))
@@ -86,19 +115,22 @@ func (s *Server) answerSurvey(w http.ResponseWriter, r *http.Request) {
 	// refused.
 	comment := strings.TrimSpace(cleanText(r.PostForm.Get("comment"), true))
 	if err != nil || score < 1 || score > 5 {
-		s.page(w, http.StatusBadRequest, surveyView{Title: "How did we do?", Error: "Please choose a score from 1 to 5.", Comment: comment})
+		view.Error, view.Comment = view.W["score_needed"], comment
+		s.page(w, http.StatusBadRequest, view)
 		return
 	}
 	if len([]rune(comment)) > maxComment {
-		s.page(w, http.StatusBadRequest, surveyView{Title: "How did we do?", Error: "Please keep the comment under 2,000 characters.", Score: score, Comment: comment})
+		view.Error, view.Score, view.Comment = view.W["too_long"], score, comment
+		s.page(w, http.StatusBadRequest, view)
 		return
 	}
 	if erased, err := s.Store.Erased(r.Context(), claims.CustomerID); err != nil {
-		s.surveyFailed(w, r, err)
+		s.surveyFailed(w, r, view, err)
 		return
 	} else if erased {
 		// Their data is gone: an old link must not bring some back.
-		s.page(w, http.StatusGone, surveyView{Title: "How did we do?", Error: "This survey is closed."})
+		view.Error = view.W["closed"]
+		s.page(w, http.StatusGone, view)
 		return
 	}
 	answer, inserted, err := s.Store.AnswerSurvey(r.Context(), store.SurveyAnswer{
@@ -106,7 +138,7 @@ func (s *Server) answerSurvey(w http.ResponseWriter, r *http.Request) {
 		Score: score, Comment: comment,
 	})
 	if err != nil {
-		s.surveyFailed(w, r, err)
+		s.surveyFailed(w, r, view, err)
 		return
 	}
 	if inserted {
@@ -119,31 +151,32 @@ func (s *Server) answerSurvey(w http.ResponseWriter, r *http.Request) {
 		}
 		e := store.Event{ID: "survey-" + claims.SurveyID, Type: "survey.answered", CustomerID: claims.CustomerID, OccurredAt: answer.AnsweredAt, Data: raw}
 		if _, err := s.recordAndRoute(r.Context(), store.NewEvent{Event: e}); err != nil {
-			s.surveyFailed(w, r, err)
+			s.surveyFailed(w, r, view, err)
 			return
 		}
 	}
-	view := surveyView{Title: "Thank you", Answered: &answer}
+	view.Title, view.Answered = view.W["thanks_title"], &answer
 	s.page(w, http.StatusOK, view)
 }
 
 // surveyFailed answers a survey request that failed on our side with a
 // page asking to try again later: 503 with Retry-After while the database
 // is out of reach, else 500.
-func (s *Server) surveyFailed(w http.ResponseWriter, r *http.Request, err error) {
+func (s *Server) surveyFailed(w http.ResponseWriter, r *http.Request, view surveyView, err error) {
 	status := s.pageFailure(w, r, err)
-	s.page(w, status, surveyView{Title: "How did we do?", Error: "We cannot take your answer just now. Please try again in a few minutes."})
+	view.Title, view.Error, view.Answered = view.W["title"], view.W["failed"], nil
+	s.page(w, status, view)
 }
 
 func (s *Server) page(w http.ResponseWriter, status int, v surveyView) {
 	if v.Answered != nil {
 		switch {
 		case v.Answered.Score <= 2:
-			v.Thanks = "We are sorry it was not right. Someone from our team will read your comment and get in touch."
+			v.Thanks = v.W["sorry"]
 		case v.Answered.Score >= 4:
-			v.Thanks = "We are so glad you are happy."
+			v.Thanks = v.W["glad"]
 		default:
-			v.Thanks = "Your answer helps us do better."
+			v.Thanks = v.W["helps"]
 		}
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -154,7 +187,7 @@ func (s *Server) page(w http.ResponseWriter, status int, v surveyView) {
 }
 
 var surveyTemplate = template.Must(template.New("survey").Parse(`<!doctype html>
-<html lang="en">
+<html lang="{{.Lang}}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -175,22 +208,22 @@ button { font: inherit; padding: 0.5rem 1.2rem; }
 <h1>{{.Title}}</h1>
 {{if .Answered}}
 <p>{{.Thanks}}</p>
-<p>You gave us {{.Answered.Score}} out of 5{{if .Answered.Comment}} and told us: “{{.Answered.Comment}}”{{end}}.</p>
+<p>{{if .Answered.Comment}}{{printf .W.gave_comment .Answered.Score .Answered.Comment}}{{else}}{{printf .W.gave .Answered.Score}}{{end}}</p>
 {{else if .Dead}}
 <p class="error" role="alert">{{.Error}}</p>
 {{else}}
-{{if .Name}}<p>Hello {{.Name}}, we would love to know how your order went.</p>{{end}}
+{{if .Name}}<p>{{printf .W.hello .Name}}</p>{{end}}
 {{if .Error}}<p class="error" role="alert" id="error">{{.Error}}</p>{{end}}
 <form method="post">
 <fieldset>
-<legend>How happy are you with your order, from 1 (not at all) to 5 (very)?</legend>
+<legend>{{.W.question}}</legend>
 <div class="scores">
 {{range $n := .ScoreChoices}}<label><input type="radio" name="score" value="{{$n}}" required{{if eq $.Score $n}} checked{{end}}> <span>{{$n}}</span></label>
 {{end}}</div>
 </fieldset>
-<p><label for="comment">Anything you would like to tell us? (optional)</label><br>
+<p><label for="comment">{{.W.comment}}</label><br>
 <textarea id="comment" name="comment" maxlength="2000">{{.Comment}}</textarea></p>
-<button type="submit">Send</button>
+<button type="submit">{{.W.send}}</button>
 </form>
 {{end}}
 </main>

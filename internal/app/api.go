@@ -127,7 +127,7 @@ func NewAPIServer(ctx context.Context, d APIDeps) *http.Server {
 	go rt.SweepWith(ctx, router.SweepOptions{Interval: sweep, MaxAttempts: d.MaxRoutingAttempts, Metrics: svc.Metrics})
 	a := &api.Server{Store: svc.Store, Router: rt, Temporal: svc.Temporal, Links: d.Signer, Log: svc.Log,
 		PublicLimit: api.DefaultPublicLimit,
-		Rules:       d.Config.Rules, Topics: marketingTopics(svc.Journeys.Catalog), ShopName: d.Config.Sender.Shop.Name, Webhooks: d.Webhooks, Metrics: svc.Metrics}
+		Rules:       d.Config.Rules, Topics: marketingTopics(svc.Journeys.Catalog), TopicLabels: d.Config.TopicLabels, ShopName: d.Config.Sender.Shop.Name, Webhooks: d.Webhooks, Metrics: svc.Metrics}
 	if d.PublicLimit != nil {
 		a.PublicLimit = *d.PublicLimit
 	}

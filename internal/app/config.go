@@ -93,6 +93,9 @@ type Config struct {
 	// (RAPPORT_WEBHOOK_ALLOW_NETWORKS).
 	WebhookEndpoints     []webhook.Endpoint
 	WebhookAllowNetworks []netip.Prefix
+	// TopicLabels name topics to customers, by topic then locale
+	// (RAPPORT_TOPICS_FILE); nil: Rapport's own names.
+	TopicLabels map[string]map[string]string
 	// DemoDefaults lists, sorted, the variables of the public URL and the
 	// sender identity that were unset and took the demo's value (such as
 	// RAPPORT_EMAIL_FROM, hello@shop.example). CheckNoDemoDefaults refuses
@@ -308,6 +311,11 @@ func ConfigFromEnv(env Env) (Config, error) {
 	}
 	if c.WebhookEndpoints, c.WebhookAllowNetworks, err = webhooksFromEnv(env); err != nil {
 		return c, err
+	}
+	if path := get(env, "RAPPORT_TOPICS_FILE"); path != "" {
+		if c.TopicLabels, err = readTopicLabels(path); err != nil {
+			return c, err
+		}
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(getOr(env, "RAPPORT_LOG_LEVEL", "info"))); err != nil {
 		return c, fmt.Errorf("RAPPORT_LOG_LEVEL: %w", err)

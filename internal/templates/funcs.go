@@ -10,19 +10,23 @@ import (
 
 	"golang.org/x/text/language"
 
+	loc "github.com/rapporthq/rapport/internal/locale"
 	"github.com/rapporthq/rapport/internal/money"
 )
 
 // funcs are the helpers templates may call.
 var funcs = map[string]any{
-	"money":  formatMoney,
-	"list":   list,
-	"plural": plural,
-	"upper":  strings.ToUpper,
-	"lower":  strings.ToLower,
-	"date":   date,
-	"season": season,
-	"json":   jsonValue,
+	"money":    formatMoney,
+	"list":     list,
+	"plural":   plural,
+	"upper":    strings.ToUpper,
+	"lower":    strings.ToLower,
+	"date":     date,
+	"fulldate": fullDate,
+	"month":    month,
+	"weekday":  weekday,
+	"season":   season,
+	"json":     jsonValue,
 }
 
 // jsonValue writes a value as JSON text ({{json .Customer.Name}} is
@@ -58,16 +62,16 @@ func season(t time.Time, locale string, country ...string) (string, error) {
 	}
 	switch m {
 	case time.December, time.January, time.February:
-		return "winter", nil
+		return loc.T(locale, "season.winter"), nil
 	case time.March, time.April, time.May:
-		return "spring", nil
+		return loc.T(locale, "season.spring"), nil
 	case time.June, time.July, time.August:
-		return "summer", nil
+		return loc.T(locale, "season.summer"), nil
 	}
 	if strings.EqualFold(locale, "en-US") || strings.EqualFold(locale, "en") {
-		return "fall", nil
+		return loc.T(locale, "season.fall"), nil
 	}
-	return "autumn", nil
+	return loc.T(locale, "season.autumn"), nil
 }
 
 // southern are the countries (ISO 3166 codes) that lie mostly in the
@@ -78,13 +82,27 @@ var southern = map[string]bool{
 	"SZ": true, "UY": true, "ZA": true, "ZM": true, "ZW": true, "AO": true, "RE": true, "WS": true, "TO": true,
 }
 
-// date formats a day the way the locale writes it: "31 January 2030" for
-// en-GB and most of the world, "January 31, 2030" for en-US.
+// date formats a day the way the locale writes it, from CLDR: "31 January
+// 2030" for en-GB (and languages Rapport has no words for), "January 31,
+// 2030" for en-US, "31 janvier 2030" for fr.
 func date(t time.Time, locale string) string {
-	if strings.EqualFold(locale, "en-US") || strings.EqualFold(locale, "en") {
-		return t.Format("January 2, 2006")
-	}
-	return t.Format("2 January 2006")
+	return loc.Date(t, locale)
+}
+
+// fullDate is date with the weekday: "Thursday, 31 January 2030",
+// "jeudi 31 janvier 2030".
+func fullDate(t time.Time, locale string) string {
+	return loc.FullDate(t, locale)
+}
+
+// month names the month of a day in the locale: "January", "janvier".
+func month(t time.Time, locale string) string {
+	return loc.Month(t.Month(), locale)
+}
+
+// weekday names the weekday of a day in the locale: "Thursday", "jeudi".
+func weekday(t time.Time, locale string) string {
+	return loc.Weekday(t.Weekday(), locale)
 }
 
 // formatMoney writes an amount in a currency the way a locale does, with
@@ -136,15 +154,24 @@ func moneyAmount(v any) (money.Amount, error) {
 	return money.Amount{}, fmt.Errorf("money: %v is not an amount; give an amount (.Total), a number (10 or 9.99) or a decimal string (\"9.99\")", v)
 }
 
-// list joins words for a sentence: "Tea", "Tea and Mug", "Tea, Mug and Pot".
-func list(words []string) string {
+// list joins words for a sentence in the locale given, else English:
+// "Tea", "Tea and Mug", "Tea, Mug and Pot" ("Thé, Tasse et Théière" for
+// list .Order.ItemNames $.Customer.Locale with fr).
+func list(words []string, locale ...string) (string, error) {
+	if len(locale) > 1 {
+		return "", fmt.Errorf("list takes words and at most one locale, not %d locales", len(locale))
+	}
 	switch len(words) {
 	case 0:
-		return ""
+		return "", nil
 	case 1:
-		return words[0]
+		return words[0], nil
 	}
-	return strings.Join(words[:len(words)-1], ", ") + " and " + words[len(words)-1]
+	l := ""
+	if len(locale) == 1 {
+		l = locale[0]
+	}
+	return loc.T(l, "list.and", strings.Join(words[:len(words)-1], ", "), words[len(words)-1]), nil
 }
 
 // plural picks the singular or plural form for n: plural 2 "mug" "mugs".

@@ -40,6 +40,7 @@ import (
 
 	"github.com/rapporthq/rapport/internal/channels"
 	"github.com/rapporthq/rapport/internal/journey"
+	loc "github.com/rapporthq/rapport/internal/locale"
 	"github.com/rapporthq/rapport/internal/money"
 )
 
@@ -92,8 +93,13 @@ type Event struct {
 
 // Fallback is why a message goes on a later channel of its step.
 type Fallback struct {
-	From   string // the channel tried before: email, sms or mail
-	Reason string // why it did not go there, in words
+	From string // the channel tried before: email, sms or mail
+	// Reason is why it did not go there, in words: rendering puts it in
+	// the customer's language (see localReason).
+	Reason string
+	// Channel is From in the customer's words ("text message", "SMS");
+	// rendering sets it.
+	Channel string
 }
 
 // Order is an order as templates see it.
@@ -135,17 +141,24 @@ type Voucher struct {
 	Locale string
 }
 
-// Description says what the voucher is worth: "15% off", "£10.00 off",
-// "10,00 € off" for a de-DE customer.
+// Description says what the voucher is worth, in the words of its
+// locale: "15% off", "£10.00 off", "10,00 € de réduction" for a fr-FR
+// customer, "10,00 € off" for a de-DE one (no German words yet).
 func (v *Voucher) Description() string {
 	if v.Percent > 0 {
-		return fmt.Sprintf("%s%% off", trimZeros(v.Percent))
+		return loc.T(v.Locale, "voucher.off", loc.Percent(v.Percent, places(v.Percent), v.Locale))
 	}
-	return money.Format(v.Amount, v.Currency, v.Locale) + " off"
+	return loc.T(v.Locale, "voucher.off", money.Format(v.Amount, v.Currency, v.Locale))
 }
 
-func trimZeros(f float64) string {
-	return strings.TrimSuffix(strings.TrimRight(fmt.Sprintf("%.2f", f), "0"), ".")
+// places is how many decimal places a percentage needs, up to two: 0 for
+// 15, 1 for 12.5.
+func places(f float64) int {
+	s := strings.TrimSuffix(strings.TrimRight(fmt.Sprintf("%.2f", f), "0"), ".")
+	if _, frac, ok := strings.Cut(s, "."); ok {
+		return len(frac)
+	}
+	return 0
 }
 
 // Product is a product to suggest.
@@ -653,14 +666,58 @@ func validJSON(s string) error {
 }
 
 // localize gives the voucher the customer's locale, when it has none,
-// without changing the caller's voucher.
+// and says a fallback's reason in the customer's language, without
+// changing the caller's values.
 func localize(d Data) Data {
 	if d.Voucher != nil && d.Voucher.Locale == "" {
 		v := *d.Voucher
 		v.Locale = d.Customer.Locale
 		d.Voucher = &v
 	}
+	if d.Fallback != nil {
+		f := *d.Fallback
+		f.Reason = localReason(f.Reason, d.Customer.Locale)
+		if loc.Has(d.Customer.Locale, "channel."+f.From) {
+			f.Channel = loc.T(d.Customer.Locale, "channel."+f.From)
+		} else {
+			f.Channel = f.From
+		}
+		d.Fallback = &f
+	}
 	return d
+}
+
+// Words a fallback's reason may be made of, as the send activity and the
+// interpreter write them: "<status>: <reason>".
+var (
+	fallbackStatuses = []string{"fallback.skipped", "fallback.failed", "fallback.held", "fallback.unknown"}
+	fallbackReasons  = []string{"reason.no_email", "reason.no_phone", "reason.no_address", "reason.no_customer"}
+)
+
+// localReason says a fallback's reason in the customer's language. The
+// reason is English as recorded ("not sent: no phone number"): an
+// English reader gets it as it is; another gets its status and, when
+// Rapport knows it, its cause in their words ("non envoyé : pas de numéro
+// de téléphone"), never a provider's English.
+func localReason(reason, locale string) string {
+	if loc.Lang(locale) == loc.Default {
+		return reason
+	}
+	for _, sk := range fallbackStatuses {
+		status, _ := loc.Text(loc.Default, sk)
+		rest, ok := strings.CutPrefix(reason, status)
+		if !ok {
+			continue
+		}
+		rest = strings.TrimPrefix(rest, ": ")
+		for _, rk := range fallbackReasons {
+			if why, _ := loc.Text(loc.Default, rk); rest == why {
+				return loc.T(locale, "fallback.reason", loc.T(locale, sk), loc.T(locale, rk))
+			}
+		}
+		return loc.T(locale, sk)
+	}
+	return loc.T(locale, "fallback.failed")
 }
 
 func (v *variant) renderEmail(d Data) (Email, error) {

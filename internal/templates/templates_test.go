@@ -127,8 +127,23 @@ func TestFuncs(t *testing.T) {
 	}
 	_, err := formatMoney(money.MustParse("1"), "EUR", "de", "fr")
 	assert.Error(t, err, "one locale at most")
-	assert.Equal(t, "a, b and c", list([]string{"a", "b", "c"}))
-	assert.Equal(t, "", list(nil))
+	for _, tc := range []struct {
+		words  []string
+		locale []string
+		want   string
+	}{
+		{[]string{"a", "b", "c"}, nil, "a, b and c"},
+		{nil, nil, ""},
+		{[]string{"a"}, []string{"fr"}, "a"},
+		{[]string{"a", "b", "c"}, []string{"en-GB"}, "a, b and c"},
+		{[]string{"a", "b", "c"}, []string{"fr-CA"}, "a, b et c"},
+	} {
+		got, err := list(tc.words, tc.locale...)
+		require.NoError(t, err)
+		assert.Equal(t, tc.want, got)
+	}
+	_, err = list([]string{"a"}, "en", "fr")
+	assert.Error(t, err, "one locale at most")
 	assert.Equal(t, "mug", plural(1, "mug", "mugs"))
 }
 
@@ -189,7 +204,7 @@ func TestChannelsAndLocales(t *testing.T) {
 	assert.Equal(t, "Your favorite tea, 15% off", e.Subject)
 	d.Customer.Locale = "fr-FR"
 	e, _ = set.RenderEmail("offer", d)
-	assert.Equal(t, "Your favorite tea, 15% off", e.Subject, "other locales fall back to the default")
+	assert.Equal(t, "Your favorite tea, 15\u00a0% de réduction", e.Subject, "other locales fall back to the default template; Rapport's own words follow the locale")
 
 	d.Customer.Locale = "en-GB"
 	sms, err := set.RenderSMS("offer", d)
