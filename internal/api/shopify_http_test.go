@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -355,4 +356,34 @@ func TestShopifyCheckoutIsAnAbandonedCartWithItsRecoveryLink(t *testing.T) {
 	a = s.shopify(shopifySecret, "checkouts/update", "co-3", strings.Replace(checkout(`"2026-12-01T09:10:00-05:00"`), "exuw7apwoycchjuwtiqg8nytfhphr62a", "completedtoken", -1))
 	require.Equal(t, http.StatusOK, a.Code, a.Body)
 	assert.Equal(t, "ignored", a.JSON["status"], a.Body)
+}
+
+func TestShopifyCancelledOrderAndARedactTemporalCannotTakeYet(t *testing.T) {
+	s := newShop(t)
+	ctx := context.Background()
+	order := shopifyOrderJSON("0.30", "0.10", "0.10")
+	require.Equal(t, http.StatusOK, s.shopify(shopifySecret, "orders/create", "o-1", order).Code)
+	cancelled := strings.Replace(order, `"financial_status": "paid"`, `"financial_status": "voided", "cancelled_at": "2026-12-01T10:00:00-05:00", "cancel_reason": "customer"`, 1)
+	a := s.shopify(shopifySecret, "orders/cancelled", "o-2", cancelled)
+	require.Equal(t, http.StatusOK, a.Code, a.Body)
+	o, err := s.st.GetOrder(ctx, "shopify:820982911946154508")
+	require.NoError(t, err)
+	assert.Equal(t, store.OrderCancelled, o.Status)
+	e, err := s.st.GetEvent(ctx, "shopify:820982911946154508:cancelled")
+	require.NoError(t, err)
+	assert.Equal(t, "order.cancelled", e.Type)
+
+	// Temporal down: the redact is answered 503 and not noted, so
+	// Shopify's retry begins the erasure.
+	redact := `{"shop_id": 954889, "shop_domain": "` + shopDomain + `", "customer": {"id": 706405506930370084}, "orders_to_redact": []}`
+	s.temporal.setFail(errors.New("temporal unavailable"))
+	a = s.shopify(shopifySecret, "customers/redact", "r-1", redact)
+	require.Equal(t, http.StatusServiceUnavailable, a.Code, a.Body)
+	seen, err := s.st.WebhookSeen(ctx, "shopify", "r-1")
+	require.NoError(t, err)
+	assert.False(t, seen, "a redact not begun was noted as applied: Shopify's retry would be taken for a duplicate")
+	s.temporal.setFail(nil)
+	a = s.shopify(shopifySecret, "customers/redact", "r-1", redact)
+	require.Equal(t, http.StatusOK, a.Code, a.Body)
+	assert.Equal(t, "applied", a.JSON["status"], a.Body)
 }
