@@ -58,8 +58,11 @@ const (
 	devTwilioFrom       = "+15005550006"
 	devLobKey           = "test_rapport_dev"
 	devLobWebhookSecret = "rapport-dev-lob-webhooks"
-	devSecretFile       = "secret"
-	devSecretEnvName    = "RAPPORT_SECRET"
+	// devShopifySecret signs Shopify webhooks in dev mode unless
+	// SHOPIFY_WEBHOOK_SECRET is set.
+	devShopifySecret = "rapport-dev-shopify-webhooks"
+	devSecretFile    = "secret"
+	devSecretEnvName = "RAPPORT_SECRET"
 )
 
 // devReturnAddress is where dev mode's letters come from.
@@ -413,6 +416,10 @@ func startDev(ctx context.Context, opts devOptions) (_ *devStack, err error) {
 	d.fakes.Twilio.PostStatusCallbacks(true)
 	if hooks.LobSecret == "" {
 		hooks.LobSecret = devLobWebhookSecret
+	}
+	if len(hooks.ShopifySecrets) == 0 {
+		// Sign webhooks sent to /webhooks/shopify with this to try them.
+		hooks.ShopifySecrets = []string{devShopifySecret}
 	}
 	if hooks.SendGrid == nil {
 		// The fake posts SendGrid's signed event webhook with a key of its

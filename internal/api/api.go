@@ -134,6 +134,7 @@ func (s *Server) routes() []route {
 		{"POST /webhooks/twilio/inbound", public, s.twilioInbound},
 		{"POST /webhooks/twilio/status", public, s.twilioStatus},
 		{"POST /webhooks/lob", public, s.lobWebhook},
+		{"POST /webhooks/shopify", public, s.shopifyWebhook},
 		{"GET /survey/{token}", public, s.surveyPage},
 		{"POST /survey/{token}", public, s.answerSurvey},
 		{"GET /reports/{name}", public, s.reportPage},

@@ -59,6 +59,7 @@ var wantScopes = map[string]apikey.Scope{
 	"POST /webhooks/twilio/inbound":               public,
 	"POST /webhooks/twilio/status":                public,
 	"POST /webhooks/lob":                          public,
+	"POST /webhooks/shopify":                      public,
 	"GET /survey/{token}":                         public,
 	"POST /survey/{token}":                        public,
 	"GET /reports/{name}":                         public,

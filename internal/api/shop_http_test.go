@@ -125,7 +125,8 @@ func newShopWith(t *testing.T, journeys ...string) *shop {
 	rt := &router.Router{Store: st, Temporal: tc, Catalog: cat, Env: comp.Env()}
 	s := &shop{t: t, st: st, dbURL: dbURL, temporal: tc, links: signer, sendgrid: sg, twilioToken: "twilio-token", lobSecret: "lob-secret", router: rt}
 	srv := &api.Server{Store: st, Router: rt, Temporal: tc, Links: signer, Topics: []string{"offers", "reviews"}, ShopName: "The Tea Shop",
-		Webhooks:    api.WebhookKeys{SendGrid: &sg.PublicKey, TwilioAuthToken: s.twilioToken, LobSecret: s.lobSecret, PublicURL: publicURL},
+		Webhooks: api.WebhookKeys{SendGrid: &sg.PublicKey, TwilioAuthToken: s.twilioToken, LobSecret: s.lobSecret, PublicURL: publicURL,
+			ShopifySecrets: []string{shopifyOldSecret, shopifySecret}},
 		PublicLimit: api.PublicLimit{Rate: 1000, Burst: 1000, WebhookRate: 1000, WebhookBurst: 1000}}
 	s.h = srv.Handler()
 	_, s.key, err = st.CreateAPIKey(context.Background(), "shop-backend", []apikey.Scope{apikey.Admin})

@@ -37,6 +37,13 @@ type WebhookKeys struct {
 	// PublicURL is the API's address as the providers call it: Twilio
 	// signs the full URL.
 	PublicURL string
+	// ShopifySecrets are the Shopify app's client secrets: a webhook
+	// signed with any of them verifies (two while the secret is rotated).
+	ShopifySecrets []string
+	// ShopifyShops, when not empty, are the shop domains whose webhooks
+	// are applied (tea-shop.myshopify.com); others are answered 200 and
+	// ignored.
+	ShopifyShops []string
 }
 
 // ParseSendGridKey reads SendGrid's base64 verification key (a P-256

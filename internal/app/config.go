@@ -70,6 +70,12 @@ type Config struct {
 	// secret (LOB_WEBHOOK_SECRET).
 	SendGridWebhookKey string
 	LobWebhookSecret   string
+	// ShopifyWebhookSecrets are the Shopify app's client secrets that
+	// sign its webhooks (SHOPIFY_WEBHOOK_SECRET, comma-separated while
+	// one is rotated); ShopifyShopDomains, when set, the shops whose
+	// webhooks are applied (SHOPIFY_SHOP_DOMAINS).
+	ShopifyWebhookSecrets []string
+	ShopifyShopDomains    []string
 	// LogLevel and LogFormat (text or json) shape the log
 	// (RAPPORT_LOG_LEVEL, RAPPORT_LOG_FORMAT).
 	LogLevel  slog.Level
@@ -237,6 +243,8 @@ func ConfigFromEnv(env Env) (Config, error) {
 		LobWebhookSecret:   get(env, "LOB_WEBHOOK_SECRET"),
 		LogFormat:          getOr(env, "RAPPORT_LOG_FORMAT", "text"),
 	}
+	c.ShopifyWebhookSecrets = commaList(get(env, "SHOPIFY_WEBHOOK_SECRET"), false)
+	c.ShopifyShopDomains = commaList(get(env, "SHOPIFY_SHOP_DOMAINS"), true)
 	slices.Sort(demo)
 	c.DemoDefaults = demo
 	topts, err := temporalOptions(env)
@@ -337,7 +345,8 @@ func (c Config) Signer() (*links.Signer, error) {
 
 // WebhookKeys are the keys that verify provider callbacks.
 func (c Config) WebhookKeys() (api.WebhookKeys, error) {
-	k := api.WebhookKeys{TwilioAuthToken: c.Twilio.AuthToken, LobSecret: c.LobWebhookSecret, PublicURL: c.PublicURL}
+	k := api.WebhookKeys{TwilioAuthToken: c.Twilio.AuthToken, LobSecret: c.LobWebhookSecret, PublicURL: c.PublicURL,
+		ShopifySecrets: c.ShopifyWebhookSecrets, ShopifyShops: c.ShopifyShopDomains}
 	if c.SendGridWebhookKey != "" {
 		key, err := api.ParseSendGridKey(c.SendGridWebhookKey)
 		if err != nil {
@@ -461,4 +470,19 @@ func inDoubtFromEnv(env Env) (activities.InDoubtPolicy, error) {
 		}
 	}
 	return p, nil
+}
+
+// commaList splits a comma-separated setting into its trimmed, non-empty
+// parts (lower-cased with lower); nil when there are none.
+func commaList(v string, lower bool) []string {
+	var out []string
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			if lower {
+				p = strings.ToLower(p)
+			}
+			out = append(out, p)
+		}
+	}
+	return out
 }

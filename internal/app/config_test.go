@@ -523,3 +523,21 @@ func TestWebhookEndpointsFromEnv(t *testing.T) {
 	err = CheckWebhookEndpoints(js, nil)
 	require.ErrorContains(t, err, "none is configured")
 }
+
+func TestShopifySecretsAndShops(t *testing.T) {
+	cfg, err := ConfigFromEnv(testEnv(t, map[string]string{
+		"SHOPIFY_WEBHOOK_SECRET": " shpss_new , shpss_old ,",
+		"SHOPIFY_SHOP_DOMAINS":   "Tea-Shop.myshopify.com",
+	}))
+	require.NoError(t, err)
+	hooks, err := cfg.WebhookKeys()
+	require.NoError(t, err)
+	assert.Equal(t, []string{"shpss_new", "shpss_old"}, hooks.ShopifySecrets, "both secrets while one is rotated")
+	assert.Equal(t, []string{"tea-shop.myshopify.com"}, hooks.ShopifyShops, "domains as Shopify's header gives them, lower case")
+
+	cfg, err = ConfigFromEnv(testEnv(t, nil))
+	require.NoError(t, err)
+	hooks, err = cfg.WebhookKeys()
+	require.NoError(t, err)
+	assert.Empty(t, hooks.ShopifySecrets, "no secret: /webhooks/shopify refuses everything")
+}

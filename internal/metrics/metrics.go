@@ -183,6 +183,8 @@ type Metrics struct {
 	inDoubt         *prometheus.CounterVec
 	settled         *prometheus.CounterVec
 	phases          *prometheus.HistogramVec
+	// shopify is rapport_shopify_webhooks_total (shopify.go).
+	shopify *prometheus.CounterVec
 
 	// The Temporal SDK's metrics go through a tally scope made on first
 	// use (see TemporalHandler), reported every interval.
@@ -252,6 +254,7 @@ func newMetrics(interval time.Duration) *Metrics {
 			Help: "Events received by the API, by type (known types, else custom) and result (accepted, duplicate, invalid).",
 		}, []string{"type", "result"}),
 		routingFailed:   newRoutingFailed(),
+		shopify:         newShopifyWebhooks(),
 		audienceOverdue: newAudienceOverdue(),
 		inDoubt: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "rapport_messages_in_doubt_total",
@@ -275,6 +278,7 @@ func newMetrics(interval time.Duration) *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.messages, m.held, m.provider, m.events, m.inDoubt, m.settled, m.phases, m.temporalErrors, m.routingFailed, m.audienceOverdue,
+		m.shopify,
 	)
 	return m
 }

@@ -23,6 +23,13 @@ type Evidence struct {
 	IP        string `json:"ip,omitempty"`
 	UserAgent string `json:"user_agent,omitempty"`
 	Note      string `json:"note,omitempty"`
+	// What the system the change came from said of it (Shopify's
+	// marketing consent, source "shopify"): its state and opt-in level
+	// there, when it changed there, and where it was collected.
+	ExternalState string     `json:"external_state,omitempty"`
+	OptInLevel    string     `json:"opt_in_level,omitempty"`
+	ChangedAt     *time.Time `json:"changed_at,omitempty"`
+	CollectedFrom string     `json:"collected_from,omitempty"`
 }
 
 // ConsentEvent is one change of consent.
