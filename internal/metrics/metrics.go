@@ -179,6 +179,8 @@ type Metrics struct {
 	inDoubt         *prometheus.CounterVec
 	settled         *prometheus.CounterVec
 	phases          *prometheus.HistogramVec
+	// segment is rapport_segment_calls_total (segment.go).
+	segment *prometheus.CounterVec
 
 	// The Temporal SDK's metrics go through a tally scope made on first
 	// use (see TemporalHandler), reported every interval.
@@ -247,6 +249,7 @@ func newMetrics(interval time.Duration) *Metrics {
 			Name: "rapport_events_accepted_total",
 			Help: "Events received by the API, by type (known types, else custom) and result (accepted, duplicate, invalid).",
 		}, []string{"type", "result"}),
+		segment:         newSegmentCalls(),
 		routingFailed:   newRoutingFailed(),
 		audienceOverdue: newAudienceOverdue(),
 		inDoubt: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -271,6 +274,7 @@ func newMetrics(interval time.Duration) *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.messages, m.held, m.provider, m.events, m.inDoubt, m.settled, m.phases, m.temporalErrors, m.routingFailed, m.audienceOverdue,
+		m.segment,
 	)
 	return m
 }
