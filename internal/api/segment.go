@@ -673,7 +673,7 @@ func (s *Server) segmentRoute(route string) http.HandlerFunc {
 			s.fail(w, r, err)
 			return
 		}
-		if route == "batch" || (route == "" && looksLikeSegmentBatch(body)) {
+		if route == "batch" || (route == "" && (looksLikeSegmentBatch(body) || isJSONList(body))) {
 			s.segmentBatch(w, r, body)
 			return
 		}
@@ -688,6 +688,13 @@ func (s *Server) segmentRoute(route string) http.HandlerFunc {
 		}
 		s.segmentOne(w, r, body, route)
 	}
+}
+
+// isJSONList reports whether a body is a JSON list: a batch as Segment's
+// Webhooks (Actions) destination posts one with batching on.
+func isJSONList(body []byte) bool {
+	b := bytes.TrimSpace(body)
+	return len(b) > 0 && b[0] == '['
 }
 
 // looksLikeSegmentBatch reports whether a body is an object with a
@@ -794,21 +801,28 @@ func unknownSegmentUser(id string) *apiError {
 		Message: fmt.Sprintf("userId: no customer %s; send an identify call for them first (or create them with POST /v1/customers)", id)}
 }
 
-// segmentBatch stores a batch ({"batch": [...]}): each call is checked
+// segmentBatch stores a batch ({"batch": [...]}, or a bare list of calls): each call is checked
 // on its own (a bad one is rejected with the field at fault, the others
 // go on), the identify calls change their customers first, in order, and
 // then the events are stored as a batch of POST /v1/events is, in one
 // transaction, before the answer, a line per call.
 func (s *Server) segmentBatch(w http.ResponseWriter, r *http.Request, body []byte) {
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(body, &top); err != nil || top == nil {
-		s.fail(w, r, &apiError{Status: http.StatusBadRequest, Message: "a Segment batch is a JSON object: {\"batch\": [...]}"})
-		return
-	}
 	var items []json.RawMessage
-	if raw, ok := top["batch"]; !ok || json.Unmarshal(raw, &items) != nil {
-		s.fail(w, r, badField("batch", "must be a list of calls"))
-		return
+	if isJSONList(body) {
+		if json.Unmarshal(body, &items) != nil {
+			s.fail(w, r, badField("batch", "must be a list of calls"))
+			return
+		}
+	} else {
+		var top map[string]json.RawMessage
+		if err := json.Unmarshal(body, &top); err != nil || top == nil {
+			s.fail(w, r, &apiError{Status: http.StatusBadRequest, Message: "a Segment batch is {\"batch\": [...]}, or a list of calls"})
+			return
+		}
+		if raw, ok := top["batch"]; !ok || json.Unmarshal(raw, &items) != nil {
+			s.fail(w, r, badField("batch", "must be a list of calls"))
+			return
+		}
 	}
 	switch {
 	case len(items) == 0:

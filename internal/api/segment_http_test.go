@@ -415,7 +415,13 @@ func TestSegmentBatchAnswersPerCall(t *testing.T) {
 	require.Equal(t, http.StatusOK, a.Code, a.Body)
 	assert.Equal(t, 0.0, a.JSON["accepted"])
 	assert.Equal(t, 4.0, a.JSON["duplicates"])
-	for _, bad := range []string{`{"batch": []}`, `{"batch": {}}`, `{"nope": 1}`} {
+	// A bare list of calls, as Segment's Webhooks (Actions) posts a batch.
+	a = s.segment(key, "/v1/segment", `[{"type": "page", "messageId": "b-list-1", "userId": "c_1", "name": "Home"},
+	  {"type": "track", "event": "Signed Up", "messageId": "b-1", "userId": "u_new", "properties": {"plan": "pro"}}]`)
+	require.Equal(t, http.StatusOK, a.Code, a.Body)
+	assert.Equal(t, 1.0, a.JSON["accepted"])
+	assert.Equal(t, 1.0, a.JSON["duplicates"])
+	for _, bad := range []string{`{"batch": []}`, `{"batch": {}}`, `{"nope": 1}`, `[]`} {
 		a = s.segment(key, "/v1/segment/batch", bad)
 		assert.Equal(t, http.StatusBadRequest, a.Code, a.Body)
 		assert.Equal(t, "batch", a.JSON["field"], bad)
