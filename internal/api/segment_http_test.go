@@ -323,6 +323,26 @@ func TestSegmentAnonymousUnknownAndBadCalls(t *testing.T) {
 	assert.Equal(t, "userId", a.JSON["field"])
 	assert.Contains(t, a.JSON["error"], "identify")
 
+	// An erased customer's calls are refused, identify too: a Segment
+	// source still sending for them does not bring them back.
+	s.customer(`{"id": "c_gone", "email": "gone@example.com"}`)
+	hash, err := s.st.CustomerHash("c_gone")
+	require.NoError(t, err)
+	_, _, err = s.st.BeginErasure(context.Background(), "c_gone", workflows.EraseWorkflowID(hash), "key dpo", "asked by email")
+	require.NoError(t, err)
+	for _, body := range []string{
+		`{"type": "identify", "messageId": "m-gone-1", "userId": "c_gone", "traits": {"email": "back@example.com"}}`,
+		`{"type": "track", "event": "Product Viewed", "messageId": "m-gone-2", "userId": "c_gone"}`,
+	} {
+		a := s.segment(key, "/v1/segment", body)
+		assert.Equal(t, http.StatusGone, a.Code, a.Body)
+		assert.Equal(t, "userId", a.JSON["field"], a.Body)
+	}
+	a = s.segment(key, "/v1/segment/batch", `{"batch": [{"type": "identify", "messageId": "m-gone-3", "userId": "c_gone", "traits": {"email": "back@example.com"}}]}`)
+	require.Equal(t, http.StatusOK, a.Code, a.Body)
+	assert.Equal(t, "rejected", a.JSON["results"].([]any)[0].(map[string]any)["status"], a.Body)
+	assert.Equal(t, "userId", a.JSON["results"].([]any)[0].(map[string]any)["field"], a.Body)
+
 	for _, tc := range []struct{ path, body, field string }{
 		{"/v1/segment/track", `{"type": "track", "event": "X", "userId": "c_1"}`, "messageId"},
 		{"/v1/segment/track", `{"type": "track", "event": "X", "messageId": "has space", "userId": "c_1"}`, "messageId"},
