@@ -243,6 +243,15 @@ func parseSegmentCall(raw []byte, route string) (segmentCall, error) {
 	return c, nil
 }
 
+// readSegmentCall holds a call's text to checkStorable, then reads it as
+// parseSegmentCall does.
+func readSegmentCall(raw []byte, route string) (segmentCall, error) {
+	if err := checkStorable(raw, ""); err != nil {
+		return segmentCall{}, err
+	}
+	return parseSegmentCall(raw, route)
+}
+
 // segmentEventType is the Rapport event type of a track call's event: the
 // e-commerce spec's mapped (Order Completed is order.placed), any other
 // named "segment." and its name in lower snake case (Signed Up is
@@ -631,7 +640,9 @@ func (c segmentCall) identifyChange() (func(store.Customer, bool) (store.Custome
 }
 
 // readSegmentBody reads a Segment-spec body of at most limit bytes: JSON,
-// nested at most depth levels, its text storable.
+// nested at most depth levels. Its text is held to checkStorable call by
+// call (segmentOne, segmentBatch), so that in a batch a bad call is
+// refused alone.
 func readSegmentBody(r *http.Request, limit, depth int) ([]byte, error) {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") && !strings.HasPrefix(ct, "text/plain") {
 		// analytics.js sends batches as text/plain, to skip CORS preflights.
@@ -649,9 +660,6 @@ func readSegmentBody(r *http.Request, limit, depth int) ([]byte, error) {
 		return nil, &apiError{Status: http.StatusBadRequest, Message: "the body is empty; send a JSON object"}
 	}
 	if err := checkDepth(body, depth); err != nil {
-		return nil, err
-	}
-	if err := checkStorable(body, ""); err != nil {
 		return nil, err
 	}
 	if !json.Valid(body) {
@@ -710,7 +718,7 @@ func looksLikeSegmentBatch(body []byte) bool {
 
 // segmentOne stores one call and routes its event before the answer.
 func (s *Server) segmentOne(w http.ResponseWriter, r *http.Request, body []byte, route string) {
-	c, err := parseSegmentCall(body, route)
+	c, err := readSegmentCall(body, route)
 	if err != nil {
 		s.Metrics.SegmentCall(c.Type, metrics.EventInvalid)
 		s.fail(w, r, err)
@@ -866,7 +874,7 @@ func (s *Server) segmentBatch(w http.ResponseWriter, r *http.Request, body []byt
 	for i, item := range items {
 		res := &resp.Results[i]
 		res.Index = i
-		c, err := parseSegmentCall(item, "")
+		c, err := readSegmentCall(item, "")
 		if err == nil && len(item) > maxSegmentCall {
 			err = &apiError{Status: http.StatusRequestEntityTooLarge,
 				Message: fmt.Sprintf("the call is larger than %s, the most one Segment call may carry", size(maxSegmentCall))}

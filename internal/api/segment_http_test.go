@@ -396,16 +396,18 @@ func TestSegmentBatchAnswersPerCall(t *testing.T) {
 	  {"type": "track", "event": "Order Completed", "messageId": "b-8", "userId": "c_1",
 	    "properties": {"order_id": "o-b", "revenue": "25.00", "currency": "usd", "products": [{"product_id": "p-1", "name": "Mug", "price": 12.5, "quantity": 2}]}},
 	  "not a call",
-	  {"type": "group", "messageId": "b-10", "userId": "c_1", "groupId": "g-1"}
+	  {"type": "group", "messageId": "b-10", "userId": "c_1", "groupId": "g-1"},
+	  {"type": "track", "event": "Signed Up", "messageId": "b-11", "userId": "c_1", "properties": {"note": "nul \u0000"}}
 	], "sentAt": "2026-05-01T10:00:00Z", "context": {"library": {"name": "analytics-go"}}}`
 	a := s.segment(key, "/v1/segment/batch", batch)
 	require.Equal(t, http.StatusOK, a.Code, a.Body)
 	results := a.JSON["results"].([]any)
-	require.Len(t, results, 10)
+	require.Len(t, results, 11)
 	line := func(i int) map[string]any { return results[i].(map[string]any) }
 	want := []struct{ status, field string }{
 		{"accepted", ""}, {"accepted", ""}, {"rejected", "traits.email"}, {"ignored", ""}, {"rejected", "userId"},
 		{"duplicate", ""}, {"rejected", "messageId"}, {"accepted", ""}, {"rejected", ""}, {"ignored", ""},
+		{"rejected", "properties.note"}, // text that cannot be stored: this call alone
 	}
 	for i, w := range want {
 		assert.Equal(t, float64(i), line(i)["index"])
@@ -416,7 +418,7 @@ func TestSegmentBatchAnswersPerCall(t *testing.T) {
 	}
 	assert.Equal(t, 3.0, a.JSON["accepted"])
 	assert.Equal(t, 1.0, a.JSON["duplicates"])
-	assert.Equal(t, 4.0, a.JSON["rejected"])
+	assert.Equal(t, 5.0, a.JSON["rejected"])
 	assert.Equal(t, 2.0, a.JSON["ignored"])
 	assert.Equal(t, "b-1", line(0)["messageId"])
 	assert.Equal(t, "segment.signed_up", line(0)["event"])
