@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
@@ -18,6 +19,11 @@ import (
 func (s *Server) authenticate(scope apikey.Scope, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		token, ok := bearer(r)
+		if !ok && scope == apikey.SegmentWrite {
+			// Segment's and RudderStack's senders put a write key in Basic
+			// auth: the key is the user name (see segment.go).
+			token, ok = basicKey(r)
+		}
 		if !ok {
 			unauthorized(w, "invalid_request", "send an API key as Authorization: Bearer <key>; create one with `rapport keys create`")
 			return
@@ -51,6 +57,23 @@ func bearer(r *http.Request) (string, bool) {
 	}
 	token = strings.TrimSpace(token)
 	return token, token != ""
+}
+
+// basicKey returns the API key of an "Authorization: Basic" header whose
+// user name is the key, as Segment's HTTP Tracking API carries a write key
+// (base64 of "<key>:"); the password is not read.
+func basicKey(r *http.Request) (string, bool) {
+	scheme, enc, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Basic") {
+		return "", false
+	}
+	dec, err := base64.StdEncoding.DecodeString(strings.TrimSpace(enc))
+	if err != nil {
+		return "", false
+	}
+	user, _, _ := strings.Cut(string(dec), ":")
+	user = strings.TrimSpace(user)
+	return user, user != ""
 }
 
 func unauthorized(w http.ResponseWriter, code, message string) {

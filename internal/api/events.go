@@ -386,9 +386,29 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request, raw json.Raw
 		batch = append(batch, ne)
 		where = append(where, i)
 	}
-	if err := s.checkCustomers(r.Context(), batch, where, &resp); err != nil {
+	if err := s.storeBatch(r.Context(), batch, where, &resp); err != nil {
 		s.fail(w, r, err)
 		return
+	}
+	for i, res := range resp.Results {
+		result := res.Status
+		if result == wire.StatusRejected {
+			result = metrics.EventInvalid
+		}
+		s.Metrics.EventAccepted(types[i], result)
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// storeBatch stores the checked events of a batch (batch[j] is the
+// batch's event at index where[j]): each whose customer is unknown or
+// erased is rejected, the others are stored in one transaction and their
+// lines of resp say what became of them (accepted, duplicate, or rejected
+// with why); the new ones are queued for routing. An error is one to
+// answer the whole request with (the database out of reach).
+func (s *Server) storeBatch(ctx context.Context, batch []store.NewEvent, where []int, resp *wire.BatchResponse) error {
+	if err := s.checkCustomers(ctx, batch, where, resp); err != nil {
+		return err
 	}
 	kept := batch[:0]
 	keptWhere := where[:0]
@@ -398,10 +418,9 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request, raw json.Raw
 			keptWhere = append(keptWhere, where[j])
 		}
 	}
-	recorded, refused, err := s.recordBatch(r.Context(), kept)
+	recorded, refused, err := s.recordBatch(ctx, kept)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	var toRoute, routed []store.Event
 	for j, rec := range recorded {
@@ -418,11 +437,10 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request, raw json.Raw
 		}
 		res.Order, res.Note = orderOutcomeBody(rec.Order)
 		if !rec.Inserted {
-			if err := s.checkReuse(r.Context(), kept[j].Event, rec.Event); err != nil {
+			if err := s.checkReuse(ctx, kept[j].Event, rec.Event); err != nil {
 				var refused *apiError
 				if !errors.As(err, &refused) {
-					s.fail(w, r, err)
-					return
+					return err
 				}
 				reject(res, err)
 				resp.Rejected++
@@ -445,17 +463,10 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request, raw json.Raw
 	for _, e := range toRoute {
 		s.Router.Enqueue(e)
 	}
-	if err := s.restartFailedBatch(r.Context(), routed); err != nil {
+	if err := s.restartFailedBatch(ctx, routed); err != nil {
 		s.log().Warn("could not check a batch's duplicates for failed journeys", "error", err)
 	}
-	for i, res := range resp.Results {
-		result := res.Status
-		if result == wire.StatusRejected {
-			result = metrics.EventInvalid
-		}
-		s.Metrics.EventAccepted(types[i], result)
-	}
-	writeJSON(w, http.StatusOK, resp)
+	return nil
 }
 
 // recordBatch stores a batch's events in one transaction. Should the

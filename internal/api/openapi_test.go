@@ -532,7 +532,11 @@ func TestEveryTextFieldIsBoundedAndTheBoundIsKept(t *testing.T) {
 				rec := httptest.NewRecorder()
 				a.h.ServeHTTP(rec, req)
 				var got wire.Error
-				if rest, ok := strings.CutPrefix(field, "events[0]."); ok {
+				rest, ok := strings.CutPrefix(field, "events[0].")
+				if !ok {
+					rest, ok = strings.CutPrefix(field, "batch[0].") // a Segment batch
+				}
+				if ok {
 					// A batch answers per event.
 					require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
 					var batch wire.BatchResponse

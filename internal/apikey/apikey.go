@@ -37,12 +37,13 @@ const (
 	AudiencesRun      Scope = "audiences:run"      // preview and run a journey's audience
 	ReportsRead       Scope = "reports:read"       // read journeys' reports and open their report pages
 	Erase             Scope = "erase"              // erase a customer
+	SegmentWrite      Scope = "segment:write"      // send Segment-spec calls (track, identify, page, batch)
 	Admin             Scope = "admin"              // everything
 )
 
 // Scopes lists every scope, in the order help texts show them.
 var Scopes = []Scope{EventsWrite, CustomersRead, CustomersWrite, PreferencesWrite, SuppressionsWrite,
-	TasksRead, TasksWrite, CatalogWrite, VouchersWrite, AudiencesRun, ReportsRead, Erase, Admin}
+	TasksRead, TasksWrite, CatalogWrite, VouchersWrite, AudiencesRun, ReportsRead, Erase, SegmentWrite, Admin}
 
 // ParseScopes reads a comma-separated list of scopes ("events:write,
 // customers:read"). Unknown scopes are errors naming the known ones.

@@ -185,6 +185,8 @@ type Metrics struct {
 	phases          *prometheus.HistogramVec
 	// shopify is rapport_shopify_webhooks_total (shopify.go).
 	shopify *prometheus.CounterVec
+	// segment is rapport_segment_calls_total (segment.go).
+	segment *prometheus.CounterVec
 
 	// The Temporal SDK's metrics go through a tally scope made on first
 	// use (see TemporalHandler), reported every interval.
@@ -253,6 +255,7 @@ func newMetrics(interval time.Duration) *Metrics {
 			Name: "rapport_events_accepted_total",
 			Help: "Events received by the API, by type (known types, else custom) and result (accepted, duplicate, invalid).",
 		}, []string{"type", "result"}),
+		segment:         newSegmentCalls(),
 		routingFailed:   newRoutingFailed(),
 		shopify:         newShopifyWebhooks(),
 		audienceOverdue: newAudienceOverdue(),
@@ -279,6 +282,7 @@ func newMetrics(interval time.Duration) *Metrics {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.messages, m.held, m.provider, m.events, m.inDoubt, m.settled, m.phases, m.temporalErrors, m.routingFailed, m.audienceOverdue,
 		m.shopify,
+		m.segment,
 	)
 	return m
 }

@@ -87,6 +87,10 @@ func nullIfEmpty(s string) any {
 // UpsertCustomer creates the customer or replaces every field of an
 // existing one. It reports whether the customer was new.
 func (s *Store) UpsertCustomer(ctx context.Context, c Customer) (created bool, err error) {
+	return upsertCustomer(ctx, s.pool, c)
+}
+
+func upsertCustomer(ctx context.Context, q querier, c Customer) (created bool, err error) {
 	attrs := c.Attributes
 	if attrs == nil {
 		attrs = map[string]any{}
@@ -95,7 +99,7 @@ func (s *Store) UpsertCustomer(ctx context.Context, c Customer) (created bool, e
 	if err != nil {
 		return false, fmt.Errorf("customer attributes: %w", err)
 	}
-	err = s.pool.QueryRow(ctx, `
+	err = q.QueryRow(ctx, `
 		INSERT INTO customers (id, email, phone, name, locale, time_zone,
 			address_line1, address_line2, city, region, postal_code, country, attributes, phone_e164)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)

@@ -1,0 +1,44 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// MergeCustomer changes a customer by what they are now and returns
+// whether it was new: change gets the stored customer (found false and
+// only the id when there is none yet) and returns the customer to store,
+// or an error to store nothing. Merges of one customer run one at a time
+// (a transaction-scoped lock), so two at once cannot lose each other's
+// fields, as a read and a later UpsertCustomer could.
+func (s *Store) MergeCustomer(ctx context.Context, id string, change func(c Customer, found bool) (Customer, error)) (created bool, err error) {
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('rapport-profile:' || $1, 0))`, id); err != nil {
+			return err
+		}
+		c, err := scanCustomer(tx.QueryRow(ctx, `SELECT `+customerColumns+` FROM customers WHERE id = $1`, id))
+		found := err == nil
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		if !found {
+			c = Customer{ID: id}
+		}
+		c, err = change(c, found)
+		if err != nil {
+			return err
+		}
+		if c.ID != id {
+			return fmt.Errorf("merge of customer %s changed its id", id)
+		}
+		created, err = upsertCustomer(ctx, tx, c)
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("merge customer %s: %w", id, err)
+	}
+	return created, nil
+}
