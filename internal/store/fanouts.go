@@ -140,3 +140,18 @@ func (s *Store) Fanouts(ctx context.Context, eventID string) ([]Fanout, error) {
 	}
 	return out, nil
 }
+
+// FanoutEvent returns the event a fan-out to a journey was for, as an
+// event without a customer; ErrNotFound when there is none.
+func (s *Store) FanoutEvent(ctx context.Context, eventID, journeyName string) (Event, error) {
+	e := Event{ID: eventID}
+	err := s.pool.QueryRow(ctx, `SELECT type, occurred_at, received_at, data FROM fanouts WHERE event_id = $1 AND journey = $2`,
+		eventID, journeyName).Scan(&e.Type, &e.OccurredAt, &e.ReceivedAt, &e.Data)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return e, ErrNotFound
+	}
+	if err != nil {
+		return e, fmt.Errorf("fan-out event %s: %w", eventID, err)
+	}
+	return e, nil
+}
