@@ -166,11 +166,17 @@ func (a *Activities) templatesFor(ctx context.Context, req workflows.SendRequest
 	return cached.(*templates.Set), nil
 }
 
-// triggerEvent reads the event that started the run from the event store,
-// for templates. An event no longer stored (removed by retention) is shown
+// triggerEvent reads the event that started the run from the event store
+// (or, for a fan-out journey's run, from its fan-out), for templates. An event no longer stored (removed by retention) is shown
 // with its id and type and no data, rather than failing the message.
 func (a *Activities) triggerEvent(ctx context.Context, req workflows.SendRequest) (*templates.Event, error) {
 	ev, err := a.Store.GetEvent(ctx, req.TriggerEventID)
+	if errors.Is(err, store.ErrNotFound) {
+		// An event posted without a customer, for a journey that fans out
+		// on it: stored with the fan-out, for every customer it entered.
+		ev, err = a.Store.FanoutEvent(ctx, req.TriggerEventID, req.Journey)
+		ev.CustomerID = req.CustomerID
+	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return &templates.Event{ID: req.TriggerEventID, Data: map[string]any{}}, nil

@@ -225,13 +225,13 @@ func TestDiffCommand(t *testing.T) {
 // TestExampleJourneysValidate: the example journeys in docs/examples (a
 // yearly date in a customer attribute, an SMS reply recorded and emitted,
 // a journey started by another's event, a template listing the trigger's
-// items, a sunset audience over engagement) are valid with their
-// templates.
+// items, a sunset audience over engagement, a fan-out trigger) are valid
+// with their templates.
 func TestExampleJourneysValidate(t *testing.T) {
 	t.Setenv("DATABASE_URL", "") // no runs in flight to compare with
 	out, errOut, err := run("validate", "../../docs/examples")
 	require.NoError(t, err, errOut)
-	assert.Equal(t, 5, strings.Count(out, ": ok ("), out)
+	assert.Equal(t, 6, strings.Count(out, ": ok ("), out)
 }
 
 // TestValidateSaysWhatRunsInFlightKeep: with a database, validate says how

@@ -46,6 +46,12 @@ func validateEvent(req *wire.EventRequest, now time.Time) (store.NewEvent, error
 // checkEventAndOrder checks an event's fields and data, and the order an
 // order.placed event carries.
 func checkEventAndOrder(req *wire.EventRequest, now time.Time) (store.Event, *store.Order, error) {
+	return checkEvent(req, now, true)
+}
+
+// checkEvent checks an event; one without a customer (a fan-out event)
+// when needCustomer is false.
+func checkEvent(req *wire.EventRequest, now time.Time, needCustomer bool) (store.Event, *store.Order, error) {
 	e := store.Event{ID: req.ID, Type: req.Type, CustomerID: req.CustomerID}
 	switch {
 	case req.ID == "":
@@ -58,8 +64,9 @@ func checkEventAndOrder(req *wire.EventRequest, now time.Time) (store.Event, *st
 		return e, nil, badField("type", "is longer than %d characters", maxEventType)
 	case !eventTypeRe.MatchString(req.Type):
 		return e, nil, badField("type", "%q is not an event type; use lowercase words joined by dots, such as order.placed", req.Type)
-	case req.CustomerID == "":
+	case req.CustomerID == "" && needCustomer:
 		return e, nil, badField("customer_id", "is required")
+	case req.CustomerID == "":
 	case !workflows.ValidIDPart(req.CustomerID):
 		return e, nil, badField("customer_id", "must be 1-128 letters, digits, _ . : or -")
 	}
@@ -267,6 +274,10 @@ func (s *Server) postEvent(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	if req.CustomerID == "" && req.Type != "" && s.Router != nil && len(s.Router.Catalog.FansOut(req.Type)) > 0 && !store.IsOrderEvent(req.Type) {
+		s.postFanout(w, r, &req)
+		return
+	}
 	ne, err := validateEvent(&req, time.Now().UTC())
 	e := ne.Event
 	if err != nil {
@@ -300,6 +311,38 @@ func (s *Server) postEvent(w http.ResponseWriter, r *http.Request) {
 	if resp.Status == wire.StatusDuplicate {
 		status = http.StatusOK
 	}
+	writeJSON(w, status, resp)
+}
+
+// postFanout stores an event posted without a customer for the journeys
+// whose trigger fans out on its type, and answers at once: the router
+// enters the customers each one's condition selects in the background
+// (router.RunFanouts). Posting it again is a duplicate that enters nobody.
+func (s *Server) postFanout(w http.ResponseWriter, r *http.Request, req *wire.EventRequest) {
+	e, _, err := checkEvent(req, time.Now().UTC(), false)
+	if err != nil {
+		s.Metrics.EventAccepted(req.Type, metrics.EventInvalid)
+		s.fail(w, r, err)
+		return
+	}
+	plans := s.Router.Catalog.FansOut(e.Type)
+	journeys := make([]string, len(plans))
+	for i, p := range plans {
+		journeys[i] = p.Journey
+	}
+	inserted, err := s.Store.RecordFanout(r.Context(), e, journeys)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	resp := wire.EventResponse{ID: e.ID, Status: wire.StatusAccepted, Routing: wire.RoutingFanOut,
+		RoutingResult: wire.RoutingResult{Started: []string{}, Delivered: []string{}}, FanOut: journeys}
+	status := http.StatusAccepted
+	if !inserted {
+		resp.Status, status = wire.StatusDuplicate, http.StatusOK
+	}
+	s.Router.NudgeFanouts()
+	s.Metrics.EventAccepted(e.Type, resp.Status)
 	writeJSON(w, status, resp)
 }
 

@@ -132,6 +132,13 @@ type translator struct {
 	now     time.Time
 	argBase int
 	args    []any
+
+	// For a fan-out's for condition (fanout.go): its event, the record
+	// variables of the exists being translated, and the first error met
+	// (a value the event lacks).
+	event   *journey.Event
+	records map[string]record
+	err     error
 }
 
 // bind adds a parameter and returns its placeholder.
@@ -283,11 +290,19 @@ func (t *translator) term(e ast.Expr) (string, bool) {
 			return fmt.Sprint(b), true
 		}
 	case ast.IdentKind, ast.SelectKind:
+		if col, ok := t.recordField(e); ok {
+			if col.kind == boolean {
+				return col.sql, true
+			}
+			return "", false
+		}
 		if col, ok := field(e); ok && col.kind == boolean {
 			return col.sql, true
 		}
 	case ast.CallKind:
 		return t.call(e.AsCall())
+	case ast.ComprehensionKind:
+		return t.exists(e)
 	}
 	return "", false
 }
@@ -327,13 +342,18 @@ func (t *translator) call(call ast.CallExpr) (string, bool) {
 		if len(args) != 2 {
 			return "", false
 		}
+		if len(t.records) > 0 {
+			if sql, ok := t.compareRecord(fn, args); ok {
+				return sql, true
+			}
+		}
 		if col, ok := field(args[0]); ok {
-			if v, ok := literal(args[1]); ok {
+			if v, ok := t.value(args[1]); ok {
 				return t.compare(col, fn, v)
 			}
 		}
 		if col, ok := field(args[1]); ok {
-			if v, ok := literal(args[0]); ok {
+			if v, ok := t.value(args[0]); ok {
 				return t.compare(col, mirrored[fn], v)
 			}
 		}

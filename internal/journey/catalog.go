@@ -48,6 +48,19 @@ func (c *Catalog) TriggeredBy(eventType string) []*Plan {
 	return out
 }
 
+// FansOut returns the journeys whose trigger fans out (trigger.for) on an
+// event type: an event of the type without a customer starts them for
+// every customer their condition selects. Sorted by name.
+func (c *Catalog) FansOut(eventType string) []*Plan {
+	var out []*Plan
+	for _, p := range c.plans {
+		if p.Trigger.Event == eventType && p.Trigger.FanOut() {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // IsJourneyFile reports whether a path names a journey file: YAML outside
 // the templates folder.
 func IsJourneyFile(p string) bool {

@@ -391,7 +391,7 @@ func (cc *compilation) trigger(n *yaml.Node) Trigger {
 	switch kinds[0] {
 	case "audience":
 		t.Audience = cc.audience(fs.get("audience"))
-		for _, k := range []string{"when", "max_event_age"} {
+		for _, k := range []string{"when", "max_event_age", "for"} {
 			if fs.get(k) != nil {
 				cc.errorf(fs.keys[k], "%s only goes with a trigger event; put the condition in the audience", k)
 			}
@@ -426,6 +426,9 @@ func (cc *compilation) trigger(n *yaml.Node) Trigger {
 	}
 	if wn := fs.get("when"); wn != nil {
 		t.When = cc.expr(wn, "trigger.when")
+	}
+	if fn := fs.get("for"); fn != nil {
+		cc.forTrigger(fs, fn, &t)
 	}
 	t.MaxEventAge = Duration{D: DefaultMaxEventAge, Text: "24h"}
 	if mn := fs.get("max_event_age"); mn != nil {
@@ -605,6 +608,45 @@ func (cc *compilation) keyExpr(n *yaml.Node) string {
 		return ""
 	}
 	return v
+}
+
+// forTrigger reads the for condition of a fan-out trigger: type-checked,
+// and its parts over customer.events and customer.orders checked by
+// ForChecker (the database must decide them).
+func (cc *compilation) forTrigger(fs *fieldSet, n *yaml.Node, t *Trigger) {
+	if fs.get("when") != nil {
+		cc.errorf(fs.keys["when"], "when does not go with for: put the whole condition in for, which sees the customer and the event")
+	}
+	if fs.get("key") != nil {
+		cc.errorf(fs.keys["key"], "key does not go with for: a fan-out enters each customer once per event (its id)")
+	}
+	if strings.HasPrefix(t.Event, "order.") {
+		cc.errorf(fs.keys["for"], "for does not go with %s: order events are about one customer's order; fan out on an event about something else, such as product.restocked", t.Event)
+		return
+	}
+	v, ok := cc.scalar(n, "trigger.for")
+	if !ok {
+		return
+	}
+	if strings.TrimSpace(v) == "" {
+		cc.errorf(n, "trigger.for is empty; write a condition such as customer.events.exists(e, e.type == \"product.viewed\" && e.data.product_id == event.data.product_id)")
+		return
+	}
+	checked := cc.c.env.checkFor(v)
+	if len(checked.issues) > 0 {
+		positions := cc.valuePositions(n)
+		for _, is := range checked.issues {
+			cc.errorAt(exprPos(n, v, positions, is.line, is.col), "trigger.for: "+is.message)
+		}
+		return
+	}
+	if ForChecker != nil {
+		if err := ForChecker(cc.c.env, v); err != nil {
+			cc.errorf(n, "trigger.for: %s", err.Error())
+			return
+		}
+	}
+	t.For = v
 }
 
 // audience reads and type-checks an audience condition.

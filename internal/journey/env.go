@@ -26,6 +26,7 @@ import (
 type Env struct {
 	env      *cel.Env
 	audience *cel.Env // customer fields as top-level names, for trigger.audience
+	fanout   *cel.Env // customer with events, and event, for trigger.for
 	fields   []string // every field name of the declared types, for suggestions
 	programs sync.Map // expression source -> cel.Program
 	audProgs sync.Map // audience expression source -> cel.Program
@@ -61,8 +62,7 @@ func NewEnv() (*Env, error) {
 		reflect.TypeFor[Engagement](), reflect.TypeFor[EmailEngagement](),
 		reflect.TypeFor[SMSEngagement](), reflect.TypeFor[MailEngagement](),
 	}
-	common := []cel.EnvOption{
-		ext.NativeTypes(types[0], types[1], types[2], types[3], types[4], types[5], ext.ParseStructTag("json")),
+	rest := []cel.EnvOption{
 		cel.CrossTypeNumericComparisons(true),
 		cel.ParserExpressionSizeLimit(maxExprLen),
 		cel.ParserRecursionLimit(64),
@@ -72,6 +72,7 @@ func NewEnv() (*Env, error) {
 		cel.Variable("now", cel.TimestampType),
 		cel.Variable("today", cel.StringType),
 	}
+	common := append([]cel.EnvOption{ext.NativeTypes(types[0], types[1], types[2], types[3], types[4], types[5], ext.ParseStructTag("json"))}, rest...)
 	env, err := cel.NewEnv(append(common,
 		cel.Variable("customer", cel.ObjectType(celTypeName(types[0]))),
 		cel.Variable("event", cel.ObjectType(celTypeName(types[1]))),
@@ -90,7 +91,13 @@ func NewEnv() (*Env, error) {
 	if err != nil {
 		return nil, fmt.Errorf("journey: build CEL audience environment: %w", err)
 	}
-	e := &Env{env: env, audience: audience}
+	// for conditions (fanout.go) see a customer with their recent events.
+	fanout, err := newFanoutEnv(append([]cel.EnvOption{ext.NativeTypes(reflect.TypeFor[FanoutCustomer](), reflect.TypeFor[RecentEvent](),
+		types[1], types[2], types[3], types[4], types[5], ext.ParseStructTag("json"))}, rest...))
+	if err != nil {
+		return nil, err
+	}
+	e := &Env{env: env, audience: audience, fanout: fanout}
 	seen := map[string]bool{}
 	for _, t := range types {
 		for i := range t.NumField() {

@@ -134,6 +134,7 @@ var (
 		{name: "offset", doc: "With date: whole days before (-7d) or after (3d) the date.",
 			value: schema{"type": "string", "pattern": `^\s*[-+]?([0-9]+[wd])+\s*$`, "description": "whole days or weeks, before (-7d) or after (3d)"}},
 		{name: "when", doc: "A condition over the event and the customer (event triggers), or over the customer (date triggers).", value: conditionValue},
+		{name: "for", doc: "With event: makes it a fan-out trigger: an event of the type posted without a customer starts the journey for every customer this condition (over customer, customer.events, customer.orders and event) selects.", value: conditionValue},
 		{name: "max_event_age", doc: "An event older than this does not start the journey (default 24h).", value: durationValue},
 		{name: "audience", doc: "A condition over customers; an audience run enters those for whom it holds.", value: conditionValue},
 		{name: "schedule", doc: "When audience runs happen: a cron expression such as \"0 9 * * *\".", value: textValue},

@@ -16,6 +16,11 @@ import (
 // call it by name.
 const orderedRangeFn = "@rapport_ordered_range"
 
+// OrderedRangeFn is the name of the function that wraps every
+// comprehension's range in a checked expression (for internal/audience,
+// which reads the range inside it).
+const OrderedRangeFn = orderedRangeFn
+
 // orderedRange declares orderedRangeFn: a list is itself, a map is the
 // sorted list of its keys. A comprehension over a map iterates its keys,
 // so iterating the sorted keys instead gives the same elements, in a fixed

@@ -260,6 +260,11 @@ type Trigger struct {
 	// MaxEventAge: an event older than this does not start the journey, so
 	// loading history never thanks anyone for last year's order.
 	MaxEventAge Duration `json:"max_event_age,omitzero"`
+	// For, on an event trigger, makes it a fan-out trigger: an event of
+	// the type posted without a customer starts the journey for every
+	// customer this condition (over customer, with customer.events and
+	// customer.orders, and event) selects (fanout.go).
+	For string `json:"for,omitempty"`
 	// Audience is a CEL condition over the customer's fields; customers for
 	// whom it holds are entered by an audience run instead of an event.
 	Audience string `json:"audience,omitempty"`

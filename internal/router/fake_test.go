@@ -31,6 +31,10 @@ type fakeTemporal struct {
 	appearAfter map[string]int
 	// fail, when set, is every call's answer.
 	fail error
+	// failAfter, when above 0, sets fail to failWith once that many
+	// workflows have started.
+	failAfter int
+	failWith  error
 }
 
 // started is a workflow start: by SignalWithStartWorkflow (Signal set)
@@ -78,6 +82,9 @@ func (f *fakeTemporal) SignalWithStartWorkflow(_ context.Context, id, signal str
 	}
 	f.running[id] = true
 	f.starts = append(f.starts, started{ID: id, Signal: signal, Event: arg.(journey.Event), Opts: o, Input: args[0].(workflows.JourneyInput)})
+	if f.failAfter > 0 && len(f.starts) >= f.failAfter {
+		f.fail, f.failAfter = f.failWith, 0
+	}
 	return fakeRun{id: id}, nil
 }
 

@@ -52,7 +52,8 @@ type Router struct {
 	// TaskQueue is where journeys start; empty is workflows.TaskQueue.
 	TaskQueue string
 
-	queue []chan store.Event // see RunQueue
+	queue       []chan store.Event // see RunQueue
+	fanoutNudge chan struct{}      // see RunFanouts
 }
 
 // Result says what routing an event did.
@@ -122,6 +123,12 @@ func (r *Router) route(ctx context.Context, e store.Event, startOnly bool) (Resu
 		facts.Zone = loc.String()
 		vars := journey.Vars{Customer: facts, Event: ev, Trigger: ev, Order: ev.Order, Now: cmp.Or(e.ReceivedAt, time.Now()).UTC()}
 		for _, plan := range plans {
+			if plan.Trigger.FanOut() {
+				// Started by the event without a customer, for each
+				// customer its for condition selects (fanout.go).
+				res.Skipped = append(res.Skipped, plan.Journey+": its trigger fans out: post the event without customer_id")
+				continue
+			}
 			if age := plan.Trigger.MaxEventAge.D; age > 0 && time.Since(ev.OccurredAt) > age {
 				res.Skipped = append(res.Skipped, fmt.Sprintf("%s: the event is older than max_event_age %s", plan.Journey, plan.Trigger.MaxEventAge))
 				continue

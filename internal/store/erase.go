@@ -379,6 +379,7 @@ var ErasureTables = map[string]string{
 	"customer_settings":        "deleted",
 	"settings_events":          "deleted",
 	"products":                 "no customer data",
+	"fanouts":                  "no customer data (events about a product, say, posted without a customer)",
 	"complements":              "no customer data",
 	"webhook_events":           "no customer data (provider event ids)",
 	"api_keys":                 "no customer data",

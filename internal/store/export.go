@@ -80,6 +80,7 @@ var ExportTables = map[string]string{
 	"run_steps":           "run_steps (the steps their runs reached)",
 	"erasures":            "erasures (earlier erasures of the same id, found by its keyed hash)",
 	"products":            "not exported: no customer data",
+	"fanouts":             "not exported: no customer data (events posted without a customer)",
 	"complements":         "not exported: no customer data",
 	"webhook_events":      "not exported: no customer data (provider event ids)",
 	"api_keys":            "not exported: no customer data",

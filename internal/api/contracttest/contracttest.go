@@ -145,8 +145,9 @@ func (c *Checker) String() string {
 }
 
 // ShippedCatalog compiles the shipped journeys the contract's examples
-// name (thank-you and lapse-winback, in root/journeys), for a router the
-// API starts them with.
+// name (thank-you and lapse-winback, in root/journeys, and back-in-stock,
+// in root/docs/examples, whose trigger fans out), for a router the API
+// starts them with.
 func ShippedCatalog(t testing.TB, root string) (*journey.Catalog, *journey.Env) {
 	t.Helper()
 	comp, err := journey.NewCompiler(journey.Options{})
@@ -154,12 +155,12 @@ func ShippedCatalog(t testing.TB, root string) (*journey.Catalog, *journey.Env) 
 		t.Fatalf("journey compiler: %v", err)
 	}
 	var plans []*journey.Plan
-	for _, f := range []string{"thank-you.yaml", "lapse-winback.yaml"} {
-		src, err := os.ReadFile(filepath.Join(root, "journeys", f))
+	for _, f := range []string{"journeys/thank-you.yaml", "journeys/lapse-winback.yaml", "docs/examples/back-in-stock.yaml"} {
+		src, err := os.ReadFile(filepath.Join(root, f))
 		if err != nil {
 			t.Fatalf("read %s: %v", f, err)
 		}
-		plan, diags := comp.Compile(f, src)
+		plan, diags := comp.Compile(filepath.Base(f), src)
 		if diags.HasErrors() {
 			t.Fatalf("%s: %v", f, diags)
 		}

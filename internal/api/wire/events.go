@@ -26,6 +26,10 @@ const (
 	// RoutingPending: starting journeys failed for now; the event is
 	// stored and the sweeper routes it.
 	RoutingPending = "pending"
+	// RoutingFanOut: the event names no customer and starts journeys whose
+	// trigger fans out (trigger.for); they enter the customers their
+	// condition selects in the background (EventResponse.FanOut).
+	RoutingFanOut = "fan_out"
 )
 
 // EventRequest is one event, POST /v1/events.
@@ -89,6 +93,10 @@ type EventResponse struct {
 	// such order of the customer, or a status the event does not move on.
 	// The event is stored and routed all the same.
 	Note string `json:"note,omitempty"`
+	// FanOut, for an event posted without a customer, names the journeys
+	// that enter, in the background, each customer their trigger's for
+	// condition selects.
+	FanOut []string `json:"fan_out,omitempty"`
 }
 
 // OrderState is an order's status and what was refunded of it.
