@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -133,6 +134,13 @@ steps:
 	old := start("old@host@", LegacyRevisionForTest, nil)
 	newer := start(self, CurrentRevision, watch.Revision)
 	defer newer.Stop()
+	// Until the server lists the older worker, the watcher cannot know of
+	// it (and its cautious default before the first read is the same
+	// revision): wait for the read that names it.
+	require.Eventually(t, func() bool {
+		v := watch.View()
+		return v.Known && slices.ContainsFunc(v.Workers, func(w fleet.Worker) bool { return w.Identity == "old@host@" })
+	}, 2*time.Minute, 100*time.Millisecond, "the older worker is listed: %+v", watch.View())
 	records(LegacyRevisionForTest, "an older worker polls")
 	mixed := startRuns(6, 2*time.Second)
 	completes(mixed)

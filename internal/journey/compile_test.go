@@ -316,9 +316,9 @@ func TestCompileErrors(t *testing.T) {
 		{"webhook without endpoint", with(5, "  - send: {channel: webhook, template: thank-you}"),
 			[]string{"5:11: a send on the webhook channel needs an endpoint"}},
 		{"endpoint without webhook", with(5, "  - send: {channel: email, endpoint: crm, template: thank-you}"),
-			[]string{"5:37: endpoint is for the webhook channel, which this send does not use"}},
+			[]string{"5:38: endpoint is for the webhook channel, which this send does not use"}},
 		{"bad endpoint name", with(5, "  - send: {channel: [webhook, email], endpoint: CRM, template: thank-you}"),
-			[]string{`5:48: endpoint name "CRM" is not allowed`}},
+			[]string{`5:49: endpoint name "CRM" is not allowed`}},
 		{"channel twice", with(5, "  - send: {channel: [email, email], template: thank-you}"),
 			[]string{"5:29: channel email is listed twice"}},
 		{"send without template", with(5, "  - send: {channel: email}"),
@@ -682,7 +682,7 @@ func TestWebhookEndpoints(t *testing.T) {
 	require.NoError(t, err)
 	_, diags = c.Compile("hook.yaml", journey)
 	require.True(t, diags.HasErrors())
-	assert.Equal(t, `hook.yaml:5:50: webhook endpoint "crm" is not configured (RAPPORT_WEBHOOK_ENDPOINTS); configured: crm-eu, feed; did you mean "crm-eu"?`, diags.Error())
+	assert.Equal(t, `hook.yaml:5:49: webhook endpoint "crm" is not configured (RAPPORT_WEBHOOK_ENDPOINTS); configured: crm-eu, feed`, diags.Error())
 
 	c, err = NewCompiler(Options{Endpoints: []string{}})
 	require.NoError(t, err)
