@@ -111,11 +111,8 @@ func StartTemporal(ctx context.Context, opts TemporalOptions) (*Temporal, error)
 			return nil, fmt.Errorf("temporal frontend: %w", err)
 		}
 	}
-	if opts.UIPort == 0 {
-		if opts.UIPort, err = freePort(opts.IP); err != nil {
-			return nil, err
-		}
-	} else if opts.UIPort > 0 {
+	autoUI := opts.UIPort == 0
+	if opts.UIPort > 0 {
 		if err := checkPortFree(opts.IP, opts.UIPort); err != nil {
 			return nil, fmt.Errorf("temporal UI: %w", err)
 		}
@@ -150,6 +147,16 @@ func StartTemporal(ctx context.Context, opts TemporalOptions) (*Temporal, error)
 	if err := t.waitReady(ctx, opts.SearchAttributes); err != nil {
 		server.Stop()
 		return nil, err
+	}
+	if autoUI {
+		// Chosen only now, a moment before the UI binds it: the UI server
+		// ends the process when its port is taken (its logger's Fatal), so
+		// the window in which another process could take it is kept to
+		// the least, not the seconds the server above takes to start.
+		if opts.UIPort, err = freePort(opts.IP); err != nil {
+			t.Stop()
+			return nil, err
+		}
 	}
 	if opts.UIPort > 0 {
 		t.ui = uiserver.NewServer(uiserveroptions.WithConfigProvider(&uiconfig.Config{
