@@ -161,28 +161,37 @@ func (s *Store) ListTasks(ctx context.Context, f TaskFilter) ([]Task, error) {
 // person, with the key's name) and the API key the claim came with. Claiming again by the same person is harmless; a task claimed by
 // someone else, or finished, is a conflict.
 func (s *Store) ClaimTask(ctx context.Context, id, assignee, by, byKey string) (Task, error) {
+	return s.changeTask(ctx, id, "claim", func(tx pgx.Tx, t Task) (Task, error) {
+		switch {
+		case t.Final():
+			return Task{}, fmt.Errorf("%w: the task is %s", ErrConflict, t.Status)
+		case t.Status == TaskClaimed && t.Assignee != assignee:
+			return Task{}, fmt.Errorf("%w: the task is claimed by %s", ErrConflict, t.Assignee)
+		}
+		// Claimed again by the same person: nothing new to record.
+		return scanTask(tx.QueryRow(ctx, `UPDATE tasks SET status = CASE WHEN status = 'overdue' THEN status ELSE 'claimed' END,
+			assignee = $2, claimed_at = coalesce(claimed_at, now()), claimed_by_key = $3,
+			actions = CASE WHEN assignee = $2 THEN actions ELSE `+appendAction(4)+` END
+			WHERE id = $1 RETURNING `+taskColumns, id, assignee, byKey,
+			TaskAction{Kind: TaskClaim, By: by, Key: byKey, Assignee: assignee}))
+	})
+}
+
+// changeTask changes a task in a transaction that holds its row: change
+// gets the task as it stands and returns it as it becomes (or an error,
+// wrapped as "VERB task ID").
+func (s *Store) changeTask(ctx context.Context, id, verb string, change func(tx pgx.Tx, t Task) (Task, error)) (Task, error) {
 	var out Task
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		t, err := scanTask(tx.QueryRow(ctx, `SELECT `+taskColumns+` FROM tasks WHERE id = $1 FOR UPDATE`, id))
 		if err != nil {
 			return err
 		}
-		switch {
-		case t.Final():
-			return fmt.Errorf("%w: the task is %s", ErrConflict, t.Status)
-		case t.Status == TaskClaimed && t.Assignee != assignee:
-			return fmt.Errorf("%w: the task is claimed by %s", ErrConflict, t.Assignee)
-		}
-		// Claimed again by the same person: nothing new to record.
-		out, err = scanTask(tx.QueryRow(ctx, `UPDATE tasks SET status = CASE WHEN status = 'overdue' THEN status ELSE 'claimed' END,
-			assignee = $2, claimed_at = coalesce(claimed_at, now()), claimed_by_key = $3,
-			actions = CASE WHEN assignee = $2 THEN actions ELSE `+appendAction(4)+` END
-			WHERE id = $1 RETURNING `+taskColumns, id, assignee, byKey,
-			TaskAction{Kind: TaskClaim, By: by, Key: byKey, Assignee: assignee}))
+		out, err = change(tx, t)
 		return err
 	})
 	if err != nil {
-		return out, fmt.Errorf("claim task %s: %w", id, err)
+		return out, fmt.Errorf("%s task %s: %w", verb, id, err)
 	}
 	return out, nil
 }
@@ -200,68 +209,42 @@ func appendAction(a int) string {
 // Assigning it to the person who holds it changes nothing; a finished
 // task is a conflict.
 func (s *Store) AssignTask(ctx context.Context, id, assignee, by, byKey string) (Task, error) {
-	var out Task
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		t, err := scanTask(tx.QueryRow(ctx, `SELECT `+taskColumns+` FROM tasks WHERE id = $1 FOR UPDATE`, id))
-		if err != nil {
-			return err
-		}
+	return s.changeTask(ctx, id, "assign", func(tx pgx.Tx, t Task) (Task, error) {
 		switch {
 		case t.Final():
-			return fmt.Errorf("%w: the task is %s", ErrConflict, t.Status)
+			return Task{}, fmt.Errorf("%w: the task is %s", ErrConflict, t.Status)
 		case t.Assignee == assignee:
-			out = t
-			return nil
+			return t, nil
 		}
-		out, err = scanTask(tx.QueryRow(ctx, `UPDATE tasks SET status = CASE WHEN status = 'overdue' THEN status ELSE 'claimed' END,
+		return scanTask(tx.QueryRow(ctx, `UPDATE tasks SET status = CASE WHEN status = 'overdue' THEN status ELSE 'claimed' END,
 			assignee = $2, claimed_at = now(), claimed_by_key = $3, actions = `+appendAction(4)+`
 			WHERE id = $1 RETURNING `+taskColumns, id, assignee, byKey,
 			TaskAction{Kind: TaskAssign, By: by, Key: byKey, Assignee: assignee, From: t.Assignee}))
-		return err
 	})
-	if err != nil {
-		return out, fmt.Errorf("assign task %s: %w", id, err)
-	}
-	return out, nil
 }
 
 // UnclaimTask puts a task back in its queue for anyone to claim, whoever
 // held it (by and byKey did it). A task nobody holds, or a finished one,
 // is a conflict.
 func (s *Store) UnclaimTask(ctx context.Context, id, by, byKey string) (Task, error) {
-	var out Task
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		t, err := scanTask(tx.QueryRow(ctx, `SELECT `+taskColumns+` FROM tasks WHERE id = $1 FOR UPDATE`, id))
-		if err != nil {
-			return err
-		}
+	return s.changeTask(ctx, id, "unclaim", func(tx pgx.Tx, t Task) (Task, error) {
 		switch {
 		case t.Final():
-			return fmt.Errorf("%w: the task is %s", ErrConflict, t.Status)
+			return Task{}, fmt.Errorf("%w: the task is %s", ErrConflict, t.Status)
 		case t.Assignee == "":
-			return fmt.Errorf("%w: nobody holds the task", ErrConflict)
+			return Task{}, fmt.Errorf("%w: nobody holds the task", ErrConflict)
 		}
-		out, err = scanTask(tx.QueryRow(ctx, `UPDATE tasks SET status = CASE WHEN status = 'overdue' THEN status ELSE 'open' END,
+		return scanTask(tx.QueryRow(ctx, `UPDATE tasks SET status = CASE WHEN status = 'overdue' THEN status ELSE 'open' END,
 			assignee = '', claimed_at = NULL, claimed_by_key = '', actions = `+appendAction(2)+`
 			WHERE id = $1 RETURNING `+taskColumns, id,
 			TaskAction{Kind: TaskUnclaim, By: by, Key: byKey, From: t.Assignee}))
-		return err
 	})
-	if err != nil {
-		return out, fmt.Errorf("unclaim task %s: %w", id, err)
-	}
-	return out, nil
 }
 
 // NoteTask adds a note to a task, finished or not. A task that already
 // has MaxTaskNotes notes is a conflict.
 func (s *Store) NoteTask(ctx context.Context, id, note, by, byKey string) (Task, error) {
-	var out Task
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		t, err := scanTask(tx.QueryRow(ctx, `SELECT `+taskColumns+` FROM tasks WHERE id = $1 FOR UPDATE`, id))
-		if err != nil {
-			return err
-		}
+	return s.changeTask(ctx, id, "note", func(tx pgx.Tx, t Task) (Task, error) {
 		notes := 0
 		for _, a := range t.Actions {
 			if a.Kind == TaskNote {
@@ -269,17 +252,12 @@ func (s *Store) NoteTask(ctx context.Context, id, note, by, byKey string) (Task,
 			}
 		}
 		if notes >= MaxTaskNotes {
-			return fmt.Errorf("%w: the task has %d notes, as many as it keeps", ErrConflict, notes)
+			return Task{}, fmt.Errorf("%w: the task has %d notes, as many as it keeps", ErrConflict, notes)
 		}
-		out, err = scanTask(tx.QueryRow(ctx, `UPDATE tasks SET actions = `+appendAction(2)+`
+		return scanTask(tx.QueryRow(ctx, `UPDATE tasks SET actions = `+appendAction(2)+`
 			WHERE id = $1 RETURNING `+taskColumns, id,
 			TaskAction{Kind: TaskNote, By: by, Key: byKey, Note: note}))
-		return err
 	})
-	if err != nil {
-		return out, fmt.Errorf("note task %s: %w", id, err)
-	}
-	return out, nil
 }
 
 // CompleteTask records a task's outcome, and the API key it came with
@@ -287,32 +265,20 @@ func (s *Store) NoteTask(ctx context.Context, id, note, by, byKey string) (Task,
 // Completing it again with the same outcome is harmless; a different
 // outcome, or a cancelled task, is a conflict.
 func (s *Store) CompleteTask(ctx context.Context, id, outcome, notes, byKey string) (Task, error) {
-	var out Task
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		t, err := scanTask(tx.QueryRow(ctx, `SELECT `+taskColumns+` FROM tasks WHERE id = $1 FOR UPDATE`, id))
-		if err != nil {
-			return err
-		}
+	return s.changeTask(ctx, id, "complete", func(tx pgx.Tx, t Task) (Task, error) {
 		switch {
 		case t.Status == TaskCompleted && t.Outcome == outcome:
-			out = t
 			if byKey == "" || t.CompletedByKey != "" {
-				return nil
+				return t, nil
 			}
-			out, err = scanTask(tx.QueryRow(ctx, `UPDATE tasks SET completed_by_key = $2 WHERE id = $1 RETURNING `+taskColumns, id, byKey))
-			return err
+			return scanTask(tx.QueryRow(ctx, `UPDATE tasks SET completed_by_key = $2 WHERE id = $1 RETURNING `+taskColumns, id, byKey))
 		case t.Final():
-			return fmt.Errorf("%w: the task is already %s", ErrConflict, t.Status)
+			return Task{}, fmt.Errorf("%w: the task is already %s", ErrConflict, t.Status)
 		}
-		out, err = scanTask(tx.QueryRow(ctx, `UPDATE tasks SET status = 'completed', outcome = $2, notes = $3, completed_at = now(),
+		return scanTask(tx.QueryRow(ctx, `UPDATE tasks SET status = 'completed', outcome = $2, notes = $3, completed_at = now(),
 			completed_by_key = CASE WHEN $4 <> '' THEN $4 ELSE completed_by_key END
 			WHERE id = $1 RETURNING `+taskColumns, id, outcome, notes, byKey))
-		return err
 	})
-	if err != nil {
-		return out, fmt.Errorf("complete task %s: %w", id, err)
-	}
-	return out, nil
 }
 
 // EscalateTask moves an unfinished task to another queue with a new due
