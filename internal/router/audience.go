@@ -81,7 +81,7 @@ func (r *Router) EnterAudience(ctx context.Context, plan *journey.Plan, run Audi
 				entrants = append(entrants, e)
 			}
 		}
-		started, skipped, err := r.enterAll(ctx, plan, run, entrants)
+		started, skipped, err := r.enterAll(ctx, plan, run.Concurrency, entrants, false)
 		if err != nil {
 			return out, err
 		}
@@ -205,15 +205,16 @@ func (sel selection) pick(r *Router, p store.Prospect, runKey string) (entrant, 
 	return e, true
 }
 
-// enterAll enters customers, Concurrency at a time. A customer already in
-// the run, or refused by the entry rules, counts as skipped.
-func (r *Router) enterAll(ctx context.Context, plan *journey.Plan, run AudienceRun, entrants []entrant) (started, skipped int64, err error) {
+// enterAll enters customers, concurrency at a time (signal as enter
+// takes it). A customer already in the run, or refused by the entry
+// rules, counts as skipped.
+func (r *Router) enterAll(ctx context.Context, plan *journey.Plan, concurrency int, entrants []entrant, signal bool) (started, skipped int64, err error) {
 	var nStarted, nSkipped atomic.Int64
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(run.Concurrency)
+	g.SetLimit(concurrency)
 	for _, e := range entrants {
 		g.Go(func() error {
-			_, ok, _, err := r.enter(gctx, plan, e.prospect.Facts.ID, e.key, e.event, e.prospect.LastEventSeq, false)
+			_, ok, _, err := r.enter(gctx, plan, e.prospect.Facts.ID, e.key, e.event, e.prospect.LastEventSeq, signal)
 			if err != nil {
 				return err
 			}

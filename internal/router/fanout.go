@@ -6,10 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync/atomic"
 	"time"
-
-	"golang.org/x/sync/errgroup"
 
 	"github.com/rapporthq/rapport/internal/audience"
 	"github.com/rapporthq/rapport/internal/journey"
@@ -192,25 +189,11 @@ func (r *Router) retryFanout(ctx context.Context, f store.Fanout, o FanoutOption
 // enterFanout enters the customers a page selected, concurrency at a
 // time, each with the event as their trigger.
 func (r *Router) enterFanout(ctx context.Context, plan *journey.Plan, ev journey.Event, key string, picked []store.Prospect, concurrency int) (started, skipped int64, err error) {
-	var nStarted, nSkipped atomic.Int64
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(concurrency)
-	for _, p := range picked {
-		g.Go(func() error {
-			e := ev
-			e.CustomerID = p.Facts.ID
-			_, ok, _, err := r.enter(gctx, plan, p.Facts.ID, key, e, p.LastEventSeq, true)
-			if err != nil {
-				return err
-			}
-			if ok {
-				nStarted.Add(1)
-			} else {
-				nSkipped.Add(1)
-			}
-			return nil
-		})
+	entrants := make([]entrant, len(picked))
+	for i, p := range picked {
+		e := ev
+		e.CustomerID = p.Facts.ID
+		entrants[i] = entrant{prospect: p, key: key, event: e}
 	}
-	err = g.Wait()
-	return nStarted.Load(), nSkipped.Load(), err
+	return r.enterAll(ctx, plan, concurrency, entrants, true)
 }
