@@ -40,7 +40,8 @@ type benchEngine struct {
 	workers     []*benchWorker
 }
 
-// benchWorker is one `rapport worker --bench` process.
+// benchWorker is one `rapport worker` process: the bench's (--bench), or
+// a test's.
 type benchWorker struct {
 	name    string
 	cmd     *exec.Cmd
@@ -193,8 +194,15 @@ func benchWorkerEnv(d *devStack, journeysDir string) ([]string, error) {
 	), nil
 }
 
-// startBenchWorker starts one worker process and waits until it is ready.
+// startBenchWorker starts one worker process of the bench (`rapport
+// worker --bench`) and waits until it is ready.
 func startBenchWorker(ctx context.Context, bin string, env []string, logPath, name string) (*benchWorker, error) {
+	return startWorkerProcess(ctx, bin, env, logPath, name, "--bench")
+}
+
+// startWorkerProcess starts `bin worker` with flags, logging to logPath,
+// and waits until its /readyz answers.
+func startWorkerProcess(ctx context.Context, bin string, env []string, logPath, name string, flags ...string) (*benchWorker, error) {
 	port, err := freeLocalPort()
 	if err != nil {
 		return nil, err
@@ -204,7 +212,7 @@ func startBenchWorker(ctx context.Context, bin string, env []string, logPath, na
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, "worker", "--bench", "--ops-addr", ops)
+	cmd := exec.Command(bin, append([]string{"worker", "--ops-addr", ops}, flags...)...)
 	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = lf, lf
 	// Its own process group, so Ctrl-C reaches the bench only, which

@@ -3,10 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -78,6 +81,102 @@ func TestValidateMissingPath(t *testing.T) {
 	_, errOut, err := run("validate", "testdata/nowhere")
 	require.Error(t, err)
 	assert.Contains(t, errOut, "testdata/nowhere: no such file or directory")
+}
+
+// webhookJourney writes a folder whose journey order-hook (its send on
+// line 7) posts each order to the webhook endpoint orders-feed, with body
+// as its template, and returns the folder.
+func webhookJourney(t *testing.T, body string) string {
+	t.Helper()
+	dir := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "templates", "order-feed"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "order-hook.yaml"), []byte(`journey: order-hook
+description: Tell the order system about each order.
+purpose: transactional
+trigger: {event: order.placed}
+steps:
+  - id: notify
+    send: {channel: webhook, endpoint: orders-feed, template: order-feed}
+`), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "templates", "order-feed", "webhook.json"), []byte(body+"\n"), 0o644))
+	return dir
+}
+
+// webhookEndpoints is RAPPORT_WEBHOOK_ENDPOINTS for endpoints of these
+// names (contacts_customer as given), with a made-up secret.
+func webhookEndpoints(t *testing.T, contacts map[string]bool) string {
+	t.Helper()
+	var eps []map[string]any
+	for _, name := range slices.Sorted(maps.Keys(contacts)) {
+		eps = append(eps, map[string]any{"name": name, "url": "https://hooks.example.com/" + name,
+			"secret": "whsec_" + base64.StdEncoding.EncodeToString([]byte(strings.Repeat(name, 32)[:32])), "contacts_customer": contacts[name]})
+	}
+	b, err := json.Marshal(eps)
+	require.NoError(t, err)
+	return string(b)
+}
+
+// TestValidateChecksWebhookEndpoints: with the endpoints configured
+// (inline or in a file), a webhook send naming another is a problem at
+// its line, with the configured names and a suggestion; without them the
+// journey is valid and a warning says its endpoint was not checked; a
+// configuration that does not parse is a problem that names the endpoint
+// and not its secret; journeys without webhooks say nothing of them.
+func TestValidateChecksWebhookEndpoints(t *testing.T) {
+	t.Setenv("DATABASE_URL", "") // no runs in flight to compare with
+	t.Setenv("RAPPORT_WEBHOOK_ENDPOINTS", "")
+	t.Setenv("RAPPORT_WEBHOOK_ENDPOINTS_FILE", "")
+	dir := webhookJourney(t, `{"customer": {{json .Customer.ID}}{{with .Order}}, "order": {{json .ID}}{{end}}}`)
+	path := filepath.Join(dir, "order-hook.yaml")
+
+	out, errOut, err := run("validate", dir)
+	require.NoError(t, err, "validating without the endpoints' secrets (in CI) works")
+	assert.Contains(t, out, path+": ok (order-hook, plan ")
+	assert.Equal(t, path+`: warning: webhook endpoint "orders-feed" not checked: no webhook endpoints are configured here (RAPPORT_WEBHOOK_ENDPOINTS or RAPPORT_WEBHOOK_ENDPOINTS_FILE); set them to check, as a worker does: it refuses to start while a journey names an endpoint it does not have`+"\n", errOut)
+
+	t.Setenv("RAPPORT_WEBHOOK_ENDPOINTS", webhookEndpoints(t, map[string]bool{"orders-fed": false, "crm": true}))
+	out, errOut, err = run("validate", dir)
+	var exit *exitError
+	require.ErrorAs(t, err, &exit)
+	assert.Equal(t, 1, exit.code)
+	assert.NotContains(t, out, "ok")
+	assert.Equal(t, path+`:7:40: webhook endpoint "orders-feed" is not configured (RAPPORT_WEBHOOK_ENDPOINTS); configured: crm, orders-fed; did you mean "orders-fed"?
+1 problem found; 0 journeys valid
+`, errOut)
+
+	t.Setenv("RAPPORT_WEBHOOK_ENDPOINTS", webhookEndpoints(t, map[string]bool{"orders-feed": false}))
+	out, errOut, err = run("validate", dir)
+	require.NoError(t, err, errOut)
+	assert.Contains(t, out, path+": ok (order-hook, plan ")
+	assert.Empty(t, errOut, "checked: no warning")
+
+	// From a file, as a mounted secret; "[]" configures none.
+	file := filepath.Join(t.TempDir(), "endpoints.json")
+	require.NoError(t, os.WriteFile(file, []byte("[]"), 0o600))
+	t.Setenv("RAPPORT_WEBHOOK_ENDPOINTS", "")
+	t.Setenv("RAPPORT_WEBHOOK_ENDPOINTS_FILE", file)
+	_, errOut, err = run("validate", dir)
+	require.ErrorAs(t, err, &exit)
+	assert.Contains(t, errOut, `webhook endpoint "orders-feed" is not configured (RAPPORT_WEBHOOK_ENDPOINTS); none is configured`)
+	require.NoError(t, os.WriteFile(file, []byte(webhookEndpoints(t, map[string]bool{"orders-feed": true})), 0o600))
+	_, errOut, err = run("validate", dir)
+	require.NoError(t, err, errOut)
+	assert.Empty(t, errOut)
+
+	// A configuration that does not parse: a problem, secret unsaid.
+	t.Setenv("RAPPORT_WEBHOOK_ENDPOINTS_FILE", "")
+	t.Setenv("RAPPORT_WEBHOOK_ENDPOINTS", `[{"name": "orders-feed", "url": "https://hooks.example.com/in", "secret": "whsec_dG9vIHNob3J0"}]`)
+	_, errOut, err = run("validate", dir)
+	require.ErrorAs(t, err, &exit)
+	assert.Contains(t, errOut, `webhook endpoints not checked: RAPPORT_WEBHOOK_ENDPOINTS: endpoint "orders-feed": secret: secret 1: decodes to 9 bytes; use 24 to 64`)
+	assert.NotContains(t, errOut, "dG9vIHNob3J0")
+	assert.True(t, strings.HasSuffix(errOut, "1 problem found; 1 journey valid\n"), errOut)
+
+	// Journeys without webhooks say nothing of them, configured or not.
+	t.Setenv("RAPPORT_WEBHOOK_ENDPOINTS", "")
+	_, errOut, err = run("validate", "../../journeys")
+	require.NoError(t, err, errOut)
+	assert.Empty(t, errOut)
 }
 
 func TestGraph(t *testing.T) {

@@ -55,7 +55,10 @@ event N days in (repeatable): 'at day 2 12h30m' (or 'at 36h', 'at 90m')
 for a time of day, and 'with {"product_id": "p1"}' at the end for its
 data (a JSON object), so 'event order.placed at day 2 12h with
 {"product_id": "p1"}'. --days bounds the preview. Staff tasks are
-never done in a preview: they go overdue as the journey says.`,
+never done in a preview: they go overdue as the journey says. A webhook
+follows its endpoint's contacts_customer when RAPPORT_WEBHOOK_ENDPOINTS
+(or RAPPORT_WEBHOOK_ENDPOINTS_FILE) configures it; otherwise the preview
+takes it to contact the customer, applies the contact rules, and says so.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if customerID == "" {
@@ -470,6 +473,12 @@ func (p *previewer) send(ctx context.Context, req workflows.SendRequest) (workfl
 	c := p.customer
 	res := workflows.SendResult{Channel: req.Channel}
 	what := fmt.Sprintf("%s %s", req.Channel, req.Template)
+	noContact := false
+	if req.Channel == journey.Webhook {
+		var note string
+		noContact, note = p.webhookEndpoint(req.Endpoint)
+		what = fmt.Sprintf("%s to %s (%s)", what, req.Endpoint, note)
+	}
 	var missing string
 	switch req.Channel {
 	case journey.Email:
@@ -494,7 +503,10 @@ func (p *previewer) send(ctx context.Context, req workflows.SendRequest) (workfl
 	if at.IsZero() {
 		at = p.test.Now()
 	}
-	gate := p.acts.Decide(req, c, store.GateInput{At: at, Preferences: p.prefs, Recent: p.recent, Suppression: p.suppressed[req.Channel]})
+	gate := store.Gate{Allow: true} // an endpoint that does not reach the customer: no contact rules
+	if !noContact {
+		gate = p.acts.Decide(req, c, store.GateInput{At: at, Preferences: p.prefs, Recent: p.recent, Suppression: p.suppressed[req.Channel]})
+	}
 	switch {
 	case gate.Hold:
 		p.say("%s held: %s", what, gate.Reason)
@@ -529,13 +541,11 @@ func (p *previewer) send(ctx context.Context, req workflows.SendRequest) (workfl
 		}
 		line = firstLine(body)
 	case journey.Webhook:
-		// The contact rules were applied as for an endpoint that
-		// contacts the customer: the preview knows no endpoints.
 		body, err := p.templates.RenderWebhook(req.Template, data)
 		if err != nil {
 			return p.failed(res, what, err)
 		}
-		line = "to " + req.Endpoint + ": " + firstLine(string(body))
+		line = firstLine(string(body))
 	default:
 		m, err := p.templates.RenderMail(req.Template, data)
 		if err != nil {
@@ -543,12 +553,36 @@ func (p *previewer) send(ctx context.Context, req workflows.SendRequest) (workfl
 		}
 		line = "a " + m.Kind
 	}
-	if req.Purpose == journey.Marketing {
+	if req.Purpose == journey.Marketing && !noContact { // as the outbox counts towards caps
 		p.recent = append(p.recent, store.RecentSend{Channel: string(req.Channel), At: at})
 	}
 	p.say("%s: %s", what, line)
 	res.Status = workflows.SendSent
 	return res, nil
+}
+
+// webhookEndpoint says whether a webhook to the endpoint passes the
+// contact rules by (its endpoint declares contacts_customer false, as a
+// send does), and the words that say so in the timeline: what the
+// endpoint declares, or, when it is not configured here, the assumption
+// the preview makes (it contacts the customer: the rules apply).
+func (p *previewer) webhookEndpoint(name string) (noContact bool, note string) {
+	names := make([]string, 0, len(p.cfg.WebhookEndpoints))
+	for _, e := range p.cfg.WebhookEndpoints {
+		if e.Name == name && e.ContactsCustomer {
+			return false, "contacts_customer: the contact rules apply"
+		}
+		if e.Name == name {
+			return true, "contacts_customer false: no contact rules, counts towards no cap"
+		}
+		names = append(names, e.Name)
+	}
+	const assumed = "taken to contact the customer, so the contact rules apply"
+	if len(names) == 0 {
+		return false, "RAPPORT_WEBHOOK_ENDPOINTS configures none here: " + assumed
+	}
+	slices.Sort(names)
+	return false, fmt.Sprintf("RAPPORT_WEBHOOK_ENDPOINTS here has only %s, so a worker would not start: %s", strings.Join(names, ", "), assumed)
 }
 
 func (p *previewer) failed(res workflows.SendResult, what string, err error) (workflows.SendResult, error) {

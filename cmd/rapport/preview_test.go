@@ -213,3 +213,59 @@ steps:
 		assert.ErrorContains(t, err, "--what-if", bad)
 	}
 }
+
+// TestPreviewWebhookFollowsItsEndpoint: a marketing webhook to a
+// customer who left its topic is not sent when its endpoint contacts the
+// customer, and goes (the contact rules do not apply) when the endpoint
+// declares contacts_customer false; with the endpoint not configured the
+// preview applies the rules and says what it assumed.
+func TestPreviewWebhookFollowsItsEndpoint(t *testing.T) {
+	st, dbURL := storetest.New(t)
+	ctx := context.Background()
+	t.Setenv("DATABASE_URL", dbURL)
+	t.Setenv("RAPPORT_SECRET", strings.Repeat("s", 32))
+	t.Setenv("RAPPORT_WEBHOOK_ENDPOINTS", "")
+	t.Setenv("RAPPORT_WEBHOOK_ENDPOINTS_FILE", "")
+	_, err := st.UpsertCustomer(ctx, store.Customer{ID: "c_ada", Email: "ada@example.com", Name: "Ada Lovelace", Locale: "en-GB", TimeZone: "Europe/London"})
+	require.NoError(t, err)
+	placed := time.Now().Add(-24 * time.Hour)
+	_, _, err = st.RecordEvent(ctx, store.Event{ID: "e1", Type: "order.placed", CustomerID: "c_ada", OccurredAt: placed},
+		&store.Order{ID: "o1", CustomerID: "c_ada", Total: money.MustParse("8.50"), Currency: "GBP", PlacedAt: placed,
+			Items: []store.Item{{ProductID: "tea", Name: "Earl Grey", Quantity: 2, Price: money.MustParse("4.25")}}})
+	require.NoError(t, err)
+	_, err = st.RecordTopic(ctx, "c_ada", "news", false, "test", store.Evidence{})
+	require.NoError(t, err)
+	dir := webhookJourney(t, `{"customer": {{json .Customer.ID}}{{with .Order}}, "order": {{json .ID}}{{end}}}`)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "order-hook.yaml"), []byte(`journey: order-hook
+description: Tell a partner about each order, for its newsletter.
+purpose: marketing
+topic: news
+trigger: {event: order.placed}
+steps:
+  - id: notify
+    send: {channel: webhook, endpoint: orders-feed, template: order-feed}
+`), 0o644))
+	preview := func() string {
+		t.Helper()
+		out, errOut, err := run("preview", "order-hook", "--customer", "c_ada", "--journeys-dir", dir)
+		require.NoError(t, err, errOut)
+		t.Logf("%s", out)
+		return out
+	}
+
+	out := preview()
+	assert.Contains(t, out, "webhook order-feed to orders-feed (RAPPORT_WEBHOOK_ENDPOINTS configures none here: taken to contact the customer, so the contact rules apply) not sent: unsubscribed from news\n")
+
+	t.Setenv("RAPPORT_WEBHOOK_ENDPOINTS", webhookEndpoints(t, map[string]bool{"orders-feed": false}))
+	out = preview()
+	assert.Contains(t, out, `webhook order-feed to orders-feed (contacts_customer false: no contact rules, counts towards no cap): {"customer": "c_ada", "order": "o1"}`)
+	assert.NotContains(t, out, "not sent")
+
+	t.Setenv("RAPPORT_WEBHOOK_ENDPOINTS", webhookEndpoints(t, map[string]bool{"orders-feed": true}))
+	out = preview()
+	assert.Contains(t, out, "webhook order-feed to orders-feed (contacts_customer: the contact rules apply) not sent: unsubscribed from news\n")
+
+	t.Setenv("RAPPORT_WEBHOOK_ENDPOINTS", webhookEndpoints(t, map[string]bool{"crm": false, "shop": false}))
+	out = preview()
+	assert.Contains(t, out, "webhook order-feed to orders-feed (RAPPORT_WEBHOOK_ENDPOINTS here has only crm, shop, so a worker would not start: taken to contact the customer, so the contact rules apply) not sent: unsubscribed from news\n")
+}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -29,6 +30,12 @@ journeys/ by default) and checks that their templates exist and render.
 Every problem is printed as file:line:col: message. The exit status is 0
 when everything is valid and 1 otherwise.
 
+With the webhook endpoints configured (RAPPORT_WEBHOOK_ENDPOINTS or
+RAPPORT_WEBHOOK_ENDPOINTS_FILE), a webhook send naming an endpoint they
+do not hold is a problem, as it is to a worker, which refuses to start.
+Without them (validating without the secrets, in CI) the names are not
+checked, and each journey that sends a webhook says so in a warning.
+
 With a database (--database, or DATABASE_URL), it also says, for each
 journey whose plan changed, how many runs in flight are on older plans:
 they keep theirs, templates included, so the edit changes nothing for
@@ -42,8 +49,12 @@ them (rapport diff shows what it changes for new runs).`,
 			var problems []error
 			valid := 0
 			var all []*journey.Plan
+			endpoints, configured, err := webhookEndpointNames()
+			if err != nil {
+				problems = append(problems, fmt.Errorf("webhook endpoints not checked: %w", err))
+			}
 			for _, path := range args {
-				plans, ds, err := validatePath(path)
+				plans, ds, err := validatePath(path, endpoints)
 				diags = append(diags, ds...)
 				if err != nil {
 					problems = append(problems, err)
@@ -53,6 +64,9 @@ them (rapport diff shows what it changes for new runs).`,
 					fmt.Fprintf(out, "%s: ok (%s, plan %s)\n", p.Source, p.Journey, p.ShortHash())
 					all = append(all, p)
 				}
+			}
+			if !configured {
+				uncheckedEndpoints(errOut, all)
 			}
 			if databaseURL != "" {
 				inFlight(cmd.Context(), errOut, databaseURL, all)
@@ -112,9 +126,54 @@ func inFlight(ctx context.Context, w io.Writer, databaseURL string, plans []*jou
 	}
 }
 
+// webhookEndpointNames are the names of the webhook endpoints the
+// environment configures, and whether it configures any (nil names when
+// not: any well-formed name is then accepted).
+func webhookEndpointNames() (names []string, configured bool, err error) {
+	eps, configured, err := app.WebhookEndpointsFromEnv(app.OSEnv{})
+	if err != nil || !configured {
+		return nil, configured, err
+	}
+	names = make([]string, 0, len(eps)) // not nil: an empty list allows none
+	for _, e := range eps {
+		names = append(names, e.Name)
+	}
+	slices.Sort(names)
+	return names, true, nil
+}
+
+// uncheckedEndpoints warns, for each plan that sends webhooks, that their
+// endpoints were not checked because none are configured here.
+func uncheckedEndpoints(w io.Writer, plans []*journey.Plan) {
+	for _, p := range plans {
+		var names []string
+		p.Walk(func(s *journey.Step) {
+			if s.Send != nil && slices.Contains(s.Send.Channels, journey.Webhook) {
+				if q := strconv.Quote(s.Send.Endpoint); !slices.Contains(names, q) {
+					names = append(names, q)
+				}
+			}
+		})
+		if len(names) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "%s: warning: %s %s not checked: no webhook endpoints are configured here (RAPPORT_WEBHOOK_ENDPOINTS or RAPPORT_WEBHOOK_ENDPOINTS_FILE); set them to check, as a worker does: it refuses to start while a journey names an endpoint it does not have\n",
+			p.Source, pluralWord(len(names), "webhook endpoint", "webhook endpoints"), strings.Join(names, ", "))
+	}
+}
+
+// pluralWord is one or many, by n.
+func pluralWord(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
 // validatePath checks a journey file, or every journey in a folder.
-// Templates come from the templates folder next to the journeys.
-func validatePath(path string) ([]*journey.Plan, journey.Diagnostics, error) {
+// Templates come from the templates folder next to the journeys; a
+// webhook send must name one of endpoints, unless they are nil.
+func validatePath(path string, endpoints []string) ([]*journey.Plan, journey.Diagnostics, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", path, errors.Unwrap(err))
@@ -124,7 +183,7 @@ func validatePath(path string) ([]*journey.Plan, journey.Diagnostics, error) {
 		dir = filepath.Dir(path)
 	}
 	tmpl, err := app.LoadTemplates(filepath.Join(dir, "templates"))
-	var opts journey.Options
+	opts := journey.Options{Endpoints: endpoints}
 	if err == nil {
 		opts.Templates = tmpl
 	}

@@ -11,8 +11,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -118,7 +116,9 @@ func (d *dyingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 // worker takes the attempt over once Temporal times the dead one out. The
 // receiver gets at least three deliveries, all with the outbox message's
 // id and a valid signature, and acts on the message once; the outbox says
-// sent, and the run completes.
+// sent, and the run completes. The worker here dies in the same process;
+// TestWebhookOnceAcrossA5xxAndAKilledWorkerProcess SIGKILLs a real
+// worker process (a long test).
 func TestWebhookIsReceivedOnceAcrossA5xxAndAWorkerKill(t *testing.T) {
 	key := make([]byte, 32)
 	_, err := rand.Read(key)
@@ -132,18 +132,7 @@ func TestWebhookIsReceivedOnceAcrossA5xxAndAWorkerKill(t *testing.T) {
 	require.NoError(t, err)
 	t.Setenv("RAPPORT_WEBHOOK_ENDPOINTS", string(eps))
 
-	dir := t.TempDir()
-	require.NoError(t, os.MkdirAll(filepath.Join(dir, "templates", "order-feed"), 0o755))
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "order-hook.yaml"), []byte(`journey: order-hook
-description: Tell the order system about each order.
-purpose: transactional
-trigger: {event: order.placed}
-steps:
-  - id: notify
-    send: {channel: webhook, endpoint: orders-feed, template: order-feed}
-`), 0o644))
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "templates", "order-feed", "webhook.json"),
-		[]byte(`{"customer": {{json .Customer.ID}}, "name": {{json .Customer.Name}}{{with .Order}}, "order": {{json .ID}}, "items": {{len .Items}}{{end}}}`+"\n"), 0o644))
+	dir := webhookJourney(t, `{"customer": {{json .Customer.ID}}, "name": {{json .Customer.Name}}{{with .Order}}, "order": {{json .ID}}, "items": {{len .Items}}{{end}}}`)
 
 	dying := &dyingTransport{died: make(chan struct{}), release: make(chan struct{})}
 	s := startStack(t, dir, func(o *devOptions) {

@@ -387,33 +387,14 @@ func temporalOptions(env Env) (client.Options, error) {
 	return opts, nil
 }
 
-// webhooksFromEnv reads the webhook channel's endpoints, from
-// RAPPORT_WEBHOOK_ENDPOINTS (a JSON array) or the file
-// RAPPORT_WEBHOOK_ENDPOINTS_FILE names (not both), and the networks they
-// may reach although not public, RAPPORT_WEBHOOK_ALLOW_NETWORKS (CIDRs or
-// addresses, comma-separated).
+// webhooksFromEnv reads the webhook channel's endpoints
+// (WebhookEndpointsFromEnv) and the networks they may reach although not
+// public, RAPPORT_WEBHOOK_ALLOW_NETWORKS (CIDRs or addresses,
+// comma-separated).
 func webhooksFromEnv(env Env) ([]webhook.Endpoint, []netip.Prefix, error) {
-	inline, file := get(env, "RAPPORT_WEBHOOK_ENDPOINTS"), get(env, "RAPPORT_WEBHOOK_ENDPOINTS_FILE")
-	var eps []webhook.Endpoint
-	switch {
-	case inline != "" && file != "":
-		return nil, nil, errors.New("RAPPORT_WEBHOOK_ENDPOINTS and RAPPORT_WEBHOOK_ENDPOINTS_FILE are both set; set one")
-	case inline != "":
-		var err error
-		if eps, err = webhook.ParseEndpoints([]byte(inline)); err != nil {
-			return nil, nil, fmt.Errorf("RAPPORT_WEBHOOK_ENDPOINTS: %w", err)
-		}
-	case file != "":
-		b, err := os.ReadFile(file)
-		if err != nil {
-			return nil, nil, fmt.Errorf("RAPPORT_WEBHOOK_ENDPOINTS_FILE: %w", err)
-		}
-		if len(b) > 1<<20 {
-			return nil, nil, fmt.Errorf("RAPPORT_WEBHOOK_ENDPOINTS_FILE: %s is larger than 1 MiB", file)
-		}
-		if eps, err = webhook.ParseEndpoints(b); err != nil {
-			return nil, nil, fmt.Errorf("RAPPORT_WEBHOOK_ENDPOINTS_FILE %s: %w", file, err)
-		}
+	eps, _, err := WebhookEndpointsFromEnv(env)
+	if err != nil {
+		return nil, nil, err
 	}
 	var allow []netip.Prefix
 	for _, p := range strings.Split(get(env, "RAPPORT_WEBHOOK_ALLOW_NETWORKS"), ",") {
@@ -431,6 +412,38 @@ func webhooksFromEnv(env Env) ([]webhook.Endpoint, []netip.Prefix, error) {
 		allow = append(allow, prefix.Masked())
 	}
 	return eps, allow, nil
+}
+
+// WebhookEndpointsFromEnv reads the webhook channel's endpoints from
+// RAPPORT_WEBHOOK_ENDPOINTS (a JSON array) or the file
+// RAPPORT_WEBHOOK_ENDPOINTS_FILE names (not both). configured says whether
+// either is set: when neither is, there are no endpoints, and nothing can
+// say which a journey may name (rapport validate without the secrets).
+// The error names the variable and the endpoint at fault, never a secret.
+func WebhookEndpointsFromEnv(env Env) (eps []webhook.Endpoint, configured bool, err error) {
+	inline, file := get(env, "RAPPORT_WEBHOOK_ENDPOINTS"), get(env, "RAPPORT_WEBHOOK_ENDPOINTS_FILE")
+	switch {
+	case inline != "" && file != "":
+		return nil, true, errors.New("RAPPORT_WEBHOOK_ENDPOINTS and RAPPORT_WEBHOOK_ENDPOINTS_FILE are both set; set one")
+	case inline != "":
+		if eps, err = webhook.ParseEndpoints([]byte(inline)); err != nil {
+			return nil, true, fmt.Errorf("RAPPORT_WEBHOOK_ENDPOINTS: %w", err)
+		}
+		return eps, true, nil
+	case file != "":
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, true, fmt.Errorf("RAPPORT_WEBHOOK_ENDPOINTS_FILE: %w", err)
+		}
+		if len(b) > 1<<20 {
+			return nil, true, fmt.Errorf("RAPPORT_WEBHOOK_ENDPOINTS_FILE: %s is larger than 1 MiB", file)
+		}
+		if eps, err = webhook.ParseEndpoints(b); err != nil {
+			return nil, true, fmt.Errorf("RAPPORT_WEBHOOK_ENDPOINTS_FILE %s: %w", file, err)
+		}
+		return eps, true, nil
+	}
+	return nil, false, nil
 }
 
 // WebhookEndpointNames lists the configured webhook endpoints' names.

@@ -476,7 +476,8 @@ func logRecord(t *testing.T, out string) string {
 }
 
 // TestWebhookEndpointsFromEnv: the endpoints come from the variable or a
-// file, each checked (errors name the variable, never the secret); the
+// file, each checked (errors name the variable, never the secret), and
+// whether any is configured is told apart from none configured; the
 // senders include the webhook client; and journeys naming an endpoint
 // that is not configured are refused with the journey, step and line.
 func TestWebhookEndpointsFromEnv(t *testing.T) {
@@ -498,6 +499,22 @@ func TestWebhookEndpointsFromEnv(t *testing.T) {
 	cfg, err = ConfigFromEnv(testEnv(t, map[string]string{"RAPPORT_WEBHOOK_ENDPOINTS_FILE": file}))
 	require.NoError(t, err)
 	assert.Equal(t, []string{"crm"}, cfg.WebhookEndpointNames())
+
+	// Whether any is configured: rapport validate checks the names only
+	// then; "[]" configures none, which a journey then cannot name.
+	got, configured, err := WebhookEndpointsFromEnv(testEnv(t, map[string]string{"RAPPORT_WEBHOOK_ENDPOINTS_FILE": file}))
+	require.NoError(t, err)
+	assert.True(t, configured)
+	require.Len(t, got, 1)
+	assert.Equal(t, "crm", got[0].Name)
+	got, configured, err = WebhookEndpointsFromEnv(testEnv(t, map[string]string{"RAPPORT_WEBHOOK_ENDPOINTS": "[]"}))
+	require.NoError(t, err)
+	assert.True(t, configured)
+	assert.Empty(t, got)
+	got, configured, err = WebhookEndpointsFromEnv(testEnv(t, map[string]string{"RAPPORT_WEBHOOK_ENDPOINTS": ""}))
+	require.NoError(t, err)
+	assert.False(t, configured, "empty is unset")
+	assert.Empty(t, got)
 
 	for _, tc := range []struct{ vars map[string]string }{
 		{map[string]string{"RAPPORT_WEBHOOK_ENDPOINTS": `[{"name": "crm", "url": "https://crm.example/in", "secret": "whsec_c2hvcnQ="}]`}},

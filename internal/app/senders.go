@@ -81,8 +81,9 @@ func (c Config) Senders(log *slog.Logger) (Senders, error) {
 // CheckWebhookEndpoints refuses journeys whose webhook sends name an
 // endpoint that is not configured: a worker checks them when it starts,
 // so a typo or a missing configuration is found then, not when the first
-// customer reaches the step. (The compiler accepts any well-formed name,
-// since rapport validate runs without the endpoints' secrets.)
+// customer reaches the step. (The compiler accepts any well-formed name
+// unless it is given the configured ones: rapport validate gives them
+// when the environment has them, and may run without the secrets.)
 func CheckWebhookEndpoints(js *Journeys, configured []string) error {
 	var bad []string
 	for _, p := range js.Catalog.Plans() {
