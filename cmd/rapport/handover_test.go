@@ -54,10 +54,11 @@ func (s *stack) runState(id string) workflows.State {
 }
 
 // TestTaskHandoversReachTheRun: on the real stack, a task of a real run
-// is claimed, assigned, unclaimed and noted through the API; each answer
-// says the run recorded it, and the run's state query, its current
-// details in the Temporal UI and rapport inspect show the four, in order,
-// with who did them (inspect once each). A note after the task is done
+// is claimed (twice, by the same person), assigned, unclaimed and noted
+// through the API; each answer says the run recorded it, and the run's
+// state query, its current details in the Temporal UI and rapport
+// inspect show the four changes, in order, with who did them (inspect
+// once each). A note after the task is done
 // changes the task, and the answer says why the run did not record it.
 func TestTaskHandoversReachTheRun(t *testing.T) {
 	s := startStack(t, "testdata/handover", withRunRecordTimeout())
@@ -71,6 +72,7 @@ func TestTaskHandoversReachTheRun(t *testing.T) {
 		body map[string]any
 	}{
 		{"claim", map[string]any{"assignee": "sam"}},
+		{"claim", map[string]any{"assignee": "sam"}}, // again: the task records it once, and so does the run
 		{"assign", map[string]any{"assignee": "alex", "by": "kim"}},
 		{"unclaim", map[string]any{"by": "alex"}},
 		{"notes", map[string]any{"note": "Wants a call after 6pm.\nMobile only.", "by": "alex"}},
