@@ -38,6 +38,11 @@ const (
 	// CompleteTaskUpdate is the update staff (through the API or the
 	// Temporal UI) send when a task is done.
 	CompleteTaskUpdate = "complete-task"
+	// TaskHandoverUpdate records in a run what staff did to the task it
+	// waits for: a claim, an assignment, an unclaim or a note (the API
+	// sends it once the task row has changed). Runs take it from
+	// revision 6; older ones answer that they know no such update.
+	TaskHandoverUpdate = "task-handover"
 	// ExitUpdate ends a running journey at once, with a reason.
 	ExitUpdate = "exit"
 	// SkipWaitUpdate ends the wait step a journey is in, as if its time
@@ -137,7 +142,11 @@ const Revision = 1
 //     keeps the order of the run's trigger (trigger.order.id, else
 //     trigger.data.order_id) or the one it names. Conditions can read
 //     customer.surveys.
-const CurrentRevision = 5
+//  6. The run takes the task-handover update (TaskHandoverUpdate): what
+//     staff did to the task it waits for (a claim, an assignment, an
+//     unclaim or a note) joins its staff actions, in its state and its
+//     current details. The update only records: it issues no command.
+const CurrentRevision = 6
 
 // RevisionChange is the workflow.GetVersion change id under which a run
 // records the interpreter revision it runs at.
@@ -414,6 +423,35 @@ type CompleteTask struct {
 	Notes   string `json:"notes,omitempty"`
 	// By names who did the task, for the record.
 	By string `json:"by,omitempty"`
+}
+
+// Kinds of TaskHandover, as the task row records them.
+const (
+	HandoverClaim   = "claim"   // a person took the task
+	HandoverAssign  = "assign"  // someone gave the task to a person
+	HandoverUnclaim = "unclaim" // the task went back to its queue
+	HandoverNote    = "note"    // a note for whoever works on it next
+)
+
+// MaxHandoverNote bounds the note a task-handover update carries, as
+// staff's reasons are bounded (the task row keeps longer notes: the API
+// sends a longer one cut to this).
+const MaxHandoverNote = maxReason
+
+// TaskHandover is the task-handover update's argument: one thing staff
+// did to the task the run waits for.
+type TaskHandover struct {
+	TaskID string `json:"task_id"`
+	// Kind is claim, assign, unclaim or note.
+	Kind string `json:"kind"`
+	// By names who did it ("staff" when empty).
+	By string `json:"by,omitempty"`
+	// To is who holds the task after a claim or an assignment.
+	To string `json:"to,omitempty"`
+	// From is who held it before an assignment or an unclaim.
+	From string `json:"from,omitempty"`
+	// Note is a note's words (at most MaxHandoverNote characters).
+	Note string `json:"note,omitempty"`
 }
 
 // Exit is the exit update's argument: why staff end the journey.

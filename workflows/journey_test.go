@@ -102,6 +102,8 @@ func (f *fakeActivities) SettleSend(_ context.Context, req SettleRequest) (Settl
 }
 
 func (f *fakeActivities) CreateTask(_ context.Context, req CreateTaskRequest) (CreateTaskResult, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.tasks = append(f.tasks, req)
 	if f.noCalls {
 		return CreateTaskResult{Reason: "opted out of phone"}, nil
@@ -110,6 +112,8 @@ func (f *fakeActivities) CreateTask(_ context.Context, req CreateTaskRequest) (C
 }
 
 func (f *fakeActivities) UpdateTask(_ context.Context, req UpdateTaskRequest) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.updates = append(f.updates, req)
 	return nil
 }

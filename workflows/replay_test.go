@@ -92,6 +92,10 @@ func TestRecordedHistoriesCoverEveryRevision(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, string(moved), `"EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED"`, "the move's history holds the accepted update")
 	assert.Contains(t, string(moved), `"`+MovePlanUpdate+`"`)
+	handover, err := os.ReadFile(filepath.Join("testdata", "task-handover-r6.json"))
+	require.NoError(t, err)
+	assert.Equal(t, 5, strings.Count(string(handover), `"EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED"`), "four hand-overs and the completion")
+	assert.Len(t, regexp.MustCompile(`"name":\s*"`+TaskHandoverUpdate+`"`).FindAll(handover, -1), 4, "the hand-overs' history holds the accepted updates")
 }
 
 var revisionSuffix = regexp.MustCompile(`-(r\d+)\.json$`)

@@ -36,7 +36,8 @@ type State struct {
 	// Splits lists the path taken at each split ("step: path").
 	Splits []string `json:"splits,omitempty"`
 	// Actions are what staff did to the run (exit, skip-wait,
-	// complete-task, move-plan), in order.
+	// complete-task, move-plan) and, from revision 6, to the task it
+	// waits for (claim, assign, unclaim, note), in order.
 	Actions []StaffAction `json:"actions,omitempty"`
 	// PlansLeft are the plans the run moved away from (on_edit:
 	// restart-at-step), oldest first; PlanHash is the one it is on.
@@ -173,6 +174,11 @@ func (r *run) expose(ctx workflow.Context) error {
 	}
 	if err := r.acceptMoves(ctx); err != nil {
 		return err
+	}
+	if r.revision >= 6 {
+		if err := r.acceptTaskHandovers(ctx); err != nil {
+			return err
+		}
 	}
 	// Runs started at revision 1 or later carry RapportStatus=running from
 	// their start; older ones set it here.

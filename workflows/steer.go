@@ -14,7 +14,7 @@ import (
 // StaffAction is something staff did to a run through an update, as the
 // state query and the current details show it.
 type StaffAction struct {
-	Kind   string    `json:"kind"` // exit, skip-wait, complete-task
+	Kind   string    `json:"kind"` // exit, skip-wait, complete-task, move-plan; claim, assign, unclaim, note (revision 6)
 	By     string    `json:"by"`
 	Reason string    `json:"reason,omitempty"`
 	Step   string    `json:"step,omitempty"`

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"go.temporal.io/sdk/workflow"
 
@@ -70,6 +71,98 @@ func (r *run) acceptTaskCompletions(ctx workflow.Context) error {
 			}
 			return nil
 		}})
+}
+
+// acceptTaskHandovers registers the task-handover update (revision 6).
+// Its validator turns away bad input and a task this run is not waiting
+// for, so nothing invalid reaches the history; the handler only records
+// the staff action.
+func (r *run) acceptTaskHandovers(ctx workflow.Context) error {
+	err := workflow.SetUpdateHandlerWithOptions(ctx, TaskHandoverUpdate,
+		func(ctx workflow.Context, h TaskHandover) (StaffAction, error) {
+			step := r.state.CurrentStep
+			if t := r.pendingTask; t != nil { // always, once the validator took it
+				step = t.step.ID
+			}
+			r.record(ctx, StaffAction{Kind: h.Kind, By: staffName(h.By), Reason: handoverReason(h), Step: step})
+			return r.state.Actions[len(r.state.Actions)-1], nil
+		},
+		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, h TaskHandover) error {
+			if err := validHandover(h); err != nil {
+				return err
+			}
+			return r.waitsFor(h.TaskID)
+		}})
+	if err != nil {
+		return fmt.Errorf("register %s update: %w", TaskHandoverUpdate, err)
+	}
+	return nil
+}
+
+// validHandover checks a task-handover update's argument.
+func validHandover(h TaskHandover) error {
+	for _, f := range []struct{ name, value string }{{"by", h.By}, {"to", h.To}, {"from", h.From}} {
+		if n := utf8.RuneCountInString(f.value); n > maxReason {
+			return fmt.Errorf("%s is %d characters; keep it under %d", f.name, n, maxReason)
+		}
+	}
+	switch h.Kind {
+	case HandoverClaim, HandoverAssign:
+		if strings.TrimSpace(h.To) == "" {
+			return fmt.Errorf("a %s names who holds the task now (to)", h.Kind)
+		}
+	case HandoverUnclaim:
+	case HandoverNote:
+		if strings.TrimSpace(h.Note) == "" {
+			return errors.New("a note needs its words (note)")
+		}
+		if n := utf8.RuneCountInString(h.Note); n > MaxHandoverNote {
+			return fmt.Errorf("the note is %d characters; keep it under %d", n, MaxHandoverNote)
+		}
+	default:
+		return fmt.Errorf("unknown kind %q; a task-handover is a %s, %s, %s or %s", h.Kind, HandoverClaim, HandoverAssign, HandoverUnclaim, HandoverNote)
+	}
+	return nil
+}
+
+// waitsFor refuses, with words that say why, unless the run waits for
+// the task taskID now.
+func (r *run) waitsFor(taskID string) error {
+	if err := r.stillRunning(); err != nil {
+		return err
+	}
+	if r.exitReason != "" {
+		return fmt.Errorf("this journey is exiting (%s)", r.exitReason)
+	}
+	t := r.pendingTask
+	switch {
+	case strings.TrimSpace(taskID) == "":
+		return errors.New("name the task (task_id)")
+	case t == nil || t.done:
+		return errors.New(NotWaitingForTask)
+	case taskID != t.id:
+		return fmt.Errorf("this journey is waiting for task %s, not %s", t.id, taskID)
+	}
+	return nil
+}
+
+// handoverReason says in a line what a task-handover did: to whom, from
+// whom, or the note.
+func handoverReason(h TaskHandover) string {
+	switch h.Kind {
+	case HandoverClaim, HandoverAssign:
+		s := "to " + oneLine(h.To, 80)
+		if from := strings.TrimSpace(h.From); from != "" && h.Kind == HandoverAssign {
+			s += " (from " + oneLine(from, 80) + ")"
+		}
+		return s
+	case HandoverUnclaim:
+		if from := strings.TrimSpace(h.From); from != "" {
+			return "from " + oneLine(from, 80)
+		}
+		return ""
+	}
+	return h.Note
 }
 
 // task creates a task for staff and waits until they complete it or it is

@@ -107,6 +107,12 @@ type devOptions struct {
 	Interceptors []interceptor.WorkerInterceptor
 	// RetryBudget is the worker's retry budget (--retry-budget; 0: 24h).
 	RetryBudget time.Duration
+	// PinRevision caps the interpreter revision runs record (tests stand
+	// for a fleet of an older release with it; 0: no cap).
+	PinRevision int
+	// RunRecordTimeout is how long the answer to a change of a task
+	// waits for its run to record it (0: api.DefaultRunRecordTimeout).
+	RunRecordTimeout time.Duration
 	// Register adds workflows and activities to the worker (the bench's
 	// hand-written workflow).
 	Register func(worker.Registry)
@@ -384,7 +390,7 @@ func startDev(ctx context.Context, opts devOptions) (_ *devStack, err error) {
 	if !opts.NoWorker {
 		acts := cfg.Activities(svc, senders, signer, audienceRouter)
 		d.newWorker = func() worker.Worker {
-			return app.NewWorker(d.client, acts, js, app.WorkerTuning{RetryBudget: opts.RetryBudget}, opts.Interceptors...)
+			return app.NewWorker(d.client, acts, js, app.WorkerTuning{RetryBudget: opts.RetryBudget, PinRevision: opts.PinRevision}, opts.Interceptors...)
 		}
 		d.worker = d.newWorker()
 		if opts.Register != nil {
@@ -432,7 +438,7 @@ func startDev(ctx context.Context, opts devOptions) (_ *devStack, err error) {
 		d.fakes.SendGrid.PostEvents(d.APIURL+"/webhooks/sendgrid", key)
 	}
 	d.serve(app.NewAPIServer(runCtx, app.APIDeps{Services: svc, Config: cfg, Signer: signer, Webhooks: hooks, Sweep: opts.SweepInterval, DayLength: opts.DayLength, DayEpoch: dayEpoch, TaskDueFloor: opts.TaskDueFloor,
-		Extra: map[string]http.Handler{"/dev/": outbox}, PublicLimit: opts.PublicLimit}), apiListener)
+		Extra: map[string]http.Handler{"/dev/": outbox}, PublicLimit: opts.PublicLimit, RunRecordTimeout: opts.RunRecordTimeout}), apiListener)
 	// Probes and metrics on a port of their own, never on the API's.
 	if opts.OpsPort >= 0 {
 		opsListener, err := listen(opts.IP, opts.OpsPort, "/healthz, /readyz and /metrics (--ops-port)")

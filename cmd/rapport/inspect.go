@@ -232,7 +232,7 @@ func printInspection(w io.Writer, in inspection) {
 		st := r.State
 		if st == nil {
 			fmt.Fprintf(w, "  state unavailable: %s\n", r.StateError)
-			printTaskActions(w, r.Tasks)
+			printTaskActions(w, r.Tasks, nil)
 			continue
 		}
 		if st.Status != "running" {
@@ -287,21 +287,41 @@ func printInspection(w io.Writer, in inspection) {
 			}
 		}
 		for _, a := range st.Actions {
-			fmt.Fprintf(w, "  %s by %s at %s, %s", a.Kind, a.By, a.Step, a.At.UTC().Format("2006-01-02 15:04"))
+			kind := a.Kind
+			if taskActionKind(kind) {
+				kind = "task " + kind
+			}
+			fmt.Fprintf(w, "  %s by %s at %s, %s", kind, a.By, a.Step, a.At.UTC().Format("2006-01-02 15:04"))
 			if a.Reason != "" {
 				fmt.Fprintf(w, ": %s", a.Reason)
 			}
 			fmt.Fprintln(w)
 		}
-		printTaskActions(w, r.Tasks)
+		printTaskActions(w, r.Tasks, st.Actions)
 	}
 }
 
+// taskActionKind reports whether a run's staff action is one of its
+// task's hand-overs (revision 6), which inspect prints as the task's
+// actions are printed.
+func taskActionKind(kind string) bool {
+	switch kind {
+	case workflows.HandoverClaim, workflows.HandoverAssign, workflows.HandoverUnclaim, workflows.HandoverNote:
+		return true
+	}
+	return false
+}
+
 // printTaskActions writes what staff did to a run's tasks: claims,
-// assignments, unclaims and notes, oldest first.
-func printTaskActions(w io.Writer, tasks []store.Task) {
+// assignments, unclaims and notes, oldest first, but those the run
+// recorded itself among its staff actions (printed with them).
+func printTaskActions(w io.Writer, tasks []store.Task, recorded []workflows.StaffAction) {
+	taken := make([]bool, len(recorded))
 	for _, t := range tasks {
 		for _, a := range t.Actions {
+			if takeRecorded(recorded, taken, t.StepID, a) {
+				continue
+			}
 			fmt.Fprintf(w, "  task %s by %s at %s, %s", a.Kind, a.By, t.StepID, a.At.UTC().Format("2006-01-02 15:04"))
 			switch a.Kind {
 			case store.TaskClaim:
@@ -318,6 +338,19 @@ func printTaskActions(w io.Writer, tasks []store.Task) {
 			fmt.Fprintln(w)
 		}
 	}
+}
+
+// takeRecorded finds the run's own record of a task's action (the same
+// kind, step and person, as the run keeps a name: one line of at most 80
+// characters) not taken yet, and takes it.
+func takeRecorded(recorded []workflows.StaffAction, taken []bool, step string, a store.TaskAction) bool {
+	for i, r := range recorded {
+		if !taken[i] && r.Kind == a.Kind && r.Step == step && r.By == oneLine(a.By, 80) {
+			taken[i] = true
+			return true
+		}
+	}
+	return false
 }
 
 // runStatus is a run's status in Rapport's words: a workflow that

@@ -412,6 +412,8 @@ func TestStaffAndImportCommands(t *testing.T) {
 	out, _, err = run("tasks", "claim", api, "task_x", "--as", "sam")
 	require.NoError(t, err)
 	assert.Contains(t, out, "task task_x is yours, sam")
+	assert.Contains(t, out, "\n  not recorded in the journey's run: the journey run that asked for the task has ended (the task keeps it)\n",
+		"its run never existed: the claim stands")
 	out, _, err = run("tasks", "show", api, "task_x")
 	require.NoError(t, err)
 	assert.Contains(t, out, `"assignee": "sam"`)

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"strings"
@@ -19,7 +20,14 @@ func newTasksCmd() *cobra.Command {
 		Use:   "tasks",
 		Short: "List, claim, hand over, note and complete the tasks journeys give staff",
 		Long: `Journeys give staff tasks, such as calling a customer who has not ordered
-for a while. These commands talk to the Rapport API (RAPPORT_API_URL).`,
+for a while. These commands talk to the Rapport API (RAPPORT_API_URL).
+
+The task keeps every claim, assignment, unclaim and note, with who did
+it. Each also goes to the task's journey run, which keeps it among its
+staff actions (rapport inspect, the Temporal UI); claim, assign, unclaim
+and note say on a second line whether the run recorded it, and why not
+(a run that has ended or started before runs recorded them, say): the
+task has changed either way.`,
 	}
 	addAPIFlag(cmd, &base)
 
@@ -83,11 +91,12 @@ for a while. These commands talk to the Rapport API (RAPPORT_API_URL).`,
 		Short: "Take a task",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var t wire.Task
+			var t wire.TaskChange
 			if _, err := newAPIClient(base).do(cmd.Context(), "POST", "/v1/tasks/"+url.PathEscape(args[0])+"/claim", nil, wire.ClaimRequest{Assignee: assignee}, &t); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "task %s is yours, %s (due %s)\n", t.ID, t.Assignee, due(t.DueAt))
+			printRunRecord(cmd.OutOrStdout(), t)
 			return nil
 		},
 	}
@@ -121,12 +130,13 @@ for a while. These commands talk to the Rapport API (RAPPORT_API_URL).`,
 kept with the task with who made it (--by, and the API key's name).`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var t wire.Task
+			var t wire.TaskChange
 			body := wire.AssignRequest{Assignee: args[1], By: by}
 			if _, err := newAPIClient(base).do(cmd.Context(), "POST", "/v1/tasks/"+url.PathEscape(args[0])+"/assign", nil, body, &t); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "task %s is %s's now (due %s)\n", t.ID, t.Assignee, due(t.DueAt))
+			printRunRecord(cmd.OutOrStdout(), t)
 			return nil
 		},
 	}
@@ -137,11 +147,12 @@ kept with the task with who made it (--by, and the API key's name).`,
 		Short: "Put a task back in its queue for anyone to claim",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var t wire.Task
+			var t wire.TaskChange
 			if _, err := newAPIClient(base).do(cmd.Context(), "POST", "/v1/tasks/"+url.PathEscape(args[0])+"/unclaim", nil, wire.UnclaimRequest{By: by}, &t); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "task %s is back in the %s queue\n", t.ID, t.Queue)
+			printRunRecord(cmd.OutOrStdout(), t)
 			return nil
 		},
 	}
@@ -154,11 +165,12 @@ kept with the task with who made it (--by, and the API key's name).`,
 it: tasks show lists the notes.`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var t wire.Task
+			var t wire.TaskChange
 			if _, err := newAPIClient(base).do(cmd.Context(), "POST", "/v1/tasks/"+url.PathEscape(args[0])+"/notes", nil, wire.NoteRequest{Note: args[1], By: by}, &t); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "noted on task %s\n", t.ID)
+			printRunRecord(cmd.OutOrStdout(), t)
 			return nil
 		},
 	}
@@ -166,6 +178,16 @@ it: tasks show lists the notes.`,
 
 	cmd.AddCommand(list, show, claim, complete, assign, unclaim, note)
 	return cmd
+}
+
+// printRunRecord says whether the task's journey run recorded a change
+// of the task among its staff actions, and why not.
+func printRunRecord(w io.Writer, t wire.TaskChange) {
+	if t.RunRecorded {
+		fmt.Fprintln(w, "  recorded in the journey's run")
+		return
+	}
+	fmt.Fprintf(w, "  not recorded in the journey's run: %s (the task keeps it)\n", t.RunReason)
 }
 
 func due(t time.Time) string {

@@ -63,6 +63,12 @@ type Server struct {
 	// interceptor). Either way the event stays stored, answered
 	// "pending", and the sweeper routes it.
 	RouteTimeout time.Duration
+	// RunRecordTimeout bounds how long the answer to a claim, an
+	// assignment, an unclaim or a note of a task waits for the task's
+	// journey run to record it (DefaultRunRecordTimeout when zero); the
+	// task row has changed either way, and the answer says whether the
+	// run recorded it.
+	RunRecordTimeout time.Duration
 	// Metrics counts the events received; nil records nothing.
 	Metrics *metrics.Metrics
 	Log     *slog.Logger

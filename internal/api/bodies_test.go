@@ -109,6 +109,11 @@ func TestBodiesEncodeAsTheStoreTypes(t *testing.T) {
 			task := value(store.Task{}).(store.Task)
 			sameJSONAs(t, task, taskBody(task))
 			sameJSONAs(t, map[string]any{"tasks": []store.Task{task}}, wire.TaskList{Tasks: taskBodies([]store.Task{task})})
+			sameJSONAs(t, struct {
+				store.Task
+				RunRecorded bool   `json:"run_recorded"`
+				RunReason   string `json:"run_reason,omitempty"`
+			}{task, fill, "the run has ended"}, wire.TaskChange{Task: taskBody(task), RunRecorded: fill, RunReason: "the run has ended"})
 			v := value(store.Voucher{}).(store.Voucher)
 			sameJSONAs(t, v, voucherBody(v))
 			sup := value(store.Suppression{}).(store.Suppression)

@@ -33,6 +33,7 @@ type eraseAPI struct {
 	t      *testing.T
 	st     *store.Store
 	tc     *mocks.Client
+	s      *Server
 	h      http.Handler
 	token  string
 	starts []client.StartWorkflowOptions
@@ -45,8 +46,8 @@ func newEraseAPI(t *testing.T) *eraseAPI {
 	cat, err := journey.NewCatalog()
 	require.NoError(t, err)
 	a := &eraseAPI{t: t, st: st, tc: &mocks.Client{}}
-	s := &Server{Store: st, Temporal: a.tc, Router: &router.Router{Store: st, Catalog: cat}}
-	a.h = s.Handler()
+	a.s = &Server{Store: st, Temporal: a.tc, Router: &router.Router{Store: st, Catalog: cat}}
+	a.h = a.s.Handler()
 	_, a.token, err = st.CreateAPIKey(context.Background(), "dpo-desk", []apikey.Scope{apikey.Admin})
 	require.NoError(t, err)
 	a.tc.On("ExecuteWorkflow", mock.Anything, mock.Anything, workflows.EraseWorkflowName, mock.Anything).

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -8,11 +9,13 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
 	"github.com/rapporthq/rapport/internal/api/wire"
+	"github.com/rapporthq/rapport/internal/failfast"
 	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/workflows"
 )
@@ -73,7 +76,7 @@ func (s *Server) claimTask(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	t, err := s.Store.ClaimTask(r.Context(), r.PathValue("id"), req.Assignee, actor(r, req.Assignee), keyName(r))
-	s.answerTask(w, r, t, err)
+	s.answerHandover(w, r, t, err)
 }
 
 // assignTask gives a task to a person, also over the head of whoever
@@ -95,7 +98,7 @@ func (s *Server) assignTask(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	t, err := s.Store.AssignTask(r.Context(), r.PathValue("id"), req.Assignee, actor(r, req.By), keyName(r))
-	s.answerTask(w, r, t, err)
+	s.answerHandover(w, r, t, err)
 }
 
 // unclaimTask puts a task back in its queue, whoever held it.
@@ -110,7 +113,7 @@ func (s *Server) unclaimTask(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	t, err := s.Store.UnclaimTask(r.Context(), r.PathValue("id"), actor(r, req.By), keyName(r))
-	s.answerTask(w, r, t, err)
+	s.answerHandover(w, r, t, err)
 }
 
 // noteTask adds a note to a task, for whoever works on it next.
@@ -131,11 +134,14 @@ func (s *Server) noteTask(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	t, err := s.Store.NoteTask(r.Context(), r.PathValue("id"), req.Note, actor(r, req.By), keyName(r))
-	s.answerTask(w, r, t, err)
+	s.answerHandover(w, r, t, err)
 }
 
-// answerTask answers a change to a task: the task, 404 or 409.
-func (s *Server) answerTask(w http.ResponseWriter, r *http.Request, t store.Task, err error) {
+// answerHandover answers a claim, an assignment, an unclaim or a note:
+// 404 or 409 when the task row did not change; otherwise the task, once
+// the change went to the task's journey run (recordInRun), with whether
+// the run recorded it.
+func (s *Server) answerHandover(w http.ResponseWriter, r *http.Request, t store.Task, err error) {
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		notFound(w, "task", r.PathValue("id"))
@@ -144,8 +150,88 @@ func (s *Server) answerTask(w http.ResponseWriter, r *http.Request, t store.Task
 	case err != nil:
 		s.fail(w, r, err)
 	default:
-		writeJSON(w, http.StatusOK, taskBody(t))
+		why := s.recordInRun(r.Context(), t)
+		writeJSON(w, http.StatusOK, wire.TaskChange{Task: taskBody(t), RunRecorded: why == "", RunReason: why})
 	}
+}
+
+// DefaultRunRecordTimeout is how long the answer to a change of a task
+// waits for the task's run to record it, unless Server.RunRecordTimeout
+// says otherwise: long enough for a Temporal that answers, however busy.
+const DefaultRunRecordTimeout = 5 * time.Second
+
+// recordInRun sends the change the task row just recorded (its latest
+// action: the row is the record) to the task's journey run, the
+// task-handover update, for the run's staff actions. It returns why the
+// run did not record it, or "" when it did. It waits at most
+// RunRecordTimeout, and not at all on a Temporal that cannot be reached
+// (failfast); a run that is not yet waiting for its task (it records
+// creating it a moment after the row appears) is asked again meanwhile.
+// The update's id names the action, so a request repeated after a change
+// that altered nothing (a second claim by the holder) is recorded once.
+func (s *Server) recordInRun(ctx context.Context, t store.Task) string {
+	if len(t.Actions) == 0 {
+		return "the task records no change to send"
+	}
+	a := t.Actions[len(t.Actions)-1]
+	h := workflows.TaskHandover{TaskID: t.ID, Kind: a.Kind, By: a.By, To: a.Assignee, From: a.From,
+		Note: cutRunes(a.Note, workflows.MaxHandoverNote)}
+	updateID := fmt.Sprintf("%s/%s/%d", workflows.TaskHandoverUpdate, t.ID, a.At.UnixMicro())
+	ctx, cancelFast := failfast.WithContext(ctx)
+	defer cancelFast()
+	ctx, cancel := context.WithTimeout(ctx, cmp.Or(s.RunRecordTimeout, DefaultRunRecordTimeout))
+	defer cancel()
+	err := s.sendHandover(ctx, t.WorkflowID, updateID, h)
+	waiting := t.Status == store.TaskOpen || t.Status == store.TaskClaimed
+	for wait := 100 * time.Millisecond; err != nil && waiting && isRejection(err) &&
+		strings.Contains(rejectionMessage(err), workflows.NotWaitingForTask); wait = min(2*wait, time.Second) {
+		select {
+		case <-ctx.Done():
+			return s.notRecorded(ctx, t, err)
+		case <-time.After(wait):
+		}
+		err = s.sendHandover(ctx, t.WorkflowID, updateID, h)
+	}
+	return s.notRecorded(ctx, t, err)
+}
+
+// sendHandover sends the task-handover update and waits for its result.
+func (s *Server) sendHandover(ctx context.Context, workflowID, updateID string, h workflows.TaskHandover) error {
+	handle, err := s.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID:   workflowID,
+		UpdateID:     updateID,
+		UpdateName:   workflows.TaskHandoverUpdate,
+		Args:         []any{h},
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	if err != nil {
+		return err
+	}
+	return handle.Get(ctx, nil)
+}
+
+// notRecorded says in words why the run did not record a change of its
+// task ("" when it did).
+func (s *Server) notRecorded(ctx context.Context, t store.Task, err error) string {
+	var nf *serviceerror.NotFound
+	switch {
+	case err == nil:
+		return ""
+	case failfast.Unreachable(ctx):
+		return "Temporal cannot be reached just now"
+	case errors.As(err, &nf):
+		return "the journey run that asked for the task has ended"
+	case isRejection(err) && strings.Contains(err.Error(), "unknown update "+workflows.TaskHandoverUpdate):
+		return "the journey run started before runs recorded task changes (interpreter revision 6)"
+	case isRejection(err):
+		return "the journey run refused it: " + rejectionMessage(err)
+	case ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || errors.As(err, new(*serviceerror.DeadlineExceeded)):
+		return fmt.Sprintf("the journey run did not answer within %s (it may record it yet)", cmp.Or(s.RunRecordTimeout, DefaultRunRecordTimeout))
+	case temporalBusy(err):
+		return "Temporal cannot take it just now (unavailable or busy)"
+	}
+	s.log().Warn("a task change was not sent to its run", "task_id", t.ID, "error", err)
+	return "it could not be sent to the journey run"
 }
 
 // completeTask reports a task's outcome to the journey that asked for it
@@ -259,4 +345,13 @@ func conflictMessage(err error) string {
 		return msg[i+len("conflict: "):]
 	}
 	return msg
+}
+
+// cutRunes shortens s to at most n characters, ending a cut one with "…".
+func cutRunes(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + "…"
 }

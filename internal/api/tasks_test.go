@@ -98,9 +98,12 @@ func TestATaskCompletionTemporalCannotTakeNowIsUnavailable(t *testing.T) {
 func TestTasksChangeHandsOverHTTP(t *testing.T) {
 	t.Parallel()
 	a := withOpenTask(t)
+	sent := a.takeHandovers()
 
 	status, body := a.do("POST", "/v1/tasks/task_1/claim", map[string]any{"assignee": "sam"})
 	require.Equal(t, http.StatusOK, status, body)
+	assert.Equal(t, true, body["run_recorded"], "the run took it")
+	assert.Nil(t, body["run_reason"])
 	status, body = a.do("POST", "/v1/tasks/task_1/claim", map[string]any{"assignee": "alex"})
 	assert.Equal(t, http.StatusConflict, status, body)
 	assert.Equal(t, "the task is claimed by sam", body["error"])
@@ -137,6 +140,27 @@ func TestTasksChangeHandsOverHTTP(t *testing.T) {
 	status, got := a.do("GET", "/v1/tasks/task_1", nil)
 	require.Equal(t, http.StatusOK, status)
 	assert.Equal(t, body["actions"], got["actions"], "GET shows the same actions")
+	assert.NotContains(t, got, "run_recorded", "GET answers the task alone")
+
+	// Each change that changed the row went to the task's run, as the
+	// row recorded it, under an update id naming the action.
+	require.Len(t, *sent, 4, "the refused claim and unclaim sent nothing")
+	var handovers []workflows.TaskHandover
+	ids := map[string]bool{}
+	for _, o := range *sent {
+		assert.Equal(t, "rapport/care/c_1/e1", o.WorkflowID)
+		assert.Equal(t, workflows.TaskHandoverUpdate, o.UpdateName)
+		assert.True(t, strings.HasPrefix(o.UpdateID, "task-handover/task_1/"), o.UpdateID)
+		ids[o.UpdateID] = true
+		handovers = append(handovers, o.Args[0].(workflows.TaskHandover))
+	}
+	assert.Len(t, ids, 4, "one update id per action")
+	assert.Equal(t, []workflows.TaskHandover{
+		{TaskID: "task_1", Kind: "claim", By: "sam (key dpo-desk)", To: "sam"},
+		{TaskID: "task_1", Kind: "assign", By: "kim (key dpo-desk)", To: "alex", From: "sam"},
+		{TaskID: "task_1", Kind: "unclaim", By: "alex (key dpo-desk)", From: "alex"},
+		{TaskID: "task_1", Kind: "note", By: "alex (key dpo-desk)", Note: "Wants a call after 6pm.\nMobile only."},
+	}, handovers)
 
 	// Bad input: 400 naming the field.
 	for _, tc := range []struct {
@@ -162,6 +186,9 @@ func TestTasksChangeHandsOverHTTP(t *testing.T) {
 	}
 	status, _ = a.do("POST", "/v1/tasks/task_1/notes", map[string]any{"note": strings.Repeat("n", 2000)})
 	assert.Equal(t, http.StatusOK, status, "2,000 characters are taken")
+	require.Len(t, *sent, 5, "bad input sends nothing")
+	long := (*sent)[4].Args[0].(workflows.TaskHandover).Note
+	assert.Equal(t, strings.Repeat("n", workflows.MaxHandoverNote-1)+"…", long, "the run keeps the note's first 500 characters; the task all of it")
 
 	// Unknown tasks: 404.
 	for path, req := range map[string]any{
@@ -184,4 +211,107 @@ func TestTasksChangeHandsOverHTTP(t *testing.T) {
 	assert.Equal(t, http.StatusConflict, status)
 	status, body = a.do("POST", "/v1/tasks/task_1/notes", map[string]any{"note": "Customer called back; journey ended."})
 	assert.Equal(t, http.StatusOK, status, body)
+}
+
+// takeHandovers makes the mocked Temporal take every task-handover
+// update, keeping what was sent.
+func (a *eraseAPI) takeHandovers() *[]client.UpdateWorkflowOptions {
+	var sent []client.UpdateWorkflowOptions
+	handle := &mocks.WorkflowUpdateHandle{}
+	handle.On("Get", mock.Anything, mock.Anything).Return(nil)
+	a.tc.On("UpdateWorkflow", mock.Anything, mock.Anything).Return(func(_ context.Context, o client.UpdateWorkflowOptions) (client.WorkflowUpdateHandle, error) {
+		sent = append(sent, o)
+		return handle, nil
+	})
+	return &sent
+}
+
+// TestATaskChangeTheRunDoesNotTakeStillSucceeds: the task row is the
+// record. When the run does not take the change (it has ended, it runs an
+// older interpreter revision, its validator refuses, Temporal is down,
+// busy or does not answer in time), the change stands and the answer is
+// a success saying why the run did not record it; never a 500.
+func TestATaskChangeTheRunDoesNotTakeStillSucceeds(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		err  error
+		why  string
+	}{
+		{"ended", serviceerror.NewNotFound("workflow execution already completed"), "the journey run that asked for the task has ended"},
+		{"older revision", errors.New("unknown update task-handover. KnownUpdates=[complete-task exit move-plan skip-wait]"),
+			"the journey run started before runs recorded task changes (interpreter revision 6)"},
+		{"refused", errors.New("this journey is waiting for task task_2, not task_1"), "the journey run refused it: this journey is waiting for task task_2, not task_1"},
+		{"unavailable", serviceerror.NewUnavailable("connection refused"), "Temporal cannot take it just now (unavailable or busy)"},
+		{"busy", serviceerror.NewResourceExhausted(enumspb.RESOURCE_EXHAUSTED_CAUSE_CONCURRENT_LIMIT, "too many updates"), "Temporal cannot take it just now (unavailable or busy)"},
+		{"deadline", serviceerror.NewDeadlineExceeded("context deadline exceeded"), "the journey run did not answer within 5s (it may record it yet)"},
+		{"other", serviceerror.NewInternal("boom"), "it could not be sent to the journey run"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			a := withOpenTask(t)
+			calls := 0
+			a.tc.On("UpdateWorkflow", mock.Anything, mock.Anything).Return(func(context.Context, client.UpdateWorkflowOptions) (client.WorkflowUpdateHandle, error) {
+				calls++
+				return nil, tc.err
+			})
+			status, body := a.do("POST", "/v1/tasks/task_1/assign", map[string]any{"assignee": "alex", "by": "kim"})
+			require.Equal(t, http.StatusOK, status, body)
+			assert.Equal(t, false, body["run_recorded"])
+			assert.Equal(t, tc.why, body["run_reason"])
+			assert.Equal(t, "alex", body["assignee"], "the task changed all the same")
+			assert.Equal(t, 1, calls, "asked once")
+			got, err := a.st.GetTask(context.Background(), "task_1")
+			require.NoError(t, err)
+			assert.Equal(t, "alex", got.Assignee)
+		})
+	}
+}
+
+// A run that does not wait for its task yet (it records creating it a
+// moment after the row appears) is asked again; a finished task's run is
+// not: it will never wait for it again.
+func TestATaskChangeWaitsForTheRunToWaitForTheTask(t *testing.T) {
+	t.Parallel()
+	a := withOpenTask(t)
+	calls := 0
+	handle := &mocks.WorkflowUpdateHandle{}
+	handle.On("Get", mock.Anything, mock.Anything).Return(nil)
+	a.tc.On("UpdateWorkflow", mock.Anything, mock.Anything).Return(func(_ context.Context, o client.UpdateWorkflowOptions) (client.WorkflowUpdateHandle, error) {
+		calls++
+		if calls <= 2 || o.Args[0].(workflows.TaskHandover).Kind == workflows.HandoverNote {
+			return nil, errors.New(workflows.NotWaitingForTask)
+		}
+		return handle, nil
+	})
+	status, body := a.do("POST", "/v1/tasks/task_1/claim", map[string]any{"assignee": "sam"})
+	require.Equal(t, http.StatusOK, status, body)
+	assert.Equal(t, true, body["run_recorded"], body)
+	assert.Equal(t, 3, calls, "sent again until the run waited for it")
+
+	_, err := a.st.SetTaskStatus(context.Background(), "task_1", store.TaskCancelled)
+	require.NoError(t, err)
+	calls = 0
+	status, body = a.do("POST", "/v1/tasks/task_1/notes", map[string]any{"note": "Called back; all fine."})
+	require.Equal(t, http.StatusOK, status, body)
+	assert.Equal(t, false, body["run_recorded"])
+	assert.Equal(t, "the journey run refused it: "+workflows.NotWaitingForTask, body["run_reason"])
+	assert.Equal(t, 1, calls, "a cancelled task's run is not asked again")
+}
+
+// A Temporal that takes the update and never answers does not hold the
+// answer past RunRecordTimeout.
+func TestATaskChangeDoesNotWaitOnATemporalThatDoesNotAnswer(t *testing.T) {
+	t.Parallel()
+	a := withOpenTask(t)
+	a.s.RunRecordTimeout = 100 * time.Millisecond
+	a.tc.On("UpdateWorkflow", mock.Anything, mock.Anything).Return(func(ctx context.Context, _ client.UpdateWorkflowOptions) (client.WorkflowUpdateHandle, error) {
+		<-ctx.Done() // never answers
+		return nil, ctx.Err()
+	})
+	status, body := a.do("POST", "/v1/tasks/task_1/claim", map[string]any{"assignee": "sam"})
+	require.Equal(t, http.StatusOK, status, body)
+	assert.Equal(t, false, body["run_recorded"])
+	assert.Equal(t, "the journey run did not answer within 100ms (it may record it yet)", body["run_reason"])
+	assert.Equal(t, "sam", body["assignee"])
 }

@@ -109,6 +109,9 @@ type APIDeps struct {
 	Extra map[string]http.Handler
 	// PublicLimit replaces api.DefaultPublicLimit when set.
 	PublicLimit *api.PublicLimit
+	// RunRecordTimeout is api.Server.RunRecordTimeout (0:
+	// api.DefaultRunRecordTimeout).
+	RunRecordTimeout time.Duration
 }
 
 // NewAPIServer builds the API (plus any extra routes) and starts the
@@ -128,7 +131,8 @@ func NewAPIServer(ctx context.Context, d APIDeps) *http.Server {
 	rt.RunFanouts(ctx, router.FanoutOptions{Interval: sweep})
 	a := &api.Server{Store: svc.Store, Router: rt, Temporal: svc.Temporal, Links: d.Signer, Log: svc.Log,
 		PublicLimit: api.DefaultPublicLimit,
-		Rules:       d.Config.Rules, Topics: marketingTopics(svc.Journeys.Catalog), TopicLabels: d.Config.TopicLabels, ShopName: d.Config.Sender.Shop.Name, Webhooks: d.Webhooks, Metrics: svc.Metrics}
+		Rules:       d.Config.Rules, Topics: marketingTopics(svc.Journeys.Catalog), TopicLabels: d.Config.TopicLabels, ShopName: d.Config.Sender.Shop.Name, Webhooks: d.Webhooks, Metrics: svc.Metrics,
+		RunRecordTimeout: d.RunRecordTimeout}
 	if d.PublicLimit != nil {
 		a.PublicLimit = *d.PublicLimit
 	}

@@ -8,7 +8,8 @@ type TaskList struct {
 }
 
 // Task is work a journey asks staff to do: GET /v1/tasks/{id}, and the
-// answer to claiming and completing one.
+// answer to completing one (TaskChange to claiming, assigning,
+// unclaiming and noting one).
 type Task struct {
 	ID         string `json:"id"`
 	WorkflowID string `json:"workflow_id"`
@@ -37,6 +38,21 @@ type Task struct {
 	// Actions is what staff did to the task, oldest first: claims,
 	// assignments, unclaims and notes (the latest 200; at most 100 notes).
 	Actions []TaskAction `json:"actions"`
+}
+
+// TaskChange answers POST /v1/tasks/{id}/claim, /assign, /unclaim and
+// /notes: the task as it now stands, and whether its journey run
+// recorded the change among its staff actions. The task is the record
+// either way.
+type TaskChange struct {
+	Task
+	// RunRecorded is true when the run recorded the change (runs of
+	// interpreter revision 6 that wait for the task).
+	RunRecorded bool `json:"run_recorded"`
+	// RunReason says why the run did not record it: it has ended, it
+	// started at an older revision, it is not waiting for the task, or
+	// Temporal did not answer in time.
+	RunReason string `json:"run_reason,omitempty"`
 }
 
 // TaskAction is one thing staff did to a task.
