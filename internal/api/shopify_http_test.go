@@ -387,3 +387,91 @@ func TestShopifyCancelledOrderAndARedactTemporalCannotTakeYet(t *testing.T) {
 	require.Equal(t, http.StatusOK, a.Code, a.Body)
 	assert.Equal(t, "applied", a.JSON["status"], a.Body)
 }
+
+// TestShopifyOrderPaidAndFulfilled: orders/paid and orders/fulfilled,
+// signed as Shopify signs them, become order.paid (with the exact total,
+// the order left placed) and order.fulfilled (the order fulfilled), each
+// once however often it is delivered; one of an order Rapport never
+// received is stored and changes no order, saying so.
+func TestShopifyOrderPaidAndFulfilled(t *testing.T) {
+	s := newShop(t)
+	ctx := context.Background()
+	const orderID, customerID = "shopify:820982911946154508", "shopify:706405506930370084"
+	order := shopifyOrderJSON("0.30", "0.10", "0.10")
+	require.Equal(t, http.StatusOK, s.shopify(shopifySecret, "orders/create", "o-create", order).Code)
+
+	a := s.shopify(shopifySecret, "orders/paid", "o-paid", order)
+	require.Equal(t, http.StatusOK, a.Code, a.Body)
+	assert.Equal(t, "applied", a.JSON["status"], a.Body)
+	assert.Equal(t, "orders/paid", a.JSON["topic"], a.Body)
+	assert.Equal(t, []any{orderID + ":paid"}, a.JSON["events"], a.Body)
+	e, err := s.st.GetEvent(ctx, orderID+":paid")
+	require.NoError(t, err)
+	assert.Equal(t, "order.paid", e.Type)
+	assert.Equal(t, customerID, e.CustomerID)
+	var paid map[string]json.RawMessage
+	require.NoError(t, json.Unmarshal(e.Data, &paid))
+	assert.JSONEq(t, `"`+orderID+`"`, string(paid["order_id"]))
+	assert.Equal(t, "0.30", string(paid["total"]), "the total is read exactly")
+	assert.JSONEq(t, `"USD"`, string(paid["currency"]))
+	assert.JSONEq(t, `"shopify"`, string(paid["source"]))
+	assert.JSONEq(t, `"`+shopDomain+`"`, string(paid["shop"]))
+	o, err := s.st.GetOrder(ctx, orderID)
+	require.NoError(t, err)
+	assert.Equal(t, store.OrderPlaced, o.Status, "order.paid changes no order")
+
+	// Shopify sends orders/fulfilled with the order as it stands.
+	fulfilled := strings.Replace(order, `"financial_status": "paid"`, `"financial_status": "paid", "fulfillment_status": "fulfilled"`, 1)
+	a = s.shopify(shopifySecret, "orders/fulfilled", "o-fulfilled", fulfilled)
+	require.Equal(t, http.StatusOK, a.Code, a.Body)
+	assert.Equal(t, "applied", a.JSON["status"], a.Body)
+	assert.Equal(t, []any{orderID + ":fulfilled"}, a.JSON["events"], a.Body)
+	e, err = s.st.GetEvent(ctx, orderID+":fulfilled")
+	require.NoError(t, err)
+	assert.Equal(t, "order.fulfilled", e.Type)
+	assert.Equal(t, customerID, e.CustomerID)
+	o, err = s.st.GetOrder(ctx, orderID)
+	require.NoError(t, err)
+	assert.Equal(t, store.OrderFulfilled, o.Status)
+
+	// Delivered again under other webhook ids (Shopify may send a topic
+	// twice): the events stored are the ones there were.
+	for _, topic := range []string{"orders/paid", "orders/fulfilled"} {
+		a = s.shopify(shopifySecret, topic, "again-"+strings.ReplaceAll(topic, "/", "-"), order)
+		require.Equal(t, http.StatusOK, a.Code, a.Body)
+	}
+	var paidEvents, fulfilledEvents int
+	db := storetest.DB(t, s.dbURL)
+	require.NoError(t, db.QueryRow(ctx, `SELECT count(*) FILTER (WHERE type = 'order.paid'), count(*) FILTER (WHERE type = 'order.fulfilled')
+		FROM events WHERE customer_id = $1`, customerID).Scan(&paidEvents, &fulfilledEvents))
+	assert.Equal(t, 1, paidEvents)
+	assert.Equal(t, 1, fulfilledEvents)
+	o, err = s.st.GetOrder(ctx, orderID)
+	require.NoError(t, err)
+	assert.Equal(t, store.OrderFulfilled, o.Status)
+
+	// A forged orders/fulfilled is refused and changes nothing.
+	other := strings.Replace(order, "820982911946154508", "820982911946154509", 1)
+	req := httptest.NewRequest(http.MethodPost, "/webhooks/shopify", strings.NewReader(other))
+	req.Header.Set("X-Shopify-Topic", "orders/fulfilled")
+	req.Header.Set("X-Shopify-Webhook-Id", "forged-fulfilled")
+	req.Header.Set("X-Shopify-Shop-Domain", shopDomain)
+	req.Header.Set("X-Shopify-Hmac-Sha256", shopifySign("not the secret", other))
+	assert.Equal(t, http.StatusUnauthorized, s.serve(req).Code)
+	_, err = s.st.GetEvent(ctx, "shopify:820982911946154509:fulfilled")
+	assert.ErrorIs(t, err, store.ErrNotFound)
+
+	// The same, signed: an order Rapport never received is stored as an
+	// event that changes no order, and the answer says so.
+	a = s.shopify(shopifySecret, "orders/fulfilled", "o-unknown", other)
+	require.Equal(t, http.StatusOK, a.Code, a.Body)
+	assert.Equal(t, "applied", a.JSON["status"], a.Body)
+	assert.Contains(t, a.JSON["note"], "has no order shopify:820982911946154509", a.Body)
+	_, err = s.st.GetOrder(ctx, "shopify:820982911946154509")
+	assert.ErrorIs(t, err, store.ErrNotFound)
+
+	// A payload without the order's id is refused naming it.
+	a = s.shopify(shopifySecret, "orders/paid", "o-no-id", `{"currency": "USD", "customer": {"id": 706405506930370084}}`)
+	require.Equal(t, http.StatusBadRequest, a.Code, a.Body)
+	assert.Equal(t, "id", a.JSON["field"], a.Body)
+}

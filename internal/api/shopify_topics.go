@@ -128,14 +128,7 @@ type shopifyPrivacy struct {
 // created (or their details filled in) first, their consent as the order
 // gives it, then the order with its line items as the order's items.
 func (s *Server) shopifyOrderCreated(ctx context.Context, d shopifyDelivery) (ShopifyAnswer, error) {
-	var o shopifyOrder
-	if err := decodeShopify(d.Body, &o); err != nil {
-		return ShopifyAnswer{}, err
-	}
-	if o.ID == 0 {
-		return ShopifyAnswer{}, badField("id", "is required: the order's id")
-	}
-	customerID, note, err := s.shopifyOrderCustomer(ctx, d, o.Customer, o.Email, o.Phone, o.CustomerLocale, o.BillingAddress)
+	o, customerID, note, err := s.readShopifyOrder(ctx, d)
 	if err != nil || note != "" {
 		return ignored("%s", note), err
 	}
@@ -167,6 +160,21 @@ func (s *Server) shopifyOrderCreated(ctx context.Context, d shopifyDelivery) (Sh
 		data["order_name"] = name
 	}
 	return s.shopifyEvents(ctx, shopifyEvent{id: o.ID.rapport() + ":placed", typ: "order.placed", customer: customerID, at: placed, data: data})
+}
+
+// readShopifyOrder reads the payload of an order topic, refusing one
+// without an id, and makes sure the customer it names exists in Rapport
+// (shopifyOrderCustomer): it returns the order and their id, or a note
+// saying why there is no customer to use.
+func (s *Server) readShopifyOrder(ctx context.Context, d shopifyDelivery) (o shopifyOrder, customerID, note string, err error) {
+	if err := decodeShopify(d.Body, &o); err != nil {
+		return o, "", "", err
+	}
+	if o.ID == 0 {
+		return o, "", "", badField("id", "is required: the order's id")
+	}
+	customerID, note, err = s.shopifyOrderCustomer(ctx, d, o.Customer, o.Email, o.Phone, o.CustomerLocale, o.BillingAddress)
+	return o, customerID, note, err
 }
 
 // lineName is a line item's name: "Teapot - Blue", else its title, on one
@@ -222,14 +230,7 @@ func shopifyOrderField(err error, where []int) error {
 // (order.cancelled) and orders/fulfilled (order.fulfilled): events naming
 // the order by its Rapport id, which move it through its lifecycle.
 func (s *Server) shopifyOrderChanged(ctx context.Context, d shopifyDelivery) (ShopifyAnswer, error) {
-	var o shopifyOrder
-	if err := decodeShopify(d.Body, &o); err != nil {
-		return ShopifyAnswer{}, err
-	}
-	if o.ID == 0 {
-		return ShopifyAnswer{}, badField("id", "is required: the order's id")
-	}
-	customerID, note, err := s.shopifyOrderCustomer(ctx, d, o.Customer, o.Email, o.Phone, o.CustomerLocale, o.BillingAddress)
+	o, customerID, note, err := s.readShopifyOrder(ctx, d)
 	if err != nil || note != "" {
 		return ignored("%s", note), err
 	}
