@@ -11,6 +11,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -765,8 +766,10 @@ func (s *Server) segmentOne(w http.ResponseWriter, r *http.Request, body []byte,
 // segmentEvent checks one call and returns its event, ready to record;
 // an identify call's change to the customer is made first (unless the
 // call was taken before), and customer says what it did: created or
-// updated. A call for a customer unknown (other than identify) or erased
-// is refused.
+// updated. A track, page or screen call for a customer Rapport does not
+// know registers them by their id alone (created), so a call that races
+// ahead of its identify is kept; a call for an erased customer is
+// refused.
 func (s *Server) segmentEvent(r *http.Request, c segmentCall) (ne store.NewEvent, customer string, err error) {
 	ne, err = c.toEvent(time.Now().UTC())
 	if err != nil {
@@ -795,18 +798,46 @@ func (s *Server) segmentEvent(r *http.Request, c segmentCall) (ne store.NewEvent
 		}
 		return ne, "updated", nil
 	}
-	if _, err := s.Store.GetCustomer(ctx, c.UserID); errors.Is(err, store.ErrNotFound) {
-		return ne, "", unknownSegmentUser(c.UserID)
-	} else if err != nil {
+	created, err := s.Store.EnsureCustomer(ctx, c.UserID)
+	switch {
+	case errors.Is(err, store.ErrErased):
+		return ne, "", erasedCustomer(c.UserID)
+	case err != nil:
 		return ne, "", err
+	case created:
+		return ne, "created", nil
 	}
 	return ne, "", nil
 }
 
-// unknownSegmentUser refuses a call for a customer Rapport does not know.
-func unknownSegmentUser(id string) *apiError {
-	return &apiError{Status: http.StatusUnprocessableEntity, Field: "userId",
-		Message: fmt.Sprintf("userId: no customer %s; send an identify call for them first (or create them with POST /v1/customers)", id)}
+// ensureSegmentUsers registers, by their id alone, the customers of the
+// batch's events (other than identify calls, applied before) whom Rapport
+// does not know, so that a call that raced ahead of its identify is kept.
+// An erased customer is left out: storing the batch rejects their calls.
+func (s *Server) ensureSegmentUsers(ctx context.Context, batch []store.NewEvent, where []int, calls []segmentCall, results []wire.SegmentResult) error {
+	var ids []string
+	for j, ne := range batch {
+		if results[where[j]].Status == "" && calls[where[j]].Type != "identify" {
+			ids = append(ids, ne.Event.CustomerID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	known, err := s.Store.KnownCustomers(ctx, ids)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if known[id] {
+			continue
+		}
+		if _, err := s.Store.EnsureCustomer(ctx, id); err != nil && !errors.Is(err, store.ErrErased) {
+			return err
+		}
+		known[id] = true
+	}
+	return nil
 }
 
 // segmentBatch stores a batch ({"batch": [...]}, or a bare list of calls): each call is checked
@@ -949,6 +980,10 @@ func (s *Server) segmentBatch(w http.ResponseWriter, r *http.Request, body []byt
 			}
 		}
 	}
+	if err := s.ensureSegmentUsers(ctx, batch, where, calls, resp.Results); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	kept, keptWhere := batch[:0], where[:0]
 	for j, ne := range batch {
 		if resp.Results[where[j]].Status == "" {
@@ -967,11 +1002,7 @@ func (s *Server) segmentBatch(w http.ResponseWriter, r *http.Request, body []byt
 		res := &resp.Results[i]
 		res.Status = in.Status
 		if in.Status == wire.StatusRejected {
-			err := segmentError(&apiError{Field: in.Field, Message: in.Error})
-			if in.Field == "customer_id" && strings.Contains(in.Error, "no customer") {
-				err = unknownSegmentUser(calls[i].UserID)
-			}
-			rejectCall(i, err)
+			rejectCall(i, &apiError{Field: in.Field, Message: in.Error})
 			continue
 		}
 		res.Order = in.Order

@@ -19,6 +19,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rapporthq/rapport/internal/apikey"
+	"github.com/rapporthq/rapport/internal/store"
+	"github.com/rapporthq/rapport/internal/store/storetest"
 	"github.com/rapporthq/rapport/workflows"
 )
 
@@ -301,9 +303,9 @@ func TestSegmentEventNames(t *testing.T) {
 }
 
 // Calls Rapport does not keep: anonymous ones and alias and group are
-// answered ignored and not stored; a call for an unknown userId, or one
+// answered ignored and not stored; a call for an erased customer, or one
 // that is not a call, is refused naming the field.
-func TestSegmentAnonymousUnknownAndBadCalls(t *testing.T) {
+func TestSegmentAnonymousErasedAndBadCalls(t *testing.T) {
 	t.Parallel()
 	s := newShop(t)
 	s.customer(`{"id": "c_1"}`)
@@ -317,11 +319,6 @@ func TestSegmentAnonymousUnknownAndBadCalls(t *testing.T) {
 	a = s.segment(key, "/v1/segment", `{"type": "alias", "messageId": "m-alias", "userId": "c_1", "previousId": "anon-1"}`)
 	require.Equal(t, http.StatusOK, a.Code, a.Body)
 	assert.Equal(t, "ignored", a.JSON["status"])
-
-	a = s.segment(key, "/v1/segment/track", `{"type": "track", "event": "Product Viewed", "messageId": "m-who", "userId": "c_nobody"}`)
-	assert.Equal(t, http.StatusUnprocessableEntity, a.Code, a.Body)
-	assert.Equal(t, "userId", a.JSON["field"])
-	assert.Contains(t, a.JSON["error"], "identify")
 
 	// An erased customer's calls are refused, identify too: a Segment
 	// source still sending for them does not bring them back.
@@ -338,10 +335,23 @@ func TestSegmentAnonymousUnknownAndBadCalls(t *testing.T) {
 		assert.Equal(t, http.StatusGone, a.Code, a.Body)
 		assert.Equal(t, "userId", a.JSON["field"], a.Body)
 	}
-	a = s.segment(key, "/v1/segment/batch", `{"batch": [{"type": "identify", "messageId": "m-gone-3", "userId": "c_gone", "traits": {"email": "back@example.com"}}]}`)
+	a = s.segment(key, "/v1/segment/batch", `{"batch": [{"type": "identify", "messageId": "m-gone-3", "userId": "c_gone", "traits": {"email": "back@example.com"}},
+		{"type": "page", "messageId": "m-gone-4", "userId": "c_gone", "name": "Home"}]}`)
 	require.Equal(t, http.StatusOK, a.Code, a.Body)
-	assert.Equal(t, "rejected", a.JSON["results"].([]any)[0].(map[string]any)["status"], a.Body)
-	assert.Equal(t, "userId", a.JSON["results"].([]any)[0].(map[string]any)["field"], a.Body)
+	for i := range 2 {
+		assert.Equal(t, "rejected", a.JSON["results"].([]any)[i].(map[string]any)["status"], a.Body)
+		assert.Equal(t, "userId", a.JSON["results"].([]any)[i].(map[string]any)["field"], a.Body)
+	}
+	c, err := s.st.GetCustomer(context.Background(), "c_gone")
+	require.NoError(t, err)
+	assert.Equal(t, "gone@example.com", c.Email, "an erased customer's call changed them")
+	// Erased and gone: a call does not register them again either.
+	_, err = storetest.DB(t, s.dbURL).Exec(context.Background(), `DELETE FROM customers WHERE id = 'c_gone'`)
+	require.NoError(t, err)
+	a = s.segment(key, "/v1/segment/page", `{"type": "page", "messageId": "m-gone-5", "userId": "c_gone", "name": "Home"}`)
+	assert.Equal(t, http.StatusGone, a.Code, a.Body)
+	_, err = s.st.GetCustomer(context.Background(), "c_gone")
+	assert.ErrorIs(t, err, store.ErrNotFound, "a call registered an erased customer again")
 
 	for _, tc := range []struct{ path, body, field string }{
 		{"/v1/segment/track", `{"type": "track", "event": "X", "userId": "c_1"}`, "messageId"},
@@ -405,7 +415,8 @@ func TestSegmentBatchAnswersPerCall(t *testing.T) {
 	require.Len(t, results, 11)
 	line := func(i int) map[string]any { return results[i].(map[string]any) }
 	want := []struct{ status, field string }{
-		{"accepted", ""}, {"accepted", ""}, {"rejected", "traits.email"}, {"ignored", ""}, {"rejected", "userId"},
+		{"accepted", ""}, {"accepted", ""}, {"rejected", "traits.email"}, {"ignored", ""},
+		{"accepted", ""}, // a customer Rapport did not know, registered by the id
 		{"duplicate", ""}, {"rejected", "messageId"}, {"accepted", ""}, {"rejected", ""}, {"ignored", ""},
 		{"rejected", "properties.note"}, // text that cannot be stored: this call alone
 	}
@@ -416,9 +427,9 @@ func TestSegmentBatchAnswersPerCall(t *testing.T) {
 			assert.Equal(t, w.field, line(i)["field"], "line %d: %v", i, line(i))
 		}
 	}
-	assert.Equal(t, 3.0, a.JSON["accepted"])
+	assert.Equal(t, 4.0, a.JSON["accepted"])
 	assert.Equal(t, 1.0, a.JSON["duplicates"])
-	assert.Equal(t, 5.0, a.JSON["rejected"])
+	assert.Equal(t, 4.0, a.JSON["rejected"])
 	assert.Equal(t, 2.0, a.JSON["ignored"])
 	assert.Equal(t, "b-1", line(0)["messageId"])
 	assert.Equal(t, "segment.signed_up", line(0)["event"])
@@ -436,7 +447,7 @@ func TestSegmentBatchAnswersPerCall(t *testing.T) {
 	a = s.segment(key, "/v1/segment", batch)
 	require.Equal(t, http.StatusOK, a.Code, a.Body)
 	assert.Equal(t, 0.0, a.JSON["accepted"])
-	assert.Equal(t, 4.0, a.JSON["duplicates"])
+	assert.Equal(t, 5.0, a.JSON["duplicates"])
 	// A bare list of calls, as Segment's Webhooks (Actions) posts a batch.
 	a = s.segment(key, "/v1/segment", `[{"type": "page", "messageId": "b-list-1", "userId": "c_1", "name": "Home"},
 	  {"type": "track", "event": "Signed Up", "messageId": "b-1", "userId": "u_new", "properties": {"plan": "pro"}}]`)
@@ -448,4 +459,83 @@ func TestSegmentBatchAnswersPerCall(t *testing.T) {
 		assert.Equal(t, http.StatusBadRequest, a.Code, a.Body)
 		assert.Equal(t, "batch", a.JSON["field"], bad)
 	}
+}
+
+// A track, page or screen call for a userId Rapport does not know (it
+// raced ahead of the identify, as it often does) registers the customer
+// by their id alone and is stored, alone or in a batch; the identify that
+// follows fills in their details, and the events stay theirs.
+func TestSegmentCallAheadOfIdentifyRegistersTheCustomer(t *testing.T) {
+	t.Parallel()
+	s := newShop(t)
+	ctx := context.Background()
+	key := s.segmentKey()
+
+	a := s.segment(key, "/v1/segment/track", `{"type": "track", "event": "Product Viewed", "messageId": "m-early", "userId": "c_early",
+		"properties": {"product_id": "p_teapot", "name": "Teapot"}}`)
+	require.Equal(t, http.StatusAccepted, a.Code, a.Body)
+	assert.Equal(t, "accepted", a.JSON["status"], a.Body)
+	assert.Equal(t, "created", a.JSON["customer"], a.Body)
+	c, err := s.st.GetCustomer(ctx, "c_early")
+	require.NoError(t, err)
+	assert.Equal(t, store.Customer{ID: "c_early", Attributes: map[string]any{}}, store.Customer{ID: c.ID, Email: c.Email, Phone: c.Phone,
+		Name: c.Name, Locale: c.Locale, TimeZone: c.TimeZone, Address: c.Address, Attributes: c.Attributes}, "registered by the id alone")
+	e, err := s.st.GetEvent(ctx, "segment:m-early")
+	require.NoError(t, err)
+	assert.Equal(t, "product.viewed", e.Type)
+	assert.Equal(t, "c_early", e.CustomerID)
+
+	// Sent again (a retry): a duplicate, and the customer is not made anew.
+	a = s.segment(key, "/v1/segment/track", `{"type": "track", "event": "Product Viewed", "messageId": "m-early", "userId": "c_early",
+		"properties": {"product_id": "p_teapot", "name": "Teapot"}}`)
+	require.Equal(t, http.StatusOK, a.Code, a.Body)
+	assert.Equal(t, "duplicate", a.JSON["status"], a.Body)
+	assert.Nil(t, a.JSON["customer"], a.Body)
+	// Another call for the customer now known creates nobody.
+	a = s.segment(key, "/v1/segment", `{"type": "screen", "messageId": "m-early-2", "userId": "c_early", "name": "Basket"}`)
+	require.Equal(t, http.StatusAccepted, a.Code, a.Body)
+	assert.Nil(t, a.JSON["customer"], a.Body)
+
+	// The identify arrives: it fills in the customer, as for any other.
+	a = s.segment(key, "/v1/segment/identify", `{"type": "identify", "messageId": "m-early-id", "userId": "c_early",
+		"traits": {"email": "early@example.com", "firstName": "Eve", "lastName": "Early"}, "context": {"timezone": "Europe/Paris"}}`)
+	require.Equal(t, http.StatusAccepted, a.Code, a.Body)
+	assert.Equal(t, "updated", a.JSON["customer"], a.Body)
+	c, err = s.st.GetCustomer(ctx, "c_early")
+	require.NoError(t, err)
+	assert.Equal(t, "early@example.com", c.Email)
+	assert.Equal(t, "Eve Early", c.Name)
+	assert.Equal(t, "Europe/Paris", c.TimeZone)
+
+	// In a batch: a page and an Order Completed for two customers Rapport
+	// does not know, ahead of the identify of one of them further on.
+	a = s.segment(key, "/v1/segment/batch", `{"batch": [
+		{"type": "page", "messageId": "m-b-page", "userId": "c_b1", "name": "Home"},
+		{"type": "track", "event": "Order Completed", "messageId": "m-b-order", "userId": "c_b2",
+		 "properties": {"order_id": "o-b2", "total": 12.5, "currency": "EUR", "products": [{"product_id": "cup", "name": "Cup", "price": 12.5}]}},
+		{"type": "track", "event": "Signed Up", "messageId": "m-b-signup", "userId": "c_b1"},
+		{"type": "identify", "messageId": "m-b-id", "userId": "c_b2", "traits": {"email": "b2@example.com"}}]}`)
+	require.Equal(t, http.StatusOK, a.Code, a.Body)
+	assert.EqualValues(t, 4, a.JSON["accepted"], a.Body)
+	assert.EqualValues(t, 0, a.JSON["rejected"], a.Body)
+	c, err = s.st.GetCustomer(ctx, "c_b1")
+	require.NoError(t, err)
+	assert.Empty(t, c.Email)
+	c, err = s.st.GetCustomer(ctx, "c_b2")
+	require.NoError(t, err)
+	assert.Equal(t, "b2@example.com", c.Email, "the batch's identify is applied to the customer its track registered")
+	o, err := s.st.GetOrder(ctx, "o-b2")
+	require.NoError(t, err)
+	assert.Equal(t, "c_b2", o.CustomerID)
+	assert.Equal(t, "12.50", o.Total.String())
+	var events int
+	require.NoError(t, storetest.DB(t, s.dbURL).QueryRow(ctx, `SELECT count(*) FROM events WHERE customer_id IN ('c_b1', 'c_b2')`).Scan(&events))
+	assert.Equal(t, 4, events)
+
+	// A call the API refuses (a bad property) registers nobody.
+	a = s.segment(key, "/v1/segment/track", `{"type": "track", "event": "Order Completed", "messageId": "m-bad", "userId": "c_never",
+		"properties": {"order_id": "o-x", "currency": "EUR", "total": 1, "products": []}}`)
+	require.Equal(t, http.StatusBadRequest, a.Code, a.Body)
+	_, err = s.st.GetCustomer(ctx, "c_never")
+	assert.ErrorIs(t, err, store.ErrNotFound, "a refused call registered its customer")
 }

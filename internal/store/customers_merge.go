@@ -42,3 +42,27 @@ func (s *Store) MergeCustomer(ctx context.Context, id string, change func(c Cust
 	}
 	return created, nil
 }
+
+// EnsureCustomer registers a customer known by their id alone (no
+// contact details, no attributes), unless there is one, and reports
+// whether it did. A customer whose erasure began is not registered again:
+// it fails with ErrErased. It takes the customer's routing lock, as
+// BeginErasure does, so the two are ordered: an erasure begun first is
+// seen, and a customer registered first is erased with the rest.
+func (s *Store) EnsureCustomer(ctx context.Context, id string) (created bool, err error) {
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := lockRouting(ctx, tx, id); err != nil {
+			return err
+		}
+		if err := s.refuseErased(ctx, tx, id); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `INSERT INTO customers (id) VALUES ($1) ON CONFLICT (id) DO NOTHING`, id)
+		created = tag.RowsAffected() == 1
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("ensure customer %s: %w", id, err)
+	}
+	return created, nil
+}

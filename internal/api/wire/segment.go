@@ -23,8 +23,10 @@ type SegmentResponse struct {
 	ID string `json:"id,omitempty"`
 	// Event is that event's type (order.placed, segment.signed_up...).
 	Event string `json:"event,omitempty"`
-	// Customer is what an identify call did to the customer: created or
-	// updated (absent for a duplicate).
+	// Customer is what a new call did to the customer: an identify
+	// created or updated them; a track, page or screen call for a userId
+	// Rapport did not know created them, by the id alone. Absent for a
+	// duplicate, and for other calls.
 	Customer string `json:"customer,omitempty"`
 	// Routing and the routing result are as in EventResponse.
 	Routing string `json:"routing,omitempty"`
