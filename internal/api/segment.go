@@ -12,6 +12,9 @@ package api
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha1"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -640,11 +643,12 @@ func (c segmentCall) identifyChange() (func(store.Customer, bool) (store.Custome
 	}, nil
 }
 
-// readSegmentBody reads a Segment-spec body of at most limit bytes: JSON,
-// nested at most depth levels. Its text is held to checkStorable call by
-// call (segmentOne, segmentBatch), so that in a batch a bad call is
-// refused alone.
-func readSegmentBody(r *http.Request, limit, depth int) ([]byte, error) {
+// readSegmentBody reads a Segment-spec body of at most limit bytes,
+// holds it to verify (the signature), then checks it is JSON, nested at
+// most depth levels. Its text is held to checkStorable call by call
+// (segmentOne, segmentBatch), so that in a batch a bad call is refused
+// alone.
+func readSegmentBody(r *http.Request, limit, depth int, verify func([]byte) error) ([]byte, error) {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") && !strings.HasPrefix(ct, "text/plain") {
 		// analytics.js sends batches as text/plain, to skip CORS preflights.
 		return nil, &apiError{Status: http.StatusUnsupportedMediaType, Message: "send JSON with Content-Type: application/json"}
@@ -656,6 +660,9 @@ func readSegmentBody(r *http.Request, limit, depth int) ([]byte, error) {
 	if len(body) > limit {
 		return nil, &apiError{Status: http.StatusRequestEntityTooLarge,
 			Message: fmt.Sprintf("the body is larger than %s, the most Segment allows (32 KiB a call, 500 KiB a batch)", size(limit))}
+	}
+	if err := verify(body); err != nil {
+		return nil, err
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, &apiError{Status: http.StatusBadRequest, Message: "the body is empty; send a JSON object"}
@@ -677,7 +684,7 @@ func (s *Server) segmentRoute(route string) http.HandlerFunc {
 		if route == "" || route == "batch" {
 			limit, depth = maxSegmentBatch, maxDepth+2
 		}
-		body, err := readSegmentBody(r, limit, depth)
+		body, err := readSegmentBody(r, limit, depth, func(body []byte) error { return s.verifySegment(r, body) })
 		if err != nil {
 			s.fail(w, r, err)
 			return
@@ -697,6 +704,52 @@ func (s *Server) segmentRoute(route string) http.HandlerFunc {
 		}
 		s.segmentOne(w, r, body, route)
 	}
+}
+
+// verifySegment holds a call to its X-Signature when Segment shared
+// secrets are configured (WebhookKeys.SegmentSecrets): the hex HMAC-SHA1
+// of the raw body keyed by the secret, as Segment's Webhooks
+// destinations sign, under one of them. A call unsigned, or signed
+// otherwise, is refused with 401 and counted as refused.
+func (s *Server) verifySegment(r *http.Request, body []byte) error {
+	if len(s.Webhooks.SegmentSecrets) == 0 {
+		return nil
+	}
+	sig := strings.TrimSpace(r.Header.Get("X-Signature"))
+	why := ""
+	switch {
+	case sig == "":
+		why = "X-Signature is missing: this Rapport takes only Segment calls signed with its shared secret (SEGMENT_SHARED_SECRET); set the same shared secret on the Segment destination"
+	case !verifySegmentSignature(s.Webhooks.SegmentSecrets, body, sig):
+		why = "X-Signature does not verify: it is not the HMAC-SHA1 of the body under the shared secret (SEGMENT_SHARED_SECRET); check the destination's shared secret"
+		if isJSONList(body) {
+			why += ", and turn batching off: Segment signs only the first event of a batch it posts as a list"
+		}
+	default:
+		return nil
+	}
+	s.Metrics.SegmentCall("", metrics.SegmentRefused)
+	s.log().Warn("Segment call refused", "reason", why)
+	return &apiError{Status: http.StatusUnauthorized, Message: why}
+}
+
+// verifySegmentSignature reports whether sig is the hex HMAC-SHA1 of body
+// under one of the secrets, comparing in constant time (every secret is
+// tried, so the time does not say which matched).
+func verifySegmentSignature(secrets []string, body []byte, sig string) bool {
+	got, err := hex.DecodeString(sig)
+	if err != nil || len(got) != sha1.Size {
+		return false
+	}
+	ok := false
+	for _, secret := range secrets {
+		m := hmac.New(sha1.New, []byte(secret))
+		m.Write(body)
+		if hmac.Equal(m.Sum(nil), got) {
+			ok = true
+		}
+	}
+	return ok
 }
 
 // isJSONList reports whether a body is a JSON list: a batch as Segment's

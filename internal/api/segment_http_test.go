@@ -6,7 +6,11 @@ package api_test
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha1"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -18,6 +22,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/rapporthq/rapport/internal/api"
 	"github.com/rapporthq/rapport/internal/apikey"
 	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/internal/store/storetest"
@@ -538,4 +543,81 @@ func TestSegmentCallAheadOfIdentifyRegistersTheCustomer(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, a.Code, a.Body)
 	_, err = s.st.GetCustomer(ctx, "c_never")
 	assert.ErrorIs(t, err, store.ErrNotFound, "a refused call registered its customer")
+}
+
+// segmentSign is X-Signature as Segment's Webhooks destinations send it:
+// hex of HMAC-SHA1 of the raw body keyed by the shared secret.
+func segmentSign(secret, body string) string {
+	m := hmac.New(sha1.New, []byte(secret))
+	m.Write([]byte(body))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// With a shared secret configured, a Segment call needs both the key and
+// an X-Signature that verifies: unsigned, forged, tampered or signed with
+// another secret it is refused with 401, stores nothing and is counted;
+// signed with the secret (or the one being rotated out) it is taken.
+func TestSegmentSharedSecretSignatureIsRequired(t *testing.T) {
+	t.Parallel()
+	const secret, oldSecret = "seg-shared-secret-new", "seg-shared-secret-old"
+	s := newShopKeyed(t, func(k *api.WebhookKeys) { k.SegmentSecrets = []string{secret, oldSecret} })
+	key := s.segmentKey()
+	post := func(path, body, sig string) answer {
+		t.Helper()
+		req := httptest.NewRequest("POST", path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+key)
+		req.Header.Set("Content-Type", "application/json")
+		if sig != "" {
+			req.Header.Set("X-Signature", sig)
+		}
+		return s.serve(req)
+	}
+	page := `{"type": "page", "messageId": "m-sig-1", "userId": "c_sig", "name": "Home"}`
+	for name, tc := range map[string]struct{ sig, says string }{
+		"unsigned":           {"", "X-Signature is missing"},
+		"another secret":     {segmentSign("not the secret", page), "does not verify"},
+		"a changed body":     {segmentSign(secret, strings.Replace(page, "Home", "Away", 1)), "does not verify"},
+		"SHA-256, not SHA-1": {hex.EncodeToString(hmac.New(sha256.New, []byte(secret)).Sum(nil)), "does not verify"},
+		"not hex":            {"zz" + segmentSign(secret, page)[2:], "does not verify"},
+		"base64, not hex":    {base64.StdEncoding.EncodeToString([]byte(segmentSign(secret, page))), "does not verify"},
+	} {
+		a := post("/v1/segment", page, tc.sig)
+		assert.Equal(t, http.StatusUnauthorized, a.Code, "%s: %s", name, a.Body)
+		assert.Contains(t, a.JSON["error"], tc.says, name)
+		assert.Contains(t, a.JSON["error"], "SEGMENT_SHARED_SECRET", name)
+	}
+	assert.Equal(t, http.StatusNotFound, s.call("GET", "/v1/events/segment:m-sig-1", "").Code, "a refused call was stored")
+	_, err := s.st.GetCustomer(context.Background(), "c_sig")
+	assert.ErrorIs(t, err, store.ErrNotFound, "a refused call registered its customer")
+
+	// The key is still needed: a signature alone is not enough.
+	req := httptest.NewRequest("POST", "/v1/segment", strings.NewReader(page))
+	req.Header.Set("X-Signature", segmentSign(secret, page))
+	assert.Equal(t, http.StatusUnauthorized, s.serve(req).Code)
+
+	// Signed with the secret, or with the one being rotated out: taken.
+	a := post("/v1/segment", page, segmentSign(secret, page))
+	require.Equal(t, http.StatusAccepted, a.Code, a.Body)
+	identify := `{"type": "identify", "messageId": "m-sig-2", "userId": "c_sig", "traits": {"email": "sig@example.com"}}`
+	a = post("/v1/segment/identify", identify, strings.ToUpper(segmentSign(oldSecret, identify)))
+	require.Equal(t, http.StatusAccepted, a.Code, a.Body)
+	batch := `{"batch": [{"type": "track", "event": "Signed Up", "messageId": "m-sig-3", "userId": "c_sig"}]}`
+	a = post("/v1/segment/batch", batch, segmentSign(secret, batch))
+	require.Equal(t, http.StatusOK, a.Code, a.Body)
+	assert.EqualValues(t, 1, a.JSON["accepted"], a.Body)
+
+	// A list of calls signed over its first call only, as Webhooks
+	// (Actions) signs a batch, does not verify: the answer says to turn
+	// batching off.
+	first := `{"type": "page", "messageId": "m-sig-4", "userId": "c_sig", "name": "Home"}`
+	list := `[` + first + `,{"type": "page", "messageId": "m-sig-5", "userId": "c_sig", "name": "Basket"}]`
+	a = post("/v1/segment", list, segmentSign(secret, first))
+	require.Equal(t, http.StatusUnauthorized, a.Code, a.Body)
+	assert.Contains(t, a.JSON["error"], "batching off")
+	assert.Equal(t, http.StatusNotFound, s.call("GET", "/v1/events/segment:m-sig-4", "").Code)
+
+	// Without a secret configured, X-Signature is not read.
+	plain := newShop(t)
+	a = plain.segment(plain.segmentKey(), "/v1/segment/page", page)
+	assert.Equal(t, http.StatusAccepted, a.Code, a.Body)
 }

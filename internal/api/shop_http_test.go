@@ -106,6 +106,13 @@ func newShop(t *testing.T) *shop {
 // newShopWith is newShop with more journeys besides the shop's.
 func newShopWith(t *testing.T, journeys ...string) *shop {
 	t.Helper()
+	return newShopKeyed(t, nil, journeys...)
+}
+
+// newShopKeyed is newShopWith with the webhook keys changed by keys
+// (nil: as newShop has them).
+func newShopKeyed(t *testing.T, keys func(*api.WebhookKeys), journeys ...string) *shop {
+	t.Helper()
 	st, dbURL := storetest.New(t)
 	comp, err := journey.NewCompiler(journey.Options{})
 	require.NoError(t, err)
@@ -128,6 +135,9 @@ func newShopWith(t *testing.T, journeys ...string) *shop {
 		Webhooks: api.WebhookKeys{SendGrid: &sg.PublicKey, TwilioAuthToken: s.twilioToken, LobSecret: s.lobSecret, PublicURL: publicURL,
 			ShopifySecrets: []string{shopifyOldSecret, shopifySecret}},
 		PublicLimit: api.PublicLimit{Rate: 1000, Burst: 1000, WebhookRate: 1000, WebhookBurst: 1000}}
+	if keys != nil {
+		keys(&srv.Webhooks)
+	}
 	s.h = srv.Handler()
 	_, s.key, err = st.CreateAPIKey(context.Background(), "shop-backend", []apikey.Scope{apikey.Admin})
 	require.NoError(t, err)

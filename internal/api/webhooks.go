@@ -44,6 +44,11 @@ type WebhookKeys struct {
 	// are applied (tea-shop.myshopify.com); others are answered 200 and
 	// ignored.
 	ShopifyShops []string
+	// SegmentSecrets, when not empty, are the shared secrets Segment's
+	// Webhooks destinations sign their calls with: the Segment routes
+	// then take a call only with an X-Signature that verifies under one
+	// of them (two while the secret is rotated), besides the API key.
+	SegmentSecrets []string
 }
 
 // ParseSendGridKey reads SendGrid's base64 verification key (a P-256

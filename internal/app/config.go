@@ -76,6 +76,11 @@ type Config struct {
 	// webhooks are applied (SHOPIFY_SHOP_DOMAINS).
 	ShopifyWebhookSecrets []string
 	ShopifyShopDomains    []string
+	// SegmentSharedSecrets are the shared secrets Segment's Webhooks
+	// destinations sign their calls with (SEGMENT_SHARED_SECRET,
+	// comma-separated while one is rotated): when set, the Segment routes
+	// take only calls signed with one of them.
+	SegmentSharedSecrets []string
 	// LogLevel and LogFormat (text or json) shape the log
 	// (RAPPORT_LOG_LEVEL, RAPPORT_LOG_FORMAT).
 	LogLevel  slog.Level
@@ -245,6 +250,7 @@ func ConfigFromEnv(env Env) (Config, error) {
 	}
 	c.ShopifyWebhookSecrets = commaList(get(env, "SHOPIFY_WEBHOOK_SECRET"), false)
 	c.ShopifyShopDomains = commaList(get(env, "SHOPIFY_SHOP_DOMAINS"), true)
+	c.SegmentSharedSecrets = commaList(get(env, "SEGMENT_SHARED_SECRET"), false)
 	slices.Sort(demo)
 	c.DemoDefaults = demo
 	topts, err := temporalOptions(env)
@@ -346,7 +352,7 @@ func (c Config) Signer() (*links.Signer, error) {
 // WebhookKeys are the keys that verify provider callbacks.
 func (c Config) WebhookKeys() (api.WebhookKeys, error) {
 	k := api.WebhookKeys{TwilioAuthToken: c.Twilio.AuthToken, LobSecret: c.LobWebhookSecret, PublicURL: c.PublicURL,
-		ShopifySecrets: c.ShopifyWebhookSecrets, ShopifyShops: c.ShopifyShopDomains}
+		ShopifySecrets: c.ShopifyWebhookSecrets, ShopifyShops: c.ShopifyShopDomains, SegmentSecrets: c.SegmentSharedSecrets}
 	if c.SendGridWebhookKey != "" {
 		key, err := api.ParseSendGridKey(c.SendGridWebhookKey)
 		if err != nil {

@@ -558,3 +558,17 @@ func TestShopifySecretsAndShops(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, hooks.ShopifySecrets, "no secret: /webhooks/shopify refuses everything")
 }
+
+func TestSegmentSharedSecrets(t *testing.T) {
+	cfg, err := ConfigFromEnv(testEnv(t, map[string]string{"SEGMENT_SHARED_SECRET": " seg-new ,seg-old,"}))
+	require.NoError(t, err)
+	hooks, err := cfg.WebhookKeys()
+	require.NoError(t, err)
+	assert.Equal(t, []string{"seg-new", "seg-old"}, hooks.SegmentSecrets, "both secrets while one is rotated")
+
+	cfg, err = ConfigFromEnv(testEnv(t, nil))
+	require.NoError(t, err)
+	hooks, err = cfg.WebhookKeys()
+	require.NoError(t, err)
+	assert.Empty(t, hooks.SegmentSecrets, "no secret: calls are taken on the key alone")
+}
