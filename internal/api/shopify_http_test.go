@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/rapporthq/rapport/internal/api"
 	"github.com/rapporthq/rapport/internal/money"
 	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/internal/store/storetest"
@@ -322,9 +323,112 @@ func TestShopifyRedactErasesAndDataRequestIsRecorded(t *testing.T) {
 	_, err = s.st.GetOrder(ctx, "shopify:820982911946154508")
 	assert.ErrorIs(t, err, store.ErrNotFound)
 
-	// shop/redact erases nothing by itself.
-	a = s.shopify(shopifySecret, "shop/redact", "sr-1", `{"shop_id": 954889, "shop_domain": "`+shopDomain+`"}`)
+}
+
+// shopifyFrom posts a webhook as Shopify does, from the shop given.
+func (s *shop) shopifyFrom(shopDomain, topic, webhookID, body string) answer {
+	s.t.Helper()
+	req := httptest.NewRequest(http.MethodPost, "/webhooks/shopify", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Shopify-Topic", topic)
+	req.Header.Set("X-Shopify-Webhook-Id", webhookID)
+	req.Header.Set("X-Shopify-Shop-Domain", shopDomain)
+	req.Header.Set("X-Shopify-Hmac-Sha256", shopifySign(shopifySecret, body))
+	return s.serve(req)
+}
+
+// shopRedactStarts are the shop redaction workflows the API started.
+func (s *shop) shopRedactStarts() []start {
+	var out []start
+	for _, st := range s.temporal.startList() {
+		if st.Workflow == workflows.ShopRedactWorkflowName {
+			out = append(out, st)
+		}
+	}
+	return out
+}
+
+// TestShopifyShopRedactErasesTheShopsCustomers: every Shopify webhook
+// records the shop its customer came from (the first shop keeps them);
+// shop/redact, signed, records the request once and starts the
+// redaction workflow for that shop's customers (and, when
+// SHOPIFY_SHOP_DOMAINS names that shop alone, the Shopify customers of no
+// recorded shop). A body naming another shop than the delivery's is
+// refused; with Temporal down the answer is 503, and Shopify's retry
+// starts it, without a second record.
+func TestShopifyShopRedactErasesTheShopsCustomers(t *testing.T) {
+	s := newShop(t)
+	ctx := context.Background()
+	const otherShop = "other-shop.myshopify.com"
+	require.Equal(t, http.StatusOK, s.shopify(shopifySecret, "customers/create", "c-1", shopifyCustomerJSON).Code)
+	require.Equal(t, http.StatusOK, s.shopify(shopifySecret, "orders/create", "o-1",
+		strings.ReplaceAll(shopifyOrderJSON("0.30", "0.10", "0.10"), "706405506930370084", "706405506930370085")).Code)
+	other := strings.Replace(shopifyCustomerJSON, "706405506930370084", "706405506930370099", 1)
+	require.Equal(t, http.StatusOK, s.shopifyFrom(otherShop, "customers/create", "c-2", other).Code)
+	// A later webhook of another shop naming a customer does not take them.
+	require.Equal(t, http.StatusOK, s.shopifyFrom(otherShop, "customers/update", "c-3", shopifyCustomerJSON).Code)
+	db := storetest.DB(t, s.dbURL)
+	shops := map[string]string{}
+	rows, err := db.Query(ctx, `SELECT id, coalesce(shopify_shop, '') FROM customers`)
+	require.NoError(t, err)
+	for rows.Next() {
+		var id, shop string
+		require.NoError(t, rows.Scan(&id, &shop))
+		shops[id] = shop
+	}
+	require.NoError(t, rows.Err())
+	assert.Equal(t, map[string]string{"shopify:706405506930370084": shopDomain, "shopify:706405506930370085": shopDomain,
+		"shopify:706405506930370099": otherShop}, shops)
+
+	body := `{"shop_id": 954889, "shop_domain": "` + shopDomain + `"}`
+	// The body is signed; the header is not: they must agree.
+	a := s.shopifyFrom(otherShop, "shop/redact", "sr-0", body)
+	require.Equal(t, http.StatusBadRequest, a.Code, a.Body)
+	assert.Equal(t, "shop_domain", a.JSON["field"], a.Body)
+	a = s.shopify(shopifySecret, "shop/redact", "sr-00", `{"shop_id": 954889}`)
+	require.Equal(t, http.StatusBadRequest, a.Code, a.Body)
+	assert.Equal(t, "shop_domain", a.JSON["field"], a.Body)
+	assert.Empty(t, s.shopRedactStarts())
+
+	s.temporal.setFail(errors.New("temporal unavailable"))
+	a = s.shopify(shopifySecret, "shop/redact", "sr-1", body)
+	require.Equal(t, http.StatusServiceUnavailable, a.Code, a.Body)
+	seen, err := s.st.WebhookSeen(ctx, "shopify", "sr-1")
+	require.NoError(t, err)
+	assert.False(t, seen, "a redaction not started was noted as applied: Shopify's retry would be taken for a duplicate")
+	s.temporal.setFail(nil)
+	a = s.shopify(shopifySecret, "shop/redact", "sr-1", body)
 	require.Equal(t, http.StatusOK, a.Code, a.Body)
+	assert.Equal(t, "applied", a.JSON["status"], a.Body)
+	assert.Contains(t, a.JSON["note"], "erasing the customers that came from "+shopDomain, a.Body)
+	starts := s.shopRedactStarts()
+	require.Len(t, starts, 1)
+	assert.Equal(t, workflows.ShopRedactWorkflowID("sr-1"), starts[0].ID)
+	in := starts[0].Args[0].(workflows.ShopRedactInput)
+	assert.Equal(t, shopDomain, in.Shop)
+	assert.Equal(t, "sr-1", in.WebhookID)
+	assert.False(t, in.AllUnattributed, "SHOPIFY_SHOP_DOMAINS is not set: the customers of no recorded shop are not this shop's")
+	var records int
+	require.NoError(t, db.QueryRow(ctx, `SELECT count(*) FROM shopify_shop_redactions`).Scan(&records))
+	assert.Equal(t, 1, records, "Shopify's retry made a second record")
+	r, err := s.st.GetShopRedaction(ctx, in.RedactionID)
+	require.NoError(t, err)
+	assert.Equal(t, int64(954889), r.ShopID)
+	assert.Equal(t, shopDomain, r.Shop)
+	a = s.shopify(shopifySecret, "shop/redact", "sr-1", body)
+	require.Equal(t, http.StatusOK, a.Code, a.Body)
+	assert.Equal(t, "duplicate", a.JSON["status"], a.Body)
+	assert.Len(t, s.shopRedactStarts(), 1)
+
+	// A Rapport for this shop alone (SHOPIFY_SHOP_DOMAINS names it): the
+	// Shopify customers of no recorded shop are its too.
+	one := newShopKeyed(t, func(k *api.WebhookKeys) { k.ShopifyShops = []string{shopDomain} })
+	a = one.shopify(shopifySecret, "shop/redact", "sr-2", body)
+	require.Equal(t, http.StatusOK, a.Code, a.Body)
+	assert.Contains(t, a.JSON["note"], "every Shopify customer of no recorded shop", a.Body)
+	starts = one.shopRedactStarts()
+	require.Len(t, starts, 1)
+	assert.True(t, starts[0].Args[0].(workflows.ShopRedactInput).AllUnattributed)
 }
 
 func TestShopifyCheckoutIsAnAbandonedCartWithItsRecoveryLink(t *testing.T) {

@@ -12,6 +12,9 @@ import (
 	"time"
 	"unicode/utf8"
 
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+
 	"github.com/rapporthq/rapport/internal/api/wire"
 	"github.com/rapporthq/rapport/internal/metrics"
 	"github.com/rapporthq/rapport/internal/money"
@@ -114,7 +117,8 @@ type shopifyFulfillmentEvent struct {
 }
 
 type shopifyPrivacy struct {
-	ShopDomain string `json:"shop_domain"`
+	ShopID     shopifyID `json:"shop_id"`
+	ShopDomain string    `json:"shop_domain"`
 	Customer   struct {
 		ID shopifyID `json:"id"`
 	} `json:"customer"`
@@ -470,7 +474,9 @@ func (s *Server) shopifyCustomerChanged(ctx context.Context, d shopifyDelivery) 
 }
 
 // shopifyOrderCustomer makes sure the customer a payload names exists in
-// Rapport, with the details it gives, and records their consent; it
+// Rapport, with the details it gives, records the shop they came from
+// (the first shop to name them keeps them: shop/redact erases by it) and
+// their consent; it
 // returns their id, or a note saying why there is none to use (no
 // customer, or one erased: an erased customer is not registered again by
 // a webhook, which may be a late retry; POST /v1/customers does that).
@@ -503,6 +509,9 @@ func (s *Server) shopifyOrderCustomer(ctx context.Context, d shopifyDelivery, c 
 		}
 	}
 	if err := s.saveShopifyCustomer(ctx, req); err != nil {
+		return "", "", err
+	}
+	if err := s.Store.SetShopifyShop(ctx, id, d.Shop); err != nil {
 		return "", "", err
 	}
 	note := fmt.Sprintf("Shopify %s webhook %s from %s", d.Topic, d.ID, d.Shop)
@@ -711,17 +720,76 @@ func (s *Server) shopifyDataRequest(ctx context.Context, d shopifyDelivery) (Sho
 			"data_request_id": p.DataRequest.ID.rapport(), "orders_requested": orders}})
 }
 
-// shopifyShopRedact takes shop/redact (sent 48 hours after the app is
-// uninstalled): Rapport erases nothing by itself, since for a one-shop
-// install that would be every customer; it logs the request for the
-// operator, who erases what they must (docs/api.md, "Shopify").
+// shopifyShopRedact maps shop/redact (sent 48 hours after the shop
+// uninstalled the app) to the erasure of the customers that came from
+// that shop: recorded (store.BeginShopRedaction, once per delivery), then
+// the redaction workflow started, which begins each customer's erasure
+// as DELETE /v1/customers/{id} does. The shop is the body's shop_domain,
+// which the signature covers, and must be the delivery's. The customers
+// are those recorded as coming from the shop (store.SetShopifyShop) and,
+// when SHOPIFY_SHOP_DOMAINS names this shop alone, the Shopify customers
+// of no recorded shop; never another shop's, nor a customer that did not
+// come from Shopify. When Temporal cannot take it the answer is 503 and
+// Shopify's retry resumes it.
 func (s *Server) shopifyShopRedact(ctx context.Context, d shopifyDelivery) (ShopifyAnswer, error) {
-	var p shopifyPrivacy
-	if err := decodeShopify(d.Body, &p); err != nil {
+	p, shop, err := readShopRedact(d)
+	if err != nil {
 		return ShopifyAnswer{}, err
 	}
-	s.log().Warn("Shopify shop/redact: the shop uninstalled the app 48 hours ago and asks that its data be erased; Rapport erased nothing (see docs/api.md, \"Shopify\")", "shop", d.Shop, "webhook_id", d.ID)
-	return ShopifyAnswer{Status: metrics.ShopifyApplied, Note: "recorded and logged for the operator; nothing erased (see docs/api.md, \"Shopify\")"}, nil
+	if !s.Store.CanErase() {
+		return ShopifyAnswer{}, &apiError{Status: http.StatusServiceUnavailable, Message: store.ErrNoHashKey.Error()}
+	}
+	if s.Temporal == nil {
+		return ShopifyAnswer{}, &apiError{Status: http.StatusServiceUnavailable, Message: "erasure needs Temporal, and this API has no connection to it"}
+	}
+	only := s.Webhooks.ShopifyShops
+	red, err := s.Store.BeginShopRedaction(ctx, store.ShopRedaction{Shop: shop, ShopID: int64(p.ShopID), WebhookID: d.ID,
+		WorkflowID: workflows.ShopRedactWorkflowID(d.ID), AllUnattributed: len(only) == 1 && only[0] == shop})
+	if err != nil {
+		return ShopifyAnswer{}, err
+	}
+	if err := s.startShopRedaction(ctx, red); err != nil {
+		s.log().Warn("Shopify shop/redact recorded, its workflow not started; Shopify will retry", "redaction_id", red.ID, "shop", shop, "error", err)
+		return ShopifyAnswer{}, &apiError{Status: http.StatusServiceUnavailable, Message: "the shop's redaction is recorded but could not start: Temporal did not answer; Shopify's retry resumes it"}
+	}
+	whose := "the customers that came from " + shop
+	if red.AllUnattributed {
+		whose += ", and every Shopify customer of no recorded shop (SHOPIFY_SHOP_DOMAINS names this shop alone)"
+	}
+	s.log().Warn("Shopify shop/redact: the shop uninstalled the app 48 hours ago; erasing its customers", "shop", shop, "redaction_id", red.ID,
+		"workflow_id", red.WorkflowID, "all_unattributed", red.AllUnattributed, "webhook_id", d.ID)
+	return ShopifyAnswer{Status: metrics.ShopifyApplied, Note: fmt.Sprintf("shop redaction %d begun (workflow %s): erasing %s", red.ID, red.WorkflowID, whose)}, nil
+}
+
+// readShopRedact reads a shop/redact payload and the shop it names,
+// which must be the shop the delivery comes from: the header is not
+// signed, the body is.
+func readShopRedact(d shopifyDelivery) (p shopifyPrivacy, shop string, err error) {
+	if err := decodeShopify(d.Body, &p); err != nil {
+		return p, "", err
+	}
+	shop = strings.ToLower(strings.TrimSpace(p.ShopDomain))
+	switch {
+	case shop == "":
+		return p, "", badField("shop_domain", "is required: the shop whose data is to be erased")
+	case shop != d.Shop:
+		return p, "", badField("shop_domain", "is %s, but the delivery is from %s (X-Shopify-Shop-Domain): the signed body must name the shop it comes from", short(shop), d.Shop)
+	}
+	return p, shop, nil
+}
+
+// startShopRedaction starts a shop redaction's workflow, or finds it
+// running: its id is the delivery's, so Shopify's retries start one.
+func (s *Server) startShopRedaction(ctx context.Context, red store.ShopRedaction) error {
+	_, err := s.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       red.WorkflowID,
+		TaskQueue:                workflows.TaskQueue,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		StaticSummary:            "erase the customers of Shopify shop " + red.Shop,
+	}, workflows.ShopRedactWorkflowName, workflows.ShopRedactInput{RedactionID: red.ID, Shop: red.Shop, WebhookID: red.WebhookID,
+		AllUnattributed: red.AllUnattributed})
+	return err
 }
 
 // shopifyEvent is an event a delivery maps to.

@@ -186,8 +186,8 @@ func RunWorker(ctx context.Context, cfg Config, journeysDir string, t WorkerTuni
 }
 
 // NewWorker builds a worker that runs the journey workflow and its
-// activities, and the erasure and retention workflows, on the journeys'
-// task queue.
+// activities, and the erasure, retention and Shopify shop redaction
+// workflows, on the journeys' task queue.
 func NewWorker(c client.Client, acts *activities.Activities, js *Journeys, t WorkerTuning, interceptors ...interceptor.WorkerInterceptor) worker.Worker {
 	w := worker.New(c, workflows.TaskQueue, t.Options(interceptors))
 	in := workflows.NewInterpreter(js.Compiler.Env())
@@ -198,6 +198,8 @@ func NewWorker(c client.Client, acts *activities.Activities, js *Journeys, t Wor
 	acts.RegisterErasure(w)
 	w.RegisterWorkflowWithOptions(workflows.RetentionWorkflow, workflow.RegisterOptions{Name: workflows.RetentionWorkflowName})
 	acts.RegisterRetention(w)
+	w.RegisterWorkflowWithOptions(workflows.ShopRedactWorkflow, workflow.RegisterOptions{Name: workflows.ShopRedactWorkflowName})
+	acts.RegisterShopRedaction(w)
 	return w
 }
 

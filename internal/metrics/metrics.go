@@ -187,6 +187,9 @@ type Metrics struct {
 	shopify *prometheus.CounterVec
 	// segment is rapport_segment_calls_total (segment.go).
 	segment *prometheus.CounterVec
+	// shopRedactions is rapport_shopify_shop_redaction_customers_total
+	// (shopify.go).
+	shopRedactions *prometheus.CounterVec
 
 	// The Temporal SDK's metrics go through a tally scope made on first
 	// use (see TemporalHandler), reported every interval.
@@ -258,6 +261,7 @@ func newMetrics(interval time.Duration) *Metrics {
 		segment:         newSegmentCalls(),
 		routingFailed:   newRoutingFailed(),
 		shopify:         newShopifyWebhooks(),
+		shopRedactions:  newShopRedactions(),
 		audienceOverdue: newAudienceOverdue(),
 		inDoubt: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "rapport_messages_in_doubt_total",
@@ -283,6 +287,7 @@ func newMetrics(interval time.Duration) *Metrics {
 		m.messages, m.held, m.provider, m.events, m.inDoubt, m.settled, m.phases, m.temporalErrors, m.routingFailed, m.audienceOverdue,
 		m.shopify,
 		m.segment,
+		m.shopRedactions,
 	)
 	return m
 }

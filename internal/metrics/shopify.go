@@ -48,3 +48,32 @@ func (m *Metrics) ShopifyWebhook(topic, result string) {
 	}
 	inc(m.shopify, oneOf(ShopifyTopics, topic), oneOf(shopifyResults, result))
 }
+
+// Results of rapport_shopify_shop_redaction_customers_total: what a
+// shop/redact did with the Shopify customers it looked at.
+const (
+	// ShopRedactErased: a customer of the shop whose erasure it began.
+	ShopRedactErased = "erased"
+	// ShopRedactKept: a Shopify customer of no recorded shop it left
+	// alone (SHOPIFY_SHOP_DOMAINS did not name that shop alone).
+	ShopRedactKept = "kept"
+)
+
+// newShopRedactions makes rapport_shopify_shop_redaction_customers_total.
+func newShopRedactions() *prometheus.CounterVec {
+	return prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "rapport_shopify_shop_redaction_customers_total",
+		Help: "Shopify customers a shop/redact dealt with, by result: erased (an erasure begun) or kept (a Shopify customer of no recorded shop, left for the operator).",
+	}, []string{"result"})
+}
+
+// ShopRedactionCustomers counts n customers a shop/redact dealt with, by
+// result (ShopRedactErased or ShopRedactKept).
+func (m *Metrics) ShopRedactionCustomers(result string, n int) {
+	if m == nil || n <= 0 {
+		return
+	}
+	if c, err := m.shopRedactions.GetMetricWithLabelValues(oneOf([]string{ShopRedactErased, ShopRedactKept}, result)); err == nil {
+		c.Add(float64(n))
+	}
+}

@@ -387,6 +387,7 @@ var ErasureTables = map[string]string{
 	"journey_plans":            "no customer data (plan hashes)",
 	"journey_catalogs":         "no customer data (journey names and plan hashes)",
 	"webhook_failures":         "no customer data (when a provider's webhook post was last not taken)",
+	"shopify_shop_redactions":  "no customer data (a Shopify shop's domain, and counts)",
 	"erasures":                 "kept: the erasure record, by the customer's hash",
 	"goose_db_version":         "no customer data",
 	"customer_engagement":      "deleted",
