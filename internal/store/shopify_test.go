@@ -26,7 +26,7 @@ func shopOf(t *testing.T, url, id string) string {
 	return *shop
 }
 
-// TestShopifyShopBackfill runs migration 00029's backfill (its UPDATE
+// TestShopifyShopBackfill runs migration 00033's backfill (its UPDATE
 // statements, which fill only what is empty) over customers from before
 // it: a Shopify customer takes the shop their first Shopify event names,
 // else the shop in the note of the consent Shopify reported; a customer
@@ -61,7 +61,7 @@ func TestShopifyShopBackfill(t *testing.T) {
 	_, err := storetest.DB(t, url).Exec(ctx, `UPDATE customers SET shopify_shop = NULL`)
 	require.NoError(t, err)
 
-	raw, err := os.ReadFile("migrations/00029_shopify_shops.sql")
+	raw, err := os.ReadFile("migrations/00033_shopify_shops.sql")
 	require.NoError(t, err)
 	up, _, _ := strings.Cut(string(raw), "-- +goose Down")
 	ran := 0
