@@ -18,11 +18,17 @@ type Fanout struct {
 	Type       string          `json:"type"`
 	OccurredAt time.Time       `json:"occurred_at"`
 	ReceivedAt time.Time       `json:"received_at"`
-	Data       json.RawMessage `json:"data"`
+	Data       json.RawMessage `json:"data,omitempty"` // nil in a listing
 	// Cursor is the id of the last customer scanned ("" before the
 	// first page).
-	Cursor                             string `json:"cursor"`
-	Scanned, Matched, Started, Skipped int64
+	Cursor string `json:"cursor"`
+	// Scanned counts the customers scanned, Matched those the condition
+	// selected, Started those entered and Skipped those the entry rules
+	// refused (or who had entered for this event before).
+	Scanned int64 `json:"scanned"`
+	Matched int64 `json:"matched"`
+	Started int64 `json:"started"`
+	Skipped int64 `json:"skipped"`
 	// Attempts counts the claims of the fan-out since it was stored (or
 	// an operator retried it); a claim given back when its runner stops
 	// is not counted.
