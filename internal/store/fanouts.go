@@ -276,6 +276,26 @@ func (s *Store) CountFailedFanouts(ctx context.Context) (int, error) {
 	return n, nil
 }
 
+// DeleteOldFanouts deletes at most batch fan-outs done before cutoff
+// (retention: with the event data of the same age) and returns how many
+// it deleted. Failed ones stay until retried, as events in the routing
+// dead letter keep their data. Call it until it returns fewer than batch.
+func (s *Store) DeleteOldFanouts(ctx context.Context, cutoff time.Time, batch int) (int64, error) {
+	if batch <= 0 {
+		batch = DefaultRetentionBatch
+	}
+	tag, err := s.pool.Exec(ctx, `
+		DELETE FROM fanouts WHERE (event_id, journey) IN (
+			SELECT event_id, journey FROM fanouts
+			WHERE done_at < $1 AND NOT `+fanoutFailedSQL+`
+			ORDER BY done_at LIMIT $2
+			FOR UPDATE SKIP LOCKED)`, cutoff, batch)
+	if err != nil {
+		return 0, fmt.Errorf("retention: delete the fan-outs done before %s: %w", cutoff.UTC().Format(time.RFC3339), err)
+	}
+	return tag.RowsAffected(), nil
+}
+
 // Fanouts returns the fan-outs of an event, by journey.
 func (s *Store) Fanouts(ctx context.Context, eventID string) ([]Fanout, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+fanoutColumns+` FROM fanouts WHERE event_id = $1 ORDER BY journey`, eventID)

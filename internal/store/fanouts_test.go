@@ -16,7 +16,8 @@ import (
 // A fan-out's status follows its life: pending, running, pending again
 // until its next attempt after a failure, done, or failed. The listing
 // filters by event and status, newest first; only a failed one is
-// retried.
+// retried. Retention deletes the done ones older than its cutoff and
+// keeps the failed ones for the operator.
 func TestFanoutStatusesListingAndRetention(t *testing.T) {
 	t.Parallel()
 	s, url := storetest.New(t)
@@ -107,6 +108,17 @@ func TestFanoutStatusesListingAndRetention(t *testing.T) {
 	assert.ErrorIs(t, err, store.ErrConflict, "done, not failed")
 	_, err = s.RetryFailedFanout(ctx, "nope", "back-in-stock")
 	assert.ErrorIs(t, err, store.ErrNotFound)
+
+	// Retention: done and failed ten days ago, the cutoff a day ago.
+	_, err = db.Exec(ctx, `UPDATE fanouts SET done_at = now() - interval '10 days' WHERE done_at IS NOT NULL`)
+	require.NoError(t, err)
+	deleted, err := s.DeleteOldFanouts(ctx, time.Now().Add(-24*time.Hour), 10)
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), deleted)
+	assert.Equal(t, []string{"b1", "p1", "r1", "x1"}, sortedKeys(list(store.FanoutFilter{})), "the done one went; the failed one waits for the operator")
+	deleted, err = s.DeleteOldFanouts(ctx, time.Now().Add(-24*time.Hour), 10)
+	require.NoError(t, err)
+	assert.Zero(t, deleted)
 	retried, err := s.RetryFailedFanout(ctx, "x1", "back-in-stock")
 	require.NoError(t, err)
 	assert.Equal(t, store.FanoutPending, retried.Status)
