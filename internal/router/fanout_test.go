@@ -305,3 +305,38 @@ func TestAStoppingRunnerGivesItsFanoutBack(t *testing.T) {
 	assert.Equal(t, int64(12), f.Scanned)
 	assert.Equal(t, int64(len(viewers)), f.Matched)
 }
+
+// A for condition's durations, now (the event's receipt), the 90 days of
+// customer.events and max_event_age are real time, even when dev mode
+// makes a journey day last a second: they are not journey waits.
+func TestForConditionDurationsAreRealTimeUnderDevDays(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	g := newRig(t, `
+journey: back-in-stock
+topic: offers
+trigger:
+  event: product.restocked
+  max_event_age: 1d
+  for: customer.events.exists(e, e.type == "product.viewed" && e.data.product_id == event.data.product_id && e.at > now - duration("24h"))
+steps:
+  - send: {channel: email, template: back-in-stock}
+`)
+	g.r.DayLength, g.r.DayEpoch = time.Second, time.Now().Add(-time.Hour)
+	for id, ago := range map[string]time.Duration{"c_1": 2 * time.Hour, "c_2": 30 * time.Hour} {
+		g.eventAt("v_"+id, "product.viewed", id, `{"product_id": "teapot"}`, time.Now().Add(-ago))
+	}
+	_, err := g.s.RecordFanout(ctx, store.Event{ID: "r1", Type: "product.restocked", OccurredAt: time.Now().Add(-2 * time.Hour),
+		Data: []byte(`{"product_id": "teapot"}`)}, []string{"back-in-stock"})
+	require.NoError(t, err)
+	did, err := g.r.FanoutOnce(ctx, router.FanoutOptions{})
+	require.True(t, did)
+	require.NoError(t, err)
+	f := g.fanout("r1")
+	require.Equal(t, store.FanoutDone, f.Status)
+	assert.Empty(t, f.Error, "an event two hours old is within max_event_age 1d of real time")
+	assert.Equal(t, int64(1), f.Matched, "c_1 viewed it two real hours ago, within the 24h; c_2 thirty hours ago")
+	entered, err := g.s.RunsEntered(ctx, "back-in-stock", "r1", 10)
+	require.NoError(t, err)
+	assert.Equal(t, []string{workflows.WorkflowID("back-in-stock", "c_1", "r1")}, entered)
+}
