@@ -56,3 +56,38 @@ func TestScrubOldContentWorksInBatchesUntilNoneIsLeft(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `"customers" is neither messages nor events`)
 }
+
+// With the events' data go the fan-outs done before the cutoff; the
+// failed one stays for the operator, the recent and the pending ones stay.
+func TestScrubOldEventsDeletesOldFanouts(t *testing.T) {
+	t.Parallel()
+	s, url := storetest.New(t)
+	db := storetest.DB(t, url)
+	ctx := context.Background()
+	for _, id := range []string{"old1", "old2", "old3", "old_failed", "recent", "pending"} {
+		_, err := s.RecordFanout(ctx, store.Event{ID: id, Type: "product.restocked", OccurredAt: time.Now(), Data: []byte(`{}`)}, []string{"back-in-stock"})
+		require.NoError(t, err)
+	}
+	_, err := db.Exec(ctx, `UPDATE fanouts SET done_at = now() - interval '500 days' WHERE event_id LIKE 'old%'`)
+	require.NoError(t, err)
+	_, err = db.Exec(ctx, `UPDATE fanouts SET done_at = now() WHERE event_id = 'recent'`)
+	require.NoError(t, err)
+	_, err = db.Exec(ctx, `UPDATE fanouts SET claimed_until = 'infinity', error = 'temporal is down' WHERE event_id = 'old_failed'`)
+	require.NoError(t, err)
+
+	var ts testsuite.WorkflowTestSuite
+	env := ts.NewTestActivityEnvironment()
+	(&Activities{Store: s}).RegisterRetention(env)
+	v, err := env.ExecuteActivity(workflows.ScrubOldContentActivity, workflows.ScrubRequest{Kind: workflows.ScrubEvents, Before: time.Now().Add(-400 * 24 * time.Hour), Batch: 2})
+	require.NoError(t, err)
+	var res workflows.ScrubResult
+	require.NoError(t, v.Get(&res))
+	assert.Equal(t, workflows.ScrubResult{Rows: 0, Fanouts: 3, Batches: 3}, res, "no event; the fan-outs 2, then 1 and done")
+	fs, err := s.ListFanouts(ctx, store.FanoutFilter{Limit: 10})
+	require.NoError(t, err)
+	var left []string
+	for _, f := range fs {
+		left = append(left, f.EventID+" "+f.Status)
+	}
+	assert.ElementsMatch(t, []string{"old_failed failed", "recent done", "pending pending"}, left)
+}

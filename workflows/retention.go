@@ -12,7 +12,8 @@ import (
 
 // Retention (RAPPORT_RETENTION_MESSAGES, RAPPORT_RETENTION_EVENTS) runs
 // daily from a Temporal Schedule: a small workflow whose activity removes
-// the content of old messages and the data of old events, in batches.
+// the content of old messages and the data of old events (and deletes
+// the old fan-outs of events posted without a customer), in batches.
 const (
 	RetentionWorkflowName   = "ApplyRetention"
 	ScrubOldContentActivity = "ScrubOldContent"
@@ -81,9 +82,11 @@ type ScrubRequest struct {
 	Batch  int       `json:"batch,omitempty"`
 }
 
-// ScrubResult counts what was removed.
+// ScrubResult counts what was removed: Rows messages or events, and, with
+// the events, Fanouts fan-outs (events posted without a customer) deleted.
 type ScrubResult struct {
 	Rows    int64 `json:"rows"`
+	Fanouts int64 `json:"fanouts,omitempty"`
 	Batches int   `json:"batches"`
 }
 
@@ -94,11 +97,13 @@ type RetentionResult struct {
 	Messages       int64      `json:"messages"`
 	EventsBefore   *time.Time `json:"events_before,omitempty"`
 	Events         int64      `json:"events"`
+	// Fanouts counts the fan-outs done before EventsBefore, deleted.
+	Fanouts int64 `json:"fanouts,omitempty"`
 }
 
 // RetentionWorkflow removes the content of messages older than the
 // message retention and the data of events older than the event
-// retention. The cutoffs are taken from the workflow's clock once, so a
+// retention, with the fan-outs done before then. The cutoffs are taken from the workflow's clock once, so a
 // retried activity works to the same ones. The activity heartbeats between
 // batches; database outages are retried, for up to 20 hours, so a run ends
 // before the next day's starts.
@@ -140,6 +145,9 @@ func RetentionWorkflow(ctx workflow.Context, in RetentionInput) (RetentionResult
 			return res, fmt.Errorf("remove old %s: %w", kind.name, err)
 		}
 		*kind.rows = out.Rows
+		if kind.name == ScrubEvents {
+			res.Fanouts = out.Fanouts
+		}
 	}
 	return res, nil
 }

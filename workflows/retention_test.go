@@ -29,7 +29,7 @@ func (a *scrubActs) Scrub(_ context.Context, req ScrubRequest) (ScrubResult, err
 	if req.Kind == ScrubMessages {
 		return ScrubResult{Rows: 2500, Batches: 3}, nil
 	}
-	return ScrubResult{Rows: 40, Batches: 1}, nil
+	return ScrubResult{Rows: 40, Fanouts: 3, Batches: 2}, nil
 }
 
 func retentionEnv(a *scrubActs) *testsuite.TestWorkflowEnvironment {
@@ -58,6 +58,7 @@ func TestRetentionScrubsMessagesThenEventsAtTheirCutoffs(t *testing.T) {
 	assert.True(t, a.asked[1].Before.Equal(start.Add(-14*24*time.Hour)))
 	assert.Equal(t, int64(2500), res.Messages)
 	assert.Equal(t, int64(40), res.Events)
+	assert.Equal(t, int64(3), res.Fanouts, "the fan-outs deleted with the events")
 	require.NotNil(t, res.MessagesBefore)
 	require.NotNil(t, res.EventsBefore)
 	assert.True(t, res.MessagesBefore.Equal(a.asked[0].Before))

@@ -232,6 +232,38 @@ func TestCLIAndAPIShareTheContract(t *testing.T) {
 	_, _, err = run("customers", "erase", apiFlag, "c_ada")
 	assert.ErrorContains(t, err, "--reason is required")
 
+	// GET /v1/fanouts and POST /v1/fanouts/{event_id}/{journey}/retry:
+	// a restock posted without a customer, its fan-out failed.
+	_, err = st.RecordFanout(ctx, store.Event{ID: "restock-1", Type: "product.restocked", OccurredAt: time.Now(),
+		Data: json.RawMessage(`{"product_id":"pot"}`)}, []string{"back-in-stock"})
+	require.NoError(t, err)
+	f, err := st.ClaimFanout(ctx, time.Minute)
+	require.NoError(t, err)
+	f.Scanned, f.Matched, f.Started, f.Cursor = 1200, 14, 12, "c_m"
+	require.NoError(t, st.FailFanout(ctx, *f, "start rapport/back-in-stock/c_n/restock-1: temporal is down"))
+	out, _, err = run("fanouts", apiFlag)
+	require.NoError(t, err)
+	assert.Regexp(t, `restock-1\s+back-in-stock\s+failed\s+1200\s+14\s+12\s+0\s+1\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+start rapport/back-in-stock/c_n/restock-1: temporal is down`, out)
+	assert.Contains(t, out, "1 failed fan-out; once the cause is fixed, `rapport fanouts retry EVENT_ID JOURNEY` resumes one")
+	out, _, err = run("fanouts", apiFlag, "restock-1", "--status", "failed", "--json")
+	require.NoError(t, err)
+	var fanouts wire.FanoutList
+	require.NoError(t, json.Unmarshal([]byte(out), &fanouts), "fanouts --json prints GET /v1/fanouts's answer")
+	require.Len(t, fanouts.Fanouts, 1)
+	assert.Equal(t, "c_m", fanouts.Fanouts[0].Cursor)
+	out, _, err = run("fanouts", apiFlag, "restock-2")
+	require.NoError(t, err)
+	assert.Equal(t, "no fan-outs\n", out)
+	_, _, err = run("fanouts", apiFlag, "--status", "stuck")
+	assert.ErrorContains(t, err, `status: "stuck" is not a fan-out status`)
+	out, _, err = run("fanouts", "retry", apiFlag, "restock-1", "back-in-stock")
+	require.NoError(t, err)
+	assert.Equal(t, "fan-out of restock-1 to back-in-stock is pending again (1200 customers scanned so far); the API's runner takes it up within seconds\n", out)
+	_, _, err = run("fanouts", "retry", apiFlag, "restock-1", "back-in-stock")
+	assert.EqualError(t, err, "the fan-out of restock-1 to back-in-stock is pending, not failed; only a failed fan-out is retried")
+	_, _, err = run("fanouts", "retry", apiFlag, "restock-1", "winback")
+	assert.EqualError(t, err, "no fan-out of event restock-1 to journey winback")
+
 	// Every operation the CLI uses was checked, successes and errors.
 	assert.Equal(t, []string{
 		"DELETE /v1/customers/{id}",
@@ -239,10 +271,12 @@ func TestCLIAndAPIShareTheContract(t *testing.T) {
 		"GET /v1/customers/{id}/erasure",
 		"GET /v1/customers/{id}/export",
 		"GET /v1/customers/{id}/preferences",
+		"GET /v1/fanouts",
 		"GET /v1/journeys/{name}/audience",
 		"GET /v1/tasks",
 		"GET /v1/tasks/{id}",
 		"POST /v1/events",
+		"POST /v1/fanouts/{event_id}/{journey}/retry",
 		"POST /v1/journeys/{name}/audience-runs",
 		"POST /v1/orders",
 		"POST /v1/products",

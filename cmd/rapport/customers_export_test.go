@@ -155,12 +155,20 @@ func TestRetentionScheduleScrubsOldContent(t *testing.T) {
 	require.NoError(t, err)
 	_, err = s.db().Exec(ctx, `UPDATE events SET occurred_at = now() - interval '60 days' WHERE customer_id = 'c_old'`)
 	require.NoError(t, err)
+	// Fan-outs of events posted without a customer: done 40 days ago
+	// (deleted), failed 40 days ago (kept for the operator), done now.
+	_, err = s.db().Exec(ctx, `INSERT INTO fanouts (event_id, journey, type, occurred_at, received_at, done_at, claimed_until, error) VALUES
+		('restock-old', 'back-in-stock', 'product.restocked', now() - interval '41 days', now() - interval '41 days', now() - interval '40 days', NULL, ''),
+		('restock-failed', 'back-in-stock', 'product.restocked', now() - interval '41 days', now() - interval '41 days', now() - interval '40 days', 'infinity', 'temporal is down'),
+		('restock-new', 'back-in-stock', 'product.restocked', now(), now(), now(), NULL, '')`)
+	require.NoError(t, err)
 
 	require.NoError(t, schedules.TriggerRetention(ctx, s.client))
 	require.Eventually(t, func() bool {
 		var left int
 		err := s.db().QueryRow(ctx, `SELECT (SELECT count(*) FROM messages WHERE customer_id = 'c_old' AND content_removed_at IS NULL)
-			+ (SELECT count(*) FROM events WHERE customer_id = 'c_old' AND data_removed_at IS NULL)`).Scan(&left)
+			+ (SELECT count(*) FROM events WHERE customer_id = 'c_old' AND data_removed_at IS NULL)
+			+ (SELECT count(*) FROM fanouts WHERE event_id = 'restock-old')`).Scan(&left)
 		return err == nil && left == 0
 	}, patience, 200*time.Millisecond, "the scheduled run removes the old content")
 	msgs, err := s.store.MessagesFor(ctx, "c_old")
@@ -176,6 +184,13 @@ func TestRetentionScheduleScrubsOldContent(t *testing.T) {
 	require.NoError(t, err)
 	assert.JSONEq(t, `{}`, string(e.Data))
 	assert.Equal(t, "order.placed", e.Type)
+	fanouts, err := s.store.ListFanouts(ctx, store.FanoutFilter{Limit: 10})
+	require.NoError(t, err)
+	var kept []string
+	for _, f := range fanouts {
+		kept = append(kept, f.EventID+" "+f.Status)
+	}
+	assert.ElementsMatch(t, []string{"restock-new done", "restock-failed failed"}, kept, "the old done fan-out went with the events' data")
 
 	// A changed retention replaces the schedule; none removes it.
 	did, err := schedules.SyncRetention(ctx, s.client, workflows.RetentionInput{Messages: "400d", Events: "30d"}, nil)

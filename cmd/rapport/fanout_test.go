@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/rapporthq/rapport/internal/api/wire"
 	"github.com/rapporthq/rapport/internal/fakes"
 	"github.com/rapporthq/rapport/workflows"
 )
@@ -105,6 +107,16 @@ func TestBackInStockFansOut(t *testing.T) {
 	restock("r1", http.StatusAccepted)
 	s.waitFor("the first fan-out", func() bool { return fanoutDone("r1") })
 	outcome("r1")
+	// rapport fanouts shows it through the API.
+	t.Setenv("RAPPORT_API_KEY", s.APIKey)
+	out, _, err := run("fanouts", "--api="+s.APIURL, "r1", "--json")
+	require.NoError(t, err)
+	var listed wire.FanoutList
+	require.NoError(t, json.Unmarshal([]byte(out), &listed))
+	require.Len(t, listed.Fanouts, 1)
+	f := listed.Fanouts[0]
+	assert.Equal(t, []any{"back-in-stock", "done", int64(4), int64(1), int64(1), 1}, []any{f.Journey, f.Status, f.Scanned, f.Matched, f.Started, f.Attempts})
+	assert.NotNil(t, f.DoneAt)
 	require.Equal(t, map[string]int{"c_viewer": 1}, entrants(), "only the viewer who did not buy")
 	s.waitFor("the first email", func() bool { return len(sent("c_viewer")) == 1 })
 	msg := sent("c_viewer")[0]

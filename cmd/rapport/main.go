@@ -69,6 +69,7 @@ honours what the customer asked for.
 		newImportCmd(),
 		newAudienceCmd(),
 		newEventsCmd(),
+		newFanoutsCmd(),
 		newSchedulesCmd(),
 		newCustomersCmd(),
 		newKeysCmd(),

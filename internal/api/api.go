@@ -110,6 +110,8 @@ func (s *Server) routes() []route {
 		{"GET /v1/customers/{id}/erasure", apikey.Erase, s.getErasure},
 		{"POST /v1/events", apikey.EventsWrite, s.postEvent},
 		{"GET /v1/events/{id}", apikey.CustomersRead, s.getEvent},
+		{"GET /v1/fanouts", apikey.CustomersRead, s.listFanouts},
+		{"POST /v1/fanouts/{event_id}/{journey}/retry", apikey.EventsWrite, s.retryFanout},
 		{"POST /v1/orders", apikey.EventsWrite, s.postOrder},
 		{"POST /v1/orders/{id}/status", apikey.EventsWrite, s.postOrderStatus},
 		{"POST /v1/products", apikey.CatalogWrite, s.postProducts},

@@ -35,6 +35,8 @@ var wantScopes = map[string]apikey.Scope{
 	"POST /v1/segment/page":                       apikey.SegmentWrite,
 	"POST /v1/segment/batch":                      apikey.SegmentWrite,
 	"GET /v1/events/{id}":                         apikey.CustomersRead,
+	"GET /v1/fanouts":                             apikey.CustomersRead,
+	"POST /v1/fanouts/{event_id}/{journey}/retry": apikey.EventsWrite,
 	"POST /v1/orders":                             apikey.EventsWrite,
 	"POST /v1/orders/{id}/status":                 apikey.EventsWrite,
 	"POST /v1/products":                           apikey.CatalogWrite,

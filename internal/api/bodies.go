@@ -47,6 +47,20 @@ func taskBodies(ts []store.Task) []wire.Task {
 	return out
 }
 
+func fanoutBody(f store.Fanout) wire.Fanout {
+	return wire.Fanout{EventID: f.EventID, Journey: f.Journey, Type: f.Type, OccurredAt: f.OccurredAt, ReceivedAt: f.ReceivedAt,
+		Cursor: f.Cursor, Scanned: f.Scanned, Matched: f.Matched, Started: f.Started, Skipped: f.Skipped, Attempts: f.Attempts,
+		Error: f.Error, DoneAt: f.DoneAt, Status: f.Status, NextAttemptAt: f.NextAttemptAt}
+}
+
+func fanoutBodies(fs []store.Fanout) []wire.Fanout {
+	out := make([]wire.Fanout, len(fs))
+	for i, f := range fs {
+		out[i] = fanoutBody(f)
+	}
+	return out
+}
+
 func voucherBody(v store.Voucher) wire.Voucher { return wire.Voucher(v) }
 
 func suppressionBody(s store.Suppression) wire.Suppression { return wire.Suppression(s) }

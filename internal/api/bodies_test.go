@@ -151,6 +151,10 @@ func TestBodiesEncodeAsTheStoreTypes(t *testing.T) {
 			sameJSONAs(t, jc, audienceCustomer(jc))
 			tr := value(store.ExportTruncation{}).(store.ExportTruncation)
 			sameJSONAs(t, tr, wire.ExportTruncation(tr))
+			fo := value(store.Fanout{}).(store.Fanout)
+			fo.Data = nil // a listing leaves it out
+			sameJSONAs(t, fo, fanoutBody(fo))
+			sameJSONAs(t, map[string]any{"fanouts": []store.Fanout{fo}}, wire.FanoutList{Fanouts: fanoutBodies([]store.Fanout{fo})})
 		})
 	}
 }

@@ -63,6 +63,8 @@ var fuzzRequests = []fuzzRequest{
 	{"DELETE", "/v1/customers/c_gone", `{"reason": %s}`},
 	{"GET", "/v1/customers/%s", ""},
 	{"GET", "/v1/events/%s", ""},
+	{"GET", "/v1/fanouts?event_id=%s&status=%s&limit=%s", ""},
+	{"POST", "/v1/fanouts/%s/%s/retry", ""},
 	{"GET", "/v1/tasks?queue=%s&status=open", ""},
 	{"GET", "/v1/suppressions/email/%s", ""},
 	{"GET", "/v1/journeys/lapse-winback/audience?sample=%s", ""},

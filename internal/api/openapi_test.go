@@ -167,7 +167,8 @@ func newContractAPI(t testing.TB) *contractAPI {
 	a := &contractAPI{s: s, h: s.Handler(), keys: map[string]string{}}
 
 	// What the examples name: Ada, an order and an event of hers, a task and a voucher
-	// from her win-back, and a customer whose erasure is under way.
+	// from her win-back, a customer whose erasure is under way, and a
+	// failed fan-out.
 	for _, c := range []store.Customer{
 		{ID: "c_ada", Email: "ada@example.com", Name: "Ada Lovelace", Attributes: map[string]any{"tier": "gold"}},
 		{ID: "c_gone", Email: "gone@example.com"},
@@ -195,6 +196,13 @@ func newContractAPI(t testing.TB) *contractAPI {
 	_, err = st.IssueVoucher(ctx, store.Voucher{Code: "BACK15-ADA", CustomerID: "c_ada", WorkflowID: wf, StepID: "email_offer",
 		Kind: "percent", Value: money.MustParse("15"), ExpiresAt: time.Now().Add(30 * 24 * time.Hour)})
 	require.NoError(t, err)
+	// A restock posted without a customer whose fan-out failed.
+	_, err = st.RecordFanout(ctx, store.Event{ID: "restock_teapot_2026_12_05", Type: "product.restocked", OccurredAt: time.Now().Add(-time.Hour),
+		Data: json.RawMessage(`{"product_id":"p_teapot"}`)}, []string{"back-in-stock"})
+	require.NoError(t, err)
+	f, err := st.ClaimFanout(ctx, time.Minute)
+	require.NoError(t, err)
+	require.NoError(t, st.FailFanout(ctx, *f, "temporal is down"))
 	hash, err := st.CustomerHash("c_gone")
 	require.NoError(t, err)
 	_, _, err = st.BeginErasure(ctx, "c_gone", workflows.EraseWorkflowID(hash), "key dpo-desk", "asked by email on 3 May")

@@ -128,7 +128,7 @@ func NewAPIServer(ctx context.Context, d APIDeps) *http.Server {
 	rt.TaskDueFloor = d.TaskDueFloor
 	rt.RunQueue(ctx, routingShards)
 	go rt.SweepWith(ctx, router.SweepOptions{Interval: sweep, MaxAttempts: d.MaxRoutingAttempts, Metrics: svc.Metrics})
-	rt.RunFanouts(ctx, router.FanoutOptions{Interval: sweep})
+	rt.RunFanouts(ctx, router.FanoutOptions{Interval: sweep, Metrics: svc.Metrics})
 	a := &api.Server{Store: svc.Store, Router: rt, Temporal: svc.Temporal, Links: d.Signer, Log: svc.Log,
 		PublicLimit: api.DefaultPublicLimit,
 		Rules:       d.Config.Rules, Topics: marketingTopics(svc.Journeys.Catalog), TopicLabels: d.Config.TopicLabels, ShopName: d.Config.Sender.Shop.Name, Webhooks: d.Webhooks, Metrics: svc.Metrics,

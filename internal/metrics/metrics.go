@@ -180,9 +180,11 @@ type Metrics struct {
 	// rapport_audience_run_overdue_seconds (routing.go).
 	routingFailed   prometheus.Gauge
 	audienceOverdue *prometheus.GaugeVec
-	inDoubt         *prometheus.CounterVec
-	settled         *prometheus.CounterVec
-	phases          *prometheus.HistogramVec
+	// fanoutsFailed is rapport_fanouts_failed (routing.go).
+	fanoutsFailed prometheus.Gauge
+	inDoubt       *prometheus.CounterVec
+	settled       *prometheus.CounterVec
+	phases        *prometheus.HistogramVec
 	// shopify is rapport_shopify_webhooks_total (shopify.go).
 	shopify *prometheus.CounterVec
 	// segment is rapport_segment_calls_total (segment.go).
@@ -216,6 +218,8 @@ type Metrics struct {
 //     API, by what became of them.
 //   - rapport_events_routing_failed: events the routing sweeper
 //     dead-lettered after repeated failures, not yet retried.
+//   - rapport_fanouts_failed: fan-outs (events posted without a
+//     customer) given up after repeated failures, not yet retried.
 //   - rapport_audience_run_overdue_seconds{journey}: for each scheduled
 //     audience journey, how long ago its running run passed the schedule's
 //     next time (0: none did), as of the worker's last look.
@@ -260,6 +264,7 @@ func newMetrics(interval time.Duration) *Metrics {
 		}, []string{"type", "result"}),
 		segment:         newSegmentCalls(),
 		routingFailed:   newRoutingFailed(),
+		fanoutsFailed:   newFanoutsFailed(),
 		shopify:         newShopifyWebhooks(),
 		shopRedactions:  newShopRedactions(),
 		audienceOverdue: newAudienceOverdue(),
@@ -285,6 +290,7 @@ func newMetrics(interval time.Duration) *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.messages, m.held, m.provider, m.events, m.inDoubt, m.settled, m.phases, m.temporalErrors, m.routingFailed, m.audienceOverdue,
+		m.fanoutsFailed,
 		m.shopify,
 		m.segment,
 		m.shopRedactions,

@@ -193,3 +193,20 @@ rapport_audience_run_overdue_seconds{journey="weekly-digest"} 0
 	var none *Metrics
 	assert.NotPanics(t, func() { none.SetAudienceOverdue(map[string]time.Duration{"x": time.Second}) })
 }
+
+// rapport_fanouts_failed is the number of failed fan-outs the runner last
+// counted.
+func TestFanoutsFailed(t *testing.T) {
+	m := New()
+	defer m.Close()
+	m.SetFanoutsFailed(3)
+	m.SetFanoutsFailed(2)
+	err := testutil.GatherAndCompare(m.Registry(), strings.NewReader(`
+# HELP rapport_fanouts_failed Fan-outs of events posted without a customer given up after repeated failures and not retried since (see `+"`rapport fanouts --status failed`"+`), as of the API's fan-out runner's last pass.
+# TYPE rapport_fanouts_failed gauge
+rapport_fanouts_failed 2
+`), "rapport_fanouts_failed")
+	assert.NoError(t, err)
+	var none *Metrics
+	assert.NotPanics(t, func() { none.SetFanoutsFailed(1) })
+}

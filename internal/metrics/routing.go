@@ -47,3 +47,20 @@ func (m *Metrics) SetAudienceOverdue(overdue map[string]time.Duration) {
 		}
 	}
 }
+
+// newFanoutsFailed makes rapport_fanouts_failed: fan-outs given up after
+// repeated failures, not yet retried.
+func newFanoutsFailed() prometheus.Gauge {
+	return prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "rapport_fanouts_failed",
+		Help: "Fan-outs of events posted without a customer given up after repeated failures and not retried since (see `rapport fanouts --status failed`), as of the API's fan-out runner's last pass.",
+	})
+}
+
+// SetFanoutsFailed sets the number of failed fan-outs.
+func (m *Metrics) SetFanoutsFailed(n int) {
+	if m == nil {
+		return
+	}
+	m.fanoutsFailed.Set(float64(n))
+}

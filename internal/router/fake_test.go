@@ -35,6 +35,9 @@ type fakeTemporal struct {
 	// workflows have started.
 	failAfter int
 	failWith  error
+	// afterStart, when set, is called with the number of workflows
+	// started after each start.
+	afterStart func(n int)
 }
 
 // started is a workflow start: by SignalWithStartWorkflow (Signal set)
@@ -84,6 +87,9 @@ func (f *fakeTemporal) SignalWithStartWorkflow(_ context.Context, id, signal str
 	f.starts = append(f.starts, started{ID: id, Signal: signal, Event: arg.(journey.Event), Opts: o, Input: args[0].(workflows.JourneyInput)})
 	if f.failAfter > 0 && len(f.starts) >= f.failAfter {
 		f.fail, f.failAfter = f.failWith, 0
+	}
+	if f.afterStart != nil {
+		f.afterStart(len(f.starts))
 	}
 	return fakeRun{id: id}, nil
 }

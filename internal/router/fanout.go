@@ -1,6 +1,7 @@
 package router
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/rapporthq/rapport/internal/audience"
 	"github.com/rapporthq/rapport/internal/journey"
+	"github.com/rapporthq/rapport/internal/metrics"
 	"github.com/rapporthq/rapport/internal/policy"
 	"github.com/rapporthq/rapport/internal/store"
 )
@@ -28,27 +30,48 @@ type FanoutOptions struct {
 	// Default 5 minutes.
 	Lease time.Duration
 	// Backoff is how long a fan-out that failed for now (Temporal down)
-	// waits before it is tried again. Default 1 minute.
-	Backoff time.Duration
+	// waits before its next attempt, doubled after each further failure
+	// up to MaxBackoff. Defaults 30 s and 15 minutes.
+	Backoff, MaxBackoff time.Duration
+	// MaxAttempts and MaxAge bound the retries: a fan-out that fails
+	// when it has been attempted MaxAttempts times, or was received
+	// MaxAge ago or longer, is given up as failed (store.FailFanout)
+	// until an operator retries it. Defaults DefaultFanoutMaxAttempts
+	// (about four hours of retrying at the default backoff) and
+	// DefaultFanoutMaxAge.
+	MaxAttempts int
+	MaxAge      time.Duration
+	// Metrics, when set, shows the number of failed fan-outs
+	// (rapport_fanouts_failed) after every pass.
+	Metrics *metrics.Metrics
 }
 
+// Defaults of FanoutOptions' bounds on retries.
+const (
+	DefaultFanoutMaxAttempts = 20
+	DefaultFanoutMaxAge      = 24 * time.Hour
+)
+
 func (o FanoutOptions) withDefaults() FanoutOptions {
-	if o.Interval <= 0 {
-		o.Interval = 15 * time.Second
-	}
-	if o.PageSize <= 0 {
-		o.PageSize = 2_000
-	}
-	if o.Concurrency <= 0 {
-		o.Concurrency = 32
-	}
-	if o.Lease <= 0 {
-		o.Lease = 5 * time.Minute
-	}
-	if o.Backoff <= 0 {
-		o.Backoff = time.Minute
-	}
+	o.Interval = cmp.Or(max(o.Interval, 0), 15*time.Second)
+	o.PageSize = cmp.Or(max(o.PageSize, 0), 2_000)
+	o.Concurrency = cmp.Or(max(o.Concurrency, 0), 32)
+	o.Lease = cmp.Or(max(o.Lease, 0), 5*time.Minute)
+	o.Backoff = cmp.Or(max(o.Backoff, 0), 30*time.Second)
+	o.MaxBackoff = max(cmp.Or(max(o.MaxBackoff, 0), 15*time.Minute), o.Backoff)
+	o.MaxAttempts = cmp.Or(max(o.MaxAttempts, 0), DefaultFanoutMaxAttempts)
+	o.MaxAge = cmp.Or(max(o.MaxAge, 0), DefaultFanoutMaxAge)
 	return o
+}
+
+// backoff is the wait after a fan-out's attempt-th failed attempt: Backoff,
+// doubled for each attempt before it, at most MaxBackoff.
+func (o FanoutOptions) backoff(attempt int) time.Duration {
+	d := o.Backoff
+	for i := 1; i < attempt && d < o.MaxBackoff; i++ {
+		d *= 2
+	}
+	return min(d, o.MaxBackoff)
 }
 
 // NudgeFanouts tells the fan-out runner an event was stored for it. It
@@ -75,12 +98,13 @@ func (r *Router) RunFanouts(ctx context.Context, o FanoutOptions) {
 			for {
 				did, err := r.FanoutOnce(ctx, o)
 				if err != nil && ctx.Err() == nil {
-					r.log().Warn("fan-out failed for now; it will be tried again", "error", err)
+					r.log().Warn("fan-out attempt failed", "error", err)
 				}
 				if !did || ctx.Err() != nil {
 					break
 				}
 			}
+			r.reportFailedFanouts(ctx, o.Metrics)
 			select {
 			case <-ctx.Done():
 				return
@@ -99,12 +123,20 @@ func (r *Router) RunFanouts(ctx context.Context, o FanoutOptions) {
 // id, with the event (its customer_id theirs) as the run's trigger. After
 // each page it saves the cursor and extends its claim, so a fan-out cut
 // short resumes where it stopped, and a page scanned again enters nobody
-// twice. It reports whether there was one to do.
+// twice. An attempt that fails is tried again after a growing backoff,
+// and given up as failed after o.MaxAttempts attempts or o.MaxAge
+// (retryFanout). It reports whether there was one to do.
 func (r *Router) FanoutOnce(ctx context.Context, o FanoutOptions) (bool, error) {
 	o = o.withDefaults()
 	f, err := r.Store.ClaimFanout(ctx, o.Lease)
 	if err != nil || f == nil {
 		return false, err
+	}
+	if f.Attempts > o.MaxAttempts {
+		// The last attempt ended without recording its failure: its
+		// process stopped in the middle (killed, out of memory). A
+		// fan-out that does that again and again is given up too.
+		return true, r.giveUpFanout(ctx, *f, fmt.Sprintf("gave up after %d attempts: the last ones ended without finishing (their process stopped)", f.Attempts-1))
 	}
 	plan, ok := r.Catalog.Get(f.Journey)
 	if !ok || !plan.Trigger.FanOut() || plan.Trigger.Event != f.Type {
@@ -165,25 +197,67 @@ func (r *Router) FanoutOnce(ctx context.Context, o FanoutOptions) (bool, error) 
 			break
 		}
 		if err := r.Store.SaveFanoutProgress(ctx, *f, o.Lease); err != nil {
-			return true, err
+			return true, r.retryFanout(ctx, *f, o, err)
 		}
 	}
 	r.log().Info("fan-out done", "event_id", f.EventID, "journey", f.Journey, "scanned", f.Scanned, "matched", f.Matched, "started", f.Started)
 	return true, r.Store.FinishFanout(ctx, *f, "")
 }
 
-// retryFanout keeps a fan-out's progress and leaves it for later.
+// retryFanout keeps a fan-out's progress and leaves it for its next
+// attempt, after a backoff that grows with its attempts, or gives it up as
+// failed once it has been attempted o.MaxAttempts times or was received
+// o.MaxAge ago. A runner stopping gives its claim back instead, uncounted.
 func (r *Router) retryFanout(ctx context.Context, f store.Fanout, o FanoutOptions, cause error) error {
-	if errors.Is(cause, context.Canceled) && ctx.Err() != nil {
-		return cause // stopping: the claim lapses with its lease
+	bg := context.WithoutCancel(ctx)
+	if ctx.Err() != nil {
+		rctx, cancel := context.WithTimeout(bg, 5*time.Second)
+		defer cancel()
+		if err := r.Store.ReleaseFanout(rctx, f); err != nil {
+			return errors.Join(cause, err) // the claim lapses with its lease
+		}
+		return cause
 	}
-	if err := r.Store.SaveFanoutProgress(context.WithoutCancel(ctx), f, o.Lease); err != nil {
+	if f.Attempts >= o.MaxAttempts || time.Since(f.ReceivedAt) >= o.MaxAge {
+		if err := r.giveUpFanout(bg, f, cause.Error()); err != nil {
+			return errors.Join(cause, err)
+		}
+		return fmt.Errorf("fan-out of event %s to %s given up at attempt %d: %w", f.EventID, f.Journey, f.Attempts, cause)
+	}
+	if err := r.Store.SaveFanoutProgress(bg, f, o.Lease); err != nil {
 		return errors.Join(cause, err)
 	}
-	if err := r.Store.RetryFanout(context.WithoutCancel(ctx), f, o.Backoff, cause.Error()); err != nil {
+	if err := r.Store.RetryFanout(bg, f, o.backoff(f.Attempts), cause.Error()); err != nil {
 		return errors.Join(cause, err)
 	}
-	return fmt.Errorf("fan-out of event %s to %s: %w", f.EventID, f.Journey, cause)
+	return fmt.Errorf("fan-out of event %s to %s (attempt %d): %w", f.EventID, f.Journey, f.Attempts, cause)
+}
+
+// giveUpFanout marks a fan-out failed, with its progress and why, and
+// says so at error level: it waits for an operator (`rapport fanouts`).
+func (r *Router) giveUpFanout(ctx context.Context, f store.Fanout, why string) error {
+	if err := r.Store.FailFanout(ctx, f, why); err != nil {
+		return err
+	}
+	r.log().Error("fan-out given up after repeated failures; see `rapport fanouts`, and `rapport fanouts retry` once the cause is fixed",
+		"event_id", f.EventID, "journey", f.Journey, "attempts", f.Attempts, "scanned", f.Scanned, "started", f.Started, "error", why)
+	return nil
+}
+
+// reportFailedFanouts sets rapport_fanouts_failed, when there are
+// metrics, to the number of failed fan-outs.
+func (r *Router) reportFailedFanouts(ctx context.Context, m *metrics.Metrics) {
+	if m == nil {
+		return
+	}
+	n, err := r.Store.CountFailedFanouts(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			r.log().Warn("could not count the failed fan-outs", "error", err)
+		}
+		return
+	}
+	m.SetFanoutsFailed(n)
 }
 
 // enterFanout enters the customers a page selected, concurrency at a
