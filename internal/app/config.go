@@ -8,7 +8,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"time"
 
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/contrib/envconfig"
@@ -19,14 +18,13 @@ import (
 	"github.com/rapporthq/rapport/internal/channels/twilio"
 	"github.com/rapporthq/rapport/internal/channels/webhook"
 	"github.com/rapporthq/rapport/internal/codec"
-	"github.com/rapporthq/rapport/internal/journey"
 	"github.com/rapporthq/rapport/internal/links"
 	"github.com/rapporthq/rapport/internal/policy"
-	"github.com/rapporthq/rapport/internal/templates"
 	"github.com/rapporthq/rapport/workflows"
 )
 
-// Config is Rapport's configuration from the environment.
+// Config is Rapport's configuration from the environment, mapped from
+// the settings each concern declares (settings.go);
 // docs/configuration.md lists every variable.
 type Config struct {
 	// DatabaseURL names the PostgreSQL database (DATABASE_URL).
@@ -114,9 +112,10 @@ type Config struct {
 	DemoDefaults []string
 }
 
-// demoDefault is a variable whose default only suits a demo.
+// demoDefault is a variable whose default only suits a demo; the default
+// itself is declared with the variable (identitySettings).
 type demoDefault struct {
-	name, def, what string
+	name, what string
 	// needs says which configuration needs the variable set: any provider
 	// key, or only SendGrid's.
 	needs func(Config) bool
@@ -127,11 +126,11 @@ type demoDefault struct {
 // a provider key set, messages reach real people, so a worker or an API
 // needs each set (CheckNoDemoDefaults); what needs it, for the error.
 var demoDefaults = []demoDefault{
-	{"RAPPORT_PUBLIC_URL", "http://127.0.0.1:8080", "where customers reach the unsubscribe, preference and survey links, and providers the webhooks", Config.sends},
-	{"RAPPORT_SHOP_NAME", "The Shop", "the shop's name, in messages and as the sender's name", Config.sends},
-	{"RAPPORT_SHOP_URL", "https://shop.example", "the shop's website, in messages", Config.sends},
-	{"RAPPORT_SUPPORT_EMAIL", "help@shop.example", "where customers write for help, in messages", Config.sends},
-	{"RAPPORT_EMAIL_FROM", "hello@shop.example", "the address email comes from, verified with SendGrid", func(c Config) bool { return c.SendGridAPIKey != "" }},
+	{"RAPPORT_PUBLIC_URL", "where customers reach the unsubscribe, preference and survey links, and providers the webhooks", Config.sends},
+	{"RAPPORT_SHOP_NAME", "the shop's name, in messages and as the sender's name", Config.sends},
+	{"RAPPORT_SHOP_URL", "the shop's website, in messages", Config.sends},
+	{"RAPPORT_SUPPORT_EMAIL", "where customers write for help, in messages", Config.sends},
+	{"RAPPORT_EMAIL_FROM", "the address email comes from, verified with SendGrid", func(c Config) bool { return c.SendGridAPIKey != "" }},
 }
 
 // sends reports whether a provider key is set, so that messages reach
@@ -169,7 +168,7 @@ func (c Config) CheckNoDemoDefaults() error {
 	var missing []string
 	for _, d := range demoDefaults {
 		if d.needs(c) && slices.Contains(c.DemoDefaults, d.name) {
-			missing = append(missing, fmt.Sprintf("%s (%s; the demo's is %s)", d.name, d.what, d.def))
+			missing = append(missing, fmt.Sprintf("%s (%s; the demo's is %s)", d.name, d.what, declaredDefault(d.name)))
 		}
 	}
 	if len(missing) == 0 {
@@ -194,150 +193,44 @@ func plural(n int, one, many string) string {
 
 // ConfigFromEnv reads the configuration from env (OSEnv for the
 // process's), with the defaults docs/configuration.md gives, and checks
-// it: a bad value fails with an error that names its variable.
+// it: a bad value fails with an error that names its variable. An empty
+// variable counts as unset: "" in a compose file or a Secret must not
+// switch a protection off ("none" says none).
 func ConfigFromEnv(env Env) (Config, error) {
-	var demo []string
-	// orDemo is getOr for a variable with a demo default, noting it.
-	orDemo := func(key string) string {
-		if v := get(env, key); v != "" {
-			return v
-		}
-		demo = append(demo, key)
-		i := slices.IndexFunc(demoDefaults, func(d demoDefault) bool { return d.name == key })
-		return demoDefaults[i].def
-	}
-	shopName := orDemo("RAPPORT_SHOP_NAME")
-	c := Config{
-		DatabaseURL:     get(env, "DATABASE_URL"),
-		SendGridAPIKey:  get(env, "SENDGRID_API_KEY"),
-		SendGridBaseURL: get(env, "SENDGRID_BASE_URL"),
-		Sender: activities.Sender{
-			EmailFrom:     orDemo("RAPPORT_EMAIL_FROM"),
-			EmailFromName: getOr(env, "RAPPORT_EMAIL_FROM_NAME", shopName),
-			ReplyTo:       get(env, "RAPPORT_EMAIL_REPLY_TO"),
-			Shop: templates.Shop{
-				Name:         shopName,
-				URL:          orDemo("RAPPORT_SHOP_URL"),
-				SupportEmail: orDemo("RAPPORT_SUPPORT_EMAIL"),
-			},
-		},
-		Twilio: twilio.Config{
-			AccountSID:          get(env, "TWILIO_ACCOUNT_SID"),
-			AuthToken:           get(env, "TWILIO_AUTH_TOKEN"),
-			From:                get(env, "TWILIO_FROM"),
-			MessagingServiceSID: get(env, "TWILIO_MESSAGING_SERVICE_SID"),
-			BaseURL:             get(env, "TWILIO_BASE_URL"),
-		},
-		LobAPIKey:  get(env, "LOB_API_KEY"),
-		LobBaseURL: get(env, "LOB_BASE_URL"),
-		ReturnAddress: channels.PostalAddress{
-			Name:       getOr(env, "RAPPORT_MAIL_FROM_NAME", shopName),
-			Line1:      get(env, "RAPPORT_MAIL_FROM_LINE1"),
-			Line2:      get(env, "RAPPORT_MAIL_FROM_LINE2"),
-			City:       get(env, "RAPPORT_MAIL_FROM_CITY"),
-			State:      get(env, "RAPPORT_MAIL_FROM_STATE"),
-			PostalCode: get(env, "RAPPORT_MAIL_FROM_POSTAL_CODE"),
-			Country:    getOr(env, "RAPPORT_MAIL_FROM_COUNTRY", "US"),
-		},
-		Secret:             get(env, "RAPPORT_SECRET"),
-		PublicURL:          orDemo("RAPPORT_PUBLIC_URL"),
-		Rules:              policy.DefaultRules(),
-		UnsubscribeMailto:  get(env, "RAPPORT_UNSUBSCRIBE_MAILTO"),
-		DefaultCurrency:    getOr(env, "RAPPORT_DEFAULT_CURRENCY", "USD"),
-		SendGridWebhookKey: get(env, "SENDGRID_WEBHOOK_PUBLIC_KEY"),
-		LobWebhookSecret:   get(env, "LOB_WEBHOOK_SECRET"),
-		LogFormat:          getOr(env, "RAPPORT_LOG_FORMAT", "text"),
-	}
-	c.ShopifyWebhookSecrets = commaList(get(env, "SHOPIFY_WEBHOOK_SECRET"), false)
-	c.ShopifyShopDomains = commaList(get(env, "SHOPIFY_SHOP_DOMAINS"), true)
-	c.SegmentSharedSecrets = commaList(get(env, "SEGMENT_SHARED_SECRET"), false)
-	slices.Sort(demo)
-	c.DemoDefaults = demo
-	topts, err := temporalOptions(env)
+	s, set, err := parseSettings(env)
 	if err != nil {
-		return c, err
+		return Config{}, err
 	}
-	c.Temporal = topts
+	c := s.config()
+	c.DemoDefaults = unsetDemoDefaults(set)
+	if c.Temporal, err = temporalOptions(env); err != nil {
+		return Config{}, err
+	}
 	if c.Codec, err = codec.FromEnv(func(key string) string { return get(env, key) }); err != nil {
-		return c, err
+		return Config{}, err
 	}
-	c.Rules.DefaultZone = getOr(env, "RAPPORT_DEFAULT_TIME_ZONE", "UTC")
-	if _, err := time.LoadLocation(c.Rules.DefaultZone); err != nil {
-		return c, fmt.Errorf("RAPPORT_DEFAULT_TIME_ZONE: %q is not an IANA time zone", c.Rules.DefaultZone)
+	if c.WebhookEndpoints, _, err = WebhookEndpointsFromEnv(env); err != nil {
+		return Config{}, err
 	}
-	// Empty counts as unset, as for every variable: "" in a compose file or
-	// a Secret must not switch a protection off. Say "none" for none.
-	if v := get(env, "RAPPORT_QUIET_HOURS"); v != "" {
-		quiet, err := policy.ParseQuiet(v)
-		if err != nil {
-			return c, fmt.Errorf("RAPPORT_QUIET_HOURS: %w", err)
-		}
-		c.Rules.Quiet = quiet
-	}
-	if v := get(env, "RAPPORT_FREQUENCY_CAPS"); v != "" {
-		if v == "none" {
-			v = ""
-		}
-		caps, err := policy.ParseCaps(v)
-		if err != nil {
-			return c, fmt.Errorf("RAPPORT_FREQUENCY_CAPS: %w", err)
-		}
-		c.Rules.Caps = caps
-	}
-	if v := get(env, "RAPPORT_REQUIRE_OPT_IN"); v != "" {
-		c.Rules.RequireOptIn = map[policy.Channel]bool{}
-		for _, ch := range strings.Split(v, ",") {
-			if ch = strings.TrimSpace(ch); ch == "" || ch == "none" {
-				continue
-			}
-			if !slices.Contains(policy.Channels, policy.Channel(ch)) {
-				return c, fmt.Errorf("RAPPORT_REQUIRE_OPT_IN: %q is not a channel (email, sms, mail, phone)", ch)
-			}
-			c.Rules.RequireOptIn[policy.Channel(ch)] = true
-		}
-	}
-	for _, p := range strings.Split(get(env, "RAPPORT_TRUSTED_PROXIES"), ",") {
-		if p = strings.TrimSpace(p); p == "" {
-			continue
-		}
-		prefix, err := netip.ParsePrefix(p)
-		if err != nil {
-			a, aerr := netip.ParseAddr(p)
-			if aerr != nil {
-				return c, fmt.Errorf("RAPPORT_TRUSTED_PROXIES: %q is not an address or CIDR such as 10.0.0.0/8", p)
-			}
-			prefix = netip.PrefixFrom(a, a.BitLen())
-		}
-		c.TrustedProxies = append(c.TrustedProxies, prefix.Masked())
-	}
-	for _, r := range []struct {
-		name string
-		into *string
-	}{{"RAPPORT_RETENTION_MESSAGES", &c.Retention.Messages}, {"RAPPORT_RETENTION_EVENTS", &c.Retention.Events}} {
-		v := strings.TrimSpace(get(env, r.name))
-		if _, err := workflows.ParseRetention(v); err != nil {
-			return c, fmt.Errorf("%s: %w", r.name, err)
-		}
-		*r.into = v
-	}
-	if c.InDoubt, err = inDoubtFromEnv(env); err != nil {
-		return c, err
-	}
-	if c.WebhookEndpoints, c.WebhookAllowNetworks, err = webhooksFromEnv(env); err != nil {
-		return c, err
-	}
-	if path := get(env, "RAPPORT_TOPICS_FILE"); path != "" {
+	if path := s.Identity.TopicsFile; path != "" {
 		if c.TopicLabels, err = readTopicLabels(path); err != nil {
-			return c, err
+			return Config{}, err
 		}
-	}
-	if err := c.LogLevel.UnmarshalText([]byte(getOr(env, "RAPPORT_LOG_LEVEL", "info"))); err != nil {
-		return c, fmt.Errorf("RAPPORT_LOG_LEVEL: %w", err)
-	}
-	if c.LogFormat != "text" && c.LogFormat != "json" {
-		return c, fmt.Errorf("RAPPORT_LOG_FORMAT must be text or json, not %q", c.LogFormat)
 	}
 	return c, nil
+}
+
+// unsetDemoDefaults lists, sorted, the demo defaults' variables that are
+// not among the variables set, so took the demo's value.
+func unsetDemoDefaults(set map[string]string) []string {
+	var out []string
+	for _, d := range demoDefaults {
+		if _, ok := set[d.name]; !ok {
+			out = append(out, d.name)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // Signer returns the link signer for RAPPORT_SECRET, or an error that
@@ -393,33 +286,6 @@ func temporalOptions(env Env) (client.Options, error) {
 	return opts, nil
 }
 
-// webhooksFromEnv reads the webhook channel's endpoints
-// (WebhookEndpointsFromEnv) and the networks they may reach although not
-// public, RAPPORT_WEBHOOK_ALLOW_NETWORKS (CIDRs or addresses,
-// comma-separated).
-func webhooksFromEnv(env Env) ([]webhook.Endpoint, []netip.Prefix, error) {
-	eps, _, err := WebhookEndpointsFromEnv(env)
-	if err != nil {
-		return nil, nil, err
-	}
-	var allow []netip.Prefix
-	for _, p := range strings.Split(get(env, "RAPPORT_WEBHOOK_ALLOW_NETWORKS"), ",") {
-		if p = strings.TrimSpace(p); p == "" {
-			continue
-		}
-		prefix, err := netip.ParsePrefix(p)
-		if err != nil {
-			a, aerr := netip.ParseAddr(p)
-			if aerr != nil {
-				return nil, nil, fmt.Errorf("RAPPORT_WEBHOOK_ALLOW_NETWORKS: %q is not an address or CIDR such as 10.0.0.0/8", p)
-			}
-			prefix = netip.PrefixFrom(a, a.BitLen())
-		}
-		allow = append(allow, prefix.Masked())
-	}
-	return eps, allow, nil
-}
-
 // WebhookEndpointsFromEnv reads the webhook channel's endpoints from
 // RAPPORT_WEBHOOK_ENDPOINTS (a JSON array) or the file
 // RAPPORT_WEBHOOK_ENDPOINTS_FILE names (not both). configured says whether
@@ -460,48 +326,4 @@ func (c Config) WebhookEndpointNames() []string {
 	}
 	slices.Sort(names)
 	return names
-}
-
-// inDoubtFromEnv reads how messages in doubt are settled:
-// RAPPORT_IN_DOUBT_DEADLINE (how long to wait for evidence, default 6h)
-// and RAPPORT_IN_DOUBT_AT_LEAST_ONCE (the channels sent again when it
-// passes with no evidence: email, sms or none, the default).
-func inDoubtFromEnv(env Env) (activities.InDoubtPolicy, error) {
-	var p activities.InDoubtPolicy
-	if v := strings.TrimSpace(get(env, "RAPPORT_IN_DOUBT_DEADLINE")); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d < time.Minute {
-			return p, fmt.Errorf("RAPPORT_IN_DOUBT_DEADLINE: %q is not a duration of at least 1m, such as 6h", v)
-		}
-		p.Deadline = d
-	}
-	for _, ch := range strings.Split(get(env, "RAPPORT_IN_DOUBT_AT_LEAST_ONCE"), ",") {
-		switch ch = strings.TrimSpace(ch); ch {
-		case "", "none":
-		case string(journey.Email), string(journey.SMS):
-			if !slices.Contains(p.AtLeastOnce, journey.Channel(ch)) {
-				p.AtLeastOnce = append(p.AtLeastOnce, journey.Channel(ch))
-			}
-		case string(journey.Mail):
-			// Lob deduplicates by Idempotency-Key: mail is never in doubt.
-		default:
-			return p, fmt.Errorf("RAPPORT_IN_DOUBT_AT_LEAST_ONCE: %q is not email, sms or none", ch)
-		}
-	}
-	return p, nil
-}
-
-// commaList splits a comma-separated setting into its trimmed, non-empty
-// parts (lower-cased with lower); nil when there are none.
-func commaList(v string, lower bool) []string {
-	var out []string
-	for _, p := range strings.Split(v, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			if lower {
-				p = strings.ToLower(p)
-			}
-			out = append(out, p)
-		}
-	}
-	return out
 }

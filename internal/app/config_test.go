@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	envparse "github.com/caarlos0/env/v11"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -296,7 +297,7 @@ func TestConfigBadValues(t *testing.T) {
 		{"RAPPORT_IN_DOUBT_DEADLINE", "soon", `RAPPORT_IN_DOUBT_DEADLINE: "soon"`},
 		{"RAPPORT_IN_DOUBT_AT_LEAST_ONCE", "email,phone", `RAPPORT_IN_DOUBT_AT_LEAST_ONCE: "phone" is not email, sms or none`},
 		{"RAPPORT_LOG_LEVEL", "loud", "RAPPORT_LOG_LEVEL: "},
-		{"RAPPORT_LOG_FORMAT", "xml", `RAPPORT_LOG_FORMAT must be text or json, not "xml"`},
+		{"RAPPORT_LOG_FORMAT", "xml", `RAPPORT_LOG_FORMAT: "xml" is not text or json`},
 		{"RAPPORT_CODEC_KEYS", "k1:abc", "RAPPORT_CODEC_KEYS"},
 		{"TEMPORAL_PROFILE", "nope", "the Temporal connection settings (TEMPORAL_* or temporal.toml): "},
 	} {
@@ -571,4 +572,54 @@ func TestSegmentSharedSecrets(t *testing.T) {
 	hooks, err = cfg.WebhookKeys()
 	require.NoError(t, err)
 	assert.Empty(t, hooks.SegmentSecrets, "no secret: calls are taken on the key alone")
+}
+
+// TestConfigDeclarations: the settings' declarations are what the library
+// reads, their field names are unique (an error is mapped to its variable
+// by the field), and every demo default is declared.
+func TestConfigDeclarations(t *testing.T) {
+	declared := declaredVariables()
+	params, err := envparse.GetFieldParams(&settings{})
+	require.NoError(t, err)
+	require.Len(t, params, len(declared), "the walk finds every field the library reads")
+	fields := map[string]bool{}
+	keys := map[string]bool{}
+	for i, v := range declared {
+		assert.Equal(t, params[i].Key, v.key)
+		assert.Equal(t, params[i].DefaultValue, v.def, v.key)
+		assert.Equal(t, params[i].HasDefaultValue, v.hasDef, v.key)
+		assert.False(t, fields[v.field], "field %s is declared twice", v.field)
+		assert.False(t, keys[v.key], "%s is declared twice", v.key)
+		fields[v.field], keys[v.key] = true, true
+	}
+	for _, d := range demoDefaults {
+		assert.NotEmpty(t, declaredDefault(d.name), "%s has a demo default, declared", d.name)
+	}
+}
+
+// Several bad values: the error names each variable, one per line, and
+// an unknown value of one does not hide the others.
+func TestConfigBadValuesTogether(t *testing.T) {
+	_, err := ConfigFromEnv(testEnv(t, map[string]string{
+		"RAPPORT_DEFAULT_TIME_ZONE": "Mars/Olympus",
+		"RAPPORT_TRUSTED_PROXIES":   "load-balancer",
+		"RAPPORT_LOG_FORMAT":        "xml",
+	}))
+	require.Error(t, err)
+	assert.Equal(t, []string{
+		`RAPPORT_DEFAULT_TIME_ZONE: "Mars/Olympus" is not an IANA time zone`,
+		`RAPPORT_LOG_FORMAT: "xml" is not text or json`,
+		`RAPPORT_TRUSTED_PROXIES: "load-balancer" is not an address or CIDR such as 10.0.0.0/8`,
+	}, strings.Split(err.Error(), "\n"))
+}
+
+// The configuration comes from the Env given, never from the process's
+// environment behind it.
+func TestConfigReadsOnlyItsEnv(t *testing.T) {
+	t.Setenv("RAPPORT_SHOP_NAME", "From the process")
+	t.Setenv("RAPPORT_LOG_FORMAT", "xml")
+	cfg, err := ConfigFromEnv(testEnv(t, nil))
+	require.NoError(t, err)
+	assert.Equal(t, "The Shop", cfg.Sender.Shop.Name)
+	assert.Contains(t, cfg.DemoDefaults, "RAPPORT_SHOP_NAME")
 }

@@ -51,14 +51,6 @@ func get(env Env, key string) string {
 	return v
 }
 
-// getOr returns the variable's value, or def when it is unset or empty.
-func getOr(env Env, key, def string) string {
-	if v, ok := env.Lookup(key); ok && v != "" {
-		return v
-	}
-	return def
-}
-
 // setEnv is env with empty variables counted as unset, as Rapport reads
 // every variable, in the shape of envconfig.EnvLookup: an empty
 // TEMPORAL_TLS_CLIENT_CERT_PATH must not turn TLS on.
