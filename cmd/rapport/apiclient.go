@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/rapporthq/rapport/internal/api/wire"
+	"github.com/rapporthq/rapport/internal/apikey"
 	"github.com/spf13/cobra"
 )
 
@@ -34,10 +35,6 @@ type apiTarget struct {
 	base string
 	key  string
 }
-
-// devKeyFile is where `rapport dev` writes its admin key, under its state
-// folder.
-const devKeyFile = "api-key"
 
 // addAPIFlag adds --api and --api-key to cmd and its subcommands.
 func addAPIFlag(cmd *cobra.Command, t *apiTarget) {
@@ -74,7 +71,7 @@ func findAPIKey(flag string) string {
 	if k := os.Getenv("RAPPORT_API_KEY"); k != "" {
 		return k
 	}
-	b, err := os.ReadFile(filepath.Join(".rapport", devKeyFile))
+	b, err := os.ReadFile(filepath.Join(".rapport", apikey.DevKeyFile))
 	if err != nil {
 		return ""
 	}

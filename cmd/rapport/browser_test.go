@@ -98,7 +98,7 @@ func TestPreferenceCenterInBrowser(t *testing.T) {
 		return err == nil && run.Status == store.RunRunning
 	})
 
-	signer, err := s.signer()
+	signer, err := s.Signer()
 	require.NoError(t, err)
 	tok, err := signer.Sign(links.PreferencesPurpose, links.PreferenceCenter{CustomerID: "c_1"}, time.Now().Add(time.Hour))
 	require.NoError(t, err)

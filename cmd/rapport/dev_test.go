@@ -28,6 +28,7 @@ import (
 	"go.temporal.io/sdk/interceptor"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/rapporthq/rapport/internal/devstack/devmode"
 	"github.com/rapporthq/rapport/internal/fakes"
 	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/internal/store/storetest"
@@ -95,7 +96,7 @@ func startStack(t *testing.T, journeysDir string, opts ...option) *stack {
 		SweepInterval: 300 * time.Millisecond,
 		// Every request of a test comes from 127.0.0.1; the limits are
 		// tested in internal/api.
-		PublicLimit: crowdLimit,
+		PublicLimit: devmode.CrowdLimit(),
 	}
 	for _, opt := range opts {
 		opt(&o)

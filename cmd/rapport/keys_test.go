@@ -13,6 +13,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/rapporthq/rapport/internal/apikey"
+	"github.com/rapporthq/rapport/internal/devstack/devmode"
 )
 
 // TestAPIKeysGuardV1 drives the keys as an operator and a shop would: the
@@ -46,7 +49,7 @@ func TestAPIKeysGuardV1(t *testing.T) {
 	assert.Contains(t, err.Error(), fmt.Sprintf("another rapport dev (process %d) is using the state folder %s", os.Getpid(), s.opts.StateDir))
 
 	// The dev key is in the state folder, for this user only.
-	keyFile := filepath.Join(s.opts.StateDir, devKeyFile)
+	keyFile := filepath.Join(s.opts.StateDir, apikey.DevKeyFile)
 	info, err := os.Stat(keyFile)
 	require.NoError(t, err)
 	assert.Equal(t, os.FileMode(0o600), info.Mode().Perm())
@@ -90,7 +93,7 @@ func TestAPIKeysGuardV1(t *testing.T) {
 	_, _, err = run("customers", "show", "--api="+s.APIURL, "c_1")
 	assert.ErrorContains(t, err, "RAPPORT_API_KEY")
 	require.NoError(t, os.MkdirAll(".rapport", 0o700))
-	require.NoError(t, os.WriteFile(filepath.Join(".rapport", devKeyFile), []byte(s.APIKey+"\n"), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(".rapport", apikey.DevKeyFile), []byte(s.APIKey+"\n"), 0o600))
 	out, _, err = run("customers", "show", "--api="+s.APIURL, "c_1")
 	require.NoError(t, err)
 	assert.Contains(t, out, "ada@example.com")
@@ -101,27 +104,12 @@ func TestAPIKeysGuardV1(t *testing.T) {
 	// Starting dev again keeps the key its state folder holds; a lost file
 	// means a new key.
 	ctx := context.Background()
-	again, err := devAPIKey(ctx, s.store, s.opts.StateDir)
+	again, err := devmode.APIKey(ctx, s.store, s.opts.StateDir)
 	require.NoError(t, err)
 	assert.Equal(t, s.APIKey, again)
 	require.NoError(t, os.Remove(keyFile))
-	fresh, err := devAPIKey(ctx, s.store, s.opts.StateDir)
+	fresh, err := devmode.APIKey(ctx, s.store, s.opts.StateDir)
 	require.NoError(t, err)
 	assert.NotEqual(t, s.APIKey, fresh)
 	assert.Equal(t, http.StatusOK, get(fresh).StatusCode)
-}
-
-// TestStateFolderLock: the state folder's lock is held until released, and
-// then free for the next rapport dev.
-func TestStateFolderLock(t *testing.T) {
-	dir := t.TempDir()
-	unlock, err := lockStateDir(dir)
-	require.NoError(t, err)
-	_, err = lockStateDir(dir)
-	require.ErrorContains(t, err, fmt.Sprintf("another rapport dev (process %d)", os.Getpid()))
-	require.ErrorContains(t, err, "--state")
-	unlock()
-	again, err := lockStateDir(dir)
-	require.NoError(t, err, "free once released")
-	again()
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/rapporthq/rapport/internal/app"
 	"github.com/rapporthq/rapport/internal/devstack"
+	"github.com/rapporthq/rapport/internal/devstack/devmode"
 	"github.com/rapporthq/rapport/internal/store/storetest"
 )
 
@@ -213,7 +214,7 @@ func TestDevOpsPort(t *testing.T) {
 	require.NoError(t, err)
 	defer l.Close()
 	taken := l.Addr().(*net.TCPAddr).Port
-	err = checkPorts(devOptions{IP: "127.0.0.1", OpsPort: taken})
+	err = devmode.CheckPorts(devOptions{IP: "127.0.0.1", OpsPort: taken})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "--ops-port")
 

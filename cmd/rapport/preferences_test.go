@@ -130,7 +130,7 @@ func TestPreferencesAPI(t *testing.T) {
 func TestUnsubscribe(t *testing.T) {
 	s := startStack(t, "../../journeys")
 	s.post("/v1/customers", customer("c_1", "ada@example.com"))
-	signer, err := s.signer()
+	signer, err := s.Signer()
 	require.NoError(t, err)
 	tok, err := signer.Sign(links.UnsubscribePurpose, links.Unsubscribe{CustomerID: "c_1", Topic: "offers", Channel: "email"}, time.Now().Add(time.Hour))
 	require.NoError(t, err)

@@ -4,13 +4,10 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -20,7 +17,7 @@ import (
 
 	"github.com/rapporthq/rapport/internal/app"
 	"github.com/rapporthq/rapport/internal/audit"
-	"github.com/rapporthq/rapport/internal/devstack/pglocal"
+	"github.com/rapporthq/rapport/internal/devstack/devmode"
 	"github.com/rapporthq/rapport/internal/report"
 	"github.com/rapporthq/rapport/internal/simulation"
 	"github.com/rapporthq/rapport/internal/store"
@@ -269,7 +266,7 @@ database is dropped afterwards unless --keep is given.`,
 			}
 			fmt.Fprintf(out, "simulate: starting Rapport on dev time (a day lasts %s); seed %d\n", day, seed)
 			d, err := startDev(ctx, devOptions{StateDir: stateDir, JourneysDir: journeysDir, IP: "127.0.0.1", UIPort: -1,
-				DatabaseURL: dbURL, InMemory: true, NoDemo: true, DayLength: day, SweepInterval: time.Second, Sender: &cfg, Log: log, PublicLimit: crowdLimit})
+				DatabaseURL: dbURL, InMemory: true, NoDemo: true, DayLength: day, SweepInterval: time.Second, Sender: &cfg, Log: log, PublicLimit: devmode.CrowdLimit()})
 			if err != nil {
 				return err
 			}
@@ -294,35 +291,4 @@ database is dropped afterwards unless --keep is given.`,
 	f.BoolVar(&keep, "keep", false, "keep the simulation's database (its URL is printed) to look at with rapport audit or SQL")
 	f.BoolVar(&verbose, "verbose", false, "print the worker's and the server's logs")
 	return cmd
-}
-
-// privateDatabase creates a fresh database, named prefix plus a random
-// suffix, on the PostgreSQL server rapport dev would use (a private
-// cluster under stateDir if there is none), for a run of its own.
-// cleanup drops it unless keep is set, and stops a private cluster.
-func privateDatabase(ctx context.Context, stateDir, prefix string) (url string, cleanup func(keep bool), err error) {
-	srv, err := pglocal.Find(ctx, pglocal.Options{DataDir: filepath.Join(stateDir, "postgres")})
-	if err != nil {
-		return "", nil, err
-	}
-	suffix := make([]byte, 4)
-	_, _ = rand.Read(suffix)
-	name := prefix + "_" + hex.EncodeToString(suffix)
-	if err := pglocal.EnsureDatabase(ctx, srv.URL, name); err != nil {
-		srv.Stop()
-		return "", nil, fmt.Errorf("create database %s: %w", name, err)
-	}
-	url, err = pglocal.WithDatabase(srv.URL, name)
-	if err != nil {
-		srv.Stop()
-		return "", nil, err
-	}
-	return url, func(keep bool) {
-		if !keep {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			_ = pglocal.DropDatabase(ctx, srv.URL, name)
-		}
-		srv.Stop()
-	}, nil
 }

@@ -38,9 +38,9 @@ func TestEventsAreAnsweredAtOnceWhileTemporalIsStoppedAndRoutedWhenItIsBack(t *t
 	status, body := s.post("/v1/customers", customer("c_1", "ada@example.com"))
 	require.Equal(t, http.StatusCreated, status, body)
 
-	_, port, err := net.SplitHostPort(s.temporal.Address())
+	_, port, err := net.SplitHostPort(s.Temporal.Address())
 	require.NoError(t, err)
-	s.temporal.Stop()
+	s.Temporal.Stop()
 
 	start := time.Now()
 	status, body = s.post("/v1/events", orderPlaced("evt-1", "c_1", false))
@@ -58,7 +58,7 @@ func TestEventsAreAnsweredAtOnceWhileTemporalIsStoppedAndRoutedWhenItIsBack(t *t
 	require.NoError(t, err)
 	restartCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	s.temporal, err = devstack.StartTemporal(restartCtx, devstack.TemporalOptions{IP: "127.0.0.1", FrontendPort: p, UIPort: -1,
+	s.Temporal, err = devstack.StartTemporal(restartCtx, devstack.TemporalOptions{IP: "127.0.0.1", FrontendPort: p, UIPort: -1,
 		Namespace: "default", SearchAttributes: app.SearchAttributeTypes(), DatabaseFile: filepath.Join(s.opts.StateDir, "temporal.db"),
 		Logger: s.log.With("component", "temporal-server"), LogLevel: slog.LevelWarn})
 	require.NoError(t, err)

@@ -154,11 +154,11 @@ func TestWebhookIsReceivedOnceAcrossA5xxAndAWorkerKill(t *testing.T) {
 	case <-time.After(patience):
 		t.Fatal("the second post never came")
 	}
-	dead := s.worker
+	dead := s.Worker
 	stopped.Add(1)
 	go func() { defer stopped.Done(); dead.Stop() }()
-	s.worker = s.newWorker()
-	require.NoError(t, s.worker.Start())
+	s.Worker = s.NewWorker()
+	require.NoError(t, s.Worker.Start())
 
 	res := s.waitForRun(id)
 	assert.Equal(t, workflows.Completed, res.Outcome, res.Reason)

@@ -20,6 +20,10 @@ import (
 	"strings"
 )
 
+// DevKeyFile is the file in rapport dev's state folder (.rapport) that
+// holds its admin key, for the command line to find.
+const DevKeyFile = "api-key"
+
 // Scope is what a key may do.
 type Scope string
 
