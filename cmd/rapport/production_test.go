@@ -23,7 +23,7 @@ const productionTag = "production"
 // devOnlyPackages are import paths (or prefixes of them) that only the
 // dev-only commands need: the embedded Temporal server and its web UI,
 // SQLite, Kubernetes' client (pulled in by the server), the fake
-// providers and the measuring tools.
+// providers, the measuring tools and the previewer.
 var devOnlyPackages = []string{
 	"go.temporal.io/server/",
 	"github.com/temporalio/ui-server/",
@@ -34,6 +34,7 @@ var devOnlyPackages = []string{
 	"github.com/rapporthq/rapport/internal/simulation",
 	"github.com/rapporthq/rapport/internal/chaos",
 	"github.com/rapporthq/rapport/internal/bench",
+	"github.com/rapporthq/rapport/internal/preview",
 }
 
 // deps lists the packages `go build` links into cmd/rapport with tags,
