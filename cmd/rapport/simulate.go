@@ -152,7 +152,7 @@ func (r simulationResult) print(w io.Writer) {
 		fmt.Fprintf(w, "  journey %s: %s\n", j, joinCounts(r.Runs[j]))
 	}
 	for _, rep := range r.Reports {
-		fmt.Fprintf(w, "  report %s: %s\n", rep.Journey, reportLine(rep))
+		fmt.Fprintf(w, "  report %s: %s\n", rep.Journey, rep.Summary())
 	}
 	a := r.Audit
 	if a.ByStatus == nil {
@@ -175,20 +175,6 @@ func (r simulationResult) print(w io.Writer) {
 	} else {
 		fmt.Fprintf(w, "audit: %s\n", plural(len(a.Violations), "violation", "violations"))
 	}
-}
-
-// reportLine sums a journey's report up in a line.
-func reportLine(r *report.Report) string {
-	f := r.Funnel
-	line := fmt.Sprintf("entered %d", f.Entered)
-	if f.HeldOut > 0 {
-		line += fmt.Sprintf(" (%d held out)", f.HeldOut)
-	}
-	line += fmt.Sprintf(", completed %d, exited %d, converted %d", f.Completed, f.Exited, f.Converted)
-	if r.Lift != nil {
-		line += "; lift " + lift(*r.Lift)
-	}
-	return line
 }
 
 func keys[V any](m map[string]V) func(func(string) bool) {
