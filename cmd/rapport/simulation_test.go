@@ -38,7 +38,7 @@ func TestSimulatedCrowdHonoursPreferences(t *testing.T) {
 	defer cancel()
 	res, err := simulate(ctx, s.devStack, 1000, 20261122, logWriter{t})
 	var report strings.Builder
-	res.print(&report)
+	res.Print(&report)
 	t.Log(report.String())
 	require.NoError(t, err)
 
