@@ -1,19 +1,14 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"fmt"
-	"io"
-	"regexp"
-	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
-	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
+	"github.com/rapporthq/rapport/internal/inspect"
 	"github.com/rapporthq/rapport/workflows"
 )
 
@@ -100,7 +95,7 @@ status and start. After an edit, --plan with the old hash counts the runs
 still on the old plan (they keep it, templates included, until they end).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			query, err := runsQuery(journeyName, plan, status)
+			query, err := inspect.RunsQuery(journeyName, plan, status)
 			if err != nil {
 				return err
 			}
@@ -114,35 +109,14 @@ still on the old plan (they keep it, templates included, until they end).`,
 			defer c.Close()
 			ctx, cancel := context.WithTimeout(cmd.Context(), time.Minute)
 			defer cancel()
-			count, err := c.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{Namespace: cfg.Temporal.Namespace, Query: query})
+			list, err := inspect.ListRuns(ctx, c, cfg.Temporal.Namespace, query, limit)
 			if err != nil {
-				return fmt.Errorf("count runs (%s): %w", query, err)
-			}
-			list := runList{Query: query, Count: count.GetCount(), Runs: []listedRun{}}
-			if limit > 0 {
-				resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Namespace: cfg.Temporal.Namespace, Query: query, PageSize: int32(min(limit, 1000))})
-				if err != nil {
-					return fmt.Errorf("list runs (%s): %w", query, err)
-				}
-				for _, e := range resp.GetExecutions() {
-					if len(list.Runs) == limit {
-						break
-					}
-					sa := e.GetSearchAttributes()
-					list.Runs = append(list.Runs, listedRun{
-						WorkflowID: e.GetExecution().GetWorkflowId(),
-						Journey:    keyword(sa, workflows.JourneyAttr.GetName()),
-						PlanHash:   keyword(sa, workflows.PlanHashAttr.GetName()),
-						Step:       keyword(sa, workflows.StepAttr.GetName()),
-						Status:     cmp.Or(keyword(sa, workflows.StatusAttr.GetName()), strings.ToLower(strings.TrimPrefix(e.GetStatus().String(), "WORKFLOW_EXECUTION_STATUS_"))),
-						StartedAt:  e.GetStartTime().AsTime(),
-					})
-				}
+				return err
 			}
 			if asJSON {
 				return printJSON(cmd, list)
 			}
-			printRunList(cmd.OutOrStdout(), list)
+			list.Print(cmd.OutOrStdout())
 			return nil
 		},
 	}
@@ -153,77 +127,4 @@ still on the old plan (they keep it, templates included, until they end).`,
 	f.IntVar(&limit, "limit", 20, "list at most this many runs (0: only count them)")
 	f.BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
-}
-
-// runList is what runs list prints.
-type runList struct {
-	Query string      `json:"query"`
-	Count int64       `json:"count"`
-	Runs  []listedRun `json:"runs"`
-}
-
-// listedRun is one run in a runs list.
-type listedRun struct {
-	WorkflowID string    `json:"workflow_id"`
-	Journey    string    `json:"journey"`
-	PlanHash   string    `json:"plan_hash"`
-	Step       string    `json:"step"`
-	Status     string    `json:"status"`
-	StartedAt  time.Time `json:"started_at"`
-}
-
-// runsQuery builds a visibility query from checked values (a journey
-// name, a hex hash and a status hold no quote).
-func runsQuery(journeyName, plan, status string) (string, error) {
-	var parts []string
-	if journeyName != "" {
-		if !journeyNameRe.MatchString(journeyName) {
-			return "", fmt.Errorf("--journey %q is not a journey name (lowercase letters, digits and dashes)", journeyName)
-		}
-		parts = append(parts, fmt.Sprintf("%s = '%s'", workflows.JourneyAttr.GetName(), journeyName))
-	}
-	if plan != "" {
-		if !planHashRe.MatchString(plan) {
-			return "", fmt.Errorf("--plan %q is not a plan hash: give 7 to 16 hex digits, as rapport validate prints it", plan)
-		}
-		if len(plan) == 16 {
-			parts = append(parts, fmt.Sprintf("%s = '%s'", workflows.PlanHashAttr.GetName(), plan))
-		} else {
-			parts = append(parts, fmt.Sprintf("%s STARTS_WITH '%s'", workflows.PlanHashAttr.GetName(), plan))
-		}
-	}
-	switch status {
-	case "running":
-		parts = append(parts, "ExecutionStatus = 'Running'")
-	case "ended":
-		parts = append(parts, "ExecutionStatus != 'Running'")
-	case "all":
-	default:
-		return "", fmt.Errorf("--status must be running, ended or all, not %q", status)
-	}
-	if len(parts) == 0 {
-		parts = append(parts, fmt.Sprintf("%s IS NOT NULL", workflows.JourneyAttr.GetName()))
-	}
-	return strings.Join(parts, " AND "), nil
-}
-
-var (
-	journeyNameRe = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
-	planHashRe    = regexp.MustCompile(`^[0-9a-f]{7,16}$`)
-)
-
-func printRunList(w io.Writer, l runList) {
-	fmt.Fprintf(w, "%s (%s)\n", plural(int(l.Count), "run", "runs"), l.Query)
-	if len(l.Runs) == 0 {
-		return
-	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "WORKFLOW ID\tPLAN\tSTEP\tSTATUS\tSTARTED")
-	for _, r := range l.Runs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.WorkflowID, r.PlanHash[:min(7, len(r.PlanHash))], cmp.Or(r.Step, "-"), r.Status, r.StartedAt.UTC().Format("2006-01-02 15:04"))
-	}
-	tw.Flush()
-	if int64(len(l.Runs)) < l.Count {
-		fmt.Fprintf(w, "(the latest %d; --limit shows more)\n", len(l.Runs))
-	}
 }

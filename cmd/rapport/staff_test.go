@@ -25,6 +25,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/rapporthq/rapport/internal/app"
+	"github.com/rapporthq/rapport/internal/inspect"
 	"github.com/rapporthq/rapport/workflows"
 )
 
@@ -176,7 +177,7 @@ func TestStaffReadAndSteerJourneys(t *testing.T) {
 
 	out, _, err = run("inspect", "c_1", "--json")
 	require.NoError(t, err)
-	var in inspection
+	var in inspect.Inspection
 	require.NoError(t, json.Unmarshal([]byte(out), &in))
 	require.Len(t, in.Runs, 2)
 	assert.Equal(t, care, in.Runs[0].WorkflowID)
@@ -201,7 +202,7 @@ func TestStaffReadAndSteerJourneys(t *testing.T) {
 	out, _, err = run("runs", "list", "--status", "ended", "--limit", "0")
 	require.NoError(t, err)
 	assert.True(t, strings.HasPrefix(out, "1 run ("), "the exited welcome: %s", out)
-	var listed runList
+	var listed inspect.RunList
 	out, _, err = run("runs", "list", "--plan", carePlan.Hash, "--json")
 	require.NoError(t, err)
 	require.NoError(t, json.Unmarshal([]byte(out), &listed))

@@ -1,4 +1,4 @@
-package main
+package inspect
 
 import (
 	"bytes"
@@ -37,18 +37,18 @@ func TestInspectShowsWhatStaffDidToARunsTasks(t *testing.T) {
 	_, err = st.NoteTask(ctx, "task_w", "Call after 6pm.\nMobile only.", "alex (key desk)", "desk")
 	require.NoError(t, err)
 
-	in := inspection{CustomerID: "c_1", Runs: []runView{
+	in := Inspection{CustomerID: "c_1", Runs: []Run{
 		{WorkflowID: wf, Journey: "lapse-winback", Status: "running", State: &workflows.State{Status: "running", CurrentStep: "call",
 			Actions: []workflows.StaffAction{{Kind: workflows.SkipWaitUpdate, By: "sam", Step: "wait", At: time.Now()}}}},
 		{WorkflowID: "rapport/other/c_1/x", Journey: "other", Status: "running", StateError: "no answer within 10s: is a worker running?"},
 	}}
-	attachTasks(ctx, st, &in)
+	in.AttachTasks(ctx, st)
 	require.Empty(t, in.TasksError)
 	require.Len(t, in.Runs[0].Tasks, 1, "only the run's own task")
 	assert.Empty(t, in.Runs[1].Tasks)
 
 	var out bytes.Buffer
-	printInspection(&out, in)
+	in.Print(&out)
 	for _, want := range []string{
 		"  skip-wait by sam at wait, ",
 		"  task claim by sam (key desk) at call, ",
@@ -84,15 +84,15 @@ func TestInspectPrintsATaskActionTheRunRecordedOnce(t *testing.T) {
 	require.NoError(t, err)
 
 	at := time.Date(2026, 5, 3, 10, 0, 0, 0, time.UTC)
-	in := inspection{CustomerID: "c_1", Runs: []runView{{WorkflowID: wf, Journey: "care", Status: "running",
+	in := Inspection{CustomerID: "c_1", Runs: []Run{{WorkflowID: wf, Journey: "care", Status: "running",
 		State: &workflows.State{Status: "running", CurrentStep: "after", Actions: []workflows.StaffAction{
 			{Kind: workflows.HandoverClaim, By: "sam (key desk)", Reason: "to sam", Step: "call", At: at},
 			{Kind: workflows.HandoverAssign, By: "kim (key lead)", Reason: "to alex (from sam)", Step: "call", At: at.Add(time.Minute)},
 			{Kind: workflows.CompleteTaskUpdate, By: "alex", Reason: "reached", Step: "call", At: at.Add(2 * time.Minute)},
 		}}}}}
-	attachTasks(ctx, st, &in)
+	in.AttachTasks(ctx, st)
 	var out bytes.Buffer
-	printInspection(&out, in)
+	in.Print(&out)
 	got := out.String()
 	assert.Contains(t, got, "  task claim by sam (key desk) at call, 2026-05-03 10:00: to sam\n")
 	assert.Contains(t, got, "  task assign by kim (key lead) at call, 2026-05-03 10:01: to alex (from sam)\n")
