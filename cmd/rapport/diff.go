@@ -1,24 +1,16 @@
 package main
 
 import (
-	"bytes"
 	"cmp"
-	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
-	"path"
 	"path/filepath"
-	"strings"
-	"testing/fstest"
 
 	"github.com/spf13/cobra"
 
-	"github.com/rapporthq/rapport/internal/app"
 	"github.com/rapporthq/rapport/internal/journey"
-	"github.com/rapporthq/rapport/internal/templates"
+	"github.com/rapporthq/rapport/internal/journeyfiles"
 )
 
 func newDiffCmd() *cobra.Command {
@@ -57,11 +49,11 @@ error (git's convention).`,
 			fallbacks := func(other string) []string {
 				return []string{filepath.Join(filepath.Dir(other), "templates"), filepath.Join(journeysDir, "templates")}
 			}
-			old, err := planAt(cmd.Context(), args[0], fallbacks(args[1])...)
+			old, err := journeyfiles.Compile(cmd.Context(), args[0], fallbacks(args[1])...)
 			if err != nil {
 				return fail(err)
 			}
-			new, err := planAt(cmd.Context(), args[1], fallbacks(args[0])...)
+			new, err := journeyfiles.Compile(cmd.Context(), args[1], fallbacks(args[0])...)
 			if err != nil {
 				return fail(err)
 			}
@@ -124,81 +116,4 @@ func restsIfMoving(old, new *journey.Plan) []journey.Rest {
 		return nil
 	}
 	return new.Rests(old)
-}
-
-// planAt compiles a journey file, or a git revision of one (REV:PATH),
-// with the templates folder beside it at the same revision. A file with
-// no templates folder beside it takes the first of fallbacks that is a
-// folder.
-func planAt(ctx context.Context, where string, fallbacks ...string) (*journey.Plan, error) {
-	var src []byte
-	var tmpl *templates.Set
-	if _, err := os.Stat(where); err == nil || !strings.Contains(where, ":") {
-		if src, err = os.ReadFile(where); err != nil {
-			return nil, err
-		}
-		dir := filepath.Join(filepath.Dir(where), "templates")
-		for _, d := range append([]string{dir}, fallbacks...) {
-			if fi, err := os.Stat(d); err == nil && fi.IsDir() {
-				dir = d
-				break
-			}
-		}
-		if tmpl, err = app.LoadTemplates(dir); err != nil {
-			return nil, err
-		}
-	} else {
-		rev, file, _ := strings.Cut(where, ":")
-		if src, err = gitOutput(ctx, "show", rev+":"+file); err != nil {
-			return nil, fmt.Errorf("%s: %w", where, err)
-		}
-		if tmpl, err = templatesAt(ctx, rev, path.Join(path.Dir(file), "templates")); err != nil {
-			return nil, fmt.Errorf("%s: %w", where, err)
-		}
-	}
-	comp, err := journey.NewCompiler(journey.Options{Templates: tmpl})
-	if err != nil {
-		return nil, err
-	}
-	plan, diags := comp.Compile(where, src)
-	if diags.HasErrors() {
-		return nil, diags
-	}
-	return plan, nil
-}
-
-// templatesAt loads a templates folder as it was at a git revision.
-func templatesAt(ctx context.Context, rev, dir string) (*templates.Set, error) {
-	list, err := gitOutput(ctx, "ls-tree", "--full-tree", "-r", "--name-only", rev, "--", dir+"/")
-	if err != nil {
-		return nil, err
-	}
-	fsys := fstest.MapFS{}
-	for _, name := range strings.Split(strings.TrimSpace(string(list)), "\n") {
-		if name == "" {
-			continue
-		}
-		b, err := gitOutput(ctx, "show", rev+":"+name)
-		if err != nil {
-			return nil, err
-		}
-		fsys[strings.TrimPrefix(name, dir+"/")] = &fstest.MapFile{Data: b}
-	}
-	return templates.Load(fsys, rev+":"+dir)
-}
-
-// gitOutput runs git and returns what it printed; its complaint is the
-// error.
-func gitOutput(ctx context.Context, args ...string) ([]byte, error) {
-	var out, errOut bytes.Buffer
-	c := exec.CommandContext(ctx, "git", args...)
-	c.Stdout, c.Stderr = &out, &errOut
-	if err := c.Run(); err != nil {
-		var exit *exec.ExitError
-		if errors.As(err, &exit) {
-			return nil, fmt.Errorf("git %s: %s", args[0], strings.TrimSpace(errOut.String()))
-		}
-		return nil, fmt.Errorf("git %s: %w (is git installed?)", args[0], err)
-	}
-	return out.Bytes(), nil
 }

@@ -2,12 +2,10 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"maps"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,6 +15,7 @@ import (
 
 	"github.com/rapporthq/rapport/internal/app"
 	"github.com/rapporthq/rapport/internal/journey"
+	"github.com/rapporthq/rapport/internal/journeyfiles"
 	"github.com/rapporthq/rapport/internal/store"
 )
 
@@ -54,7 +53,7 @@ them (rapport diff shows what it changes for new runs).`,
 				problems = append(problems, fmt.Errorf("webhook endpoints not checked: %w", err))
 			}
 			for _, path := range args {
-				plans, ds, err := validatePath(path, endpoints)
+				plans, ds, err := journeyfiles.Validate(path, endpoints)
 				diags = append(diags, ds...)
 				if err != nil {
 					problems = append(problems, err)
@@ -146,16 +145,12 @@ func webhookEndpointNames() (names []string, configured bool, err error) {
 // endpoints were not checked because none are configured here.
 func uncheckedEndpoints(w io.Writer, plans []*journey.Plan) {
 	for _, p := range plans {
-		var names []string
-		p.Walk(func(s *journey.Step) {
-			if s.Send != nil && slices.Contains(s.Send.Channels, journey.Webhook) {
-				if q := strconv.Quote(s.Send.Endpoint); !slices.Contains(names, q) {
-					names = append(names, q)
-				}
-			}
-		})
+		names := journeyfiles.WebhookEndpoints(p)
 		if len(names) == 0 {
 			continue
+		}
+		for i, n := range names {
+			names[i] = strconv.Quote(n)
 		}
 		fmt.Fprintf(w, "%s: warning: %s %s not checked: no webhook endpoints are configured here (RAPPORT_WEBHOOK_ENDPOINTS or RAPPORT_WEBHOOK_ENDPOINTS_FILE); set them to check, as a worker does: it refuses to start while a journey names an endpoint it does not have\n",
 			p.Source, pluralWord(len(names), "webhook endpoint", "webhook endpoints"), strings.Join(names, ", "))
@@ -168,48 +163,4 @@ func pluralWord(n int, one, many string) string {
 		return one
 	}
 	return many
-}
-
-// validatePath checks a journey file, or every journey in a folder.
-// Templates come from the templates folder next to the journeys; a
-// webhook send must name one of endpoints, unless they are nil.
-func validatePath(path string, endpoints []string) ([]*journey.Plan, journey.Diagnostics, error) {
-	st, err := os.Stat(path)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", path, errors.Unwrap(err))
-	}
-	dir := path
-	if !st.IsDir() {
-		dir = filepath.Dir(path)
-	}
-	tmpl, err := app.LoadTemplates(filepath.Join(dir, "templates"))
-	opts := journey.Options{Endpoints: endpoints}
-	if err == nil {
-		opts.Templates = tmpl
-	}
-	comp, cerr := journey.NewCompiler(opts)
-	if cerr != nil {
-		return nil, nil, cerr
-	}
-	if st.IsDir() {
-		// Each file is valid or not on its own: one broken file does not
-		// make the others invalid (the worker, which loads them as one
-		// catalog, refuses to start until all are).
-		plans, diags := comp.CompileFS(os.DirFS(dir), dir)
-		if !diags.HasErrors() {
-			if _, cerr := journey.NewCatalog(plans...); cerr != nil {
-				return nil, append(diags, journey.Diagnostic{File: dir, Pos: journey.Pos{Line: 1, Col: 1}, Message: cerr.Error()}), err
-			}
-		}
-		return plans, diags, err
-	}
-	src, rerr := os.ReadFile(path)
-	if rerr != nil {
-		return nil, nil, rerr
-	}
-	plan, diags := comp.Compile(path, src)
-	if plan == nil {
-		return nil, diags, err
-	}
-	return []*journey.Plan{plan}, diags, err
 }
