@@ -2,13 +2,11 @@ package main
 
 import (
 	"fmt"
-	"strconv"
-	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/rapporthq/rapport/internal/api/wire"
-	"github.com/rapporthq/rapport/internal/money"
+	"github.com/rapporthq/rapport/internal/csvimport"
 )
 
 // newCatalogCmd is `rapport catalog import`: products from a CSV file,
@@ -28,37 +26,9 @@ that go well with this one and how well, from 0 to 1:
 complements are replaced by the file's.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f, err := readCSV(args[0], "product_id", "name")
+			products, err := csvimport.Products(args[0])
 			if err != nil {
 				return err
-			}
-			var products []wire.Product
-			for i := range f.rows {
-				p := wire.Product{ID: f.get(i, "product_id"), Name: f.get(i, "name"), Currency: f.get(i, "currency"), URL: f.get(i, "url"), ImageURL: f.get(i, "image_url")}
-				if v := f.get(i, "price"); v != "" {
-					if p.Price, err = money.Parse(v); err != nil {
-						return f.errorf(i, "price: %v", err)
-					}
-				}
-				if v := f.get(i, "active"); v != "" {
-					b, err := strconv.ParseBool(v)
-					if err != nil {
-						return f.errorf(i, "active %q is not true or false", v)
-					}
-					p.Active = &b
-				}
-				if v := f.get(i, "complements"); v != "" {
-					p.Complements = map[string]float64{}
-					for _, part := range strings.Split(v, ";") {
-						id, w, ok := strings.Cut(strings.TrimSpace(part), ":")
-						weight, err := strconv.ParseFloat(w, 64)
-						if !ok || err != nil || weight <= 0 {
-							return f.errorf(i, "complement %q is not product:weight, such as teapot:0.9", part)
-						}
-						p.Complements[id] = weight
-					}
-				}
-				products = append(products, p)
 			}
 			api := newAPIClient(base)
 			// First every product, then the complements, so complements may
