@@ -4,9 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -14,7 +11,6 @@ import (
 	"github.com/rapporthq/rapport/internal/app"
 	"github.com/rapporthq/rapport/internal/schedules"
 	"github.com/rapporthq/rapport/internal/store"
-	"github.com/rapporthq/rapport/workflows"
 )
 
 func newSchedulesCmd() *cobra.Command {
@@ -68,30 +64,13 @@ the release you deploy. Configured by TEMPORAL_* and DATABASE_URL.`,
 			if err != nil {
 				return err
 			}
-			rep := o.Audience
-			out := cmd.OutOrStdout()
 			if asJSON {
-				return json.NewEncoder(out).Encode(struct {
+				return json.NewEncoder(cmd.OutOrStdout()).Encode(struct {
 					schedules.Report
 					Catalog string `json:"catalog"`
-				}{rep, o.Catalog})
+				}{o.Audience, o.Catalog})
 			}
-			for _, l := range []struct {
-				what string
-				ids  []string
-			}{{"created", rep.Created}, {"updated", rep.Updated}, {"unchanged", rep.Unchanged}, {"deleted", rep.Deleted}} {
-				if len(l.ids) > 0 {
-					fmt.Fprintf(out, "%-9s %s\n", l.what, strings.Join(l.ids, ", "))
-				}
-			}
-			if len(rep.Created)+len(rep.Updated)+len(rep.Unchanged)+len(rep.Deleted) == 0 {
-				fmt.Fprintln(out, "no journey has trigger.schedule; nothing to do")
-			}
-			fmt.Fprintf(out, "journeys %s are the newest now: workers of other journeys leave the schedules alone\n", o.Catalog)
-			if o.TookOver != "" {
-				fmt.Fprintf(out, "they took the schedules over from journeys %s, the newest since %s UTC\n",
-					o.TookOver, o.TookOverSince.UTC().Format("2006-01-02 15:04"))
-			}
+			o.Print(cmd.OutOrStdout())
 			return nil
 		},
 	}
@@ -154,8 +133,8 @@ worker lately. Configured by TEMPORAL_*.`,
 					Journeys  []store.JourneyCatalog `json:"journeys,omitempty"`
 				}{sts, cats})
 			}
-			printScheduleStatuses(cmd.OutOrStdout(), sts, now)
-			printCatalogs(cmd.OutOrStdout(), cats, now)
+			schedules.PrintStatuses(cmd.OutOrStdout(), sts, now)
+			schedules.PrintCatalogs(cmd.OutOrStdout(), cats, now)
 			return nil
 		},
 	}
@@ -163,78 +142,4 @@ worker lately. Configured by TEMPORAL_*.`,
 	cmd.AddCommand(sync, trigger, list)
 	tf = addTemporalFlags(cmd)
 	return cmd
-}
-
-// printScheduleStatuses prints the schedules as a table, then a sentence
-// for each run older than its period.
-func printScheduleStatuses(out io.Writer, sts []schedules.Status, now time.Time) {
-	if len(sts) == 0 {
-		fmt.Fprintln(out, "no schedules: no journey has trigger.schedule or trigger.date, and retention is off")
-		return
-	}
-	at := func(t time.Time) string {
-		if t.IsZero() {
-			return "-"
-		}
-		return t.UTC().Format("2006-01-02 15:04")
-	}
-	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SCHEDULE\tNEXT (UTC)\tLAST RUN (UTC)\tRUNNING\tWAITING\tSKIPPED")
-	for _, s := range sts {
-		next := at(s.Next)
-		if s.Paused {
-			next = "paused"
-		}
-		last := "-"
-		if s.Last != nil {
-			last = strings.TrimSpace(at(s.Last.Scheduled) + " " + s.Last.Status)
-		}
-		running := "-"
-		if len(s.Running) > 0 {
-			var rs []string
-			for _, r := range s.Running {
-				what := "since " + at(r.Scheduled)
-				if !r.OverdueSince.IsZero() {
-					what += " OLDER THAN ITS PERIOD"
-				}
-				rs = append(rs, what)
-			}
-			running = strings.Join(rs, "; ")
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\n", s.ID, next, last, running, s.Waiting, s.Skipped)
-	}
-	tw.Flush()
-	for _, s := range sts {
-		r, ok := s.Overdue()
-		if !ok {
-			continue
-		}
-		meanwhile := "the run due meanwhile waits for it"
-		if s.Waiting == 0 {
-			meanwhile = "no run waits for it"
-		}
-		fmt.Fprintf(out, "\n%s: the run of %s UTC (%s) is older than its period: the schedule's next time, %s UTC, passed %s ago, and %s. A stretch that keeps failing gives up after %s; look at the run in the Temporal UI.\n",
-			s.ID, at(r.Scheduled), r.WorkflowID, at(r.OverdueSince), now.Sub(r.OverdueSince).Round(time.Minute), meanwhile, workflows.AudienceStretchBudget)
-	}
-}
-
-// printCatalogs says which journeys own the schedules, and which older
-// journeys started a worker in the last day (and so left them alone).
-func printCatalogs(out io.Writer, cats []store.JourneyCatalog, now time.Time) {
-	if len(cats) == 0 {
-		return
-	}
-	newest := cats[0]
-	how := "first seen " + newest.FirstSeen.UTC().Format("2006-01-02 15:04") + " UTC"
-	if !newest.ClaimedAt.IsZero() {
-		how = "synced by rapport schedules sync " + newest.ClaimedAt.UTC().Format("2006-01-02 15:04") + " UTC"
-	}
-	fmt.Fprintf(out, "\njourneys %s (%d) own the schedules: %s\n", newest.Hash, len(newest.Plans), how)
-	for _, c := range cats[1:] {
-		if now.Sub(c.LastSeen) > 24*time.Hour {
-			continue
-		}
-		fmt.Fprintf(out, "older journeys %s (%d) started a worker %s ago, which left the schedules alone (a rollback, or an old pod restarting)\n",
-			c.Hash, len(c.Plans), now.Sub(c.LastSeen).Round(time.Second))
-	}
 }

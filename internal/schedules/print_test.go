@@ -1,4 +1,4 @@
-package main
+package schedules
 
 import (
 	"strings"
@@ -7,25 +7,24 @@ import (
 
 	"github.com/stretchr/testify/assert"
 
-	"github.com/rapporthq/rapport/internal/schedules"
 	"github.com/rapporthq/rapport/internal/store"
 )
 
-// rapport schedules list shows a run older than its period in the table
+// TestSchedulesListShowsRunsOlderThanTheirPeriod: rapport schedules list shows a run older than its period in the table
 // and says what it means; runs in step show as they are; the journeys
 // that own the schedules, and older ones that started a worker lately.
 func TestSchedulesListShowsRunsOlderThanTheirPeriod(t *testing.T) {
 	now := time.Date(2026, 11, 22, 12, 13, 0, 0, time.UTC)
 	nine := time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)
-	late := schedules.Run{WorkflowID: "rapport-audience/hourly-2026-11-22T09:00:00Z", Scheduled: nine, Started: nine, Status: "running", OverdueSince: nine.Add(time.Hour)}
-	sts := []schedules.Status{
-		{ID: "rapport-audience-hourly", Journey: "hourly", Next: now.Truncate(time.Hour).Add(time.Hour), Last: &late, Running: []schedules.Run{late}, Waiting: 1},
+	late := Run{WorkflowID: "rapport-audience/hourly-2026-11-22T09:00:00Z", Scheduled: nine, Started: nine, Status: "running", OverdueSince: nine.Add(time.Hour)}
+	sts := []Status{
+		{ID: "rapport-audience-hourly", Journey: "hourly", Next: now.Truncate(time.Hour).Add(time.Hour), Last: &late, Running: []Run{late}, Waiting: 1},
 		{ID: "rapport-audience-lapse-winback", Journey: "lapse-winback", Next: nine.Add(24 * time.Hour),
-			Last: &schedules.Run{WorkflowID: "rapport-audience/lapse-winback-2026-11-22T09:00:00Z", Scheduled: nine, Started: nine, Status: "completed"}},
+			Last: &Run{WorkflowID: "rapport-audience/lapse-winback-2026-11-22T09:00:00Z", Scheduled: nine, Started: nine, Status: "completed"}},
 		{ID: "rapport-retention", Paused: true, Skipped: 2},
 	}
 	var b strings.Builder
-	printScheduleStatuses(&b, sts, now)
+	PrintStatuses(&b, sts, now)
 	out := b.String()
 	lines := strings.Split(out, "\n")
 	assert.Regexp(t, `^SCHEDULE\s+NEXT \(UTC\)\s+LAST RUN \(UTC\)\s+RUNNING\s+WAITING\s+SKIPPED$`, lines[0])
@@ -37,7 +36,7 @@ func TestSchedulesListShowsRunsOlderThanTheirPeriod(t *testing.T) {
 	assert.NotContains(t, out, "rapport-audience-lapse-winback: the run")
 
 	b.Reset()
-	printCatalogs(&b, []store.JourneyCatalog{
+	PrintCatalogs(&b, []store.JourneyCatalog{
 		{Hash: "1111111111111111", Plans: map[string]string{"a": "x", "b": "y"}, FirstSeen: nine, LastSeen: nine, NewestAt: nine, ClaimedAt: nine},
 		{Hash: "2222222222222222", Plans: map[string]string{"a": "x", "b": "y", "c": "z"}, FirstSeen: nine.Add(-time.Hour), LastSeen: now.Add(-3 * time.Minute)},
 		{Hash: "3333333333333333", Plans: map[string]string{"a": "x"}, FirstSeen: nine.Add(-72 * time.Hour), LastSeen: nine.Add(-48 * time.Hour)},
@@ -46,6 +45,22 @@ func TestSchedulesListShowsRunsOlderThanTheirPeriod(t *testing.T) {
 		"older journeys 2222222222222222 (3) started a worker 3m0s ago, which left the schedules alone (a rollback, or an old pod restarting)\n", b.String())
 
 	b.Reset()
-	printScheduleStatuses(&b, nil, now)
+	PrintStatuses(&b, nil, now)
 	assert.Contains(t, b.String(), "no schedules")
+}
+
+// TestOwnedPrint: what rapport schedules sync did, and who owns the
+// schedules now.
+func TestOwnedPrint(t *testing.T) {
+	var b strings.Builder
+	Owned{Catalog: "1111", Audience: Report{Created: []string{"rapport-audience-a", "rapport-audience-b"}, Deleted: []string{"rapport-audience-c"}},
+		TookOver: "2222", TookOverSince: time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)}.Print(&b)
+	assert.Equal(t, "created   rapport-audience-a, rapport-audience-b\n"+
+		"deleted   rapport-audience-c\n"+
+		"journeys 1111 are the newest now: workers of other journeys leave the schedules alone\n"+
+		"they took the schedules over from journeys 2222, the newest since 2026-11-22 09:00 UTC\n", b.String())
+	b.Reset()
+	Owned{Catalog: "1111"}.Print(&b)
+	assert.Equal(t, "no journey has trigger.schedule; nothing to do\n"+
+		"journeys 1111 are the newest now: workers of other journeys leave the schedules alone\n", b.String())
 }
