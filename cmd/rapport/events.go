@@ -1,15 +1,11 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"time"
 
-	"github.com/rapporthq/rapport/internal/api/wire"
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -49,19 +45,19 @@ number and the field at fault, and make the command exit with status 1.`,
 				progressbar.OptionSetVisibility(!quiet && isTerminal(cmd.ErrOrStderr())),
 				progressbar.OptionOnCompletion(func() { fmt.Fprintln(cmd.ErrOrStderr()) }),
 			)
-			sum, err := sendEvents(cmd, newAPIClient(base), io.TeeReader(in, bar), batch)
+			sum, err := newAPIClient(base).SendEvents(cmd.Context(), io.TeeReader(in, bar), batch)
 			_ = bar.Finish()
 			out := cmd.OutOrStdout()
-			for _, r := range sum.rejected {
-				fmt.Fprintf(out, "%s:%d: %s\n", args[0], r.line, r.message)
+			for _, r := range sum.Rejected {
+				fmt.Fprintf(out, "%s:%d: %s\n", args[0], r.Line, r.Message)
 			}
 			fmt.Fprintf(out, "%s in %s (%.0f/s): %d accepted, %s, %d rejected\n",
-				plural(sum.read, "event", "events"), sum.elapsed.Round(time.Millisecond), float64(sum.read)/max(sum.elapsed.Seconds(), 0.001),
-				sum.accepted, plural(sum.duplicates, "duplicate", "duplicates"), len(sum.rejected))
+				plural(sum.Read, "event", "events"), sum.Elapsed.Round(time.Millisecond), float64(sum.Read)/max(sum.Elapsed.Seconds(), 0.001),
+				sum.Accepted, plural(sum.Duplicates, "duplicate", "duplicates"), len(sum.Rejected))
 			if err != nil {
 				return err
 			}
-			if len(sum.rejected) > 0 {
+			if len(sum.Rejected) > 0 {
 				return &exitError{code: 1}
 			}
 			return nil
@@ -89,73 +85,6 @@ func openInput(path string) (io.ReadCloser, int64, error) {
 		return nil, 0, err
 	}
 	return f, st.Size(), nil
-}
-
-// sendSummary counts what a send did: events read (non-empty lines),
-// sent to the API, and what became of them.
-type sendSummary struct {
-	read, sent, accepted, duplicates int
-	rejected                         []rejectedLine
-	elapsed                          time.Duration
-}
-
-type rejectedLine struct {
-	line    int
-	message string
-}
-
-// sendEvents posts the events read from in, batch at a time. A line that
-// is not JSON is reported as rejected without being sent.
-func sendEvents(cmd *cobra.Command, api *apiClient, in io.Reader, batch int) (sum sendSummary, err error) {
-	began := time.Now()
-	defer func() { sum.elapsed = time.Since(began) }() // sum is the result: the caller sees it
-	sc := bufio.NewScanner(in)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	var pending []json.RawMessage
-	var lines []int
-	flush := func() error {
-		if len(pending) == 0 {
-			return nil
-		}
-		var resp wire.BatchResponse
-		if _, err := api.do(cmd.Context(), "POST", "/v1/events", nil, wire.EventBatch{Events: pending}, &resp); err != nil {
-			return fmt.Errorf("events from line %d: %w", lines[0], err)
-		}
-		sum.sent += len(pending)
-		sum.accepted += resp.Accepted
-		sum.duplicates += resp.Duplicates
-		for _, r := range resp.Results {
-			if r.Status == wire.StatusRejected && r.Index >= 0 && r.Index < len(lines) {
-				sum.rejected = append(sum.rejected, rejectedLine{line: lines[r.Index], message: r.Error})
-			}
-		}
-		pending, lines = pending[:0], lines[:0]
-		return nil
-	}
-	n := 0
-	for sc.Scan() {
-		n++
-		line := sc.Bytes()
-		if len(bytes.TrimSpace(line)) == 0 {
-			continue
-		}
-		sum.read++
-		if !json.Valid(line) {
-			sum.rejected = append(sum.rejected, rejectedLine{line: n, message: "not a JSON object"})
-			continue
-		}
-		pending = append(pending, json.RawMessage(append([]byte(nil), line...)))
-		lines = append(lines, n)
-		if len(pending) == batch {
-			if err := flush(); err != nil {
-				return sum, err
-			}
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return sum, fmt.Errorf("line %d: %w", n+1, err)
-	}
-	return sum, flush()
 }
 
 // isTerminal reports whether w is a terminal (a progress bar would only

@@ -153,7 +153,7 @@ func openReport(cmd *cobra.Command, target apiTarget, journey, since, plan strin
 	}
 	u := link.URL
 	if u == "" {
-		u = c.base + link.Path
+		u = c.Base + link.Path
 	}
 	fmt.Fprintln(cmd.OutOrStdout(), u)
 	fmt.Fprintf(cmd.ErrOrStderr(), "the report page of %s: open the link in a browser before %s (it is yours: do not share it)\n",
