@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io"
 
 	"github.com/spf13/cobra"
 
@@ -70,7 +69,7 @@ keep their runs' plans (the default) are left alone.`,
 					return jerr
 				}
 			} else {
-				printMoveReport(cmd.OutOrStdout(), rep)
+				rep.Print(cmd.OutOrStdout())
 			}
 			return err
 		},
@@ -81,26 +80,4 @@ keep their runs' plans (the default) are left alone.`,
 	f.StringVar(&by, "by", env("USER", ""), "who moves them, for the runs' record")
 	f.BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
-}
-
-func printMoveReport(w io.Writer, rep onedit.Report) {
-	if len(rep.Journeys) == 0 {
-		fmt.Fprintln(w, "no journey says on_edit: restart-at-step; runs in flight keep their plans")
-		return
-	}
-	for _, j := range rep.Journeys {
-		total := j.Moved + j.AtNextWait + j.Kept + j.Ended + j.Failed
-		if total == 0 {
-			fmt.Fprintf(w, "%s: every run in flight is on plan %s\n", j.Journey, j.Plan[:min(7, len(j.Plan))])
-			continue
-		}
-		fmt.Fprintf(w, "%s: to plan %s: %d moved, %d move at their next wait, %d keep their plan, %d had ended, %d not reached\n",
-			j.Journey, j.Plan[:min(7, len(j.Plan))], j.Moved, j.AtNextWait, j.Kept, j.Ended, j.Failed)
-		for _, r := range j.Reasons {
-			fmt.Fprintf(w, "  %s kept: %s\n", plural(r.Runs, "run", "runs"), r.Reason)
-		}
-		if j.FirstError != "" {
-			fmt.Fprintf(w, "  not reached (try again): %s\n", j.FirstError)
-		}
-	}
 }
