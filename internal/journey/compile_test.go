@@ -312,7 +312,7 @@ func TestCompileErrors(t *testing.T) {
 		{"step as a bare word", with(6, "  - exit"),
 			[]string{`6:5: step "exit" needs settings`}},
 		{"unknown channel", with(5, "  - send: {channel: [email, smss], template: thank-you}"),
-			[]string{`5:29: "smss" is not a channel; use email, sms, mail or webhook; did you mean "sms"?`}},
+			[]string{`5:29: channel "smss" is unknown; use email, sms, mail or webhook; did you mean "sms"?`}},
 		{"webhook without endpoint", with(5, "  - send: {channel: webhook, template: thank-you}"),
 			[]string{"5:11: a send on the webhook channel needs an endpoint"}},
 		{"endpoint without webhook", with(5, "  - send: {channel: email, endpoint: crm, template: thank-you}"),
@@ -464,7 +464,7 @@ func TestCompileReportsEveryError(t *testing.T) {
 		`many.yaml:2:10: purpose "promo" is unknown; use marketing or transactional`,
 		`many.yaml:3:44: trigger.when: there is no field "totl"; did you mean "total"? (journeys/README.md lists every field)`,
 		`many.yaml:5:11: wait: "3 days" is not a duration; write a whole number followed by a unit, w, d, h, m or s, such as 14d, 36h, 15m or 2w`,
-		`many.yaml:6:21: "fax" is not a channel; use email, sms, mail or webhook`,
+		`many.yaml:6:21: channel "fax" is unknown; use email, sms, mail or webhook`,
 		`many.yaml:8:5: warning: this step never runs because the journey exits on line 7`,
 		`many.yaml:8:10: step id "a" is already used on line 7; step ids must be unique within a journey`,
 	}, lines)

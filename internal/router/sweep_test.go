@@ -73,17 +73,13 @@ func TestPoisonEventsStopNothingAndEndInTheDeadLetter(t *testing.T) {
 
 	// Tried until MaxAttempts, the poison is dead-lettered, listed and
 	// counted.
-	deadline := time.Now().Add(time.Minute)
-	for {
-		n, err := s.CountFailedEvents(ctx)
-		require.NoError(t, err)
-		if n == 100 || time.Now().After(deadline) {
-			break
+	require.Eventually(t, func() bool {
+		if n, err := s.CountFailedEvents(ctx); !assert.NoError(t, err) || n == 100 {
+			return true
 		}
-		_, err = r.SweepOnce(ctx, o)
-		require.NoError(t, err)
-		time.Sleep(20 * time.Millisecond) // the backoff
-	}
+		_, err := r.SweepOnce(ctx, o) // tries the poison again once its backoff is over
+		return !assert.NoError(t, err)
+	}, time.Minute, 10*time.Millisecond, "the poison dead-lettered")
 	failed, err := s.FailedEvents(ctx, 1000)
 	require.NoError(t, err)
 	require.Len(t, failed, 100)
@@ -91,8 +87,9 @@ func TestPoisonEventsStopNothingAndEndInTheDeadLetter(t *testing.T) {
 	assert.Contains(t, failed[0].Error, "data.order")
 	assert.Equal(t, 100.0, gauge(t, m, "rapport_events_routing_failed"))
 
-	// Dead-lettered events are not claimed again.
-	time.Sleep(60 * time.Millisecond)
+	// Dead-lettered events are not claimed again, not even once every
+	// backoff is over (when a live event would be due).
+	time.Sleep(o.MaxBackoff + 10*time.Millisecond)
 	st, err = r.SweepOnce(ctx, o)
 	require.NoError(t, err)
 	assert.Zero(t, st.Claimed)
