@@ -25,10 +25,6 @@ import (
 // takes in before it continues as new, when the interpreter does not say.
 const DefaultContinueAfterEvents = 2000
 
-// continueAsNewChange is the GetVersion change that lets a run continue as
-// new; runs recorded before it wait as they did.
-const continueAsNewChange = "continue-as-new"
-
 // maxSeen bounds the event ids a run remembers to ignore repeats; the API
 // deduplicates by event id too.
 const maxSeen = 1000

@@ -148,10 +148,6 @@ const Revision = 1
 //     current details. The update only records: it issues no command.
 const CurrentRevision = 6
 
-// RevisionChange is the workflow.GetVersion change id under which a run
-// records the interpreter revision it runs at.
-const RevisionChange = "interpreter-revision"
-
 // Outcome says how a journey run ended.
 type Outcome string
 

@@ -77,12 +77,27 @@ func TestRecordedHistoriesCoverEveryRevision(t *testing.T) {
 	for rev := 3; rev <= CurrentRevision; rev++ {
 		assert.GreaterOrEqual(t, byRevision[fmt.Sprintf("r%d", rev)], 1, "histories of r%d", rev)
 	}
-	// The changes behind their own GetVersion have histories that took
-	// them.
+	// Every change id has a history that took it.
+	for _, ch := range changes() {
+		var took []string
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			require.NoError(t, err)
+			if hasChange(t, b, ch.id) {
+				took = append(took, filepath.Base(f))
+			}
+		}
+		assert.NotEmpty(t, took, "no history in testdata holds the %s marker (%s)", ch.id, ch.changed)
+	}
 	for file, change := range map[string]string{
 		"in-doubt-settled-r2.json":        settleChange,
 		"continued-winback-first-r2.json": continueAsNewChange,
 		"continued-winback-last-r2.json":  continueAsNewChange,
+		"customer-gone-exits-r6.json":     customerGoneExitsChange,
+		"send-waits-out-outages-r6.json":  sendWaitsOutOutagesChange,
+		"satisfaction-care-task-r2.json":  taskConsentChange,
+		"lapse-winback-completed-r2.json": taskConsentChange,
+		"thank-you-r2.json":               RevisionChange,
 	} {
 		b, err := os.ReadFile(filepath.Join("testdata", file))
 		require.NoError(t, err)
@@ -99,6 +114,20 @@ func TestRecordedHistoriesCoverEveryRevision(t *testing.T) {
 }
 
 var revisionSuffix = regexp.MustCompile(`-(r\d+)\.json$`)
+
+// TestEveryChangeIsNamedOnce: the change ids are distinct, each says what
+// it changed, and docs/development.md names each.
+func TestEveryChangeIsNamedOnce(t *testing.T) {
+	doc, err := os.ReadFile("../docs/development.md")
+	require.NoError(t, err)
+	seen := map[string]bool{}
+	for _, ch := range changes() {
+		assert.False(t, seen[ch.id], "%s listed twice", ch.id)
+		seen[ch.id] = true
+		assert.NotEmpty(t, ch.changed, ch.id)
+		assert.Contains(t, string(doc), "`"+ch.id+"`", "docs/development.md names the change")
+	}
+}
 
 // hasChange reports whether a recorded history holds the version marker
 // of a change.

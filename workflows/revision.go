@@ -5,6 +5,43 @@ import (
 	"go.temporal.io/sdk/workflow"
 )
 
+// The workflow.GetVersion change ids the interpreter records, each once
+// per execution at most. Every behaviour change since revision 2 is
+// keyed on the revision the run records under RevisionChange (see
+// CurrentRevision); the others are older, narrower changes, recorded
+// where the run first meets them. changes lists them all, with what each
+// changed.
+const (
+	// RevisionChange is the change id under which a run records the
+	// interpreter revision it runs at.
+	RevisionChange            = "interpreter-revision"
+	continueAsNewChange       = "continue-as-new"
+	settleChange              = "settle-in-doubt"
+	sendWaitsOutOutagesChange = "send-waits-out-outages"
+	customerGoneExitsChange   = "customer-gone-exits"
+	taskConsentChange         = "task-consent"
+)
+
+// change is a change id and what a run that recorded it (version 1, or
+// the revision for RevisionChange) does that a run without it does not.
+type change struct {
+	id      string
+	changed string
+}
+
+// changes lists every change id the interpreter records, once. Each has a
+// recorded history holding its marker in testdata (the replay test).
+func changes() []change {
+	return []change{
+		{RevisionChange, "the interpreter revision the run runs at; behaviour changes from revision 2 on key on it (CurrentRevision says what each changed)"},
+		{continueAsNewChange, "the run may continue as new at a rest (after ContinueAfterEvents events, or when Temporal suggests it); runs without it wait on in one execution"},
+		{settleChange, "a send in doubt (the provider's answer lost) is settled inside the run, waiting for evidence; runs without it go on at once with the message unknown"},
+		{sendWaitsOutOutagesChange, "a send failing past the retry budget (the database, or the provider of the step's last channel) is waited out and tried again; runs without it give the channel up"},
+		{customerGoneExitsChange, "a run whose customer no longer exists (erased, deleted) exits; runs without it failed"},
+		{taskConsentChange, "the run reads whether CreateTask created the task (a customer who opted out of calls gets none) and goes on without it; runs without it had no answer to read"},
+	}
+}
+
 // revisionOf is the interpreter revision a run runs at. A run records it
 // once, as the RevisionChange version marker, when it first executes; on
 // replay the marker is read back. A history without the marker was

@@ -223,17 +223,13 @@ func (r *run) customerFacts(ctx workflow.Context) (journey.Customer, error) {
 	})
 	var appErr *temporal.ApplicationError
 	if errors.As(err, &appErr) && appErr.Type() == ErrCustomerNotFound &&
-		workflow.GetVersion(ctx, customerGoneExits, workflow.DefaultVersion, 1) == 1 {
+		workflow.GetVersion(ctx, customerGoneExitsChange, workflow.DefaultVersion, 1) == 1 {
 		// The customer was erased (or deleted): the run exits, it has not
 		// failed. Runs that met this before the change failed, and replay so.
 		return facts, &exitError{reason: CustomerGoneReason}
 	}
 	return facts, err
 }
-
-// customerGoneExits is the change that made a run whose customer is gone
-// exit instead of failing.
-const customerGoneExits = "customer-gone-exits"
 
 // CustomerGoneReason is the reason a run exits with when its customer no
 // longer exists.

@@ -97,10 +97,6 @@ func providerUnavailable(err error) bool {
 	return errors.As(err, &appErr) && appErr.Type() == ErrProviderUnavailable
 }
 
-// sendWaitsOutOutagesChange is the change id (workflow.GetVersion) of
-// sendPatiently's waiting out a send that failed past the budget.
-const sendWaitsOutOutagesChange = "send-waits-out-outages"
-
 // maxHolds bounds how often one message may be held back in a row.
 const maxHolds = 50
 

@@ -188,7 +188,7 @@ func (r *run) task(ctx workflow.Context, step journey.Step) error {
 	}
 	// Runs recorded before CreateTask could decline (a customer who opted
 	// out of calls) have no result to read: the task was created.
-	if workflow.GetVersion(ctx, "task-consent", workflow.DefaultVersion, 1) == 1 && !created.Created {
+	if workflow.GetVersion(ctx, taskConsentChange, workflow.DefaultVersion, 1) == 1 && !created.Created {
 		r.vars.Task = journey.Task{ID: t.id, Step: step.ID, Kind: spec.Kind, Queue: spec.Queue, Skipped: true}
 		r.note(fmt.Sprintf("%s: no task: %s", step.ID, created.Reason))
 		return nil
