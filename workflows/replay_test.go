@@ -129,6 +129,28 @@ func TestEveryChangeIsNamedOnce(t *testing.T) {
 	}
 }
 
+// TestARetiredRevisionIsRefused: a worker of a release whose oldest
+// revision is past a run's refuses the run (its workflow task fails, to
+// be retried by a worker that runs it) rather than run it without the
+// branches it needs, whether the run recorded its revision or its
+// starter stamped it; a worker that still runs the revision replays it.
+func TestARetiredRevisionIsRefused(t *testing.T) {
+	env, err := journey.NewEnv()
+	require.NoError(t, err)
+	replay := func(file string, oldest int) error {
+		in := NewInterpreter(env)
+		in.Oldest = oldest
+		r := worker.NewWorkflowReplayer()
+		r.RegisterWorkflowWithOptions(in.JourneyWorkflow, workflow.RegisterOptions{Name: JourneyWorkflowName})
+		return r.ReplayWorkflowHistoryFromJSONFile(nil, filepath.Join("testdata", file))
+	}
+	require.NoError(t, replay("thank-you-r2.json", 2))
+	require.NoError(t, replay("thank-you-r1.json", 1))
+	assert.Error(t, replay("thank-you-r2.json", 3), "a run that recorded revision 2")
+	assert.Error(t, replay("thank-you-r1.json", 2), "a run stamped revision 1, with no marker")
+	assert.Error(t, replay("thank-you.json", 1), "a run from before revisions")
+}
+
 // hasChange reports whether a recorded history holds the version marker
 // of a change.
 func hasChange(t *testing.T, history []byte, changeID string) bool {

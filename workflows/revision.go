@@ -1,6 +1,8 @@
 package workflows
 
 import (
+	"fmt"
+
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 )
@@ -42,6 +44,14 @@ func changes() []change {
 	}
 }
 
+// MinRevision is the oldest interpreter revision this release runs: the
+// branches of the interpreter for older revisions are gone. It rises
+// only under the retirement rule of docs/development.md ("Retiring a
+// revision"): no run of the revisions it drops is running, as `rapport
+// runs revisions` shows, and their recorded histories have left
+// testdata. A worker refuses a run of an older revision (revisionOf).
+const MinRevision = 0
+
 // revisionOf is the interpreter revision a run runs at. A run records it
 // once, as the RevisionChange version marker, when it first executes; on
 // replay the marker is read back. A history without the marker was
@@ -67,12 +77,31 @@ func changes() []change {
 //     at revision 1 and records no marker; a new worker replaying it reads
 //     input.Revision = 1: the same.
 //   - new starter, new worker: as old starter, new worker.
-func revisionOf(ctx workflow.Context, input JourneyInput, newest int) int {
-	v := workflow.GetVersion(ctx, RevisionChange, workflow.DefaultVersion, workflow.Version(newest))
+//
+// oldest is the oldest revision this worker runs (MinRevision, higher
+// only in tests): a run of an older revision, whose branches this
+// release no longer has, fails its workflow task (and waits, retried,
+// for a worker that runs it) rather than run on without them.
+func revisionOf(ctx workflow.Context, input JourneyInput, oldest, newest int) int {
+	v := workflow.GetVersion(ctx, RevisionChange, oldestMarked(oldest), workflow.Version(newest))
+	rev := int(v)
 	if v == workflow.DefaultVersion {
-		return input.Revision
+		rev = input.Revision
 	}
-	return int(v)
+	if rev < oldest {
+		panic(fmt.Sprintf("this run is at interpreter revision %d, which this release no longer runs (its oldest is %d): run it on a worker of an older release", rev, oldest))
+	}
+	return rev
+}
+
+// oldestMarked is the oldest version of the RevisionChange marker a
+// worker running revisions from oldest on accepts: none at all (a run
+// from before the marker) while it still runs revision 1.
+func oldestMarked(oldest int) workflow.Version {
+	if oldest < 2 {
+		return workflow.DefaultVersion
+	}
+	return workflow.Version(oldest)
 }
 
 // RecordRevision is a worker option (worker.Options.PreferredVersionProvider)
