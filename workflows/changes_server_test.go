@@ -18,8 +18,9 @@ import (
 	"github.com/rapporthq/rapport/internal/journey"
 )
 
-// The runs below take the narrow changes that no other recorded history
-// takes (see changes): their histories are kept for the replay test.
+// The runs below, at revision 6, take the narrow changes that no other
+// recorded history takes (see changes): their histories are kept for the
+// replay test.
 
 // thanksJourney sends one email.
 const thanksJourney = `
@@ -32,12 +33,25 @@ steps:
     send: {channel: email, template: thank-you}
 `
 
-// changeServer starts a dev server and a worker of in on its own task
+// changeServer starts a dev server and a worker of in, at revision 6 (from
+// 7 a run takes the narrow changes without a marker), on its own task
 // queue, with acts as the activities, and returns a client.
 func changeServer(ctx context.Context, t *testing.T, in *Interpreter, acts *fakeActivities, queue string) client.Client {
 	t.Helper()
 	c := devServer(ctx, t)
-	w := worker.New(c, queue, worker.Options{})
+	registerWorker(t, c, in, acts, queue, worker.Options{PreferredVersionProvider: PinRevision(6)})
+	return c
+}
+
+// registerWorker starts a worker of in on queue with acts as the
+// activities, for the test's life.
+func registerWorker(t *testing.T, c client.Client, in *Interpreter, acts *fakeActivities, queue string, opts ...worker.Options) {
+	t.Helper()
+	var o worker.Options
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	w := worker.New(c, queue, o)
 	in.Register(w)
 	w.RegisterActivityWithOptions(acts.CustomerFacts, activity.RegisterOptions{Name: CustomerFactsActivity})
 	w.RegisterActivityWithOptions(acts.SendMessage, activity.RegisterOptions{Name: SendMessageActivity})
@@ -45,7 +59,6 @@ func changeServer(ctx context.Context, t *testing.T, in *Interpreter, acts *fake
 	w.RegisterActivityWithOptions(acts.RecordSteps, activity.RegisterOptions{Name: RecordStepsActivity})
 	require.NoError(t, w.Start())
 	t.Cleanup(w.Stop)
-	return c
 }
 
 // startThanks starts the thanks journey for c_1 on queue.

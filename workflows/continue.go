@@ -117,7 +117,7 @@ func (e *continueError) Error() string { return "continue as new" }
 func (r *run) mayContinue(ctx workflow.Context) bool {
 	if r.canContinue == 0 {
 		r.canContinue = -1
-		if workflow.GetVersion(ctx, continueAsNewChange, workflow.DefaultVersion, 1) == 1 {
+		if r.took(ctx, continueAsNewChange) {
 			r.canContinue = 1
 		}
 	}

@@ -146,7 +146,19 @@ const Revision = 1
 //     staff did to the task it waits for (a claim, an assignment, an
 //     unclaim or a note) joins its staff actions, in its state and its
 //     current details. The update only records: it issues no command.
-const CurrentRevision = 6
+//  7. The run issues fewer commands (billable actions) for what staff
+//     and the registry see (record.go): the activities it runs anyway
+//     record the steps it reached, and the send or task change that ends
+//     the plan's last step records its end, so no local activity does;
+//     it reads the customer's facts only when an expression or the order
+//     of a step's channels needs them (with the record of a rest when it
+//     can), and a branch only when its conditions read them; a send that
+//     finds the customer gone ends it; it sets RapportStep only when the
+//     step its search attributes show (the starter shows the first) is
+//     not the one it rests at; and it records no marker for the narrow
+//     changes (continue-as-new, settle-in-doubt, send-waits-out-outages,
+//     customer-gone-exits, task-consent), which it always takes.
+const CurrentRevision = 7
 
 // Outcome says how a journey run ended.
 type Outcome string

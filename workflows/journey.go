@@ -52,6 +52,9 @@ func NewInterpreter(env *journey.Env) *Interpreter {
 func (in *Interpreter) JourneyWorkflow(ctx workflow.Context, input JourneyInput) (JourneyResult, error) {
 	run := newRun(ctx, in.env, input)
 	run.revision = revisionOf(ctx, input, cmp.Or(in.Oldest, MinRevision), cmp.Or(in.Newest, CurrentRevision))
+	if run.revision >= 7 {
+		run.needs = needOfFacts(in.env, run.plan)
+	}
 	if run.revision >= 5 && run.enteredAt.IsZero() {
 		run.enteredAt = workflow.GetInfo(ctx).WorkflowStartTime.UTC()
 	}

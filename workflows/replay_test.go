@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -70,6 +71,14 @@ func TestRecordedHistoriesCoverEveryRevision(t *testing.T) {
 		}
 		byRevision[rev]++
 		assert.Equal(t, rev != "r0" && rev != "r1", hasChange(t, b, RevisionChange), "%s: the marker is in histories from revision 2 on only", name)
+		if n, _ := strconv.Atoi(strings.TrimPrefix(rev, "r")); n >= 7 {
+			for _, ch := range changes() {
+				assert.Equal(t, ch.id == RevisionChange, hasChange(t, b, ch.id), "%s: from revision 7 a run records the revision marker alone (%s)", name, ch.id)
+			}
+		}
+	}
+	for _, seed := range []string{"thank-you", "complementary-products-delivered", "satisfaction-care-task", "lapse-winback-completed"} {
+		assert.FileExists(t, filepath.Join("testdata", seed+"-r7.json"), "each seed journey has a history of revision 7's shape")
 	}
 	for _, rev := range []string{"r0", "r1", "r2"} {
 		assert.GreaterOrEqual(t, byRevision[rev], 4, "histories of %s", rev)

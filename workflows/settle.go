@@ -37,7 +37,7 @@ const (
 // at most once leaves it unknown, at least once sends it again). The
 // run shows what it waits for meanwhile, and never sends blindly.
 func (r *run) settle(ctx workflow.Context, step journey.Step, ch journey.Channel, result SendResult) (SendResult, error) {
-	if result.MessageID == "" || workflow.GetVersion(ctx, settleChange, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+	if result.MessageID == "" || !r.took(ctx, settleChange) {
 		return result, nil
 	}
 	record := func(res SendResult) {
