@@ -6,6 +6,7 @@ package activities
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -146,7 +147,7 @@ func (a *Activities) FinishRun(ctx context.Context, req workflows.FinishRunReque
 	case workflows.Failed:
 		status = store.RunFailed
 	}
-	if err := a.recordSteps(ctx, req.WorkflowID, req.Steps); err != nil {
+	if err := a.storeSteps(ctx, req.WorkflowID, req.Steps); err != nil {
 		return err
 	}
 	return a.Store.FinishRun(ctx, req.WorkflowID, status, req.Reason)
@@ -154,10 +155,35 @@ func (a *Activities) FinishRun(ctx context.Context, req workflows.FinishRunReque
 
 // RecordSteps records the steps a run reached, for its journey's funnel.
 func (a *Activities) RecordSteps(ctx context.Context, req workflows.RecordStepsRequest) error {
-	return a.recordSteps(ctx, req.WorkflowID, req.Steps)
+	return a.storeSteps(ctx, req.WorkflowID, req.Steps)
 }
 
-func (a *Activities) recordSteps(ctx context.Context, workflowID string, steps []workflows.StepReached) error {
+// recordSteps records the steps of an activity's Record (revision 7), and
+// says whether it did (false for none).
+func (a *Activities) recordSteps(ctx context.Context, workflowID string, rec *workflows.Record) (bool, error) {
+	if rec == nil || len(rec.Steps) == 0 {
+		return false, nil
+	}
+	if err := a.storeSteps(ctx, workflowID, rec.Steps); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// recordEnd records the run's end an activity's Record carries (revision
+// 7), once the activity's step came to its end, and says whether it did
+// (false for none).
+func (a *Activities) recordEnd(ctx context.Context, rec *workflows.Record) (bool, error) {
+	if rec == nil || rec.End == nil {
+		return false, nil
+	}
+	if err := a.FinishRun(ctx, *rec.End); err != nil {
+		return false, fmt.Errorf("record the end of the run: %w", err)
+	}
+	return true, nil
+}
+
+func (a *Activities) storeSteps(ctx context.Context, workflowID string, steps []workflows.StepReached) error {
 	out := make([]store.StepReached, len(steps))
 	for i, st := range steps {
 		out[i] = store.StepReached{Step: st.Step, At: st.At}

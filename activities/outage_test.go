@@ -112,6 +112,7 @@ func TestARunOutlastsADatabaseOutage(t *testing.T) {
 journey: thanks
 purpose: transactional
 trigger: {event: order.placed}
+exit_when: event.type == "customer.erased" && customer.orders_count >= 0  # reads the facts: the run reads them first
 steps:
   - {id: thanks, send: {channel: email, template: thank-you}}
 `))

@@ -37,7 +37,31 @@ import (
 // outcome and does not send again. Permanent refusals come back as a failed
 // result (so the workflow can fall back to another channel); temporary ones
 // as an error, so Temporal retries with backoff.
+//
+// A request of revision 7 also carries what the run would otherwise
+// record with local activities of its own (req.Record): the steps it
+// reached, recorded first, and its end, recorded once the message is
+// sent. The result says what was recorded.
 func (a *Activities) SendMessage(ctx context.Context, req workflows.SendRequest) (workflows.SendResult, error) {
+	steps, err := a.recordSteps(ctx, req.WorkflowID, req.Record)
+	if err != nil {
+		return workflows.SendResult{}, err
+	}
+	res, err := a.send(ctx, req)
+	if err != nil {
+		return res, err
+	}
+	res.Recorded.Steps = steps
+	if res.Status == workflows.SendSent {
+		if res.Recorded.End, err = a.recordEnd(ctx, req.Record); err != nil {
+			return workflows.SendResult{}, err
+		}
+	}
+	return res, nil
+}
+
+// send is SendMessage's delivery.
+func (a *Activities) send(ctx context.Context, req workflows.SendRequest) (workflows.SendResult, error) {
 	msg := store.Message{
 		IdempotencyKey: req.IdempotencyKey(),
 		WorkflowID:     req.WorkflowID,
@@ -55,7 +79,9 @@ func (a *Activities) SendMessage(ctx context.Context, req workflows.SendRequest)
 	c, err := a.Store.GetCustomer(ctx, req.CustomerID)
 	a.Metrics.ObservePhase(metrics.PhaseCustomer, time.Since(began))
 	if errors.Is(err, store.ErrNotFound) {
-		return a.skip(ctx, msg, metrics.ReasonNoCustomer, "the customer no longer exists")
+		res, err := a.skip(ctx, msg, metrics.ReasonNoCustomer, "the customer no longer exists")
+		res.CustomerGone = err == nil
+		return res, err
 	}
 	if err != nil {
 		return workflows.SendResult{}, err

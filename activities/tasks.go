@@ -22,6 +22,17 @@ import (
 // A phone call is not asked for when the customer opted out of phone
 // calls or their number is suppressed.
 func (a *Activities) CreateTask(ctx context.Context, req workflows.CreateTaskRequest) (workflows.CreateTaskResult, error) {
+	steps, err := a.recordSteps(ctx, req.WorkflowID, req.Record)
+	if err != nil {
+		return workflows.CreateTaskResult{}, err
+	}
+	res, err := a.createTask(ctx, req)
+	res.Recorded.Steps = steps
+	return res, err
+}
+
+// createTask is CreateTask's task.
+func (a *Activities) createTask(ctx context.Context, req workflows.CreateTaskRequest) (workflows.CreateTaskResult, error) {
 	c, err := a.Store.GetCustomer(ctx, req.CustomerID)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return workflows.CreateTaskResult{}, err
@@ -103,8 +114,26 @@ func (a *Activities) CreateTask(ctx context.Context, req workflows.CreateTaskReq
 }
 
 // UpdateTask records what happened to a task: its outcome, an escalation to
-// another queue, or that it is overdue or cancelled.
-func (a *Activities) UpdateTask(ctx context.Context, req workflows.UpdateTaskRequest) error {
+// another queue, or that it is overdue or cancelled; and, for a run of
+// revision 7, the steps it reached and its end when the task was its last
+// step (req.Record).
+func (a *Activities) UpdateTask(ctx context.Context, req workflows.UpdateTaskRequest) (workflows.UpdateTaskResult, error) {
+	var res workflows.UpdateTaskResult
+	var err error
+	if res.Recorded.Steps, err = a.recordSteps(ctx, req.WorkflowID, req.Record); err != nil {
+		return res, err
+	}
+	if err := a.updateTask(ctx, req); err != nil {
+		return workflows.UpdateTaskResult{}, err
+	}
+	if res.Recorded.End, err = a.recordEnd(ctx, req.Record); err != nil {
+		return workflows.UpdateTaskResult{}, err
+	}
+	return res, nil
+}
+
+// updateTask is UpdateTask's change of the task row.
+func (a *Activities) updateTask(ctx context.Context, req workflows.UpdateTaskRequest) error {
 	var err error
 	switch req.Status {
 	case "completed":

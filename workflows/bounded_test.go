@@ -134,7 +134,7 @@ func TestLearningContinuesAsNewKeepingTheBacklog(t *testing.T) {
 journey: winback
 topic: offers
 trigger: {event: customer.lapsed}
-exit_when: event.type == "order.placed"
+exit_when: event.type == "order.placed" && customer.orders_count >= 0
 steps:
   - {id: offer, send: {channel: email, template: winback-offer}}
 `)

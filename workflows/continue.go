@@ -25,10 +25,6 @@ import (
 // takes in before it continues as new, when the interpreter does not say.
 const DefaultContinueAfterEvents = 2000
 
-// continueAsNewChange is the GetVersion change that lets a run continue as
-// new; runs recorded before it wait as they did.
-const continueAsNewChange = "continue-as-new"
-
 // maxSeen bounds the event ids a run remembers to ignore repeats; the API
 // deduplicates by event id too.
 const maxSeen = 1000
@@ -121,7 +117,7 @@ func (e *continueError) Error() string { return "continue as new" }
 func (r *run) mayContinue(ctx workflow.Context) bool {
 	if r.canContinue == 0 {
 		r.canContinue = -1
-		if workflow.GetVersion(ctx, continueAsNewChange, workflow.DefaultVersion, 1) == 1 {
+		if r.took(ctx, continueAsNewChange) {
 			r.canContinue = 1
 		}
 	}

@@ -146,11 +146,19 @@ const Revision = 1
 //     staff did to the task it waits for (a claim, an assignment, an
 //     unclaim or a note) joins its staff actions, in its state and its
 //     current details. The update only records: it issues no command.
-const CurrentRevision = 6
-
-// RevisionChange is the workflow.GetVersion change id under which a run
-// records the interpreter revision it runs at.
-const RevisionChange = "interpreter-revision"
+//  7. The run issues fewer commands (billable actions) for what staff
+//     and the registry see (record.go): the activities it runs anyway
+//     record the steps it reached, and the send or task change that ends
+//     the plan's last step records its end, so no local activity does;
+//     it reads the customer's facts only when an expression or the order
+//     of a step's channels needs them (with the record of a rest when it
+//     can), and a branch only when its conditions read them; a send that
+//     finds the customer gone ends it; it sets RapportStep only when the
+//     step its search attributes show (the starter shows the first) is
+//     not the one it rests at; and it records no marker for the narrow
+//     changes (continue-as-new, settle-in-doubt, send-waits-out-outages,
+//     customer-gone-exits, task-consent), which it always takes.
+const CurrentRevision = 7
 
 // Outcome says how a journey run ended.
 type Outcome string
@@ -265,6 +273,32 @@ type SendRequest struct {
 	// Fallback says why the message goes on this channel and not an
 	// earlier one of the step; nil on the step's first channel.
 	Fallback *Fallback `json:"fallback,omitempty"`
+	// Record is what the activity records in the run registry besides
+	// the message (revision 7): the steps reached, and the run's end
+	// when the message is sent (End).
+	Record *Record `json:"record,omitempty"`
+}
+
+// Record is what an activity of a run records in the run registry
+// besides its own work (revision 7), so that the run needs no local
+// activity of its own to record it: the steps the run reached since it
+// last recorded them, and how the run ends when the activity's step is
+// its last and comes to its end with the activity (a message sent, a
+// task completed). The activity says in its result what it recorded; an
+// activity of a release before revision 7 ignores Record and says
+// nothing, and the run records it itself.
+type Record struct {
+	Steps []StepReached `json:"steps,omitempty"`
+	// End is how the run ends (its steps are Steps).
+	End *FinishRunRequest `json:"end,omitempty"`
+}
+
+// Recorded is what an activity says it recorded of its Record.
+type Recorded struct {
+	// Steps is set when it recorded the Record's steps.
+	Steps bool `json:"steps_recorded,omitempty"`
+	// End is set when it recorded the run's end.
+	End bool `json:"end_recorded,omitempty"`
 }
 
 // Fallback is why a send goes on a later channel of its step.
@@ -315,6 +349,12 @@ type SendResult struct {
 	ProviderMessageID string          `json:"provider_message_id,omitempty"`
 	// HeldUntil is when a held message may go (in journey time).
 	HeldUntil time.Time `json:"held_until,omitzero"`
+	// CustomerGone is set when the customer no longer exists (the message
+	// is skipped): a run of revision 7, which may not have read the
+	// customer's facts before, exits then.
+	CustomerGone bool `json:"customer_gone,omitempty"`
+	// Recorded says what the activity recorded of the request's Record.
+	Recorded
 }
 
 // SettleRequest asks what became of a message whose send is in doubt
@@ -396,6 +436,9 @@ type CreateTaskRequest struct {
 	Outcomes  []string        `json:"outcomes"`
 	DueAt     time.Time       `json:"due_at"`
 	LastEvent journey.Event   `json:"last_event"`
+	// Record is what the activity records in the run registry besides
+	// the task (revision 7): the steps reached.
+	Record *Record `json:"record,omitempty"`
 }
 
 // CreateTaskResult says whether the task was created: a call is not asked
@@ -403,17 +446,33 @@ type CreateTaskRequest struct {
 type CreateTaskResult struct {
 	Created bool   `json:"created"`
 	Reason  string `json:"reason,omitempty"`
+	// Recorded says what the activity recorded of the request's Record.
+	Recorded
 }
 
 // UpdateTaskRequest changes a task: completed with an outcome, moved to
 // another queue, marked overdue or cancelled.
 type UpdateTaskRequest struct {
-	TaskID  string    `json:"task_id"`
-	Status  string    `json:"status"` // completed, escalated, overdue or cancelled
-	Outcome string    `json:"outcome,omitempty"`
-	Notes   string    `json:"notes,omitempty"`
-	Queue   string    `json:"queue,omitempty"`
-	DueAt   time.Time `json:"due_at,omitzero"`
+	TaskID string `json:"task_id"`
+	// WorkflowID is the run's, sent with Record (revision 7).
+	WorkflowID string    `json:"workflow_id,omitempty"`
+	Status     string    `json:"status"` // completed, escalated, overdue or cancelled
+	Outcome    string    `json:"outcome,omitempty"`
+	Notes      string    `json:"notes,omitempty"`
+	Queue      string    `json:"queue,omitempty"`
+	DueAt      time.Time `json:"due_at,omitzero"`
+	// Record is what the activity records in the run registry besides
+	// the task's change (revision 7): the steps reached, and the run's
+	// end when the task was its last step and the change ends the step
+	// (completed, or overdue with the journey going on).
+	Record *Record `json:"record,omitempty"`
+}
+
+// UpdateTaskResult is what the task update activity reports (revision 7
+// reads it; earlier runs read nothing).
+type UpdateTaskResult struct {
+	// Recorded says what the activity recorded of the request's Record.
+	Recorded
 }
 
 // CompleteTask is the complete-task update's argument.

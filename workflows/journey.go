@@ -33,6 +33,10 @@ type Interpreter struct {
 	// (0: CurrentRevision). Tests set it lower to stand for a worker of an
 	// older release, which records and replays no revision past its own.
 	Newest int
+	// Oldest is the oldest interpreter revision this interpreter runs
+	// (0: MinRevision). Tests set it higher to stand for a release that
+	// retired the revisions below it.
+	Oldest int
 }
 
 // NewInterpreter returns an interpreter evaluating conditions in env.
@@ -47,7 +51,10 @@ func NewInterpreter(env *journey.Env) *Interpreter {
 // is), walks the steps in order, and records how the run ended.
 func (in *Interpreter) JourneyWorkflow(ctx workflow.Context, input JourneyInput) (JourneyResult, error) {
 	run := newRun(ctx, in.env, input)
-	run.revision = revisionOf(ctx, input, cmp.Or(in.Newest, CurrentRevision))
+	run.revision = revisionOf(ctx, input, cmp.Or(in.Oldest, MinRevision), cmp.Or(in.Newest, CurrentRevision))
+	if run.revision >= 7 {
+		run.needs = needOfFacts(in.env, run.plan)
+	}
 	if run.revision >= 5 && run.enteredAt.IsZero() {
 		run.enteredAt = workflow.GetInfo(ctx).WorkflowStartTime.UTC()
 	}

@@ -51,6 +51,12 @@ type fakeActivities struct {
 	moved       []MoveRunRequest
 	lookAgain   time.Duration
 	downOnly    journey.Channel
+	// ignoreRecord makes the activities ignore a request's Record, as
+	// those of a release before revision 7 do.
+	ignoreRecord bool
+	// finishCalls counts the run's own FinishRun (local activity) calls;
+	// finished holds those and the ends activities recorded.
+	finishCalls int
 }
 
 func (f *fakeActivities) MoveRun(_ context.Context, req MoveRunRequest) error {
@@ -106,16 +112,35 @@ func (f *fakeActivities) CreateTask(_ context.Context, req CreateTaskRequest) (C
 	defer f.mu.Unlock()
 	f.tasks = append(f.tasks, req)
 	if f.noCalls {
-		return CreateTaskResult{Reason: "opted out of phone"}, nil
+		return CreateTaskResult{Reason: "opted out of phone", Recorded: f.take(req.Record, false)}, nil
 	}
-	return CreateTaskResult{Created: true}, nil
+	return CreateTaskResult{Created: true, Recorded: f.take(req.Record, false)}, nil
 }
 
-func (f *fakeActivities) UpdateTask(_ context.Context, req UpdateTaskRequest) error {
+func (f *fakeActivities) UpdateTask(_ context.Context, req UpdateTaskRequest) (UpdateTaskResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.updates = append(f.updates, req)
-	return nil
+	return UpdateTaskResult{Recorded: f.take(req.Record, true)}, nil
+}
+
+// take records what an activity's Record asks, as the activities do: the
+// steps, and the end when the activity's step came to its end (ended).
+// Called with f.mu held.
+func (f *fakeActivities) take(rec *Record, ended bool) Recorded {
+	var did Recorded
+	if rec == nil || f.ignoreRecord {
+		return did
+	}
+	if len(rec.Steps) > 0 {
+		f.reached = append(f.reached, rec.Steps...)
+		did.Steps = true
+	}
+	if rec.End != nil && ended {
+		f.finished = append(f.finished, *rec.End)
+		did.End = true
+	}
+	return did
 }
 
 func (f *fakeActivities) RecordSplit(_ context.Context, req RecordSplitRequest) error {
@@ -155,6 +180,9 @@ func (f *fakeActivities) SendMessage(_ context.Context, req SendRequest) (SendRe
 		}
 		return SendResult{}, errors.New("dial tcp 127.0.0.1:5432: connect: connection refused")
 	}
+	if f.missing { // as the send activity answers for a customer who no longer exists
+		return SendResult{Channel: req.Channel, Status: SendSkipped, Reason: "the customer no longer exists", CustomerGone: true, Recorded: f.take(req.Record, false)}, nil
+	}
 	if hs := f.holds[req.Channel]; len(hs) > 0 {
 		f.holds[req.Channel] = hs[1:]
 		if req.SkipIfHeld != "" { // as the send activity does on the last ask
@@ -162,18 +190,22 @@ func (f *fakeActivities) SendMessage(_ context.Context, req SendRequest) (SendRe
 		}
 		// Tests that hold use a scaled plan, whose requests carry the
 		// journey clock.
-		return SendResult{Channel: req.Channel, Status: SendHeld, Reason: "quiet hours (21:00-08:00) until Mon 23 Nov 08:00 Europe/London", HeldUntil: req.PolicyAt.Add(hs[0])}, nil
+		return SendResult{Channel: req.Channel, Status: SendHeld, Reason: "quiet hours (21:00-08:00) until Mon 23 Nov 08:00 Europe/London", HeldUntil: req.PolicyAt.Add(hs[0]),
+			Recorded: f.take(req.Record, false)}, nil
 	}
 	status := SendSent
 	if s, ok := f.answers[req.Channel]; ok {
 		status = s
 	}
-	return SendResult{Channel: req.Channel, Status: status, Reason: string(status) + " by test", MessageID: req.IdempotencyKey()}, nil
+	res := SendResult{Channel: req.Channel, Status: status, Reason: string(status) + " by test", MessageID: req.IdempotencyKey()}
+	res.Recorded = f.take(req.Record, status == SendSent)
+	return res, nil
 }
 
 func (f *fakeActivities) FinishRun(_ context.Context, req FinishRunRequest) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.finishCalls++
 	f.finished = append(f.finished, req)
 	f.reached = append(f.reached, req.Steps...)
 	return nil
@@ -277,6 +309,12 @@ trigger: {event: order.placed}
 steps:
   - id: thanks
     send: {channel: email, template: thank-you}
+`
+
+// thankYouReadingFacts is thankYou with an exit_when that reads the
+// customer's facts: its runs read them before their first step, which
+// from revision 7 only such runs do.
+const thankYouReadingFacts = thankYou + `exit_when: event.type == "customer.erased" && customer.orders_count >= 0
 `
 
 func (s *JourneySuite) TestThankYouSendsOnceAndCompletes() {
@@ -474,7 +512,7 @@ steps:
 
 func (s *JourneySuite) TestUnknownCustomerExitsTheRun() {
 	s.acts.missing = true // erased, say: the run exits, it has not failed
-	res := s.run(s.plan(thankYou), journey.Order{})
+	res := s.run(s.plan(thankYouReadingFacts), journey.Order{})
 	s.Equal(Exited, res.Outcome)
 	s.Equal(CustomerGoneReason, res.Reason)
 	s.Empty(s.acts.sends)

@@ -44,7 +44,9 @@ func (r *run) recordReached(ctx workflow.Context) {
 		Summary:                "record steps reached",
 	})
 	req := RecordStepsRequest{WorkflowID: r.workflowID, Steps: r.stepsReached}
-	if err := workflow.ExecuteLocalActivity(lctx, RecordStepsActivity, req).Get(lctx, nil); err != nil {
+	err := workflow.ExecuteLocalActivity(lctx, RecordStepsActivity, req).Get(lctx, nil)
+	r.factsAtRest(ctx)
+	if err != nil {
 		workflow.GetLogger(ctx).Warn("could not record the steps reached; they go with the next rest", "error", err)
 		return
 	}

@@ -28,7 +28,8 @@ func purchase(id string, at time.Time) journey.Event {
 
 // TestStepsReachedAreRecordedAtRestAndAtTheEnd: a run records the steps
 // it reached when it comes to rest (before its wait) and the rest when it
-// ends, each once.
+// ends, each once: from revision 7 the first send records the first step,
+// the rest the wait, and the last send the last step and the run's end.
 func (s *JourneySuite) TestStepsReachedAreRecordedAtRestAndAtTheEnd() {
 	var atRest []string
 	s.env.RegisterDelayedCallback(func() { atRest = s.acts.reachedSteps() }, 24*time.Hour)
@@ -37,7 +38,24 @@ func (s *JourneySuite) TestStepsReachedAreRecordedAtRestAndAtTheEnd() {
 	s.Equal([]string{"first", "pause"}, atRest, "recorded when the run rested in its wait")
 	s.Equal([]string{"first", "pause", "second"}, s.acts.reachedSteps())
 	s.Require().Len(s.acts.finished, 1)
+	s.Empty(s.acts.finished[0].Steps, "the end carries only what was not recorded yet")
+	s.Require().Len(s.acts.sends, 2)
+	s.Equal(&Record{Steps: []StepReached{s.acts.sends[0].Record.Steps[0]}}, s.acts.sends[0].Record, "the first send records the first step, not the end")
+	s.Equal(&FinishRunRequest{WorkflowID: s.acts.sends[1].WorkflowID, Outcome: Completed}, s.acts.sends[1].Record.End, "the last send records the end")
+}
+
+// TestStepsReachedBeforeRevision7: a run of revision 6 records them with
+// local activities of its own, at its rest and at its end.
+func (s *JourneySuite) TestStepsReachedBeforeRevision7() {
+	s.withBudget(0, 6)
+	res := s.run(s.plan(nudgeWithGoal), journey.Order{ID: "o1"})
+	s.Equal(Completed, res.Outcome)
+	s.Equal([]string{"first", "pause", "second"}, s.acts.reachedSteps())
+	s.Require().Len(s.acts.finished, 1)
 	s.Len(s.acts.finished[0].Steps, 1, "the end carries only what was not recorded yet")
+	for _, req := range s.acts.sends {
+		s.Nil(req.Record)
+	}
 }
 
 // TestGoalExitEndsTheRunWithinItsWindow: a purchase inside the goal's

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -70,6 +71,14 @@ func TestRecordedHistoriesCoverEveryRevision(t *testing.T) {
 		}
 		byRevision[rev]++
 		assert.Equal(t, rev != "r0" && rev != "r1", hasChange(t, b, RevisionChange), "%s: the marker is in histories from revision 2 on only", name)
+		if n, _ := strconv.Atoi(strings.TrimPrefix(rev, "r")); n >= 7 {
+			for _, ch := range changes() {
+				assert.Equal(t, ch.id == RevisionChange, hasChange(t, b, ch.id), "%s: from revision 7 a run records the revision marker alone (%s)", name, ch.id)
+			}
+		}
+	}
+	for _, seed := range []string{"thank-you", "complementary-products-delivered", "satisfaction-care-task", "lapse-winback-completed"} {
+		assert.FileExists(t, filepath.Join("testdata", seed+"-r7.json"), "each seed journey has a history of revision 7's shape")
 	}
 	for _, rev := range []string{"r0", "r1", "r2"} {
 		assert.GreaterOrEqual(t, byRevision[rev], 4, "histories of %s", rev)
@@ -77,12 +86,27 @@ func TestRecordedHistoriesCoverEveryRevision(t *testing.T) {
 	for rev := 3; rev <= CurrentRevision; rev++ {
 		assert.GreaterOrEqual(t, byRevision[fmt.Sprintf("r%d", rev)], 1, "histories of r%d", rev)
 	}
-	// The changes behind their own GetVersion have histories that took
-	// them.
+	// Every change id has a history that took it.
+	for _, ch := range changes() {
+		var took []string
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			require.NoError(t, err)
+			if hasChange(t, b, ch.id) {
+				took = append(took, filepath.Base(f))
+			}
+		}
+		assert.NotEmpty(t, took, "no history in testdata holds the %s marker (%s)", ch.id, ch.changed)
+	}
 	for file, change := range map[string]string{
 		"in-doubt-settled-r2.json":        settleChange,
 		"continued-winback-first-r2.json": continueAsNewChange,
 		"continued-winback-last-r2.json":  continueAsNewChange,
+		"customer-gone-exits-r6.json":     customerGoneExitsChange,
+		"send-waits-out-outages-r6.json":  sendWaitsOutOutagesChange,
+		"satisfaction-care-task-r2.json":  taskConsentChange,
+		"lapse-winback-completed-r2.json": taskConsentChange,
+		"thank-you-r2.json":               RevisionChange,
 	} {
 		b, err := os.ReadFile(filepath.Join("testdata", file))
 		require.NoError(t, err)
@@ -99,6 +123,42 @@ func TestRecordedHistoriesCoverEveryRevision(t *testing.T) {
 }
 
 var revisionSuffix = regexp.MustCompile(`-(r\d+)\.json$`)
+
+// TestEveryChangeIsNamedOnce: the change ids are distinct, each says what
+// it changed, and docs/development.md names each.
+func TestEveryChangeIsNamedOnce(t *testing.T) {
+	doc, err := os.ReadFile("../docs/development.md")
+	require.NoError(t, err)
+	seen := map[string]bool{}
+	for _, ch := range changes() {
+		assert.False(t, seen[ch.id], "%s listed twice", ch.id)
+		seen[ch.id] = true
+		assert.NotEmpty(t, ch.changed, ch.id)
+		assert.Contains(t, string(doc), "`"+ch.id+"`", "docs/development.md names the change")
+	}
+}
+
+// TestARetiredRevisionIsRefused: a worker of a release whose oldest
+// revision is past a run's refuses the run (its workflow task fails, to
+// be retried by a worker that runs it) rather than run it without the
+// branches it needs, whether the run recorded its revision or its
+// starter stamped it; a worker that still runs the revision replays it.
+func TestARetiredRevisionIsRefused(t *testing.T) {
+	env, err := journey.NewEnv()
+	require.NoError(t, err)
+	replay := func(file string, oldest int) error {
+		in := NewInterpreter(env)
+		in.Oldest = oldest
+		r := worker.NewWorkflowReplayer()
+		r.RegisterWorkflowWithOptions(in.JourneyWorkflow, workflow.RegisterOptions{Name: JourneyWorkflowName})
+		return r.ReplayWorkflowHistoryFromJSONFile(nil, filepath.Join("testdata", file))
+	}
+	require.NoError(t, replay("thank-you-r2.json", 2))
+	require.NoError(t, replay("thank-you-r1.json", 1))
+	assert.Error(t, replay("thank-you-r2.json", 3), "a run that recorded revision 2")
+	assert.Error(t, replay("thank-you-r1.json", 2), "a run stamped revision 1, with no marker")
+	assert.Error(t, replay("thank-you.json", 1), "a run from before revisions")
+}
 
 // hasChange reports whether a recorded history holds the version marker
 // of a change.

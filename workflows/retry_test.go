@@ -38,7 +38,7 @@ func (s *JourneySuite) downFor(d time.Duration) time.Time {
 
 func (s *JourneySuite) TestDatabaseDownForTwoHoursTheRunGoesOn() {
 	start := s.downFor(2 * time.Hour)
-	res := s.run(s.plan(thankYou), journey.Order{})
+	res := s.run(s.plan(thankYouReadingFacts), journey.Order{})
 
 	s.Equal(Completed, res.Outcome, res.Reason)
 	s.Equal([]string{"thanks"}, s.acts.sentSteps())
@@ -55,7 +55,7 @@ func (s *JourneySuite) TestDatabaseDownForTwoHoursTheRunGoesOn() {
 func (s *JourneySuite) TestRevisionThreeKeepsItsPace() {
 	s.withBudget(0, 3)
 	start := s.downFor(2 * time.Hour)
-	res := s.run(s.plan(thankYou), journey.Order{})
+	res := s.run(s.plan(thankYouReadingFacts), journey.Order{})
 
 	s.Equal(Completed, res.Outcome, res.Reason)
 	s.GreaterOrEqual(s.env.Now().Sub(start), 2*time.Hour)
@@ -70,7 +70,7 @@ func (s *JourneySuite) TestBudgetSpentTheRunWaitsAndResumes() {
 	start := s.downFor(3 * time.Hour)
 	var during State
 	s.env.RegisterDelayedCallback(func() { during = s.state() }, time.Hour)
-	res := s.run(s.plan(thankYou), journey.Order{})
+	res := s.run(s.plan(thankYouReadingFacts), journey.Order{})
 
 	s.Equal(Completed, res.Outcome, res.Reason)
 	s.Equal([]string{"thanks"}, s.acts.sentSteps())
@@ -94,7 +94,7 @@ func (s *JourneySuite) TestStaffCanExitARunWaitingForTheDatabase() {
 	s.withBudget(time.Minute, 0)
 	s.downFor(1000 * time.Hour)
 	exit := s.updateAt(5*time.Hour, ExitUpdate, Exit{Reason: "the database is gone for good", By: "sam"})
-	res := s.run(s.plan(thankYou), journey.Order{})
+	res := s.run(s.plan(thankYouReadingFacts), journey.Order{})
 
 	s.True(exit.done)
 	s.NoError(exit.err)
@@ -109,6 +109,7 @@ func (s *JourneySuite) TestATimedWaitWaitsForTheDatabaseToo() {
 journey: timed
 purpose: transactional
 trigger: {event: order.placed}
+exit_when: event.type == "customer.erased" && customer.orders_count >= 0
 steps:
   - {id: morning, wait: {until: "10:00"}}
   - {id: thanks, send: {channel: email, template: thank-you}}
@@ -132,7 +133,7 @@ steps:
 func (s *JourneySuite) TestPinnedToRevisionOneAnOutageFailsTheRunAsBefore() {
 	s.withBudget(10*time.Minute, 1)
 	s.downFor(3 * time.Hour)
-	res := s.run(s.plan(thankYou), journey.Order{})
+	res := s.run(s.plan(thankYouReadingFacts), journey.Order{})
 	s.Equal(Failed, res.Outcome, "revision 1 behaviour, for the first phase of a rolling deploy")
 	s.Contains(res.Reason, "load customer c_1")
 	s.Empty(s.acts.sends)

@@ -1,9 +1,56 @@
 package workflows
 
 import (
+	"fmt"
+
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 )
+
+// The workflow.GetVersion change ids the interpreter records, each once
+// per execution at most. Every behaviour change since revision 2 is
+// keyed on the revision the run records under RevisionChange (see
+// CurrentRevision); the others are older, narrower changes, recorded
+// where the run first meets them. changes lists them all, with what each
+// changed.
+const (
+	// RevisionChange is the change id under which a run records the
+	// interpreter revision it runs at.
+	RevisionChange            = "interpreter-revision"
+	continueAsNewChange       = "continue-as-new"
+	settleChange              = "settle-in-doubt"
+	sendWaitsOutOutagesChange = "send-waits-out-outages"
+	customerGoneExitsChange   = "customer-gone-exits"
+	taskConsentChange         = "task-consent"
+)
+
+// change is a change id and what a run that recorded it (version 1, or
+// the revision for RevisionChange) does that a run without it does not.
+type change struct {
+	id      string
+	changed string
+}
+
+// changes lists every change id the interpreter records, once. Each has a
+// recorded history holding its marker in testdata (the replay test).
+func changes() []change {
+	return []change{
+		{RevisionChange, "the interpreter revision the run runs at; behaviour changes from revision 2 on key on it (CurrentRevision says what each changed)"},
+		{continueAsNewChange, "the run may continue as new at a rest (after ContinueAfterEvents events, or when Temporal suggests it); runs without it wait on in one execution"},
+		{settleChange, "a send in doubt (the provider's answer lost) is settled inside the run, waiting for evidence; runs without it go on at once with the message unknown"},
+		{sendWaitsOutOutagesChange, "a send failing past the retry budget (the database, or the provider of the step's last channel) is waited out and tried again; runs without it give the channel up"},
+		{customerGoneExitsChange, "a run whose customer no longer exists (erased, deleted) exits; runs without it failed"},
+		{taskConsentChange, "the run reads whether CreateTask created the task (a customer who opted out of calls gets none) and goes on without it; runs without it had no answer to read"},
+	}
+}
+
+// MinRevision is the oldest interpreter revision this release runs: the
+// branches of the interpreter for older revisions are gone. It rises
+// only under the retirement rule of docs/development.md ("Retiring a
+// revision"): no run of the revisions it drops is running, as `rapport
+// runs revisions` shows, and their recorded histories have left
+// testdata. A worker refuses a run of an older revision (revisionOf).
+const MinRevision = 0
 
 // revisionOf is the interpreter revision a run runs at. A run records it
 // once, as the RevisionChange version marker, when it first executes; on
@@ -30,12 +77,31 @@ import (
 //     at revision 1 and records no marker; a new worker replaying it reads
 //     input.Revision = 1: the same.
 //   - new starter, new worker: as old starter, new worker.
-func revisionOf(ctx workflow.Context, input JourneyInput, newest int) int {
-	v := workflow.GetVersion(ctx, RevisionChange, workflow.DefaultVersion, workflow.Version(newest))
+//
+// oldest is the oldest revision this worker runs (MinRevision, higher
+// only in tests): a run of an older revision, whose branches this
+// release no longer has, fails its workflow task (and waits, retried,
+// for a worker that runs it) rather than run on without them.
+func revisionOf(ctx workflow.Context, input JourneyInput, oldest, newest int) int {
+	v := workflow.GetVersion(ctx, RevisionChange, oldestMarked(oldest), workflow.Version(newest))
+	rev := int(v)
 	if v == workflow.DefaultVersion {
-		return input.Revision
+		rev = input.Revision
 	}
-	return int(v)
+	if rev < oldest {
+		panic(fmt.Sprintf("this run is at interpreter revision %d, which this release no longer runs (its oldest is %d): run it on a worker of an older release", rev, oldest))
+	}
+	return rev
+}
+
+// oldestMarked is the oldest version of the RevisionChange marker a
+// worker running revisions from oldest on accepts: none at all (a run
+// from before the marker) while it still runs revision 1.
+func oldestMarked(oldest int) workflow.Version {
+	if oldest < 2 {
+		return workflow.DefaultVersion
+	}
+	return workflow.Version(oldest)
 }
 
 // RecordRevision is a worker option (worker.Options.PreferredVersionProvider)

@@ -127,6 +127,11 @@ type run struct {
 	// Outcomes (revision 5, outcomes.go).
 	stepsReached []StepReached // steps entered since they were last recorded
 	enteredAt    time.Time     // when the run started (its first execution)
+	// Fewer commands (revision 7, record.go and facts.go).
+	needs       factsNeed         // when the run reads the customer's facts
+	factsLoaded bool              // the run has read them (vars.Customer)
+	shown       string            // the step RapportStep shows
+	endRecorded *FinishRunRequest // the end an activity recorded, if any
 }
 
 type waiter struct {
@@ -180,6 +185,9 @@ func (r *run) expose(ctx workflow.Context) error {
 			return err
 		}
 	}
+	if r.revision >= 7 {
+		r.shown = shownStep(ctx)
+	}
 	// Runs started at revision 1 or later carry RapportStatus=running from
 	// their start; older ones set it here.
 	if r.revision < 1 {
@@ -189,10 +197,14 @@ func (r *run) expose(ctx workflow.Context) error {
 	return nil
 }
 
-// learnAboutTheCustomer loads the facts conditions are evaluated against.
-// A customer who no longer exists (erased) makes the run exit before its
-// first step.
+// learnAboutTheCustomer loads the facts conditions are evaluated against
+// (from revision 7 only when the plan needs them from its start: see
+// factsNeed). A customer who no longer exists (erased) makes the run exit
+// before its first step.
 func (r *run) learnAboutTheCustomer(ctx workflow.Context) error {
+	if r.revision >= 7 && !r.needs.atStart {
+		return nil
+	}
 	facts, err := r.customerFacts(ctx)
 	if _, ok := isContinue(err); ok {
 		return err // waiting for the database, the run continues as new
@@ -212,7 +224,7 @@ func (r *run) learnAboutTheCustomer(ctx workflow.Context) error {
 		}
 		return fmt.Errorf("load customer %s: %w", r.input.CustomerID, err)
 	}
-	r.vars.Customer = facts
+	r.vars.Customer, r.factsLoaded = facts, true
 	return nil
 }
 
@@ -222,18 +234,13 @@ func (r *run) customerFacts(ctx workflow.Context) (journey.Customer, error) {
 		return r.local(ctx, budget, "", CustomerFactsActivity, r.input.CustomerID, &facts, ErrCustomerNotFound)
 	})
 	var appErr *temporal.ApplicationError
-	if errors.As(err, &appErr) && appErr.Type() == ErrCustomerNotFound &&
-		workflow.GetVersion(ctx, customerGoneExits, workflow.DefaultVersion, 1) == 1 {
+	if errors.As(err, &appErr) && appErr.Type() == ErrCustomerNotFound && r.took(ctx, customerGoneExitsChange) {
 		// The customer was erased (or deleted): the run exits, it has not
 		// failed. Runs that met this before the change failed, and replay so.
 		return facts, &exitError{reason: CustomerGoneReason}
 	}
 	return facts, err
 }
-
-// customerGoneExits is the change that made a run whose customer is gone
-// exit instead of failing.
-const customerGoneExits = "customer-gone-exits"
 
 // CustomerGoneReason is the reason a run exits with when its customer no
 // longer exists.
@@ -392,9 +399,9 @@ func (r *run) enter(ctx workflow.Context, step journey.Step) {
 // rest there; steps passed through without waiting cost no search
 // attribute update.
 func (r *run) rest(ctx workflow.Context) {
-	if r.unsavedStep {
-		r.unsavedStep = false
+	if r.stepUnsaved() {
 		r.setAttributes(ctx, StepAttr.ValueSet(r.state.CurrentStep))
+		r.stepSaved()
 	}
 	r.recordReached(ctx)
 }
@@ -478,9 +485,13 @@ func (r *run) finish(ctx workflow.Context, outcome Outcome, reason string) (Jour
 	r.state.Reason = reason
 	r.state.PendingWait = nil
 	attrs := []temporal.SearchAttributeUpdate{StatusAttr.ValueSet(string(outcome))}
-	if r.unsavedStep {
-		r.unsavedStep = false
-		attrs = append(attrs, StepAttr.ValueSet(r.state.CurrentStep))
+	if r.stepUnsaved() {
+		step := StepAttr.ValueSet(r.state.CurrentStep)
+		if r.state.CurrentStep == "" { // ended before its first step, which the starter showed
+			step = StepAttr.ValueUnset()
+		}
+		attrs = append(attrs, step)
+		r.stepSaved()
 	}
 	if r.revision >= 3 {
 		attrs = append(attrs, OutcomeAttr.ValueSet(string(runOutcome(outcome, r.state.Sends))))
@@ -497,7 +508,10 @@ func (r *run) finish(ctx workflow.Context, outcome Outcome, reason string) (Jour
 
 	req := FinishRunRequest{WorkflowID: r.workflowID, Outcome: outcome, Reason: reason, Steps: r.stepsReached}
 	var err error
-	if r.revision >= 1 {
+	switch {
+	case r.endIsRecorded(outcome, reason):
+		// The last activity recorded it (revision 7).
+	case r.revision >= 1:
 		// A quick write to the registry: a local activity saves a round
 		// trip through the server.
 		// Past the budget, a run whose history grows long stops waiting
@@ -506,7 +520,7 @@ func (r *run) finish(ctx workflow.Context, outcome Outcome, reason string) (Jour
 		err = r.patientlyOr(ctx, "the database (run registry)", stopWaiting, func(budget time.Duration) error {
 			return r.local(ctx, budget, "record "+string(outcome), FinishRunActivity, req, nil)
 		})
-	} else {
+	default:
 		actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 			StartToCloseTimeout:    10 * time.Second,
 			ScheduleToCloseTimeout: time.Hour,

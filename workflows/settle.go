@@ -13,11 +13,6 @@ import (
 // provider's answer was lost): it asks for evidence when the wait ends.
 const WaitInDoubt WaitKind = "in-doubt"
 
-// settleChange is the change id (workflow.GetVersion) of settling
-// messages in doubt inside the run; runs recorded before it go on at once
-// with the message unknown, as they did.
-const settleChange = "settle-in-doubt"
-
 // Settling's pace: the first look comes soon (a delivery webhook usually
 // has arrived by then), later ones back off to a look every ten minutes
 // (every two from revision 4, so that emails of a provider outage go out
@@ -42,7 +37,7 @@ const (
 // at most once leaves it unknown, at least once sends it again). The
 // run shows what it waits for meanwhile, and never sends blindly.
 func (r *run) settle(ctx workflow.Context, step journey.Step, ch journey.Channel, result SendResult) (SendResult, error) {
-	if result.MessageID == "" || workflow.GetVersion(ctx, settleChange, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+	if result.MessageID == "" || !r.took(ctx, settleChange) {
 		return result, nil
 	}
 	record := func(res SendResult) {

@@ -20,6 +20,9 @@ import (
 // (skipped) or that refuses for good (failed) passes to the next; when none
 // works the run notes why and the journey goes on.
 func (r *run) send(ctx workflow.Context, step journey.Step) error {
+	if err := r.factsBeforeSend(ctx, step); err != nil {
+		return err
+	}
 	var misses []string
 	channels := r.channelOrder(step.Send.Channels)
 	defer func() { r.fallback, r.sending = nil, nil }()
@@ -45,6 +48,9 @@ func (r *run) send(ctx workflow.Context, step journey.Step) error {
 		}
 		r.addSend(SendRecord{Step: step.ID, Template: step.Send.Template, SendResult: result, At: workflow.Now(ctx)})
 		r.describe(ctx)
+		if r.revision >= 7 && result.CustomerGone {
+			return &exitError{reason: CustomerGoneReason} // it did not read the facts that would have said so first
+		}
 		if result.Status == SendSent || result.Status == SendUnknown {
 			return nil
 		}
@@ -71,7 +77,7 @@ func (r *run) sendPatiently(ctx workflow.Context, step journey.Step, ch journey.
 	if _, ok := isContinue(err); ok || err == nil || ctx.Err() != nil || r.revision < 2 || permanent(err) {
 		return result, err
 	}
-	if workflow.GetVersion(ctx, sendWaitsOutOutagesChange, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+	if !r.took(ctx, sendWaitsOutOutagesChange) {
 		return result, err
 	}
 	if fallback && providerUnavailable(err) {
@@ -96,10 +102,6 @@ func providerUnavailable(err error) bool {
 	var appErr *temporal.ApplicationError
 	return errors.As(err, &appErr) && appErr.Type() == ErrProviderUnavailable
 }
-
-// sendWaitsOutOutagesChange is the change id (workflow.GetVersion) of
-// sendPatiently's waiting out a send that failed past the budget.
-const sendWaitsOutOutagesChange = "send-waits-out-outages"
 
 // maxHolds bounds how often one message may be held back in a row.
 const maxHolds = 50
@@ -193,8 +195,13 @@ func (r *run) sendOn(ctx workflow.Context, step journey.Step, ch journey.Channel
 	req.TemplateVersion = r.plan.Templates[step.Send.Template]
 	req.SkipIfHeld = skipIfHeld
 	req.Priority = cmp.Or(step.Send.Priority, r.plan.Priority)
+	req.Record = r.recordWith(true)
 	var result SendResult
 	err := workflow.ExecuteActivity(ctx, SendMessageActivity, req).Get(ctx, &result)
+	if err == nil {
+		r.recorded(req.Record, result.Recorded)
+		result.Recorded = Recorded{}
+	}
 	return result, err
 }
 
@@ -311,11 +318,13 @@ func (r *run) branch(ctx workflow.Context, step journey.Step) error {
 		}
 		return r.into(i, func() error { return r.walk(ctx, step.Branch.Otherwise) })
 	}
-	facts, err := r.customerFacts(ctx)
-	if err != nil {
-		return fmt.Errorf("refresh customer facts for %s: %w", step.ID, err)
+	if r.branchReadsFacts(step.Branch) {
+		facts, err := r.customerFacts(ctx)
+		if err != nil {
+			return fmt.Errorf("refresh customer facts for %s: %w", step.ID, err)
+		}
+		r.vars.Customer, r.factsLoaded = facts, true
 	}
-	r.vars.Customer = facts
 	r.tick(ctx)
 	for i, c := range step.Branch.Cases {
 		ok, err := r.env.Eval(c.When, r.vars)

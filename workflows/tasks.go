@@ -179,21 +179,23 @@ func (r *run) task(ctx workflow.Context, step journey.Step) error {
 		return r.awaitTask(ctx, step, t, due)
 	}
 	var created CreateTaskResult
-	err := r.taskActivityResult(ctx, CreateTaskActivity, fmt.Sprintf("task %s for %s", spec.Kind, spec.Queue), CreateTaskRequest{
+	req := CreateTaskRequest{
 		TaskID: t.id, WorkflowID: r.workflowID, Journey: r.plan.Journey, StepID: step.ID, CustomerID: r.input.CustomerID,
 		Kind: spec.Kind, Queue: spec.Queue, Purpose: r.plan.Purpose, Topic: r.plan.Topic, Brief: spec.Brief, Outcomes: spec.Outcomes, DueAt: due, LastEvent: r.vars.Event,
-	}, &created)
-	if err != nil {
+		Record: r.recordWith(false),
+	}
+	if err := r.taskActivityResult(ctx, CreateTaskActivity, fmt.Sprintf("task %s for %s", spec.Kind, spec.Queue), req, &created); err != nil {
 		return err
 	}
+	r.recorded(req.Record, created.Recorded)
 	// Runs recorded before CreateTask could decline (a customer who opted
 	// out of calls) have no result to read: the task was created.
-	if workflow.GetVersion(ctx, "task-consent", workflow.DefaultVersion, 1) == 1 && !created.Created {
+	if r.took(ctx, taskConsentChange) && !created.Created {
 		r.vars.Task = journey.Task{ID: t.id, Step: step.ID, Kind: spec.Kind, Queue: spec.Queue, Skipped: true}
 		r.note(fmt.Sprintf("%s: no task: %s", step.ID, created.Reason))
 		return nil
 	}
-	err = r.awaitTask(ctx, step, t, due)
+	err := r.awaitTask(ctx, step, t, due)
 	r.reached(ctx, time.Time{}, true) // a scaled run's clock: where the task left it
 	return err
 }
@@ -240,7 +242,7 @@ func (r *run) awaitTask(ctx workflow.Context, step journey.Step, t *pendingTask,
 			c := t.result
 			r.vars.Task = journey.Task{ID: t.id, Step: step.ID, Kind: spec.Kind, Queue: t.queue, Outcome: c.Outcome, Notes: c.Notes}
 			r.note(fmt.Sprintf("%s: task %s completed: %s", step.ID, t.id, c.Outcome))
-			return r.taskActivity(ctx, UpdateTaskActivity, "record outcome "+c.Outcome,
+			return r.endTask(ctx, "record outcome "+c.Outcome,
 				UpdateTaskRequest{TaskID: t.id, Status: "completed", Outcome: c.Outcome, Notes: c.Notes})
 		}
 		if spec.OnOverdue == journey.OverdueEscalate && !t.escalated {
@@ -261,7 +263,7 @@ func (r *run) awaitTask(ctx workflow.Context, step journey.Step, t *pendingTask,
 			return &exitError{reason: fmt.Sprintf("task %s was not done in time", t.id)}
 		}
 		r.note(fmt.Sprintf("%s: task %s overdue; the journey goes on", step.ID, t.id))
-		return r.taskActivity(ctx, UpdateTaskActivity, "mark task overdue", UpdateTaskRequest{TaskID: t.id, Status: "overdue"})
+		return r.endTask(ctx, "mark task overdue", UpdateTaskRequest{TaskID: t.id, Status: "overdue"})
 	}
 }
 
@@ -274,6 +276,29 @@ func (r *run) taskActivity(ctx workflow.Context, name, summary string, req any) 
 	var stopped *stoppedWaiting
 	if errors.As(err, &stopped) {
 		return nil // noted; the journey goes on
+	}
+	return err
+}
+
+// endTask records the change that ends the run's task step (completed,
+// or overdue with the journey going on), as taskActivity. From revision 7
+// it carries the steps the run reached and, when the step is the plan's
+// last, the run's end (recordWith).
+func (r *run) endTask(ctx workflow.Context, summary string, req UpdateTaskRequest) error {
+	if r.revision < 7 {
+		return r.taskActivity(ctx, UpdateTaskActivity, summary, req)
+	}
+	if req.Record = r.recordWith(true); req.Record != nil {
+		req.WorkflowID = r.workflowID
+	}
+	var res UpdateTaskResult
+	err := r.taskActivityOr(ctx, UpdateTaskActivity, summary, req, &res, stopWaiting)
+	var stopped *stoppedWaiting
+	if errors.As(err, &stopped) {
+		return nil // noted; the journey goes on, and records what it reached itself
+	}
+	if err == nil {
+		r.recorded(req.Record, res.Recorded)
 	}
 	return err
 }

@@ -230,7 +230,7 @@ func TestThankYouEndToEnd(t *testing.T) {
 	resp.Body.Close()
 	assert.Contains(t, string(page), "Thank you for your order, Ada")
 
-	recordHistory(t, s.client, "rapport/thank-you/c_1/evt-1", "thank-you-r2.json")
+	recordHistory(t, s.client, "rapport/thank-you/c_1/evt-1", revisionFile("thank-you"))
 }
 
 func TestRateLimitThenSuccessSendsOnce(t *testing.T) {
@@ -345,8 +345,8 @@ func TestEventsReachRunningJourneys(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, runs, "finished runs leave the registry")
 
-	recordHistory(t, s.client, "rapport/review-request/c_1/evt-1", "review-request-delivered-r2.json")
-	recordHistory(t, s.client, "rapport/review-request/c_2/evt-3", "review-request-cancelled-r2.json")
+	recordHistory(t, s.client, "rapport/review-request/c_1/evt-1", revisionFile("review-request-delivered"))
+	recordHistory(t, s.client, "rapport/review-request/c_2/evt-3", revisionFile("review-request-cancelled"))
 }
 
 // TestRoutingRetriesUntilDelivered: a run registered a moment ago but not
@@ -414,6 +414,13 @@ func TestAPIRejectsBadInput(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, events, "nothing half-written")
 	assert.Empty(t, s.outbox())
+}
+
+// revisionFile names a recorded history of the current interpreter
+// revision: name-r<revision>.json. Recording with a new revision adds a
+// file next to the older ones, which stay for the replay test.
+func revisionFile(name string) string {
+	return fmt.Sprintf("%s-r%d.json", name, workflows.CurrentRevision)
 }
 
 // recordHistory writes a run's history to workflows/testdata when

@@ -214,8 +214,8 @@ func TestWinback(t *testing.T) {
 	require.Len(t, rows, 2)
 	assert.Equal(t, 2, rows[1].Attempts, "the postcard took two attempts")
 
-	recordHistory(t, s.client, wid1, "lapse-winback-completed-r2.json")
-	recordHistory(t, s.client, wid2, "lapse-winback-purchase-r2.json")
+	recordHistory(t, s.client, wid1, revisionFile("lapse-winback-completed"))
+	recordHistory(t, s.client, wid2, revisionFile("lapse-winback-purchase"))
 }
 
 // TestSatisfactionUnhappyCustomerGetsAPerson: the survey goes by SMS, but
@@ -303,7 +303,7 @@ func TestSatisfactionUnhappyCustomerGetsAPerson(t *testing.T) {
 	status, body = s.post("/v1/tasks/"+task.ID+"/complete", map[string]any{"outcome": "refunded", "notes": "Sent a new teapot."})
 	require.Equal(t, http.StatusOK, status, body)
 	assert.Equal(t, workflows.Completed, s.waitForRun("rapport/satisfaction-check/c_1/evt-1").Outcome)
-	recordHistory(t, s.client, "rapport/satisfaction-check/c_1/evt-1", "satisfaction-care-task-r2.json")
+	recordHistory(t, s.client, "rapport/satisfaction-check/c_1/evt-1", revisionFile("satisfaction-care-task"))
 }
 
 // TestComplementaryProducts suggests what goes with the order once it has
@@ -335,6 +335,7 @@ func TestComplementaryProducts(t *testing.T) {
 
 	res := s.waitForRun("rapport/complementary-products/c_1/evt-1")
 	assert.Equal(t, workflows.Completed, res.Outcome)
+	recordHistory(t, s.client, "rapport/complementary-products/c_1/evt-1", revisionFile("complementary-products-delivered"))
 	var m fakes.Message
 	for _, x := range s.messagesTo("c_1") {
 		if x.Journey == "complementary-products" {

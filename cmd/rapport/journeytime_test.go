@@ -32,12 +32,7 @@ const slowDay = time.Hour
 func (s *stack) skipWait(workflowID, step string) {
 	s.t.Helper()
 	s.waitFor(workflowID+" to wait at "+step, func() bool {
-		desc, err := s.client.DescribeWorkflow(context.Background(), workflowID, "")
-		if err != nil {
-			return false // not started yet
-		}
-		at, _ := desc.TypedSearchAttributes.GetKeyword(workflows.StepAttr)
-		return at == step
+		return s.restsAt(workflowID, step, workflows.WaitStep)
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), patience)
 	defer cancel()

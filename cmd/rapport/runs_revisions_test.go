@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -21,8 +22,9 @@ import (
 
 // TestRunsRevisionsShowsTheFleet: rapport runs revisions lists a worker of
 // this release and one of a release before the fleet rule polling the
-// task queue, says new runs record revision 3 while both poll, and counts
-// a running run by the revision it recorded.
+// task queue, says new runs record revision 3 while both poll, counts a
+// running run and a closed one by the revision they recorded, and says
+// which revisions this release runs.
 func TestRunsRevisionsShowsTheFleet(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -34,9 +36,13 @@ func TestRunsRevisionsShowsTheFleet(t *testing.T) {
 	require.NoError(t, err)
 	defer c.Close()
 
-	// A stand-in journey workflow that records revision 4 and waits.
-	journey := func(ctx workflow.Context) error {
+	// A stand-in journey workflow that records revision 4 and waits, or
+	// ends at once.
+	journey := func(ctx workflow.Context, wait bool) error {
 		workflow.GetVersion(ctx, workflows.RevisionChange, workflow.DefaultVersion, 4)
+		if !wait {
+			return nil
+		}
 		return workflow.Sleep(ctx, time.Hour)
 	}
 	for _, identity := range []string{app.WorkerIdentity(), "old@host@"} {
@@ -45,8 +51,11 @@ func TestRunsRevisionsShowsTheFleet(t *testing.T) {
 		require.NoError(t, w.Start())
 		defer w.Stop()
 	}
-	_, err = c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "rapport/x/c_1/k", TaskQueue: workflows.TaskQueue}, workflows.JourneyWorkflowName)
+	_, err = c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "rapport/x/c_1/k", TaskQueue: workflows.TaskQueue}, workflows.JourneyWorkflowName, true)
 	require.NoError(t, err)
+	ended, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "rapport/x/c_2/k", TaskQueue: workflows.TaskQueue}, workflows.JourneyWorkflowName, false)
+	require.NoError(t, err)
+	require.NoError(t, ended.Get(ctx, nil))
 
 	var rep revisionsReport
 	require.Eventually(t, func() bool {
@@ -56,12 +65,15 @@ func TestRunsRevisionsShowsTheFleet(t *testing.T) {
 		}
 		four := false
 		for _, r := range rep.Running {
-			four = four || (r.Revision == "4" && r.Runs == 1)
+			four = four || (r.Revision == "4" && r.Runs == 1 && r.Closed == 1)
 		}
 		return len(rep.Fleet.Workers) == 2 && four
-	}, time.Minute, 500*time.Millisecond, "both workers listed and the run counted: %+v", rep)
+	}, time.Minute, 500*time.Millisecond, "both workers listed and the runs counted: %+v", rep)
 	assert.Equal(t, 3, rep.Fleet.Record, "an older worker polls: new runs record revision 3")
 	assert.Contains(t, rep.Fleet.Why, "rollout or rollback")
+	assert.Equal(t, workflows.MinRevision, rep.Oldest)
+	assert.Equal(t, workflows.CurrentRevision, rep.Newest)
+	assert.Equal(t, revisionCount{Revision: "0-1"}, rep.Running[0], "no run without the marker")
 
 	out, errOut, err := run("runs", "revisions")
 	require.NoError(t, err, errOut)
@@ -69,4 +81,6 @@ func TestRunsRevisionsShowsTheFleet(t *testing.T) {
 	assert.Contains(t, out, "old@host@")
 	assert.Contains(t, out, "does not say")
 	assert.Contains(t, out, "new runs record revision 3")
+	assert.Contains(t, out, fmt.Sprintf("this release runs revisions %d to %d", workflows.MinRevision, workflows.CurrentRevision))
+	assert.Regexp(t, `(?m)^  4\s+1\s+1$`, out, "revision 4: one running, one closed")
 }

@@ -58,15 +58,30 @@ func (s *stack) uiView(id string) uiView {
 	return v
 }
 
-// waitForStep waits until a run rests on a step (RapportStep).
+// waitForStep waits until a run rests on a step: RapportStep shows it,
+// and the run waits there (its state; a run's start shows its first step
+// before the run gets there).
 func (s *stack) waitForStep(id, step string) uiView {
 	s.t.Helper()
 	var v uiView
 	s.waitFor(id+" at "+step, func() bool {
 		v = s.uiView(id)
-		return v.attrs["RapportStep"] == step
+		return v.attrs["RapportStep"] == step && s.restsAt(id, step, "")
 	})
 	return v
+}
+
+// restsAt reports whether a run waits at a step, for a wait of the kind
+// given (any when empty), by its state.
+func (s *stack) restsAt(id, step string, kind workflows.WaitKind) bool {
+	q, err := s.client.QueryWorkflow(context.Background(), id, "", workflows.StateQuery)
+	if err != nil {
+		return false // not started yet
+	}
+	var st workflows.State
+	require.NoError(s.t, q.Get(&st))
+	w := st.PendingWait
+	return w != nil && w.Step == step && (kind == "" || w.Kind == kind)
 }
 
 // TestStaffReadAndSteerJourneys: staff find a customer's journeys by

@@ -89,21 +89,17 @@ func localOptions(summary string, nonRetryable ...string) workflow.LocalActivity
 // SameStepsWorkflow is journeys/thank-you.yaml written by hand with the
 // commands the interpreter (workflows.CurrentRevision) issues for it, in
 // the same workflow tasks: it records the interpreter revision (a version
-// marker, whose TemporalChangeVersion upsert the SDK adds), learns about
-// the customer (a local activity), sends the thank-you email (one
-// activity that decides and sends), then records the end: RapportStatus
-// and RapportStep in one upsert, and the run registry with a local
-// activity. It leaves out what issues no command: the state query, the
-// staff updates, listening for events, the details shown in the UI.
+// marker, whose TemporalChangeVersion upsert the SDK adds), sends the
+// thank-you email with one activity that decides, sends, and records the
+// step and (once sent) the run's end in the run registry, then sets
+// RapportStatus and RapportOutcome in one upsert (the starter showed the
+// step). It reads no customer facts: nothing in the journey needs them.
+// It records the end with a local activity only when the send did not.
+// It leaves out what issues no command: the state query, the staff
+// updates, listening for events, the details shown in the UI.
 func SameStepsWorkflow(ctx workflow.Context, in ThankYouInput) (workflows.JourneyResult, error) {
 	id := workflow.GetInfo(ctx).WorkflowExecution.ID
 	workflow.GetVersion(ctx, workflows.RevisionChange, workflow.DefaultVersion, workflows.CurrentRevision)
-
-	var facts journey.Customer
-	lctx := workflow.WithLocalActivityOptions(ctx, localOptions("", workflows.ErrCustomerNotFound))
-	if err := workflow.ExecuteLocalActivity(lctx, workflows.CustomerFactsActivity, in.CustomerID).Get(ctx, &facts); err != nil {
-		return finish(ctx, id, workflows.Failed, err.Error())
-	}
 
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout:    sendStartToClose,
@@ -111,41 +107,46 @@ func SameStepsWorkflow(ctx workflow.Context, in ThankYouInput) (workflows.Journe
 		RetryPolicy:            retryPolicy(time.Minute),
 		Summary:                string(journey.Email) + " " + thankYouTemplate,
 	})
+	end := &workflows.FinishRunRequest{WorkflowID: id, Outcome: workflows.Completed}
 	var sent workflows.SendResult
 	err := workflow.ExecuteActivity(actx, workflows.SendMessageActivity, workflows.SendRequest{
 		WorkflowID: id, Journey: thankYouJourney, StepID: thankYouStep, CustomerID: in.CustomerID,
 		Channel: journey.Email, Template: thankYouTemplate, TemplateVersion: in.TemplateVersion, Purpose: journey.Transactional,
 		Topic: thankYouTopic, OrderID: in.OrderID, TriggerEventID: in.EventID,
+		Record: &workflows.Record{Steps: []workflows.StepReached{{Step: thankYouStep, At: workflow.Now(ctx).UTC()}}, End: end},
 	}).Get(ctx, &sent)
 	if err != nil {
-		return finish(ctx, id, workflows.Failed, err.Error())
+		return finish(ctx, id, workflows.Failed, err.Error(), false)
 	}
 	if sent.Status != workflows.SendSent {
-		return finishAs(ctx, id, workflows.Completed, workflows.OutcomeNothingDelivered, "")
+		return finishAs(ctx, id, workflows.Completed, workflows.OutcomeNothingDelivered, "", false)
 	}
-	return finish(ctx, id, workflows.Completed, "")
+	return finish(ctx, id, workflows.Completed, "", sent.Recorded.End)
 }
 
-// finish records how the run ended as the interpreter does.
-func finish(ctx workflow.Context, id string, outcome workflows.Outcome, reason string) (workflows.JourneyResult, error) {
+// finish records how the run ended as the interpreter does; recorded says
+// the send recorded it in the run registry already.
+func finish(ctx workflow.Context, id string, outcome workflows.Outcome, reason string, recorded bool) (workflows.JourneyResult, error) {
 	runOutcome := workflows.OutcomeCompleted
 	if outcome == workflows.Failed {
 		runOutcome = workflows.OutcomeFailed
 	}
-	return finishAs(ctx, id, outcome, runOutcome, reason)
+	return finishAs(ctx, id, outcome, runOutcome, reason, recorded)
 }
 
 // finishAs is finish with what the run came to for the customer
 // (RapportOutcome).
-func finishAs(ctx workflow.Context, id string, outcome workflows.Outcome, runOutcome workflows.RunOutcome, reason string) (workflows.JourneyResult, error) {
-	if err := workflow.UpsertTypedSearchAttributes(ctx, workflows.StatusAttr.ValueSet(string(outcome)), workflows.StepAttr.ValueSet(thankYouStep),
+func finishAs(ctx workflow.Context, id string, outcome workflows.Outcome, runOutcome workflows.RunOutcome, reason string, recorded bool) (workflows.JourneyResult, error) {
+	if err := workflow.UpsertTypedSearchAttributes(ctx, workflows.StatusAttr.ValueSet(string(outcome)),
 		workflows.OutcomeAttr.ValueSet(string(runOutcome))); err != nil {
 		workflow.GetLogger(ctx).Warn("could not update search attributes", "error", err)
 	}
-	lctx := workflow.WithLocalActivityOptions(ctx, localOptions("record "+string(outcome)))
-	req := workflows.FinishRunRequest{WorkflowID: id, Outcome: outcome, Reason: reason}
-	if err := workflow.ExecuteLocalActivity(lctx, workflows.FinishRunActivity, req).Get(ctx, nil); err != nil {
-		workflow.GetLogger(ctx).Warn("could not record the end of the run", "error", err)
+	if !recorded {
+		lctx := workflow.WithLocalActivityOptions(ctx, localOptions("record "+string(outcome)))
+		req := workflows.FinishRunRequest{WorkflowID: id, Outcome: outcome, Reason: reason}
+		if err := workflow.ExecuteLocalActivity(lctx, workflows.FinishRunActivity, req).Get(ctx, nil); err != nil {
+			workflow.GetLogger(ctx).Warn("could not record the end of the run", "error", err)
+		}
 	}
 	res := workflows.JourneyResult{Outcome: outcome, Reason: reason, StepsDone: []string{}}
 	if outcome == workflows.Completed {

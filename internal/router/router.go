@@ -221,15 +221,27 @@ func StartOptions(id string, plan *journey.Plan, customerID string, ev journey.E
 		// A start retried for a run already under way is told so, not
 		// handed the run.
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
-		TypedSearchAttributes: temporal.NewSearchAttributes(
-			workflows.CustomerIDAttr.ValueSet(customerID),
-			workflows.JourneyAttr.ValueSet(plan.Journey),
-			workflows.PlanHashAttr.ValueSet(plan.Hash),
-			workflows.StatusAttr.ValueSet("running"),
-		),
-		StaticSummary: fmt.Sprintf("%s for customer %s, plan %s", plan.Journey, customerID, plan.ShortHash()),
-		StaticDetails: fmt.Sprintf("Started by %s `%s`.\n\n%s", ev.Type, ev.ID, plan.Description),
+		TypedSearchAttributes:                    startAttributes(plan, customerID),
+		StaticSummary:                            fmt.Sprintf("%s for customer %s, plan %s", plan.Journey, customerID, plan.ShortHash()),
+		StaticDetails:                            fmt.Sprintf("Started by %s `%s`.\n\n%s", ev.Type, ev.ID, plan.Description),
 	}
+}
+
+// startAttributes are the search attributes a run starts with: who,
+// which journey and plan, running, and at its first step (a run from
+// revision 7 sets RapportStep only when it rests elsewhere: the start
+// shows the first step for free).
+func startAttributes(plan *journey.Plan, customerID string) temporal.SearchAttributes {
+	attrs := []temporal.SearchAttributeUpdate{
+		workflows.CustomerIDAttr.ValueSet(customerID),
+		workflows.JourneyAttr.ValueSet(plan.Journey),
+		workflows.PlanHashAttr.ValueSet(plan.Hash),
+		workflows.StatusAttr.ValueSet("running"),
+	}
+	if len(plan.Steps) > 0 {
+		attrs = append(attrs, workflows.StepAttr.ValueSet(plan.Steps[0].ID))
+	}
+	return temporal.NewSearchAttributes(attrs...)
 }
 
 // EntryKey turns a value into an entry key that fits a workflow id: the

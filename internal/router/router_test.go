@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/rapporthq/rapport/internal/journey"
 	"github.com/rapporthq/rapport/internal/money"
@@ -652,4 +653,22 @@ func TestAudiencePreviewEntersNobody(t *testing.T) {
 	runs, err := g.s.RunCounts(ctx)
 	require.NoError(t, err)
 	assert.Empty(t, runs)
+}
+
+// TestAStartShowsTheFirstStep: a run starts with its search attributes
+// saying who, which journey and plan, running, and at its first step
+// (revision 7 sets RapportStep only when it rests elsewhere).
+func TestAStartShowsTheFirstStep(t *testing.T) {
+	comp, err := journey.NewCompiler(journey.Options{})
+	require.NoError(t, err)
+	plan := compile(t, comp, reviewJourney)
+	opts := router.StartOptions("rapport/review/c_1/e1", plan, "c_1", journey.Event{ID: "e1", Type: "order.placed"})
+	for key, want := range map[string]string{
+		workflows.CustomerIDAttr.GetName(): "c_1", workflows.JourneyAttr.GetName(): plan.Journey, workflows.PlanHashAttr.GetName(): plan.Hash,
+		workflows.StatusAttr.GetName(): "running", workflows.StepAttr.GetName(): plan.Steps[0].ID,
+	} {
+		got, ok := opts.TypedSearchAttributes.GetKeyword(temporal.NewSearchAttributeKeyKeyword(key))
+		assert.True(t, ok, key)
+		assert.Equal(t, want, got, key)
+	}
 }
