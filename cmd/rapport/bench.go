@@ -25,6 +25,7 @@ import (
 	"github.com/rapporthq/rapport/internal/app"
 	"github.com/rapporthq/rapport/internal/bench"
 	"github.com/rapporthq/rapport/internal/journey"
+	"github.com/rapporthq/rapport/internal/lanes"
 	"github.com/rapporthq/rapport/internal/money"
 	"github.com/rapporthq/rapport/internal/router"
 	"github.com/rapporthq/rapport/internal/store"
@@ -272,7 +273,7 @@ func (b *benchRun) rawStartRate(ctx context.Context, n int, plan *journey.Plan) 
 			if plan != nil {
 				customerID := fmt.Sprintf("raw-%d-%d", round, i)
 				ev := journey.Event{ID: "raw", Type: "audience", CustomerID: customerID, OccurredAt: time.Now().UTC()}
-				opts = router.StartOptions("bench/raw-journey/"+customerID, plan, customerID, ev)
+				opts = router.StartOptions("bench/raw-journey/"+customerID, plan, customerID, ev, lanes.Bulk)
 				opts.TaskQueue = app.ParkedTaskQueue
 				args = append(args, workflows.JourneyInput{Plan: *plan, CustomerID: customerID, EntryKey: "raw", Trigger: ev, Revision: workflows.Revision})
 			}
