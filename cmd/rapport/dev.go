@@ -117,13 +117,35 @@ type devOptions struct {
 	// ParkAudienceJourneys makes audience runs start journeys on a task
 	// queue no worker polls (the bench measures starts, not journeys).
 	ParkAudienceJourneys bool
-	Log                  *slog.Logger
+	// NoLanes starts runs without priority or fairness keys, in arrival
+	// order (the bench compares; see router.Router.NoLanes).
+	NoLanes bool
+	// TransactionalQueue, when set, is a task queue of their own for the
+	// runs of the first lane (transactional, started by an event), which
+	// a second worker in this process polls: the fallback to priority the
+	// bench measures (router.Router.LaneQueue).
+	TransactionalQueue string
+	Log                *slog.Logger
 	// PublicLimit, when set, replaces the rate limits of the customer
 	// pages and webhooks: a simulated crowd all comes from 127.0.0.1.
 	PublicLimit *api.PublicLimit
 	// WebhookTransport, when set, wraps the webhook channel's transport
 	// (tests stage faults with it).
 	WebhookTransport func(http.RoundTripper) http.RoundTripper
+}
+
+// laneQueue is the router's LaneQueue for TransactionalQueue, nil
+// without one.
+func (o devOptions) laneQueue() func(int) string {
+	if o.TransactionalQueue == "" {
+		return nil
+	}
+	return func(key int) string {
+		if key == 1 {
+			return o.TransactionalQueue
+		}
+		return ""
+	}
 }
 
 // devStack is everything `rapport dev` runs, in one process.
@@ -136,6 +158,8 @@ type devStack struct {
 	store    *store.Store
 	client   client.Client
 	worker   worker.Worker
+	// laneWorker polls devOptions.TransactionalQueue, when set.
+	laneWorker worker.Worker
 	// newWorker makes another worker like the first (tests replace a
 	// worker that "died" with it).
 	newWorker func() worker.Worker
@@ -381,6 +405,8 @@ func startDev(ctx context.Context, opts devOptions) (_ *devStack, err error) {
 	if opts.ParkAudienceJourneys {
 		audienceRouter.TaskQueue = app.ParkedTaskQueue
 	}
+	laneQueue := opts.laneQueue()
+	audienceRouter.NoLanes, audienceRouter.LaneQueue = opts.NoLanes, laneQueue
 	if !opts.NoWorker {
 		acts := cfg.Activities(svc, senders, signer, audienceRouter)
 		d.newWorker = func() worker.Worker {
@@ -392,6 +418,12 @@ func startDev(ctx context.Context, opts devOptions) (_ *devStack, err error) {
 		}
 		if err := d.worker.Start(); err != nil {
 			return nil, fmt.Errorf("start worker: %w", err)
+		}
+		if opts.TransactionalQueue != "" {
+			d.laneWorker = app.NewWorker(d.client, acts, js, app.WorkerTuning{RetryBudget: opts.RetryBudget, TaskQueue: opts.TransactionalQueue}, opts.Interceptors...)
+			if err := d.laneWorker.Start(); err != nil {
+				return nil, fmt.Errorf("start the transactional lane's worker: %w", err)
+			}
 		}
 	}
 	// Dev mode owns its schedules: its journeys are the ones it runs, even
@@ -431,7 +463,7 @@ func startDev(ctx context.Context, opts devOptions) (_ *devStack, err error) {
 		hooks.SendGrid = &key.PublicKey
 		d.fakes.SendGrid.PostEvents(d.APIURL+"/webhooks/sendgrid", key)
 	}
-	d.serve(app.NewAPIServer(runCtx, app.APIDeps{Services: svc, Config: cfg, Signer: signer, Webhooks: hooks, Sweep: opts.SweepInterval, DayLength: opts.DayLength, DayEpoch: dayEpoch, TaskDueFloor: opts.TaskDueFloor,
+	d.serve(app.NewAPIServer(runCtx, app.APIDeps{Services: svc, Config: cfg, Signer: signer, Webhooks: hooks, Sweep: opts.SweepInterval, DayLength: opts.DayLength, DayEpoch: dayEpoch, TaskDueFloor: opts.TaskDueFloor, NoLanes: opts.NoLanes, LaneQueue: laneQueue,
 		Extra: map[string]http.Handler{"/dev/": outbox}, PublicLimit: opts.PublicLimit}), apiListener)
 	// Probes and metrics on a port of their own, never on the API's.
 	if opts.OpsPort >= 0 {
@@ -613,6 +645,9 @@ func (d *devStack) Stop() {
 		_ = d.servers[i].Shutdown(ctx)
 	}
 	d.cancel()
+	if d.laneWorker != nil {
+		d.laneWorker.Stop()
+	}
 	if d.worker != nil {
 		d.worker.Stop()
 	}

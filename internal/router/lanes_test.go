@@ -61,3 +61,25 @@ func TestRunsStartInTheirLane(t *testing.T) {
 		assert.Equal(t, temporal.Priority{}, st.Opts.Priority, "%s without lanes", st.ID)
 	}
 }
+
+// With LaneQueue (the fallback to priority the bench measures), a lane's
+// runs start on a task queue of their own; the others where they would.
+func TestALaneOnAQueueOfItsOwn(t *testing.T) {
+	t.Parallel()
+	g := newRig(t, reviewJourney, thanksJourney)
+	g.r.NoLanes = true
+	g.r.LaneQueue = func(key int) string {
+		if key == 1 {
+			return "transactional"
+		}
+		return ""
+	}
+	g.route(g.event("evt-1", "order.placed", "c_1",
+		`{"order": {"id": "o-1", "total": 48.00, "currency": "GBP", "items": [{"product_id": "p", "name": "Tea", "quantity": 1, "price": 48.00}]}}`))
+	queues := map[string]string{}
+	for _, st := range g.tc.startList() {
+		queues[st.Input.Plan.Journey] = st.Opts.TaskQueue
+		assert.Equal(t, temporal.Priority{}, st.Opts.Priority, st.ID)
+	}
+	assert.Equal(t, map[string]string{"thanks": "transactional", "review": workflows.TaskQueue}, queues)
+}

@@ -57,6 +57,10 @@ type Router struct {
 	// internal/lanes), so that their tasks queue in arrival order, as
 	// before lanes: `rapport bench` compares the two.
 	NoLanes bool
+	// LaneQueue, when set, names the task queue of the runs of a priority
+	// key ("": the usual one): a queue per lane, each with workers of its
+	// own, is the fallback to priority that `rapport bench` measures.
+	LaneQueue func(priorityKey int) string
 
 	queue       []chan store.Event // see RunQueue
 	fanoutNudge chan struct{}      // see RunFanouts
@@ -327,6 +331,9 @@ func (r *Router) enter(ctx context.Context, plan *journey.Plan, customerID, entr
 	}
 	opts := StartOptions(id, plan, customerID, ev, o)
 	opts.TaskQueue = cmp.Or(r.TaskQueue, workflows.TaskQueue)
+	if r.LaneQueue != nil {
+		opts.TaskQueue = cmp.Or(r.LaneQueue(opts.Priority.PriorityKey), opts.TaskQueue)
+	}
 	if r.NoLanes {
 		opts.Priority = temporal.Priority{}
 	}
