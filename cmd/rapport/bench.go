@@ -25,6 +25,7 @@ import (
 	"github.com/rapporthq/rapport/internal/app"
 	"github.com/rapporthq/rapport/internal/bench"
 	"github.com/rapporthq/rapport/internal/journey"
+	"github.com/rapporthq/rapport/internal/lanes"
 	"github.com/rapporthq/rapport/internal/money"
 	"github.com/rapporthq/rapport/internal/router"
 	"github.com/rapporthq/rapport/internal/store"
@@ -42,8 +43,12 @@ type benchOptions struct {
 	Senders     int     // requests in flight (c)
 	Concurrency int     // workflow starts in flight ((a): shared by the kinds)
 	Skip        []string
-	TemporalDB  string // Temporal's persistence: sqlite or postgres
-	Workers     int    // worker processes; 0: the worker in this process
+	TemporalDB  string   // Temporal's persistence: sqlite or postgres
+	Workers     int      // worker processes; 0: the worker in this process
+	Scale       float64  // (d)'s audience is 20,000 customers times this
+	Lanes       []string // (d)'s modes: off, on, queues
+	Thanks      int      // (d)'s thank-yous with no audience
+	ThanksRate  float64  // (d)'s orders a second
 }
 
 func newBenchCmd() *cobra.Command {
@@ -72,6 +77,14 @@ use) and measures:
       second next to the server's raw start rate, and peak heap;
   (c) events posted to POST /v1/events in batches: events per second,
       request latency p50/p99, and time until every event is routed.
+  (d) lanes: an audience run enters 20,000 lapsed customers (x --scale)
+      into lapse-winback while orders come in through the API
+      (--thanks-rate a second): the thank-yous' start to email p50/p99
+      against --thanks of them with no audience, and the audience's rate
+      (entered, and emailed) as a share of the server's raw start rate;
+      each mode of --lanes on a fresh stack: off (no priority or fairness
+      keys), on, queues (the transactional lane on a task queue and a
+      worker of its own, the fallback to priority).
 
 Temporal keeps its state in memory (SQLite) unless --temporal-db postgres
 gives it PostgreSQL databases next to the bench's, the store real clusters
@@ -96,7 +109,11 @@ throughputs depend on the machine and its load; docs/performance.md quotes a run
 	f.IntVar(&o.EventBatch, "batch", 250, "(c) events per request")
 	f.IntVar(&o.Senders, "senders", 4, "(c) requests in flight")
 	f.IntVar(&o.Concurrency, "concurrency", 32, "workflow starts in flight ((a): shared by the kinds; and the raw start rate)")
-	f.StringSliceVar(&o.Skip, "skip", nil, "parts to leave out: a, b, c; paths leaves out (a)'s scripted journeys")
+	f.StringSliceVar(&o.Skip, "skip", nil, "parts to leave out: a, b, c, d; paths leaves out (a)'s scripted journeys")
+	f.Float64Var(&o.Scale, "scale", 1, "(d) the audience run enters 20,000 customers times this")
+	f.StringSliceVar(&o.Lanes, "lanes", []string{lanesOff, lanesOn, lanesQueues}, "(d) the modes to measure: off (no priority or fairness keys), on, queues (the transactional lane on a task queue and worker of its own)")
+	f.IntVar(&o.Thanks, "thanks", 200, "(d) thank-yous timed with no audience running")
+	f.Float64Var(&o.ThanksRate, "thanks-rate", 2, "(d) orders posted a second, with and without the audience")
 	f.StringVar(&o.TemporalDB, "temporal-db", benchSQLite, "Temporal's persistence: sqlite (in memory) or postgres (a database next to the bench's, as real clusters use)")
 	f.IntVar(&o.Workers, "workers", 0, "run this many `rapport worker` processes instead of the worker in this process")
 	f.StringVar(&journeysDir, "journeys-dir", env("RAPPORT_JOURNEYS", "journeys"), "folder of journey files and templates")
@@ -107,6 +124,9 @@ func runBench(ctx context.Context, out io.Writer, journeysDir string, o benchOpt
 	if err := o.checkEngine(); err != nil {
 		return err
 	}
+	if err := o.checkLanes(); err != nil {
+		return err
+	}
 	cfg, err := configFromEnv()
 	if err != nil {
 		return err
@@ -115,59 +135,121 @@ func runBench(ctx context.Context, out io.Writer, journeysDir string, o benchOpt
 	if err != nil {
 		return err
 	}
-	stateDir, err := os.MkdirTemp("", "rapport-bench-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(stateDir)
-	dbURL, cleanup, err := privateDatabase(ctx, stateDir, "rapport_bench")
-	if err != nil {
-		return err
-	}
-	defer cleanup(false)
-	eng, err := newBenchEngine(ctx, o, dbURL)
-	if err != nil {
-		return err
-	}
-	defer eng.dropDatabases()
 	fmt.Fprintf(out, "bench: %s, %d CPUs, %s, %s\n", runtime.Version(), runtime.NumCPU(), time.Now().UTC().Format(time.DateOnly), o.engine())
-	d, err := startDev(ctx, devOptions{StateDir: stateDir, JourneysDir: journeysDir, IP: "127.0.0.1", UIPort: -1,
-		DatabaseURL: dbURL, InMemory: true, NoDemo: true, Sender: &cfg, ParkAudienceJourneys: true,
-		TemporalPostgresURL: eng.temporalURL, NoWorker: o.Workers > 0,
-		Log:      slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Register: bench.Register})
-	if err != nil {
-		return err
-	}
-	defer d.Stop()
-	if err := eng.startWorkers(ctx, d, journeysDir, stateDir); err != nil {
-		return err
-	}
-	defer eng.stopWorkers()
-	b := &benchRun{d: d, js: js, o: o, out: out}
 	var a thankYouResult
-	if !slices.Contains(o.Skip, "a") {
-		if a, err = b.thankYou(ctx); err != nil {
-			return fmt.Errorf("bench (a): %w", err)
+	if !o.skips("a", "b", "c") {
+		if a, err = runParts(ctx, out, journeysDir, &cfg, js, o); err != nil {
+			return err
 		}
 	}
-	if !slices.Contains(o.Skip, "b") {
-		if err := b.audience(ctx); err != nil {
-			return fmt.Errorf("bench (b): %w", err)
+	if !o.skips("d") {
+		if err := runLanes(ctx, out, journeysDir, &cfg, js, o); err != nil {
+			return fmt.Errorf("bench (d): %w", err)
 		}
 	}
-	if !slices.Contains(o.Skip, "c") {
-		if err := b.events(ctx); err != nil {
-			return fmt.Errorf("bench (c): %w", err)
-		}
-	}
-	if slices.Contains(o.Skip, "a") {
+	if o.skips("a") {
 		fmt.Fprintln(out, "ratio interpreted/hand-written: n/a (skipped)")
 		return nil
 	}
 	fmt.Fprintf(out, "ratio interpreted/same-steps: median %.2f, min-max %.2f-%.2f over %d rounds\n", a.ratio.median, a.ratio.min, a.ratio.max, a.rounds)
 	fmt.Fprintf(out, "ratio interpreted/hand-written: %.2f\n", a.ratio.median)
 	return nil
+}
+
+// skips reports whether every one of the parts is left out (--skip).
+func (o benchOptions) skips(parts ...string) bool {
+	for _, p := range parts {
+		if !slices.Contains(o.Skip, p) {
+			return false
+		}
+	}
+	return true
+}
+
+// runParts runs (a), (b) and (c), those not left out, on one stack.
+func runParts(ctx context.Context, out io.Writer, journeysDir string, cfg *app.Config, js *app.Journeys, o benchOptions) (thankYouResult, error) {
+	s, err := openBenchStack(ctx, o, journeysDir, cfg, nil)
+	if err != nil {
+		return thankYouResult{}, err
+	}
+	defer s.Close()
+	b := &benchRun{d: s.d, js: js, o: o, out: out}
+	var a thankYouResult
+	if !o.skips("a") {
+		if a, err = b.thankYou(ctx); err != nil {
+			return a, fmt.Errorf("bench (a): %w", err)
+		}
+	}
+	if !o.skips("b") {
+		if err := b.audience(ctx); err != nil {
+			return a, fmt.Errorf("bench (b): %w", err)
+		}
+	}
+	if !o.skips("c") {
+		if err := b.events(ctx); err != nil {
+			return a, fmt.Errorf("bench (c): %w", err)
+		}
+	}
+	return a, nil
+}
+
+// benchStack is a private Rapport the bench measures: a fresh database,
+// the engine o asks for (Temporal's databases, worker processes) and the
+// dev stack in this process, with the fake providers.
+type benchStack struct {
+	d      *devStack
+	closed []func() // undone in reverse order
+}
+
+// openBenchStack starts a benchStack; tune, when set, changes the dev
+// stack's options ((d) sets the lanes).
+func openBenchStack(ctx context.Context, o benchOptions, journeysDir string, cfg *app.Config, tune func(*devOptions)) (_ *benchStack, err error) {
+	s := &benchStack{}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	stateDir, err := os.MkdirTemp("", "rapport-bench-")
+	if err != nil {
+		return nil, err
+	}
+	s.closed = append(s.closed, func() { os.RemoveAll(stateDir) })
+	dbURL, cleanup, err := privateDatabase(ctx, stateDir, "rapport_bench")
+	if err != nil {
+		return nil, err
+	}
+	s.closed = append(s.closed, func() { cleanup(false) })
+	eng, err := newBenchEngine(ctx, o, dbURL)
+	if err != nil {
+		return nil, err
+	}
+	s.closed = append(s.closed, eng.dropDatabases)
+	do := devOptions{StateDir: stateDir, JourneysDir: journeysDir, IP: "127.0.0.1", UIPort: -1,
+		DatabaseURL: dbURL, InMemory: true, NoDemo: true, Sender: cfg, ParkAudienceJourneys: true,
+		TemporalPostgresURL: eng.temporalURL, NoWorker: o.Workers > 0,
+		Log:      slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Register: bench.Register}
+	if tune != nil {
+		tune(&do)
+	}
+	if s.d, err = startDev(ctx, do); err != nil {
+		return nil, err
+	}
+	s.closed = append(s.closed, s.d.Stop)
+	if err := eng.startWorkers(ctx, s.d, journeysDir, stateDir); err != nil {
+		return nil, err
+	}
+	s.closed = append(s.closed, eng.stopWorkers)
+	return s, nil
+}
+
+// Close stops what openBenchStack started and drops its databases.
+func (s *benchStack) Close() {
+	for i := len(s.closed) - 1; i >= 0; i-- {
+		s.closed[i]()
+	}
+	s.closed = nil
 }
 
 type benchRun struct {
@@ -272,7 +354,7 @@ func (b *benchRun) rawStartRate(ctx context.Context, n int, plan *journey.Plan) 
 			if plan != nil {
 				customerID := fmt.Sprintf("raw-%d-%d", round, i)
 				ev := journey.Event{ID: "raw", Type: "audience", CustomerID: customerID, OccurredAt: time.Now().UTC()}
-				opts = router.StartOptions("bench/raw-journey/"+customerID, plan, customerID, ev)
+				opts = router.StartOptions("bench/raw-journey/"+customerID, plan, customerID, ev, lanes.Bulk)
 				opts.TaskQueue = app.ParkedTaskQueue
 				args = append(args, workflows.JourneyInput{Plan: *plan, CustomerID: customerID, EntryKey: "raw", Trigger: ev, Revision: workflows.Revision})
 			}

@@ -30,7 +30,7 @@ func TestBenchOnPostgresWithWorkerProcesses(t *testing.T) {
 	out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/rapporthq/rapport/cmd/rapport").CombinedOutput()
 	require.NoError(t, err, "build rapport: %s", out)
 
-	cmd := exec.CommandContext(ctx, bin, "bench", "--journeys-dir=../../journeys", "--temporal-db=postgres", "--workers=2", "--skip=b,c,paths", "--journeys=20", "--concurrency=6", "--rounds=2")
+	cmd := exec.CommandContext(ctx, bin, "bench", "--journeys-dir=../../journeys", "--temporal-db=postgres", "--workers=2", "--skip=b,c,d,paths", "--journeys=20", "--concurrency=6", "--rounds=2")
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	stdout, err := cmd.Output()
@@ -42,8 +42,8 @@ func TestBenchOnPostgresWithWorkerProcesses(t *testing.T) {
 	assert.Regexp(t, `^ratio interpreted/hand-written: \d+\.\d\d$`, lines[len(lines)-1])
 }
 
-// TestBenchRejectsAnUnknownEngine: --temporal-db and --workers are checked
-// before anything starts.
+// TestBenchRejectsAnUnknownEngine: --temporal-db, --workers and (d)'s
+// flags are checked before anything starts.
 func TestBenchRejectsAnUnknownEngine(t *testing.T) {
 	_, _, err := run("bench", "--temporal-db=mysql")
 	require.Error(t, err)
@@ -51,4 +51,10 @@ func TestBenchRejectsAnUnknownEngine(t *testing.T) {
 	_, _, err = run("bench", "--workers=-1")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "--workers: -1")
+	_, _, err = run("bench", "--lanes=on,fast")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `--lanes: "fast"; give one or more of off, on, queues`)
+	_, _, err = run("bench", "--scale=0")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "--scale: 0")
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/rapporthq/rapport/internal/bench"
 	"github.com/rapporthq/rapport/internal/journey"
+	"github.com/rapporthq/rapport/internal/lanes"
 	"github.com/rapporthq/rapport/internal/router"
 	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/workflows"
@@ -42,12 +43,13 @@ const (
 // thankYouKinds are the interpreted journey and its two hand-written
 // baselines. The interpreted and same-steps runs start as the router
 // starts a journey (the same search attributes, summary, details); the
-// lean one as anyone would, with an id and a task queue.
+// lean one as anyone would, with an id and a task queue. All three run
+// in the thank-you's lane, so that none goes before the others.
 func (b *benchRun) thankYouKinds(plan *journey.Plan) []thankYouKind {
 	journeyStart := func(id, customerID, orderID string) (client.StartWorkflowOptions, journey.Event) {
 		ev := journey.Event{ID: "bench-" + strings.ReplaceAll(id, "/", "-"), Type: "order.placed", CustomerID: customerID, OccurredAt: time.Now().UTC(),
 			Order: journey.Order{ID: orderID}, Data: map[string]any{}}
-		return router.StartOptions(id, plan, customerID, ev), ev
+		return router.StartOptions(id, plan, customerID, ev, lanes.Event), ev
 	}
 	completed := func(ctx context.Context, run client.WorkflowRun) error {
 		var res workflows.JourneyResult
@@ -71,7 +73,7 @@ func (b *benchRun) thankYouKinds(plan *journey.Plan) []thankYouKind {
 				EventID: ev.ID, TemplateVersion: plan.Templates[plan.Steps[0].Send.Template]})
 		}},
 		{name: kindLean, start: func(ctx context.Context, id, customerID, orderID string) (client.WorkflowRun, error) {
-			return b.d.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue},
+			return b.d.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue, Priority: lanes.Run(plan, lanes.Event)},
 				bench.LeanWorkflowName, bench.ThankYouInput{CustomerID: customerID, OrderID: orderID})
 		}, check: func(ctx context.Context, run client.WorkflowRun) error {
 			var res workflows.SendResult

@@ -367,15 +367,25 @@ func TestBench(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a private stack and thousands of workflows; skipped with -short")
 	}
-	out, errOut, err := run("bench", "--journeys-dir=../../journeys", "--journeys=20", "--rounds=2", "--concurrency=6", "--customers=5000", "--lapsed=0.05", "--events=500", "--batch=100")
+	out, errOut, err := run("bench", "--journeys-dir=../../journeys", "--journeys=20", "--rounds=2", "--concurrency=6", "--customers=5000", "--lapsed=0.05", "--events=500", "--batch=100",
+		"--scale=0.02", "--thanks=10")
 	require.NoError(t, err, errOut+out)
 	for _, want := range []string{
 		"(a) thank-you journeys", "emails received by the SendGrid fake, one per journey",
 		"2 in flight each", "(b) lapse-winback audience", "raw start rate of the server now", "5000 customers generated in", "SQL scan",
 		"(c) 500 events in batches of 100", "500 stored, 500 routed",
+		"(d) lanes: an audience run enters 400 lapsed customers into lapse-winback",
 	} {
 		assert.Contains(t, out, want)
 	}
+	// (d) checks each thank-you got one email and each entered run its
+	// own; the figures depend on the machine.
+	for _, mode := range []string{"off", "on", "queues"} {
+		assert.Regexp(t, `(?m)^    lanes `+mode+` \(`, out)
+		assert.Regexp(t, `(?m)^      no audience: 10 thank-yous, start to email p50 \S+, p99 \S+$`, out)
+		assert.Regexp(t, `(?m)^    lanes `+mode+`: +thank-you p99 \S+ during the audience, \d+\.\dx its \S+ without; the audience entered at \d+% of the raw start rate, emailed at \d+%$`, out)
+	}
+	assert.Regexp(t, `(?m)^      audience: 400 match, \d+ entered in \S+ \(\d+/s, \d+% of the raw rate\); their emails all out after`, out)
 
 	// What each run cost, from its history: events, workflow tasks,
 	// activities, local activities, timers, signals, updates, upserts,

@@ -16,6 +16,7 @@ import (
 
 	"github.com/rapporthq/rapport/internal/api/wire"
 	"github.com/rapporthq/rapport/internal/journey"
+	"github.com/rapporthq/rapport/internal/lanes"
 	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/workflows"
 )
@@ -186,6 +187,7 @@ func (s *Server) runAudience(w http.ResponseWriter, r *http.Request) {
 		TaskQueue:             workflows.TaskQueue,
 		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		StaticSummary:         fmt.Sprintf("%s audience run %s, started by hand", plan.Journey, key),
+		Priority:              lanes.Scan(plan),
 	}, workflows.AudienceWorkflowName, workflows.AudienceInput{Journey: plan.Journey, EntryKey: key, AsOf: now})
 	if err != nil {
 		s.fail(w, r, fmt.Errorf("start audience run %s: %w", id, err))

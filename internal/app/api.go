@@ -105,6 +105,11 @@ type APIDeps struct {
 	// TaskDueFloor is dev mode's --task-due-floor: staff tasks are due no
 	// sooner than this after they appear, however fast the day.
 	TaskDueFloor time.Duration
+	// NoLanes starts runs without priority or fairness keys, and LaneQueue
+	// starts a lane's runs on a queue of its own (router.Router): `rapport
+	// bench` compares.
+	NoLanes   bool
+	LaneQueue func(priorityKey int) string
 	// Extra are more routes (dev mode's /dev/outbox).
 	Extra map[string]http.Handler
 	// PublicLimit replaces api.DefaultPublicLimit when set.
@@ -126,6 +131,7 @@ func NewAPIServer(ctx context.Context, d APIDeps) *http.Server {
 	svc := d.Services
 	rt := svc.NewRouter(d.DayLength, d.DayEpoch)
 	rt.TaskDueFloor = d.TaskDueFloor
+	rt.NoLanes, rt.LaneQueue = d.NoLanes, d.LaneQueue
 	rt.RunQueue(ctx, routingShards)
 	go rt.SweepWith(ctx, router.SweepOptions{Interval: sweep, MaxAttempts: d.MaxRoutingAttempts, Metrics: svc.Metrics})
 	rt.RunFanouts(ctx, router.FanoutOptions{Interval: sweep, Metrics: svc.Metrics})

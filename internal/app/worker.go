@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -64,6 +65,10 @@ type WorkerTuning struct {
 	// worker's hidden --bench flag) do, as the bench's in-process worker
 	// does: the bench measures starts, not journeys.
 	ParkAudienceJourneys bool
+	// TaskQueue is the task queue the worker polls (empty:
+	// workflows.TaskQueue); `rapport bench` runs a second worker on a
+	// lane's own queue (router.Router.LaneQueue).
+	TaskQueue string
 }
 
 // Options are the SDK worker options for this tuning.
@@ -187,9 +192,9 @@ func RunWorker(ctx context.Context, cfg Config, journeysDir string, t WorkerTuni
 
 // NewWorker builds a worker that runs the journey workflow and its
 // activities, and the erasure, retention and Shopify shop redaction
-// workflows, on the journeys' task queue.
+// workflows, on the journeys' task queue (or t.TaskQueue).
 func NewWorker(c client.Client, acts *activities.Activities, js *Journeys, t WorkerTuning, interceptors ...interceptor.WorkerInterceptor) worker.Worker {
-	w := worker.New(c, workflows.TaskQueue, t.Options(interceptors))
+	w := worker.New(c, cmp.Or(t.TaskQueue, workflows.TaskQueue), t.Options(interceptors))
 	in := workflows.NewInterpreter(js.Compiler.Env())
 	in.RetryBudget = t.RetryBudget
 	in.Register(w)

@@ -21,6 +21,7 @@ import (
 
 	"github.com/rapporthq/rapport/internal/devstack"
 	"github.com/rapporthq/rapport/internal/journey"
+	"github.com/rapporthq/rapport/internal/lanes"
 	"github.com/rapporthq/rapport/internal/router"
 	"github.com/rapporthq/rapport/internal/templates"
 	"github.com/rapporthq/rapport/workflows"
@@ -90,7 +91,7 @@ func TestSameStepsIssuesTheInterpretersCommands(t *testing.T) {
 	ev := journey.Event{ID: "evt-1", Type: "order.placed", CustomerID: "c_1", OccurredAt: time.Now().UTC(), Order: journey.Order{ID: "o-1"}, Data: map[string]any{}}
 	start := func(kind string) []*historypb.HistoryEvent {
 		id := "bench-test/" + kind
-		opts := router.StartOptions(id, plan, "c_1", ev)
+		opts := router.StartOptions(id, plan, "c_1", ev, lanes.Event)
 		opts.TaskQueue = queue
 		var run client.WorkflowRun
 		var err error

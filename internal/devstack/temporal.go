@@ -34,6 +34,7 @@ import (
 	sqliteschema "go.temporal.io/server/schema/sqlite"
 	"go.temporal.io/server/temporal"
 
+	"github.com/rapporthq/rapport/internal/lanes"
 	"github.com/rapporthq/rapport/internal/temporalsetup"
 )
 
@@ -224,6 +225,9 @@ func startServer(opts TemporalOptions) (server temporal.Server, level *slog.Leve
 		dynamicconfig.TransferProcessorUpdateAckInterval.Key():   time.Second,
 		dynamicconfig.VisibilityProcessorUpdateAckInterval.Key(): time.Second,
 	}
+	for k, v := range LaneSettings() {
+		dyn[k] = v
+	}
 	for k, v := range opts.Dynamic {
 		dyn[dynamicconfig.MakeKey(k)] = v
 	}
@@ -243,6 +247,19 @@ func startServer(opts TemporalOptions) (server temporal.Server, level *slog.Leve
 		return nil, nil, fmt.Errorf("start temporal server: %w", err)
 	}
 	return server, level, nil
+}
+
+// LaneSettings are the dynamic configuration that gives Rapport's lanes
+// (internal/lanes) effect, as deploy/temporal/dynamicconfig.yaml gives
+// them on a real cluster: tasks dispatched by priority key (the new
+// matcher, with lanes.Levels levels), then fairly among the fairness
+// keys (journeys) of a level.
+func LaneSettings() map[dynamicconfig.Key]any {
+	return map[dynamicconfig.Key]any{
+		dynamicconfig.MatchingUseNewMatcher.Key():  true,
+		dynamicconfig.MatchingEnableFairness.Key(): true,
+		dynamicconfig.MatchingPriorityLevels.Key(): lanes.Levels,
+	}
 }
 
 // Address is the frontend's host:port, for client.Dial.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/rapporthq/rapport/internal/audience"
 	"github.com/rapporthq/rapport/internal/journey"
+	"github.com/rapporthq/rapport/internal/lanes"
 	"github.com/rapporthq/rapport/internal/policy"
 	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/workflows"
@@ -206,15 +207,15 @@ func (sel selection) pick(r *Router, p store.Prospect, runKey string) (entrant, 
 }
 
 // enterAll enters customers, concurrency at a time (signal as enter
-// takes it). A customer already in the run, or refused by the entry
-// rules, counts as skipped.
+// takes it), in their journey's bulk lane (lanes.Bulk). A customer
+// already in the run, or refused by the entry rules, counts as skipped.
 func (r *Router) enterAll(ctx context.Context, plan *journey.Plan, concurrency int, entrants []entrant, signal bool) (started, skipped int64, err error) {
 	var nStarted, nSkipped atomic.Int64
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(concurrency)
 	for _, e := range entrants {
 		g.Go(func() error {
-			_, ok, _, err := r.enter(gctx, plan, e.prospect.Facts.ID, e.key, e.event, e.prospect.LastEventSeq, signal)
+			_, ok, _, err := r.enter(gctx, plan, e.prospect.Facts.ID, e.key, e.event, e.prospect.LastEventSeq, signal, lanes.Bulk)
 			if err != nil {
 				return err
 			}

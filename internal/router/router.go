@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -23,6 +24,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/rapporthq/rapport/internal/journey"
+	"github.com/rapporthq/rapport/internal/lanes"
 	"github.com/rapporthq/rapport/internal/policy"
 	"github.com/rapporthq/rapport/internal/store"
 	"github.com/rapporthq/rapport/workflows"
@@ -51,6 +53,14 @@ type Router struct {
 	DefaultZone string
 	// TaskQueue is where journeys start; empty is workflows.TaskQueue.
 	TaskQueue string
+	// NoLanes starts runs without a priority or fairness key (see
+	// internal/lanes), so that their tasks queue in arrival order, as
+	// before lanes: `rapport bench` compares the two.
+	NoLanes bool
+	// LaneQueue, when set, names the task queue of the runs of a priority
+	// key ("": the usual one): a queue per lane, each with workers of its
+	// own, is the fallback to priority that `rapport bench` measures.
+	LaneQueue func(priorityKey int) string
 
 	queue       []chan store.Event // see RunQueue
 	fanoutNudge chan struct{}      // see RunFanouts
@@ -114,7 +124,7 @@ func (r *Router) route(ctx context.Context, e store.Event, startOnly bool) (Resu
 		return res, err
 	}
 	started := map[string]bool{}
-	if plans := r.Catalog.TriggeredBy(ev.Type); len(plans) > 0 {
+	if plans := byLane(r.Catalog.TriggeredBy(ev.Type)); len(plans) > 0 {
 		facts, err := r.Store.CustomerFacts(ctx, e.CustomerID, time.Now())
 		if err != nil {
 			return res, err
@@ -185,6 +195,16 @@ func (r *Router) route(ctx context.Context, e store.Event, startOnly bool) (Resu
 	return res, nil
 }
 
+// byLane orders the journeys an event starts by their lane, transactional
+// first: the customer's order confirmation does not wait for the starts
+// of the marketing journeys the order triggers too.
+func byLane(plans []*journey.Plan) []*journey.Plan {
+	slices.SortStableFunc(plans, func(a, b *journey.Plan) int {
+		return lanes.Key(a.Purpose, a.Priority, lanes.Event) - lanes.Key(b.Purpose, b.Priority, lanes.Event)
+	})
+	return plans
+}
+
 // start enters the customer into a journey the event triggers, under the
 // entry key the journey's entry rules give, with the event as the run's
 // first signal. It returns the workflow id, or why the customer did not
@@ -203,7 +223,7 @@ func (r *Router) start(ctx context.Context, plan *journey.Plan, ev journey.Event
 			key = EntryKey(k)
 		}
 	}
-	id, started, refused, err := r.enter(ctx, plan, ev.CustomerID, key, ev, seq, true)
+	id, started, refused, err := r.enter(ctx, plan, ev.CustomerID, key, ev, seq, true, lanes.Event)
 	if err == nil && !started && refused == "" {
 		refused = fmt.Sprintf("already entered under the key %s", key)
 	}
@@ -211,12 +231,14 @@ func (r *Router) start(ctx context.Context, plan *journey.Plan, ev journey.Event
 }
 
 // StartOptions are the options a journey run starts with: its id, the
-// search attributes staff find it by (RapportStatus=running included) and
-// what the Temporal UI shows of it.
-func StartOptions(id string, plan *journey.Plan, customerID string, ev journey.Event) client.StartWorkflowOptions {
+// search attributes staff find it by (RapportStatus=running included),
+// what the Temporal UI shows of it, and its lane (lanes.Run: the
+// priority and fairness key its tasks, and its activities', wait with).
+func StartOptions(id string, plan *journey.Plan, customerID string, ev journey.Event, o lanes.Origin) client.StartWorkflowOptions {
 	return client.StartWorkflowOptions{
 		ID:                    id,
 		TaskQueue:             workflows.TaskQueue,
+		Priority:              lanes.Run(plan, o),
 		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		// A start retried for a run already under way is told so, not
 		// handed the run.
@@ -261,10 +283,11 @@ const HeldOut = "held out (control group): entered, gets nothing, tracked for th
 
 // enter registers a run under the journey's entry rules and starts its
 // workflow, with the trigger event as its first signal when signal is set
-// and the events stored after fromSeq as its backlog. started is false
+// and the events stored after fromSeq as its backlog, in the lane of its
+// origin. started is false
 // when the entry already ran; refused says why the customer may not enter
 // (HeldOut for the control group, whose run has no workflow).
-func (r *Router) enter(ctx context.Context, plan *journey.Plan, customerID, entryKey string, ev journey.Event, fromSeq int64, signal bool) (id string, started bool, refused string, err error) {
+func (r *Router) enter(ctx context.Context, plan *journey.Plan, customerID, entryKey string, ev journey.Event, fromSeq int64, signal bool, o lanes.Origin) (id string, started bool, refused string, err error) {
 	id = workflows.WorkflowID(plan.Journey, customerID, entryKey)
 	listensFor := []string{journey.AnyEventType}
 	if r.Env != nil {
@@ -318,8 +341,14 @@ func (r *Router) enter(ctx context.Context, plan *journey.Plan, customerID, entr
 			"events", len(backlog), "kept", len(kept))
 		backlog = kept
 	}
-	opts := StartOptions(id, plan, customerID, ev)
+	opts := StartOptions(id, plan, customerID, ev, o)
 	opts.TaskQueue = cmp.Or(r.TaskQueue, workflows.TaskQueue)
+	if r.LaneQueue != nil {
+		opts.TaskQueue = cmp.Or(r.LaneQueue(opts.Priority.PriorityKey), opts.TaskQueue)
+	}
+	if r.NoLanes {
+		opts.Priority = temporal.Priority{}
+	}
 	// Revision is frozen at 1 (see workflows.Revision): the run records
 	// the revision it runs at itself.
 	input := workflows.JourneyInput{Plan: *plan, CustomerID: customerID, EntryKey: entryKey, Trigger: ev, Backlog: backlog, Revision: workflows.Revision}

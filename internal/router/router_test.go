@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/rapporthq/rapport/internal/journey"
+	"github.com/rapporthq/rapport/internal/lanes"
 	"github.com/rapporthq/rapport/internal/money"
 	"github.com/rapporthq/rapport/internal/router"
 	"github.com/rapporthq/rapport/internal/store"
@@ -662,7 +663,7 @@ func TestAStartShowsTheFirstStep(t *testing.T) {
 	comp, err := journey.NewCompiler(journey.Options{})
 	require.NoError(t, err)
 	plan := compile(t, comp, reviewJourney)
-	opts := router.StartOptions("rapport/review/c_1/e1", plan, "c_1", journey.Event{ID: "e1", Type: "order.placed"})
+	opts := router.StartOptions("rapport/review/c_1/e1", plan, "c_1", journey.Event{ID: "e1", Type: "order.placed"}, lanes.Event)
 	for key, want := range map[string]string{
 		workflows.CustomerIDAttr.GetName(): "c_1", workflows.JourneyAttr.GetName(): plan.Journey, workflows.PlanHashAttr.GetName(): plan.Hash,
 		workflows.StatusAttr.GetName(): "running", workflows.StepAttr.GetName(): plan.Steps[0].ID,

@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/rapporthq/rapport/internal/lanes"
 	"github.com/rapporthq/rapport/workflows"
 )
 
@@ -74,6 +75,7 @@ func SyncRetention(ctx context.Context, c client.Client, in workflows.RetentionI
 			Args:          []any{in},
 			TaskQueue:     workflows.TaskQueue,
 			StaticSummary: "retention: " + in.String(),
+			Priority:      lanes.Maintenance(),
 		},
 		Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
 		Memo:    map[string]any{specMemo: want},
@@ -99,5 +101,6 @@ func TriggerRetention(ctx context.Context, c client.Client) error {
 }
 
 func retentionSpec(in workflows.RetentionInput) string {
-	return fmt.Sprintf("cron %q UTC; messages %q, events %q", RetentionCron, in.Messages, in.Events)
+	lane := lanes.Maintenance()
+	return fmt.Sprintf("cron %q UTC; messages %q, events %q; priority %d, fairness key %s", RetentionCron, in.Messages, in.Events, lane.PriorityKey, lane.FairnessKey)
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/rapporthq/rapport/internal/codec"
 	"github.com/rapporthq/rapport/internal/devstack"
+	"github.com/rapporthq/rapport/internal/lanes"
 	"github.com/rapporthq/rapport/workflows"
 )
 
@@ -102,6 +103,7 @@ func TestSyncRetentionKeepsTheScheduleInStepWithTheSettings(t *testing.T) {
 	assert.Equal(t, workflows.RetentionWorkflowName, act.Workflow.(string))
 	assert.Equal(t, workflows.TaskQueue, act.TaskQueue)
 	assert.Equal(t, workflows.RetentionScheduleID, act.ID)
+	assert.Equal(t, lanes.Maintenance(), act.Priority, "housekeeping waits behind every journey's sends")
 	assert.Equal(t, in, retentionArg(t, desc, dc))
 	assert.Equal(t, enumspb.SCHEDULE_OVERLAP_POLICY_SKIP, desc.Schedule.Policy.Overlap, "a slow run is never doubled")
 	assert.Contains(t, desc.Schedule.State.Note, "message content kept 400d, event data kept 30d")

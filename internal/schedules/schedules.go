@@ -20,6 +20,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/rapporthq/rapport/internal/journey"
+	"github.com/rapporthq/rapport/internal/lanes"
 	"github.com/rapporthq/rapport/workflows"
 )
 
@@ -116,6 +117,13 @@ func List(ctx context.Context, c client.Client) ([]string, error) {
 
 // spec is what a schedule is made from; a change means an update.
 func spec(p *journey.Plan) string {
+	lane := lanes.Scan(p)
+	return fmt.Sprintf("%s; scans at priority %d, fairness key %s", when(p), lane.PriorityKey, lane.FairnessKey)
+}
+
+// when says when a schedule's runs come and what a run due while one
+// runs does.
+func when(p *journey.Plan) string {
 	if t := p.Trigger; t.LocalTime() {
 		what := fmt.Sprintf("cron %q in each customer's zone", t.Schedule)
 		if t.Date != "" {
@@ -204,6 +212,7 @@ func action(p *journey.Plan) *client.ScheduleWorkflowAction {
 		Args:          []any{workflows.AudienceInput{Journey: p.Journey}},
 		TaskQueue:     workflows.TaskQueue,
 		StaticSummary: p.Journey + " scheduled audience run",
+		Priority:      lanes.Scan(p),
 	}
 }
 

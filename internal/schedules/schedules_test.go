@@ -9,9 +9,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/rapporthq/rapport/internal/devstack"
 	"github.com/rapporthq/rapport/internal/journey"
+	"github.com/rapporthq/rapport/internal/lanes"
 	"github.com/rapporthq/rapport/workflows"
 )
 
@@ -81,6 +83,17 @@ func TestSyncKeepsSchedulesInStepWithTheJourneys(t *testing.T) {
 	assert.Equal(t, "Europe/London", desc.Schedule.Spec.TimeZoneName)
 	act := desc.Schedule.Action.(*client.ScheduleWorkflowAction)
 	assert.Equal(t, workflows.AudienceWorkflowName, act.Workflow.(string))
+	// The scan runs in the lane of the runs it enters, with the scans'
+	// fairness key; its activities inherit it.
+	assert.Equal(t, temporal.Priority{PriorityKey: 4, FairnessKey: lanes.ScanKey}, act.Priority)
+	high := audiencePlan(t, "winback", "30 9 * * *")
+	high.Priority = journey.PriorityHigh
+	rep, err = Sync(ctx, c, catalog(high), nil)
+	require.NoError(t, err)
+	assert.Equal(t, []string{ID("winback")}, rep.Updated, "a journey's priority moves its scans to another lane")
+	desc, err = c.ScheduleClient().GetHandle(ctx, ID("winback")).Describe(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, temporal.Priority{PriorityKey: 2, FairnessKey: lanes.ScanKey}, desc.Schedule.Action.(*client.ScheduleWorkflowAction).Priority)
 
 	ids, err := List(ctx, c)
 	require.NoError(t, err)

@@ -82,7 +82,7 @@ func TestAudienceRunOlderThanItsPeriod(t *testing.T) {
 	st := statuses()[0]
 	assert.Equal(t, ID("hourly"), st.ID)
 	assert.Equal(t, "hourly", st.Journey)
-	assert.Equal(t, `cron "0 * * * *" in Europe/London; a run due while one runs waits for it`, st.Spec)
+	assert.Equal(t, `cron "0 * * * *" in Europe/London; a run due while one runs waits for it; scans at priority 4, fairness key (scans)`, st.Spec)
 	assert.True(t, st.Next.After(time.Now()))
 	assert.Nil(t, st.Last)
 

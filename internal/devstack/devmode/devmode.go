@@ -97,6 +97,14 @@ type Options struct {
 	// ParkAudienceJourneys makes audience runs start journeys on a task
 	// queue no worker polls (the bench measures starts, not journeys).
 	ParkAudienceJourneys bool
+	// NoLanes starts runs without priority or fairness keys, in arrival
+	// order (the bench compares; see router.Router.NoLanes).
+	NoLanes bool
+	// TransactionalQueue, when set, is a task queue of their own for the
+	// runs of the first lane (transactional, started by an event), which
+	// a second worker in this process polls: the fallback to priority the
+	// bench measures (router.Router.LaneQueue).
+	TransactionalQueue string
 	// Log receives the stack's logs (nil: none).
 	Log *slog.Logger
 	// PublicLimit, when set, replaces the rate limits of the customer
@@ -105,6 +113,20 @@ type Options struct {
 	// WebhookTransport, when set, wraps the webhook channel's transport
 	// (tests stage faults with it).
 	WebhookTransport func(http.RoundTripper) http.RoundTripper
+}
+
+// laneQueue is the router's LaneQueue for TransactionalQueue, nil
+// without one.
+func (o Options) laneQueue() func(int) string {
+	if o.TransactionalQueue == "" {
+		return nil
+	}
+	return func(key int) string {
+		if key == 1 {
+			return o.TransactionalQueue
+		}
+		return ""
+	}
 }
 
 // withDefaults fills in the logger and the configuration.
@@ -142,8 +164,10 @@ type Stack struct {
 	// that replaces a worker that "died" sets it, made by NewWorker.
 	Worker    worker.Worker
 	NewWorker func() worker.Worker
-	Fakes     *fakes.Fakes
-	Metrics   *metrics.Metrics
+	// LaneWorker polls Options.TransactionalQueue, when set.
+	LaneWorker worker.Worker
+	Fakes      *fakes.Fakes
+	Metrics    *metrics.Metrics
 
 	APIURL, FakesURL, UIURL, TemporalAddress string
 	// OpsURL serves /healthz, /readyz and /metrics ("" with OpsPort -1).
@@ -253,6 +277,9 @@ func (s *Stack) Stop() {
 	s.cancel()
 	if s.Worker != nil {
 		s.Worker.Stop()
+	}
+	if s.LaneWorker != nil {
+		s.LaneWorker.Stop()
 	}
 	if s.Client != nil {
 		s.Client.Close()

@@ -148,6 +148,8 @@ func (s *Stack) startRapport(ctx, runCtx context.Context, js *app.Journeys, dc c
 	if opts.ParkAudienceJourneys {
 		audienceRouter.TaskQueue = app.ParkedTaskQueue
 	}
+	laneQueue := opts.laneQueue()
+	audienceRouter.NoLanes, audienceRouter.LaneQueue = opts.NoLanes, laneQueue
 	if !opts.NoWorker {
 		if err := s.startWorker(cfg, svc, senders, signer, audienceRouter); err != nil {
 			return err
@@ -164,7 +166,7 @@ func (s *Stack) startRapport(ctx, runCtx context.Context, js *app.Journeys, dc c
 		return err
 	}
 	outbox := fakes.OutboxHandler(s.Fakes.Recorder, s.enrich, s.unsent)
-	s.serve(app.NewAPIServer(runCtx, app.APIDeps{Services: svc, Config: cfg, Signer: signer, Webhooks: hooks, Sweep: opts.SweepInterval, DayLength: opts.DayLength, DayEpoch: dayEpoch, TaskDueFloor: opts.TaskDueFloor,
+	s.serve(app.NewAPIServer(runCtx, app.APIDeps{Services: svc, Config: cfg, Signer: signer, Webhooks: hooks, Sweep: opts.SweepInterval, DayLength: opts.DayLength, DayEpoch: dayEpoch, TaskDueFloor: opts.TaskDueFloor, NoLanes: opts.NoLanes, LaneQueue: laneQueue,
 		Extra: map[string]http.Handler{"/dev/": outbox}, PublicLimit: opts.PublicLimit, RunRecordTimeout: opts.RunRecordTimeout}), apiListener)
 	// Probes and metrics on a port of their own, never on the API's.
 	if opts.OpsPort >= 0 {
@@ -215,6 +217,12 @@ func (s *Stack) startWorker(cfg app.Config, svc *app.Services, senders app.Sende
 	}
 	if err := s.Worker.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
+	}
+	if opts.TransactionalQueue != "" {
+		s.LaneWorker = app.NewWorker(s.Client, acts, svc.Journeys, app.WorkerTuning{RetryBudget: opts.RetryBudget, PinRevision: opts.PinRevision, TaskQueue: opts.TransactionalQueue}, opts.Interceptors...)
+		if err := s.LaneWorker.Start(); err != nil {
+			return fmt.Errorf("start the transactional lane's worker: %w", err)
+		}
 	}
 	return nil
 }
