@@ -298,6 +298,12 @@ func (s *Server) completeTask(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	done, err := s.Store.CompleteTask(r.Context(), t.ID, req.Outcome, req.Notes, keyName(r))
+	if errors.Is(err, store.ErrConflict) {
+		// The run took the outcome, then ended otherwise before the row
+		// said so (an exit_when event, staff): the row says how.
+		s.fail(w, r, &apiError{Status: http.StatusConflict, Message: fmt.Sprintf("task %s: %s", t.ID, conflictMessage(err))})
+		return
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
